@@ -1,0 +1,172 @@
+//! The one error type of the core.
+//!
+//! Every fallible operation returns [`Error`]. Two groups of variants exist:
+//! *flow* conditions that a caller retries ([`Error::Full`], [`Error::Empty`])
+//! and *faults* that say what is wrong with a region or a request. A fault that
+//! comes from bytes a peer wrote ([`Error::Corrupted`] and the header
+//! mismatches) leaves the endpoint safe to drop; nothing this side already
+//! accepted is lost.
+
+use core::fmt;
+
+/// Which endpoint of a ring an operation or a claim concerns.
+///
+/// ```
+/// use ipckit_core::Role;
+/// assert_eq!(Role::Producer.to_string(), "producer");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The side that writes items.
+    Producer,
+    /// The side that reads items.
+    Consumer,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Producer => "producer",
+            Role::Consumer => "consumer",
+        })
+    }
+}
+
+/// Everything that can go wrong in `ipckit-core`.
+///
+/// ```
+/// use ipckit_core::{spsc, AlignedBytes, Error, Region};
+///
+/// let mut bytes = AlignedBytes::<1024>::new();
+/// let ring = spsc::Ring::<u32>::init(Region::from_slice(&mut bytes[..]), 4)?;
+/// let (_tx, mut rx) = ring.split()?;
+/// assert_eq!(rx.try_pop(), Err(Error::Empty));
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Error {
+    /// The ring has no free slot; retry after the consumer made progress.
+    Full,
+    /// The ring holds no item; retry after the producer made progress.
+    Empty,
+    /// The region is shorter than the layout needs.
+    TooSmall {
+        /// Bytes the layout needs.
+        required: usize,
+        /// Bytes the caller provided.
+        actual: usize,
+    },
+    /// The region's base address is not aligned as the layout needs.
+    Misaligned {
+        /// The alignment in bytes that the base address must have.
+        required: usize,
+    },
+    /// A capacity that is zero, not a power of two, or too large for the
+    /// 32-bit free-running indices (the maximum is 2^31).
+    InvalidCapacity,
+    /// The element type cannot be placed in a region: zero-sized, or aligned
+    /// to more than [`region::LINE`](crate::region::LINE) bytes.
+    UnsupportedType,
+    /// The region's header is not (yet) published as ready: nobody called
+    /// `init`, or the creator is still writing it.
+    NotInitialized,
+    /// `init` found a region that another creator initialised or is
+    /// initialising: exactly one of several racing creators wins.
+    AlreadyInitialized,
+    /// The magic number is not ipckit's: this is not an ipckit region.
+    BadMagic,
+    /// The region was written by a peer of the other byte order.
+    ForeignEndian,
+    /// The region uses a layout version this build does not understand.
+    VersionMismatch {
+        /// The version in the header.
+        found: u32,
+        /// The version this build writes and reads.
+        expected: u32,
+    },
+    /// The region holds another kind of object (say, an MPMC ring where an
+    /// SPSC ring was expected).
+    KindMismatch {
+        /// The kind code in the header.
+        found: u32,
+        /// The kind code the caller expected.
+        expected: u32,
+    },
+    /// The region's element size or alignment differs from the caller's `T`.
+    ElementMismatch {
+        /// Element size in the header.
+        size: u32,
+        /// Element alignment in the header.
+        align: u32,
+    },
+    /// The endpoint is already claimed by another handle, thread, process or
+    /// core: a ring has one producer and one consumer.
+    RoleTaken(Role),
+    /// A word that the peer writes holds a value the protocol cannot produce
+    /// (an index more than a capacity ahead, a header field out of range).
+    /// The operation did nothing; the endpoint is safe to drop.
+    Corrupted(&'static str),
+}
+
+impl Error {
+    /// `true` for [`Error::Full`] and [`Error::Empty`], the conditions that
+    /// go away by themselves when the other side makes progress.
+    ///
+    /// ```
+    /// use ipckit_core::Error;
+    /// assert!(Error::Full.is_flow());
+    /// assert!(!Error::Corrupted("head").is_flow());
+    /// ```
+    pub const fn is_flow(&self) -> bool {
+        matches!(self, Error::Full | Error::Empty)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Full => f.write_str("ring is full"),
+            Error::Empty => f.write_str("ring is empty"),
+            Error::TooSmall { required, actual } => {
+                write!(
+                    f,
+                    "region too small: {actual} bytes, layout needs {required}"
+                )
+            }
+            Error::Misaligned { required } => {
+                write!(f, "region base address is not aligned to {required} bytes")
+            }
+            Error::InvalidCapacity => {
+                f.write_str("capacity must be a power of two between 1 and 2^31")
+            }
+            Error::UnsupportedType => {
+                f.write_str("element type is zero-sized or aligned to more than a layout line")
+            }
+            Error::NotInitialized => f.write_str("region header is not published as ready"),
+            Error::AlreadyInitialized => f.write_str("region is already initialised"),
+            Error::BadMagic => f.write_str("not an ipckit region (bad magic number)"),
+            Error::ForeignEndian => f.write_str("region was written with the other byte order"),
+            Error::VersionMismatch { found, expected } => {
+                write!(
+                    f,
+                    "layout version {found} is not the supported version {expected}"
+                )
+            }
+            Error::KindMismatch { found, expected } => {
+                write!(f, "object kind {found} where kind {expected} was expected")
+            }
+            Error::ElementMismatch { size, align } => write!(
+                f,
+                "region holds elements of size {size} and alignment {align}, not the caller's type"
+            ),
+            Error::RoleTaken(role) => write!(f, "the {role} endpoint is already claimed"),
+            Error::Corrupted(what) => write!(f, "region corrupted: {what}"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -1,0 +1,54 @@
+//! `ipckit-core`: inter-process communication primitives on raw shared memory.
+//!
+//! `#![no_std]`, no allocation, no operating system. Everything here is laid
+//! out on a caller-provided byte [`Region`]: a `MAP_SHARED` mapping between two
+//! Linux processes, a RAM section between two cores of a microcontroller, an
+//! interrupt handler and `main`, or a plain buffer between two threads. The
+//! same bytes mean the same thing on every one of them: fixed-width
+//! `#[repr(C)]` fields, offsets instead of pointers, a versioned [`Header`].
+//!
+//! # Quick start
+//! ```
+//! use ipckit_core::{spsc, AlignedBytes, Region};
+//!
+//! let mut bytes = AlignedBytes::<1024>::new();
+//! let ring = spsc::Ring::<u64>::init(Region::from_slice(&mut bytes[..]), 16)?;
+//! let (mut tx, mut rx) = ring.split()?;
+//! tx.try_push(42)?;
+//! assert_eq!(rx.try_pop()?, 42);
+//! # Ok::<(), ipckit_core::Error>(())
+//! ```
+//!
+//! # The peer is untrusted
+//! Another process or core can write any bytes into a shared region at any
+//! time. This crate never reads or writes outside the region, never panics
+//! and never hits undefined behaviour because of what it reads there: every
+//! index or length that the other side writes is loaded once, validated, and
+//! only the local copy is used; item bytes are copied out before the caller
+//! sees them. A violation is [`Error::Corrupted`], and the endpoint stays safe
+//! to drop.
+//!
+//! # Modules
+//! - [`region`]: the header every region starts with, and the init/attach
+//!   protocol.
+//! - [`spsc`]: the single-producer single-consumer ring (atomic loads and
+//!   stores only, so it runs between two cores of a `thumbv6m` part).
+//! - [`error`]: the one [`Error`] type.
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+#[cfg(any(test, feature = "loom"))]
+extern crate std;
+
+pub mod error;
+pub mod region;
+pub mod spsc;
+mod sync;
+
+pub use error::{Error, Result, Role};
+pub use region::{AlignedBytes, Header, HeaderInfo, ObjectKind, Region};
+
+/// Re-exported so that users name the same `Pod` bound as the rings.
+pub use bytemuck::{Pod, Zeroable};

@@ -1,0 +1,494 @@
+//! Regions and the header every region starts with.
+//!
+//! A *region* is a range of bytes that two sides share: a `MAP_SHARED`
+//! mapping seen by two processes, a RAM section seen by two cores, or a plain
+//! buffer seen by two threads. Every object ipckit places in a region starts
+//! with a [`Header`] of one [`LINE`] (128 bytes):
+//!
+//! | offset | width | field        | meaning                                      | written by |
+//! |-------:|------:|--------------|----------------------------------------------|------------|
+//! | 0      | u32   | `magic`      | [`MAGIC`], `"IPCK"` in the writer's byte order | creator  |
+//! | 4      | u32   | `version`    | [`LAYOUT_VERSION`]                             | creator  |
+//! | 8      | u32   | `kind`       | [`ObjectKind`] code                            | creator  |
+//! | 12     | u32   | `endian`     | [`ENDIAN_MARKER`] in the writer's byte order   | creator  |
+//! | 16     | u32   | `state`      | 0 uninitialised, 1 initialising, 2 ready       | creator  |
+//! | 20     | u32   | `elem_size`  | `size_of::<T>()` (bytes for byte rings)        | creator  |
+//! | 24     | u32   | `elem_align` | `align_of::<T>()`                              | creator  |
+//! | 28     | u32   | `capacity`   | slots (a power of two, at most 2^31)           | creator  |
+//! | 32     | u32   | `data_offset`| offset of slot 0 from the region base          | creator  |
+//! | 36     | 92 B  | reserved     | zero                                           | nobody   |
+//!
+//! All fields are fixed-width and the same on 32- and 64-bit peers; offsets
+//! are relative to the region base, never addresses, so every process may map
+//! the region at a different address.
+//!
+//! # Init protocol
+//! The creator claims the header by moving `state` from 0 to 1 (one
+//! compare-and-swap: of several racing creators exactly one wins, the others
+//! get [`Error::AlreadyInitialized`]), writes every field, then publishes
+//! `state = 2` with `Release`. Attachers load `state` with `Acquire` and
+//! validate every field before they use any of them, then keep their own copy:
+//! a header rewritten later by a faulty peer is never read again.
+//!
+//! On a target without compare-and-swap (`thumbv6m`), `init` cannot arbitrate
+//! a race: there, exactly one side must call `init`, by construction (the
+//! firmware of one core creates, the other attaches).
+
+use core::cell::UnsafeCell;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use crate::error::{Error, Result, Role};
+use crate::sync::{AtomicU32, Ordering};
+
+/// The fixed spacing, in bytes, between words written by different sides.
+///
+/// 128 rather than 64: x86's adjacent-line prefetcher pulls 64-byte lines in
+/// pairs, and Apple M-series and POWER cores have 128-byte lines. The value is
+/// part of the layout, identical on every target, so a Cortex-M core and a
+/// Linux process agree on every offset.
+pub const LINE: usize = 128;
+
+/// `"IPCK"` read as a little-endian `u32`.
+pub const MAGIC: u32 = u32::from_le_bytes(*b"IPCK");
+
+/// The layout version this build writes and accepts. Any change to an offset,
+/// a width or a meaning in any region kind increments it.
+pub const LAYOUT_VERSION: u32 = 1;
+
+/// Written in the writer's native byte order; a reader of the other order
+/// sees `0x0403_0201` and refuses the region with [`Error::ForeignEndian`].
+pub const ENDIAN_MARKER: u32 = 0x0102_0304;
+
+pub(crate) const STATE_UNINIT: u32 = 0;
+pub(crate) const STATE_INITIALISING: u32 = 1;
+pub(crate) const STATE_READY: u32 = 2;
+
+/// What a region holds: the `kind` code of its header.
+///
+/// ```
+/// use ipckit_core::ObjectKind;
+/// assert_eq!(ObjectKind::Spsc.code(), 1);
+/// assert_eq!(ObjectKind::from_code(1), Some(ObjectKind::Spsc));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ObjectKind {
+    /// A single-producer single-consumer ring of fixed-size items.
+    Spsc,
+}
+
+impl ObjectKind {
+    /// The code stored in the header.
+    pub const fn code(self) -> u32 {
+        match self {
+            ObjectKind::Spsc => 1,
+        }
+    }
+
+    /// The kind for a header code, if this build knows it.
+    pub const fn from_code(code: u32) -> Option<Self> {
+        match code {
+            1 => Some(ObjectKind::Spsc),
+            _ => None,
+        }
+    }
+}
+
+/// Bytes that no side reads or writes through a typed field; the cell makes a
+/// shared reference to a header sound even if a faulty peer writes them.
+#[repr(transparent)]
+pub(crate) struct Reserved<const N: usize>(UnsafeCell<[u8; N]>);
+
+impl<const N: usize> Reserved<N> {
+    #[cfg(feature = "loom")]
+    pub(crate) fn new() -> Self {
+        Self(UnsafeCell::new([0; N]))
+    }
+}
+
+/// The first [`LINE`] of every region (see the [module docs](self) for the
+/// table). Every field is an atomic: a peer may write any of them at any time,
+/// and this side only ever loads them.
+///
+/// The type is public for documentation and for tools; a region is read with
+/// [`inspect`] or through a ring's `attach`.
+#[repr(C)]
+pub struct Header {
+    pub(crate) magic: AtomicU32,
+    pub(crate) version: AtomicU32,
+    pub(crate) kind: AtomicU32,
+    pub(crate) endian: AtomicU32,
+    pub(crate) state: AtomicU32,
+    pub(crate) elem_size: AtomicU32,
+    pub(crate) elem_align: AtomicU32,
+    pub(crate) capacity: AtomicU32,
+    pub(crate) data_offset: AtomicU32,
+    _reserved: Reserved<{ LINE - 36 }>,
+}
+
+#[cfg(not(feature = "loom"))]
+const _: () = {
+    use core::mem::{align_of, offset_of, size_of};
+    assert!(offset_of!(Header, magic) == 0);
+    assert!(offset_of!(Header, version) == 4);
+    assert!(offset_of!(Header, kind) == 8);
+    assert!(offset_of!(Header, endian) == 12);
+    assert!(offset_of!(Header, state) == 16);
+    assert!(offset_of!(Header, elem_size) == 20);
+    assert!(offset_of!(Header, elem_align) == 24);
+    assert!(offset_of!(Header, capacity) == 28);
+    assert!(offset_of!(Header, data_offset) == 32);
+    assert!(size_of::<Header>() == LINE);
+    assert!(align_of::<Header>() == 4);
+};
+
+/// The values a header holds, as this side read (and validated) them.
+///
+/// ```
+/// use ipckit_core::{region, spsc, AlignedBytes, ObjectKind, Region};
+///
+/// let mut bytes = AlignedBytes::<1024>::new();
+/// spsc::Ring::<u64>::init(Region::from_slice(&mut bytes[..]), 8)?;
+/// let info = region::inspect(Region::from_slice(&mut bytes[..]))?;
+/// assert_eq!(info.kind, Some(ObjectKind::Spsc));
+/// assert_eq!((info.elem_size, info.capacity), (8, 8));
+/// # Ok::<(), ipckit_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HeaderInfo {
+    /// The object kind, if this build knows its code.
+    pub kind: Option<ObjectKind>,
+    /// The raw kind code.
+    pub kind_code: u32,
+    /// Element size in bytes.
+    pub elem_size: u32,
+    /// Element alignment in bytes.
+    pub elem_align: u32,
+    /// Number of slots.
+    pub capacity: u32,
+    /// Offset of slot 0 from the region base.
+    pub data_offset: u32,
+}
+
+impl Header {
+    #[cfg(feature = "loom")]
+    pub(crate) fn new() -> Self {
+        Self {
+            magic: AtomicU32::new(0),
+            version: AtomicU32::new(0),
+            kind: AtomicU32::new(0),
+            endian: AtomicU32::new(0),
+            state: AtomicU32::new(0),
+            elem_size: AtomicU32::new(0),
+            elem_align: AtomicU32::new(0),
+            capacity: AtomicU32::new(0),
+            data_offset: AtomicU32::new(0),
+            _reserved: Reserved::new(),
+        }
+    }
+
+    /// Step 1 of `init`: take the header from uninitialised to initialising.
+    ///
+    /// `exclusive` says that nobody else can see the region (it came from
+    /// `&mut [u8]`), so stale bytes of an earlier use are simply reset.
+    pub(crate) fn begin_init(&self, exclusive: bool) -> Result<()> {
+        if exclusive {
+            self.state.store(STATE_UNINIT, Ordering::Relaxed);
+        }
+        #[cfg(any(feature = "loom", target_has_atomic = "32"))]
+        {
+            self.state
+                .compare_exchange(
+                    STATE_UNINIT,
+                    STATE_INITIALISING,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .map(|_| ())
+                .map_err(|_| Error::AlreadyInitialized)
+        }
+        #[cfg(not(any(feature = "loom", target_has_atomic = "32")))]
+        {
+            // No CAS on this target: the single creator is fixed by
+            // construction (module docs), so a load and a store suffice.
+            if self.state.load(Ordering::Acquire) != STATE_UNINIT {
+                return Err(Error::AlreadyInitialized);
+            }
+            self.state.store(STATE_INITIALISING, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    /// Step 2 of `init`: write every field (`state` stays initialising).
+    pub(crate) fn write_fields(
+        &self,
+        kind: ObjectKind,
+        elem_size: u32,
+        elem_align: u32,
+        capacity: u32,
+        data_offset: u32,
+    ) {
+        self.magic.store(MAGIC, Ordering::Relaxed);
+        self.version.store(LAYOUT_VERSION, Ordering::Relaxed);
+        self.kind.store(kind.code(), Ordering::Relaxed);
+        self.endian.store(ENDIAN_MARKER, Ordering::Relaxed);
+        self.elem_size.store(elem_size, Ordering::Relaxed);
+        self.elem_align.store(elem_align, Ordering::Relaxed);
+        self.capacity.store(capacity, Ordering::Relaxed);
+        self.data_offset.store(data_offset, Ordering::Relaxed);
+    }
+
+    /// Step 3 of `init`: publish. The `Release` store orders every field and
+    /// every control word written before it ahead of an attacher's `Acquire`.
+    pub(crate) fn publish(&self) {
+        self.state.store(STATE_READY, Ordering::Release);
+    }
+
+    /// Loads and checks the fields every kind shares: state, byte order,
+    /// magic, version. Each field is loaded exactly once.
+    pub(crate) fn read_info(&self) -> Result<HeaderInfo> {
+        match self.state.load(Ordering::Acquire) {
+            STATE_READY => {}
+            STATE_UNINIT | STATE_INITIALISING => return Err(Error::NotInitialized),
+            _ => return Err(Error::Corrupted("header state")),
+        }
+        match self.endian.load(Ordering::Relaxed) {
+            ENDIAN_MARKER => {}
+            m if m == ENDIAN_MARKER.swap_bytes() => return Err(Error::ForeignEndian),
+            _ => return Err(Error::BadMagic),
+        }
+        if self.magic.load(Ordering::Relaxed) != MAGIC {
+            return Err(Error::BadMagic);
+        }
+        let version = self.version.load(Ordering::Relaxed);
+        if version != LAYOUT_VERSION {
+            return Err(Error::VersionMismatch {
+                found: version,
+                expected: LAYOUT_VERSION,
+            });
+        }
+        let kind_code = self.kind.load(Ordering::Relaxed);
+        Ok(HeaderInfo {
+            kind: ObjectKind::from_code(kind_code),
+            kind_code,
+            elem_size: self.elem_size.load(Ordering::Relaxed),
+            elem_align: self.elem_align.load(Ordering::Relaxed),
+            capacity: self.capacity.load(Ordering::Relaxed),
+            data_offset: self.data_offset.load(Ordering::Relaxed),
+        })
+    }
+}
+
+impl HeaderInfo {
+    /// Checks that the header describes `kind` with elements of the given
+    /// size and alignment.
+    pub(crate) fn expect(&self, kind: ObjectKind, elem_size: u32, elem_align: u32) -> Result<()> {
+        if self.kind_code != kind.code() {
+            return Err(Error::KindMismatch {
+                found: self.kind_code,
+                expected: kind.code(),
+            });
+        }
+        if self.elem_size != elem_size || self.elem_align != elem_align {
+            return Err(Error::ElementMismatch {
+                size: self.elem_size,
+                align: self.elem_align,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Claims an endpoint word: 0 means free, anything else claimed.
+///
+/// With compare-and-swap, of several racing claimants exactly one wins. On a
+/// target without it (`thumbv6m`), roles are fixed by construction and the
+/// check only catches a claim made earlier, not a concurrent one.
+pub(crate) fn claim(word: &AtomicU32, role: Role) -> Result<()> {
+    const CLAIMED: u32 = 1;
+    #[cfg(any(feature = "loom", target_has_atomic = "32"))]
+    {
+        // Acquire pairs with the previous holder's Release in `release_claim`,
+        // so its last index store is visible to the new holder.
+        word.compare_exchange(0, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+            .map(|_| ())
+            .map_err(|_| Error::RoleTaken(role))
+    }
+    #[cfg(not(any(feature = "loom", target_has_atomic = "32")))]
+    {
+        if word.load(Ordering::Acquire) != 0 {
+            return Err(Error::RoleTaken(role));
+        }
+        word.store(CLAIMED, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Gives an endpoint back (on drop of the handle that claimed it).
+pub(crate) fn release_claim(word: &AtomicU32) {
+    word.store(0, Ordering::Release);
+}
+
+/// A range of bytes that one object is placed on.
+///
+/// `Region` is a pointer and a length with a lifetime: build it safely from
+/// `&mut [u8]` (one process, several threads), or with the `unsafe`
+/// [`Region::from_raw`] from a shared mapping or a fixed address.
+///
+/// ```
+/// use ipckit_core::{AlignedBytes, Region};
+///
+/// let mut bytes = AlignedBytes::<4096>::new();
+/// let region = Region::from_slice(&mut bytes[..]);
+/// assert_eq!(region.len(), 4096);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Region<'a> {
+    base: NonNull<u8>,
+    len: usize,
+    exclusive: bool,
+    _bytes: PhantomData<&'a UnsafeCell<[u8]>>,
+}
+
+// SAFETY: a `Region` is only a description of bytes; every access through it
+// is an atomic or is ordered by the protocol of the object placed on it.
+unsafe impl Send for Region<'_> {}
+// SAFETY: as above; sharing the description shares no unsynchronised state.
+unsafe impl Sync for Region<'_> {}
+
+impl<'a> Region<'a> {
+    /// A region over bytes that this process owns exclusively for `'a`.
+    ///
+    /// `init` on such a region resets any stale header left by an earlier
+    /// use, since nobody else can be racing for it.
+    pub fn from_slice(bytes: &'a mut [u8]) -> Self {
+        let len = bytes.len();
+        Self {
+            base: NonNull::from(bytes).cast(),
+            len,
+            exclusive: true,
+            _bytes: PhantomData,
+        }
+    }
+
+    /// A region over raw memory, such as a `MAP_SHARED` mapping or a RAM
+    /// section that another core sees.
+    ///
+    /// # Safety
+    /// For all of `'a`:
+    /// - `base..base + len` is valid for reads and writes, and its bytes are
+    ///   initialised (zeroed fresh memory, as `mmap` or a `.bss` section gives);
+    /// - inside this process, nothing accesses those bytes except the ipckit
+    ///   handles built on this region (no Rust references to them exist);
+    /// - other processes or cores may write the bytes at any time: that is
+    ///   what ipckit is built for, and such writes can make an operation fail
+    ///   with [`Error::Corrupted`] but never break memory safety here.
+    pub const unsafe fn from_raw(base: NonNull<u8>, len: usize) -> Self {
+        Self {
+            base,
+            len,
+            exclusive: false,
+            _bytes: PhantomData,
+        }
+    }
+
+    /// Length in bytes.
+    pub const fn len(&self) -> usize {
+        self.len
+    }
+
+    /// `true` for a zero-length region.
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The base address.
+    pub const fn as_ptr(&self) -> *mut u8 {
+        self.base.as_ptr()
+    }
+
+    pub(crate) const fn is_exclusive(&self) -> bool {
+        self.exclusive
+    }
+
+    /// Checks that the region is at least `required` bytes long and its base
+    /// is aligned to `align`.
+    pub(crate) fn check(&self, required: usize, align: usize) -> Result<()> {
+        if (self.base.as_ptr() as usize) % align != 0 {
+            return Err(Error::Misaligned { required: align });
+        }
+        if self.len < required {
+            return Err(Error::TooSmall {
+                required,
+                actual: self.len,
+            });
+        }
+        Ok(())
+    }
+
+    /// The header at the base of the region, if the region can hold one.
+    pub(crate) fn header(&self) -> Result<&'a Header> {
+        self.check(
+            core::mem::size_of::<Header>(),
+            core::mem::align_of::<Header>(),
+        )?;
+        // SAFETY: the region is long enough and aligned for a `Header`
+        // (checked above) and valid for `'a` (constructor contracts). Every
+        // field of `Header` is an atomic or an `UnsafeCell`, so a shared
+        // reference stays sound while peers write those bytes.
+        Ok(unsafe { self.base.cast::<Header>().as_ref() })
+    }
+}
+
+/// Validates the common header of a region and returns what it says.
+///
+/// This is what a tool uses to list or inspect objects of any kind; a ring's
+/// `attach` does the same and then checks its own kind.
+pub fn inspect(region: Region<'_>) -> Result<HeaderInfo> {
+    region.header()?.read_info()
+}
+
+/// A byte array aligned to [`LINE`], for regions in statics, on the stack or
+/// in a `Box`.
+///
+/// ```
+/// use ipckit_core::AlignedBytes;
+///
+/// static mut SHARED: AlignedBytes<512> = AlignedBytes::new();
+/// let bytes = AlignedBytes::<64>::new();
+/// assert_eq!(bytes.as_ptr() as usize % 128, 0);
+/// assert_eq!(bytes.len(), 64);
+/// ```
+#[derive(Clone)]
+#[repr(C, align(128))]
+pub struct AlignedBytes<const N: usize>(pub [u8; N]);
+
+const _: () = assert!(core::mem::align_of::<AlignedBytes<1>>() == LINE);
+
+impl<const N: usize> AlignedBytes<N> {
+    /// `N` zero bytes.
+    pub const fn new() -> Self {
+        Self([0; N])
+    }
+}
+
+impl<const N: usize> Default for AlignedBytes<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> core::ops::Deref for AlignedBytes<N> {
+    type Target = [u8; N];
+    fn deref(&self) -> &[u8; N] {
+        &self.0
+    }
+}
+
+impl<const N: usize> core::ops::DerefMut for AlignedBytes<N> {
+    fn deref_mut(&mut self) -> &mut [u8; N] {
+        &mut self.0
+    }
+}

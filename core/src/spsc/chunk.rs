@@ -1,0 +1,396 @@
+//! Zero-copy access to runs of slots, in the manner of rtrb's chunks.
+//!
+//! A [`WriteChunk`] is a run of free slots that the producer fills in place
+//! and then publishes with one index store; a [`ReadChunk`] is a run of
+//! published items that the consumer reads in place and then hands back with
+//! one index store.
+//!
+//! The safe methods move each item through a raw pointer (a copy, which the
+//! compiler turns into a plain memory copy): no Rust reference to shared
+//! memory is ever created, so a peer that scribbles on the slots can only make
+//! the data wrong, never make this process unsound. The `unsafe` slice views
+//! are there for callers who trust their peer and want `&[T]` / `&mut [T]`.
+
+use core::fmt;
+
+use bytemuck::Pod;
+
+use super::{Consumer, Producer, split_range};
+use crate::sync::SlotCell;
+
+/// A run of free slots reserved by [`Producer::write_chunk`].
+///
+/// Slots that are committed without being written carry whatever bytes they
+/// held before (any bit pattern is a valid `T: Pod`, so this is wrong data,
+/// not undefined behaviour). Dropping the chunk without committing publishes
+/// nothing.
+///
+/// ```
+/// use ipckit_core::{spsc, AlignedBytes, Region};
+/// let mut bytes = AlignedBytes::<512>::new();
+/// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 8)?.split()?;
+/// let chunk = tx.write_chunk(3)?;
+/// assert_eq!(chunk.copy_from_slice(b"abc"), 3);
+/// let mut out = [0; 3];
+/// rx.pop_slice(&mut out)?;
+/// assert_eq!(&out, b"abc");
+/// # Ok::<(), ipckit_core::Error>(())
+/// ```
+pub struct WriteChunk<'p, 'a, T> {
+    producer: &'p mut Producer<'a, T>,
+    len: u32,
+}
+
+impl<T> fmt::Debug for WriteChunk<'_, '_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("spsc::WriteChunk")
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl<'p, 'a, T: Pod> WriteChunk<'p, 'a, T> {
+    pub(super) fn new(producer: &'p mut Producer<'a, T>, len: u32) -> Self {
+        Self { producer, len }
+    }
+
+    /// The number of reserved slots.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let mut tx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.producer()?;
+    /// assert_eq!(tx.write_chunk(9)?.len(), 4);
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// `true` when no slot was free.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let mut tx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 1)?.producer()?;
+    /// tx.try_push(1)?;
+    /// assert!(tx.write_chunk(1)?.is_empty());
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Writes the items of `iter` into the chunk's slots, in order, until the
+    /// chunk or the iterator ends, then publishes the slots written. Returns
+    /// how many.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let (mut tx, mut rx) = spsc::Ring::<u16>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
+    /// assert_eq!(tx.write_chunk(4)?.fill_from_iter([5, 6]), 2);
+    /// assert_eq!(rx.len()?, 2);
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn fill_from_iter<I: IntoIterator<Item = T>>(self, iter: I) -> usize {
+        let tail = self.producer.tail;
+        let mut written = 0u32;
+        for value in iter.into_iter().take(self.len as usize) {
+            // SAFETY: positions `tail..tail + len` are free slots reserved by
+            // this chunk, and `written < len`.
+            unsafe { SlotCell::write(self.producer.slot(tail.wrapping_add(written)), value) };
+            written += 1;
+        }
+        self.producer.publish(written);
+        written as usize
+    }
+
+    /// Copies as many items of `items` as fit into the chunk, then publishes
+    /// them. Returns how many.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let mut tx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 2)?.producer()?;
+    /// assert_eq!(tx.write_chunk(2)?.copy_from_slice(&[1, 2, 3]), 2);
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn copy_from_slice(self, items: &[T]) -> usize {
+        let n = (self.len as usize).min(items.len()) as u32;
+        let tail = self.producer.tail;
+        let (first, second) = split_range(tail, n, self.producer.mask);
+        let (a, b) = items[..n as usize].split_at(first as usize);
+        // SAFETY: both segments lie inside this chunk's reserved free slots;
+        // `split_range` keeps each inside the slot array.
+        unsafe {
+            SlotCell::write_slice(self.producer.slot(tail), a);
+            if second > 0 {
+                SlotCell::write_slice(self.producer.slot(tail.wrapping_add(first)), b);
+            }
+        }
+        self.producer.publish(n);
+        n as usize
+    }
+
+    /// Publishes the first `n` slots of the chunk (all of it if `n` is
+    /// larger), with one index store.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
+    /// let mut chunk = tx.write_chunk(4)?;
+    /// // SAFETY: our consumer `rx` follows the protocol; it does not touch
+    /// // reserved slots.
+    /// let (a, _b) = unsafe { chunk.as_mut_slices() };
+    /// a[0] = 42;
+    /// chunk.commit(1);
+    /// assert_eq!(rx.try_pop()?, 42);
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn commit(self, n: usize) {
+        let n = (self.len as usize).min(n) as u32;
+        self.producer.publish(n);
+    }
+
+    /// Publishes every slot of the chunk.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
+    /// tx.write_chunk(2)?.commit_all();
+    /// assert_eq!(rx.len()?, 2);
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn commit_all(self) {
+        let n = self.len;
+        self.producer.publish(n);
+    }
+
+    /// The reserved slots as two mutable slices (the second is non-empty when
+    /// the run wraps past the end of the slot array).
+    ///
+    /// # Safety
+    /// While the slices live, nothing else may read or write these slots: no
+    /// other process or core, which holds when the consumer follows the
+    /// protocol (it never touches unpublished slots). Use the copying methods
+    /// when the peer is untrusted.
+    #[cfg(not(feature = "loom"))]
+    pub unsafe fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
+        let tail = self.producer.tail;
+        let (first, second) = split_range(tail, self.len, self.producer.mask);
+        let a = SlotCell::as_ptr(self.producer.slot(tail));
+        let b = SlotCell::as_ptr(self.producer.slot(tail.wrapping_add(first)));
+        // SAFETY: each segment is a run of initialised, aligned slots inside
+        // the slot array, reserved by this chunk, and the two do not overlap.
+        // The caller promises that nobody else accesses them meanwhile.
+        unsafe {
+            (
+                core::slice::from_raw_parts_mut(a, first as usize),
+                core::slice::from_raw_parts_mut(b, second as usize),
+            )
+        }
+    }
+}
+
+/// A run of published items borrowed by [`Consumer::read_chunk`].
+///
+/// Reading does not consume: the items go back to the producer only when the
+/// chunk is committed. Dropping it without committing leaves them in the ring.
+///
+/// ```
+/// use ipckit_core::{spsc, AlignedBytes, Region};
+/// let mut bytes = AlignedBytes::<512>::new();
+/// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
+/// tx.push_slice(&[1, 2, 3])?;
+/// let chunk = rx.read_chunk(2)?;
+/// assert_eq!(chunk.get(1), Some(2));
+/// chunk.commit_all();
+/// assert_eq!(rx.try_pop()?, 3);
+/// # Ok::<(), ipckit_core::Error>(())
+/// ```
+pub struct ReadChunk<'c, 'a, T> {
+    consumer: &'c mut Consumer<'a, T>,
+    len: u32,
+}
+
+impl<T> fmt::Debug for ReadChunk<'_, '_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("spsc::ReadChunk")
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl<'c, 'a, T: Pod> ReadChunk<'c, 'a, T> {
+    pub(super) fn new(consumer: &'c mut Consumer<'a, T>, len: u32) -> Self {
+        Self { consumer, len }
+    }
+
+    /// The number of borrowed items.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
+    /// tx.push_slice(&[1, 2])?;
+    /// assert_eq!(rx.read_chunk(8)?.len(), 2);
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// `true` when no item was available.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let mut rx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.consumer()?;
+    /// assert!(rx.read_chunk(1)?.is_empty());
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// A copy of item `i` of the chunk, or `None` past its end.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
+    /// tx.try_push(5)?;
+    /// let chunk = rx.read_chunk(4)?;
+    /// assert_eq!((chunk.get(0), chunk.get(1)), (Some(5), None));
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn get(&self, i: usize) -> Option<T> {
+        if i >= self.len as usize {
+            return None;
+        }
+        let pos = self.consumer.head.wrapping_add(i as u32);
+        // SAFETY: `i < len`, so the slot holds a published, unreleased item.
+        Some(unsafe { SlotCell::read(self.consumer.slot(pos)) })
+    }
+
+    /// Copies of the chunk's items, oldest first.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
+    /// tx.push_slice(&[1, 2, 3])?;
+    /// let chunk = rx.read_chunk(4)?;
+    /// assert!(chunk.iter().eq([1, 2, 3]));
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
+        let head = self.consumer.head;
+        (0..self.len).map(move |i| {
+            // SAFETY: `i < len`, so the slot holds a published, unreleased item.
+            unsafe { SlotCell::read(self.consumer.slot(head.wrapping_add(i))) }
+        })
+    }
+
+    /// Copies as many items as fit into `out` (oldest first) and returns how
+    /// many. Does not consume them.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
+    /// tx.push_slice(&[7, 8])?;
+    /// let mut out = [0; 4];
+    /// assert_eq!(rx.read_chunk(4)?.copy_to_slice(&mut out), 2);
+    /// assert_eq!(out, [7, 8, 0, 0]);
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn copy_to_slice(&self, out: &mut [T]) -> usize {
+        let n = (self.len as usize).min(out.len()) as u32;
+        let head = self.consumer.head;
+        let (first, second) = split_range(head, n, self.consumer.mask);
+        let (a, b) = out[..n as usize].split_at_mut(first as usize);
+        // SAFETY: both segments lie inside this chunk's published slots;
+        // `split_range` keeps each inside the slot array.
+        unsafe {
+            SlotCell::read_slice(self.consumer.slot(head), a);
+            if second > 0 {
+                SlotCell::read_slice(self.consumer.slot(head.wrapping_add(first)), b);
+            }
+        }
+        n as usize
+    }
+
+    /// Hands the first `n` items (all of them if `n` is larger) back to the
+    /// producer, with one index store.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
+    /// tx.push_slice(&[1, 2, 3])?;
+    /// rx.read_chunk(3)?.commit(1);
+    /// assert_eq!(rx.try_pop()?, 2);
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn commit(self, n: usize) {
+        let n = (self.len as usize).min(n) as u32;
+        self.consumer.release(n);
+    }
+
+    /// Hands every item of the chunk back to the producer.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
+    /// tx.push_slice(&[1, 2])?;
+    /// rx.read_chunk(2)?.commit_all();
+    /// assert_eq!(rx.len()?, 0);
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn commit_all(self) {
+        let n = self.len;
+        self.consumer.release(n);
+    }
+
+    /// The borrowed items as two slices (the second is non-empty when the run
+    /// wraps past the end of the slot array).
+    ///
+    /// # Safety
+    /// While the slices live, nothing may write these slots: no other process
+    /// or core, which holds when the producer follows the protocol (it never
+    /// writes published, unreleased slots). Use the copying methods when the
+    /// peer is untrusted.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
+    /// tx.push_slice(&[1, 2])?;
+    /// let chunk = rx.read_chunk(2)?;
+    /// // SAFETY: the producer `tx` is ours and follows the protocol.
+    /// let (a, b) = unsafe { chunk.as_slices() };
+    /// assert_eq!((a, b), (&[1, 2][..], &[][..]));
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    #[cfg(not(feature = "loom"))]
+    pub unsafe fn as_slices(&self) -> (&[T], &[T]) {
+        let head = self.consumer.head;
+        let (first, second) = split_range(head, self.len, self.consumer.mask);
+        let a = SlotCell::as_ptr(self.consumer.slot(head));
+        let b = SlotCell::as_ptr(self.consumer.slot(head.wrapping_add(first)));
+        // SAFETY: each segment is a run of initialised, aligned, published
+        // slots inside the slot array; the caller promises nobody writes them
+        // while the slices live.
+        unsafe {
+            (
+                core::slice::from_raw_parts(a, first as usize),
+                core::slice::from_raw_parts(b, second as usize),
+            )
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! loom models of ipckit-core; see tests/.
