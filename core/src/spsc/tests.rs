@@ -1,1 +1,587 @@
+//! Unit tests of the SPSC ring: behaviour, wrap, roles, and every kind of bad
+//! region or index a peer can produce.
 
+use std::boxed::Box;
+use std::ptr::NonNull;
+use std::sync::atomic::AtomicU32 as StdAtomicU32;
+use std::sync::atomic::Ordering::SeqCst;
+use std::vec::Vec;
+
+use super::*;
+use crate::region::{ENDIAN_MARKER, LAYOUT_VERSION, MAGIC};
+use crate::{AlignedBytes, Region};
+
+const MEM: usize = 4096;
+
+/// Heap memory handed out as a *raw* region, so that a test can act as a
+/// faulty peer and write words while ring handles are alive.
+struct PeerMemory {
+    bytes: NonNull<AlignedBytes<MEM>>,
+}
+
+impl PeerMemory {
+    fn new() -> Self {
+        let bytes = NonNull::from(Box::leak(Box::new(AlignedBytes::<MEM>::new())));
+        Self { bytes }
+    }
+
+    fn region(&self) -> Region<'_> {
+        self.region_at(0, MEM)
+    }
+
+    fn region_at(&self, offset: usize, len: usize) -> Region<'_> {
+        assert!(offset + len <= MEM);
+        // SAFETY: in-bounds offset of a live allocation.
+        let base = unsafe { self.bytes.cast::<u8>().add(offset) };
+        // SAFETY: the allocation lives as long as `self`, is zero-initialised,
+        // and is only accessed through rings and `word` (atomics).
+        unsafe { Region::from_raw(base, len) }
+    }
+
+    /// The `u32` at `offset`, as the peer sees it.
+    fn word(&self, offset: usize) -> &StdAtomicU32 {
+        assert!(offset % 4 == 0 && offset + 4 <= MEM);
+        // SAFETY: aligned, in bounds, and only ever accessed atomically.
+        unsafe {
+            self.bytes
+                .cast::<u8>()
+                .add(offset)
+                .cast::<StdAtomicU32>()
+                .as_ref()
+        }
+    }
+
+    fn bytes(&self, len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| {
+                let w = self.word(i & !3).load(SeqCst);
+                w.to_ne_bytes()[i & 3]
+            })
+            .collect()
+    }
+}
+
+// SAFETY: the memory is only accessed through atomics and ring handles, which
+// are built for concurrent use.
+unsafe impl Sync for PeerMemory {}
+
+impl Drop for PeerMemory {
+    fn drop(&mut self) {
+        // SAFETY: `bytes` came from `Box::leak` and every region borrowed
+        // from `self` has ended.
+        drop(unsafe { Box::from_raw(self.bytes.as_ptr()) });
+    }
+}
+
+const TAIL: usize = 128;
+const PRODUCER_CLAIM: usize = 132;
+const HEAD: usize = 256;
+
+#[test]
+fn fifo_full_and_empty() {
+    let mem = PeerMemory::new();
+    let (mut tx, mut rx) = Ring::<u32>::init(mem.region(), 4).unwrap().split().unwrap();
+    assert_eq!(rx.try_pop(), Err(Error::Empty));
+    for i in 0..4 {
+        tx.try_push(i).unwrap();
+    }
+    assert_eq!(tx.try_push(99), Err(Error::Full));
+    assert_eq!(rx.len(), Ok(4));
+    for i in 0..4 {
+        assert_eq!(rx.try_pop(), Ok(i));
+    }
+    assert_eq!(rx.try_pop(), Err(Error::Empty));
+    assert_eq!(tx.free_slots(), Ok(4));
+}
+
+#[test]
+fn wrap_around_u32_max() {
+    for start in [u32::MAX - 5, u32::MAX, 0, (1 << 31) - 1] {
+        let mem = PeerMemory::new();
+        let (mut tx, mut rx) = Ring::<u64>::init_at(mem.region(), 4, start)
+            .unwrap()
+            .split()
+            .unwrap();
+        let mut next_in = 0u64;
+        let mut next_out = 0u64;
+        for round in 0..20 {
+            for _ in 0..(round % 4 + 1) {
+                if tx.try_push(next_in).is_ok() {
+                    next_in += 1;
+                }
+            }
+            while let Ok(v) = rx.try_pop() {
+                assert_eq!(v, next_out);
+                next_out += 1;
+            }
+        }
+        assert_eq!(next_in, next_out);
+        assert!(next_in > 20);
+        assert_eq!(
+            mem.word(TAIL).load(SeqCst),
+            start.wrapping_add(next_in as u32)
+        );
+    }
+}
+
+#[test]
+fn batches_across_the_wrap() {
+    let mem = PeerMemory::new();
+    let ring = Ring::<u16>::init_at(mem.region(), 8, u32::MAX - 2).unwrap();
+    let (mut tx, mut rx) = ring.split().unwrap();
+    // Move the slot index to 5 so batches straddle the end of the array.
+    assert_eq!(tx.push_slice(&[0; 5]).unwrap(), 5);
+    assert_eq!(rx.pop_slice(&mut [0; 5]).unwrap(), 5);
+
+    assert_eq!(tx.push_slice(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).unwrap(), 8);
+    assert_eq!(tx.push_slice(&[11]).unwrap(), 0, "full ring takes nothing");
+    let mut out = [0; 3];
+    assert_eq!(rx.pop_slice(&mut out).unwrap(), 3);
+    assert_eq!(out, [1, 2, 3]);
+
+    let chunk = tx.write_chunk(10).unwrap();
+    assert_eq!(chunk.len(), 3);
+    assert_eq!(chunk.fill_from_iter([9, 10, 11, 12]), 3);
+
+    let chunk = rx.read_chunk(100).unwrap();
+    assert_eq!(chunk.len(), 8);
+    assert!(chunk.iter().eq([4, 5, 6, 7, 8, 9, 10, 11]));
+    let mut copy = [0; 8];
+    assert_eq!(chunk.copy_to_slice(&mut copy), 8);
+    assert_eq!(copy, [4, 5, 6, 7, 8, 9, 10, 11]);
+    // SAFETY: our producer follows the protocol.
+    let (a, b) = unsafe { chunk.as_slices() };
+    assert_eq!(a.len() + b.len(), 8);
+    assert!(!b.is_empty(), "this run wraps the slot array");
+    assert!(a.iter().chain(b).copied().eq([4, 5, 6, 7, 8, 9, 10, 11]));
+    assert_eq!(chunk.get(8), None);
+    chunk.commit(2);
+    assert_eq!(rx.try_pop(), Ok(6));
+
+    // A chunk dropped without commit neither publishes nor consumes.
+    let _ = tx.write_chunk(4).unwrap();
+    let _ = rx.read_chunk(4).unwrap();
+    assert_eq!(rx.len(), Ok(5));
+    let mut chunk = tx.write_chunk(3).unwrap();
+    // SAFETY: our consumer follows the protocol.
+    let (a, b) = unsafe { chunk.as_mut_slices() };
+    assert_eq!(a.len() + b.len(), 3);
+    a[0] = 77;
+    chunk.commit(1);
+    let mut rest = [0; 6];
+    assert_eq!(rx.pop_slice(&mut rest).unwrap(), 6);
+    assert_eq!(rest, [7, 8, 9, 10, 11, 77]);
+    assert_eq!(tx.write_chunk(3).unwrap().copy_from_slice(&[1, 2]), 2);
+    rx.read_chunk(8).unwrap().commit_all();
+    tx.write_chunk(2).unwrap().commit_all();
+    assert_eq!(rx.len(), Ok(2));
+}
+
+#[test]
+fn roles_are_exclusive_and_resume_where_the_last_holder_stopped() {
+    let mem = PeerMemory::new();
+    let ring = Ring::<u8>::init(mem.region(), 8).unwrap();
+    let tx = ring.producer().unwrap();
+    assert_eq!(
+        ring.producer().unwrap_err(),
+        Error::RoleTaken(Role::Producer)
+    );
+    assert_eq!(ring.split().unwrap_err(), Error::RoleTaken(Role::Producer));
+    let rx = ring.consumer().unwrap();
+    assert_eq!(
+        ring.consumer().unwrap_err(),
+        Error::RoleTaken(Role::Consumer)
+    );
+    // A second handle attached to the same bytes sees the same claims.
+    let other = Ring::<u8>::attach(mem.region()).unwrap();
+    assert_eq!(
+        other.producer().unwrap_err(),
+        Error::RoleTaken(Role::Producer)
+    );
+    drop((tx, rx));
+
+    let mut tx = other.producer().unwrap();
+    tx.push_slice(&[1, 2, 3]).unwrap();
+    drop(tx);
+    let mut tx = ring.producer().unwrap();
+    tx.try_push(4).unwrap();
+    let mut rx = ring.consumer().unwrap();
+    assert_eq!(rx.try_pop(), Ok(1));
+    drop(rx);
+    let mut rx = other.consumer().unwrap();
+    let mut out = [0; 4];
+    assert_eq!(rx.pop_slice(&mut out).unwrap(), 3);
+    assert_eq!(out[..3], [2, 3, 4]);
+}
+
+#[test]
+fn init_races_have_one_winner_and_exclusive_regions_reset() {
+    let mem = PeerMemory::new();
+    Ring::<u32>::init(mem.region(), 4).unwrap();
+    assert_eq!(
+        Ring::<u32>::init(mem.region(), 4).unwrap_err(),
+        Error::AlreadyInitialized
+    );
+
+    let mut bytes = AlignedBytes::<1024>::new();
+    Ring::<u32>::init(Region::from_slice(&mut bytes[..]), 4).unwrap();
+    let ring = Ring::<u64>::init(Region::from_slice(&mut bytes[..]), 8).unwrap();
+    assert_eq!(ring.capacity(), 8);
+
+    // Threads racing to create: exactly one wins.
+    for _ in 0..20 {
+        let mem = PeerMemory::new();
+        let wins = StdAtomicU32::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| match Ring::<u32>::init(mem.region(), 4) {
+                    Ok(_) => {
+                        wins.fetch_add(1, SeqCst);
+                    }
+                    Err(e) => assert_eq!(e, Error::AlreadyInitialized),
+                });
+            }
+        });
+        assert_eq!(wins.load(SeqCst), 1);
+    }
+}
+
+#[test]
+fn bad_requests_to_init() {
+    let mem = PeerMemory::new();
+    for cap in [0, 3, 6, 100] {
+        assert_eq!(
+            Ring::<u8>::init(mem.region(), cap).unwrap_err(),
+            Error::InvalidCapacity
+        );
+    }
+    assert_eq!(
+        Ring::<()>::init(mem.region(), 4).unwrap_err(),
+        Error::UnsupportedType
+    );
+
+    #[derive(Clone, Copy, bytemuck::Zeroable, bytemuck::Pod)]
+    #[repr(C, align(256))]
+    struct OverAligned([u8; 256]);
+    assert_eq!(
+        Ring::<OverAligned>::init(mem.region(), 1).unwrap_err(),
+        Error::UnsupportedType
+    );
+
+    assert_eq!(
+        Ring::<u64>::init(mem.region_at(0, 384 + 8 * 8 - 1), 8).unwrap_err(),
+        Error::TooSmall {
+            required: 384 + 64,
+            actual: 384 + 63
+        }
+    );
+    assert_eq!(
+        Ring::<u64>::init(mem.region_at(4, 2048), 8).unwrap_err(),
+        Error::Misaligned { required: 8 }
+    );
+    assert_eq!(
+        Ring::<u8>::init(mem.region_at(1, 2048), 8).unwrap_err(),
+        Error::Misaligned { required: 4 }
+    );
+    // A huge capacity cannot fit: refused before anything is written.
+    assert_eq!(
+        Ring::<u64>::init(mem.region(), MAX_CAPACITY).unwrap_err(),
+        Error::TooSmall {
+            required: 384 + 8 * (1 << 31),
+            actual: MEM
+        }
+    );
+    assert_eq!(mem.word(16).load(SeqCst), 0, "header untouched");
+    assert_eq!(Ring::<u8>::region_len(MAX_CAPACITY), Some(384 + (1 << 31)));
+    assert_eq!(Ring::<u8>::region_len(0), None);
+}
+
+/// Initialises a `Ring<u32>` of capacity 8, then lets `poke` play the faulty
+/// peer on the header, and returns what `attach` says (the capacity).
+fn attach_after(poke: impl FnOnce(&PeerMemory)) -> Result<u32> {
+    let mem = PeerMemory::new();
+    Ring::<u32>::init(mem.region(), 8).unwrap();
+    poke(&mem);
+    Ring::<u32>::attach(mem.region()).map(|ring| ring.capacity())
+}
+
+#[test]
+fn attach_validates_every_header_field() {
+    assert_eq!(attach_after(|_| {}), Ok(8));
+    let cases: [(usize, u32, Error); 11] = [
+        (0, 0x1234_5678, Error::BadMagic),
+        (
+            4,
+            LAYOUT_VERSION + 1,
+            Error::VersionMismatch {
+                found: 2,
+                expected: 1,
+            },
+        ),
+        (
+            8,
+            99,
+            Error::KindMismatch {
+                found: 99,
+                expected: 1,
+            },
+        ),
+        (12, ENDIAN_MARKER.swap_bytes(), Error::ForeignEndian),
+        (12, 7, Error::BadMagic),
+        (16, 0, Error::NotInitialized),
+        (16, 1, Error::NotInitialized),
+        (16, 3, Error::Corrupted("header state")),
+        (20, 8, Error::ElementMismatch { size: 8, align: 4 }),
+        (24, 8, Error::ElementMismatch { size: 4, align: 8 }),
+        (32, 256, Error::Corrupted("data offset in header")),
+    ];
+    for (offset, value, expected) in cases {
+        let got = attach_after(|m| m.word(offset).store(value, SeqCst)).unwrap_err();
+        assert_eq!(got, expected, "word at {offset} = {value:#x}");
+    }
+    for capacity in [0, 3, u32::MAX, MAX_CAPACITY | 1] {
+        let got = attach_after(|m| m.word(28).store(capacity, SeqCst)).unwrap_err();
+        assert_eq!(
+            got,
+            Error::Corrupted("capacity in header"),
+            "capacity {capacity}"
+        );
+    }
+    // A capacity that is valid but larger than the region.
+    let got = attach_after(|m| m.word(28).store(1024, SeqCst)).unwrap_err();
+    assert_eq!(
+        got,
+        Error::TooSmall {
+            required: 384 + 4096,
+            actual: MEM
+        }
+    );
+
+    // Regions that cannot even hold a header, or are misaligned.
+    let mem = PeerMemory::new();
+    assert_eq!(
+        Ring::<u32>::attach(mem.region_at(0, 100)).unwrap_err(),
+        Error::TooSmall {
+            required: 128,
+            actual: 100
+        }
+    );
+    assert_eq!(
+        Ring::<u32>::attach(mem.region_at(2, 1000)).unwrap_err(),
+        Error::Misaligned { required: 4 }
+    );
+    assert_eq!(
+        Ring::<u32>::attach(mem.region()).unwrap_err(),
+        Error::NotInitialized
+    );
+    assert_eq!(
+        crate::region::inspect(mem.region()).unwrap_err(),
+        Error::NotInitialized
+    );
+}
+
+#[test]
+fn golden_header_bytes() {
+    let mem = PeerMemory::new();
+    Ring::<u64>::init_at(mem.region(), 16, 0x0A0B_0C0D).unwrap();
+    let mut expected = [0u8; DATA_OFFSET];
+    #[rustfmt::skip]
+    let header: [u8; 36] = [
+        b'I', b'P', b'C', b'K', // magic
+        1, 0, 0, 0,             // layout version
+        1, 0, 0, 0,             // kind: SPSC
+        4, 3, 2, 1,             // endianness marker 0x01020304, little-endian
+        2, 0, 0, 0,             // state: ready
+        8, 0, 0, 0,             // element size
+        8, 0, 0, 0,             // element alignment
+        16, 0, 0, 0,            // capacity
+        0x80, 1, 0, 0,          // data offset 384
+    ];
+    expected[..36].copy_from_slice(&header);
+    expected[128..132].copy_from_slice(&[0x0D, 0x0C, 0x0B, 0x0A]); // tail
+    expected[256..260].copy_from_slice(&[0x0D, 0x0C, 0x0B, 0x0A]); // head
+    if cfg!(target_endian = "little") {
+        assert_eq!(mem.bytes(DATA_OFFSET), expected);
+    }
+    assert_eq!(mem.word(0).load(SeqCst), MAGIC);
+}
+
+#[test]
+fn corrupted_indices_are_errors_and_accepted_items_survive() {
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init(mem.region(), 4).unwrap();
+    let (mut tx, mut rx) = ring.split().unwrap();
+    tx.push_slice(&[1, 2, 3, 4]).unwrap();
+    assert_eq!(rx.try_pop(), Ok(1)); // the consumer now caches tail = 4
+
+    // The peer moves `head` ahead of `tail`: the full producer must reload
+    // it, and refuses it.
+    mem.word(HEAD).store(9, SeqCst);
+    assert_eq!(
+        tx.try_push(5),
+        Err(Error::Corrupted(
+            "consumer head is not within a capacity of tail"
+        ))
+    );
+    assert!(matches!(tx.write_chunk(4), Err(Error::Corrupted(_))));
+    assert!(matches!(tx.push_slice(&[5, 5]), Err(Error::Corrupted(_))));
+    assert!(matches!(tx.free_slots(), Err(Error::Corrupted(_))));
+
+    // The peer moves `tail` more than a capacity ahead of `head`. The items
+    // the consumer already saw published are still delivered.
+    mem.word(TAIL).store(1000, SeqCst);
+    assert_eq!(rx.try_pop(), Ok(2));
+    assert_eq!(rx.try_pop(), Ok(3));
+    assert_eq!(rx.try_pop(), Ok(4));
+    assert!(matches!(rx.try_pop(), Err(Error::Corrupted(_))));
+    assert!(matches!(
+        rx.pop_slice(&mut [0; 2]),
+        Err(Error::Corrupted(_))
+    ));
+    assert!(matches!(rx.read_chunk(1), Err(Error::Corrupted(_))));
+    assert!(matches!(rx.len(), Err(Error::Corrupted(_))));
+
+    // `tail` behind `head` is just as wrong.
+    mem.word(TAIL).store(2, SeqCst);
+    assert!(matches!(rx.try_pop(), Err(Error::Corrupted(_))));
+
+    // Claims validate the indices too, and give the role back on failure.
+    drop((tx, rx));
+    assert!(matches!(ring.producer(), Err(Error::Corrupted(_))));
+    assert_eq!(mem.word(PRODUCER_CLAIM).load(SeqCst), 0);
+    assert!(matches!(ring.consumer(), Err(Error::Corrupted(_))));
+
+    // Once the words are sane again the ring works (the peer repaired it).
+    mem.word(TAIL).store(4, SeqCst);
+    mem.word(HEAD).store(4, SeqCst);
+    let (mut tx, mut rx) = ring.split().unwrap();
+    tx.try_push(6).unwrap();
+    assert_eq!(rx.try_pop(), Ok(6));
+}
+
+#[test]
+fn garbage_everywhere_never_panics() {
+    // A peer that writes arbitrary values into every control word: each
+    // operation returns a value or an error, never a panic or a stray access.
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init(mem.region(), 8).unwrap();
+    let (mut tx, mut rx) = ring.split().unwrap();
+    let mut x = 0x9E37_79B9u32;
+    for _ in 0..2000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        mem.word(if x & 1 == 0 { TAIL } else { HEAD })
+            .store(x >> 3, SeqCst);
+        let _ = tx.try_push(x);
+        let _ = tx.push_slice(&[x; 5]);
+        let _ = rx.try_pop();
+        let _ = rx.pop_slice(&mut [0; 5]);
+        if let Ok(c) = rx.read_chunk(9) {
+            assert!(c.len() <= 8);
+            let _ = c.iter().count();
+            c.commit_all();
+        }
+        if let Ok(c) = tx.write_chunk(9) {
+            assert!(c.len() <= 8);
+            c.fill_from_iter(0..);
+        }
+    }
+}
+
+#[test]
+fn two_threads_move_every_item_in_order() {
+    let count: u64 = if cfg!(miri) { 2_000 } else { 1_000_000 };
+    let mut bytes = Box::new(AlignedBytes::<{ 384 + 64 * 8 }>::new());
+    let ring =
+        Ring::<u64>::init_at(Region::from_slice(&mut bytes[..]), 64, u32::MAX - 100).unwrap();
+    let (mut tx, mut rx) = ring.split().unwrap();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let mut next = 0u64;
+            while next < count {
+                let pushed = match next % 3 {
+                    0 => tx.try_push(next).map(|_| 1).unwrap_or(0),
+                    1 => {
+                        let batch: Vec<u64> = (next..(next + 7).min(count)).collect();
+                        tx.push_slice(&batch).unwrap()
+                    }
+                    _ => tx.write_chunk(5).unwrap().fill_from_iter(next..count),
+                };
+                next += pushed as u64;
+                if pushed == 0 {
+                    std::thread::yield_now();
+                }
+            }
+        });
+        let mut expected = 0u64;
+        let mut buf = [0u64; 6];
+        while expected < count {
+            let got = match expected % 3 {
+                0 => match rx.try_pop() {
+                    Ok(v) => {
+                        assert_eq!(v, expected);
+                        1
+                    }
+                    Err(e) => {
+                        assert_eq!(e, Error::Empty);
+                        0
+                    }
+                },
+                1 => {
+                    let n = rx.pop_slice(&mut buf).unwrap();
+                    for (i, v) in buf[..n].iter().enumerate() {
+                        assert_eq!(*v, expected + i as u64);
+                    }
+                    n
+                }
+                _ => {
+                    let chunk = rx.read_chunk(4).unwrap();
+                    let n = chunk.len();
+                    assert!(chunk.iter().eq(expected..expected + n as u64));
+                    chunk.commit_all();
+                    n
+                }
+            };
+            expected += got as u64;
+            if got == 0 {
+                std::thread::yield_now();
+            }
+        }
+        assert_eq!(rx.try_pop(), Err(Error::Empty));
+    });
+}
+
+#[test]
+fn every_error_displays() {
+    let all = [
+        Error::Full,
+        Error::Empty,
+        Error::TooSmall {
+            required: 2,
+            actual: 1,
+        },
+        Error::Misaligned { required: 4 },
+        Error::InvalidCapacity,
+        Error::UnsupportedType,
+        Error::NotInitialized,
+        Error::AlreadyInitialized,
+        Error::BadMagic,
+        Error::ForeignEndian,
+        Error::VersionMismatch {
+            found: 2,
+            expected: 1,
+        },
+        Error::KindMismatch {
+            found: 2,
+            expected: 1,
+        },
+        Error::ElementMismatch { size: 1, align: 1 },
+        Error::RoleTaken(Role::Consumer),
+        Error::Corrupted("x"),
+    ];
+    for e in all {
+        assert!(!std::format!("{e}").is_empty());
+        assert_eq!(e.is_flow(), matches!(e, Error::Full | Error::Empty));
+    }
+}
