@@ -380,8 +380,10 @@ impl<'a> Region<'a> {
     /// For all of `'a`:
     /// - `base..base + len` is valid for reads and writes, and its bytes are
     ///   initialised (zeroed fresh memory, as `mmap` or a `.bss` section gives);
-    /// - inside this process, nothing accesses those bytes except the ipckit
-    ///   handles built on this region (no Rust references to them exist);
+    /// - inside this process, no `&`/`&mut` reference to those bytes exists
+    ///   outside ipckit, and any other access (a tool, a test playing the
+    ///   peer) goes through atomics or raw-pointer copies; several regions
+    ///   over the same bytes are fine;
     /// - other processes or cores may write the bytes at any time: that is
     ///   what ipckit is built for, and such writes can make an operation fail
     ///   with [`Error::Corrupted`] but never break memory safety here.

@@ -42,6 +42,17 @@ pub(crate) fn spin_hint() {
 /// is loom's `UnsafeCell`, which reports any access that is not ordered by
 /// the index protocol as a data race: this is what proves that a consumer
 /// never observes a slot before its data.
+///
+/// Against a *hostile* peer that writes a slot while we copy it, the copy is a
+/// plain (non-volatile, non-atomic) memory copy. Rust's abstract machine calls
+/// a racing access from outside the program a data race; what the compiler can
+/// do with it here is limited to the copied value (the copy goes straight into
+/// a local the caller owns, no reference to the slot survives it, and no
+/// decision of ours depends on slot bytes), so the practical outcome is torn,
+/// wrong data. This is the same stance as the Linux kernel's `copy_from_user`
+/// and every shared-memory ring we know of; a word-wise atomic copy would make
+/// it formally clean at a measurable cost and can be switched in here, in one
+/// place, if Rust gains an atomic memcpy (RFC 3301).
 #[cfg(not(feature = "loom"))]
 #[repr(transparent)]
 pub(crate) struct SlotCell<T>(core::cell::UnsafeCell<T>);

@@ -1,2 +1,44 @@
-//! placeholder
+//! `ipckit`: inter-process communication for Linux.
+//!
+//! This is the Linux side of ipckit. The [`ipckit_core`] crate lays its
+//! primitives (the region [`Header`], the [`spsc`] ring, the [`Error`] type)
+//! out on raw bytes and never calls the operating system; this crate supplies
+//! what only the operating system can: memory that several processes share,
+//! and, in later versions, futex waiting, process channels and the shims for
+//! pipes, sockets, message queues and signals.
+//!
+//! Everything of the core is re-exported at the root, so `ipckit::spsc::Ring`
+//! is `ipckit_core::spsc::Ring` and a user depends on this crate alone.
+//!
+//! # Example: a ring shared with a child process
+//! ```
+//! use ipckit::shm::SharedMapping;
+//! use ipckit::spsc::Ring;
+//!
+//! let len = Ring::<u32>::region_len(256).expect("valid capacity");
+//! let mapping = SharedMapping::anonymous(len)?;
+//! // Initialise before `fork()`, so that the child finds a ready ring.
+//! let ring = Ring::<u32>::init(mapping.region(), 256)?;
+//!
+//! // After `fork()` the child would run this on the same pages:
+//! let child_view = Ring::<u32>::attach(mapping.region())?;
+//! let mut rx = child_view.consumer()?;
+//!
+//! let mut tx = ring.producer()?;
+//! assert_eq!(tx.push_slice(&[1, 2, 3])?, 3);
+//! let mut out = [0; 3];
+//! assert_eq!(rx.pop_slice(&mut out)?, 3);
+//! assert_eq!(out, [1, 2, 3]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Modules
+//! - [`shm`]: shared memory mappings to place rings on.
+//! - everything of [`ipckit_core`]: [`region`], [`spsc`], [`error`].
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub use ipckit_core::*;
+
+pub mod shm;

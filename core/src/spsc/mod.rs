@@ -41,6 +41,20 @@
 //! slot array, so even an accepted-but-wrong index cannot reach outside the
 //! region. Items are copied out of their slots before the caller sees them.
 //!
+//! Validation is lazy by design: the producer reloads `head` only when its
+//! cached copy says the ring is full (the consumer reloads `tail` only when
+//! its copy says empty), so a garbage index is reported on the first
+//! operation that needs it, not the moment the peer writes it. Items this side
+//! already saw published are still delivered before the error.
+//!
+//! # Processes and `fork`
+//! Dropping a [`Producer`] or [`Consumer`] gives its role back in the shared
+//! header. A child that inherits a claimed handle across `fork` and drops it
+//! gives back the *parent's* role: in the child, leave such handles to
+//! `_exit` (or `mem::forget` them). A holder that dies without dropping keeps
+//! its role claimed; reclaiming the role of a dead process comes with the
+//! liveness records of the hosted crate.
+//!
 //! # Example: a producer thread and a consumer thread
 //! ```
 //! use ipckit_core::{spsc, AlignedBytes, Error, Region};
