@@ -284,6 +284,7 @@ impl Header {
 impl HeaderInfo {
     /// Checks that the header describes `kind` with elements of the given
     /// size and alignment.
+    #[cfg_attr(feature = "loom", allow(dead_code))] // only `attach` uses it
     pub(crate) fn expect(&self, kind: ObjectKind, elem_size: u32, elem_align: u32) -> Result<()> {
         if self.kind_code != kind.code() {
             return Err(Error::KindMismatch {
@@ -348,6 +349,7 @@ pub(crate) fn release_claim(word: &AtomicU32) {
 pub struct Region<'a> {
     base: NonNull<u8>,
     len: usize,
+    #[cfg_attr(feature = "loom", allow(dead_code))] // only `init` reads it
     exclusive: bool,
     _bytes: PhantomData<&'a UnsafeCell<[u8]>>,
 }
@@ -411,6 +413,7 @@ impl<'a> Region<'a> {
         self.base.as_ptr()
     }
 
+    #[cfg_attr(feature = "loom", allow(dead_code))] // only `init` uses it
     pub(crate) const fn is_exclusive(&self) -> bool {
         self.exclusive
     }

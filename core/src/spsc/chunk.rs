@@ -95,12 +95,23 @@ impl<'p, 'a, T: Pod> WriteChunk<'p, 'a, T> {
     /// ```
     pub fn fill_from_iter<I: IntoIterator<Item = T>>(self, iter: I) -> usize {
         let tail = self.producer.tail;
+        let (first, second) = split_range(tail, self.len, self.producer.mask);
+        let mut iter = iter.into_iter();
         let mut written = 0u32;
-        for value in iter.into_iter().take(self.len as usize) {
-            // SAFETY: positions `tail..tail + len` are free slots reserved by
-            // this chunk, and `written < len`.
-            unsafe { SlotCell::write(self.producer.slot(tail.wrapping_add(written)), value) };
-            written += 1;
+        // Walk the two contiguous runs by pointer (no per-item masking), so
+        // the compiler can vectorise the copy.
+        for (start, run) in [(tail, first), (tail.wrapping_add(first), second)] {
+            let base = self.producer.slot(start);
+            for i in 0..run as usize {
+                let Some(value) = iter.next() else {
+                    self.producer.publish(written);
+                    return written as usize;
+                };
+                // SAFETY: `i < run`, and the run lies inside the slot array
+                // and inside this chunk's reserved free slots.
+                unsafe { SlotCell::write(base.add(i), value) };
+                written += 1;
+            }
         }
         self.producer.publish(written);
         written as usize
@@ -289,10 +300,18 @@ impl<'c, 'a, T: Pod> ReadChunk<'c, 'a, T> {
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
         let head = self.consumer.head;
-        (0..self.len).map(move |i| {
-            // SAFETY: `i < len`, so the slot holds a published, unreleased item.
-            unsafe { SlotCell::read(self.consumer.slot(head.wrapping_add(i))) }
-        })
+        let (first, second) = split_range(head, self.len, self.consumer.mask);
+        let a = self.consumer.slot(head);
+        let b = self.consumer.slot(head.wrapping_add(first));
+        // Two contiguous runs walked by pointer: no per-item masking.
+        let run = move |base: *const SlotCell<T>, n: u32| {
+            (0..n as usize).map(move |i| {
+                // SAFETY: `i < n`, and the run lies inside the slot array and
+                // inside this chunk's published, unreleased items.
+                unsafe { SlotCell::read(base.add(i)) }
+            })
+        };
+        run(a, first).chain(run(b, second))
     }
 
     /// Copies as many items as fit into `out` (oldest first) and returns how

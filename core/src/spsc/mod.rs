@@ -190,6 +190,7 @@ const fn layout_len<T>(capacity: u32) -> Result<usize> {
 }
 
 /// The alignment a region's base needs for a ring of `T`.
+#[cfg_attr(feature = "loom", allow(dead_code))] // only `init`/`attach` use it
 const fn base_align<T>() -> usize {
     let t = align_of::<T>();
     if t > align_of::<Control>() {
