@@ -103,6 +103,18 @@ pub enum Error {
     /// The endpoint is already claimed by another handle, thread, process or
     /// core: a ring has one producer and one consumer.
     RoleTaken(Role),
+    /// A blocking call's timeout elapsed before it could proceed.
+    TimedOut,
+    /// A blocking call was given a timeout, but its notifier has no clock
+    /// (see [`Notify::now`](crate::wait::Notify::now)).
+    NoClock,
+    /// The operating system's wait primitive failed; the value is its error
+    /// number (`errno` on Linux).
+    WaitFailed(i32),
+    /// The endpoint's notifier does not match the ring: the ring was created
+    /// for sleeping waiters and the endpoint would never wake them, or the
+    /// other way round.
+    NotifyMismatch,
     /// A word that the peer writes holds a value the protocol cannot produce
     /// (an index more than a capacity ahead, a header field out of range).
     /// The operation did nothing; the endpoint is safe to drop.
@@ -161,6 +173,12 @@ impl fmt::Display for Error {
                 "region holds elements of size {size} and alignment {align}, not the caller's type"
             ),
             Error::RoleTaken(role) => write!(f, "the {role} endpoint is already claimed"),
+            Error::TimedOut => f.write_str("timed out"),
+            Error::NoClock => f.write_str("a timeout needs a notifier with a clock"),
+            Error::WaitFailed(code) => write!(f, "waiting failed with OS error {code}"),
+            Error::NotifyMismatch => {
+                f.write_str("the endpoint's notifier does not match the ring's wake mode")
+            }
             Error::Corrupted(what) => write!(f, "region corrupted: {what}"),
         }
     }

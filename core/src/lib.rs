@@ -33,6 +33,8 @@
 //!   protocol.
 //! - [`spsc`]: the single-producer single-consumer ring (atomic loads and
 //!   stores only, so it runs between two cores of a `thumbv6m` part).
+//! - [`wait`]: futex-shaped blocking ([`wait::Notify`]) and the event count
+//!   that keeps wake-ups off the fast path.
 //! - [`error`]: the one [`Error`] type.
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -46,6 +48,7 @@ pub mod error;
 pub mod region;
 pub mod spsc;
 mod sync;
+pub mod wait;
 
 pub use error::{Error, Result, Role};
 pub use region::{AlignedBytes, Header, HeaderInfo, ObjectKind, Region};

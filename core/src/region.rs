@@ -16,7 +16,8 @@
 //! | 24     | u32   | `elem_align` | `align_of::<T>()`                              | creator  |
 //! | 28     | u32   | `capacity`   | slots (a power of two, at most 2^31)           | creator  |
 //! | 32     | u32   | `data_offset`| offset of slot 0 from the region base          | creator  |
-//! | 36     | 92 B  | reserved     | zero                                           | nobody   |
+//! | 36     | u32   | `flags`      | bit 0 [`FLAG_WAKES`]; other bits zero          | creator  |
+//! | 40     | 88 B  | reserved     | zero                                           | nobody   |
 //!
 //! All fields are fixed-width and the same on 32- and 64-bit peers; offsets
 //! are relative to the region base, never addresses, so every process may map
@@ -60,6 +61,11 @@ pub const LAYOUT_VERSION: u32 = 1;
 /// sees `0x0403_0201` and refuses the region with [`Error::ForeignEndian`].
 pub const ENDIAN_MARKER: u32 = 0x0102_0304;
 
+/// Header flag: waiters on this object sleep (a futex, an RTOS primitive)
+/// and every endpoint must wake them; see [`crate::wait`]. Without it,
+/// waiters spin and wakers skip the wake check.
+pub const FLAG_WAKES: u32 = 1;
+
 pub(crate) const STATE_UNINIT: u32 = 0;
 pub(crate) const STATE_INITIALISING: u32 = 1;
 pub(crate) const STATE_READY: u32 = 2;
@@ -76,6 +82,10 @@ pub(crate) const STATE_READY: u32 = 2;
 pub enum ObjectKind {
     /// A single-producer single-consumer ring of fixed-size items.
     Spsc,
+    /// A multi-producer multi-consumer ring of fixed-size items.
+    Mpmc,
+    /// A counting semaphore.
+    Semaphore,
 }
 
 impl ObjectKind {
@@ -83,6 +93,8 @@ impl ObjectKind {
     pub const fn code(self) -> u32 {
         match self {
             ObjectKind::Spsc => 1,
+            ObjectKind::Mpmc => 2,
+            ObjectKind::Semaphore => 3,
         }
     }
 
@@ -90,6 +102,8 @@ impl ObjectKind {
     pub const fn from_code(code: u32) -> Option<Self> {
         match code {
             1 => Some(ObjectKind::Spsc),
+            2 => Some(ObjectKind::Mpmc),
+            3 => Some(ObjectKind::Semaphore),
             _ => None,
         }
     }
@@ -124,7 +138,8 @@ pub struct Header {
     pub(crate) elem_align: AtomicU32,
     pub(crate) capacity: AtomicU32,
     pub(crate) data_offset: AtomicU32,
-    _reserved: Reserved<{ LINE - 36 }>,
+    pub(crate) flags: AtomicU32,
+    _reserved: Reserved<{ LINE - 40 }>,
 }
 
 #[cfg(not(feature = "loom"))]
@@ -139,6 +154,7 @@ const _: () = {
     assert!(offset_of!(Header, elem_align) == 24);
     assert!(offset_of!(Header, capacity) == 28);
     assert!(offset_of!(Header, data_offset) == 32);
+    assert!(offset_of!(Header, flags) == 36);
     assert!(size_of::<Header>() == LINE);
     assert!(align_of::<Header>() == 4);
 };
@@ -170,6 +186,8 @@ pub struct HeaderInfo {
     pub capacity: u32,
     /// Offset of slot 0 from the region base.
     pub data_offset: u32,
+    /// Flag bits ([`FLAG_WAKES`]).
+    pub flags: u32,
 }
 
 impl Header {
@@ -185,6 +203,7 @@ impl Header {
             elem_align: AtomicU32::new(0),
             capacity: AtomicU32::new(0),
             data_offset: AtomicU32::new(0),
+            flags: AtomicU32::new(0),
             _reserved: Reserved::new(),
         }
     }
@@ -229,6 +248,7 @@ impl Header {
         elem_align: u32,
         capacity: u32,
         data_offset: u32,
+        flags: u32,
     ) {
         self.magic.store(MAGIC, Ordering::Relaxed);
         self.version.store(LAYOUT_VERSION, Ordering::Relaxed);
@@ -238,6 +258,7 @@ impl Header {
         self.elem_align.store(elem_align, Ordering::Relaxed);
         self.capacity.store(capacity, Ordering::Relaxed);
         self.data_offset.store(data_offset, Ordering::Relaxed);
+        self.flags.store(flags, Ordering::Relaxed);
     }
 
     /// Step 3 of `init`: publish. The `Release` store orders every field and
@@ -277,6 +298,7 @@ impl Header {
             elem_align: self.elem_align.load(Ordering::Relaxed),
             capacity: self.capacity.load(Ordering::Relaxed),
             data_offset: self.data_offset.load(Ordering::Relaxed),
+            flags: self.flags.load(Ordering::Relaxed),
         })
     }
 }

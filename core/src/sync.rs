@@ -18,13 +18,12 @@
 //! which makes that a compile-time guarantee for everything in this crate.
 
 #[cfg(not(feature = "loom"))]
-pub(crate) use core::sync::atomic::{AtomicU32, Ordering};
+pub(crate) use core::sync::atomic::{AtomicU32, Ordering, fence};
 #[cfg(feature = "loom")]
-pub(crate) use loom::sync::atomic::{AtomicU32, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicU32, Ordering, fence};
 
 /// Busy-wait hint for spin loops. Under loom it yields, so the model checker
 /// can schedule the thread that will end the wait.
-#[allow(dead_code)] // used by the blocking layers; kept here so they share one hint
 #[inline]
 pub(crate) fn spin_hint() {
     #[cfg(not(feature = "loom"))]

@@ -34,6 +34,8 @@
 //!
 //! # Modules
 //! - [`shm`]: shared memory mappings to place rings on.
+//! - [`futex`]: shared Linux futexes as the core's [`wait::Notify`], for
+//!   blocking across processes.
 //! - everything of [`ipckit_core`]: [`region`], [`spsc`], [`error`].
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -41,4 +43,5 @@
 
 pub use ipckit_core::*;
 
+pub mod futex;
 pub mod shm;

@@ -17,6 +17,7 @@ use bytemuck::Pod;
 
 use super::{Consumer, Producer, split_range};
 use crate::sync::SlotCell;
+use crate::wait::Notify;
 
 /// A run of free slots reserved by [`Producer::write_chunk`].
 ///
@@ -36,12 +37,12 @@ use crate::sync::SlotCell;
 /// assert_eq!(&out, b"abc");
 /// # Ok::<(), ipckit_core::Error>(())
 /// ```
-pub struct WriteChunk<'p, 'a, T> {
-    producer: &'p mut Producer<'a, T>,
+pub struct WriteChunk<'p, 'a, T, N = crate::wait::Spin> {
+    producer: &'p mut Producer<'a, T, N>,
     len: u32,
 }
 
-impl<T> fmt::Debug for WriteChunk<'_, '_, T> {
+impl<T, N> fmt::Debug for WriteChunk<'_, '_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("spsc::WriteChunk")
             .field("len", &self.len)
@@ -49,8 +50,8 @@ impl<T> fmt::Debug for WriteChunk<'_, '_, T> {
     }
 }
 
-impl<'p, 'a, T: Pod> WriteChunk<'p, 'a, T> {
-    pub(super) fn new(producer: &'p mut Producer<'a, T>, len: u32) -> Self {
+impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
+    pub(super) fn new(producer: &'p mut Producer<'a, T, N>, len: u32) -> Self {
         Self { producer, len }
     }
 
@@ -222,12 +223,12 @@ impl<'p, 'a, T: Pod> WriteChunk<'p, 'a, T> {
 /// assert_eq!(rx.try_pop()?, 3);
 /// # Ok::<(), ipckit_core::Error>(())
 /// ```
-pub struct ReadChunk<'c, 'a, T> {
-    consumer: &'c mut Consumer<'a, T>,
+pub struct ReadChunk<'c, 'a, T, N = crate::wait::Spin> {
+    consumer: &'c mut Consumer<'a, T, N>,
     len: u32,
 }
 
-impl<T> fmt::Debug for ReadChunk<'_, '_, T> {
+impl<T, N> fmt::Debug for ReadChunk<'_, '_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("spsc::ReadChunk")
             .field("len", &self.len)
@@ -235,8 +236,8 @@ impl<T> fmt::Debug for ReadChunk<'_, '_, T> {
     }
 }
 
-impl<'c, 'a, T: Pod> ReadChunk<'c, 'a, T> {
-    pub(super) fn new(consumer: &'c mut Consumer<'a, T>, len: u32) -> Self {
+impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
+    pub(super) fn new(consumer: &'c mut Consumer<'a, T, N>, len: u32) -> Self {
         Self { consumer, len }
     }
 

@@ -25,14 +25,30 @@
 //! | 0      | 128 B | [`Header`](crate::Header) | creator |
 //! | 128    | u32   | `tail` (next position to write) | producer |
 //! | 132    | u32   | producer claim (0 free, 1 taken) | producer |
-//! | 136    | 120 B | reserved, zero   | nobody     |
+//! | 136    | u32   | consumer waiting (event count: set by a consumer about to sleep on `tail`) | consumer |
+//! | 140    | 116 B | reserved, zero   | nobody     |
 //! | 256    | u32   | `head` (next position to read) | consumer |
 //! | 260    | u32   | consumer claim   | consumer   |
-//! | 264    | 120 B | reserved, zero   | nobody     |
+//! | 264    | u32   | producer waiting (set by a producer about to sleep on `head`) | producer |
+//! | 268    | 116 B | reserved, zero   | nobody     |
 //! | 384    | `capacity × size_of::<T>()` | slots | producer |
 //!
 //! `tail` and `head` live on separate [`LINE`]s so that the two sides never
-//! write the same cache line.
+//! write the same cache line on the fast path. Each "waiting" flag sits on
+//! the line of the side that *checks* it (after every publication), so the
+//! check reads a line that is already in the checker's cache; it is written
+//! by the other side only when that side is about to sleep.
+//!
+//! # Blocking
+//! [`Producer::push`] and [`Consumer::pop`] (and their `_timeout` forms)
+//! block through the endpoint's [`Notify`]: a spinning [`Spin`] by default,
+//! a futex in the hosted crate. A ring is created for one of the two modes
+//! ([`Options::waking`]); each endpoint's notifier must match it
+//! ([`Error::NotifyMismatch`] otherwise), because an endpoint whose notifier
+//! does not wake would leave a sleeping peer asleep. With [`Spin`] the fast
+//! path has no fence and no extra load; with a waking notifier every
+//! publication adds one `SeqCst` fence and a load of a line the publisher
+//! already holds, and a system call only when the peer is asleep.
 //!
 //! # Validation
 //! The other side's index is loaded once into a local and accepted only if
@@ -90,14 +106,16 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
+use core::time::Duration;
 
 use bytemuck::Pod;
 
 use crate::error::{Error, Result, Role};
 #[cfg(not(feature = "loom"))]
 use crate::region::Region;
-use crate::region::{Header, LINE, ObjectKind, Reserved, claim, release_claim};
+use crate::region::{FLAG_WAKES, Header, LINE, ObjectKind, Reserved, claim, release_claim};
 use crate::sync::{AtomicU32, Ordering, SlotCell};
+use crate::wait::{Announce, Blocker, Notify, Spin, wake_waiters};
 
 /// Offset of slot 0 from the region base.
 pub const DATA_OFFSET: usize = 3 * LINE;
@@ -111,7 +129,8 @@ pub const MAX_CAPACITY: u32 = 1 << 31;
 pub(crate) struct ProducerLine {
     pub(crate) tail: AtomicU32,
     pub(crate) claim: AtomicU32,
-    _reserved: Reserved<{ LINE - 8 }>,
+    pub(crate) consumer_waiting: AtomicU32,
+    _reserved: Reserved<{ LINE - 12 }>,
 }
 
 /// The consumer's line: only the consumer writes it.
@@ -119,7 +138,8 @@ pub(crate) struct ProducerLine {
 pub(crate) struct ConsumerLine {
     pub(crate) head: AtomicU32,
     pub(crate) claim: AtomicU32,
-    _reserved: Reserved<{ LINE - 8 }>,
+    pub(crate) producer_waiting: AtomicU32,
+    _reserved: Reserved<{ LINE - 12 }>,
 }
 
 /// Everything of an SPSC region before the slots.
@@ -138,6 +158,8 @@ const _: () = {
     assert!(offset_of!(Control, producer) + offset_of!(ProducerLine, claim) == 132);
     assert!(offset_of!(Control, consumer) + offset_of!(ConsumerLine, head) == 256);
     assert!(offset_of!(Control, consumer) + offset_of!(ConsumerLine, claim) == 260);
+    assert!(offset_of!(Control, producer) + offset_of!(ProducerLine, consumer_waiting) == 136);
+    assert!(offset_of!(Control, consumer) + offset_of!(ConsumerLine, producer_waiting) == 264);
     assert!(size_of::<Control>() == DATA_OFFSET);
     assert!(align_of::<Control>() == 4);
 };
@@ -145,19 +167,27 @@ const _: () = {
 impl Control {
     /// Writes a fresh SPSC control block and publishes it (the init protocol
     /// of [`crate::region`]).
-    fn init(&self, exclusive: bool, elem: (u32, u32), capacity: u32, position: u32) -> Result<()> {
+    fn init(&self, exclusive: bool, elem: (u32, u32), options: Options) -> Result<()> {
         self.header.begin_init(exclusive)?;
+        let flags = if options.wakes { FLAG_WAKES } else { 0 };
         self.header.write_fields(
             ObjectKind::Spsc,
             elem.0,
             elem.1,
-            capacity,
+            options.capacity,
             DATA_OFFSET as u32,
+            flags,
         );
-        self.producer.tail.store(position, Ordering::Relaxed);
+        self.producer
+            .tail
+            .store(options.position, Ordering::Relaxed);
         self.producer.claim.store(0, Ordering::Relaxed);
-        self.consumer.head.store(position, Ordering::Relaxed);
+        self.producer.consumer_waiting.store(0, Ordering::Relaxed);
+        self.consumer
+            .head
+            .store(options.position, Ordering::Relaxed);
         self.consumer.claim.store(0, Ordering::Relaxed);
+        self.consumer.producer_waiting.store(0, Ordering::Relaxed);
         self.header.publish();
         Ok(())
     }
@@ -200,6 +230,64 @@ const fn base_align<T>() -> usize {
     }
 }
 
+/// How a ring is created: capacity, start position and wake mode.
+///
+/// ```
+/// use ipckit_core::{spsc, AlignedBytes, Region};
+///
+/// let mut bytes = AlignedBytes::<1024>::new();
+/// let options = spsc::Options::new(16).start_at(u32::MAX - 3).waking(false);
+/// let ring = spsc::Ring::<u32>::init_with(Region::from_slice(&mut bytes[..]), options)?;
+/// assert_eq!(ring.capacity(), 16);
+/// assert!(!ring.wakes());
+/// # Ok::<(), ipckit_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    capacity: u32,
+    position: u32,
+    wakes: bool,
+}
+
+impl Options {
+    /// A ring of `capacity` slots, indices starting at 0, spinning waiters.
+    ///
+    /// ```
+    /// use ipckit_core::spsc::Options;
+    /// assert_eq!(Options::new(8), Options::new(8).start_at(0).waking(false));
+    /// ```
+    pub const fn new(capacity: u32) -> Self {
+        Self {
+            capacity,
+            position: 0,
+            wakes: false,
+        }
+    }
+
+    /// Starts both indices at `position`: tests start next to `u32::MAX` so
+    /// that the index wrap is exercised rather than assumed.
+    ///
+    /// ```
+    /// use ipckit_core::spsc::Options;
+    /// let _ = Options::new(8).start_at(u32::MAX);
+    /// ```
+    pub const fn start_at(self, position: u32) -> Self {
+        Self { position, ..self }
+    }
+
+    /// `true`: waiters sleep (futex, RTOS) and endpoints must use a waking
+    /// [`Notify`] (`N::WAKES`); `false` (the default): waiters spin, and
+    /// endpoints use a non-waking notifier such as [`Spin`].
+    ///
+    /// ```
+    /// use ipckit_core::spsc::Options;
+    /// let _ = Options::new(8).waking(true);
+    /// ```
+    pub const fn waking(self, wakes: bool) -> Self {
+        Self { wakes, ..self }
+    }
+}
+
 /// An SPSC ring placed on a region: the handle from which the one
 /// [`Producer`] and the one [`Consumer`] are claimed.
 ///
@@ -222,6 +310,7 @@ pub struct Ring<'a, T> {
     control: NonNull<Control>,
     slots: NonNull<SlotCell<T>>,
     capacity: u32,
+    wakes: bool,
     #[cfg(feature = "loom")]
     backing: std::sync::Arc<dyn core::any::Any>,
     _region: PhantomData<(&'a Control, T)>,
@@ -241,6 +330,7 @@ impl<T> Clone for Ring<'_, T> {
             control: self.control,
             slots: self.slots,
             capacity: self.capacity,
+            wakes: self.wakes,
             #[cfg(feature = "loom")]
             backing: self.backing.clone(),
             _region: PhantomData,
@@ -321,12 +411,29 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// ```
     #[cfg(not(feature = "loom"))]
     pub fn init_at(region: Region<'a>, capacity: u32, position: u32) -> Result<Self> {
+        Self::init_with(region, Options::new(capacity).start_at(position))
+    }
+
+    /// Creates a ring as `options` say; see [`init`](Self::init) and
+    /// [`Options`].
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, wait::Spin, AlignedBytes, Error, Region};
+    ///
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let options = spsc::Options::new(4).waking(true);
+    /// let ring = spsc::Ring::<u8>::init_with(Region::from_slice(&mut bytes[..]), options)?;
+    /// // A spinning endpoint would never wake a sleeping peer: refused.
+    /// assert_eq!(ring.producer_with(Spin::new()).unwrap_err(), Error::NotifyMismatch);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[cfg(not(feature = "loom"))]
+    pub fn init_with(region: Region<'a>, options: Options) -> Result<Self> {
         let elem = element::<T>()?;
-        let len = layout_len::<T>(capacity)?;
+        let len = layout_len::<T>(options.capacity)?;
         region.check(len, base_align::<T>())?;
-        let ring = Self::on_region(region, capacity);
-        ring.control()
-            .init(region.is_exclusive(), elem, capacity, position)?;
+        let ring = Self::on_region(region, options.capacity, options.wakes);
+        ring.control().init(region.is_exclusive(), elem, options)?;
         Ok(ring)
     }
 
@@ -361,12 +468,17 @@ impl<'a, T: Pod> Ring<'a, T> {
         }
         let len = layout_len::<T>(capacity).map_err(|_| Error::Corrupted("capacity in header"))?;
         region.check(len, base_align::<T>())?;
-        Ok(Self::on_region(region, capacity))
+        let wakes = match info.flags {
+            0 => false,
+            FLAG_WAKES => true,
+            _ => return Err(Error::Corrupted("flags in header")),
+        };
+        Ok(Self::on_region(region, capacity, wakes))
     }
 
     /// The handle for a region already checked to hold `capacity` slots.
     #[cfg(not(feature = "loom"))]
-    fn on_region(region: Region<'a>, capacity: u32) -> Self {
+    fn on_region(region: Region<'a>, capacity: u32, wakes: bool) -> Self {
         let base = region.as_ptr();
         // SAFETY: `region.check` proved that `DATA_OFFSET + capacity * size`
         // bytes are in the region, so the slot array starts inside it.
@@ -377,6 +489,7 @@ impl<'a, T: Pod> Ring<'a, T> {
             // SAFETY: an in-bounds offset from a non-null base is non-null.
             slots: unsafe { NonNull::new_unchecked(slots) },
             capacity,
+            wakes,
             _region: PhantomData,
         }
     }
@@ -386,6 +499,14 @@ impl<'a, T: Pod> Ring<'a, T> {
     #[cfg(feature = "loom")]
     #[doc(hidden)]
     pub fn new_modelled(capacity: u32, position: u32) -> Result<Ring<'static, T>> {
+        Self::new_modelled_with(Options::new(capacity).start_at(position))
+    }
+
+    /// [`new_modelled`](Self::new_modelled) with all [`Options`].
+    #[cfg(feature = "loom")]
+    #[doc(hidden)]
+    pub fn new_modelled_with(options: Options) -> Result<Ring<'static, T>> {
+        let capacity = options.capacity;
         use crate::region::Reserved;
         use std::boxed::Box;
         use std::sync::Arc;
@@ -398,11 +519,13 @@ impl<'a, T: Pod> Ring<'a, T> {
             producer: ProducerLine {
                 tail: AtomicU32::new(0),
                 claim: AtomicU32::new(0),
+                consumer_waiting: AtomicU32::new(0),
                 _reserved: Reserved::new(),
             },
             consumer: ConsumerLine {
                 head: AtomicU32::new(0),
                 claim: AtomicU32::new(0),
+                producer_waiting: AtomicU32::new(0),
                 _reserved: Reserved::new(),
             },
         });
@@ -410,13 +533,14 @@ impl<'a, T: Pod> Ring<'a, T> {
             .map(|_| SlotCell::new(T::zeroed()))
             .collect::<Vec<_>>()
             .into_boxed_slice();
-        control.init(true, elem, capacity, position)?;
+        control.init(true, elem, options)?;
         let control_ptr = NonNull::from(&*control);
         let slots_ptr = NonNull::new(slots.as_mut_ptr()).expect("boxed slice is non-null");
         Ok(Ring {
             control: control_ptr,
             slots: slots_ptr,
             capacity,
+            wakes: options.wakes,
             backing: Arc::new((control, slots)),
             _region: PhantomData,
         })
@@ -460,6 +584,39 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn producer(&self) -> Result<Producer<'a, T>> {
+        self.producer_with(Spin::new())
+    }
+
+    /// `true` if the ring was created for sleeping waiters
+    /// ([`Options::waking`]).
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let ring = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?;
+    /// assert!(!ring.wakes());
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn wakes(&self) -> bool {
+        self.wakes
+    }
+
+    /// Claims the producer role with the notifier `notify`, which blocking
+    /// calls sleep through and every publication wakes a sleeping consumer
+    /// through. `N::WAKES` must match the ring ([`Error::NotifyMismatch`]).
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, wait::Spin, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let ring = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?;
+    /// let mut tx = ring.producer_with(Spin::new())?;
+    /// tx.push(1)?;
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn producer_with<N: Notify>(&self, notify: N) -> Result<Producer<'a, T, N>> {
+        if N::WAKES != self.wakes {
+            return Err(Error::NotifyMismatch);
+        }
         let c = self.control();
         claim(&c.producer.claim, Role::Producer)?;
         // Our own index, as the previous holder published it (the claim's
@@ -478,6 +635,7 @@ impl<'a, T: Pod> Ring<'a, T> {
             mask: self.capacity - 1,
             capacity: self.capacity,
             ring: self.clone(),
+            notify,
         })
     }
 
@@ -493,6 +651,24 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn consumer(&self) -> Result<Consumer<'a, T>> {
+        self.consumer_with(Spin::new())
+    }
+
+    /// Claims the consumer role with the notifier `notify`; see
+    /// [`producer_with`](Self::producer_with).
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, wait::Spin, AlignedBytes, Error, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let ring = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?;
+    /// let mut rx = ring.consumer_with(Spin::new())?;
+    /// assert_eq!(rx.try_pop(), Err(Error::Empty));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn consumer_with<N: Notify>(&self, notify: N) -> Result<Consumer<'a, T, N>> {
+        if N::WAKES != self.wakes {
+            return Err(Error::NotifyMismatch);
+        }
         let c = self.control();
         claim(&c.consumer.claim, Role::Consumer)?;
         let head = c.consumer.head.load(Ordering::Relaxed);
@@ -509,6 +685,7 @@ impl<'a, T: Pod> Ring<'a, T> {
             mask: self.capacity - 1,
             capacity: self.capacity,
             ring: self.clone(),
+            notify,
         })
     }
 
@@ -545,19 +722,21 @@ impl<'a, T: Pod> Ring<'a, T> {
 /// assert_eq!(tx.try_push(3), Err(Error::Full));
 /// # Ok::<(), Error>(())
 /// ```
-pub struct Producer<'a, T> {
+pub struct Producer<'a, T, N = Spin> {
     tail: u32,
     cached_head: u32,
     mask: u32,
     capacity: u32,
     ring: Ring<'a, T>,
+    notify: N,
 }
 
 // SAFETY: a producer is one endpoint; moving it to another thread moves the
-// role with it. Items of type `T` are sent, hence `T: Send`.
-unsafe impl<T: Send> Send for Producer<'_, T> {}
+// role with it. Items of type `T` are sent, hence `T: Send`; the notifier
+// moves with it, hence `N: Send`.
+unsafe impl<T: Send, N: Send> Send for Producer<'_, T, N> {}
 
-impl<T> fmt::Debug for Producer<'_, T> {
+impl<T, N> fmt::Debug for Producer<'_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("spsc::Producer")
             .field("tail", &self.tail)
@@ -567,7 +746,7 @@ impl<T> fmt::Debug for Producer<'_, T> {
     }
 }
 
-impl<T> Drop for Producer<'_, T> {
+impl<T, N> Drop for Producer<'_, T, N> {
     fn drop(&mut self) {
         // SAFETY: as in `Ring::control`: the region outlives the handle.
         let c = unsafe { self.ring.control.as_ref() };
@@ -575,7 +754,7 @@ impl<T> Drop for Producer<'_, T> {
     }
 }
 
-impl<'a, T: Pod> Producer<'a, T> {
+impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     #[inline(always)]
     fn tail_word(&self) -> &AtomicU32 {
         // SAFETY: see `Ring::control`.
@@ -623,12 +802,86 @@ impl<'a, T: Pod> Producer<'a, T> {
         }
     }
 
+    /// The flag a consumer sets before it sleeps on `tail`.
+    #[inline(always)]
+    fn consumer_waiting(&self) -> &AtomicU32 {
+        // SAFETY: see `Ring::control`.
+        unsafe { &self.ring.control.as_ref().producer.consumer_waiting }
+    }
+
     /// Makes `n` written slots visible to the consumer with one `Release`
-    /// store.
+    /// store, then wakes a sleeping consumer (the waker's half of the event
+    /// count; nothing at all with a non-waking notifier).
     #[inline(always)]
     fn publish(&mut self, n: u32) {
         self.tail = self.tail.wrapping_add(n);
         self.tail_word().store(self.tail, Ordering::Release);
+        wake_waiters(
+            &self.notify,
+            self.tail_word(),
+            self.consumer_waiting(),
+            false,
+        );
+    }
+
+    /// Appends one item, waiting while the ring is full.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 1)?.split()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| for i in 0..100 { tx.push(i).unwrap() });
+    ///     for i in 0..100 { assert_eq!(rx.pop().unwrap(), i) }
+    /// });
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn push(&mut self, value: T) -> Result<()> {
+        self.push_timeout(value, None)
+    }
+
+    /// Appends one item, waiting at most `timeout` (`None`: no limit) while
+    /// the ring is full; [`Error::TimedOut`] when it stays full.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use ipckit_core::{spsc, wait::Spin, AlignedBytes, Error, Region};
+    ///
+    /// fn clock() -> Duration {
+    ///     static T0: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    ///     T0.get_or_init(std::time::Instant::now).elapsed()
+    /// }
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let ring = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 1)?;
+    /// let mut tx = ring.producer_with(Spin::with_clock(clock))?;
+    /// tx.push(1)?;
+    /// assert_eq!(tx.push_timeout(2, Some(Duration::from_millis(5))), Err(Error::TimedOut));
+    /// // Without a clock a timeout cannot be honoured: an error, not a hang.
+    /// drop(tx);
+    /// let mut tx = ring.producer()?;
+    /// assert_eq!(tx.push_timeout(2, Some(Duration::from_millis(5))), Err(Error::NoClock));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn push_timeout(&mut self, value: T, timeout: Option<Duration>) -> Result<()> {
+        match self.try_push(value) {
+            Err(Error::Full) => {}
+            done => return done,
+        }
+        // SAFETY: see `Ring::control`; the words outlive this call.
+        let c = unsafe { self.ring.control.as_ref() };
+        let (word, waiters) = (&c.consumer.head, &c.consumer.producer_waiting);
+        let mut blocker = Blocker::new(&self.notify, timeout, Announce::Single)?;
+        loop {
+            blocker.sleep(&self.notify, word, waiters)?;
+            blocker.prepare(&self.notify, word, waiters);
+            match self.try_push(value) {
+                Err(Error::Full) => {}
+                done => {
+                    blocker.finish(waiters);
+                    return done;
+                }
+            }
+        }
     }
 
     /// Appends one item, or returns [`Error::Full`].
@@ -703,7 +956,7 @@ impl<'a, T: Pod> Producer<'a, T> {
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     #[inline]
-    pub fn write_chunk(&mut self, max: usize) -> Result<WriteChunk<'_, 'a, T>> {
+    pub fn write_chunk(&mut self, max: usize) -> Result<WriteChunk<'_, 'a, T, N>> {
         let wanted = max.min(self.capacity as usize) as u32;
         let n = self.free_for(wanted)?.min(wanted);
         Ok(WriteChunk::new(self, n))
@@ -768,18 +1021,19 @@ fn split_range(pos: u32, n: u32, mask: u32) -> (u32, u32) {
 /// assert_eq!(rx.try_pop(), Err(Error::Empty));
 /// # Ok::<(), Error>(())
 /// ```
-pub struct Consumer<'a, T> {
+pub struct Consumer<'a, T, N = Spin> {
     head: u32,
     cached_tail: u32,
     mask: u32,
     capacity: u32,
     ring: Ring<'a, T>,
+    notify: N,
 }
 
 // SAFETY: as for `Producer`.
-unsafe impl<T: Send> Send for Consumer<'_, T> {}
+unsafe impl<T: Send, N: Send> Send for Consumer<'_, T, N> {}
 
-impl<T> fmt::Debug for Consumer<'_, T> {
+impl<T, N> fmt::Debug for Consumer<'_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("spsc::Consumer")
             .field("head", &self.head)
@@ -789,7 +1043,7 @@ impl<T> fmt::Debug for Consumer<'_, T> {
     }
 }
 
-impl<T> Drop for Consumer<'_, T> {
+impl<T, N> Drop for Consumer<'_, T, N> {
     fn drop(&mut self) {
         // SAFETY: as in `Ring::control`: the region outlives the handle.
         let c = unsafe { self.ring.control.as_ref() };
@@ -797,7 +1051,7 @@ impl<T> Drop for Consumer<'_, T> {
     }
 }
 
-impl<'a, T: Pod> Consumer<'a, T> {
+impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     #[inline(always)]
     fn tail_word(&self) -> &AtomicU32 {
         // SAFETY: see `Ring::control`.
@@ -842,11 +1096,82 @@ impl<'a, T: Pod> Consumer<'a, T> {
         }
     }
 
-    /// Hands `n` read slots back to the producer with one `Release` store.
+    /// The flag a producer sets before it sleeps on `head`.
+    #[inline(always)]
+    fn producer_waiting(&self) -> &AtomicU32 {
+        // SAFETY: see `Ring::control`.
+        unsafe { &self.ring.control.as_ref().consumer.producer_waiting }
+    }
+
+    /// Hands `n` read slots back to the producer with one `Release` store,
+    /// then wakes a sleeping producer (nothing at all with a non-waking
+    /// notifier).
     #[inline(always)]
     fn release(&mut self, n: u32) {
         self.head = self.head.wrapping_add(n);
         self.head_word().store(self.head, Ordering::Release);
+        wake_waiters(
+            &self.notify,
+            self.head_word(),
+            self.producer_waiting(),
+            false,
+        );
+    }
+
+    /// Removes and returns the oldest item, waiting while the ring is empty.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let (mut tx, mut rx) = spsc::Ring::<u32>::init(Region::from_slice(&mut bytes[..]), 2)?.split()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| tx.push(5).unwrap());
+    ///     assert_eq!(rx.pop().unwrap(), 5);
+    /// });
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn pop(&mut self) -> Result<T> {
+        self.pop_timeout(None)
+    }
+
+    /// Removes and returns the oldest item, waiting at most `timeout`
+    /// (`None`: no limit) while the ring is empty; [`Error::TimedOut`] when it
+    /// stays empty.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use ipckit_core::{spsc, wait::Spin, AlignedBytes, Error, Region};
+    ///
+    /// fn clock() -> Duration {
+    ///     static T0: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    ///     T0.get_or_init(std::time::Instant::now).elapsed()
+    /// }
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let ring = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 1)?;
+    /// let mut rx = ring.consumer_with(Spin::with_clock(clock))?;
+    /// assert_eq!(rx.pop_timeout(Some(Duration::from_millis(5))), Err(Error::TimedOut));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn pop_timeout(&mut self, timeout: Option<Duration>) -> Result<T> {
+        match self.try_pop() {
+            Err(Error::Empty) => {}
+            done => return done,
+        }
+        // SAFETY: see `Ring::control`; the words outlive this call.
+        let c = unsafe { self.ring.control.as_ref() };
+        let (word, waiters) = (&c.producer.tail, &c.producer.consumer_waiting);
+        let mut blocker = Blocker::new(&self.notify, timeout, Announce::Single)?;
+        loop {
+            blocker.sleep(&self.notify, word, waiters)?;
+            blocker.prepare(&self.notify, word, waiters);
+            match self.try_pop() {
+                Err(Error::Empty) => {}
+                done => {
+                    blocker.finish(waiters);
+                    return done;
+                }
+            }
+        }
     }
 
     /// Removes and returns the oldest item, or [`Error::Empty`].
@@ -922,7 +1247,7 @@ impl<'a, T: Pod> Consumer<'a, T> {
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     #[inline]
-    pub fn read_chunk(&mut self, max: usize) -> Result<ReadChunk<'_, 'a, T>> {
+    pub fn read_chunk(&mut self, max: usize) -> Result<ReadChunk<'_, 'a, T, N>> {
         let wanted = max.min(self.capacity as usize) as u32;
         let n = self.available_for(wanted)?.min(wanted);
         Ok(ReadChunk::new(self, n))
