@@ -578,10 +578,120 @@ fn every_error_displays() {
         },
         Error::ElementMismatch { size: 1, align: 1 },
         Error::RoleTaken(Role::Consumer),
+        Error::TimedOut,
+        Error::NoClock,
+        Error::WaitFailed(4),
+        Error::NotifyMismatch,
         Error::Corrupted("x"),
     ];
     for e in all {
         assert!(!std::format!("{e}").is_empty());
         assert_eq!(e.is_flow(), matches!(e, Error::Full | Error::Empty));
     }
+}
+
+/// A futex made of a std mutex and condition variable, so that the core's
+/// own tests (and miri) exercise sleeping waiters without an OS futex.
+#[derive(Clone, Default)]
+struct CondvarFutex(std::sync::Arc<(std::sync::Mutex<()>, std::sync::Condvar)>);
+
+impl Notify for CondvarFutex {
+    fn wait(
+        &self,
+        word: &AtomicU32,
+        expected: u32,
+        timeout: Option<Duration>,
+    ) -> Result<crate::wait::WaitStatus> {
+        let guard = self.0.0.lock().unwrap();
+        if word.load(Ordering::Relaxed) != expected {
+            return Ok(crate::wait::WaitStatus::Woken);
+        }
+        match timeout {
+            None => drop(self.0.1.wait(guard).unwrap()),
+            Some(t) => drop(self.0.1.wait_timeout(guard, t).unwrap()),
+        }
+        Ok(crate::wait::WaitStatus::Woken)
+    }
+    fn wake_one(&self, _word: &AtomicU32) {
+        let _guard = self.0.0.lock().unwrap();
+        self.0.1.notify_all();
+    }
+    fn wake_all(&self, _word: &AtomicU32) {
+        let _guard = self.0.0.lock().unwrap();
+        self.0.1.notify_all();
+    }
+    fn now(&self) -> Option<Duration> {
+        Some(std_clock())
+    }
+}
+
+fn std_clock() -> Duration {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
+}
+
+#[test]
+fn blocking_push_and_pop_with_sleeping_waiters() {
+    let count: u32 = if cfg!(miri) { 200 } else { 100_000 };
+    let mem = PeerMemory::new();
+    let options = Options::new(2).start_at(u32::MAX - 7).waking(true);
+    let ring = Ring::<u32>::init_with(mem.region(), options).unwrap();
+    assert!(ring.wakes());
+    assert_eq!(ring.producer().unwrap_err(), Error::NotifyMismatch);
+    assert_eq!(ring.consumer().unwrap_err(), Error::NotifyMismatch);
+    let futex = CondvarFutex::default();
+    let mut tx = ring.producer_with(futex.clone()).unwrap();
+    let mut rx = ring.consumer_with(futex.clone()).unwrap();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            for i in 0..count {
+                tx.push(i).unwrap();
+            }
+        });
+        for i in 0..count {
+            assert_eq!(rx.pop().unwrap(), i);
+        }
+        assert_eq!(
+            rx.pop_timeout(Some(Duration::from_millis(5))),
+            Err(Error::TimedOut)
+        );
+    });
+    // An attacher sees the wake mode from the header.
+    let again = Ring::<u32>::attach(mem.region()).unwrap();
+    assert!(again.wakes());
+    assert_eq!(
+        again.consumer_with(crate::wait::Spin::new()).unwrap_err(),
+        Error::NotifyMismatch
+    );
+    let mut tx = again.producer_with(futex).unwrap();
+    tx.push_slice(&[1, 2]).unwrap();
+    assert_eq!(
+        tx.push_timeout(3, Some(Duration::from_millis(5))),
+        Err(Error::TimedOut)
+    );
+}
+
+#[test]
+fn blocking_calls_report_faults_and_missing_clocks() {
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init(mem.region(), 2).unwrap();
+    let (mut tx, mut rx) = ring.split().unwrap();
+    // No clock: a timeout cannot be honoured, so it is refused up front.
+    assert_eq!(
+        rx.pop_timeout(Some(Duration::from_millis(1))),
+        Err(Error::NoClock)
+    );
+    // A corrupted index ends a blocking call with an error, not a hang.
+    mem.word(TAIL).store(1000, SeqCst);
+    assert!(matches!(rx.pop(), Err(Error::Corrupted(_))));
+    mem.word(TAIL).store(2, SeqCst);
+    tx.push_slice(&[0; 2]).ok();
+    mem.word(HEAD).store(77, SeqCst);
+    assert!(matches!(tx.push(5), Err(Error::Corrupted(_))));
+    // Flags the layout does not define are refused at attach.
+    mem.word(36).store(6, SeqCst);
+    assert_eq!(
+        Ring::<u32>::attach(mem.region()).unwrap_err(),
+        Error::Corrupted("flags in header")
+    );
 }
