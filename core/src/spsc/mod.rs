@@ -22,7 +22,7 @@
 //! # Layout (layout version 1, kind 1)
 //! | offset | width | field            | written by |
 //! |-------:|------:|------------------|------------|
-//! | 0      | 128 B | [`Header`](crate::Header) | creator |
+//! | 0      | 128 B | [`Header`] | creator |
 //! | 128    | u32   | `tail` (next position to write) | producer |
 //! | 132    | u32   | producer claim (0 free, 1 taken) | producer |
 //! | 136    | u32   | consumer waiting (event count: set by a consumer about to sleep on `tail`) | consumer |
