@@ -33,6 +33,8 @@
 //!   protocol.
 //! - [`spsc`]: the single-producer single-consumer ring (atomic loads and
 //!   stores only, so it runs between two cores of a `thumbv6m` part).
+//! - [`semaphore`]: a counting semaphore (a cross-process mutex at maximum 1);
+//!   it needs compare-and-swap, so it is absent on `thumbv6m` for now.
 //! - [`wait`]: futex-shaped blocking ([`wait::Notify`]) and the event count
 //!   that keeps wake-ups off the fast path.
 //! - [`error`]: the one [`Error`] type.
@@ -46,6 +48,7 @@ extern crate std;
 
 pub mod error;
 pub mod region;
+pub mod semaphore;
 pub mod spsc;
 mod sync;
 pub mod wait;

@@ -331,6 +331,21 @@ impl Blocker {
         self.seen = Some(word.load(Ordering::Relaxed));
     }
 
+    /// After an attempt that would still block: make the next
+    /// [`sleep`](Self::sleep) wait only while the word holds `value`,
+    /// instead of the value [`prepare`](Self::prepare) read. For a word that
+    /// can return to an earlier value (a semaphore's count, which posts and
+    /// takes move up and down), the value read before the re-check may be
+    /// stale and equal the word again later, and a sleep on it would hide a
+    /// wake-up; the value that blocks the caller (a count of 0) cannot.
+    /// Does nothing while not announced.
+    #[cfg_attr(not(any(feature = "loom", target_has_atomic = "32")), allow(dead_code))]
+    pub(crate) fn expect(&mut self, value: u32) {
+        if let Some(seen) = &mut self.seen {
+            *seen = value;
+        }
+    }
+
     /// After an attempt that would still block: sleep on the word if
     /// announced (else return at once), honouring the deadline.
     pub(crate) fn sleep<N: Notify>(
