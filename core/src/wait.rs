@@ -103,6 +103,15 @@ pub trait Notify {
     fn spin_budget(&self) -> u32 {
         0
     }
+
+    /// One step of the spin phase; `iteration` counts from 0. The default
+    /// is a CPU spin hint. An implementation that can yield the processor
+    /// should do so now and then: a peer that shares this CPU cannot make
+    /// progress while we spin (the hosted futex yields every 64 steps).
+    fn spin_relax(&self, iteration: u32) {
+        let _ = iteration;
+        spin_hint();
+    }
 }
 
 /// The default notifier: waiters spin on the word (with a CPU spin hint)
@@ -293,10 +302,18 @@ fn wake_slow<N: Notify>(notify: &N, word: &AtomicU32, all: bool) {
 pub(crate) struct Blocker {
     deadline: Option<Duration>,
     spins_left: u32,
+    spun: u32,
     announce: Announce,
-    /// The word's value read after announcing; `None` while not announced.
+    /// The word's value read after the spin phase; `None` while spinning.
     seen: Option<u32>,
+    /// Whether this waiter is announced in the waiters word (only for
+    /// notifiers that wake: spinning waiters need no wake-up).
+    announced: bool,
 }
+
+/// During the spin phase the deadline is checked every this many spins:
+/// a clock read costs about as much as a spin.
+const SPINS_PER_CLOCK_READ: u32 = 64;
 
 impl Blocker {
     pub(crate) fn new<N: Notify>(
@@ -307,27 +324,31 @@ impl Blocker {
         Ok(Self {
             deadline: deadline(notify, timeout)?,
             spins_left: notify.spin_budget(),
+            spun: 0,
             announce,
             seen: None,
+            announced: false,
         })
     }
 
     /// Before the next attempt: spin while the budget lasts, then announce,
     /// fence, and read the word (before the attempt re-checks: a change
     /// after this load makes the wait return at once).
-    pub(crate) fn prepare<N: Notify>(
-        &mut self,
-        _notify: &N,
-        word: &AtomicU32,
-        waiters: &AtomicU32,
-    ) {
+    pub(crate) fn prepare<N: Notify>(&mut self, notify: &N, word: &AtomicU32, waiters: &AtomicU32) {
         if self.spins_left > 0 {
             self.spins_left -= 1;
-            spin_hint();
+            notify.spin_relax(self.spun);
+            self.spun = self.spun.wrapping_add(1);
             return;
         }
-        self.announce.enter(waiters);
-        fence(Ordering::SeqCst);
+        if N::WAKES {
+            self.announce.enter(waiters);
+            self.announced = true;
+            fence(Ordering::SeqCst);
+        }
+        // A spinning waiter (no wake-ups) needs no announcement and no
+        // fence: its wait re-reads the word itself, and the re-check's own
+        // loads come after this one in program order.
         self.seen = Some(word.load(Ordering::Relaxed));
     }
 
@@ -354,6 +375,10 @@ impl Blocker {
         word: &AtomicU32,
         waiters: &AtomicU32,
     ) -> Result<()> {
+        let spinning = self.seen.is_none();
+        if spinning && self.spun % SPINS_PER_CLOCK_READ != 0 {
+            return Ok(());
+        }
         let left = match self.deadline {
             None => None,
             Some(deadline) => match remaining(notify, deadline) {
@@ -377,7 +402,9 @@ impl Blocker {
     /// After an attempt that completed (or failed): withdraw the
     /// announcement, if any.
     pub(crate) fn finish(&mut self, waiters: &AtomicU32) {
-        if self.seen.take().is_some() {
+        self.seen = None;
+        if self.announced {
+            self.announced = false;
             self.announce.leave(waiters);
         }
     }

@@ -134,6 +134,17 @@ impl Notify for Futex {
     fn spin_budget(&self) -> u32 {
         self.spin_budget
     }
+
+    /// A spin hint, and every 64th step a `sched_yield`: when the peer shares
+    /// this CPU (an overloaded machine), spinning alone would burn the whole
+    /// budget while the peer cannot run; the yield lets it.
+    fn spin_relax(&self, iteration: u32) {
+        core::hint::spin_loop();
+        if iteration % 64 == 63 {
+            // SAFETY: `sched_yield` has no arguments and no memory effects.
+            unsafe { libc::sched_yield() };
+        }
+    }
 }
 
 /// `CLOCK_MONOTONIC` as a `Duration` since an arbitrary epoch (boot).

@@ -439,9 +439,15 @@ fn semaphore_sleeping_waiter_sees_corruption() {
                     sem.handle().unwrap().wait()
                 }
             });
-            eventually("the waiter to announce itself", || {
-                mem.word(WAITERS).load(SeqCst) != 0
-            });
+            if waking {
+                eventually("the waiter to announce itself", || {
+                    mem.word(WAITERS).load(SeqCst) != 0
+                });
+            } else {
+                // A spinning waiter needs no wake-up, so it does not
+                // announce itself: give it time to reach its spin.
+                std::thread::sleep(Duration::from_millis(if cfg!(miri) { 1 } else { 20 }));
+            }
             mem.word(COUNT).store(77, SeqCst);
             // The peer wrote garbage; a futex waiter is woken by whatever
             // comes next (here, a wake of the peer's own).
