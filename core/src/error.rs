@@ -46,9 +46,11 @@ impl fmt::Display for Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Error {
-    /// The ring has no free slot; retry after the consumer made progress.
+    /// No room: a ring has no free slot, or a semaphore's count is at its
+    /// maximum; retry after the other side made progress.
     Full,
-    /// The ring holds no item; retry after the producer made progress.
+    /// Nothing available: a ring holds no item, or a semaphore's count is 0;
+    /// retry after the other side made progress.
     Empty,
     /// The region is shorter than the layout needs.
     TooSmall {
@@ -62,8 +64,9 @@ pub enum Error {
         /// The alignment in bytes that the base address must have.
         required: usize,
     },
-    /// A capacity that is zero, not a power of two, or too large for the
-    /// 32-bit free-running indices (the maximum is 2^31).
+    /// A capacity or count the object cannot have: for a ring, not a power
+    /// of two in its allowed range (SPSC `1..=2^31`, MPMC `2..=2^30`); for a
+    /// semaphore, a maximum of 0 or an initial count above the maximum.
     InvalidCapacity,
     /// The element type cannot be placed in a region: zero-sized, or aligned
     /// to more than [`region::LINE`](crate::region::LINE) bytes.
@@ -138,8 +141,8 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Full => f.write_str("ring is full"),
-            Error::Empty => f.write_str("ring is empty"),
+            Error::Full => f.write_str("full (no free slot, or count at its maximum)"),
+            Error::Empty => f.write_str("empty (no item, or count is 0)"),
             Error::TooSmall { required, actual } => {
                 write!(
                     f,
@@ -149,9 +152,7 @@ impl fmt::Display for Error {
             Error::Misaligned { required } => {
                 write!(f, "region base address is not aligned to {required} bytes")
             }
-            Error::InvalidCapacity => {
-                f.write_str("capacity must be a power of two between 1 and 2^31")
-            }
+            Error::InvalidCapacity => f.write_str("invalid capacity or count for this object"),
             Error::UnsupportedType => {
                 f.write_str("element type is zero-sized or aligned to more than a layout line")
             }

@@ -33,6 +33,9 @@
 //!   protocol.
 //! - [`spsc`]: the single-producer single-consumer ring (atomic loads and
 //!   stores only, so it runs between two cores of a `thumbv6m` part).
+//! - [`mpmc`]: the bounded multi-producer multi-consumer ring (Vyukov's
+//!   per-slot stamps); it needs compare-and-swap, so it is absent on
+//!   `thumbv6m` for now.
 //! - [`semaphore`]: a counting semaphore (a cross-process mutex at maximum 1);
 //!   it needs compare-and-swap, so it is absent on `thumbv6m` for now.
 //! - [`wait`]: futex-shaped blocking ([`wait::Notify`]) and the event count
@@ -47,6 +50,7 @@
 extern crate std;
 
 pub mod error;
+pub mod mpmc;
 pub mod region;
 pub mod semaphore;
 pub mod spsc;

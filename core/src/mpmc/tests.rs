@@ -1,0 +1,902 @@
+//! Unit tests of the MPMC ring: behaviour, wrap, many endpoints, blocking,
+//! and every kind of bad region, position or stamp a peer can produce.
+
+use std::boxed::Box;
+use std::collections::HashMap;
+use std::ptr::NonNull;
+use std::sync::atomic::AtomicU32 as StdAtomicU32;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
+use std::vec::Vec;
+
+use super::*;
+use crate::region::{ENDIAN_MARKER, LAYOUT_VERSION, MAGIC};
+use crate::wait::WaitStatus;
+use crate::{AlignedBytes, Region};
+
+const MEM: usize = 4096;
+
+/// Heap memory handed out as a *raw* region, so that a test can act as a
+/// faulty peer and write words while ring handles are alive.
+struct PeerMemory {
+    bytes: NonNull<AlignedBytes<MEM>>,
+}
+
+impl PeerMemory {
+    fn new() -> Self {
+        let bytes = NonNull::from(Box::leak(Box::new(AlignedBytes::<MEM>::new())));
+        Self { bytes }
+    }
+
+    fn region(&self) -> Region<'_> {
+        self.region_at(0, MEM)
+    }
+
+    fn region_at(&self, offset: usize, len: usize) -> Region<'_> {
+        assert!(offset + len <= MEM);
+        // SAFETY: in-bounds offset of a live allocation.
+        let base = unsafe { self.bytes.cast::<u8>().add(offset) };
+        // SAFETY: the allocation lives as long as `self`, is zero-initialised,
+        // and is only accessed through rings and `word` (atomics).
+        unsafe { Region::from_raw(base, len) }
+    }
+
+    /// The `u32` at `offset`, as the peer sees it.
+    fn word(&self, offset: usize) -> &StdAtomicU32 {
+        assert!(offset % 4 == 0 && offset + 4 <= MEM);
+        // SAFETY: aligned, in bounds, and only ever accessed atomically.
+        unsafe {
+            self.bytes
+                .cast::<u8>()
+                .add(offset)
+                .cast::<StdAtomicU32>()
+                .as_ref()
+        }
+    }
+
+    fn bytes(&self, len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| {
+                let w = self.word(i & !3).load(SeqCst);
+                w.to_ne_bytes()[i & 3]
+            })
+            .collect()
+    }
+}
+
+// SAFETY: the memory is only accessed through atomics and ring handles, which
+// are built for concurrent use.
+unsafe impl Sync for PeerMemory {}
+
+impl Drop for PeerMemory {
+    fn drop(&mut self) {
+        // SAFETY: `bytes` came from `Box::leak` and every region borrowed
+        // from `self` has ended.
+        drop(unsafe { Box::from_raw(self.bytes.as_ptr()) });
+    }
+}
+
+const TAIL: usize = 128;
+const CONSUMERS_WAITING: usize = 132;
+const HEAD: usize = 256;
+const PRODUCERS_WAITING: usize = 260;
+
+/// Offset of the stamp of the slot of `pos` in a ring of `T`.
+fn stamp_at<T>(capacity: u32, pos: u32) -> usize {
+    DATA_OFFSET + (pos & (capacity - 1)) as usize * stride::<T>()
+}
+
+fn std_clock() -> Duration {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
+/// A futex made of a std mutex and condition variable that, like the real
+/// one, wakes only the waiters of the word it is given: each word has a wake
+/// generation, and a waiter returns when its own word's generation moved (or
+/// its timeout passed). Waking the wrong word therefore shows up as a hang.
+#[derive(Clone, Default)]
+struct KeyedFutex(Arc<(Mutex<HashMap<usize, u64>>, Condvar)>);
+
+impl KeyedFutex {
+    fn key(word: &AtomicU32) -> usize {
+        word as *const AtomicU32 as usize
+    }
+
+    fn bump(&self, word: &AtomicU32) {
+        let mut generations = self.0.0.lock().unwrap();
+        *generations.entry(Self::key(word)).or_insert(0) += 1;
+        self.0.1.notify_all();
+    }
+}
+
+impl Notify for KeyedFutex {
+    fn wait(
+        &self,
+        word: &AtomicU32,
+        expected: u32,
+        timeout: Option<Duration>,
+    ) -> Result<WaitStatus> {
+        let key = Self::key(word);
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut generations = self.0.0.lock().unwrap();
+        if word.load(Ordering::Relaxed) != expected {
+            return Ok(WaitStatus::Woken);
+        }
+        let seen = generations.get(&key).copied().unwrap_or(0);
+        loop {
+            generations = match deadline {
+                None => self.0.1.wait(generations).unwrap(),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Ok(WaitStatus::TimedOut);
+                    }
+                    self.0
+                        .1
+                        .wait_timeout(generations, deadline - now)
+                        .unwrap()
+                        .0
+                }
+            };
+            if generations.get(&key).copied().unwrap_or(0) != seen {
+                return Ok(WaitStatus::Woken);
+            }
+        }
+    }
+
+    fn wake_one(&self, word: &AtomicU32) {
+        self.bump(word);
+    }
+
+    fn wake_all(&self, word: &AtomicU32) {
+        self.bump(word);
+    }
+
+    fn now(&self) -> Option<Duration> {
+        Some(std_clock())
+    }
+}
+
+#[test]
+fn fifo_full_and_empty() {
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init(mem.region(), 4).unwrap();
+    let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    assert_eq!(rx.try_pop(), Err(Error::Empty));
+    for i in 0..4 {
+        tx.try_push(i).unwrap();
+    }
+    assert_eq!(tx.try_push(99), Err(Error::Full));
+    assert_eq!(ring.len(), Ok(4));
+    assert_eq!(ring.stalled(), None);
+    for i in 0..4 {
+        assert_eq!(rx.try_pop(), Ok(i));
+    }
+    assert_eq!(rx.try_pop(), Err(Error::Empty));
+    assert_eq!(ring.len(), Ok(0));
+    assert_eq!(ring.stalled(), None);
+    // Many handles of both kinds share one ring and one FIFO order.
+    let txs = [tx.clone(), ring.producer().unwrap(), tx];
+    let rxs = [rx.clone(), ring.consumer().unwrap(), rx];
+    for (i, tx) in txs.iter().enumerate() {
+        tx.try_push(10 + i as u32).unwrap();
+    }
+    for (i, rx) in rxs.iter().rev().enumerate() {
+        assert_eq!(rx.try_pop(), Ok(10 + i as u32));
+    }
+    assert!(std::format!("{:?} {:?} {:?}", ring, txs[0], rxs[0]).contains("capacity: 4"));
+}
+
+#[test]
+fn wrap_around_u32_max() {
+    for capacity in [2, 4, 16] {
+        for start in [u32::MAX - 5, u32::MAX, 0, (1 << 31) - 1, 7] {
+            let mem = PeerMemory::new();
+            let ring = Ring::<u64>::init_at(mem.region(), capacity, start).unwrap();
+            let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+            let mut next_in = 0u64;
+            let mut next_out = 0u64;
+            for round in 0..40u64 {
+                for _ in 0..(round % 5 + 1) {
+                    match tx.try_push(next_in) {
+                        Ok(()) => next_in += 1,
+                        Err(e) => assert_eq!(e, Error::Full),
+                    }
+                }
+                assert_eq!(ring.len(), Ok((next_in - next_out) as usize));
+                for _ in 0..(round % 3 + 1) {
+                    match rx.try_pop() {
+                        Ok(v) => {
+                            assert_eq!(v, next_out);
+                            next_out += 1;
+                        }
+                        Err(e) => assert_eq!(e, Error::Empty),
+                    }
+                }
+            }
+            while let Ok(v) = rx.try_pop() {
+                assert_eq!(v, next_out);
+                next_out += 1;
+            }
+            assert_eq!(next_in, next_out);
+            assert!(next_in > 40);
+            let end = start.wrapping_add(next_in as u32);
+            assert_eq!(mem.word(TAIL).load(SeqCst), end);
+            assert_eq!(mem.word(HEAD).load(SeqCst), end);
+            // Every slot is free for its position in the lap from `end` on.
+            for i in 0..capacity {
+                let p = end.wrapping_add(i);
+                assert_eq!(mem.word(stamp_at::<u64>(capacity, p)).load(SeqCst), p);
+            }
+        }
+    }
+}
+
+#[test]
+fn items_of_every_shape_keep_their_bytes() {
+    #[derive(Clone, Copy, PartialEq, Debug, bytemuck::Zeroable, bytemuck::Pod)]
+    #[repr(C, align(16))]
+    struct Wide([u64; 4]);
+
+    let mem = PeerMemory::new();
+    let ring = Ring::<[u8; 3]>::init_at(mem.region(), 8, u32::MAX - 2).unwrap();
+    let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    for i in 0..20u8 {
+        tx.try_push([i, !i, i ^ 0x5A]).unwrap();
+        assert_eq!(rx.try_pop(), Ok([i, !i, i ^ 0x5A]));
+    }
+
+    let mem = PeerMemory::new();
+    let ring = Ring::<Wide>::init_at(mem.region(), 4, u32::MAX).unwrap();
+    assert_eq!(stride::<Wide>(), 48);
+    let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    for i in 0..9u64 {
+        tx.try_push(Wide([i, !i, i << 32, u64::MAX - i])).unwrap();
+        assert_eq!(rx.try_pop(), Ok(Wide([i, !i, i << 32, u64::MAX - i])));
+    }
+}
+
+#[test]
+fn bad_requests_to_init() {
+    let mem = PeerMemory::new();
+    for cap in [0, 1, 3, 6, 100, MAX_CAPACITY * 2, u32::MAX] {
+        assert_eq!(
+            Ring::<u8>::init(mem.region(), cap).unwrap_err(),
+            Error::InvalidCapacity,
+            "capacity {cap}"
+        );
+        assert_eq!(Ring::<u8>::region_len(cap), None);
+    }
+    assert_eq!(
+        Ring::<()>::init(mem.region(), 4).unwrap_err(),
+        Error::UnsupportedType
+    );
+
+    #[derive(Clone, Copy, bytemuck::Zeroable, bytemuck::Pod)]
+    #[repr(C, align(256))]
+    struct OverAligned([u8; 256]);
+    assert_eq!(
+        Ring::<OverAligned>::init(mem.region(), 2).unwrap_err(),
+        Error::UnsupportedType
+    );
+
+    assert_eq!(
+        Ring::<u64>::init(mem.region_at(0, 384 + 8 * 16 - 1), 8).unwrap_err(),
+        Error::TooSmall {
+            required: 384 + 128,
+            actual: 384 + 127
+        }
+    );
+    assert_eq!(
+        Ring::<u64>::init(mem.region_at(4, 2048), 8).unwrap_err(),
+        Error::Misaligned { required: 8 }
+    );
+    assert_eq!(
+        Ring::<u8>::init(mem.region_at(2, 2048), 8).unwrap_err(),
+        Error::Misaligned { required: 4 }
+    );
+    // A huge capacity cannot fit: refused before anything is written.
+    assert_eq!(
+        Ring::<u64>::init(mem.region(), MAX_CAPACITY).unwrap_err(),
+        Error::TooSmall {
+            required: 384 + 16 * (1 << 30),
+            actual: MEM
+        }
+    );
+    assert_eq!(mem.word(16).load(SeqCst), 0, "header untouched");
+    assert_eq!(
+        Ring::<u8>::region_len(MAX_CAPACITY),
+        Some(384 + 8 * (1 << 30))
+    );
+    assert_eq!(Ring::<u8>::region_len(2), Some(384 + 16));
+}
+
+#[test]
+fn init_races_have_one_winner_and_exclusive_regions_reset() {
+    let mem = PeerMemory::new();
+    Ring::<u32>::init(mem.region(), 4).unwrap();
+    assert_eq!(
+        Ring::<u32>::init(mem.region(), 4).unwrap_err(),
+        Error::AlreadyInitialized
+    );
+    // An SPSC ring on the same bytes is refused the same way.
+    assert_eq!(
+        crate::spsc::Ring::<u32>::init(mem.region(), 4).unwrap_err(),
+        Error::AlreadyInitialized
+    );
+
+    let mut bytes = AlignedBytes::<1024>::new();
+    Ring::<u32>::init(Region::from_slice(&mut bytes[..]), 4).unwrap();
+    let ring = Ring::<u64>::init(Region::from_slice(&mut bytes[..]), 8).unwrap();
+    assert_eq!(ring.capacity(), 8);
+
+    for _ in 0..if cfg!(miri) { 2 } else { 20 } {
+        let mem = PeerMemory::new();
+        let wins = StdAtomicU32::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| match Ring::<u32>::init(mem.region(), 4) {
+                    Ok(_) => {
+                        wins.fetch_add(1, SeqCst);
+                    }
+                    Err(e) => assert_eq!(e, Error::AlreadyInitialized),
+                });
+            }
+        });
+        assert_eq!(wins.load(SeqCst), 1);
+    }
+}
+
+/// Initialises a `Ring<u32>` of capacity 8, then lets `poke` play the faulty
+/// peer on the header, and returns what `attach` says (the capacity).
+fn attach_after(poke: impl FnOnce(&PeerMemory)) -> Result<u32> {
+    let mem = PeerMemory::new();
+    Ring::<u32>::init(mem.region(), 8).unwrap();
+    poke(&mem);
+    Ring::<u32>::attach(mem.region()).map(|ring| ring.capacity())
+}
+
+#[test]
+fn attach_validates_every_header_field() {
+    assert_eq!(attach_after(|_| {}), Ok(8));
+    let cases: [(usize, u32, Error); 13] = [
+        (0, 0x1234_5678, Error::BadMagic),
+        (
+            4,
+            LAYOUT_VERSION + 1,
+            Error::VersionMismatch {
+                found: 2,
+                expected: 1,
+            },
+        ),
+        (
+            8,
+            1,
+            Error::KindMismatch {
+                found: 1,
+                expected: 2,
+            },
+        ),
+        (
+            8,
+            99,
+            Error::KindMismatch {
+                found: 99,
+                expected: 2,
+            },
+        ),
+        (12, ENDIAN_MARKER.swap_bytes(), Error::ForeignEndian),
+        (12, 7, Error::BadMagic),
+        (16, 0, Error::NotInitialized),
+        (16, 1, Error::NotInitialized),
+        (16, 3, Error::Corrupted("header state")),
+        (20, 8, Error::ElementMismatch { size: 8, align: 4 }),
+        (24, 8, Error::ElementMismatch { size: 4, align: 8 }),
+        (32, 256, Error::Corrupted("data offset in header")),
+        (36, 2, Error::Corrupted("flags in header")),
+    ];
+    for (offset, value, expected) in cases {
+        let got = attach_after(|m| m.word(offset).store(value, SeqCst)).unwrap_err();
+        assert_eq!(got, expected, "word at {offset} = {value:#x}");
+    }
+    for capacity in [0, 1, 3, u32::MAX, MAX_CAPACITY * 2, MAX_CAPACITY | 1] {
+        let got = attach_after(|m| m.word(28).store(capacity, SeqCst)).unwrap_err();
+        assert_eq!(
+            got,
+            Error::Corrupted("capacity in header"),
+            "capacity {capacity}"
+        );
+    }
+    // A capacity that is valid but larger than the region.
+    let got = attach_after(|m| m.word(28).store(1024, SeqCst)).unwrap_err();
+    assert_eq!(
+        got,
+        Error::TooSmall {
+            required: 384 + 1024 * 8,
+            actual: MEM
+        }
+    );
+    // The wake flag is taken from the header.
+    let mem = PeerMemory::new();
+    Ring::<u32>::init_with(mem.region(), Options::new(8).waking(true)).unwrap();
+    assert!(Ring::<u32>::attach(mem.region()).unwrap().wakes());
+
+    // Regions that cannot even hold a header, or are misaligned.
+    let mem = PeerMemory::new();
+    assert_eq!(
+        Ring::<u32>::attach(mem.region_at(0, 100)).unwrap_err(),
+        Error::TooSmall {
+            required: 128,
+            actual: 100
+        }
+    );
+    assert_eq!(
+        Ring::<u32>::attach(mem.region_at(2, 1000)).unwrap_err(),
+        Error::Misaligned { required: 4 }
+    );
+    assert_eq!(
+        Ring::<u32>::attach(mem.region()).unwrap_err(),
+        Error::NotInitialized
+    );
+    // The right header on a region too short for the slots.
+    Ring::<u64>::init(mem.region(), 8).unwrap();
+    assert_eq!(
+        Ring::<u64>::attach(mem.region_at(0, 384 + 64)).unwrap_err(),
+        Error::TooSmall {
+            required: 384 + 128,
+            actual: 384 + 64
+        }
+    );
+    // An SPSC ring is not an MPMC ring.
+    let mem = PeerMemory::new();
+    crate::spsc::Ring::<u32>::init(mem.region(), 8).unwrap();
+    assert_eq!(
+        Ring::<u32>::attach(mem.region()).unwrap_err(),
+        Error::KindMismatch {
+            found: 1,
+            expected: 2
+        }
+    );
+}
+
+#[test]
+fn golden_header_bytes() {
+    const CAP: u32 = 4;
+    let mem = PeerMemory::new();
+    Ring::<u64>::init_with(
+        mem.region(),
+        Options::new(CAP).start_at(0x0A0B_0C0D).waking(true),
+    )
+    .unwrap();
+    let len = DATA_OFFSET + CAP as usize * 16;
+    let mut expected = std::vec![0u8; len];
+    #[rustfmt::skip]
+    let header: [u8; 40] = [
+        b'I', b'P', b'C', b'K', // magic
+        1, 0, 0, 0,             // layout version
+        2, 0, 0, 0,             // kind: MPMC
+        4, 3, 2, 1,             // endianness marker 0x01020304, little-endian
+        2, 0, 0, 0,             // state: ready
+        8, 0, 0, 0,             // element size
+        8, 0, 0, 0,             // element alignment
+        4, 0, 0, 0,             // capacity
+        0x80, 1, 0, 0,          // data offset 384
+        1, 0, 0, 0,             // flags: waking
+    ];
+    expected[..40].copy_from_slice(&header);
+    expected[128..132].copy_from_slice(&[0x0D, 0x0C, 0x0B, 0x0A]); // tail
+    expected[256..260].copy_from_slice(&[0x0D, 0x0C, 0x0B, 0x0A]); // head
+    // Slots of 16 bytes (stamp, 4 bytes padding, u64). 0x0A0B0C0D & 3 == 1:
+    // slot 1 is free for the start position, slot 0 for start + 3.
+    #[rustfmt::skip]
+    let stamps: [(usize, [u8; 4]); 4] = [
+        (384,      [0x10, 0x0C, 0x0B, 0x0A]), // slot 0: start + 3
+        (384 + 16, [0x0D, 0x0C, 0x0B, 0x0A]), // slot 1: start
+        (384 + 32, [0x0E, 0x0C, 0x0B, 0x0A]), // slot 2: start + 1
+        (384 + 48, [0x0F, 0x0C, 0x0B, 0x0A]), // slot 3: start + 2
+    ];
+    for (offset, bytes) in stamps {
+        expected[offset..offset + 4].copy_from_slice(&bytes);
+    }
+    if cfg!(target_endian = "little") {
+        assert_eq!(mem.bytes(len), expected);
+    }
+    assert_eq!(mem.word(0).load(SeqCst), MAGIC);
+    assert_eq!(mem.word(CONSUMERS_WAITING).load(SeqCst), 0);
+    assert_eq!(mem.word(PRODUCERS_WAITING).load(SeqCst), 0);
+}
+
+#[test]
+fn corrupted_positions_and_stamps_are_errors() {
+    let corrupted = |r: Result<()>| assert!(matches!(r, Err(Error::Corrupted(_))), "{r:?}");
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init(mem.region(), 4).unwrap();
+    let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    tx.try_push(1).unwrap();
+    tx.try_push(2).unwrap();
+
+    // A stamp that no lap of the protocol produces, at `tail` and at `head`.
+    let at_tail = mem.word(stamp_at::<u32>(4, 2));
+    let saved = at_tail.load(SeqCst);
+    for garbage in [3, 0xDEAD_BEEF, 2u32.wrapping_sub(2), 2u32.wrapping_sub(7)] {
+        at_tail.store(garbage, SeqCst);
+        corrupted(tx.try_push(3));
+        corrupted(tx.push(3));
+    }
+    // A stamp that claims that position 2 was taken, while `tail` did not
+    // move: a lie, not a stale view.
+    for lie in [3, 2 + 4, 2 + 5, 2 + 8] {
+        at_tail.store(lie, SeqCst);
+        assert_eq!(
+            tx.try_push(3),
+            Err(Error::Corrupted("slot stamp is ahead of tail"))
+        );
+    }
+    at_tail.store(saved, SeqCst);
+
+    let at_head = mem.word(stamp_at::<u32>(4, 0));
+    let saved = at_head.load(SeqCst);
+    for garbage in [0xDEAD_BEEF, 2, 3, u32::MAX - 5] {
+        at_head.store(garbage, SeqCst);
+        corrupted(rx.try_pop().map(drop));
+        corrupted(rx.pop().map(drop));
+    }
+    for lie in [4, 5, 8, 9] {
+        at_head.store(lie, SeqCst);
+        assert_eq!(
+            rx.try_pop(),
+            Err(Error::Corrupted("slot stamp is ahead of head"))
+        );
+    }
+    at_head.store(saved, SeqCst);
+    // Nothing was lost or taken by the failed calls.
+    assert_eq!(rx.try_pop(), Ok(1));
+    assert_eq!(rx.try_pop(), Ok(2));
+    assert_eq!(rx.try_pop(), Err(Error::Empty));
+
+    // Positions far from the stamps: refused (or at worst Full/Empty), and
+    // the slot index is always masked, so nothing outside the region is
+    // touched whatever the value.
+    for garbage in [0x8000_0000, 1 << 20, u32::MAX, 12345] {
+        mem.word(TAIL).store(garbage, SeqCst);
+        mem.word(HEAD).store(garbage.wrapping_add(7), SeqCst);
+        corrupted(tx.try_push(0));
+        corrupted(rx.try_pop().map(drop));
+        assert!(matches!(ring.len(), Err(Error::Corrupted(_))));
+        let _ = ring.stalled();
+    }
+    // Once the words are sane again the ring works (the peer repaired it).
+    mem.word(TAIL).store(2, SeqCst);
+    mem.word(HEAD).store(2, SeqCst);
+    tx.try_push(6).unwrap();
+    assert_eq!(rx.try_pop(), Ok(6));
+}
+
+#[test]
+fn a_peer_that_keeps_moving_tail_gets_a_bounded_answer() {
+    // The peer rewrites `tail` continuously with values that look like
+    // progress; every call still returns (at the latest after RETRY_LIMIT
+    // retries), and the ring survives.
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init(mem.region(), 4).unwrap();
+    let tx = ring.producer().unwrap();
+    let rx = ring.consumer().unwrap();
+    let stop = StdAtomicU32::new(0);
+    let calls = if cfg!(miri) { 3 } else { 2000 };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut t = 0u32;
+            while stop.load(Relaxed) == 0 {
+                t = t.wrapping_add(1);
+                mem.word(TAIL).store(t, Relaxed);
+                mem.word(HEAD).store(t.wrapping_mul(3), Relaxed);
+                if cfg!(miri) {
+                    std::thread::yield_now();
+                }
+            }
+        });
+        let started = Instant::now();
+        for i in 0..calls {
+            let r = tx.try_push(i);
+            assert!(
+                matches!(r, Ok(()) | Err(Error::Full | Error::Corrupted(_))),
+                "{r:?}"
+            );
+            let r = rx.try_pop();
+            assert!(
+                matches!(r, Ok(_) | Err(Error::Empty | Error::Corrupted(_))),
+                "{r:?}"
+            );
+        }
+        stop.store(1, Relaxed);
+        if !cfg!(miri) {
+            // Far below a second per call even at the retry limit.
+            assert!(started.elapsed() < Duration::from_secs(60));
+        }
+    });
+}
+
+#[test]
+fn garbage_everywhere_never_panics() {
+    // A peer that writes arbitrary values into every control word and stamp:
+    // each operation returns a value or an error, never a panic, a hang or a
+    // stray access.
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init(mem.region(), 8).unwrap();
+    let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    let words: Vec<usize> = [TAIL, HEAD, CONSUMERS_WAITING, PRODUCERS_WAITING]
+        .into_iter()
+        .chain((0..8).map(|p| stamp_at::<u32>(8, p)))
+        .collect();
+    let mut x = 0x9E37_79B9u32;
+    for _ in 0..if cfg!(miri) { 200 } else { 20_000 } {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let word = words[(x as usize >> 7) % words.len()];
+        // Mostly small distances, so that some stamps look valid.
+        let value = if x & 1 == 0 { x >> 3 } else { x & 15 };
+        mem.word(word).store(value, SeqCst);
+        let _ = tx.try_push(x);
+        let _ = rx.try_pop();
+        let _ = ring.len();
+        let _ = ring.stalled();
+    }
+}
+
+#[test]
+fn a_stalled_producer_is_empty_after_a_bounded_wait() {
+    const CAP: u32 = 4;
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init_at(mem.region(), CAP, u32::MAX - 1).unwrap();
+    let tx = ring.producer().unwrap();
+    let rx = ring.consumer_with(Spin::with_clock(std_clock)).unwrap();
+    tx.try_push(1).unwrap();
+    // The peer claims position MAX (moves `tail`) and "dies" before it
+    // publishes; a live producer then publishes position 0 behind it.
+    let claimed = u32::MAX;
+    assert_eq!(
+        mem.word(TAIL)
+            .compare_exchange(claimed, 0, SeqCst, SeqCst)
+            .unwrap(),
+        claimed
+    );
+    tx.try_push(3).unwrap();
+    assert_eq!(ring.len(), Ok(3));
+    assert_eq!(rx.try_pop(), Ok(1));
+    assert_eq!(
+        ring.stalled(),
+        Some(Stall::Unpublished { position: claimed })
+    );
+    assert_eq!(rx.try_pop(), Err(Error::Empty));
+    let started = Instant::now();
+    assert_eq!(
+        rx.pop_timeout(Some(Duration::from_millis(20))),
+        Err(Error::TimedOut)
+    );
+    assert!(started.elapsed() >= Duration::from_millis(20));
+    // A slow producer, not a dead one: it publishes after all.
+    let slot = stamp_at::<u32>(CAP, claimed);
+    mem.word(slot + 4).store(2, SeqCst);
+    mem.word(slot).store(claimed.wrapping_add(1), SeqCst);
+    assert_eq!(ring.stalled(), None);
+    assert_eq!(rx.pop(), Ok(2));
+    assert_eq!(rx.pop(), Ok(3));
+    assert_eq!(rx.try_pop(), Err(Error::Empty));
+}
+
+#[test]
+fn a_stalled_consumer_is_full_for_the_next_lap() {
+    const CAP: u32 = 2;
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init(mem.region(), CAP).unwrap();
+    let tx = ring.producer_with(Spin::with_clock(std_clock)).unwrap();
+    let rx = ring.consumer().unwrap();
+    tx.try_push(1).unwrap();
+    tx.try_push(2).unwrap();
+    // The peer claims position 0 (moves `head`) and never releases its slot.
+    mem.word(HEAD).store(1, SeqCst);
+    assert_eq!(ring.len(), Ok(1));
+    assert_eq!(rx.try_pop(), Ok(2));
+    // The ring holds nothing, but the slot position 2 needs is still held.
+    assert_eq!(ring.len(), Ok(0));
+    assert_eq!(ring.stalled(), Some(Stall::Unreleased { position: 0 }));
+    assert_eq!(tx.try_push(3), Err(Error::Full));
+    assert_eq!(
+        tx.push_timeout(3, Some(Duration::from_millis(10))),
+        Err(Error::TimedOut)
+    );
+    // It was slow, not dead: the release lets the producer on.
+    mem.word(stamp_at::<u32>(CAP, 0)).store(CAP, SeqCst);
+    assert_eq!(ring.stalled(), None);
+    tx.push(3).unwrap();
+    assert_eq!(rx.try_pop(), Ok(3));
+}
+
+#[test]
+fn notifiers_must_match_and_timeouts_need_a_clock() {
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init_with(mem.region(), Options::new(2).waking(true)).unwrap();
+    assert!(ring.wakes());
+    assert_eq!(ring.producer().unwrap_err(), Error::NotifyMismatch);
+    assert_eq!(ring.consumer().unwrap_err(), Error::NotifyMismatch);
+    let futex = KeyedFutex::default();
+    let tx = ring.producer_with(futex.clone()).unwrap();
+    let rx = ring.consumer_with(futex.clone()).unwrap();
+    assert_eq!(
+        rx.pop_timeout(Some(Duration::from_millis(5))),
+        Err(Error::TimedOut)
+    );
+    tx.push(1).unwrap();
+    tx.push(2).unwrap();
+    assert_eq!(
+        tx.push_timeout(3, Some(Duration::from_millis(5))),
+        Err(Error::TimedOut)
+    );
+    // Every announcement was withdrawn.
+    assert_eq!(mem.word(CONSUMERS_WAITING).load(SeqCst), 0);
+    assert_eq!(mem.word(PRODUCERS_WAITING).load(SeqCst), 0);
+
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init(mem.region(), 2).unwrap();
+    assert_eq!(
+        ring.producer_with(futex).unwrap_err(),
+        Error::NotifyMismatch
+    );
+    let rx = ring.consumer().unwrap();
+    assert_eq!(
+        rx.pop_timeout(Some(Duration::from_millis(1))),
+        Err(Error::NoClock)
+    );
+    // A corrupted stamp ends a blocking call with an error, not a hang.
+    mem.word(stamp_at::<u32>(2, 0)).store(0xBAD, SeqCst);
+    assert!(matches!(rx.pop(), Err(Error::Corrupted(_))));
+    assert!(matches!(
+        ring.producer().unwrap().push(1),
+        Err(Error::Corrupted(_))
+    ));
+}
+
+/// Items tagged with their producer: `id << 32 | sequence`.
+fn tagged(id: u64, seq: u64) -> u64 {
+    (id << 32) | seq
+}
+
+/// Checks a consumer's log: each producer's items in increasing order.
+fn check_log(log: &[u64], last: &mut [Option<u64>]) {
+    for &v in log {
+        let (id, seq) = ((v >> 32) as usize, v & 0xFFFF_FFFF);
+        if let Some(prev) = last[id] {
+            assert!(seq > prev, "producer {id}: {seq} after {prev}");
+        }
+        last[id] = Some(seq);
+    }
+}
+
+/// `producers` threads push `per_producer` tagged items each through a ring
+/// of `capacity`; `consumers` threads pop until all are taken. Every item
+/// arrives exactly once, each producer's in order at every consumer.
+fn exactly_once<N>(
+    producers: u64,
+    consumers: usize,
+    per_producer: u64,
+    capacity: u32,
+    notify: N,
+    blocking: bool,
+) where
+    N: Notify + Clone + Send + Sync,
+{
+    let mem = PeerMemory::new();
+    let options = Options::new(capacity)
+        .start_at(u32::MAX - 5)
+        .waking(N::WAKES);
+    let ring = Ring::<u64>::init_with(mem.region(), options).unwrap();
+    let total = producers * per_producer;
+    let taken = AtomicU64::new(0);
+    let seen: Vec<AtomicU64> = (0..total).map(|_| AtomicU64::new(0)).collect();
+    std::thread::scope(|s| {
+        for id in 0..producers {
+            let tx = ring.producer_with(notify.clone()).unwrap();
+            s.spawn(move || {
+                for seq in 0..per_producer {
+                    let v = tagged(id, seq);
+                    if blocking {
+                        tx.push(v).unwrap();
+                    } else {
+                        loop {
+                            match tx.try_push(v) {
+                                Ok(()) => break,
+                                Err(Error::Full) => std::thread::yield_now(),
+                                Err(e) => panic!("try_push: {e}"),
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        let mut logs = Vec::new();
+        for _ in 0..consumers {
+            let rx = ring.consumer_with(notify.clone()).unwrap();
+            let (taken, seen) = (&taken, &seen);
+            logs.push(s.spawn(move || {
+                let mut log = Vec::new();
+                // Blocking consumers take a fixed share, so that none of
+                // them sleeps forever once everything is taken.
+                let share = total / consumers as u64;
+                loop {
+                    let v = if blocking {
+                        if log.len() as u64 == share {
+                            break;
+                        }
+                        rx.pop().unwrap()
+                    } else {
+                        if taken.load(Relaxed) == total {
+                            break;
+                        }
+                        match rx.try_pop() {
+                            Ok(v) => v,
+                            Err(Error::Empty) => {
+                                std::thread::yield_now();
+                                continue;
+                            }
+                            Err(e) => panic!("try_pop: {e}"),
+                        }
+                    };
+                    taken.fetch_add(1, Relaxed);
+                    let index = (v >> 32) * per_producer + (v & 0xFFFF_FFFF);
+                    assert_eq!(
+                        seen[index as usize].fetch_add(1, Relaxed),
+                        0,
+                        "{v:#x} twice"
+                    );
+                    log.push(v);
+                }
+                log
+            }));
+        }
+        for log in logs {
+            let mut last = std::vec![None; producers as usize];
+            check_log(&log.join().unwrap(), &mut last);
+        }
+    });
+    assert_eq!(taken.load(SeqCst), total);
+    assert!(seen.iter().all(|n| n.load(Relaxed) == 1));
+    assert_eq!(ring.len(), Ok(0));
+    assert_eq!(
+        ring.consumer_with(notify).unwrap().try_pop(),
+        Err(Error::Empty)
+    );
+    assert_eq!(mem.word(CONSUMERS_WAITING).load(SeqCst), 0);
+    assert_eq!(mem.word(PRODUCERS_WAITING).load(SeqCst), 0);
+}
+
+#[test]
+fn two_producers_two_consumers_move_every_item_once() {
+    let n = if cfg!(miri) { 100 } else { 200_000 };
+    exactly_once(2, 2, n, 8, Spin::new(), false);
+}
+
+#[test]
+fn three_producers_one_consumer_and_one_producer_three_consumers() {
+    let n = if cfg!(miri) { 40 } else { 50_000 };
+    exactly_once(3, 1, n, 2, Spin::new(), false);
+    exactly_once(1, 3, 3 * n, 4, Spin::new(), false);
+}
+
+#[test]
+fn blocking_with_sleeping_waiters_moves_every_item_once() {
+    // Capacity 2 keeps both sides blocking; the keyed futex wakes only the
+    // word it is given, so a wake-up on the wrong stamp would hang here.
+    let n = if cfg!(miri) { 60 } else { 20_000 };
+    exactly_once(2, 2, n, 2, KeyedFutex::default(), true);
+    exactly_once(1, 2, 2 * n, 2, KeyedFutex::default(), true);
+}
+
+#[test]
+fn blocking_with_spinning_waiters_moves_every_item_once() {
+    let n = if cfg!(miri) { 60 } else { 50_000 };
+    exactly_once(2, 2, n, 4, Spin::new(), true);
+}

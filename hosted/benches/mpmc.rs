@@ -1,0 +1,690 @@
+//! Throughput of the ipckit MPMC ring against crossbeam's `ArrayQueue` (the
+//! same algorithm, Vyukov's bounded MPMC queue, on the heap with 64-bit
+//! stamps), moving `u64` items, both with the same capacity:
+//!
+//! - `1p1c`: one producer (the benchmark thread, pinned to the first allowed
+//!   CPU) and one consumer (pinned to the second); both spin while the queue
+//!   is full or empty.
+//! - `2p2c_split` and `2p2c_paired`: two producers and two consumers,
+//!   spawned for each sample. With four busy threads on two cores a thread
+//!   that finds the queue full or empty yields its CPU (to the other thread
+//!   on that core) instead of spinning. Four threads cannot all run on two
+//!   cores, so the placement decides what is measured:
+//!   - `split`: both producers on the first CPU, both consumers on the
+//!     second. At any instant one producer and one consumer run, on
+//!     different cores; the producers (consumers) take turns at time-slice
+//!     ends and yields, including turns that begin while the other was
+//!     preempted between claiming a slot and publishing it. Stable.
+//!   - `paired`: a producer and a consumer on each CPU, so the producers
+//!     (and the consumers) do race for their position from different cores.
+//!     But throughput then depends mostly on the scheduler: while a producer
+//!     runs on one core against the consumer on the other, every item
+//!     crosses cores; after a full/empty yield, the two threads of one core
+//!     hand batches to each other in that core's cache, several times
+//!     faster. A queue that reports full or empty more often gets more of
+//!     the fast mode. Expect this variant to swing between runs by several
+//!     times, for either queue; read it as an oversubscription test, not as
+//!     the queues' cost.
+//!
+//! Run with `cargo bench -p ipckit --bench mpmc` (add `-- --quick` for a fast
+//! pass). After criterion's own report, a summary prints the median items/s
+//! of each variant (from the same samples criterion measured), and the ratio
+//! ipckit / crossbeam, once from those medians and once from a short
+//! interleaved run (every variant in turn, repeatedly), which is robust to
+//! the machine getting slower or faster between one benchmark and the next.
+//!
+//! Each sample moves `n` items; every consumer sums what it takes, and the
+//! total is checked. The clock starts when every thread is ready and stops
+//! when the last consumer has taken its last item. Each endpoint lives on its
+//! own cache lines.
+
+use std::collections::HashMap;
+use std::hint::{black_box, spin_loop};
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{LazyLock, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group};
+use crossbeam_queue::ArrayQueue;
+use ipckit_core::{AlignedBytes, Error, Region, mpmc};
+
+/// Slots in every queue under test.
+const CAPACITY: u32 = 4096;
+/// Bytes of the ipckit region for `CAPACITY` items of `u64`.
+const REGION_LEN: usize = match mpmc::Ring::<u64>::region_len(CAPACITY) {
+    Some(len) => len,
+    None => panic!("invalid capacity"),
+};
+/// Criterion's sample count, also used to pick the measured samples out of
+/// everything `iter_custom` saw (see [`measured_samples`]).
+const SAMPLE_SIZE: usize = 20;
+/// Rounds of the interleaved run after criterion.
+const PAIRED_ROUNDS: usize = 15;
+/// Target duration of one variant's turn in the interleaved run.
+const PAIRED_TURN: Duration = Duration::from_millis(30);
+
+/// The variants, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Variant {
+    Ipckit1p1c,
+    Crossbeam1p1c,
+    Ipckit2p2cSplit,
+    Crossbeam2p2cSplit,
+    Ipckit2p2cPaired,
+    Crossbeam2p2cPaired,
+}
+
+impl Variant {
+    const ALL: [Variant; 6] = [
+        Variant::Ipckit1p1c,
+        Variant::Crossbeam1p1c,
+        Variant::Ipckit2p2cSplit,
+        Variant::Crossbeam2p2cSplit,
+        Variant::Ipckit2p2cPaired,
+        Variant::Crossbeam2p2cPaired,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Ipckit1p1c => "ipckit/1p1c",
+            Variant::Crossbeam1p1c => "crossbeam_array_queue/1p1c",
+            Variant::Ipckit2p2cSplit => "ipckit/2p2c_split",
+            Variant::Crossbeam2p2cSplit => "crossbeam_array_queue/2p2c_split",
+            Variant::Ipckit2p2cPaired => "ipckit/2p2c_paired",
+            Variant::Crossbeam2p2cPaired => "crossbeam_array_queue/2p2c_paired",
+        }
+    }
+}
+
+/// The ratios the summary reports: label, numerator, denominator.
+const RATIOS: [(&str, Variant, Variant); 3] = [
+    (
+        "1p1c ipckit / crossbeam",
+        Variant::Ipckit1p1c,
+        Variant::Crossbeam1p1c,
+    ),
+    (
+        "2p2c_split ipckit / crossbeam",
+        Variant::Ipckit2p2cSplit,
+        Variant::Crossbeam2p2cSplit,
+    ),
+    (
+        "2p2c_paired ipckit / crossbeam",
+        Variant::Ipckit2p2cPaired,
+        Variant::Crossbeam2p2cPaired,
+    ),
+];
+
+/// Items per second of every `iter_custom` call, per variant, in call order
+/// (warm-up first, then the measured samples).
+static SAMPLES: LazyLock<Mutex<HashMap<Variant, Vec<f64>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The two CPUs used. `None` when pinning is not possible.
+static CPUS: OnceLock<Option<(usize, usize)>> = OnceLock::new();
+/// Set once a failed pin has been reported, so the note prints only once.
+static PIN_NOTE: AtomicBool = AtomicBool::new(false);
+
+// ---- CPU pinning --------------------------------------------------------
+
+/// The CPUs this process may run on, in ascending order.
+fn allowed_cpus() -> io::Result<Vec<usize>> {
+    // SAFETY: `cpu_set_t` is a plain bit array; all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 is the calling thread; `set` is a valid, writable
+    // `cpu_set_t` of the size passed.
+    let rc = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let max = 8 * size_of::<libc::cpu_set_t>();
+    // SAFETY: `cpu < max`, the number of bits in `set`.
+    Ok((0..max)
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect())
+}
+
+/// Pins the calling thread to `cpu`.
+fn pin_to(cpu: usize) -> io::Result<()> {
+    // SAFETY: `cpu_set_t` is a plain bit array; all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` came from `allowed_cpus`, so it is below the number of
+    // bits in `set`.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: pid 0 is the calling thread; `set` is a valid `cpu_set_t` of
+    // the size passed.
+    let rc = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn pin_note(what: &str, err: &io::Error) {
+    if !PIN_NOTE.swap(true, Ordering::Relaxed) {
+        eprintln!("note: could not pin the {what} thread ({err}); continuing unpinned");
+    }
+}
+
+/// Chooses the two CPUs and pins the calling (benchmark) thread to the
+/// first. Runs once.
+fn setup_cpus() -> Option<(usize, usize)> {
+    *CPUS.get_or_init(|| {
+        let cpus = match allowed_cpus() {
+            Ok(cpus) => cpus,
+            Err(e) => {
+                pin_note("benchmark", &e);
+                return None;
+            }
+        };
+        if cpus.len() < 2 {
+            eprintln!(
+                "note: only {} CPU(s) available; threads run unpinned",
+                cpus.len()
+            );
+            return None;
+        }
+        let (first, second) = (cpus[0], cpus[1]);
+        match pin_to(first) {
+            Ok(()) => {
+                eprintln!("threads pinned to CPUs {first} and {second}");
+                Some((first, second))
+            }
+            Err(e) => {
+                pin_note("benchmark", &e);
+                None
+            }
+        }
+    })
+}
+
+/// Pins the calling thread to the first (`0`) or second (`1`) chosen CPU.
+fn pin(which: usize, what: &str) {
+    if let Some(Some((a, b))) = CPUS.get() {
+        if let Err(e) = pin_to(if which == 0 { *a } else { *b }) {
+            pin_note(what, &e);
+        }
+    }
+}
+
+// ---- the queues ---------------------------------------------------------
+
+/// A value alone on its own pair of cache lines (adjacent-line prefetchers
+/// pull lines in pairs), so that endpoints never share a line.
+#[repr(C, align(128))]
+struct Padded<T>(T);
+
+/// What a benchmark thread does when the queue is full or empty.
+#[derive(Clone, Copy)]
+enum Idle {
+    /// A CPU spin hint: the thread has its core to itself.
+    Spin,
+    /// Give the core to the other thread pinned to it.
+    Yield,
+}
+
+impl Idle {
+    #[inline]
+    fn wait(self) {
+        match self {
+            Idle::Spin => spin_loop(),
+            Idle::Yield => std::thread::yield_now(),
+        }
+    }
+}
+
+/// A producer endpoint that the benchmark drives.
+trait Push: Send {
+    fn push_all(&self, items: std::ops::Range<u64>, idle: Idle);
+}
+
+/// A consumer endpoint that the benchmark drives.
+trait Pop: Send {
+    /// Takes exactly `n` items and returns their sum.
+    fn pop_n(&self, n: u64, idle: Idle) -> u64;
+}
+
+impl Push for mpmc::Producer<'static, u64> {
+    fn push_all(&self, items: std::ops::Range<u64>, idle: Idle) {
+        for i in items {
+            loop {
+                match self.try_push(i) {
+                    Ok(()) => break,
+                    Err(Error::Full) => idle.wait(),
+                    Err(e) => panic!("ipckit push: {e}"),
+                }
+            }
+        }
+    }
+}
+
+impl Pop for mpmc::Consumer<'static, u64> {
+    fn pop_n(&self, n: u64, idle: Idle) -> u64 {
+        let mut sum = 0u64;
+        let mut left = n;
+        while left > 0 {
+            match self.try_pop() {
+                Ok(v) => {
+                    sum = sum.wrapping_add(v);
+                    left -= 1;
+                }
+                Err(Error::Empty) => idle.wait(),
+                Err(e) => panic!("ipckit pop: {e}"),
+            }
+        }
+        sum
+    }
+}
+
+impl Push for &'static ArrayQueue<u64> {
+    fn push_all(&self, items: std::ops::Range<u64>, idle: Idle) {
+        for i in items {
+            while self.push(i).is_err() {
+                idle.wait();
+            }
+        }
+    }
+}
+
+impl Pop for &'static ArrayQueue<u64> {
+    fn pop_n(&self, n: u64, idle: Idle) -> u64 {
+        let mut sum = 0u64;
+        let mut left = n;
+        while left > 0 {
+            match self.pop() {
+                Some(v) => {
+                    sum = sum.wrapping_add(v);
+                    left -= 1;
+                }
+                None => idle.wait(),
+            }
+        }
+        sum
+    }
+}
+
+/// The sum of `0..n`.
+fn expected_sum(n: u64) -> u64 {
+    (u128::from(n) * u128::from(n.saturating_sub(1)) / 2) as u64
+}
+
+/// One producer (this thread) and one consumer (a new thread on the second
+/// CPU) move `0..n`; returns the time from the first push to the last pop.
+fn one_to_one<Tx: Push, Rx: Pop + Sync>(
+    name: &str,
+    n: u64,
+    tx: &Padded<Tx>,
+    rx: &Padded<Rx>,
+) -> Duration {
+    let ready = AtomicBool::new(false);
+    let (start, end, sum) = std::thread::scope(|s| {
+        let consumer = s.spawn(|| {
+            pin(1, "consumer");
+            ready.store(true, Ordering::Release);
+            let sum = rx.0.pop_n(n, Idle::Spin);
+            (Instant::now(), sum)
+        });
+        while !ready.load(Ordering::Acquire) {
+            spin_loop();
+        }
+        let start = Instant::now();
+        tx.0.push_all(0..n, Idle::Spin);
+        let (end, sum) = consumer.join().expect("consumer thread panicked");
+        (start, end, sum)
+    });
+    assert_eq!(sum, expected_sum(n), "{name}: consumer saw wrong items");
+    black_box(sum);
+    end.saturating_duration_since(start)
+}
+
+/// Where the four threads of a `2p2c` variant run (module docs).
+#[derive(Clone, Copy)]
+enum Placement {
+    /// Producers on the first CPU, consumers on the second.
+    Split,
+    /// Producer `i` and consumer `i` on CPU `i`.
+    Paired,
+}
+
+impl Placement {
+    fn of(variant: Variant) -> Self {
+        match variant {
+            Variant::Ipckit2p2cPaired | Variant::Crossbeam2p2cPaired => Placement::Paired,
+            _ => Placement::Split,
+        }
+    }
+
+    fn producer_cpu(self, i: usize) -> usize {
+        match self {
+            Placement::Split => 0,
+            Placement::Paired => i,
+        }
+    }
+
+    fn consumer_cpu(self, i: usize) -> usize {
+        match self {
+            Placement::Split => 1,
+            Placement::Paired => i,
+        }
+    }
+}
+
+/// Two producers and two consumers, placed as `placement` says, move
+/// `0..n` (`n` even): producer `i` pushes half of the range, consumer `i`
+/// takes `n / 2` items. Returns the time from the start signal until the
+/// last consumer is done.
+fn two_to_two<Tx: Push + Sync, Rx: Pop + Sync>(
+    name: &str,
+    n: u64,
+    placement: Placement,
+    txs: &[Padded<Tx>; 2],
+    rxs: &[Padded<Rx>; 2],
+) -> Duration {
+    let half = n / 2;
+    let ready = AtomicUsize::new(0);
+    let go = AtomicBool::new(false);
+    let (start, ends, sum) = std::thread::scope(|s| {
+        let wait_for_go = || {
+            ready.fetch_add(1, Ordering::AcqRel);
+            while !go.load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
+        };
+        let consumers: Vec<_> = (0..2)
+            .map(|i| {
+                let rx = &rxs[i].0;
+                s.spawn(move || {
+                    pin(placement.consumer_cpu(i), "consumer");
+                    wait_for_go();
+                    let sum = rx.pop_n(half, Idle::Yield);
+                    (Instant::now(), sum)
+                })
+            })
+            .collect();
+        let producers: Vec<_> = (0..2)
+            .map(|i| {
+                let tx = &txs[i].0;
+                s.spawn(move || {
+                    pin(placement.producer_cpu(i), "producer");
+                    wait_for_go();
+                    tx.push_all(i as u64 * half..(i as u64 + 1) * half, Idle::Yield);
+                })
+            })
+            .collect();
+        while ready.load(Ordering::Acquire) < 4 {
+            std::thread::yield_now();
+        }
+        let start = Instant::now();
+        go.store(true, Ordering::Release);
+        for p in producers {
+            p.join().expect("producer thread panicked");
+        }
+        let results: Vec<(Instant, u64)> = consumers
+            .into_iter()
+            .map(|c| c.join().expect("consumer thread panicked"))
+            .collect();
+        let sum = results.iter().fold(0u64, |s, r| s.wrapping_add(r.1));
+        let end = results.iter().map(|r| r.0).max().expect("two consumers");
+        (start, end, sum)
+    });
+    assert_eq!(
+        sum,
+        expected_sum(2 * half),
+        "{name}: consumers saw wrong items"
+    );
+    black_box(sum);
+    ends.saturating_duration_since(start)
+}
+
+fn items_per_sec(n: u64, elapsed: Duration) -> Option<f64> {
+    let secs = elapsed.as_secs_f64();
+    (secs > 0.0).then(|| n as f64 / secs)
+}
+
+/// One instance of each queue, with two producer and two consumer endpoints
+/// each on their own cache lines (crossbeam's endpoints are references to
+/// the one queue).
+struct Queues {
+    ipckit_tx: [Padded<mpmc::Producer<'static, u64>>; 2],
+    ipckit_rx: [Padded<mpmc::Consumer<'static, u64>>; 2],
+    crossbeam_tx: [Padded<&'static ArrayQueue<u64>>; 2],
+    crossbeam_rx: [Padded<&'static ArrayQueue<u64>>; 2],
+}
+
+impl Queues {
+    /// Builds the queues. The ipckit region and the `ArrayQueue` are leaked
+    /// (some 64 KiB each, once or twice per run) so the endpoints can own
+    /// `'static` borrows of them.
+    fn new() -> Box<Self> {
+        let bytes = Box::leak(Box::new(AlignedBytes::<REGION_LEN>::new()));
+        let ring = mpmc::Ring::<u64>::init(Region::from_slice(&mut bytes[..]), CAPACITY)
+            .expect("ipckit ring");
+        let queue: &'static ArrayQueue<u64> =
+            Box::leak(Box::new(ArrayQueue::new(CAPACITY as usize)));
+        let tx = || Padded(ring.producer().expect("ipckit producer"));
+        let rx = || Padded(ring.consumer().expect("ipckit consumer"));
+        Box::new(Self {
+            ipckit_tx: [tx(), tx()],
+            ipckit_rx: [rx(), rx()],
+            crossbeam_tx: [Padded(queue), Padded(queue)],
+            crossbeam_rx: [Padded(queue), Padded(queue)],
+        })
+    }
+
+    /// Moves `n` items through `variant` and returns the elapsed time and
+    /// the number of items actually moved (even for `2p2c`).
+    fn run(&self, variant: Variant, n: u64) -> (Duration, u64) {
+        let name = variant.name();
+        match variant {
+            Variant::Ipckit1p1c => (
+                one_to_one(name, n, &self.ipckit_tx[0], &self.ipckit_rx[0]),
+                n,
+            ),
+            Variant::Crossbeam1p1c => (
+                one_to_one(name, n, &self.crossbeam_tx[0], &self.crossbeam_rx[0]),
+                n,
+            ),
+            Variant::Ipckit2p2cSplit | Variant::Ipckit2p2cPaired => {
+                let n = (n.max(2) / 2) * 2;
+                let placement = Placement::of(variant);
+                let elapsed = two_to_two(name, n, placement, &self.ipckit_tx, &self.ipckit_rx);
+                (elapsed, n)
+            }
+            Variant::Crossbeam2p2cSplit | Variant::Crossbeam2p2cPaired => {
+                let n = (n.max(2) / 2) * 2;
+                let placement = Placement::of(variant);
+                let elapsed =
+                    two_to_two(name, n, placement, &self.crossbeam_tx, &self.crossbeam_rx);
+                (elapsed, n)
+            }
+        }
+    }
+}
+
+// ---- criterion ----------------------------------------------------------
+
+fn bench_mpmc(c: &mut Criterion) {
+    setup_cpus();
+    let queues = Queues::new();
+    let mut group = c.benchmark_group("mpmc_u64");
+    group.throughput(Throughput::Elements(1));
+    for variant in Variant::ALL {
+        group.bench_function(variant.name(), |b| {
+            b.iter_custom(|n| {
+                let (elapsed, moved) = queues.run(variant, n);
+                if let Some(rate) = items_per_sec(moved, elapsed) {
+                    SAMPLES
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .entry(variant)
+                        .or_default()
+                        .push(rate);
+                }
+                // Criterion divides by `n`: report the time `n` items took.
+                elapsed.mul_f64(n as f64 / moved as f64)
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(SAMPLE_SIZE);
+    targets = bench_mpmc
+}
+
+// ---- summary ------------------------------------------------------------
+
+/// How criterion runs, read from the same arguments it parses.
+struct Args {
+    /// Measuring (not `--test`, `--list` or `--profile-time`).
+    benchmarking: bool,
+    /// The number of trailing `iter_custom` calls per variant that are the
+    /// measured samples.
+    measured: usize,
+}
+
+fn parse_args() -> Args {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let has = |flag: &str| {
+        args.iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    let benchmarking = has("--bench") && !has("--test") && !has("--list") && !has("--profile-time");
+    // `--quick` measures with doubling counts until two agree and keeps the
+    // last two; otherwise criterion takes `sample_size` samples after the
+    // warm-up calls.
+    let measured = if has("--quick") {
+        2
+    } else {
+        let mut size = SAMPLE_SIZE;
+        for (i, a) in args.iter().enumerate() {
+            let value = if a == "--sample-size" {
+                args.get(i + 1).map(String::as_str)
+            } else {
+                a.strip_prefix("--sample-size=")
+            };
+            if let Some(v) = value.and_then(|v| v.parse().ok()) {
+                size = v;
+            }
+        }
+        size
+    };
+    Args {
+        benchmarking,
+        measured,
+    }
+}
+
+/// The measured samples of `variant`: its last `measured` calls.
+fn measured_samples(variant: Variant, measured: usize) -> Option<Vec<f64>> {
+    let samples = SAMPLES.lock().unwrap_or_else(|e| e.into_inner());
+    let all = samples.get(&variant)?;
+    let tail = &all[all.len().saturating_sub(measured)..];
+    (!tail.is_empty()).then(|| tail.to_vec())
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
+/// Runs every variant that criterion ran, in turn, `PAIRED_ROUNDS` times,
+/// each turn sized from its criterion median to last about `PAIRED_TURN`,
+/// and returns the median over rounds of each ratio of [`RATIOS`].
+fn paired_ratios(medians: &HashMap<Variant, f64>) -> Vec<(&'static str, f64)> {
+    let variants: Vec<Variant> = Variant::ALL
+        .into_iter()
+        .filter(|v| medians.contains_key(v))
+        .collect();
+    let queues = Queues::new();
+    let mut rates: HashMap<Variant, Vec<f64>> = HashMap::new();
+    for _ in 0..PAIRED_ROUNDS {
+        for &v in &variants {
+            let n = (medians[&v] * PAIRED_TURN.as_secs_f64()).clamp(1e4, 1e8) as u64;
+            let (elapsed, moved) = queues.run(v, n);
+            let rate = items_per_sec(moved, elapsed).unwrap_or(f64::NAN);
+            rates.entry(v).or_default().push(rate);
+        }
+    }
+    RATIOS
+        .iter()
+        .filter_map(|&(label, a, b)| {
+            let (a, b) = (rates.get(&a)?, rates.get(&b)?);
+            let mut per_round: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+            Some((label, median(&mut per_round)))
+        })
+        .collect()
+}
+
+fn print_summary(args: &Args) {
+    let mut medians = HashMap::new();
+    let mut spreads = HashMap::new();
+    for v in Variant::ALL {
+        if let Some(mut samples) = measured_samples(v, args.measured) {
+            medians.insert(v, median(&mut samples));
+            spreads.insert(v, (samples[0], samples[samples.len() - 1]));
+        }
+    }
+    if medians.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "MPMC u64 throughput, capacity {CAPACITY}, {} samples per variant",
+        args.measured
+    );
+    match CPUS.get() {
+        Some(Some((a, b))) => println!(
+            "1p1c: producer on CPU {a}, consumer on CPU {b}; 2p2c_split: producers on \
+             CPU {a}, consumers on CPU {b}; 2p2c_paired: one of each on each CPU"
+        ),
+        _ => println!("threads not pinned"),
+    }
+    println!(
+        "{:<30} {:>12} {:>12} {:>12}",
+        "variant", "median M/s", "min M/s", "max M/s"
+    );
+    for v in Variant::ALL {
+        if let (Some(m), Some((lo, hi))) = (medians.get(&v), spreads.get(&v)) {
+            println!(
+                "{:<30} {:>12.1} {:>12.1} {:>12.1}",
+                v.name(),
+                m / 1e6,
+                lo / 1e6,
+                hi / 1e6
+            );
+        }
+    }
+    println!();
+    println!("ratio (of the medians above)");
+    for (label, a, b) in RATIOS {
+        if let (Some(a), Some(b)) = (medians.get(&a), medians.get(&b)) {
+            println!("  {label:<36} {:>10.2}", a / b);
+        }
+    }
+    println!("ratio (interleaved, median of {PAIRED_ROUNDS} rounds)");
+    for (label, ratio) in paired_ratios(&medians) {
+        println!("  {label:<36} {ratio:>10.2}");
+    }
+}
+
+fn main() {
+    let args = parse_args();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    if args.benchmarking {
+        print_summary(&args);
+    }
+}

@@ -1,0 +1,770 @@
+//! The MPMC ring between processes: `fork()`ed producers and consumers
+//! sharing one anonymous `MAP_SHARED` mapping.
+//!
+//! Built with `harness = false`: the test harness runs tests on threads, and
+//! a child forked from a multi-threaded process may only make
+//! async-signal-safe calls. Here `main` is the only thread (checked before
+//! every fork), so the children can allocate, print and use the whole API.
+//!
+//! Sub-tests:
+//! - `stream`: 2 producer processes and 2 consumer processes move 10 million
+//!   tagged items (producer id and a check value in the high bits, the
+//!   sequence number in the low 32) through a ring of 1024 slots whose
+//!   positions start next to `u32::MAX`, so they wrap during the run. The
+//!   ring is created for sleeping waiters: one producer and one consumer use
+//!   the blocking calls on shared futexes, the others `try_push`/`try_pop`
+//!   with a yielding backoff (their publications still wake the sleepers).
+//!   Each consumer checks every item's tag and that each producer's items
+//!   reach it in increasing order, and records every sequence number in its
+//!   own bitmap per producer, and counts and sums, in a results mapping. The
+//!   parent then checks that every item arrived exactly once: the bitmaps of
+//!   the two consumers are disjoint and together complete, and counts and
+//!   sums match.
+//! - `dead producer`: a child pushes a few items, then claims a position
+//!   (moves `tail`, as the first half of a push does) and dies by SIGKILL
+//!   before publishing it. The parent gets the items before it, then
+//!   `Empty` (no spin), `Ring::stalled` names the position, and a blocking
+//!   pop times out; nothing hangs.
+//! - `hostile peer`: a child writes garbage into `tail`, `head` and every
+//!   stamp; every parent call returns an error or a flow condition in
+//!   bounded time, never a panic.
+//!
+//! Every wait has a deadline. Children never return into the parent's code:
+//! they run a function that yields an exit code, then `_exit`. The binary
+//! prints one line per sub-test and exits 1 if any failed.
+
+use std::io::{self, Write};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use ipckit::futex::{Futex, monotonic_now};
+use ipckit::mpmc::{Options, Ring, Stall};
+use ipckit::shm::SharedMapping;
+use ipckit::wait::Spin;
+use ipckit::{Error, ObjectKind, region};
+
+/// Processes on each side of the stream.
+const PRODUCERS: usize = 2;
+const CONSUMERS: usize = 2;
+/// Items per producer: 10 million in all.
+const PER_PRODUCER: u64 = 5_000_000;
+const TOTAL: u64 = PER_PRODUCER * PRODUCERS as u64;
+/// Small, so that the ring is full or empty often.
+const CAPACITY: u32 = 1024;
+/// Positions start here; the stream wraps them after 1001 items.
+const START: u32 = u32::MAX - 1000;
+/// The longest any side waits before it gives up.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+// Child exit codes.
+const EXIT_OK: i32 = 0;
+const EXIT_OUT_OF_ORDER: i32 = 10;
+const EXIT_CORRUPTED_ITEM: i32 = 11;
+const EXIT_TIMEOUT: i32 = 12;
+const EXIT_RING_ERROR: i32 = 13;
+const EXIT_PANIC: i32 = 14;
+const EXIT_CHECK: i32 = 15;
+const EXIT_UNREACHABLE: i32 = 16;
+
+fn exit_code_name(code: i32) -> &'static str {
+    match code {
+        EXIT_OK => "ok",
+        EXIT_OUT_OF_ORDER => "item out of order",
+        EXIT_CORRUPTED_ITEM => "corrupted item",
+        EXIT_TIMEOUT => "timeout",
+        EXIT_RING_ERROR => "ring error",
+        EXIT_PANIC => "panic",
+        EXIT_CHECK => "check failed",
+        EXIT_UNREACHABLE => "survived its own SIGKILL",
+        _ => "unknown",
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Items: producer id in the top 2 bits, a check value derived from the
+// sequence number in the next 30, the sequence number in the low 32. A
+// reordered or duplicated item has a valid tag; a corrupted one does not.
+
+fn check_value(seq: u32) -> u64 {
+    u64::from((seq.wrapping_mul(0x9E37_79B9) ^ 0x5A5A_5A5A) & 0x3FFF_FFFF)
+}
+
+fn item(producer: usize, seq: u64) -> u64 {
+    ((producer as u64) << 62) | (check_value(seq as u32) << 32) | (seq & 0xFFFF_FFFF)
+}
+
+/// `(producer, seq)` of a well-formed item.
+fn decode(v: u64) -> Option<(usize, u64)> {
+    let (producer, seq) = ((v >> 62) as usize, v & 0xFFFF_FFFF);
+    let ok = producer < PRODUCERS
+        && seq < PER_PRODUCER
+        && (v >> 32) & 0x3FFF_FFFF == check_value(seq as u32);
+    ok.then_some((producer, seq))
+}
+
+/// Why a child gave up: an exit code and a message for stderr.
+struct ChildFail {
+    code: i32,
+    msg: String,
+}
+
+fn fail(code: i32, msg: impl Into<String>) -> ChildFail {
+    ChildFail {
+        code,
+        msg: msg.into(),
+    }
+}
+
+fn ring_err(what: &str, e: Error) -> ChildFail {
+    fail(EXIT_RING_ERROR, format!("{what}: {e}"))
+}
+
+/// Counts fruitless attempts; every 64th yields the CPU (two cores, four
+/// busy processes), every 1024th looks at the clock.
+struct Backoff {
+    idle: u32,
+    deadline: Instant,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Self {
+            idle: 0,
+            deadline: Instant::now() + DEADLINE,
+        }
+    }
+
+    fn progress(&mut self) {
+        self.idle = 0;
+    }
+
+    /// Returns `false` once the deadline has passed.
+    fn idle(&mut self) -> bool {
+        self.idle = self.idle.wrapping_add(1);
+        if self.idle % 1024 == 0 && Instant::now() > self.deadline {
+            return false;
+        }
+        if self.idle % 64 == 0 {
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
+        true
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Processes.
+
+/// The exit status of a child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl Exit {
+    fn from_status(status: libc::c_int) -> Self {
+        if libc::WIFEXITED(status) {
+            Exit::Code(libc::WEXITSTATUS(status))
+        } else if libc::WIFSIGNALED(status) {
+            Exit::Signal(libc::WTERMSIG(status))
+        } else {
+            Exit::Code(-1)
+        }
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Exit::Code(c) => write!(f, "exit code {c} ({})", exit_code_name(c)),
+            Exit::Signal(s) => write!(f, "signal {s}"),
+        }
+    }
+}
+
+/// A forked child. Dropping it before it was reaped kills it (SIGKILL) and
+/// reaps it, so a failing parent leaves no process behind.
+struct Child {
+    pid: libc::pid_t,
+    reaped: bool,
+}
+
+impl Child {
+    fn try_wait(&mut self) -> Result<Option<Exit>, String> {
+        self.wait_inner(libc::WNOHANG)
+    }
+
+    fn wait_inner(&mut self, flags: libc::c_int) -> Result<Option<Exit>, String> {
+        if self.reaped {
+            return Err("child already reaped".into());
+        }
+        let mut status = 0;
+        loop {
+            // SAFETY: `pid` is our unreaped child; `status` is a valid
+            // out-pointer.
+            let r = unsafe { libc::waitpid(self.pid, &mut status, flags) };
+            if r == self.pid {
+                self.reaped = true;
+                return Ok(Some(Exit::from_status(status)));
+            }
+            if r == 0 {
+                return Ok(None);
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(format!("waitpid: {err}"));
+            }
+        }
+    }
+
+    /// Waits for the child to end, at most until `deadline`; past it, kills
+    /// the child and fails.
+    fn wait(&mut self, deadline: Instant) -> Result<Exit, String> {
+        loop {
+            if let Some(exit) = self.try_wait()? {
+                return Ok(exit);
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                return Err("child did not finish before the deadline; killed it".into());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn kill(&mut self) {
+        if self.reaped {
+            return;
+        }
+        // SAFETY: `pid` is our unreaped child, so the pid cannot have been
+        // reused by another process.
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        let _ = self.wait_inner(0);
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The number of threads of this process, from `/proc/self/status`.
+fn thread_count() -> Result<usize, String> {
+    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| "no Threads: line in /proc/self/status".to_string())
+}
+
+/// Forks; the child runs `body` and `_exit`s with the code it returns (or
+/// [`EXIT_PANIC`]). It never returns into the caller.
+fn fork_child(body: impl FnOnce() -> i32) -> Result<Child, String> {
+    let threads = thread_count()?;
+    if threads != 1 {
+        return Err(format!("{threads} threads at fork; the child needs 1"));
+    }
+    // Nothing buffered may be written twice (once by each process).
+    let _ = io::stdout().flush();
+    // SAFETY: plain call; the parent's pid is needed below.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: this process is single-threaded (checked above), so the child
+    // inherits a consistent heap, stdio and every lock, and may run any code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", io::Error::last_os_error()));
+    }
+    if pid > 0 {
+        return Ok(Child { pid, reaped: false });
+    }
+    // The child. If the test process dies, so does the child.
+    // SAFETY: `prctl(PR_SET_PDEATHSIG)` only sets a property of this process;
+    // `getppid` is a plain query.
+    let orphaned = unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0
+            || libc::getppid() != parent
+    };
+    let code = if orphaned {
+        EXIT_CHECK
+    } else {
+        panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or(EXIT_PANIC)
+    };
+    // SAFETY: ends the child at once: no destructor, no exit handler and no
+    // stdio flush of the parent's state runs twice.
+    unsafe { libc::_exit(code) }
+}
+
+/// Runs a child body that reports failure as `ChildFail`: prints the message
+/// to stderr and turns it into the exit code.
+fn child_main(body: impl FnOnce() -> Result<(), ChildFail>) -> i32 {
+    match body() {
+        Ok(()) => EXIT_OK,
+        Err(f) => {
+            eprintln!("  child: {}", f.msg);
+            f.code
+        }
+    }
+}
+
+fn mapping_for(capacity: u32) -> Result<SharedMapping, String> {
+    let len = Ring::<u64>::region_len(capacity).ok_or("bad capacity")?;
+    SharedMapping::anonymous(len).map_err(|e| format!("mmap: {e}"))
+}
+
+fn expect_exit(got: Exit, want: Exit) -> Result<(), String> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("child ended with {got}, expected {want}"))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// (a) The stream.
+
+/// 64-bit words of one bitmap of `PER_PRODUCER` bits.
+const BITMAP_WORDS: usize = PER_PRODUCER.div_ceil(64) as usize;
+
+/// A shared mapping where the children report: a word of finished
+/// producers, per (consumer, producer) a count and a sum, and per (consumer,
+/// producer) a bitmap of the sequence numbers received.
+///
+/// | word (u64) | meaning |
+/// |---|---|
+/// | 0 | producers finished |
+/// | 8 + 2 × (c × P + p) | count of items of producer p at consumer c |
+/// | 9 + 2 × (c × P + p) | their sum of sequence numbers |
+/// | 512 + (c × P + p) × BITMAP_WORDS … | bitmap of consumer c, producer p |
+struct Results(SharedMapping);
+
+impl Results {
+    const BITMAPS: usize = 512;
+
+    fn new() -> Result<Self, String> {
+        let words = Self::BITMAPS + CONSUMERS * PRODUCERS * BITMAP_WORDS;
+        SharedMapping::anonymous(8 * words)
+            .map(Results)
+            .map_err(|e| format!("mmap: {e}"))
+    }
+
+    fn word(&self, i: usize) -> &AtomicU64 {
+        assert!(8 * (i + 1) <= self.0.len());
+        // SAFETY: in bounds (checked) and 8-aligned on a page-aligned
+        // mapping that is accessed only through these atomics and outlives
+        // the reference.
+        unsafe { AtomicU64::from_ptr(self.0.as_ptr().add(8 * i).cast()) }
+    }
+
+    fn producers_done(&self) -> &AtomicU64 {
+        self.word(0)
+    }
+
+    fn count(&self, c: usize, p: usize) -> &AtomicU64 {
+        self.word(8 + 2 * (c * PRODUCERS + p))
+    }
+
+    fn sum(&self, c: usize, p: usize) -> &AtomicU64 {
+        self.word(9 + 2 * (c * PRODUCERS + p))
+    }
+
+    fn bitmap(&self, c: usize, p: usize, w: usize) -> &AtomicU64 {
+        assert!(w < BITMAP_WORDS);
+        self.word(Self::BITMAPS + (c * PRODUCERS + p) * BITMAP_WORDS + w)
+    }
+}
+
+fn stream() -> Result<String, String> {
+    let mapping = mapping_for(CAPACITY)?;
+    // Initialised before the forks: the children attach to a ready ring.
+    let options = Options::new(CAPACITY).start_at(START).waking(true);
+    let ring =
+        Ring::<u64>::init_with(mapping.region(), options).map_err(|e| format!("init: {e}"))?;
+    let results = Results::new()?;
+    let started = Instant::now();
+    let mut children = Vec::new();
+    for c in 0..CONSUMERS {
+        children.push((
+            format!("consumer {c}"),
+            fork_child(|| child_main(|| consume(c, &mapping, &results)))?,
+        ));
+    }
+    for p in 0..PRODUCERS {
+        children.push((
+            format!("producer {p}"),
+            fork_child(|| child_main(|| produce(p, &mapping, &results)))?,
+        ));
+    }
+    let deadline = started + DEADLINE + Duration::from_secs(10);
+    for (name, child) in &mut children {
+        let exit = child.wait(deadline).map_err(|e| format!("{name}: {e}"))?;
+        expect_exit(exit, Exit::Code(EXIT_OK)).map_err(|e| format!("{name}: {e}"))?;
+    }
+    let elapsed = started.elapsed();
+
+    // Exactly once: per producer, the consumers' bitmaps are disjoint and
+    // together hold every sequence number; counts and sums agree.
+    let mut shares = [0u64; CONSUMERS];
+    for p in 0..PRODUCERS {
+        for w in 0..BITMAP_WORDS {
+            let bits = (PER_PRODUCER - 64 * w as u64).min(64);
+            let full = if bits == 64 {
+                u64::MAX
+            } else {
+                (1u64 << bits) - 1
+            };
+            let mut union = 0u64;
+            for c in 0..CONSUMERS {
+                let b = results.bitmap(c, p, w).load(Ordering::Relaxed);
+                if union & b != 0 {
+                    return Err(format!(
+                        "producer {p}: item(s) {:#x} << {} received twice",
+                        union & b,
+                        64 * w
+                    ));
+                }
+                union |= b;
+            }
+            if union != full {
+                return Err(format!(
+                    "producer {p}: item(s) {:#x} << {} never received",
+                    full & !union,
+                    64 * w
+                ));
+            }
+        }
+        let (mut count, mut sum) = (0u64, 0u64);
+        for (c, share) in shares.iter_mut().enumerate() {
+            let n = results.count(c, p).load(Ordering::Relaxed);
+            *share += n;
+            count += n;
+            sum = sum.wrapping_add(results.sum(c, p).load(Ordering::Relaxed));
+        }
+        let expected_sum = PER_PRODUCER * (PER_PRODUCER - 1) / 2;
+        if count != PER_PRODUCER || sum != expected_sum {
+            return Err(format!(
+                "producer {p}: {count} items with sum {sum}, expected {PER_PRODUCER} and {expected_sum}"
+            ));
+        }
+    }
+    // The ring is empty, its positions wrapped and agree, and it still works.
+    match ring.len() {
+        Ok(0) => {}
+        other => return Err(format!("len after the stream: {other:?}")),
+    }
+    let tx = ring
+        .producer_with(Futex::new())
+        .map_err(|e| format!("producer: {e}"))?;
+    let rx = ring
+        .consumer_with(Futex::new())
+        .map_err(|e| format!("consumer: {e}"))?;
+    if rx.try_pop() != Err(Error::Empty) {
+        return Err("items left after the stream".into());
+    }
+    tx.try_push(item(1, 7))
+        .map_err(|e| format!("push after the stream: {e}"))?;
+    match rx.pop_timeout(Some(Duration::from_secs(1))) {
+        Ok(v) if v == item(1, 7) => {}
+        other => return Err(format!("pop after the stream: {other:?}")),
+    }
+    let secs = elapsed.as_secs_f64();
+    Ok(format!(
+        "{TOTAL} items, {PRODUCERS} producer and {CONSUMERS} consumer processes, in {secs:.2} s \
+         ({:.1} M items/s), positions wrapped after 1001; consumer shares {shares:?}",
+        TOTAL as f64 / secs / 1e6
+    ))
+}
+
+/// Producer `p`: pushes its `PER_PRODUCER` items. Producer 0 uses the
+/// blocking call (sleeping on a futex while full), the others `try_push`
+/// with a backoff.
+fn produce(p: usize, mapping: &SharedMapping, results: &Results) -> Result<(), ChildFail> {
+    let ring = Ring::<u64>::attach(mapping.region()).map_err(|e| ring_err("attach", e))?;
+    let tx = ring
+        .producer_with(Futex::adaptive(200))
+        .map_err(|e| ring_err("producer", e))?;
+    let mut backoff = Backoff::new();
+    for seq in 0..PER_PRODUCER {
+        let v = item(p, seq);
+        if p == 0 {
+            match tx.push_timeout(v, Some(DEADLINE)) {
+                Ok(()) => {}
+                Err(Error::TimedOut) => {
+                    return Err(fail(EXIT_TIMEOUT, format!("push timed out at {seq}")));
+                }
+                Err(e) => return Err(ring_err(&format!("push at {seq}"), e)),
+            }
+            continue;
+        }
+        loop {
+            match tx.try_push(v) {
+                Ok(()) => {
+                    backoff.progress();
+                    break;
+                }
+                Err(Error::Full) => {
+                    if !backoff.idle() {
+                        return Err(fail(EXIT_TIMEOUT, format!("producer timed out at {seq}")));
+                    }
+                }
+                Err(e) => return Err(ring_err(&format!("try_push at {seq}"), e)),
+            }
+        }
+    }
+    results.producers_done().fetch_add(1, Ordering::AcqRel);
+    Ok(())
+}
+
+/// Consumer `c`: pops until every producer has finished and the ring is
+/// drained. Consumer 0 uses the blocking call (with a short timeout, to look
+/// at the finish condition now and then), the others `try_pop` with a
+/// backoff. Checks every item, and each producer's order.
+fn consume(c: usize, mapping: &SharedMapping, results: &Results) -> Result<(), ChildFail> {
+    let ring = Ring::<u64>::attach(mapping.region()).map_err(|e| ring_err("attach", e))?;
+    if ring.capacity() != CAPACITY {
+        return Err(fail(EXIT_CHECK, "attached capacity differs"));
+    }
+    let rx = ring
+        .consumer_with(Futex::adaptive(200))
+        .map_err(|e| ring_err("consumer", e))?;
+    let mut last: [Option<u64>; PRODUCERS] = [None; PRODUCERS];
+    let mut counts = [0u64; PRODUCERS];
+    let mut sums = [0u64; PRODUCERS];
+    let mut bitmaps = vec![vec![0u64; BITMAP_WORDS]; PRODUCERS];
+    let mut backoff = Backoff::new();
+    loop {
+        let got = if c == 0 {
+            rx.pop_timeout(Some(Duration::from_millis(20)))
+        } else {
+            rx.try_pop()
+        };
+        match got {
+            Ok(v) => {
+                backoff.progress();
+                let Some((p, seq)) = decode(v) else {
+                    return Err(fail(EXIT_CORRUPTED_ITEM, format!("item {v:#018x}")));
+                };
+                if let Some(prev) = last[p] {
+                    if seq <= prev {
+                        return Err(fail(
+                            EXIT_OUT_OF_ORDER,
+                            format!("producer {p}: item {seq} after {prev}"),
+                        ));
+                    }
+                }
+                last[p] = Some(seq);
+                counts[p] += 1;
+                sums[p] += seq;
+                bitmaps[p][(seq / 64) as usize] |= 1 << (seq % 64);
+            }
+            Err(Error::Empty | Error::TimedOut) => {
+                // Done once every producer has finished and every position
+                // was claimed by a consumer (`head == tail`).
+                if results.producers_done().load(Ordering::Acquire) == PRODUCERS as u64 {
+                    match ring.len() {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(e) => return Err(ring_err("len", e)),
+                    }
+                }
+                if !backoff.idle() {
+                    let stalled = ring.stalled();
+                    return Err(fail(
+                        EXIT_TIMEOUT,
+                        format!("consumer timed out after {counts:?} items; stalled: {stalled:?}"),
+                    ));
+                }
+            }
+            Err(e) => return Err(ring_err(&format!("pop after {counts:?} items"), e)),
+        }
+    }
+    for p in 0..PRODUCERS {
+        results.count(c, p).store(counts[p], Ordering::Relaxed);
+        results.sum(c, p).store(sums[p], Ordering::Relaxed);
+        for (w, &bits) in bitmaps[p].iter().enumerate() {
+            results.bitmap(c, p, w).store(bits, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// (b) A producer that dies between claiming a position and publishing it.
+
+fn dead_producer() -> Result<String, String> {
+    const CAP: u32 = 64;
+    const PUSHED: u64 = 5;
+    let mapping = mapping_for(CAP)?;
+    let ring = Ring::<u64>::init_at(mapping.region(), CAP, u32::MAX - 2)
+        .map_err(|e| format!("init: {e}"))?;
+    let tail_offset = 128;
+    let base = mapping.as_ptr();
+    let mut child = fork_child(|| {
+        child_main(|| {
+            let ring = Ring::<u64>::attach(mapping.region()).map_err(|e| ring_err("attach", e))?;
+            let tx = ring.producer().map_err(|e| ring_err("producer", e))?;
+            for seq in 0..PUSHED {
+                tx.try_push(item(0, seq))
+                    .map_err(|e| ring_err("try_push", e))?;
+            }
+            // The first half of a push: claim the next position...
+            // SAFETY: `tail` is the 4-aligned word at offset 128 of the
+            // mapping (layout table in `ipckit::mpmc`), accessed atomically
+            // as ring handles do.
+            let tail = unsafe { AtomicU32::from_ptr(base.add(tail_offset).cast()) };
+            let t = tail.load(Ordering::Acquire);
+            if tail
+                .compare_exchange(t, t.wrapping_add(1), Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+            {
+                return Err(fail(EXIT_CHECK, "tail moved under the only producer"));
+            }
+            // ... and die before the second half.
+            // SAFETY: sends a signal to this very process.
+            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+            Err(fail(EXIT_UNREACHABLE, "still alive after SIGKILL"))
+        })
+    })?;
+    let exit = child.wait(Instant::now() + DEADLINE)?;
+    expect_exit(exit, Exit::Signal(libc::SIGKILL))?;
+
+    let claimed = (u32::MAX - 2).wrapping_add(PUSHED as u32);
+    let rx = ring
+        .consumer_with(Spin::with_clock(monotonic_now))
+        .map_err(|e| format!("consumer: {e}"))?;
+    for seq in 0..PUSHED {
+        match rx.try_pop() {
+            Ok(v) if v == item(0, seq) => {}
+            other => return Err(format!("pop {seq}: {other:?}")),
+        }
+    }
+    // A live producer publishes behind the dead one's claim.
+    let tx = ring.producer().map_err(|e| format!("producer: {e}"))?;
+    tx.try_push(item(1, 0))
+        .map_err(|e| format!("push after the death: {e}"))?;
+    if ring.len() != Ok(2) {
+        return Err(format!("len: {:?}", ring.len()));
+    }
+    if ring.stalled() != Some(Stall::Unpublished { position: claimed }) {
+        return Err(format!("stalled: {:?}", ring.stalled()));
+    }
+    let t0 = Instant::now();
+    if rx.try_pop() != Err(Error::Empty) {
+        return Err("try_pop behind the unpublished slot was not Empty".into());
+    }
+    let try_pop_time = t0.elapsed();
+    let t0 = Instant::now();
+    match rx.pop_timeout(Some(Duration::from_millis(50))) {
+        Err(Error::TimedOut) => {}
+        other => return Err(format!("pop_timeout: {other:?}")),
+    }
+    let waited = t0.elapsed();
+    if waited < Duration::from_millis(50) || waited > Duration::from_secs(5) {
+        return Err(format!("pop_timeout took {waited:?}"));
+    }
+    // The header is intact.
+    let info = region::inspect(mapping.region()).map_err(|e| format!("inspect: {e}"))?;
+    if info.kind != Some(ObjectKind::Mpmc) {
+        return Err(format!("header after the death: {info:?}"));
+    }
+    Ok(format!(
+        "try_pop Empty in {try_pop_time:?}, pop_timeout(50 ms) TimedOut after {waited:?}, \
+         stalled at position {claimed}"
+    ))
+}
+
+// ---------------------------------------------------------------------------
+// (c) A hostile peer.
+
+fn hostile_peer() -> Result<String, String> {
+    const CAP: u32 = 64;
+    let mapping = mapping_for(CAP)?;
+    let ring = Ring::<u64>::init_at(mapping.region(), CAP, u32::MAX - 10)
+        .map_err(|e| format!("init: {e}"))?;
+    let tx = ring.producer().map_err(|e| format!("producer: {e}"))?;
+    let rx = ring.consumer().map_err(|e| format!("consumer: {e}"))?;
+    for seq in 0..20 {
+        tx.try_push(item(0, seq))
+            .map_err(|e| format!("fill: {e}"))?;
+    }
+    let base = mapping.as_ptr();
+    let len = mapping.len();
+    let mut child = fork_child(|| {
+        // A hostile peer plays by no rule: no attach; it scribbles on the
+        // control words and on every slot.
+        let mut x = 0x2545_F491u32;
+        for off in (128..len).step_by(4) {
+            if (136..256).contains(&off) || (264..384).contains(&off) {
+                continue; // reserved bytes: nobody reads them
+            }
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            // SAFETY: 4-aligned and in bounds of the page-aligned mapping; no
+            // ipckit handle of this (child) process uses the mapping.
+            let w = unsafe { AtomicU32::from_ptr(base.add(off).cast()) };
+            w.store(x, Ordering::Relaxed);
+        }
+        EXIT_OK
+    })?;
+    let exit = child.wait(Instant::now() + DEADLINE)?;
+    expect_exit(exit, Exit::Code(EXIT_OK))?;
+
+    let started = Instant::now();
+    let (mut corrupted, mut flow, mut ok) = (0, 0, 0);
+    for i in 0..1000 {
+        for r in [tx.try_push(i).map(drop), rx.try_pop().map(drop)] {
+            match r {
+                Ok(()) => ok += 1,
+                Err(Error::Full | Error::Empty) => flow += 1,
+                Err(Error::Corrupted(_)) => corrupted += 1,
+                Err(e) => return Err(format!("unexpected error {e}")),
+            }
+        }
+        let _ = ring.len();
+        let _ = ring.stalled();
+    }
+    let elapsed = started.elapsed();
+    if corrupted == 0 {
+        return Err("garbage everywhere, yet no call reported Corrupted".into());
+    }
+    // The header was not touched: attaching still validates.
+    Ring::<u64>::attach(mapping.region()).map_err(|e| format!("attach: {e}"))?;
+    Ok(format!(
+        "2000 calls in {elapsed:?}: {corrupted} Corrupted, {flow} Full/Empty, {ok} Ok"
+    ))
+}
+
+// ---------------------------------------------------------------------------
+
+fn main() {
+    type Test = fn() -> Result<String, String>;
+    let tests: [(&str, Test); 3] = [
+        ("dead producer", dead_producer),
+        ("hostile peer", hostile_peer),
+        ("stream", stream),
+    ];
+    let mut failed = 0;
+    for (name, test) in tests {
+        let started = Instant::now();
+        let result =
+            panic::catch_unwind(test).unwrap_or_else(|_| Err("panicked in the parent".to_string()));
+        let secs = started.elapsed().as_secs_f64();
+        match result {
+            Ok(note) => println!("mpmc_process: {name} ... ok ({secs:.2} s): {note}"),
+            Err(msg) => {
+                failed += 1;
+                println!("mpmc_process: {name} ... FAILED ({secs:.2} s): {msg}");
+            }
+        }
+    }
+    if failed > 0 {
+        println!("mpmc_process: {failed} failed");
+        std::process::exit(1);
+    }
+    println!("mpmc_process: all passed");
+}
