@@ -100,11 +100,17 @@ struct FutexInner {
     lock: Mutex<()>,
     cond: Condvar,
     wakes: StdAtomicU32,
+    /// Threads blocked in the condition variable right now.
+    sleepers: StdAtomicU32,
 }
 
 impl CondvarFutex {
     fn wakes(&self) -> u32 {
         self.0.wakes.load(SeqCst)
+    }
+
+    fn sleepers(&self) -> u32 {
+        self.0.sleepers.load(SeqCst)
     }
 }
 
@@ -119,20 +125,25 @@ impl Notify for CondvarFutex {
         if word.load(Ordering::Relaxed) != expected {
             return Ok(WaitStatus::Woken);
         }
-        match timeout {
+        // Counted under the lock, so a waker that sees the count can only
+        // take the lock once this thread is inside the condition variable.
+        self.0.sleepers.fetch_add(1, SeqCst);
+        let status = match timeout {
             None => {
                 drop(self.0.cond.wait(guard).unwrap());
-                Ok(WaitStatus::Woken)
+                WaitStatus::Woken
             }
             Some(t) => {
                 let (_guard, result) = self.0.cond.wait_timeout(guard, t).unwrap();
-                Ok(if result.timed_out() {
+                if result.timed_out() {
                     WaitStatus::TimedOut
                 } else {
                     WaitStatus::Woken
-                })
+                }
             }
-        }
+        };
+        self.0.sleepers.fetch_sub(1, SeqCst);
+        Ok(status)
     }
 
     fn wake_one(&self, _word: &AtomicU32) {
@@ -532,12 +543,12 @@ fn semaphore_wakes_only_announced_waiters() {
     }
     assert_eq!(futex.wakes(), 0);
 
-    // One sleeping waiter: one post, one wake.
+    // One sleeping waiter: one post, one wake. (Wait until it is really
+    // asleep: a waiter that is merely announced may still find the post in
+    // its re-check and take the unit without any wake.)
     std::thread::scope(|s| {
         let waiter = s.spawn(|| h.wait());
-        eventually("the waiter to announce itself", || {
-            mem.word(WAITERS).load(SeqCst) == 1
-        });
+        eventually("the waiter to fall asleep", || futex.sleepers() == 1);
         h.post().unwrap();
         assert_eq!(waiter.join().unwrap(), Ok(()));
     });
@@ -548,9 +559,7 @@ fn semaphore_wakes_only_announced_waiters() {
     std::thread::scope(|s| {
         let a = s.spawn(|| h.wait());
         let b = s.spawn(|| h.wait());
-        eventually("both waiters to announce themselves", || {
-            mem.word(WAITERS).load(SeqCst) == 2
-        });
+        eventually("both waiters to fall asleep", || futex.sleepers() == 2);
         h.post_n(2).unwrap();
         assert_eq!(a.join().unwrap(), Ok(()));
         assert_eq!(b.join().unwrap(), Ok(()));
