@@ -55,6 +55,8 @@ pub mod region;
 pub mod semaphore;
 pub mod spsc;
 mod sync;
+#[cfg(all(test, not(feature = "loom")))]
+mod test_support;
 pub mod wait;
 
 pub use error::{Error, Result, Role};

@@ -3,86 +3,21 @@
 //! using it as a mutex (miri checks the mutual exclusion with its data-race
 //! detector).
 
-use std::boxed::Box;
 use std::cell::UnsafeCell;
-use std::ptr::NonNull;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::AtomicU32 as StdAtomicU32;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
-use std::vec::Vec;
 
 use super::*;
+use crate::test_support::{PeerMemory, std_clock};
+
+const COUNT: usize = 128;
+const WAITERS: usize = 132;
 use crate::region::{ENDIAN_MARKER, LAYOUT_VERSION, MAGIC};
 use crate::wait::WaitStatus;
 use crate::{AlignedBytes, Region};
-
-const MEM: usize = 1024;
-const COUNT: usize = 128;
-const WAITERS: usize = 132;
-
-/// Heap memory handed out as a *raw* region, so that a test can act as a
-/// faulty peer and write words while handles are alive.
-struct PeerMemory {
-    bytes: NonNull<AlignedBytes<MEM>>,
-}
-
-impl PeerMemory {
-    fn new() -> Self {
-        let bytes = NonNull::from(Box::leak(Box::new(AlignedBytes::<MEM>::new())));
-        Self { bytes }
-    }
-
-    fn region(&self) -> Region<'_> {
-        self.region_at(0, MEM)
-    }
-
-    fn region_at(&self, offset: usize, len: usize) -> Region<'_> {
-        assert!(offset + len <= MEM);
-        // SAFETY: in-bounds offset of a live allocation.
-        let base = unsafe { self.bytes.cast::<u8>().add(offset) };
-        // SAFETY: the allocation lives as long as `self`, is zero-initialised,
-        // and is only accessed through semaphores and `word` (atomics).
-        unsafe { Region::from_raw(base, len) }
-    }
-
-    /// The `u32` at `offset`, as the peer sees it.
-    fn word(&self, offset: usize) -> &StdAtomicU32 {
-        assert!(offset % 4 == 0 && offset + 4 <= MEM);
-        // SAFETY: aligned, in bounds, and only ever accessed atomically.
-        unsafe {
-            self.bytes
-                .cast::<u8>()
-                .add(offset)
-                .cast::<StdAtomicU32>()
-                .as_ref()
-        }
-    }
-
-    fn bytes(&self, len: usize) -> Vec<u8> {
-        (0..len)
-            .map(|i| self.word(i & !3).load(SeqCst).to_ne_bytes()[i & 3])
-            .collect()
-    }
-}
-
-// SAFETY: the memory is only accessed through atomics and semaphore handles,
-// which are built for concurrent use.
-unsafe impl Sync for PeerMemory {}
-
-impl Drop for PeerMemory {
-    fn drop(&mut self) {
-        // SAFETY: `bytes` came from `Box::leak` and every region borrowed
-        // from `self` has ended.
-        drop(unsafe { Box::from_raw(self.bytes.as_ptr()) });
-    }
-}
-
-fn std_clock() -> Duration {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    START.get_or_init(Instant::now).elapsed()
-}
 
 fn timed() -> Spin {
     Spin::with_clock(std_clock)

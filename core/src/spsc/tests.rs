@@ -2,76 +2,14 @@
 //! region or index a peer can produce.
 
 use std::boxed::Box;
-use std::ptr::NonNull;
 use std::sync::atomic::AtomicU32 as StdAtomicU32;
 use std::sync::atomic::Ordering::SeqCst;
 use std::vec::Vec;
 
 use super::*;
 use crate::region::{ENDIAN_MARKER, LAYOUT_VERSION, MAGIC};
+use crate::test_support::{MEM, PeerMemory, std_clock};
 use crate::{AlignedBytes, Region};
-
-const MEM: usize = 4096;
-
-/// Heap memory handed out as a *raw* region, so that a test can act as a
-/// faulty peer and write words while ring handles are alive.
-struct PeerMemory {
-    bytes: NonNull<AlignedBytes<MEM>>,
-}
-
-impl PeerMemory {
-    fn new() -> Self {
-        let bytes = NonNull::from(Box::leak(Box::new(AlignedBytes::<MEM>::new())));
-        Self { bytes }
-    }
-
-    fn region(&self) -> Region<'_> {
-        self.region_at(0, MEM)
-    }
-
-    fn region_at(&self, offset: usize, len: usize) -> Region<'_> {
-        assert!(offset + len <= MEM);
-        // SAFETY: in-bounds offset of a live allocation.
-        let base = unsafe { self.bytes.cast::<u8>().add(offset) };
-        // SAFETY: the allocation lives as long as `self`, is zero-initialised,
-        // and is only accessed through rings and `word` (atomics).
-        unsafe { Region::from_raw(base, len) }
-    }
-
-    /// The `u32` at `offset`, as the peer sees it.
-    fn word(&self, offset: usize) -> &StdAtomicU32 {
-        assert!(offset % 4 == 0 && offset + 4 <= MEM);
-        // SAFETY: aligned, in bounds, and only ever accessed atomically.
-        unsafe {
-            self.bytes
-                .cast::<u8>()
-                .add(offset)
-                .cast::<StdAtomicU32>()
-                .as_ref()
-        }
-    }
-
-    fn bytes(&self, len: usize) -> Vec<u8> {
-        (0..len)
-            .map(|i| {
-                let w = self.word(i & !3).load(SeqCst);
-                w.to_ne_bytes()[i & 3]
-            })
-            .collect()
-    }
-}
-
-// SAFETY: the memory is only accessed through atomics and ring handles, which
-// are built for concurrent use.
-unsafe impl Sync for PeerMemory {}
-
-impl Drop for PeerMemory {
-    fn drop(&mut self) {
-        // SAFETY: `bytes` came from `Box::leak` and every region borrowed
-        // from `self` has ended.
-        drop(unsafe { Box::from_raw(self.bytes.as_ptr()) });
-    }
-}
 
 const TAIL: usize = 128;
 const PRODUCER_CLAIM: usize = 132;
@@ -623,11 +561,6 @@ impl Notify for CondvarFutex {
     fn now(&self) -> Option<Duration> {
         Some(std_clock())
     }
-}
-
-fn std_clock() -> Duration {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START.get_or_init(std::time::Instant::now).elapsed()
 }
 
 #[test]
