@@ -122,6 +122,22 @@ pub enum Error {
     /// (an index more than a capacity ahead, a header field out of range).
     /// The operation did nothing; the endpoint is safe to drop.
     Corrupted(&'static str),
+    /// A frame is longer than the object carries: a frame ring's largest
+    /// frame ([`frame::max_frame_len`](crate::frame::max_frame_len)), or a
+    /// stream decoder's configured maximum. Returned before anything is
+    /// written, claimed or buffered.
+    FrameTooLarge {
+        /// The frame's length in bytes.
+        len: u32,
+        /// The largest length accepted.
+        max: u32,
+    },
+    /// The caller's buffer cannot hold the next frame, which stays queued:
+    /// retry with a buffer of at least `required` bytes.
+    BufferTooSmall {
+        /// The length of the waiting frame.
+        required: usize,
+    },
 }
 
 impl Error {
@@ -181,6 +197,12 @@ impl fmt::Display for Error {
                 f.write_str("the endpoint's notifier does not match the ring's wake mode")
             }
             Error::Corrupted(what) => write!(f, "region corrupted: {what}"),
+            Error::FrameTooLarge { len, max } => {
+                write!(f, "frame of {len} bytes exceeds the maximum of {max}")
+            }
+            Error::BufferTooSmall { required } => {
+                write!(f, "buffer too small: the next frame needs {required} bytes")
+            }
         }
     }
 }

@@ -38,6 +38,9 @@
 //!   `thumbv6m` for now.
 //! - [`semaphore`]: a counting semaphore (a cross-process mutex at maximum 1);
 //!   it needs compare-and-swap, so it is absent on `thumbv6m` for now.
+//! - [`frame`]: variable-length byte frames: an SPSC frame ring (loads and
+//!   stores only), an MPSC frame ring (out-of-order commit), and a
+//!   length-prefixed stream codec.
 //! - [`wait`]: futex-shaped blocking ([`wait::Notify`]) and the event count
 //!   that keeps wake-ups off the fast path.
 //! - [`error`]: the one [`Error`] type.
@@ -50,6 +53,7 @@
 extern crate std;
 
 pub mod error;
+pub mod frame;
 pub mod mpmc;
 pub mod region;
 pub mod semaphore;

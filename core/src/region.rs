@@ -86,6 +86,10 @@ pub enum ObjectKind {
     Mpmc,
     /// A counting semaphore.
     Semaphore,
+    /// A single-producer single-consumer ring of variable-length byte frames.
+    FrameSpsc,
+    /// A multi-producer single-consumer ring of variable-length byte frames.
+    FrameMpsc,
 }
 
 impl ObjectKind {
@@ -95,6 +99,8 @@ impl ObjectKind {
             ObjectKind::Spsc => 1,
             ObjectKind::Mpmc => 2,
             ObjectKind::Semaphore => 3,
+            ObjectKind::FrameSpsc => 4,
+            ObjectKind::FrameMpsc => 5,
         }
     }
 
@@ -104,6 +110,8 @@ impl ObjectKind {
             1 => Some(ObjectKind::Spsc),
             2 => Some(ObjectKind::Mpmc),
             3 => Some(ObjectKind::Semaphore),
+            4 => Some(ObjectKind::FrameSpsc),
+            5 => Some(ObjectKind::FrameMpsc),
             _ => None,
         }
     }

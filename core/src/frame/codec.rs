@@ -1,0 +1,1 @@
+//! Length-prefixed frames for byte streams (in progress).

@@ -1,0 +1,1 @@
+//! The multi-producer single-consumer frame ring (in progress).

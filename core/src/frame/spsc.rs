@@ -1,0 +1,1 @@
+//! The single-producer single-consumer frame ring (in progress).
