@@ -297,7 +297,7 @@ mod tests {
             (frame_word(24), 40, 64, 64),       // record past the end of the ring
             (frame_word(8), 0, 64, 8),          // record past the published range
             (BUSY | frame_word(25), 0, 64, 64), // busy, too long
-            (LEN_MASK, 0, 1 << 31, 1 << 31),    // huge
+            (LEN_MASK, 0, 1 << 20, 1 << 20),    // huge
             (u32::MAX, 0, 64, 64),
         ];
         for (word, offset, cap, readable) in bad {
