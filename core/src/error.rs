@@ -138,6 +138,14 @@ pub enum Error {
         /// The length of the waiting frame.
         required: usize,
     },
+    /// A byte stream ended inside a frame: `missing` more bytes were due.
+    Truncated {
+        /// Bytes of the frame (prefix included) that never arrived.
+        missing: usize,
+    },
+    /// The other endpoint is gone: its process died or it closed, so a
+    /// blocked call will never be satisfied.
+    PeerGone,
 }
 
 impl Error {
@@ -203,6 +211,10 @@ impl fmt::Display for Error {
             Error::BufferTooSmall { required } => {
                 write!(f, "buffer too small: the next frame needs {required} bytes")
             }
+            Error::Truncated { missing } => {
+                write!(f, "stream ended inside a frame ({missing} bytes missing)")
+            }
+            Error::PeerGone => f.write_str("the peer endpoint is gone"),
         }
     }
 }
