@@ -77,3 +77,38 @@ pub(crate) fn std_clock() -> Duration {
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     START.get_or_init(std::time::Instant::now).elapsed()
 }
+
+/// A futex made of a std mutex and condition variable, so that the core's
+/// own tests (and miri) exercise sleeping waiters without an OS futex.
+#[derive(Clone, Default)]
+pub(crate) struct CondvarFutex(std::sync::Arc<(std::sync::Mutex<()>, std::sync::Condvar)>);
+
+impl crate::wait::Notify for CondvarFutex {
+    fn wait(
+        &self,
+        word: &crate::sync::AtomicU32,
+        expected: u32,
+        timeout: Option<Duration>,
+    ) -> crate::Result<crate::wait::WaitStatus> {
+        let guard = self.0.0.lock().unwrap();
+        if word.load(crate::sync::Ordering::Relaxed) != expected {
+            return Ok(crate::wait::WaitStatus::Woken);
+        }
+        match timeout {
+            None => drop(self.0.1.wait(guard).unwrap()),
+            Some(t) => drop(self.0.1.wait_timeout(guard, t).unwrap()),
+        }
+        Ok(crate::wait::WaitStatus::Woken)
+    }
+    fn wake_one(&self, _word: &crate::sync::AtomicU32) {
+        let _guard = self.0.0.lock().unwrap();
+        self.0.1.notify_all();
+    }
+    fn wake_all(&self, _word: &crate::sync::AtomicU32) {
+        let _guard = self.0.0.lock().unwrap();
+        self.0.1.notify_all();
+    }
+    fn now(&self) -> Option<Duration> {
+        Some(std_clock())
+    }
+}

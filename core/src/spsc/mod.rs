@@ -168,28 +168,59 @@ impl Control {
     /// Writes a fresh SPSC control block and publishes it (the init protocol
     /// of [`crate::region`]).
     fn init(&self, exclusive: bool, elem: (u32, u32), options: Options) -> Result<()> {
-        self.header.begin_init(exclusive)?;
-        let flags = if options.wakes { FLAG_WAKES } else { 0 };
-        self.header.write_fields(
+        self.init_as(
+            exclusive,
             ObjectKind::Spsc,
-            elem.0,
-            elem.1,
-            options.capacity,
+            elem,
             DATA_OFFSET as u32,
-            flags,
-        );
-        self.producer
-            .tail
-            .store(options.position, Ordering::Relaxed);
+            (options.capacity, options.position, options.wakes),
+        )
+    }
+
+    /// Writes a control block of this layout for `kind` (the SPSC frame ring
+    /// shares it): header fields, both indices at `position`, no claims, no
+    /// waiters; then publishes the header.
+    pub(crate) fn init_as(
+        &self,
+        exclusive: bool,
+        kind: ObjectKind,
+        elem: (u32, u32),
+        data_offset: u32,
+        (capacity, position, wakes): (u32, u32, bool),
+    ) -> Result<()> {
+        self.header.begin_init(exclusive)?;
+        let flags = if wakes { FLAG_WAKES } else { 0 };
+        self.header
+            .write_fields(kind, elem.0, elem.1, capacity, data_offset, flags);
+        self.producer.tail.store(position, Ordering::Relaxed);
         self.producer.claim.store(0, Ordering::Relaxed);
         self.producer.consumer_waiting.store(0, Ordering::Relaxed);
-        self.consumer
-            .head
-            .store(options.position, Ordering::Relaxed);
+        self.consumer.head.store(position, Ordering::Relaxed);
         self.consumer.claim.store(0, Ordering::Relaxed);
         self.consumer.producer_waiting.store(0, Ordering::Relaxed);
         self.header.publish();
         Ok(())
+    }
+
+    /// An all-zero control block on the heap, for the loom models.
+    #[cfg(feature = "loom")]
+    pub(crate) fn new_modelled() -> std::boxed::Box<Self> {
+        use crate::region::Reserved;
+        std::boxed::Box::new(Control {
+            header: Header::new(),
+            producer: ProducerLine {
+                tail: AtomicU32::new(0),
+                claim: AtomicU32::new(0),
+                consumer_waiting: AtomicU32::new(0),
+                _reserved: Reserved::new(),
+            },
+            consumer: ConsumerLine {
+                head: AtomicU32::new(0),
+                claim: AtomicU32::new(0),
+                producer_waiting: AtomicU32::new(0),
+                _reserved: Reserved::new(),
+            },
+        })
     }
 }
 
@@ -507,28 +538,13 @@ impl<'a, T: Pod> Ring<'a, T> {
     #[doc(hidden)]
     pub fn new_modelled_with(options: Options) -> Result<Ring<'static, T>> {
         let capacity = options.capacity;
-        use crate::region::Reserved;
         use std::boxed::Box;
         use std::sync::Arc;
         use std::vec::Vec;
 
         let elem = element::<T>()?;
         layout_len::<T>(capacity)?;
-        let control = Box::new(Control {
-            header: Header::new(),
-            producer: ProducerLine {
-                tail: AtomicU32::new(0),
-                claim: AtomicU32::new(0),
-                consumer_waiting: AtomicU32::new(0),
-                _reserved: Reserved::new(),
-            },
-            consumer: ConsumerLine {
-                head: AtomicU32::new(0),
-                claim: AtomicU32::new(0),
-                producer_waiting: AtomicU32::new(0),
-                _reserved: Reserved::new(),
-            },
-        });
+        let control = Control::new_modelled();
         let mut slots: Box<[SlotCell<T>]> = (0..capacity)
             .map(|_| SlotCell::new(T::zeroed()))
             .collect::<Vec<_>>()

@@ -8,7 +8,7 @@ use std::vec::Vec;
 
 use super::*;
 use crate::region::{ENDIAN_MARKER, LAYOUT_VERSION, MAGIC};
-use crate::test_support::{MEM, PeerMemory, std_clock};
+use crate::test_support::{CondvarFutex, MEM, PeerMemory};
 use crate::{AlignedBytes, Region};
 
 const TAIL: usize = 128;
@@ -525,41 +525,6 @@ fn every_error_displays() {
     for e in all {
         assert!(!std::format!("{e}").is_empty());
         assert_eq!(e.is_flow(), matches!(e, Error::Full | Error::Empty));
-    }
-}
-
-/// A futex made of a std mutex and condition variable, so that the core's
-/// own tests (and miri) exercise sleeping waiters without an OS futex.
-#[derive(Clone, Default)]
-struct CondvarFutex(std::sync::Arc<(std::sync::Mutex<()>, std::sync::Condvar)>);
-
-impl Notify for CondvarFutex {
-    fn wait(
-        &self,
-        word: &AtomicU32,
-        expected: u32,
-        timeout: Option<Duration>,
-    ) -> Result<crate::wait::WaitStatus> {
-        let guard = self.0.0.lock().unwrap();
-        if word.load(Ordering::Relaxed) != expected {
-            return Ok(crate::wait::WaitStatus::Woken);
-        }
-        match timeout {
-            None => drop(self.0.1.wait(guard).unwrap()),
-            Some(t) => drop(self.0.1.wait_timeout(guard, t).unwrap()),
-        }
-        Ok(crate::wait::WaitStatus::Woken)
-    }
-    fn wake_one(&self, _word: &AtomicU32) {
-        let _guard = self.0.0.lock().unwrap();
-        self.0.1.notify_all();
-    }
-    fn wake_all(&self, _word: &AtomicU32) {
-        let _guard = self.0.0.lock().unwrap();
-        self.0.1.notify_all();
-    }
-    fn now(&self) -> Option<Duration> {
-        Some(std_clock())
     }
 }
 
