@@ -69,3 +69,96 @@ mod futex_emulation {
 
 #[cfg(loom)]
 pub use futex_emulation::LoomFutex;
+
+#[cfg(loom)]
+mod harness {
+    use std::fmt::Debug;
+
+    use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicBool, Ordering};
+
+    /// Runs `f` under loom with `bound` preemptions (unless the environment
+    /// sets `LOOM_MAX_PREEMPTIONS`, which then wins, to run a deeper check by
+    /// hand), and prints how many executions loom explored and how long that
+    /// took (visible with `--nocapture`).
+    pub fn model<F>(bound: usize, f: F)
+    where
+        F: Fn() + Sync + Send + 'static,
+    {
+        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+        let mut builder = loom::model::Builder::new();
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = Some(bound);
+        }
+        let bound = builder.preemption_bound;
+        let executions = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = executions.clone();
+        let started = std::time::Instant::now();
+        builder.check(move || {
+            counter.fetch_add(1, Relaxed);
+            f();
+        });
+        eprintln!(
+            "{}: {} executions, preemption bound {bound:?}, {:.1} s",
+            std::thread::current().name().unwrap_or("model"),
+            executions.load(Relaxed),
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    /// Set by a producer thread once it has published everything, so that a
+    /// consumer still waiting after that fails with a clear message (an item
+    /// was lost) instead of spinning until loom's branch limit.
+    #[derive(Clone)]
+    pub struct Done(Arc<AtomicBool>);
+
+    impl Done {
+        /// Not yet done.
+        #[allow(clippy::new_without_default)] // loom objects live in a model
+        pub fn new() -> Self {
+            Self(Arc::new(AtomicBool::new(false)))
+        }
+
+        /// The producer has published everything.
+        pub fn set(&self) {
+            self.0.store(true, Ordering::Release);
+        }
+
+        /// The consumer's side: see [`Waiter::empty`].
+        pub fn waiter(&self) -> Waiter {
+            Waiter {
+                done: self.clone(),
+                last_chance: false,
+            }
+        }
+    }
+
+    /// What a consumer does when the ring looked empty while it still
+    /// expects items.
+    pub struct Waiter {
+        done: Done,
+        last_chance: bool,
+    }
+
+    impl Waiter {
+        /// Yields while the producer is running. Once the producer has
+        /// finished, allows one more look (ordered after its last publication
+        /// by the Acquire load of [`Done`]) and fails if that finds the ring
+        /// empty too.
+        pub fn empty(&mut self, context: impl Debug) {
+            assert!(
+                !self.last_chance,
+                "the producer has finished but the ring stays empty: an item was lost ({context:?})"
+            );
+            if self.done.0.load(Ordering::Acquire) {
+                self.last_chance = true;
+            } else {
+                loom::thread::yield_now();
+            }
+        }
+    }
+}
+
+#[cfg(loom)]
+pub use harness::{Done, Waiter, model};

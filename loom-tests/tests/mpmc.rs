@@ -27,6 +27,7 @@
 //! in the environment, which then wins (to run a deeper check by hand).
 #![cfg(loom)]
 
+use ipckit_loom_tests::model;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -36,35 +37,6 @@ use ipckit_core::{Error, Result};
 use loom::sync::atomic::{AtomicU32, Ordering};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
-
-/// Runs `f` under loom with `bound` preemptions (unless the environment sets
-/// `LOOM_MAX_PREEMPTIONS`), and prints how many executions loom explored and
-/// how long that took (visible with `--nocapture`).
-fn model<F>(bound: usize, f: F)
-where
-    F: Fn() + Sync + Send + 'static,
-{
-    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(bound);
-    }
-    let bound = builder.preemption_bound;
-    let executions = std::sync::Arc::new(AtomicUsize::new(0));
-    let counter = executions.clone();
-    let started = std::time::Instant::now();
-    builder.check(move || {
-        counter.fetch_add(1, Relaxed);
-        f();
-    });
-    eprintln!(
-        "{}: {} executions, preemption bound {bound:?}, {:.1} s",
-        std::thread::current().name().unwrap_or("model"),
-        executions.load(Relaxed),
-        started.elapsed().as_secs_f64()
-    );
-}
 
 /// A futex emulation that, like the kernel's, wakes only the waiters of the
 /// word it is given, and `wake_one` exactly one of them. `wait` checks the

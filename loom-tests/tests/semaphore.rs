@@ -32,36 +32,10 @@ use ipckit_core::Error;
 use ipckit_core::semaphore::{Options, Semaphore};
 use ipckit_core::wait::Notify;
 use ipckit_loom_tests::LoomFutex;
+use ipckit_loom_tests::model;
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
-
-/// Runs `f` under loom with `bound` preemptions (unless the environment sets
-/// `LOOM_MAX_PREEMPTIONS`), and prints how many executions loom explored
-/// (visible with `--nocapture`).
-fn model<F>(bound: usize, f: F)
-where
-    F: Fn() + Sync + Send + 'static,
-{
-    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(bound);
-    }
-    let bound = builder.preemption_bound;
-    let executions = std::sync::Arc::new(AtomicUsize::new(0));
-    let counter = executions.clone();
-    builder.check(move || {
-        counter.fetch_add(1, Relaxed);
-        f();
-    });
-    eprintln!(
-        "{}: {} executions, preemption bound {bound:?}",
-        std::thread::current().name().unwrap_or("model"),
-        executions.load(Relaxed)
-    );
-}
 
 /// Two threads each take the semaphore (maximum 1), add 1 to a plain
 /// counter, and post. The counter cell is loom's: an unordered access is a

@@ -31,42 +31,9 @@
 
 use ipckit_core::spsc::{Consumer, Producer, Ring};
 use ipckit_core::{Error, Pod, Role};
-use loom::sync::Arc;
-use loom::sync::atomic::{AtomicBool, Ordering};
+use ipckit_loom_tests::{Done, Waiter, model};
 use loom::thread;
 use std::fmt::Debug;
-
-/// Runs `f` under loom with `bound` preemptions (unless the environment sets
-/// `LOOM_MAX_PREEMPTIONS`), and prints how many executions loom explored
-/// (visible with `--nocapture`).
-fn model<F>(bound: usize, f: F)
-where
-    F: Fn() + Sync + Send + 'static,
-{
-    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(bound);
-    }
-    let bound = builder.preemption_bound;
-    let executions = std::sync::Arc::new(AtomicUsize::new(0));
-    let counter = executions.clone();
-    builder.check(move || {
-        counter.fetch_add(1, Relaxed);
-        f();
-    });
-    eprintln!(
-        "{}: {} executions, preemption bound {bound:?}",
-        thread_name(),
-        executions.load(Relaxed)
-    );
-}
-
-/// The name of the test running this model (libtest names its threads so).
-fn thread_name() -> String {
-    std::thread::current().name().unwrap_or("model").to_string()
-}
 
 /// Pushes `value`, yielding to the scheduler while the ring is full.
 fn push<T: Pod + Debug>(tx: &mut Producer<'_, T>, value: T) {
@@ -75,54 +42,6 @@ fn push<T: Pod + Debug>(tx: &mut Producer<'_, T>, value: T) {
             Ok(()) => return,
             Err(Error::Full) => thread::yield_now(),
             Err(e) => panic!("try_push: {e:?}"),
-        }
-    }
-}
-
-/// Set by a producer thread once it has published everything, so that a
-/// consumer still waiting for items after that fails with a clear message
-/// (an item was lost) instead of spinning until loom's branch limit.
-#[derive(Clone)]
-struct Done(Arc<AtomicBool>);
-
-impl Done {
-    fn new() -> Self {
-        Self(Arc::new(AtomicBool::new(false)))
-    }
-
-    fn set(&self) {
-        self.0.store(true, Ordering::Release);
-    }
-
-    /// The consumer's side: see [`Waiter::empty`].
-    fn waiter(&self) -> Waiter {
-        Waiter {
-            done: self.clone(),
-            last_chance: false,
-        }
-    }
-}
-
-/// What a consumer does when the ring looked empty while it still expects
-/// items.
-struct Waiter {
-    done: Done,
-    last_chance: bool,
-}
-
-impl Waiter {
-    /// Yields while the producer is running. Once the producer has finished,
-    /// allows one more look (ordered after its last publication by the
-    /// Acquire load of [`Done`]) and fails if that finds the ring empty too.
-    fn empty(&mut self, context: impl Debug) {
-        assert!(
-            !self.last_chance,
-            "the producer has finished but the ring stays empty: an item was lost ({context:?})"
-        );
-        if self.done.0.load(Ordering::Acquire) {
-            self.last_chance = true;
-        } else {
-            thread::yield_now();
         }
     }
 }

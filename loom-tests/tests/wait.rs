@@ -9,15 +9,8 @@
 
 use ipckit_core::spsc::{Options, Ring};
 use ipckit_loom_tests::LoomFutex;
+use ipckit_loom_tests::model;
 use loom::thread;
-
-fn model<F: Fn() + Sync + Send + 'static>(bound: usize, f: F) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(bound);
-    }
-    builder.check(f);
-}
 
 /// The consumer sleeps on an empty ring while the producer pushes: the
 /// waker/waiter race of the event count.

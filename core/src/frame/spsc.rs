@@ -345,13 +345,17 @@ impl<'a> Ring<'a> {
         )?;
         let control_ptr = NonNull::from(&*control);
         let data_ptr = NonNull::new(data.as_mut_ptr()).expect("boxed slice is non-null");
+        // The backing is only kept alive (never accessed through the `Arc`),
+        // so its lack of `Sync` does not matter.
+        #[allow(clippy::arc_with_non_send_sync)]
+        let backing = std::sync::Arc::new((control, data));
         Ok(Ring {
             control: control_ptr,
             data: data_ptr,
             capacity: options.capacity,
             max_frame,
             wakes: options.wakes,
-            backing: std::sync::Arc::new((control, data)),
+            backing,
             _region: PhantomData,
         })
     }
