@@ -351,8 +351,11 @@ fn dead_producer() -> Result<String, String> {
     ))
 }
 
+/// A sub-test: a name, and a body that describes its success or failure.
+type SubTest = (&'static str, fn() -> Result<String, String>);
+
 fn main() {
-    let tests: [(&str, fn() -> Result<String, String>); 3] = [
+    let tests: [SubTest; 3] = [
         ("spinning stream", || stream(false)),
         ("blocking stream", || stream(true)),
         ("dead producer", dead_producer),
