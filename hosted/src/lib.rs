@@ -33,15 +33,22 @@
 //! ```
 //!
 //! # Modules
-//! - [`shm`]: shared memory mappings to place rings on.
+//! - [`shm`]: shared memory to place rings on: anonymous mappings, named
+//!   POSIX objects, sealed memfds, mapped files, and handing descriptors to
+//!   other processes.
 //! - [`futex`]: shared Linux futexes as the core's [`wait::Notify`], for
 //!   blocking across processes.
-//! - everything of [`ipckit_core`]: [`region`], [`spsc`], [`error`].
+//! - [`error`]: this crate's [`error::Error`], which wraps the core's error
+//!   and adds failed system calls with their context. (The root's [`Error`]
+//!   is still the core's, re-exported; the core's module is
+//!   [`ipckit_core::error`].)
+//! - everything of [`ipckit_core`]: [`region`], [`spsc`], ...
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub use ipckit_core::*;
 
+pub mod error;
 pub mod futex;
 pub mod shm;

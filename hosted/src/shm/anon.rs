@@ -1,19 +1,11 @@
-//! Shared memory that other processes can see.
-//!
-//! A ring of [`ipckit_core`] lives on a [`Region`]; this module provides the
-//! memory behind such a region. So far there is one type:
-//!
-//! - [`SharedMapping`]: an anonymous `MAP_SHARED` mapping. It has no name and
-//!   no file descriptor, so the only processes that can see it are the ones
-//!   `fork()`ed after it was created (they inherit the same pages).
-//!
-//! Named POSIX shared memory (`shm_open`) and `memfd` objects, which
-//! unrelated processes can open, come later in this module.
+//! Anonymous shared mappings, inherited across `fork()`.
 
 use std::io;
 use std::ptr::{self, NonNull};
 
 use ipckit_core::Region;
+
+use super::SharedMemory;
 
 /// An anonymous shared mapping: `len` zeroed bytes, readable and writable,
 /// shared with every child process `fork()`ed while it exists.
@@ -187,6 +179,12 @@ impl SharedMapping {
         // - Forked processes write the same pages at any time: that is what
         //   `from_raw` allows, and ipckit handles validate what they read.
         unsafe { Region::from_raw(self.base, self.len) }
+    }
+}
+
+impl SharedMemory for SharedMapping {
+    fn region(&self) -> Region<'_> {
+        SharedMapping::region(self)
     }
 }
 

@@ -1,0 +1,267 @@
+//! The one error type of the hosted crate.
+//!
+//! [`Error`] is what every operation of this crate that touches the
+//! operating system returns. It carries either an error of the core
+//! ([`Error::Core`]: a header that does not validate, a ring that is full, a
+//! peer that wrote garbage) or a failed system call with its context: which
+//! call, on which object, and the `errno` as a [`std::io::Error`].
+//!
+//! The system-call errors a caller typically handles get their own variants,
+//! so that they can be matched without looking at `errno`:
+//!
+//! | variant                    | `errno`           | typical cause                                   |
+//! |----------------------------|-------------------|-------------------------------------------------|
+//! | [`Error::NotFound`]        | `ENOENT`          | `open` of a name nobody created (or removed)    |
+//! | [`Error::AlreadyExists`]   | `EEXIST`          | `create` of a name that exists: another creator won |
+//! | [`Error::PermissionDenied`]| `EACCES`          | the object's mode does not let this user open it |
+//! | [`Error::Os`]              | anything else     | `ENOMEM`, `EMFILE`, `EPERM` (a seal refused an operation), ... |
+//!
+//! Errors this crate finds itself, without an `errno`, are
+//! [`Error::InvalidName`], [`Error::TooSmall`] and [`Error::NotSealed`].
+//!
+//! The core's error converts with `?` (`From<ipckit_core::Error>`), so code
+//! that mixes core calls (`Ring::attach`) and OS calls (`ShmObject::open`)
+//! returns one type.
+//!
+//! ```
+//! use ipckit::error::Error;
+//! use ipckit::shm::ShmObject;
+//!
+//! match ShmObject::open("ipckit-doc-surely-missing") {
+//!     Err(Error::NotFound(e)) => assert_eq!(e.call, "shm_open"),
+//!     other => panic!("unexpected: {other:?}"),
+//! }
+//! ```
+//!
+//! This module is the hosted crate's `error`; the core's error module stays
+//! reachable as [`ipckit_core::error`], and its [`Error`](CoreError) is
+//! re-exported here as [`CoreError`].
+
+use std::fmt;
+use std::io;
+
+/// The core's error type, under a name that does not clash with [`Error`].
+pub use ipckit_core::error::Error as CoreError;
+pub use ipckit_core::error::Role;
+
+/// A failed system call, with what it was called on.
+///
+/// ```
+/// use ipckit::error::OsError;
+///
+/// let e = OsError::new("shm_open", "/demo", std::io::Error::from_raw_os_error(libc::ENOENT));
+/// assert_eq!(e.errno(), Some(libc::ENOENT));
+/// assert!(e.to_string().starts_with("shm_open(/demo): "));
+/// ```
+#[derive(Debug)]
+pub struct OsError {
+    /// The call that failed (`"shm_open"`, `"ftruncate"`, `"mmap"`, ...).
+    pub call: &'static str,
+    /// The object it concerned: a shm name, a path, `fd 7`; may be empty.
+    pub target: String,
+    /// The operating system's error (`errno`).
+    pub source: io::Error,
+}
+
+impl OsError {
+    /// Wraps `source`, the error of `call` on `target`.
+    pub fn new(call: &'static str, target: impl Into<String>, source: io::Error) -> Self {
+        Self {
+            call,
+            target: target.into(),
+            source,
+        }
+    }
+
+    /// The `errno` value, if the error came from the operating system.
+    pub fn errno(&self) -> Option<i32> {
+        self.source.raw_os_error()
+    }
+}
+
+impl fmt::Display for OsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({}): {}", self.call, self.target, self.source)
+    }
+}
+
+/// Everything that can go wrong in `ipckit` (the hosted crate).
+///
+/// See the [module docs](self) for which `errno` becomes which variant.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An error of the core: header validation, ring flow or corruption.
+    Core(CoreError),
+    /// The object does not exist (`ENOENT`).
+    NotFound(OsError),
+    /// The object exists already (`EEXIST`): of several racing creators,
+    /// exactly one succeeds and the others get this.
+    AlreadyExists(OsError),
+    /// The object's permissions do not allow the requested access
+    /// (`EACCES`).
+    PermissionDenied(OsError),
+    /// Any other failed system call.
+    Os(OsError),
+    /// A shared-memory name that `shm_open` would reject or misinterpret;
+    /// nothing was called.
+    InvalidName {
+        /// The name as given (possibly shortened for display).
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// The object is shorter than needed. `size` 0 usually means its creator
+    /// has not sized it yet, or died between creating and sizing it.
+    TooSmall {
+        /// The object's name, path or fd.
+        target: String,
+        /// Its size in bytes (from `fstat`).
+        size: u64,
+        /// The bytes needed (at least a region header, or the mapped length
+        /// when the object shrank under a mapping).
+        required: u64,
+    },
+    /// A received memfd lacks seals that make sharing it safe: whoever holds
+    /// an unsealed descriptor can shrink the object under our mapping, and
+    /// our next access past its new end kills this process with `SIGBUS`.
+    NotSealed {
+        /// The seals (`F_SEAL_*` bits) that are required but absent.
+        missing: u32,
+    },
+}
+
+impl Error {
+    /// Sorts a failed call's `errno` into [`Error::NotFound`],
+    /// [`Error::AlreadyExists`], [`Error::PermissionDenied`] or
+    /// [`Error::Os`].
+    ///
+    /// ```
+    /// use ipckit::error::Error;
+    ///
+    /// let e = Error::os("shm_open", "/x", std::io::Error::from_raw_os_error(libc::EEXIST));
+    /// assert!(matches!(e, Error::AlreadyExists(_)));
+    /// ```
+    pub fn os(call: &'static str, target: impl Into<String>, source: io::Error) -> Self {
+        let code = source.raw_os_error();
+        let e = OsError::new(call, target, source);
+        match code {
+            Some(libc::ENOENT) => Error::NotFound(e),
+            Some(libc::EEXIST) => Error::AlreadyExists(e),
+            Some(libc::EACCES) => Error::PermissionDenied(e),
+            _ => Error::Os(e),
+        }
+    }
+
+    /// [`Error::os`] with the calling thread's current `errno`.
+    pub(crate) fn last_os(call: &'static str, target: impl Into<String>) -> Self {
+        Self::os(call, target, io::Error::last_os_error())
+    }
+
+    /// The core error, if this is one.
+    ///
+    /// ```
+    /// use ipckit::error::{CoreError, Error};
+    /// assert_eq!(Error::from(CoreError::Empty).core(), Some(CoreError::Empty));
+    /// ```
+    pub fn core(&self) -> Option<CoreError> {
+        match self {
+            Error::Core(e) => Some(*e),
+            _ => None,
+        }
+    }
+
+    /// The failed system call, if this is one.
+    pub fn os_error(&self) -> Option<&OsError> {
+        match self {
+            Error::NotFound(e)
+            | Error::AlreadyExists(e)
+            | Error::PermissionDenied(e)
+            | Error::Os(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<CoreError> for Error {
+    fn from(e: CoreError) -> Self {
+        Error::Core(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Core(e) => e.fmt(f),
+            Error::NotFound(e) => write!(f, "not found: {e}"),
+            Error::AlreadyExists(e) => write!(f, "already exists: {e}"),
+            Error::PermissionDenied(e) => write!(f, "permission denied: {e}"),
+            Error::Os(e) => e.fmt(f),
+            Error::InvalidName { name, reason } => {
+                write!(f, "invalid shared-memory name {name:?}: {reason}")
+            }
+            Error::TooSmall {
+                target,
+                size,
+                required,
+            } => write!(
+                f,
+                "{target} is {size} bytes, at least {required} are needed{}",
+                if *size == 0 {
+                    " (created but never sized?)"
+                } else {
+                    ""
+                }
+            ),
+            Error::NotSealed { missing } => write!(
+                f,
+                "memfd lacks seals {missing:#x} (F_SEAL_SHRINK=2, F_SEAL_GROW=4): its holders \
+                 could shrink it under our mapping"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Core(e) => Some(e),
+            Error::NotFound(e)
+            | Error::AlreadyExists(e)
+            | Error::PermissionDenied(e)
+            | Error::Os(e) => Some(&e.source),
+            _ => None,
+        }
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_sorting() {
+        let mk = |code| Error::os("open", "x", io::Error::from_raw_os_error(code));
+        assert!(matches!(mk(libc::ENOENT), Error::NotFound(_)));
+        assert!(matches!(mk(libc::EEXIST), Error::AlreadyExists(_)));
+        assert!(matches!(mk(libc::EACCES), Error::PermissionDenied(_)));
+        assert!(matches!(mk(libc::EPERM), Error::Os(_)));
+        assert_eq!(
+            mk(libc::ENOMEM).os_error().and_then(OsError::errno),
+            Some(libc::ENOMEM)
+        );
+    }
+
+    #[test]
+    fn display_names_the_call_and_target() {
+        let e = Error::os("shm_open", "/a", io::Error::from_raw_os_error(libc::ENOENT));
+        let s = e.to_string();
+        assert!(s.contains("shm_open(/a)"), "{s}");
+        assert!(std::error::Error::source(&e).is_some());
+        let e = Error::from(CoreError::BadMagic);
+        assert_eq!(e.to_string(), CoreError::BadMagic.to_string());
+    }
+}
