@@ -851,7 +851,7 @@ impl<'a, N: Notify> Producer<'a, N> {
     }
 
     /// The free bytes now (reloads the consumer's `head`). A frame of `len`
-    /// bytes needs [`record_len`](super::record_len)`(len)` of them, and
+    /// bytes needs [`frame::record_len`](super::record_len)`(len)` of them, and
     /// contiguous.
     ///
     /// ```
