@@ -33,8 +33,10 @@
 //! they run a function that yields an exit code, then `_exit`. The binary
 //! prints one line per sub-test and exits 1 if any failed.
 
-use std::io::{self, Write};
-use std::panic::{self, AssertUnwindSafe};
+mod support;
+
+use support::*;
+
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -54,32 +56,8 @@ const TOTAL: u64 = PER_PRODUCER * PRODUCERS as u64;
 const CAPACITY: u32 = 1024;
 /// Positions start here; the stream wraps them after 1001 items.
 const START: u32 = u32::MAX - 1000;
-/// The longest any side waits before it gives up.
-const DEADLINE: Duration = Duration::from_secs(120);
 
 // Child exit codes.
-const EXIT_OK: i32 = 0;
-const EXIT_OUT_OF_ORDER: i32 = 10;
-const EXIT_CORRUPTED_ITEM: i32 = 11;
-const EXIT_TIMEOUT: i32 = 12;
-const EXIT_RING_ERROR: i32 = 13;
-const EXIT_PANIC: i32 = 14;
-const EXIT_CHECK: i32 = 15;
-const EXIT_UNREACHABLE: i32 = 16;
-
-fn exit_code_name(code: i32) -> &'static str {
-    match code {
-        EXIT_OK => "ok",
-        EXIT_OUT_OF_ORDER => "item out of order",
-        EXIT_CORRUPTED_ITEM => "corrupted item",
-        EXIT_TIMEOUT => "timeout",
-        EXIT_RING_ERROR => "ring error",
-        EXIT_PANIC => "panic",
-        EXIT_CHECK => "check failed",
-        EXIT_UNREACHABLE => "survived its own SIGKILL",
-        _ => "unknown",
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Items: producer id in the top 2 bits, a check value derived from the
@@ -103,213 +81,12 @@ fn decode(v: u64) -> Option<(usize, u64)> {
     ok.then_some((producer, seq))
 }
 
-/// Why a child gave up: an exit code and a message for stderr.
-struct ChildFail {
-    code: i32,
-    msg: String,
-}
-
-fn fail(code: i32, msg: impl Into<String>) -> ChildFail {
-    ChildFail {
-        code,
-        msg: msg.into(),
-    }
-}
-
 fn ring_err(what: &str, e: Error) -> ChildFail {
     fail(EXIT_RING_ERROR, format!("{what}: {e}"))
 }
 
-/// Counts fruitless attempts; every 64th yields the CPU (two cores, four
-/// busy processes), every 1024th looks at the clock.
-struct Backoff {
-    idle: u32,
-    deadline: Instant,
-}
-
-impl Backoff {
-    fn new() -> Self {
-        Self {
-            idle: 0,
-            deadline: Instant::now() + DEADLINE,
-        }
-    }
-
-    fn progress(&mut self) {
-        self.idle = 0;
-    }
-
-    /// Returns `false` once the deadline has passed.
-    fn idle(&mut self) -> bool {
-        self.idle = self.idle.wrapping_add(1);
-        if self.idle % 1024 == 0 && Instant::now() > self.deadline {
-            return false;
-        }
-        if self.idle % 64 == 0 {
-            std::thread::yield_now();
-        } else {
-            std::hint::spin_loop();
-        }
-        true
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Processes.
-
-/// The exit status of a child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Exit {
-    Code(i32),
-    Signal(i32),
-}
-
-impl Exit {
-    fn from_status(status: libc::c_int) -> Self {
-        if libc::WIFEXITED(status) {
-            Exit::Code(libc::WEXITSTATUS(status))
-        } else if libc::WIFSIGNALED(status) {
-            Exit::Signal(libc::WTERMSIG(status))
-        } else {
-            Exit::Code(-1)
-        }
-    }
-}
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match *self {
-            Exit::Code(c) => write!(f, "exit code {c} ({})", exit_code_name(c)),
-            Exit::Signal(s) => write!(f, "signal {s}"),
-        }
-    }
-}
-
-/// A forked child. Dropping it before it was reaped kills it (SIGKILL) and
-/// reaps it, so a failing parent leaves no process behind.
-struct Child {
-    pid: libc::pid_t,
-    reaped: bool,
-}
-
-impl Child {
-    fn try_wait(&mut self) -> Result<Option<Exit>, String> {
-        self.wait_inner(libc::WNOHANG)
-    }
-
-    fn wait_inner(&mut self, flags: libc::c_int) -> Result<Option<Exit>, String> {
-        if self.reaped {
-            return Err("child already reaped".into());
-        }
-        let mut status = 0;
-        loop {
-            // SAFETY: `pid` is our unreaped child; `status` is a valid
-            // out-pointer.
-            let r = unsafe { libc::waitpid(self.pid, &mut status, flags) };
-            if r == self.pid {
-                self.reaped = true;
-                return Ok(Some(Exit::from_status(status)));
-            }
-            if r == 0 {
-                return Ok(None);
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(format!("waitpid: {err}"));
-            }
-        }
-    }
-
-    /// Waits for the child to end, at most until `deadline`; past it, kills
-    /// the child and fails.
-    fn wait(&mut self, deadline: Instant) -> Result<Exit, String> {
-        loop {
-            if let Some(exit) = self.try_wait()? {
-                return Ok(exit);
-            }
-            if Instant::now() > deadline {
-                self.kill();
-                return Err("child did not finish before the deadline; killed it".into());
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    fn kill(&mut self) {
-        if self.reaped {
-            return;
-        }
-        // SAFETY: `pid` is our unreaped child, so the pid cannot have been
-        // reused by another process.
-        unsafe { libc::kill(self.pid, libc::SIGKILL) };
-        let _ = self.wait_inner(0);
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// The number of threads of this process, from `/proc/self/status`.
-fn thread_count() -> Result<usize, String> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| "no Threads: line in /proc/self/status".to_string())
-}
-
-/// Forks; the child runs `body` and `_exit`s with the code it returns (or
-/// [`EXIT_PANIC`]). It never returns into the caller.
-fn fork_child(body: impl FnOnce() -> i32) -> Result<Child, String> {
-    let threads = thread_count()?;
-    if threads != 1 {
-        return Err(format!("{threads} threads at fork; the child needs 1"));
-    }
-    // Nothing buffered may be written twice (once by each process).
-    let _ = io::stdout().flush();
-    // SAFETY: plain call; the parent's pid is needed below.
-    let parent = unsafe { libc::getpid() };
-    // SAFETY: this process is single-threaded (checked above), so the child
-    // inherits a consistent heap, stdio and every lock, and may run any code.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(format!("fork: {}", io::Error::last_os_error()));
-    }
-    if pid > 0 {
-        return Ok(Child { pid, reaped: false });
-    }
-    // The child. If the test process dies, so does the child.
-    // SAFETY: `prctl(PR_SET_PDEATHSIG)` only sets a property of this process;
-    // `getppid` is a plain query.
-    let orphaned = unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0
-            || libc::getppid() != parent
-    };
-    let code = if orphaned {
-        EXIT_CHECK
-    } else {
-        panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or(EXIT_PANIC)
-    };
-    // SAFETY: ends the child at once: no destructor, no exit handler and no
-    // stdio flush of the parent's state runs twice.
-    unsafe { libc::_exit(code) }
-}
-
-/// Runs a child body that reports failure as `ChildFail`: prints the message
-/// to stderr and turns it into the exit code.
-fn child_main(body: impl FnOnce() -> Result<(), ChildFail>) -> i32 {
-    match body() {
-        Ok(()) => EXIT_OK,
-        Err(f) => {
-            eprintln!("  child: {}", f.msg);
-            f.code
-        }
-    }
-}
 
 fn mapping_for(capacity: u32) -> Result<SharedMapping, String> {
     let len = Ring::<u64>::region_len(capacity).ok_or("bad capacity")?;
@@ -751,8 +528,8 @@ fn main() {
     let mut failed = 0;
     for (name, test) in tests {
         let started = Instant::now();
-        let result =
-            panic::catch_unwind(test).unwrap_or_else(|_| Err("panicked in the parent".to_string()));
+        let result = std::panic::catch_unwind(test)
+            .unwrap_or_else(|_| Err("panicked in the parent".to_string()));
         let secs = started.elapsed().as_secs_f64();
         match result {
             Ok(note) => println!("mpmc_process: {name} ... ok ({secs:.2} s): {note}"),

@@ -73,12 +73,18 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
+
+    /// A number in `1..=max` (`max >= 1`).
+    pub fn upto(&mut self, max: u64) -> u64 {
+        1 + self.next() % max
+    }
 }
 
 /// Counts fruitless attempts; every 256th one looks at the clock (and runs
 /// `poll`), and lets the other process have the CPU.
 pub struct Backoff {
-    idle: u32,
+    /// Fruitless attempts since the last progress.
+    pub idle: u32,
     deadline: Instant,
 }
 
