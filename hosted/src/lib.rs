@@ -38,6 +38,8 @@
 //!   other processes.
 //! - [`futex`]: shared Linux futexes as the core's [`wait::Notify`], for
 //!   blocking across processes.
+//! - [`message`]: the one message interface ([`message::MessageSender`],
+//!   [`message::MessageReceiver`]) that every transport implements.
 //! - [`error`]: this crate's [`error::Error`], which wraps the core's error
 //!   and adds failed system calls with their context. (The root's [`Error`]
 //!   is still the core's, re-exported; the core's module is
@@ -50,5 +52,6 @@
 pub use ipckit_core::*;
 
 pub mod error;
+pub mod message;
 pub mod futex;
 pub mod shm;
