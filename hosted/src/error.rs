@@ -129,6 +129,19 @@ pub enum Error {
         /// The seals (`F_SEAL_*` bits) that are required but absent.
         missing: u32,
     },
+    /// The other side of a [channel](crate::channel) is gone: every
+    /// endpoint of the `peer` role closed, or its process died (checked by
+    /// pid and process start time). A blocked call returns this instead of
+    /// waiting forever, and a receiver only after it has drained every item
+    /// already queued. The hosted counterpart of the core's
+    /// [`CoreError::PeerGone`]; [`Error::is_peer_gone`] matches both.
+    PeerGone {
+        /// The role that is gone: [`Role::Consumer`] when a sender finds no
+        /// receiver left, [`Role::Producer`] when a receiver finds no sender.
+        peer: Role,
+        /// The pid of a peer found dead, `None` if every peer closed.
+        pid: Option<u32>,
+    },
 }
 
 impl Error {
@@ -169,6 +182,22 @@ impl Error {
             Error::Core(e) => Some(*e),
             _ => None,
         }
+    }
+
+    /// `true` for [`Error::PeerGone`] and the core's
+    /// [`CoreError::PeerGone`].
+    ///
+    /// ```
+    /// use ipckit::error::{CoreError, Error, Role};
+    /// assert!(Error::from(CoreError::PeerGone).is_peer_gone());
+    /// assert!(Error::PeerGone { peer: Role::Producer, pid: None }.is_peer_gone());
+    /// assert!(!Error::from(CoreError::Empty).is_peer_gone());
+    /// ```
+    pub fn is_peer_gone(&self) -> bool {
+        matches!(
+            self,
+            Error::PeerGone { .. } | Error::Core(CoreError::PeerGone)
+        )
     }
 
     /// The failed system call, if this is one.
@@ -218,6 +247,10 @@ impl fmt::Display for Error {
                 "memfd lacks seals {missing:#x} (F_SEAL_SHRINK=2, F_SEAL_GROW=4): its holders \
                  could shrink it under our mapping"
             ),
+            Error::PeerGone { peer, pid } => match pid {
+                Some(pid) => write!(f, "peer gone: the {peer} (pid {pid}) died"),
+                None => write!(f, "peer gone: no {peer} is left"),
+            },
         }
     }
 }

@@ -36,6 +36,10 @@
 //! - [`shm`]: shared memory to place rings on: anonymous mappings, named
 //!   POSIX objects, sealed memfds, mapped files, and handing descriptors to
 //!   other processes.
+//! - [`channel`]: process channels by name or on a memfd or file: typed
+//!   SPSC and MPMC, byte messages on the SPSC frame ring; blocking with
+//!   timeouts, `PeerGone` instead of a hang when the peer dies, take-over
+//!   of a dead endpoint, listing and removing stale channels.
 //! - [`futex`]: shared Linux futexes as the core's [`wait::Notify`], for
 //!   blocking across processes.
 //! - [`message`]: the one message interface ([`message::MessageSender`],
@@ -51,6 +55,7 @@
 
 pub use ipckit_core::*;
 
+pub mod channel;
 pub mod error;
 pub mod message;
 pub mod futex;

@@ -543,6 +543,54 @@ impl<'a> Ring<'a> {
         })
     }
 
+    /// Frees the producer role in the shared header **without** a
+    /// [`Producer`] being dropped: the recovery step for a holder that died
+    /// holding it. The next producer resumes at the published `tail`; a
+    /// grant the dead holder never committed is not in the ring.
+    ///
+    /// # Safety
+    /// No [`Producer`] of this ring may be used again after this call, in
+    /// any thread or process (two producers writing the same bytes is a data
+    /// race). Releasing the claim of a process known to have died fulfils
+    /// this.
+    ///
+    /// ```
+    /// use ipckit_core::{frame, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let ring = frame::spsc::Ring::init(Region::from_slice(&mut bytes[..]), 64)?;
+    /// core::mem::forget(ring.producer()?); // the holder "dies"
+    /// assert!(ring.producer().is_err());
+    /// // SAFETY: the forgotten producer is never used again.
+    /// unsafe { ring.release_producer_claim() };
+    /// assert!(ring.producer().is_ok());
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub unsafe fn release_producer_claim(&self) {
+        release_claim(&self.control().producer.claim);
+    }
+
+    /// Frees the consumer role of a holder that died holding it; see
+    /// [`release_producer_claim`](Self::release_producer_claim). A frame the
+    /// dead holder read but never released is delivered again.
+    ///
+    /// # Safety
+    /// No [`Consumer`] of this ring may be used again after this call, in
+    /// any thread or process.
+    ///
+    /// ```
+    /// use ipckit_core::{frame, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let ring = frame::spsc::Ring::init(Region::from_slice(&mut bytes[..]), 64)?;
+    /// core::mem::forget(ring.consumer()?);
+    /// // SAFETY: the forgotten consumer is never used again.
+    /// unsafe { ring.release_consumer_claim() };
+    /// assert!(ring.consumer().is_ok());
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub unsafe fn release_consumer_claim(&self) {
+        release_claim(&self.control().consumer.claim);
+    }
+
     /// Claims both roles, for a ring whose two ends live in one process.
     ///
     /// ```

@@ -705,6 +705,67 @@ impl<'a, T: Pod> Ring<'a, T> {
         })
     }
 
+    /// Frees the producer role in the shared header **without** a
+    /// [`Producer`] being dropped: the recovery step for a holder that died
+    /// holding it (a killed process never runs its destructors). The next
+    /// [`producer`](Self::producer) claim succeeds and resumes at the
+    /// published `tail`; items the dead holder wrote but never published are
+    /// not in the ring.
+    ///
+    /// Deciding that the holder is dead is the caller's business (the hosted
+    /// crate records each endpoint's pid and process start time for this).
+    ///
+    /// # Safety
+    /// No [`Producer`] of this ring may be used again after this call, in
+    /// any thread or process: a second producer writing the same slots as a
+    /// live one is a data race. Releasing the claim of a process that is
+    /// known to have died fulfils this.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    ///
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let ring = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 8)?;
+    /// let mut tx = ring.producer()?;
+    /// tx.try_push(1)?;
+    /// core::mem::forget(tx); // the holder "dies" without dropping
+    /// assert!(ring.producer().is_err());
+    /// // SAFETY: the forgotten producer is never used again.
+    /// unsafe { ring.release_producer_claim() };
+    /// let mut tx = ring.producer()?;
+    /// tx.try_push(2)?;
+    /// let mut rx = ring.consumer()?;
+    /// assert_eq!((rx.try_pop()?, rx.try_pop()?), (1, 2));
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub unsafe fn release_producer_claim(&self) {
+        release_claim(&self.control().producer.claim);
+    }
+
+    /// Frees the consumer role of a holder that died holding it; see
+    /// [`release_producer_claim`](Self::release_producer_claim). The next
+    /// consumer resumes at the published `head`: an item the dead holder
+    /// read but never released is delivered again.
+    ///
+    /// # Safety
+    /// No [`Consumer`] of this ring may be used again after this call, in
+    /// any thread or process.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    ///
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let ring = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 8)?;
+    /// core::mem::forget(ring.consumer()?);
+    /// // SAFETY: the forgotten consumer is never used again.
+    /// unsafe { ring.release_consumer_claim() };
+    /// assert!(ring.consumer().is_ok());
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub unsafe fn release_consumer_claim(&self) {
+        release_claim(&self.control().consumer.claim);
+    }
+
     /// Claims both roles, for a ring whose two ends live in one process.
     ///
     /// ```

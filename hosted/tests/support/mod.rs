@@ -287,3 +287,92 @@ pub fn child_main(body: impl FnOnce() -> Result<(), ChildFail>) -> i32 {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Names, cleanup and shared flags.
+
+static NAME_COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The prefix of every name this test process creates:
+/// `ipckit-test-<pid>-`.
+pub fn run_prefix() -> String {
+    format!("ipckit-test-{}-", std::process::id())
+}
+
+/// A name unique to this run and call: `ipckit-test-<pid>-<n>-<what>`.
+pub fn unique_name(what: &str) -> String {
+    let n = NAME_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}{n}-{what}", run_prefix())
+}
+
+/// A unique shared-memory name, removed when the guard drops (in the
+/// parent: forked children leave by `_exit` and never drop it).
+pub struct ShmGuard(pub String);
+
+impl ShmGuard {
+    /// A guard for a fresh [`unique_name`].
+    pub fn new(what: &str) -> Self {
+        Self(unique_name(what))
+    }
+}
+
+impl Drop for ShmGuard {
+    fn drop(&mut self) {
+        let _ = ipckit::shm::ShmObject::remove(&self.0);
+    }
+}
+
+/// Everything of this run still in `/dev/shm` or the temp directory.
+pub fn leftovers() -> Vec<std::path::PathBuf> {
+    let prefix = run_prefix();
+    let mut found = Vec::new();
+    for dir in [std::path::PathBuf::from("/dev/shm"), std::env::temp_dir()] {
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    found.push(entry.path());
+                }
+            }
+        }
+    }
+    found
+}
+
+/// A page of `u64` words shared with forked children (flags, counters,
+/// results), in an anonymous shared mapping made before the fork.
+pub struct SharedWords(ipckit::shm::SharedMapping);
+
+impl SharedWords {
+    /// 512 zeroed words.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Self(ipckit::shm::SharedMapping::anonymous(4096).expect("anonymous mapping"))
+    }
+
+    /// Word `i` (< 512).
+    pub fn word(&self, i: usize) -> &std::sync::atomic::AtomicU64 {
+        assert!(i < 512);
+        // SAFETY: the mapping is 4096 bytes, page-aligned, lives as long as
+        // `self`, and its words are only accessed atomically.
+        unsafe {
+            &*self
+                .0
+                .region()
+                .as_ptr()
+                .cast::<std::sync::atomic::AtomicU64>()
+                .add(i)
+        }
+    }
+
+    /// Waits until word `i` is at least `value`, at most until `deadline`.
+    pub fn wait_for(&self, i: usize, value: u64, deadline: Duration) -> bool {
+        let until = Instant::now() + deadline;
+        while self.word(i).load(std::sync::atomic::Ordering::Acquire) < value {
+            if Instant::now() > until {
+                return false;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        true
+    }
+}

@@ -1,0 +1,214 @@
+//! Finding channels in `/dev/shm` and removing those left by dead
+//! processes.
+
+use std::ptr::NonNull;
+
+use ipckit_core::{ObjectKind, Role};
+
+use super::liveness::{Block, SlotState};
+use super::{LIVENESS_LEN, NAME_PREFIX, ProcessId, core_region_len, liveness_offset};
+use crate::error::{Error, Result};
+use crate::shm::{SharedMemory, ShmObject};
+
+/// One endpoint slot of a channel, as [`list`] saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EndpointInfo {
+    /// Sender ([`Role::Producer`]) or receiver ([`Role::Consumer`]).
+    pub role: Role,
+    /// The slot's index in its side's table.
+    pub slot: u32,
+    /// What the slot holds (`None`: a state code this build does not know,
+    /// counted alive).
+    pub state: Option<SlotState>,
+    /// The recorded process (the last holder, for a closed slot).
+    pub process: ProcessId,
+    /// Counted alive: active with a live process, or claiming.
+    pub alive: bool,
+}
+
+/// What [`list`] concludes about a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChannelStatus {
+    /// At least one endpoint is alive.
+    Live,
+    /// No endpoint alive, and every recorded one closed cleanly (or none
+    /// ever came): it may hold messages for a later reader; kept by
+    /// [`remove_stale`].
+    Idle,
+    /// No endpoint alive, and at least one died holding its slot: what
+    /// [`remove_stale`] removes.
+    Stale,
+    /// Not readable as a channel (why): someone else's object, a creator
+    /// still initialising it, a foreign layout. Never removed.
+    Unknown(String),
+}
+
+/// A channel object in `/dev/shm`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChannelInfo {
+    /// The name (without the leading `/`).
+    pub name: String,
+    /// The object's size in bytes.
+    pub len: u64,
+    /// The kind in its header, if readable.
+    pub kind: Option<ObjectKind>,
+    /// Capacity (items, or data bytes for frame rings), 0 if unreadable.
+    pub capacity: u32,
+    /// Element size in bytes (1 for frame rings), 0 if unreadable.
+    pub elem_size: u32,
+    /// Every slot that was ever used.
+    pub endpoints: Vec<EndpointInfo>,
+    /// Live, idle, stale or unknown.
+    pub status: ChannelStatus,
+}
+
+/// Reads the channel `name` (opening it read-write, as every channel
+/// object is created with mode 0600 for its user).
+///
+/// ```
+/// use ipckit::channel::{inspect, spsc::Sender, ChannelStatus};
+/// let name = format!("ipckit-doc-inspect-{}", std::process::id());
+/// let tx = Sender::<u32>::create(&name, 8)?;
+/// let info = inspect(&name)?;
+/// assert_eq!((info.capacity, info.status), (8, ChannelStatus::Live));
+/// assert_eq!(info.endpoints[0].process.pid, std::process::id());
+/// drop(tx);
+/// assert_eq!(inspect(&name)?.status, ChannelStatus::Idle);
+/// ipckit::shm::ShmObject::remove(&name)?;
+/// # Ok::<(), ipckit::error::Error>(())
+/// ```
+pub fn inspect(name: &str) -> Result<ChannelInfo> {
+    let obj = ShmObject::open(name)?;
+    let mut info = ChannelInfo {
+        name: obj.name().as_str()[1..].to_owned(),
+        len: obj.len() as u64,
+        kind: None,
+        capacity: 0,
+        elem_size: 0,
+        endpoints: Vec::new(),
+        status: ChannelStatus::Unknown(String::new()),
+    };
+    let header = match obj.inspect() {
+        Ok(h) => h,
+        Err(e) => {
+            info.status = ChannelStatus::Unknown(e.to_string());
+            return Ok(info);
+        }
+    };
+    info.kind = header.kind;
+    info.capacity = header.capacity;
+    info.elem_size = header.elem_size;
+    let Some(core_len) = core_region_len(&header) else {
+        info.status = ChannelStatus::Unknown("not a channel kind".into());
+        return Ok(info);
+    };
+    let at = liveness_offset(core_len);
+    if at
+        .checked_add(LIVENESS_LEN)
+        .is_none_or(|end| end > obj.len())
+    {
+        info.status = ChannelStatus::Unknown("no liveness block".into());
+        return Ok(info);
+    }
+    // SAFETY: `at + LIVENESS_LEN <= len` (checked), page-aligned; the block
+    // and everything read from it are used only while `obj` is mapped.
+    let probe = unsafe { Block::new(NonNull::new_unchecked(obj.as_ptr().add(at)), 1) };
+    let Some(slots) = probe.recorded_slots() else {
+        info.status = ChannelStatus::Unknown("bad liveness block".into());
+        return Ok(info);
+    };
+    // SAFETY: as above.
+    let block = unsafe { Block::new(NonNull::new_unchecked(obj.as_ptr().add(at)), slots) };
+    let me = std::process::id();
+    for role in [Role::Producer, Role::Consumer] {
+        for slot in 0..slots {
+            let s = block.snapshot(role, slot);
+            if s.state == Some(SlotState::Free) {
+                continue;
+            }
+            info.endpoints.push(EndpointInfo {
+                role,
+                slot,
+                state: s.state,
+                process: s.holder,
+                alive: s.alive(me),
+            });
+        }
+    }
+    info.status = if info.endpoints.iter().any(|e| e.alive) {
+        ChannelStatus::Live
+    } else if info
+        .endpoints
+        .iter()
+        .any(|e| e.state == Some(SlotState::Active))
+    {
+        ChannelStatus::Stale
+    } else {
+        ChannelStatus::Idle
+    };
+    Ok(info)
+}
+
+/// Every object in `/dev/shm` whose name starts with [`NAME_PREFIX`], read
+/// with [`inspect`]. Objects that vanish while listed are skipped; objects
+/// that cannot be opened are listed as [`ChannelStatus::Unknown`].
+pub fn list() -> Result<Vec<ChannelInfo>> {
+    let entries = std::fs::read_dir("/dev/shm").map_err(|e| Error::os("opendir", "/dev/shm", e))?;
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(NAME_PREFIX) {
+            continue;
+        }
+        match inspect(&name) {
+            Ok(info) => found.push(info),
+            Err(Error::NotFound(_)) => {}
+            Err(e) => found.push(ChannelInfo {
+                len: entry.metadata().map(|m| m.len()).unwrap_or(0),
+                name,
+                kind: None,
+                capacity: 0,
+                elem_size: 0,
+                endpoints: Vec::new(),
+                status: ChannelStatus::Unknown(e.to_string()),
+            }),
+        }
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(found)
+}
+
+/// Removes every [`ChannelStatus::Stale`] channel: no endpoint alive and at
+/// least one that died holding its slot. Returns the removed names.
+///
+/// Never removes a channel with a live endpoint (or one being claimed), an
+/// idle one (every endpoint closed cleanly: it may hold messages), or one
+/// it cannot read. Each candidate is read again right before `shm_unlink`.
+///
+/// The race that remains: a process that opens the name *between* that
+/// last check and the unlink keeps working on an object nobody else can
+/// find any more (its peers, opening the name later, create a new one).
+/// The window is one system call wide; closing it fully needs a lock
+/// every opener takes, which a future layout version may add.
+pub fn remove_stale() -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for info in list()? {
+        if info.status != ChannelStatus::Stale {
+            continue;
+        }
+        // Re-check right before removing: someone may have taken over.
+        match inspect(&info.name) {
+            Ok(again) if again.status == ChannelStatus::Stale => {}
+            _ => continue,
+        }
+        match ShmObject::remove(&info.name) {
+            Ok(()) => removed.push(info.name),
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
