@@ -34,6 +34,32 @@
 //! On a target without compare-and-swap (`thumbv6m`), `init` cannot arbitrate
 //! a race: there, exactly one side must call `init`, by construction (the
 //! firmware of one core creates, the other attaches).
+//!
+//! # Region kinds and their layouts
+//! Each kind documents its full layout (offset, width, meaning, writer) in
+//! its module: [`spsc`](crate::spsc#layout-layout-version-1-kind-1) (kind 1),
+//! [`mpmc`](crate::mpmc) (kind 2), [`semaphore`](crate::semaphore) (kind 3),
+//! [`frame::spsc`](crate::frame::spsc) (kind 4) and
+//! [`frame::mpsc`](crate::frame::mpsc) (kind 5); records of the frame rings
+//! in [`frame`](crate::frame#records).
+//!
+//! | kind | control lines (offset) | data offset | data |
+//! |-----:|------------------------|------------:|------|
+//! | 1 SPSC | producer 128, consumer 256 | 384 | `capacity` slots of `size_of::<T>()` |
+//! | 2 MPMC | producers 128, consumers 256 | 384 | `capacity` slots: `u32` stamp, item at `max(4, align_of::<T>())` |
+//! | 3 semaphore | count 128 | 128 | (none beyond the count line) |
+//! | 4 SPSC frames | producer 128, consumer 256 | 384 | `capacity` bytes of records |
+//! | 5 MPSC frames | producers 128, consumer 256, skip counters 384 | 512 | `capacity` bytes of records |
+//!
+//! The same bytes on every word size: `core/tests/layout_golden.rs` pins a
+//! region of each kind, byte for byte, and CI checks the same golden bytes
+//! on x86_64, on i686 and in a Cortex-M3 firmware under QEMU, and drains
+//! regions written by the 32-bit builds on the 64-bit one (`.ci/embedded`).
+//! One caveat is the item type's own ABI: `elem_align` records
+//! `align_of::<T>()`, which for `u64`/`f64` is 4 on `i686` Linux and 8 on
+//! x86_64, ARM and RISC-V. A 64-bit peer then refuses an i686 peer's ring of
+//! `u64` with [`Error::ElementMismatch`] (never misreads it); use
+//! `#[repr(C, align(8))]` item types, or `u32` pairs, where i686 takes part.
 
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
