@@ -1,0 +1,168 @@
+//! Support code for ipckit's Cortex-M firmware tests (run under QEMU's
+//! `lm3s6965evb`, see `README.md`): exit through semihosting with a status
+//! QEMU returns, a panic handler that fails the test, a SysTick set-up, a
+//! statically placed region, and [`Wfi`], a [`Notify`] for an interrupt
+//! handler and `main` on one core.
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+use core::cell::UnsafeCell;
+use core::ptr::NonNull;
+use core::sync::atomic::AtomicU32;
+use core::time::Duration;
+
+use cortex_m::peripheral::syst::SystClkSource;
+use cortex_m_semihosting::{debug, hprintln};
+use ipckit_core::wait::{Notify, WaitStatus};
+use ipckit_core::{AlignedBytes, Region};
+
+/// The checks shared with the host tests of `ipckit-core`: the same source
+/// runs on both sides (`core/tests/shared/`). They use the MPMC ring and the
+/// semaphore, so they need compare-and-swap (not on `thumbv6m`, where only
+/// the size report is built).
+#[cfg(target_has_atomic = "32")]
+#[path = "../../core/tests/shared/mod.rs"]
+pub mod shared;
+
+/// Ends the test: QEMU exits with status 0.
+pub fn pass(name: &str) -> ! {
+    hprintln!("{}: ok", name);
+    debug::exit(debug::EXIT_SUCCESS);
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
+
+/// Ends the test as failed: QEMU exits with status 1.
+pub fn fail(args: core::fmt::Arguments<'_>) -> ! {
+    hprintln!("FAILED: {}", args);
+    debug::exit(debug::EXIT_FAILURE);
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
+
+/// Fails the test with a formatted message unless `cond` holds.
+#[macro_export]
+macro_rules! check {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            $crate::fail(format_args!($($msg)+));
+        }
+    };
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    fail(format_args!("panic: {}", info))
+}
+
+/// Starts SysTick on the core clock, firing every `reload + 1` cycles.
+pub fn start_systick(mut syst: cortex_m::peripheral::SYST, reload: u32) {
+    syst.set_clock_source(SystClkSource::Core);
+    syst.set_reload(reload);
+    syst.clear_current();
+    syst.enable_interrupt();
+    syst.enable_counter();
+}
+
+/// Stops SysTick (counter and interrupt).
+pub fn stop_systick() {
+    // SAFETY: only the SysTick control register is touched, by the one
+    // context (`main`) that owns the timer; its interrupt handler never
+    // writes the timer.
+    let mut syst = unsafe { cortex_m::Peripherals::steal() }.SYST;
+    syst.disable_interrupt();
+    syst.disable_counter();
+}
+
+/// `N` bytes in a `static`, aligned to [`ipckit_core::region::LINE`], handed
+/// out only as raw [`Region`]s: the interrupt handler and `main` (or two
+/// cores) each build their own `Region` over the same bytes, exactly as two
+/// processes map one shared memory object.
+#[repr(transparent)]
+pub struct StaticRegion<const N: usize>(UnsafeCell<AlignedBytes<N>>);
+
+// SAFETY: the bytes are only reached through `Region`s, whose objects use
+// atomics and the ring protocols for every access.
+unsafe impl<const N: usize> Sync for StaticRegion<N> {}
+
+impl<const N: usize> StaticRegion<N> {
+    /// `N` zero bytes (placed in `.bss`, which the runtime zeroes).
+    pub const fn new() -> Self {
+        Self(UnsafeCell::new(AlignedBytes::new()))
+    }
+
+    /// A region over all `N` bytes.
+    pub fn region(&'static self) -> Region<'static> {
+        let base = NonNull::new(self.0.get().cast::<u8>()).expect("statics are not null");
+        // SAFETY: the bytes are a `'static`, zero-initialised array that
+        // nothing in this program references except through regions (the
+        // cell is private and `region` hands out no reference).
+        unsafe { Region::from_raw(base, N) }
+    }
+
+    /// The base address, for tests that play a faulty peer.
+    pub fn as_ptr(&'static self) -> *mut u8 {
+        self.0.get().cast()
+    }
+}
+
+impl<const N: usize> Default for StaticRegion<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A [`Notify`] for an interrupt handler and `main` on **one** core: the
+/// waiter sleeps in `WFI`, the handler's next interrupt wakes it.
+///
+/// The check of the word and the `WFI` run with interrupts masked
+/// (`PRIMASK`): an interrupt that changes the word after the check stays
+/// pending, and a pending interrupt ends `WFI` even while masked, so no
+/// wake-up is lost. Wakers have nothing to do ([`Notify::WAKES`] is
+/// `false`): the interrupt that changed the word is itself the wake-up. Use
+/// it with rings created with `waking(false)`.
+///
+/// Not for two cores: another core's store raises no interrupt here (see
+/// the `shared_region` example for `WFE`/`SEV`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Wfi;
+
+impl Notify for Wfi {
+    const WAKES: bool = false;
+
+    fn wait(
+        &self,
+        word: &AtomicU32,
+        expected: u32,
+        _timeout: Option<Duration>,
+    ) -> ipckit_core::Result<WaitStatus> {
+        cortex_m::interrupt::free(|_| {
+            if word.load(core::sync::atomic::Ordering::Acquire) == expected {
+                cortex_m::asm::wfi();
+            }
+        });
+        // Interrupts are enabled again here: the pending one runs now.
+        Ok(WaitStatus::Woken)
+    }
+
+    fn wake_one(&self, _word: &AtomicU32) {}
+
+    fn wake_all(&self, _word: &AtomicU32) {}
+}
+
+/// A small deterministic generator (xorshift32) for test data.
+#[derive(Debug, Clone, Copy)]
+pub struct XorShift(pub u32);
+
+impl XorShift {
+    /// The next value.
+    pub fn next_u32(&mut self) -> u32 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.0 = x;
+        x
+    }
+}
