@@ -34,16 +34,22 @@
 //! - [`spsc`]: the single-producer single-consumer ring (atomic loads and
 //!   stores only, so it runs between two cores of a `thumbv6m` part).
 //! - [`mpmc`]: the bounded multi-producer multi-consumer ring (Vyukov's
-//!   per-slot stamps); it needs compare-and-swap, so it is absent on
-//!   `thumbv6m` for now.
-//! - [`semaphore`]: a counting semaphore (a cross-process mutex at maximum 1);
-//!   it needs compare-and-swap, so it is absent on `thumbv6m` for now.
+//!   per-slot stamps).
+//! - [`semaphore`]: a counting semaphore (a cross-process mutex at maximum 1).
 //! - [`frame`]: variable-length byte frames: an SPSC frame ring (loads and
 //!   stores only), an MPSC frame ring (out-of-order commit), and a
 //!   length-prefixed stream codec.
 //! - [`wait`]: futex-shaped blocking ([`wait::Notify`]) and the event count
 //!   that keeps wake-ups off the fast path.
 //! - [`error`]: the one [`Error`] type.
+//!
+//! # Targets without compare-and-swap
+//! The SPSC ring and the SPSC frame ring use only atomic loads and stores:
+//! they work on `thumbv6m` between two cores. The MPMC ring, the semaphore
+//! and the MPSC frame ring need compare-and-swap; on `thumbv6m` they exist
+//! only with the `critical-section` feature, whose compare-and-swap masks
+//! interrupts, and then only between an interrupt handler and `main` of
+//! one core (never two cores or processes).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]

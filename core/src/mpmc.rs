@@ -152,11 +152,11 @@
 //!
 //! # Availability
 //! The ring needs compare-and-swap. It exists on every target that has
-//! 32-bit compare-and-swap (`cfg(target_has_atomic = "32")`); on `thumbv6m`
-//! (Cortex-M0/M0+) the module is empty. A lock-based atomics fallback would
-//! exclude nothing between processes or cores (see [`crate::region`]); a
-//! future `portable-atomic` `critical-section` option could serve one core
-//! (interrupt ↔ main).
+//! 32-bit compare-and-swap (`cfg(target_has_atomic = "32")`). On `thumbv6m`
+//! (Cortex-M0/M0+) it exists only with the `critical-section` feature, whose
+//! compare-and-swap masks interrupts: valid between an interrupt handler and
+//! `main` of one core, never between two cores or processes (a lock-based
+//! atomic excludes nothing there; see [`crate::region`]).
 //!
 //! # Example: two producer threads and two consumer threads
 //! ```
@@ -189,7 +189,7 @@
 //! assert_eq!(ring.consumer()?.try_pop(), Err(Error::Empty));
 //! # Ok::<(), Error>(())
 //! ```
-#![cfg(any(feature = "loom", target_has_atomic = "32"))]
+#![cfg(ipckit_cas)]
 
 use core::fmt;
 use core::marker::PhantomData;

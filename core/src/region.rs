@@ -250,7 +250,7 @@ impl Header {
         if exclusive {
             self.state.store(STATE_UNINIT, Ordering::Relaxed);
         }
-        #[cfg(any(feature = "loom", target_has_atomic = "32"))]
+        #[cfg(ipckit_cas)]
         {
             self.state
                 .compare_exchange(
@@ -262,7 +262,7 @@ impl Header {
                 .map(|_| ())
                 .map_err(|_| Error::AlreadyInitialized)
         }
-        #[cfg(not(any(feature = "loom", target_has_atomic = "32")))]
+        #[cfg(not(ipckit_cas))]
         {
             // No CAS on this target: the single creator is fixed by
             // construction (module docs), so a load and a store suffice.
@@ -365,7 +365,7 @@ impl HeaderInfo {
 /// check only catches a claim made earlier, not a concurrent one.
 pub(crate) fn claim(word: &AtomicU32, role: Role) -> Result<()> {
     const CLAIMED: u32 = 1;
-    #[cfg(any(feature = "loom", target_has_atomic = "32"))]
+    #[cfg(ipckit_cas)]
     {
         // Acquire pairs with the previous holder's Release in `release_claim`,
         // so its last index store is visible to the new holder.
@@ -373,7 +373,7 @@ pub(crate) fn claim(word: &AtomicU32, role: Role) -> Result<()> {
             .map(|_| ())
             .map_err(|_| Error::RoleTaken(role))
     }
-    #[cfg(not(any(feature = "loom", target_has_atomic = "32")))]
+    #[cfg(not(ipckit_cas))]
     {
         if word.load(Ordering::Acquire) != 0 {
             return Err(Error::RoleTaken(role));

@@ -109,7 +109,7 @@
 //! assert_eq!(total.into_inner(), 200);
 //! # Ok::<(), ipckit_core::Error>(())
 //! ```
-#![cfg(any(feature = "loom", target_has_atomic = "32"))]
+#![cfg(ipckit_cas)]
 
 use core::fmt;
 use core::marker::PhantomData;

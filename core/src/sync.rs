@@ -11,16 +11,34 @@
 //! is overlaid on the caller's bytes; under loom it is a heap object (loom
 //! atomics carry bookkeeping and cannot live in raw bytes).
 //!
+//! With the `critical-section` feature on a target without compare-and-swap
+//! (`thumbv6m`), `AtomicU32` is portable-atomic's, whose compare-and-swap
+//! masks interrupts: valid between an interrupt handler and `main` of one
+//! core, never between cores or processes.
+//!
 //! Why no lock-based fallback: a shared region is touched by several processes
 //! or cores. A fallback lock lives in one process's private memory and would
 //! exclude nothing, so only native atomics may reach a region. `AtomicU32` from
 //! `core` exists only on targets with native 32-bit atomic loads and stores,
 //! which makes that a compile-time guarantee for everything in this crate.
 
+#[cfg(not(any(feature = "loom", ipckit_cs)))]
+pub use core::sync::atomic::AtomicU32;
 #[cfg(not(feature = "loom"))]
-pub(crate) use core::sync::atomic::{AtomicU32, Ordering, fence};
+pub(crate) use core::sync::atomic::{Ordering, fence};
 #[cfg(feature = "loom")]
-pub(crate) use loom::sync::atomic::{AtomicU32, Ordering, fence};
+pub use loom::sync::atomic::AtomicU32;
+#[cfg(feature = "loom")]
+pub(crate) use loom::sync::atomic::{Ordering, fence};
+/// On a target without compare-and-swap, with the `critical-section`
+/// feature: portable-atomic's `AtomicU32`, the same 4 bytes with the same
+/// native load and store, whose read-modify-write operations mask interrupts
+/// around a load and a store. That excludes an interrupt handler on this
+/// core, and nothing else: valid for one core only (documented on the
+/// feature). Mixed with the plain loads and stores of the data path it is
+/// consistent, because on these targets those are the same instructions.
+#[cfg(all(not(feature = "loom"), ipckit_cs))]
+pub use portable_atomic::AtomicU32;
 
 /// Busy-wait hint for spin loops. Under loom it yields, so the model checker
 /// can schedule the thread that will end the wait.

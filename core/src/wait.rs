@@ -26,7 +26,13 @@
 use core::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::sync::{AtomicU32, Ordering, fence, spin_hint};
+use crate::sync::{Ordering, fence, spin_hint};
+
+/// The atomic type of the words a [`Notify`] waits on:
+/// `core::sync::atomic::AtomicU32` on every target with atomics, and
+/// `portable_atomic::AtomicU32` (the same 4 bytes) on a target without
+/// compare-and-swap built with the `critical-section` feature.
+pub use crate::sync::AtomicU32;
 
 /// What one [`Notify::wait`] call ended with.
 ///
@@ -235,11 +241,11 @@ impl Announce {
     fn enter(self, waiters: &AtomicU32) {
         match self {
             Announce::Single => waiters.store(1, Ordering::Relaxed),
-            #[cfg(any(feature = "loom", target_has_atomic = "32"))]
+            #[cfg(ipckit_cas)]
             Announce::Counter => {
                 waiters.fetch_add(1, Ordering::Relaxed);
             }
-            #[cfg(not(any(feature = "loom", target_has_atomic = "32")))]
+            #[cfg(not(ipckit_cas))]
             Announce::Counter => waiters.store(1, Ordering::Relaxed),
         }
     }
@@ -247,11 +253,11 @@ impl Announce {
     fn leave(self, waiters: &AtomicU32) {
         match self {
             Announce::Single => waiters.store(0, Ordering::Relaxed),
-            #[cfg(any(feature = "loom", target_has_atomic = "32"))]
+            #[cfg(ipckit_cas)]
             Announce::Counter => {
                 waiters.fetch_sub(1, Ordering::Relaxed);
             }
-            #[cfg(not(any(feature = "loom", target_has_atomic = "32")))]
+            #[cfg(not(ipckit_cas))]
             Announce::Counter => {}
         }
     }
@@ -360,7 +366,7 @@ impl Blocker {
     /// stale and equal the word again later, and a sleep on it would hide a
     /// wake-up; the value that blocks the caller (a count of 0) cannot.
     /// Does nothing while not announced.
-    #[cfg_attr(not(any(feature = "loom", target_has_atomic = "32")), allow(dead_code))]
+    #[cfg_attr(not(ipckit_cas), allow(dead_code))]
     pub(crate) fn expect(&mut self, value: u32) {
         if let Some(seen) = &mut self.seen {
             *seen = value;

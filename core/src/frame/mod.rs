@@ -42,7 +42,7 @@
 //! skipped silently.
 
 pub mod codec;
-#[cfg(any(feature = "loom", target_has_atomic = "32"))]
+#[cfg(ipckit_cas)]
 pub mod mpsc;
 pub mod spsc;
 
