@@ -137,7 +137,9 @@
 //!
 //! # Availability
 //! The ring needs compare-and-swap: it exists where the target has 32-bit
-//! compare-and-swap (`cfg(target_has_atomic = "32")`).
+//! compare-and-swap (`cfg(target_has_atomic = "32")`), and on `thumbv6m`
+//! with the `critical-section` feature, for one core only (an interrupt
+//! handler and `main`), never between cores or processes.
 //!
 //! # Example: two producer threads, one consumer
 //! ```
