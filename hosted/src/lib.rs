@@ -57,6 +57,6 @@ pub use ipckit_core::*;
 
 pub mod channel;
 pub mod error;
-pub mod message;
 pub mod futex;
+pub mod message;
 pub mod shm;
