@@ -60,3 +60,4 @@ pub mod error;
 pub mod futex;
 pub mod message;
 pub mod shm;
+pub mod transport;

@@ -376,3 +376,85 @@ impl SharedWords {
         true
     }
 }
+
+// ---------------------------------------------------------------------------
+// Kernel queues and semaphores: leftovers and guards.
+
+/// Ids of System V objects of `kind` (`"msg"`, `"sem"`, `"shm"`) that exist
+/// now, from `/proc/sysvipc/<kind>` (what `ipcs` reads).
+pub fn sysv_ids(kind: &str) -> Vec<i32> {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/sysvipc/{kind}")) else {
+        return Vec::new();
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect()
+}
+
+/// POSIX message queues and named semaphores of this run still present:
+/// `/dev/mqueue/<prefix>*` (when mqueue is mounted there) and
+/// `/dev/shm/sem.<prefix>*`.
+pub fn queue_leftovers() -> Vec<std::path::PathBuf> {
+    let prefix = run_prefix();
+    let mut found = Vec::new();
+    for (dir, lead) in [("/dev/mqueue", ""), ("/dev/shm", "sem.")] {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name
+                    .strip_prefix(lead)
+                    .is_some_and(|n| n.starts_with(&prefix))
+                {
+                    found.push(entry.path());
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Removes a System V object by id when dropped (in the parent).
+pub struct SysvGuard {
+    /// The object's id.
+    pub id: i32,
+    /// `true` for a semaphore set, `false` for a message queue.
+    pub sem: bool,
+}
+
+impl Drop for SysvGuard {
+    fn drop(&mut self) {
+        // SAFETY: IPC_RMID takes no buffer; a removed id fails harmlessly.
+        unsafe {
+            if self.sem {
+                libc::semctl(self.id, 0, libc::IPC_RMID);
+            } else {
+                libc::msgctl(self.id, libc::IPC_RMID, std::ptr::null_mut());
+            }
+        }
+    }
+}
+
+/// A unique name for a POSIX queue or named semaphore, unlinked (both
+/// kinds tried) when the guard drops in the parent.
+pub struct QueueNameGuard(pub String);
+
+impl QueueNameGuard {
+    /// A guard for a fresh [`unique_name`].
+    pub fn new(what: &str) -> Self {
+        Self(unique_name(what))
+    }
+}
+
+impl Drop for QueueNameGuard {
+    fn drop(&mut self) {
+        if let Ok(c) = std::ffi::CString::new(format!("/{}", self.0)) {
+            // SAFETY: `c` is a NUL-terminated name; a missing one fails
+            // harmlessly.
+            unsafe {
+                libc::mq_unlink(c.as_ptr());
+                libc::sem_unlink(c.as_ptr());
+            }
+        }
+    }
+}
