@@ -1,0 +1,229 @@
+//! Named pipes (FIFOs, `mkfifo(3)`) carrying framed messages between
+//! processes that share nothing but a path.
+//!
+//! [`Fifo::create`] makes the FIFO (mode 0600, `EEXIST` is
+//! [`Error::AlreadyExists`]) and is its drop guard: dropping it in the
+//! process that created it removes the path, unless [`Fifo::keep`] was
+//! called; [`Fifo::unlink`] / [`Fifo::remove`] remove it explicitly.
+//!
+//! # No open deadlock
+//! A plain `open` of a FIFO blocks until the other side opens it too, so
+//! two processes that open their ends in the wrong order wait for each
+//! other forever. Here neither side blocks in `open`:
+//! - [`FifoReceiver::open`] opens `O_RDONLY | O_NONBLOCK`, which always
+//!   succeeds at once. Until a writer opens the FIFO, a receive waits (up
+//!   to its timeout) as for an empty stream; after a writer has come and
+//!   gone, the receiver reports [`Error::PeerGone`] (or `Truncated`, when
+//!   it left inside a frame), once everything it wrote is received.
+//! - [`FifoSender::open`] opens `O_WRONLY | O_NONBLOCK`, which fails with
+//!   `ENXIO` while there is no reader; it retries (every millisecond) until
+//!   a reader appears or its timeout passes
+//!   ([`TimedOut`](crate::Error::TimedOut)).
+//!
+//! Frames, timeouts and `SIGPIPE` are as in the [stream module](super::stream)
+//! module: a sender whose reader is gone gets `PeerGone`. Several senders
+//! may share one FIFO; a frame of at most `PIPE_BUF` (4096) bytes, prefix
+//! included, is written atomically, larger ones may interleave, so give
+//! each writer its own FIFO when messages are larger.
+//!
+//! ```
+//! use ipckit::message::{MessageReceiver, MessageSender};
+//! use ipckit::transport::fifo::{Fifo, FifoReceiver, FifoSender};
+//!
+//! let path = std::env::temp_dir().join(format!("ipckit-doc-fifo-{}", std::process::id()));
+//! let fifo = Fifo::create(&path)?; // removed when `fifo` drops
+//! let mut rx = FifoReceiver::open(fifo.path(), 1024)?;
+//! let mut tx = FifoSender::open(fifo.path(), 1024, None)?;
+//! tx.send(b"by name")?;
+//! assert_eq!(rx.recv_vec()?, b"by name");
+//! # Ok::<(), ipckit::error::Error>(())
+//! ```
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::stream::{Deadline, FramedReader, FramedWriter};
+use crate::error::{CoreError, Error, OsError, Result};
+use crate::message::{MessageReceiver, MessageSender};
+
+fn c_path(path: &Path) -> Result<CString> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::InvalidName {
+        name: path.display().to_string(),
+        reason: "a path contains no NUL byte",
+    })
+}
+
+/// Opens `path` with `flags | O_NONBLOCK | O_CLOEXEC` and checks that it
+/// is a FIFO.
+fn open(path: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
+    let c = c_path(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `c` is a NUL-terminated path that lives across the call.
+    let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_NONBLOCK | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `open` succeeded: the descriptor is new and ours alone.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let meta = std::fs::File::from(fd.try_clone()?).metadata()?;
+    use std::os::unix::fs::FileTypeExt;
+    if !meta.file_type().is_fifo() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a FIFO"));
+    }
+    Ok(fd)
+}
+
+/// A FIFO this process created: the drop guard of its path.
+#[derive(Debug)]
+pub struct Fifo {
+    path: PathBuf,
+    /// The creating process, the only one whose drop removes the path.
+    owner: Option<u32>,
+}
+
+impl Fifo {
+    /// Creates a FIFO at `path` with mode 0600 (less the umask).
+    /// [`Error::AlreadyExists`] if anything exists at `path`.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let c = c_path(path)?;
+        // SAFETY: `c` is a NUL-terminated path that lives across the call.
+        if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } < 0 {
+            return Err(Error::last_os("mkfifo", path.display().to_string()));
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            owner: Some(std::process::id()),
+        })
+    }
+
+    /// The FIFO's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Disarms the drop guard: the FIFO stays in the filesystem.
+    pub fn keep(mut self) -> PathBuf {
+        self.owner = None;
+        std::mem::take(&mut self.path)
+    }
+
+    /// Removes the FIFO now (open ends keep working).
+    pub fn unlink(mut self) -> Result<()> {
+        self.owner = None;
+        Self::remove(&self.path)
+    }
+
+    /// Removes the FIFO (any file) at `path`.
+    pub fn remove(path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        std::fs::remove_file(path).map_err(|e| Error::os("unlink", path.display().to_string(), e))
+    }
+}
+
+impl Drop for Fifo {
+    fn drop(&mut self) {
+        if self.owner == Some(std::process::id()) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The writing end of a FIFO: sends framed messages.
+#[derive(Debug)]
+pub struct FifoSender(FramedWriter<OwnedFd>);
+
+impl FifoSender {
+    /// Opens the FIFO at `path` for writing frames of at most
+    /// `max_frame_len` bytes, waiting at most `timeout` for a reader to
+    /// open it ([`TimedOut`](crate::Error::TimedOut) after that, also for a
+    /// zero timeout).
+    pub fn open(
+        path: impl AsRef<Path>,
+        max_frame_len: u32,
+        timeout: Option<Duration>,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        let deadline = Deadline::new(timeout);
+        loop {
+            match open(path, libc::O_WRONLY) {
+                Ok(fd) => return FramedWriter::new(fd, max_frame_len).map(Self),
+                Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                    if deadline.passed() {
+                        return Err(CoreError::TimedOut.into());
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(e) if e.raw_os_error().is_none() => {
+                    return Err(Error::Os(OsError::new(
+                        "open",
+                        path.display().to_string(),
+                        e,
+                    )));
+                }
+                Err(e) => return Err(Error::os("open", path.display().to_string(), e)),
+            }
+        }
+    }
+
+    /// See [`FramedWriter::flush`].
+    pub fn flush(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        self.0.flush(timeout)
+    }
+}
+
+impl MessageSender for FifoSender {
+    fn send_timeout(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
+        self.0.send_timeout(msg, timeout)
+    }
+
+    fn max_message_len(&self) -> usize {
+        MessageSender::max_message_len(&self.0)
+    }
+}
+
+impl AsFd for FifoSender {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.get_ref().as_fd()
+    }
+}
+
+/// The reading end of a FIFO: receives framed messages.
+#[derive(Debug)]
+pub struct FifoReceiver(FramedReader<OwnedFd>);
+
+impl FifoReceiver {
+    /// Opens the FIFO at `path` for reading frames of at most
+    /// `max_frame_len` bytes; never waits for a writer.
+    pub fn open(path: impl AsRef<Path>, max_frame_len: u32) -> Result<Self> {
+        let path = path.as_ref();
+        let fd = open(path, libc::O_RDONLY).map_err(|e| {
+            if e.raw_os_error().is_none() {
+                Error::Os(OsError::new("open", path.display().to_string(), e))
+            } else {
+                Error::os("open", path.display().to_string(), e)
+            }
+        })?;
+        FramedReader::new_fifo(fd, max_frame_len).map(Self)
+    }
+}
+
+impl MessageReceiver for FifoReceiver {
+    fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
+        self.0.recv_timeout(buf, timeout)
+    }
+
+    fn max_message_len(&self) -> usize {
+        MessageReceiver::max_message_len(&self.0)
+    }
+}
+
+impl AsFd for FifoReceiver {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.get_ref().as_fd()
+    }
+}
