@@ -974,6 +974,44 @@ impl<'a> Ring<'a> {
         })
     }
 
+    /// Frees the consumer role in the shared header **without** a
+    /// [`Consumer`] being dropped: the recovery step for a holder that died
+    /// holding it. The next consumer resumes at the published `head`: a
+    /// frame the dead holder read but never released is delivered again.
+    ///
+    /// A holder killed while it was consuming a record (zeroing its bytes,
+    /// between reading it and publishing the new `head`) leaves that record
+    /// partly zeroed: it is delivered again with some bytes zero, or, if its
+    /// header was zeroed already, it shows as a record whose header was never
+    /// written ([`Consumer::stalled`] with no claimant), which only
+    /// [`Consumer::skip_stalled`] gets past (and whose forward scan may then
+    /// take a payload word of it for a header: wrong frames or
+    /// [`Error::Corrupted`], never undefined behaviour). Producers are not
+    /// affected: they never wait for a consumer claim.
+    ///
+    /// # Safety
+    /// No [`Consumer`] of this ring may be used again after this call, in
+    /// any thread or process (two consumers zeroing and publishing the same
+    /// bytes would hand space to producers twice). Releasing the claim of a
+    /// process known to have died fulfils this.
+    ///
+    /// ```
+    /// use ipckit_core::{frame::mpsc, AlignedBytes, Error, Region, Role};
+    /// let mut bytes = AlignedBytes::<1024>::new();
+    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 256)?;
+    /// ring.producer()?.try_send(b"kept")?;
+    /// core::mem::forget(ring.consumer()?); // the holder "dies"
+    /// assert_eq!(ring.consumer().unwrap_err(), Error::RoleTaken(Role::Consumer));
+    /// // SAFETY: the forgotten consumer is never used again.
+    /// unsafe { ring.release_consumer_claim() };
+    /// let mut rx = ring.consumer()?;
+    /// assert_eq!(rx.try_recv(&mut [0; 8])?, 4);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub unsafe fn release_consumer_claim(&self) {
+        release_claim(&self.control().consumer.claim);
+    }
+
     /// Wakes a sleeping consumer after a commit or discard: the waker's half
     /// of the event count, on the doorbell (module docs).
     #[inline(always)]

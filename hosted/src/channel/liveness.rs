@@ -355,6 +355,63 @@ impl Block {
         }
         seen_any.then_some(dead_pid)
     }
+
+    /// `true` while an endpoint of `role` is counted alive (see
+    /// [`SlotSnapshot::alive`]).
+    pub(crate) fn any_alive(&self, role: Role) -> bool {
+        let me = std::process::id();
+        (0..self.slots).any(|i| self.snapshot(role, i).alive(me))
+    }
+
+    /// Whether the process `pid`, named as the writer of a record, may still
+    /// write to the channel through an endpoint of `role`.
+    ///
+    /// `true` if a slot recording `pid` is counted alive, or if any slot was
+    /// read torn or holds an unknown state (judge again later). `false` if
+    /// slots record `pid` and all of them are closed or hold a dead process.
+    /// If no slot records `pid` (its slot was reused after it closed or
+    /// died, or the writer never registered), the process itself decides:
+    /// alive while `/proc/<pid>` shows a running process or `kill(pid, 0)`
+    /// finds one (a reused pid therefore counts as alive: never call a live
+    /// writer dead).
+    pub(crate) fn writer_alive(&self, role: Role, pid: u32) -> bool {
+        let me = std::process::id();
+        let mut recorded = false;
+        for i in 0..self.slots {
+            let s = self.snapshot(role, i);
+            if s.torn || s.state.is_none() {
+                return true;
+            }
+            if s.holder.pid == pid && s.state != Some(SlotState::Free) {
+                if s.alive(me) {
+                    return true;
+                }
+                recorded = true;
+            }
+        }
+        !recorded && pid_runs(pid)
+    }
+}
+
+/// `true` if some process has the pid `pid` now (not a zombie); no start
+/// time to compare, so a reused pid counts.
+fn pid_runs(pid: u32) -> bool {
+    if pid == 0 || pid > i32::MAX as u32 {
+        return false; // not a process: 0 would address our process group
+    }
+    if pid == std::process::id() {
+        return true;
+    }
+    match read_stat(pid) {
+        Ok(Some((state, _))) => !matches!(state, 'Z' | 'X'),
+        Ok(None) => true,
+        Err(_) => {
+            // SAFETY: `kill` with signal 0 only checks existence and
+            // permission; it sends nothing. `pid` is positive.
+            let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
+            r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+        }
+    }
 }
 
 /// This process's record in one slot; closes it on drop.
@@ -434,6 +491,11 @@ impl Membership {
             }
         }
         Err(CoreError::RoleTaken(role).into())
+    }
+
+    /// The liveness block this membership is recorded in.
+    pub(crate) fn block(&self) -> &Block {
+        &self.block
     }
 
     /// [`Block::gone`] for the other side, as a hosted error.

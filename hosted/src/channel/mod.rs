@@ -5,6 +5,7 @@
 //! | [`spsc`] | [`crate::spsc`] | one [`spsc::Sender`], one [`spsc::Receiver`] | `T: Pod` items |
 //! | [`mpmc`] | [`crate::mpmc`] | up to 64 [`mpmc::Sender`]s and 64 [`mpmc::Receiver`]s | `T: Pod` items |
 //! | [`bytes`] | [`crate::frame::spsc`] | one [`bytes::Sender`], one [`bytes::Receiver`] | byte messages up to [`max_frame_len`](bytes::Sender::max_frame_len) |
+//! | [`mpsc_bytes`] | [`crate::frame::mpsc`] | up to 64 [`mpsc_bytes::Sender`]s, one [`mpsc_bytes::Receiver`] | byte messages up to [`max_frame_len`](mpsc_bytes::Sender::max_frame_len); a sender that dies mid-message is skipped |
 //!
 //! Every endpoint is opened by name on a POSIX shared-memory object
 //! (`create`: the name must not exist; `open`: it must; `open_or_create`),
@@ -55,9 +56,11 @@
 //! [`spsc::Sender::peer_gone`] and friends.
 //!
 //! A process that dies holding the producer or consumer role of an SPSC
-//! channel keeps the core's claim; `take_over` hands it to a new process
-//! after checking the holder is dead (pid and start time): the new endpoint
-//! resumes at the published positions.
+//! channel (or the receiver role of an [`mpsc_bytes`] channel) keeps the
+//! core's claim; `take_over` hands it to a new process after checking the
+//! holder is dead (pid and start time): the new endpoint resumes at the
+//! published positions. A sender of [`mpsc_bytes`] that dies in the middle
+//! of a message is skipped by the receiver (see there).
 //!
 //! # Stale objects
 //! [`list`] shows every channel in `/dev/shm` with its endpoints;
@@ -72,6 +75,7 @@
 pub mod bytes;
 pub mod liveness;
 pub mod mpmc;
+pub mod mpsc_bytes;
 pub mod spsc;
 mod stale;
 

@@ -1,0 +1,501 @@
+//! A byte-message channel from many processes to one on the [MPSC frame
+//! ring](crate::frame::mpsc): up to [`MAX_ENDPOINTS`] (64) [`Sender`]s at a
+//! time and one [`Receiver`], messages of 0 to
+//! [`max_frame_len`](Sender::max_frame_len) bytes (half the capacity less
+//! 8), each delivered whole; the messages of one sender arrive in the order
+//! it sent them.
+//!
+//! Each sender records its process in a free slot of the senders' table in
+//! the liveness block (a closed slot, or one whose process died, is reused)
+//! and writes its pid as the claimant id of every record it claims
+//! ([`Sender::id`]). The receiver holds the one receiver slot; a dead
+//! receiver's role can be [taken over](Receiver::take_over).
+//!
+//! A blocked receiver gets [`Error::PeerGone`] once the channel is drained
+//! and every sender that ever opened it closed or died; a blocked sender
+//! once the receiver closed or died.
+//!
+//! # A sender that dies in the middle of a message
+//! Senders claim space in the ring in order and commit in any order; the
+//! receiver reads in order, so a record whose sender dies between its claim
+//! and its commit would hold up every message behind it. A blocked
+//! [`recv`](Receiver::recv) looks at such a stalled record every
+//! [`LIVENESS_SLICE`] (50 ms) and skips it
+//! ([`Consumer::skip_stalled`](crate::frame::mpsc::Consumer::skip_stalled))
+//! only when its writer is known not to write any more:
+//!
+//! - **Header written** (the record names its claimant, the sender's pid):
+//!   skipped when every liveness slot recording that pid is closed or holds
+//!   a dead process (pid and start time); if no slot records the pid any
+//!   more (reused after the sender closed or died), when no process with
+//!   that pid runs. A live sender, however slow, is never skipped: the
+//!   receiver keeps waiting for it. (A sender closes its slot only after
+//!   its last grant ended, so a closed slot has nothing in flight.)
+//! - **Header not written yet** (a sender was between its claim of `tail`
+//!   and its first store, a window of a few instructions): the record names
+//!   nobody, and the core's skip of such a record may also cover records of
+//!   live senders that claimed after it and have not written their headers
+//!   yet (see the core's docs). It is skipped only when **no sender is
+//!   alive** at all. So a sender killed inside that window holds the
+//!   channel up until every other sender has closed or died too; the
+//!   receiver then skips it, delivers what follows, and reports `PeerGone`.
+//!
+//! The core's [`set_stall_timeout`](crate::frame::mpsc::Consumer::set_stall_timeout)
+//! (skip after a time, whoever the writer) is not used: it would skip live
+//! senders. Skips are counted in the ring ([`Receiver::skipped`]).
+//! `try_recv` never checks liveness (no system call on the fast path); call
+//! [`Receiver::skip_dead`] when polling.
+//!
+//! The pid in a record is the pid in the sender's pid namespace: senders
+//! and the receiver must share one (as for all liveness checks). A pid
+//! reused by an unrelated process while a record of the dead sender waits
+//! keeps the record waiting until that process ends or a later look finds
+//! the dead sender's slot (only when the slot was reused meanwhile).
+//!
+//! ```
+//! use ipckit::channel::mpsc_bytes::{Receiver, Sender};
+//!
+//! let name = format!("ipckit-doc-mpsc-bytes-{}", std::process::id());
+//! let mut rx = Receiver::create(&name, 4096)?;
+//! let (a, b) = (Sender::open(&name)?, Sender::open(&name)?);
+//! assert_eq!(a.id(), std::process::id());
+//! a.send(b"from a")?;
+//! b.send(b"from b")?;
+//! let mut buf = [0u8; 64];
+//! let n = rx.recv(&mut buf)?;
+//! assert_eq!(&buf[..n], b"from a");
+//! let n = rx.recv(&mut buf)?;
+//! assert_eq!(&buf[..n], b"from b");
+//! drop((a, b));
+//! assert!(rx.recv(&mut buf).unwrap_err().is_peer_gone());
+//! ipckit::shm::ShmObject::remove(&name)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::time::Duration;
+
+use ipckit_core::frame::mpsc::{Consumer, Grant, Options, Producer, Ring, Skipped, Stall};
+use ipckit_core::{ObjectKind, Role};
+
+use super::liveness::{Block, MAX_ENDPOINTS, Membership};
+use super::{
+    LIVENESS_SLICE, Memory, Mode, Parts, blocking, claim_single, created_name, named, notifier,
+    object_len, undo_on_error,
+};
+use crate::error::{CoreError, Error, Result};
+use crate::futex::{Futex, monotonic_now};
+
+/// The most stalled records one look skips (each skip moves `head` on, so
+/// this only bounds the work a hostile peer can make one call do).
+const SKIPS_PER_LOOK: u32 = 1024;
+
+/// Sets up (or validates) the ring on `mem`.
+fn ring_on(mem: Memory, mode: Mode, capacity: u32) -> Result<(Parts, Ring<'static>)> {
+    if mode == Mode::Init {
+        let core_len = Ring::region_len(capacity).ok_or(CoreError::InvalidCapacity)?;
+        let parts = Parts::fresh(mem, core_len, MAX_ENDPOINTS)?;
+        let ring = Ring::init_with(parts.core, Options::new(capacity).waking(true))?;
+        Ok((parts, ring))
+    } else {
+        let parts = Parts::existing(mem, ObjectKind::FrameMpsc, MAX_ENDPOINTS)?;
+        let ring = Ring::attach(parts.core)?;
+        Ok((parts, ring))
+    }
+}
+
+/// A sender: records this process in a senders' slot first, then makes the
+/// producer with our pid as its claimant id (so that a record naming a pid
+/// always had a slot recording it while it was written).
+fn open_sender(
+    mem: Memory,
+    mode: Mode,
+    capacity: u32,
+) -> Result<(Memory, Producer<'static, Futex>, Membership)> {
+    let cleanup = created_name(&mem, mode);
+    let set_up = (|| {
+        let (parts, ring) = ring_on(mem, mode, capacity)?;
+        let Parts { mem, block, .. } = parts;
+        let member = Membership::claim_any(block, Role::Producer)?;
+        let end = ring
+            .producer_with(notifier())?
+            .with_id(std::process::id())?;
+        Ok((mem, end, member))
+    })();
+    undo_on_error(set_up, cleanup)
+}
+
+/// The receiver: claims the core's consumer role and the receiver slot
+/// (taking both over from a dead holder for `Mode::TakeOver`).
+fn open_receiver(
+    mem: Memory,
+    mode: Mode,
+    capacity: u32,
+) -> Result<(Memory, Consumer<'static, Futex>, Membership)> {
+    let cleanup = created_name(&mem, mode);
+    let set_up = (|| {
+        let (parts, ring) = ring_on(mem, mode, capacity)?;
+        let Parts { mem, block, .. } = parts;
+        let (end, member) = claim_single(
+            block,
+            Role::Consumer,
+            mode == Mode::TakeOver,
+            &ring,
+            |r: &Ring<'static>| r.consumer_with(notifier()),
+            |r| {
+                // SAFETY: `claim_single` calls this only after it found the
+                // receiver slot's recorded holder dead (pid and start time)
+                // and won that slot: the dead process never uses its
+                // consumer again, and this process had none (its slot
+                // would record our own, live, pid).
+                unsafe { r.release_consumer_claim() }
+            },
+        )?;
+        Ok((mem, end, member))
+    })();
+    undo_on_error(set_up, cleanup)
+}
+
+macro_rules! constructors {
+    ($open:ident) => {
+        /// The length of a channel object for a data area of `capacity`
+        /// bytes (the core ring, padding, the liveness block): what a
+        /// [`Memfd`] or [`MappedFile`] given to [`init_on`](Self::init_on)
+        /// needs. `None` for a capacity the frame ring refuses (a power of
+        /// two from 64 bytes on).
+        ///
+        /// [`Memfd`]: crate::shm::Memfd
+        /// [`MappedFile`]: crate::shm::MappedFile
+        pub fn object_len(capacity: u32) -> Option<usize> {
+            Ring::region_len(capacity).map(object_len)
+        }
+
+        /// Creates the channel `name` (which must not exist:
+        /// [`Error::AlreadyExists`]; of racing creators exactly one wins)
+        /// with a data area of `capacity` bytes (a power of two), and opens
+        /// this endpoint.
+        pub fn create(name: &str, capacity: u32) -> Result<Self> {
+            let len = Self::object_len(capacity).ok_or(CoreError::InvalidCapacity)?;
+            let (mem, mode) = named(name, len, true, false)?;
+            Self::on(mem, mode, capacity)
+        }
+
+        /// Opens the existing channel `name` and this endpoint
+        /// ([`CoreError::RoleTaken`] when its side is full: the receiver
+        /// is held, or 64 senders live).
+        pub fn open(name: &str) -> Result<Self> {
+            let (mem, mode) = named(name, 0, false, true)?;
+            Self::on(mem, mode, 0)
+        }
+
+        /// Opens `name`, or creates it with `capacity` if it does not exist
+        /// (`capacity` only matters when creating).
+        pub fn open_or_create(name: &str, capacity: u32) -> Result<Self> {
+            let len = Self::object_len(capacity).ok_or(CoreError::InvalidCapacity)?;
+            let (mem, mode) = named(name, len, true, true)?;
+            Self::on(mem, mode, capacity)
+        }
+
+        /// Creates a channel of `capacity` bytes on fresh, zeroed `mem` of
+        /// at least [`object_len`](Self::object_len) bytes (a [`Memfd`] to
+        /// hand to a child, a new [`MappedFile`]) and opens this endpoint.
+        ///
+        /// [`Memfd`]: crate::shm::Memfd
+        /// [`MappedFile`]: crate::shm::MappedFile
+        pub fn init_on(mem: impl Into<Memory>, capacity: u32) -> Result<Self> {
+            Self::on(mem.into(), Mode::Init, capacity)
+        }
+
+        /// Attaches to the channel in `mem` (validating header, sizes and
+        /// liveness block) and opens this endpoint.
+        pub fn attach(mem: impl Into<Memory>) -> Result<Self> {
+            Self::on(mem.into(), Mode::Attach, 0)
+        }
+
+        fn on(mem: Memory, mode: Mode, capacity: u32) -> Result<Self> {
+            let (mem, end, member) = $open(mem, mode, capacity)?;
+            Ok(Self { member, end, mem })
+        }
+
+        /// The memory the channel lives in (to pass a memfd on, to flush a
+        /// file).
+        pub fn memory(&self) -> &Memory {
+            &self.mem
+        }
+
+        /// The size of the data area in bytes.
+        pub fn capacity(&self) -> u32 {
+            self.end.capacity()
+        }
+
+        /// The largest message: half the data area less a record header.
+        pub fn max_frame_len(&self) -> u32 {
+            self.end.ring().max_frame_len()
+        }
+
+        /// `Some(error)` ([`Error::PeerGone`]) if endpoints of the other
+        /// side came and all of them closed or died since; `None` while one
+        /// lives or before the first came. Reads `/proc` for recorded
+        /// peers.
+        pub fn peer_gone(&self) -> Option<Error> {
+            self.member.peer_gone()
+        }
+    };
+}
+
+/// A sending endpoint of a byte-message MPSC channel; shareable between
+/// threads (`&self` methods).
+///
+/// Dropping it marks its slot closed: once every sender is closed or dead,
+/// a receiver blocked on a drained channel gets [`Error::PeerGone`].
+pub struct Sender {
+    // Field order is drop order: the liveness slot closes, then the
+    // producer goes, then the mapping.
+    member: Membership,
+    end: Producer<'static, Futex>,
+    mem: Memory,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("mpsc_bytes::Sender")
+            .field("id", &self.end.id())
+            .field("mem", &self.mem)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sender {
+    constructors!(open_sender);
+
+    /// The claimant id this sender writes into every record: its process
+    /// id.
+    pub fn id(&self) -> u32 {
+        self.end.id()
+    }
+
+    /// Sends `message`, or [`CoreError::Full`] at once;
+    /// [`CoreError::FrameTooLarge`] for a message over
+    /// [`max_frame_len`](Self::max_frame_len).
+    pub fn try_send(&self, message: &[u8]) -> Result<()> {
+        Ok(self.end.try_send(message)?)
+    }
+
+    /// Sends `message`, waiting while there is no room;
+    /// [`Error::PeerGone`] if the receiver closed or died meanwhile (the
+    /// message is then not sent).
+    pub fn send(&self, message: &[u8]) -> Result<()> {
+        self.send_timeout(message, None)
+    }
+
+    /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit):
+    /// [`CoreError::TimedOut`].
+    pub fn send_timeout(&self, message: &[u8], timeout: Option<Duration>) -> Result<()> {
+        blocking(
+            timeout,
+            |t| self.end.send_timeout(message, t),
+            || self.member.peer_gone(),
+        )
+    }
+
+    /// Claims room for a message of `len` bytes to write in place, or
+    /// [`CoreError::Full`] at once. The message is delivered when the
+    /// [`Grant`] is committed; dropping it uncommitted discards the room.
+    /// While a grant is open the receiver waits for it (messages claimed
+    /// later by other senders queue behind it); if this process dies
+    /// holding it, the receiver skips it (module docs).
+    ///
+    /// ```
+    /// use ipckit::channel::mpsc_bytes::{Receiver, Sender};
+    ///
+    /// let name = format!("ipckit-doc-mpsc-grant-{}", std::process::id());
+    /// let tx = Sender::create(&name, 4096)?;
+    /// let mut rx = Receiver::open(&name)?;
+    /// let mut grant = tx.try_grant(11)?;
+    /// grant.write_at(0, b"hello")?;
+    /// grant.write_at(5, b" world")?;
+    /// assert!(rx.stalled()?.is_some_and(|s| s.claimant == Some(tx.id())));
+    /// grant.commit(11)?;
+    /// let mut buf = [0u8; 16];
+    /// assert_eq!(rx.try_recv(&mut buf)?, 11);
+    /// assert_eq!(&buf[..11], b"hello world");
+    /// ipckit::shm::ShmObject::remove(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_grant(&self, len: usize) -> Result<Grant<'_, 'static, Futex>> {
+        Ok(self.end.try_grant(len)?)
+    }
+
+    /// [`try_grant`](Self::try_grant), waiting while there is no room;
+    /// [`Error::PeerGone`] if the receiver closed or died meanwhile.
+    pub fn grant(&self, len: usize) -> Result<Grant<'_, 'static, Futex>> {
+        self.grant_timeout(len, None)
+    }
+
+    /// [`grant`](Self::grant), waiting at most `timeout` (`None`: no
+    /// limit): [`CoreError::TimedOut`].
+    pub fn grant_timeout(
+        &self,
+        len: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Grant<'_, 'static, Futex>> {
+        let end = &self.end;
+        blocking(
+            timeout,
+            |t| end.grant_timeout(len, t),
+            || self.member.peer_gone(),
+        )
+    }
+}
+
+/// The receiving end of a byte-message MPSC channel.
+///
+/// Dropping it marks it closed: a sender blocked on a full channel then
+/// gets [`Error::PeerGone`].
+pub struct Receiver {
+    member: Membership,
+    end: Consumer<'static, Futex>,
+    mem: Memory,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("mpsc_bytes::Receiver")
+            .field("mem", &self.mem)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `true` if the writer of the stalled record `stall` will never finish it
+/// (module docs): a named claimant that is dead or closed, or, for a record
+/// that names nobody yet, no sender alive at all.
+fn abandoned(block: &Block, stall: &Stall) -> bool {
+    match stall.claimant {
+        Some(pid) => !block.writer_alive(Role::Producer, pid),
+        None => !block.any_alive(Role::Producer),
+    }
+}
+
+/// Skips stalled records at the front whose writers are gone; returns how
+/// many.
+fn skip_abandoned(end: &mut Consumer<'static, Futex>, block: &Block) -> Result<u32> {
+    let mut skipped = 0;
+    while skipped < SKIPS_PER_LOOK {
+        let Some(stall) = end.stalled()? else { break };
+        if !abandoned(block, &stall) || end.skip_stalled(&stall)? == 0 {
+            break;
+        }
+        skipped += 1;
+    }
+    Ok(skipped)
+}
+
+impl Receiver {
+    constructors!(open_receiver);
+
+    /// Opens the existing channel `name` as its receiver, taking the role
+    /// over if its recorded holder is a dead process (checked by pid and
+    /// start time). The new receiver resumes at the published position: a
+    /// message the dead one was reading is delivered again (see
+    /// [`Ring::release_consumer_claim`] for a record it was discarding at
+    /// the instant it died). [`CoreError::RoleTaken`] if the holder lives.
+    pub fn take_over(name: &str) -> Result<Self> {
+        let (mem, _) = named(name, 0, false, true)?;
+        Self::on(mem, Mode::TakeOver, 0)
+    }
+
+    /// [`take_over`](Self::take_over) on memory the caller opened.
+    pub fn take_over_on(mem: impl Into<Memory>) -> Result<Self> {
+        Self::on(mem.into(), Mode::TakeOver, 0)
+    }
+
+    /// Copies the oldest message into `buf` and returns its length, or
+    /// [`CoreError::Empty`] at once (also while the oldest claimed message
+    /// is still being written: see [`stalled`](Self::stalled)).
+    /// [`CoreError::BufferTooSmall`] (with the length needed) leaves the
+    /// message queued.
+    pub fn try_recv(&mut self, buf: &mut [u8]) -> Result<usize> {
+        Ok(self.end.try_recv(buf)?)
+    }
+
+    /// [`try_recv`](Self::try_recv), waiting while there is no message,
+    /// and skipping records of senders that died writing them (module
+    /// docs); [`Error::PeerGone`] once the channel is drained and every
+    /// sender closed or died.
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {
+        self.recv_timeout(buf, None)
+    }
+
+    /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit):
+    /// [`CoreError::TimedOut`].
+    pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
+        let deadline = timeout.map(|t| monotonic_now().saturating_add(t));
+        loop {
+            let slice = match deadline {
+                None => LIVENESS_SLICE,
+                Some(d) => d.saturating_sub(monotonic_now()).min(LIVENESS_SLICE),
+            };
+            match self.end.recv_timeout(buf, Some(slice)) {
+                Err(CoreError::TimedOut) => {}
+                other => return other.map_err(Error::from),
+            }
+            // Liveness first: a stall seen after every sender is gone is
+            // final, and so is an empty ring with no stall.
+            let gone = self.member.peer_gone();
+            if skip_abandoned(&mut self.end, self.member.block())? > 0 {
+                continue;
+            }
+            if let Some(e) = gone {
+                return match self.end.try_recv(buf) {
+                    Err(CoreError::Empty) => Err(e),
+                    other => other.map_err(Error::from),
+                };
+            }
+            if deadline.is_some_and(|d| monotonic_now() >= d) {
+                return Err(CoreError::TimedOut.into());
+            }
+        }
+    }
+
+    /// The record that holds the receiver up, if any: claimed at the front
+    /// of the ring and not committed. Its [`claimant`](Stall::claimant) is
+    /// the writing sender's pid once the record header is written.
+    pub fn stalled(&mut self) -> Result<Option<Stall>> {
+        Ok(self.end.stalled()?)
+    }
+
+    /// Skips stalled records at the front whose senders are gone (the rules
+    /// of the module docs; a blocked [`recv`](Self::recv) does this by
+    /// itself) and returns how many it skipped. Reads `/proc`: for a caller
+    /// that polls with [`try_recv`](Self::try_recv).
+    ///
+    /// ```
+    /// use ipckit::channel::mpsc_bytes::{Receiver, Sender};
+    /// use ipckit::error::{CoreError, Error};
+    /// use ipckit::shm::Memfd;
+    ///
+    /// let memfd = Memfd::create("doc", Receiver::object_len(4096).unwrap())?;
+    /// let fd = memfd.try_clone_fd()?;
+    /// let mut rx = Receiver::init_on(memfd, 4096)?;
+    /// let tx = Sender::attach(Memfd::from_fd(fd)?)?;
+    /// std::mem::forget(tx.try_grant(10)?); // never committed
+    /// tx.send(b"behind it")?;
+    /// let mut buf = [0u8; 16];
+    /// assert!(matches!(rx.try_recv(&mut buf), Err(Error::Core(CoreError::Empty))));
+    /// assert_eq!(rx.skip_dead()?, 0); // its sender is open: it may still commit
+    /// drop(tx); // closed: the record can never be finished
+    /// assert_eq!(rx.skip_dead()?, 1);
+    /// assert_eq!(rx.try_recv(&mut buf)?, 9);
+    /// assert_eq!(rx.skipped().records, 1);
+    /// # Ok::<(), ipckit::error::Error>(())
+    /// ```
+    pub fn skip_dead(&mut self) -> Result<u32> {
+        skip_abandoned(&mut self.end, self.member.block())
+    }
+
+    /// The records (and their bytes) skipped so far because their senders
+    /// died writing them, by every receiver of this channel (the count
+    /// lives in the ring).
+    pub fn skipped(&self) -> Skipped {
+        self.end.skipped()
+    }
+}
