@@ -405,7 +405,7 @@ fn garbage_everywhere_never_panics() {
     let ring = Ring::<u32>::init(mem.region(), 8).unwrap();
     let (mut tx, mut rx) = ring.split().unwrap();
     let mut x = 0x9E37_79B9u32;
-    for _ in 0..2000 {
+    for _ in 0..if cfg!(miri) { 200 } else { 2000 } {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
@@ -429,7 +429,7 @@ fn garbage_everywhere_never_panics() {
 
 #[test]
 fn two_threads_move_every_item_in_order() {
-    let count: u64 = if cfg!(miri) { 2_000 } else { 1_000_000 };
+    let count: u64 = if cfg!(miri) { 500 } else { 1_000_000 };
     let mut bytes = Box::new(AlignedBytes::<{ 384 + 64 * 8 }>::new());
     let ring =
         Ring::<u64>::init_at(Region::from_slice(&mut bytes[..]), 64, u32::MAX - 100).unwrap();

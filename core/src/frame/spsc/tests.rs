@@ -118,7 +118,9 @@ fn wrap_around_u32_max_with_random_sizes() {
         let (mut sent, mut received) = (0u32, 0u32);
         let mut x = 0x2545_F491u32 ^ start;
         let mut buf = [0; 64];
-        for _ in 0..3000 {
+        // Miri runs this about a thousand times slower: fewer rounds still
+        // cross the wrap (the start is next to it) and pad several times.
+        for _ in 0..if cfg!(miri) { 120 } else { 3000 } {
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
@@ -138,7 +140,7 @@ fn wrap_around_u32_max_with_random_sizes() {
             received += 1;
         }
         assert_eq!(sent, received);
-        assert!(sent > 1000, "{sent}");
+        assert!(sent > if cfg!(miri) { 30 } else { 1000 }, "{sent}");
     }
 }
 
@@ -495,7 +497,7 @@ fn garbage_everywhere_never_panics() {
     let (mut tx, mut rx) = ring.split().unwrap();
     let mut x = 0x9E37_79B9u32;
     let mut buf = [0u8; 256];
-    let rounds = if cfg!(miri) { 300 } else { 20_000 };
+    let rounds = if cfg!(miri) { 100 } else { 20_000 };
     for _ in 0..rounds {
         x ^= x << 13;
         x ^= x >> 17;
@@ -538,7 +540,7 @@ fn garbage_everywhere_never_panics() {
 
 #[test]
 fn two_threads_move_every_frame_in_order() {
-    let count: u32 = if cfg!(miri) { 300 } else { 200_000 };
+    let count: u32 = if cfg!(miri) { 50 } else { 200_000 };
     let mut bytes = std::boxed::Box::new(AlignedBytes::<{ 384 + 1024 }>::new());
     let options = Options::new(1024).start_at(u32::MAX - 511);
     let ring = Ring::init_with(Region::from_slice(&mut bytes[..]), options).unwrap();
