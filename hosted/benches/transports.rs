@@ -1,21 +1,47 @@
-//! Round-trip latency of the stream and socket transports through the
-//! common message interface, and the pipe-size throughput check.
+//! Round-trip latency of every transport through the common message
+//! interface, in one run, and the pipe-size throughput check.
 //!
 //! `cargo bench -p ipckit --bench transports` (add `-- --quick` for one
-//! round, or a filter such as `-- unix` to run some variants only).
+//! round, or filters such as `-- unix shm` to run some variants only).
+//! Without `--bench` (as `cargo test --benches` runs it) it does one tiny
+//! round of each as a smoke test.
 //!
 //! # Round trips
 //! Each variant sends a 64-byte message from this process to a `fork()`ed
-//! child (or, for popen, a spawned child: this program re-executed) that
-//! sends it straight back, through [`MessageSender::send_timeout`] and
-//! [`MessageReceiver::recv_timeout`] on both sides (blocking with a 10 s
-//! deadline, so a dead peer fails the run instead of hanging it). With two
-//! or more CPUs the parent is pinned to the first and the child to the
-//! second. The variants run interleaved: every round, each variant gets a
-//! fresh child for one turn (200 untimed round trips, then each round trip
-//! timed on its own for [`TURN`]), so that a slow spell of the machine hits
-//! all of them alike. The table shows the median of the per-round medians
-//! and the 99th percentile over all timed round trips.
+//! child (for popen, a spawned child: this program re-executed) that sends
+//! it straight back. Every variant runs the same two functions, [`turn`]
+//! and [`echo`], over `&mut dyn` [`MessageSender`] + [`MessageReceiver`]
+//! (blocking with a 10 s deadline, so a dead peer fails the run instead of
+//! hanging it); only the opening of the ends differs. Each direction has
+//! its own object where the mechanism is one-way (two pipes, FIFOs, queues,
+//! logs, eventfds, signals, shared-memory channels).
+//!
+//! | variant | message | how each side waits |
+//! |---|---|---|
+//! | `shm bytes`, `shm mpsc bytes` | 64 B | spins briefly, then sleeps in a futex on the shared mapping |
+//! | pipe, FIFO, Unix stream / seqpacket / datagram, TCP, popen | 64 B | `ppoll` |
+//! | `posix mq` | 64 B | `mq_timedreceive` |
+//! | `sysv mq`, `file log` | 64 B | polling: yields, then sleeps 20 µs..1 ms |
+//! | `eventfd` | 8 B (the counter, counter mode) | `ppoll` |
+//! | `signal` | 4 B (the `sival_int`) | `ppoll` on a signalfd |
+//!
+//! The shared-memory channels' blocking calls spin for a moment before
+//! they sleep (the core's futex waiter): with the two processes pinned to
+//! different cores the answer usually arrives while the waiter spins, so
+//! no system call is made on either side. That spinning is part of how the
+//! channel blocks, not a benchmark trick, and it costs CPU time the kernel
+//! mechanisms do not spend. eventfd and signals carry one word, not 64
+//! bytes: their rows are the floor of a kernel wake-up, for comparison.
+//!
+//! # How it is measured
+//! With two or more CPUs the parent is pinned to the first and the child
+//! to the second. The variants run interleaved: every round, each variant
+//! gets a fresh child for one turn (200 untimed round trips, then each
+//! round trip timed on its own for [`TURN`]), so that a slow spell of the
+//! machine hits all of them alike. The table, sorted by median, shows the
+//! median of the per-round medians, the 99th percentile over all timed
+//! round trips, and the median as a multiple of the **pipe's** (the classic
+//! kernel mechanism; with the pipe filtered out, of the fastest row).
 //!
 //! # Pipe size
 //! 64 KiB framed messages through a pipe of the default size (64 KiB) and
@@ -26,18 +52,25 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use std::os::fd::AsFd;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use ipckit::channel::{bytes, mpsc_bytes};
 use ipckit::error::Result;
 use ipckit::message::{MessageReceiver, MessageSender};
+use ipckit::transport::eventfd::{EventFd, EventFdMode};
 use ipckit::transport::fifo::{Fifo, FifoReceiver, FifoSender};
+use ipckit::transport::file_log::{LogReader, LogWriter};
 use ipckit::transport::pipe::pipe_with_max;
 use ipckit::transport::popen::{Popen, child_stdio};
+use ipckit::transport::posix_mq::{MqAttr, PosixMq};
+use ipckit::transport::signal::{SignalReceiver, SignalSender, block_signal, rt_signal};
+use ipckit::transport::sysv_mq::SysvMq;
 use ipckit::transport::{tcp, unix};
-use support::{Child, Exit, fork_child};
+use support::{Exit, fork_child};
 
-/// The message size of the round trips.
+/// The longest message of the round trips.
 const SIZE: usize = 64;
 /// The longest any call waits.
 const WAIT: Option<Duration> = Some(Duration::from_secs(10));
@@ -45,8 +78,23 @@ const WAIT: Option<Duration> = Some(Duration::from_secs(10));
 const ROUNDS: usize = 7;
 const TURN: Duration = Duration::from_millis(300);
 const WARM_UP: u32 = 200;
+/// The first four bytes of the last message of a turn: the echo child
+/// sends it back and exits.
+const STOP: [u8; 4] = u32::MAX.to_ne_bytes();
+/// The data area of each shared-memory channel.
+const SHM_CAPACITY: u32 = 64 << 10;
 /// The environment variable that makes this program a popen echo child.
 const CHILD_ENV: &str = "IPCKIT_BENCH_ECHO";
+
+/// How long and how often to measure.
+#[derive(Clone, Copy)]
+struct Plan {
+    rounds: usize,
+    warm_up: u32,
+    turn: Duration,
+    /// 64 KiB messages per pipe-size measurement.
+    pipe_messages: usize,
+}
 
 /// A sender and a receiver as one value, for the one-way transports.
 struct Duplex<S, R>(S, R);
@@ -57,6 +105,9 @@ impl<S: MessageSender, R> MessageSender for Duplex<S, R> {
     }
     fn max_message_len(&self) -> usize {
         self.0.max_message_len()
+    }
+    fn flush(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        self.0.flush(timeout)
     }
 }
 
@@ -73,8 +124,17 @@ impl<S, R: MessageReceiver> MessageReceiver for Duplex<S, R> {
 trait Endpoint: MessageSender + MessageReceiver {}
 impl<T: MessageSender + MessageReceiver> Endpoint for T {}
 
+/// One process's ends, opened.
+type Ends = Box<dyn Endpoint>;
+
+fn ends(e: impl Endpoint + 'static) -> Ends {
+    Box::new(e)
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Variant {
+    ShmBytes,
+    ShmMpsc,
     Pipe,
     Fifo,
     UnixStream,
@@ -82,10 +142,17 @@ enum Variant {
     Datagram,
     Tcp,
     Popen,
+    PosixMq,
+    SysvMq,
+    FileLog,
+    EventFd,
+    Signal,
 }
 
 impl Variant {
-    const ALL: [Variant; 7] = [
+    const ALL: [Variant; 14] = [
+        Variant::ShmBytes,
+        Variant::ShmMpsc,
         Variant::Pipe,
         Variant::Fifo,
         Variant::UnixStream,
@@ -93,10 +160,17 @@ impl Variant {
         Variant::Datagram,
         Variant::Tcp,
         Variant::Popen,
+        Variant::PosixMq,
+        Variant::SysvMq,
+        Variant::FileLog,
+        Variant::EventFd,
+        Variant::Signal,
     ];
 
     fn name(self) -> &'static str {
         match self {
+            Variant::ShmBytes => "shm bytes",
+            Variant::ShmMpsc => "shm mpsc bytes",
             Variant::Pipe => "pipe (two)",
             Variant::Fifo => "fifo (two)",
             Variant::UnixStream => "unix stream",
@@ -104,6 +178,20 @@ impl Variant {
             Variant::Datagram => "unix datagram",
             Variant::Tcp => "tcp loopback",
             Variant::Popen => "popen (stdin/stdout)",
+            Variant::PosixMq => "posix mq (two)",
+            Variant::SysvMq => "sysv mq (two)",
+            Variant::FileLog => "file log (two)",
+            Variant::EventFd => "eventfd (8 B)",
+            Variant::Signal => "signal (4 B)",
+        }
+    }
+
+    /// The message length.
+    fn len(self) -> usize {
+        match self {
+            Variant::EventFd => 8,
+            Variant::Signal => 4,
+            _ => SIZE,
         }
     }
 }
@@ -131,73 +219,104 @@ fn pin_to(cpu: usize) {
     unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
 }
 
-/// The echo loop of a child: sends back every message until an empty one.
+// ---------------------------------------------------------------------------
+// The two functions every variant runs.
+
+/// The echo loop of a child: sends back every message, until (and
+/// including) the one that starts with [`STOP`].
 fn echo(end: &mut dyn Endpoint) -> i32 {
     let mut buf = [0u8; SIZE];
     loop {
-        match end.recv_timeout(&mut buf, WAIT) {
-            Ok(0) => return 0,
-            Ok(n) => {
-                if end.send_timeout(&buf[..n], WAIT).is_err() {
-                    return 2;
-                }
+        let n = match end.recv_timeout(&mut buf, WAIT) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("echo: receive: {e}");
+                return 1;
             }
-            Err(_) => return 1,
+        };
+        if let Err(e) = end.send_timeout(&buf[..n], WAIT) {
+            eprintln!("echo: send: {e}");
+            return 2;
+        }
+        if buf[..n.min(4)] == STOP {
+            return 0;
         }
     }
 }
 
-/// One turn: round trips for [`TURN`], each timed, in nanoseconds.
-fn turn(end: &mut dyn Endpoint) -> std::result::Result<Vec<u64>, String> {
-    let mut msg = [0u8; SIZE];
+/// One turn of `len`-byte round trips: [`Plan::warm_up`] untimed, then
+/// each timed for [`Plan::turn`], in nanoseconds; then the stop message.
+/// The first four bytes are a sequence number from 1 (never zero, for
+/// eventfd's counter; an `i32` for a signal), the rest a pattern.
+fn turn(end: &mut dyn Endpoint, len: usize, plan: &Plan) -> std::result::Result<Vec<u64>, String> {
+    let mut msg = [0xa5u8; SIZE];
+    msg[4..8].fill(0);
     let mut buf = [0u8; SIZE];
-    let mut samples = Vec::with_capacity(100_000);
-    let start = Instant::now();
-    let mut i = 0u64;
+    let mut samples = Vec::with_capacity(200_000);
+    let mut start = Instant::now();
+    let mut i = 1u32;
     loop {
-        msg[..8].copy_from_slice(&i.to_le_bytes());
+        msg[..4].copy_from_slice(&i.to_ne_bytes());
         let t0 = Instant::now();
-        end.send_timeout(&msg, WAIT)
+        end.send_timeout(&msg[..len], WAIT)
             .map_err(|e| format!("send: {e}"))?;
         let n = end
             .recv_timeout(&mut buf, WAIT)
             .map_err(|e| format!("recv: {e}"))?;
         let rtt = t0.elapsed();
-        if n != SIZE || buf[..8] != i.to_le_bytes() {
+        if buf[..n] != msg[..len] {
             return Err(format!("round trip {i}: wrong reply"));
         }
-        if i >= u64::from(WARM_UP) {
+        if i == plan.warm_up {
+            start = Instant::now();
+        } else if i > plan.warm_up {
             samples.push(rtt.as_nanos() as u64);
-            if start.elapsed() > TURN + Duration::from_millis(50) {
+            if start.elapsed() > plan.turn {
                 break;
             }
         }
         i += 1;
     }
-    end.send_timeout(&[], WAIT)
+    msg[..4].copy_from_slice(&STOP);
+    end.send_timeout(&msg[..len], WAIT)
         .map_err(|e| format!("stop: {e}"))?;
+    let n = end
+        .recv_timeout(&mut buf, WAIT)
+        .map_err(|e| format!("stop echo: {e}"))?;
+    if buf[..n] != msg[..len] {
+        return Err("wrong stop echo".into());
+    }
     Ok(samples)
 }
 
-/// Forks an echo child on `theirs`, times a turn on `ours`.
-fn forked<A: Endpoint, B: Endpoint>(
-    ours: A,
-    theirs: B,
+/// Forks an echo child that opens its ends with `open_child` (given this
+/// process's pid) and times a turn on the ends `open_parent` opens (given
+/// the child's pid). Ends made before the fork are moved into the closures:
+/// the child's are closed here after the fork; the child leaves the
+/// parent's alone (it `_exit`s).
+fn forked(
+    open_parent: impl FnOnce(u32) -> Result<Ends>,
+    open_child: impl FnOnce(u32) -> Result<Ends>,
+    len: usize,
+    plan: &Plan,
     cpus: Option<(usize, usize)>,
 ) -> std::result::Result<Vec<u64>, String> {
-    let mut ours = Some(ours);
-    let mut theirs = Some(theirs);
-    let mut child: Child = fork_child(|| {
-        drop(ours.take());
+    let parent_pid = std::process::id();
+    let mut child = fork_child(move || {
         if let Some((_, c)) = cpus {
             pin_to(c);
         }
-        let mut end = theirs.take().expect("child end");
-        echo(&mut end)
+        match open_child(parent_pid) {
+            Ok(mut end) => echo(end.as_mut()),
+            Err(e) => {
+                eprintln!("echo child: opening: {e}");
+                3
+            }
+        }
     })?;
-    drop(theirs);
-    let mut ours = ours.take().expect("parent end");
-    let samples = turn(&mut ours)?;
+    let mut end = open_parent(child.pid as u32).map_err(err)?;
+    let samples = turn(end.as_mut(), len, plan)?;
+    drop(end);
     match child.wait(Instant::now() + Duration::from_secs(10))? {
         Exit::Code(0) => Ok(samples),
         other => Err(format!("echo child: {other}")),
@@ -212,14 +331,78 @@ fn unique(what: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(support::unique_name(what))
 }
 
+/// A file removed when dropped.
+struct FileGuard(std::path::PathBuf);
+
+impl Drop for FileGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// One turn of `variant`.
-fn run(variant: Variant, cpus: Option<(usize, usize)>) -> std::result::Result<Vec<u64>, String> {
+fn run(
+    variant: Variant,
+    plan: &Plan,
+    cpus: Option<(usize, usize)>,
+) -> std::result::Result<Vec<u64>, String> {
     let max = 4096;
+    let len = variant.len();
     match variant {
+        Variant::ShmBytes => {
+            // The child opens its ends by name after the fork (a channel
+            // endpoint belongs to the process that opened it).
+            let (there, back) = (
+                support::ShmGuard::new("there"),
+                support::ShmGuard::new("back"),
+            );
+            let a_tx = bytes::Sender::create(&there.0, SHM_CAPACITY).map_err(err)?;
+            let a_rx = bytes::Receiver::create(&back.0, SHM_CAPACITY).map_err(err)?;
+            let (t, b) = (there.0.clone(), back.0.clone());
+            forked(
+                move |_| Ok(ends(Duplex(a_tx, a_rx))),
+                move |_| {
+                    Ok(ends(Duplex(
+                        bytes::Sender::open(&b)?,
+                        bytes::Receiver::open(&t)?,
+                    )))
+                },
+                len,
+                plan,
+                cpus,
+            )
+        }
+        Variant::ShmMpsc => {
+            let (there, back) = (
+                support::ShmGuard::new("there"),
+                support::ShmGuard::new("back"),
+            );
+            let a_tx = mpsc_bytes::Sender::create(&there.0, SHM_CAPACITY).map_err(err)?;
+            let a_rx = mpsc_bytes::Receiver::create(&back.0, SHM_CAPACITY).map_err(err)?;
+            let (t, b) = (there.0.clone(), back.0.clone());
+            forked(
+                move |_| Ok(ends(Duplex(a_tx, a_rx))),
+                move |_| {
+                    Ok(ends(Duplex(
+                        mpsc_bytes::Sender::open(&b)?,
+                        mpsc_bytes::Receiver::open(&t)?,
+                    )))
+                },
+                len,
+                plan,
+                cpus,
+            )
+        }
         Variant::Pipe => {
             let (a_tx, b_rx) = pipe_with_max(max).map_err(err)?;
             let (b_tx, a_rx) = pipe_with_max(max).map_err(err)?;
-            forked(Duplex(a_tx, a_rx), Duplex(b_tx, b_rx), cpus)
+            forked(
+                move |_| Ok(ends(Duplex(a_tx, a_rx))),
+                move |_| Ok(ends(Duplex(b_tx, b_rx))),
+                len,
+                plan,
+                cpus,
+            )
         }
         Variant::Fifo => {
             let there = Fifo::create(unique("there")).map_err(err)?;
@@ -228,25 +411,31 @@ fn run(variant: Variant, cpus: Option<(usize, usize)>) -> std::result::Result<Ve
             let a_tx = FifoSender::open(there.path(), max, WAIT).map_err(err)?;
             let a_rx = FifoReceiver::open(back.path(), max).map_err(err)?;
             let b_tx = FifoSender::open(back.path(), max, WAIT).map_err(err)?;
-            forked(Duplex(a_tx, a_rx), Duplex(b_tx, b_rx), cpus)
+            forked(
+                move |_| Ok(ends(Duplex(a_tx, a_rx))),
+                move |_| Ok(ends(Duplex(b_tx, b_rx))),
+                len,
+                plan,
+                cpus,
+            )
         }
         Variant::UnixStream => {
             let (a, b) = unix::stream_pair(max).map_err(err)?;
-            forked(a, b, cpus)
+            forked(move |_| Ok(ends(a)), move |_| Ok(ends(b)), len, plan, cpus)
         }
         Variant::SeqPacket => {
             let (a, b) = unix::SeqPacket::pair(max as usize).map_err(err)?;
-            forked(a, b, cpus)
+            forked(move |_| Ok(ends(a)), move |_| Ok(ends(b)), len, plan, cpus)
         }
         Variant::Datagram => {
             let (a, b) = unix::Datagram::pair(max as usize).map_err(err)?;
-            forked(a, b, cpus)
+            forked(move |_| Ok(ends(a)), move |_| Ok(ends(b)), len, plan, cpus)
         }
         Variant::Tcp => {
             let l = tcp::TcpListener::bind("127.0.0.1:0", max).map_err(err)?;
             let a = tcp::connect(l.local_addr().map_err(err)?, max, WAIT).map_err(err)?;
             let b = l.accept(WAIT).map_err(err)?;
-            forked(a, b, cpus)
+            forked(move |_| Ok(ends(a)), move |_| Ok(ends(b)), len, plan, cpus)
         }
         Variant::Popen => {
             let mut cmd = Command::new(std::env::current_exe().map_err(err)?);
@@ -255,11 +444,108 @@ fn run(variant: Variant, cpus: Option<(usize, usize)>) -> std::result::Result<Ve
                 cpus.map_or(String::new(), |(_, c)| c.to_string()),
             );
             let mut p = Popen::spawn(&mut cmd, max).map_err(err)?;
-            let samples = turn(&mut p)?;
+            let samples = turn(&mut p, len, plan)?;
             match p.wait_timeout(WAIT).map_err(err)? {
                 Some(s) if s.success() => Ok(samples),
                 other => Err(format!("popen echo child: {other:?}")),
             }
+        }
+        Variant::PosixMq => {
+            let names = [support::unique_name("mq-a"), support::unique_name("mq-b")];
+            let _guards = names.clone().map(support::QueueNameGuard);
+            let attr = MqAttr {
+                max_messages: 4,
+                message_size: SIZE,
+            };
+            let a = PosixMq::create(&names[0], attr).map_err(err)?;
+            let b = PosixMq::create(&names[1], attr).map_err(err)?;
+            let a2 = PosixMq::open(&names[0]).map_err(err)?;
+            let b2 = PosixMq::open(&names[1]).map_err(err)?;
+            forked(
+                move |_| Ok(ends(Duplex(a, b))),
+                move |_| Ok(ends(Duplex(b2, a2))),
+                len,
+                plan,
+                cpus,
+            )
+        }
+        Variant::SysvMq => {
+            let a = SysvMq::create_private().map_err(err)?;
+            let _ga = support::SysvGuard {
+                id: a.id(),
+                sem: false,
+            };
+            let b = SysvMq::create_private().map_err(err)?;
+            let _gb = support::SysvGuard {
+                id: b.id(),
+                sem: false,
+            };
+            let a2 = SysvMq::from_id(a.id()).map_err(err)?;
+            let b2 = SysvMq::from_id(b.id()).map_err(err)?;
+            forked(
+                move |_| Ok(ends(Duplex(a, b))),
+                move |_| Ok(ends(Duplex(b2, a2))),
+                len,
+                plan,
+                cpus,
+            )
+        }
+        Variant::FileLog => {
+            let paths = [unique("log-a"), unique("log-b")];
+            let _guards = paths.clone().map(FileGuard);
+            let a = LogWriter::create(&paths[0], SIZE as u32).map_err(err)?;
+            let b = LogWriter::create(&paths[1], SIZE as u32).map_err(err)?;
+            let a_rx = LogReader::open(&paths[0], SIZE as u32).map_err(err)?;
+            let b_rx = LogReader::open(&paths[1], SIZE as u32).map_err(err)?;
+            forked(
+                move |_| Ok(ends(Duplex(a, b_rx))),
+                move |_| Ok(ends(Duplex(b, a_rx))),
+                len,
+                plan,
+                cpus,
+            )
+        }
+        Variant::EventFd => {
+            // Counter mode: one value in flight at a time, so it arrives
+            // as sent.
+            let a = EventFd::new(0, EventFdMode::Counter).map_err(err)?;
+            let b = EventFd::new(0, EventFdMode::Counter).map_err(err)?;
+            let dup = |e: &EventFd| -> std::result::Result<EventFd, String> {
+                EventFd::from_fd(e.as_fd().try_clone_to_owned().map_err(err)?).map_err(err)
+            };
+            let (a2, b2) = (dup(&a)?, dup(&b)?);
+            forked(
+                move |_| Ok(ends(Duplex(a, b))),
+                move |_| Ok(ends(Duplex(b2, a2))),
+                len,
+                plan,
+                cpus,
+            )
+        }
+        Variant::Signal => {
+            let there = rt_signal(4).map_err(err)?;
+            let back = rt_signal(5).map_err(err)?;
+            // Both blocked before the fork: the child inherits the mask,
+            // so neither signal can arrive unblocked on either side.
+            block_signal(there).map_err(err)?;
+            block_signal(back).map_err(err)?;
+            forked(
+                move |child| {
+                    Ok(ends(Duplex(
+                        SignalSender::new(child, there),
+                        SignalReceiver::new(back)?,
+                    )))
+                },
+                move |parent| {
+                    Ok(ends(Duplex(
+                        SignalSender::new(parent, back),
+                        SignalReceiver::new(there)?,
+                    )))
+                },
+                len,
+                plan,
+                cpus,
+            )
         }
     }
 }
@@ -269,14 +555,14 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// 64 KiB framed messages through a pipe of `capacity` (None: default):
-/// MB/s.
+/// `count` 64 KiB framed messages through a pipe of `capacity` (None:
+/// default): MB/s.
 fn pipe_throughput(
     capacity: Option<usize>,
+    count: usize,
     cpus: Option<(usize, usize)>,
 ) -> std::result::Result<f64, String> {
     const MSG: usize = 64 << 10;
-    const COUNT: usize = 4096; // 256 MiB
     let (mut tx, rx) = pipe_with_max(MSG as u32).map_err(err)?;
     let (done_tx, done_rx) = pipe_with_max(16).map_err(err)?;
     if let Some(c) = capacity {
@@ -294,7 +580,7 @@ fn pipe_throughput(
         if done.send(b"r").is_err() {
             return 3;
         }
-        for _ in 0..COUNT {
+        for _ in 0..count {
             match rx.recv_timeout(&mut buf, WAIT) {
                 Ok(MSG) => {}
                 _ => return 2,
@@ -312,13 +598,13 @@ fn pipe_throughput(
     done_rx.recv_timeout(&mut b, WAIT).map_err(err)?;
     let msg = vec![7u8; MSG];
     let t0 = Instant::now();
-    for _ in 0..COUNT {
+    for _ in 0..count {
         tx.send_timeout(&msg, WAIT).map_err(err)?;
     }
     done_rx.recv_timeout(&mut b, WAIT).map_err(err)?;
     let secs = t0.elapsed().as_secs_f64();
     match child.wait(Instant::now() + Duration::from_secs(10))? {
-        Exit::Code(0) => Ok((MSG * COUNT) as f64 / secs / 1e6),
+        Exit::Code(0) => Ok((MSG * count) as f64 / secs / 1e6),
         other => Err(format!("pipe reader: {other}")),
     }
 }
@@ -337,14 +623,27 @@ fn main() {
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not: then
+    // run one tiny round as a smoke test.
+    let smoke = !args.iter().any(|a| a == "--bench") && !quick;
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    let rounds = if quick { 1 } else { ROUNDS };
+    let plan = if smoke {
+        Plan {
+            rounds: 1,
+            warm_up: 10,
+            turn: Duration::from_millis(5),
+            pipe_messages: 16,
+        }
+    } else {
+        Plan {
+            rounds: if quick { 1 } else { ROUNDS },
+            warm_up: WARM_UP,
+            turn: TURN,
+            pipe_messages: 4096, // 256 MiB
+        }
+    };
     let cpus = allowed_cpus();
     let pinned = (cpus.len() >= 2).then(|| (cpus[0], cpus[1]));
-    match pinned {
-        Some((p, c)) => println!("parent on CPU {p}, child on CPU {c}"),
-        None => println!("fewer than 2 CPUs: not pinned"),
-    }
     if let Some((p, _)) = pinned {
         pin_to(p);
     }
@@ -354,13 +653,18 @@ fn main() {
         .collect();
     let mut medians: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     let mut all: Vec<Vec<u64>> = vec![Vec::new(); variants.len()];
-    for round in 0..rounds {
+    let t0 = Instant::now();
+    for round in 0..plan.rounds {
         for (k, &v) in variants.iter().enumerate() {
-            match run(v, pinned) {
-                Ok(mut s) => {
+            match run(v, &plan, pinned) {
+                Ok(mut s) if !s.is_empty() => {
                     s.sort_unstable();
                     medians[k].push(s[s.len() / 2] as f64);
                     all[k].extend_from_slice(&s);
+                }
+                Ok(_) => {
+                    eprintln!("{} (round {round}): no samples", v.name());
+                    std::process::exit(1);
                 }
                 Err(e) => {
                     eprintln!("{} (round {round}): {e}", v.name());
@@ -369,32 +673,75 @@ fn main() {
             }
         }
     }
+    let elapsed = t0.elapsed();
+
+    // The table, sorted by median.
+    struct Row {
+        name: &'static str,
+        median: f64,
+        p99: u64,
+        samples: usize,
+        pipe: bool,
+    }
+    let mut rows: Vec<Row> = variants
+        .iter()
+        .enumerate()
+        .map(|(k, v)| {
+            let s = &mut all[k];
+            s.sort_unstable();
+            Row {
+                name: v.name(),
+                median: median(&mut medians[k]),
+                p99: s[(s.len() * 99 / 100).min(s.len() - 1)],
+                samples: s.len(),
+                pipe: *v == Variant::Pipe,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| a.median.total_cmp(&b.median));
+    let (base, base_name) = match rows.iter().find(|r| r.pipe) {
+        Some(r) => (r.median, "pipe"),
+        None => (rows.first().map_or(1.0, |r| r.median), "fastest"),
+    };
     println!(
-        "\n64 B round trip through MessageSender/MessageReceiver, {rounds} interleaved rounds"
+        "transports: round trip through MessageSender/MessageReceiver, 64 B (eventfd 8 B, signal \
+         4 B), {} interleaved round(s) of {} ms turns, {:.1} s; {}",
+        plan.rounds,
+        plan.turn.as_millis(),
+        elapsed.as_secs_f64(),
+        match pinned {
+            Some((p, c)) => format!("parent on CPU {p}, child on CPU {c}"),
+            None => "not pinned (fewer than 2 CPUs)".to_string(),
+        }
     );
+    if smoke {
+        println!("(smoke run: numbers are not measurements)");
+    }
     println!(
-        "{:<22} {:>12} {:>12} {:>12}",
-        "transport", "median RTT", "p99", "samples"
+        "{:<22} {:>12} {:>12} {:>10} {:>10}",
+        "transport",
+        "median RTT",
+        "p99",
+        format!("x {base_name}"),
+        "samples"
     );
-    for (k, v) in variants.iter().enumerate() {
-        let s = &mut all[k];
-        s.sort_unstable();
-        let p99 = s[(s.len() * 99 / 100).min(s.len() - 1)];
+    for r in &rows {
         println!(
-            "{:<22} {:>9.1} us {:>9.1} us {:>12}",
-            v.name(),
-            median(&mut medians[k]) / 1000.0,
-            p99 as f64 / 1000.0,
-            s.len()
+            "{:<22} {:>9.2} us {:>9.2} us {:>9.2}x {:>10}",
+            r.name,
+            r.median / 1000.0,
+            r.p99 as f64 / 1000.0,
+            r.median / base,
+            r.samples
         );
     }
 
     if filters.is_empty() || filters.iter().any(|f| "pipe-size".contains(f.as_str())) {
         let mut default = Vec::new();
         let mut big = Vec::new();
-        for _ in 0..rounds {
+        for _ in 0..plan.rounds {
             for (cap, out) in [(None, &mut default), (Some(1 << 20), &mut big)] {
-                match pipe_throughput(cap, pinned) {
+                match pipe_throughput(cap, plan.pipe_messages, pinned) {
                     Ok(mbs) => out.push(mbs),
                     Err(e) => {
                         eprintln!("pipe throughput: {e}");
@@ -404,9 +751,17 @@ fn main() {
             }
         }
         let (d, b) = (median(&mut default), median(&mut big));
-        println!("\n64 KiB framed messages through a pipe (256 MiB, median of {rounds})");
+        println!(
+            "\n64 KiB framed messages through a pipe ({} MiB, median of {})",
+            plan.pipe_messages / 16,
+            plan.rounds
+        );
         println!("  default pipe (64 KiB): {d:>8.0} MB/s");
         println!("  1 MiB pipe:            {b:>8.0} MB/s   ({:.2}x)", b / d);
     }
-    let _ = support::leftovers();
+    let left = support::leftovers();
+    if !left.is_empty() {
+        eprintln!("left behind: {left:?}");
+        std::process::exit(1);
+    }
 }

@@ -64,6 +64,7 @@ use crate::error::{Error, Result};
 /// let mut tx = Loopback::default();
 /// tx.send(b"one")?;
 /// tx.try_send(b"two")?;
+/// assert!(tx.flush(None)?); // nothing held back
 /// assert_eq!(tx.0.len(), 2);
 /// # Ok::<(), ipckit::error::Error>(())
 /// ```
@@ -83,6 +84,20 @@ pub trait MessageSender {
     /// Sends `msg` if there is room now, else [`Full`](crate::Error::Full).
     fn try_send(&mut self, msg: &[u8]) -> Result<()> {
         self.send_timeout(msg, Some(Duration::ZERO))
+    }
+
+    /// Hands anything accepted but not yet passed on to the mechanism,
+    /// waiting at most `timeout`; `Ok(true)` when nothing is pending (any
+    /// more), `Ok(false)` when some is still buffered at the deadline.
+    ///
+    /// Only the stream transports keep anything back: when a deadline
+    /// passes after part of a frame went out, they accept the message and
+    /// buffer its rest (see [`stream`](crate::transport::stream)), which
+    /// the next send, a drop, or this call finishes. The provided method
+    /// has nothing to do and returns `Ok(true)`.
+    fn flush(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        let _ = timeout;
+        Ok(true)
     }
 }
 

@@ -36,6 +36,7 @@ use super::{
 };
 use crate::error::{CoreError, Error, Result};
 use crate::futex::Futex;
+use crate::message::{MessageReceiver, MessageSender};
 
 /// Sets up the ring on `mem` and claims `role`.
 fn open<E>(
@@ -263,5 +264,39 @@ impl Receiver {
     pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
         let (end, member) = (&mut self.end, &self.member);
         blocking(timeout, |t| end.recv_timeout(buf, t), || member.peer_gone())
+    }
+}
+
+/// The [message interface](crate::message): messages of up to
+/// [`max_frame_len`](Sender::max_frame_len) bytes. `Some(Duration::ZERO)`
+/// is [`try_send`](Sender::try_send) (`Full`, no liveness check); other
+/// timeouts are [`send_timeout`](Sender::send_timeout) (futex waits after a
+/// short spin, with the peer's liveness checked every
+/// [`LIVENESS_SLICE`](super::LIVENESS_SLICE)).
+impl MessageSender for Sender {
+    fn send_timeout(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
+        match timeout {
+            Some(t) if t.is_zero() => Sender::try_send(self, msg),
+            _ => Sender::send_timeout(self, msg, timeout),
+        }
+    }
+
+    fn max_message_len(&self) -> usize {
+        self.max_frame_len() as usize
+    }
+}
+
+/// The [message interface](crate::message), as for [`Sender`]:
+/// `Some(Duration::ZERO)` is [`try_recv`](Receiver::try_recv) (`Empty`).
+impl MessageReceiver for Receiver {
+    fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
+        match timeout {
+            Some(t) if t.is_zero() => Receiver::try_recv(self, buf),
+            _ => Receiver::recv_timeout(self, buf, timeout),
+        }
+    }
+
+    fn max_message_len(&self) -> usize {
+        self.max_frame_len() as usize
     }
 }

@@ -15,6 +15,22 @@
 //! `Full`/`Empty`), blocking, and `_timeout`. Waiters sleep in shared
 //! futexes ([`crate::futex::Futex`], after a short spin).
 //!
+//! # The message interface
+//! The byte channels ([`bytes`], [`mpsc_bytes`]) implement
+//! [`MessageSender`](crate::message::MessageSender) and
+//! [`MessageReceiver`](crate::message::MessageReceiver), like every
+//! transport: a program written against those traits moves to shared
+//! memory by changing the line that opens the channel. The largest message
+//! is the ring's [`max_frame_len`](bytes::Sender::max_frame_len); a
+//! timeout of `Some(Duration::ZERO)` is the `try_` call, any other the
+//! `_timeout` call (with its liveness checks).
+//!
+//! The typed channels ([`spsc`], [`mpmc`]) do not: they carry one `T: Pod`
+//! per slot, not byte messages of varying length. Carrying those would
+//! need a length in every slot and messages cut to the slot size (or
+//! refused), which is what the frame ring does properly; use [`bytes`] for
+//! bytes, the typed channels for fixed records.
+//!
 //! # Names
 //! Channel names start with [`NAME_PREFIX`] (`"ipckit-"`), and are
 //! otherwise [`ShmName`]s: `/dev/shm/ipckit-jobs` is the channel

@@ -84,6 +84,7 @@ use super::{
 };
 use crate::error::{CoreError, Error, Result};
 use crate::futex::{Futex, monotonic_now};
+use crate::message::{MessageReceiver, MessageSender};
 
 /// The most stalled records one look skips (each skip moves `head` on, so
 /// this only bounds the work a hostile peer can make one call do).
@@ -497,5 +498,40 @@ impl Receiver {
     /// lives in the ring).
     pub fn skipped(&self) -> Skipped {
         self.end.skipped()
+    }
+}
+
+/// The [message interface](crate::message): messages of up to
+/// [`max_frame_len`](Sender::max_frame_len) bytes. `Some(Duration::ZERO)`
+/// is [`try_send`](Sender::try_send) (`Full`, no liveness check); other
+/// timeouts are [`send_timeout`](Sender::send_timeout).
+impl MessageSender for Sender {
+    fn send_timeout(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
+        match timeout {
+            Some(t) if t.is_zero() => Sender::try_send(self, msg),
+            _ => Sender::send_timeout(self, msg, timeout),
+        }
+    }
+
+    fn max_message_len(&self) -> usize {
+        self.max_frame_len() as usize
+    }
+}
+
+/// The [message interface](crate::message): `Some(Duration::ZERO)` is
+/// [`try_recv`](Receiver::try_recv) (`Empty`; it neither checks liveness
+/// nor skips a dead sender's record: see
+/// [`skip_dead`](Receiver::skip_dead)); other timeouts are
+/// [`recv_timeout`](Receiver::recv_timeout), which does both.
+impl MessageReceiver for Receiver {
+    fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
+        match timeout {
+            Some(t) if t.is_zero() => Receiver::try_recv(self, buf),
+            _ => Receiver::recv_timeout(self, buf, timeout),
+        }
+    }
+
+    fn max_message_len(&self) -> usize {
+        self.max_frame_len() as usize
     }
 }

@@ -184,6 +184,10 @@ impl MessageSender for FifoSender {
     fn max_message_len(&self) -> usize {
         MessageSender::max_message_len(&self.0)
     }
+
+    fn flush(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        self.0.flush(timeout)
+    }
 }
 
 impl AsFd for FifoSender {

@@ -174,6 +174,10 @@ impl MessageSender for PipeSender {
     fn max_message_len(&self) -> usize {
         MessageSender::max_message_len(&self.0)
     }
+
+    fn flush(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        self.0.flush(timeout)
+    }
 }
 
 impl AsFd for PipeSender {

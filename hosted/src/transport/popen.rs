@@ -197,6 +197,16 @@ impl MessageSender for Popen {
     fn max_message_len(&self) -> usize {
         self.max_frame_len as usize
     }
+
+    /// Finishes a frame to the child's stdin accepted in part;
+    /// `Ok(true)` also after [`close_stdin`](Popen::close_stdin) (which
+    /// flushed).
+    fn flush(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        match &mut self.stdin {
+            Some(w) => w.flush(timeout),
+            None => Ok(true),
+        }
+    }
 }
 
 impl MessageReceiver for Popen {

@@ -31,7 +31,7 @@
 //! passes after *part* of a frame went out, the writer copies the unsent
 //! rest into an internal buffer, reports the message as sent (`Ok`: it is
 //! accepted and will arrive whole), and finishes the rest before the next
-//! frame, at the start of the next call (or in [`FramedWriter::flush`]). If
+//! frame, at the start of the next call (or in [`MessageSender::flush`]). If
 //! it cannot finish that rest before the next call's deadline, the next
 //! message is refused with `Full`/`TimedOut`, never interleaved. When no
 //! byte of a frame could be written, the call fails with
@@ -642,6 +642,10 @@ impl<F: AsFd> MessageSender for FramedWriter<F> {
     fn max_message_len(&self) -> usize {
         self.w.encoder.max_frame_len() as usize
     }
+
+    fn flush(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        self.w.flush(self.fd.as_fd(), Deadline::new(timeout))
+    }
 }
 
 impl<F: AsFd> Drop for FramedWriter<F> {
@@ -749,6 +753,10 @@ impl<F: AsFd> MessageSender for Framed<F> {
     fn max_message_len(&self) -> usize {
         self.w.encoder.max_frame_len() as usize
     }
+
+    fn flush(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        self.w.flush(self.fd.as_fd(), Deadline::new(timeout))
+    }
 }
 
 impl<F: AsFd> MessageReceiver for Framed<F> {
@@ -780,6 +788,31 @@ mod tests {
             FramedWriter::new(w, max).unwrap(),
             FramedReader::new(r, max).unwrap(),
         )
+    }
+
+    #[test]
+    fn flush_through_the_trait_reports_a_pending_rest() {
+        let (tx, mut rx) = pair(200_000);
+        let mut tx: Box<dyn MessageSender> = Box::new(tx);
+        assert!(tx.flush(Some(Duration::ZERO)).unwrap()); // nothing pending
+        tx.try_send(&vec![3u8; 150_000]).unwrap(); // accepted in part
+        assert!(!tx.flush(Some(Duration::ZERO)).unwrap()); // the pipe is full
+        let mut buf = vec![0u8; 200_000];
+        let mut got = None;
+        while got.is_none() {
+            let done = tx.flush(Some(Duration::from_millis(1))).unwrap();
+            match rx.try_recv(&mut buf) {
+                Ok(n) => got = Some(n),
+                Err(Error::Core(CoreError::Empty)) => {}
+                Err(e) => panic!("{e}"),
+            }
+            if got.is_some() {
+                assert!(done || tx.flush(None).unwrap());
+            }
+        }
+        assert_eq!(got, Some(150_000));
+        assert!(buf[..150_000].iter().all(|&b| b == 3));
+        assert!(tx.flush(Some(Duration::ZERO)).unwrap());
     }
 
     #[test]
