@@ -1,0 +1,3 @@
+//! `ipckit bench`: see [`crate::bench`].
+
+pub use crate::bench::{Args, run};
