@@ -28,7 +28,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use ipckit::channel::bytes;
-use support::{Exit, SharedWords, ShmGuard, fork_child};
+use support::{Exit, SharedWords, ShmGuard, allowed_cpus, fork_child, median, pin_to};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mech {
@@ -52,28 +52,6 @@ impl Mech {
 const MECHS: [Mech; 4] = [Mech::Channel, Mech::Pipe, Mech::Unix, Mech::Eventfd];
 const SIZES: [usize; 3] = [8, 64, 4096];
 const CHANNEL_CAPACITY: u32 = 256 << 10;
-
-fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: a zeroed `cpu_set_t` is a valid empty set; the call fills it.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid out-pointer of the size passed.
-    if unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) } != 0 {
-        return Vec::new();
-    }
-    (0..libc::CPU_SETSIZE as usize)
-        // SAFETY: `cpu` is below CPU_SETSIZE; `set` is initialised.
-        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-        .collect()
-}
-
-fn pin_to(cpu: usize) {
-    // SAFETY: as in `allowed_cpus`.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu` comes from `allowed_cpus`, below CPU_SETSIZE.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: `set` is a valid set of the size passed; failure is harmless.
-    unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
-}
 
 fn write_all(fd: RawFd, buf: &[u8]) -> Result<(), String> {
     let mut off = 0;
@@ -144,7 +122,7 @@ fn pair<R>(
 ) -> Result<R, String> {
     let mut c = fork_child(|| {
         if let Some((_, cpu)) = cpus {
-            pin_to(cpu);
+            let _ = pin_to(cpu);
         }
         match child() {
             Ok(()) => 0,
@@ -155,7 +133,7 @@ fn pair<R>(
         }
     })?;
     if let Some((cpu, _)) = cpus {
-        pin_to(cpu);
+        let _ = pin_to(cpu);
     }
     let r = parent();
     if r.is_err() {
@@ -334,16 +312,6 @@ fn throughput(
     Ok((count - 1) as f64 * 1e9 / ns as f64)
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize] as f64
 }
@@ -353,7 +321,7 @@ fn main() {
     let smoke = !std::env::args().any(|a| a == "--bench") && !quick;
     let rounds = if quick || smoke { 1 } else { 5 };
     let scale = if smoke { 100 } else { 1 };
-    let cpus = allowed_cpus();
+    let cpus = allowed_cpus().unwrap_or_default();
     let pinned = (cpus.len() >= 2).then(|| (cpus[0], cpus[1]));
     match pinned {
         Some((a, b)) => println!("processes pinned to CPUs {a} and {b}"),

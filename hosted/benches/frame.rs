@@ -30,7 +30,7 @@ use std::time::Instant;
 use ipckit::Error;
 use ipckit::frame::spsc::Ring;
 use ipckit::shm::SharedMapping;
-use support::{Child, Exit, fork_child};
+use support::{Child, Exit, allowed_cpus, fork_child, median, pin_to};
 
 /// One way to move messages of one size.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -81,29 +81,6 @@ fn messages(mechanism: Mechanism, size: usize, bytes: usize) -> u64 {
 // ---------------------------------------------------------------------------
 // CPUs.
 
-fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: a zeroed `cpu_set_t` is a valid empty set; the call fills it.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid out-pointer of the size passed.
-    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
-    if r != 0 {
-        return Vec::new();
-    }
-    (0..libc::CPU_SETSIZE as usize)
-        // SAFETY: `cpu` is below CPU_SETSIZE; `set` is initialised.
-        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-        .collect()
-}
-
-fn pin_to(cpu: usize) {
-    // SAFETY: as in `allowed_cpus`.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu` comes from `allowed_cpus`, below CPU_SETSIZE.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: `set` is a valid set of the size passed; failure is harmless.
-    unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
-}
-
 // ---------------------------------------------------------------------------
 // A measurement: the consumer writes its elapsed nanoseconds and the
 // messages it counted into a shared result block.
@@ -147,7 +124,7 @@ fn with_consumer(
     results.word(0).store(0, Ordering::Relaxed);
     let mut child = fork_child(|| {
         if let Some((_, cpu)) = cpus {
-            pin_to(cpu);
+            let _ = pin_to(cpu);
         }
         match consumer() {
             Ok((started, count)) => {
@@ -161,7 +138,7 @@ fn with_consumer(
         }
     })?;
     if let Some((cpu, _)) = cpus {
-        pin_to(cpu);
+        let _ = pin_to(cpu);
     }
     producer(&mut child)?;
     let exit = child.wait(Instant::now() + support::DEADLINE)?;
@@ -313,16 +290,6 @@ fn memcpy(size: usize, count: u64, src: &[u8], dst: &mut [u8]) -> (u64, u64) {
     (started.elapsed().as_nanos() as u64, count)
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
-}
-
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     // `cargo bench` passes `--bench`; `cargo test --benches` does not: then
@@ -331,7 +298,7 @@ fn main() {
     let rounds = if quick || smoke { 1 } else { 7 };
     let scale = if smoke { 256 } else { 1 };
 
-    let cpus = allowed_cpus();
+    let cpus = allowed_cpus().unwrap_or_default();
     let pinned = (cpus.len() >= 2).then(|| (cpus[0], cpus[1]));
     match pinned {
         Some((a, b)) => println!("producer on CPU {a}, consumer on CPU {b}"),

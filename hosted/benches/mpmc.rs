@@ -38,12 +38,16 @@
 //! when the last consumer has taken its last item. Each endpoint lives on its
 //! own cache lines.
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::hint::{black_box, spin_loop};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use support::{allowed_cpus, median, pin_to};
 
 use criterion::{Criterion, Throughput, criterion_group};
 use crossbeam_queue::ArrayQueue;
@@ -127,40 +131,6 @@ static CPUS: OnceLock<Option<(usize, usize)>> = OnceLock::new();
 static PIN_NOTE: AtomicBool = AtomicBool::new(false);
 
 // ---- CPU pinning --------------------------------------------------------
-
-/// The CPUs this process may run on, in ascending order.
-fn allowed_cpus() -> io::Result<Vec<usize>> {
-    // SAFETY: `cpu_set_t` is a plain bit array; all zeroes is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: pid 0 is the calling thread; `set` is a valid, writable
-    // `cpu_set_t` of the size passed.
-    let rc = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let max = 8 * size_of::<libc::cpu_set_t>();
-    // SAFETY: `cpu < max`, the number of bits in `set`.
-    Ok((0..max)
-        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-        .collect())
-}
-
-/// Pins the calling thread to `cpu`.
-fn pin_to(cpu: usize) -> io::Result<()> {
-    // SAFETY: `cpu_set_t` is a plain bit array; all zeroes is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu` came from `allowed_cpus`, so it is below the number of
-    // bits in `set`.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: pid 0 is the calling thread; `set` is a valid `cpu_set_t` of
-    // the size passed.
-    let rc = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
 
 fn pin_note(what: &str, err: &io::Error) {
     if !PIN_NOTE.swap(true, Ordering::Relaxed) {
@@ -588,16 +558,6 @@ fn measured_samples(variant: Variant, measured: usize) -> Option<Vec<f64>> {
     let all = samples.get(&variant)?;
     let tail = &all[all.len().saturating_sub(measured)..];
     (!tail.is_empty()).then(|| tail.to_vec())
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
-    }
 }
 
 /// Runs every variant that criterion ran, in turn, `PAIRED_ROUNDS` times,

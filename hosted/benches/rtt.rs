@@ -46,12 +46,16 @@
 //! only makes async-signal-safe calls: atomics, system calls, `_exit`; no
 //! allocation, no panic, no I/O beyond the channel.
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::hint::spin_loop;
 use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{LazyLock, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use support::{allowed_cpus, median, pin_to};
 
 use criterion::{Criterion, criterion_group};
 use ipckit::Error;
@@ -193,36 +197,6 @@ fn spins() -> u32 {
 /// The two CPUs used: parent, child. `None` when pinning is not possible.
 static CPUS: OnceLock<Option<(usize, usize)>> = OnceLock::new();
 
-/// The CPUs this process may run on, in ascending order.
-fn allowed_cpus() -> io::Result<Vec<usize>> {
-    // SAFETY: `cpu_set_t` is a plain bit array; all zeroes is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: pid 0 is the calling thread; `set` is a valid, writable
-    // `cpu_set_t` of the size passed.
-    let rc = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let max = 8 * size_of::<libc::cpu_set_t>();
-    // SAFETY: `cpu < max`, the number of bits in `set`.
-    Ok((0..max)
-        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-        .collect())
-}
-
-/// Pins the calling thread to `cpu`. Async-signal-safe (one system call),
-/// so a forked child may call it.
-fn pin_to(cpu: usize) -> bool {
-    // SAFETY: `cpu_set_t` is a plain bit array; all zeroes is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu` came from `allowed_cpus`, so it is below the number of
-    // bits in `set`.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: pid 0 is the calling thread; `set` is a valid `cpu_set_t` of
-    // the size passed.
-    unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) == 0 }
-}
-
 /// Chooses the parent and child CPUs and pins the calling (parent) thread.
 /// Runs once.
 fn setup_cpus() -> Option<(usize, usize)> {
@@ -239,15 +213,15 @@ fn setup_cpus() -> Option<(usize, usize)> {
             }
         };
         let (parent, child) = (cpus[0], cpus[1]);
-        if pin_to(parent) {
-            eprintln!("parent pinned to CPU {parent}, child to CPU {child}");
-            Some((parent, child))
-        } else {
-            eprintln!(
-                "note: could not pin to CPU {parent} ({}); running unpinned",
-                io::Error::last_os_error()
-            );
-            None
+        match pin_to(parent) {
+            Ok(()) => {
+                eprintln!("parent pinned to CPU {parent}, child to CPU {child}");
+                Some((parent, child))
+            }
+            Err(e) => {
+                eprintln!("note: could not pin to CPU {parent} ({e}); running unpinned");
+                None
+            }
         }
     })
 }
@@ -364,7 +338,7 @@ fn fork_child(body: impl FnOnce() -> i32) -> Result<Child, String> {
     } else {
         if let Some(Some((_, cpu))) = CPUS.get() {
             // Unpinned is still correct, only slower and noisier.
-            pin_to(*cpu);
+            let _ = pin_to(*cpu);
         }
         body()
     };
@@ -1087,16 +1061,6 @@ fn measured_samples(variant: Variant, measured: usize) -> Option<Vec<f64>> {
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len());
     sorted[i - 1]
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
-    }
 }
 
 fn print_ratios(title: &str, value: impl Fn(Variant, Variant) -> Option<f64>) {

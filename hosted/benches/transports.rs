@@ -68,7 +68,7 @@ use ipckit::transport::posix_mq::{MqAttr, PosixMq};
 use ipckit::transport::signal::{SignalReceiver, SignalSender, block_signal, rt_signal};
 use ipckit::transport::sysv_mq::SysvMq;
 use ipckit::transport::{tcp, unix};
-use support::{Exit, fork_child};
+use support::{Exit, FileGuard, allowed_cpus, fork_child, median, pin_to, temp_path};
 
 /// The longest message of the round trips.
 const SIZE: usize = 64;
@@ -196,29 +196,6 @@ impl Variant {
     }
 }
 
-fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: a zeroed `cpu_set_t` is a valid empty set; the call fills it.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid out-pointer of the size passed.
-    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
-    if r != 0 {
-        return Vec::new();
-    }
-    (0..libc::CPU_SETSIZE as usize)
-        // SAFETY: `cpu` is below CPU_SETSIZE; `set` is initialised.
-        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-        .collect()
-}
-
-fn pin_to(cpu: usize) {
-    // SAFETY: as in `allowed_cpus`.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu` comes from `allowed_cpus`, below CPU_SETSIZE.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: `set` is a valid set of the size passed; failure is harmless.
-    unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
-}
-
 // ---------------------------------------------------------------------------
 // The two functions every variant runs.
 
@@ -304,7 +281,7 @@ fn forked(
     let parent_pid = std::process::id();
     let mut child = fork_child(move || {
         if let Some((_, c)) = cpus {
-            pin_to(c);
+            let _ = pin_to(c);
         }
         match open_child(parent_pid) {
             Ok(mut end) => echo(end.as_mut()),
@@ -325,19 +302,6 @@ fn forked(
 
 fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
-}
-
-fn unique(what: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(support::unique_name(what))
-}
-
-/// A file removed when dropped.
-struct FileGuard(std::path::PathBuf);
-
-impl Drop for FileGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 /// One turn of `variant`.
@@ -405,8 +369,8 @@ fn run(
             )
         }
         Variant::Fifo => {
-            let there = Fifo::create(unique("there")).map_err(err)?;
-            let back = Fifo::create(unique("back")).map_err(err)?;
+            let there = Fifo::create(temp_path("there")).map_err(err)?;
+            let back = Fifo::create(temp_path("back")).map_err(err)?;
             let b_rx = FifoReceiver::open(there.path(), max).map_err(err)?;
             let a_tx = FifoSender::open(there.path(), max, WAIT).map_err(err)?;
             let a_rx = FifoReceiver::open(back.path(), max).map_err(err)?;
@@ -491,7 +455,7 @@ fn run(
             )
         }
         Variant::FileLog => {
-            let paths = [unique("log-a"), unique("log-b")];
+            let paths = [temp_path("log-a"), temp_path("log-b")];
             let _guards = paths.clone().map(FileGuard);
             let a = LogWriter::create(&paths[0], SIZE as u32).map_err(err)?;
             let b = LogWriter::create(&paths[1], SIZE as u32).map_err(err)?;
@@ -550,11 +514,6 @@ fn run(
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 /// `count` 64 KiB framed messages through a pipe of `capacity` (None:
 /// default): MB/s.
 fn pipe_throughput(
@@ -572,7 +531,7 @@ fn pipe_throughput(
     let mut done_tx = Some(done_tx);
     let mut child = fork_child(|| {
         if let Some((_, c)) = cpus {
-            pin_to(c);
+            let _ = pin_to(c);
         }
         let mut rx = rx.take().expect("rx");
         let mut done = done_tx.take().expect("done");
@@ -613,7 +572,7 @@ fn main() {
     // The popen echo child.
     if let Ok(cpu) = std::env::var(CHILD_ENV) {
         if let Ok(c) = cpu.parse() {
-            pin_to(c);
+            let _ = pin_to(c);
         }
         let code = match child_stdio(4096) {
             Ok((rx, tx)) => echo(&mut Duplex(tx, rx)),
@@ -642,10 +601,10 @@ fn main() {
             pipe_messages: 4096, // 256 MiB
         }
     };
-    let cpus = allowed_cpus();
+    let cpus = allowed_cpus().unwrap_or_default();
     let pinned = (cpus.len() >= 2).then(|| (cpus[0], cpus[1]));
     if let Some((p, _)) = pinned {
-        pin_to(p);
+        let _ = pin_to(p);
     }
     let variants: Vec<Variant> = Variant::ALL
         .into_iter()

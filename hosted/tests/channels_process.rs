@@ -16,7 +16,6 @@
 
 mod support;
 
-use std::panic;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -24,8 +23,8 @@ use ipckit::ObjectKind;
 use ipckit::channel::{self, ChannelStatus, bytes, mpmc, mpsc_bytes, spsc};
 use ipckit::error::{CoreError, Error, Role};
 use support::{
-    Child, EXIT_CHECK, EXIT_CORRUPTED_ITEM, EXIT_OUT_OF_ORDER, EXIT_RING_ERROR, Exit, Rng,
-    SharedWords, ShmGuard, child_main, fail, fork_child, leftovers,
+    Child, Ctx, EXIT_CHECK, EXIT_CORRUPTED_ITEM, EXIT_OUT_OF_ORDER, EXIT_RING_ERROR, Exit, Rng,
+    SharedWords, ShmGuard, child_main, fail, fork_child, run_tests,
 };
 
 const MILLION: u64 = 1_000_000;
@@ -40,16 +39,6 @@ macro_rules! ensure {
             return Err(format!($($msg)+));
         }
     };
-}
-
-trait Ctx<T> {
-    fn ctx(self, what: &str) -> Result<T, String>;
-}
-
-impl<T, E: std::fmt::Display> Ctx<T> for Result<T, E> {
-    fn ctx(self, what: &str) -> Result<T, String> {
-        self.map_err(|e| format!("{what}: {e}"))
-    }
 }
 
 /// In a child: an error value becomes a [`support::ChildFail`].
@@ -1040,34 +1029,7 @@ fn main() {
         ("creators racing", creators_race),
         ("stale objects", stale_removal),
     ];
-    let filter = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
-    let mut failed = 0;
-    for (name, test) in tests {
-        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
-            continue;
-        }
-        let started = Instant::now();
-        let result = panic::catch_unwind(test).unwrap_or_else(|_| Err("panicked".to_string()));
-        let secs = started.elapsed().as_secs_f64();
-        match result {
-            Ok(note) => println!("channels_process: {name} ... ok ({secs:.2} s): {note}"),
-            Err(msg) => {
-                failed += 1;
-                println!("channels_process: {name} ... FAILED ({secs:.2} s): {msg}");
-            }
-        }
-    }
-    let left = leftovers();
-    if !left.is_empty() {
-        failed += 1;
-        println!("channels_process: left behind (now removed): {left:?}");
-        for path in left {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-    if failed > 0 {
-        println!("channels_process: {failed} failed");
-        std::process::exit(1);
-    }
-    println!("channels_process: all passed, nothing left in /dev/shm");
+    let mut tally = run_tests("channels_process", tests);
+    tally.check_leftovers("channels_process");
+    tally.finish("channels_process");
 }

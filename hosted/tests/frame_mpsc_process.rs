@@ -25,8 +25,10 @@
 //! they `_exit`. The binary prints one line per sub-test and exits 1 if any
 //! failed.
 
-use std::io::{self, Write};
-use std::panic::{self, AssertUnwindSafe};
+mod support;
+
+use support::*;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -40,133 +42,11 @@ const PRODUCERS: u8 = 3;
 const PER_PRODUCER: u32 = 300_000;
 const CAPACITY: u32 = 16 * 1024;
 const START: u32 = u32::MAX - 4095;
-const DEADLINE: Duration = Duration::from_secs(120);
 
-// ---------------------------------------------------------------------------
-// Processes (as in `mpmc_process`).
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Exit {
-    Code(i32),
-    Signal(i32),
-}
-
-impl Exit {
-    fn from_status(status: libc::c_int) -> Self {
-        if libc::WIFEXITED(status) {
-            Exit::Code(libc::WEXITSTATUS(status))
-        } else if libc::WIFSIGNALED(status) {
-            Exit::Signal(libc::WTERMSIG(status))
-        } else {
-            Exit::Code(-1)
-        }
-    }
-}
-
-/// A forked child; dropping it unreaped kills and reaps it.
-struct Child {
-    pid: libc::pid_t,
-    reaped: bool,
-}
-
-impl Child {
-    fn wait_inner(&mut self, flags: libc::c_int) -> Result<Option<Exit>, String> {
-        let mut status = 0;
-        loop {
-            // SAFETY: `pid` is our unreaped child; `status` is a valid
-            // out-pointer.
-            let r = unsafe { libc::waitpid(self.pid, &mut status, flags) };
-            if r == self.pid {
-                self.reaped = true;
-                return Ok(Some(Exit::from_status(status)));
-            }
-            if r == 0 {
-                return Ok(None);
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(format!("waitpid: {err}"));
-            }
-        }
-    }
-
-    fn wait(&mut self, deadline: Instant) -> Result<Exit, String> {
-        loop {
-            if let Some(exit) = self.wait_inner(libc::WNOHANG)? {
-                return Ok(exit);
-            }
-            if Instant::now() > deadline {
-                self.kill();
-                return Err("child did not finish before the deadline; killed it".into());
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    fn kill(&mut self) {
-        if self.reaped {
-            return;
-        }
-        // SAFETY: `pid` is our unreaped child, so it cannot have been reused.
-        unsafe { libc::kill(self.pid, libc::SIGKILL) };
-        let _ = self.wait_inner(0);
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn thread_count() -> Result<usize, String> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| "no Threads: line in /proc/self/status".to_string())
-}
-
-/// Forks; the child runs `body` and `_exit`s with its code (99 on panic).
-fn fork_child(body: impl FnOnce() -> Result<(), String>) -> Result<Child, String> {
-    let threads = thread_count()?;
-    if threads != 1 {
-        return Err(format!("{threads} threads at fork; the child needs 1"));
-    }
-    let _ = io::stdout().flush();
-    // SAFETY: plain call.
-    let parent = unsafe { libc::getpid() };
-    // SAFETY: this process is single-threaded (checked above), so the child
-    // inherits a consistent heap, stdio and every lock.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(format!("fork: {}", io::Error::last_os_error()));
-    }
-    if pid > 0 {
-        return Ok(Child { pid, reaped: false });
-    }
-    // SAFETY: `prctl(PR_SET_PDEATHSIG)` only sets a property of this
-    // process; `getppid` is a plain query.
-    let orphaned = unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0
-            || libc::getppid() != parent
-    };
-    let code = if orphaned {
-        98
-    } else {
-        match panic::catch_unwind(AssertUnwindSafe(body)) {
-            Ok(Ok(())) => 0,
-            Ok(Err(msg)) => {
-                eprintln!("  child: {msg}");
-                1
-            }
-            Err(_) => 99,
-        }
-    };
-    // SAFETY: ends the child at once; nothing of the parent's state runs
-    // twice.
-    unsafe { libc::_exit(code) }
+/// Forks a child that runs `body`; an `Err` is printed and exits with
+/// [`EXIT_CHECK`].
+fn fork_producer(body: impl FnOnce() -> Result<(), String>) -> Result<Child, String> {
+    fork_main(|| body().map_err(|msg| fail(EXIT_CHECK, msg)))
 }
 
 fn mapping(capacity: u32) -> Result<SharedMapping, String> {
@@ -177,17 +57,6 @@ fn mapping(capacity: u32) -> Result<SharedMapping, String> {
 // ---------------------------------------------------------------------------
 // Frames: [producer][seq: u32][checksum: u32][payload], checksum over the
 // payload and the first five bytes.
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 fn frame_len(rng: &mut Rng, max: usize) -> usize {
     let r = rng.next();
@@ -285,7 +154,7 @@ fn stream() -> Result<String, String> {
     let started = Instant::now();
     let mut children = Vec::new();
     for p in 0..PRODUCERS {
-        children.push(fork_child(|| produce(p, &map))?);
+        children.push(fork_producer(|| produce(p, &map))?);
     }
     let mut rx = ring
         .consumer_with(Futex::adaptive(200))
@@ -310,10 +179,7 @@ fn stream() -> Result<String, String> {
         *expected += 1;
     }
     for mut child in children {
-        let exit = child.wait(Instant::now() + DEADLINE)?;
-        if exit != Exit::Code(0) {
-            return Err(format!("producer ended with {exit:?}"));
-        }
+        child.expect_exit(EXIT_OK)?;
     }
     let secs = started.elapsed().as_secs_f64();
     if rx.try_recv(&mut buf) != Err(Error::Empty) {
@@ -342,7 +208,7 @@ fn killed_mid_grant() -> Result<String, String> {
     let granted = unsafe { AtomicU32::from_ptr(flags.as_ptr().cast()) };
     let ring =
         Ring::init_at(map.region(), 4096, u32::MAX - 255).map_err(|e| format!("init: {e}"))?;
-    let mut dead = fork_child(|| {
+    let mut dead = fork_producer(|| {
         let ring = Ring::attach(map.region()).map_err(|e| e.to_string())?;
         // SAFETY: plain query.
         let pid = unsafe { libc::getpid() } as u32;
@@ -371,10 +237,10 @@ fn killed_mid_grant() -> Result<String, String> {
         }
     };
     dead.kill();
-    if !dead.reaped {
+    if !matches!(dead.try_wait(), Ok(Some(_))) {
         return Err("the killed child was not reaped".into());
     }
-    let mut live = fork_child(|| {
+    let mut live = fork_producer(|| {
         let ring = Ring::attach(map.region()).map_err(|e| e.to_string())?;
         let tx = ring.producer().map_err(|e| e.to_string())?;
         let mut buf = [0u8; 40];
@@ -384,9 +250,8 @@ fn killed_mid_grant() -> Result<String, String> {
         }
         Ok(())
     })?;
-    if live.wait(Instant::now() + DEADLINE)? != Exit::Code(0) {
-        return Err("the live producer failed".into());
-    }
+    live.expect_exit(EXIT_OK)
+        .map_err(|e| format!("the live producer failed: {e}"))?;
     let mut rx = ring
         .consumer_with(Spin::with_clock(monotonic_now))
         .map_err(|e| format!("consumer: {e}"))?;
@@ -428,23 +293,5 @@ fn killed_mid_grant() -> Result<String, String> {
 fn main() {
     type Test = fn() -> Result<String, String>;
     let tests: [(&str, Test); 2] = [("killed mid-grant", killed_mid_grant), ("stream", stream)];
-    let mut failed = 0;
-    for (name, test) in tests {
-        let started = Instant::now();
-        let result =
-            panic::catch_unwind(test).unwrap_or_else(|_| Err("panicked in the parent".to_string()));
-        let secs = started.elapsed().as_secs_f64();
-        match result {
-            Ok(note) => println!("frame_mpsc_process: {name} ... ok ({secs:.2} s): {note}"),
-            Err(msg) => {
-                failed += 1;
-                println!("frame_mpsc_process: {name} ... FAILED ({secs:.2} s): {msg}");
-            }
-        }
-    }
-    if failed > 0 {
-        println!("frame_mpsc_process: {failed} failed");
-        std::process::exit(1);
-    }
-    println!("frame_mpsc_process: all passed");
+    run_tests("frame_mpsc_process", &tests).finish("frame_mpsc_process");
 }

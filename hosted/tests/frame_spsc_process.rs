@@ -360,17 +360,5 @@ fn main() {
         ("blocking stream", || stream(true)),
         ("dead producer", dead_producer),
     ];
-    let mut failed = 0;
-    for (name, test) in tests {
-        match test() {
-            Ok(detail) => println!("frame_spsc_process: {name} ... ok ({detail})"),
-            Err(e) => {
-                failed += 1;
-                println!("frame_spsc_process: {name} ... FAILED: {e}");
-            }
-        }
-    }
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    run_tests("frame_spsc_process", &tests).finish("frame_spsc_process");
 }

@@ -36,8 +36,10 @@
 //! that yields an exit code, then `_exit`s. The binary prints one line per
 //! sub-test and exits 1 if any failed.
 
-use std::io::{self, Write};
-use std::panic::{self, AssertUnwindSafe};
+mod support;
+
+use support::*;
+
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -55,8 +57,6 @@ const SPINS: u32 = 2000;
 /// The longest one `wait` of a healthy run may take. Far above any wake-up
 /// latency; reaching it means a lost wake-up or a dead holder.
 const OP_TIMEOUT: Duration = Duration::from_secs(5);
-/// The longest any sub-test waits for its children to finish.
-const CHILD_DEADLINE: Duration = Duration::from_secs(120);
 /// How late a woken or timed-out call may return (a loaded machine).
 const SLACK: Duration = Duration::from_millis(900);
 /// The delay before a post to a sleeping waiter.
@@ -69,37 +69,6 @@ const GO: usize = 100;
 const COUNT: usize = COUNT_OFFSET;
 const WAITERS: usize = COUNT_OFFSET + 4;
 
-// Child exit codes.
-const EXIT_OK: i32 = 0;
-const EXIT_TIMEOUT: i32 = 10;
-const EXIT_SEM_ERROR: i32 = 11;
-const EXIT_PANIC: i32 = 12;
-const EXIT_CHECK: i32 = 13;
-
-fn exit_code_name(code: i32) -> &'static str {
-    match code {
-        EXIT_OK => "ok",
-        EXIT_TIMEOUT => "wait timed out (lost wake-up or dead holder)",
-        EXIT_SEM_ERROR => "semaphore error",
-        EXIT_PANIC => "panic",
-        EXIT_CHECK => "check failed",
-        _ => "unknown",
-    }
-}
-
-/// Why a child gave up: an exit code and a message for stderr.
-struct ChildFail {
-    code: i32,
-    msg: String,
-}
-
-fn fail(code: i32, msg: impl Into<String>) -> ChildFail {
-    ChildFail {
-        code,
-        msg: msg.into(),
-    }
-}
-
 fn sem_err(what: &str, e: Error) -> ChildFail {
     let code = if e == Error::TimedOut {
         EXIT_TIMEOUT
@@ -107,180 +76,6 @@ fn sem_err(what: &str, e: Error) -> ChildFail {
         EXIT_SEM_ERROR
     };
     fail(code, format!("{what}: {e}"))
-}
-
-// ---------------------------------------------------------------------------
-// Processes.
-
-/// The exit status of a child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Exit {
-    Code(i32),
-    Signal(i32),
-}
-
-impl Exit {
-    fn from_status(status: libc::c_int) -> Self {
-        if libc::WIFEXITED(status) {
-            Exit::Code(libc::WEXITSTATUS(status))
-        } else if libc::WIFSIGNALED(status) {
-            Exit::Signal(libc::WTERMSIG(status))
-        } else {
-            Exit::Code(-1)
-        }
-    }
-}
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match *self {
-            Exit::Code(c) => write!(f, "exit code {c} ({})", exit_code_name(c)),
-            Exit::Signal(s) => write!(f, "signal {s}"),
-        }
-    }
-}
-
-/// A forked child. Dropping it before it was reaped kills it (SIGKILL) and
-/// reaps it, so a failing parent leaves no process behind.
-struct Child {
-    pid: libc::pid_t,
-    reaped: bool,
-}
-
-impl Child {
-    /// Reaps the child if it has ended; does not block.
-    fn try_wait(&mut self) -> Result<Option<Exit>, String> {
-        self.wait_inner(libc::WNOHANG)
-    }
-
-    fn wait_inner(&mut self, flags: libc::c_int) -> Result<Option<Exit>, String> {
-        if self.reaped {
-            return Err("child already reaped".into());
-        }
-        let mut status = 0;
-        loop {
-            // SAFETY: `pid` is our unreaped child; `status` is a valid
-            // out-pointer.
-            let r = unsafe { libc::waitpid(self.pid, &mut status, flags) };
-            if r == self.pid {
-                self.reaped = true;
-                return Ok(Some(Exit::from_status(status)));
-            }
-            if r == 0 {
-                return Ok(None);
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(format!("waitpid: {err}"));
-            }
-        }
-    }
-
-    /// Waits for the child to end, at most until `deadline`; past it, kills
-    /// the child and fails.
-    fn wait(&mut self, deadline: Instant) -> Result<Exit, String> {
-        loop {
-            if let Some(exit) = self.try_wait()? {
-                return Ok(exit);
-            }
-            if Instant::now() > deadline {
-                self.kill();
-                return Err(format!(
-                    "child {} did not finish before the deadline; killed it",
-                    self.pid
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    /// Waits for a clean exit (code 0) before `deadline`.
-    fn expect_ok(&mut self, deadline: Instant) -> Result<(), String> {
-        match self.wait(deadline)? {
-            Exit::Code(EXIT_OK) => Ok(()),
-            other => Err(format!("child {} ended with {other}", self.pid)),
-        }
-    }
-
-    /// The process state letter from `/proc/<pid>/stat` (`S`: sleeping).
-    fn state(&self) -> Result<char, String> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
-            .map_err(|e| format!("/proc/{}/stat: {e}", self.pid))?;
-        // The command name is in parentheses and may contain spaces.
-        stat.rsplit_once(") ")
-            .and_then(|(_, rest)| rest.chars().next())
-            .ok_or_else(|| format!("unexpected /proc/{}/stat: {stat}", self.pid))
-    }
-
-    fn kill(&mut self) {
-        if self.reaped {
-            return;
-        }
-        // SAFETY: `pid` is our unreaped child, so the pid cannot have been
-        // reused by another process.
-        unsafe { libc::kill(self.pid, libc::SIGKILL) };
-        let _ = self.wait_inner(0);
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// The number of threads of this process, from `/proc/self/status`.
-fn thread_count() -> Result<usize, String> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| "no Threads: line in /proc/self/status".to_string())
-}
-
-/// Forks; the child runs `body` and `_exit`s with the code it returns (or
-/// [`EXIT_PANIC`]). It never returns into the caller.
-fn fork_child(body: impl FnOnce() -> Result<(), ChildFail>) -> Result<Child, String> {
-    let threads = thread_count()?;
-    if threads != 1 {
-        return Err(format!("{threads} threads at fork; the child needs 1"));
-    }
-    // Nothing buffered may be written twice (once by each process).
-    let _ = io::stdout().flush();
-    // SAFETY: plain call; the parent's pid is needed below.
-    let parent = unsafe { libc::getpid() };
-    // SAFETY: this process is single-threaded (checked above), so the child
-    // inherits a consistent heap, stdio and every lock, and may run any code.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(format!("fork: {}", io::Error::last_os_error()));
-    }
-    if pid > 0 {
-        return Ok(Child { pid, reaped: false });
-    }
-    // The child. If the test process dies, so does the child.
-    // SAFETY: `prctl(PR_SET_PDEATHSIG)` only sets a property of this process;
-    // `getppid` is a plain query.
-    let orphaned = unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0
-            || libc::getppid() != parent
-    };
-    let code = if orphaned {
-        EXIT_CHECK
-    } else {
-        match panic::catch_unwind(AssertUnwindSafe(body)) {
-            Ok(Ok(())) => EXIT_OK,
-            Ok(Err(f)) => {
-                eprintln!("  child {}: {}", std::process::id(), f.msg);
-                f.code
-            }
-            Err(_) => EXIT_PANIC,
-        }
-    };
-    // SAFETY: ends the child at once: no destructor, no exit handler and no
-    // stdio flush of the parent's state runs twice.
-    unsafe { libc::_exit(code) }
 }
 
 // ---------------------------------------------------------------------------
@@ -357,12 +152,12 @@ fn mutex(mode: Mode) -> Result<String, String> {
             _ => Futex::new(),
         };
         let shared = &shared;
-        children.push(fork_child(move || mutex_child(shared, futex, i as usize))?);
+        children.push(fork_main(move || mutex_child(shared, futex, i as usize))?);
     }
     // Start together, so that the children's rounds overlap.
     shared.stat(GO).store(1, Ordering::SeqCst);
     for child in &mut children {
-        child.expect_ok(started + CHILD_DEADLINE)?;
+        child.expect_ok(started + DEADLINE)?;
     }
     let elapsed = started.elapsed();
     // SAFETY: every child has exited; the counter is in bounds and aligned.
@@ -394,7 +189,7 @@ fn mutex_child(shared: &Shared, futex: Futex, index: usize) -> Result<(), ChildF
     let sem = shared.semaphore().map_err(|e| sem_err("attach", e))?;
     let lock = sem.handle_with(futex).map_err(|e| sem_err("handle", e))?;
     let counter = shared.counter();
-    let deadline = Instant::now() + CHILD_DEADLINE;
+    let deadline = Instant::now() + DEADLINE;
     while shared.stat(GO).load(Ordering::SeqCst) == 0 {
         if Instant::now() > deadline {
             return Err(fail(EXIT_TIMEOUT, "the parent never said go"));
@@ -439,7 +234,7 @@ fn mutex_child(shared: &Shared, futex: Futex, index: usize) -> Result<(), ChildF
 fn blocked_child() -> Result<String, String> {
     let shared = Shared::new(0, 1)?;
     let started = Instant::now();
-    let mut child = fork_child(|| {
+    let mut child = fork_main(|| {
         let sem = shared.semaphore().map_err(|e| sem_err("attach", e))?;
         let h = sem
             .handle_with(Futex::new())
@@ -457,7 +252,9 @@ fn blocked_child() -> Result<String, String> {
         shared.word(WAITERS).load(Ordering::SeqCst) == 1
     })?;
     std::thread::sleep(DELAY);
-    let state = child.state()?;
+    let state = child
+        .state()
+        .ok_or_else(|| format!("no state in /proc/{}/stat", child.pid))?;
     if state != 'S' {
         return Err(format!("child in state {state}, not asleep (S)"));
     }
@@ -467,7 +264,7 @@ fn blocked_child() -> Result<String, String> {
         .map_err(|e| format!("handle: {e}"))?;
     let posted = monotonic_now();
     h.post().map_err(|e| format!("post: {e}"))?;
-    child.expect_ok(started + CHILD_DEADLINE)?;
+    child.expect_ok(started + DEADLINE)?;
     let woke = Duration::from_nanos(shared.stat(1).load(Ordering::SeqCst));
     let latency = woke
         .checked_sub(posted)
@@ -487,7 +284,7 @@ fn blocked_child() -> Result<String, String> {
 /// Polls `cond` until it holds; fails if the child ends first or a deadline
 /// passes.
 fn wait_until(what: &str, child: &mut Child, cond: impl Fn() -> bool) -> Result<(), String> {
-    let deadline = Instant::now() + CHILD_DEADLINE;
+    let deadline = Instant::now() + DEADLINE;
     while !cond() {
         if let Some(exit) = child.try_wait()? {
             return Err(format!("child ended with {exit} while waiting for {what}"));
@@ -510,7 +307,7 @@ fn blocked_parent() -> Result<String, String> {
         .handle_with(Futex::new())
         .map_err(|e| format!("handle: {e}"))?;
     let started = Instant::now();
-    let mut child = fork_child(|| {
+    let mut child = fork_main(|| {
         std::thread::sleep(DELAY);
         let sem = shared.semaphore().map_err(|e| sem_err("attach", e))?;
         let h = sem
@@ -524,7 +321,7 @@ fn blocked_parent() -> Result<String, String> {
     h.wait_timeout(Some(OP_TIMEOUT))
         .map_err(|e| format!("parent wait: {e}"))?;
     let woke = monotonic_now();
-    child.expect_ok(started + CHILD_DEADLINE)?;
+    child.expect_ok(started + DEADLINE)?;
     let posted = Duration::from_nanos(shared.stat(1).load(Ordering::SeqCst));
     let latency = woke
         .checked_sub(posted)
@@ -545,7 +342,7 @@ fn timeout() -> Result<String, String> {
     const TIMEOUT: Duration = Duration::from_millis(100);
     let shared = Shared::new(0, 1)?;
     let started = Instant::now();
-    let mut child = fork_child(|| {
+    let mut child = fork_main(|| {
         let sem = shared.semaphore().map_err(|e| sem_err("attach", e))?;
         let h = sem
             .handle_with(Futex::new())
@@ -562,7 +359,7 @@ fn timeout() -> Result<String, String> {
             other => Err(fail(EXIT_CHECK, format!("zero timeout: {other:?}"))),
         }
     })?;
-    child.expect_ok(started + CHILD_DEADLINE)?;
+    child.expect_ok(started + DEADLINE)?;
     let took = Duration::from_nanos(shared.stat(1).load(Ordering::SeqCst));
     if took < TIMEOUT || took > TIMEOUT + SLACK {
         return Err(format!("a {TIMEOUT:?} timeout took {took:?}"));
@@ -585,7 +382,7 @@ fn hostile_count(wake: bool) -> Result<String, String> {
         .handle_with(Futex::new())
         .map_err(|e| format!("handle: {e}"))?;
     let started = Instant::now();
-    let mut child = fork_child(|| {
+    let mut child = fork_main(|| {
         // A hostile peer plays by no rule: no attach, no handle.
         std::thread::sleep(DELAY);
         let count = shared.word(COUNT);
@@ -597,7 +394,7 @@ fn hostile_count(wake: bool) -> Result<String, String> {
     })?;
     let result = h.wait_timeout(Some(TIMEOUT));
     let took = started.elapsed();
-    child.expect_ok(started + CHILD_DEADLINE)?;
+    child.expect_ok(started + DEADLINE)?;
     match (wake, result) {
         (true, Err(Error::Corrupted(_))) if took < DELAY + SLACK => {}
         // Without a wake the sleeper learns nothing until its timeout; its
@@ -639,23 +436,5 @@ fn main() {
         ("mutex (sleeping)", || mutex(Mode::Sleeping)),
         ("mutex (adaptive + sleeping)", || mutex(Mode::Mixed)),
     ];
-    let mut failed = 0;
-    for (name, test) in tests {
-        let started = Instant::now();
-        let result =
-            panic::catch_unwind(test).unwrap_or_else(|_| Err("panicked in the parent".to_string()));
-        let secs = started.elapsed().as_secs_f64();
-        match result {
-            Ok(note) => println!("semaphore_process: {name} ... ok ({secs:.2} s): {note}"),
-            Err(msg) => {
-                failed += 1;
-                println!("semaphore_process: {name} ... FAILED ({secs:.2} s): {msg}");
-            }
-        }
-    }
-    if failed > 0 {
-        println!("semaphore_process: {failed} failed");
-        std::process::exit(1);
-    }
-    println!("semaphore_process: all passed");
+    run_tests("semaphore_process", &tests).finish("semaphore_process");
 }

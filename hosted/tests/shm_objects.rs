@@ -14,15 +14,15 @@
 //! `/dev/shm` or the temp directory, removes it, and fails if it found any.
 //! Children never remove what the parent created.
 
-use std::io::{self, Write};
+mod support;
+
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::os::unix::process::ExitStatusExt;
-use std::panic::{self, AssertUnwindSafe};
-use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ipckit::error::{CoreError, Error};
@@ -31,6 +31,9 @@ use ipckit::shm::{
 };
 use ipckit::spsc::Ring;
 use ipckit::{ObjectKind, mpmc};
+use support::{
+    Child, Ctx, Exit, FileGuard, ShmGuard, fork_child, run_tests, temp_path, unique_name,
+};
 
 const ROLE_VAR: &str = "IPCKIT_SHM_TEST_ROLE";
 const NAME_VAR: &str = "IPCKIT_SHM_TEST_NAME";
@@ -38,67 +41,6 @@ const MEMFD_VAR: &str = "IPCKIT_SHM_TEST_MEMFD";
 const DEADLINE: Duration = Duration::from_secs(30);
 const CAPACITY: u32 = 128;
 const ITEMS: u64 = 100;
-
-// ---------------------------------------------------------------------------
-// Names and cleanup.
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn run_prefix() -> String {
-    format!("ipckit-test-{}-", std::process::id())
-}
-
-/// A name unique to this run, sub-test and call.
-fn unique(test: &str) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{}{n}-{test}", run_prefix())
-}
-
-/// Removes a named object when dropped (in the parent), whatever happened.
-struct ShmGuard(String);
-
-impl ShmGuard {
-    fn new(test: &str) -> Self {
-        Self(unique(test))
-    }
-}
-
-impl Drop for ShmGuard {
-    fn drop(&mut self) {
-        let _ = ShmObject::remove(&self.0);
-    }
-}
-
-/// Removes a file when dropped.
-struct FileGuard(PathBuf);
-
-impl FileGuard {
-    fn new(test: &str) -> Self {
-        Self(std::env::temp_dir().join(unique(test)))
-    }
-}
-
-impl Drop for FileGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Everything of this run still in `/dev/shm` or the temp directory.
-fn leftovers() -> Vec<PathBuf> {
-    let prefix = run_prefix();
-    let mut found = Vec::new();
-    for dir in [PathBuf::from("/dev/shm"), std::env::temp_dir()] {
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                    found.push(entry.path());
-                }
-            }
-        }
-    }
-    found
-}
 
 // ---------------------------------------------------------------------------
 // Small helpers.
@@ -109,16 +51,6 @@ macro_rules! ensure {
             return Err(format!($($msg)+));
         }
     };
-}
-
-trait Ctx<T> {
-    fn ctx(self, what: &str) -> Result<T, String>;
-}
-
-impl<T, E: std::fmt::Display> Ctx<T> for Result<T, E> {
-    fn ctx(self, what: &str) -> Result<T, String> {
-        self.map_err(|e| format!("{what}: {e}"))
-    }
 }
 
 fn item(i: u64) -> u64 {
@@ -177,97 +109,19 @@ fn mode_of(fd: std::os::fd::BorrowedFd<'_>) -> Result<u32, String> {
 // ---------------------------------------------------------------------------
 // Processes.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Exit {
-    Code(i32),
-    Signal(i32),
-}
-
-/// A forked child; dropped unreaped, it is killed and reaped.
-struct Forked {
-    pid: libc::pid_t,
-    reaped: bool,
-}
-
-impl Forked {
-    fn wait(&mut self) -> Result<Exit, String> {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let mut status = 0;
-            // SAFETY: `pid` is our unreaped child; `status` is a valid
-            // out-pointer.
-            let r = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
-            if r == self.pid {
-                self.reaped = true;
-                return Ok(if libc::WIFSIGNALED(status) {
-                    Exit::Signal(libc::WTERMSIG(status))
-                } else {
-                    Exit::Code(libc::WEXITSTATUS(status))
-                });
-            }
-            if r < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(format!("waitpid: {e}"));
-                }
-            }
-            if Instant::now() > deadline {
-                return Err("child did not finish before the deadline".into());
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-}
-
-impl Drop for Forked {
-    fn drop(&mut self) {
-        if !self.reaped {
-            // SAFETY: our unreaped child: the pid cannot have been reused.
-            unsafe { libc::kill(self.pid, libc::SIGKILL) };
-            let mut status = 0;
-            // SAFETY: as above.
-            unsafe { libc::waitpid(self.pid, &mut status, 0) };
-        }
-    }
-}
-
-fn thread_count() -> usize {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Threads:"))
-                .and_then(|n| n.trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// Forks; the child runs `body` and `_exit`s with its code (1 with the
-/// message on stderr for `Err`, 99 for a panic). Never returns in the child.
-fn fork_child(body: impl FnOnce() -> Result<i32, String>) -> Result<Forked, String> {
-    let threads = thread_count();
-    ensure!(threads == 1, "{threads} threads at fork; the child needs 1");
-    let _ = io::stdout().flush();
-    let _ = io::stderr().flush();
-    // SAFETY: single-threaded (checked above), so the child may run any code.
-    let pid = unsafe { libc::fork() };
-    ensure!(pid >= 0, "fork: {}", io::Error::last_os_error());
-    if pid > 0 {
-        return Ok(Forked { pid, reaped: false });
-    }
-    // SAFETY: only sets a property of this process: die with the parent.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
-    let code = match panic::catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(code)) => code,
-        Ok(Err(msg)) => {
+/// Forks; the child `_exit`s with the code `body` returns (1, with the
+/// message on stderr, for an `Err`). Never returns in the child.
+fn fork_role(body: impl FnOnce() -> Result<i32, String>) -> Result<Child, String> {
+    fork_child(|| {
+        body().unwrap_or_else(|msg| {
             eprintln!("  child: {msg}");
             1
-        }
-        Err(_) => 99,
-    };
-    // SAFETY: ends the child at once; no destructor or exit handler of the
-    // parent's state runs twice.
-    unsafe { libc::_exit(code) }
+        })
+    })
+}
+
+fn deadline() -> Instant {
+    Instant::now() + DEADLINE
 }
 
 /// A spawned copy of this binary, killed if dropped while running.
@@ -327,7 +181,7 @@ fn named_fork() -> Result<String, String> {
     ensure!(obj.name().as_str() == format!("/{}", guard.0), "name");
     fill_ring(&obj)?;
     let name = guard.0.clone();
-    let mut child = fork_child(move || {
+    let mut child = fork_role(move || {
         // A fresh mapping by name, not the inherited one.
         let peer = ShmObject::open(&name).ctx("open")?;
         ensure!(!peer.was_created(), "open says created");
@@ -336,7 +190,7 @@ fn named_fork() -> Result<String, String> {
         word(&peer, len - 4).store(0xFEED_F00D, Ordering::Release);
         Ok(0)
     })?;
-    expect_ok(child.wait()?, "child")?;
+    expect_ok(child.wait(deadline())?, "child")?;
     let answer = word(&obj, len - 4).load(Ordering::Acquire);
     ensure!(answer == 0xFEED_F00D, "parent sees {answer:#x}");
     Ok(format!(
@@ -379,7 +233,7 @@ fn create_race() -> Result<String, String> {
         let mut children = Vec::new();
         for _ in 0..RACERS {
             let (name, start) = (guard.0.clone(), &start);
-            children.push(fork_child(move || {
+            children.push(fork_role(move || {
                 let deadline = Instant::now() + DEADLINE;
                 while word(start, 0).load(Ordering::Acquire) == 0 {
                     ensure!(Instant::now() < deadline, "no start signal");
@@ -395,7 +249,7 @@ fn create_race() -> Result<String, String> {
         word(&start, 0).store(1, Ordering::Release);
         let mut exits = Vec::new();
         for c in &mut children {
-            exits.push(c.wait()?);
+            exits.push(c.wait(deadline())?);
         }
         let won = exits.iter().filter(|&&e| e == Exit::Code(WON)).count();
         let lost = exits.iter().filter(|&&e| e == Exit::Code(LOST)).count();
@@ -414,7 +268,7 @@ fn create_race() -> Result<String, String> {
 
 /// Missing objects, invalid names.
 fn missing_and_bad_names() -> Result<String, String> {
-    let name = unique("missing");
+    let name = unique_name("missing");
     match ShmObject::open(&name) {
         Err(Error::NotFound(e)) => {
             ensure!(
@@ -428,7 +282,7 @@ fn missing_and_bad_names() -> Result<String, String> {
         matches!(ShmObject::remove(&name), Err(Error::NotFound(_))),
         "remove missing"
     );
-    let path = std::env::temp_dir().join(unique("missing-file"));
+    let path = temp_path("missing-file");
     ensure!(
         matches!(MappedFile::open(&path), Err(Error::NotFound(_))),
         "open missing file"
@@ -507,7 +361,7 @@ fn bad_objects() -> Result<String, String> {
     }
     ensure!(
         matches!(
-            ShmObject::create(&unique("tiny"), 16),
+            ShmObject::create(&unique_name("tiny"), 16),
             Err(Error::TooSmall { .. })
         ),
         "create below a header"
@@ -603,7 +457,7 @@ fn permissions() -> Result<String, String> {
     ShmObject::open(&readonly.0).ctx("root opening a 0400 object")?;
     // ...so another user tries.
     let (a, b) = (private.0.clone(), readonly.0.clone());
-    let mut child = fork_child(move || {
+    let mut child = fork_role(move || {
         // SAFETY: plain calls that change this child's credentials.
         let dropped = unsafe { libc::setgid(65534) == 0 && libc::setuid(65534) == 0 };
         if !dropped {
@@ -617,7 +471,7 @@ fn permissions() -> Result<String, String> {
         }
         Ok(0)
     })?;
-    match child.wait()? {
+    match child.wait(deadline())? {
         Exit::Code(0) => Ok(
             "mode 0640 exact under umask 077; as root: a child switched to nobody got \
              PermissionDenied for 0600 and 0400 objects (root itself may open 0400)"
@@ -636,7 +490,7 @@ fn plain_truncation() -> Result<String, String> {
     let flags = SharedMapping::anonymous(4096).ctx("mmap")?;
     let name = guard.0.clone();
     let flags_ref = &flags;
-    let mut child = fork_child(move || {
+    let mut child = fork_role(move || {
         let peer = ShmObject::open(&name).ctx("open")?;
         word(flags_ref, 0).store(1, Ordering::Release); // mapped
         let deadline = Instant::now() + DEADLINE;
@@ -672,7 +526,7 @@ fn plain_truncation() -> Result<String, String> {
         "check_size in the parent"
     );
     word(&flags, 4).store(1, Ordering::Release);
-    let exit = child.wait()?;
+    let exit = child.wait(Instant::now() + DEADLINE)?;
     ensure!(
         exit == Exit::Signal(libc::SIGBUS),
         "child ended with {exit:?}, expected SIGBUS"
@@ -787,23 +641,23 @@ fn mapped_file_persists() -> Result<String, String> {
     let path = file.0.clone();
     // Process 1 creates the file and a ring, produces, and exits.
     let p = path.clone();
-    let mut writer = fork_child(move || {
+    let mut writer = fork_role(move || {
         let f = MappedFile::create(&p, ring_len()).ctx("create")?;
         ensure!(f.was_created(), "was_created");
         fill_ring(&f)?;
         f.flush().ctx("flush")?;
         Ok(0)
     })?;
-    expect_ok(writer.wait()?, "writer")?;
+    expect_ok(writer.wait(deadline())?, "writer")?;
     // Process 2, started after process 1 ended, reopens and consumes.
     let p = path.clone();
-    let mut reader = fork_child(move || {
+    let mut reader = fork_role(move || {
         let f = MappedFile::open(&p).ctx("open")?;
         drain_ring(&f)?;
         f.flush_async().ctx("flush_async")?;
         Ok(0)
     })?;
-    expect_ok(reader.wait()?, "reader")?;
+    expect_ok(reader.wait(deadline())?, "reader")?;
     // Both are gone; the file still holds a valid, now empty ring.
     let f = MappedFile::open(&path).ctx("reopen")?;
     let info = f.expect_kind(ObjectKind::Spsc).ctx("header after reopen")?;
@@ -847,7 +701,7 @@ fn scm_rights_fork() -> Result<String, String> {
     let (parent_end, child_end) = UnixStream::pair().ctx("socketpair")?;
     let memfd = Memfd::create("ipckit-test-scm", ring_len()).ctx("create")?;
     fill_ring(&memfd)?;
-    let mut child = fork_child(move || {
+    let mut child = fork_role(move || {
         let fd = recv_fd(&child_end).ctx("recv_fd")?;
         // SAFETY: plain query on an open descriptor.
         let fd_flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
@@ -857,7 +711,7 @@ fn scm_rights_fork() -> Result<String, String> {
         Ok(0)
     })?;
     send_fd(&parent_end, memfd.as_fd()).ctx("send_fd")?;
-    expect_ok(child.wait()?, "child")?;
+    expect_ok(child.wait(deadline())?, "child")?;
     // The child drained the same memory.
     let ring = Ring::<u64>::attach(memfd.region()).ctx("attach")?;
     ensure!(
@@ -869,7 +723,7 @@ fn scm_rights_fork() -> Result<String, String> {
 
 /// SCM_RIGHTS to an unrelated (spawned) process over an abstract socket.
 fn scm_rights_unrelated() -> Result<String, String> {
-    let sock_name = unique("scm-sock");
+    let sock_name = unique_name("scm-sock");
     let addr = SocketAddr::from_abstract_name(sock_name.as_bytes()).ctx("address")?;
     let listener = UnixListener::bind_addr(&addr).ctx("bind")?;
     let memfd = Memfd::create("ipckit-test-scm-unrelated", ring_len()).ctx("create")?;
@@ -1044,30 +898,7 @@ fn main() {
         ("SCM_RIGHTS to an unrelated process", scm_rights_unrelated),
         ("inherited fd in a spawned child", inherited_fd),
     ];
-    let mut failed = 0;
-    for (name, test) in tests {
-        let started = Instant::now();
-        let result = panic::catch_unwind(test).unwrap_or_else(|_| Err("panicked".to_string()));
-        let secs = started.elapsed().as_secs_f64();
-        match result {
-            Ok(note) => println!("shm_objects: {name} ... ok ({secs:.2} s): {note}"),
-            Err(msg) => {
-                failed += 1;
-                println!("shm_objects: {name} ... FAILED ({secs:.2} s): {msg}");
-            }
-        }
-    }
-    let left = leftovers();
-    if !left.is_empty() {
-        failed += 1;
-        println!("shm_objects: left behind (now removed): {left:?}");
-        for path in left {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-    if failed > 0 {
-        println!("shm_objects: {failed} failed");
-        std::process::exit(1);
-    }
-    println!("shm_objects: all passed, nothing left in /dev/shm");
+    let mut tally = run_tests("shm_objects", tests);
+    tally.check_leftovers("shm_objects");
+    tally.finish("shm_objects");
 }

@@ -41,8 +41,10 @@
 //! from a dead or slow peer. The binary prints one line per sub-test and
 //! exits 1 if any failed.
 
-use std::io::{self, Write};
-use std::panic::{self, AssertUnwindSafe};
+mod support;
+
+use support::*;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -68,8 +70,6 @@ const SPINS: u32 = 2000;
 const OP_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest any sub-test waits for its child to finish.
 const CHILD_DEADLINE: Duration = Duration::from_secs(30);
-/// The least time a child is given to exit once the parent is done with it.
-const GRACE: Duration = Duration::from_secs(5);
 /// How late a timed-out call may return (scheduling on a loaded machine).
 const SLACK: Duration = Duration::from_millis(500);
 
@@ -78,26 +78,6 @@ const TAIL_OFFSET: usize = 128;
 const CONSUMER_WAITING_OFFSET: usize = 136;
 const HEAD_OFFSET: usize = 256;
 const PRODUCER_WAITING_OFFSET: usize = 264;
-
-// Child exit codes.
-const EXIT_OK: i32 = 0;
-const EXIT_BAD_VALUE: i32 = 10;
-const EXIT_TIMEOUT: i32 = 12;
-const EXIT_RING_ERROR: i32 = 13;
-const EXIT_PANIC: i32 = 14;
-const EXIT_CHECK: i32 = 15;
-
-fn exit_code_name(code: i32) -> &'static str {
-    match code {
-        EXIT_OK => "ok",
-        EXIT_BAD_VALUE => "wrong value",
-        EXIT_TIMEOUT => "timeout",
-        EXIT_RING_ERROR => "ring error",
-        EXIT_PANIC => "panic",
-        EXIT_CHECK => "check failed",
-        _ => "unknown",
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Values: a sequence number in the low half and a tag derived from it in the
@@ -114,209 +94,6 @@ fn reply(request: u64) -> u64 {
     !request
 }
 
-// ---------------------------------------------------------------------------
-// Processes (the pattern of `spsc_process.rs`).
-
-/// The exit status of a child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Exit {
-    Code(i32),
-    Signal(i32),
-}
-
-impl Exit {
-    fn from_status(status: libc::c_int) -> Self {
-        if libc::WIFEXITED(status) {
-            Exit::Code(libc::WEXITSTATUS(status))
-        } else if libc::WIFSIGNALED(status) {
-            Exit::Signal(libc::WTERMSIG(status))
-        } else {
-            Exit::Code(-1)
-        }
-    }
-}
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match *self {
-            Exit::Code(c) => write!(f, "exit code {c} ({})", exit_code_name(c)),
-            Exit::Signal(s) => write!(f, "signal {s}"),
-        }
-    }
-}
-
-/// A forked child. Dropping it before it was reaped kills it (SIGKILL) and
-/// reaps it, so a failing parent leaves no process behind.
-struct Child {
-    pid: libc::pid_t,
-    reaped: Option<Exit>,
-}
-
-impl Child {
-    /// Reaps the child if it has ended; does not block.
-    fn try_wait(&mut self) -> Result<Option<Exit>, String> {
-        self.wait_inner(libc::WNOHANG)
-    }
-
-    fn wait_inner(&mut self, flags: libc::c_int) -> Result<Option<Exit>, String> {
-        if let Some(exit) = self.reaped {
-            return Ok(Some(exit));
-        }
-        let mut status = 0;
-        loop {
-            // SAFETY: `pid` is our unreaped child; `status` is a valid
-            // out-pointer.
-            let r = unsafe { libc::waitpid(self.pid, &mut status, flags) };
-            if r == self.pid {
-                let exit = Exit::from_status(status);
-                self.reaped = Some(exit);
-                return Ok(Some(exit));
-            }
-            if r == 0 {
-                return Ok(None);
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(format!("waitpid: {err}"));
-            }
-        }
-    }
-
-    /// Waits for the child to end, at most until `deadline`; past it, kills
-    /// the child and fails.
-    fn wait(&mut self, deadline: Instant) -> Result<Exit, String> {
-        loop {
-            if let Some(exit) = self.try_wait()? {
-                return Ok(exit);
-            }
-            if Instant::now() > deadline {
-                self.kill();
-                return Err("child did not finish before the deadline; killed it".into());
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    /// Waits for the child (until `deadline`, but at least [`GRACE`] from
-    /// now: a parent that itself ran late must not kill a child that is
-    /// about to exit) and requires a clean exit.
-    fn expect_ok(&mut self, deadline: Instant) -> Result<(), String> {
-        match self.wait(deadline.max(Instant::now() + GRACE))? {
-            Exit::Code(EXIT_OK) => Ok(()),
-            other => Err(format!("child ended with {other}")),
-        }
-    }
-
-    fn kill(&mut self) {
-        if self.reaped.is_some() {
-            return;
-        }
-        // SAFETY: `pid` is our unreaped child, so the pid cannot have been
-        // reused by another process.
-        unsafe { libc::kill(self.pid, libc::SIGKILL) };
-        let _ = self.wait_inner(0);
-    }
-
-    /// The scheduler state of the (live) child, from `/proc/<pid>/stat`:
-    /// `'S'` while it sleeps in the kernel, `'R'` while it runs.
-    fn state(&self) -> Option<char> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
-        // The command name (in parentheses) may contain spaces; the state is
-        // the first field after its closing parenthesis.
-        let rest = &stat[stat.rfind(')')? + 1..];
-        rest.split_whitespace().next()?.chars().next()
-    }
-
-    /// The kernel function the child sleeps in, where the kernel shows it.
-    fn wchan(&self) -> String {
-        std::fs::read_to_string(format!("/proc/{}/wchan", self.pid))
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    }
-
-    /// One line about the child, for a failure message.
-    fn describe(&mut self) -> String {
-        match self.try_wait() {
-            Ok(Some(exit)) => format!("child ended with {exit}"),
-            Ok(None) => format!(
-                "child alive, state {:?}, wchan {:?}",
-                self.state(),
-                self.wchan()
-            ),
-            Err(e) => e,
-        }
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// The number of threads of this process, from `/proc/self/status`.
-fn thread_count() -> Result<usize, String> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| "no Threads: line in /proc/self/status".to_string())
-}
-
-/// Forks; the child runs `body` and `_exit`s with the code it returns (or
-/// [`EXIT_PANIC`]). It never returns into the caller.
-fn fork_child(body: impl FnOnce() -> i32) -> Result<Child, String> {
-    let threads = thread_count()?;
-    if threads != 1 {
-        return Err(format!("{threads} threads at fork; the child needs 1"));
-    }
-    // Nothing buffered may be written twice (once by each process).
-    let _ = io::stdout().flush();
-    // SAFETY: plain call; the parent's pid is needed below.
-    let parent = unsafe { libc::getpid() };
-    // SAFETY: this process is single-threaded (checked above), so the child
-    // inherits a consistent heap, stdio and every lock, and may run any code.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(format!("fork: {}", io::Error::last_os_error()));
-    }
-    if pid > 0 {
-        return Ok(Child { pid, reaped: None });
-    }
-    // The child. If the test process dies, so does the child.
-    // SAFETY: `prctl(PR_SET_PDEATHSIG)` only sets a property of this process;
-    // `getppid` is a plain query.
-    let orphaned = unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0
-            || libc::getppid() != parent
-    };
-    let code = if orphaned {
-        EXIT_CHECK
-    } else {
-        panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or(EXIT_PANIC)
-    };
-    // SAFETY: ends the child at once: no destructor, no exit handler and no
-    // stdio flush of the parent's state runs twice. Ring handles the child
-    // inherited from the parent are never dropped here, so they never give
-    // back the parent's roles.
-    unsafe { libc::_exit(code) }
-}
-
-/// Why a child gave up: an exit code and a message for stderr.
-struct ChildFail {
-    code: i32,
-    msg: String,
-}
-
-fn fail(code: i32, msg: impl Into<String>) -> ChildFail {
-    ChildFail {
-        code,
-        msg: msg.into(),
-    }
-}
-
 fn ring_err(what: &str, e: Error) -> ChildFail {
     let code = if e == Error::TimedOut {
         EXIT_TIMEOUT
@@ -324,18 +101,6 @@ fn ring_err(what: &str, e: Error) -> ChildFail {
         EXIT_RING_ERROR
     };
     fail(code, format!("{what}: {e}"))
-}
-
-/// Runs a child body that reports failure as `ChildFail`: prints the message
-/// to stderr and turns it into the exit code.
-fn child_main(body: impl FnOnce() -> Result<(), ChildFail>) -> i32 {
-    match body() {
-        Ok(()) => EXIT_OK,
-        Err(f) => {
-            eprintln!("  child: {}", f.msg);
-            f.code
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1144,25 +909,5 @@ fn main() {
             Box::new(move || blocking_stream(adaptive, STREAM_ITEMS)),
         ),
     ]);
-    let all = Instant::now();
-    let mut failed = 0;
-    for (name, test) in &tests {
-        let started = Instant::now();
-        let result = panic::catch_unwind(AssertUnwindSafe(test))
-            .unwrap_or_else(|_| Err("panicked in the parent".to_string()));
-        let secs = started.elapsed().as_secs_f64();
-        match result {
-            Ok(note) => println!("spsc_blocking_process: {name} ... ok ({secs:.2} s): {note}"),
-            Err(msg) => {
-                failed += 1;
-                println!("spsc_blocking_process: {name} ... FAILED ({secs:.2} s): {msg}");
-            }
-        }
-    }
-    let total = all.elapsed().as_secs_f64();
-    if failed > 0 {
-        println!("spsc_blocking_process: {failed} failed ({total:.2} s)");
-        std::process::exit(1);
-    }
-    println!("spsc_blocking_process: all passed ({total:.2} s)");
+    run_tests("spsc_blocking_process", &tests).finish("spsc_blocking_process");
 }

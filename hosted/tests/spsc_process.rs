@@ -520,23 +520,5 @@ fn main() {
         ("hostile head", hostile_head),
         ("stream", stream),
     ];
-    let mut failed = 0;
-    for (name, test) in tests {
-        let started = Instant::now();
-        let result = std::panic::catch_unwind(test)
-            .unwrap_or_else(|_| Err("panicked in the parent".to_string()));
-        let secs = started.elapsed().as_secs_f64();
-        match result {
-            Ok(note) => println!("spsc_process: {name} ... ok ({secs:.2} s): {note}"),
-            Err(msg) => {
-                failed += 1;
-                println!("spsc_process: {name} ... FAILED ({secs:.2} s): {msg}");
-            }
-        }
-    }
-    if failed > 0 {
-        println!("spsc_process: {failed} failed");
-        std::process::exit(1);
-    }
-    println!("spsc_process: all passed");
+    run_tests("spsc_process", &tests).finish("spsc_process");
 }

@@ -10,7 +10,6 @@
 
 mod support;
 
-use std::panic;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -25,8 +24,9 @@ use ipckit::transport::semaphore::{CountingSemaphore, NamedSemaphore, SysvSemaph
 use ipckit::transport::signal::{SignalReceiver, SignalSender, rt_signal};
 use ipckit::transport::sysv_mq::{SysvMq, SysvMqLimits};
 use support::{
-    ChildFail, EXIT_CHECK, EXIT_CORRUPTED_ITEM, EXIT_OK, EXIT_OUT_OF_ORDER, EXIT_RING_ERROR,
-    EXIT_TIMEOUT, Exit, QueueNameGuard, Rng, SharedWords, SysvGuard, child_main, fail, fork_child,
+    ChildFail, EXIT_CHECK, EXIT_OK, EXIT_OUT_OF_ORDER, EXIT_RING_ERROR, EXIT_TIMEOUT, Exit,
+    FileGuard, QueueNameGuard, Rng, SharedWords, SysvGuard, child_main, fail, fork_child,
+    run_tests,
 };
 
 /// How long one receive may wait before the test calls its peer stuck.
@@ -627,7 +627,7 @@ fn sysv_sem_undo_after_sigkill() -> Result<String, String> {
 fn file_log_two_writers() -> Result<String, String> {
     const PER_WRITER: u64 = COUNT / 2;
     const MAX: u32 = 1 << 20;
-    let path = std::env::temp_dir().join(support::unique_name("log"));
+    let path = support::temp_path("log");
     let _guard = FileGuard(path.clone());
     let w = LogWriter::create(&path, MAX).map_err(|e| e.to_string())?;
     drop(w);
@@ -710,14 +710,6 @@ fn file_log_two_writers() -> Result<String, String> {
     ))
 }
 
-struct FileGuard(std::path::PathBuf);
-
-impl Drop for FileGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 // ---------------------------------------------------------------------------
 
 fn cleanup() -> Result<String, String> {
@@ -786,38 +778,15 @@ fn main() {
         ),
         ("file log: two writers, one reader", file_log_two_writers),
     ];
-    let filter = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
-    let mut failed = 0;
-    let mut ran = 0;
-    for (name, test) in tests {
-        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
-            continue;
-        }
-        ran += 1;
-        let started = Instant::now();
-        let result = panic::catch_unwind(test).unwrap_or_else(|_| Err("panicked".to_string()));
-        let secs = started.elapsed().as_secs_f64();
-        match result {
-            Ok(note) => println!("transport_queues: {name} ... ok ({secs:.2} s): {note}"),
-            Err(msg) => {
-                failed += 1;
-                println!("transport_queues: {name} ... FAILED ({secs:.2} s): {msg}");
-            }
-        }
-    }
-    if ran > 0 {
+    let mut tally = run_tests("transport_queues", tests);
+    if tally.ran > 0 {
         match cleanup() {
             Ok(note) => println!("transport_queues: cleanup ... ok: {note}"),
             Err(msg) => {
-                failed += 1;
+                tally.failed += 1;
                 println!("transport_queues: cleanup ... FAILED: {msg}");
             }
         }
     }
-    let _ = (EXIT_CORRUPTED_ITEM, EXIT_OUT_OF_ORDER);
-    if failed > 0 {
-        println!("transport_queues: {failed} failed");
-        std::process::exit(1);
-    }
-    println!("transport_queues: all passed");
+    tally.finish("transport_queues");
 }

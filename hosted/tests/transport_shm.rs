@@ -28,13 +28,13 @@ use std::time::{Duration, Instant};
 use ipckit::channel::{bytes, mpsc_bytes};
 use ipckit::error::{CoreError, Error};
 use ipckit::message::{MessageReceiver, MessageSender};
+use support::messages::{check, ferr, fill, msg_len, serr};
 use support::{
-    ChildFail, DEADLINE, EXIT_CHECK, EXIT_CORRUPTED_ITEM, EXIT_OK, EXIT_OUT_OF_ORDER,
-    EXIT_RING_ERROR, EXIT_TIMEOUT, Exit, Rng, ShmGuard, child_main, fail, fork_child,
+    ChildFail, DEADLINE, EXIT_CHECK, EXIT_OK, Rng, ShmGuard, child_main, fail, fork_child,
 };
+use support::{TestFn, run_tests};
 
 type TestResult = Result<(), String>;
-type TestFn = fn() -> TestResult;
 
 /// Messages of the order test.
 const MESSAGES: u64 = 100_000;
@@ -86,69 +86,6 @@ impl Kind {
             Kind::Bytes => Box::new(bytes::Receiver::open(name)?),
             Kind::Mpsc => Box::new(mpsc_bytes::Receiver::open(name)?),
         })
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Message contents (as in transport_streams).
-
-/// The length of message `i` (of at most `max`): 0 and `max` regularly,
-/// else mostly short with some long.
-fn msg_len(rng: &mut Rng, i: u64, max: usize) -> usize {
-    match i % 1000 {
-        0 => max,
-        1 => 0,
-        _ => match rng.next() % 16 {
-            0 => (rng.next() % (max as u64 + 1)) as usize,
-            _ => (rng.next() % 257).min(max as u64) as usize,
-        },
-    }
-}
-
-/// The byte at `j` of message `i`.
-fn byte(i: u64, j: usize) -> u8 {
-    (i.wrapping_mul(131) as usize ^ j.wrapping_mul(7)) as u8
-}
-
-fn fill(buf: &mut Vec<u8>, i: u64, len: usize) {
-    buf.clear();
-    buf.extend((0..len).map(|j| byte(i, j)));
-}
-
-fn check(buf: &[u8], i: u64, expected_len: usize) -> Result<(), ChildFail> {
-    if buf.len() != expected_len {
-        return Err(fail(
-            EXIT_OUT_OF_ORDER,
-            format!("message {i}: {} bytes, {expected_len} expected", buf.len()),
-        ));
-    }
-    if let Some(j) = (0..buf.len()).find(|&j| buf[j] != byte(i, j)) {
-        return Err(fail(
-            EXIT_CORRUPTED_ITEM,
-            format!("message {i}: byte {j} is {}", buf[j]),
-        ));
-    }
-    Ok(())
-}
-
-/// A child's error for an unexpected channel result.
-fn ferr(what: &str, e: Error) -> ChildFail {
-    let code = if e.core() == Some(CoreError::TimedOut) {
-        EXIT_TIMEOUT
-    } else {
-        EXIT_RING_ERROR
-    };
-    fail(code, format!("{what}: {e}"))
-}
-
-fn serr(what: &str, e: Error) -> String {
-    format!("{what}: {e}")
-}
-
-fn expect_exit(child: &mut support::Child, code: i32) -> TestResult {
-    match child.wait(Instant::now() + DEADLINE)? {
-        Exit::Code(c) if c == code => Ok(()),
-        other => Err(format!("child: {other}, exit code {code} expected")),
     }
 }
 
@@ -207,7 +144,7 @@ fn order(kind: Kind, parent_sends: bool) -> TestResult {
         })?;
         send_all(tx.as_mut(), MESSAGES).map_err(|f| f.msg)?;
         drop(tx);
-        expect_exit(&mut child, EXIT_OK)
+        child.expect_exit(EXIT_OK)
     } else {
         let mut rx = kind.create_rx(&name).map_err(|e| serr("create", e))?;
         let mut child = fork_child(|| {
@@ -217,7 +154,7 @@ fn order(kind: Kind, parent_sends: bool) -> TestResult {
             })
         })?;
         receive_all(rx.as_mut(), MESSAGES).map_err(|f| f.msg)?;
-        expect_exit(&mut child, EXIT_OK)
+        child.expect_exit(EXIT_OK)
     }
 }
 
@@ -268,7 +205,7 @@ fn max_size(kind: Kind) -> TestResult {
     fill(&mut buf, 3, 1);
     tx.send(&buf).map_err(|e| serr("send after refusal", e))?;
     drop(tx);
-    expect_exit(&mut child, EXIT_OK)
+    child.expect_exit(EXIT_OK)
 }
 
 /// A child sender sends 10 messages and dies without closing its end
@@ -299,7 +236,7 @@ fn sender_dies(kind: Kind) -> TestResult {
             .map_err(|e| serr("recv", e))?;
         check(&buf[..n], i, i as usize * 100).map_err(|f| f.msg)?;
     }
-    expect_exit(&mut child, EXIT_OK)?;
+    child.expect_exit(EXIT_OK)?;
     let t0 = Instant::now();
     match rx.recv(&mut buf) {
         Err(e) if e.is_peer_gone() => {}
@@ -343,7 +280,7 @@ fn receiver_dies(kind: Kind) -> TestResult {
         tx.send_timeout(&msg, Some(DEADLINE))
             .map_err(|e| serr("send", e))?;
     }
-    expect_exit(&mut child, EXIT_OK)?;
+    child.expect_exit(EXIT_OK)?;
     let t0 = Instant::now();
     let mut sent = 0u64;
     let gone = loop {
@@ -504,7 +441,7 @@ fn mpsc_cleanup() -> TestResult {
 }
 
 fn main() {
-    let tests: &[(&str, TestFn)] = &[
+    let tests: &[(&str, TestFn<()>)] = &[
         ("bytes_order_to_child", bytes_order_to_child),
         ("bytes_order_from_child", bytes_order_from_child),
         ("bytes_max", bytes_max),
@@ -520,41 +457,7 @@ fn main() {
         ("mpsc_timeouts", mpsc_timeouts),
         ("mpsc_cleanup", mpsc_cleanup),
     ];
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let mut failed = Vec::new();
-    let mut ran = 0;
-    for (name, test) in tests {
-        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        ran += 1;
-        let t0 = Instant::now();
-        let r = test();
-        let ms = t0.elapsed().as_millis();
-        match r {
-            Ok(()) => println!("test {name} ... ok ({ms} ms)"),
-            Err(e) => {
-                println!("test {name} ... FAILED ({ms} ms): {e}");
-                failed.push(*name);
-            }
-        }
-    }
-    let left = support::leftovers();
-    if !left.is_empty() {
-        println!("leftover files: {left:?}");
-        failed.push("cleanup");
-    }
-    println!(
-        "\ntest result: {}. {} passed; {} failed",
-        if failed.is_empty() { "ok" } else { "FAILED" },
-        ran - failed.len().min(ran),
-        failed.len()
-    );
-    if !failed.is_empty() {
-        println!("failed: {failed:?}");
-        std::process::exit(1);
-    }
+    let mut tally = run_tests("transport_shm", tests);
+    tally.check_leftovers("transport_shm");
+    tally.finish("transport_shm");
 }

@@ -30,13 +30,14 @@ use ipckit::transport::tcp;
 use ipckit::transport::unix::{
     self, Datagram, SeqPacket, SeqPacketListener, UnixAddr, UnixStreamListener,
 };
+use support::messages::{check, ferr, fill, msg_len, serr};
 use support::{
-    Backoff, ChildFail, DEADLINE, EXIT_CHECK, EXIT_CORRUPTED_ITEM, EXIT_OK, EXIT_OUT_OF_ORDER,
-    EXIT_RING_ERROR, EXIT_TIMEOUT, Exit, Rng, child_main, fail, fork_child, unique_name,
+    Backoff, ChildFail, DEADLINE, EXIT_CHECK, EXIT_OK, Rng, child_main, fail, fork_child,
+    unique_name,
 };
+use support::{TestFn, run_tests, temp_path};
 
 type TestResult = Result<(), String>;
-type TestFn = fn() -> TestResult;
 
 /// Messages of the order test.
 const MESSAGES: u64 = 100_000;
@@ -46,62 +47,6 @@ const ORDER_MAX: usize = 16 << 10;
 const CHILD_ENV: &str = "IPCKIT_TS_CHILD";
 /// The environment variable that carries an inherited descriptor number.
 const FD_ENV: &str = "IPCKIT_TS_FD";
-
-// ---------------------------------------------------------------------------
-// Message contents.
-
-/// The length of message `i` (of at most `max`): 0 and `max` regularly,
-/// else mostly short with some long.
-fn msg_len(rng: &mut Rng, i: u64, max: usize) -> usize {
-    match i % 1000 {
-        0 => max,
-        1 => 0,
-        _ => match rng.next() % 16 {
-            0 => (rng.next() % (max as u64 + 1)) as usize,
-            _ => (rng.next() % 257).min(max as u64) as usize,
-        },
-    }
-}
-
-/// The byte at `j` of message `i`.
-fn byte(i: u64, j: usize) -> u8 {
-    (i.wrapping_mul(131) as usize ^ j.wrapping_mul(7)) as u8
-}
-
-fn fill(buf: &mut Vec<u8>, i: u64, len: usize) {
-    buf.clear();
-    buf.extend((0..len).map(|j| byte(i, j)));
-}
-
-fn check(buf: &[u8], i: u64, expected_len: usize) -> Result<(), ChildFail> {
-    if buf.len() != expected_len {
-        return Err(fail(
-            EXIT_OUT_OF_ORDER,
-            format!("message {i}: {} bytes, {expected_len} expected", buf.len()),
-        ));
-    }
-    if let Some(j) = (0..buf.len()).find(|&j| buf[j] != byte(i, j)) {
-        return Err(fail(
-            EXIT_CORRUPTED_ITEM,
-            format!("message {i}: byte {j} is {}", buf[j]),
-        ));
-    }
-    Ok(())
-}
-
-/// A child's error for an unexpected transport result.
-fn ferr(what: &str, e: Error) -> ChildFail {
-    let code = if e.core() == Some(CoreError::TimedOut) {
-        EXIT_TIMEOUT
-    } else {
-        EXIT_RING_ERROR
-    };
-    fail(code, format!("{what}: {e}"))
-}
-
-fn serr(what: &str, e: Error) -> String {
-    format!("{what}: {e}")
-}
 
 // ---------------------------------------------------------------------------
 // The generic scenarios.
@@ -155,13 +100,6 @@ fn send_all<S: MessageSender>(tx: &mut S, count: u64, max: usize) -> TestResult 
     Ok(())
 }
 
-fn expect_exit(child: &mut support::Child, code: i32) -> TestResult {
-    match child.wait(Instant::now() + DEADLINE)? {
-        Exit::Code(c) if c == code => Ok(()),
-        other => Err(format!("child: {other}, exit code {code} expected")),
-    }
-}
-
 /// 100 000 messages from this process to a forked child, in order and
 /// intact, then the end of the stream.
 fn order<S: MessageSender, R: MessageReceiver>(
@@ -180,7 +118,7 @@ fn order<S: MessageSender, R: MessageReceiver>(
     let mut tx = tx.take().expect("sender");
     send_all(&mut tx, MESSAGES, max)?;
     drop(tx);
-    expect_exit(&mut child, EXIT_OK)
+    child.expect_exit(EXIT_OK)
 }
 
 /// The maximum-size message (three of them, around an empty one), and one
@@ -219,7 +157,7 @@ fn max_size<S: MessageSender, R: MessageReceiver>((tx, rx): (S, R)) -> TestResul
     }
     fill(&mut buf, 3, 1);
     tx.send(&buf).map_err(|e| serr("send after refusal", e))?;
-    expect_exit(&mut child, EXIT_OK)
+    child.expect_exit(EXIT_OK)
 }
 
 /// A forked writer that sends 10 messages and exits, after writing `tail`
@@ -276,7 +214,7 @@ where
     if !again.as_ref().is_err_and(expected) {
         return Err(format!("second call after the end: {again:?}"));
     }
-    expect_exit(&mut child, EXIT_OK)
+    child.expect_exit(EXIT_OK)
 }
 
 fn is_truncated(e: &Error) -> bool {
@@ -322,7 +260,7 @@ fn reader_exits<S: MessageSender, R: MessageReceiver>((tx, rx): (S, R)) -> TestR
     if !gone.is_peer_gone() {
         return Err(format!("after {sent} sends: {gone:?}"));
     }
-    expect_exit(&mut child, EXIT_OK)
+    child.expect_exit(EXIT_OK)
 }
 
 /// In one process: a try on an empty receiver is `Empty`, a timed receive
@@ -428,10 +366,6 @@ fn small_buffer<S: MessageSender, R: MessageReceiver>((tx, rx): (S, R)) -> TestR
 // ---------------------------------------------------------------------------
 // The transports.
 
-fn name_in_tmp(what: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(unique_name(what))
-}
-
 fn pipe(max: usize) -> Result<(PipeSender, PipeReceiver), String> {
     pipe_with_max(max as u32).map_err(|e| serr("pipe", e))
 }
@@ -439,7 +373,7 @@ fn pipe(max: usize) -> Result<(PipeSender, PipeReceiver), String> {
 /// A FIFO with both ends open (the drop guard goes with the receiver's
 /// test: returned separately).
 fn fifo(max: usize) -> Result<(Fifo, FifoSender, FifoReceiver), String> {
-    let guard = Fifo::create(name_in_tmp("fifo")).map_err(|e| serr("mkfifo", e))?;
+    let guard = Fifo::create(temp_path("fifo")).map_err(|e| serr("mkfifo", e))?;
     let rx = FifoReceiver::open(guard.path(), max as u32).map_err(|e| serr("open rx", e))?;
     let tx = FifoSender::open(guard.path(), max as u32, Some(Duration::from_secs(5)))
         .map_err(|e| serr("open tx", e))?;
@@ -601,7 +535,7 @@ fn fifo_peers_exit() -> TestResult {
     reader_exits((tx, rx))
 }
 fn fifo_open_rules() -> TestResult {
-    let guard = Fifo::create(name_in_tmp("fifo")).map_err(|e| serr("mkfifo", e))?;
+    let guard = Fifo::create(temp_path("fifo")).map_err(|e| serr("mkfifo", e))?;
     // A name that exists.
     match Fifo::create(guard.path()) {
         Err(Error::AlreadyExists(_)) => {}
@@ -639,13 +573,13 @@ fn fifo_open_rules() -> TestResult {
     if &buf[..n] != b"late" {
         return Err("wrong message".into());
     }
-    expect_exit(&mut child, EXIT_OK)?;
+    child.expect_exit(EXIT_OK)?;
     match rx.recv_timeout(&mut buf, Some(DEADLINE)) {
         Err(e) if e.is_peer_gone() => {}
         other => return Err(format!("after the writer left: {other:?}")),
     }
     // Missing path; explicit unlink.
-    match FifoReceiver::open(name_in_tmp("missing"), 64) {
+    match FifoReceiver::open(temp_path("missing"), 64) {
         Err(Error::NotFound(_)) => {}
         other => return Err(format!("open of a missing FIFO: {other:?}")),
     }
@@ -666,7 +600,7 @@ fn fifo_timeouts() -> TestResult {
 // --- Unix stream
 fn unix_stream_order() -> TestResult {
     order(unix_stream_pair(ORDER_MAX)?, ORDER_MAX, End::PeerGone)?;
-    let path = name_in_tmp("stream.sock");
+    let path = temp_path("stream.sock");
     order(
         unix_stream_via(&UnixAddr::path(&path), ORDER_MAX)?,
         ORDER_MAX,
@@ -737,7 +671,7 @@ fn unix_credentials_and_fds() -> TestResult {
     if memfd.len() != 4096 {
         return Err("received memfd of the wrong size".into());
     }
-    expect_exit(&mut child, EXIT_OK)?;
+    child.expect_exit(EXIT_OK)?;
     // Through a listener, the credentials are the connecting process's.
     let addr = abstract_addr("cred");
     let l = UnixStreamListener::bind(&addr, 64).map_err(|e| serr("bind", e))?;
@@ -757,10 +691,10 @@ fn unix_credentials_and_fds() -> TestResult {
         return Err(format!("peer pid {} != child {}", cred.pid, child.pid));
     }
     s.send(b"bye").map_err(|e| serr("send", e))?;
-    expect_exit(&mut child, EXIT_OK)
+    child.expect_exit(EXIT_OK)
 }
 fn unix_addresses() -> TestResult {
-    let path = name_in_tmp("addr.sock");
+    let path = temp_path("addr.sock");
     let addr = UnixAddr::path(&path);
     let l = UnixStreamListener::bind(&addr, 64).map_err(|e| serr("bind", e))?;
     match UnixStreamListener::bind(&addr, 64) {
@@ -773,7 +707,7 @@ fn unix_addresses() -> TestResult {
         Err(Error::AlreadyExists(_)) => {}
         other => return Err(format!("second abstract bind: {other:?}")),
     }
-    match unix::connect_stream(&UnixAddr::path(name_in_tmp("nobody.sock")), 64) {
+    match unix::connect_stream(&UnixAddr::path(temp_path("nobody.sock")), 64) {
         Err(Error::NotFound(_)) => {}
         other => return Err(format!("connect to nothing: {other:?}")),
     }
@@ -787,7 +721,7 @@ fn unix_addresses() -> TestResult {
     }
     // A forked child's copy of the listener leaves the file alone.
     let mut child = fork_child(|| 0)?;
-    expect_exit(&mut child, EXIT_OK)?;
+    child.expect_exit(EXIT_OK)?;
     drop(l);
     if path.exists() {
         return Err(format!("{} left behind", path.display()));
@@ -803,7 +737,7 @@ fn seqpacket_order() -> TestResult {
         max,
         End::PeerGone,
     )?;
-    let path = name_in_tmp("seq.sock");
+    let path = temp_path("seq.sock");
     order(
         seqpacket_via(&UnixAddr::path(&path), max)?,
         max,
@@ -842,7 +776,7 @@ fn datagram_order() -> TestResult {
         max,
         End::TimesOut,
     )?;
-    let path = name_in_tmp("dgram.sock");
+    let path = temp_path("dgram.sock");
     order(
         datagram_via(&UnixAddr::path(&path), max)?,
         max,
@@ -1103,7 +1037,7 @@ fn main() {
     if let Ok(mode) = std::env::var(CHILD_ENV) {
         std::process::exit(child_mode(&mode));
     }
-    let tests: &[(&str, TestFn)] = &[
+    let tests: &[(&str, TestFn<()>)] = &[
         ("pipe_order", pipe_order),
         ("pipe_max", pipe_max),
         ("pipe_writer_exits", pipe_writer_exits),
@@ -1138,41 +1072,7 @@ fn main() {
         ("popen_max_and_exit_status", popen_max_and_exit_status),
         ("popen_drop_policy", popen_drop_policy),
     ];
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let mut failed = Vec::new();
-    let mut ran = 0;
-    for (name, test) in tests {
-        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        ran += 1;
-        let t0 = Instant::now();
-        let r = test();
-        let ms = t0.elapsed().as_millis();
-        match r {
-            Ok(()) => println!("test {name} ... ok ({ms} ms)"),
-            Err(e) => {
-                println!("test {name} ... FAILED ({ms} ms): {e}");
-                failed.push(*name);
-            }
-        }
-    }
-    let left = support::leftovers();
-    if !left.is_empty() {
-        println!("leftover files: {left:?}");
-        failed.push("cleanup");
-    }
-    println!(
-        "\ntest result: {}. {} passed; {} failed",
-        if failed.is_empty() { "ok" } else { "FAILED" },
-        ran - failed.len().min(ran),
-        failed.len()
-    );
-    if !failed.is_empty() {
-        println!("failed: {failed:?}");
-        std::process::exit(1);
-    }
+    let mut tally = run_tests("transport_streams", tests);
+    tally.check_leftovers("transport_streams");
+    tally.finish("transport_streams");
 }

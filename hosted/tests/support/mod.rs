@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 /// The longest any side waits before it gives up.
 pub const DEADLINE: Duration = Duration::from_secs(120);
+/// The least time a child is given to exit once the parent is done with it
+/// (see [`Child::expect_ok`]).
+pub const GRACE: Duration = Duration::from_secs(5);
 
 // Child exit codes.
 /// The child finished its work.
@@ -30,6 +33,10 @@ pub const EXIT_PANIC: i32 = 14;
 pub const EXIT_CHECK: i32 = 15;
 /// The child survived what should have killed it.
 pub const EXIT_UNREACHABLE: i32 = 16;
+/// A semaphore operation returned an unexpected error.
+pub const EXIT_SEM_ERROR: i32 = 17;
+/// A value arrived that is not the one expected (a wrong reply).
+pub const EXIT_BAD_VALUE: i32 = 18;
 
 /// A readable name for a child's exit code.
 pub fn exit_code_name(code: i32) -> &'static str {
@@ -42,6 +49,8 @@ pub fn exit_code_name(code: i32) -> &'static str {
         EXIT_PANIC => "panic",
         EXIT_CHECK => "check failed",
         EXIT_UNREACHABLE => "survived its own SIGKILL",
+        EXIT_SEM_ERROR => "semaphore error",
+        EXIT_BAD_VALUE => "wrong value",
         _ => "unknown",
     }
 }
@@ -163,18 +172,19 @@ impl std::fmt::Display for Exit {
 pub struct Child {
     /// The child's pid.
     pub pid: libc::pid_t,
-    reaped: bool,
+    reaped: Option<Exit>,
 }
 
 impl Child {
-    /// Reaps the child if it has ended; does not block.
+    /// Reaps the child if it has ended (or returns how it ended, if reaped
+    /// already); does not block.
     pub fn try_wait(&mut self) -> Result<Option<Exit>, String> {
         self.wait_inner(libc::WNOHANG)
     }
 
     fn wait_inner(&mut self, flags: libc::c_int) -> Result<Option<Exit>, String> {
-        if self.reaped {
-            return Err("child already reaped".into());
+        if let Some(exit) = self.reaped {
+            return Ok(Some(exit));
         }
         let mut status = 0;
         loop {
@@ -182,8 +192,9 @@ impl Child {
             // out-pointer.
             let r = unsafe { libc::waitpid(self.pid, &mut status, flags) };
             if r == self.pid {
-                self.reaped = true;
-                return Ok(Some(Exit::from_status(status)));
+                let exit = Exit::from_status(status);
+                self.reaped = Some(exit);
+                return Ok(Some(exit));
             }
             if r == 0 {
                 return Ok(None);
@@ -204,21 +215,74 @@ impl Child {
             }
             if Instant::now() > deadline {
                 self.kill();
-                return Err("child did not finish before the deadline; killed it".into());
+                return Err(format!(
+                    "child {} did not finish before the deadline; killed it",
+                    self.pid
+                ));
             }
             std::thread::sleep(Duration::from_millis(1));
         }
     }
 
+    /// Waits for the child (until `deadline`, but at least [`GRACE`] from
+    /// now: a parent that itself ran late must not kill a child that is
+    /// about to exit) and requires a clean exit.
+    pub fn expect_ok(&mut self, deadline: Instant) -> Result<(), String> {
+        match self.wait(deadline.max(Instant::now() + GRACE))? {
+            Exit::Code(EXIT_OK) => Ok(()),
+            other => Err(format!("child {} ended with {other}", self.pid)),
+        }
+    }
+
+    /// Waits (until [`DEADLINE`] from now) for the child to exit with
+    /// `code`.
+    pub fn expect_exit(&mut self, code: i32) -> Result<(), String> {
+        match self.wait(Instant::now() + DEADLINE)? {
+            Exit::Code(c) if c == code => Ok(()),
+            other => Err(format!("child: {other}, exit code {code} expected")),
+        }
+    }
+
     /// Kills (SIGKILL) and reaps the child, if not reaped yet.
     pub fn kill(&mut self) {
-        if self.reaped {
+        if self.reaped.is_some() {
             return;
         }
         // SAFETY: `pid` is our unreaped child, so the pid cannot have been
         // reused by another process.
         unsafe { libc::kill(self.pid, libc::SIGKILL) };
         let _ = self.wait_inner(0);
+    }
+
+    /// The scheduler state of the (live) child, from `/proc/<pid>/stat`:
+    /// `'S'` while it sleeps in the kernel, `'R'` while it runs.
+    pub fn state(&self) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
+        // The command name (in parentheses) may contain spaces; the state is
+        // the first field after its closing parenthesis.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        rest.split_whitespace().next()?.chars().next()
+    }
+
+    /// The kernel function the child sleeps in, where the kernel shows it.
+    pub fn wchan(&self) -> String {
+        std::fs::read_to_string(format!("/proc/{}/wchan", self.pid))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
+    /// One line about the child, for a failure message.
+    pub fn describe(&mut self) -> String {
+        match self.try_wait() {
+            Ok(Some(exit)) => format!("child ended with {exit}"),
+            Ok(None) => format!(
+                "child alive, state {:?}, wchan {:?}",
+                self.state(),
+                self.wchan()
+            ),
+            Err(e) => e,
+        }
     }
 }
 
@@ -256,7 +320,7 @@ pub fn fork_child(body: impl FnOnce() -> i32) -> Result<Child, String> {
         return Err(format!("fork: {}", io::Error::last_os_error()));
     }
     if pid > 0 {
-        return Ok(Child { pid, reaped: false });
+        return Ok(Child { pid, reaped: None });
     }
     // The child. If the test process dies, so does the child (no orphan
     // spinning for the rest of its deadline).
@@ -272,7 +336,9 @@ pub fn fork_child(body: impl FnOnce() -> i32) -> Result<Child, String> {
         panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or(EXIT_PANIC)
     };
     // SAFETY: ends the child at once: no destructor, no exit handler and no
-    // stdio flush of the parent's state runs twice.
+    // stdio flush of the parent's state runs twice. Ring handles the child
+    // inherited from the parent are never dropped here, so they never give
+    // back the parent's roles.
     unsafe { libc::_exit(code) }
 }
 
@@ -282,10 +348,15 @@ pub fn child_main(body: impl FnOnce() -> Result<(), ChildFail>) -> i32 {
     match body() {
         Ok(()) => EXIT_OK,
         Err(f) => {
-            eprintln!("  child: {}", f.msg);
+            eprintln!("  child {}: {}", std::process::id(), f.msg);
             f.code
         }
     }
+}
+
+/// [`fork_child`] with a body run by [`child_main`].
+pub fn fork_main(body: impl FnOnce() -> Result<(), ChildFail>) -> Result<Child, String> {
+    fork_child(|| child_main(body))
 }
 
 // ---------------------------------------------------------------------------
@@ -319,6 +390,27 @@ impl ShmGuard {
 impl Drop for ShmGuard {
     fn drop(&mut self) {
         let _ = ipckit::shm::ShmObject::remove(&self.0);
+    }
+}
+
+/// A fresh [`unique_name`] in the temp directory.
+pub fn temp_path(what: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(unique_name(what))
+}
+
+/// A file removed when the guard drops.
+pub struct FileGuard(pub std::path::PathBuf);
+
+impl FileGuard {
+    /// A guard for a fresh [`temp_path`].
+    pub fn new(what: &str) -> Self {
+        Self(temp_path(what))
+    }
+}
+
+impl Drop for FileGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -456,5 +548,241 @@ impl Drop for QueueNameGuard {
                 libc::sem_unlink(c.as_ptr());
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Messages of the order tests of the transports (transport_shm,
+// transport_streams): random lengths, 0 and the maximum included, each byte
+// derived from the message's number and position.
+
+/// Message contents and the errors of the scenarios that send them.
+pub mod messages {
+    use super::{
+        ChildFail, EXIT_CORRUPTED_ITEM, EXIT_OUT_OF_ORDER, EXIT_RING_ERROR, EXIT_TIMEOUT, Rng, fail,
+    };
+    use ipckit::error::{CoreError, Error};
+
+    /// The length of message `i` (of at most `max`): 0 and `max` regularly,
+    /// else mostly short with some long.
+    pub fn msg_len(rng: &mut Rng, i: u64, max: usize) -> usize {
+        match i % 1000 {
+            0 => max,
+            1 => 0,
+            _ => match rng.next() % 16 {
+                0 => (rng.next() % (max as u64 + 1)) as usize,
+                _ => (rng.next() % 257).min(max as u64) as usize,
+            },
+        }
+    }
+
+    /// The byte at `j` of message `i`.
+    pub fn byte(i: u64, j: usize) -> u8 {
+        (i.wrapping_mul(131) as usize ^ j.wrapping_mul(7)) as u8
+    }
+
+    /// Message `i` of `len` bytes, in `buf`.
+    pub fn fill(buf: &mut Vec<u8>, i: u64, len: usize) {
+        buf.clear();
+        buf.extend((0..len).map(|j| byte(i, j)));
+    }
+
+    /// Checks that `buf` is message `i` of `expected_len` bytes.
+    pub fn check(buf: &[u8], i: u64, expected_len: usize) -> Result<(), ChildFail> {
+        if buf.len() != expected_len {
+            return Err(fail(
+                EXIT_OUT_OF_ORDER,
+                format!("message {i}: {} bytes, {expected_len} expected", buf.len()),
+            ));
+        }
+        if let Some(j) = (0..buf.len()).find(|&j| buf[j] != byte(i, j)) {
+            return Err(fail(
+                EXIT_CORRUPTED_ITEM,
+                format!("message {i}: byte {j} is {}", buf[j]),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A child's error for an unexpected transport or channel result:
+    /// [`EXIT_TIMEOUT`] for a timeout, else [`EXIT_RING_ERROR`].
+    pub fn ferr(what: &str, e: Error) -> ChildFail {
+        let code = if e.core() == Some(CoreError::TimedOut) {
+            EXIT_TIMEOUT
+        } else {
+            EXIT_RING_ERROR
+        };
+        fail(code, format!("{what}: {e}"))
+    }
+
+    /// The parent's error for an unexpected transport result.
+    pub fn serr(what: &str, e: Error) -> String {
+        format!("{what}: {e}")
+    }
+}
+
+/// Adds what was being done to an error, as a `String`.
+pub trait Ctx<T> {
+    /// `Err(e)` becomes `Err("<what>: <e>")`.
+    fn ctx(self, what: &str) -> Result<T, String>;
+}
+
+impl<T, E: std::fmt::Display> Ctx<T> for Result<T, E> {
+    fn ctx(self, what: &str) -> Result<T, String> {
+        self.map_err(|e| format!("{what}: {e}"))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Running sub-tests (binaries built with `harness = false`).
+
+/// What a passing sub-test reports: nothing, or a note for its line.
+pub trait Note {
+    /// The note (empty: none).
+    fn note(self) -> String;
+}
+
+impl Note for () {
+    fn note(self) -> String {
+        String::new()
+    }
+}
+
+impl Note for String {
+    fn note(self) -> String {
+        self
+    }
+}
+
+/// A sub-test: `Ok` with a note (or `()`), or `Err` with what failed.
+pub type TestFn<T = String> = fn() -> Result<T, String>;
+
+/// The counts of a run of sub-tests.
+#[derive(Debug)]
+pub struct Tally {
+    /// Sub-tests run (not filtered out).
+    pub ran: usize,
+    /// Sub-tests (and checks after them) that failed.
+    pub failed: usize,
+    started: Instant,
+}
+
+/// Runs the sub-tests whose names contain one of the command line's
+/// arguments that do not start with `-` (every one, without such an
+/// argument), in order, a panic in the parent counting as a failure. Prints
+/// one line each: `<bin>: <name> ... ok (<secs> s): <note>` or `... FAILED`.
+pub fn run_tests<T: Note>(
+    bin: &str,
+    tests: &[(impl AsRef<str>, impl Fn() -> Result<T, String>)],
+) -> Tally {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let mut tally = Tally {
+        ran: 0,
+        failed: 0,
+        started: Instant::now(),
+    };
+    for (name, test) in tests {
+        let name = name.as_ref();
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        tally.ran += 1;
+        let started = Instant::now();
+        let result = panic::catch_unwind(AssertUnwindSafe(test))
+            .unwrap_or_else(|_| Err("panicked in the parent".to_string()));
+        let secs = started.elapsed().as_secs_f64();
+        match result {
+            Ok(note) => {
+                let note = note.note();
+                let sep = if note.is_empty() { "" } else { ": " };
+                println!("{bin}: {name} ... ok ({secs:.2} s){sep}{note}");
+            }
+            Err(msg) => {
+                tally.failed += 1;
+                println!("{bin}: {name} ... FAILED ({secs:.2} s): {msg}");
+            }
+        }
+    }
+    tally
+}
+
+impl Tally {
+    /// Counts a failure, and removes them, if files of this run are left in
+    /// `/dev/shm` or the temp directory ([`leftovers`]).
+    pub fn check_leftovers(&mut self, bin: &str) {
+        let left = leftovers();
+        if !left.is_empty() {
+            self.failed += 1;
+            println!("{bin}: left behind (now removed): {left:?}");
+            for path in left {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
+    /// Prints the last line; exits with status 1 if anything failed.
+    pub fn finish(self, bin: &str) {
+        let secs = self.started.elapsed().as_secs_f64();
+        if self.failed > 0 {
+            println!(
+                "{bin}: {} of {} failed ({secs:.2} s)",
+                self.failed, self.ran
+            );
+            std::process::exit(1);
+        }
+        println!("{bin}: all {} passed ({secs:.2} s)", self.ran);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// CPUs and statistics (benches).
+
+/// The CPUs this process may run on, in ascending order.
+pub fn allowed_cpus() -> io::Result<Vec<usize>> {
+    // SAFETY: `cpu_set_t` is a plain bit array; all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 is the calling thread; `set` is a valid, writable
+    // `cpu_set_t` of the size passed.
+    let rc = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let max = 8 * size_of::<libc::cpu_set_t>();
+    // SAFETY: `cpu < max`, the number of bits in `set`.
+    Ok((0..max)
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect())
+}
+
+/// Pins the calling thread to `cpu`. One system call (async-signal-safe),
+/// so a child forked from a multi-threaded process may call it.
+pub fn pin_to(cpu: usize) -> io::Result<()> {
+    // SAFETY: `cpu_set_t` is a plain bit array; all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` came from `allowed_cpus`, so it is below the number of
+    // bits in `set`.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: pid 0 is the calling thread; `set` is a valid `cpu_set_t` of
+    // the size passed.
+    let rc = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The median of `v` (sorted in place; the mean of the middle two for an
+/// even length). `v` must not be empty.
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
     }
 }
