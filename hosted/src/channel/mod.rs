@@ -457,3 +457,208 @@ pub(crate) fn claim_single<R, E>(
     let member = liveness::Membership::claim_single(block, role)?;
     Ok((endpoint, member))
 }
+
+/// A core ring a channel is built on: its kind, the liveness slots of each
+/// side, and how to size, initialise (with waking on) and attach it.
+pub(crate) trait CoreRing: Sized {
+    const KIND: ObjectKind;
+    const SLOTS: u32;
+    fn core_len(capacity: u32) -> Option<usize>;
+    fn init_core(core: Region<'static>, capacity: u32) -> ipckit_core::Result<Self>;
+    fn attach_core(core: Region<'static>) -> ipckit_core::Result<Self>;
+}
+
+/// A [`CoreRing`] whose producer and consumer roles are each held by one
+/// endpoint (the SPSC kinds).
+pub(crate) trait SingleRoles: CoreRing {
+    /// Frees the core's claim of `role`.
+    ///
+    /// # Safety
+    /// As the core's `release_producer_claim` / `release_consumer_claim`:
+    /// the holder of the claim never uses its endpoint again.
+    unsafe fn release_claim(&self, role: ipckit_core::Role);
+}
+
+/// Implements [`CoreRing`] (and with `single`, [`SingleRoles`], one slot a
+/// side) for a core ring type: `core_ring!([generics] Type, ObjectKind
+/// variant, slots, its Options type)`.
+macro_rules! core_ring {
+    ([$($g:tt)*] $ring:ty, $kind:ident, $slots:expr, $options:ident) => {
+        impl<$($g)*> $crate::channel::CoreRing for $ring {
+            const KIND: ipckit_core::ObjectKind = ipckit_core::ObjectKind::$kind;
+            const SLOTS: u32 = $slots;
+            fn core_len(capacity: u32) -> Option<usize> {
+                <$ring>::region_len(capacity)
+            }
+            fn init_core(
+                core: ipckit_core::Region<'static>,
+                capacity: u32,
+            ) -> ipckit_core::Result<Self> {
+                <$ring>::init_with(core, $options::new(capacity).waking(true))
+            }
+            fn attach_core(core: ipckit_core::Region<'static>) -> ipckit_core::Result<Self> {
+                <$ring>::attach(core)
+            }
+        }
+    };
+    (single [$($g:tt)*] $ring:ty, $kind:ident, $options:ident) => {
+        $crate::channel::core_ring!([$($g)*] $ring, $kind, 1, $options);
+        impl<$($g)*> $crate::channel::SingleRoles for $ring {
+            unsafe fn release_claim(&self, role: ipckit_core::Role) {
+                // SAFETY: passed on to the caller.
+                unsafe {
+                    match role {
+                        ipckit_core::Role::Producer => self.release_producer_claim(),
+                        ipckit_core::Role::Consumer => self.release_consumer_claim(),
+                    }
+                }
+            }
+        }
+    };
+}
+pub(crate) use core_ring;
+
+/// Sets up the ring of `mem` (initialised for `Mode::Init`, else validated
+/// and attached), then makes the endpoint and records it in the liveness
+/// block with `claim`. On error, removes an object this call created.
+pub(crate) fn set_up<R: CoreRing, E>(
+    mem: Memory,
+    mode: Mode,
+    capacity: u32,
+    claim: impl FnOnce(&R, Block) -> Result<(E, liveness::Membership)>,
+) -> Result<(Memory, E, liveness::Membership)> {
+    let cleanup = created_name(&mem, mode);
+    let set_up = (|| {
+        let (parts, ring) = if mode == Mode::Init {
+            let core_len = R::core_len(capacity).ok_or(CoreError::InvalidCapacity)?;
+            let parts = Parts::fresh(mem, core_len, R::SLOTS)?;
+            let ring = R::init_core(parts.core, capacity)?;
+            (parts, ring)
+        } else {
+            let parts = Parts::existing(mem, R::KIND, R::SLOTS)?;
+            let ring = R::attach_core(parts.core)?;
+            (parts, ring)
+        };
+        let Parts { mem, block, .. } = parts;
+        let (endpoint, member) = claim(&ring, block)?;
+        Ok((mem, endpoint, member))
+    })();
+    undo_on_error(set_up, cleanup)
+}
+
+/// [`set_up`] for a single-endpoint role (SPSC kinds): claims `role` with
+/// `claim`, taking it over from a dead holder for `Mode::TakeOver`.
+pub(crate) fn open_single<R: SingleRoles, E>(
+    mem: Memory,
+    mode: Mode,
+    capacity: u32,
+    role: ipckit_core::Role,
+    claim: impl Fn(&R) -> ipckit_core::Result<E>,
+) -> Result<(Memory, E, liveness::Membership)> {
+    set_up(mem, mode, capacity, |ring: &R, block| {
+        claim_single(block, role, mode == Mode::TakeOver, ring, claim, |r| {
+            // SAFETY: `claim_single` calls this only after it found the
+            // role's recorded holder dead (pid and start time) and won its
+            // liveness slot: the dead process never uses its endpoint
+            // again, and this process had no endpoint of the role (it would
+            // have recorded our own, live, pid).
+            unsafe { r.release_claim(role) }
+        })
+    })
+}
+
+/// The constructors every channel endpoint has, and `memory` and
+/// `peer_gone`; each method's doc comments come from the invocation, in a
+/// section `name { /// docs }`.
+/// `open` makes `(memory, endpoint, membership)` from `(memory, mode,
+/// capacity)`; `ring` is the core ring type (for `object_len`). The
+/// optional `take_over` section adds `take_over` and `take_over_on`.
+macro_rules! endpoint_constructors {
+    (
+        open: $open:expr, ring: $ring:ty;
+        object_len { $(#[$object_len:meta])* }
+        create { $(#[$create:meta])* }
+        open { $(#[$open_name:meta])* }
+        $(take_over { $(#[$take_over:meta])* })?
+        init_on { $(#[$init_on:meta])* }
+        attach { $(#[$attach:meta])* }
+        memory { $(#[$memory:meta])* }
+        peer_gone { $(#[$peer_gone:meta])* }
+    ) => {
+        $(#[$object_len])*
+        pub fn object_len(capacity: u32) -> Option<usize> {
+            <$ring>::region_len(capacity).map($crate::channel::object_len)
+        }
+
+        $(#[$create])*
+        pub fn create(name: &str, capacity: u32) -> $crate::error::Result<Self> {
+            let len = Self::object_len(capacity)
+                .ok_or($crate::error::CoreError::InvalidCapacity)?;
+            let (mem, mode) = $crate::channel::named(name, len, true, false)?;
+            Self::on(mem, mode, capacity)
+        }
+
+        $(#[$open_name])*
+        pub fn open(name: &str) -> $crate::error::Result<Self> {
+            let (mem, mode) = $crate::channel::named(name, 0, false, true)?;
+            Self::on(mem, mode, 0)
+        }
+
+        /// Opens `name`, or creates it with `capacity` if it does not exist
+        /// (`capacity` only matters when creating).
+        pub fn open_or_create(name: &str, capacity: u32) -> $crate::error::Result<Self> {
+            let len = Self::object_len(capacity)
+                .ok_or($crate::error::CoreError::InvalidCapacity)?;
+            let (mem, mode) = $crate::channel::named(name, len, true, true)?;
+            Self::on(mem, mode, capacity)
+        }
+
+        $(
+            $(#[$take_over])*
+            pub fn take_over(name: &str) -> $crate::error::Result<Self> {
+                let (mem, _) = $crate::channel::named(name, 0, false, true)?;
+                Self::on(mem, $crate::channel::Mode::TakeOver, 0)
+            }
+
+            /// [`take_over`](Self::take_over) on memory the caller opened.
+            pub fn take_over_on(
+                mem: impl Into<$crate::channel::Memory>,
+            ) -> $crate::error::Result<Self> {
+                Self::on(mem.into(), $crate::channel::Mode::TakeOver, 0)
+            }
+        )?
+
+        $(#[$init_on])*
+        pub fn init_on(
+            mem: impl Into<$crate::channel::Memory>,
+            capacity: u32,
+        ) -> $crate::error::Result<Self> {
+            Self::on(mem.into(), $crate::channel::Mode::Init, capacity)
+        }
+
+        $(#[$attach])*
+        pub fn attach(mem: impl Into<$crate::channel::Memory>) -> $crate::error::Result<Self> {
+            Self::on(mem.into(), $crate::channel::Mode::Attach, 0)
+        }
+
+        fn on(
+            mem: $crate::channel::Memory,
+            mode: $crate::channel::Mode,
+            capacity: u32,
+        ) -> $crate::error::Result<Self> {
+            let (mem, end, member) = ($open)(mem, mode, capacity)?;
+            Ok(Self { member, end, mem })
+        }
+
+        $(#[$memory])*
+        pub fn memory(&self) -> &$crate::channel::Memory {
+            &self.mem
+        }
+
+        $(#[$peer_gone])*
+        pub fn peer_gone(&self) -> Option<$crate::error::Error> {
+            self.member.peer_gone()
+        }
+    };
+}
+pub(crate) use endpoint_constructors;

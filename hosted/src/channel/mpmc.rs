@@ -34,15 +34,17 @@
 use std::time::Duration;
 
 use ipckit_core::Pod;
+use ipckit_core::Role;
 use ipckit_core::mpmc::{Consumer, Options, Producer, Ring};
-use ipckit_core::{ObjectKind, Role};
 
 use super::liveness::{MAX_ENDPOINTS, Membership};
-use super::{
-    Memory, Mode, Parts, blocking, created_name, named, notifier, object_len, undo_on_error,
-};
-use crate::error::{CoreError, Error, Result};
+use super::{Memory, Mode, blocking, core_ring, endpoint_constructors, notifier, set_up};
+use crate::error::Result;
+#[cfg(doc)]
+use crate::error::{CoreError, Error};
 use crate::futex::Futex;
+
+core_ring!([T: Pod] Ring<'static, T>, Mpmc, MAX_ENDPOINTS, Options);
 
 /// Sets up the ring on `mem`, makes an endpoint and records it.
 fn open<T: Pod, E>(
@@ -52,91 +54,53 @@ fn open<T: Pod, E>(
     role: Role,
     make: impl Fn(&Ring<'static, T>) -> ipckit_core::Result<E>,
 ) -> Result<(Memory, E, Membership)> {
-    let cleanup = created_name(&mem, mode);
-    let set_up = (|| {
-        let (parts, ring) = if mode == Mode::Init {
-            let core_len = Ring::<T>::region_len(capacity).ok_or(CoreError::InvalidCapacity)?;
-            let parts = Parts::fresh(mem, core_len, MAX_ENDPOINTS)?;
-            let ring = Ring::<T>::init_with(parts.core, Options::new(capacity).waking(true))?;
-            (parts, ring)
-        } else {
-            let parts = Parts::existing(mem, ObjectKind::Mpmc, MAX_ENDPOINTS)?;
-            let ring = Ring::<T>::attach(parts.core)?;
-            (parts, ring)
-        };
-        let Parts { mem, block, .. } = parts;
-        let endpoint = make(&ring)?;
+    set_up(mem, mode, capacity, |ring, block| {
+        let endpoint = make(ring)?;
         let member = Membership::claim_any(block, role)?;
-        Ok((mem, endpoint, member))
-    })();
-    undo_on_error(set_up, cleanup)
+        Ok((endpoint, member))
+    })
 }
 
 macro_rules! constructors {
     ($role:expr, $make:expr) => {
-        /// The length of a channel object for `capacity` items: what a
-        /// [`Memfd`](crate::shm::Memfd) or
-        /// [`MappedFile`](crate::shm::MappedFile) given to
-        /// [`init_on`](Self::init_on) needs. `None` for a capacity that is
-        /// not a power of two in `2..=2^30`.
-        pub fn object_len(capacity: u32) -> Option<usize> {
-            Ring::<T>::region_len(capacity).map(object_len)
-        }
-
-        /// Creates the channel `name` (which must not exist:
-        /// [`Error::AlreadyExists`]) with room for `capacity` items, and
-        /// opens this endpoint.
-        pub fn create(name: &str, capacity: u32) -> Result<Self> {
-            let len = Self::object_len(capacity).ok_or(CoreError::InvalidCapacity)?;
-            let (mem, mode) = named(name, len, true, false)?;
-            Self::on(mem, mode, capacity)
-        }
-
-        /// Opens the existing channel `name`. [`CoreError::RoleTaken`] if
-        /// all 64 slots of this side are held by live processes.
-        pub fn open(name: &str) -> Result<Self> {
-            let (mem, mode) = named(name, 0, false, true)?;
-            Self::on(mem, mode, 0)
-        }
-
-        /// Opens `name`, or creates it with `capacity` if it does not exist
-        /// (`capacity` only matters when creating).
-        pub fn open_or_create(name: &str, capacity: u32) -> Result<Self> {
-            let len = Self::object_len(capacity).ok_or(CoreError::InvalidCapacity)?;
-            let (mem, mode) = named(name, len, true, true)?;
-            Self::on(mem, mode, capacity)
-        }
-
-        /// Creates a channel of `capacity` items on fresh, zeroed `mem` of
-        /// at least [`object_len`](Self::object_len) bytes.
-        pub fn init_on(mem: impl Into<Memory>, capacity: u32) -> Result<Self> {
-            Self::on(mem.into(), Mode::Init, capacity)
-        }
-
-        /// Attaches to the channel in `mem`.
-        pub fn attach(mem: impl Into<Memory>) -> Result<Self> {
-            Self::on(mem.into(), Mode::Attach, 0)
-        }
-
-        fn on(mem: Memory, mode: Mode, capacity: u32) -> Result<Self> {
-            let (mem, end, member) = open::<T, _>(mem, mode, capacity, $role, $make)?;
-            Ok(Self { member, end, mem })
-        }
-
-        /// The memory the channel lives in.
-        pub fn memory(&self) -> &Memory {
-            &self.mem
+        endpoint_constructors! {
+            open: |mem, mode, capacity| open::<T, _>(mem, mode, capacity, $role, $make),
+            ring: Ring<T>;
+            object_len {
+                /// The length of a channel object for `capacity` items: what a
+                /// [`Memfd`](crate::shm::Memfd) or
+                /// [`MappedFile`](crate::shm::MappedFile) given to
+                /// [`init_on`](Self::init_on) needs. `None` for a capacity that is
+                /// not a power of two in `2..=2^30`.
+            }
+            create {
+                /// Creates the channel `name` (which must not exist:
+                /// [`Error::AlreadyExists`]) with room for `capacity` items, and
+                /// opens this endpoint.
+            }
+            open {
+                /// Opens the existing channel `name`. [`CoreError::RoleTaken`] if
+                /// all 64 slots of this side are held by live processes.
+            }
+            init_on {
+                /// Creates a channel of `capacity` items on fresh, zeroed `mem` of
+                /// at least [`object_len`](Self::object_len) bytes.
+            }
+            attach {
+                /// Attaches to the channel in `mem`.
+            }
+            memory {
+                /// The memory the channel lives in.
+            }
+            peer_gone {
+                /// `Some(error)` ([`Error::PeerGone`]) if endpoints of the other
+                /// side came and all of them closed or died since; `None` otherwise.
+            }
         }
 
         /// The number of slots.
         pub fn capacity(&self) -> u32 {
             self.end.capacity()
-        }
-
-        /// `Some(error)` ([`Error::PeerGone`]) if endpoints of the other
-        /// side came and all of them closed or died since; `None` otherwise.
-        pub fn peer_gone(&self) -> Option<Error> {
-            self.member.peer_gone()
         }
     };
 }

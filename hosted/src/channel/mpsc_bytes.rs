@@ -74,13 +74,13 @@
 
 use std::time::Duration;
 
+use ipckit_core::Role;
 use ipckit_core::frame::mpsc::{Consumer, Grant, Options, Producer, Ring, Skipped, Stall};
-use ipckit_core::{ObjectKind, Role};
 
 use super::liveness::{Block, MAX_ENDPOINTS, Membership};
 use super::{
-    LIVENESS_SLICE, Memory, Mode, Parts, blocking, claim_single, created_name, named, notifier,
-    object_len, undo_on_error,
+    LIVENESS_SLICE, Memory, Mode, blocking, claim_single, core_ring, endpoint_constructors,
+    notifier, set_up,
 };
 use crate::error::{CoreError, Error, Result};
 use crate::futex::{Futex, monotonic_now};
@@ -90,19 +90,7 @@ use crate::message::{MessageReceiver, MessageSender};
 /// this only bounds the work a hostile peer can make one call do).
 const SKIPS_PER_LOOK: u32 = 1024;
 
-/// Sets up (or validates) the ring on `mem`.
-fn ring_on(mem: Memory, mode: Mode, capacity: u32) -> Result<(Parts, Ring<'static>)> {
-    if mode == Mode::Init {
-        let core_len = Ring::region_len(capacity).ok_or(CoreError::InvalidCapacity)?;
-        let parts = Parts::fresh(mem, core_len, MAX_ENDPOINTS)?;
-        let ring = Ring::init_with(parts.core, Options::new(capacity).waking(true))?;
-        Ok((parts, ring))
-    } else {
-        let parts = Parts::existing(mem, ObjectKind::FrameMpsc, MAX_ENDPOINTS)?;
-        let ring = Ring::attach(parts.core)?;
-        Ok((parts, ring))
-    }
-}
+core_ring!([] Ring<'static>, FrameMpsc, MAX_ENDPOINTS, Options);
 
 /// A sender: records this process in a senders' slot first, then makes the
 /// producer with our pid as its claimant id (so that a record naming a pid
@@ -112,17 +100,13 @@ fn open_sender(
     mode: Mode,
     capacity: u32,
 ) -> Result<(Memory, Producer<'static, Futex>, Membership)> {
-    let cleanup = created_name(&mem, mode);
-    let set_up = (|| {
-        let (parts, ring) = ring_on(mem, mode, capacity)?;
-        let Parts { mem, block, .. } = parts;
+    set_up(mem, mode, capacity, |ring: &Ring<'static>, block| {
         let member = Membership::claim_any(block, Role::Producer)?;
         let end = ring
             .producer_with(notifier())?
             .with_id(std::process::id())?;
-        Ok((mem, end, member))
-    })();
-    undo_on_error(set_up, cleanup)
+        Ok((end, member))
+    })
 }
 
 /// The receiver: claims the core's consumer role and the receiver slot
@@ -132,15 +116,12 @@ fn open_receiver(
     mode: Mode,
     capacity: u32,
 ) -> Result<(Memory, Consumer<'static, Futex>, Membership)> {
-    let cleanup = created_name(&mem, mode);
-    let set_up = (|| {
-        let (parts, ring) = ring_on(mem, mode, capacity)?;
-        let Parts { mem, block, .. } = parts;
-        let (end, member) = claim_single(
+    set_up(mem, mode, capacity, |ring, block| {
+        claim_single(
             block,
             Role::Consumer,
             mode == Mode::TakeOver,
-            &ring,
+            ring,
             |r: &Ring<'static>| r.consumer_with(notifier()),
             |r| {
                 // SAFETY: `claim_single` calls this only after it found the
@@ -150,77 +131,59 @@ fn open_receiver(
                 // would record our own, live, pid).
                 unsafe { r.release_consumer_claim() }
             },
-        )?;
-        Ok((mem, end, member))
-    })();
-    undo_on_error(set_up, cleanup)
+        )
+    })
 }
 
 macro_rules! constructors {
-    ($open:ident) => {
-        /// The length of a channel object for a data area of `capacity`
-        /// bytes (the core ring, padding, the liveness block): what a
-        /// [`Memfd`] or [`MappedFile`] given to [`init_on`](Self::init_on)
-        /// needs. `None` for a capacity the frame ring refuses (a power of
-        /// two from 64 bytes on).
-        ///
-        /// [`Memfd`]: crate::shm::Memfd
-        /// [`MappedFile`]: crate::shm::MappedFile
-        pub fn object_len(capacity: u32) -> Option<usize> {
-            Ring::region_len(capacity).map(object_len)
-        }
-
-        /// Creates the channel `name` (which must not exist:
-        /// [`Error::AlreadyExists`]; of racing creators exactly one wins)
-        /// with a data area of `capacity` bytes (a power of two), and opens
-        /// this endpoint.
-        pub fn create(name: &str, capacity: u32) -> Result<Self> {
-            let len = Self::object_len(capacity).ok_or(CoreError::InvalidCapacity)?;
-            let (mem, mode) = named(name, len, true, false)?;
-            Self::on(mem, mode, capacity)
-        }
-
-        /// Opens the existing channel `name` and this endpoint
-        /// ([`CoreError::RoleTaken`] when its side is full: the receiver
-        /// is held, or 64 senders live).
-        pub fn open(name: &str) -> Result<Self> {
-            let (mem, mode) = named(name, 0, false, true)?;
-            Self::on(mem, mode, 0)
-        }
-
-        /// Opens `name`, or creates it with `capacity` if it does not exist
-        /// (`capacity` only matters when creating).
-        pub fn open_or_create(name: &str, capacity: u32) -> Result<Self> {
-            let len = Self::object_len(capacity).ok_or(CoreError::InvalidCapacity)?;
-            let (mem, mode) = named(name, len, true, true)?;
-            Self::on(mem, mode, capacity)
-        }
-
-        /// Creates a channel of `capacity` bytes on fresh, zeroed `mem` of
-        /// at least [`object_len`](Self::object_len) bytes (a [`Memfd`] to
-        /// hand to a child, a new [`MappedFile`]) and opens this endpoint.
-        ///
-        /// [`Memfd`]: crate::shm::Memfd
-        /// [`MappedFile`]: crate::shm::MappedFile
-        pub fn init_on(mem: impl Into<Memory>, capacity: u32) -> Result<Self> {
-            Self::on(mem.into(), Mode::Init, capacity)
-        }
-
-        /// Attaches to the channel in `mem` (validating header, sizes and
-        /// liveness block) and opens this endpoint.
-        pub fn attach(mem: impl Into<Memory>) -> Result<Self> {
-            Self::on(mem.into(), Mode::Attach, 0)
-        }
-
-        fn on(mem: Memory, mode: Mode, capacity: u32) -> Result<Self> {
-            let (mem, end, member) = $open(mem, mode, capacity)?;
-            Ok(Self { member, end, mem })
-        }
-
-        /// The memory the channel lives in (to pass a memfd on, to flush a
-        /// file).
-        pub fn memory(&self) -> &Memory {
-            &self.mem
+    ($open:ident $(, $($take_over:tt)+)?) => {
+        endpoint_constructors! {
+            open: $open,
+            ring: Ring;
+            object_len {
+                /// The length of a channel object for a data area of `capacity`
+                /// bytes (the core ring, padding, the liveness block): what a
+                /// [`Memfd`] or [`MappedFile`] given to [`init_on`](Self::init_on)
+                /// needs. `None` for a capacity the frame ring refuses (a power of
+                /// two from 64 bytes on).
+                ///
+                /// [`Memfd`]: crate::shm::Memfd
+                /// [`MappedFile`]: crate::shm::MappedFile
+            }
+            create {
+                /// Creates the channel `name` (which must not exist:
+                /// [`Error::AlreadyExists`]; of racing creators exactly one wins)
+                /// with a data area of `capacity` bytes (a power of two), and opens
+                /// this endpoint.
+            }
+            open {
+                /// Opens the existing channel `name` and this endpoint
+                /// ([`CoreError::RoleTaken`] when its side is full: the receiver
+                /// is held, or 64 senders live).
+            }
+            $($($take_over)+)?
+            init_on {
+                /// Creates a channel of `capacity` bytes on fresh, zeroed `mem` of
+                /// at least [`object_len`](Self::object_len) bytes (a [`Memfd`] to
+                /// hand to a child, a new [`MappedFile`]) and opens this endpoint.
+                ///
+                /// [`Memfd`]: crate::shm::Memfd
+                /// [`MappedFile`]: crate::shm::MappedFile
+            }
+            attach {
+                /// Attaches to the channel in `mem` (validating header, sizes and
+                /// liveness block) and opens this endpoint.
+            }
+            memory {
+                /// The memory the channel lives in (to pass a memfd on, to flush a
+                /// file).
+            }
+            peer_gone {
+                /// `Some(error)` ([`Error::PeerGone`]) if endpoints of the other
+                /// side came and all of them closed or died since; `None` while one
+                /// lives or before the first came. Reads `/proc` for recorded
+                /// peers.
+            }
         }
 
         /// The size of the data area in bytes.
@@ -231,14 +194,6 @@ macro_rules! constructors {
         /// The largest message: half the data area less a record header.
         pub fn max_frame_len(&self) -> u32 {
             self.end.ring().max_frame_len()
-        }
-
-        /// `Some(error)` ([`Error::PeerGone`]) if endpoints of the other
-        /// side came and all of them closed or died since; `None` while one
-        /// lives or before the first came. Reads `/proc` for recorded
-        /// peers.
-        pub fn peer_gone(&self) -> Option<Error> {
-            self.member.peer_gone()
         }
     };
 }
@@ -391,23 +346,17 @@ fn skip_abandoned(end: &mut Consumer<'static, Futex>, block: &Block) -> Result<u
 }
 
 impl Receiver {
-    constructors!(open_receiver);
-
-    /// Opens the existing channel `name` as its receiver, taking the role
-    /// over if its recorded holder is a dead process (checked by pid and
-    /// start time). The new receiver resumes at the published position: a
-    /// message the dead one was reading is delivered again (see
-    /// [`Ring::release_consumer_claim`] for a record it was discarding at
-    /// the instant it died). [`CoreError::RoleTaken`] if the holder lives.
-    pub fn take_over(name: &str) -> Result<Self> {
-        let (mem, _) = named(name, 0, false, true)?;
-        Self::on(mem, Mode::TakeOver, 0)
-    }
-
-    /// [`take_over`](Self::take_over) on memory the caller opened.
-    pub fn take_over_on(mem: impl Into<Memory>) -> Result<Self> {
-        Self::on(mem.into(), Mode::TakeOver, 0)
-    }
+    constructors!(
+        open_receiver,
+        take_over {
+            /// Opens the existing channel `name` as its receiver, taking the role
+            /// over if its recorded holder is a dead process (checked by pid and
+            /// start time). The new receiver resumes at the published position: a
+            /// message the dead one was reading is delivered again (see
+            /// [`Ring::release_consumer_claim`] for a record it was discarding at
+            /// the instant it died). [`CoreError::RoleTaken`] if the holder lives.
+        }
+    );
 
     /// Copies the oldest message into `buf` and returns its length, or
     /// [`CoreError::Empty`] at once (also while the oldest claimed message
