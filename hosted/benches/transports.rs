@@ -304,6 +304,56 @@ fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
+/// [`forked`] for ends opened before the fork: `parent`'s stay here,
+/// `child`'s go to the echo child.
+fn premade(
+    parent: impl Endpoint + 'static,
+    child: impl Endpoint + 'static,
+    len: usize,
+    plan: &Plan,
+    cpus: Option<(usize, usize)>,
+) -> std::result::Result<Vec<u64>, String> {
+    forked(
+        move |_| Ok(ends(parent)),
+        move |_| Ok(ends(child)),
+        len,
+        plan,
+        cpus,
+    )
+}
+
+/// A channel end's `create(name, capacity)`.
+type Create<T> = fn(&str, u32) -> Result<T>;
+/// A channel end's `open(name)`.
+type OpenByName<T> = fn(&str) -> Result<T>;
+
+/// [`forked`] over a shared-memory channel each way: this process creates
+/// both by name with `create_tx` / `create_rx`; the child opens its ends by
+/// name after the fork with `open_tx` / `open_rx` (a channel endpoint
+/// belongs to the process that opened it).
+fn shm<S: MessageSender + 'static, R: MessageReceiver + 'static>(
+    (create_tx, create_rx): (Create<S>, Create<R>),
+    (open_tx, open_rx): (OpenByName<S>, OpenByName<R>),
+    len: usize,
+    plan: &Plan,
+    cpus: Option<(usize, usize)>,
+) -> std::result::Result<Vec<u64>, String> {
+    let (there, back) = (
+        support::ShmGuard::new("there"),
+        support::ShmGuard::new("back"),
+    );
+    let a_tx = create_tx(&there.0, SHM_CAPACITY).map_err(err)?;
+    let a_rx = create_rx(&back.0, SHM_CAPACITY).map_err(err)?;
+    let (t, b) = (there.0.clone(), back.0.clone());
+    forked(
+        move |_| Ok(ends(Duplex(a_tx, a_rx))),
+        move |_| Ok(ends(Duplex(open_tx(&b)?, open_rx(&t)?))),
+        len,
+        plan,
+        cpus,
+    )
+}
+
 /// One turn of `variant`.
 fn run(
     variant: Variant,
@@ -313,60 +363,24 @@ fn run(
     let max = 4096;
     let len = variant.len();
     match variant {
-        Variant::ShmBytes => {
-            // The child opens its ends by name after the fork (a channel
-            // endpoint belongs to the process that opened it).
-            let (there, back) = (
-                support::ShmGuard::new("there"),
-                support::ShmGuard::new("back"),
-            );
-            let a_tx = bytes::Sender::create(&there.0, SHM_CAPACITY).map_err(err)?;
-            let a_rx = bytes::Receiver::create(&back.0, SHM_CAPACITY).map_err(err)?;
-            let (t, b) = (there.0.clone(), back.0.clone());
-            forked(
-                move |_| Ok(ends(Duplex(a_tx, a_rx))),
-                move |_| {
-                    Ok(ends(Duplex(
-                        bytes::Sender::open(&b)?,
-                        bytes::Receiver::open(&t)?,
-                    )))
-                },
-                len,
-                plan,
-                cpus,
-            )
-        }
-        Variant::ShmMpsc => {
-            let (there, back) = (
-                support::ShmGuard::new("there"),
-                support::ShmGuard::new("back"),
-            );
-            let a_tx = mpsc_bytes::Sender::create(&there.0, SHM_CAPACITY).map_err(err)?;
-            let a_rx = mpsc_bytes::Receiver::create(&back.0, SHM_CAPACITY).map_err(err)?;
-            let (t, b) = (there.0.clone(), back.0.clone());
-            forked(
-                move |_| Ok(ends(Duplex(a_tx, a_rx))),
-                move |_| {
-                    Ok(ends(Duplex(
-                        mpsc_bytes::Sender::open(&b)?,
-                        mpsc_bytes::Receiver::open(&t)?,
-                    )))
-                },
-                len,
-                plan,
-                cpus,
-            )
-        }
+        Variant::ShmBytes => shm(
+            (bytes::Sender::create, bytes::Receiver::create),
+            (bytes::Sender::open, bytes::Receiver::open),
+            len,
+            plan,
+            cpus,
+        ),
+        Variant::ShmMpsc => shm(
+            (mpsc_bytes::Sender::create, mpsc_bytes::Receiver::create),
+            (mpsc_bytes::Sender::open, mpsc_bytes::Receiver::open),
+            len,
+            plan,
+            cpus,
+        ),
         Variant::Pipe => {
             let (a_tx, b_rx) = pipe_with_max(max).map_err(err)?;
             let (b_tx, a_rx) = pipe_with_max(max).map_err(err)?;
-            forked(
-                move |_| Ok(ends(Duplex(a_tx, a_rx))),
-                move |_| Ok(ends(Duplex(b_tx, b_rx))),
-                len,
-                plan,
-                cpus,
-            )
+            premade(Duplex(a_tx, a_rx), Duplex(b_tx, b_rx), len, plan, cpus)
         }
         Variant::Fifo => {
             let there = Fifo::create(temp_path("there")).map_err(err)?;
@@ -375,31 +389,25 @@ fn run(
             let a_tx = FifoSender::open(there.path(), max, WAIT).map_err(err)?;
             let a_rx = FifoReceiver::open(back.path(), max).map_err(err)?;
             let b_tx = FifoSender::open(back.path(), max, WAIT).map_err(err)?;
-            forked(
-                move |_| Ok(ends(Duplex(a_tx, a_rx))),
-                move |_| Ok(ends(Duplex(b_tx, b_rx))),
-                len,
-                plan,
-                cpus,
-            )
+            premade(Duplex(a_tx, a_rx), Duplex(b_tx, b_rx), len, plan, cpus)
         }
         Variant::UnixStream => {
             let (a, b) = unix::stream_pair(max).map_err(err)?;
-            forked(move |_| Ok(ends(a)), move |_| Ok(ends(b)), len, plan, cpus)
+            premade(a, b, len, plan, cpus)
         }
         Variant::SeqPacket => {
             let (a, b) = unix::SeqPacket::pair(max as usize).map_err(err)?;
-            forked(move |_| Ok(ends(a)), move |_| Ok(ends(b)), len, plan, cpus)
+            premade(a, b, len, plan, cpus)
         }
         Variant::Datagram => {
             let (a, b) = unix::Datagram::pair(max as usize).map_err(err)?;
-            forked(move |_| Ok(ends(a)), move |_| Ok(ends(b)), len, plan, cpus)
+            premade(a, b, len, plan, cpus)
         }
         Variant::Tcp => {
             let l = tcp::TcpListener::bind("127.0.0.1:0", max).map_err(err)?;
             let a = tcp::connect(l.local_addr().map_err(err)?, max, WAIT).map_err(err)?;
             let b = l.accept(WAIT).map_err(err)?;
-            forked(move |_| Ok(ends(a)), move |_| Ok(ends(b)), len, plan, cpus)
+            premade(a, b, len, plan, cpus)
         }
         Variant::Popen => {
             let mut cmd = Command::new(std::env::current_exe().map_err(err)?);
@@ -425,13 +433,7 @@ fn run(
             let b = PosixMq::create(&names[1], attr).map_err(err)?;
             let a2 = PosixMq::open(&names[0]).map_err(err)?;
             let b2 = PosixMq::open(&names[1]).map_err(err)?;
-            forked(
-                move |_| Ok(ends(Duplex(a, b))),
-                move |_| Ok(ends(Duplex(b2, a2))),
-                len,
-                plan,
-                cpus,
-            )
+            premade(Duplex(a, b), Duplex(b2, a2), len, plan, cpus)
         }
         Variant::SysvMq => {
             let a = SysvMq::create_private().map_err(err)?;
@@ -446,13 +448,7 @@ fn run(
             };
             let a2 = SysvMq::from_id(a.id()).map_err(err)?;
             let b2 = SysvMq::from_id(b.id()).map_err(err)?;
-            forked(
-                move |_| Ok(ends(Duplex(a, b))),
-                move |_| Ok(ends(Duplex(b2, a2))),
-                len,
-                plan,
-                cpus,
-            )
+            premade(Duplex(a, b), Duplex(b2, a2), len, plan, cpus)
         }
         Variant::FileLog => {
             let paths = [temp_path("log-a"), temp_path("log-b")];
@@ -461,13 +457,7 @@ fn run(
             let b = LogWriter::create(&paths[1], SIZE as u32).map_err(err)?;
             let a_rx = LogReader::open(&paths[0], SIZE as u32).map_err(err)?;
             let b_rx = LogReader::open(&paths[1], SIZE as u32).map_err(err)?;
-            forked(
-                move |_| Ok(ends(Duplex(a, b_rx))),
-                move |_| Ok(ends(Duplex(b, a_rx))),
-                len,
-                plan,
-                cpus,
-            )
+            premade(Duplex(a, b_rx), Duplex(b, a_rx), len, plan, cpus)
         }
         Variant::EventFd => {
             // Counter mode: one value in flight at a time, so it arrives
@@ -478,13 +468,7 @@ fn run(
                 EventFd::from_fd(e.as_fd().try_clone_to_owned().map_err(err)?).map_err(err)
             };
             let (a2, b2) = (dup(&a)?, dup(&b)?);
-            forked(
-                move |_| Ok(ends(Duplex(a, b))),
-                move |_| Ok(ends(Duplex(b2, a2))),
-                len,
-                plan,
-                cpus,
-            )
+            premade(Duplex(a, b), Duplex(b2, a2), len, plan, cpus)
         }
         Variant::Signal => {
             let there = rt_signal(4).map_err(err)?;
