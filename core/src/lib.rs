@@ -60,6 +60,7 @@ extern crate std;
 
 pub mod error;
 pub mod frame;
+pub mod intent;
 pub mod mpmc;
 pub mod region;
 pub mod semaphore;

@@ -1,7 +1,7 @@
 //! The liveness block: who holds each endpoint of a channel, and whether
 //! that process still lives.
 //!
-//! # Layout (liveness version 1)
+//! # Layout (liveness version 2)
 //! One 4096-byte block at [`liveness_offset`](super::liveness_offset) of
 //! the channel object, after the core region (see the [channel
 //! docs](super#object-layout)). All words are little-endian on every
@@ -10,12 +10,14 @@
 //! | offset | width | field | meaning |
 //! |-------:|------:|-------|---------|
 //! | 0      | u32   | magic | `"IPCL"` ([`LIVENESS_MAGIC`]) |
-//! | 4      | u32   | version | [`LIVENESS_VERSION`] (1) |
+//! | 4      | u32   | version | [`LIVENESS_VERSION`] (2) |
 //! | 8      | u32   | slots per side | 1 for SPSC kinds, [`MAX_ENDPOINTS`] (64) for MPMC and MPSC |
 //! | 12     | 52 B  | reserved, zero | |
 //! | 64     | 64 × 16 B | producer slots | senders |
 //! | 1088   | 64 × 16 B | consumer slots | receivers |
-//! | 2112   | 1984 B | reserved, zero | |
+//! | 2112   | 64 × 8 B | producer intents | one [`Intent`] per producer slot |
+//! | 2624   | 64 × 8 B | consumer intents | one [`Intent`] per consumer slot |
+//! | 3136   | 960 B | reserved, zero | |
 //!
 //! A slot is 16 bytes:
 //!
@@ -24,6 +26,12 @@
 //! | 0      | u32   | state word: bits 0..8 the [`SlotState`] (0 free, 1 claiming, 2 active, 3 closed), bits 8..32 a generation that every claim increments (so a compare-and-swap on the word cannot succeed on a slot that was meanwhile released and claimed again: no ABA) |
 //! | 4      | u32   | pid of the holder (kept after it closes, for `ls`) |
 //! | 8      | u64   | the holder's start time: field 22 of `/proc/<pid>/stat`, clock ticks since boot |
+//!
+//! An intent (two `u32`: position, span) is where the endpoint of that slot
+//! announces the position it is about to claim in the ring, before its
+//! compare-and-swap (see [`ipckit_core::intent`]): a survivor that finds a
+//! claimed, unfinished position reads the intents to learn whether a dead
+//! endpoint made the claim ([`Block::attribute`]). Version 1 had no intents.
 //!
 //! # Why pid and start time, not a pidfd
 //! The record must be readable by *any* process: the peer, a process that
@@ -52,12 +60,14 @@
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use ipckit_core::intent::{Attribution, Intent};
+
 use crate::error::{CoreError, Error, Result, Role};
 
 /// `"IPCL"`: the liveness block's magic number.
 pub const LIVENESS_MAGIC: u32 = u32::from_le_bytes(*b"IPCL");
 /// The liveness block layout this build writes and reads.
-pub const LIVENESS_VERSION: u32 = 1;
+pub const LIVENESS_VERSION: u32 = 2;
 /// The size of the liveness block in bytes.
 pub const LIVENESS_LEN: usize = 4096;
 /// The most endpoints of one side (senders or receivers) a multi-endpoint
@@ -67,6 +77,15 @@ pub const MAX_ENDPOINTS: u32 = 64;
 const SLOT_LEN: usize = 16;
 const PRODUCERS_AT: usize = 64;
 const CONSUMERS_AT: usize = PRODUCERS_AT + MAX_ENDPOINTS as usize * SLOT_LEN;
+const INTENT_LEN: usize = 8;
+const PRODUCER_INTENTS_AT: usize = CONSUMERS_AT + MAX_ENDPOINTS as usize * SLOT_LEN;
+const CONSUMER_INTENTS_AT: usize = PRODUCER_INTENTS_AT + MAX_ENDPOINTS as usize * INTENT_LEN;
+const _: () = {
+    assert!(PRODUCER_INTENTS_AT == 2112);
+    assert!(CONSUMER_INTENTS_AT == 2624);
+    assert!(CONSUMER_INTENTS_AT + MAX_ENDPOINTS as usize * INTENT_LEN <= LIVENESS_LEN);
+    assert!(core::mem::size_of::<Intent>() == INTENT_LEN);
+};
 
 /// What an endpoint slot holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -306,6 +325,55 @@ impl Block {
         }
     }
 
+    /// The intent of slot `i` of `role`.
+    #[allow(dead_code)] // the MPMC and MPSC crash recovery use it (next commits)
+    pub(crate) fn intent(&self, role: Role, i: u32) -> &Intent {
+        debug_assert!(i < self.slots);
+        let side = match role {
+            Role::Producer => PRODUCER_INTENTS_AT,
+            Role::Consumer => CONSUMER_INTENTS_AT,
+        };
+        let off = side + i as usize * INTENT_LEN;
+        // SAFETY: `off` is a 4-aligned offset inside the block (the layout
+        // constants, `i < slots <= MAX_ENDPOINTS`), which is live while
+        // `self` is; `Intent` is two atomics, sound to share with peers.
+        unsafe { &*self.base.as_ptr().add(off).cast::<Intent>() }
+    }
+
+    /// Who made the claim of `position` that a survivor found unfinished in
+    /// the ring of `role`'s endpoints (see [`ipckit_core::intent`]): `Dead`
+    /// if only closed or dead endpoints announce it, `Live` if a live one
+    /// does (or a slot changed while read), `Unknown` if none does.
+    ///
+    /// The caller must have loaded the ring's position word (which showed
+    /// `position` claimed) with `Acquire` before this call.
+    #[allow(dead_code)] // as `intent`
+    pub(crate) fn attribute(&self, role: Role, position: u32) -> Attribution {
+        let me = std::process::id();
+        let mut dead_span = None;
+        for i in 0..self.slots {
+            let s = self.snapshot(role, i);
+            if s.state == Some(SlotState::Free) {
+                continue; // never held: its intent is the zeroed initial one
+            }
+            let (announced, span) = self.intent(role, i).read();
+            // The intent belongs to the holder the snapshot saw only if the
+            // slot did not change hands around the read.
+            let again = self.u32_at(self.slot_at(role, i)).load(Ordering::Acquire);
+            if announced != position {
+                continue;
+            }
+            if s.torn || again != s.word || s.alive(me) {
+                return Attribution::Live;
+            }
+            dead_span = Some(span);
+        }
+        match dead_span {
+            Some(span) => Attribution::Dead { span },
+            None => Attribution::Unknown,
+        }
+    }
+
     /// Records `me` in slot `i` if its state word still is `seen`; returns
     /// the new active word, or `None` if someone else changed it.
     fn claim_from(&self, role: Role, i: u32, seen: u32, me: ProcessId) -> Option<u32> {
@@ -496,6 +564,19 @@ impl Membership {
     /// The liveness block this membership is recorded in.
     pub(crate) fn block(&self) -> &Block {
         &self.block
+    }
+
+    /// This endpoint's intent (see [`ipckit_core::intent`]), for the core
+    /// endpoint to announce its claims in. `'static` only in name, like the
+    /// channel's core region: the endpoint that holds this membership keeps
+    /// the mapping alive longer than the core endpoint using the intent.
+    #[allow(dead_code)] // as `Block::intent`
+    pub(crate) fn intent(&self) -> &'static Intent {
+        let intent: *const Intent = self.block.intent(self.role, self.index);
+        // SAFETY: the intent lies in the liveness block of a mapping that
+        // every channel endpoint keeps (its `mem` field) until after its
+        // core endpoint, the only user of this reference, is dropped.
+        unsafe { &*intent }
     }
 
     /// [`Block::gone`] for the other side, as a hosted error.
