@@ -23,8 +23,7 @@ use ipckit::transport::limits::LimitExceeded;
 use ipckit::transport::semaphore::{CountingSemaphore, SEMVMX, SysvSemaphoreSet};
 use ipckit::transport::sysv_mq::SysvMq;
 use support::{
-    Child, ChildFail, EXIT_CHECK, EXIT_OK, Exit, SharedWords, SysvGuard, fail, fork_main,
-    run_tests,
+    Child, ChildFail, EXIT_CHECK, EXIT_OK, Exit, SharedWords, SysvGuard, fail, fork_main, run_tests,
 };
 
 /// How long one step may wait before the test calls its peer stuck.
@@ -55,7 +54,11 @@ fn is_root() -> bool {
 }
 
 fn check(cond: bool, msg: impl FnOnce() -> String) -> Result<(), ChildFail> {
-    if cond { Ok(()) } else { Err(fail(EXIT_CHECK, msg())) }
+    if cond {
+        Ok(())
+    } else {
+        Err(fail(EXIT_CHECK, msg()))
+    }
 }
 
 /// Waits for `child` to exit cleanly; one that is still running after
@@ -144,7 +147,9 @@ fn raw_remove(id: i32, sem: bool) -> Result<(), String> {
 fn become_nobody() -> Result<(), ChildFail> {
     // SAFETY: plain calls that change this child's credentials.
     let ok = unsafe { libc::setgid(65534) == 0 && libc::setuid(65534) == 0 };
-    check(ok, || format!("setuid(nobody): {}", io::Error::last_os_error()))
+    check(ok, || {
+        format!("setuid(nobody): {}", io::Error::last_os_error())
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -164,7 +169,8 @@ fn sem_signalling() -> Result<String, String> {
     let mut child = fork_main(|| {
         for i in 0..rounds {
             raw_semop(id, 0, 1, 0).map_err(|e| fail(EXIT_CHECK, format!("post {i}: errno {e}")))?;
-            raw_semop(id, 1, -1, 0).map_err(|e| fail(EXIT_CHECK, format!("wait {i}: errno {e}")))?;
+            raw_semop(id, 1, -1, 0)
+                .map_err(|e| fail(EXIT_CHECK, format!("wait {i}: errno {e}")))?;
         }
         Ok(())
     })?;
@@ -207,7 +213,7 @@ fn sem_erange() -> Result<String, String> {
             Ok(()) => return Err(format!("{what}: accepted past the SEM_UNDO range")),
         };
         let text = e.to_string();
-        ensure!(e.core() != Some(CoreError::Full), "{what}: Full ({text})");
+        ensure!(matches!(e, Error::UndoRange { .. }), "{what}: {e:?}");
         ensure!(
             text.contains(&semid) && text.contains("SEM_UNDO"),
             "{what}: \"{text}\" does not name {semid} and SEM_UNDO"
@@ -218,16 +224,29 @@ fn sem_erange() -> Result<String, String> {
     // -32768, then the next post is out of range.
     set.set_value(0, 0).map_err(|e| e.to_string())?;
     for i in 0..32_768 {
-        undo.get(0).post().map_err(|e| format!("undo post {i}: {e}"))?;
-        plain_h.get(0).try_wait().map_err(|e| format!("wait {i}: {e}"))?;
+        undo.get(0)
+            .post()
+            .map_err(|e| format!("undo post {i}: {e}"))?;
+        plain_h
+            .get(0)
+            .try_wait()
+            .map_err(|e| format!("wait {i}: {e}"))?;
     }
     let text = overflow("post", undo.get(0).post())?;
-    ensure!(set.value(0).map_err(|e| e.to_string())? == 0, "value changed");
+    ensure!(
+        set.value(0).map_err(|e| e.to_string())? == 0,
+        "value changed"
+    );
     // Waits with SEM_UNDO on units posted without: +32767, then out of range.
     set.set_value(0, 0).map_err(|e| e.to_string())?;
     for i in 0..32_767 {
-        plain_h.get(0).post().map_err(|e| format!("post {i}: {e}"))?;
-        undo.get(0).try_wait().map_err(|e| format!("undo wait {i}: {e}"))?;
+        plain_h
+            .get(0)
+            .post()
+            .map_err(|e| format!("post {i}: {e}"))?;
+        undo.get(0)
+            .try_wait()
+            .map_err(|e| format!("undo wait {i}: {e}"))?;
     }
     plain_h.get(0).post().map_err(|e| e.to_string())?;
     overflow("wait", undo.get(0).try_wait())?;
@@ -255,10 +274,15 @@ fn mq_enlarged() -> Result<String, String> {
     let n = rx
         .recv_timeout(&mut buf, Some(STEP))
         .map_err(|e| format!("receive of the foreign 1000 B: {e}"))?;
-    ensure!(n == 1000 && buf[..n] == [7; 1000], "foreign message: {n} bytes");
+    ensure!(
+        n == 1000 && buf[..n] == [7; 1000],
+        "foreign message: {n} bytes"
+    );
     tx.send_timeout(&[9; 1000], Some(STEP))
         .map_err(|e| format!("send of 1000 B after enlarging: {e}"))?;
-    let n = rx.recv_timeout(&mut buf, Some(STEP)).map_err(|e| e.to_string())?;
+    let n = rx
+        .recv_timeout(&mut buf, Some(STEP))
+        .map_err(|e| e.to_string())?;
     ensure!(n == 1000 && buf[..n] == [9; 1000], "own message: {n} bytes");
     Ok("opened at 64 B, enlarged to 16384 B by another process: 1000 B sent and received".into())
 }
@@ -288,7 +312,9 @@ fn mq_shrunk() -> Result<String, String> {
             let text = e.to_string();
             let limit = LimitExceeded::find(&e).map(|l| (l.requested, l.max));
             check(limit == Some((1000, 512)), || format!("error {e:?}"))?;
-            check(text.contains(&format!("msqid {id}")), || format!("\"{text}\" names no queue"))
+            check(text.contains(&format!("msqid {id}")), || {
+                format!("\"{text}\" names no queue")
+            })
         })?;
         ensure!(words.wait_for(0, 1, STEP), "the sender never started");
         std::thread::sleep(Duration::from_millis(100));
@@ -348,7 +374,51 @@ fn mq_write_only() -> Result<String, String> {
     let mut buf = [0; 64];
     let n = rx.try_recv(&mut buf).map_err(|e| e.to_string())?;
     ensure!(&buf[..n] == b"from a writer", "received {:?}", &buf[..n]);
-    Ok(format!("{who}: opened, sent, capacity known, receive PermissionDenied"))
+    Ok(format!(
+        "{who}: opened, sent, capacity known, receive PermissionDenied"
+    ))
+}
+
+/// A semaphore set this user may alter but not read (0602 of root, used
+/// by `nobody`; as another user, its own set with mode 0200): opened,
+/// posted and waited on.
+fn sem_alter_only() -> Result<String, String> {
+    let (mode, who) = if is_root() {
+        (0o602, "nobody on root's 0602 set")
+    } else {
+        (0o200, "the owner of a 0200 set")
+    };
+    // SAFETY: plain system call.
+    let id = unsafe { libc::semget(libc::IPC_PRIVATE, 1, libc::IPC_CREAT | mode) };
+    ensure!(id >= 0, "semget: {}", io::Error::last_os_error());
+    let _guard = track(id, true);
+    let root = is_root();
+    let mut child = fork_main(|| {
+        if root {
+            become_nobody()?;
+        }
+        let set =
+            SysvSemaphoreSet::from_id(id).map_err(|e| fail(EXIT_CHECK, format!("from_id: {e}")))?;
+        check(set.len() == 1, || format!("{} semaphores", set.len()))?;
+        set.get(0)
+            .post()
+            .map_err(|e| fail(EXIT_CHECK, format!("post: {e}")))?;
+        set.get(0)
+            .post()
+            .map_err(|e| fail(EXIT_CHECK, format!("post: {e}")))?;
+        set.get(0)
+            .wait_timeout(Some(STEP))
+            .map_err(|e| fail(EXIT_CHECK, format!("wait: {e}")))
+    })?;
+    expect_exit_within(&mut child, STEP, "alter-only user")?;
+    let set = SysvSemaphoreSet::from_id(id).map_err(|e| e.to_string())?;
+    ensure!(
+        set.value(0).map_err(|e| e.to_string())? == 1,
+        "value after +2 -1"
+    );
+    Ok(format!(
+        "{who}: opened (length from SEM_STAT_ANY), posted and waited"
+    ))
 }
 
 // ---------------------------------------------------------------------------
@@ -359,7 +429,11 @@ fn says_removed(e: &Error, target: &str) -> Result<(), ChildFail> {
     let text = e.to_string();
     check(text.contains(target) && text.contains("removed"), || {
         format!("\"{text}\" does not say that {target} was removed")
-    })
+    })?;
+    check(
+        matches!(e, Error::Removed { .. }) && e.is_peer_gone(),
+        || format!("{e:?} is not Removed"),
+    )
 }
 
 /// A semaphore set and a queue removed (plain `IPC_RMID`) under a blocked
@@ -377,33 +451,56 @@ fn removal() -> Result<String, String> {
     waiters.push(fork_main(|| {
         let set = SysvSemaphoreSet::from_id(semid).map_err(|e| fail(EXIT_CHECK, e.to_string()))?;
         words.word(0).fetch_add(1, Ordering::AcqRel);
-        let e = set.get(0).wait().err().ok_or_else(|| fail(EXIT_CHECK, "got a unit"))?;
+        let e = set
+            .get(0)
+            .wait()
+            .err()
+            .ok_or_else(|| fail(EXIT_CHECK, "got a unit"))?;
         says_removed(&e, &format!("semid {semid}"))?;
-        let e = set.get(0).post().err().ok_or_else(|| fail(EXIT_CHECK, "posted"))?;
+        let e = set
+            .get(0)
+            .post()
+            .err()
+            .ok_or_else(|| fail(EXIT_CHECK, "posted"))?;
         says_removed(&e, &format!("semid {semid}"))
     })?);
     waiters.push(fork_main(|| {
         let mut q = SysvMq::from_id(msqid).map_err(|e| fail(EXIT_CHECK, e.to_string()))?;
         words.word(0).fetch_add(1, Ordering::AcqRel);
         let mut buf = vec![0; q.max_message_len()];
-        let e = q.recv(&mut buf).err().ok_or_else(|| fail(EXIT_CHECK, "received"))?;
+        let e = q
+            .recv(&mut buf)
+            .err()
+            .ok_or_else(|| fail(EXIT_CHECK, "received"))?;
         says_removed(&e, &format!("msqid {msqid}"))?;
-        let e = q.try_send(b"x").err().ok_or_else(|| fail(EXIT_CHECK, "sent"))?;
+        let e = q
+            .try_send(b"x")
+            .err()
+            .ok_or_else(|| fail(EXIT_CHECK, "sent"))?;
         says_removed(&e, &format!("msqid {msqid}"))
     })?);
     ensure!(words.wait_for(0, 2, STEP), "the waiters never started");
     std::thread::sleep(Duration::from_millis(100));
     raw_remove(semid, true)?;
     raw_remove(msqid, false)?;
-    for (child, what) in waiters.iter_mut().zip(["semaphore waiter", "queue receiver"]) {
+    for (child, what) in waiters
+        .iter_mut()
+        .zip(["semaphore waiter", "queue receiver"])
+    {
         expect_exit_within(child, STEP, what)?;
     }
+    ensure!(
+        matches!(SysvSemaphoreSet::from_id(semid), Err(Error::NotFound(_))),
+        "from_id of the removed set"
+    );
+    ensure!(
+        matches!(SysvMq::from_id(msqid), Err(Error::NotFound(_))),
+        "from_id of the removed queue"
+    );
     Ok("blocked semaphore wait and queue receive, then a post and a send: each names the removed object".into())
 }
 
-/// `EINVAL` for a bad argument is not a removed peer: an id below 0, and a
-/// message above a `msgmax` lowered after the queue was opened (in a
-/// private IPC namespace, so nothing else sees the change).
+/// `EINVAL` for a bad argument is not a removed peer: an id below 0.
 fn invalid_arguments() -> Result<String, String> {
     for (what, r) in [
         ("semid -1", SysvSemaphoreSet::from_id(-1).map(drop)),
@@ -411,28 +508,64 @@ fn invalid_arguments() -> Result<String, String> {
     ] {
         let e = r.err().ok_or(format!("{what} accepted"))?;
         ensure!(!e.is_peer_gone(), "{what}: {e}");
+        ensure!(
+            e.os_error().and_then(|o| o.errno()) == Some(libc::EINVAL),
+            "{what}: {e:?}"
+        );
         ensure!(e.to_string().contains(what), "\"{e}\" does not name {what}");
     }
+    Ok("id -1: EINVAL naming the id, not PeerGone".into())
+}
+
+/// `msgmax` raised and lowered under open queues (in a private IPC
+/// namespace, so nothing else sees the change): a raised limit takes
+/// longer messages at once on both ends; a lowered one refuses a message
+/// above it with an error naming `msgmax` and the queue, not PeerGone (the
+/// kernel's `EINVAL`).
+fn msgmax_changes() -> Result<String, String> {
     if !is_root() {
-        println!("  (msgmax sub-case skipped: not root, cannot unshare the IPC namespace)");
-        return Ok("id -1 named, not PeerGone; msgmax sub-case SKIPPED (not root)".into());
+        println!("  (skipped: not root, cannot unshare the IPC namespace)");
+        return Ok("SKIPPED: needs root to unshare the IPC namespace".into());
     }
+    let set_msgmax = |v: &str| {
+        std::fs::write("/proc/sys/kernel/msgmax", v)
+            .map_err(|e| fail(EXIT_CHECK, format!("msgmax {v}: {e}")))
+    };
     let mut child = fork_main(|| {
         // SAFETY: plain call; this forked child is single-threaded.
         let rc = unsafe { libc::unshare(libc::CLONE_NEWIPC) };
-        check(rc == 0, || format!("unshare: {}", io::Error::last_os_error()))?;
-        let mut q = SysvMq::create_private().map_err(|e| fail(EXIT_CHECK, e.to_string()))?;
-        std::fs::write("/proc/sys/kernel/msgmax", "100")
-            .map_err(|e| fail(EXIT_CHECK, format!("msgmax: {e}")))?;
-        let e = q.try_send(&[0; 200]).err().ok_or_else(|| fail(EXIT_CHECK, "sent 200 B"))?;
+        check(rc == 0, || {
+            format!("unshare: {}", io::Error::last_os_error())
+        })?;
+        set_msgmax("100")?;
+        let mut tx = SysvMq::create_private().map_err(|e| fail(EXIT_CHECK, e.to_string()))?;
+        let mut rx = SysvMq::from_id(tx.id()).map_err(|e| fail(EXIT_CHECK, e.to_string()))?;
+        set_msgmax("4000")?;
+        tx.try_send(&[3; 3000])
+            .map_err(|e| fail(EXIT_CHECK, format!("3000 B after raising msgmax: {e}")))?;
+        let mut buf = vec![0; 8192];
+        let n = rx
+            .try_recv(&mut buf)
+            .map_err(|e| fail(EXIT_CHECK, format!("receive after raising msgmax: {e}")))?;
+        check(n == 3000 && buf[..n] == [3; 3000], || format!("{n} bytes"))?;
+        set_msgmax("100")?;
+        let e = tx
+            .try_send(&[0; 200])
+            .err()
+            .ok_or_else(|| fail(EXIT_CHECK, "sent 200 B"))?;
         let text = e.to_string();
         check(!e.is_peer_gone(), || format!("PeerGone: {text}"))?;
-        check(text.contains("msgmax") && text.contains(&format!("msqid {}", q.id())), || {
-            format!("\"{text}\" does not name msgmax and the queue")
-        })
+        check(
+            text.contains("msgmax") && text.contains(&format!("msqid {}", tx.id())),
+            || format!("\"{text}\" does not name msgmax and the queue"),
+        )
     })?;
-    expect_exit_within(&mut child, STEP, "msgmax lowered")?;
-    Ok("id -1 named, not PeerGone; msgmax lowered under an open queue: named".into())
+    expect_exit_within(&mut child, STEP, "msgmax changes")?;
+    Ok(
+        "opened at msgmax 100, raised to 4000: 3000 B sent and received; lowered to 100: \
+        200 B refused naming msgmax and the queue"
+            .into(),
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -456,8 +589,10 @@ fn main() {
         ("mq: capacity enlarged by another process", mq_enlarged),
         ("mq: capacity shrunk under a waiting sender", mq_shrunk),
         ("mq: write-only sender", mq_write_only),
+        ("sem: alter-only user", sem_alter_only),
         ("removed objects are named", removal),
         ("invalid arguments are named", invalid_arguments),
+        ("mq: msgmax changed under open queues", msgmax_changes),
     ];
     let mut tally = run_tests("foreign_sysv", tests);
     if tally.ran > 0 {
