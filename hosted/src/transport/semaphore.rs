@@ -289,9 +289,10 @@ pub const SEMVMX: u32 = 32767;
 ///
 /// Operations run without `SEM_UNDO` (signalling) unless
 /// [`set_undo`](Self::set_undo) turns it on (a lock; see the
-/// [module docs](self)). Opening needs no read permission: a process that
-/// may only alter the set (mode `0o622` for another user, say) can post and
-/// wait.
+/// [module docs](self)). Opening needs no read permission (on Linux 4.17
+/// and later, which show the set's length through `SEM_STAT_ANY`): a
+/// process that may only alter the set (mode `0o622` for another user, say)
+/// can post and wait.
 ///
 /// ```
 /// use ipckit::transport::semaphore::{CountingSemaphore, SysvSemaphoreSet};
