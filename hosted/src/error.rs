@@ -17,7 +17,10 @@
 //! | [`Error::Os`]              | anything else     | `ENOMEM`, `EMFILE`, `EPERM` (a seal refused an operation), ... |
 //!
 //! Errors this crate finds itself, without an `errno`, are
-//! [`Error::InvalidName`], [`Error::TooSmall`] and [`Error::NotSealed`].
+//! [`Error::InvalidName`], [`Error::TooSmall`], [`Error::NotSealed`] and
+//! [`Error::Untrusted`]. Kernel objects removed under their users are
+//! [`Error::Removed`], and a System V semaphore operation beyond this
+//! process's `SEM_UNDO` range is [`Error::UndoRange`].
 //!
 //! The core's error converts with `?` (`From<ipckit_core::Error>`), so code
 //! that mixes core calls (`Ring::attach`) and OS calls (`ShmObject::open`)
@@ -129,6 +132,44 @@ pub enum Error {
         /// The seals (`F_SEAL_*` bits) that are required but absent.
         missing: u32,
     },
+    /// An object opened by name whose owner or mode the `open` does not
+    /// accept (see [`Trust`](crate::shm::Trust)): another user owns it, or
+    /// users other than us may write it, so they could shrink it under our
+    /// mapping (`SIGBUS`) or rewrite it. Checked with `fstat` on the opened
+    /// descriptor; nothing was mapped.
+    Untrusted {
+        /// The object's name or path.
+        target: String,
+        /// Its owner (`st_uid`).
+        uid: u32,
+        /// Its group (`st_gid`).
+        gid: u32,
+        /// Its permission bits (`st_mode & 0o7777`).
+        mode: u32,
+        /// Why the level refuses it.
+        reason: &'static str,
+        /// The level that refused it.
+        trust: crate::shm::Trust,
+    },
+    /// A kernel object (a System V queue or semaphore set) was removed
+    /// (`IPC_RMID`) while this handle used it: a waiting call was woken with
+    /// `EIDRM`, or a later call found the id gone. Where removal is how the
+    /// other side ends the conversation, [`Error::is_peer_gone`] matches it
+    /// too.
+    Removed {
+        /// The object, such as `msqid 5` or `semid 7`.
+        target: String,
+    },
+    /// A System V semaphore operation with `SEM_UNDO` would move this
+    /// process's adjustment for the semaphore beyond the kernel's range
+    /// (-32,768 to 32,767; `SEMAEM` is 32,767): a process that only posts, or only waits, with
+    /// `SEM_UNDO` reaches it after 32,767 operations. The semaphore is
+    /// unchanged. `SEM_UNDO` suits a lock (the same process takes and gives
+    /// back); signal without it.
+    UndoRange {
+        /// The semaphore, such as `semid 7 index 0`.
+        target: String,
+    },
     /// The other side of a [channel](crate::channel) is gone: every
     /// endpoint of the `peer` role closed, or its process died (checked by
     /// pid and process start time). A blocked call returns this instead of
@@ -184,8 +225,10 @@ impl Error {
         }
     }
 
-    /// `true` for [`Error::PeerGone`] and the core's
-    /// [`CoreError::PeerGone`].
+    /// `true` for [`Error::PeerGone`], the core's [`CoreError::PeerGone`],
+    /// and [`Error::Removed`] (a kernel object removed under its users: the
+    /// System V transports document removal as the end of the
+    /// conversation).
     ///
     /// ```
     /// use ipckit::error::{CoreError, Error, Role};
@@ -196,7 +239,7 @@ impl Error {
     pub fn is_peer_gone(&self) -> bool {
         matches!(
             self,
-            Error::PeerGone { .. } | Error::Core(CoreError::PeerGone)
+            Error::PeerGone { .. } | Error::Core(CoreError::PeerGone) | Error::Removed { .. }
         )
     }
 
@@ -246,6 +289,33 @@ impl fmt::Display for Error {
                 f,
                 "memfd lacks seals {missing:#x} (F_SEAL_SHRINK=2, F_SEAL_GROW=4): its holders \
                  could shrink it under our mapping"
+            ),
+            Error::Untrusted {
+                target,
+                uid,
+                gid,
+                mode,
+                reason,
+                trust,
+            } => write!(
+                f,
+                "{target} refused: {reason} (owner uid {uid}, gid {gid}, mode {mode:04o}); \
+                 whoever else may write it can shrink it under our mapping (SIGBUS) or \
+                 rewrite it. If you trust them, open it with {}; else share a sealed Memfd",
+                match trust {
+                    crate::shm::Trust::Owner => "Trust::Group or Trust::Anyone (open_with)",
+                    _ => "Trust::Anyone (open_with)",
+                }
+            ),
+            Error::Removed { target } => {
+                write!(f, "{target} was removed (IPC_RMID) while in use")
+            }
+            Error::UndoRange { target } => write!(
+                f,
+                "{target}: this process's SEM_UNDO adjustment would leave the kernel's range \
+                 of -32768..=32767 (a process that only posts or only waits with SEM_UNDO \
+                 reaches it after 32,767 operations); use SEM_UNDO only where the same \
+                 process takes and gives back units, and signal without it"
             ),
             Error::PeerGone { peer, pid } => match pid {
                 Some(pid) => write!(f, "peer gone: the {peer} (pid {pid}) died"),

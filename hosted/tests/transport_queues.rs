@@ -472,7 +472,7 @@ fn sysv_max_size_limits_and_removal() -> Result<String, String> {
             // Then wait on the queue until the parent removes it.
             let mut buf = vec![0; max];
             match tx.recv_typed(99, &mut buf, None) {
-                Err(e) if e.is_peer_gone() => Ok(()),
+                Err(e @ Error::Removed { .. }) if e.is_peer_gone() => Ok(()),
                 other => Err(fail(EXIT_CHECK, format!("after IPC_RMID: {other:?}"))),
             }
         })
@@ -499,7 +499,7 @@ fn sysv_max_size_limits_and_removal() -> Result<String, String> {
     expect_exit(&mut child, "waiter")?;
     Ok(format!(
         "{max} B message (msgmax {}, msgmnb {}), left queued on a 100 B buffer, {} B refused, \
-         IPC_RMID wakes a blocked receiver with PeerGone",
+         IPC_RMID wakes a blocked receiver with Removed (a PeerGone)",
         limits.msgmax,
         limits.msgmnb,
         max + 1

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use ipckit_core::Region;
 
 use super::posix::fchmod;
-use super::{DEFAULT_MODE, FdMapping, SharedMemory, check_create_len, set_len};
+use super::{DEFAULT_MODE, FdMapping, SharedMemory, Trust, check_create_len, set_len};
 use crate::error::{Error, Result};
 
 /// A regular file mapped `MAP_SHARED` read-write: a region that survives
@@ -24,6 +24,9 @@ use crate::error::{Error, Result};
 /// process with write access while it is mapped, and an access past the new
 /// end then raises `SIGBUS` (see the [module docs](super)); files cannot be
 /// sealed. [`check_size`](Self::check_size) detects it between operations.
+/// So [`open`](Self::open) refuses a file that another user owns or that
+/// users other than us may write ([`Error::Untrusted`]);
+/// [`open_with`](Self::open_with) takes a [`Trust`] level to accept more.
 ///
 /// ```
 /// use ipckit::shm::{MappedFile, SharedMemory};
@@ -63,7 +66,9 @@ impl MappedFile {
     }
 
     /// [`create`](Self::create) with exactly the permission bits `mode`
-    /// (not reduced by the umask).
+    /// (not reduced by the umask). A file that the group or others may
+    /// write is opened with [`open_with`](Self::open_with) and a matching
+    /// [`Trust`].
     pub fn create_with_mode(path: impl AsRef<Path>, len: usize, mode: u32) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let target = path.display().to_string();
@@ -94,13 +99,23 @@ impl MappedFile {
         }
     }
 
-    /// Opens the existing file `path` read-write and maps all of it.
+    /// Opens the existing file `path` read-write and maps all of it, if it
+    /// is this user's own and nobody else may write it ([`Trust::Owner`]).
     ///
-    /// [`Error::NotFound`], [`Error::PermissionDenied`], or
+    /// [`Error::NotFound`], [`Error::PermissionDenied`],
+    /// [`Error::Untrusted`] for a file of another user or one its group or
+    /// others may write (see [`open_with`](Self::open_with)), or
     /// [`Error::TooSmall`] for a file shorter than a region header. The
     /// header is not checked here: see [`SharedMemory::expect_kind`] and a
     /// ring's `attach`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, Trust::Owner)
+    }
+
+    /// [`open`](Self::open), accepting what `trust` accepts (see
+    /// [`Trust`]). Whoever else may write the file can truncate it under our
+    /// mapping, and our next access past its end then raises `SIGBUS`.
+    pub fn open_with(path: impl AsRef<Path>, trust: Trust) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let target = path.display().to_string();
         let file: File = OpenOptions::new()
@@ -108,6 +123,7 @@ impl MappedFile {
             .write(true)
             .open(&path)
             .map_err(|e| Error::os("open", target.clone(), e))?;
+        trust.check(file.as_fd(), &target)?;
         let map = FdMapping::map(OwnedFd::from(file), &target, 0)?;
         Ok(Self {
             path,

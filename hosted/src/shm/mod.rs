@@ -36,6 +36,27 @@
 //! [`ShmObject::check_size`] and [`MappedFile::check_size`] detect a shrink
 //! with one `fstat`, which helps between operations but cannot close the race.
 //!
+//! Which kinds can still raise `SIGBUS` here: every [`ShmObject`] and
+//! [`MappedFile`] (and the channels and named semaphores built on such
+//! objects), whenever a process with write access to it truncates it. Who
+//! that can be is what [`Trust`] decides at `open` (below). A [`Memfd`]
+//! (sealed) and a [`SharedMapping`] (no descriptor or name to truncate it
+//! by) cannot. Where a peer is not trusted that far, share a sealed
+//! [`Memfd`].
+//!
+//! # Objects someone else planted
+//! Any user can create a name in `/dev/shm` or a file in `/tmp` before we
+//! do, with any mode: a squatter's object of mode 0666 would let them
+//! truncate it under us at will. The `open` functions therefore check the
+//! owner and mode of the object they opened (`fstat` on that descriptor,
+//! so it is the object that gets mapped) and, by default
+//! ([`Trust::Owner`]), refuse with [`Error::Untrusted`] one that another
+//! user owns or that users other than us may write (`mode & 0o022`). A
+//! caller who shares objects on purpose opts in with
+//! [`ShmObject::open_with`] / [`MappedFile::open_with`] and
+//! [`Trust::Group`] or [`Trust::Anyone`]. Objects we create get mode 0600,
+//! so our own objects pass.
+//!
 //! A [`Memfd`] is sealed with `F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL`
 //! right after it is sized: from then on the kernel refuses every
 //! `ftruncate` on it (`EPERM`), for every holder of a descriptor, and nobody
@@ -56,6 +77,7 @@ mod memfd;
 mod name;
 mod pass;
 mod posix;
+mod trust;
 
 pub use anon::SharedMapping;
 pub use file::MappedFile;
@@ -63,6 +85,7 @@ pub use memfd::Memfd;
 pub use name::{MAX_NAME_LEN, ShmName};
 pub use pass::{inherit_fd, recv_fd, send_fd, send_fds};
 pub use posix::ShmObject;
+pub use trust::Trust;
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::ptr::{self, NonNull};

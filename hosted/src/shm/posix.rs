@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ipckit_core::Region;
 
-use super::{DEFAULT_MODE, FdMapping, SharedMemory, ShmName, check_create_len, set_len};
+use super::{DEFAULT_MODE, FdMapping, SharedMemory, ShmName, Trust, check_create_len, set_len};
 use crate::error::{Error, Result};
 
 /// A named POSIX shared-memory object (`/dev/shm/<name>` on Linux), mapped
@@ -21,7 +21,10 @@ use crate::error::{Error, Result};
 ///
 /// Another process that may open the object read-write can also shrink it
 /// under this mapping (see the [module docs](super) on `SIGBUS`); use a
-/// [`Memfd`](super::Memfd) where that matters.
+/// [`Memfd`](super::Memfd) where that matters. So [`open`](Self::open)
+/// refuses an object that another user owns or that users other than us may
+/// write ([`Error::Untrusted`]); [`open_with`](Self::open_with) takes a
+/// [`Trust`] level to accept more.
 ///
 /// ```
 /// use ipckit::error::Error;
@@ -77,7 +80,9 @@ impl ShmObject {
     /// [`create`](Self::create) with the permission bits `mode` (say `0o660`
     /// to let the group open it). The object gets exactly `mode`: it is set
     /// with `fchmod` after creation, so the process umask does not reduce
-    /// it.
+    /// it. Openers of an object that the group (or everyone) may write must
+    /// say that they accept it: [`open_with`](Self::open_with) and
+    /// [`Trust::Group`] (or [`Trust::Anyone`]).
     pub fn create_with_mode(name: &str, len: usize, mode: u32) -> Result<Self> {
         let name = ShmName::new(name)?;
         check_create_len(len, name.as_str())?;
@@ -104,20 +109,35 @@ impl ShmObject {
         }
     }
 
-    /// Opens the existing object `name` read-write and maps all of it.
+    /// Opens the existing object `name` read-write and maps all of it, if
+    /// it is this user's own and nobody else may write it
+    /// ([`Trust::Owner`]).
     ///
     /// [`Error::NotFound`] if it does not exist, [`Error::PermissionDenied`]
-    /// if its mode refuses this user, [`Error::TooSmall`] if it is shorter
+    /// if its mode refuses this user, [`Error::Untrusted`] if another user
+    /// owns it or its group or other users may write it (see
+    /// [`open_with`](Self::open_with)), [`Error::TooSmall`] if it is shorter
     /// than a region header (size 0: its creator has not sized it yet, or
     /// died before it did). The header is not checked here: see
     /// [`SharedMemory::expect_kind`] and a ring's `attach`.
     pub fn open(name: &str) -> Result<Self> {
-        let name = ShmName::new(name)?;
-        Self::open_valid(name, 0)
+        Self::open_with(name, Trust::Owner)
     }
 
-    fn open_valid(name: ShmName, min_len: usize) -> Result<Self> {
+    /// [`open`](Self::open), accepting what `trust` accepts: the object of
+    /// another user of one of our groups, or one its group may write, with
+    /// [`Trust::Group`]; every object the kernel lets us open with
+    /// [`Trust::Anyone`]. Whoever else may write the object can shrink it
+    /// under our mapping, and our next access past its end then raises
+    /// `SIGBUS` (see the [module docs](super)).
+    pub fn open_with(name: &str, trust: Trust) -> Result<Self> {
+        let name = ShmName::new(name)?;
+        Self::open_valid(name, 0, trust)
+    }
+
+    fn open_valid(name: ShmName, min_len: usize, trust: Trust) -> Result<Self> {
         let fd = shm_open(&name, libc::O_RDWR | libc::O_CLOEXEC, 0)?;
+        trust.check(fd.as_fd(), name.as_str())?;
         let map = FdMapping::map(fd, name.as_str(), min_len)?;
         Ok(Self {
             name,
@@ -134,17 +154,25 @@ impl ShmObject {
     /// An existing object shorter than `len` is [`Error::TooSmall`]. An
     /// existing object of size 0 is retried for up to 200 ms (its creator is
     /// between creating and sizing it) before that error. A name removed
-    /// between the two attempts is tried again.
+    /// between the two attempts is tried again. An existing object is
+    /// checked as by [`open`](Self::open) ([`Error::Untrusted`]).
     pub fn open_or_create(name: &str, len: usize) -> Result<Self> {
+        Self::open_or_create_with(name, len, DEFAULT_MODE, Trust::Owner)
+    }
+
+    /// [`open_or_create`](Self::open_or_create) that creates with `mode`
+    /// (as [`create_with_mode`](Self::create_with_mode)) and opens with
+    /// `trust` (as [`open_with`](Self::open_with)).
+    pub fn open_or_create_with(name: &str, len: usize, mode: u32, trust: Trust) -> Result<Self> {
         let valid = ShmName::new(name)?;
         check_create_len(len, valid.as_str())?;
         let (mut unsized_seen, mut removed_seen) = (0, 0);
         loop {
-            match Self::create(name, len) {
+            match Self::create_with_mode(name, len, mode) {
                 Err(Error::AlreadyExists(_)) => {}
                 other => return other,
             }
-            match Self::open_valid(valid.clone(), len) {
+            match Self::open_valid(valid.clone(), len, trust) {
                 // Removed between our two attempts: try again (bounded).
                 Err(Error::NotFound(_)) if removed_seen < SIZING_RETRIES => removed_seen += 1,
                 Err(Error::TooSmall { size: 0, .. }) if unsized_seen < SIZING_RETRIES => {

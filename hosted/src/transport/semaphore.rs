@@ -18,22 +18,38 @@
 //! | uncontended cost | no system call (futex in glibc) | one system call | no system call |
 //!
 //! # `SEM_UNDO`
-//! A [`SysvSemaphoreSet`] operates with `SEM_UNDO` unless told otherwise
-//! ([`SysvSemaphoreSet::set_undo`]): the kernel records each process's
-//! adjustments and reverses them when it exits, however it exits, so a
-//! process killed while holding units gives them back. That is right for a
-//! lock (the same process takes and gives back); for a signalling pattern
-//! (one process posts, another waits) turn it off, or the poster's units
-//! vanish when it exits.
+//! With `SEM_UNDO` the kernel records each process's adjustments to a
+//! System V semaphore and reverses them when the process exits, however it
+//! exits, so a process killed while holding units gives them back. That is
+//! right for a lock, where the same process takes and gives back: its
+//! adjustment returns to 0 with every pair. For signalling (one process
+//! posts, another waits) it is wrong twice over: the poster's units vanish
+//! when it exits, and the kernel bounds each process's adjustment to
+//! -32,768..=32,767, so a process that only waits (or only posts) fails
+//! after 32,767 operations ([`Error::UndoRange`]).
+//!
+//! A [`SysvSemaphoreSet`] therefore operates **without** `SEM_UNDO` unless
+//! told otherwise: [`SysvSemaphoreSet::set_undo`]`(true)` for lock use.
+//!
+//! # Errors that name the set
+//! A post above [`SEMVMX`] is [`Full`](CoreError::Full); an operation beyond
+//! the `SEM_UNDO` range is [`Error::UndoRange`] (both are `ERANGE` to the
+//! kernel; a post with `SEM_UNDO` that gets `ERANGE` reads the value to tell
+//! them apart). A set removed (`IPC_RMID`) under a waiter, or before a later
+//! call, is [`Error::Removed`] naming `semid N`; an argument the kernel
+//! refuses (`EINVAL` while the set exists) is [`Error::Os`] with `EINVAL`
+//! and the set named.
 
 use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::ptr::NonNull;
 use std::time::Duration;
 
 use super::deadline::{Deadline, realtime_deadline, relative_timespec};
 use super::sysv_mq::key_from_path;
-use crate::error::{CoreError, Error, OsError, Result, Role};
-use crate::shm::ShmName;
+use crate::error::{CoreError, Error, OsError, Result};
+use crate::shm::{ShmName, Trust};
 use crate::wait::Notify;
 
 /// The verbs every semaphore of ipckit has.
@@ -126,9 +142,36 @@ impl NamedSemaphore {
         Self::opened(sem, name)
     }
 
-    /// Opens the existing semaphore `name`.
+    /// Opens the existing semaphore `name`, if it is this user's own and
+    /// nobody else may write it ([`Trust::Owner`]; [`Error::Untrusted`]
+    /// otherwise).
+    ///
+    /// glibc keeps the semaphore in the file `/dev/shm/sem.<name>` and maps
+    /// it: whoever may write that file can truncate it under the mapping,
+    /// and our next `sem_*` call on it then dies of `SIGBUS` (see the
+    /// [shm module](crate::shm)); a squatter could plant one with mode 0666.
     pub fn open(name: &str) -> Result<Self> {
+        Self::open_with(name, Trust::Owner)
+    }
+
+    /// [`open`](Self::open), accepting the owners and modes `trust` accepts.
+    ///
+    /// The file is opened (`O_NOFOLLOW`) and checked with `fstat` before
+    /// `sem_open` opens it again by name. That second open finds the same
+    /// file: `/dev/shm` is sticky, so only the file's owner or root could
+    /// remove or replace the name in between, and the check has just shown
+    /// that the owner is trusted.
+    pub fn open_with(name: &str, trust: Trust) -> Result<Self> {
         let name = ShmName::new(name)?;
+        if trust != Trust::Anyone {
+            let path = format!("/dev/shm/sem.{}", &name.as_str()[1..]);
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)
+                .map_err(|e| Error::os("open", name.as_str(), e))?;
+            trust.check(file.as_fd(), name.as_str())?;
+        }
         // SAFETY: the name is a C string; no variadic argument is read.
         let sem = unsafe { libc::sem_open(name.as_c().as_ptr(), 0) };
         Self::opened(sem, name)
@@ -242,14 +285,27 @@ pub const SEMVMX: u32 = 32767;
 ///
 /// Like a System V queue it is not a file descriptor: dropping the handle
 /// closes nothing; [`remove`](Self::remove) (`IPC_RMID`) destroys the set,
-/// and any waiter gets [`PeerGone`](Error::PeerGone).
+/// and any waiter gets [`Error::Removed`].
+///
+/// Operations run without `SEM_UNDO` (signalling) unless
+/// [`set_undo`](Self::set_undo) turns it on (a lock; see the
+/// [module docs](self)). Opening needs no read permission (on Linux 4.17
+/// and later, which show the set's length through `SEM_STAT_ANY`): a
+/// process that may only alter the set (mode `0o622` for another user, say)
+/// can post and wait.
 ///
 /// ```
 /// use ipckit::transport::semaphore::{CountingSemaphore, SysvSemaphoreSet};
 ///
-/// let set = SysvSemaphoreSet::create_private(2)?;
+/// let mut set = SysvSemaphoreSet::create_private(2)?;
+/// // Semaphore 1 signals (no SEM_UNDO: the default).
+/// set.get(1).post()?;
+/// set.get(1).wait()?;
+/// // Semaphore 0 is a lock: SEM_UNDO gives the unit back if we die
+/// // holding it.
 /// set.set_value(0, 1)?;
-/// set.get(0).wait()?; // with SEM_UNDO: given back if we die now
+/// set.set_undo(true);
+/// set.get(0).wait()?;
 /// assert_eq!(set.value(0)?, 0);
 /// set.get(0).post()?;
 /// assert!(set.get(1).try_wait().is_err()); // Empty
@@ -286,27 +342,35 @@ impl SysvSemaphoreSet {
         key_from_path(path, project)
     }
 
-    /// Takes the set with id `id`; its length is read with `IPC_STAT`.
+    /// Takes the set with id `id`; its length is read with `IPC_STAT`, or
+    /// `SEM_STAT_ANY` where this user may not read the set.
+    ///
+    /// [`Error::NotFound`] if no set has this id (never created, or
+    /// removed); [`Error::Os`] with `EINVAL` for an id below 0.
     pub fn from_id(id: i32) -> Result<Self> {
-        // SAFETY: all-zero is a valid `semid_ds`.
-        let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
-        // SAFETY: IPC_STAT's variadic argument is the union `semun`, whose
-        // `buf` member is a pointer to a valid `semid_ds`.
-        let r = unsafe { libc::semctl(id, 0, libc::IPC_STAT, &mut ds as *mut libc::semid_ds) };
-        if r != 0 {
-            let err = io::Error::last_os_error();
-            return Err(match err.raw_os_error() {
-                Some(libc::EINVAL | libc::EIDRM) => Error::PeerGone {
-                    peer: Role::Producer,
-                    pid: None,
-                },
-                _ => Error::os("semctl(IPC_STAT)", format!("semid {id}"), err),
-            });
+        let target = format!("semid {id}");
+        if id < 0 {
+            return Err(Error::os(
+                "semctl(IPC_STAT)",
+                target,
+                io::Error::from_raw_os_error(libc::EINVAL),
+            ));
         }
+        let ds = sem_stat(id).map_err(|err| match err.raw_os_error() {
+            Some(libc::EINVAL | libc::EIDRM) => Error::NotFound(OsError::new(
+                "semctl(IPC_STAT)",
+                target.clone(),
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "no semaphore set has this id (never created, or removed)",
+                ),
+            )),
+            _ => Error::os("semctl(IPC_STAT)", target.clone(), err),
+        })?;
         Ok(Self {
             id,
             len: ds.sem_nsems as usize,
-            undo: true,
+            undo: false,
         })
     }
 
@@ -335,8 +399,9 @@ impl SysvSemaphoreSet {
         self.len == 0
     }
 
-    /// Whether this handle's operations use `SEM_UNDO` (the default; see
-    /// the [module docs](self)).
+    /// Whether this handle's operations use `SEM_UNDO`: off by default
+    /// (signalling); on for a lock, where the same process takes and gives
+    /// back units (see the [module docs](self)).
     pub fn set_undo(&mut self, undo: bool) {
         self.undo = undo;
     }
@@ -376,6 +441,10 @@ impl SysvSemaphoreSet {
     /// Adds `delta` to semaphore `index` (negative: takes, waiting for the
     /// units at most `timeout`) with `SEM_UNDO` if set. One `semop` or
     /// `semtimedop`, retried with the remaining time after `EINTR`.
+    ///
+    /// [`Full`](CoreError::Full) for a value that would pass [`SEMVMX`],
+    /// [`Error::UndoRange`] for a `SEM_UNDO` adjustment that would leave its
+    /// range, [`Error::Removed`] for a removed set.
     pub fn op(&self, index: usize, delta: i16, timeout: Option<Duration>) -> Result<()> {
         let num = self.index(index)?;
         let mut flags = if self.undo { libc::SEM_UNDO } else { 0 };
@@ -412,9 +481,31 @@ impl SysvSemaphoreSet {
                     return Err(CoreError::Empty.into());
                 }
                 Some(libc::EAGAIN) => return Err(CoreError::TimedOut.into()),
-                Some(libc::ERANGE) => return Err(CoreError::Full.into()),
+                Some(libc::ERANGE) => return Err(self.range_error(index, delta)),
                 _ => return Err(self.os_error("semop", err)),
             }
+        }
+    }
+
+    /// Sorts an `ERANGE` of `semop`. The kernel checks the value first (a
+    /// result above `SEMVMX`) and then, with `SEM_UNDO`, this process's
+    /// adjustment. A take cannot raise the value, and without `SEM_UNDO`
+    /// there is no adjustment, so only a post with `SEM_UNDO` is ambiguous:
+    /// the value read now decides (if it cannot be read, or moved in
+    /// between, `Full` is the answer, which a caller retries).
+    fn range_error(&self, index: usize, delta: i16) -> Error {
+        let undo_range = Error::UndoRange {
+            target: format!("semid {} index {index}", self.id),
+        };
+        if !self.undo {
+            return CoreError::Full.into();
+        }
+        if delta <= 0 {
+            return undo_range;
+        }
+        match self.value(index) {
+            Ok(v) if v + delta as u32 <= SEMVMX => undo_range,
+            _ => CoreError::Full.into(),
         }
     }
 
@@ -443,15 +534,52 @@ impl SysvSemaphoreSet {
         Ok(index as libc::c_int)
     }
 
+    /// `EIDRM` is a set removed while we waited. `EINVAL` is a set removed
+    /// before the call, or an argument the kernel refuses: the set is looked
+    /// up again to tell which.
     fn os_error(&self, call: &'static str, err: io::Error) -> Error {
-        match err.raw_os_error() {
-            Some(libc::EIDRM | libc::EINVAL) => Error::PeerGone {
-                peer: Role::Producer,
-                pid: None,
-            },
-            _ => Error::os(call, format!("semid {}", self.id), err),
+        let target = format!("semid {}", self.id);
+        let gone = match err.raw_os_error() {
+            Some(libc::EIDRM) => true,
+            Some(libc::EINVAL) => sem_stat(self.id)
+                .is_err_and(|e| matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EIDRM))),
+            _ => false,
+        };
+        if gone {
+            Error::Removed { target }
+        } else {
+            Error::os(call, target, err)
         }
     }
+}
+
+/// `IPC_STAT` of the set `id`; where this user may not read it (`EACCES`),
+/// `SEM_STAT_ANY` (Linux 4.17), which shows any set without that check.
+fn sem_stat(id: libc::c_int) -> io::Result<libc::semid_ds> {
+    // SAFETY: all-zero is a valid `semid_ds`.
+    let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
+    // SAFETY: IPC_STAT's variadic argument is the union `semun`, whose
+    // `buf` member is a pointer to a valid `semid_ds`.
+    if unsafe { libc::semctl(id, 0, libc::IPC_STAT, &mut ds as *mut libc::semid_ds) } == 0 {
+        return Ok(ds);
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() != Some(libc::EACCES) {
+        return Err(err);
+    }
+    // SEM_STAT_ANY takes the kernel's index of the set, which is the id's
+    // low 15 bits (24 with the `ipcmni_extend` boot option), and returns
+    // the id found there: it must be ours.
+    for bits in [15, 24] {
+        let index = id & ((1 << bits) - 1);
+        // SAFETY: as for IPC_STAT.
+        let r =
+            unsafe { libc::semctl(index, 0, libc::SEM_STAT_ANY, &mut ds as *mut libc::semid_ds) };
+        if r == id {
+            return Ok(ds);
+        }
+    }
+    Err(err)
 }
 
 /// One semaphore of a [`SysvSemaphoreSet`].

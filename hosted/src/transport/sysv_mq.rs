@@ -22,27 +22,56 @@
 //! readers share one queue (one type per reader, say its pid).
 //!
 //! # Sizes and limits
-//! A message holds at most [`SysvMq::max_message_len`] bytes: the smaller
-//! of `/proc/sys/kernel/msgmax` and the queue's byte capacity
-//! (`msg_qbytes`, initially `/proc/sys/kernel/msgmnb`); a longer one is
-//! refused with [`FrameTooLarge`](CoreError::FrameTooLarge) before any
-//! call. [`SysvMq::set_capacity`] changes the capacity, checked against
-//! `msgmnb` ([`LimitExceeded`]; a privileged process could go beyond).
+//! A message holds at most [`SysvMq::max_message_len`] bytes:
+//! `/proc/sys/kernel/msgmax`, read at open, and again when a message to
+//! send (or one waiting in the queue) is longer than the value read; a
+//! longer one is refused with [`FrameTooLarge`](CoreError::FrameTooLarge)
+//! before any call.
+//!
+//! The queue's byte capacity (`msg_qbytes`, initially
+//! `/proc/sys/kernel/msgmnb`) can be changed at any time by its owner
+//! (`IPC_SET`, [`SysvMq::set_capacity`]), so it is read when it matters,
+//! never cached: a send that finds no room reads it, and a message longer
+//! than the capacity (it can never fit) is refused with a [`LimitExceeded`]
+//! naming [`QBYTES_LIMIT`] and the queue, not left waiting. A queue enlarged
+//! by another process takes longer messages at once. [`SysvMq::capacity`]
+//! reads it; [`SysvMq::set_capacity`] checks against `msgmnb`
+//! ([`LimitExceeded`]; a privileged process could go beyond).
 //!
 //! A receive buffer shorter than the next message is
 //! [`BufferTooSmall`](CoreError::BufferTooSmall): `msgrcv` is called
 //! without `MSG_NOERROR`, so it fails with `E2BIG` and the kernel *leaves
 //! the message queued* (it would otherwise truncate it silently). `E2BIG`
 //! does not tell the message's length, so `required` is
-//! [`max_message_len`](SysvMq::max_message_len), enough for any message.
+//! [`max_message_len`](SysvMq::max_message_len), enough for any message
+//! (or the highest `msgmax` seen, if it was lowered since).
+//!
+//! # Permissions
+//! Opening asks for no access: `msgget(key, 0)`, and a check that the id
+//! exists which succeeds without read permission. Sending needs write
+//! permission only and receiving read permission only, so a process that
+//! may only write a queue (mode 0602 of another user, say) opens it and
+//! sends; its receive is [`Error::PermissionDenied`]. Where reading the
+//! queue's state (`IPC_STAT`) is not allowed, `MSG_STAT_ANY` (Linux 4.17)
+//! reads the capacity instead.
 //!
 //! # Timeouts
-//! System V queues have no timed send or receive. `None` blocks in the
-//! kernel; a zero timeout is one `IPC_NOWAIT` attempt
+//! System V queues have no timed send or receive. A receive with `None`
+//! blocks in the kernel; a zero timeout is one `IPC_NOWAIT` attempt
 //! ([`Full`](CoreError::Full)/[`Empty`](CoreError::Empty)); any other
 //! timeout retries `IPC_NOWAIT` attempts with sleeps growing from 20 µs to
 //! 1 ms, so a message that arrives during a timed wait is seen up to 1 ms
-//! late. A queue removed under a caller is [`PeerGone`](Error::PeerGone).
+//! late. A send always waits that way, `None` included: a sender blocked in
+//! the kernel could not notice a capacity shrunk below its message, and
+//! would wait forever.
+//!
+//! # Removal
+//! A queue removed (`IPC_RMID`) under a caller, or before a later call, is
+//! [`Error::Removed`] naming `msqid N`; for the message interface that is
+//! the end of the conversation ([`Error::is_peer_gone`] matches it). An
+//! argument the kernel refuses while the queue exists (`EINVAL`) is an
+//! [`Error::Os`] naming the queue; a message above a `msgmax` lowered after
+//! open is a [`LimitExceeded`] naming [`MSGMAX_PATH`].
 //!
 //! ```
 //! use ipckit::message::{MessageReceiver, MessageSender};
@@ -65,7 +94,7 @@ use std::time::Duration;
 
 use super::deadline::Poller;
 use super::limits::{LimitExceeded, read_proc_limit};
-use crate::error::{CoreError, Error, OsError, Result, Role};
+use crate::error::{CoreError, Error, OsError, Result};
 use crate::message::{MessageReceiver, MessageSender};
 
 /// The largest message the system allows.
@@ -126,11 +155,22 @@ pub fn key_from_path(path: &Path, project: u8) -> Result<libc::key_t> {
     Ok(key)
 }
 
+/// The [`LimitExceeded::limit`] of a message longer than the queue's byte
+/// capacity.
+pub const QBYTES_LIMIT: &str = "msg_qbytes (the queue's capacity)";
+
+/// `MSG_STAT_ANY` of `<linux/msg.h>` (absent from the `libc` crate).
+const MSG_STAT_ANY: libc::c_int = 13;
+
 /// A System V message queue, by id: send and receive end in one.
 #[derive(Debug)]
 pub struct SysvMq {
     id: libc::c_int,
-    max_len: usize,
+    /// `msgmax` as last read.
+    msgmax: usize,
+    /// The highest `msgmax` read: the scratch holds a message this long
+    /// (messages sent under a higher `msgmax` may still be queued).
+    longest: usize,
     send_type: i64,
     recv_type: i64,
     /// `mtype` then `mtext`, as `msgsnd`/`msgrcv` want them.
@@ -159,22 +199,52 @@ impl SysvMq {
         Self::get(libc::IPC_PRIVATE, libc::IPC_CREAT | 0o600)
     }
 
-    /// Opens the existing queue of `key`.
+    /// Opens the existing queue of `key`, for sending, receiving or both:
+    /// no permission is needed to open (see the [module docs](self)).
     pub fn open(key: libc::key_t) -> Result<Self> {
         Self::get(key, 0)
     }
 
     /// Takes the queue with id `id` (from [`id`](Self::id) in another
-    /// process); checked with `IPC_STAT`.
+    /// process), after checking that it exists.
+    ///
+    /// [`Error::NotFound`] if no queue has this id (never created, or
+    /// removed); [`Error::Os`] with `EINVAL` for an id below 0.
     pub fn from_id(id: i32) -> Result<Self> {
+        let target = format!("msqid {id}");
+        if id < 0 {
+            return Err(Error::os(
+                "msgctl(IPC_STAT)",
+                target,
+                io::Error::from_raw_os_error(libc::EINVAL),
+            ));
+        }
+        match msg_stat(id) {
+            Ok(_) => {}
+            // It exists, and this user may not read its state: a sender.
+            Err(e) if e.raw_os_error() == Some(libc::EACCES) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EIDRM)) => {
+                return Err(Error::NotFound(OsError::new(
+                    "msgctl(IPC_STAT)",
+                    target,
+                    io::Error::new(
+                        io::ErrorKind::NotFound,
+                        "no queue has this id (never created, or removed)",
+                    ),
+                )));
+            }
+            Err(e) => return Err(Error::os("msgctl(IPC_STAT)", target, e)),
+        }
         let mut q = Self {
             id,
-            max_len: 0,
+            msgmax: 0,
+            longest: 0,
             send_type: DEFAULT_TYPE,
             recv_type: 0,
-            scratch: Vec::new(),
+            // The type, and no text until `refresh_msgmax` grows it.
+            scratch: vec![0; 1],
         };
-        q.refresh_max()?;
+        q.refresh_msgmax()?;
         Ok(q)
     }
 
@@ -194,26 +264,25 @@ impl SysvMq {
     }
 
     fn stat(&self) -> Result<libc::msqid_ds> {
-        // SAFETY: all-zero is a valid `msqid_ds`.
-        let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
-        // SAFETY: `ds` is a valid out-pointer for IPC_STAT.
-        if unsafe { libc::msgctl(self.id, libc::IPC_STAT, &mut ds) } != 0 {
-            return Err(self.os_error(
-                "msgctl(IPC_STAT)",
-                io::Error::last_os_error(),
-                Role::Producer,
-            ));
-        }
-        Ok(ds)
+        msg_stat(self.id).map_err(|e| self.os_error("msgctl(IPC_STAT)", e))
     }
 
-    fn refresh_max(&mut self) -> Result<()> {
-        let msgmax = read_proc_limit(MSGMAX_PATH)?;
-        #[allow(clippy::unnecessary_cast)] // `msglen_t` is narrower on 32-bit targets
-        let qbytes = self.stat()?.msg_qbytes as u64;
-        self.max_len = usize::try_from(msgmax.min(qbytes)).unwrap_or(usize::MAX);
-        self.scratch = vec![0; 1 + self.max_len.div_ceil(LONG)];
-        Ok(())
+    /// Reads `msgmax` again and grows the scratch to hold a message that
+    /// long (never shrinks it: messages sent under a higher `msgmax` may
+    /// still be queued); `true` if the scratch grew.
+    fn refresh_msgmax(&mut self) -> Result<bool> {
+        let msgmax = usize::try_from(read_proc_limit(MSGMAX_PATH)?).unwrap_or(usize::MAX);
+        self.msgmax = msgmax;
+        if msgmax <= self.longest {
+            return Ok(false);
+        }
+        let longs = msgmax
+            .div_ceil(LONG)
+            .checked_add(1)
+            .ok_or_else(|| invalid("msgsnd", self.target(), "msgmax does not fit in memory"))?;
+        self.scratch.resize(longs, 0);
+        self.longest = msgmax;
+        Ok(true)
     }
 
     /// The queue's id (`/proc/sysvipc/msg`, `ipcs -q`).
@@ -221,9 +290,11 @@ impl SysvMq {
         self.id
     }
 
-    /// The longest message: `min(msgmax, capacity)`.
+    /// The longest message: `msgmax` as last read. The queue's
+    /// [`capacity`](Self::capacity) may be smaller (then such a message is
+    /// refused when it is sent).
     pub fn max_message_len(&self) -> usize {
-        self.max_len
+        self.msgmax
     }
 
     /// The messages queued now (`msg_qnum`).
@@ -231,13 +302,14 @@ impl SysvMq {
         Ok(self.stat()?.msg_qnum as usize)
     }
 
-    /// The queue's capacity in bytes (`msg_qbytes`).
+    /// The queue's capacity in bytes now (`msg_qbytes`).
     pub fn capacity(&self) -> Result<usize> {
         Ok(self.stat()?.msg_qbytes as usize)
     }
 
     /// Sets the capacity in bytes (`IPC_SET` of `msg_qbytes`); above
-    /// `/proc/sys/kernel/msgmnb` is refused with a [`LimitExceeded`].
+    /// `/proc/sys/kernel/msgmnb` is refused with a [`LimitExceeded`]. Every
+    /// process using the queue sees the change at once.
     pub fn set_capacity(&mut self, bytes: usize) -> Result<()> {
         let msgmnb = read_proc_limit(MSGMNB_PATH)?;
         if bytes as u64 > msgmnb {
@@ -248,13 +320,9 @@ impl SysvMq {
         ds.msg_qbytes = bytes as _;
         // SAFETY: `ds` is a valid `msqid_ds` from IPC_STAT.
         if unsafe { libc::msgctl(self.id, libc::IPC_SET, &mut ds) } != 0 {
-            return Err(self.os_error(
-                "msgctl(IPC_SET)",
-                io::Error::last_os_error(),
-                Role::Producer,
-            ));
+            return Err(self.os_error("msgctl(IPC_SET)", io::Error::last_os_error()));
         }
-        self.refresh_max()
+        Ok(())
     }
 
     /// The types the message traits use: `send` (above 0) and `recv` (see
@@ -276,7 +344,7 @@ impl SysvMq {
     }
 
     /// Removes the queue (`IPC_RMID`): waiting callers in every process get
-    /// [`PeerGone`](Error::PeerGone), queued messages are discarded.
+    /// [`Error::Removed`], queued messages are discarded.
     pub fn remove(self) -> Result<()> {
         Self::remove_id(self.id)
     }
@@ -291,14 +359,20 @@ impl SysvMq {
     }
 
     /// Sends `msg` with type `mtype` (above 0), waiting at most `timeout`
-    /// for room (see the [module docs](self) on timeouts).
+    /// for room (see the [module docs](self) on timeouts). A message longer
+    /// than the queue's capacity is a [`LimitExceeded`] of
+    /// [`QBYTES_LIMIT`], found when the queue has no room for it.
     pub fn send_typed(&mut self, mtype: i64, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
-        if msg.len() > self.max_len {
-            return Err(CoreError::FrameTooLarge {
-                len: u32::try_from(msg.len()).unwrap_or(u32::MAX),
-                max: u32::try_from(self.max_len).unwrap_or(u32::MAX),
+        if msg.len() > self.msgmax {
+            // msgmax may have been raised since we read it.
+            self.refresh_msgmax()?;
+            if msg.len() > self.msgmax {
+                return Err(CoreError::FrameTooLarge {
+                    len: u32::try_from(msg.len()).unwrap_or(u32::MAX),
+                    max: u32::try_from(self.msgmax).unwrap_or(u32::MAX),
+                }
+                .into());
             }
-            .into());
         }
         let mtype = libc::c_long::try_from(mtype).unwrap_or(0);
         if mtype < 1 {
@@ -309,9 +383,9 @@ impl SysvMq {
             ));
         }
         self.scratch[0] = mtype;
-        // SAFETY: the scratch holds `1 + ceil(max_len / LONG)` longs, so
-        // `msg.len() <= max_len` bytes fit after the first; the regions do
-        // not overlap (one is ours, one the caller's).
+        // SAFETY: the scratch holds `1 + ceil(longest / LONG)` longs (one at
+        // least), so `msg.len() <= msgmax <= longest` bytes fit after the
+        // first; the regions do not overlap (one is ours, one the caller's).
         unsafe {
             std::ptr::copy_nonoverlapping(
                 msg.as_ptr(),
@@ -320,24 +394,59 @@ impl SysvMq {
             );
         }
         let mut poller = Poller::new(timeout, Duration::from_millis(1));
-        let flags = if timeout.is_some() {
-            libc::IPC_NOWAIT
-        } else {
-            0
-        };
         loop {
             // SAFETY: the scratch starts with the type and holds the text.
-            let r =
-                unsafe { libc::msgsnd(self.id, self.scratch.as_ptr().cast(), msg.len(), flags) };
+            let r = unsafe {
+                libc::msgsnd(
+                    self.id,
+                    self.scratch.as_ptr().cast(),
+                    msg.len(),
+                    libc::IPC_NOWAIT,
+                )
+            };
             if r == 0 {
                 return Ok(());
             }
             let err = io::Error::last_os_error();
             match err.raw_os_error() {
                 Some(libc::EINTR) => {}
-                Some(libc::EAGAIN) => poller.pause(CoreError::Full)?,
-                _ => return Err(self.os_error("msgsnd", err, Role::Consumer)),
+                Some(libc::EAGAIN) => {
+                    self.check_fits(msg.len())?;
+                    poller.pause(CoreError::Full)?;
+                }
+                Some(libc::EINVAL) => {
+                    // The kernel checks the length against msgmax first:
+                    // lowered since we read it?
+                    self.refresh_msgmax()?;
+                    if msg.len() > self.msgmax {
+                        return Err(LimitExceeded::new(
+                            MSGMAX_PATH,
+                            msg.len() as u64,
+                            self.msgmax as u64,
+                        )
+                        .into_error("msgsnd", self.target()));
+                    }
+                    return Err(self.os_error("msgsnd", err));
+                }
+                _ => return Err(self.os_error("msgsnd", err)),
             }
+        }
+    }
+
+    /// The queue has no room for `len` bytes now: reads its capacity and
+    /// refuses a message that can never fit. A capacity this user cannot
+    /// read (neither `IPC_STAT` nor `MSG_STAT_ANY`) lets the send wait.
+    fn check_fits(&self, len: usize) -> Result<()> {
+        match self.stat() {
+            #[allow(clippy::unnecessary_cast)] // `msglen_t` is narrower on 32-bit targets
+            Ok(ds) if len as u64 > ds.msg_qbytes as u64 => {
+                Err(
+                    LimitExceeded::new(QBYTES_LIMIT, len as u64, ds.msg_qbytes as u64)
+                        .into_error("msgsnd", self.target()),
+                )
+            }
+            Err(e @ Error::Removed { .. }) => Err(e),
+            _ => Ok(()),
         }
     }
 
@@ -353,15 +462,16 @@ impl SysvMq {
     ) -> Result<(usize, i64)> {
         let mtype = libc::c_long::try_from(mtype)
             .map_err(|_| invalid("msgrcv", self.target(), "type out of range"))?;
-        let size = buf.len().min(self.max_len);
         let mut poller = Poller::new(timeout, Duration::from_millis(1));
         let flags = if timeout.is_some() {
             libc::IPC_NOWAIT
         } else {
             0
         };
+        let mut regrown = false;
         loop {
-            // SAFETY: the scratch holds a long and `max_len >= size` bytes.
+            let size = buf.len().min(self.longest);
+            // SAFETY: the scratch holds a long and `longest >= size` bytes.
             let r = unsafe {
                 libc::msgrcv(
                     self.id,
@@ -389,29 +499,70 @@ impl SysvMq {
             match err.raw_os_error() {
                 Some(libc::EINTR) => {}
                 Some(libc::ENOMSG | libc::EAGAIN) => poller.pause(CoreError::Empty)?,
+                // The scratch is as long as msgmax was: if msgmax grew
+                // since, try again (once) with a longer scratch.
+                Some(libc::E2BIG) if buf.len() > size && !regrown && self.refresh_msgmax()? => {
+                    regrown = true;
+                }
                 Some(libc::E2BIG) => {
                     return Err(CoreError::BufferTooSmall {
-                        required: self.max_len,
+                        required: self.longest,
                     }
                     .into());
                 }
-                _ => return Err(self.os_error("msgrcv", err, Role::Producer)),
+                _ => return Err(self.os_error("msgrcv", err)),
             }
         }
     }
 
-    /// `EIDRM` (removed while waiting) and `EINVAL` (the id no longer
-    /// exists: every argument was validated) are a removed queue.
-    fn os_error(&self, call: &'static str, err: io::Error, peer: Role) -> Error {
-        match err.raw_os_error() {
-            Some(libc::EIDRM | libc::EINVAL) => Error::PeerGone { peer, pid: None },
-            _ => Error::os(call, self.target(), err),
+    /// `EIDRM` is a queue removed while we waited. `EINVAL` is a queue
+    /// removed before the call, or an argument the kernel refuses: the
+    /// queue is looked up again to tell which.
+    fn os_error(&self, call: &'static str, err: io::Error) -> Error {
+        let gone = match err.raw_os_error() {
+            Some(libc::EIDRM) => true,
+            Some(libc::EINVAL) => msg_stat(self.id)
+                .is_err_and(|e| matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EIDRM))),
+            _ => false,
+        };
+        if gone {
+            Error::Removed {
+                target: self.target(),
+            }
+        } else {
+            Error::os(call, self.target(), err)
         }
     }
 
     fn target(&self) -> String {
         format!("msqid {}", self.id)
     }
+}
+
+/// `IPC_STAT` of the queue `id`; where this user may not read it
+/// (`EACCES`), `MSG_STAT_ANY` (Linux 4.17), which shows any queue without
+/// that check.
+fn msg_stat(id: libc::c_int) -> io::Result<libc::msqid_ds> {
+    // SAFETY: all-zero is a valid `msqid_ds`.
+    let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
+    // SAFETY: `ds` is a valid out-pointer for IPC_STAT.
+    if unsafe { libc::msgctl(id, libc::IPC_STAT, &mut ds) } == 0 {
+        return Ok(ds);
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() != Some(libc::EACCES) {
+        return Err(err);
+    }
+    // MSG_STAT_ANY takes the kernel's index of the queue, which is the id's
+    // low 15 bits (24 with the `ipcmni_extend` boot option), and returns
+    // the id found there: it must be ours.
+    for bits in [15, 24] {
+        // SAFETY: `ds` is a valid out-pointer for MSG_STAT_ANY.
+        if unsafe { libc::msgctl(id & ((1 << bits) - 1), MSG_STAT_ANY, &mut ds) } == id {
+            return Ok(ds);
+        }
+    }
+    Err(err)
 }
 
 impl MessageSender for SysvMq {
@@ -421,7 +572,7 @@ impl MessageSender for SysvMq {
     }
 
     fn max_message_len(&self) -> usize {
-        self.max_len
+        self.msgmax
     }
 }
 
@@ -433,7 +584,7 @@ impl MessageReceiver for SysvMq {
     }
 
     fn max_message_len(&self) -> usize {
-        self.max_len
+        self.msgmax
     }
 }
 
@@ -474,7 +625,7 @@ mod tests {
         assert!(q.send_typed(0, b"x", None).is_err());
         let id = q.id();
         q.remove().unwrap();
-        assert!(SysvMq::from_id(id).unwrap_err().is_peer_gone());
+        assert!(matches!(SysvMq::from_id(id), Err(Error::NotFound(_))));
     }
 
     #[test]
@@ -484,12 +635,15 @@ mod tests {
         let e = q.set_capacity(limits.msgmnb as usize + 1).unwrap_err();
         assert_eq!(LimitExceeded::find(&e).unwrap().limit, MSGMNB_PATH);
         q.set_capacity(64).unwrap();
-        assert_eq!(q.max_message_len(), 64);
+        assert_eq!(q.capacity().unwrap(), 64);
         q.try_send(&[1; 64]).unwrap();
         assert_eq!(
             q.try_send(&[1; 1]).unwrap_err().core(),
             Some(CoreError::Full)
         );
+        let e = q.try_send(&[1; 65]).unwrap_err();
+        assert_eq!(LimitExceeded::find(&e).unwrap().limit, QBYTES_LIMIT);
+        assert!(e.to_string().contains(&format!("msqid {}", q.id())), "{e}");
         q.remove().unwrap();
     }
 }
