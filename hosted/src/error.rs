@@ -142,6 +142,21 @@ pub enum Error {
         /// The pid of a peer found dead, `None` if every peer closed.
         pid: Option<u32>,
     },
+    /// A [channel](crate::channel) object refused an `open`, `attach`,
+    /// `take_over` or `create`: its header or liveness block does not
+    /// validate, its sizes do not fit, or the role is held. Names the
+    /// object; [`Error::core`] returns `error` too, so that
+    /// `e.core() == Some(CoreError::RoleTaken(role))` matches a held role.
+    Channel {
+        /// The object: a channel name, a file path, `memfd (fd N)`.
+        name: String,
+        /// What was found.
+        error: CoreError,
+        /// For [`CoreError::RoleTaken`]: the pid recorded as the role's
+        /// holder when that process is dead (`take_over` takes the role
+        /// over); `None` when it lives or for other errors.
+        dead_holder: Option<u32>,
+    },
 }
 
 impl Error {
@@ -179,8 +194,31 @@ impl Error {
     /// ```
     pub fn core(&self) -> Option<CoreError> {
         match self {
-            Error::Core(e) => Some(*e),
+            Error::Core(e) | Error::Channel { error: e, .. } => Some(*e),
             _ => None,
+        }
+    }
+
+    /// A core error met while setting up the channel object `name` becomes
+    /// [`Error::Channel`] naming it (also one made without a name); other
+    /// errors name their object already and pass unchanged.
+    pub(crate) fn in_channel(self, name: impl FnOnce() -> String) -> Self {
+        match self {
+            Error::Core(error) => Error::Channel {
+                name: name(),
+                error,
+                dead_holder: None,
+            },
+            Error::Channel {
+                name: n,
+                error,
+                dead_holder,
+            } if n.is_empty() => Error::Channel {
+                name: name(),
+                error,
+                dead_holder,
+            },
+            other => other,
         }
     }
 
@@ -251,6 +289,20 @@ impl fmt::Display for Error {
                 Some(pid) => write!(f, "peer gone: the {peer} (pid {pid}) died"),
                 None => write!(f, "peer gone: no {peer} is left"),
             },
+            Error::Channel {
+                name,
+                error,
+                dead_holder,
+            } => {
+                write!(f, "channel {name}: {error}")?;
+                match dead_holder {
+                    Some(pid) => write!(
+                        f,
+                        " by pid {pid}, which died: `take_over` takes the role over"
+                    ),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -258,7 +310,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Core(e) => Some(e),
+            Error::Core(e) | Error::Channel { error: e, .. } => Some(e),
             Error::NotFound(e)
             | Error::AlreadyExists(e)
             | Error::PermissionDenied(e)

@@ -59,6 +59,13 @@
 //! published (`Release`), so an opener that validated the header
 //! (`Acquire`) finds a valid block.
 //!
+//! An opener reads the header once: the core ring attaches over the whole
+//! mapping (its `attach` loads every header field once, validates them and
+//! checks that the ring fits the mapping), and the liveness offset is then
+//! computed, with checked arithmetic, from the attached ring's capacity and
+//! the element type, and bounded by the mapped length. A peer that rewrites
+//! the header meanwhile changes nothing this side decided.
+//!
 //! # Dead peers
 //! Each endpoint records its pid and process start time in its slot when it
 //! opens, and marks the slot closed when dropped. A blocked call sleeps in
@@ -71,10 +78,16 @@
 //! `try_` calls never check liveness (no system call on the fast path); ask
 //! [`spsc::Sender::peer_gone`] and friends.
 //!
-//! A process that dies holding the producer or consumer role of an SPSC
-//! channel (or the receiver role of an [`mpsc_bytes`] channel) keeps the
-//! core's claim; `take_over` hands it to a new process after checking the
-//! holder is dead (pid and start time): the new endpoint resumes at the
+//! A single-endpoint role (the producer or consumer of an SPSC channel,
+//! the receiver of an [`mpsc_bytes`] channel) is recorded before it is
+//! taken: an endpoint first claims the role's liveness slot, whose state
+//! word names its pid (see [`liveness`]), then the core's claim; it gives
+//! them back in the reverse order (the core's claim, then the slot). So
+//! whatever instruction a holder dies at, the slot names it: a plain `open`
+//! gets [`CoreError::RoleTaken`] (its error names the dead pid and points
+//! to `take_over`), and `take_over` hands the role to a new process after
+//! checking the holder is dead (pid and start time), whether or not the
+//! dead one had reached the core's claim: the new endpoint resumes at the
 //! published positions. A sender of [`mpsc_bytes`] that dies in the middle
 //! of a message is skipped by the receiver (see there).
 //!
@@ -100,7 +113,7 @@ pub use liveness::{
 };
 pub use stale::{ChannelInfo, ChannelStatus, EndpointInfo, inspect, list, remove_stale};
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::ptr::NonNull;
 use std::time::Duration;
 
@@ -146,6 +159,17 @@ impl SharedMemory for Memory {
             Memory::Shm(m) => m.region(),
             Memory::Memfd(m) => m.region(),
             Memory::File(m) => m.region(),
+        }
+    }
+}
+
+impl Memory {
+    /// The object, for error messages: a channel name, a path, a memfd.
+    fn describe(&self) -> String {
+        match self {
+            Memory::Shm(m) => m.name().as_str()[1..].to_owned(),
+            Memory::Memfd(m) => format!("memfd (fd {})", m.as_fd().as_raw_fd()),
+            Memory::File(m) => m.path().display().to_string(),
         }
     }
 }
@@ -207,24 +231,31 @@ pub fn core_region_len(info: &HeaderInfo) -> Option<usize> {
 }
 
 /// The offset of the liveness block: the core region's length rounded up to
-/// 4096.
+/// 4096, or `None` if that overflows (a length no mapping has).
 ///
 /// ```
-/// assert_eq!(ipckit::channel::liveness_offset(384 + 64 * 8), 4096);
-/// assert_eq!(ipckit::channel::liveness_offset(4096), 4096);
+/// use ipckit::channel::liveness_offset;
+/// assert_eq!(liveness_offset(384 + 64 * 8), Some(4096));
+/// assert_eq!(liveness_offset(4096), Some(4096));
+/// assert_eq!(liveness_offset(usize::MAX), None);
 /// ```
-pub const fn liveness_offset(core_len: usize) -> usize {
-    core_len.div_ceil(LIVENESS_LEN) * LIVENESS_LEN
+pub const fn liveness_offset(core_len: usize) -> Option<usize> {
+    core_len.checked_next_multiple_of(LIVENESS_LEN)
 }
 
 /// The channel object's length for a core region of `core_len` bytes: the
-/// liveness offset plus the block.
+/// liveness offset plus the block, or `None` if that overflows.
 ///
 /// ```
-/// assert_eq!(ipckit::channel::object_len(384 + 64 * 8), 8192);
+/// use ipckit::channel::object_len;
+/// assert_eq!(object_len(384 + 64 * 8), Some(8192));
+/// assert_eq!(object_len(usize::MAX - 4096), None);
 /// ```
-pub const fn object_len(core_len: usize) -> usize {
-    liveness_offset(core_len) + LIVENESS_LEN
+pub const fn object_len(core_len: usize) -> Option<usize> {
+    match liveness_offset(core_len) {
+        Some(at) => at.checked_add(LIVENESS_LEN),
+        None => None,
+    }
 }
 
 /// Validates a channel name: [`NAME_PREFIX`], then the rules of
@@ -268,73 +299,75 @@ fn open_object(name: &str) -> Result<ShmObject> {
     }
 }
 
-/// A channel's memory, split into the core region and the liveness block.
-pub(crate) struct Parts {
-    pub(crate) mem: Memory,
-    /// The core region, `'static` only in name: every endpoint keeps `mem`
-    /// (the mapping) in a field that drops after the ring endpoint borrowing
-    /// this region.
-    pub(crate) core: Region<'static>,
-    pub(crate) block: Block,
+/// The whole mapping of `mem` as a region, `'static` only in name: every
+/// endpoint keeps `mem` (the mapping) in a field that drops after the ring
+/// endpoint borrowing this region.
+fn whole(mem: &Memory) -> Region<'static> {
+    // SAFETY: the pointer and length are `mem`'s live mapping (non-null),
+    // valid as long as `mem`, which every user of this region keeps (see
+    // above). Other processes writing the bytes is what `from_raw` allows;
+    // this process touches them only through ipckit (rings, the liveness
+    // block's atomics).
+    unsafe { Region::from_raw(NonNull::new_unchecked(mem.as_ptr()), mem.len()) }
 }
 
-impl Parts {
-    fn split(mem: Memory, core_len: usize, slots: u32) -> Result<Self> {
-        let need = object_len(core_len);
-        let len = mem.len();
-        if len < need {
-            return Err(Error::TooSmall {
-                target: "channel object".into(),
-                size: len as u64,
-                required: need as u64,
-            });
-        }
-        let base = mem.region().as_ptr();
-        // SAFETY: `base` is the start of `mem`'s live mapping (non-null),
-        // `core_len <= len`; the mapping stays valid as long as `mem`, and
-        // every user of this region keeps `mem` (see the field doc). Other
-        // processes writing the bytes is what `from_raw` allows.
-        let core = unsafe { Region::from_raw(NonNull::new_unchecked(base), core_len) };
-        // SAFETY: `liveness_offset + LIVENESS_LEN <= len` (checked), the
-        // offset is a multiple of 4096 from a page-aligned base, and the
-        // block lives as long as `mem`, which its users keep.
-        let block = unsafe {
-            Block::new(
-                NonNull::new_unchecked(base.add(liveness_offset(core_len))),
-                slots,
-            )
-        };
-        Ok(Self { mem, core, block })
-    }
+/// The liveness block of a channel whose core region is `core_len` bytes:
+/// `TooSmall` unless the mapping holds it (checked arithmetic).
+fn block_of(mem: &Memory, core_len: usize, slots: u32) -> Result<Block> {
+    let len = mem.len();
+    let too_small = || Error::TooSmall {
+        target: mem.describe(),
+        size: len as u64,
+        required: object_len(core_len).map_or(u64::MAX, |n| n as u64),
+    };
+    let at = liveness_offset(core_len)
+        .filter(|at| at.checked_add(LIVENESS_LEN).is_some_and(|end| end <= len))
+        .ok_or_else(too_small)?;
+    // SAFETY: `at + LIVENESS_LEN <= len` (checked above), `at` is a multiple
+    // of 4096 from the page-aligned base of `mem`'s mapping, and the block
+    // lives as long as `mem`, which its users keep.
+    Ok(unsafe { Block::new(NonNull::new_unchecked(mem.as_ptr().add(at)), slots) })
+}
 
-    /// Fresh (zeroed) memory: writes the liveness block; the caller then
-    /// initialises the ring, whose header publication makes both visible.
-    pub(crate) fn fresh(mem: Memory, core_len: usize, slots: u32) -> Result<Self> {
-        let parts = Self::split(mem, core_len, slots)?;
-        if parts.mem.inspect().is_ok() {
+/// Attaches the core ring over the whole mapping of `mem`, waiting
+/// (bounded) for a creator that has not published the header yet.
+fn attach_published<R: CoreRing>(mem: &Memory) -> Result<R> {
+    let until = monotonic_now() + OPEN_PATIENCE;
+    loop {
+        match R::attach_core(whole(mem)) {
+            Err(CoreError::NotInitialized) if monotonic_now() < until => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// The ring and liveness block of `mem`: initialised (`Mode::Init`: the
+/// block first, then the ring, whose header publication makes both
+/// visible) or attached and validated.
+///
+/// An attach reads the header exactly once, inside the core's `attach`
+/// (which validates it and checks the ring fits the mapping); the liveness
+/// block's place follows from the attached ring's capacity and the element
+/// type, never from a second read of the header.
+fn ring_and_block<R: CoreRing>(mem: &Memory, mode: Mode, capacity: u32) -> Result<(R, Block)> {
+    if mode == Mode::Init {
+        let core_len = R::core_len(capacity).ok_or(CoreError::InvalidCapacity)?;
+        let block = block_of(mem, core_len, R::SLOTS)?;
+        if mem.inspect().is_ok() {
             return Err(CoreError::AlreadyInitialized.into());
         }
-        parts.block.init();
-        Ok(parts)
+        block.init();
+        let ring = R::init_core(whole(mem), capacity)?;
+        return Ok((ring, block));
     }
-
-    /// Memory holding a channel of `kind`: waits (bounded) for its header
-    /// to be published, then validates the sizes and the liveness block.
-    pub(crate) fn existing(mem: Memory, kind: ObjectKind, slots: u32) -> Result<Self> {
-        let until = monotonic_now() + OPEN_PATIENCE;
-        let info = loop {
-            match mem.expect_kind(kind) {
-                Err(Error::Core(CoreError::NotInitialized)) if monotonic_now() < until => {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                other => break other?,
-            }
-        };
-        let core_len = core_region_len(&info).ok_or(CoreError::Corrupted("sizes in header"))?;
-        let parts = Self::split(mem, core_len, slots)?;
-        parts.block.validate()?;
-        Ok(parts)
-    }
+    let ring = attach_published::<R>(mem)?;
+    let core_len =
+        R::core_len(ring.capacity()).ok_or(CoreError::Corrupted("capacity in header"))?;
+    let block = block_of(mem, core_len, R::SLOTS)?;
+    block.validate()?;
+    Ok((ring, block))
 }
 
 /// Creates or opens by name: `Ok((memory, created))`.
@@ -428,13 +461,18 @@ pub(crate) fn named(name: &str, len: usize, create: bool, open: bool) -> Result<
     Ok((mem, if created { Mode::Init } else { Mode::Attach }))
 }
 
-/// Claims a single-endpoint role (SPSC kinds) in the core and records it in
-/// the liveness block; with `take_over`, first takes the slot from a dead
-/// holder and frees the core's claim with `release`.
+/// Claims a single-endpoint role (SPSC kinds): records this process in the
+/// role's liveness slot first, then takes the core's claim with `claim`
+/// (module docs: the slot names the holder at every instant). With
+/// `take_over`, the slot is taken from a dead holder (active, or killed
+/// while claiming), and the core's claim it may have reached is freed with
+/// `release` before ours is taken.
 ///
 /// `release` must free the core claim of `role` on `ring`; it is called
-/// only after the slot's recorded holder was found dead (pid and start
-/// time) and this process won the slot.
+/// only after the slot's recorded holder was found dead and this process
+/// won the slot. The endpoint `claim` returns must be dropped before the
+/// membership (the endpoint structs declare it first), so that the core's
+/// claim is given back while the slot still names its holder.
 pub(crate) fn claim_single<R, E>(
     block: Block,
     role: ipckit_core::Role,
@@ -443,29 +481,33 @@ pub(crate) fn claim_single<R, E>(
     claim: impl Fn(&R) -> ipckit_core::Result<E>,
     release: impl FnOnce(&R),
 ) -> Result<(E, liveness::Membership)> {
-    if take_over {
-        match liveness::Membership::take_over_single(block, role)? {
+    // Before any claim: a failure here leaves nothing behind.
+    let me = ProcessId::current()?;
+    let member = if take_over {
+        match liveness::Membership::take_over_single(block, role, me)? {
             Ok(member) => {
                 release(ring);
-                let endpoint = claim(ring)?;
-                return Ok((endpoint, member));
+                member
             }
-            Err(block) => return claim_single(block, role, false, ring, claim, release),
+            Err(block) => liveness::Membership::claim_single(block, role, me)?,
         }
-    }
+    } else {
+        liveness::Membership::claim_single(block, role, me)?
+    };
+    // On failure `member` drops here and closes the slot again.
     let endpoint = claim(ring)?;
-    let member = liveness::Membership::claim_single(block, role)?;
     Ok((endpoint, member))
 }
 
 /// A core ring a channel is built on: its kind, the liveness slots of each
 /// side, and how to size, initialise (with waking on) and attach it.
 pub(crate) trait CoreRing: Sized {
-    const KIND: ObjectKind;
     const SLOTS: u32;
     fn core_len(capacity: u32) -> Option<usize>;
     fn init_core(core: Region<'static>, capacity: u32) -> ipckit_core::Result<Self>;
     fn attach_core(core: Region<'static>) -> ipckit_core::Result<Self>;
+    /// The capacity the ring was validated with.
+    fn capacity(&self) -> u32;
 }
 
 /// A [`CoreRing`] whose producer and consumer roles are each held by one
@@ -481,11 +523,11 @@ pub(crate) trait SingleRoles: CoreRing {
 
 /// Implements [`CoreRing`] (and with `single`, [`SingleRoles`], one slot a
 /// side) for a core ring type: `core_ring!([generics] Type, ObjectKind
-/// variant, slots, its Options type)`.
+/// variant, slots, its Options type)`. The kind is for the reader: the
+/// core's `attach` checks it.
 macro_rules! core_ring {
     ([$($g:tt)*] $ring:ty, $kind:ident, $slots:expr, $options:ident) => {
         impl<$($g)*> $crate::channel::CoreRing for $ring {
-            const KIND: ipckit_core::ObjectKind = ipckit_core::ObjectKind::$kind;
             const SLOTS: u32 = $slots;
             fn core_len(capacity: u32) -> Option<usize> {
                 <$ring>::region_len(capacity)
@@ -498,6 +540,9 @@ macro_rules! core_ring {
             }
             fn attach_core(core: ipckit_core::Region<'static>) -> ipckit_core::Result<Self> {
                 <$ring>::attach(core)
+            }
+            fn capacity(&self) -> u32 {
+                <$ring>::capacity(self)
             }
         }
     };
@@ -520,7 +565,8 @@ pub(crate) use core_ring;
 
 /// Sets up the ring of `mem` (initialised for `Mode::Init`, else validated
 /// and attached), then makes the endpoint and records it in the liveness
-/// block with `claim`. On error, removes an object this call created.
+/// block with `claim`. On error, removes an object this call created; a
+/// core error comes back as [`Error::Channel`], naming the object.
 pub(crate) fn set_up<R: CoreRing, E>(
     mem: Memory,
     mode: Mode,
@@ -528,22 +574,10 @@ pub(crate) fn set_up<R: CoreRing, E>(
     claim: impl FnOnce(&R, Block) -> Result<(E, liveness::Membership)>,
 ) -> Result<(Memory, E, liveness::Membership)> {
     let cleanup = created_name(&mem, mode);
-    let set_up = (|| {
-        let (parts, ring) = if mode == Mode::Init {
-            let core_len = R::core_len(capacity).ok_or(CoreError::InvalidCapacity)?;
-            let parts = Parts::fresh(mem, core_len, R::SLOTS)?;
-            let ring = R::init_core(parts.core, capacity)?;
-            (parts, ring)
-        } else {
-            let parts = Parts::existing(mem, R::KIND, R::SLOTS)?;
-            let ring = R::attach_core(parts.core)?;
-            (parts, ring)
-        };
-        let Parts { mem, block, .. } = parts;
-        let (endpoint, member) = claim(&ring, block)?;
-        Ok((mem, endpoint, member))
-    })();
-    undo_on_error(set_up, cleanup)
+    let set_up = ring_and_block::<R>(&mem, mode, capacity)
+        .and_then(|(ring, block)| claim(&ring, block))
+        .map_err(|e| e.in_channel(|| mem.describe()));
+    undo_on_error(set_up.map(|(endpoint, member)| (mem, endpoint, member)), cleanup)
 }
 
 /// [`set_up`] for a single-endpoint role (SPSC kinds): claims `role` with
@@ -587,7 +621,7 @@ macro_rules! endpoint_constructors {
     ) => {
         $(#[$object_len])*
         pub fn object_len(capacity: u32) -> Option<usize> {
-            <$ring>::region_len(capacity).map($crate::channel::object_len)
+            <$ring>::region_len(capacity).and_then($crate::channel::object_len)
         }
 
         $(#[$create])*
