@@ -18,8 +18,11 @@ use std::time::{Duration, Instant};
 use ipckit::channel::{self, bytes, mpmc, mpsc_bytes, spsc};
 use ipckit::error::Error;
 use ipckit::shm::{SharedMemory, ShmObject};
+use proptest::prelude::*;
+use proptest::test_runner::{TestCaseError, TestRunner};
 use support::{
-    Ctx, EXIT_CHECK, EXIT_OK, Exit, ShmGuard, child_main, fail, fork_child, run_tests,
+    Ctx, EXIT_CHECK, EXIT_OK, Exit, SharedWords, ShmGuard, child_main, fail, fork_child,
+    run_tests,
 };
 
 macro_rules! ensure {
@@ -61,44 +64,105 @@ fn in_child(what: &str, body: impl FnOnce() -> Result<(), String>) -> Result<(),
     }
 }
 
-/// Every open path of every kind on `name`, each expected to fail; an
-/// endpoint that opens must work (its `try_` calls return).
-fn every_open(name: &str) -> Vec<(&'static str, Result<(), Error>)> {
+/// The bytes an endpoint that opened may claim as its ring: `object_len`
+/// of its capacity, or for a byte channel twice its largest message (the
+/// frame rings' capacity is at least that).
+fn fits(need: Option<usize>, len: usize) -> Result<(), String> {
+    match need {
+        Some(n) if n <= len => Ok(()),
+        other => Err(format!("an endpoint claims {other:?} bytes of a {len}-byte object")),
+    }
+}
+
+/// Every open path of every kind on `name` (a `len`-byte object): each
+/// either fails or yields an endpoint that fits the object and whose `try_`
+/// calls return. `Err` for an endpoint that does not fit.
+fn every_open(name: &str, len: usize) -> Result<Vec<(&'static str, Result<(), Error>)>, String> {
     let mut buf = [0u8; 64];
-    vec![
-        (
-            "spsc::Sender::open",
-            spsc::Sender::<u32>::open(name).map(|mut e| drop(e.try_send(1))),
-        ),
-        (
-            "spsc::Receiver::take_over",
-            spsc::Receiver::<u32>::take_over(name).map(|mut e| drop(e.try_recv())),
-        ),
-        (
-            "mpmc::Sender::open",
-            mpmc::Sender::<u32>::open(name).map(|e| drop(e.try_send(1))),
-        ),
-        (
-            "mpmc::Receiver::open",
-            mpmc::Receiver::<u32>::open(name).map(|e| drop(e.try_recv())),
-        ),
-        (
-            "bytes::Sender::take_over",
-            bytes::Sender::take_over(name).map(|mut e| drop(e.try_send(b"x"))),
-        ),
-        (
-            "bytes::Receiver::open",
-            bytes::Receiver::open(name).map(|mut e| drop(e.try_recv(&mut buf))),
-        ),
-        (
-            "mpsc_bytes::Sender::open",
-            mpsc_bytes::Sender::open(name).map(|e| drop(e.try_send(b"x"))),
-        ),
-        (
-            "mpsc_bytes::Receiver::take_over",
-            mpsc_bytes::Receiver::take_over(name).map(|mut e| drop(e.try_recv(&mut buf))),
-        ),
-    ]
+    let frame = |max: u32| Some(2 * max as usize);
+    let mut all = Vec::new();
+    macro_rules! try_open {
+        ($what:expr, $open:expr, |$e:ident| $need:expr, $use:expr) => {
+            let r = $open;
+            let r = match r {
+                #[allow(unused_mut)] // only some endpoints' `try_` take `&mut`
+                Ok(mut $e) => {
+                    fits($need, len).map_err(|m| format!("{}: {m}", $what))?;
+                    $use;
+                    $use;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            };
+            all.push(($what, r));
+        };
+    }
+    type S = spsc::Sender<u32>;
+    type R = spsc::Receiver<u32>;
+    type MS = mpmc::Sender<u32>;
+    type MR = mpmc::Receiver<u32>;
+    try_open!("spsc::Sender::open", S::open(name), |e| S::object_len(e.capacity()), {
+        let _ = e.try_send(1);
+    });
+    try_open!("spsc::Sender::take_over", S::take_over(name), |e| S::object_len(e.capacity()), {
+        let _ = e.try_send(1);
+    });
+    try_open!("spsc::Receiver::open", R::open(name), |e| R::object_len(e.capacity()), {
+        let _ = e.try_recv();
+    });
+    try_open!("spsc::Receiver::take_over", R::take_over(name), |e| R::object_len(e.capacity()), {
+        let _ = e.try_recv();
+    });
+    try_open!("mpmc::Sender::open", MS::open(name), |e| MS::object_len(e.capacity()), {
+        let _ = e.try_send(1);
+    });
+    try_open!("mpmc::Receiver::open", MR::open(name), |e| MR::object_len(e.capacity()), {
+        let _ = e.try_recv();
+    });
+    try_open!("bytes::Sender::open", bytes::Sender::open(name), |e| frame(e.max_frame_len()), {
+        let _ = e.try_send(b"x");
+    });
+    try_open!("bytes::Sender::take_over", bytes::Sender::take_over(name), |e| frame(e.max_frame_len()), {
+        let _ = e.try_send(b"x");
+    });
+    try_open!("bytes::Receiver::open", bytes::Receiver::open(name), |e| frame(e.max_frame_len()), {
+        let _ = e.try_recv(&mut buf);
+    });
+    try_open!("bytes::Receiver::take_over", bytes::Receiver::take_over(name), |e| frame(e.max_frame_len()), {
+        let _ = e.try_recv(&mut buf);
+    });
+    try_open!("mpsc_bytes::Sender::open", mpsc_bytes::Sender::open(name), |e| frame(e.max_frame_len()), {
+        let _ = e.try_send(b"x");
+    });
+    try_open!("mpsc_bytes::Receiver::open", mpsc_bytes::Receiver::open(name), |e| frame(e.max_frame_len()), {
+        let _ = e.try_recv(&mut buf);
+    });
+    try_open!("mpsc_bytes::Receiver::take_over", mpsc_bytes::Receiver::take_over(name), |e| frame(e.max_frame_len()), {
+        let _ = e.try_recv(&mut buf);
+    });
+    Ok(all)
+}
+
+/// [`every_open`], then `inspect` and `list`: errors must name the object.
+/// `Ok(number of opens that succeeded)`.
+fn every_path(name: &str, len: usize) -> Result<usize, String> {
+    let mut opened = 0;
+    for (what, r) in every_open(name, len)? {
+        match r {
+            Ok(()) => opened += 1,
+            Err(e) => ensure!(
+                e.to_string().contains(name),
+                "{what}: the error does not name the object: {e}"
+            ),
+        }
+    }
+    channel::inspect(name).map_err(|e| format!("inspect: {e}"))?;
+    let listed = channel::list().map_err(|e| format!("list: {e}"))?;
+    ensure!(
+        listed.iter().any(|c| c.name == name),
+        "list does not show {name}"
+    );
+    Ok(opened)
 }
 
 // ---------------------------------------------------------------------------
@@ -119,7 +183,7 @@ fn crafted_sizes() -> Result<String, String> {
     craft_wrapping_mpmc(&ShmObject::open(&g.0).ctx("open object")?);
     let name = g.0.clone();
     in_child("crafted MPMC sizes", || {
-        for (what, r) in every_open(&name) {
+        for (what, r) in every_open(&name, 8192)? {
             match r {
                 Ok(()) => return Err(format!("{what} opened a channel with crafted sizes")),
                 Err(e) => ensure!(
@@ -234,11 +298,315 @@ fn flip_between_reads() -> Result<String, String> {
     ))
 }
 
+// ---------------------------------------------------------------------------
+// Arbitrary headers and liveness blocks.
+
+/// The channel kinds a case starts from (then overwritten).
+const KINDS: [&str; 4] = ["spsc", "mpmc", "bytes", "mpsc_bytes"];
+
+/// Creates a small channel of kind `k` (an 8 KiB object: the core region
+/// ends below 4096, the liveness block is at 4096).
+fn create(k: usize, name: &str) -> Result<(), Error> {
+    match k {
+        0 => spsc::Sender::<u32>::create(name, 8).map(drop),
+        1 => mpmc::Sender::<u32>::create(name, 8).map(drop),
+        2 => bytes::Sender::create(name, 64).map(drop),
+        _ => mpsc_bytes::Sender::create(name, 64).map(drop),
+    }
+}
+
+const OBJECT_LEN: usize = 8192;
+const BLOCK: usize = 4096;
+const STATE: usize = 16;
+
+/// The header's ten words (`magic` .. `flags`).
+fn header_offset() -> impl Strategy<Value = usize> {
+    (0..10usize).prop_map(|i| i * 4)
+}
+
+/// A liveness word: magic, version, slot count, a slot's state word or
+/// reserved word, or an intent word.
+fn liveness_offset() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        1 => (0..3usize).prop_map(|i| i * 4),
+        6 => (0..128usize, 0..2usize).prop_map(|(slot, w)| 64 + slot * 16 + w * 4),
+        3 => (0..256usize).prop_map(|i| 2112 + i * 4),
+    ]
+}
+
+/// Values a hostile peer tries first.
+const SPECIAL: [u32; 22] = [
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    8,
+    64,
+    128,
+    384,
+    512,
+    4096,
+    0x7fff_ffff,
+    0x8000_0000,
+    1 << 30,
+    u32::MAX,
+    u32::MAX - 3,
+    u32::from_le_bytes(*b"IPCK"),
+    u32::from_le_bytes(*b"IPCL"),
+    0x0102_0304,
+    0x0403_0201,
+];
+
+/// Values a hostile peer tries, and any other.
+fn value() -> impl Strategy<Value = u32> {
+    prop_oneof![prop::sample::select(SPECIAL.to_vec()), any::<u32>()]
+}
+
+/// A slot state word naming a pid: garbage, init (alive), or nobody.
+fn slot_word() -> impl Strategy<Value = u32> {
+    (0..4u32, prop_oneof![Just(0u32), Just(1), 2..(1u32 << 22)], any::<u8>())
+        .prop_map(|(state, pid, generation)| (u32::from(generation) << 24) | (pid << 2) | state)
+}
+
+/// One case: a channel kind, then word writes over its header, liveness
+/// block (state words, start times) and control lines and data.
+#[derive(Debug, Clone)]
+struct Case {
+    kind: usize,
+    header: Vec<(usize, u32)>,
+    liveness: Vec<(usize, u32)>,
+    slots: Vec<(usize, u32, u64)>,
+    control: Vec<(usize, u32)>,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        0..KINDS.len(),
+        // Half the cases keep a valid header, to reach the liveness block
+        // and the endpoints behind it.
+        prop_oneof![
+            Just(Vec::new()),
+            prop::collection::vec((header_offset(), value()), 1..6),
+        ],
+        prop::collection::vec((liveness_offset(), value()), 0..6),
+        prop::collection::vec((0..128usize, slot_word(), any::<u64>()), 0..4),
+        prop::collection::vec(((32..1024usize).prop_map(|i| i * 4), value()), 0..4),
+    )
+        .prop_map(|(kind, header, liveness, slots, control)| Case {
+            kind,
+            header,
+            liveness,
+            slots,
+            control,
+        })
+}
+
+/// Writes the case over a fresh channel. A header state of 0 or 1 (a
+/// creator still initialising) is written as 2 or 3: every open would wait
+/// for it (2 s); `not_initialised` checks that path once.
+fn apply(case: &Case, obj: &ShmObject) {
+    for &(off, mut v) in &case.header {
+        if off == STATE && v < 2 {
+            v += 2;
+        }
+        word(obj, off).store(v, Ordering::Relaxed);
+    }
+    for &(off, v) in &case.liveness {
+        word(obj, BLOCK + off).store(v, Ordering::Relaxed);
+    }
+    for &(slot, w, start) in &case.slots {
+        let at = BLOCK + 64 + slot * 16;
+        // SAFETY: in bounds and 8-aligned; touched only atomically.
+        let start_word = unsafe {
+            std::sync::atomic::AtomicU64::from_ptr(obj.as_ptr().add(at + 8).cast())
+        };
+        start_word.store(start, Ordering::Relaxed);
+        word(obj, at).store(w, Ordering::Release);
+    }
+    for &(off, v) in &case.control {
+        word(obj, off).store(v, Ordering::Relaxed);
+    }
+}
+
+/// Runs `cases` proptest cases of `check` in a forked child; the case being
+/// run is kept in shared memory, so that one that kills the child with a
+/// signal is still shown.
+fn prop_in_child<C: std::fmt::Debug>(
+    what: &str,
+    cases: u32,
+    strategy: impl Strategy<Value = C>,
+    check: impl Fn(&C) -> Result<(), String>,
+) -> Result<(), String> {
+    let current = SharedWords::new();
+    let show = |c: &C| {
+        let text = format!("{c:?}");
+        let bytes = text.as_bytes();
+        let n = bytes.len().min(8 * 500);
+        for (i, chunk) in bytes[..n].chunks(8).enumerate() {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            current.word(i + 1).store(u64::from_le_bytes(w), Ordering::Relaxed);
+        }
+        current.word(0).store(n as u64, Ordering::Release);
+    };
+    let result = in_child(what, || {
+        let config = ProptestConfig {
+            cases,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        };
+        TestRunner::new(config)
+            .run(&strategy, |c| {
+                show(&c);
+                check(&c).map_err(TestCaseError::fail)
+            })
+            .map_err(|e| e.to_string())
+    });
+    result.map_err(|e| {
+        let n = current.word(0).load(Ordering::Acquire) as usize;
+        let bytes: Vec<u8> = (0..n.div_ceil(8))
+            .flat_map(|i| current.word(i + 1).load(Ordering::Relaxed).to_le_bytes())
+            .take(n)
+            .collect();
+        format!("{e}; last case: {}", String::from_utf8_lossy(&bytes))
+    })
+}
+
+fn arbitrary_headers() -> Result<String, String> {
+    const CASES: u32 = 512;
+    let g = ShmGuard::new("prop");
+    let name = g.0.clone();
+    // Counted in the child: cases, opens that succeeded, `remove_stale` calls.
+    let stats = SharedWords::new();
+    prop_in_child("arbitrary headers", CASES, case(), |c| {
+        stats.word(0).fetch_add(1, Ordering::Relaxed);
+        let _ = ShmObject::remove(&name);
+        create(c.kind, &name).map_err(|e| format!("create: {e}"))?;
+        let obj = ShmObject::open(&name).map_err(|e| e.to_string())?;
+        apply(c, &obj);
+        let n = every_path(&name, OBJECT_LEN)?;
+        stats.word(1).fetch_add(n as u64, Ordering::Relaxed);
+        // `remove_stale` looks at every channel of the machine: now and
+        // then only, to leave other tests' objects alone.
+        if c.header.len() == 5 && c.slots.len() == 3 {
+            stats.word(2).fetch_add(1, Ordering::Relaxed);
+            channel::remove_stale().map_err(|e| format!("remove_stale: {e}"))?;
+        }
+        let _ = ShmObject::remove(&name);
+        Ok(())
+    })?;
+    let [cases, opened, removals] = [0, 1, 2].map(|i| stats.word(i).load(Ordering::Relaxed));
+    Ok(format!(
+        "{cases} cases x 13 opens ({opened} opened and worked), inspect, list, \
+         {removals} remove_stale: errors name the object"
+    ))
+}
+
+/// A case of the concurrent test: a channel kind and the seed of the
+/// thread that rewrites its words while every path opens it.
+#[derive(Debug, Clone)]
+struct Flips {
+    kind: usize,
+    seed: u64,
+}
+
+/// Rewrites words of `obj` until `stop`: header words (each field, the
+/// state word included), liveness words (magic, version, slot count, state
+/// words, start times) and control words, with a special value, a random
+/// one or the original (so that opens also get through).
+fn flipper(obj: &ShmObject, original: &[u32], seed: u64, stop: &AtomicBool) -> u64 {
+    let mut rng = support::Rng(seed | 1);
+    let mut writes = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let r = rng.next();
+        let off = match r % 8 {
+            0..=3 => (r >> 8) as usize % 10 * 4,
+            4 => BLOCK + (r >> 8) as usize % 3 * 4,
+            5 | 6 => BLOCK + 64 + (r >> 8) as usize % 128 * 16 + (r >> 20) as usize % 4 * 4,
+            _ => 128 + (r >> 8) as usize % 96 * 4,
+        };
+        let v = match (r >> 32) % 4 {
+            0 | 1 => original[off / 4],
+            2 => SPECIAL[(r >> 40) as usize % SPECIAL.len()],
+            _ => (r >> 16) as u32,
+        };
+        word(obj, off).store(v, Ordering::Relaxed);
+        writes += 1;
+        if writes % 64 == 0 {
+            std::thread::yield_now();
+        }
+    }
+    writes
+}
+
+fn concurrent_headers() -> Result<String, String> {
+    const CASES: u32 = 40;
+    const ROUNDS: u32 = 4;
+    let g = ShmGuard::new("flips");
+    let name = g.0.clone();
+    let stats = SharedWords::new();
+    let strategy = (0..KINDS.len(), any::<u64>()).prop_map(|(kind, seed)| Flips { kind, seed });
+    prop_in_child("concurrent headers", CASES, strategy, |c| {
+        let _ = ShmObject::remove(&name);
+        create(c.kind, &name).map_err(|e| format!("create: {e}"))?;
+        let obj = ShmObject::open(&name).map_err(|e| e.to_string())?;
+        let original: Vec<u32> = (0..OBJECT_LEN / 4)
+            .map(|i| word(&obj, i * 4).load(Ordering::Relaxed))
+            .collect();
+        let stop = AtomicBool::new(false);
+        let result = std::thread::scope(|s| {
+            let flips = s.spawn(|| flipper(&obj, &original, c.seed, &stop));
+            let result = {
+                let _stop = StopOnDrop(&stop);
+                (0..ROUNDS).try_fold(0, |n, _| Ok::<_, String>(n + every_path(&name, OBJECT_LEN)?))
+            };
+            let writes = flips.join().map_err(|_| "flipper panicked".to_string())?;
+            stats.word(2).fetch_add(writes, Ordering::Relaxed);
+            result
+        })?;
+        stats.word(0).fetch_add(1, Ordering::Relaxed);
+        stats.word(1).fetch_add(result as u64, Ordering::Relaxed);
+        let _ = ShmObject::remove(&name);
+        Ok(())
+    })?;
+    let [cases, opened, writes] = [0, 1, 2].map(|i| stats.word(i).load(Ordering::Relaxed));
+    Ok(format!(
+        "{cases} cases x {ROUNDS} rounds x 13 opens, inspect, list while a thread rewrote \
+         {writes} words: {opened} opened and worked, every error names the object"
+    ))
+}
+
+fn not_initialised() -> Result<String, String> {
+    let g = ShmGuard::new("uninit");
+    drop(spsc::Sender::<u32>::create(&g.0, 8).ctx("create")?);
+    let obj = ShmObject::open(&g.0).ctx("open object")?;
+    word(&obj, STATE).store(1, Ordering::Relaxed);
+    match spsc::Receiver::<u32>::open(&g.0) {
+        Err(e) if e.core() == Some(ipckit::error::CoreError::NotInitialized) => {
+            ensure!(e.to_string().contains(&g.0), "{e}");
+        }
+        other => return Err(format!("open of an initialising object: {other:?}")),
+    }
+    let info = channel::inspect(&g.0).ctx("inspect")?;
+    ensure!(
+        matches!(info.status, channel::ChannelStatus::Unknown(_)),
+        "{:?}",
+        info.status
+    );
+    Ok("an object whose creator never finished: NotInitialized after the wait, naming it".into())
+}
+
 fn main() {
     type Test = fn() -> Result<String, String>;
     let tests: &[(&str, Test)] = &[
         ("crafted header sizes", crafted_sizes),
         ("header flipped between reads", flip_between_reads),
+        ("arbitrary headers and liveness blocks", arbitrary_headers),
+        ("headers changing while opened", concurrent_headers),
+        ("header of an unfinished creator", not_initialised),
     ];
     let mut tally = run_tests("header_proptest", tests);
     tally.check_leftovers("header_proptest");
