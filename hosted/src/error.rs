@@ -17,7 +17,9 @@
 //! | [`Error::Os`]              | anything else     | `ENOMEM`, `EMFILE`, `EPERM` (a seal refused an operation), ... |
 //!
 //! Errors this crate finds itself, without an `errno`, are
-//! [`Error::InvalidName`], [`Error::TooSmall`] and [`Error::NotSealed`].
+//! [`Error::InvalidName`], [`Error::TooSmall`] and [`Error::NotSealed`];
+//! a channel that refuses an `open` is [`Error::Channel`], the core's
+//! finding with the object's name.
 //!
 //! The core's error converts with `?` (`From<ipckit_core::Error>`), so code
 //! that mixes core calls (`Ring::attach`) and OS calls (`ShmObject::open`)
@@ -348,5 +350,27 @@ mod tests {
         assert!(std::error::Error::source(&e).is_some());
         let e = Error::from(CoreError::BadMagic);
         assert_eq!(e.to_string(), CoreError::BadMagic.to_string());
+    }
+
+    #[test]
+    fn channel_errors_name_the_object_and_a_dead_holder() {
+        let e = Error::from(CoreError::RoleTaken(Role::Consumer)).in_channel(|| "ipckit-x".into());
+        assert_eq!(e.core(), Some(CoreError::RoleTaken(Role::Consumer)));
+        assert!(e.to_string().starts_with("channel ipckit-x: "), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
+        let dead = Error::Channel {
+            name: String::new(),
+            error: CoreError::RoleTaken(Role::Producer),
+            dead_holder: Some(42),
+        }
+        .in_channel(|| "ipckit-y".into());
+        let s = dead.to_string();
+        assert!(
+            s.contains("ipckit-y") && s.contains("pid 42") && s.contains("take_over"),
+            "{s}"
+        );
+        // Errors that name their object already pass unchanged.
+        let os = Error::os("shm_open", "/a", io::Error::from_raw_os_error(libc::ENOENT));
+        assert!(matches!(os.in_channel(|| "b".into()), Error::NotFound(_)));
     }
 }

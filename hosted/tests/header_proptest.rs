@@ -21,8 +21,7 @@ use ipckit::shm::{SharedMemory, ShmObject};
 use proptest::prelude::*;
 use proptest::test_runner::{TestCaseError, TestRunner};
 use support::{
-    Ctx, EXIT_CHECK, EXIT_OK, Exit, SharedWords, ShmGuard, child_main, fail, fork_child,
-    run_tests,
+    Ctx, EXIT_CHECK, EXIT_OK, Exit, SharedWords, ShmGuard, child_main, fail, fork_child, run_tests,
 };
 
 macro_rules! ensure {
@@ -70,14 +69,19 @@ fn in_child(what: &str, body: impl FnOnce() -> Result<(), String>) -> Result<(),
 fn fits(need: Option<usize>, len: usize) -> Result<(), String> {
     match need {
         Some(n) if n <= len => Ok(()),
-        other => Err(format!("an endpoint claims {other:?} bytes of a {len}-byte object")),
+        other => Err(format!(
+            "an endpoint claims {other:?} bytes of a {len}-byte object"
+        )),
     }
 }
+
+/// What each open path returned.
+type Outcomes = Vec<(&'static str, Result<(), Error>)>;
 
 /// Every open path of every kind on `name` (a `len`-byte object): each
 /// either fails or yields an endpoint that fits the object and whose `try_`
 /// calls return. `Err` for an endpoint that does not fit.
-fn every_open(name: &str, len: usize) -> Result<Vec<(&'static str, Result<(), Error>)>, String> {
+fn every_open(name: &str, len: usize) -> Result<Outcomes, String> {
     let mut buf = [0u8; 64];
     let frame = |max: u32| Some(2 * max as usize);
     let mut all = Vec::new();
@@ -101,45 +105,110 @@ fn every_open(name: &str, len: usize) -> Result<Vec<(&'static str, Result<(), Er
     type R = spsc::Receiver<u32>;
     type MS = mpmc::Sender<u32>;
     type MR = mpmc::Receiver<u32>;
-    try_open!("spsc::Sender::open", S::open(name), |e| S::object_len(e.capacity()), {
-        let _ = e.try_send(1);
-    });
-    try_open!("spsc::Sender::take_over", S::take_over(name), |e| S::object_len(e.capacity()), {
-        let _ = e.try_send(1);
-    });
-    try_open!("spsc::Receiver::open", R::open(name), |e| R::object_len(e.capacity()), {
-        let _ = e.try_recv();
-    });
-    try_open!("spsc::Receiver::take_over", R::take_over(name), |e| R::object_len(e.capacity()), {
-        let _ = e.try_recv();
-    });
-    try_open!("mpmc::Sender::open", MS::open(name), |e| MS::object_len(e.capacity()), {
-        let _ = e.try_send(1);
-    });
-    try_open!("mpmc::Receiver::open", MR::open(name), |e| MR::object_len(e.capacity()), {
-        let _ = e.try_recv();
-    });
-    try_open!("bytes::Sender::open", bytes::Sender::open(name), |e| frame(e.max_frame_len()), {
-        let _ = e.try_send(b"x");
-    });
-    try_open!("bytes::Sender::take_over", bytes::Sender::take_over(name), |e| frame(e.max_frame_len()), {
-        let _ = e.try_send(b"x");
-    });
-    try_open!("bytes::Receiver::open", bytes::Receiver::open(name), |e| frame(e.max_frame_len()), {
-        let _ = e.try_recv(&mut buf);
-    });
-    try_open!("bytes::Receiver::take_over", bytes::Receiver::take_over(name), |e| frame(e.max_frame_len()), {
-        let _ = e.try_recv(&mut buf);
-    });
-    try_open!("mpsc_bytes::Sender::open", mpsc_bytes::Sender::open(name), |e| frame(e.max_frame_len()), {
-        let _ = e.try_send(b"x");
-    });
-    try_open!("mpsc_bytes::Receiver::open", mpsc_bytes::Receiver::open(name), |e| frame(e.max_frame_len()), {
-        let _ = e.try_recv(&mut buf);
-    });
-    try_open!("mpsc_bytes::Receiver::take_over", mpsc_bytes::Receiver::take_over(name), |e| frame(e.max_frame_len()), {
-        let _ = e.try_recv(&mut buf);
-    });
+    try_open!(
+        "spsc::Sender::open",
+        S::open(name),
+        |e| S::object_len(e.capacity()),
+        {
+            let _ = e.try_send(1);
+        }
+    );
+    try_open!(
+        "spsc::Sender::take_over",
+        S::take_over(name),
+        |e| S::object_len(e.capacity()),
+        {
+            let _ = e.try_send(1);
+        }
+    );
+    try_open!(
+        "spsc::Receiver::open",
+        R::open(name),
+        |e| R::object_len(e.capacity()),
+        {
+            let _ = e.try_recv();
+        }
+    );
+    try_open!(
+        "spsc::Receiver::take_over",
+        R::take_over(name),
+        |e| R::object_len(e.capacity()),
+        {
+            let _ = e.try_recv();
+        }
+    );
+    try_open!(
+        "mpmc::Sender::open",
+        MS::open(name),
+        |e| MS::object_len(e.capacity()),
+        {
+            let _ = e.try_send(1);
+        }
+    );
+    try_open!(
+        "mpmc::Receiver::open",
+        MR::open(name),
+        |e| MR::object_len(e.capacity()),
+        {
+            let _ = e.try_recv();
+        }
+    );
+    try_open!(
+        "bytes::Sender::open",
+        bytes::Sender::open(name),
+        |e| frame(e.max_frame_len()),
+        {
+            let _ = e.try_send(b"x");
+        }
+    );
+    try_open!(
+        "bytes::Sender::take_over",
+        bytes::Sender::take_over(name),
+        |e| frame(e.max_frame_len()),
+        {
+            let _ = e.try_send(b"x");
+        }
+    );
+    try_open!(
+        "bytes::Receiver::open",
+        bytes::Receiver::open(name),
+        |e| frame(e.max_frame_len()),
+        {
+            let _ = e.try_recv(&mut buf);
+        }
+    );
+    try_open!(
+        "bytes::Receiver::take_over",
+        bytes::Receiver::take_over(name),
+        |e| frame(e.max_frame_len()),
+        {
+            let _ = e.try_recv(&mut buf);
+        }
+    );
+    try_open!(
+        "mpsc_bytes::Sender::open",
+        mpsc_bytes::Sender::open(name),
+        |e| frame(e.max_frame_len()),
+        {
+            let _ = e.try_send(b"x");
+        }
+    );
+    try_open!(
+        "mpsc_bytes::Receiver::open",
+        mpsc_bytes::Receiver::open(name),
+        |e| frame(e.max_frame_len()),
+        {
+            let _ = e.try_recv(&mut buf);
+        }
+    );
+    try_open!(
+        "mpsc_bytes::Receiver::take_over",
+        mpsc_bytes::Receiver::take_over(name),
+        |e| frame(e.max_frame_len()),
+        {
+            let _ = e.try_recv(&mut buf);
+        }
+    );
     Ok(all)
 }
 
@@ -273,7 +342,7 @@ fn flip_between_reads() -> Result<String, String> {
             // Stops the flipper also when the loop below panics.
             let _stop = StopOnDrop(&stop);
             let until = Instant::now() + Duration::from_secs(3);
-            let result = (|| {
+            (|| {
                 for _ in 0..ROUNDS {
                     if Instant::now() > until {
                         break;
@@ -293,8 +362,7 @@ fn flip_between_reads() -> Result<String, String> {
                     );
                 }
                 Ok(())
-            })();
-            result
+            })()
         })
     })?;
     Ok(format!(
@@ -391,7 +459,11 @@ fn near_wrap() -> impl Strategy<Value = Vec<(usize, u32)>> {
 
 /// A slot state word naming a pid: garbage, init (alive), or nobody.
 fn slot_word() -> impl Strategy<Value = u32> {
-    (0..4u32, prop_oneof![Just(0u32), Just(1), 2..(1u32 << 22)], any::<u8>())
+    (
+        0..4u32,
+        prop_oneof![Just(0u32), Just(1), 2..(1u32 << 22)],
+        any::<u8>(),
+    )
         .prop_map(|(state, pid, generation)| (u32::from(generation) << 24) | (pid << 2) | state)
 }
 
@@ -445,9 +517,8 @@ fn apply(case: &Case, obj: &ShmObject) {
     for &(slot, w, start) in &case.slots {
         let at = BLOCK + 64 + slot * 16;
         // SAFETY: in bounds and 8-aligned; touched only atomically.
-        let start_word = unsafe {
-            std::sync::atomic::AtomicU64::from_ptr(obj.as_ptr().add(at + 8).cast())
-        };
+        let start_word =
+            unsafe { std::sync::atomic::AtomicU64::from_ptr(obj.as_ptr().add(at + 8).cast()) };
         start_word.store(start, Ordering::Relaxed);
         word(obj, at).store(w, Ordering::Release);
     }
@@ -473,7 +544,9 @@ fn prop_in_child<C: std::fmt::Debug>(
         for (i, chunk) in bytes[..n].chunks(8).enumerate() {
             let mut w = [0u8; 8];
             w[..chunk.len()].copy_from_slice(chunk);
-            current.word(i + 1).store(u64::from_le_bytes(w), Ordering::Relaxed);
+            current
+                .word(i + 1)
+                .store(u64::from_le_bytes(w), Ordering::Relaxed);
         }
         current.word(0).store(n as u64, Ordering::Release);
     };
@@ -586,7 +659,9 @@ fn concurrent_headers() -> Result<String, String> {
             let flips = s.spawn(|| flipper(&obj, &original, c.seed, &stop));
             let result = {
                 let _stop = StopOnDrop(&stop);
-                (0..ROUNDS).try_fold(0, |n, _| Ok::<_, String>(n + every_path(&name, OBJECT_LEN)?))
+                (0..ROUNDS).try_fold(0, |n, _| {
+                    Ok::<_, String>(n + every_path(&name, OBJECT_LEN)?)
+                })
             };
             let writes = flips.join().map_err(|_| "flipper panicked".to_string())?;
             stats.word(2).fetch_add(writes, Ordering::Relaxed);

@@ -122,9 +122,8 @@ fn random_kills() -> Result<String, String> {
                     ));
                 }
             }
-            (case.cycle)(&g.0).map_err(|e| {
-                format!("{}, kill {kill}: no recovery: {e} ({info:?})", case.what)
-            })?;
+            (case.cycle)(&g.0)
+                .map_err(|e| format!("{}, kill {kill}: no recovery: {e} ({info:?})", case.what))?;
         }
         notes.push(format!("{}: {stale} stale, {idle} idle", case.what));
     }
@@ -189,11 +188,26 @@ fn dead_process() -> Result<ProcessId, String> {
 /// A leftover of a receiver killed at some step, as `(what, slot state,
 /// start time written, core claim held)`.
 const LEFTOVERS: [(&str, u32, bool, bool); 6] = [
-    ("open: slot claiming, start time not written", 1, false, false),
+    (
+        "open: slot claiming, start time not written",
+        1,
+        false,
+        false,
+    ),
     ("open: slot claiming, start time written", 1, true, false),
     ("open: slot active, core not claimed yet", 2, true, false),
-    ("holding the role (or drop: core claim not released yet)", 2, true, true),
-    ("take-over: slot claiming, the dead holder's core claim", 1, false, true),
+    (
+        "holding the role (or drop: core claim not released yet)",
+        2,
+        true,
+        true,
+    ),
+    (
+        "take-over: slot claiming, the dead holder's core claim",
+        1,
+        false,
+        true,
+    ),
     ("drop: core released, slot not closed yet", 2, true, false),
 ];
 
@@ -205,7 +219,11 @@ fn leftover_states() -> Result<String, String> {
         tx.try_send(7).ctx("send")?;
         let obj = ShmObject::open(&g.0).ctx("open object")?;
         u64_at(&obj, CONSUMER_SLOT + 8).store(
-            if start_written { dead.start_time } else { 12345 },
+            if start_written {
+                dead.start_time
+            } else {
+                12345
+            },
             Ordering::Relaxed,
         );
         u32_at(&obj, CONSUMER_SLOT).store(slot_word(state, dead.pid, 5), Ordering::Release);
@@ -232,7 +250,9 @@ fn leftover_states() -> Result<String, String> {
             Err(e) => return Err(format!("{what}: open: {e:?}")),
             Ok(_) => return Err(format!("{what}: open took a held role")),
         }
-        let hint = spsc::Receiver::<u64>::open(&g.0).err().map(|e| e.to_string());
+        let hint = spsc::Receiver::<u64>::open(&g.0)
+            .err()
+            .map(|e| e.to_string());
         ensure!(
             hint.as_ref()
                 .is_some_and(|h| h.contains(&g.0) && h.contains("take_over")),
@@ -242,7 +262,10 @@ fn leftover_states() -> Result<String, String> {
         ensure!(rx.try_recv().ctx("recv")? == 7, "{what}: item");
         drop(rx);
         let status = channel::inspect(&g.0).ctx("inspect")?.status;
-        ensure!(status == ChannelStatus::Idle, "{what}: {status:?} after drop");
+        ensure!(
+            status == ChannelStatus::Idle,
+            "{what}: {status:?} after drop"
+        );
         drop(spsc::Receiver::<u64>::open(&g.0).ctx("open after")?);
     }
 

@@ -82,7 +82,9 @@ fn open(args: &Args) -> Result<Sender> {
     };
     match opened {
         // A sender that died holding the end: take it over.
-        Err(e) if matches!(e.core(), Some(CoreError::RoleTaken(_))) => Sender::take_over(&args.name),
+        Err(e) if matches!(e.core(), Some(CoreError::RoleTaken(_))) => {
+            Sender::take_over(&args.name)
+        }
         other => other,
     }
     .map_err(|e| open_fail(&args.name, e))

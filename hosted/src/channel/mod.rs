@@ -52,8 +52,9 @@
 //! `round_up(A + elem_size, A)` with `A = max(4, elem_align)` (MPMC), or 1
 //! (frame rings: `capacity` is in bytes). The object is
 //! [`object_len`] = `liveness_offset + 4096` bytes. The block's own layout
-//! (magic `"IPCL"`, version, one 16-byte slot per endpoint: state word, pid,
-//! process start time) is in [`liveness`].
+//! (magic `"IPCL"`, version, one 16-byte slot per endpoint: a state word
+//! that names the holder's pid, its process start time; the claim intents)
+//! is in [`liveness`].
 //!
 //! The creator writes the liveness block *before* the ring's header is
 //! published (`Release`), so an opener that validated the header
@@ -499,8 +500,9 @@ pub(crate) fn claim_single<R, E>(
     Ok((endpoint, member))
 }
 
-/// A core ring a channel is built on: its kind, the liveness slots of each
-/// side, and how to size, initialise (with waking on) and attach it.
+/// A core ring a channel is built on: the liveness slots of each side, how
+/// to size, initialise (with waking on) and attach it, and the capacity it
+/// was validated with.
 pub(crate) trait CoreRing: Sized {
     const SLOTS: u32;
     fn core_len(capacity: u32) -> Option<usize>;
@@ -577,7 +579,10 @@ pub(crate) fn set_up<R: CoreRing, E>(
     let set_up = ring_and_block::<R>(&mem, mode, capacity)
         .and_then(|(ring, block)| claim(&ring, block))
         .map_err(|e| e.in_channel(|| mem.describe()));
-    undo_on_error(set_up.map(|(endpoint, member)| (mem, endpoint, member)), cleanup)
+    undo_on_error(
+        set_up.map(|(endpoint, member)| (mem, endpoint, member)),
+        cleanup,
+    )
 }
 
 /// [`set_up`] for a single-endpoint role (SPSC kinds): claims `role` with

@@ -109,9 +109,10 @@ pub fn inspect(name: &str) -> Result<ChannelInfo> {
     };
     // One read of the header (above); checked arithmetic bounded by the
     // mapping, whatever its fields say.
-    let Some(at) = liveness_offset(core_len)
-        .filter(|at| at.checked_add(LIVENESS_LEN).is_some_and(|end| end <= obj.len()))
-    else {
+    let Some(at) = liveness_offset(core_len).filter(|at| {
+        at.checked_add(LIVENESS_LEN)
+            .is_some_and(|end| end <= obj.len())
+    }) else {
         info.status = ChannelStatus::Unknown("no liveness block".into());
         return Ok(info);
     };
@@ -142,12 +143,11 @@ pub fn inspect(name: &str) -> Result<ChannelInfo> {
     }
     info.status = if info.endpoints.iter().any(|e| e.alive) {
         ChannelStatus::Live
-    } else if info.endpoints.iter().any(|e| {
-        matches!(
-            e.state,
-            Some(SlotState::Active) | Some(SlotState::Claiming)
-        )
-    }) {
+    } else if info
+        .endpoints
+        .iter()
+        .any(|e| matches!(e.state, Some(SlotState::Active) | Some(SlotState::Claiming)))
+    {
         ChannelStatus::Stale
     } else {
         ChannelStatus::Idle
@@ -187,7 +187,8 @@ pub fn list() -> Result<Vec<ChannelInfo>> {
 /// Removes every [`ChannelStatus::Stale`] channel: no endpoint alive and at
 /// least one that died holding its slot. Returns the removed names.
 ///
-/// Never removes a channel with a live endpoint (or one being claimed), an
+/// Never removes a channel with a live endpoint (or one being claimed by a
+/// running process), an
 /// idle one (every endpoint closed cleanly: it may hold messages), or one
 /// it cannot read. Each candidate is read again right before `shm_unlink`.
 ///
