@@ -36,23 +36,37 @@ fn role_taken(e: &Error) -> bool {
     matches!(e.core(), Some(CoreError::RoleTaken(_)))
 }
 
-/// `open`, or `take_over` when the role is held (by a dead process).
-fn open_or_take<E>(
-    open: impl Fn() -> Result<E, Error>,
-    take_over: impl Fn() -> Result<E, Error>,
-) -> Result<E, Error> {
-    match open() {
-        Err(e) if role_taken(&e) => take_over(),
-        other => other,
+/// Keeps an endpoint a little (in some rounds, so that kills also land
+/// while the role is held), then drops it.
+fn linger<E>(endpoint: E, hold: bool) {
+    if hold {
+        let until = Instant::now() + Duration::from_micros(100);
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
     }
+    drop(endpoint);
 }
 
-/// One role of one channel kind: how to make the channel and how to open
-/// and take over the role.
+type Step = fn(&str, bool) -> Result<(), Error>;
+
+/// One role of one channel kind: how to make the channel, and how to open
+/// and take over the role (then keep it a while, or not, and drop it).
 struct Case {
     what: &'static str,
     create: fn(&str) -> Result<(), Error>,
-    cycle: fn(&str) -> Result<(), Error>,
+    open: Step,
+    take_over: Step,
+}
+
+impl Case {
+    /// `open`, or `take_over` when the role is held (by a dead process).
+    fn open_or_take(&self, name: &str, hold: bool) -> Result<(), Error> {
+        match (self.open)(name, hold) {
+            Err(e) if role_taken(&e) => (self.take_over)(name, hold),
+            other => other,
+        }
+    }
 }
 
 fn cases() -> [Case; 3] {
@@ -60,38 +74,28 @@ fn cases() -> [Case; 3] {
         Case {
             what: "spsc receiver",
             create: |n| spsc::Sender::<u64>::create(n, 8).map(drop),
-            cycle: |n| {
-                open_or_take(
-                    || spsc::Receiver::<u64>::open(n),
-                    || spsc::Receiver::<u64>::take_over(n),
-                )
-                .map(drop)
-            },
+            open: |n, h| spsc::Receiver::<u64>::open(n).map(|e| linger(e, h)),
+            take_over: |n, h| spsc::Receiver::<u64>::take_over(n).map(|e| linger(e, h)),
         },
         Case {
             what: "bytes sender",
             create: |n| bytes::Receiver::create(n, 64).map(drop),
-            cycle: |n| {
-                open_or_take(|| bytes::Sender::open(n), || bytes::Sender::take_over(n)).map(drop)
-            },
+            open: |n, h| bytes::Sender::open(n).map(|e| linger(e, h)),
+            take_over: |n, h| bytes::Sender::take_over(n).map(|e| linger(e, h)),
         },
         Case {
             what: "mpsc_bytes receiver",
             create: |n| mpsc_bytes::Sender::create(n, 64).map(drop),
-            cycle: |n| {
-                open_or_take(
-                    || mpsc_bytes::Receiver::open(n),
-                    || mpsc_bytes::Receiver::take_over(n),
-                )
-                .map(drop)
-            },
+            open: |n, h| mpsc_bytes::Receiver::open(n).map(|e| linger(e, h)),
+            take_over: |n, h| mpsc_bytes::Receiver::take_over(n).map(|e| linger(e, h)),
         },
     ]
 }
 
-/// A child opens (taking over when needed) and drops the role in a loop;
-/// it is killed at a random instant, `KILLS` times. After each kill the
-/// channel must not count as alive, and the role must be recoverable.
+/// A child opens, takes over (which claims a free role too) and drops the
+/// role in a loop, holding it a while every third round; it is killed at a
+/// random instant, `KILLS` times. After each kill the channel must not
+/// count as alive, and the role must be recoverable.
 fn random_kills() -> Result<String, String> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut notes = Vec::new();
@@ -101,15 +105,27 @@ fn random_kills() -> Result<String, String> {
         let (mut stale, mut idle) = (0, 0);
         for kill in 0..KILLS {
             let name = g.0.clone();
-            let cycle = case.cycle;
+            let case = &case;
             let mut child = fork_child(move || {
-                loop {
-                    if cycle(&name).is_err() {
+                for round in 0u64.. {
+                    let hold = round % 3 == 0;
+                    let r = match round % 2 {
+                        0 => case.open_or_take(&name, hold),
+                        _ => (case.take_over)(&name, hold),
+                    };
+                    if r.is_err() {
                         return support::EXIT_RING_ERROR;
                     }
                 }
+                support::EXIT_UNREACHABLE
             })?;
             std::thread::sleep(Duration::from_micros(rng.next() % 3000));
+            if let Some(exit) = child.try_wait()? {
+                return Err(format!(
+                    "{}: the child ended before the kill: {exit}",
+                    case.what
+                ));
+            }
             child.kill();
             let info = channel::inspect(&g.0).ctx("inspect")?;
             match info.status {
@@ -122,7 +138,7 @@ fn random_kills() -> Result<String, String> {
                     ));
                 }
             }
-            (case.cycle)(&g.0)
+            case.open_or_take(&g.0, false)
                 .map_err(|e| format!("{}, kill {kill}: no recovery: {e} ({info:?})", case.what))?;
         }
         notes.push(format!("{}: {stale} stale, {idle} idle", case.what));

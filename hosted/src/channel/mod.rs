@@ -597,10 +597,13 @@ pub(crate) fn open_single<R: SingleRoles, E>(
     set_up(mem, mode, capacity, |ring: &R, block| {
         claim_single(block, role, mode == Mode::TakeOver, ring, claim, |r| {
             // SAFETY: `claim_single` calls this only after it found the
-            // role's recorded holder dead (pid and start time) and won its
-            // liveness slot: the dead process never uses its endpoint
-            // again, and this process had no endpoint of the role (it would
-            // have recorded our own, live, pid).
+            // role's recorded holder dead (pid and start time; a holder
+            // killed while claiming by its pid, which no process has any
+            // more) and won its liveness slot: the dead process never uses
+            // its endpoint again, and this process had no endpoint of the
+            // role (it would have recorded our own, live, pid). Every
+            // endpoint takes the slot before the core's claim, so nobody
+            // else holds that claim.
             unsafe { r.release_claim(role) }
         })
     })
