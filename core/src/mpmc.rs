@@ -638,8 +638,9 @@ impl<'a, T: Pod> Ring<'a, T> {
         let elem = element::<T>()?;
         let len = layout_len::<T>(options.capacity)?;
         region.check(len, base_align::<T>())?;
+        let exclusive = region.is_exclusive();
         let ring = Self::on_region(region, options.capacity, options.wakes);
-        ring.write_fresh(region.is_exclusive(), elem, options)?;
+        ring.write_fresh(exclusive, elem, options)?;
         Ok(ring)
     }
 

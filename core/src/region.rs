@@ -401,7 +401,70 @@ pub(crate) fn release_claim(word: &AtomicU32) {
 /// let region = Region::from_slice(&mut bytes[..]);
 /// assert_eq!(region.len(), 4096);
 /// ```
-#[derive(Debug, Clone, Copy)]
+///
+/// # One region, one object
+/// `Region` is neither `Copy` nor `Clone`: `init` and `attach` take it by
+/// value. This matters for a region from [`from_slice`](Region::from_slice):
+/// nobody else can see those bytes, so `init` resets any stale header
+/// (claims included) instead of refusing it. The ring made on it keeps the
+/// slice borrowed, through every endpoint, so no second region over live
+/// rings can be built, and no second `init` can reset the claim of a live
+/// producer (which would let two producers race on the slots in safe code).
+///
+/// A second `init` on the same region does not compile (the first moved
+/// it):
+///
+/// ```compile_fail,E0382
+/// use ipckit_core::{spsc, AlignedBytes, Region};
+///
+/// let mut bytes = AlignedBytes::<1024>::new();
+/// let region = Region::from_slice(&mut bytes[..]);
+/// let ring = spsc::Ring::<u64>::init(region, 8)?;
+/// let mut tx = ring.producer()?;
+/// let again = spsc::Ring::<u64>::init(region, 8)?; // `region` was moved
+/// let mut tx2 = again.producer()?;
+/// tx.try_push(1)?;
+/// tx2.try_push(2)?;
+/// # Ok::<(), ipckit_core::Error>(())
+/// ```
+///
+/// nor does a new region over the bytes while an endpoint lives:
+///
+/// ```compile_fail,E0499
+/// use ipckit_core::{spsc, AlignedBytes, Region};
+///
+/// let mut bytes = AlignedBytes::<1024>::new();
+/// let ring = spsc::Ring::<u64>::init(Region::from_slice(&mut bytes[..]), 8)?;
+/// let mut tx = ring.producer()?;
+/// let again = spsc::Ring::<u64>::init(Region::from_slice(&mut bytes[..]), 8)?;
+/// let mut tx2 = again.producer()?;
+/// tx.try_push(1)?;
+/// tx2.try_push(2)?;
+/// # Ok::<(), ipckit_core::Error>(())
+/// ```
+///
+/// Once every endpoint is gone, the bytes can be used again:
+///
+/// ```
+/// use ipckit_core::{spsc, AlignedBytes, Region};
+///
+/// let mut bytes = AlignedBytes::<1024>::new();
+/// let ring = spsc::Ring::<u64>::init(Region::from_slice(&mut bytes[..]), 8)?;
+/// ring.producer()?.try_push(1)?;
+/// drop(ring);
+/// let ring = spsc::Ring::<u64>::init(Region::from_slice(&mut bytes[..]), 8)?;
+/// let (mut tx, mut rx) = ring.split()?;
+/// tx.try_push(2)?;
+/// assert_eq!(rx.try_pop()?, 2);
+/// # Ok::<(), ipckit_core::Error>(())
+/// ```
+///
+/// Memory that other processes or cores share has no such guarantee from
+/// the borrow checker: regions from the `unsafe` [`from_raw`](Region::from_raw)
+/// are not exclusive, and `init` on them claims the header with a
+/// compare-and-swap, so a second `init` of a live object fails with
+/// [`Error::AlreadyInitialized`].
+#[derive(Debug)]
 pub struct Region<'a> {
     base: NonNull<u8>,
     len: usize,

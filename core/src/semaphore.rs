@@ -429,8 +429,9 @@ impl<'a> Semaphore<'a> {
     pub fn init_with(region: Region<'a>, options: Options) -> Result<Self> {
         options.check()?;
         region.check(REGION_LEN, core::mem::align_of::<Control>())?;
+        let exclusive = region.is_exclusive();
         let sem = Self::on_region(region, options.max, options.wakes);
-        sem.control().init(region.is_exclusive(), options)?;
+        sem.control().init(exclusive, options)?;
         Ok(sem)
     }
 

@@ -193,7 +193,7 @@ proptest! {
                 }
                 Op::Reattach => {
                     std::mem::drop(rx);
-                    rx = mpsc::Ring::attach(region).unwrap().consumer().unwrap();
+                    rx = ring.consumer().unwrap();
                 }
             }
         }

@@ -3,6 +3,7 @@
 //! starting next to `u32::MAX` so the position wrap happens inside most runs.
 
 use std::collections::VecDeque;
+use std::ptr::NonNull;
 
 use ipckit_core::{AlignedBytes, Error, Region, mpmc};
 use proptest::prelude::*;
@@ -80,10 +81,13 @@ proptest! {
     ) {
         let capacity = 1u32 << cap_log;
         let mut bytes = Box::new(AlignedBytes::<{ 384 + 32 * 8 }>::new());
-        // `Region` is `Copy`: the same description of the bytes serves the
-        // creator and every later attach.
-        let region = Region::from_slice(&mut bytes[..]);
-        let mut ring = mpmc::Ring::<u32>::init_at(region, capacity, position).unwrap();
+        // The creator and every later attach need their own view of the
+        // bytes: raw regions (a `from_slice` region is used once).
+        let (base, len) = (NonNull::from(&mut bytes[..]).cast::<u8>(), bytes.len());
+        // SAFETY: `bytes` is zeroed, lives until the end of the case (after
+        // every handle) and is touched only through these regions.
+        let region = || unsafe { Region::from_raw(base, len) };
+        let mut ring = mpmc::Ring::<u32>::init_at(region(), capacity, position).unwrap();
         let (mut txs, mut rxs) = handles(&ring);
         let mut model: VecDeque<u32> = VecDeque::new();
         let cap = capacity as usize;
@@ -118,7 +122,7 @@ proptest! {
                     }
                 }
                 Op::Reattach => {
-                    ring = mpmc::Ring::<u32>::attach(region).unwrap();
+                    ring = mpmc::Ring::<u32>::attach(region()).unwrap();
                     (txs, rxs) = handles(&ring);
                 }
             }

@@ -20,7 +20,9 @@
 //! [`Error::InvalidName`], [`Error::TooSmall`], [`Error::NotSealed`] and
 //! [`Error::Untrusted`]. Kernel objects removed under their users are
 //! [`Error::Removed`], and a System V semaphore operation beyond this
-//! process's `SEM_UNDO` range is [`Error::UndoRange`].
+//! process's `SEM_UNDO` range is [`Error::UndoRange`]. A channel that
+//! refuses an `open` is [`Error::Channel`], the core's finding with the
+//! object's name.
 //!
 //! The core's error converts with `?` (`From<ipckit_core::Error>`), so code
 //! that mixes core calls (`Ring::attach`) and OS calls (`ShmObject::open`)
@@ -183,6 +185,21 @@ pub enum Error {
         /// The pid of a peer found dead, `None` if every peer closed.
         pid: Option<u32>,
     },
+    /// A [channel](crate::channel) object refused an `open`, `attach`,
+    /// `take_over` or `create`: its header or liveness block does not
+    /// validate, its sizes do not fit, or the role is held. Names the
+    /// object; [`Error::core`] returns `error` too, so that
+    /// `e.core() == Some(CoreError::RoleTaken(role))` matches a held role.
+    Channel {
+        /// The object: a channel name, a file path, `memfd (fd N)`.
+        name: String,
+        /// What was found.
+        error: CoreError,
+        /// For [`CoreError::RoleTaken`]: the pid recorded as the role's
+        /// holder when that process is dead (`take_over` takes the role
+        /// over); `None` when it lives or for other errors.
+        dead_holder: Option<u32>,
+    },
 }
 
 impl Error {
@@ -220,8 +237,31 @@ impl Error {
     /// ```
     pub fn core(&self) -> Option<CoreError> {
         match self {
-            Error::Core(e) => Some(*e),
+            Error::Core(e) | Error::Channel { error: e, .. } => Some(*e),
             _ => None,
+        }
+    }
+
+    /// A core error met while setting up the channel object `name` becomes
+    /// [`Error::Channel`] naming it (also one made without a name); other
+    /// errors name their object already and pass unchanged.
+    pub(crate) fn in_channel(self, name: impl FnOnce() -> String) -> Self {
+        match self {
+            Error::Core(error) => Error::Channel {
+                name: name(),
+                error,
+                dead_holder: None,
+            },
+            Error::Channel {
+                name: n,
+                error,
+                dead_holder,
+            } if n.is_empty() => Error::Channel {
+                name: name(),
+                error,
+                dead_holder,
+            },
+            other => other,
         }
     }
 
@@ -321,6 +361,20 @@ impl fmt::Display for Error {
                 Some(pid) => write!(f, "peer gone: the {peer} (pid {pid}) died"),
                 None => write!(f, "peer gone: no {peer} is left"),
             },
+            Error::Channel {
+                name,
+                error,
+                dead_holder,
+            } => {
+                write!(f, "channel {name}: {error}")?;
+                match dead_holder {
+                    Some(pid) => write!(
+                        f,
+                        " by pid {pid}, which died: `take_over` takes the role over"
+                    ),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -328,7 +382,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Core(e) => Some(e),
+            Error::Core(e) | Error::Channel { error: e, .. } => Some(e),
             Error::NotFound(e)
             | Error::AlreadyExists(e)
             | Error::PermissionDenied(e)
@@ -366,5 +420,27 @@ mod tests {
         assert!(std::error::Error::source(&e).is_some());
         let e = Error::from(CoreError::BadMagic);
         assert_eq!(e.to_string(), CoreError::BadMagic.to_string());
+    }
+
+    #[test]
+    fn channel_errors_name_the_object_and_a_dead_holder() {
+        let e = Error::from(CoreError::RoleTaken(Role::Consumer)).in_channel(|| "ipckit-x".into());
+        assert_eq!(e.core(), Some(CoreError::RoleTaken(Role::Consumer)));
+        assert!(e.to_string().starts_with("channel ipckit-x: "), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
+        let dead = Error::Channel {
+            name: String::new(),
+            error: CoreError::RoleTaken(Role::Producer),
+            dead_holder: Some(42),
+        }
+        .in_channel(|| "ipckit-y".into());
+        let s = dead.to_string();
+        assert!(
+            s.contains("ipckit-y") && s.contains("pid 42") && s.contains("take_over"),
+            "{s}"
+        );
+        // Errors that name their object already pass unchanged.
+        let os = Error::os("shm_open", "/a", io::Error::from_raw_os_error(libc::ENOENT));
+        assert!(matches!(os.in_channel(|| "b".into()), Error::NotFound(_)));
     }
 }

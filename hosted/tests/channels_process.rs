@@ -423,9 +423,7 @@ fn take_over_receiver() -> Result<String, String> {
         }
         Ok(Box::new(rx))
     })?;
-    let role_taken = |r: Result<spsc::Receiver<u64>, Error>| {
-        matches!(r, Err(Error::Core(CoreError::RoleTaken(Role::Consumer))))
-    };
+    let role_taken = |r: Result<spsc::Receiver<u64>, Error>| matches!(r, Err(e) if e.core() == Some(CoreError::RoleTaken(Role::Consumer)));
     ensure!(
         role_taken(spsc::Receiver::open(&g.0)),
         "open while the holder lives"
@@ -837,9 +835,7 @@ fn mpsc_receiver_killed() -> Result<String, String> {
     while tx.try_send(&message(sent)).is_ok() {
         sent += 1;
     }
-    let role_taken = |r: Result<mpsc_bytes::Receiver, Error>| {
-        matches!(r, Err(Error::Core(CoreError::RoleTaken(Role::Consumer))))
-    };
+    let role_taken = |r: Result<mpsc_bytes::Receiver, Error>| matches!(r, Err(e) if e.core() == Some(CoreError::RoleTaken(Role::Consumer)));
     ensure!(
         role_taken(mpsc_bytes::Receiver::open(&g.0)),
         "open while the receiver lives"

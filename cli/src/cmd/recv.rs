@@ -38,7 +38,9 @@ fn open(args: &Args) -> Result<Receiver> {
         Receiver::open(&args.name)
     };
     match opened {
-        Err(Error::Core(CoreError::RoleTaken(_))) => Receiver::take_over(&args.name),
+        Err(e) if matches!(e.core(), Some(CoreError::RoleTaken(_))) => {
+            Receiver::take_over(&args.name)
+        }
         other => other,
     }
     .map_err(|e| open_fail(&args.name, e))

@@ -54,11 +54,18 @@ pub fn open_fail(name: &str, e: Error) -> Fail {
         Error::NotFound(_) => Fail::new(format!(
             "no channel named {name} (use --create to create it)"
         )),
-        Error::Core(CoreError::KindMismatch { found, .. }) => Fail::new(format!(
+        Error::Channel {
+            error: CoreError::KindMismatch { found, .. },
+            ..
+        } => Fail::new(format!(
             "{name} is not a byte channel (its kind is {found}: {})",
             crate::objects::kind_name(ipckit::ObjectKind::from_code(found))
         )),
-        Error::Core(CoreError::RoleTaken(role)) => Fail::new(format!(
+        Error::Channel {
+            error: CoreError::RoleTaken(role),
+            dead_holder: None,
+            ..
+        } => Fail::new(format!(
             "{name}: another live process holds the {} end",
             crate::objects::role_name(role)
         )),
@@ -75,7 +82,9 @@ fn open(args: &Args) -> Result<Sender> {
     };
     match opened {
         // A sender that died holding the end: take it over.
-        Err(Error::Core(CoreError::RoleTaken(_))) => Sender::take_over(&args.name),
+        Err(e) if matches!(e.core(), Some(CoreError::RoleTaken(_))) => {
+            Sender::take_over(&args.name)
+        }
         other => other,
     }
     .map_err(|e| open_fail(&args.name, e))

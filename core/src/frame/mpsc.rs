@@ -679,8 +679,9 @@ impl<'a> Ring<'a> {
             return Err(Error::InvalidCapacity);
         }
         region.check(len, RECORD_ALIGN as usize)?;
+        let exclusive = region.is_exclusive();
         let ring = Self::on_region(region, options.capacity, options.wakes);
-        ring.write_fresh(region.is_exclusive(), options)?;
+        ring.write_fresh(exclusive, options)?;
         Ok(ring)
     }
 

@@ -261,9 +261,10 @@ impl<'a> Ring<'a> {
     pub fn init_with(region: Region<'a>, options: Options) -> Result<Self> {
         let max_frame = check_options(options.capacity, options.position)?;
         region.check(DATA_OFFSET + options.capacity as usize, BASE_ALIGN)?;
+        let exclusive = region.is_exclusive();
         let ring = Self::on_region(region, options.capacity, max_frame, options.wakes);
         ring.control().init_as(
-            region.is_exclusive(),
+            exclusive,
             ObjectKind::FrameSpsc,
             (1, RECORD_ALIGN),
             DATA_OFFSET as u32,

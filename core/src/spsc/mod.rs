@@ -463,8 +463,9 @@ impl<'a, T: Pod> Ring<'a, T> {
         let elem = element::<T>()?;
         let len = layout_len::<T>(options.capacity)?;
         region.check(len, base_align::<T>())?;
+        let exclusive = region.is_exclusive();
         let ring = Self::on_region(region, options.capacity, options.wakes);
-        ring.control().init(region.is_exclusive(), elem, options)?;
+        ring.control().init(exclusive, elem, options)?;
         Ok(ring)
     }
 

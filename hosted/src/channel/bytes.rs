@@ -106,10 +106,11 @@ macro_rules! constructors {
 /// Dropping it marks it closed: a receiver blocked on an empty channel then
 /// gets [`Error::PeerGone`].
 pub struct Sender {
-    // Field order is drop order: the liveness slot closes, then the core
-    // claim goes, then the mapping.
-    member: Membership,
+    // Field order is drop order: the core claim goes, then the liveness
+    // slot closes (it names the holder as long as the claim exists), then
+    // the mapping.
     end: Producer<'static, Futex>,
+    member: Membership,
     mem: Memory,
 }
 
@@ -156,8 +157,9 @@ impl Sender {
 /// Dropping it marks it closed: a sender blocked on a full channel then gets
 /// [`Error::PeerGone`].
 pub struct Receiver {
-    member: Membership,
+    // Drop order as for the sender.
     end: Consumer<'static, Futex>,
+    member: Membership,
     mem: Memory,
 }
 

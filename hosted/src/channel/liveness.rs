@@ -23,15 +23,24 @@
 //!
 //! | offset | width | field |
 //! |-------:|------:|-------|
-//! | 0      | u32   | state word: bits 0..8 the [`SlotState`] (0 free, 1 claiming, 2 active, 3 closed), bits 8..32 a generation that every claim increments (so a compare-and-swap on the word cannot succeed on a slot that was meanwhile released and claimed again: no ABA) |
-//! | 4      | u32   | pid of the holder (kept after it closes, for `ls`) |
+//! | 0      | u32   | state word (below) |
+//! | 4      | u32   | reserved, zero |
 //! | 8      | u64   | the holder's start time: field 22 of `/proc/<pid>/stat`, clock ticks since boot |
+//!
+//! The state word names the slot's state *and* its holder, so that no
+//! instant exists at which a slot is taken by nobody-knows-who:
+//!
+//! | bits | field |
+//! |-----:|-------|
+//! | 0..2   | the [`SlotState`]: 0 free, 1 claiming, 2 active, 3 closed |
+//! | 2..24  | the holder's pid (Linux pids are below `pid_max` ≤ 2^22); kept after it closes, for `ls` |
+//! | 24..32 | a generation that every claim increments (wrapping), so that a compare-and-swap on the word cannot succeed on a slot that was meanwhile claimed again (no ABA short of 256 claims by the same pid) |
 //!
 //! An intent (two `u32`: position, span) is where the endpoint of that slot
 //! announces the position it is about to claim in the ring, before its
 //! compare-and-swap (see [`ipckit_core::intent`]): a survivor that finds a
 //! claimed, unfinished position reads the intents to learn whether a dead
-//! endpoint made the claim ([`Block::attribute`]). Version 1 had no intents.
+//! endpoint made the claim (`Block::attribute`). Version 1 had no intents.
 //!
 //! # Why pid and start time, not a pidfd
 //! The record must be readable by *any* process: the peer, a process that
@@ -47,21 +56,34 @@
 //! different pid namespaces cannot judge each other.
 //!
 //! # Protocol
-//! Claiming a slot: compare-and-swap the state word from free/closed (or
-//! from *active with a dead holder*, for a take-over) to *claiming* with the
-//! next generation, store pid and start time, then store *active* with
-//! `Release`. Closing (drop): compare-and-swap from our exact active word to
-//! *closed*. A reader loads the state with `Acquire`, then pid and start
-//! time, then the state again, and counts a slot that changed meanwhile as
-//! alive. A *claiming* slot counts as alive: a process killed in the few
-//! instructions between the two stores leaves it so (remove such an object
-//! by name).
+//! Claiming a slot: compare-and-swap the state word from free or closed
+//! (or, for a take-over, from active or claiming with a dead holder) to
+//! *claiming* with our pid and the next generation; then store the start
+//! time; then store *active* (same pid and generation) with `Release`.
+//! Closing (drop): compare-and-swap from our exact active word to *closed*
+//! (pid and generation kept). A reader loads the state word with
+//! `Acquire`, then the start time, then (after an `Acquire` fence) the word
+//! again, and counts a slot that changed meanwhile as alive.
+//!
+//! A slot is alive while its holder is: an *active* slot by pid and start
+//! time (a reused pid has a later start time); a *claiming* slot, whose
+//! start time may not be written yet, by pid alone (alive while some
+//! process has that pid). A process killed between the two stores of a
+//! claim therefore leaves a slot that is judged dead once the pid is gone,
+//! and can be taken over.
+//!
+//! A single-endpoint role (the SPSC kinds' producer and consumer, the MPSC
+//! byte channel's consumer) takes its slot *before* the core's claim of
+//! the role and gives it back *after* it: a holder killed at any instant
+//! is named by the slot (see the [channel docs](super#dead-peers)).
 
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 
 use ipckit_core::intent::{Attribution, Intent};
 
+pub use super::process::ProcessId;
+use super::process::pid_runs;
 use crate::error::{CoreError, Error, Result, Role};
 
 /// `"IPCL"`: the liveness block's magic number.
@@ -92,7 +114,8 @@ const _: () = {
 pub enum SlotState {
     /// Never used.
     Free,
-    /// A process is recording itself (counted alive).
+    /// A process is recording itself: the state word names its pid, its
+    /// start time may not be written yet (alive while the pid runs).
     Claiming,
     /// Held by the recorded process (alive or not: see
     /// [`EndpointInfo::alive`](super::EndpointInfo::alive)).
@@ -102,13 +125,12 @@ pub enum SlotState {
 }
 
 impl SlotState {
-    fn from_word(word: u32) -> Option<Self> {
-        match word & 0xff {
-            0 => Some(SlotState::Free),
-            1 => Some(SlotState::Claiming),
-            2 => Some(SlotState::Active),
-            3 => Some(SlotState::Closed),
-            _ => None,
+    fn from_word(word: u32) -> Self {
+        match word & STATE_MASK {
+            0 => SlotState::Free,
+            1 => SlotState::Claiming,
+            2 => SlotState::Active,
+            _ => SlotState::Closed,
         }
     }
 
@@ -122,80 +144,22 @@ impl SlotState {
     }
 }
 
-fn word(generation: u32, state: SlotState) -> u32 {
-    (generation << 8) | state.code()
+const STATE_MASK: u32 = 0b11;
+const PID_SHIFT: u32 = 2;
+/// Pids are below this (Linux: `pid_max` is at most 2^22).
+const PID_LIMIT: u32 = 1 << 22;
+const GENERATION_SHIFT: u32 = 24;
+
+/// The state word of a slot (module docs): `pid < PID_LIMIT`, `generation`
+/// taken modulo 256.
+fn word(generation: u32, pid: u32, state: SlotState) -> u32 {
+    debug_assert!(pid < PID_LIMIT);
+    (generation << GENERATION_SHIFT) | (pid << PID_SHIFT) | state.code()
 }
 
-/// A process, named so that pid reuse is told apart: pid and start time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ProcessId {
-    /// The pid.
-    pub pid: u32,
-    /// Field 22 of `/proc/<pid>/stat`: start time in clock ticks after boot.
-    pub start_time: u64,
-}
-
-impl ProcessId {
-    /// This process.
-    ///
-    /// ```
-    /// let me = ipckit::channel::ProcessId::current()?;
-    /// assert_eq!(me.pid, std::process::id());
-    /// assert!(me.is_alive());
-    /// # Ok::<(), ipckit::error::Error>(())
-    /// ```
-    pub fn current() -> Result<Self> {
-        let pid = std::process::id();
-        match read_stat(pid) {
-            Ok(Some((_, start_time))) => Ok(Self { pid, start_time }),
-            Ok(None) => Err(Error::os(
-                "read",
-                "/proc/self/stat",
-                std::io::Error::new(std::io::ErrorKind::InvalidData, "unparsable"),
-            )),
-            Err(e) => Err(Error::os("read", format!("/proc/{pid}/stat"), e)),
-        }
-    }
-
-    /// `true` if this process still runs: `/proc/<pid>/stat` exists, is not
-    /// a zombie, and shows the same start time (a reused pid does not).
-    ///
-    /// ```
-    /// use ipckit::channel::ProcessId;
-    /// let gone = ProcessId { pid: std::process::id(), start_time: 1 };
-    /// assert!(!gone.is_alive()); // same pid, other start time: another process
-    /// ```
-    pub fn is_alive(&self) -> bool {
-        if self.pid == 0 || self.pid > i32::MAX as u32 {
-            return false;
-        }
-        match read_stat(self.pid) {
-            Ok(Some((state, start))) => !matches!(state, 'Z' | 'X') && start == self.start_time,
-            Ok(None) => true, // unparsable: never call a process dead on a guess
-            Err(_) => {
-                // No readable /proc entry: gone, unless /proc hides it from us.
-                // SAFETY: `kill` with signal 0 only checks existence and
-                // permission; it sends nothing.
-                let r = unsafe { libc::kill(self.pid as libc::pid_t, 0) };
-                r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-            }
-        }
-    }
-}
-
-/// `(state, start time)` from `/proc/<pid>/stat`; `Ok(None)` if unparsable.
-fn read_stat(pid: u32) -> std::io::Result<Option<(char, u64)>> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so
-    // split after the last ')'. Field 3 is the state, field 22 the start
-    // time.
-    let Some(close) = text.rfind(')') else {
-        return Ok(None);
-    };
-    let mut fields = text[close + 1..].split_whitespace();
-    let state = fields.next().and_then(|s| s.chars().next());
-    let start = fields.nth(18).and_then(|s| s.parse().ok());
-    Ok(state.zip(start))
+/// The pid a state word names.
+fn word_pid(word: u32) -> u32 {
+    (word >> PID_SHIFT) & (PID_LIMIT - 1)
 }
 
 /// One slot as read at one instant.
@@ -209,16 +173,27 @@ pub(crate) struct SlotSnapshot {
 }
 
 impl SlotSnapshot {
-    /// Counted alive: claiming, torn, unknown state, or active with a live
-    /// holder.
+    /// Counted alive: torn, active with a live holder (pid and start time),
+    /// or claiming with a running pid (its start time may not be written
+    /// yet). `me` is this process's pid, alive by definition.
     pub(crate) fn alive(&self, me: u32) -> bool {
+        if self.torn {
+            return true;
+        }
         match self.state {
             Some(SlotState::Free) | Some(SlotState::Closed) => false,
-            Some(SlotState::Active) if !self.torn => {
-                self.holder.pid == me || self.holder.is_alive()
-            }
-            _ => true,
+            Some(SlotState::Active) => self.holder.pid == me || self.holder.is_alive(),
+            Some(SlotState::Claiming) | None => self.holder.pid == me || pid_runs(self.holder.pid),
         }
+    }
+
+    /// Held (active or claiming) by a process found dead: what a take-over
+    /// may take.
+    pub(crate) fn held_by_dead(&self, me: u32) -> bool {
+        matches!(
+            self.state,
+            Some(SlotState::Active) | Some(SlotState::Claiming)
+        ) && !self.alive(me)
     }
 }
 
@@ -314,13 +289,19 @@ impl Block {
     pub(crate) fn snapshot(&self, role: Role, i: u32) -> SlotSnapshot {
         let at = self.slot_at(role, i);
         let word = self.u32_at(at).load(Ordering::Acquire);
-        let pid = self.u32_at(at + 4).load(Ordering::Relaxed);
         let start_time = self.u64_at(at + 8).load(Ordering::Relaxed);
-        let again = self.u32_at(at).load(Ordering::Acquire);
+        // A seqlock read: the fence keeps the start time's load before the
+        // second load of the word, which pairs with the claimant's fence
+        // after its compare-and-swap (`claim_from`).
+        fence(Ordering::Acquire);
+        let again = self.u32_at(at).load(Ordering::Relaxed);
         SlotSnapshot {
             word,
-            state: SlotState::from_word(word),
-            holder: ProcessId { pid, start_time },
+            state: Some(SlotState::from_word(word)),
+            holder: ProcessId {
+                pid: word_pid(word),
+                start_time,
+            },
             torn: again != word,
         }
     }
@@ -375,25 +356,33 @@ impl Block {
     }
 
     /// Records `me` in slot `i` if its state word still is `seen`; returns
-    /// the new active word, or `None` if someone else changed it.
+    /// the new active word, or `None` if someone else changed it. `me.pid`
+    /// is below [`PID_LIMIT`] (the callers check).
+    ///
+    /// From the compare-and-swap on, the word names `me`: a kill between
+    /// any two of these stores leaves a slot judged by our pid.
     fn claim_from(&self, role: Role, i: u32, seen: u32, me: ProcessId) -> Option<u32> {
         let at = self.slot_at(role, i);
-        let generation = (seen >> 8).wrapping_add(1) & 0x00ff_ffff;
-        let claiming = word(generation, SlotState::Claiming);
+        let generation = (seen >> GENERATION_SHIFT).wrapping_add(1) & 0xff;
+        let claiming = word(generation, me.pid, SlotState::Claiming);
         self.u32_at(at)
             .compare_exchange(seen, claiming, Ordering::Acquire, Ordering::Relaxed)
             .ok()?;
-        self.u32_at(at + 4).store(me.pid, Ordering::Relaxed);
+        // Orders the claiming word before the start time (the writer's half
+        // of the seqlock read in `snapshot`).
+        fence(Ordering::Release);
+        self.u32_at(at + 4).store(0, Ordering::Relaxed);
         self.u64_at(at + 8).store(me.start_time, Ordering::Relaxed);
-        let active = word(generation, SlotState::Active);
+        let active = word(generation, me.pid, SlotState::Active);
         self.u32_at(at).store(active, Ordering::Release);
         Some(active)
     }
 
-    /// Closes slot `i` if it still holds our `active` word.
+    /// Closes slot `i` if it still holds our `active` word (pid and
+    /// generation stay, for `ls`).
     fn close(&self, role: Role, i: u32, active: u32) {
         let at = self.slot_at(role, i);
-        let closed = (active & !0xff) | SlotState::Closed.code();
+        let closed = (active & !STATE_MASK) | SlotState::Closed.code();
         let _ =
             self.u32_at(at)
                 .compare_exchange(active, closed, Ordering::Release, Ordering::Relaxed);
@@ -413,7 +402,7 @@ impl Block {
                 return None;
             }
             match s.state {
-                Some(SlotState::Active) => {
+                Some(SlotState::Active) | Some(SlotState::Claiming) => {
                     seen_any = true;
                     dead_pid = Some(s.holder.pid);
                 }
@@ -461,27 +450,6 @@ impl Block {
     }
 }
 
-/// `true` if some process has the pid `pid` now (not a zombie); no start
-/// time to compare, so a reused pid counts.
-fn pid_runs(pid: u32) -> bool {
-    if pid == 0 || pid > i32::MAX as u32 {
-        return false; // not a process: 0 would address our process group
-    }
-    if pid == std::process::id() {
-        return true;
-    }
-    match read_stat(pid) {
-        Ok(Some((state, _))) => !matches!(state, 'Z' | 'X'),
-        Ok(None) => true,
-        Err(_) => {
-            // SAFETY: `kill` with signal 0 only checks existence and
-            // permission; it sends nothing. `pid` is positive.
-            let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
-            r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-        }
-    }
-}
-
 /// This process's record in one slot; closes it on drop.
 #[derive(Debug)]
 pub(crate) struct Membership {
@@ -491,16 +459,48 @@ pub(crate) struct Membership {
     active: u32,
 }
 
+/// `me`, if its pid fits the state word (Linux guarantees it).
+fn recordable(me: ProcessId) -> Result<ProcessId> {
+    if me.pid == 0 || me.pid >= PID_LIMIT {
+        return Err(Error::os(
+            "getpid",
+            "liveness slot",
+            std::io::Error::other(format!("pid {} does not fit in 22 bits", me.pid)),
+        ));
+    }
+    Ok(me)
+}
+
+/// `RoleTaken` for a slot seen held; names the holder if it is dead.
+fn role_taken(role: Role, held: &SlotSnapshot, me: u32) -> Error {
+    match held.held_by_dead(me) {
+        true => Error::Channel {
+            name: String::new(), // filled in by `set_up`
+            error: CoreError::RoleTaken(role),
+            dead_holder: Some(held.holder.pid),
+        },
+        false => CoreError::RoleTaken(role).into(),
+    }
+}
+
 impl Membership {
-    /// Records this process in the one slot of `role` (single-endpoint
-    /// kinds). The caller holds the core's claim of the role, so nobody else
-    /// writes the slot except a take-over of a dead holder, which the
-    /// compare-and-swap loses against.
-    pub(crate) fn claim_single(block: Block, role: Role) -> Result<Self> {
-        let me = ProcessId::current()?;
+    /// Records `me` (this process) in the one slot of `role`
+    /// (single-endpoint kinds), which must be free or closed: the slot
+    /// arbitrates the role, before the core's claim is taken. `RoleTaken`
+    /// if another process holds it (naming it if it is dead: see
+    /// [`take_over_single`](Self::take_over_single)).
+    pub(crate) fn claim_single(block: Block, role: Role, me: ProcessId) -> Result<Self> {
+        let me = recordable(me)?;
+        // A bounded number of retries: each failed compare-and-swap means
+        // another claimant changed the word meanwhile.
         for _ in 0..64 {
-            let seen = block.snapshot(role, 0).word;
-            if let Some(active) = block.claim_from(role, 0, seen, me) {
+            let s = block.snapshot(role, 0);
+            match s.state {
+                Some(SlotState::Free) | Some(SlotState::Closed) if !s.torn => {}
+                Some(SlotState::Free) | Some(SlotState::Closed) => continue,
+                _ => return Err(role_taken(role, &s, me.pid)),
+            }
+            if let Some(active) = block.claim_from(role, 0, s.word, me) {
                 return Ok(Self {
                     block,
                     role,
@@ -512,14 +512,18 @@ impl Membership {
         Err(CoreError::RoleTaken(role).into())
     }
 
-    /// Takes the one slot of `role` over from a dead holder: succeeds only
-    /// if the slot is active and its process is dead, and only for one of
-    /// several racing takers. `Ok(None)` when the slot is not held by a dead
-    /// process (free, closed, or alive: see the returned snapshot's caller).
-    pub(crate) fn take_over_single(block: Block, role: Role) -> Result<Result<Self, Block>> {
-        let me = ProcessId::current()?;
+    /// Takes the one slot of `role` over from a dead holder (active, or
+    /// killed while claiming): succeeds only if its process is dead, and
+    /// only for one of several racing takers. `Ok(Err(block))` when the
+    /// slot is not held by a dead process (free, closed, or alive).
+    pub(crate) fn take_over_single(
+        block: Block,
+        role: Role,
+        me: ProcessId,
+    ) -> Result<Result<Self, Block>> {
+        let me = recordable(me)?;
         let s = block.snapshot(role, 0);
-        if s.state != Some(SlotState::Active) || s.torn || s.alive(me.pid) {
+        if !s.held_by_dead(me.pid) {
             return Ok(Err(block));
         }
         match block.claim_from(role, 0, s.word, me) {
@@ -537,14 +541,13 @@ impl Membership {
     /// the block's slots (multi-endpoint kinds). `RoleTaken` when all
     /// [`MAX_ENDPOINTS`] are held by live processes.
     pub(crate) fn claim_any(block: Block, role: Role) -> Result<Self> {
-        let me = ProcessId::current()?;
+        let me = recordable(ProcessId::current()?)?;
         for reclaim_dead in [false, true] {
             for i in 0..block.slots() {
                 let s = block.snapshot(role, i);
                 let usable = match s.state {
-                    Some(SlotState::Free) | Some(SlotState::Closed) => true,
-                    Some(SlotState::Active) => reclaim_dead && !s.torn && !s.alive(me.pid),
-                    _ => false,
+                    Some(SlotState::Free) | Some(SlotState::Closed) => !s.torn,
+                    _ => reclaim_dead && s.held_by_dead(me.pid),
                 };
                 if usable {
                     if let Some(active) = block.claim_from(role, i, s.word, me) {

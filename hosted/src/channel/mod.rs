@@ -52,12 +52,20 @@
 //! `round_up(A + elem_size, A)` with `A = max(4, elem_align)` (MPMC), or 1
 //! (frame rings: `capacity` is in bytes). The object is
 //! [`object_len`] = `liveness_offset + 4096` bytes. The block's own layout
-//! (magic `"IPCL"`, version, one 16-byte slot per endpoint: state word, pid,
-//! process start time) is in [`liveness`].
+//! (magic `"IPCL"`, version, one 16-byte slot per endpoint: a state word
+//! that names the holder's pid, its process start time; the claim intents)
+//! is in [`liveness`].
 //!
 //! The creator writes the liveness block *before* the ring's header is
 //! published (`Release`), so an opener that validated the header
 //! (`Acquire`) finds a valid block.
+//!
+//! An opener reads the header once: the core ring attaches over the whole
+//! mapping (its `attach` loads every header field once, validates them and
+//! checks that the ring fits the mapping), and the liveness offset is then
+//! computed, with checked arithmetic, from the attached ring's capacity and
+//! the element type, and bounded by the mapped length. A peer that rewrites
+//! the header meanwhile changes nothing this side decided.
 //!
 //! # Dead peers
 //! Each endpoint records its pid and process start time in its slot when it
@@ -71,10 +79,16 @@
 //! `try_` calls never check liveness (no system call on the fast path); ask
 //! [`spsc::Sender::peer_gone`] and friends.
 //!
-//! A process that dies holding the producer or consumer role of an SPSC
-//! channel (or the receiver role of an [`mpsc_bytes`] channel) keeps the
-//! core's claim; `take_over` hands it to a new process after checking the
-//! holder is dead (pid and start time): the new endpoint resumes at the
+//! A single-endpoint role (the producer or consumer of an SPSC channel,
+//! the receiver of an [`mpsc_bytes`] channel) is recorded before it is
+//! taken: an endpoint first claims the role's liveness slot, whose state
+//! word names its pid (see [`liveness`]), then the core's claim; it gives
+//! them back in the reverse order (the core's claim, then the slot). So
+//! whatever instruction a holder dies at, the slot names it: a plain `open`
+//! gets [`CoreError::RoleTaken`] (its error names the dead pid and points
+//! to `take_over`), and `take_over` hands the role to a new process after
+//! checking the holder is dead (pid and start time), whether or not the
+//! dead one had reached the core's claim: the new endpoint resumes at the
 //! published positions. A sender of [`mpsc_bytes`] that dies in the middle
 //! of a message is skipped by the receiver (see there).
 //!
@@ -92,6 +106,7 @@ pub mod bytes;
 pub mod liveness;
 pub mod mpmc;
 pub mod mpsc_bytes;
+mod process;
 pub mod spsc;
 mod stale;
 
@@ -100,8 +115,13 @@ pub use liveness::{
 };
 pub use stale::{ChannelInfo, ChannelStatus, EndpointInfo, inspect, list, remove_stale};
 
-use std::os::fd::{AsFd, BorrowedFd};
-use std::ptr::NonNull;
+mod setup;
+pub(crate) use setup::{
+    CoreRing, Mode, SingleRoles, claim_single, core_ring, endpoint_constructors, named,
+    open_single, set_up,
+};
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::Duration;
 
 use ipckit_core::{HeaderInfo, ObjectKind, Region};
@@ -109,7 +129,6 @@ use ipckit_core::{HeaderInfo, ObjectKind, Region};
 use crate::error::{CoreError, Error, Result};
 use crate::futex::{Futex, monotonic_now};
 use crate::shm::{MappedFile, Memfd, SharedMemory, ShmName, ShmObject};
-use liveness::Block;
 
 /// The prefix every channel name starts with.
 pub const NAME_PREFIX: &str = "ipckit-";
@@ -146,6 +165,17 @@ impl SharedMemory for Memory {
             Memory::Shm(m) => m.region(),
             Memory::Memfd(m) => m.region(),
             Memory::File(m) => m.region(),
+        }
+    }
+}
+
+impl Memory {
+    /// The object, for error messages: a channel name, a path, a memfd.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Memory::Shm(m) => m.name().as_str()[1..].to_owned(),
+            Memory::Memfd(m) => format!("memfd (fd {})", m.as_fd().as_raw_fd()),
+            Memory::File(m) => m.path().display().to_string(),
         }
     }
 }
@@ -207,24 +237,31 @@ pub fn core_region_len(info: &HeaderInfo) -> Option<usize> {
 }
 
 /// The offset of the liveness block: the core region's length rounded up to
-/// 4096.
+/// 4096, or `None` if that overflows (a length no mapping has).
 ///
 /// ```
-/// assert_eq!(ipckit::channel::liveness_offset(384 + 64 * 8), 4096);
-/// assert_eq!(ipckit::channel::liveness_offset(4096), 4096);
+/// use ipckit::channel::liveness_offset;
+/// assert_eq!(liveness_offset(384 + 64 * 8), Some(4096));
+/// assert_eq!(liveness_offset(4096), Some(4096));
+/// assert_eq!(liveness_offset(usize::MAX), None);
 /// ```
-pub const fn liveness_offset(core_len: usize) -> usize {
-    core_len.div_ceil(LIVENESS_LEN) * LIVENESS_LEN
+pub const fn liveness_offset(core_len: usize) -> Option<usize> {
+    core_len.checked_next_multiple_of(LIVENESS_LEN)
 }
 
 /// The channel object's length for a core region of `core_len` bytes: the
-/// liveness offset plus the block.
+/// liveness offset plus the block, or `None` if that overflows.
 ///
 /// ```
-/// assert_eq!(ipckit::channel::object_len(384 + 64 * 8), 8192);
+/// use ipckit::channel::object_len;
+/// assert_eq!(object_len(384 + 64 * 8), Some(8192));
+/// assert_eq!(object_len(usize::MAX - 4096), None);
 /// ```
-pub const fn object_len(core_len: usize) -> usize {
-    liveness_offset(core_len) + LIVENESS_LEN
+pub const fn object_len(core_len: usize) -> Option<usize> {
+    match liveness_offset(core_len) {
+        Some(at) => at.checked_add(LIVENESS_LEN),
+        None => None,
+    }
 }
 
 /// Validates a channel name: [`NAME_PREFIX`], then the rules of
@@ -245,140 +282,6 @@ pub fn check_name(name: &str) -> Result<ShmName> {
         });
     }
     Ok(valid)
-}
-
-/// Creates the object `name` of `len` bytes (must not exist).
-fn create_object(name: &str, len: usize) -> Result<ShmObject> {
-    check_name(name)?;
-    ShmObject::create(name, len)
-}
-
-/// Opens the object `name`, waiting a little for a creator that has not
-/// sized it yet.
-fn open_object(name: &str) -> Result<ShmObject> {
-    check_name(name)?;
-    let until = monotonic_now() + OPEN_PATIENCE;
-    loop {
-        match ShmObject::open(name) {
-            Err(Error::TooSmall { size: 0, .. }) if monotonic_now() < until => {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            other => return other,
-        }
-    }
-}
-
-/// A channel's memory, split into the core region and the liveness block.
-pub(crate) struct Parts {
-    pub(crate) mem: Memory,
-    /// The core region, `'static` only in name: every endpoint keeps `mem`
-    /// (the mapping) in a field that drops after the ring endpoint borrowing
-    /// this region.
-    pub(crate) core: Region<'static>,
-    pub(crate) block: Block,
-}
-
-impl Parts {
-    fn split(mem: Memory, core_len: usize, slots: u32) -> Result<Self> {
-        let need = object_len(core_len);
-        let len = mem.len();
-        if len < need {
-            return Err(Error::TooSmall {
-                target: "channel object".into(),
-                size: len as u64,
-                required: need as u64,
-            });
-        }
-        let base = mem.region().as_ptr();
-        // SAFETY: `base` is the start of `mem`'s live mapping (non-null),
-        // `core_len <= len`; the mapping stays valid as long as `mem`, and
-        // every user of this region keeps `mem` (see the field doc). Other
-        // processes writing the bytes is what `from_raw` allows.
-        let core = unsafe { Region::from_raw(NonNull::new_unchecked(base), core_len) };
-        // SAFETY: `liveness_offset + LIVENESS_LEN <= len` (checked), the
-        // offset is a multiple of 4096 from a page-aligned base, and the
-        // block lives as long as `mem`, which its users keep.
-        let block = unsafe {
-            Block::new(
-                NonNull::new_unchecked(base.add(liveness_offset(core_len))),
-                slots,
-            )
-        };
-        Ok(Self { mem, core, block })
-    }
-
-    /// Fresh (zeroed) memory: writes the liveness block; the caller then
-    /// initialises the ring, whose header publication makes both visible.
-    pub(crate) fn fresh(mem: Memory, core_len: usize, slots: u32) -> Result<Self> {
-        let parts = Self::split(mem, core_len, slots)?;
-        if parts.mem.inspect().is_ok() {
-            return Err(CoreError::AlreadyInitialized.into());
-        }
-        parts.block.init();
-        Ok(parts)
-    }
-
-    /// Memory holding a channel of `kind`: waits (bounded) for its header
-    /// to be published, then validates the sizes and the liveness block.
-    pub(crate) fn existing(mem: Memory, kind: ObjectKind, slots: u32) -> Result<Self> {
-        let until = monotonic_now() + OPEN_PATIENCE;
-        let info = loop {
-            match mem.expect_kind(kind) {
-                Err(Error::Core(CoreError::NotInitialized)) if monotonic_now() < until => {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                other => break other?,
-            }
-        };
-        let core_len = core_region_len(&info).ok_or(CoreError::Corrupted("sizes in header"))?;
-        let parts = Self::split(mem, core_len, slots)?;
-        parts.block.validate()?;
-        Ok(parts)
-    }
-}
-
-/// Creates or opens by name: `Ok((memory, created))`.
-fn create_or_open(name: &str, len: usize, create: bool, open: bool) -> Result<(Memory, bool)> {
-    for _ in 0..100 {
-        if create {
-            match create_object(name, len) {
-                Ok(m) => return Ok((m.into(), true)),
-                Err(Error::AlreadyExists(_)) if open => {}
-                Err(e) => return Err(e),
-            }
-        }
-        match open_object(name) {
-            Ok(m) => return Ok((m.into(), false)),
-            // Removed between our attempts: create it again.
-            Err(Error::NotFound(_)) if create => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Err(Error::os(
-        "shm_open",
-        name,
-        std::io::Error::other("created and removed by others 100 times in a row"),
-    ))
-}
-
-/// The name of an object this call is about to initialise, to remove it if
-/// the set-up fails.
-pub(crate) fn created_name(mem: &Memory, mode: Mode) -> Option<String> {
-    match (mem, mode) {
-        (Memory::Shm(obj), Mode::Init) if obj.was_created() => Some(obj.name().as_str().to_owned()),
-        _ => None,
-    }
-}
-
-/// Passes `result` on; on error first removes the name `cleanup` (an
-/// object this process created and failed to set up).
-pub(crate) fn undo_on_error<R>(result: Result<R>, cleanup: Option<String>) -> Result<R> {
-    if result.is_err() {
-        if let Some(name) = cleanup {
-            let _ = ShmObject::remove(&name);
-        }
-    }
-    result
 }
 
 /// Runs a blocking core call in slices of [`LIVENESS_SLICE`], checking
@@ -410,255 +313,3 @@ pub(crate) fn blocking<R>(
         }
     }
 }
-
-/// How an endpoint comes to its memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// Fresh memory: write the liveness block and initialise the ring.
-    Init,
-    /// An existing channel: validate and attach.
-    Attach,
-    /// An existing channel whose role a dead process may hold: take it.
-    TakeOver,
-}
-
-/// Memory for a channel by name: created (`Mode::Init`) or opened.
-pub(crate) fn named(name: &str, len: usize, create: bool, open: bool) -> Result<(Memory, Mode)> {
-    let (mem, created) = create_or_open(name, len, create, open)?;
-    Ok((mem, if created { Mode::Init } else { Mode::Attach }))
-}
-
-/// Claims a single-endpoint role (SPSC kinds) in the core and records it in
-/// the liveness block; with `take_over`, first takes the slot from a dead
-/// holder and frees the core's claim with `release`.
-///
-/// `release` must free the core claim of `role` on `ring`; it is called
-/// only after the slot's recorded holder was found dead (pid and start
-/// time) and this process won the slot.
-pub(crate) fn claim_single<R, E>(
-    block: Block,
-    role: ipckit_core::Role,
-    take_over: bool,
-    ring: &R,
-    claim: impl Fn(&R) -> ipckit_core::Result<E>,
-    release: impl FnOnce(&R),
-) -> Result<(E, liveness::Membership)> {
-    if take_over {
-        match liveness::Membership::take_over_single(block, role)? {
-            Ok(member) => {
-                release(ring);
-                let endpoint = claim(ring)?;
-                return Ok((endpoint, member));
-            }
-            Err(block) => return claim_single(block, role, false, ring, claim, release),
-        }
-    }
-    let endpoint = claim(ring)?;
-    let member = liveness::Membership::claim_single(block, role)?;
-    Ok((endpoint, member))
-}
-
-/// A core ring a channel is built on: its kind, the liveness slots of each
-/// side, and how to size, initialise (with waking on) and attach it.
-pub(crate) trait CoreRing: Sized {
-    const KIND: ObjectKind;
-    const SLOTS: u32;
-    fn core_len(capacity: u32) -> Option<usize>;
-    fn init_core(core: Region<'static>, capacity: u32) -> ipckit_core::Result<Self>;
-    fn attach_core(core: Region<'static>) -> ipckit_core::Result<Self>;
-}
-
-/// A [`CoreRing`] whose producer and consumer roles are each held by one
-/// endpoint (the SPSC kinds).
-pub(crate) trait SingleRoles: CoreRing {
-    /// Frees the core's claim of `role`.
-    ///
-    /// # Safety
-    /// As the core's `release_producer_claim` / `release_consumer_claim`:
-    /// the holder of the claim never uses its endpoint again.
-    unsafe fn release_claim(&self, role: ipckit_core::Role);
-}
-
-/// Implements [`CoreRing`] (and with `single`, [`SingleRoles`], one slot a
-/// side) for a core ring type: `core_ring!([generics] Type, ObjectKind
-/// variant, slots, its Options type)`.
-macro_rules! core_ring {
-    ([$($g:tt)*] $ring:ty, $kind:ident, $slots:expr, $options:ident) => {
-        impl<$($g)*> $crate::channel::CoreRing for $ring {
-            const KIND: ipckit_core::ObjectKind = ipckit_core::ObjectKind::$kind;
-            const SLOTS: u32 = $slots;
-            fn core_len(capacity: u32) -> Option<usize> {
-                <$ring>::region_len(capacity)
-            }
-            fn init_core(
-                core: ipckit_core::Region<'static>,
-                capacity: u32,
-            ) -> ipckit_core::Result<Self> {
-                <$ring>::init_with(core, $options::new(capacity).waking(true))
-            }
-            fn attach_core(core: ipckit_core::Region<'static>) -> ipckit_core::Result<Self> {
-                <$ring>::attach(core)
-            }
-        }
-    };
-    (single [$($g:tt)*] $ring:ty, $kind:ident, $options:ident) => {
-        $crate::channel::core_ring!([$($g)*] $ring, $kind, 1, $options);
-        impl<$($g)*> $crate::channel::SingleRoles for $ring {
-            unsafe fn release_claim(&self, role: ipckit_core::Role) {
-                // SAFETY: passed on to the caller.
-                unsafe {
-                    match role {
-                        ipckit_core::Role::Producer => self.release_producer_claim(),
-                        ipckit_core::Role::Consumer => self.release_consumer_claim(),
-                    }
-                }
-            }
-        }
-    };
-}
-pub(crate) use core_ring;
-
-/// Sets up the ring of `mem` (initialised for `Mode::Init`, else validated
-/// and attached), then makes the endpoint and records it in the liveness
-/// block with `claim`. On error, removes an object this call created.
-pub(crate) fn set_up<R: CoreRing, E>(
-    mem: Memory,
-    mode: Mode,
-    capacity: u32,
-    claim: impl FnOnce(&R, Block) -> Result<(E, liveness::Membership)>,
-) -> Result<(Memory, E, liveness::Membership)> {
-    let cleanup = created_name(&mem, mode);
-    let set_up = (|| {
-        let (parts, ring) = if mode == Mode::Init {
-            let core_len = R::core_len(capacity).ok_or(CoreError::InvalidCapacity)?;
-            let parts = Parts::fresh(mem, core_len, R::SLOTS)?;
-            let ring = R::init_core(parts.core, capacity)?;
-            (parts, ring)
-        } else {
-            let parts = Parts::existing(mem, R::KIND, R::SLOTS)?;
-            let ring = R::attach_core(parts.core)?;
-            (parts, ring)
-        };
-        let Parts { mem, block, .. } = parts;
-        let (endpoint, member) = claim(&ring, block)?;
-        Ok((mem, endpoint, member))
-    })();
-    undo_on_error(set_up, cleanup)
-}
-
-/// [`set_up`] for a single-endpoint role (SPSC kinds): claims `role` with
-/// `claim`, taking it over from a dead holder for `Mode::TakeOver`.
-pub(crate) fn open_single<R: SingleRoles, E>(
-    mem: Memory,
-    mode: Mode,
-    capacity: u32,
-    role: ipckit_core::Role,
-    claim: impl Fn(&R) -> ipckit_core::Result<E>,
-) -> Result<(Memory, E, liveness::Membership)> {
-    set_up(mem, mode, capacity, |ring: &R, block| {
-        claim_single(block, role, mode == Mode::TakeOver, ring, claim, |r| {
-            // SAFETY: `claim_single` calls this only after it found the
-            // role's recorded holder dead (pid and start time) and won its
-            // liveness slot: the dead process never uses its endpoint
-            // again, and this process had no endpoint of the role (it would
-            // have recorded our own, live, pid).
-            unsafe { r.release_claim(role) }
-        })
-    })
-}
-
-/// The constructors every channel endpoint has, and `memory` and
-/// `peer_gone`; each method's doc comments come from the invocation, in a
-/// section `name { /// docs }`.
-/// `open` makes `(memory, endpoint, membership)` from `(memory, mode,
-/// capacity)`; `ring` is the core ring type (for `object_len`). The
-/// optional `take_over` section adds `take_over` and `take_over_on`.
-macro_rules! endpoint_constructors {
-    (
-        open: $open:expr, ring: $ring:ty;
-        object_len { $(#[$object_len:meta])* }
-        create { $(#[$create:meta])* }
-        open { $(#[$open_name:meta])* }
-        $(take_over { $(#[$take_over:meta])* })?
-        init_on { $(#[$init_on:meta])* }
-        attach { $(#[$attach:meta])* }
-        memory { $(#[$memory:meta])* }
-        peer_gone { $(#[$peer_gone:meta])* }
-    ) => {
-        $(#[$object_len])*
-        pub fn object_len(capacity: u32) -> Option<usize> {
-            <$ring>::region_len(capacity).map($crate::channel::object_len)
-        }
-
-        $(#[$create])*
-        pub fn create(name: &str, capacity: u32) -> $crate::error::Result<Self> {
-            let len = Self::object_len(capacity)
-                .ok_or($crate::error::CoreError::InvalidCapacity)?;
-            let (mem, mode) = $crate::channel::named(name, len, true, false)?;
-            Self::on(mem, mode, capacity)
-        }
-
-        $(#[$open_name])*
-        pub fn open(name: &str) -> $crate::error::Result<Self> {
-            let (mem, mode) = $crate::channel::named(name, 0, false, true)?;
-            Self::on(mem, mode, 0)
-        }
-
-        /// Opens `name`, or creates it with `capacity` if it does not exist
-        /// (`capacity` only matters when creating).
-        pub fn open_or_create(name: &str, capacity: u32) -> $crate::error::Result<Self> {
-            let len = Self::object_len(capacity)
-                .ok_or($crate::error::CoreError::InvalidCapacity)?;
-            let (mem, mode) = $crate::channel::named(name, len, true, true)?;
-            Self::on(mem, mode, capacity)
-        }
-
-        $(
-            $(#[$take_over])*
-            pub fn take_over(name: &str) -> $crate::error::Result<Self> {
-                let (mem, _) = $crate::channel::named(name, 0, false, true)?;
-                Self::on(mem, $crate::channel::Mode::TakeOver, 0)
-            }
-
-            /// [`take_over`](Self::take_over) on memory the caller opened.
-            pub fn take_over_on(
-                mem: impl Into<$crate::channel::Memory>,
-            ) -> $crate::error::Result<Self> {
-                Self::on(mem.into(), $crate::channel::Mode::TakeOver, 0)
-            }
-        )?
-
-        $(#[$init_on])*
-        pub fn init_on(
-            mem: impl Into<$crate::channel::Memory>,
-            capacity: u32,
-        ) -> $crate::error::Result<Self> {
-            Self::on(mem.into(), $crate::channel::Mode::Init, capacity)
-        }
-
-        $(#[$attach])*
-        pub fn attach(mem: impl Into<$crate::channel::Memory>) -> $crate::error::Result<Self> {
-            Self::on(mem.into(), $crate::channel::Mode::Attach, 0)
-        }
-
-        fn on(
-            mem: $crate::channel::Memory,
-            mode: $crate::channel::Mode,
-            capacity: u32,
-        ) -> $crate::error::Result<Self> {
-            let (mem, end, member) = ($open)(mem, mode, capacity)?;
-            Ok(Self { member, end, mem })
-        }
-
-        $(#[$memory])*
-        pub fn memory(&self) -> &$crate::channel::Memory {
-            &self.mem
-        }
-
-        $(#[$peer_gone])*
-        pub fn peer_gone(&self) -> Option<$crate::error::Error> {
-            self.member.peer_gone()
-        }
-    };
-}
-pub(crate) use endpoint_constructors;

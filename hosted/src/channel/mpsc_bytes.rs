@@ -308,8 +308,9 @@ impl Sender {
 /// Dropping it marks it closed: a sender blocked on a full channel then
 /// gets [`Error::PeerGone`].
 pub struct Receiver {
-    member: Membership,
+    // Drop order: the core claim goes before the liveness slot closes.
     end: Consumer<'static, Futex>,
+    member: Membership,
     mem: Memory,
 }
 

@@ -100,10 +100,11 @@ macro_rules! constructors {
 /// Dropping it marks it closed: a receiver blocked on an empty channel then
 /// gets [`Error::PeerGone`].
 pub struct Sender<T: Pod> {
-    // Field order is drop order: the liveness slot closes, then the core
-    // claim goes, then the mapping.
-    member: Membership,
+    // Field order is drop order: the core claim goes, then the liveness
+    // slot closes (it names the holder as long as the claim exists), then
+    // the mapping.
     end: Producer<'static, T, Futex>,
+    member: Membership,
     mem: Memory,
 }
 
@@ -154,8 +155,9 @@ impl<T: Pod> Sender<T> {
 /// Dropping it marks it closed: a sender blocked on a full channel then gets
 /// [`Error::PeerGone`].
 pub struct Receiver<T: Pod> {
-    member: Membership,
+    // Drop order as for the sender.
     end: Consumer<'static, T, Futex>,
+    member: Membership,
     mem: Memory,
 }
 

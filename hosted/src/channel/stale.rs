@@ -18,12 +18,14 @@ pub struct EndpointInfo {
     pub role: Role,
     /// The slot's index in its side's table.
     pub slot: u32,
-    /// What the slot holds (`None`: a state code this build does not know,
-    /// counted alive).
+    /// What the slot holds (`None`: a state this build does not know,
+    /// counted alive; liveness version 2 has none).
     pub state: Option<SlotState>,
-    /// The recorded process (the last holder, for a closed slot).
+    /// The recorded process (the last holder, for a closed slot). For a
+    /// claiming slot the start time may not be written yet.
     pub process: ProcessId,
-    /// Counted alive: active with a live process, or claiming.
+    /// Counted alive: active with a live process (pid and start time), or
+    /// claiming with a running pid.
     pub alive: bool,
 }
 
@@ -37,8 +39,8 @@ pub enum ChannelStatus {
     /// ever came): it may hold messages for a later reader; kept by
     /// [`remove_stale`].
     Idle,
-    /// No endpoint alive, and at least one died holding its slot: what
-    /// [`remove_stale`] removes.
+    /// No endpoint alive, and at least one died holding its slot (active,
+    /// or killed while claiming it): what [`remove_stale`] removes.
     Stale,
     /// Not readable as a channel (why): someone else's object, a creator
     /// still initialising it, a foreign layout. Never removed.
@@ -105,14 +107,15 @@ pub fn inspect(name: &str) -> Result<ChannelInfo> {
         info.status = ChannelStatus::Unknown("not a channel kind".into());
         return Ok(info);
     };
-    let at = liveness_offset(core_len);
-    if at
-        .checked_add(LIVENESS_LEN)
-        .is_none_or(|end| end > obj.len())
-    {
+    // One read of the header (above); checked arithmetic bounded by the
+    // mapping, whatever its fields say.
+    let Some(at) = liveness_offset(core_len).filter(|at| {
+        at.checked_add(LIVENESS_LEN)
+            .is_some_and(|end| end <= obj.len())
+    }) else {
         info.status = ChannelStatus::Unknown("no liveness block".into());
         return Ok(info);
-    }
+    };
     // SAFETY: `at + LIVENESS_LEN <= len` (checked), page-aligned; the block
     // and everything read from it are used only while `obj` is mapped.
     let probe = unsafe { Block::new(NonNull::new_unchecked(obj.as_ptr().add(at)), 1) };
@@ -143,7 +146,7 @@ pub fn inspect(name: &str) -> Result<ChannelInfo> {
     } else if info
         .endpoints
         .iter()
-        .any(|e| e.state == Some(SlotState::Active))
+        .any(|e| matches!(e.state, Some(SlotState::Active) | Some(SlotState::Claiming)))
     {
         ChannelStatus::Stale
     } else {
@@ -184,7 +187,8 @@ pub fn list() -> Result<Vec<ChannelInfo>> {
 /// Removes every [`ChannelStatus::Stale`] channel: no endpoint alive and at
 /// least one that died holding its slot. Returns the removed names.
 ///
-/// Never removes a channel with a live endpoint (or one being claimed), an
+/// Never removes a channel with a live endpoint (or one being claimed by a
+/// running process), an
 /// idle one (every endpoint closed cleanly: it may hold messages), or one
 /// it cannot read. Each candidate is read again right before `shm_unlink`.
 ///
