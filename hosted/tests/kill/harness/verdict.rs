@@ -44,9 +44,11 @@ impl Harness<'_> {
             .map(|w| self.side.get(w, W_TAKE_OVERS))
             .sum();
         let mut line = format!(
-            "{} kills ({}); {messages}; {} take-overs, {} clean restarts, {} strikes missed their phase",
+            "{} kills ({}; {} by the child's timer); {messages}; {} take-overs, {} clean \
+             restarts, {} strikes missed their phase",
             st.kills,
             phases.join(", "),
+            st.timer_kills,
             take_overs,
             st.clean_exits,
             st.missed
