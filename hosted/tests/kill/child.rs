@@ -215,12 +215,7 @@ fn produce(ctx: &Ctx, tx: &mut dyn Tx) -> Result<(), ChildFail> {
     side.enter(w, Phase::Run);
     let pace = pace(ctx);
     let mut done = 0u64;
-    while side
-        .global(G_STOP)
-        .load(std::sync::atomic::Ordering::Acquire)
-        == 0
-        && done < side.get(w, W_BUDGET)
-    {
+    while !side.flag(G_STOP) && done < side.get(w, W_BUDGET) {
         let s = side.get(w, W_SENT);
         if s >= MAX_SEQ {
             std::thread::sleep(Duration::from_millis(1));
@@ -261,16 +256,6 @@ fn produce(ctx: &Ctx, tx: &mut dyn Tx) -> Result<(), ChildFail> {
 /// phase `Finished` to be killed.
 fn consume(ctx: &Ctx, rx: &mut dyn Rx) -> Result<(), ChildFail> {
     let (side, w) = (ctx.side, ctx.w);
-    let stop = || {
-        side.global(G_STOP)
-            .load(std::sync::atomic::Ordering::Acquire)
-            != 0
-    };
-    let draining = || {
-        side.global(G_DRAIN)
-            .load(std::sync::atomic::Ordering::Acquire)
-            != 0
-    };
     side.enter(w, Phase::Run);
     let pace = pace(ctx);
     let mut done = 0u64;
@@ -278,10 +263,10 @@ fn consume(ctx: &Ctx, rx: &mut dyn Rx) -> Result<(), ChildFail> {
     let mut idle_since = Instant::now();
     let mut reported = false;
     loop {
-        if !stop() && done >= side.get(w, W_BUDGET) {
+        if !side.flag(G_STOP) && done >= side.get(w, W_BUDGET) {
             return Ok(());
         }
-        let drain = draining();
+        let drain = side.flag(G_DRAIN);
         side.call(w);
         let r = timed(ctx, "receive", || rx.recv(CALL_TIMEOUT, drain))?;
         match r {
@@ -379,10 +364,8 @@ fn record(ctx: &Ctx, tag: u64) {
 
 /// Counts an anomaly in `field` and prints the first few.
 fn anomaly(ctx: &Ctx, field: usize, msg: &str) {
-    let before = ctx
-        .side
-        .w(ctx.w, field)
-        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    let before = ctx.side.get(ctx.w, field);
+    ctx.side.add(ctx.w, field, 1);
     if before < PRINT_FIRST {
         eprintln!("  kill: {}: {msg}", ctx.who());
     }

@@ -369,15 +369,11 @@ impl Harness<'_> {
     fn finish(&mut self) -> Result<(), String> {
         self.final_stage = true;
         self.note("stop: producers finish".into());
-        self.side
-            .global(G_STOP)
-            .store(1, std::sync::atomic::Ordering::Release);
+        self.side.raise(G_STOP);
         let producers = self.producers;
         self.wait_until(|h| h.kids[..producers].iter().all(Option::is_none))?;
         self.note("drain: consumers receive what is left".into());
-        self.side
-            .global(G_DRAIN)
-            .store(1, std::sync::atomic::Ordering::Release);
+        self.side.raise(G_DRAIN);
         self.wait_until(|h| {
             (producers..h.workers).all(|w| h.side.phase(w) == Some(Phase::Finished))
         })?;

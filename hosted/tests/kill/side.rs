@@ -190,6 +190,16 @@ impl Side {
         self.word(g)
     }
 
+    /// Whether global flag `g` is raised.
+    pub fn flag(&self, g: usize) -> bool {
+        self.global(g).load(Ordering::Acquire) != 0
+    }
+
+    /// Raises global flag `g`.
+    pub fn raise(&self, g: usize) {
+        self.global(g).store(1, Ordering::Release);
+    }
+
     /// Field `f` of worker `w`.
     pub fn w(&self, w: usize, f: usize) -> &AtomicU64 {
         assert!(w < MAX_WORKERS && f < WORKER_WORDS);

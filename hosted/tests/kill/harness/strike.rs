@@ -213,12 +213,17 @@ impl Harness<'_> {
     fn fresh(&mut self, w: usize, kill: bool, aim: Option<(Phase, u64)>) -> Result<(), String> {
         self.await_steady(w)?;
         self.next_aim[w] = aim;
+        let generation = self.generations[w];
         if kill {
             let d = self.us(RANDOM_DELAY_US);
             self.pause(d)?;
+            if self.generations[w] != generation {
+                // It dropped its endpoint meanwhile: its successor (with
+                // the aim) is fresh already.
+                return Ok(());
+            }
             return self.kill(w, Target::Run);
         }
-        let generation = self.generations[w];
         self.side.put(w, W_BUDGET, 0);
         while self.generations[w] == generation {
             self.service()?;

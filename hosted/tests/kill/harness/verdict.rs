@@ -236,13 +236,14 @@ impl Harness<'_> {
                  (+{unsure_posts} in flight at a kill), {taken} taken, {left} left"
             ));
         }
+        // Units are alike: a post in flight that landed and a unit a killed
+        // waiter took unrecorded cancel out, so only their balance is known.
+        let balance = have as i64 - posts as i64;
         Ok(format!(
-            "{} units checked ({posts} posts, {taken} waits, {left} left), lost {lost}, \
-             duplicated {extra}, gaps by receiver death {} (of {unsure_takes} waiter kills inside \
-             a wait), posts in flight at a kill {unsure_posts} ({} landed)",
-            posts + taken,
-            posts.saturating_sub(have).min(unsure_takes),
-            have.saturating_sub(posts).min(unsure_posts),
+            "{posts} posts and {taken} waits checked ({left} units left), lost {lost}, \
+             duplicated {extra}; taken + left - posted = {balance:+}, allowed from \
+             -{unsure_takes} (waiter kills inside a wait) to +{unsure_posts} (posts in flight at \
+             a kill)"
         ))
     }
 
