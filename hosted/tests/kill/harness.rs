@@ -337,8 +337,13 @@ impl Harness<'_> {
                     );
                     let few = |role| info.endpoints.iter().filter(|e| e.role == role).count() <= 4;
                     for e in info.endpoints.iter().filter(|e| e.alive || few(e.role)) {
+                        let note = if e.alive && !e.process.is_alive() {
+                            " (counted alive, but its process is dead)"
+                        } else {
+                            ""
+                        };
                         s += &format!(
-                            "\n      {:?} slot {}: {:?} pid {} alive {}",
+                            "\n      {:?} slot {}: {:?} pid {} alive {}{note}",
                             e.role, e.slot, e.state, e.process.pid, e.alive
                         );
                     }

@@ -252,10 +252,29 @@ impl Harness<'_> {
     fn check_stale(&mut self, problems: &mut Vec<String>, line: &mut String) -> Result<(), String> {
         let info = channel::inspect(self.name).ctx("inspect")?;
         if info.status != ChannelStatus::Stale {
+            // Only the slots that keep it alive, with a count of the rest.
+            let alive: Vec<String> = info
+                .endpoints
+                .iter()
+                .filter(|e| e.alive)
+                .map(|e| {
+                    let dead = !e.process.is_alive();
+                    format!(
+                        "{:?} slot {} {:?} pid {}{}",
+                        e.role,
+                        e.slot,
+                        e.state,
+                        e.process.pid,
+                        if dead { " (dead)" } else { "" }
+                    )
+                })
+                .collect();
             problems.push(format!(
-                "every endpoint closed or was killed, yet the channel is {:?} (endpoints {:?}): \
-                 `ipckit rm --stale` keeps it",
-                info.status, info.endpoints
+                "every endpoint closed or was killed, yet the channel is {:?}: `ipckit rm \
+                 --stale` keeps it; counted alive: [{}] ({} slots used)",
+                info.status,
+                alive.join(", "),
+                info.endpoints.len()
             ));
             return Ok(());
         }
