@@ -50,7 +50,7 @@ pub struct Ctx<'a> {
     pub w: usize,
     /// The worker's generation (its restarts so far).
     pub generation: u64,
-    /// The run's seed (for messages).
+    /// The suite's seed (`IPCKIT_KILL_SEED`), for messages.
     pub seed: u64,
     /// This child's random numbers.
     pub rng: u64,
@@ -77,7 +77,7 @@ impl Ctx<'_> {
             ("consumer", self.w - self.kind.producers())
         };
         format!(
-            "{} {role} {i} gen {} pid {} (seed {:#x})",
+            "{} {role} {i} gen {} pid {} (IPCKIT_KILL_SEED={:#x})",
             self.kind.name(),
             self.generation,
             std::process::id(),

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use ipckit::channel;
 
 use crate::child::{self, LIMIT};
-use crate::kinds::Kind;
+use crate::kinds::{self, Kind};
 use crate::side::*;
 use crate::support::{Child, Ctx, Exit, Rng, ShmGuard, fork_main};
 
@@ -82,8 +82,9 @@ struct Harness<'a> {
     verbose: bool,
 }
 
-/// Runs `kind` with `kills` kills; the report line, or what failed.
-pub fn run_kind(kind: Kind, kills: u64, seed: u64) -> Result<String, String> {
+/// Runs `kind` (the `index`th) with `kills` kills from the suite's `seed`;
+/// the report line, or what failed.
+pub fn run_kind(kind: Kind, index: u64, kills: u64, seed: u64) -> Result<String, String> {
     let guard = ShmGuard::new(kind.name());
     kind.create(&guard.0).ctx("create")?;
     let side = Side::new()?;
@@ -94,7 +95,7 @@ pub fn run_kind(kind: Kind, kills: u64, seed: u64) -> Result<String, String> {
         name: &guard.0,
         side: &side,
         seed,
-        rng: Rng(seed | 1),
+        rng: Rng(kinds::mix(seed ^ index) | 1),
         producers: kind.producers(),
         workers,
         kids: (0..workers).map(|_| None).collect(),
@@ -114,7 +115,7 @@ pub fn run_kind(kind: Kind, kills: u64, seed: u64) -> Result<String, String> {
     let result = h.run(kills);
     // Children still running (after a failure) are killed and reaped here.
     drop(h);
-    result.map_err(|e| format!("seed {seed:#x}: {e}"))
+    result.map_err(|e| format!("IPCKIT_KILL_SEED={seed:#x}: {e}"))
 }
 
 impl Harness<'_> {

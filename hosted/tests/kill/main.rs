@@ -11,15 +11,17 @@
 //!   once, in order per sender, with its checksum intact. Allowed, and
 //!   counted: a message in flight when its sender was killed (received or
 //!   not), and at most one message per consumer killed inside a receive
-//!   call (returned to the dead process before it was recorded: a "gap by
-//!   receiver death"; for one-consumer kinds each gap must be the next
-//!   message of a sender at one such kill). A message a killed SPSC
+//!   call (taken off the channel by the call, but not yet returned to the
+//!   dead process: a "gap by receiver death"; for one-consumer kinds it
+//!   must be the next message of a sender at that kill, for MPMC one its
+//!   sender had sent by then). A message the call had returned is recorded
+//!   for the dead consumer from the side channel; one a killed SPSC
 //!   receiver had read but not released is delivered again to its
-//!   successor, so it is not lost; nothing is ever allowed twice. The
-//!   semaphore's units are counted instead (posted = taken + left);
+//!   successor. Nothing is ever allowed twice. The semaphore's units are
+//!   counted instead (posted = taken + left, within the kills' bounds);
 //! - no hang: every blocking call has a timeout (100 ms) and must return
 //!   within 10 s; a restart must reach its endpoint within 10 s; something
-//!   must move every 10 s;
+//!   must move at least every 12 s (the harness's own watchdog);
 //! - at the end, with the last producers closed and the consumers killed,
 //!   the channel is stale and `remove_stale` (`ipckit rm --stale`) removes
 //!   it; nothing of the run is left in `/dev/shm`;
@@ -82,8 +84,7 @@ fn main() {
         .iter()
         .enumerate()
         .map(|(i, &kind)| {
-            let test: Test =
-                Box::new(move || harness::run_kind(kind, kills, kinds::mix(seed ^ i as u64)));
+            let test: Test = Box::new(move || harness::run_kind(kind, i as u64, kills, seed));
             (kind.name(), test)
         })
         .collect();
