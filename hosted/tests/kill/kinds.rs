@@ -190,23 +190,27 @@ fn check_frame(m: &[u8], max: usize) -> Result<(), String> {
             .fold(0u64, |v, &b| v << 8 | u64::from(b))
     };
     let (t, len, sum) = (word(0, 8), word(8, 4) as usize, word(12, 4) as u32);
-    let (p, seq) = untag(t);
-    let what = format!("message {p}:{seq} ({} bytes)", m.len());
+    let what = || {
+        let (p, seq) = untag(t);
+        format!("message {p}:{seq} ({} bytes)", m.len())
+    };
     if len != m.len() || len != frame_len(t, max) {
         return Err(format!(
-            "{what}: length field {len}, {} expected",
+            "{}: length field {len}, {} expected",
+            what(),
             frame_len(t, max)
         ));
     }
     if fnv(&m[16..]) != sum {
         return Err(format!(
-            "{what}: checksum {sum:#x}, body sums to {:#x}",
+            "{}: checksum {sum:#x}, body sums to {:#x}",
+            what(),
             fnv(&m[16..])
         ));
     }
     let h = mix(t);
     if let Some(j) = (0..len - 16).find(|&j| m[16 + j] != body_byte(h, j)) {
-        return Err(format!("{what}: body byte {j} is {:#x}", m[16 + j]));
+        return Err(format!("{}: body byte {j} is {:#x}", what(), m[16 + j]));
     }
     Ok(())
 }
