@@ -42,7 +42,9 @@ impl Forger {
     /// never stops giving up its claims).
     fn hammer(&mut self, b: &Board, until: Duration) {
         let cap = self.lay.cap().unwrap_or(64);
-        let flood = self.lay.kind == Kind::MpscBytes && self.rng.next() % 2 == 0;
+        // The same kind of hammer all round: a position hammer breaks the
+        // ring a flood needs.
+        let flood = self.lay.kind == Kind::MpscBytes && self.flood;
         let (off, unit) = match self.lay.kind {
             Kind::Semaphore => (128, 1),
             Kind::Bytes | Kind::MpscBytes => (self.pick(&[128, 256]), 8),
@@ -88,26 +90,36 @@ impl Forger {
         }
     }
 
-    /// Discarded records (claimant `u32::MAX`, committed) from `tail` on,
-    /// each followed by a move of `tail` past it, as long as the ring has
-    /// room: half the data area each (or what is left up to its
-    /// end, or padding), so that the consumer, which zeroes what it skips,
-    /// works far longer per record than the two header stores cost here,
-    /// and a run of them stays ahead of it. Returns the stores made.
+    /// Discarded records (claimant `u32::MAX`, committed), each claimed
+    /// like a producer claims (a compare-and-swap on `tail`, so honest
+    /// senders keep working beside it), as long as the ring has room: half
+    /// the data area each (or what is left up to its end, or padding), so
+    /// that the consumer, which zeroes what it skips, works far longer per
+    /// record than the claim and two header stores cost here, and a run of
+    /// them stays ahead of it. Returns the stores made.
     fn discarded_records(&mut self, cap: u32) -> u64 {
-        let Some(data) = self.lay.data() else {
+        let (Some(data), Some(tail_word)) = (self.lay.data(), self.word(128)) else {
             return 0;
         };
         let head = self.load(256);
-        let mut tail = self.load(128);
         let mut stores = 0;
-        while tail.wrapping_sub(head) <= cap / 2 && stores < 3 * 4096 {
+        for _ in 0..4096 {
+            let tail = tail_word.load(Ordering::Acquire);
+            if tail.wrapping_sub(head) > cap / 2 {
+                break;
+            }
             let pos = tail & (cap - 1) & !7;
-            let off = data + pos as usize;
             let rec = (cap / 2).min(cap - pos);
             let word = if rec < 16 { PAD | rec } else { rec };
-            tail = tail.wrapping_add(rec);
-            for (at, v) in [(off + 4, u32::MAX), (off, word), (128, tail)] {
+            let next = tail.wrapping_add(rec);
+            if tail_word
+                .compare_exchange(tail, next, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+            {
+                continue;
+            }
+            let off = data + pos as usize;
+            for (at, v) in [(off + 4, u32::MAX), (off, word)] {
                 if let Some(w) = self.word(at) {
                     w.store(v, Ordering::Release);
                 }

@@ -55,6 +55,10 @@ pub const HEADER: usize = 16;
 pub const OP_SEQ: usize = 26;
 /// Round of the operation in flight.
 pub const OP_ROUND: usize = 27;
+/// The [`Op`] code of the call with the worst [`LATE_OWN`].
+pub const LATE_OP: usize = 28;
+/// Its outcome class.
+pub const LATE_OUTCOME: usize = 29;
 
 // Write logs: the last `LOG_LEN` hostile writes of each writer, two words
 // per entry ([`encode`]d write, then the op sequence (local) or the
@@ -273,7 +277,7 @@ impl Board {
             .map(|k| {
                 let i = (n as usize - kept + k) % LOG_LEN;
                 let (entry, tag) = (self.get(log + 2 * i), self.get(log + 2 * i + 1));
-                format!("{} ({tag_name} {tag})", describe(entry))
+                format!("{} ({tag_name}{tag})", describe(entry))
             })
             .collect()
     }

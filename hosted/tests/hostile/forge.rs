@@ -30,16 +30,21 @@ pub struct Forger {
     obj: ShmObject,
     /// What it knows of the object.
     pub lay: Layout,
+    /// Its random stream.
     pub rng: Rng,
     /// Processes to name in liveness slots: (pid, start time).
     pids: Vec<(u32, u64)>,
-    /// The board's log and counter this forger writes to.
+    /// The board's log this forger writes to.
     pub log: usize,
+    /// The board word counting its writes.
     pub count_word: usize,
-    /// The board word with this writer's count (for the log position).
+    /// This writer's writes so far (the position in its log).
     pub written: u64,
     /// The tag logged with each write (op sequence or time).
     pub tag: u64,
+    /// Its hammers flood an MPSC ring with records (else they rewrite a
+    /// position); chosen for the object's lifetime.
+    pub flood: bool,
 }
 
 impl Forger {
@@ -85,6 +90,7 @@ impl Forger {
             count_word,
             written: b.get(count_word),
             tag: 0,
+            flood: seed % 4 != 0,
         })
     }
 

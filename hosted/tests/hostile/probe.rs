@@ -185,7 +185,11 @@ impl<'b> Ctx<'b> {
         let raw = took.saturating_sub(bound);
         let own = raw.saturating_sub(delay);
         b.max(board::LATE_RAW, ns(raw));
-        b.max(board::LATE_OWN, ns(own));
+        if ns(own) > b.get(board::LATE_OWN) {
+            b.set(board::LATE_OWN, ns(own));
+            b.set(board::LATE_OP, op as u64);
+            b.set(board::LATE_OUTCOME, class as u64);
+        }
         b.max(board::DELAY_MAX, ns(delay));
         if let Err(e) = &r {
             let text = e.to_string();

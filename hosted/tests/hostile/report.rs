@@ -93,6 +93,8 @@ pub struct Figures {
     pub calls: u64,
     rounds: u64,
     late_own: Duration,
+    late_op: &'static str,
+    late_outcome: &'static str,
     late_raw: Duration,
     delay_max: Duration,
     rss_start: u64,
@@ -112,6 +114,10 @@ impl Figures {
             calls: b.get(board::OPS),
             rounds: b.get(board::OP_ROUND),
             late_own: Duration::from_nanos(b.get(board::LATE_OWN)),
+            late_op: OP_NAMES.get(b.get(board::LATE_OP) as usize).unwrap_or(&"?"),
+            late_outcome: OUTCOME_NAMES
+                .get(b.get(board::LATE_OUTCOME) as usize)
+                .unwrap_or(&"?"),
             late_raw: Duration::from_nanos(b.get(board::LATE_RAW)),
             delay_max: Duration::from_nanos(b.get(board::DELAY_MAX)),
             rss_start: b.get(board::RSS_START),
@@ -140,10 +146,13 @@ impl Figures {
             self.writes_local, self.writes_remote
         );
         println!(
-            "    calls: {}; worst return past a bound: {} charged to ipckit ({} wall clock; \
-             at most {} of one call spent waiting for a CPU); VmRSS {} kB, at most {} kB",
+            "    calls: {}; worst return past a bound: {} charged to ipckit ({} returning {}; \
+             {} wall clock; at most {} of one call spent waiting for a CPU); VmRSS {} kB, at \
+             most {} kB",
             self.calls,
             ms(self.late_own),
+            self.late_op,
+            self.late_outcome,
             ms(self.late_raw),
             ms(self.delay_max),
             self.rss_start,
@@ -213,7 +222,7 @@ pub fn failure(
 ) -> String {
     let (log, n, tag) = match mode {
         Mode::Between => (board::LOG_LOCAL, b.get(board::WRITES_LOCAL), "after call #"),
-        Mode::Concurrent => (board::LOG_REMOTE, b.get(board::WRITES_REMOTE), "at ns"),
+        Mode::Concurrent => (board::LOG_REMOTE, b.get(board::WRITES_REMOTE), "at ns "),
     };
     let writes = b.last_writes(log, n, tag);
     format!(
