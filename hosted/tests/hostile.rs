@@ -12,8 +12,11 @@
 //!   changes every round (from a write every few hundred calls to several
 //!   after each call);
 //! - **concurrent**: a second forked process maps the object by name and
-//!   writes into it without pause for the whole run, also while each
-//!   round's object is being created and while new endpoints open it.
+//!   writes into it for the whole run, also while each round's object is
+//!   being created and while new endpoints open it, following one plan per
+//!   round (`hostile/adversary.rs`): chaos, a header flipper that races
+//!   opens, a hammer (a control word rewritten without pause, or an MPSC
+//!   ring flooded with discarded records), or a liar.
 //!
 //! The endpoints run in a forked child, so that a signal (SIGSEGV, SIGBUS,
 //! an abort) is a reported failure, not the end of the test binary. Each
@@ -37,7 +40,9 @@
 //! Environment: `IPCKIT_HOSTILE_SECS` sets the seconds each of the 10
 //! sub-tests runs (default 2.5); `IPCKIT_HOSTILE_SEED` repeats a run's
 //! random choices (printed at the start; the concurrent mode also depends
-//! on timing). Sub-tests are selected by name like the other process tests
+//! on timing); `IPCKIT_HOSTILE_PLAN` (`chaos`, `flipper`, `hammer`,
+//! `liar`) gives the concurrent adversary one plan for every round.
+//! Sub-tests are selected by name like the other process tests
 //! (`cargo test -p ipckit --test hostile -- mpmc`).
 //!
 //! Built with `harness = false`: children are forked from the
