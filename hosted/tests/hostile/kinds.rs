@@ -40,8 +40,9 @@ fn split(store: &mut [u8]) -> (&mut [u8], &mut [u8]) {
     store.split_at_mut(room)
 }
 
-/// A receive length: 0, 1, just under the largest message, the largest,
-/// more, or random.
+/// A receive buffer length: 0, 1 or 8 (too small for most messages), just
+/// under the largest message, random, or half, all or more than the
+/// largest.
 fn room(ctx: &mut Ctx, max: usize) -> usize {
     let r = ctx.rng.next() as usize;
     match ctx.rng.next() % 16 {
@@ -62,6 +63,7 @@ fn msg_len(ctx: &mut Ctx, max: usize) -> usize {
     }
 }
 
+/// A round of the typed SPSC channel (`u64` items).
 pub fn spsc(ctx: &mut Ctx) -> Res {
     type Tx = spsc::Sender<u64>;
     type Rx = spsc::Receiver<u64>;
@@ -155,6 +157,7 @@ pub fn spsc(ctx: &mut Ctx) -> Res {
     ctx.drop_it(tx)
 }
 
+/// A round of the typed MPMC channel (`u64` items).
 pub fn mpmc(ctx: &mut Ctx) -> Res {
     type Tx = mpmc::Sender<u64>;
     type Rx = mpmc::Receiver<u64>;
@@ -224,6 +227,7 @@ pub fn mpmc(ctx: &mut Ctx) -> Res {
     ctx.drop_it(tx)
 }
 
+/// A round of the byte SPSC channel, also through the message interface.
 pub fn bytes(ctx: &mut Ctx) -> Res {
     type Tx = bytes::Sender;
     type Rx = bytes::Receiver;
@@ -319,6 +323,8 @@ pub fn bytes(ctx: &mut Ctx) -> Res {
     ctx.drop_it(tx)
 }
 
+/// A round of the MPSC byte channel: one to three senders (grants
+/// included), the receiver's stall handling, the message interface.
 pub fn mpsc_bytes(ctx: &mut Ctx) -> Res {
     type Tx = mpsc_bytes::Sender;
     type Rx = mpsc_bytes::Receiver;
