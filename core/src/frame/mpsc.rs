@@ -11,20 +11,29 @@
 //! - A **producer** claims the bytes of one record with one
 //!   compare-and-swap on `tail`. A record that would straddle the end of the
 //!   data area claims the rest of the area as a padding record too and goes
-//!   to offset 0. It then writes the record header as *busy*
+//!   to offset 0. A producer with an [`Intent`] ([`Producer::with_intent`])
+//!   announces the position and the bytes it is about to claim before every
+//!   compare-and-swap attempt (see "A producer that dies mid-record"). It
+//!   then writes the record header as *busy*
 //!   ([`BUSY`]` | `[`frame_word`]`(len)`, claimant id in the second word) with
-//!   `Release`, issues a `Release` fence (so no payload byte can become
-//!   visible without its header), writes the payload, and **commits** by
-//!   storing [`frame_word`]`(len)` with `Release`. Producers commit in any
-//!   order: a fast producer does not wait for a slow one that claimed first.
+//!   `Release` (then the padding header, if any, so that an unwritten
+//!   header at the claimed position always means "nothing written yet"),
+//!   clears its intent, issues a `Release` fence (so no payload byte can
+//!   become visible without its header), writes the payload, and
+//!   **commits** by storing [`frame_word`]`(len)` with `Release`. Producers
+//!   commit in any order: a fast producer does not wait for a slow one that
+//!   claimed first.
 //! - The **consumer** (one at a time, a claimed role) reads records in
 //!   position order. At `head` it loads the first header word (`Acquire`):
 //!   0 means claimed but not written yet (or nothing claimed, if
 //!   `tail == head`); busy means in progress; a committed frame is delivered;
 //!   padding and discarded records are skipped. After a record is consumed
-//!   the consumer **zeroes all its bytes** before it publishes the new `head`
-//!   (`Release`), so that every header of the next lap reads 0 until its
-//!   producer writes it, and no stale payload word can pass for a header.
+//!   the consumer **erases** it, zeroing all its bytes, before it publishes
+//!   the new `head` (`Release`), so that every header of the next lap reads
+//!   0 until its producer writes it, and no stale payload word can pass for
+//!   a header. The erase is journaled so that a consumer killed in the
+//!   middle of it leaves a state its successor recognises (see "A consumer
+//!   that dies mid-erase").
 //!
 //! The commit is a plain `Release` store, not a compare-and-swap from the
 //! busy value: a producer whose record the consumer has skipped (believing
@@ -44,7 +53,9 @@
 //! | 256    | u32   | `head` | next byte position to read | consumer |
 //! | 260    | u32   | consumer claim (0 free, 1 taken) | | consumer |
 //! | 264    | u32   | producers waiting | event count: producers about to sleep on `head` | producers (add / subtract) |
-//! | 268    | 116 B | reserved, zero | | nobody |
+//! | 268    | u32   | erasing: position | the position of the record being erased (the erase journal, an [`Intent`]) | consumer |
+//! | 272    | u32   | erasing: span | its bytes; bit 31 set for a counted skip; 0: nothing | consumer |
+//! | 276    | 108 B | reserved, zero | | nobody |
 //! | 384    | u32   | skipped records | records of stalled producers skipped ([`Consumer::skip_stalled`]), wrapping | consumer |
 //! | 388    | u32   | skipped bytes, low half | bytes of those records (a `u64` in two halves) | consumer |
 //! | 392    | u32   | skipped bytes, high half | | consumer |
@@ -92,6 +103,13 @@
 //! with raw-pointer copies; no Rust reference to shared bytes is created
 //! outside the `unsafe` slice views.
 //!
+//! Work on peer data is bounded. One look at `head` (every `try_` call)
+//! consumes at most a capacity of padding and discarded records, then
+//! reports [`Error::Empty`] (the blocking calls look again at once, within
+//! their timeout): a live producer that keeps discarding cannot keep a call
+//! from returning. The skip scan ([`Consumer::skip_stalled`]) reads at most
+//! [`SCAN_PASSES`] passes over the published range.
+//!
 //! A producer gives up with [`Error::Corrupted`] after [`RETRY_LIMIT`]
 //! lost compare-and-swaps in a row, which only a peer rewriting `tail`
 //! continuously can cause. A `tail` more than a capacity ahead of `head` is
@@ -125,6 +143,19 @@
 //! reads do this by themselves for a record that stays stalled longer than
 //! the timeout (measured with [`Notify::now`]).
 //!
+//! A record whose header was never written names nobody, but its claimant
+//! can still be found: a producer made with an intent
+//! ([`Producer::with_intent`]) announced the position and the bytes it
+//! claims there before its compare-and-swap, and withdraws the
+//! announcement only after its header is written ([`crate::intent`]).
+//! Whoever keeps the producers' intents and liveness (the hosted crate, in
+//! the channel's liveness block) attributes the claim; when its claimant is
+//! dead, [`Consumer::skip_unwritten`] skips exactly the bytes it claimed,
+//! checked against the ring: a multiple of 8 within the published range,
+//! and, if they run past the end of the data area, exactly a padding record
+//! plus a record at offset 0 that did not fit before the end. Unlike the
+//! scan, this never covers another producer's claim.
+//!
 //! **Skipping a record whose producer is in fact alive is unsound for the
 //! ring's contents** (never for memory safety): that producer goes on
 //! writing payload and header into space the consumer has released, which
@@ -134,6 +165,25 @@
 //! their headers. Skip only records of producers known to be dead: the hosted
 //! crate checks the claimant's process id; a stall timeout must be far longer
 //! than any producer can be descheduled between its claim and its commit.
+//!
+//! # A consumer that dies mid-erase
+//! Before the consumer erases a record (or the bytes of a skipped claim) it
+//! writes their position and length to the erase journal on its line (an
+//! [`Intent`]); then it zeroes the bytes, the first header word last,
+//! counts a skip, and publishes `head`. A consumer killed at any of these
+//! steps leaves `head` at the record and the journal naming it, the record
+//! intact, partly zeroed (first header word still written) or all zero. The
+//! next consumer ([`Ring::release_consumer_claim`], then
+//! [`Ring::consumer_with`]) finds the journal naming `head` and, before
+//! anything else, finishes the erase (the length validated: a multiple of 8
+//! within the published range). The record counts as consumed by the dead
+//! consumer: it is never delivered again half zeroed, and no scan ever
+//! reads its half-erased bytes. A skip interrupted after it was counted is
+//! counted again. A consumer killed before the journal names the record
+//! (while copying it out, or holding it as a [`ReadFrame`]) leaves it
+//! intact, and the next consumer delivers it again. So a consumer's death
+//! loses at most the one frame it had copied out and not returned, and
+//! delivers again at most the one it had not released.
 //!
 //! # Availability
 //! The ring needs compare-and-swap: it exists where the target has 32-bit
@@ -173,6 +223,7 @@ use core::time::Duration;
 
 use super::{BUSY, PAD, RECORD_ALIGN, Record, frame_word, record_len};
 use crate::error::{Error, Result, Role};
+use crate::intent::Intent;
 #[cfg(not(feature = "loom"))]
 use crate::region::Region;
 use crate::region::{FLAG_WAKES, Header, LINE, ObjectKind, Reserved, claim, release_claim};
@@ -208,6 +259,20 @@ pub const DISCARDED: u32 = u32::MAX;
 /// ```
 pub const RETRY_LIMIT: u32 = 1 << 16;
 
+/// How many passes the skip scan of [`Consumer::skip_stalled`] makes over
+/// the published range at most: each pass after the first re-reads the
+/// words before the header it found (module docs), and a peer that keeps
+/// writing words there could otherwise keep it going. When the passes run
+/// out the scan skips nothing (the call returns 0: look again later).
+///
+/// ```
+/// assert_eq!(ipckit_core::frame::mpsc::SCAN_PASSES, 4);
+/// ```
+pub const SCAN_PASSES: u32 = 4;
+
+/// The erase journal's flag on a span: the erase is a counted skip.
+const ERASE_SKIP: u32 = 1 << 31;
+
 /// The producers' line.
 #[repr(C)]
 pub(crate) struct ProducerLine {
@@ -223,7 +288,10 @@ pub(crate) struct ConsumerLine {
     pub(crate) head: AtomicU32,
     pub(crate) claim: AtomicU32,
     pub(crate) producers_waiting: AtomicU32,
-    _reserved: Reserved<{ LINE - 12 }>,
+    /// The erase journal (module docs): the position and span of the
+    /// record being erased.
+    pub(crate) erasing: Intent,
+    _reserved: Reserved<{ LINE - 20 }>,
 }
 
 /// What the consumer skipped.
@@ -254,6 +322,7 @@ const _: () = {
     assert!(offset_of!(Control, consumer) + offset_of!(ConsumerLine, head) == 256);
     assert!(offset_of!(Control, consumer) + offset_of!(ConsumerLine, claim) == 260);
     assert!(offset_of!(Control, consumer) + offset_of!(ConsumerLine, producers_waiting) == 264);
+    assert!(offset_of!(Control, consumer) + offset_of!(ConsumerLine, erasing) == 268);
     assert!(offset_of!(Control, stats) + offset_of!(StatsLine, skipped_records) == 384);
     assert!(offset_of!(Control, stats) + offset_of!(StatsLine, skipped_bytes_lo) == 388);
     assert!(offset_of!(Control, stats) + offset_of!(StatsLine, skipped_bytes_hi) == 392);
@@ -419,6 +488,23 @@ impl Data {
             let u = unsafe { &*self.base.as_ptr().add(unit as usize) };
             u.w0.store(0, Ordering::Relaxed);
             u.w1.store(0, Ordering::Relaxed);
+            // SAFETY: as above.
+            unsafe { crate::sync::SlotCell::write(core::ptr::addr_of!(u.bytes), 0) };
+        }
+    }
+
+    /// Zeroes the 8 bytes at `off` except the first header word there (the
+    /// claimant word; under loom also the unit's payload cell).
+    ///
+    /// # Safety
+    /// As [`zero`](Self::zero) for `off..off + 8`.
+    #[inline(always)]
+    unsafe fn zero_but_first_word(&self, off: u32) {
+        self.word(off, 1).store(0, Ordering::Relaxed);
+        #[cfg(feature = "loom")]
+        {
+            // SAFETY: the unit is in bounds and owned (caller contract).
+            let u = unsafe { &*self.base.as_ptr().add((off / 8) as usize) };
             // SAFETY: as above.
             unsafe { crate::sync::SlotCell::write(core::ptr::addr_of!(u.bytes), 0) };
         }
@@ -754,6 +840,7 @@ impl<'a> Ring<'a> {
         c.consumer.head.store(p, Ordering::Relaxed);
         c.consumer.claim.store(0, Ordering::Relaxed);
         c.consumer.producers_waiting.store(0, Ordering::Relaxed);
+        c.consumer.erasing.clear();
         c.stats.skipped_records.store(0, Ordering::Relaxed);
         c.stats.skipped_bytes_lo.store(0, Ordering::Relaxed);
         c.stats.skipped_bytes_hi.store(0, Ordering::Relaxed);
@@ -800,6 +887,7 @@ impl<'a> Ring<'a> {
                 head: AtomicU32::new(0),
                 claim: AtomicU32::new(0),
                 producers_waiting: AtomicU32::new(0),
+                erasing: Intent::new(),
                 _reserved: Reserved::new(),
             },
             stats: StatsLine {
@@ -917,6 +1005,7 @@ impl<'a> Ring<'a> {
             ring: self.clone(),
             notify,
             id: 0,
+            intent: None,
         })
     }
 
@@ -939,7 +1028,10 @@ impl<'a> Ring<'a> {
 
     /// Claims the consumer role (one at a time: [`Error::RoleTaken`]) with
     /// the notifier `notify`. Validates `head` and `tail` first
-    /// ([`Error::Corrupted`], and the role is given back).
+    /// ([`Error::Corrupted`], and the role is given back), then finishes the
+    /// erase of a record that a previous holder was killed in (module docs,
+    /// "A consumer that dies mid-erase"; [`Error::Corrupted`] if the erase
+    /// journal names more than the published range).
     ///
     /// ```
     /// use ipckit_core::{frame::mpsc, wait::Spin, AlignedBytes, Error, Region};
@@ -965,13 +1057,17 @@ impl<'a> Ring<'a> {
                 "head is not a record position within a capacity of tail",
             ));
         }
-        Ok(Consumer {
+        let mut consumer = Consumer {
             ring: self.clone(),
             notify,
             head,
             cached_tail: tail,
             stall_timeout: None,
-        })
+        };
+        // An erase the previous holder was killed in (module docs). On an
+        // error, dropping `consumer` gives the role back.
+        consumer.finish_erase()?;
+        Ok(consumer)
     }
 
     /// Frees the consumer role in the shared header **without** a
@@ -979,15 +1075,12 @@ impl<'a> Ring<'a> {
     /// holding it. The next consumer resumes at the published `head`: a
     /// frame the dead holder read but never released is delivered again.
     ///
-    /// A holder killed while it was consuming a record (zeroing its bytes,
-    /// between reading it and publishing the new `head`) leaves that record
-    /// partly zeroed: it is delivered again with some bytes zero, or, if its
-    /// header was zeroed already, it shows as a record whose header was never
-    /// written ([`Consumer::stalled`] with no claimant), which only
-    /// [`Consumer::skip_stalled`] gets past (and whose forward scan may then
-    /// take a payload word of it for a header: wrong frames or
-    /// [`Error::Corrupted`], never undefined behaviour). Producers are not
-    /// affected: they never wait for a consumer claim.
+    /// A holder killed while it was erasing a record (between reading it and
+    /// publishing the new `head`) left the record named in the erase
+    /// journal: the next consumer finishes the erase and goes on (module
+    /// docs, "A consumer that dies mid-erase"), so the record is not
+    /// delivered again. Producers are not affected: they never wait for a
+    /// consumer claim.
     ///
     /// # Safety
     /// No [`Consumer`] of this ring may be used again after this call, in
@@ -1041,7 +1134,8 @@ fn doorbell_slow<N: Notify>(notify: &N, doorbell: &AtomicU32) {
 /// A writing endpoint of an MPSC frame ring. Any number of producers may
 /// send concurrently, through clones or one producer shared by reference;
 /// each carries a claimant id (say, its process id) that a stalled record
-/// names.
+/// names, and optionally an [`Intent`] that names its claims before their
+/// headers are written ([`with_intent`](Self::with_intent)).
 ///
 /// ```
 /// use ipckit_core::{frame::mpsc, AlignedBytes, Error, Region};
@@ -1058,14 +1152,18 @@ pub struct Producer<'a, N = Spin> {
     ring: Ring<'a>,
     notify: N,
     id: u32,
+    intent: Option<&'a Intent>,
 }
 
+/// A clone shares the claimant id and the intent: do not claim through two
+/// producers with one intent at the same time ([`Producer::with_intent`]).
 impl<N: Clone> Clone for Producer<'_, N> {
     fn clone(&self) -> Self {
         Self {
             ring: self.ring.clone(),
             notify: self.notify.clone(),
             id: self.id,
+            intent: self.intent,
         }
     }
 }
@@ -1103,6 +1201,38 @@ impl<'a, N: Notify> Producer<'a, N> {
             return Err(Error::InvalidCapacity);
         }
         Ok(Self { id, ..self })
+    }
+
+    /// This producer announcing every claim in `intent` before its
+    /// compare-and-swap on `tail`, and clearing it once the record header
+    /// names the claim (or when it gives up: the ring is full). A survivor
+    /// that finds a claimed record whose header was never written can then
+    /// tell from the intents and the producers' liveness whether a dead
+    /// producer made the claim, and skip exactly its bytes
+    /// ([`Consumer::skip_unwritten`]; see [`crate::intent`]).
+    ///
+    /// The intent must belong to this producer alone, placed where the
+    /// survivor reads it: claims of two threads through one intent (this
+    /// producer shared by reference, or its clones) would overwrite each
+    /// other's announcement, and a survivor could then skip a live claim.
+    ///
+    /// ```
+    /// use ipckit_core::{frame::mpsc, intent::Intent, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<1024>::new();
+    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
+    /// let intent = Intent::new();
+    /// let tx = ring.producer()?.with_intent(&intent);
+    /// let grant = tx.try_grant(5)?;
+    /// // The header names the claim now: the intent is withdrawn.
+    /// assert_eq!(intent.read(), (0, 0));
+    /// grant.commit(5)?;
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn with_intent(self, intent: &'a Intent) -> Self {
+        Self {
+            intent: Some(intent),
+            ..self
+        }
     }
 
     /// The claimant id ([`with_id`](Self::with_id)).
@@ -1152,12 +1282,21 @@ impl<'a, N: Notify> Producer<'a, N> {
 
     /// For the loom models: claims space for a frame of `len` bytes and
     /// writes nothing, as a producer that dies right after its
-    /// compare-and-swap on `tail`. `false` when the ring was full.
-    #[cfg(feature = "loom")]
+    /// compare-and-swap on `tail` (its intent, if any, still announcing the
+    /// claim). `false` when the ring was full.
+    #[cfg(any(test, feature = "loom"))]
     #[doc(hidden)]
     pub fn claim_and_die(&self, len: usize) -> Result<bool> {
         let len = self.check_len(len)?;
         Ok(self.claim_inner(len, false)?.is_some())
+    }
+
+    /// Withdraws this producer's announcement, if it has an intent.
+    #[inline(always)]
+    fn clear_intent(&self) {
+        if let Some(intent) = self.intent {
+            intent.clear();
+        }
     }
 
     #[inline(always)]
@@ -1184,6 +1323,8 @@ impl<'a, N: Notify> Producer<'a, N> {
             }
             let used = tail.wrapping_sub(head);
             if used > cap || (tail | head) % RECORD_ALIGN != 0 {
+                // An announcement of a lost attempt must not outlive it.
+                self.clear_intent();
                 return Err(Error::Corrupted(
                     "tail is not a record position within a capacity of head",
                 ));
@@ -1195,11 +1336,19 @@ impl<'a, N: Notify> Producer<'a, N> {
                 until_end + total
             };
             if need > cap - used {
+                self.clear_intent();
                 return Ok(None);
             }
+            // The intent first (module docs): from the compare-and-swap on,
+            // the claim is ours and must be attributable to us.
+            if let Some(intent) = self.intent {
+                intent.announce(tail, need);
+            }
             // Release: orders our `head` load before any later claimant's
-            // `tail` load (see above). The payload is published by the
-            // record header's Release stores, not by this.
+            // `tail` load (see above), and the announcement before the
+            // claim for a survivor that reads `tail` with Acquire. The
+            // payload is published by the record header's Release stores,
+            // not by this.
             match c.producer.tail.compare_exchange_weak(
                 tail,
                 tail.wrapping_add(need),
@@ -1210,21 +1359,29 @@ impl<'a, N: Notify> Producer<'a, N> {
                     if !write {
                         return Ok(Some(Claim { pos: tail, len }));
                     }
-                    let mut pos = tail;
-                    if need != total {
-                        // Padding up to the end, then the record at 0.
-                        let off = tail & mask;
-                        ring.data.word(off, 1).store(self.id, Ordering::Relaxed);
-                        ring.data
-                            .word(off, 0)
-                            .store(PAD | until_end, Ordering::Release);
-                        pos = tail.wrapping_add(until_end);
-                    }
+                    // The record header, then the padding header before it
+                    // (if any): until the header at `tail` is written, the
+                    // whole claim is unwritten, and the intent covers it.
+                    let pos = if need != total {
+                        tail.wrapping_add(until_end)
+                    } else {
+                        tail
+                    };
                     let off = pos & mask;
                     ring.data.word(off, 1).store(self.id, Ordering::Relaxed);
                     ring.data
                         .word(off, 0)
                         .store(BUSY | frame_word(len), Ordering::Release);
+                    if need != total {
+                        let pad = tail & mask;
+                        ring.data.word(pad, 1).store(self.id, Ordering::Relaxed);
+                        ring.data
+                            .word(pad, 0)
+                            .store(PAD | until_end, Ordering::Release);
+                    }
+                    // The headers name the claim now. Release: a survivor
+                    // that reads the cleared intent sees them.
+                    self.clear_intent();
                     // No payload byte may become visible before the header
                     // that covers it (the consumer's skip scan relies on it).
                     fence(Ordering::Release);
@@ -1233,6 +1390,7 @@ impl<'a, N: Notify> Producer<'a, N> {
                 Err(_) => {
                     retries += 1;
                     if retries >= RETRY_LIMIT {
+                        self.clear_intent();
                         return Err(Error::Corrupted("tail kept moving: retry limit reached"));
                     }
                 }
@@ -1685,6 +1843,20 @@ enum Step {
     /// A record is claimed at `head` but not committed (header not written,
     /// or busy).
     InProgress,
+    /// This look consumed a capacity of padding and discarded records (its
+    /// budget, module docs): look again.
+    More,
+}
+
+/// What the skip scan found after an unwritten record header at `head`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    /// The first written header, this many bytes from `head`.
+    Found(u32),
+    /// No written header within the published range.
+    Nothing,
+    /// Words kept changing for [`SCAN_PASSES`] passes: no judgement.
+    Unsure,
 }
 
 /// The reading endpoint of an MPSC frame ring: one at a time, a claimed
@@ -1744,13 +1916,102 @@ impl<'a, N: Notify> Consumer<'a, N> {
         Ok(readable)
     }
 
-    /// Consumes the `total` bytes at `head` (offset `off`): zeroes them,
-    /// publishes the new `head` and wakes waiting producers.
-    fn consume(&mut self, off: u32, total: u32) {
-        // SAFETY: `parse_record` (or the skip logic) placed the record inside
-        // the data area; it is ours until `head` moves past it.
-        unsafe { self.ring.data.zero(off, total) };
-        self.publish_head(total);
+    /// Erases the `span` bytes from `head` (a record, or the bytes of a
+    /// skipped claim, which may run past the end of the data area) and
+    /// publishes the new `head`, waking waiting producers: the journal, the
+    /// bytes (the first header word last), the skip count for a `skip`,
+    /// then `head` (module docs, "A consumer that dies mid-erase").
+    ///
+    /// Callers have validated `span`: a multiple of 8, at least 8, within
+    /// the published range from `head`.
+    #[inline(always)]
+    fn erase(&mut self, span: u32, skip: bool) {
+        self.erase_steps(span, skip, &mut || true);
+    }
+
+    /// [`erase`](Self::erase), asking `go` before each step and stopping
+    /// where it answers `false` (the tests' consumer killed there); returns
+    /// whether it finished.
+    #[inline(always)]
+    fn erase_steps(&mut self, span: u32, skip: bool, go: &mut impl FnMut() -> bool) -> bool {
+        let cap = self.ring.capacity;
+        let off = self.head & (cap - 1);
+        let first = span.min(cap - off);
+        let journal = if skip { span | ERASE_SKIP } else { span };
+        if !go() {
+            return false;
+        }
+        self.ring
+            .control()
+            .consumer
+            .erasing
+            .announce(self.head, journal);
+        if !go() {
+            return false;
+        }
+        // SAFETY: `off..off + first` and `0..span - first` are the `span`
+        // bytes from `head`, inside the data area (`off + first <= cap`,
+        // `span - first < cap`), multiples of 8, published and not yet
+        // released (caller contract): ours until `head` moves past them.
+        unsafe {
+            self.ring.data.zero_but_first_word(off);
+            self.ring.data.zero(off + 8, first - 8);
+        }
+        if !go() {
+            return false;
+        }
+        // SAFETY: as above.
+        unsafe { self.ring.data.zero(0, span - first) };
+        if !go() {
+            return false;
+        }
+        // Last: until now the first header word said what these bytes are.
+        self.ring.data.word(off, 0).store(0, Ordering::Relaxed);
+        if skip {
+            if !go() {
+                return false;
+            }
+            self.count_skip(span);
+        }
+        if !go() {
+            return false;
+        }
+        self.publish_head(span);
+        true
+    }
+
+    /// Finishes the erase that a previous consumer was killed in: the
+    /// journal names `head` (module docs). Runs once, at the claim.
+    fn finish_erase(&mut self) -> Result<()> {
+        let (position, journal) = self.ring.control().consumer.erasing.read();
+        let span = journal & !ERASE_SKIP;
+        if position != self.head || span == 0 {
+            return Ok(());
+        }
+        let readable = self.cached_tail.wrapping_sub(self.head);
+        if span % RECORD_ALIGN != 0 || span > readable {
+            return Err(Error::Corrupted(
+                "erase journal names more than the published range at head",
+            ));
+        }
+        self.erase(span, journal & ERASE_SKIP != 0);
+        Ok(())
+    }
+
+    /// Adds one skipped record of `bytes` to the statistics.
+    fn count_skip(&self, bytes: u32) {
+        let stats = &self.ring.control().stats;
+        let records = stats.skipped_records.load(Ordering::Relaxed);
+        stats
+            .skipped_records
+            .store(records.wrapping_add(1), Ordering::Relaxed);
+        let total = self.skipped().bytes.wrapping_add(u64::from(bytes));
+        stats
+            .skipped_bytes_lo
+            .store(total as u32, Ordering::Relaxed);
+        stats
+            .skipped_bytes_hi
+            .store((total >> 32) as u32, Ordering::Relaxed);
     }
 
     fn publish_head(&mut self, n: u32) {
@@ -1765,10 +2026,13 @@ impl<'a, N: Notify> Consumer<'a, N> {
         );
     }
 
-    /// One look at `head`: skips padding and discarded records, and reports
-    /// a committed frame (left in place), or why there is none.
+    /// One look at `head`: skips padding and discarded records (at most a
+    /// capacity of them: module docs), and reports a committed frame (left
+    /// in place), or why there is none.
     fn step(&mut self) -> Result<Step> {
         let cap = self.ring.capacity;
+        // Bytes of padding and discarded records consumed by this look.
+        let mut skipped = 0;
         loop {
             let off = self.head & (cap - 1);
             // Acquire: pairs with the producer's Release stores of the
@@ -1792,11 +2056,21 @@ impl<'a, N: Notify> Consumer<'a, N> {
             };
             match record {
                 Record::Busy { .. } => return Ok(Step::InProgress),
-                Record::Padding { total } => self.consume(off, total),
+                Record::Padding { total } => {
+                    if total > cap - skipped {
+                        return Ok(Step::More);
+                    }
+                    skipped += total;
+                    self.erase(total, false);
+                }
                 Record::Frame { len, total } => {
                     let claimant = self.ring.data.word(off, 1).load(Ordering::Relaxed);
                     if claimant == DISCARDED {
-                        self.consume(off, total);
+                        if total > cap - skipped {
+                            return Ok(Step::More);
+                        }
+                        skipped += total;
+                        self.erase(total, false);
                     } else {
                         return Ok(Step::Ready(Ready {
                             off,
@@ -1882,6 +2156,10 @@ impl<'a, N: Notify> Consumer<'a, N> {
                         blocker.finish(waiters);
                         return Ok(r);
                     }
+                    // The look's budget ran out with records left: no
+                    // sleep (nobody may wake us for those), only the
+                    // deadline check of the next `sleep`.
+                    Ok(Step::More) => blocker.finish(waiters),
                     Ok(_) => {}
                     Err(e) => {
                         blocker.finish(waiters);
@@ -1922,7 +2200,7 @@ impl<'a, N: Notify> Consumer<'a, N> {
                 consumer: self,
                 frame,
             }),
-            Step::Empty | Step::InProgress => Err(Error::Empty),
+            Step::Empty | Step::InProgress | Step::More => Err(Error::Empty),
         }
     }
 
@@ -1986,7 +2264,7 @@ impl<'a, N: Notify> Consumer<'a, N> {
     pub fn try_recv(&mut self, buf: &mut [u8]) -> Result<usize> {
         match self.step()? {
             Step::Ready(frame) => self.copy_and_consume(frame, buf),
-            Step::Empty | Step::InProgress => Err(Error::Empty),
+            Step::Empty | Step::InProgress | Step::More => Err(Error::Empty),
         }
     }
 
@@ -2032,7 +2310,7 @@ impl<'a, N: Notify> Consumer<'a, N> {
         // SAFETY: the committed record lies in the data area (parsed), and
         // its producer no longer writes it.
         unsafe { self.ring.data.copy_out(frame.off + 8, dst) };
-        self.consume(frame.off, frame.total);
+        self.erase(frame.total, false);
         Ok(len)
     }
 
@@ -2057,7 +2335,7 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// ```
     pub fn stalled(&mut self) -> Result<Option<Stall>> {
         match self.step()? {
-            Step::Ready(_) | Step::Empty => return Ok(None),
+            Step::Ready(_) | Step::Empty | Step::More => return Ok(None),
             Step::InProgress => {}
         }
         let cap = self.ring.capacity;
@@ -2129,57 +2407,118 @@ impl<'a, N: Notify> Consumer<'a, N> {
             }
         } else {
             match self.scan(readable) {
-                Some(n) => n,
-                None if readable > 0 && self.cached_tail == stall.tail => readable,
-                None => return Ok(0),
+                Scan::Found(n) => n,
+                Scan::Nothing if readable > 0 && self.cached_tail == stall.tail => readable,
+                Scan::Nothing | Scan::Unsure => return Ok(0),
             }
         };
-        // Zero the skipped bytes (possibly around the end of the data area).
-        let first = skip.min(cap - off);
-        // SAFETY: `off + first <= cap`, `skip - first < cap`, both multiples
-        // of 8, and the bytes are published (`skip <= readable`) and ours.
-        unsafe {
-            self.ring.data.zero(off, first);
-            self.ring.data.zero(0, skip - first);
-        }
-        let stats = &self.ring.control().stats;
-        let records = stats.skipped_records.load(Ordering::Relaxed);
-        stats
-            .skipped_records
-            .store(records.wrapping_add(1), Ordering::Relaxed);
-        let bytes = self.skipped().bytes.wrapping_add(u64::from(skip));
-        stats
-            .skipped_bytes_lo
-            .store(bytes as u32, Ordering::Relaxed);
-        stats
-            .skipped_bytes_hi
-            .store((bytes >> 32) as u32, Ordering::Relaxed);
-        self.publish_head(skip);
+        // The skipped bytes (possibly around the end of the data area) are
+        // published (`skip <= readable`), multiples of 8, and ours.
+        self.erase(skip, true);
         Ok(skip)
     }
 
     /// The distance from `head` of the first written record header after
     /// the unwritten one at `head`, within `readable` bytes.
-    fn scan(&self, readable: u32) -> Option<u32> {
+    fn scan(&self, readable: u32) -> Scan {
         let mask = self.ring.capacity - 1;
-        let first_written = |to: u32| {
-            (8..to).step_by(8).find(|&d| {
-                let off = self.head.wrapping_add(d) & mask;
-                self.ring.data.word(off, 0).load(Ordering::Relaxed) != 0
-            })
-        };
-        let mut found = first_written(readable)?;
-        loop {
-            // If `found` was a payload word of a record whose header we read
-            // as 0, that header was written before the payload (Release
-            // fence on the producer's side); after this fence a second look
-            // sees it.
-            fence(Ordering::Acquire);
-            match first_written(found) {
-                Some(earlier) => found = earlier,
-                None => return Some(found),
-            }
+        scan_words(readable, |d| {
+            let off = self.head.wrapping_add(d) & mask;
+            self.ring.data.word(off, 0).load(Ordering::Relaxed)
+        })
+    }
+
+    /// Skips the claim at `position` whose header was never written and
+    /// whose claimant is known dead: the `span` bytes its intent announced
+    /// (module docs, "A producer that dies mid-record", and
+    /// [`crate::intent`]), counted in [`skipped`](Self::skipped). Returns
+    /// `span`, or 0 if `position` is not the front of the ring any more, or
+    /// nothing is claimed there, or its header is written by now (a claim
+    /// finished after the attribution: look again).
+    ///
+    /// `span` is peer data, checked against the ring before a byte is
+    /// touched: [`Error::Corrupted`] unless some claim at `position` can
+    /// have it (a multiple of 8 within the published range, one record of
+    /// at most half the capacity, or a padding record to the end of the
+    /// data area plus a record at offset 0 that did not fit before it).
+    ///
+    /// The attribution must have read the intents after this consumer
+    /// loaded `tail` showing the claim ([`stalled`](Self::stalled) does),
+    /// and must have judged the claimant dead before its final read of the
+    /// claimant's intent. **Only for claims of producers known to be dead**,
+    /// as [`skip_stalled`](Self::skip_stalled).
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicU32, Ordering};
+    /// use ipckit_core::{frame::mpsc, intent::Intent, AlignedBytes, Error, Region};
+    /// let mut bytes = AlignedBytes::<1024>::new();
+    /// let base = core::ptr::NonNull::new(bytes.as_mut_ptr()).unwrap();
+    /// // SAFETY: fresh zeroed memory that outlives the ring; the words
+    /// // written below as a peer are accessed atomically only.
+    /// let ring = mpsc::Ring::init(unsafe { Region::from_raw(base, 1024) }, 256)?;
+    /// let mut rx = ring.consumer()?;
+    /// // A producer announces a claim of 24 bytes at 0, moves `tail` (at
+    /// // offset 128) and dies before writing its header.
+    /// let dead = Intent::new();
+    /// dead.announce(0, 24);
+    /// // SAFETY: `tail` is an aligned word of the live region.
+    /// unsafe { AtomicU32::from_ptr(base.as_ptr().add(128).cast()) }.store(24, Ordering::Release);
+    /// ring.producer()?.try_send(b"behind")?;
+    /// let stall = rx.stalled()?.expect("stalled");
+    /// assert_eq!((stall.position, stall.claimant), (0, None));
+    /// // Attributed to the dead producer (the caller knows it is dead):
+    /// let span = dead.names(stall.position).expect("named");
+    /// assert!(matches!(rx.skip_unwritten(0, 12), Err(Error::Corrupted(_))));
+    /// assert_eq!(rx.skip_unwritten(stall.position, span)?, 24);
+    /// assert_eq!(rx.try_recv(&mut [0; 8])?, 6);
+    /// assert_eq!(rx.skipped().bytes, 24);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn skip_unwritten(&mut self, position: u32, span: u32) -> Result<u32> {
+        if position != self.head {
+            return Ok(0);
         }
+        let cap = self.ring.capacity;
+        let off = self.head & (cap - 1);
+        // Loaded after the attribution: a claim its claimant finished since
+        // shows here (the intent's Release clear, read with Acquire, orders
+        // the header before it).
+        if self.ring.data.word(off, 0).load(Ordering::Acquire) != 0 {
+            return Ok(0);
+        }
+        let readable = self.refresh_tail()?;
+        if readable == 0 {
+            return Ok(0);
+        }
+        if !claim_fits(span, cap - off, cap, readable) {
+            return Err(Error::Corrupted(
+                "announced span does not fit a claim at head",
+            ));
+        }
+        self.erase(span, true);
+        Ok(span)
+    }
+
+    /// `true` if `position` lies in the part of the ring that is claimed
+    /// and not consumed yet: from `head` on, before `tail` (loaded anew).
+    /// A survivor uses it to tell a dead producer's intent that may still
+    /// name an unfinished claim from one that names nothing any more.
+    ///
+    /// ```
+    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<1024>::new();
+    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 256)?;
+    /// let mut rx = ring.consumer()?;
+    /// ring.producer()?.try_send(b"abc")?; // 16 bytes at 0
+    /// assert!(rx.is_pending(0)? && rx.is_pending(8)?);
+    /// assert!(!rx.is_pending(16)?);
+    /// rx.try_recv(&mut [0; 4])?;
+    /// assert!(!rx.is_pending(0)?);
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn is_pending(&mut self, position: u32) -> Result<bool> {
+        let readable = self.refresh_tail()?;
+        Ok(position.wrapping_sub(self.head) < readable)
     }
 
     /// Records and bytes skipped by [`skip_stalled`](Self::skip_stalled)
@@ -2258,6 +2597,44 @@ impl<'a, N: Notify> Consumer<'a, N> {
     pub fn ring(&self) -> &Ring<'a> {
         &self.ring
     }
+}
+
+/// `true` if a producer's claim at a data offset `until_end` bytes before
+/// the end of a data area of `cap` bytes can span `span` bytes, within
+/// `readable` published bytes: one record of at most half the capacity
+/// before the end, or padding to the end plus a record at offset 0 that did
+/// not fit before it (module docs, "Algorithm").
+fn claim_fits(span: u32, until_end: u32, cap: u32, readable: u32) -> bool {
+    let largest = cap / 2; // record_len(max_frame_len(cap))
+    let one = span <= until_end && span <= largest;
+    let wrapped = span > until_end && {
+        let record = span - until_end;
+        record > until_end && record <= largest
+    };
+    span % RECORD_ALIGN == 0 && span >= RECORD_ALIGN && span <= readable && (one || wrapped)
+}
+
+/// The skip scan over the first header words `load(d)` at distances
+/// `8, 16, ..` below `readable` from `head`: the first written one, found
+/// again by a pass after an `Acquire` fence, within [`SCAN_PASSES`] passes.
+fn scan_words(readable: u32, load: impl Fn(u32) -> u32) -> Scan {
+    let first_written = |to: u32| (8..to).step_by(8).find(|&d| load(d) != 0);
+    let Some(mut found) = first_written(readable) else {
+        return Scan::Nothing;
+    };
+    for _ in 1..SCAN_PASSES {
+        // If `found` was a payload word of a record whose header we read
+        // as 0, that header was written before the payload (Release fence
+        // on the producer's side); after this fence another look sees it.
+        fence(Ordering::Acquire);
+        match first_written(found) {
+            Some(earlier) => found = earlier,
+            None => return Scan::Found(found),
+        }
+    }
+    // Each pass found a word before the last one: a peer keeps writing
+    // there. No judgement (bounded work instead of a pass per word).
+    Scan::Unsure
 }
 
 impl Stall {
@@ -2447,9 +2824,11 @@ impl<N: Notify> ReadFrame<'_, '_, N> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn release(self) {
-        self.consumer.consume(self.frame.off, self.frame.total);
+        self.consumer.erase(self.frame.total, false);
     }
 }
 
 #[cfg(all(test, not(feature = "loom")))]
 mod tests;
+#[cfg(all(test, not(feature = "loom")))]
+mod crash_tests;
