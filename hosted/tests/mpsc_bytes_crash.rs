@@ -54,7 +54,7 @@ fn cf<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> Result<T, support
 
 const BIG_CAP: u32 = 1 << 20;
 const BIG: usize = 60 * 1024;
-const ROUNDS: u32 = 30;
+const ROUNDS: u32 = 100;
 
 // Shared words of the first test.
 /// The next sequence number due (messages reported received so far).
