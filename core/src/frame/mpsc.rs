@@ -2302,6 +2302,31 @@ impl<'a, N: Notify> Consumer<'a, N> {
         self.copy_and_consume(frame, buf)
     }
 
+    /// For the loom models: receives the oldest frame into `buf` as
+    /// [`try_recv`](Self::try_recv) does, but dies after `steps` steps of
+    /// its erase (journal, zeroing, header word, skip count, `head`: see
+    /// `erase_steps`); the caller then forgets this consumer. Returns the
+    /// frame's length and whether the erase finished.
+    #[cfg(feature = "loom")]
+    #[doc(hidden)]
+    pub fn recv_and_die(&mut self, buf: &mut [u8], steps: u32) -> Result<(usize, bool)> {
+        let Step::Ready(frame) = self.step()? else {
+            return Err(Error::Empty);
+        };
+        let len = frame.len as usize;
+        let dst = buf
+            .get_mut(..len)
+            .ok_or(Error::BufferTooSmall { required: len })?;
+        // SAFETY: as in `copy_and_consume`.
+        unsafe { self.ring.data.copy_out(frame.off + 8, dst) };
+        let mut taken = 0;
+        let done = self.erase_steps(frame.total, false, &mut || {
+            taken += 1;
+            taken <= steps
+        });
+        Ok((len, done))
+    }
+
     fn copy_and_consume(&mut self, frame: Ready, buf: &mut [u8]) -> Result<usize> {
         let len = frame.len as usize;
         let Some(dst) = buf.get_mut(..len) else {
