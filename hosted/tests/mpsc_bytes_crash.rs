@@ -16,6 +16,11 @@
 //!   the compare-and-swap and its header store leaves it. While it lives
 //!   the receiver waits for it; once it is SIGKILLed, its record is skipped
 //!   and every message of the live senders arrives exactly once, in order.
+//! - `dead claimant's slot kept until skipped`: the same dead claim, then
+//!   63 senders that open and die: every liveness slot holds a dead
+//!   process. New senders may reuse the dead slots, except the claimant's,
+//!   whose intent is the only record of its claim; once the receiver has
+//!   skipped that claim, its slot is free for a new sender too.
 //!
 //! Built with `harness = false`; children are `fork()`ed from the
 //! single-threaded parent and open the channel by name. Names are
@@ -272,7 +277,10 @@ fn tagged(s: u64, seq: u64) -> Vec<u8> {
 fn untag(m: &[u8]) -> Result<(u64, u64), String> {
     let s = u64::from_le_bytes(m[..8].try_into().map_err(|_| "short message")?);
     let seq = u64::from_le_bytes(m[8..16].try_into().map_err(|_| "short message")?);
-    ensure!(m == tagged(s, seq), "message {seq} of sender {s} is damaged");
+    ensure!(
+        m == tagged(s, seq),
+        "message {seq} of sender {s} is damaged"
+    );
     Ok((s, seq))
 }
 
@@ -429,7 +437,10 @@ fn sender_killed_between_claim_and_header() -> Result<String, String> {
     while Instant::now() < live_until {
         got.recv(&mut rx, Duration::from_millis(50))?;
     }
-    let stall = rx.stalled().ctx("stalled")?.ok_or("no stall at the front")?;
+    let stall = rx
+        .stalled()
+        .ctx("stalled")?
+        .ok_or("no stall at the front")?;
     ensure!(
         stall.position == position && stall.claimant.is_none(),
         "stall {stall:?}, the victim claimed {position}"
@@ -473,10 +484,59 @@ fn sender_killed_between_claim_and_header() -> Result<String, String> {
     ))
 }
 
+fn dead_claimants_slot_is_kept_until_skipped() -> Result<String, String> {
+    let g = ShmGuard::new("mpsc-slot-kept");
+    let mut rx = mpsc_bytes::Receiver::create(&g.0, CAP).ctx("create")?;
+    let words = SharedWords::new();
+    let name = g.0.clone();
+    words.word(10).store(1, Ordering::Release); // claim at once
+    let mut victim = fork_child(|| claim_and_hang(&name, &words, 8))?;
+    ensure!(words.wait_for(13, 1, PATIENCE), "the victim never claimed");
+    victim.kill();
+    for _ in 0..63 {
+        let mut child = fork_child(|| {
+            child_main(|| {
+                // Opens, and dies (`_exit`) holding its slot.
+                cf(mpsc_bytes::Sender::open(&name), "open").map(std::mem::forget)
+            })
+        })?;
+        child.expect_ok(Instant::now() + PATIENCE)?;
+    }
+    let mut held = Vec::new();
+    let full = loop {
+        match mpsc_bytes::Sender::open(&g.0) {
+            Ok(tx) => held.push(tx),
+            Err(e) => break e,
+        }
+        ensure!(held.len() <= 64, "more than 64 senders");
+    };
+    ensure!(
+        held.len() == 63 && matches!(full, Error::Core(CoreError::RoleTaken(_))),
+        "{} senders opened over 63 dead slots, then: {full}",
+        held.len()
+    );
+    held[0].try_send(b"behind the dead claim").ctx("send")?;
+    let mut buf = [0u8; 64];
+    ensure!(
+        matches!(rx.try_recv(&mut buf), Err(Error::Core(CoreError::Empty))),
+        "delivered past the dead claim"
+    );
+    ensure!(
+        rx.skip_dead().ctx("skip_dead")? == 1,
+        "dead claim not skipped"
+    );
+    ensure!(rx.try_recv(&mut buf).ctx("recv")? == 21, "wrong message");
+    held.push(mpsc_bytes::Sender::open(&g.0).ctx("open over the released slot")?);
+    held[63].try_send(b"from the reused slot").ctx("send")?;
+    ensure!(rx.try_recv(&mut buf).ctx("recv")? == 20, "wrong message");
+    ensure!(rx.skipped().records == 1, "skipped {:?}", rx.skipped());
+    Ok("63 dead slots reused, the dead claimant's only after its claim was skipped".into())
+}
+
 // ---------------------------------------------------------------------------
 
 fn main() {
-    let tests: [(&str, support::TestFn); 2] = [
+    let tests: [(&str, support::TestFn); 3] = [
         (
             "sender killed between claim and header",
             sender_killed_between_claim_and_header,
@@ -484,6 +544,10 @@ fn main() {
         (
             "receiver killed inside consume",
             receiver_killed_inside_consume,
+        ),
+        (
+            "dead claimant's slot kept until skipped",
+            dead_claimants_slot_is_kept_until_skipped,
         ),
     ];
     let mut tally = run_tests("mpsc_bytes_crash", &tests);

@@ -2177,7 +2177,9 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// The oldest frame, as a zero-copy view that [`ReadFrame::release`]
     /// consumes; [`Error::Empty`] if no frame is committed at the front of
     /// the ring (none is claimed, or the oldest claimed one is still being
-    /// written: see [`stalled`](Self::stalled)).
+    /// written: see [`stalled`](Self::stalled)), or if this call consumed a
+    /// capacity of padding and discarded records without reaching one (a
+    /// producer that keeps discarding: call again).
     ///
     /// Returns [`Error::Corrupted`] for a record header or `tail` the
     /// protocol cannot produce (frames before it have been delivered).
@@ -2246,7 +2248,8 @@ impl<'a, N: Notify> Consumer<'a, N> {
     }
 
     /// Copies the oldest frame into `buf` and consumes it; returns its
-    /// length. [`Error::Empty`] as for [`try_read`](Self::try_read);
+    /// length. [`Error::Empty`] as for [`try_read`](Self::try_read) (also
+    /// after a capacity of padding and discarded records);
     /// [`Error::BufferTooSmall`] if `buf` is shorter than the frame, which
     /// then stays queued.
     ///
@@ -2854,6 +2857,6 @@ impl<N: Notify> ReadFrame<'_, '_, N> {
 }
 
 #[cfg(all(test, not(feature = "loom")))]
-mod tests;
-#[cfg(all(test, not(feature = "loom")))]
 mod crash_tests;
+#[cfg(all(test, not(feature = "loom")))]
+mod tests;

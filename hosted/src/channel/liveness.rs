@@ -31,7 +31,12 @@
 //! announces the position it is about to claim in the ring, before its
 //! compare-and-swap (see [`ipckit_core::intent`]): a survivor that finds a
 //! claimed, unfinished position reads the intents to learn whether a dead
-//! endpoint made the claim ([`Block::attribute`]). Version 1 had no intents.
+//! endpoint made the claim (`Block::attribute`). Version 1 had no intents.
+//! Where a survivor relies on them (the MPSC byte channel's receiver), a
+//! dead holder's slot whose intent still announces a claim is not reused
+//! until the survivor has resolved the claim and cleared the intent
+//! (`Block::release_stale_intents`): a new holder would overwrite the
+//! only record of who made it.
 //!
 //! # Why pid and start time, not a pidfd
 //! The record must be readable by *any* process: the peer, a process that
@@ -594,10 +599,10 @@ impl Membership {
                 let usable = match s.state {
                     Some(SlotState::Free) | Some(SlotState::Closed) => true,
                     Some(SlotState::Active) => {
-                        reclaim_dead
-                            && !(keep_intents && block.intent(role, i).read().1 != 0)
-                            && !s.torn
-                            && !s.alive(me.pid)
+                        // An open intent may be the only record of a
+                        // claim its dead holder left unfinished.
+                        let open_intent = keep_intents && block.intent(role, i).read().1 != 0;
+                        reclaim_dead && !open_intent && !s.torn && !s.alive(me.pid)
                     }
                     _ => false,
                 };

@@ -11,8 +11,8 @@ use std::vec::Vec;
 
 use super::*;
 use crate::test_support::PeerMemory;
-use crate::{AlignedBytes, Region};
 use crate::wait::WaitStatus;
+use crate::{AlignedBytes, Region};
 
 const TAIL: usize = 128;
 const HEAD: usize = 256;
@@ -27,7 +27,9 @@ fn at(cap: u32, pos: u32, byte: u32) -> usize {
 }
 
 fn frame(tag: u8, len: usize) -> Vec<u8> {
-    (0..len).map(|i| tag ^ (i as u8).wrapping_mul(3) | 1).collect()
+    (0..len)
+        .map(|i| tag ^ (i as u8).wrapping_mul(3) | 1)
+        .collect()
 }
 
 fn recv_vec<N: Notify>(rx: &mut Consumer<'_, N>) -> Result<Vec<u8>> {
@@ -137,7 +139,9 @@ impl Notify for Discarder<'_> {
         }
         self.forged.set(self.forged.get() + 1);
         let tail = self.mem.word(TAIL).load(SeqCst);
-        self.mem.word(at(self.cap, tail, 4)).store(DISCARDED, SeqCst);
+        self.mem
+            .word(at(self.cap, tail, 4))
+            .store(DISCARDED, SeqCst);
         self.mem
             .word(at(self.cap, tail, 0))
             .store(frame_word(0), SeqCst);
@@ -174,7 +178,8 @@ fn a_producer_that_keeps_discarding_cannot_keep_try_recv_from_returning() {
     assert_eq!(rx.try_recv(&mut [0; 8]), Err(Error::Empty));
     let tail = mem.word(TAIL).load(SeqCst);
     assert_eq!(mem.word(HEAD).load(SeqCst), tail);
-    mem.word(at(cap, tail, 8)).store(u32::from_ne_bytes(*b"abcd"), SeqCst);
+    mem.word(at(cap, tail, 8))
+        .store(u32::from_ne_bytes(*b"abcd"), SeqCst);
     mem.word(at(cap, tail, 0)).store(frame_word(3), SeqCst);
     mem.word(TAIL).store(tail.wrapping_add(16), SeqCst);
     let mut buf = [0; 8];
@@ -279,7 +284,11 @@ fn a_consumer_killed_at_any_step_of_an_erase_is_taken_over() {
         // All of the space is back, and zeroed.
         let head = mem.word(HEAD).load(SeqCst);
         assert_eq!(mem.word(TAIL).load(SeqCst), head, "{alive}");
-        assert!(mem.bytes(DATA + cap as usize)[DATA..].iter().all(|&b| b == 0));
+        assert!(
+            mem.bytes(DATA + cap as usize)[DATA..]
+                .iter()
+                .all(|&b| b == 0)
+        );
         for i in 0..2 {
             tx.try_send(&frame(i, 56)).unwrap();
             assert_eq!(recv_vec(&mut rx).unwrap(), frame(i, 56));
@@ -315,7 +324,11 @@ fn a_consumer_killed_in_a_skip_is_taken_over() {
         let counted = if alive == 5 { 2 } else { 1 };
         assert_eq!(rx.skipped().records, counted, "{alive}");
         assert_eq!(done, alive >= 6);
-        assert!(mem.bytes(DATA + cap as usize)[DATA..].iter().all(|&b| b == 0));
+        assert!(
+            mem.bytes(DATA + cap as usize)[DATA..]
+                .iter()
+                .all(|&b| b == 0)
+        );
     }
 }
 
@@ -330,7 +343,12 @@ fn a_dead_claim_is_skipped_by_its_announced_span() {
     let ring = Ring::init_at(mem.region(), cap, u32::MAX - 31).unwrap();
     let (dead_intent, live_intent) = (Intent::new(), Intent::new());
     let dead = ring.producer().unwrap().with_intent(&dead_intent);
-    let live = ring.producer().unwrap().with_id(9).unwrap().with_intent(&live_intent);
+    let live = ring
+        .producer()
+        .unwrap()
+        .with_id(9)
+        .unwrap()
+        .with_intent(&live_intent);
     let mut rx = ring.consumer().unwrap();
     live.try_send(b"one").unwrap();
     assert_eq!(live_intent.read().1, 0, "cleared after the claim");
@@ -356,7 +374,13 @@ fn a_dead_claim_is_skipped_by_its_announced_span() {
     assert_eq!(rx.skip_unwritten(position + 8, 64), Ok(0));
     assert_eq!(rx.skip_unwritten(position, 64), Ok(64));
     assert_eq!(recv_vec(&mut rx).unwrap(), b"two");
-    assert_eq!(rx.skipped(), Skipped { records: 1, bytes: 64 });
+    assert_eq!(
+        rx.skipped(),
+        Skipped {
+            records: 1,
+            bytes: 64
+        }
+    );
     assert_eq!(rx.skip_unwritten(rx.head, 8), Ok(0), "nothing claimed");
     // A claim finished after the attribution is not skipped.
     let grant = live.try_grant(3).unwrap();
