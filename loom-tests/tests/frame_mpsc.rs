@@ -81,7 +81,7 @@ impl Finished {
 
 /// Receives one frame, yielding while the ring is empty.
 fn recv_one<N: Notify>(rx: &mut Consumer<'_, N>, finished: &Finished, all: u32) -> Vec<u8> {
-    let mut buf = [0u8; 16];
+    let mut buf = [0u8; 32];
     let mut last_chance = false;
     loop {
         match rx.try_recv(&mut buf) {
@@ -305,28 +305,33 @@ fn send_spinning(tx: &ipckit_core::frame::mpsc::Producer<'_>, f: &[u8]) {
     }
 }
 
-/// A consumer reads frame A and is killed after `steps` steps of its erase
-/// (0: before its journal entry; 5: after `head`), on its own thread; a
-/// producer sends B behind A and then C, which needs A's space, so it
-/// waits for whichever consumer frees it. After the death (joined), a new
-/// consumer takes over: A again only for a kill before the journal, then B
-/// and C, intact, once. C's writes into A's space race the zeroing of both
-/// consumers: loom reports any that is not ordered after it.
+/// A consumer has consumed frame Z (24 bytes), so its journal names that
+/// erase; it reads frame A (16 bytes) and is killed after `steps` steps of
+/// A's erase (0: before its journal entry, 1: between the entry's two
+/// stores, 6: after `head`), on its own thread. A producer sends B behind
+/// A and then C, which needs A's space, so it waits for whichever consumer
+/// frees it. After the death (joined), a new consumer takes over: A again
+/// only for a kill before the journal names it, then B and C, intact, once.
+/// C's writes into A's space race the zeroing of both consumers: loom
+/// reports any that is not ordered after it.
 #[test]
 fn a_consumer_killed_mid_erase_is_taken_over() {
-    for steps in 0..=5u32 {
+    for steps in 0..=6u32 {
         model(2, move || {
-            let ring = Ring::new_modelled(32, 0).unwrap();
+            let ring = Ring::new_modelled(64, 0).unwrap();
             let tx = ring.producer().unwrap();
-            tx.try_send(&frame(1, 3)).unwrap(); // A: 0..16
+            let mut dying = ring.consumer().unwrap();
+            tx.try_send(&frame(0, 10)).unwrap(); // Z: 0..24
+            let mut buf = [0u8; 32];
+            assert_eq!(dying.try_recv(&mut buf), Ok(10));
+            tx.try_send(&frame(1, 3)).unwrap(); // A: 24..40
             let finished = Finished::new();
             let f = finished.clone();
             let tp = thread::spawn(move || {
-                tx.try_send(&frame(2, 2)).unwrap(); // B: 16..32
-                send_spinning(&tx, &frame(3, 1)); // C: A's space
+                tx.try_send(&frame(2, 10)).unwrap(); // B: 40..64
+                send_spinning(&tx, &frame(3, 20)); // C: 0..32, over A's start
                 f.one();
             });
-            let mut dying = ring.consumer().unwrap();
             let tc = thread::spawn(move || {
                 let mut buf = [0u8; 8];
                 let (n, done) = dying.recv_and_die(&mut buf, steps).unwrap();
@@ -334,17 +339,17 @@ fn a_consumer_killed_mid_erase_is_taken_over() {
                 std::mem::forget(dying);
                 done
             });
-            assert_eq!(tc.join().unwrap(), steps >= 5);
+            assert_eq!(tc.join().unwrap(), steps >= 6);
             // SAFETY: the killed consumer is never used again (joined).
             unsafe { ring.release_consumer_claim() };
             let mut rx = ring.consumer().unwrap();
-            if steps == 0 {
+            if steps <= 1 {
                 assert_eq!(recv_one(&mut rx, &finished, 1), frame(1, 3));
             }
-            assert_eq!(recv_one(&mut rx, &finished, 1), frame(2, 2));
-            assert_eq!(recv_one(&mut rx, &finished, 1), frame(3, 1));
+            assert_eq!(recv_one(&mut rx, &finished, 1), frame(2, 10));
+            assert_eq!(recv_one(&mut rx, &finished, 1), frame(3, 20));
             tp.join().unwrap();
-            assert_eq!(rx.try_recv(&mut [0; 8]), Err(Error::Empty));
+            assert_eq!(rx.try_recv(&mut [0; 32]), Err(Error::Empty));
             assert_eq!(rx.skipped().records, 0);
         });
     }

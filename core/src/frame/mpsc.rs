@@ -53,7 +53,7 @@
 //! | 256    | u32   | `head` | next byte position to read | consumer |
 //! | 260    | u32   | consumer claim (0 free, 1 taken) | | consumer |
 //! | 264    | u32   | producers waiting | event count: producers about to sleep on `head` | producers (add / subtract) |
-//! | 268    | u32   | erasing: position | the position of the record being erased (the erase journal, an [`Intent`]) | consumer |
+//! | 268    | u32   | erasing: position | the position of the record being erased (the erase journal) | consumer |
 //! | 272    | u32   | erasing: span | its bytes; bit 31 set for a counted skip; 0: nothing | consumer |
 //! | 276    | 108 B | reserved, zero | | nobody |
 //! | 384    | u32   | skipped records | records of stalled producers skipped ([`Consumer::skip_stalled`]), wrapping | consumer |
@@ -168,11 +168,14 @@
 //!
 //! # A consumer that dies mid-erase
 //! Before the consumer erases a record (or the bytes of a skipped claim) it
-//! writes their position and length to the erase journal on its line (an
-//! [`Intent`]); then it zeroes the bytes, the first header word last,
-//! counts a skip, and publishes `head`. A consumer killed at any of these
-//! steps leaves `head` at the record and the journal naming it, the record
-//! intact, partly zeroed (first header word still written) or all zero. The
+//! writes their length, then their position, to the erase journal on its
+//! line; then it zeroes the bytes, the first header word last, counts a
+//! skip, and publishes `head`. Between two erases the journal names the
+//! previous one, whose position is behind `head`, so a consumer killed
+//! between the two journal stores leaves a journal that names nothing (and
+//! the record intact). A consumer killed at any later step leaves `head` at
+//! the record and the journal naming it, the record intact, partly zeroed
+//! (first header word still written) or all zero. The
 //! next consumer ([`Ring::release_consumer_claim`], then
 //! [`Ring::consumer_with`]) finds the journal naming `head` and, before
 //! anything else, finishes the erase (the length validated: a multiple of 8
@@ -290,8 +293,38 @@ pub(crate) struct ConsumerLine {
     pub(crate) producers_waiting: AtomicU32,
     /// The erase journal (module docs): the position and span of the
     /// record being erased.
-    pub(crate) erasing: Intent,
+    pub(crate) erasing: Journal,
     _reserved: Reserved<{ LINE - 20 }>,
+}
+
+/// The consumer's erase journal (module docs, "A consumer that dies
+/// mid-erase"). Written and read by the consumer role only; a successor
+/// reads what a dead holder wrote last.
+#[repr(C)]
+pub(crate) struct Journal {
+    /// The position of the bytes being (or last) erased.
+    pub(crate) position: AtomicU32,
+    /// Their number, with [`ERASE_SKIP`] for a counted skip; 0: none.
+    pub(crate) span: AtomicU32,
+}
+
+impl Journal {
+    /// An empty journal (for the loom placement).
+    #[cfg(feature = "loom")]
+    pub(crate) fn new() -> Self {
+        Self {
+            position: AtomicU32::new(0),
+            span: AtomicU32::new(0),
+        }
+    }
+
+    /// `(position, span)` as last written.
+    pub(crate) fn read(&self) -> (u32, u32) {
+        (
+            self.position.load(Ordering::Relaxed),
+            self.span.load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// What the consumer skipped.

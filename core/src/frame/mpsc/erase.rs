@@ -30,15 +30,18 @@ impl<'a, N: Notify> Consumer<'a, N> {
         let cap = self.ring.capacity;
         let off = self.head & (cap - 1);
         let first = span.min(cap - off);
-        let journal = if skip { span | ERASE_SKIP } else { span };
+        let journal = &self.ring.control().consumer.erasing;
         if !go() {
             return false;
         }
-        self.ring
-            .control()
-            .consumer
-            .erasing
-            .announce(self.head, journal);
+        // The span first: until the position follows, the journal still
+        // names the previous erase, behind `head` (module docs).
+        let flagged = if skip { span | ERASE_SKIP } else { span };
+        journal.span.store(flagged, Ordering::Relaxed);
+        if !go() {
+            return false;
+        }
+        journal.position.store(self.head, Ordering::Relaxed);
         if !go() {
             return false;
         }

@@ -214,7 +214,8 @@ impl<'a> Ring<'a> {
         c.consumer.head.store(p, Ordering::Relaxed);
         c.consumer.claim.store(0, Ordering::Relaxed);
         c.consumer.producers_waiting.store(0, Ordering::Relaxed);
-        c.consumer.erasing.clear();
+        c.consumer.erasing.position.store(0, Ordering::Relaxed);
+        c.consumer.erasing.span.store(0, Ordering::Relaxed);
         c.stats.skipped_records.store(0, Ordering::Relaxed);
         c.stats.skipped_bytes_lo.store(0, Ordering::Relaxed);
         c.stats.skipped_bytes_hi.store(0, Ordering::Relaxed);
@@ -261,7 +262,7 @@ impl<'a> Ring<'a> {
                 head: AtomicU32::new(0),
                 claim: AtomicU32::new(0),
                 producers_waiting: AtomicU32::new(0),
-                erasing: Intent::new(),
+                erasing: Journal::new(),
                 _reserved: Reserved::new(),
             },
             stats: StatsLine {
