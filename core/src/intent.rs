@@ -23,13 +23,30 @@
 //! > while a claim of `position` is unfinished, its claimant's intent reads
 //! > `position`.
 //!
+//! When the claim is finished (the record or slot now names its claimant
+//! by itself), or when the endpoint gives up without claiming (the ring is
+//! full), it [clears](Intent::clear) its intent: a span of 0 names nothing.
+//! Announcements and the clear are `Release` stores, and a survivor reads
+//! with `Acquire`: a survivor that finds an endpoint's intent no longer
+//! naming `position` (cleared, or announcing a later claim) also sees
+//! everything that endpoint wrote to finish its claim of `position`, so it
+//! can re-check the claim and find it finished.
+//!
 //! A survivor that finds `position` claimed and unfinished reads every
 //! intent. If a dead (or closed) endpoint's intent names `position` and no
 //! live endpoint's does, the dead endpoint made the claim and will never
 //! finish it: the survivor may finish or skip it. If a live endpoint's
-//! intent names it, the claim may be that endpoint's: wait. An endpoint that
-//! announced and then lost its compare-and-swap re-announces before its next
-//! attempt, so such ambiguity lasts only while it runs.
+//! intent names it, the claim may be that endpoint's: wait. Read a dead
+//! endpoint's intent (again) *after* its death was established: its last
+//! stores then are final, while an endpoint that was alive at the first
+//! read may have finished its claim and died since.
+//!
+//! An endpoint that announced and then lost its compare-and-swap
+//! re-announces before its next attempt, or clears when it gives up, so
+//! its intent names another endpoint's claim only while it runs, unless it
+//! is killed in those few instructions. Then two dead endpoints may name
+//! one position: with equal spans either is right; with different spans
+//! the survivor cannot tell the claimant ([`Attribution::Unknown`]).
 //!
 //! One intent serves one claim at a time: an endpoint that is used from
 //! several threads at once needs one intent per thread (the hosted channels
@@ -41,7 +58,7 @@
 //! | offset | width | field |
 //! |-------:|------:|-------|
 //! | 0 | u32 | `position`: the position (slot position, or byte position for frame rings) the endpoint is about to claim or holds |
-//! | 4 | u32 | `span`: how many positions the claim covers (1 for a slot; the bytes moved for a frame record, padding included) |
+//! | 4 | u32 | `span`: how many positions the claim covers (1 for a slot; the bytes moved for a frame record, padding included); 0: no claim |
 //!
 //! A hostile peer can write any intent. The worst it achieves is to make a
 //! survivor wait (an intent naming a position, held by a live process) or
@@ -54,6 +71,9 @@
 //! let intent = Intent::new();
 //! intent.announce(4096, 72);
 //! assert_eq!(intent.read(), (4096, 72));
+//! assert_eq!(intent.names(4096), Some(72));
+//! intent.clear();
+//! assert_eq!(intent.names(4096), None);
 //! ```
 
 use crate::sync::{AtomicU32, Ordering};
@@ -101,23 +121,79 @@ impl Intent {
     }
 
     /// Announces that this endpoint is about to claim `span` positions from
-    /// `position` on. The claim that follows must be a `Release`
-    /// read-modify-write of the position word, which orders these stores
-    /// before it for any survivor that reads the position with `Acquire`.
+    /// `position` on (`span` > 0). The claim that follows must be a
+    /// `Release` read-modify-write of the position word, which orders these
+    /// stores before it for any survivor that reads the position with
+    /// `Acquire`.
+    ///
+    /// The position is stored first: an endpoint killed between the two
+    /// stores leaves the span of its last [`clear`](Self::clear), 0, which
+    /// names nothing (it had not claimed yet), provided it clears after
+    /// every claim as the module docs say. Both stores are `Release`
+    /// (module docs: a survivor that reads them sees the end of the
+    /// endpoint's previous claim).
+    ///
+    /// ```
+    /// use ipckit_core::intent::Intent;
+    /// let intent = Intent::new();
+    /// intent.announce(64, 16);
+    /// assert_eq!(intent.names(64), Some(16));
+    /// assert_eq!(intent.names(80), None);
+    /// ```
     #[inline(always)]
     pub fn announce(&self, position: u32, span: u32) {
-        self.span.store(span, Ordering::Relaxed);
-        self.position.store(position, Ordering::Relaxed);
+        self.position.store(position, Ordering::Release);
+        self.span.store(span, Ordering::Release);
     }
 
-    /// `(position, span)` as last announced. Peer data: validate before use.
-    /// A survivor calls this after it loaded the claimed position word with
-    /// `Acquire` (module docs).
+    /// Withdraws the announcement: the claim is finished (what was claimed
+    /// now names its claimant) or was never made. `Release`, so a survivor
+    /// that reads the cleared span also sees the stores that finished the
+    /// claim.
+    ///
+    /// ```
+    /// use ipckit_core::intent::Intent;
+    /// let intent = Intent::new();
+    /// intent.announce(64, 16);
+    /// intent.clear();
+    /// assert_eq!(intent.read(), (64, 0));
+    /// ```
+    #[inline(always)]
+    pub fn clear(&self) {
+        self.span.store(0, Ordering::Release);
+    }
+
+    /// `(position, span)` as last announced (span 0: cleared). Peer data:
+    /// validate before use. A survivor calls this after it loaded the
+    /// claimed position word with `Acquire` (module docs).
+    ///
+    /// ```
+    /// use ipckit_core::intent::Intent;
+    /// assert_eq!(Intent::new().read(), (0, 0));
+    /// ```
     #[inline]
     pub fn read(&self) -> (u32, u32) {
         let position = self.position.load(Ordering::Acquire);
         let span = self.span.load(Ordering::Acquire);
         (position, span)
+    }
+
+    /// The span announced for `position`, if this intent names it (a
+    /// cleared intent names nothing). Peer data: validate the span.
+    ///
+    /// ```
+    /// use ipckit_core::intent::Intent;
+    /// let intent = Intent::new();
+    /// assert_eq!(intent.names(0), None); // span 0: nothing
+    /// intent.announce(0, 8);
+    /// assert_eq!(intent.names(0), Some(8));
+    /// ```
+    #[inline]
+    pub fn names(&self, position: u32) -> Option<u32> {
+        match self.read() {
+            (p, span) if p == position && span != 0 => Some(span),
+            _ => None,
+        }
     }
 }
 
@@ -140,8 +216,8 @@ pub enum Attribution {
     /// A live endpoint names the position (or a record was read while it
     /// changed): the claim may be in progress. Wait.
     Live,
-    /// Nobody names the position: a claimant without an intent, or one whose
-    /// intent was overwritten (its record reused). Wait, or decide by other
-    /// means.
+    /// Nobody names the position (a claimant without an intent, or one whose
+    /// intent was overwritten), or dead endpoints name it with different
+    /// spans (module docs). Wait, or decide by other means.
     Unknown,
 }

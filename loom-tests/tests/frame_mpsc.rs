@@ -21,11 +21,21 @@
 //! - skipping a stalled record: a busy record of a dead producer, and an
 //!   unwritten one (the producer died right after its claim) whose skip
 //!   scans to the next header while that header's producer is still writing
-//!   its payload.
+//!   its payload;
+//! - a consumer killed at every step of its erase of a record (journal,
+//!   zeroing, header word, `head`) while a producer waits for the space it
+//!   frees, and the consumer that takes over: the record is delivered again
+//!   only if the kill came before the journal, every later frame once;
+//! - a producer that announces its claim in its intent, wins the
+//!   compare-and-swap and dies before writing a header, racing a live
+//!   producer that claims before or after it, with padding and a wrap: the
+//!   consumer, judging death before the dead producer's last intent, skips
+//!   exactly the dead claim and delivers the live frame.
 #![cfg(loom)]
 
 use ipckit_core::Error;
 use ipckit_core::frame::mpsc::{Consumer, Options, Ring};
+use ipckit_core::intent::Intent;
 use ipckit_core::wait::Notify;
 use ipckit_loom_tests::{LoomFutex, model};
 use loom::sync::Arc;
@@ -71,7 +81,7 @@ impl Finished {
 
 /// Receives one frame, yielding while the ring is empty.
 fn recv_one<N: Notify>(rx: &mut Consumer<'_, N>, finished: &Finished, all: u32) -> Vec<u8> {
-    let mut buf = [0u8; 16];
+    let mut buf = [0u8; 32];
     let mut last_chance = false;
     loop {
         match rx.try_recv(&mut buf) {
@@ -281,5 +291,151 @@ fn skip_an_unwritten_record_while_the_next_is_written() {
         assert_eq!(recv_one(&mut rx, &finished, 1), frame(1, 3));
         assert_eq!(rx.skipped().bytes, 8);
         t.join().unwrap();
+    });
+}
+
+/// Sends `f`, yielding while the ring is full.
+fn send_spinning(tx: &ipckit_core::frame::mpsc::Producer<'_>, f: &[u8]) {
+    loop {
+        match tx.try_send(f) {
+            Ok(()) => return,
+            Err(Error::Full) => thread::yield_now(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// A consumer has consumed frame Z (24 bytes), so its journal names that
+/// erase; it reads frame A (16 bytes) and is killed after `steps` steps of
+/// A's erase (0: before its journal entry, 1: between the entry's two
+/// stores, 6: after `head`), on its own thread. A producer sends B behind
+/// A and then C, which needs A's space, so it waits for whichever consumer
+/// frees it. After the death (joined), a new consumer takes over: A again
+/// only for a kill before the journal names it, then B and C, intact, once.
+/// C's writes into A's space race the zeroing of both consumers: loom
+/// reports any that is not ordered after it.
+#[test]
+fn a_consumer_killed_mid_erase_is_taken_over() {
+    for steps in 0..=6u32 {
+        model(2, move || {
+            let ring = Ring::new_modelled(64, 0).unwrap();
+            let tx = ring.producer().unwrap();
+            let mut dying = ring.consumer().unwrap();
+            tx.try_send(&frame(0, 10)).unwrap(); // Z: 0..24
+            let mut buf = [0u8; 32];
+            assert_eq!(dying.try_recv(&mut buf), Ok(10));
+            tx.try_send(&frame(1, 3)).unwrap(); // A: 24..40
+            let finished = Finished::new();
+            let f = finished.clone();
+            let tp = thread::spawn(move || {
+                tx.try_send(&frame(2, 10)).unwrap(); // B: 40..64
+                send_spinning(&tx, &frame(3, 20)); // C: 0..32, over A's start
+                f.one();
+            });
+            let tc = thread::spawn(move || {
+                let mut buf = [0u8; 8];
+                let (n, done) = dying.recv_and_die(&mut buf, steps).unwrap();
+                assert_eq!(buf[..n], frame(1, 3));
+                std::mem::forget(dying);
+                done
+            });
+            assert_eq!(tc.join().unwrap(), steps >= 6);
+            // SAFETY: the killed consumer is never used again (joined).
+            unsafe { ring.release_consumer_claim() };
+            let mut rx = ring.consumer().unwrap();
+            if steps <= 1 {
+                assert_eq!(recv_one(&mut rx, &finished, 1), frame(1, 3));
+            }
+            assert_eq!(recv_one(&mut rx, &finished, 1), frame(2, 10));
+            assert_eq!(recv_one(&mut rx, &finished, 1), frame(3, 20));
+            tp.join().unwrap();
+            assert_eq!(rx.try_recv(&mut [0; 32]), Err(Error::Empty));
+            assert_eq!(rx.skipped().records, 0);
+        });
+    }
+}
+
+/// Positions start at offset 56 of 64. The dead producer announces a claim
+/// in its intent, wins the compare-and-swap on `tail` and dies (no
+/// header); the live one (its own intent) claims and commits a frame,
+/// before or after it, either of them padding the end and wrapping. The
+/// consumer attributes an unwritten claim as the hosted receiver does:
+/// a live producer's intent naming it means wait; the dead one's counts
+/// only once its death is established (then its intent is read again). It
+/// must skip exactly the dead claim, never the live one, and get the live
+/// frame once.
+#[test]
+fn a_dead_claim_is_attributed_and_skipped() {
+    model(2, || {
+        let ring = Ring::new_modelled(64, 56).unwrap();
+        let dead_intent = leak(Intent::new());
+        let live_intent = leak(Intent::new());
+        let dead = ring.producer().unwrap().with_intent(dead_intent);
+        let live = ring
+            .producer()
+            .unwrap()
+            .with_id(7)
+            .unwrap()
+            .with_intent(live_intent);
+        let mut rx = ring.consumer().unwrap();
+        let died = Arc::new(AtomicU32::new(0));
+        let finished = Finished::new();
+        let (d, fd, fl) = (died.clone(), finished.clone(), finished.clone());
+        let td = thread::spawn(move || {
+            assert!(dead.claim_and_die(3).unwrap()); // 16 bytes (+8 if it pads)
+            d.store(1, Ordering::Release);
+            fd.one();
+        });
+        let tl = thread::spawn(move || {
+            live.try_send(&frame(2, 1)).unwrap();
+            fl.one();
+        });
+        let mut buf = [0u8; 8];
+        let mut got = None;
+        let mut skipped = 0;
+        let mut last_chance = false;
+        while got.is_none() || skipped == 0 {
+            match rx.try_recv(&mut buf) {
+                Ok(n) => {
+                    assert!(got.is_none(), "a second frame");
+                    got = Some(buf[..n].to_vec());
+                    continue;
+                }
+                Err(Error::Empty) => {}
+                Err(e) => panic!("{e}"),
+            }
+            let mut unnamed = None;
+            if let Some(stall) = rx.stalled().unwrap() {
+                if stall.claimant.is_none() {
+                    let position = stall.position;
+                    // Death first, then the dead producer's intent.
+                    let dead_now = died.load(Ordering::Acquire) == 1;
+                    let live_names = live_intent.names(position).is_some();
+                    match dead_intent.names(position) {
+                        Some(span) if dead_now && !live_names => {
+                            let n = rx.skip_unwritten(position, span).unwrap();
+                            assert!(n == 16 || n == 24, "skipped {n}");
+                            skipped += n;
+                            continue;
+                        }
+                        Some(_) => {}
+                        // Nobody, for now: the claim may have been finished
+                        // since `stalled` looked. Look again.
+                        None if !live_names => unnamed = Some(position),
+                        None => {}
+                    }
+                }
+            }
+            if let (true, Some(position)) = (last_chance, unnamed) {
+                panic!("every producer finished; the claim at {position} is named by no intent");
+            }
+            finished.empty(2, &mut last_chance);
+        }
+        assert_eq!(got.unwrap(), frame(2, 1));
+        assert_eq!(rx.skipped().bytes, u64::from(skipped));
+        assert_eq!(rx.try_recv(&mut buf), Err(Error::Empty));
+        assert_eq!(rx.stalled().unwrap(), None);
+        td.join().unwrap();
+        tl.join().unwrap();
     });
 }

@@ -458,7 +458,10 @@ const FRAME_MPSC: &[(u32, u32)] = &[
     (0x001c, 0x0000_0040), // capacity: 64 data bytes
     (0x0020, 0x0000_0200), // data offset 512
     (0x0080, 0x0000_0018), // tail: u32::MAX - 15 + 16 + 24, wrapped
-    // head (0x0100) is 0: u32::MAX - 15 + 16; skipped counters (0x0180..) 0
+    // head (0x0100) is 0: u32::MAX - 15 + 16
+    (0x010c, 0xffff_fff0), // erase journal: the last record erased, at u32::MAX - 15
+    (0x0110, 0x0000_0010), // erase journal: its 16 bytes
+    // skipped counters (0x0180..) 0
     (0x0200, 0x0000_0012), // data 0: record of 8 + 10 bytes
     (0x0204, 0x0000_0007), // claimant: producer 7
     (0x0208, 0x3332_3130), // "0123456789"

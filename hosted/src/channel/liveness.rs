@@ -41,6 +41,11 @@
 //! compare-and-swap (see [`ipckit_core::intent`]): a survivor that finds a
 //! claimed, unfinished position reads the intents to learn whether a dead
 //! endpoint made the claim (`Block::attribute`). Version 1 had no intents.
+//! Where a survivor relies on them (the MPSC byte channel's receiver), a
+//! dead holder's slot whose intent still announces a claim is not reused
+//! until the survivor has resolved the claim and cleared the intent
+//! (`Block::release_stale_intents`): a new holder would overwrite the
+//! only record of who made it.
 //!
 //! # Why pid and start time, not a pidfd
 //! The record must be readable by *any* process: the peer, a process that
@@ -307,7 +312,6 @@ impl Block {
     }
 
     /// The intent of slot `i` of `role`.
-    #[allow(dead_code)] // the MPMC and MPSC crash recovery use it (next commits)
     pub(crate) fn intent(&self, role: Role, i: u32) -> &Intent {
         debug_assert!(i < self.slots);
         let side = match role {
@@ -323,35 +327,74 @@ impl Block {
 
     /// Who made the claim of `position` that a survivor found unfinished in
     /// the ring of `role`'s endpoints (see [`ipckit_core::intent`]): `Dead`
-    /// if only closed or dead endpoints announce it, `Live` if a live one
-    /// does (or a slot changed while read), `Unknown` if none does.
+    /// if only closed or dead endpoints announce it (with one span), `Live`
+    /// if a live one does (or a slot changed while read), `Unknown` if none
+    /// does, or dead ones announce different spans.
     ///
     /// The caller must have loaded the ring's position word (which showed
     /// `position` claimed) with `Acquire` before this call.
-    #[allow(dead_code)] // as `intent`
+    ///
+    /// A dead endpoint's intent is read again after its death was
+    /// established (the `/proc` read): an endpoint still alive at the first
+    /// read may have finished its claim and died since, and only the
+    /// second read is sure to see that.
     pub(crate) fn attribute(&self, role: Role, position: u32) -> Attribution {
         let me = std::process::id();
         let mut dead_span = None;
+        let mut conflict = false;
         for i in 0..self.slots {
             let s = self.snapshot(role, i);
             if s.state == Some(SlotState::Free) {
                 continue; // never held: its intent is the zeroed initial one
             }
-            let (announced, span) = self.intent(role, i).read();
-            // The intent belongs to the holder the snapshot saw only if the
-            // slot did not change hands around the read.
-            let again = self.u32_at(self.slot_at(role, i)).load(Ordering::Acquire);
-            if announced != position {
+            let intent = self.intent(role, i);
+            if intent.names(position).is_none() {
                 continue;
             }
-            if s.torn || again != s.word || s.alive(me) {
+            if s.torn || s.alive(me) {
                 return Attribution::Live;
             }
-            dead_span = Some(span);
+            let span = intent.names(position);
+            // The intent belongs to the holder the snapshot saw only if the
+            // slot did not change hands around the reads.
+            if self.u32_at(self.slot_at(role, i)).load(Ordering::Acquire) != s.word {
+                return Attribution::Live;
+            }
+            let Some(span) = span else { continue };
+            match dead_span {
+                None => dead_span = Some(span),
+                Some(other) if other != span => conflict = true,
+                Some(_) => {}
+            }
         }
         match dead_span {
-            Some(span) => Attribution::Dead { span },
-            None => Attribution::Unknown,
+            Some(span) if !conflict => Attribution::Dead { span },
+            _ => Attribution::Unknown,
+        }
+    }
+
+    /// Clears the intents of dead endpoints of `role` that announce a
+    /// position `pending` says holds no unfinished claim any more (it was
+    /// skipped or consumed, or never claimed), so that their slots can be
+    /// reused ([`Membership::claim_any_keeping_intents`]). For the one
+    /// survivor that attributes the claims of `role`.
+    pub(crate) fn release_stale_intents(&self, role: Role, mut pending: impl FnMut(u32) -> bool) {
+        let me = std::process::id();
+        for i in 0..self.slots {
+            let intent = self.intent(role, i);
+            let (position, span) = intent.read();
+            if span == 0 || pending(position) {
+                continue; // cheap checks first: no `/proc` read
+            }
+            let s = self.snapshot(role, i);
+            if s.state != Some(SlotState::Active) || s.torn || s.alive(me) {
+                continue;
+            }
+            // A dead holder's slot is not reclaimed while its intent is
+            // open, so nobody else writes this intent meanwhile.
+            if self.u32_at(self.slot_at(role, i)).load(Ordering::Acquire) == s.word {
+                intent.clear();
+            }
         }
     }
 
@@ -541,13 +584,30 @@ impl Membership {
     /// the block's slots (multi-endpoint kinds). `RoleTaken` when all
     /// [`MAX_ENDPOINTS`] are held by live processes.
     pub(crate) fn claim_any(block: Block, role: Role) -> Result<Self> {
+        Self::claim_any_inner(block, role, false)
+    }
+
+    /// [`claim_any`](Self::claim_any), except that a dead holder's slot
+    /// whose intent still announces a claim is not reused: a survivor may
+    /// need that intent to attribute the claim, until it clears it
+    /// ([`Block::release_stale_intents`]).
+    pub(crate) fn claim_any_keeping_intents(block: Block, role: Role) -> Result<Self> {
+        Self::claim_any_inner(block, role, true)
+    }
+
+    fn claim_any_inner(block: Block, role: Role, keep_intents: bool) -> Result<Self> {
         let me = recordable(ProcessId::current()?)?;
         for reclaim_dead in [false, true] {
             for i in 0..block.slots() {
                 let s = block.snapshot(role, i);
                 let usable = match s.state {
                     Some(SlotState::Free) | Some(SlotState::Closed) => !s.torn,
-                    _ => reclaim_dead && s.held_by_dead(me.pid),
+                    _ => {
+                        // An open intent may be the only record of a
+                        // claim its dead holder left unfinished.
+                        let open_intent = keep_intents && block.intent(role, i).read().1 != 0;
+                        reclaim_dead && !open_intent && s.held_by_dead(me.pid)
+                    }
                 };
                 if usable {
                     if let Some(active) = block.claim_from(role, i, s.word, me) {
@@ -573,7 +633,6 @@ impl Membership {
     /// endpoint to announce its claims in. `'static` only in name, like the
     /// channel's core region: the endpoint that holds this membership keeps
     /// the mapping alive longer than the core endpoint using the intent.
-    #[allow(dead_code)] // as `Block::intent`
     pub(crate) fn intent(&self) -> &'static Intent {
         let intent: *const Intent = self.block.intent(self.role, self.index);
         // SAFETY: the intent lies in the liveness block of a mapping that

@@ -20,29 +20,53 @@
 //! receiver reads in order, so a record whose sender dies between its claim
 //! and its commit would hold up every message behind it. A blocked
 //! [`recv`](Receiver::recv) looks at such a stalled record every
-//! [`LIVENESS_SLICE`] (50 ms) and skips it
-//! ([`Consumer::skip_stalled`](crate::frame::mpsc::Consumer::skip_stalled))
-//! only when its writer is known not to write any more:
+//! [`LIVENESS_SLICE`] (50 ms) and skips it only when its writer is known
+//! not to write any more:
 //!
 //! - **Header written** (the record names its claimant, the sender's pid):
-//!   skipped when every liveness slot recording that pid is closed or holds
-//!   a dead process (pid and start time); if no slot records the pid any
-//!   more (reused after the sender closed or died), when no process with
-//!   that pid runs. A live sender, however slow, is never skipped: the
-//!   receiver keeps waiting for it. (A sender closes its slot only after
-//!   its last grant ended, so a closed slot has nothing in flight.)
-//! - **Header not written yet** (a sender was between its claim of `tail`
-//!   and its first store, a window of a few instructions): the record names
-//!   nobody, and the core's skip of such a record may also cover records of
-//!   live senders that claimed after it and have not written their headers
-//!   yet (see the core's docs). It is skipped only when **no sender is
-//!   alive** at all. So a sender killed inside that window holds the
-//!   channel up until every other sender has closed or died too; the
-//!   receiver then skips it, delivers what follows, and reports `PeerGone`.
+//!   skipped ([`Consumer::skip_stalled`](crate::frame::mpsc::Consumer::skip_stalled),
+//!   by the length in the header) when every liveness slot recording that
+//!   pid is closed or holds a dead process (pid and start time); if no slot
+//!   records the pid any more (reused after the sender closed or died),
+//!   when no process with that pid runs. A live sender, however slow, is
+//!   never skipped: the receiver keeps waiting for it. (A sender closes its
+//!   slot only after its last grant ended, so a closed slot has nothing in
+//!   flight.)
+//! - **Header not written yet** (the sender was between its claim of
+//!   `tail` and its header store, a window of a few instructions): the
+//!   record names nobody, but the sender's intent does. Before every
+//!   compare-and-swap on `tail` a sender announces the position and the
+//!   bytes it claims in the intent next to its liveness slot, and withdraws
+//!   it once its header is written ([`ipckit_core::intent`]). The receiver
+//!   reads every sender's intent: if a dead (or closed) sender's names the
+//!   stalled position and no live sender's does, it skips exactly the bytes
+//!   announced
+//!   ([`Consumer::skip_unwritten`](crate::frame::mpsc::Consumer::skip_unwritten),
+//!   which checks them against the ring), while the other senders go on;
+//!   if a live sender's names it, it waits. A claim no intent accounts for
+//!   (two senders killed within those few instructions, one of them just
+//!   after losing the compare-and-swap for that position, and their intents
+//!   disagree) is skipped only when no sender is alive at all (then nothing
+//!   can be in flight: the core's forward scan to the next header is
+//!   sound).
+//!
+//! A dead sender's liveness slot is reused by a new sender only after the
+//! receiver has resolved the claim its intent announces (the receiver
+//! releases such intents once their position is behind it).
+//!
+//! A receiver that dies is [taken over](Receiver::take_over): a message it
+//! was reading is delivered again to the new receiver, unless it had begun
+//! to erase it (after copying it out), in which case the new receiver
+//! finishes that erase and the message is lost with the dead receiver: at
+//! most one message per receiver death, never one twice.
 //!
 //! The core's [`set_stall_timeout`](crate::frame::mpsc::Consumer::set_stall_timeout)
 //! (skip after a time, whoever the writer) is not used: it would skip live
 //! senders. Skips are counted in the ring ([`Receiver::skipped`]).
+//!
+//! Each [`Sender`] announces its claims in its own intent, so a sender is
+//! used by one thread at a time: it is `Send`, not `Sync`; threads that
+//! send open one sender each.
 //! `try_recv` never checks liveness (no system call on the fast path); call
 //! [`Receiver::skip_dead`] when polling.
 //!
@@ -72,10 +96,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::ops::Deref;
 use std::time::Duration;
 
 use ipckit_core::Role;
 use ipckit_core::frame::mpsc::{Consumer, Grant, Options, Producer, Ring, Skipped, Stall};
+use ipckit_core::intent::Attribution;
 
 use super::liveness::{Block, MAX_ENDPOINTS, Membership};
 use super::{
@@ -92,20 +120,36 @@ const SKIPS_PER_LOOK: u32 = 1024;
 
 core_ring!([] Ring<'static>, FrameMpsc, MAX_ENDPOINTS, Options);
 
+/// A value used from one thread at a time: `Send` (if `T` is), never
+/// `Sync`. A sender's producer is one, for its one intent.
+struct Unshared<T>(T, PhantomData<Cell<()>>);
+
+impl<T> Deref for Unshared<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// A sender: records this process in a senders' slot first, then makes the
-/// producer with our pid as its claimant id (so that a record naming a pid
-/// always had a slot recording it while it was written).
+/// producer with our pid as its claimant id and the slot's intent (so that
+/// a record naming a pid always had a slot recording it while it was
+/// written, and a claim is announced next to that slot before it is made).
 fn open_sender(
     mem: Memory,
     mode: Mode,
     capacity: u32,
-) -> Result<(Memory, Producer<'static, Futex>, Membership)> {
+) -> Result<(Memory, Unshared<Producer<'static, Futex>>, Membership)> {
     set_up(mem, mode, capacity, |ring: &Ring<'static>, block| {
-        let member = Membership::claim_any(block, Role::Producer)?;
+        let member = Membership::claim_any_keeping_intents(block, Role::Producer)?;
+        // A closed slot's intent is withdrawn already; make sure.
+        member.intent().clear();
         let end = ring
             .producer_with(notifier())?
-            .with_id(std::process::id())?;
-        Ok((end, member))
+            .with_id(std::process::id())?
+            .with_intent(member.intent());
+        Ok((Unshared(end, PhantomData), member))
     })
 }
 
@@ -198,8 +242,16 @@ macro_rules! constructors {
     };
 }
 
-/// A sending endpoint of a byte-message MPSC channel; shareable between
-/// threads (`&self` methods).
+/// A sending endpoint of a byte-message MPSC channel.
+///
+/// `Send`, not `Sync`: it announces its claims in one intent (module docs),
+/// so one thread at a time sends through it. Threads that send open one
+/// sender each (up to [`MAX_ENDPOINTS`] per channel).
+///
+/// ```compile_fail
+/// fn shared<T: Sync>() {}
+/// shared::<ipckit::channel::mpsc_bytes::Sender>();
+/// ```
 ///
 /// Dropping it marks its slot closed: once every sender is closed or dead,
 /// a receiver blocked on a drained channel gets [`Error::PeerGone`].
@@ -207,7 +259,7 @@ pub struct Sender {
     // Field order is drop order: the liveness slot closes, then the
     // producer goes, then the mapping.
     member: Membership,
-    end: Producer<'static, Futex>,
+    end: Unshared<Producer<'static, Futex>>,
     mem: Memory,
 }
 
@@ -322,27 +374,43 @@ impl std::fmt::Debug for Receiver {
     }
 }
 
-/// `true` if the writer of the stalled record `stall` will never finish it
-/// (module docs): a named claimant that is dead or closed, or, for a record
-/// that names nobody yet, no sender alive at all.
-fn abandoned(block: &Block, stall: &Stall) -> bool {
-    match stall.claimant {
-        Some(pid) => !block.writer_alive(Role::Producer, pid),
-        None => !block.any_alive(Role::Producer),
-    }
+/// How many bytes of the stalled record `stall` to skip because its
+/// writer will never finish it (module docs), or 0 to wait for it.
+fn skip_abandoned_one(
+    end: &mut Consumer<'static, Futex>,
+    block: &Block,
+    stall: &Stall,
+) -> Result<u32> {
+    let skipped = match stall.claimant {
+        Some(pid) if block.writer_alive(Role::Producer, pid) => 0,
+        Some(_) => end.skip_stalled(stall)?,
+        // `stalled` loaded `tail` (Acquire) after the claim: the intents
+        // announced before it are visible.
+        None => match block.attribute(Role::Producer, stall.position) {
+            Attribution::Dead { span } => end.skip_unwritten(stall.position, span)?,
+            Attribution::Live => 0,
+            Attribution::Unknown if block.any_alive(Role::Producer) => 0,
+            Attribution::Unknown => end.skip_stalled(stall)?,
+        },
+    };
+    Ok(skipped)
 }
 
-/// Skips stalled records at the front whose writers are gone; returns how
-/// many.
+/// Skips stalled records at the front whose writers are gone, then
+/// releases the intents of dead senders that name nothing unresolved;
+/// returns how many records it skipped.
 fn skip_abandoned(end: &mut Consumer<'static, Futex>, block: &Block) -> Result<u32> {
     let mut skipped = 0;
     while skipped < SKIPS_PER_LOOK {
         let Some(stall) = end.stalled()? else { break };
-        if !abandoned(block, &stall) || end.skip_stalled(&stall)? == 0 {
+        if skip_abandoned_one(end, block, &stall)? == 0 {
             break;
         }
         skipped += 1;
     }
+    block.release_stale_intents(Role::Producer, |position| {
+        end.is_pending(position).unwrap_or(true)
+    });
     Ok(skipped)
 }
 
@@ -353,9 +421,9 @@ impl Receiver {
             /// Opens the existing channel `name` as its receiver, taking the role
             /// over if its recorded holder is a dead process (checked by pid and
             /// start time). The new receiver resumes at the published position: a
-            /// message the dead one was reading is delivered again (see
-            /// [`Ring::release_consumer_claim`] for a record it was discarding at
-            /// the instant it died). [`CoreError::RoleTaken`] if the holder lives.
+            /// message the dead one was reading is delivered again, unless it had
+            /// begun to erase it (then it is lost with the dead receiver: module
+            /// docs). [`CoreError::RoleTaken`] if the holder lives.
         }
     );
 

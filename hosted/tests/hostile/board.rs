@@ -160,7 +160,8 @@ pub const OS: usize = OUTCOMES - 2;
 pub fn classify<R>(r: &Result<R, Error>) -> usize {
     let Err(e) = r else { return 0 };
     match e {
-        Error::Core(c) => match c {
+        // A channel's set-up names the object around the core's finding.
+        Error::Core(_) | Error::Channel { .. } => match e.core().expect("a core error") {
             CoreError::Empty => 1,
             CoreError::Full => 2,
             CoreError::TimedOut => 3,

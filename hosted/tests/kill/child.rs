@@ -168,7 +168,7 @@ fn claim<E>(ctx: &Ctx, open: impl Fn(ShmObject, bool) -> Result<E, Error>) -> Re
                 return Ok(end);
             }
             // The role is held: by a dead predecessor, for a single role.
-            Err(Error::Core(CoreError::RoleTaken(_))) if single && !take => {
+            Err(e) if single && !take && matches!(e.core(), Some(CoreError::RoleTaken(_))) => {
                 take = true;
                 continue;
             }

@@ -1,0 +1,454 @@
+//! The consumer: reading in position order, waiting, receiving.
+
+use super::*;
+
+/// A committed frame found at `head`.
+#[derive(Clone, Copy)]
+pub(super) struct Ready {
+    /// Data offset of the record header.
+    pub(super) off: u32,
+    /// Payload bytes.
+    pub(super) len: u32,
+    /// Record bytes.
+    pub(super) total: u32,
+    /// The claimant word of the record.
+    pub(super) claimant: u32,
+}
+
+/// What one look at `head` found (after skipping padding and discarded
+/// records).
+pub(super) enum Step {
+    Ready(Ready),
+    /// Nothing claimed: `tail == head`.
+    Empty,
+    /// A record is claimed at `head` but not committed (header not written,
+    /// or busy).
+    InProgress,
+    /// This look consumed a capacity of padding and discarded records (its
+    /// budget, module docs): look again.
+    More,
+}
+
+/// What the skip scan found after an unwritten record header at `head`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scan {
+    /// The first written header, this many bytes from `head`.
+    Found(u32),
+    /// No written header within the published range.
+    Nothing,
+    /// Words kept changing for [`SCAN_PASSES`] passes: no judgement.
+    Unsure,
+}
+
+/// The reading endpoint of an MPSC frame ring: one at a time, a claimed
+/// role (dropping it gives the role back).
+///
+/// ```
+/// use ipckit_core::{frame::mpsc, AlignedBytes, Error, Region};
+/// let mut bytes = AlignedBytes::<1024>::new();
+/// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
+/// let (tx, mut rx) = (ring.producer()?, ring.consumer()?);
+/// tx.try_send(b"abc")?;
+/// let frame = rx.try_read()?; // zero-copy view of the frame
+/// assert_eq!(frame.len(), 3);
+/// let mut buf = [0; 3];
+/// frame.copy_to(&mut buf)?;
+/// frame.release();
+/// assert_eq!(&buf, b"abc");
+/// assert!(matches!(rx.try_read(), Err(Error::Empty)));
+/// # Ok::<(), Error>(())
+/// ```
+pub struct Consumer<'a, N = Spin> {
+    pub(super) ring: Ring<'a>,
+    pub(super) notify: N,
+    /// Our own index (the shared word is only ever stored from this copy).
+    pub(super) head: u32,
+    /// `tail` as last loaded and validated; reloaded only when needed.
+    pub(super) cached_tail: u32,
+    pub(super) stall_timeout: Option<Duration>,
+}
+
+impl<N> fmt::Debug for Consumer<'_, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("frame::mpsc::Consumer")
+            .field("capacity", &self.ring.capacity)
+            .field("head", &self.head)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<N> Drop for Consumer<'_, N> {
+    fn drop(&mut self) {
+        release_claim(&self.ring.control().consumer.claim);
+    }
+}
+
+impl<'a, N: Notify> Consumer<'a, N> {
+    /// Reloads `tail` and returns the published bytes from `head`.
+    pub(super) fn refresh_tail(&mut self) -> Result<u32> {
+        let tail = self.ring.control().producer.tail.load(Ordering::Acquire);
+        let readable = tail.wrapping_sub(self.head);
+        if readable > self.ring.capacity || tail % RECORD_ALIGN != 0 {
+            return Err(Error::Corrupted(
+                "tail is not a record position within a capacity of head",
+            ));
+        }
+        self.cached_tail = tail;
+        Ok(readable)
+    }
+
+    pub(super) fn publish_head(&mut self, n: u32) {
+        self.head = self.head.wrapping_add(n);
+        let c = self.ring.control();
+        c.consumer.head.store(self.head, Ordering::Release);
+        wake_waiters(
+            &self.notify,
+            &c.consumer.head,
+            &c.consumer.producers_waiting,
+            true,
+        );
+    }
+
+    /// One look at `head`: skips padding and discarded records (at most a
+    /// capacity of them: module docs), and reports a committed frame (left
+    /// in place), or why there is none.
+    pub(super) fn step(&mut self) -> Result<Step> {
+        let cap = self.ring.capacity;
+        // Bytes of padding and discarded records consumed by this look.
+        let mut skipped = 0;
+        loop {
+            let off = self.head & (cap - 1);
+            // Acquire: pairs with the producer's Release stores of the
+            // header (busy, then committed), so the claim of `tail` and the
+            // payload are visible after it.
+            let word = self.ring.data.word(off, 0).load(Ordering::Acquire);
+            if word == 0 {
+                if self.cached_tail == self.head && self.refresh_tail()? == 0 {
+                    return Ok(Step::Empty);
+                }
+                return Ok(Step::InProgress);
+            }
+            let readable = self.cached_tail.wrapping_sub(self.head);
+            let record = match crate::frame::parse_record(word, off, cap, readable) {
+                Ok(record) => record,
+                // Our copy of `tail` may be stale: judge with a fresh one.
+                Err(_) => {
+                    let readable = self.refresh_tail()?;
+                    crate::frame::parse_record(word, off, cap, readable)?
+                }
+            };
+            match record {
+                Record::Busy { .. } => return Ok(Step::InProgress),
+                Record::Padding { total } => {
+                    if total > cap - skipped {
+                        return Ok(Step::More);
+                    }
+                    skipped += total;
+                    self.erase(total, false);
+                }
+                Record::Frame { len, total } => {
+                    let claimant = self.ring.data.word(off, 1).load(Ordering::Relaxed);
+                    if claimant == DISCARDED {
+                        if total > cap - skipped {
+                            return Ok(Step::More);
+                        }
+                        skipped += total;
+                        self.erase(total, false);
+                    } else {
+                        return Ok(Step::Ready(Ready {
+                            off,
+                            len,
+                            total,
+                            claimant,
+                        }));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for a committed frame at `head` (module docs, "Blocking"),
+    /// skipping records stalled longer than the stall timeout.
+    fn wait_ready(&mut self, timeout: Option<Duration>) -> Result<Ready> {
+        if let Step::Ready(r) = self.step()? {
+            return Ok(r);
+        }
+        let deadline = crate::wait::deadline(&self.notify, timeout)?;
+        let ring = self.ring.clone();
+        let c = ring.control();
+        let waiters = &c.producer.consumer_waiting;
+        let mask = ring.capacity - 1;
+        // The stall being watched, and when it was first seen.
+        let mut watch: Option<(Stall, Duration)> = None;
+        loop {
+            let mut limit = deadline;
+            if let Some(patience) = self.stall_timeout {
+                let now = self.now()?;
+                match (self.stalled()?, watch) {
+                    (Some(s), Some((w, since))) if s.same_record(&w) => {
+                        if now.saturating_sub(since) >= patience {
+                            let skipped = self.skip_stalled(&w)?;
+                            watch = if skipped > 0 { None } else { Some((s, now)) };
+                            if let Step::Ready(r) = self.step()? {
+                                return Ok(r);
+                            }
+                            continue;
+                        }
+                    }
+                    (Some(s), _) => watch = Some((s, now)),
+                    (None, _) => watch = None,
+                }
+                if let Some((_, since)) = watch {
+                    let at = since.saturating_add(patience);
+                    limit = Some(limit.map_or(at, |l| l.min(at)));
+                }
+            }
+            let relative = match limit {
+                None => None,
+                Some(l) => Some(l.saturating_sub(self.now()?)),
+            };
+            let mut blocker = Blocker::new(&self.notify, relative, Announce::Single)?;
+            loop {
+                // A waking notifier sleeps on the doorbell; a spinning one
+                // polls the header at `head`, which changes on every write.
+                let word = if N::WAKES {
+                    &c.producer.doorbell
+                } else {
+                    ring.data.word(self.head & mask, 0)
+                };
+                match blocker.sleep(&self.notify, word, waiters) {
+                    Ok(()) => {}
+                    Err(Error::TimedOut) => {
+                        let expired = match deadline {
+                            Some(d) => self.now()? >= d,
+                            None => false,
+                        };
+                        if expired {
+                            return Err(Error::TimedOut);
+                        }
+                        break; // the stall deadline: look at the stall
+                    }
+                    Err(e) => return Err(e),
+                }
+                blocker.prepare(&self.notify, word, waiters);
+                // The doorbell was loaded Relaxed: a producer's bump seen
+                // there must make its commit visible to the re-check.
+                fence(Ordering::Acquire);
+                match self.step() {
+                    Ok(Step::Ready(r)) => {
+                        blocker.finish(waiters);
+                        return Ok(r);
+                    }
+                    // The look's budget ran out with records left: no
+                    // sleep (nobody may wake us for those), only the
+                    // deadline check of the next `sleep`.
+                    Ok(Step::More) => blocker.finish(waiters),
+                    Ok(_) => {}
+                    Err(e) => {
+                        blocker.finish(waiters);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
+    fn now(&self) -> Result<Duration> {
+        self.notify.now().ok_or(Error::NoClock)
+    }
+
+    /// The oldest frame, as a zero-copy view that [`ReadFrame::release`]
+    /// consumes; [`Error::Empty`] if no frame is committed at the front of
+    /// the ring (none is claimed, or the oldest claimed one is still being
+    /// written: see [`stalled`](Self::stalled)), or if this call consumed a
+    /// capacity of padding and discarded records without reaching one (a
+    /// producer that keeps discarding: call again).
+    ///
+    /// Returns [`Error::Corrupted`] for a record header or `tail` the
+    /// protocol cannot produce (frames before it have been delivered).
+    ///
+    /// ```
+    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<1024>::new();
+    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
+    /// let (tx, mut rx) = (ring.producer()?.with_id(7)?, ring.consumer()?);
+    /// tx.try_send(b"xy")?;
+    /// let frame = rx.try_read()?;
+    /// assert_eq!((frame.len(), frame.claimant()), (2, 7));
+    /// drop(frame); // not released: stays queued
+    /// assert_eq!(rx.try_read()?.len(), 2);
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn try_read(&mut self) -> Result<ReadFrame<'_, 'a, N>> {
+        match self.step()? {
+            Step::Ready(frame) => Ok(ReadFrame {
+                consumer: self,
+                frame,
+            }),
+            Step::Empty | Step::InProgress | Step::More => Err(Error::Empty),
+        }
+    }
+
+    /// Like [`try_read`](Self::try_read), waiting while there is no frame.
+    ///
+    /// ```
+    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<1024>::new();
+    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
+    /// let (tx, mut rx) = (ring.producer()?, ring.consumer()?);
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| tx.send(b"late").unwrap());
+    ///     assert_eq!(rx.read().unwrap().len(), 4);
+    /// });
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn read(&mut self) -> Result<ReadFrame<'_, 'a, N>> {
+        self.read_timeout(None)
+    }
+
+    /// Like [`try_read`](Self::try_read), waiting at most `timeout` (`None`:
+    /// no limit) while there is no frame ([`Error::TimedOut`]).
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use ipckit_core::{frame::mpsc, wait::Spin, AlignedBytes, Error, Region};
+    /// fn clock() -> Duration {
+    ///     static T0: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    ///     T0.get_or_init(std::time::Instant::now).elapsed()
+    /// }
+    /// let mut bytes = AlignedBytes::<1024>::new();
+    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
+    /// let mut rx = ring.consumer_with(Spin::with_clock(clock))?;
+    /// assert!(matches!(rx.read_timeout(Some(Duration::from_millis(5))), Err(Error::TimedOut)));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn read_timeout(&mut self, timeout: Option<Duration>) -> Result<ReadFrame<'_, 'a, N>> {
+        let frame = self.wait_ready(timeout)?;
+        Ok(ReadFrame {
+            consumer: self,
+            frame,
+        })
+    }
+
+    /// Copies the oldest frame into `buf` and consumes it; returns its
+    /// length. [`Error::Empty`] as for [`try_read`](Self::try_read) (also
+    /// after a capacity of padding and discarded records);
+    /// [`Error::BufferTooSmall`] if `buf` is shorter than the frame, which
+    /// then stays queued.
+    ///
+    /// ```
+    /// use ipckit_core::{frame::mpsc, AlignedBytes, Error, Region};
+    /// let mut bytes = AlignedBytes::<1024>::new();
+    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
+    /// let (tx, mut rx) = (ring.producer()?, ring.consumer()?);
+    /// tx.try_send(b"hello")?;
+    /// assert_eq!(rx.try_recv(&mut [0; 4]), Err(Error::BufferTooSmall { required: 5 }));
+    /// let mut buf = [0; 5];
+    /// assert_eq!(rx.try_recv(&mut buf)?, 5);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn try_recv(&mut self, buf: &mut [u8]) -> Result<usize> {
+        match self.step()? {
+            Step::Ready(frame) => self.copy_and_consume(frame, buf),
+            Step::Empty | Step::InProgress | Step::More => Err(Error::Empty),
+        }
+    }
+
+    /// Like [`try_recv`](Self::try_recv), waiting while there is no frame.
+    ///
+    /// ```
+    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<1024>::new();
+    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
+    /// let (tx, mut rx) = (ring.producer()?, ring.consumer()?);
+    /// tx.send(b"abc")?;
+    /// assert_eq!(rx.recv(&mut [0; 8])?, 3);
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {
+        self.recv_timeout(buf, None)
+    }
+
+    /// Like [`try_recv`](Self::try_recv), waiting at most `timeout` (`None`:
+    /// no limit) while there is no frame ([`Error::TimedOut`]).
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<1024>::new();
+    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
+    /// let (tx, mut rx) = (ring.producer()?, ring.consumer()?);
+    /// tx.send(b"abc")?;
+    /// // A frame is there: no wait, so no clock needed.
+    /// assert_eq!(rx.recv_timeout(&mut [0; 8], Some(Duration::from_secs(1)))?, 3);
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
+        let frame = self.wait_ready(timeout)?;
+        self.copy_and_consume(frame, buf)
+    }
+
+    /// For the loom models: receives the oldest frame into `buf` as
+    /// [`try_recv`](Self::try_recv) does, but dies after `steps` steps of
+    /// its erase (journal, zeroing, header word, skip count, `head`: see
+    /// `erase_steps`); the caller then forgets this consumer. Returns the
+    /// frame's length and whether the erase finished.
+    #[cfg(feature = "loom")]
+    #[doc(hidden)]
+    pub fn recv_and_die(&mut self, buf: &mut [u8], steps: u32) -> Result<(usize, bool)> {
+        let Step::Ready(frame) = self.step()? else {
+            return Err(Error::Empty);
+        };
+        let len = frame.len as usize;
+        let dst = buf
+            .get_mut(..len)
+            .ok_or(Error::BufferTooSmall { required: len })?;
+        // SAFETY: as in `copy_and_consume`.
+        unsafe { self.ring.data.copy_out(frame.off + 8, dst) };
+        let mut taken = 0;
+        let done = self.erase_steps(frame.total, false, &mut || {
+            taken += 1;
+            taken <= steps
+        });
+        Ok((len, done))
+    }
+
+    fn copy_and_consume(&mut self, frame: Ready, buf: &mut [u8]) -> Result<usize> {
+        let len = frame.len as usize;
+        let Some(dst) = buf.get_mut(..len) else {
+            return Err(Error::BufferTooSmall { required: len });
+        };
+        // SAFETY: the committed record lies in the data area (parsed), and
+        // its producer no longer writes it.
+        unsafe { self.ring.data.copy_out(frame.off + 8, dst) };
+        self.erase(frame.total, false);
+        Ok(len)
+    }
+
+    /// The size of the data area in bytes.
+    ///
+    /// ```
+    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<1024>::new();
+    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
+    /// assert_eq!(ring.consumer()?.capacity(), 512);
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn capacity(&self) -> u32 {
+        self.ring.capacity
+    }
+
+    /// The ring this consumer reads.
+    ///
+    /// ```
+    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<1024>::new();
+    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
+    /// let rx = ring.consumer()?;
+    /// rx.ring().producer()?.try_send(b"x")?;
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn ring(&self) -> &Ring<'a> {
+        &self.ring
+    }
+}
