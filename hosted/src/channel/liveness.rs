@@ -87,6 +87,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 
 use ipckit_core::intent::{Attribution, Intent};
 
+#[cfg(test)]
+mod tests;
+
 pub use super::process::ProcessId;
 use super::process::pid_runs;
 use crate::error::{CoreError, Error, Result, Role};
@@ -377,7 +380,9 @@ impl Block {
     /// position `pending` says holds no unfinished claim any more (it was
     /// skipped or consumed, or never claimed), so that their slots can be
     /// reused ([`Membership::claim_any_keeping_intents`]). For the one
-    /// survivor that attributes the claims of `role`.
+    /// survivor that attributes the claims of `role`. `pending` must load
+    /// the ring's position word anew on every call: it is asked again once
+    /// the endpoint is found dead, about the intent read again then.
     pub(crate) fn release_stale_intents(&self, role: Role, mut pending: impl FnMut(u32) -> bool) {
         let me = std::process::id();
         for i in 0..self.slots {
@@ -388,6 +393,12 @@ impl Block {
             }
             let s = self.snapshot(role, i);
             if s.state != Some(SlotState::Active) || s.torn || s.alive(me) {
+                continue;
+            }
+            // Dead: its intent is final now. Judge it again (and `tail`
+            // anew): it may have claimed and died after the first look.
+            let (position, span) = intent.read();
+            if span == 0 || pending(position) {
                 continue;
             }
             // A dead holder's slot is not reclaimed while its intent is

@@ -21,6 +21,7 @@
 //! Every kill is counted in the phase the child had written last, read
 //! after it was reaped.
 
+pub mod gaps;
 mod strike;
 mod verdict;
 
@@ -70,9 +71,9 @@ struct Harness<'a> {
     st: Stats,
     /// Messages whose producer was killed with the send in flight.
     uncertain: HashSet<(usize, u64)>,
-    /// At each kill of a consumer inside a receive call, per producer: the
+    /// Each kill of a consumer inside a receive call: per producer, the
     /// next number it expected and the producer's `SENT`.
-    snaps: Vec<Vec<(u64, u64)>>,
+    snaps: Vec<gaps::CallKill>,
     log: VecDeque<String>,
     progress: (u64, Instant),
     last_watch: Instant,
@@ -182,6 +183,14 @@ impl Harness<'_> {
         };
         let kid = fork_main(move || child::worker(ctx))?;
         side.put(w, W_PID, kid.pid as u64);
+        if self.verbose {
+            let g = self.generations[w];
+            self.note(format!(
+                "spawn worker {w} gen {g} pid {} sent {}",
+                kid.pid,
+                side.get(w, W_SENT)
+            ));
+        }
         self.kids[w] = Some(kid);
         self.forked[w] = Instant::now();
         Ok(())

@@ -330,10 +330,26 @@ impl Harness<'_> {
         self.st.kills += 1;
         self.st.by_column[phase.map_or(0, Phase::column)] += 1;
         self.account(w, phase);
+        let detail = if self.producer(w) {
+            format!(
+                "sent {} committed {}",
+                self.side.get(w, W_SENT),
+                self.side.get(w, W_COMMITTED)
+            )
+        } else {
+            format!(
+                "last {:?} pending {}",
+                (0..self.producers)
+                    .map(|p| self.side.get(w, W_LAST + p))
+                    .collect::<Vec<_>>(),
+                self.side.get(w, W_PENDING)
+            )
+        };
         self.note(format!(
-            "kill {}: {} {how}, landed in {phase:?}",
+            "kill {}: {} pid {} {how}, landed in {phase:?} {detail}",
             self.st.kills,
-            self.who(w)
+            self.who(w),
+            self.side.get(w, W_PID)
         ));
         self.spawn(w)
     }
@@ -375,11 +391,12 @@ impl Harness<'_> {
         if phase == Some(Phase::Call) {
             self.st.recv_call_kills += 1;
             if self.kind.is_channel() {
-                self.snaps.push(
-                    (0..self.producers)
+                self.snaps.push(super::gaps::CallKill {
+                    kill: self.st.kills,
+                    per: (0..self.producers)
                         .map(|p| (side.get(w, W_LAST + p), side.get(p, W_SENT)))
                         .collect(),
-                );
+                });
             }
         }
     }

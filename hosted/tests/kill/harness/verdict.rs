@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use ipckit::channel::{self, ChannelStatus};
 
-use super::Harness;
+use super::{Harness, gaps};
 use crate::kinds::{self, Kind};
 use crate::side::*;
 use crate::support::Ctx;
@@ -120,6 +120,9 @@ impl Harness<'_> {
                  death), first producer:seq {}",
                 first.join(", ")
             ));
+            for &m in missing.iter().take(3) {
+                problems.push(self.around(m));
+            }
         }
         for (n, what) in [
             (dups, "duplicated"),
@@ -151,64 +154,47 @@ impl Harness<'_> {
 
     /// Removes from `missing` the messages a killed consumer may have taken
     /// to its grave, one per kill inside a receive call, and returns how
-    /// many. With one consumer, the message must be the next one it
-    /// expected from some producer (skipping in-flight sends that never
-    /// arrived); with several, any number from the next it expected to
-    /// what the producer had sent by then. A maximum matching (augmenting
-    /// paths), so the count does not depend on the order of the kills.
+    /// many ([`gaps::match_gaps`] has the rule).
     fn match_gaps(&self, missing: &mut BTreeSet<(usize, u64)>) -> usize {
         let side = self.side;
         let one = self.kind.consumers() == 1;
-        let fits = |snap: &[(u64, u64)], &(p, s): &(usize, u64)| {
-            let (next, sent) = snap[p];
-            if !one {
-                return next <= s && s < sent;
-            }
-            let mut n = next;
-            while n < s && self.uncertain.contains(&(p, n)) && !side.bit(p, n) {
-                n += 1;
-            }
-            n == s
-        };
-        let list: Vec<(usize, u64)> = missing.iter().copied().collect();
-        let edges: Vec<Vec<usize>> = list
+        gaps::match_gaps(missing, &self.snaps, one, |p, s| side.bit(p, s))
+    }
+
+    /// What the run knows around a lost message `p:s`: the receivers
+    /// killed inside a receive call that expected a number of `p` near
+    /// it, and which numbers around it were received or in flight at a
+    /// producer's kill.
+    fn around(&self, (p, s): (usize, u64)) -> String {
+        let side = self.side;
+        let kills: Vec<String> = self
+            .snaps
             .iter()
-            .map(|m| {
-                (0..self.snaps.len())
-                    .filter(|&k| fits(&self.snaps[k], m))
-                    .collect()
+            .filter(|k| k.per[p].0 <= s + 8 && s < k.per[p].0 + 64)
+            .map(|k| {
+                format!(
+                    "kill {} expected {p}:{} (sent {})",
+                    k.kill, k.per[p].0, k.per[p].1
+                )
             })
             .collect();
-        // owner[k]: the missing message matched to kill k.
-        let mut owner: Vec<Option<usize>> = vec![None; self.snaps.len()];
-        fn augment(
-            m: usize,
-            edges: &[Vec<usize>],
-            owner: &mut [Option<usize>],
-            seen: &mut [bool],
-        ) -> bool {
-            for &k in &edges[m] {
-                if !seen[k] {
-                    seen[k] = true;
-                    if owner[k].is_none_or(|o| augment(o, edges, owner, seen)) {
-                        owner[k] = Some(m);
-                        return true;
-                    }
-                }
-            }
-            false
-        }
-        let mut gaps = 0;
-        for m in 0..list.len() {
-            let mut seen = vec![false; self.snaps.len()];
-            if augment(m, &edges, &mut owner, &mut seen) {
-                gaps += 1;
-            }
-        }
-        for m in owner.into_iter().flatten() {
-            missing.remove(&list[m]);
-        }
-        gaps
+        let near: Vec<String> = (s.saturating_sub(4)..s + 5)
+            .map(|n| {
+                let what = if side.bit(p, n) {
+                    "received"
+                } else if self.uncertain.contains(&(p, n)) {
+                    "in flight at a kill"
+                } else {
+                    "never received"
+                };
+                format!("{n} {what}")
+            })
+            .collect();
+        format!(
+            "{p}:{s}: receivers killed in a call near it: [{}]; numbers around it: {}",
+            kills.join(", "),
+            near.join(", ")
+        )
     }
 
     /// The semaphore: units posted (recorded, plus at most one unrecorded
