@@ -23,6 +23,20 @@
 //! > while a claim of `position` is unfinished, its claimant's intent reads
 //! > `position`.
 //!
+//! The announcement's position store is itself `Release` (and
+//! [`read`](Intent::read) `Acquire`): a survivor that reads an endpoint's
+//! *next* announcement then also sees everything that endpoint did before
+//! it, in particular the store that finished its previous claim. Without
+//! that, a survivor on a weakly ordered machine could see the next
+//! announcement before the finishing store, judge the previous claim
+//! abandoned, and race the finishing store with its recovery.
+//!
+//! An endpoint that announced and then lost its compare-and-swap, and gives
+//! up (the ring is full or empty), [withdraws](Intent::withdraw) the
+//! announcement: an idle live endpoint must not go on naming a position
+//! that another endpoint claimed, or a survivor would wait for it forever.
+//! A span of 0 names no position (a fresh intent is `(0, 0)`).
+//!
 //! A survivor that finds `position` claimed and unfinished reads every
 //! intent. If a dead (or closed) endpoint's intent names `position` and no
 //! live endpoint's does, the dead endpoint made the claim and will never
@@ -104,15 +118,37 @@ impl Intent {
     /// `position` on. The claim that follows must be a `Release`
     /// read-modify-write of the position word, which orders these stores
     /// before it for any survivor that reads the position with `Acquire`.
+    ///
+    /// The position store is `Release` (module docs): a reader that sees it
+    /// sees this endpoint's earlier stores too, among them the one that
+    /// finished its previous claim. On x86 that is a plain store.
     #[inline(always)]
     pub fn announce(&self, position: u32, span: u32) {
         self.span.store(span, Ordering::Relaxed);
-        self.position.store(position, Ordering::Relaxed);
+        self.position.store(position, Ordering::Release);
+    }
+
+    /// Withdraws the last announcement (span 0: names no position). For an
+    /// endpoint that announced, lost its compare-and-swap to another
+    /// endpoint and then stops trying, and for a fresh holder of a reused
+    /// intent. Never while the endpoint holds an unfinished claim.
+    ///
+    /// ```
+    /// use ipckit_core::intent::Intent;
+    ///
+    /// let intent = Intent::new();
+    /// intent.announce(7, 1);
+    /// intent.withdraw();
+    /// assert_eq!(intent.read(), (7, 0));
+    /// ```
+    #[inline]
+    pub fn withdraw(&self) {
+        self.span.store(0, Ordering::Release);
     }
 
     /// `(position, span)` as last announced. Peer data: validate before use.
-    /// A survivor calls this after it loaded the claimed position word with
-    /// `Acquire` (module docs).
+    /// A span of 0 names no position. A survivor calls this after it loaded
+    /// the claimed position word with `Acquire` (module docs).
     #[inline]
     pub fn read(&self) -> (u32, u32) {
         let position = self.position.load(Ordering::Acquire);

@@ -200,6 +200,7 @@ use core::time::Duration;
 use bytemuck::Pod;
 
 use crate::error::{Error, Result};
+use crate::intent::Intent;
 #[cfg(not(feature = "loom"))]
 use crate::region::Region;
 use crate::region::{FLAG_WAKES, Header, LINE, ObjectKind, Reserved};
@@ -256,20 +257,25 @@ pub const RETRY_LIMIT: u32 = 1 << 16;
 /// ```
 pub const BUSY_SPINS: u32 = if cfg!(feature = "loom") { 1 } else { 64 };
 
-/// The producers' line: `tail` and the consumers' announcements.
+/// The producers' line: `tail`, the consumers' announcements, and the
+/// count of items lost with dead consumers (written by the producers that
+/// release their slots, see [`recovery`]).
 #[repr(C)]
 pub(crate) struct EnqueueLine {
     pub(crate) tail: AtomicU32,
     pub(crate) consumers_waiting: AtomicU32,
-    _reserved: Reserved<{ LINE - 8 }>,
+    pub(crate) lost: AtomicU32,
+    _reserved: Reserved<{ LINE - 12 }>,
 }
 
-/// The consumers' line: `head` and the producers' announcements.
+/// The consumers' line: `head`, the producers' announcements, and the count
+/// of holes skipped (written by the consumers that skip them).
 #[repr(C)]
 pub(crate) struct DequeueLine {
     pub(crate) head: AtomicU32,
     pub(crate) producers_waiting: AtomicU32,
-    _reserved: Reserved<{ LINE - 8 }>,
+    pub(crate) skipped: AtomicU32,
+    _reserved: Reserved<{ LINE - 12 }>,
 }
 
 /// Everything of an MPMC region before the slots.
@@ -295,7 +301,9 @@ const _: () = {
     assert!(offset_of!(Control, header) == 0);
     assert!(offset_of!(Control, enqueue) + offset_of!(EnqueueLine, tail) == 128);
     assert!(offset_of!(Control, enqueue) + offset_of!(EnqueueLine, consumers_waiting) == 132);
+    assert!(offset_of!(Control, enqueue) + offset_of!(EnqueueLine, lost) == 136);
     assert!(offset_of!(Control, dequeue) + offset_of!(DequeueLine, head) == 256);
+    assert!(offset_of!(Control, dequeue) + offset_of!(DequeueLine, skipped) == 264);
     assert!(offset_of!(Control, dequeue) + offset_of!(DequeueLine, producers_waiting) == 260);
     assert!(size_of::<Control>() == DATA_OFFSET);
     assert!(align_of::<Control>() == 4);
@@ -446,7 +454,9 @@ pub enum Stall {
     },
     /// A consumer claimed `position` (moved `head` past it) but has not
     /// released the slot yet; the producer of the same slot one lap later
-    /// waits behind it.
+    /// waits behind it. (Also a consumer that claimed an unpublished
+    /// position to skip it and has not released its slot yet: see
+    /// [`recovery`].)
     Unreleased {
         /// The position claimed and not yet released.
         position: u32,
@@ -536,6 +546,15 @@ fn wait_for_change(stamp: &AtomicU32, seen: u32) -> bool {
         }
     }
     false
+}
+
+/// Withdraws `intent` (if any) after a lost compare-and-swap: see
+/// [`Intent::withdraw`]. Off the fast path.
+#[cold]
+fn withdraw(intent: Option<&Intent>) {
+    if let Some(intent) = intent {
+        intent.withdraw();
+    }
 }
 
 /// `now` as the new position if it did not move backwards from `old`.
@@ -725,8 +744,10 @@ impl<'a, T: Pod> Ring<'a, T> {
         let start = options.position;
         c.enqueue.tail.store(start, Ordering::Relaxed);
         c.enqueue.consumers_waiting.store(0, Ordering::Relaxed);
+        c.enqueue.lost.store(0, Ordering::Relaxed);
         c.dequeue.head.store(start, Ordering::Relaxed);
         c.dequeue.producers_waiting.store(0, Ordering::Relaxed);
+        c.dequeue.skipped.store(0, Ordering::Relaxed);
         // Positions `start..start + capacity` cover every slot once; each
         // slot starts free for its position in the first lap.
         for i in 0..self.capacity {
@@ -761,11 +782,13 @@ impl<'a, T: Pod> Ring<'a, T> {
             enqueue: EnqueueLine {
                 tail: AtomicU32::new(0),
                 consumers_waiting: AtomicU32::new(0),
+                lost: AtomicU32::new(0),
                 _reserved: Reserved::new(),
             },
             dequeue: DequeueLine {
                 head: AtomicU32::new(0),
                 producers_waiting: AtomicU32::new(0),
+                skipped: AtomicU32::new(0),
                 _reserved: Reserved::new(),
             },
         });
@@ -846,8 +869,37 @@ impl<'a, T: Pod> Ring<'a, T> {
 
     /// One attempt to push: claims the slot at `tail` and publishes `value`,
     /// or reports the position whose slot is not free yet.
+    ///
+    /// `intent`, if any, is announced before every compare-and-swap on
+    /// `tail`, and withdrawn when the call ends without a claim after it lost
+    /// one ([`crate::intent`]). `DIE` (tests and loom models only) stops
+    /// right after the first compare-and-swap, won or lost, as a producer
+    /// killed there would: nothing written, nothing withdrawn.
     #[inline]
-    fn push_step<N: Notify>(&self, value: T, notify: &N) -> Result<Step<()>> {
+    fn push_step<N: Notify, const DIE: bool>(
+        &self,
+        value: T,
+        notify: &N,
+        intent: Option<&Intent>,
+    ) -> Result<Step<()>> {
+        let mut lost = false;
+        let step = self.push_claim::<N, DIE>(value, notify, intent, &mut lost);
+        if lost && !matches!(step, Ok(Step::Done(()))) {
+            withdraw(intent);
+        }
+        step
+    }
+
+    /// [`push_step`](Self::push_step) but for the withdrawal: sets `lost`
+    /// when a compare-and-swap it announced for failed.
+    #[inline(always)]
+    fn push_claim<N: Notify, const DIE: bool>(
+        &self,
+        value: T,
+        notify: &N,
+        intent: Option<&Intent>,
+        lost: &mut bool,
+    ) -> Result<Step<()>> {
         let c = self.control();
         let tail_word = &c.enqueue.tail;
         let cap = self.capacity;
@@ -867,13 +919,20 @@ impl<'a, T: Pod> Ring<'a, T> {
             // slot, so its copy-out happens before our write.
             let lag = stamp.load(Ordering::Acquire).wrapping_sub(tail);
             if lag == 0 {
-                // Free for `tail`: claim it.
+                // Free for `tail`: announce, then claim it. The Release of
+                // the claim orders the announcement before it for every
+                // survivor that reads `tail` with Acquire.
+                if let Some(intent) = intent {
+                    intent.announce(tail, 1);
+                }
                 match tail_word.compare_exchange_weak(
                     tail,
                     tail.wrapping_add(1),
                     Ordering::Release,
                     Ordering::Acquire,
                 ) {
+                    Ok(_) if DIE => return Ok(Step::Done(())),
+                    Err(_) if DIE => return Ok(Step::Blocked(tail)),
                     Ok(_) => {
                         // SAFETY: the compare-and-swap made this endpoint the
                         // only owner of position `tail`, and the stamp said
@@ -884,7 +943,10 @@ impl<'a, T: Pod> Ring<'a, T> {
                         wake_waiters(notify, stamp, &c.enqueue.consumers_waiting, true);
                         return Ok(Step::Done(()));
                     }
-                    Err(now) => tail = advanced(tail, now, "tail moved backwards")?,
+                    Err(now) => {
+                        *lost = true;
+                        tail = advanced(tail, now, "tail moved backwards")?;
+                    }
                 }
             } else if lag == cap.wrapping_neg() || lag == 1u32.wrapping_sub(cap) {
                 // The item of `tail - capacity` is being written, or waits to
@@ -925,8 +987,30 @@ impl<'a, T: Pod> Ring<'a, T> {
 
     /// One attempt to pop: claims the slot at `head` and copies its item
     /// out, or reports the position whose item is not published yet.
+    /// `intent` and `DIE` as in [`push_step`](Self::push_step) (a dying
+    /// consumer claims the item and neither reads nor releases it).
     #[inline]
-    fn pop_step<N: Notify>(&self, notify: &N) -> Result<Step<T>> {
+    fn pop_step<N: Notify, const DIE: bool>(
+        &self,
+        notify: &N,
+        intent: Option<&Intent>,
+    ) -> Result<Step<T>> {
+        let mut lost = false;
+        let step = self.pop_claim::<N, DIE>(notify, intent, &mut lost);
+        if lost && !matches!(step, Ok(Step::Done(_))) {
+            withdraw(intent);
+        }
+        step
+    }
+
+    /// [`pop_step`](Self::pop_step) but for the withdrawal.
+    #[inline(always)]
+    fn pop_claim<N: Notify, const DIE: bool>(
+        &self,
+        notify: &N,
+        intent: Option<&Intent>,
+        lost: &mut bool,
+    ) -> Result<Step<T>> {
         let c = self.control();
         let head_word = &c.dequeue.head;
         let cap = self.capacity;
@@ -943,13 +1027,20 @@ impl<'a, T: Pod> Ring<'a, T> {
             // item is visible to the copy below.
             let lag = stamp.load(Ordering::Acquire).wrapping_sub(head);
             if lag == 1 {
-                // Published for `head`: claim it.
+                // Published for `head`: announce, then claim it (Release, as
+                // in `push_claim`: a producer that finds the slot unreleased
+                // and has read `head` with Acquire sees the announcement).
+                if let Some(intent) = intent {
+                    intent.announce(head, 1);
+                }
                 match head_word.compare_exchange_weak(
                     head,
                     head.wrapping_add(1),
                     Ordering::Release,
                     Ordering::Acquire,
                 ) {
+                    Ok(_) if DIE => return Ok(Step::Done(T::zeroed())),
+                    Err(_) if DIE => return Ok(Step::Blocked(head)),
                     Ok(_) => {
                         // SAFETY: the compare-and-swap made this endpoint the
                         // only reader of position `head`, whose item is
@@ -960,7 +1051,10 @@ impl<'a, T: Pod> Ring<'a, T> {
                         wake_waiters(notify, stamp, &c.dequeue.producers_waiting, true);
                         return Ok(Step::Done(value));
                     }
-                    Err(now) => head = advanced(head, now, "head moved backwards")?,
+                    Err(now) => {
+                        *lost = true;
+                        head = advanced(head, now, "head moved backwards")?;
+                    }
                 }
             } else if lag == 0 || lag == 1u32.wrapping_sub(cap) {
                 // Not yet written (free, or claimed by a producer that has
@@ -1040,9 +1134,11 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// the slot that `tail` needs ([`Stall::Unreleased`]). `None` when
     /// neither holds the ring up.
     ///
-    /// A slow endpoint shows here for a moment; a dead one forever. A monitor
-    /// that sees the same stall twice, some time apart, knows that an
-    /// endpoint died mid-operation (module docs).
+    /// A slow endpoint shows here for a moment; a dead one until a survivor
+    /// recovers the position ([`recovery`]). Consumers care about the
+    /// first kind only ([`unpublished`](Self::unpublished)), producers about
+    /// the second ([`unreleased`](Self::unreleased)); this reports the
+    /// first if both hold.
     ///
     /// ```
     /// use ipckit_core::{mpmc, AlignedBytes, Region};
@@ -1053,22 +1149,11 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn stalled(&self) -> Option<Stall> {
-        let c = self.control();
-        let cap = self.capacity;
-        let head = c.dequeue.head.load(Ordering::Acquire);
-        let at_head = self.stamp(head).load(Ordering::Acquire);
-        let tail = c.enqueue.tail.load(Ordering::Acquire);
-        let claimed = tail.wrapping_sub(head);
-        if at_head == head && claimed != 0 && claimed <= cap {
-            return Some(Stall::Unpublished { position: head });
+        if let Some(position) = self.unpublished() {
+            return Some(Stall::Unpublished { position });
         }
-        let previous = tail.wrapping_sub(cap);
-        let at_tail = self.stamp(tail).load(Ordering::Acquire);
-        let taken = head.wrapping_sub(previous);
-        if at_tail == previous.wrapping_add(1) && taken != 0 && taken <= cap {
-            return Some(Stall::Unreleased { position: previous });
-        }
-        None
+        self.unreleased()
+            .map(|position| Stall::Unreleased { position })
     }
 
     /// A producer with the spinning notifier [`Spin`]; see
@@ -1109,6 +1194,7 @@ impl<'a, T: Pod> Ring<'a, T> {
         Ok(Producer {
             ring: self.clone(),
             notify,
+            intent: None,
         })
     }
 
@@ -1149,6 +1235,7 @@ impl<'a, T: Pod> Ring<'a, T> {
         Ok(Consumer {
             ring: self.clone(),
             notify,
+            intent: None,
         })
     }
 }
@@ -1171,13 +1258,18 @@ impl<'a, T: Pod> Ring<'a, T> {
 pub struct Producer<'a, T, N = Spin> {
     ring: Ring<'a, T>,
     notify: N,
+    intent: Option<&'a Intent>,
 }
 
 impl<T, N: Clone> Clone for Producer<'_, T, N> {
+    /// A producer on the same ring, with the same notifier and the same
+    /// intent (if any): mind that one intent serves one operation at a time
+    /// ([`with_intent`](Producer::with_intent)).
     fn clone(&self) -> Self {
         Self {
             ring: self.ring.clone(),
             notify: self.notify.clone(),
+            intent: self.intent,
         }
     }
 }
@@ -1209,7 +1301,7 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// ```
     #[inline]
     pub fn try_push(&self, value: T) -> Result<()> {
-        match self.ring.push_step(value, &self.notify)? {
+        match self.ring.push_step::<N, false>(value, &self.notify, self.intent)? {
             Step::Done(()) => Ok(()),
             Step::Blocked(_) => Err(Error::Full),
         }
@@ -1256,7 +1348,7 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn push_timeout(&self, value: T, timeout: Option<Duration>) -> Result<()> {
-        let mut at = match self.ring.push_step(value, &self.notify)? {
+        let mut at = match self.ring.push_step::<N, false>(value, &self.notify, self.intent)? {
             Step::Done(()) => return Ok(()),
             Step::Blocked(at) => at,
         };
@@ -1269,7 +1361,7 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
             let word = self.ring.stamp(at);
             blocker.sleep(&self.notify, word, waiters)?;
             blocker.prepare(&self.notify, word, waiters);
-            match self.ring.push_step(value, &self.notify) {
+            match self.ring.push_step::<N, false>(value, &self.notify, self.intent) {
                 Ok(Step::Done(())) => {
                     blocker.finish(waiters);
                     return Ok(());
@@ -1288,6 +1380,48 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
                 }
             }
         }
+    }
+
+    /// This producer, announcing every claim in `intent` before it makes
+    /// it, so that a survivor can tell whether the claim of a position that
+    /// stays unpublished is this producer's ([`crate::intent`], and
+    /// [`recovery`](crate::mpmc::recovery) for what a survivor does with
+    /// it). One intent serves one operation at a time: give each thread
+    /// that pushes its own producer and intent (clones share the intent).
+    /// The intent is placed where survivors can read it, next to this
+    /// endpoint's liveness record (the hosted channels do this).
+    ///
+    /// ```
+    /// use ipckit_core::{intent::Intent, mpmc, AlignedBytes, Region};
+    ///
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let intent = Intent::new();
+    /// let ring = mpmc::Ring::<u8>::init_at(Region::from_slice(&mut bytes[..]), 4, 10)?;
+    /// let tx = ring.producer()?.with_intent(&intent);
+    /// tx.try_push(1)?;
+    /// assert_eq!(intent.read(), (10, 1)); // the position it claimed last
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn with_intent(self, intent: &'a Intent) -> Self {
+        Self {
+            intent: Some(intent),
+            ..self
+        }
+    }
+
+    /// For tests and loom models: announces and claims the position at
+    /// `tail` with one compare-and-swap and stops there, as a producer
+    /// killed right after that compare-and-swap: nothing written, nothing
+    /// published, and after a lost compare-and-swap the announcement is not
+    /// withdrawn. `true` if the claim succeeded; `false` if it lost or the
+    /// ring was full.
+    #[cfg(any(test, feature = "loom"))]
+    #[doc(hidden)]
+    pub fn claim_and_die(&self) -> Result<bool> {
+        let step = self
+            .ring
+            .push_step::<N, true>(T::zeroed(), &self.notify, self.intent)?;
+        Ok(matches!(step, Step::Done(())))
     }
 
     /// The number of slots.
@@ -1334,13 +1468,17 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
 pub struct Consumer<'a, T, N = Spin> {
     ring: Ring<'a, T>,
     notify: N,
+    intent: Option<&'a Intent>,
 }
 
 impl<T, N: Clone> Clone for Consumer<'_, T, N> {
+    /// A consumer on the same ring, with the same notifier and intent (see
+    /// [`Producer`]'s `clone`).
     fn clone(&self) -> Self {
         Self {
             ring: self.ring.clone(),
             notify: self.notify.clone(),
+            intent: self.intent,
         }
     }
 }
@@ -1375,7 +1513,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// ```
     #[inline]
     pub fn try_pop(&self) -> Result<T> {
-        match self.ring.pop_step(&self.notify)? {
+        match self.ring.pop_step::<N, false>(&self.notify, self.intent)? {
             Step::Done(v) => Ok(v),
             Step::Blocked(_) => Err(Error::Empty),
         }
@@ -1419,7 +1557,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn pop_timeout(&self, timeout: Option<Duration>) -> Result<T> {
-        let mut at = match self.ring.pop_step(&self.notify)? {
+        let mut at = match self.ring.pop_step::<N, false>(&self.notify, self.intent)? {
             Step::Done(v) => return Ok(v),
             Step::Blocked(at) => at,
         };
@@ -1431,7 +1569,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
             let word = self.ring.stamp(at);
             blocker.sleep(&self.notify, word, waiters)?;
             blocker.prepare(&self.notify, word, waiters);
-            match self.ring.pop_step(&self.notify) {
+            match self.ring.pop_step::<N, false>(&self.notify, self.intent) {
                 Ok(Step::Done(v)) => {
                     blocker.finish(waiters);
                     return Ok(v);
@@ -1448,6 +1586,42 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
                 }
             }
         }
+    }
+
+    /// This consumer, announcing every claim in `intent` before it makes
+    /// it (see [`Producer::with_intent`]): a producer that finds a slot
+    /// claimed and never released can then tell whether this consumer holds
+    /// it.
+    ///
+    /// ```
+    /// use ipckit_core::{intent::Intent, mpmc, AlignedBytes, Region};
+    ///
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let intent = Intent::new();
+    /// let ring = mpmc::Ring::<u8>::init_at(Region::from_slice(&mut bytes[..]), 4, 10)?;
+    /// let rx = ring.consumer()?.with_intent(&intent);
+    /// ring.producer()?.try_push(5)?;
+    /// assert_eq!(rx.try_pop()?, 5);
+    /// assert_eq!(intent.read(), (10, 1));
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn with_intent(self, intent: &'a Intent) -> Self {
+        Self {
+            intent: Some(intent),
+            ..self
+        }
+    }
+
+    /// For tests and loom models: announces and claims the item at `head`
+    /// with one compare-and-swap and stops there, as a consumer killed right
+    /// after that compare-and-swap: the item is neither read nor released.
+    /// `true` if the claim succeeded; `false` if it lost or the ring was
+    /// empty.
+    #[cfg(any(test, feature = "loom"))]
+    #[doc(hidden)]
+    pub fn claim_and_die(&self) -> Result<bool> {
+        let step = self.ring.pop_step::<N, true>(&self.notify, self.intent)?;
+        Ok(matches!(step, Step::Done(_)))
     }
 
     /// The number of slots.
@@ -1477,6 +1651,9 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
         &self.ring
     }
 }
+
+pub mod recovery;
+pub use recovery::{Recoveries, Skip};
 
 #[cfg(all(test, not(feature = "loom")))]
 mod tests;

@@ -360,8 +360,8 @@ impl Block {
             // The intent belongs to the holder the snapshot saw only if the
             // slot did not change hands around the read.
             let again = self.u32_at(self.slot_at(role, i)).load(Ordering::Acquire);
-            if announced != position {
-                continue;
+            if announced != position || span == 0 {
+                continue; // names another position, or none (withdrawn)
             }
             if s.torn || again != s.word || s.alive(me) {
                 return Attribution::Live;
@@ -548,6 +548,49 @@ impl Membership {
                 };
                 if usable {
                     if let Some(active) = block.claim_from(role, i, s.word, me) {
+                        return Ok(Self {
+                            block,
+                            role,
+                            index: i,
+                            active,
+                        });
+                    }
+                }
+            }
+        }
+        Err(CoreError::RoleTaken(role).into())
+    }
+
+    /// [`claim_any`](Self::claim_any) for a kind whose endpoints announce
+    /// their claims in intents (MPMC). A dead holder's slot is reused only
+    /// if `settled(position, span)` says that its intent names no claim
+    /// that is still unfinished in the ring: reusing the slot overwrites
+    /// that intent, the only record that attributes such a claim to a dead
+    /// endpoint (a survivor could then never skip it). The new holder's
+    /// intent starts out withdrawn (naming nothing), so that a stale one
+    /// cannot make a survivor wait for this live process.
+    pub(crate) fn claim_any_announcing(
+        block: Block,
+        role: Role,
+        settled: impl Fn(u32, u32) -> bool,
+    ) -> Result<Self> {
+        let me = ProcessId::current()?;
+        for reclaim_dead in [false, true] {
+            for i in 0..block.slots() {
+                let s = block.snapshot(role, i);
+                let usable = match s.state {
+                    Some(SlotState::Free) | Some(SlotState::Closed) => true,
+                    Some(SlotState::Active) => {
+                        reclaim_dead && !s.torn && !s.alive(me.pid) && {
+                            let (position, span) = block.intent(role, i).read();
+                            settled(position, span)
+                        }
+                    }
+                    _ => false,
+                };
+                if usable {
+                    if let Some(active) = block.claim_from(role, i, s.word, me) {
+                        block.intent(role, i).withdraw();
                         return Ok(Self {
                             block,
                             role,
