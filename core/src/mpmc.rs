@@ -31,7 +31,9 @@
 //! Each endpoint keeps no state of its own: [`Producer`] and [`Consumer`] are
 //! cheap handles that can be cloned, shared between threads by reference,
 //! and created from the [`Ring`] any number of times, in any number of
-//! processes. There is no role to claim.
+//! processes. There is no role to claim. (An endpoint given an
+//! [`Intent`](crate::intent::Intent) for crash recovery runs one operation
+//! at a time: see [`Producer::with_intent`].)
 //!
 //! # Layout (layout version 1, kind 2)
 //! | offset | width | field | meaning | written by |
@@ -39,10 +41,12 @@
 //! | 0      | 128 B | [`Header`] | kind [`ObjectKind::Mpmc`], element size and alignment of `T`, capacity, data offset 384, flags | creator |
 //! | 128    | u32   | `tail`  | next position to claim for writing | producers (compare-and-swap) |
 //! | 132    | u32   | consumers waiting | event count: consumers about to sleep on a slot stamp | consumers (add / subtract) |
-//! | 136    | 120 B | reserved, zero | | nobody |
+//! | 136    | u32   | lost    | items lost with dead consumers ([`recovery`]) | producers that release their slots |
+//! | 140    | 116 B | reserved, zero | | nobody |
 //! | 256    | u32   | `head`  | next position to claim for reading | consumers (compare-and-swap) |
 //! | 260    | u32   | producers waiting | event count: producers about to sleep on a slot stamp | producers (add / subtract) |
-//! | 264    | 120 B | reserved, zero | | nobody |
+//! | 264    | u32   | skipped | holes of dead producers skipped ([`recovery`]) | consumers that skip them (producers, for a dead skipper's) |
+//! | 268    | 116 B | reserved, zero | | nobody |
 //! | 384    | `capacity × stride` | slots | see below | |
 //!
 //! Every slot is a `#[repr(C)]` pair of a stamp and an item, `stride` bytes
@@ -133,18 +137,26 @@
 //!
 //! # A peer that dies mid-operation
 //! A producer that dies between claiming a position (moving `tail`) and
-//! publishing its stamp leaves a slot that looks *not yet written* forever.
-//! That is indistinguishable from a slow producer: consumers return
-//! [`Error::Empty`] from `try_pop` for that position (after at most
-//! [`BUSY_SPINS`] spin hints), a blocking
-//! `pop_timeout` sleeps on the slot and honours its timeout, and since every
-//! later position is behind it in the queue, the ring delivers nothing more.
-//! A consumer that dies between claiming a position and releasing its slot
-//! blocks producers one lap later the same way ([`Error::Full`]).
-//! [`Ring::stalled`] reports either condition as seen at one instant; a
-//! monitor that sees the same stalled position twice, some time apart,
-//! knows that an endpoint died mid-operation. Detecting *which* process it
-//! was (and recovering) comes with the hosted crate's liveness records.
+//! publishing its stamp leaves a *hole*: a slot that looks *not yet
+//! written*, with every later item queued behind it. A consumer that dies
+//! between claiming a position and releasing its slot holds that slot, and
+//! producers are [`Error::Full`] one lap later. By itself the ring cannot
+//! tell either from a slow endpoint: consumers return [`Error::Empty`] for
+//! the hole (after at most [`BUSY_SPINS`] spin hints), blocking calls sleep
+//! and honour their timeouts. [`Ring::stalled`] reports both.
+//!
+//! Endpoints that announce their claims in an
+//! [`Intent`](crate::intent::Intent) ([`Producer::with_intent`],
+//! [`Consumer::with_intent`]) make every such claim attributable: a
+//! survivor that judged (from the intents and the endpoints' liveness)
+//! that the claimant is dead skips the hole
+//! ([`Consumer::skip_unpublished`]) or releases the slot
+//! ([`Producer::release_unreleased`]), with compare-and-swaps that
+//! racing survivors and a late honest endpoint cannot be hurt by. The
+//! dead producer's item was never committed and is not delivered; the
+//! item a dead consumer held was committed and is lost, and counted. See
+//! [`recovery`] for the states, the proof sketch and the counters; the
+//! hosted channels (`ipckit::channel::mpmc`) do the judging.
 //!
 //! A waiter that dies asleep leaves its announcement counted: every later
 //! publication (release) then issues a wake call, with a futex a system

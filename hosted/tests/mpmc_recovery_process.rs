@@ -22,6 +22,15 @@
 //!   first item; another receiver takes the rest while the sender sends a
 //!   thousand more through an 8-slot ring (past the held slot on every
 //!   lap): the held item is the only one lost, and it is counted.
+//! - `random sender kills`: three senders at a time stream items through a
+//!   16-slot channel; the parent SIGKILLs one at a random instant every few
+//!   milliseconds (200 kills; `IPCKIT_MPMC_KILLS` for more) and starts a
+//!   new one, while it receives with `try_recv` + `skip_dead` and with
+//!   `recv_timeout`. Each sender records how many of its sends returned
+//!   `Ok`; every sender's items must arrive in order, without a gap or a
+//!   duplicate, and each sender's count must be what it recorded (or one
+//!   more: killed after `send` returned, before the record). Kills land
+//!   only after a sender opened (a kill during `open` is another matter).
 //!
 //! Built with `harness = false` (see `mpmc_process.rs`): children are
 //! forked from a single-threaded parent.
@@ -358,9 +367,120 @@ fn receiver_killed_holding_an_item() -> Result<String, String> {
     ))
 }
 
+fn random_sender_kills() -> Result<String, String> {
+    const CAP: u32 = 16;
+    const AT_ONCE: usize = 3;
+    let kills: usize = std::env::var("IPCKIT_MPMC_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let incarnations = kills + AT_ONCE;
+    let g = ShmGuard::new("mpmc-kills");
+    let rx = mpmc::Receiver::<u64>::create(&g.0, CAP).ctx("create")?;
+    // Per sender incarnation `id`: word 2 id = sends that returned Ok,
+    // word 2 id + 1 = opened.
+    let records = ipckit::shm::SharedMapping::anonymous((16 * incarnations).next_multiple_of(4096))
+        .ctx("mmap")?;
+    let record = |i: usize| {
+        // SAFETY: `i < 2 × incarnations` words of the page-aligned mapping,
+        // which outlives every use (children exit before it drops), only
+        // accessed atomically.
+        unsafe { &*records.as_ptr().cast::<std::sync::atomic::AtomicU64>().add(i) }
+    };
+    let spawn = |id: usize| {
+        let name = g.0.clone();
+        fork_main(move || {
+            let tx = cf(mpmc::Sender::<u64>::open(&name), "open")?;
+            record(2 * id + 1).store(1, Ordering::Release);
+            for seq in 0.. {
+                cf(tx.send_timeout(item(id as u64, seq), Some(PATIENCE)), "send")?;
+                record(2 * id).store(seq + 1, Ordering::Release);
+            }
+            Ok(())
+        })
+    };
+    let mut next = vec![0u64; incarnations];
+    let mut check = |v: u64| -> Result<(), String> {
+        let (id, seq) = ((v >> 32) as usize, v & 0xffff_ffff);
+        ensure!(id < incarnations, "item {v:#x} from no sender");
+        ensure!(
+            seq == next[id],
+            "sender {id}: item {seq}, expected {}",
+            next[id]
+        );
+        next[id] += 1;
+        Ok(())
+    };
+    let mut rng = support::Rng(0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id()));
+    let mut alive: Vec<(usize, support::Child)> = Vec::new();
+    for id in 0..AT_ONCE {
+        alive.push((id, spawn(id)?));
+    }
+    let (mut spawned, mut killed) = (AT_ONCE, 0);
+    let started = Instant::now();
+    let mut kill_at = Instant::now() + Duration::from_micros(rng.upto(4000));
+    while killed < kills {
+        ensure!(started.elapsed() < 20 * PATIENCE, "no progress: {killed} kills");
+        if rng.upto(2) == 1 {
+            match rx.try_recv() {
+                Ok(v) => check(v)?,
+                Err(e) if e.core() == Some(CoreError::Empty) => {
+                    rx.skip_dead().ctx("skip_dead")?;
+                }
+                Err(e) => return Err(format!("try_recv: {e}")),
+            }
+        } else {
+            match rx.recv_timeout(Some(Duration::from_millis(2))) {
+                Ok(v) => check(v)?,
+                Err(e) if e.core() == Some(CoreError::TimedOut) => {}
+                Err(e) => return Err(format!("recv_timeout: {e}")),
+            }
+        }
+        if Instant::now() < kill_at {
+            continue;
+        }
+        let victim = rng.upto(alive.len() as u64) as usize - 1;
+        if record(2 * alive[victim].0 + 1).load(Ordering::Acquire) == 0 {
+            continue; // still opening
+        }
+        let (_, mut child) = alive.swap_remove(victim);
+        child.kill();
+        killed += 1;
+        alive.push((spawned, spawn(spawned)?));
+        spawned += 1;
+        kill_at = Instant::now() + Duration::from_micros(rng.upto(4000));
+    }
+    for (_, child) in &mut alive {
+        child.kill();
+    }
+    // Every sender is gone: drain, skipping the holes the kills left.
+    loop {
+        match rx.recv_timeout(Some(PATIENCE)) {
+            Ok(v) => check(v)?,
+            Err(e) if e.is_peer_gone() => break,
+            Err(e) => return Err(format!("final drain: {e}")),
+        }
+    }
+    let mut items = 0;
+    for (id, &got) in next.iter().enumerate().take(spawned) {
+        let committed = record(2 * id).load(Ordering::Acquire);
+        ensure!(
+            got == committed || got == committed + 1,
+            "sender {id}: {got} items received, {committed} sends returned Ok"
+        );
+        items += got;
+    }
+    let skipped = rx.recoveries().skipped;
+    Ok(format!(
+        "{killed} kills, {items} items checked, {skipped} holes skipped, {:.1?}",
+        started.elapsed()
+    ))
+}
+
 fn main() {
     type Test = fn() -> Result<String, String>;
     let tests: &[(&str, Test)] = &[
+        ("random sender kills", random_sender_kills),
         ("hole, live senders", hole_with_live_senders),
         ("hole, every sender gone", hole_every_sender_gone),
         (
