@@ -148,10 +148,13 @@ fn blocking<R>(
         }
         // Liveness first: a claim seen after every peer is gone is final.
         let gone = gone();
+        let expired = || deadline.is_some_and(|d| monotonic_now() >= d);
         match recover(gone.is_some())? {
             Look::Item(v) => return Ok(v),
-            Look::Recovered => continue,
-            Look::Nothing => {}
+            // Try again at once, unless the time is up (a peer that keeps
+            // leaving holes must not keep this call past its timeout).
+            Look::Recovered if !expired() => continue,
+            Look::Recovered | Look::Nothing => {}
         }
         if let Some(e) = gone {
             return match op(Some(Duration::ZERO)) {
@@ -159,7 +162,7 @@ fn blocking<R>(
                 other => other.map_err(Error::from),
             };
         }
-        if deadline.is_some_and(|d| monotonic_now() >= d) {
+        if expired() {
             return Err(CoreError::TimedOut.into());
         }
     }
