@@ -1313,7 +1313,10 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// ```
     #[inline]
     pub fn try_push(&self, value: T) -> Result<()> {
-        match self.ring.push_step::<N, false>(value, &self.notify, self.intent)? {
+        match self
+            .ring
+            .push_step::<N, false>(value, &self.notify, self.intent)?
+        {
             Step::Done(()) => Ok(()),
             Step::Blocked(_) => Err(Error::Full),
         }
@@ -1360,7 +1363,10 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn push_timeout(&self, value: T, timeout: Option<Duration>) -> Result<()> {
-        let mut at = match self.ring.push_step::<N, false>(value, &self.notify, self.intent)? {
+        let mut at = match self
+            .ring
+            .push_step::<N, false>(value, &self.notify, self.intent)?
+        {
             Step::Done(()) => return Ok(()),
             Step::Blocked(at) => at,
         };
@@ -1373,7 +1379,10 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
             let word = self.ring.stamp(at);
             blocker.sleep(&self.notify, word, waiters)?;
             blocker.prepare(&self.notify, word, waiters);
-            match self.ring.push_step::<N, false>(value, &self.notify, self.intent) {
+            match self
+                .ring
+                .push_step::<N, false>(value, &self.notify, self.intent)
+            {
                 Ok(Step::Done(())) => {
                     blocker.finish(waiters);
                     return Ok(());

@@ -105,26 +105,26 @@ fn claim_and_die(base: *mut u8, capacity: u32, role: Role) -> ChildFail {
         Role::Consumer => (HEAD, block + 1088, block + 2624),
     };
     let me = std::process::id();
-    // SAFETY (all `word` calls): offsets of the documented layout, inside
-    // the object, which the endpoint the caller holds keeps mapped.
-    let mine = (0..64).find(|&i| unsafe {
-        word(base, slots_at + 16 * i).load(Ordering::Acquire) & 0xff == 2
-            && word(base, slots_at + 16 * i + 4).load(Ordering::Relaxed) == me
+    let at = |offset: usize| -> &AtomicU32 {
+        // SAFETY: every caller passes an offset of the documented layout
+        // (4-aligned, inside the object for a `u64` channel of `capacity`),
+        // and the endpoint the caller holds keeps the object mapped until
+        // this process dies.
+        unsafe { word(base, offset) }
+    };
+    let mine = (0..64).find(|&i| {
+        at(slots_at + 16 * i).load(Ordering::Acquire) & 0xff == 2
+            && at(slots_at + 16 * i + 4).load(Ordering::Relaxed) == me
     });
     let Some(i) = mine else {
         return fail(EXIT_CHECK, "no active liveness slot records this process");
     };
-    let (position, span) = unsafe {
-        (
-            word(base, intents_at + 8 * i),
-            word(base, intents_at + 8 * i + 4),
-        )
-    };
-    let claim = unsafe { word(base, position_at) };
+    let (position, span) = (at(intents_at + 8 * i), at(intents_at + 8 * i + 4));
+    let claim = at(position_at);
     let until = Instant::now() + PATIENCE;
     while Instant::now() < until {
         let p = claim.load(Ordering::Acquire);
-        let stamp = unsafe { word(base, SLOTS + (p & (capacity - 1)) as usize * STRIDE) };
+        let stamp = at(SLOTS + (p & (capacity - 1)) as usize * STRIDE);
         let ready = match role {
             Role::Producer => p,                 // free for `p`
             Role::Consumer => p.wrapping_add(1), // published for `p`
@@ -180,9 +180,9 @@ fn receive_all(
     let mut longest = Duration::ZERO;
     for n in 0..total {
         let started = Instant::now();
-        let v = rx
-            .recv_timeout(Some(PATIENCE))
-            .ctx(&format!("recv after {n} of {total} items (per sender {next:?})"))?;
+        let v = rx.recv_timeout(Some(PATIENCE)).ctx(&format!(
+            "recv after {n} of {total} items (per sender {next:?})"
+        ))?;
         longest = longest.max(started.elapsed());
         let (id, seq) = (v >> 32, v & 0xffff_ffff);
         ensure!(id < senders, "item {v:#x} from no sender");
@@ -247,7 +247,8 @@ fn hole_with_live_senders() -> Result<String, String> {
         s.expect_ok(Instant::now() + PATIENCE)?;
     }
     ensure!(
-        rx.try_recv().is_err_and(|e| e.core() == Some(CoreError::Empty)),
+        rx.try_recv()
+            .is_err_and(|e| e.core() == Some(CoreError::Empty)),
         "an item after all were received"
     );
     let (skipped, lost) = counts(rx.memory());
@@ -283,10 +284,7 @@ fn hole_every_sender_gone() -> Result<String, String> {
         other => return Err(format!("expected PeerGone after the drain, got {other:?}")),
     }
     let (skipped, lost) = counts(rx.memory());
-    ensure!(
-        (skipped, lost) == (1, 0),
-        "skipped {skipped}, lost {lost}"
-    );
+    ensure!((skipped, lost) == (1, 0), "skipped {skipped}, lost {lost}");
     Ok(format!(
         "{} items behind the hole delivered before PeerGone",
         OTHER_ITEMS
@@ -313,7 +311,10 @@ fn receiver_killed_holding_an_item() -> Result<String, String> {
             ))
         })
     })?;
-    ensure!(words.wait_for(0, 1, PATIENCE), "dying receiver never opened");
+    ensure!(
+        words.wait_for(0, 1, PATIENCE),
+        "dying receiver never opened"
+    );
     tx.send_timeout(item(0, 0), Some(PATIENCE)).ctx("send 0")?;
     expect_killed(&mut dying)?;
     let (name, w) = (g.0.clone(), &words);
@@ -385,7 +386,12 @@ fn random_sender_kills() -> Result<String, String> {
         // SAFETY: `i < 2 × incarnations` words of the page-aligned mapping,
         // which outlives every use (children exit before it drops), only
         // accessed atomically.
-        unsafe { &*records.as_ptr().cast::<std::sync::atomic::AtomicU64>().add(i) }
+        unsafe {
+            &*records
+                .as_ptr()
+                .cast::<std::sync::atomic::AtomicU64>()
+                .add(i)
+        }
     };
     let spawn = |id: usize| {
         let name = g.0.clone();
@@ -393,7 +399,10 @@ fn random_sender_kills() -> Result<String, String> {
             let tx = cf(mpmc::Sender::<u64>::open(&name), "open")?;
             record(2 * id + 1).store(1, Ordering::Release);
             for seq in 0.. {
-                cf(tx.send_timeout(item(id as u64, seq), Some(PATIENCE)), "send")?;
+                cf(
+                    tx.send_timeout(item(id as u64, seq), Some(PATIENCE)),
+                    "send",
+                )?;
                 record(2 * id).store(seq + 1, Ordering::Release);
             }
             Ok(())
@@ -420,7 +429,10 @@ fn random_sender_kills() -> Result<String, String> {
     let started = Instant::now();
     let mut kill_at = Instant::now() + Duration::from_micros(rng.upto(4000));
     while killed < kills {
-        ensure!(started.elapsed() < 20 * PATIENCE, "no progress: {killed} kills");
+        ensure!(
+            started.elapsed() < 20 * PATIENCE,
+            "no progress: {killed} kills"
+        );
         if rng.upto(2) == 1 {
             match rx.try_recv() {
                 Ok(v) => check(v)?,

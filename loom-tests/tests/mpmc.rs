@@ -596,8 +596,15 @@ fn a_dead_consumers_slot_is_released_once_while_producers_run() {
         got.extend(std::iter::from_fn(|| rx.try_pop().ok()));
         let releases = outcomes.iter().filter(|o| o.0).count();
         assert_eq!(releases, 1, "{outcomes:?}");
-        assert!(outcomes[0].1, "the push after the release failed: {outcomes:?}");
-        assert_eq!(ring.stalled(), None, "left stalled; got {got:?}, {outcomes:?}");
+        assert!(
+            outcomes[0].1,
+            "the push after the release failed: {outcomes:?}"
+        );
+        assert_eq!(
+            ring.stalled(),
+            None,
+            "left stalled; got {got:?}, {outcomes:?}"
+        );
         assert_eq!(ring.len(), Ok(0));
         assert_eq!(got, [item(0, 2), item(1, 1)], "{outcomes:?}");
         assert_eq!(ring.recoveries().lost, 1);

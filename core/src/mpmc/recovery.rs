@@ -394,7 +394,11 @@ impl<T: Pod, N: Notify> Producer<'_, T, N> {
         let ring = &self.ring;
         let c = ring.control();
         let cap = ring.capacity;
-        let taken = c.dequeue.head.load(Ordering::Acquire).wrapping_sub(position);
+        let taken = c
+            .dequeue
+            .head
+            .load(Ordering::Acquire)
+            .wrapping_sub(position);
         if taken == 0 || taken > cap {
             return Ok(false); // not claimed by a consumer, or a lap gone by
         }

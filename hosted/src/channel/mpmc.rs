@@ -24,7 +24,9 @@
 //!   the items committed behind the hole are delivered, by the other
 //!   senders while they keep sending. The dead sender's item is **not
 //!   delivered**: it was never committed (that `send` never returned
-//!   `Ok`). A live sender, however slow, is never skipped.
+//!   `Ok`). A live sender, however slow, is never skipped. (A sender killed
+//!   after its publication but before `send` returned had its item
+//!   committed: it is delivered, though the sender never learnt.)
 //! - **A receiver killed in `recv`** between claiming an item and releasing
 //!   its slot holds that slot; one lap later every send would be `Full`. A
 //!   blocked [`send`](Sender::send) releases such a slot between its
@@ -39,7 +41,9 @@
 //! on the fast path): call [`Receiver::skip_dead`] and
 //! [`Sender::release_dead`] when polling. A dead endpoint's liveness slot
 //! is not reused while its intent names an unfinished claim, since the
-//! intent is the only record of it.
+//! intent is the only record of it. The judgement relies on every endpoint
+//! announcing its claims: do not attach plain core endpoints to a
+//! channel's region.
 //!
 //! One intent serves one operation at a time, so an endpoint is `Send` but
 //! not `Sync`: open one per thread.
@@ -401,11 +405,13 @@ impl<T: Pod> Receiver<T> {
             |t| self.end.end.pop_timeout(t),
             || self.member.peer_gone(),
             |no_sender| {
-                Ok(match skip_dead(&self.end, self.member.block(), no_sender)? {
-                    (_, Some(v)) => Look::Item(v),
-                    (0, None) => Look::Nothing,
-                    (_, None) => Look::Recovered,
-                })
+                Ok(
+                    match skip_dead(&self.end, self.member.block(), no_sender)? {
+                        (_, Some(v)) => Look::Item(v),
+                        (0, None) => Look::Nothing,
+                        (_, None) => Look::Recovered,
+                    },
+                )
             },
         )
     }
@@ -413,9 +419,12 @@ impl<T: Pod> Receiver<T> {
     /// Skips the holes at the front of the channel that senders which died
     /// mid-send left (module docs) and returns how many. A blocked
     /// [`recv`](Self::recv) does this by itself; this is for a caller that
-    /// polls with [`try_recv`](Self::try_recv). Reads `/proc`. (If a hole
-    /// turns out published as it is skipped, its item is kept for the next
-    /// receive.)
+    /// polls with [`try_recv`](Self::try_recv). Reads `/proc`.
+    ///
+    /// (A hole that turns out published as it is skipped, which only a
+    /// sender judged dead that then publishes can cause, is taken as an
+    /// item: it is kept for the next receive, and lost if this receiver is
+    /// dropped first.)
     ///
     /// ```
     /// use ipckit::channel::mpmc::Receiver;

@@ -79,7 +79,10 @@ fn a_dead_producers_hole_is_skipped_and_the_items_behind_it_delivered() {
     assert_eq!(rx.try_pop(), Ok(1));
     assert_eq!(rx.try_pop(), Err(Error::Empty));
     assert_eq!(ring.unpublished(), Some(u32::MAX));
-    assert_eq!(ring.stalled(), Some(Stall::Unpublished { position: u32::MAX }));
+    assert_eq!(
+        ring.stalled(),
+        Some(Stall::Unpublished { position: u32::MAX })
+    );
     assert!(ring.unfinished(Role::Producer, u32::MAX));
 
     let producers = [&dead, &live];
@@ -176,7 +179,10 @@ fn a_dead_consumers_slot_is_released_and_its_item_counted_lost() {
     assert_eq!(tx.try_push(3), Err(Error::Full));
     assert_eq!(ring.unpublished(), None);
     assert_eq!(ring.unreleased(), Some(u32::MAX));
-    assert_eq!(ring.stalled(), Some(Stall::Unreleased { position: u32::MAX }));
+    assert_eq!(
+        ring.stalled(),
+        Some(Stall::Unreleased { position: u32::MAX })
+    );
     assert!(ring.unfinished(Role::Consumer, u32::MAX));
     let consumers = [&reader, &dead];
     assert_eq!(
@@ -223,7 +229,9 @@ fn a_skipper_killed_mid_skip_leaves_a_slot_a_producer_releases() {
     // A consumer judged the hole dead, announced it, claimed it, and was
     // killed before it released the slot.
     dead_skipper.intent.announce(0, 1);
-    mem.word(HEAD).compare_exchange(0, 1, SeqCst, SeqCst).unwrap();
+    mem.word(HEAD)
+        .compare_exchange(0, 1, SeqCst, SeqCst)
+        .unwrap();
     assert_eq!(rx.try_pop(), Ok(5));
     assert_eq!(tx.try_push(6), Err(Error::Full));
     assert_eq!(ring.unreleased(), Some(0));
@@ -236,7 +244,13 @@ fn a_skipper_killed_mid_skip_leaves_a_slot_a_producer_releases() {
         Attribution::Dead { span: 1 }
     );
     assert_eq!(tx.release_unreleased(0), Ok(true));
-    assert_eq!(ring.recoveries(), Recoveries { skipped: 1, lost: 0 });
+    assert_eq!(
+        ring.recoveries(),
+        Recoveries {
+            skipped: 1,
+            lost: 0
+        }
+    );
     tx.try_push(6).unwrap();
     assert_eq!(rx.try_pop(), Ok(6));
     assert_eq!(ring.stalled(), None);
@@ -276,7 +290,13 @@ fn recovery_revalidates_and_never_undoes_progress() {
         tx.try_push(10 + i).unwrap(); // positions 3..=6 reuse slot of 2
     }
     assert_eq!(tx.release_unreleased(2), Ok(false));
-    assert_eq!(ring.recoveries(), Recoveries { skipped: 1, lost: 0 });
+    assert_eq!(
+        ring.recoveries(),
+        Recoveries {
+            skipped: 1,
+            lost: 0
+        }
+    );
     for i in 0..CAP {
         assert_eq!(rx.try_pop(), Ok(10 + i));
     }
