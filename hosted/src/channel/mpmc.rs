@@ -269,6 +269,12 @@ macro_rules! constructors {
 /// endpoint runs one operation at a time (its claims are announced in one
 /// intent); open one per thread.
 ///
+/// ```
+/// fn moved<T: Send>() {}
+/// moved::<ipckit::channel::mpmc::Sender<u64>>();
+/// moved::<ipckit::channel::mpmc::Receiver<u64>>();
+/// ```
+///
 /// ```compile_fail
 /// fn shared<T: Sync>() {}
 /// shared::<ipckit::channel::mpmc::Sender<u64>>();
