@@ -31,7 +31,9 @@
 //! Each endpoint keeps no state of its own: [`Producer`] and [`Consumer`] are
 //! cheap handles that can be cloned, shared between threads by reference,
 //! and created from the [`Ring`] any number of times, in any number of
-//! processes. There is no role to claim.
+//! processes. There is no role to claim. (An endpoint given an
+//! [`Intent`](crate::intent::Intent) for crash recovery runs one operation
+//! at a time: see [`Producer::with_intent`].)
 //!
 //! # Layout (layout version 1, kind 2)
 //! | offset | width | field | meaning | written by |
@@ -39,10 +41,12 @@
 //! | 0      | 128 B | [`Header`] | kind [`ObjectKind::Mpmc`], element size and alignment of `T`, capacity, data offset 384, flags | creator |
 //! | 128    | u32   | `tail`  | next position to claim for writing | producers (compare-and-swap) |
 //! | 132    | u32   | consumers waiting | event count: consumers about to sleep on a slot stamp | consumers (add / subtract) |
-//! | 136    | 120 B | reserved, zero | | nobody |
+//! | 136    | u32   | lost    | items lost with dead consumers ([`recovery`]) | producers that release their slots |
+//! | 140    | 116 B | reserved, zero | | nobody |
 //! | 256    | u32   | `head`  | next position to claim for reading | consumers (compare-and-swap) |
 //! | 260    | u32   | producers waiting | event count: producers about to sleep on a slot stamp | producers (add / subtract) |
-//! | 264    | 120 B | reserved, zero | | nobody |
+//! | 264    | u32   | skipped | holes of dead producers skipped ([`recovery`]) | consumers that skip them (producers, for a dead skipper's) |
+//! | 268    | 116 B | reserved, zero | | nobody |
 //! | 384    | `capacity × stride` | slots | see below | |
 //!
 //! Every slot is a `#[repr(C)]` pair of a stamp and an item, `stride` bytes
@@ -133,18 +137,26 @@
 //!
 //! # A peer that dies mid-operation
 //! A producer that dies between claiming a position (moving `tail`) and
-//! publishing its stamp leaves a slot that looks *not yet written* forever.
-//! That is indistinguishable from a slow producer: consumers return
-//! [`Error::Empty`] from `try_pop` for that position (after at most
-//! [`BUSY_SPINS`] spin hints), a blocking
-//! `pop_timeout` sleeps on the slot and honours its timeout, and since every
-//! later position is behind it in the queue, the ring delivers nothing more.
-//! A consumer that dies between claiming a position and releasing its slot
-//! blocks producers one lap later the same way ([`Error::Full`]).
-//! [`Ring::stalled`] reports either condition as seen at one instant; a
-//! monitor that sees the same stalled position twice, some time apart,
-//! knows that an endpoint died mid-operation. Detecting *which* process it
-//! was (and recovering) comes with the hosted crate's liveness records.
+//! publishing its stamp leaves a *hole*: a slot that looks *not yet
+//! written*, with every later item queued behind it. A consumer that dies
+//! between claiming a position and releasing its slot holds that slot, and
+//! producers are [`Error::Full`] one lap later. By itself the ring cannot
+//! tell either from a slow endpoint: consumers return [`Error::Empty`] for
+//! the hole (after at most [`BUSY_SPINS`] spin hints), blocking calls sleep
+//! and honour their timeouts. [`Ring::stalled`] reports both.
+//!
+//! Endpoints that announce their claims in an
+//! [`Intent`](crate::intent::Intent) ([`Producer::with_intent`],
+//! [`Consumer::with_intent`]) make every such claim attributable: a
+//! survivor that judged (from the intents and the endpoints' liveness)
+//! that the claimant is dead skips the hole
+//! ([`Consumer::skip_unpublished`]) or releases the slot
+//! ([`Producer::release_unreleased`]), with compare-and-swaps that
+//! racing survivors and a late honest endpoint cannot be hurt by. The
+//! dead producer's item was never committed and is not delivered; the
+//! item a dead consumer held was committed and is lost, and counted. See
+//! [`recovery`] for the states, the proof sketch and the counters; the
+//! hosted channels (`ipckit::channel::mpmc`) do the judging.
 //!
 //! A waiter that dies asleep leaves its announcement counted: every later
 //! publication (release) then issues a wake call, with a futex a system
@@ -200,6 +212,7 @@ use core::time::Duration;
 use bytemuck::Pod;
 
 use crate::error::{Error, Result};
+use crate::intent::Intent;
 #[cfg(not(feature = "loom"))]
 use crate::region::Region;
 use crate::region::{FLAG_WAKES, Header, LINE, ObjectKind, Reserved};
@@ -256,20 +269,25 @@ pub const RETRY_LIMIT: u32 = 1 << 16;
 /// ```
 pub const BUSY_SPINS: u32 = if cfg!(feature = "loom") { 1 } else { 64 };
 
-/// The producers' line: `tail` and the consumers' announcements.
+/// The producers' line: `tail`, the consumers' announcements, and the
+/// count of items lost with dead consumers (written by the producers that
+/// release their slots, see [`recovery`]).
 #[repr(C)]
 pub(crate) struct EnqueueLine {
     pub(crate) tail: AtomicU32,
     pub(crate) consumers_waiting: AtomicU32,
-    _reserved: Reserved<{ LINE - 8 }>,
+    pub(crate) lost: AtomicU32,
+    _reserved: Reserved<{ LINE - 12 }>,
 }
 
-/// The consumers' line: `head` and the producers' announcements.
+/// The consumers' line: `head`, the producers' announcements, and the count
+/// of holes skipped (written by the consumers that skip them).
 #[repr(C)]
 pub(crate) struct DequeueLine {
     pub(crate) head: AtomicU32,
     pub(crate) producers_waiting: AtomicU32,
-    _reserved: Reserved<{ LINE - 8 }>,
+    pub(crate) skipped: AtomicU32,
+    _reserved: Reserved<{ LINE - 12 }>,
 }
 
 /// Everything of an MPMC region before the slots.
@@ -295,7 +313,9 @@ const _: () = {
     assert!(offset_of!(Control, header) == 0);
     assert!(offset_of!(Control, enqueue) + offset_of!(EnqueueLine, tail) == 128);
     assert!(offset_of!(Control, enqueue) + offset_of!(EnqueueLine, consumers_waiting) == 132);
+    assert!(offset_of!(Control, enqueue) + offset_of!(EnqueueLine, lost) == 136);
     assert!(offset_of!(Control, dequeue) + offset_of!(DequeueLine, head) == 256);
+    assert!(offset_of!(Control, dequeue) + offset_of!(DequeueLine, skipped) == 264);
     assert!(offset_of!(Control, dequeue) + offset_of!(DequeueLine, producers_waiting) == 260);
     assert!(size_of::<Control>() == DATA_OFFSET);
     assert!(align_of::<Control>() == 4);
@@ -446,7 +466,9 @@ pub enum Stall {
     },
     /// A consumer claimed `position` (moved `head` past it) but has not
     /// released the slot yet; the producer of the same slot one lap later
-    /// waits behind it.
+    /// waits behind it. (Also a consumer that claimed an unpublished
+    /// position to skip it and has not released its slot yet: see
+    /// [`recovery`].)
     Unreleased {
         /// The position claimed and not yet released.
         position: u32,
@@ -536,6 +558,15 @@ fn wait_for_change(stamp: &AtomicU32, seen: u32) -> bool {
         }
     }
     false
+}
+
+/// Withdraws `intent` (if any) after a lost compare-and-swap: see
+/// [`Intent::withdraw`]. Off the fast path.
+#[cold]
+fn withdraw(intent: Option<&Intent>) {
+    if let Some(intent) = intent {
+        intent.clear();
+    }
 }
 
 /// `now` as the new position if it did not move backwards from `old`.
@@ -726,8 +757,10 @@ impl<'a, T: Pod> Ring<'a, T> {
         let start = options.position;
         c.enqueue.tail.store(start, Ordering::Relaxed);
         c.enqueue.consumers_waiting.store(0, Ordering::Relaxed);
+        c.enqueue.lost.store(0, Ordering::Relaxed);
         c.dequeue.head.store(start, Ordering::Relaxed);
         c.dequeue.producers_waiting.store(0, Ordering::Relaxed);
+        c.dequeue.skipped.store(0, Ordering::Relaxed);
         // Positions `start..start + capacity` cover every slot once; each
         // slot starts free for its position in the first lap.
         for i in 0..self.capacity {
@@ -762,11 +795,13 @@ impl<'a, T: Pod> Ring<'a, T> {
             enqueue: EnqueueLine {
                 tail: AtomicU32::new(0),
                 consumers_waiting: AtomicU32::new(0),
+                lost: AtomicU32::new(0),
                 _reserved: Reserved::new(),
             },
             dequeue: DequeueLine {
                 head: AtomicU32::new(0),
                 producers_waiting: AtomicU32::new(0),
+                skipped: AtomicU32::new(0),
                 _reserved: Reserved::new(),
             },
         });
@@ -847,8 +882,37 @@ impl<'a, T: Pod> Ring<'a, T> {
 
     /// One attempt to push: claims the slot at `tail` and publishes `value`,
     /// or reports the position whose slot is not free yet.
+    ///
+    /// `intent`, if any, is announced before every compare-and-swap on
+    /// `tail`, and withdrawn when the call ends without a claim after it lost
+    /// one ([`crate::intent`]). `DIE` (tests and loom models only) stops
+    /// right after the first compare-and-swap, won or lost, as a producer
+    /// killed there would: nothing written, nothing withdrawn.
     #[inline]
-    fn push_step<N: Notify>(&self, value: T, notify: &N) -> Result<Step<()>> {
+    fn push_step<N: Notify, const DIE: bool>(
+        &self,
+        value: T,
+        notify: &N,
+        intent: Option<&Intent>,
+    ) -> Result<Step<()>> {
+        let mut lost = false;
+        let step = self.push_claim::<N, DIE>(value, notify, intent, &mut lost);
+        if lost && !matches!(step, Ok(Step::Done(()))) {
+            withdraw(intent);
+        }
+        step
+    }
+
+    /// [`push_step`](Self::push_step) but for the withdrawal: sets `lost`
+    /// when a compare-and-swap it announced for failed.
+    #[inline(always)]
+    fn push_claim<N: Notify, const DIE: bool>(
+        &self,
+        value: T,
+        notify: &N,
+        intent: Option<&Intent>,
+        lost: &mut bool,
+    ) -> Result<Step<()>> {
         let c = self.control();
         let tail_word = &c.enqueue.tail;
         let cap = self.capacity;
@@ -868,13 +932,20 @@ impl<'a, T: Pod> Ring<'a, T> {
             // slot, so its copy-out happens before our write.
             let lag = stamp.load(Ordering::Acquire).wrapping_sub(tail);
             if lag == 0 {
-                // Free for `tail`: claim it.
+                // Free for `tail`: announce, then claim it. The Release of
+                // the claim orders the announcement before it for every
+                // survivor that reads `tail` with Acquire.
+                if let Some(intent) = intent {
+                    intent.announce(tail, 1);
+                }
                 match tail_word.compare_exchange_weak(
                     tail,
                     tail.wrapping_add(1),
                     Ordering::Release,
                     Ordering::Acquire,
                 ) {
+                    Ok(_) if DIE => return Ok(Step::Done(())),
+                    Err(_) if DIE => return Ok(Step::Blocked(tail)),
                     Ok(_) => {
                         // SAFETY: the compare-and-swap made this endpoint the
                         // only owner of position `tail`, and the stamp said
@@ -885,7 +956,10 @@ impl<'a, T: Pod> Ring<'a, T> {
                         wake_waiters(notify, stamp, &c.enqueue.consumers_waiting, true);
                         return Ok(Step::Done(()));
                     }
-                    Err(now) => tail = advanced(tail, now, "tail moved backwards")?,
+                    Err(now) => {
+                        *lost = true;
+                        tail = advanced(tail, now, "tail moved backwards")?;
+                    }
                 }
             } else if lag == cap.wrapping_neg() || lag == 1u32.wrapping_sub(cap) {
                 // The item of `tail - capacity` is being written, or waits to
@@ -926,8 +1000,30 @@ impl<'a, T: Pod> Ring<'a, T> {
 
     /// One attempt to pop: claims the slot at `head` and copies its item
     /// out, or reports the position whose item is not published yet.
+    /// `intent` and `DIE` as in [`push_step`](Self::push_step) (a dying
+    /// consumer claims the item and neither reads nor releases it).
     #[inline]
-    fn pop_step<N: Notify>(&self, notify: &N) -> Result<Step<T>> {
+    fn pop_step<N: Notify, const DIE: bool>(
+        &self,
+        notify: &N,
+        intent: Option<&Intent>,
+    ) -> Result<Step<T>> {
+        let mut lost = false;
+        let step = self.pop_claim::<N, DIE>(notify, intent, &mut lost);
+        if lost && !matches!(step, Ok(Step::Done(_))) {
+            withdraw(intent);
+        }
+        step
+    }
+
+    /// [`pop_step`](Self::pop_step) but for the withdrawal.
+    #[inline(always)]
+    fn pop_claim<N: Notify, const DIE: bool>(
+        &self,
+        notify: &N,
+        intent: Option<&Intent>,
+        lost: &mut bool,
+    ) -> Result<Step<T>> {
         let c = self.control();
         let head_word = &c.dequeue.head;
         let cap = self.capacity;
@@ -944,13 +1040,20 @@ impl<'a, T: Pod> Ring<'a, T> {
             // item is visible to the copy below.
             let lag = stamp.load(Ordering::Acquire).wrapping_sub(head);
             if lag == 1 {
-                // Published for `head`: claim it.
+                // Published for `head`: announce, then claim it (Release, as
+                // in `push_claim`: a producer that finds the slot unreleased
+                // and has read `head` with Acquire sees the announcement).
+                if let Some(intent) = intent {
+                    intent.announce(head, 1);
+                }
                 match head_word.compare_exchange_weak(
                     head,
                     head.wrapping_add(1),
                     Ordering::Release,
                     Ordering::Acquire,
                 ) {
+                    Ok(_) if DIE => return Ok(Step::Done(T::zeroed())),
+                    Err(_) if DIE => return Ok(Step::Blocked(head)),
                     Ok(_) => {
                         // SAFETY: the compare-and-swap made this endpoint the
                         // only reader of position `head`, whose item is
@@ -961,7 +1064,10 @@ impl<'a, T: Pod> Ring<'a, T> {
                         wake_waiters(notify, stamp, &c.dequeue.producers_waiting, true);
                         return Ok(Step::Done(value));
                     }
-                    Err(now) => head = advanced(head, now, "head moved backwards")?,
+                    Err(now) => {
+                        *lost = true;
+                        head = advanced(head, now, "head moved backwards")?;
+                    }
                 }
             } else if lag == 0 || lag == 1u32.wrapping_sub(cap) {
                 // Not yet written (free, or claimed by a producer that has
@@ -1041,9 +1147,11 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// the slot that `tail` needs ([`Stall::Unreleased`]). `None` when
     /// neither holds the ring up.
     ///
-    /// A slow endpoint shows here for a moment; a dead one forever. A monitor
-    /// that sees the same stall twice, some time apart, knows that an
-    /// endpoint died mid-operation (module docs).
+    /// A slow endpoint shows here for a moment; a dead one until a survivor
+    /// recovers the position ([`recovery`]). Consumers care about the
+    /// first kind only ([`unpublished`](Self::unpublished)), producers about
+    /// the second ([`unreleased`](Self::unreleased)); this reports the
+    /// first if both hold.
     ///
     /// ```
     /// use ipckit_core::{mpmc, AlignedBytes, Region};
@@ -1054,22 +1162,11 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn stalled(&self) -> Option<Stall> {
-        let c = self.control();
-        let cap = self.capacity;
-        let head = c.dequeue.head.load(Ordering::Acquire);
-        let at_head = self.stamp(head).load(Ordering::Acquire);
-        let tail = c.enqueue.tail.load(Ordering::Acquire);
-        let claimed = tail.wrapping_sub(head);
-        if at_head == head && claimed != 0 && claimed <= cap {
-            return Some(Stall::Unpublished { position: head });
+        if let Some(position) = self.unpublished() {
+            return Some(Stall::Unpublished { position });
         }
-        let previous = tail.wrapping_sub(cap);
-        let at_tail = self.stamp(tail).load(Ordering::Acquire);
-        let taken = head.wrapping_sub(previous);
-        if at_tail == previous.wrapping_add(1) && taken != 0 && taken <= cap {
-            return Some(Stall::Unreleased { position: previous });
-        }
-        None
+        self.unreleased()
+            .map(|position| Stall::Unreleased { position })
     }
 
     /// A producer with the spinning notifier [`Spin`]; see
@@ -1110,6 +1207,7 @@ impl<'a, T: Pod> Ring<'a, T> {
         Ok(Producer {
             ring: self.clone(),
             notify,
+            intent: None,
         })
     }
 
@@ -1150,6 +1248,7 @@ impl<'a, T: Pod> Ring<'a, T> {
         Ok(Consumer {
             ring: self.clone(),
             notify,
+            intent: None,
         })
     }
 }
@@ -1172,13 +1271,18 @@ impl<'a, T: Pod> Ring<'a, T> {
 pub struct Producer<'a, T, N = Spin> {
     ring: Ring<'a, T>,
     notify: N,
+    intent: Option<&'a Intent>,
 }
 
 impl<T, N: Clone> Clone for Producer<'_, T, N> {
+    /// A producer on the same ring, with the same notifier and the same
+    /// intent (if any): mind that one intent serves one operation at a time
+    /// ([`with_intent`](Producer::with_intent)).
     fn clone(&self) -> Self {
         Self {
             ring: self.ring.clone(),
             notify: self.notify.clone(),
+            intent: self.intent,
         }
     }
 }
@@ -1210,7 +1314,10 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// ```
     #[inline]
     pub fn try_push(&self, value: T) -> Result<()> {
-        match self.ring.push_step(value, &self.notify)? {
+        match self
+            .ring
+            .push_step::<N, false>(value, &self.notify, self.intent)?
+        {
             Step::Done(()) => Ok(()),
             Step::Blocked(_) => Err(Error::Full),
         }
@@ -1257,7 +1364,10 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn push_timeout(&self, value: T, timeout: Option<Duration>) -> Result<()> {
-        let mut at = match self.ring.push_step(value, &self.notify)? {
+        let mut at = match self
+            .ring
+            .push_step::<N, false>(value, &self.notify, self.intent)?
+        {
             Step::Done(()) => return Ok(()),
             Step::Blocked(at) => at,
         };
@@ -1270,7 +1380,10 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
             let word = self.ring.stamp(at);
             blocker.sleep(&self.notify, word, waiters)?;
             blocker.prepare(&self.notify, word, waiters);
-            match self.ring.push_step(value, &self.notify) {
+            match self
+                .ring
+                .push_step::<N, false>(value, &self.notify, self.intent)
+            {
                 Ok(Step::Done(())) => {
                     blocker.finish(waiters);
                     return Ok(());
@@ -1289,6 +1402,48 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
                 }
             }
         }
+    }
+
+    /// This producer, announcing every claim in `intent` before it makes
+    /// it, so that a survivor can tell whether the claim of a position that
+    /// stays unpublished is this producer's ([`crate::intent`], and
+    /// [`recovery`](crate::mpmc::recovery) for what a survivor does with
+    /// it). One intent serves one operation at a time: give each thread
+    /// that pushes its own producer and intent (clones share the intent).
+    /// The intent is placed where survivors can read it, next to this
+    /// endpoint's liveness record (the hosted channels do this).
+    ///
+    /// ```
+    /// use ipckit_core::{intent::Intent, mpmc, AlignedBytes, Region};
+    ///
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let intent = Intent::new();
+    /// let ring = mpmc::Ring::<u8>::init_at(Region::from_slice(&mut bytes[..]), 4, 10)?;
+    /// let tx = ring.producer()?.with_intent(&intent);
+    /// tx.try_push(1)?;
+    /// assert_eq!(intent.read(), (10, 1)); // the position it claimed last
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn with_intent(self, intent: &'a Intent) -> Self {
+        Self {
+            intent: Some(intent),
+            ..self
+        }
+    }
+
+    /// For tests and loom models: announces and claims the position at
+    /// `tail` with one compare-and-swap and stops there, as a producer
+    /// killed right after that compare-and-swap: nothing written, nothing
+    /// published, and after a lost compare-and-swap the announcement is not
+    /// withdrawn. `true` if the claim succeeded; `false` if it lost or the
+    /// ring was full.
+    #[cfg(any(test, feature = "loom"))]
+    #[doc(hidden)]
+    pub fn claim_and_die(&self) -> Result<bool> {
+        let step = self
+            .ring
+            .push_step::<N, true>(T::zeroed(), &self.notify, self.intent)?;
+        Ok(matches!(step, Step::Done(())))
     }
 
     /// The number of slots.
@@ -1335,13 +1490,17 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
 pub struct Consumer<'a, T, N = Spin> {
     ring: Ring<'a, T>,
     notify: N,
+    intent: Option<&'a Intent>,
 }
 
 impl<T, N: Clone> Clone for Consumer<'_, T, N> {
+    /// A consumer on the same ring, with the same notifier and intent (see
+    /// [`Producer`]'s `clone`).
     fn clone(&self) -> Self {
         Self {
             ring: self.ring.clone(),
             notify: self.notify.clone(),
+            intent: self.intent,
         }
     }
 }
@@ -1376,7 +1535,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// ```
     #[inline]
     pub fn try_pop(&self) -> Result<T> {
-        match self.ring.pop_step(&self.notify)? {
+        match self.ring.pop_step::<N, false>(&self.notify, self.intent)? {
             Step::Done(v) => Ok(v),
             Step::Blocked(_) => Err(Error::Empty),
         }
@@ -1420,7 +1579,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn pop_timeout(&self, timeout: Option<Duration>) -> Result<T> {
-        let mut at = match self.ring.pop_step(&self.notify)? {
+        let mut at = match self.ring.pop_step::<N, false>(&self.notify, self.intent)? {
             Step::Done(v) => return Ok(v),
             Step::Blocked(at) => at,
         };
@@ -1432,7 +1591,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
             let word = self.ring.stamp(at);
             blocker.sleep(&self.notify, word, waiters)?;
             blocker.prepare(&self.notify, word, waiters);
-            match self.ring.pop_step(&self.notify) {
+            match self.ring.pop_step::<N, false>(&self.notify, self.intent) {
                 Ok(Step::Done(v)) => {
                     blocker.finish(waiters);
                     return Ok(v);
@@ -1449,6 +1608,42 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
                 }
             }
         }
+    }
+
+    /// This consumer, announcing every claim in `intent` before it makes
+    /// it (see [`Producer::with_intent`]): a producer that finds a slot
+    /// claimed and never released can then tell whether this consumer holds
+    /// it.
+    ///
+    /// ```
+    /// use ipckit_core::{intent::Intent, mpmc, AlignedBytes, Region};
+    ///
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let intent = Intent::new();
+    /// let ring = mpmc::Ring::<u8>::init_at(Region::from_slice(&mut bytes[..]), 4, 10)?;
+    /// let rx = ring.consumer()?.with_intent(&intent);
+    /// ring.producer()?.try_push(5)?;
+    /// assert_eq!(rx.try_pop()?, 5);
+    /// assert_eq!(intent.read(), (10, 1));
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn with_intent(self, intent: &'a Intent) -> Self {
+        Self {
+            intent: Some(intent),
+            ..self
+        }
+    }
+
+    /// For tests and loom models: announces and claims the item at `head`
+    /// with one compare-and-swap and stops there, as a consumer killed right
+    /// after that compare-and-swap: the item is neither read nor released.
+    /// `true` if the claim succeeded; `false` if it lost or the ring was
+    /// empty.
+    #[cfg(any(test, feature = "loom"))]
+    #[doc(hidden)]
+    pub fn claim_and_die(&self) -> Result<bool> {
+        let step = self.ring.pop_step::<N, true>(&self.notify, self.intent)?;
+        Ok(matches!(step, Step::Done(_)))
     }
 
     /// The number of slots.
@@ -1478,6 +1673,9 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
         &self.ring
     }
 }
+
+pub mod recovery;
+pub use recovery::{Recoveries, Skip};
 
 #[cfg(all(test, not(feature = "loom")))]
 mod tests;

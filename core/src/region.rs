@@ -46,7 +46,7 @@
 //! | kind | control lines (offset) | data offset | data |
 //! |-----:|------------------------|------------:|------|
 //! | 1 SPSC | producer 128, consumer 256 | 384 | `capacity` slots of `size_of::<T>()` |
-//! | 2 MPMC | producers 128, consumers 256 | 384 | `capacity` slots: `u32` stamp, item at `max(4, align_of::<T>())` |
+//! | 2 MPMC | producers 128 (lost-item count 136), consumers 256 (skipped-hole count 264) | 384 | `capacity` slots: `u32` stamp, item at `max(4, align_of::<T>())` |
 //! | 3 semaphore | count 128 | 128 | (none beyond the count line) |
 //! | 4 SPSC frames | producer 128, consumer 256 | 384 | `capacity` bytes of records |
 //! | 5 MPSC frames | producers 128, consumer 256, skip counters 384 | 512 | `capacity` bytes of records |

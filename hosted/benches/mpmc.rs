@@ -33,6 +33,9 @@
 //! interleaved run (every variant in turn, repeatedly), which is robust to
 //! the machine getting slower or faster between one benchmark and the next.
 //!
+//! The ipckit endpoints announce their claims in intents (one store per
+//! operation, for crash recovery), placed as a hosted channel places them.
+//!
 //! Each sample moves `n` items; every consumer sums what it takes, and the
 //! total is checked. The clock starts when every thread is ready and stops
 //! when the last consumer has taken its last item. Each endpoint lives on its
@@ -51,6 +54,7 @@ use support::{allowed_cpus, median, pin_to};
 
 use criterion::{Criterion, Throughput, criterion_group};
 use crossbeam_queue::ArrayQueue;
+use ipckit_core::intent::Intent;
 use ipckit_core::{AlignedBytes, Error, Region, mpmc};
 
 /// Slots in every queue under test.
@@ -413,6 +417,12 @@ fn items_per_sec(n: u64, elapsed: Duration) -> Option<f64> {
     (secs > 0.0).then(|| n as f64 / secs)
 }
 
+/// The claim intents of a hosted channel's liveness block (64 a side).
+struct Intents {
+    producers: [Intent; 64],
+    consumers: [Intent; 64],
+}
+
 /// One instance of each queue, with two producer and two consumer endpoints
 /// each on their own cache lines (crossbeam's endpoints are references to
 /// the one queue).
@@ -433,11 +443,24 @@ impl Queues {
             .expect("ipckit ring");
         let queue: &'static ArrayQueue<u64> =
             Box::leak(Box::new(ArrayQueue::new(CAPACITY as usize)));
-        let tx = || Padded(ring.producer().expect("ipckit producer"));
-        let rx = || Padded(ring.consumer().expect("ipckit consumer"));
+        // Every endpoint announces its claims in its own intent, placed as
+        // in a hosted channel's liveness block: one 8-byte intent per
+        // endpoint, each side's side by side.
+        let intents: &'static Intents = Box::leak(Box::new(Intents {
+            producers: [const { Intent::new() }; 64],
+            consumers: [const { Intent::new() }; 64],
+        }));
+        let tx = |i: usize| {
+            let tx = ring.producer().expect("ipckit producer");
+            Padded(tx.with_intent(&intents.producers[i]))
+        };
+        let rx = |i: usize| {
+            let rx = ring.consumer().expect("ipckit consumer");
+            Padded(rx.with_intent(&intents.consumers[i]))
+        };
         Box::new(Self {
-            ipckit_tx: [tx(), tx()],
-            ipckit_rx: [rx(), rx()],
+            ipckit_tx: [tx(0), tx(1)],
+            ipckit_rx: [rx(0), rx(1)],
             crossbeam_tx: [Padded(queue), Padded(queue)],
             crossbeam_rx: [Padded(queue), Padded(queue)],
         })

@@ -21,10 +21,14 @@
 //!   the two consumers are disjoint and together complete, and counts and
 //!   sums match.
 //! - `dead producer`: a child pushes a few items, then claims a position
-//!   (moves `tail`, as the first half of a push does) and dies by SIGKILL
+//!   (announces it in its intent, in a mapping shared with the parent, and
+//!   moves `tail`, as the first half of a push does) and dies by SIGKILL
 //!   before publishing it. The parent gets the items before it, then
 //!   `Empty` (no spin), `Ring::stalled` names the position, and a blocking
-//!   pop times out; nothing hangs.
+//!   pop times out; nothing hangs. Then the parent, which saw the child die
+//!   and its intent name the position, skips the hole
+//!   (`Consumer::skip_unpublished`) and gets the item a live producer
+//!   pushed behind it.
 //! - `hostile peer`: a child writes garbage into `tail`, `head` and every
 //!   stamp; every parent call returns an error or a flow condition in
 //!   bounded time, never a panic.
@@ -41,7 +45,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ipckit::futex::{Futex, monotonic_now};
-use ipckit::mpmc::{Options, Ring, Stall};
+use ipckit::intent::Intent;
+use ipckit::mpmc::{Options, Ring, Skip, Stall};
 use ipckit::shm::SharedMapping;
 use ipckit::wait::Spin;
 use ipckit::{Error, ObjectKind, region};
@@ -380,6 +385,11 @@ fn dead_producer() -> Result<String, String> {
         .map_err(|e| format!("init: {e}"))?;
     let tail_offset = 128;
     let base = mapping.as_ptr();
+    // The dead producer's intent, where the parent can read it.
+    let intents = SharedMapping::anonymous(4096).map_err(|e| format!("mmap: {e}"))?;
+    // SAFETY: the first 8 bytes of a live, page-aligned mapping that
+    // outlives `intent` and is only accessed through its atomics.
+    let intent: &Intent = unsafe { &*intents.as_ptr().cast::<Intent>() };
     let mut child = fork_child(|| {
         child_main(|| {
             let ring = Ring::<u64>::attach(mapping.region()).map_err(|e| ring_err("attach", e))?;
@@ -394,6 +404,7 @@ fn dead_producer() -> Result<String, String> {
             // as ring handles do.
             let tail = unsafe { AtomicU32::from_ptr(base.add(tail_offset).cast()) };
             let t = tail.load(Ordering::Acquire);
+            intent.announce(t, 1);
             if tail
                 .compare_exchange(t, t.wrapping_add(1), Ordering::AcqRel, Ordering::Relaxed)
                 .is_err()
@@ -448,9 +459,29 @@ fn dead_producer() -> Result<String, String> {
     if info.kind != Some(ObjectKind::Mpmc) {
         return Err(format!("header after the death: {info:?}"));
     }
+    // The claimant is dead (reaped above) and its intent names the hole:
+    // skip it; the live producer's item behind it comes next.
+    if intent.read() != (claimed, 1) || ring.unpublished() != Some(claimed) {
+        return Err(format!("intent {:?} for the hole {claimed}", intent.read()));
+    }
+    match rx.skip_unpublished(claimed) {
+        Ok(Skip::Skipped) => {}
+        other => return Err(format!("skip: {other:?}")),
+    }
+    match rx.try_pop() {
+        Ok(v) if v == item(1, 0) => {}
+        other => return Err(format!("pop behind the hole: {other:?}")),
+    }
+    if ring.stalled().is_some() || ring.recoveries().skipped != 1 {
+        return Err(format!(
+            "after the skip: {:?}, {:?}",
+            ring.stalled(),
+            ring.recoveries()
+        ));
+    }
     Ok(format!(
         "try_pop Empty in {try_pop_time:?}, pop_timeout(50 ms) TimedOut after {waited:?}, \
-         stalled at position {claimed}"
+         stalled at position {claimed}, then skipped"
     ))
 }
 
@@ -475,7 +506,7 @@ fn hostile_peer() -> Result<String, String> {
         // control words and on every slot.
         let mut x = 0x2545_F491u32;
         for off in (128..len).step_by(4) {
-            if (136..256).contains(&off) || (264..384).contains(&off) {
+            if (140..256).contains(&off) || (268..384).contains(&off) {
                 continue; // reserved bytes: nobody reads them
             }
             x ^= x << 13;

@@ -594,8 +594,9 @@ impl Membership {
     /// Records this process in a free, closed or dead slot of `role` among
     /// the block's slots (multi-endpoint kinds). `RoleTaken` when all
     /// [`MAX_ENDPOINTS`] are held by live processes.
+    #[allow(dead_code)] // kinds without intents; every multi-endpoint kind has them now
     pub(crate) fn claim_any(block: Block, role: Role) -> Result<Self> {
-        Self::claim_any_inner(block, role, false)
+        Self::claim_any_announcing(block, role, |_, _| true)
     }
 
     /// [`claim_any`](Self::claim_any), except that a dead holder's slot
@@ -603,10 +604,22 @@ impl Membership {
     /// need that intent to attribute the claim, until it clears it
     /// ([`Block::release_stale_intents`]).
     pub(crate) fn claim_any_keeping_intents(block: Block, role: Role) -> Result<Self> {
-        Self::claim_any_inner(block, role, true)
+        Self::claim_any_announcing(block, role, |_, span| span == 0)
     }
 
-    fn claim_any_inner(block: Block, role: Role, keep_intents: bool) -> Result<Self> {
+    /// [`claim_any`](Self::claim_any) for a kind whose endpoints announce
+    /// their claims in intents. A dead holder's slot is reused only if
+    /// `settled(position, span)` says that its intent names no claim that
+    /// is still unfinished in the ring: reusing the slot overwrites that
+    /// intent, the only record that attributes such a claim to a dead
+    /// endpoint (a survivor could then never skip it). The new holder's
+    /// intent starts out cleared (naming nothing), so that a stale one
+    /// cannot make a survivor wait for this live process.
+    pub(crate) fn claim_any_announcing(
+        block: Block,
+        role: Role,
+        settled: impl Fn(u32, u32) -> bool,
+    ) -> Result<Self> {
         let me = recordable(ProcessId::current()?)?;
         for reclaim_dead in [false, true] {
             for i in 0..block.slots() {
@@ -614,14 +627,15 @@ impl Membership {
                 let usable = match s.state {
                     Some(SlotState::Free) | Some(SlotState::Closed) => !s.torn,
                     _ => {
-                        // An open intent may be the only record of a
-                        // claim its dead holder left unfinished.
-                        let open_intent = keep_intents && block.intent(role, i).read().1 != 0;
-                        reclaim_dead && !open_intent && s.held_by_dead(me.pid)
+                        reclaim_dead && s.held_by_dead(me.pid) && {
+                            let (position, span) = block.intent(role, i).read();
+                            settled(position, span)
+                        }
                     }
                 };
                 if usable {
                     if let Some(active) = block.claim_from(role, i, s.word, me) {
+                        block.intent(role, i).clear();
                         return Ok(Self {
                             block,
                             role,

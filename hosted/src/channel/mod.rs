@@ -3,7 +3,7 @@
 //! | module | ring | endpoints | messages |
 //! |--------|------|-----------|----------|
 //! | [`spsc`] | [`crate::spsc`] | one [`spsc::Sender`], one [`spsc::Receiver`] | `T: Pod` items |
-//! | [`mpmc`] | [`crate::mpmc`] | up to 64 [`mpmc::Sender`]s and 64 [`mpmc::Receiver`]s | `T: Pod` items |
+//! | [`mpmc`] | [`crate::mpmc`] | up to 64 [`mpmc::Sender`]s and 64 [`mpmc::Receiver`]s | `T: Pod` items; a sender or receiver that dies mid-operation is recovered |
 //! | [`bytes`] | [`crate::frame::spsc`] | one [`bytes::Sender`], one [`bytes::Receiver`] | byte messages up to [`max_frame_len`](bytes::Sender::max_frame_len) |
 //! | [`mpsc_bytes`] | [`crate::frame::mpsc`] | up to 64 [`mpsc_bytes::Sender`]s, one [`mpsc_bytes::Receiver`] | byte messages up to [`max_frame_len`](mpsc_bytes::Sender::max_frame_len); a sender that dies mid-message is skipped |
 //!
@@ -90,7 +90,9 @@
 //! checking the holder is dead (pid and start time), whether or not the
 //! dead one had reached the core's claim: the new endpoint resumes at the
 //! published positions. A sender of [`mpsc_bytes`] that dies in the middle
-//! of a message is skipped by the receiver (see there).
+//! of a message is skipped by the receiver (see there); so is an [`mpmc`]
+//! sender's unfinished item, and a slot an [`mpmc`] receiver died holding
+//! is released by the senders (see there).
 //!
 //! # Stale objects
 //! [`list`] shows every channel in `/dev/shm` with its endpoints;

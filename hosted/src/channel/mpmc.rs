@@ -8,10 +8,45 @@
 //! every sender that ever opened it closed or died; a blocked sender once
 //! every receiver did.
 //!
-//! A sender that dies in the middle of a `send` (between claiming a position
-//! and publishing its item) leaves a hole that holds up every later item:
-//! receivers wait on it (and get `PeerGone` when no sender is left). See
-//! the core's [`Ring::stalled`](crate::mpmc::Ring::stalled) for spotting it.
+//! # Endpoints that die in the middle of an operation
+//! Every endpoint announces each claim it makes in the ring in its liveness
+//! slot's intent before it makes it ([`ipckit_core::intent`]), so a
+//! survivor can tell a dead endpoint's unfinished claim from a live one's
+//! (see the core's [`recovery`](crate::mpmc::recovery) for the states and
+//! why recovering them is safe):
+//!
+//! - **A sender killed in `send`** between claiming its position and
+//!   publishing the item leaves a *hole* that holds up every later item. A
+//!   blocked [`recv`](Receiver::recv) looks at the front of the ring
+//!   between its [`LIVENESS_SLICE`](super::LIVENESS_SLICE)s (50 ms) and
+//!   skips a hole whose claim only dead or closed senders' intents name (or
+//!   any hole once no sender is alive), before it ever reports `PeerGone`:
+//!   the items committed behind the hole are delivered, by the other
+//!   senders while they keep sending. The dead sender's item is **not
+//!   delivered**: it was never committed (that `send` never returned
+//!   `Ok`). A live sender, however slow, is never skipped. (A sender killed
+//!   after its publication but before `send` returned had its item
+//!   committed: it is delivered, though the sender never learnt.)
+//! - **A receiver killed in `recv`** between claiming an item and releasing
+//!   its slot holds that slot; one lap later every send would be `Full`. A
+//!   blocked [`send`](Sender::send) releases such a slot between its
+//!   slices when only dead or closed receivers' intents name the claim. The
+//!   item the dead receiver held is **lost**: it was committed (its `send`
+//!   returned `Ok`) and never returned to anyone (`recv` returns only after
+//!   the release). It is counted ([`Receiver::recoveries`]); each dead
+//!   receiver loses at most that one item.
+//!
+//! Every other committed item is delivered exactly once, each sender's in
+//! order. `try_send` and `try_recv` never look at liveness (no system call
+//! on the fast path): call [`Receiver::skip_dead`] and
+//! [`Sender::release_dead`] when polling. A dead endpoint's liveness slot
+//! is not reused while its intent names an unfinished claim, since the
+//! intent is the only record of it. The judgement relies on every endpoint
+//! announcing its claims: do not attach plain core endpoints to a
+//! channel's region.
+//!
+//! One intent serves one operation at a time, so an endpoint is `Send` but
+//! not `Sync`: open one per thread.
 //!
 //! ```
 //! use ipckit::channel::mpmc::{Receiver, Sender};
@@ -31,34 +66,151 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::cell::Cell;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use ipckit_core::Pod;
 use ipckit_core::Role;
-use ipckit_core::mpmc::{Consumer, Options, Producer, Ring};
+use ipckit_core::intent::{Attribution, Intent};
+use ipckit_core::mpmc::{Consumer, Options, Producer, Recoveries, Ring, Skip};
 
-use super::liveness::{MAX_ENDPOINTS, Membership};
-use super::{Memory, Mode, blocking, core_ring, endpoint_constructors, notifier, set_up};
-use crate::error::Result;
-#[cfg(doc)]
-use crate::error::{CoreError, Error};
-use crate::futex::Futex;
+use super::liveness::{Block, MAX_ENDPOINTS, Membership};
+use super::{LIVENESS_SLICE, Memory, Mode, core_ring, endpoint_constructors, notifier, set_up};
+use crate::error::{CoreError, Error, Result};
+use crate::futex::{Futex, monotonic_now};
 
 core_ring!([T: Pod] Ring<'static, T>, Mpmc, MAX_ENDPOINTS, Options);
 
-/// Sets up the ring on `mem`, makes an endpoint and records it.
+/// The most holes one look skips (each skip moves `head` on; this only
+/// bounds the work a hostile peer can make one call do).
+const SKIPS_PER_LOOK: u32 = 1024;
+
+/// Sets up the ring on `mem`, records this process in a slot of `role`'s
+/// side, and makes the endpoint announcing its claims in that slot's
+/// intent. A dead endpoint's slot whose intent names an unfinished claim
+/// is not reused (module docs).
 fn open<T: Pod, E>(
     mem: Memory,
     mode: Mode,
     capacity: u32,
     role: Role,
-    make: impl Fn(&Ring<'static, T>) -> ipckit_core::Result<E>,
+    make: impl Fn(&Ring<'static, T>, &'static Intent) -> ipckit_core::Result<E>,
 ) -> Result<(Memory, E, Membership)> {
-    set_up(mem, mode, capacity, |ring, block| {
-        let endpoint = make(ring)?;
-        let member = Membership::claim_any(block, role)?;
+    set_up(mem, mode, capacity, |ring: &Ring<'static, T>, block| {
+        let member = Membership::claim_any_announcing(block, role, |position, span| {
+            span == 0 || !ring.unfinished(role, position)
+        })?;
+        let endpoint = make(ring, member.intent())?;
         Ok((endpoint, member))
     })
+}
+
+/// The core producer of a [`Sender`]. Not `Sync`: its one intent serves one
+/// operation at a time.
+struct Tx<T: Pod> {
+    end: Producer<'static, T, Futex>,
+    _one_at_a_time: PhantomData<Cell<()>>,
+}
+
+/// The core consumer of a [`Receiver`], and the item a skip found
+/// published after all, kept for the next receive. Not `Sync`, as [`Tx`].
+struct Rx<T: Pod> {
+    end: Consumer<'static, T, Futex>,
+    held: Cell<Option<T>>,
+}
+
+/// What one look at the ring's stall did.
+enum Look<R> {
+    /// Nothing to recover (or not yet: a live endpoint's claim).
+    Nothing,
+    /// A dead endpoint's claim recovered: try again at once.
+    Recovered,
+    /// A hole turned out published: this item was taken.
+    Item(R),
+}
+
+/// Runs a blocking core call in slices of [`LIVENESS_SLICE`]; between
+/// slices, `recover` recovers dead endpoints' claims (told whether every
+/// peer is gone), then `gone` is reported after one last non-waiting
+/// attempt (so queued items are delivered first).
+fn blocking<R>(
+    timeout: Option<Duration>,
+    mut op: impl FnMut(Option<Duration>) -> ipckit_core::Result<R>,
+    gone: impl Fn() -> Option<Error>,
+    mut recover: impl FnMut(bool) -> Result<Look<R>>,
+) -> Result<R> {
+    let deadline = timeout.map(|t| monotonic_now().saturating_add(t));
+    loop {
+        let slice = match deadline {
+            None => LIVENESS_SLICE,
+            Some(d) => d.saturating_sub(monotonic_now()).min(LIVENESS_SLICE),
+        };
+        match op(Some(slice)) {
+            Err(CoreError::TimedOut) => {}
+            other => return other.map_err(Error::from),
+        }
+        // Liveness first: a claim seen after every peer is gone is final.
+        let gone = gone();
+        let expired = || deadline.is_some_and(|d| monotonic_now() >= d);
+        match recover(gone.is_some())? {
+            Look::Item(v) => return Ok(v),
+            // Try again at once, unless the time is up (a peer that keeps
+            // leaving holes must not keep this call past its timeout).
+            Look::Recovered if !expired() => continue,
+            Look::Recovered | Look::Nothing => {}
+        }
+        if let Some(e) = gone {
+            return match op(Some(Duration::ZERO)) {
+                Err(CoreError::TimedOut) => Err(e),
+                other => other.map_err(Error::from),
+            };
+        }
+        if expired() {
+            return Err(CoreError::TimedOut.into());
+        }
+    }
+}
+
+/// Skips holes at the front of the ring whose claims only dead or closed
+/// senders name (any hole once `no_sender` holds: no sender is alive);
+/// returns how many, and the item of a hole found published after all.
+fn skip_dead<T: Pod>(rx: &Rx<T>, block: &Block, no_sender: bool) -> Result<(u32, Option<T>)> {
+    let mut skipped = 0;
+    while skipped < SKIPS_PER_LOOK {
+        // `unpublished` loads `tail` with Acquire, which makes the
+        // claimant's announcement visible to `attribute`.
+        let Some(position) = rx.end.ring().unpublished() else {
+            break;
+        };
+        let abandoned = match block.attribute(Role::Producer, position) {
+            Attribution::Dead { .. } => true,
+            Attribution::Unknown => no_sender || !block.any_alive(Role::Producer),
+            Attribution::Live => false,
+        };
+        if !abandoned {
+            break;
+        }
+        match rx.end.skip_unpublished(position)? {
+            Skip::Skipped => skipped += 1,
+            Skip::Item(v) => return Ok((skipped, Some(v))),
+            Skip::Moved => break,
+        }
+    }
+    Ok((skipped, None))
+}
+
+/// Releases the slot the next send needs if a consumer claimed it and only
+/// dead or closed receivers name that claim.
+fn release_dead<T: Pod>(tx: &Tx<T>, block: &Block) -> Result<bool> {
+    // `unreleased` loads `head` with Acquire, for `attribute`.
+    let Some(position) = tx.end.ring().unreleased() else {
+        return Ok(false);
+    };
+    match block.attribute(Role::Consumer, position) {
+        Attribution::Dead { .. } => Ok(tx.end.release_unreleased(position)?),
+        Attribution::Live | Attribution::Unknown => Ok(false),
+    }
 }
 
 macro_rules! constructors {
@@ -100,16 +252,36 @@ macro_rules! constructors {
 
         /// The number of slots.
         pub fn capacity(&self) -> u32 {
-            self.end.capacity()
+            self.end.end.capacity()
+        }
+
+        /// What survivors recovered on this channel so far: holes of
+        /// senders that died mid-send skipped, items lost with receivers
+        /// that died holding them (module docs). Read from the shared
+        /// region (a peer can write any value there).
+        pub fn recoveries(&self) -> Recoveries {
+            self.end.end.ring().recoveries()
         }
     };
 }
 
-/// A sending endpoint of a typed MPMC channel; shareable between threads
-/// (`&self` methods).
+/// A sending endpoint of a typed MPMC channel. `Send`, not `Sync`: one
+/// endpoint runs one operation at a time (its claims are announced in one
+/// intent); open one per thread.
+///
+/// ```
+/// fn moved<T: Send>() {}
+/// moved::<ipckit::channel::mpmc::Sender<u64>>();
+/// moved::<ipckit::channel::mpmc::Receiver<u64>>();
+/// ```
+///
+/// ```compile_fail
+/// fn shared<T: Sync>() {}
+/// shared::<ipckit::channel::mpmc::Sender<u64>>();
+/// ```
 pub struct Sender<T: Pod> {
     member: Membership,
-    end: Producer<'static, T, Futex>,
+    end: Tx<T>,
     mem: Memory,
 }
 
@@ -122,16 +294,26 @@ impl<T: Pod> std::fmt::Debug for Sender<T> {
 }
 
 impl<T: Pod> Sender<T> {
-    constructors!(Role::Producer, |r: &Ring<'static, T>| r
-        .producer_with(notifier()));
+    constructors!(
+        Role::Producer,
+        |r: &Ring<'static, T>, intent: &'static Intent| {
+            Ok(Tx {
+                end: r.producer_with(notifier())?.with_intent(intent),
+                _one_at_a_time: PhantomData,
+            })
+        }
+    );
 
-    /// Sends `value`, or [`CoreError::Full`] at once.
+    /// Sends `value`, or [`CoreError::Full`] at once (also while a dead
+    /// receiver holds the slot it needs: see
+    /// [`release_dead`](Self::release_dead)).
     pub fn try_send(&self, value: T) -> Result<()> {
-        Ok(self.end.try_push(value)?)
+        Ok(self.end.end.try_push(value)?)
     }
 
-    /// Sends `value`, waiting while the channel is full;
-    /// [`Error::PeerGone`] if every receiver closed or died.
+    /// Sends `value`, waiting while the channel is full and releasing a
+    /// slot that a dead receiver held (module docs); [`Error::PeerGone`] if
+    /// every receiver closed or died.
     pub fn send(&self, value: T) -> Result<()> {
         self.send_timeout(value, None)
     }
@@ -140,16 +322,47 @@ impl<T: Pod> Sender<T> {
     pub fn send_timeout(&self, value: T, timeout: Option<Duration>) -> Result<()> {
         blocking(
             timeout,
-            |t| self.end.push_timeout(value, t),
+            |t| self.end.end.push_timeout(value, t),
             || self.member.peer_gone(),
+            |_| {
+                Ok(match release_dead(&self.end, self.member.block())? {
+                    true => Look::Recovered,
+                    false => Look::Nothing,
+                })
+            },
         )
+    }
+
+    /// Releases the slot the next send needs if a receiver claimed it and
+    /// died (or closed) before releasing it, counting its item lost (module
+    /// docs); `true` if it did. A blocked [`send`](Self::send) does this by
+    /// itself; this is for a caller that polls with
+    /// [`try_send`](Self::try_send). Reads `/proc`.
+    ///
+    /// ```
+    /// use ipckit::channel::mpmc::Sender;
+    ///
+    /// let name = format!("ipckit-doc-mpmc-release-{}", std::process::id());
+    /// let tx = Sender::<u32>::create(&name, 4)?;
+    /// assert!(!tx.release_dead()?); // nobody holds a slot
+    /// ipckit::shm::ShmObject::remove(&name)?;
+    /// # Ok::<(), ipckit::error::Error>(())
+    /// ```
+    pub fn release_dead(&self) -> Result<bool> {
+        release_dead(&self.end, self.member.block())
     }
 }
 
-/// A receiving endpoint of a typed MPMC channel; shareable between threads.
+/// A receiving endpoint of a typed MPMC channel. `Send`, not `Sync` (as
+/// [`Sender`]); open one per thread.
+///
+/// ```compile_fail
+/// fn shared<T: Sync>() {}
+/// shared::<ipckit::channel::mpmc::Receiver<u64>>();
+/// ```
 pub struct Receiver<T: Pod> {
     member: Membership,
-    end: Consumer<'static, T, Futex>,
+    end: Rx<T>,
     mem: Memory,
 }
 
@@ -162,15 +375,27 @@ impl<T: Pod> std::fmt::Debug for Receiver<T> {
 }
 
 impl<T: Pod> Receiver<T> {
-    constructors!(Role::Consumer, |r: &Ring<'static, T>| r
-        .consumer_with(notifier()));
+    constructors!(
+        Role::Consumer,
+        |r: &Ring<'static, T>, intent: &'static Intent| {
+            Ok(Rx {
+                end: r.consumer_with(notifier())?.with_intent(intent),
+                held: Cell::new(None),
+            })
+        }
+    );
 
-    /// An item, or [`CoreError::Empty`] at once.
+    /// An item, or [`CoreError::Empty`] at once (also while the oldest item
+    /// is a dead sender's hole: see [`skip_dead`](Self::skip_dead)).
     pub fn try_recv(&self) -> Result<T> {
-        Ok(self.end.try_pop()?)
+        if let Some(v) = self.end.held.take() {
+            return Ok(v);
+        }
+        Ok(self.end.end.try_pop()?)
     }
 
-    /// An item, waiting while the channel is empty; [`Error::PeerGone`]
+    /// An item, waiting while the channel is empty and skipping the holes
+    /// of senders that died mid-send (module docs); [`Error::PeerGone`]
     /// once it is empty and every sender closed or died.
     pub fn recv(&self) -> Result<T> {
         self.recv_timeout(None)
@@ -178,10 +403,53 @@ impl<T: Pod> Receiver<T> {
 
     /// [`recv`](Self::recv), waiting at most `timeout`.
     pub fn recv_timeout(&self, timeout: Option<Duration>) -> Result<T> {
+        if let Some(v) = self.end.held.take() {
+            return Ok(v);
+        }
         blocking(
             timeout,
-            |t| self.end.pop_timeout(t),
+            |t| self.end.end.pop_timeout(t),
             || self.member.peer_gone(),
+            |no_sender| {
+                Ok(
+                    match skip_dead(&self.end, self.member.block(), no_sender)? {
+                        (_, Some(v)) => Look::Item(v),
+                        (0, None) => Look::Nothing,
+                        (_, None) => Look::Recovered,
+                    },
+                )
+            },
         )
+    }
+
+    /// Skips the holes at the front of the channel that senders which died
+    /// mid-send left (module docs) and returns how many. A blocked
+    /// [`recv`](Self::recv) does this by itself; this is for a caller that
+    /// polls with [`try_recv`](Self::try_recv). Reads `/proc`.
+    ///
+    /// (A hole that turns out published as it is skipped, which only a
+    /// sender judged dead that then publishes can cause, is taken as an
+    /// item: it is kept for the next receive, and lost if this receiver is
+    /// dropped first.)
+    ///
+    /// ```
+    /// use ipckit::channel::mpmc::Receiver;
+    ///
+    /// let name = format!("ipckit-doc-mpmc-skip-{}", std::process::id());
+    /// let rx = Receiver::<u32>::create(&name, 4)?;
+    /// assert_eq!(rx.skip_dead()?, 0); // no hole
+    /// assert_eq!(rx.recoveries().skipped, 0);
+    /// ipckit::shm::ShmObject::remove(&name)?;
+    /// # Ok::<(), ipckit::error::Error>(())
+    /// ```
+    pub fn skip_dead(&self) -> Result<u32> {
+        if self.end.held.get().is_some() {
+            return Ok(0); // an item waits for the next receive: look later
+        }
+        let (skipped, item) = skip_dead(&self.end, self.member.block(), false)?;
+        if item.is_some() {
+            self.end.held.set(item);
+        }
+        Ok(skipped)
     }
 }
