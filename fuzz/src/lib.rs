@@ -19,9 +19,15 @@ use ipckit_core::frame::codec::{Decoder, Encoder, PREFIX_LEN};
 
 mod frame_ring;
 mod mpsc_ring;
+mod ops;
+mod ops_frame_mpsc;
+mod ops_frame_spsc;
+mod shared;
 
 pub use frame_ring::read_frame_region;
 pub use mpsc_ring::read_mpsc_region;
+pub use ops_frame_mpsc::ops_frame_mpsc;
+pub use ops_frame_spsc::ops_frame_spsc;
 
 /// Replays each file named on the command line through `target`: the
 /// `main` of every fuzz target built without libFuzzer.

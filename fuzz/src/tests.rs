@@ -153,3 +153,19 @@ fn reference_decoder_agrees_with_the_examples() {
         Err(Error::Truncated { missing: 2 })
     );
 }
+
+#[test]
+fn ops_frame_spsc_generated() {
+    let mut rng = XorShift::new(0x0F5C);
+    for i in 0..RUNS {
+        crate::ops_frame_spsc::run(&random_bytes(&mut rng, 400), i % 2 == 0);
+    }
+}
+
+#[test]
+fn ops_frame_mpsc_generated() {
+    let mut rng = XorShift::new(0x3F5C);
+    for i in 0..RUNS {
+        crate::ops_frame_mpsc::run(&random_bytes(&mut rng, 400), i % 2 == 0);
+    }
+}
