@@ -22,12 +22,18 @@ mod mpsc_ring;
 mod ops;
 mod ops_frame_mpsc;
 mod ops_frame_spsc;
+mod ops_mpmc;
+mod ops_semaphore;
+mod ops_spsc;
 mod shared;
 
 pub use frame_ring::read_frame_region;
 pub use mpsc_ring::read_mpsc_region;
 pub use ops_frame_mpsc::ops_frame_mpsc;
 pub use ops_frame_spsc::ops_frame_spsc;
+pub use ops_mpmc::ops_mpmc;
+pub use ops_semaphore::ops_semaphore;
+pub use ops_spsc::ops_spsc;
 
 /// Replays each file named on the command line through `target`: the
 /// `main` of every fuzz target built without libFuzzer.

@@ -169,3 +169,27 @@ fn ops_frame_mpsc_generated() {
         crate::ops_frame_mpsc::run(&random_bytes(&mut rng, 400), i % 2 == 0);
     }
 }
+
+#[test]
+fn ops_spsc_generated() {
+    let mut rng = XorShift::new(0x5B5C);
+    for i in 0..RUNS {
+        crate::ops_spsc::run(&random_bytes(&mut rng, 400), i % 2 == 0);
+    }
+}
+
+#[test]
+fn ops_mpmc_generated() {
+    let mut rng = XorShift::new(0x3B3C);
+    for i in 0..RUNS {
+        crate::ops_mpmc::run(&random_bytes(&mut rng, 400), i % 2 == 0);
+    }
+}
+
+#[test]
+fn ops_semaphore_generated() {
+    let mut rng = XorShift::new(0x5E3A);
+    for i in 0..RUNS {
+        crate::ops_semaphore::run(&random_bytes(&mut rng, 300), i % 2 == 0);
+    }
+}
