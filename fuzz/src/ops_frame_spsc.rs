@@ -337,10 +337,11 @@ impl World<'_> {
         for _ in 0..input.byte() % 4 {
             match input.byte() % 3 {
                 0 => self.forge(input),
-                1 => match rx {
-                    Some(rx) => self.consumer_op(input, rx),
-                    None => {}
-                },
+                1 => {
+                    if let Some(rx) = rx {
+                        self.consumer_op(input, rx);
+                    }
+                }
                 _ => {
                     // Rewrites part of the frame with the same bytes (a
                     // write past the end is refused, nothing written).
@@ -385,10 +386,8 @@ impl World<'_> {
                     Some(n)
                 }
             }
-            _ => {
-                drop(grant);
-                None
-            }
+            // Dropped uncommitted (at the end of this function).
+            _ => None,
         };
         if let (Some(n), Some(room), false) = (committed, room, self.forger.tainted) {
             self.model.commit(room, frame[..n].to_vec());

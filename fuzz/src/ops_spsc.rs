@@ -208,10 +208,8 @@ impl World<'_> {
                 chunk.commit_all();
                 (0, n)
             }
-            _ => {
-                drop(chunk);
-                (0, 0)
-            }
+            // Dropped unpublished (at the end of this function).
+            _ => (0, 0),
         };
         if !self.tainted() {
             self.model.push(&items[..written], published);
