@@ -5,7 +5,9 @@
 //! fuzzer's bytes, on live endpoints of one ring kind, next to a model (a
 //! `VecDeque` of what must come out). Some operations are forged writes:
 //! a word or byte of the region overwritten with a value the input picks,
-//! aimed at a control word or a record header by name, or at a raw offset.
+//! aimed at a control word or a record header by name, or at a raw offset,
+//! between two calls, while a grant, chunk or view is open, or inside a
+//! blocking call while it waits (the forger is the endpoints' notifier).
 //!
 //! - Until a forged write changes a byte, every call must return exactly
 //!   what the model says: the same frames or items, `Full` and `Empty`
@@ -16,14 +18,19 @@
 //!   buffer, no count above the capacity), never a panic, and the
 //!   endpoints must stay safe to drop.
 
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::fmt::Debug;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ipckit_core::frame::{BUSY, PAD};
+use ipckit_core::wait::{Notify, WaitStatus};
 use ipckit_core::{Error, Result};
 
 use crate::frame_ring::Input;
-use crate::shared::{Shared, fake_now};
+use crate::shared::{Shared, advance_clock, fake_clock, fake_now};
 
 /// Operations per input at most: a long input cannot make one run slow.
 pub(crate) const MAX_STEPS: usize = 256;
@@ -46,32 +53,82 @@ pub(crate) struct Targets {
     pub(crate) capacity: u32,
 }
 
+/// One forged write, decoded but not yet applied.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Write {
+    /// The `u32` at a byte offset (a multiple of 4).
+    Word(usize, u32),
+    /// One byte.
+    Byte(usize, u8),
+}
+
+struct ForgeState {
+    tainted: Cell<bool>,
+    armed: bool,
+    /// Writes the peer makes while the next blocking call waits.
+    pending: RefCell<VecDeque<Write>>,
+}
+
 /// The hostile peer: applies forged writes and remembers whether any
 /// changed a byte.
+///
+/// It is also the notifier of every endpoint of the run ([`Notify`], not
+/// waking, like [`Spin`](ipckit_core::wait::Spin)): a blocking call that
+/// waits gives the peer its turn, which applies one queued write
+/// ([`queue`](Self::queue)) and wakes the call, so that writes land
+/// *inside* the call, between its re-checks; with nothing queued, nobody
+/// else can change the word (one thread), so the wait sleeps out its
+/// timeout at once on the fake clock ([`fake_clock`]).
+#[derive(Clone)]
 pub(crate) struct Forger<'s> {
     mem: &'s Shared,
-    /// `true` once a forged write has changed a byte of the region.
-    pub(crate) tainted: bool,
-    /// Forged writes applied (changing a byte or not).
-    pub(crate) writes: usize,
-    /// `false`: forged writes are decoded but not applied, so that the
-    /// generated inputs of `cargo test` also reach long honest runs (the
-    /// fuzzer finds those by itself, steered by coverage).
-    pub(crate) armed: bool,
+    state: Rc<ForgeState>,
 }
 
 impl<'s> Forger<'s> {
-    /// A forger of `mem`'s bytes; `armed: false` skips every write.
+    /// A forger of `mem`'s bytes; `armed: false` skips every write, so
+    /// that the generated inputs of `cargo test` also reach long honest
+    /// runs (the fuzzer finds those by itself, steered by coverage).
     pub(crate) fn new(mem: &'s Shared, armed: bool) -> Self {
+        let state = ForgeState {
+            tainted: Cell::new(false),
+            armed,
+            pending: RefCell::new(VecDeque::new()),
+        };
         Self {
             mem,
-            tainted: false,
-            writes: 0,
-            armed,
+            state: Rc::new(state),
         }
     }
 
+    /// `true` once a forged write has changed a byte of the region.
+    pub(crate) fn tainted(&self) -> bool {
+        self.state.tainted.get()
+    }
+
     /// Decodes one forged write from `input` and applies it.
+    pub(crate) fn forge(&self, input: &mut Input, targets: &Targets) {
+        if let Some(write) = self.plan(input, targets) {
+            self.apply(write);
+        }
+    }
+
+    /// Decodes up to two forged writes from `input` for the peer to make
+    /// while the next blocking call waits (see [`Forger`]).
+    pub(crate) fn queue(&self, input: &mut Input, targets: &Targets) {
+        let mut pending = self.state.pending.borrow_mut();
+        pending.clear();
+        for _ in 0..input.byte() % 3 {
+            pending.extend(self.plan(input, targets));
+        }
+    }
+
+    /// Forgets the writes a blocking call did not wait for.
+    pub(crate) fn clear(&self) {
+        self.state.pending.borrow_mut().clear();
+    }
+
+    /// Decodes one forged write: `None` when disarmed.
     ///
     /// A selector byte picks a named word of `targets` (half the time), a
     /// raw word or a raw byte anywhere in the region; a value byte picks a
@@ -79,38 +136,82 @@ impl<'s> Forger<'s> {
     /// `u32::MAX`, the word's value plus a small delta or with one bit
     /// flipped, a position of the ring plus a delta or a lap, record
     /// flags, raw bits, or the value already there.
-    pub(crate) fn forge(&mut self, input: &mut Input, targets: &Targets) {
+    fn plan(&self, input: &mut Input, targets: &Targets) -> Option<Write> {
         let len = self.mem.len();
         let selector = input.byte();
-        if !self.armed {
+        if !self.state.armed {
             // Consume what an armed write would, roughly: the selector
             // and a value byte.
             input.byte();
-            return;
+            return None;
         }
-        self.writes += 1;
         let offset = match selector % 4 {
             0 | 1 if !targets.words.is_empty() => {
                 targets.words[usize::from(selector / 4) % targets.words.len()]
             }
             3 => {
-                // One byte anywhere.
                 let at = usize::from(input.u16()) % len;
                 let before = self.mem.load_byte(at);
-                let value = match input.byte() {
-                    0 => before,
-                    b => before ^ b,
-                };
-                self.mem.store_byte(at, value);
-                self.tainted |= value != before;
-                return;
+                return Some(Write::Byte(at, before ^ input.byte()));
             }
             _ => (usize::from(input.u16()) % len) & !3,
         };
-        let before = self.mem.load(offset);
-        let value = forged_value(input, before, targets);
-        self.mem.store(offset, value);
-        self.tainted |= value != before;
+        let value = forged_value(input, self.mem.load(offset), targets);
+        Some(Write::Word(offset, value))
+    }
+
+    fn apply(&self, write: Write) {
+        let changed = match write {
+            Write::Word(at, value) => {
+                let before = self.mem.load(at);
+                self.mem.store(at, value);
+                value != before
+            }
+            Write::Byte(at, value) => {
+                let before = self.mem.load_byte(at);
+                self.mem.store_byte(at, value);
+                value != before
+            }
+        };
+        if changed {
+            self.state.tainted.set(true);
+        }
+    }
+}
+
+impl Notify for Forger<'_> {
+    const WAKES: bool = false;
+
+    fn wait(
+        &self,
+        word: &AtomicU32,
+        expected: u32,
+        timeout: Option<Duration>,
+    ) -> Result<WaitStatus> {
+        if word.load(Ordering::Acquire) != expected {
+            return Ok(WaitStatus::Woken);
+        }
+        let next = self.state.pending.borrow_mut().pop_front();
+        if let Some(write) = next {
+            self.apply(write);
+            return Ok(WaitStatus::Woken);
+        }
+        match timeout {
+            Some(t) => {
+                advance_clock(t);
+                Ok(WaitStatus::TimedOut)
+            }
+            // Every call here has a timeout; a spurious wake-up is allowed.
+            None => Ok(WaitStatus::Woken),
+        }
+    }
+
+    fn wake_one(&self, _word: &AtomicU32) {}
+
+    fn wake_all(&self, _word: &AtomicU32) {}
+
+    fn now(&self) -> Option<Duration> {
+        Some(fake_clock())
     }
 }
 
@@ -194,17 +295,15 @@ pub(crate) fn refused_region(e: &Error) -> bool {
     )
 }
 
-/// A timeout for a blocking call, in microseconds of the fake clock: short,
-/// because a spinning wait reads the clock only every few dozen spins, and
-/// runs must stay fast.
+/// A timeout for a blocking call, in microseconds of the fake clock.
 pub(crate) fn timeout(input: &mut Input) -> Duration {
-    Duration::from_micros([0, 1, 2, 3, 5, 8, 13, 40][usize::from(input.byte() % 8)])
+    Duration::from_micros([0, 1, 2, 3, 8, 40, 1000, 1_000_000][usize::from(input.byte() % 8)])
 }
 
-/// Clock reads a blocking call may make past its deadline: each read of
-/// the fake clock advances it by a microsecond, and a call reads it a few
-/// times around the deadline (to start, to compute what is left, to find
-/// it passed). A call that restarts its wait, or waits a multiple of its
+/// How far past its deadline a blocking call may return on the fake clock:
+/// each read advances it by a microsecond, and a call reads it a few times
+/// around the deadline (to start, to compute what is left, to find it
+/// passed). A call that restarts its wait, or waits a multiple of its
 /// timeout, overshoots by far more.
 const SLACK: Duration = Duration::from_micros(16);
 

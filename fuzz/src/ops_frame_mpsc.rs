@@ -5,7 +5,6 @@
 use std::collections::VecDeque;
 
 use ipckit_core::frame::{self, mpsc};
-use ipckit_core::wait::Spin;
 use ipckit_core::{Error, Result};
 
 use crate::frame_ring::{Input, payload};
@@ -13,7 +12,7 @@ use crate::ops::{
     Forger, HEADER_WORDS, MAX_STEPS, Targets, expect, flow_or_corrupted, refused_region, timed,
     timed_flow_or_corrupted, timed_out, timeout,
 };
-use crate::shared::{Shared, fake_clock};
+use crate::shared::Shared;
 
 const DATA: usize = mpsc::DATA_OFFSET;
 /// `tail`, consumer waiting, doorbell, `head`, consumer claim, producers
@@ -22,8 +21,8 @@ const CONTROL_WORDS: [usize; 9] = [128, 132, 136, 256, 260, 264, 384, 388, 392];
 /// Grants open at once at most.
 const MAX_GRANTS: usize = 4;
 
-type Producer<'a> = mpsc::Producer<'a, Spin>;
-type Consumer<'a> = mpsc::Consumer<'a, Spin>;
+type Producer<'a> = mpsc::Producer<'a, Forger<'a>>;
+type Consumer<'a> = mpsc::Consumer<'a, Forger<'a>>;
 
 /// A record of the model, in position order.
 #[derive(Debug)]
@@ -158,7 +157,7 @@ impl Model {
 
 /// An open grant of the run.
 struct Open<'p, 'a> {
-    grant: mpsc::Grant<'p, 'a, Spin>,
+    grant: mpsc::Grant<'p, 'a, Forger<'a>>,
     number: usize,
     /// The frame as written so far (unwritten bytes read 0).
     frame: Vec<u8>,
@@ -177,7 +176,7 @@ impl World<'_> {
     }
 
     fn tainted(&self) -> bool {
-        self.forger.tainted
+        self.forger.tainted()
     }
 
     /// Checks a frame copied out by the consumer.
@@ -212,11 +211,10 @@ impl World<'_> {
         let (what, got, want) = if input.byte() & 3 == 0 {
             let t = timeout(input);
             let want = timed_out(&self.model.preview(len).map(|_| ()));
-            (
-                "send_timeout",
-                timed(t, || tx.send_timeout(&frame, Some(t))),
-                want,
-            )
+            self.forger.queue(input, &self.model.targets());
+            let got = timed(t, || tx.send_timeout(&frame, Some(t)));
+            self.forger.clear();
+            ("send_timeout", got, want)
         } else {
             (
                 "try_send",
@@ -389,7 +387,9 @@ impl World<'_> {
                 let t = timeout(input);
                 self.model.settle();
                 let want = timed_out(&self.model.front(max));
+                self.forger.queue(input, &self.model.targets());
                 let got = timed(t, || rx.recv_timeout(&mut self.buf[..max], Some(t)));
+                self.forger.clear();
                 self.delivered("recv_timeout", &got, &want, max);
             }
             3 => self.stall(input, rx, grants),
@@ -501,7 +501,7 @@ impl World<'_> {
                         assert_eq!(got, Err(Error::BufferTooSmall { required: len }));
                     } else {
                         assert_eq!(got, Ok(len), "copy_to");
-                        if let (Some((p, _)), false) = (&expected, self.forger.tainted) {
+                        if let (Some((p, _)), false) = (&expected, self.forger.tainted()) {
                             assert_eq!(&self.buf[..len], &p[..], "copy_to");
                         }
                     }
@@ -555,7 +555,8 @@ pub(crate) fn run(data: &[u8], forging: bool) {
     let mem = Shared::new(mpsc::Ring::region_len(capacity).unwrap());
     let options = mpsc::Options::new(capacity).start_at(start);
     let ring = mpsc::Ring::init_with(mem.region(), options).unwrap();
-    let notify = || Spin::with_clock(fake_clock);
+    let forger = Forger::new(&mem, forging);
+    let notify = || forger.clone();
     let producers: Vec<Producer<'_>> = (1..=producer_count as u32)
         .map(|id| ring.producer_with(notify()).unwrap().with_id(id).unwrap())
         .collect();
@@ -573,7 +574,7 @@ pub(crate) fn run(data: &[u8], forging: bool) {
             skipped_records: 0,
             skipped_bytes: 0,
         },
-        forger: Forger::new(&mem, forging),
+        forger: forger.clone(),
         buf: vec![0; max as usize + 1],
     };
     let mut grants: Vec<Open<'_, '_>> = Vec::new();

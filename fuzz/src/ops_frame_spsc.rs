@@ -5,7 +5,6 @@
 use std::collections::VecDeque;
 
 use ipckit_core::frame::{self, spsc};
-use ipckit_core::wait::Spin;
 use ipckit_core::{Error, Result};
 
 use crate::frame_ring::{Input, payload};
@@ -13,15 +12,15 @@ use crate::ops::{
     Forger, HEADER_WORDS, MAX_STEPS, Targets, expect, flow_or_corrupted, refused_region, timed,
     timed_flow_or_corrupted, timed_out, timeout,
 };
-use crate::shared::{Shared, fake_clock};
+use crate::shared::Shared;
 
 const DATA: usize = spsc::DATA_OFFSET;
 /// `tail`, producer claim, consumer waiting, `head`, consumer claim,
 /// producer waiting.
 const CONTROL_WORDS: [usize; 6] = [128, 132, 136, 256, 260, 264];
 
-type Producer<'a> = spsc::Producer<'a, Spin>;
-type Consumer<'a> = spsc::Consumer<'a, Spin>;
+type Producer<'a> = spsc::Producer<'a, Forger<'a>>;
+type Consumer<'a> = spsc::Consumer<'a, Forger<'a>>;
 
 /// One committed frame of the model.
 struct Queued {
@@ -145,7 +144,7 @@ impl World<'_> {
     fn delivered(&mut self, what: &str, got: &Result<usize>, want: &Result<usize>, buf_len: usize) {
         let max = self.model.max as usize;
         expect(
-            self.forger.tainted,
+            self.forger.tainted(),
             what,
             got,
             want,
@@ -153,7 +152,7 @@ impl World<'_> {
         );
         if let Ok(n) = *got {
             assert!(n <= buf_len && n <= max, "{what}: {n} bytes");
-            if !self.forger.tainted {
+            if !self.forger.tainted() {
                 let front = &self.model.frames[0].payload;
                 assert_eq!(&self.buf[..n], &front[..], "{what}: payload");
                 self.model.release();
@@ -177,14 +176,16 @@ impl World<'_> {
             2 => {
                 let t = timeout(input);
                 let want = timed_out(&self.model.recv(max));
+                self.forger.queue(input, &self.model.targets());
                 let got = timed(t, || rx.recv_timeout(&mut self.buf[..max], Some(t)));
+                self.forger.clear();
                 self.delivered("recv_timeout", &got, &want, max);
             }
             3 => {
                 let want = self.model.tail.wrapping_sub(self.model.head) as usize;
                 let got = rx.pending_bytes();
                 expect(
-                    self.forger.tainted,
+                    self.forger.tainted(),
                     "pending_bytes",
                     &got,
                     &Ok(want),
@@ -205,7 +206,7 @@ impl World<'_> {
         let frame = rx.try_read();
         let got = frame.as_ref().map(|f| f.len()).map_err(|e| *e);
         expect(
-            self.forger.tainted,
+            self.forger.tainted(),
             "try_read",
             &got,
             &want,
@@ -214,13 +215,13 @@ impl World<'_> {
         let Ok(frame) = frame else { return };
         let len = frame.len();
         assert!(len <= self.model.max as usize, "a view of {len} bytes");
-        let expected = (!self.forger.tainted).then(|| self.model.frames[0].payload.clone());
+        let expected = (!self.forger.tainted()).then(|| self.model.frames[0].payload.clone());
         for _ in 0..input.byte() % 4 {
             match input.byte() % 3 {
                 0 => self.forge(input),
                 1 => {
                     let n = frame.copy_to(&mut self.buf[..usize::from(input.byte()) % (len + 1)]);
-                    if let (Some(p), false) = (&expected, self.forger.tainted) {
+                    if let (Some(p), false) = (&expected, self.forger.tainted()) {
                         assert_eq!(&self.buf[..n], &p[..n], "copy_to");
                     }
                 }
@@ -233,7 +234,7 @@ impl World<'_> {
                         assert_eq!(got, Err(Error::BufferTooSmall { required }), "read_at");
                     } else {
                         assert_eq!(got, Ok(()), "read_at");
-                        if let (Some(p), false) = (&expected, self.forger.tainted) {
+                        if let (Some(p), false) = (&expected, self.forger.tainted()) {
                             assert_eq!(&self.buf[..n], &p[offset..offset + n], "read_at");
                         }
                     }
@@ -242,7 +243,7 @@ impl World<'_> {
         }
         if input.byte() & 1 == 0 {
             frame.release();
-            if !self.forger.tainted {
+            if !self.forger.tainted() {
                 self.model.release();
             }
         }
@@ -267,7 +268,9 @@ impl World<'_> {
                 let t = timeout(input);
                 let want = timed_out(&self.model.reserve(len).map(|_| ()));
                 let frame = self.model.next_payload(len);
+                self.forger.queue(input, &self.model.targets());
                 let got = timed(t, || tx.send_timeout(&frame, Some(t)));
+                self.forger.clear();
                 self.sent("send_timeout", &got, &want, len, frame);
             }
             3 => {
@@ -275,7 +278,7 @@ impl World<'_> {
                 let want = (m.capacity - m.tail.wrapping_sub(m.head)) as usize;
                 let got = tx.free_bytes();
                 expect(
-                    self.forger.tainted,
+                    self.forger.tainted(),
                     "free_bytes",
                     &got,
                     &Ok(want),
@@ -299,13 +302,13 @@ impl World<'_> {
         frame: Vec<u8>,
     ) {
         expect(
-            self.forger.tainted,
+            self.forger.tainted(),
             what,
             got,
             want,
             timed_flow_or_corrupted,
         );
-        if got.is_ok() && !self.forger.tainted {
+        if got.is_ok() && !self.forger.tainted() {
             let room = self.model.reserve(len).expect("room");
             self.model.commit(room, frame);
         }
@@ -324,7 +327,7 @@ impl World<'_> {
         let grant = tx.try_grant(len);
         let got = grant.as_ref().map(|g| g.len()).map_err(|e| *e);
         expect(
-            self.forger.tainted,
+            self.forger.tainted(),
             "try_grant",
             &got,
             &want.map(|_| len),
@@ -389,7 +392,7 @@ impl World<'_> {
             // Dropped uncommitted (at the end of this function).
             _ => None,
         };
-        if let (Some(n), Some(room), false) = (committed, room, self.forger.tainted) {
+        if let (Some(n), Some(room), false) = (committed, room, self.forger.tainted()) {
             self.model.commit(room, frame[..n].to_vec());
         }
     }
@@ -420,7 +423,8 @@ pub(crate) fn run(data: &[u8], forging: bool) {
     let mem = Shared::new(spsc::Ring::region_len(capacity).unwrap());
     let options = spsc::Options::new(capacity).start_at(start);
     let ring = spsc::Ring::init_with(mem.region(), options).unwrap();
-    let notify = || Spin::with_clock(fake_clock);
+    let forger = Forger::new(&mem, forging);
+    let notify = || forger.clone();
     let mut tx = Some(ring.producer_with(notify()).unwrap());
     let mut rx = Some(ring.consumer_with(notify()).unwrap());
     let max = frame::max_frame_len(capacity).unwrap();
@@ -433,7 +437,7 @@ pub(crate) fn run(data: &[u8], forging: bool) {
             frames: VecDeque::new(),
             made: 0,
         },
-        forger: Forger::new(&mem, forging),
+        forger: forger.clone(),
         buf: vec![0; max as usize + 1],
     };
     for _ in 0..MAX_STEPS {
@@ -461,7 +465,7 @@ pub(crate) fn run(data: &[u8], forging: bool) {
                 } else {
                     rx = None;
                 }
-                let tainted = world.forger.tainted;
+                let tainted = world.forger.tainted();
                 let ring = spsc::Ring::attach(mem.region());
                 let made = ring.and_then(|ring| {
                     if producer {
@@ -483,7 +487,7 @@ pub(crate) fn run(data: &[u8], forging: bool) {
             }
         }
     }
-    if !world.forger.tainted {
+    if !world.forger.tainted() {
         if let Some(rx) = rx.as_mut() {
             while !world.model.frames.is_empty() {
                 let want = world.model.recv(max as usize);

@@ -5,7 +5,6 @@
 use std::collections::VecDeque;
 
 use ipckit_core::mpmc;
-use ipckit_core::wait::Spin;
 use ipckit_core::{Error, Result};
 
 use crate::frame_ring::Input;
@@ -13,7 +12,7 @@ use crate::ops::{
     Forger, HEADER_WORDS, MAX_STEPS, Targets, expect, flow_or_corrupted, refused_region, timed,
     timed_flow_or_corrupted, timed_out, timeout,
 };
-use crate::shared::{Shared, fake_clock};
+use crate::shared::Shared;
 
 const DATA: usize = mpmc::DATA_OFFSET;
 /// `tail`, consumers waiting, `head`, producers waiting.
@@ -21,8 +20,8 @@ const CONTROL_WORDS: [usize; 4] = [128, 132, 256, 260];
 /// Bytes per slot of `u64` items: the stamp, padding to 8, the item.
 const STRIDE: usize = 16;
 
-type Producer<'a> = mpmc::Producer<'a, u64, Spin>;
-type Consumer<'a> = mpmc::Consumer<'a, u64, Spin>;
+type Producer<'a> = mpmc::Producer<'a, u64, Forger<'a>>;
+type Consumer<'a> = mpmc::Consumer<'a, u64, Forger<'a>>;
 
 struct Model {
     capacity: u32,
@@ -59,9 +58,13 @@ impl Model {
 }
 
 /// Two producer and two consumer handles of `ring`.
-fn handles<'a>(ring: &mpmc::Ring<'a, u64>) -> Result<(Vec<Producer<'a>>, Vec<Consumer<'a>>)> {
-    let tx = ring.producer_with(Spin::with_clock(fake_clock))?;
-    let rx = ring.consumer_with(Spin::with_clock(fake_clock))?;
+type Handles<'a> = (Vec<Producer<'a>>, Vec<Consumer<'a>>);
+
+/// Two producer and two consumer handles of `ring`, with `forger` as
+/// their notifier.
+fn handles<'a>(ring: &mpmc::Ring<'a, u64>, forger: &Forger<'a>) -> Result<Handles<'a>> {
+    let tx = ring.producer_with(forger.clone())?;
+    let rx = ring.consumer_with(forger.clone())?;
     Ok((vec![tx.clone(), tx], vec![rx.clone(), rx]))
 }
 
@@ -88,7 +91,8 @@ pub(crate) fn run(data: &[u8], forging: bool) {
     let mem = Shared::new(mpmc::Ring::<u64>::region_len(capacity).unwrap());
     let options = mpmc::Options::new(capacity).start_at(start);
     let mut ring = mpmc::Ring::<u64>::init_with(mem.region(), options).unwrap();
-    let (mut txs, mut rxs) = handles(&ring).unwrap();
+    let forger = Forger::new(&mem, forging);
+    let (mut txs, mut rxs) = handles(&ring, &forger).unwrap();
     let mut model = Model {
         capacity,
         tail: start,
@@ -96,12 +100,10 @@ pub(crate) fn run(data: &[u8], forging: bool) {
         items: VecDeque::new(),
         made: 0,
     };
-    let mut forger = Forger::new(&mem, forging);
     for _ in 0..MAX_STEPS {
         if input.is_empty() {
             break;
         }
-        let tainted = forger.tainted;
         let which = usize::from(input.byte() % 2);
         match input.byte() % 8 {
             0 | 1 => {
@@ -115,11 +117,14 @@ pub(crate) fn run(data: &[u8], forging: bool) {
                 let tx = &txs[which];
                 let (what, got, want) = if input.byte() & 3 == 0 {
                     let t = timeout(&mut input);
+                    forger.queue(&mut input, &model.targets());
                     let got = timed(t, || tx.push_timeout(item, Some(t)));
+                    forger.clear();
                     ("push_timeout", got, timed_out(&want))
                 } else {
                     ("try_push", tx.try_push(item), want)
                 };
+                let tainted = forger.tainted();
                 expect(tainted, what, &got, &want, timed_flow_or_corrupted);
                 if got.is_ok() && !tainted {
                     model.items.push_back(item);
@@ -131,14 +136,14 @@ pub(crate) fn run(data: &[u8], forging: bool) {
                 let rx = &rxs[which];
                 let (what, got, want) = if input.byte() & 3 == 0 {
                     let t = timeout(&mut input);
-                    (
-                        "pop_timeout",
-                        timed(t, || rx.pop_timeout(Some(t))),
-                        timed_out(&want),
-                    )
+                    forger.queue(&mut input, &model.targets());
+                    let got = timed(t, || rx.pop_timeout(Some(t)));
+                    forger.clear();
+                    ("pop_timeout", got, timed_out(&want))
                 } else {
                     ("try_pop", rx.try_pop(), want)
                 };
+                let tainted = forger.tainted();
                 expect(tainted, what, &got, &want, timed_flow_or_corrupted);
                 if got.is_ok() && !tainted {
                     model.items.pop_front();
@@ -146,6 +151,7 @@ pub(crate) fn run(data: &[u8], forging: bool) {
                 }
             }
             4 => {
+                let tainted = forger.tainted();
                 let got = ring.len();
                 expect(
                     tainted,
@@ -166,16 +172,17 @@ pub(crate) fn run(data: &[u8], forging: bool) {
             _ => match mpmc::Ring::<u64>::attach(mem.region()) {
                 Ok(fresh) => {
                     ring = fresh;
-                    match handles(&ring) {
+                    let tainted = forger.tainted();
+                    match handles(&ring, &forger) {
                         Ok((p, c)) => (txs, rxs) = (p, c),
                         Err(e) => assert!(tainted && refused_region(&e), "handles: {e:?}"),
                     }
                 }
-                Err(e) => assert!(tainted && refused_region(&e), "re-attach: {e:?}"),
+                Err(e) => assert!(forger.tainted() && refused_region(&e), "re-attach: {e:?}"),
             },
         }
     }
-    if forger.tainted {
+    if forger.tainted() {
         return;
     }
     for (i, want) in model.items.iter().enumerate() {

@@ -3,7 +3,6 @@
 //! writes between their calls (see [`crate::ops`]).
 
 use ipckit_core::semaphore::{self, Semaphore};
-use ipckit_core::wait::Spin;
 use ipckit_core::{Error, Result};
 
 use crate::frame_ring::Input;
@@ -11,18 +10,19 @@ use crate::ops::{
     Forger, HEADER_WORDS, MAX_STEPS, Targets, expect, flow_or_corrupted, refused_region, timed,
     timed_flow_or_corrupted, timed_out, timeout,
 };
-use crate::shared::{Shared, fake_clock};
+use crate::shared::Shared;
 
 /// `count`, `waiters`.
 const CONTROL_WORDS: [usize; 2] = [128, 132];
 
-type Handle<'a> = semaphore::Handle<'a, Spin>;
+type Handle<'a> = semaphore::Handle<'a, Forger<'a>>;
 
-/// A handle that posts and one that waits, on a fresh `attach`.
-fn handles<'a>(sem: &Semaphore<'a>) -> Result<[Handle<'a>; 2]> {
+/// A handle that posts and one that waits, with `forger` as their
+/// notifier.
+fn handles<'a>(sem: &Semaphore<'a>, forger: &Forger<'a>) -> Result<[Handle<'a>; 2]> {
     Ok([
-        sem.handle_with(Spin::with_clock(fake_clock))?,
-        sem.handle_with(Spin::with_clock(fake_clock))?,
+        sem.handle_with(forger.clone())?,
+        sem.handle_with(forger.clone())?,
     ])
 }
 
@@ -49,8 +49,8 @@ pub(crate) fn run(data: &[u8], forging: bool) {
     let mem = Shared::new(Semaphore::region_len());
     let options = semaphore::Options::new(max).initial(count);
     let mut sem = Semaphore::init_with(mem.region(), options).unwrap();
-    let mut hs = handles(&sem).unwrap();
-    let mut forger = Forger::new(&mem, forging);
+    let forger = Forger::new(&mem, forging);
+    let mut hs = handles(&sem, &forger).unwrap();
     let targets = |count: u32| Targets {
         words: HEADER_WORDS.iter().chain(&CONTROL_WORDS).copied().collect(),
         positions: vec![count, max],
@@ -60,7 +60,6 @@ pub(crate) fn run(data: &[u8], forging: bool) {
         if input.is_empty() {
             break;
         }
-        let tainted = forger.tainted;
         let h = &hs[usize::from(input.byte() % 2)];
         match input.byte() % 8 {
             0 | 1 => {
@@ -75,6 +74,7 @@ pub(crate) fn run(data: &[u8], forging: bool) {
                     Ok(())
                 };
                 let got = if n == 1 { h.post() } else { h.post_n(n) };
+                let tainted = forger.tainted();
                 expect(tainted, "post_n", &got, &want, flow_or_corrupted);
                 if got.is_ok() && !tainted {
                     count += n;
@@ -88,20 +88,21 @@ pub(crate) fn run(data: &[u8], forging: bool) {
                 };
                 let (what, got, want) = if input.byte() & 1 == 0 {
                     let t = timeout(&mut input);
-                    (
-                        "wait_timeout",
-                        timed(t, || h.wait_timeout(Some(t))),
-                        timed_out(&want),
-                    )
+                    forger.queue(&mut input, &targets(count));
+                    let got = timed(t, || h.wait_timeout(Some(t)));
+                    forger.clear();
+                    ("wait_timeout", got, timed_out(&want))
                 } else {
                     ("try_wait", h.try_wait(), want)
                 };
+                let tainted = forger.tainted();
                 expect(tainted, what, &got, &want, timed_flow_or_corrupted);
                 if got.is_ok() && !tainted {
                     count -= 1;
                 }
             }
             4 => {
+                let tainted = forger.tainted();
                 for got in [h.value(), sem.value()] {
                     expect(tainted, "value", &got, &Ok(count), flow_or_corrupted);
                     if let Ok(v) = got {
@@ -113,19 +114,20 @@ pub(crate) fn run(data: &[u8], forging: bool) {
             _ => match Semaphore::attach(mem.region()) {
                 Ok(fresh) => {
                     sem = fresh;
+                    let tainted = forger.tainted();
                     if !tainted {
                         assert_eq!(sem.max(), max, "max after attach");
                     }
-                    match handles(&sem) {
+                    match handles(&sem, &forger) {
                         Ok(fresh) => hs = fresh,
                         Err(e) => assert!(tainted && refused_region(&e), "handles: {e:?}"),
                     }
                 }
-                Err(e) => assert!(tainted && refused_region(&e), "re-attach: {e:?}"),
+                Err(e) => assert!(forger.tainted() && refused_region(&e), "re-attach: {e:?}"),
             },
         }
     }
-    if !forger.tainted {
+    if !forger.tainted() {
         for _ in 0..count {
             assert_eq!(hs[1].try_wait(), Ok(()), "drain");
         }

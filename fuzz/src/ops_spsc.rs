@@ -4,22 +4,21 @@
 
 use ipckit_core::Error;
 use ipckit_core::spsc;
-use ipckit_core::wait::Spin;
 
 use crate::frame_ring::Input;
 use crate::ops::{
     Forger, HEADER_WORDS, MAX_STEPS, Targets, expect, flow_or_corrupted, refused_region, timed,
     timed_flow_or_corrupted, timed_out, timeout,
 };
-use crate::shared::{Shared, fake_clock};
+use crate::shared::Shared;
 
 const DATA: usize = spsc::DATA_OFFSET;
 /// `tail`, producer claim, consumer waiting, `head`, consumer claim,
 /// producer waiting.
 const CONTROL_WORDS: [usize; 6] = [128, 132, 136, 256, 260, 264];
 
-type Producer<'a> = spsc::Producer<'a, u64, Spin>;
-type Consumer<'a> = spsc::Consumer<'a, u64, Spin>;
+type Producer<'a> = spsc::Producer<'a, u64, Forger<'a>>;
+type Consumer<'a> = spsc::Consumer<'a, u64, Forger<'a>>;
 
 /// The ring as documented: two positions and what each slot holds (a
 /// chunk may publish slots it never wrote: they hold what was there).
@@ -91,7 +90,7 @@ struct World<'s> {
 
 impl World<'_> {
     fn tainted(&self) -> bool {
-        self.forger.tainted
+        self.forger.tainted()
     }
 
     fn forge(&mut self, input: &mut Input) {
@@ -116,7 +115,9 @@ impl World<'_> {
                 };
                 let (what, got, want) = if input.byte() & 3 == 0 {
                     let t = timeout(input);
+                    self.forger.queue(input, &self.model.targets());
                     let got = timed(t, || tx.push_timeout(item, Some(t)));
+                    self.forger.clear();
                     ("push_timeout", got, timed_out(&want))
                 } else {
                     ("try_push", tx.try_push(item), want)
@@ -226,11 +227,10 @@ impl World<'_> {
                 };
                 let (what, got, want) = if input.byte() & 3 == 0 {
                     let t = timeout(input);
-                    (
-                        "pop_timeout",
-                        timed(t, || rx.pop_timeout(Some(t))),
-                        timed_out(&want),
-                    )
+                    self.forger.queue(input, &self.model.targets());
+                    let got = timed(t, || rx.pop_timeout(Some(t)));
+                    self.forger.clear();
+                    ("pop_timeout", got, timed_out(&want))
                 } else {
                     ("try_pop", rx.try_pop(), want)
                 };
@@ -349,7 +349,8 @@ pub(crate) fn run(data: &[u8], forging: bool) {
     let mem = Shared::new(spsc::Ring::<u64>::region_len(capacity).unwrap());
     let options = spsc::Options::new(capacity).start_at(start);
     let ring = spsc::Ring::<u64>::init_with(mem.region(), options).unwrap();
-    let notify = || Spin::with_clock(fake_clock);
+    let forger = Forger::new(&mem, forging);
+    let notify = || forger.clone();
     let mut tx = Some(ring.producer_with(notify()).unwrap());
     let mut rx = Some(ring.consumer_with(notify()).unwrap());
     let mut world = World {
@@ -360,7 +361,7 @@ pub(crate) fn run(data: &[u8], forging: bool) {
             slots: vec![0; capacity as usize],
             made: 0,
         },
-        forger: Forger::new(&mem, forging),
+        forger: forger.clone(),
     };
     for _ in 0..MAX_STEPS {
         if input.is_empty() {

@@ -97,17 +97,23 @@ thread_local! {
     static NOW: Cell<u64> = const { Cell::new(0) };
 }
 
-/// A deterministic clock for notifiers (`Spin::with_clock(fake_clock)`):
-/// each read advances it by one microsecond. A blocking call with a
-/// timeout therefore ends after a bounded number of clock reads, the same
-/// on every run, and one that stops reading the clock hangs (and libFuzzer's
-/// `-timeout` reports it).
+/// A deterministic clock for the endpoints' notifier ([`crate::ops::Forger`]):
+/// each read advances it by one microsecond, and a wait that sleeps out
+/// its timeout moves it on by that much ([`advance_clock`]). A blocking
+/// call with a timeout therefore ends the same way on every run, and one
+/// that never looks at the clock hangs (libFuzzer's `-timeout` reports it).
 pub(crate) fn fake_clock() -> Duration {
     NOW.with(|now| {
         let t = now.get() + 1;
         now.set(t);
         Duration::from_micros(t)
     })
+}
+
+/// Moves the fake clock on by `by` (a wait that slept out its timeout).
+pub(crate) fn advance_clock(by: Duration) {
+    let micros = u64::try_from(by.as_micros()).unwrap_or(u64::MAX);
+    NOW.with(|now| now.set(now.get().saturating_add(micros)));
 }
 
 /// The fake clock now, without advancing it.
