@@ -161,7 +161,7 @@ pub(crate) fn run(data: &[u8], forging: bool) {
                     flow_or_corrupted,
                 );
                 if let Ok(n) = got {
-                    assert!(n <= capacity as usize, "len {n}");
+                    assert!(n <= ring.capacity() as usize, "len {n}");
                 }
                 let stall = ring.stalled();
                 if !tainted {
