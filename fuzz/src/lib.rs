@@ -7,21 +7,42 @@
 //!
 //! - `cargo test --manifest-path fuzz/Cargo.toml --release` runs every body a
 //!   few thousand times on generated inputs (a seeded xorshift generator, so a
-//!   failure repeats), then on every file in `fuzz/regressions/<target>/`;
+//!   failure repeats), then on every file in `fuzz/regressions/<target>/` and
+//!   in the committed corpus `fuzz/corpus/<target>/`;
 //! - `cargo run --manifest-path fuzz/Cargo.toml --bin <target> -- FILE...`
 //!   replays single inputs, such as a crash from `fuzz/artifacts/`.
 //!
 //! A crash found by the fuzzer gets its input saved in
 //! `fuzz/regressions/<target>/` and a unit test beside the code in the core.
+//!
+//! The targets: [`decode_stream`] and [`codec_round_trip`] (the stream
+//! codec), [`read_frame_region`] and [`read_mpsc_region`] (a consumer
+//! reading a frame ring whose bytes were overwritten), and the
+//! structure-aware `ops_*` targets ([`ops_frame_spsc`], [`ops_frame_mpsc`],
+//! [`ops_spsc`], [`ops_mpmc`], [`ops_semaphore`]): operation sequences of
+//! live endpoints of each kind against a model, with forged writes between
+//! and inside their calls (the module `ops` describes the oracle).
 
 use ipckit_core::Error;
 use ipckit_core::frame::codec::{Decoder, Encoder, PREFIX_LEN};
 
 mod frame_ring;
 mod mpsc_ring;
+mod ops;
+mod ops_frame_mpsc;
+mod ops_frame_spsc;
+mod ops_mpmc;
+mod ops_semaphore;
+mod ops_spsc;
+mod shared;
 
 pub use frame_ring::read_frame_region;
 pub use mpsc_ring::read_mpsc_region;
+pub use ops_frame_mpsc::ops_frame_mpsc;
+pub use ops_frame_spsc::ops_frame_spsc;
+pub use ops_mpmc::ops_mpmc;
+pub use ops_semaphore::ops_semaphore;
+pub use ops_spsc::ops_spsc;
 
 /// Replays each file named on the command line through `target`: the
 /// `main` of every fuzz target built without libFuzzer.

@@ -1,5 +1,6 @@
 //! The fuzz target bodies on generated inputs, then on the saved regression
-//! inputs: the stable-toolchain path (`cargo test --release`).
+//! inputs and the committed corpus: the stable-toolchain path
+//! (`cargo test --release`).
 
 use std::path::Path;
 
@@ -41,11 +42,9 @@ fn structured_stream(rng: &mut XorShift) -> Vec<u8> {
     data
 }
 
-/// Runs `target` on every file in `fuzz/regressions/<name>/`.
-fn replay_regressions(name: &str, target: fn(&[u8])) -> usize {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("regressions")
-        .join(name);
+/// Runs `target` on every file in `fuzz/<kind>/<name>/`.
+fn replay_dir(kind: &str, name: &str, target: Target) -> usize {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(kind).join(name);
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return 0;
     };
@@ -53,6 +52,7 @@ fn replay_regressions(name: &str, target: fn(&[u8])) -> usize {
     for entry in entries {
         let path = entry.unwrap().path();
         let data = std::fs::read(&path).unwrap();
+        // Captured by the test harness, shown if the input fails.
         eprintln!("replaying {}", path.display());
         target(&data);
         count += 1;
@@ -121,14 +121,41 @@ fn read_mpsc_region_generated() {
     }
 }
 
+/// A fuzz target body.
+type Target = fn(&[u8]);
+
+/// Every target, by the name of its directories under `regressions/` and
+/// `corpus/`.
+const TARGETS: [(&str, Target); 9] = [
+    ("decode_stream", decode_stream),
+    ("codec_round_trip", codec_round_trip),
+    ("read_frame_region", read_frame_region),
+    ("read_mpsc_region", read_mpsc_region),
+    ("ops_frame_spsc", ops_frame_spsc),
+    ("ops_frame_mpsc", ops_frame_mpsc),
+    ("ops_spsc", ops_spsc),
+    ("ops_mpmc", ops_mpmc),
+    ("ops_semaphore", ops_semaphore),
+];
+
 #[test]
 fn regressions() {
-    let mut count = 0;
-    count += replay_regressions("decode_stream", decode_stream);
-    count += replay_regressions("codec_round_trip", codec_round_trip);
-    count += replay_regressions("read_frame_region", read_frame_region);
-    count += replay_regressions("read_mpsc_region", read_mpsc_region);
+    let count: usize = TARGETS
+        .iter()
+        .map(|&(name, target)| replay_dir("regressions", name, target))
+        .sum();
     eprintln!("{count} regression inputs replayed");
+}
+
+/// The committed corpus (`fuzz/corpus/<target>/`, minimised by
+/// `cargo fuzz cmin`): what the fuzzer found interesting is replayed by
+/// every `cargo test`, on stable.
+#[test]
+fn corpus() {
+    for (name, target) in TARGETS {
+        let count = replay_dir("corpus", name, target);
+        eprintln!("{name}: {count} corpus inputs replayed");
+    }
 }
 
 #[test]
@@ -152,4 +179,44 @@ fn reference_decoder_agrees_with_the_examples() {
         reference_decode(&stream[..11], 8).end,
         Err(Error::Truncated { missing: 2 })
     );
+}
+
+#[test]
+fn ops_frame_spsc_generated() {
+    let mut rng = XorShift::new(0x0F5C);
+    for i in 0..RUNS {
+        crate::ops_frame_spsc::run(&random_bytes(&mut rng, 400), i % 2 == 0);
+    }
+}
+
+#[test]
+fn ops_frame_mpsc_generated() {
+    let mut rng = XorShift::new(0x3F5C);
+    for i in 0..RUNS {
+        crate::ops_frame_mpsc::run(&random_bytes(&mut rng, 400), i % 2 == 0);
+    }
+}
+
+#[test]
+fn ops_spsc_generated() {
+    let mut rng = XorShift::new(0x5B5C);
+    for i in 0..RUNS {
+        crate::ops_spsc::run(&random_bytes(&mut rng, 400), i % 2 == 0);
+    }
+}
+
+#[test]
+fn ops_mpmc_generated() {
+    let mut rng = XorShift::new(0x3B3C);
+    for i in 0..RUNS {
+        crate::ops_mpmc::run(&random_bytes(&mut rng, 400), i % 2 == 0);
+    }
+}
+
+#[test]
+fn ops_semaphore_generated() {
+    let mut rng = XorShift::new(0x5E3A);
+    for i in 0..RUNS {
+        crate::ops_semaphore::run(&random_bytes(&mut rng, 300), i % 2 == 0);
+    }
 }

@@ -1,0 +1,11 @@
+//! `cargo +nightly fuzz run ops_frame_mpsc`; without libFuzzer, replays the input files
+//! given on the command line (see [`ipckit_fuzz::ops_frame_mpsc`]).
+#![cfg_attr(fuzzing, no_main)]
+
+#[cfg(fuzzing)]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ipckit_fuzz::ops_frame_mpsc(data));
+
+#[cfg(not(fuzzing))]
+fn main() {
+    ipckit_fuzz::replay_files(ipckit_fuzz::ops_frame_mpsc);
+}
