@@ -32,7 +32,7 @@
 //! cheap handles that can be cloned, shared between threads by reference,
 //! and created from the [`Ring`] any number of times, in any number of
 //! processes. There is no role to claim. (An endpoint given an
-//! [`Intent`](crate::intent::Intent) for crash recovery runs one operation
+//! [`Intent`] for crash recovery runs one operation
 //! at a time: see [`Producer::with_intent`].)
 //!
 //! # Layout (layout version 1, kind 2)
@@ -146,7 +146,7 @@
 //! and honour their timeouts. [`Ring::stalled`] reports both.
 //!
 //! Endpoints that announce their claims in an
-//! [`Intent`](crate::intent::Intent) ([`Producer::with_intent`],
+//! [`Intent`] ([`Producer::with_intent`],
 //! [`Consumer::with_intent`]) make every such claim attributable: a
 //! survivor that judged (from the intents and the endpoints' liveness)
 //! that the claimant is dead skips the hole
@@ -1407,7 +1407,7 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// This producer, announcing every claim in `intent` before it makes
     /// it, so that a survivor can tell whether the claim of a position that
     /// stays unpublished is this producer's ([`crate::intent`], and
-    /// [`recovery`](crate::mpmc::recovery) for what a survivor does with
+    /// [`recovery`] for what a survivor does with
     /// it). One intent serves one operation at a time: give each thread
     /// that pushes its own producer and intent (clones share the intent).
     /// The intent is placed where survivors can read it, next to this

@@ -18,7 +18,7 @@
 //! - **A sender killed in `send`** between claiming its position and
 //!   publishing the item leaves a *hole* that holds up every later item. A
 //!   blocked [`recv`](Receiver::recv) looks at the front of the ring
-//!   between its [`LIVENESS_SLICE`](super::LIVENESS_SLICE)s (50 ms) and
+//!   between its [`LIVENESS_SLICE`]s (50 ms) and
 //!   skips a hole whose claim only dead or closed senders' intents name (or
 //!   any hole once no sender is alive), before it ever reports `PeerGone`:
 //!   the items committed behind the hole are delivered, by the other
