@@ -53,6 +53,10 @@ trait Unit: Copy {
     /// # Safety
     /// `p` is aligned to the unit, and the unit is valid for writes.
     unsafe fn store(p: *mut u8, v: Self);
+    /// The unit as the low bits of a word.
+    fn widen(self) -> usize;
+    /// The low bits of a word as a unit.
+    fn narrow(word: usize) -> Self;
 }
 
 macro_rules! unit {
@@ -73,6 +77,14 @@ macro_rules! unit {
                 unsafe { core::sync::atomic::$atomic::from_ptr(p.cast()) }
                     .store(v, Ordering::Relaxed)
             }
+            #[inline(always)]
+            fn widen(self) -> usize {
+                self as usize
+            }
+            #[inline(always)]
+            fn narrow(word: usize) -> Self {
+                word as Self
+            }
         }
     };
 }
@@ -81,9 +93,24 @@ unit!(u16, AtomicU16);
 unit!(u32, AtomicU32);
 unit!(usize, AtomicUsize);
 
-/// Units moved per iteration of the copy loops: the compiler does not merge
-/// atomics, so the unrolling is ours.
+/// Machine words moved per iteration of the copy loops: the compiler does
+/// not merge atomics, so the unrolling is ours.
 const UNROLL: usize = 8;
+
+/// Bytes of a machine word.
+const WORD: usize = size_of::<usize>();
+
+/// The shift that places unit `i` of a word (in memory order) in the word's
+/// value, for units of `n` bytes: private memory moves in whole words, so a
+/// narrow grain costs loads and stores on the shared side only.
+#[inline(always)]
+const fn shift(i: usize, n: usize) -> usize {
+    if cfg!(target_endian = "little") {
+        8 * n * i
+    } else {
+        8 * n * (WORD / n - 1 - i)
+    }
+}
 
 /// Copies `len` bytes from shared `src` to private `dst` in units of `W`.
 ///
@@ -108,20 +135,23 @@ unsafe fn load_units<W: Unit>(src: *const u8, dst: *mut u8, len: usize) {
         // SAFETY: `take <= left`: still within (or one past) both ranges.
         (s, d, left) = unsafe { (s.add(take), d.add(take), left - take) };
     }
-    while left >= UNROLL * n {
-        // All loads first, then all stores: the loads are independent.
-        let mut units = [W::ZERO; UNROLL];
-        for (k, unit) in units.iter_mut().enumerate() {
-            // SAFETY: `s` is aligned and `k * n + n <= left`: a whole unit
-            // inside the range.
-            *unit = unsafe { W::load(s.add(k * n)) };
+    while left >= UNROLL * WORD {
+        // All loads first, assembled into words, then all stores.
+        let mut words = [0usize; UNROLL];
+        for (j, word) in words.iter_mut().enumerate() {
+            for i in 0..WORD / n {
+                // SAFETY: `s` is aligned to `n` and `j * WORD + i * n + n <=
+                // left`: a whole unit inside the range.
+                let unit = unsafe { W::load(s.add(j * WORD + i * n)) };
+                *word |= unit.widen() << shift(i, n);
+            }
         }
-        for (k, unit) in units.iter().enumerate() {
+        for (j, word) in words.iter().enumerate() {
             // SAFETY: within `dst`, unaligned writes to private memory.
-            unsafe { d.add(k * n).cast::<W>().write_unaligned(*unit) };
+            unsafe { d.add(j * WORD).cast::<usize>().write_unaligned(*word) };
         }
-        // SAFETY: `UNROLL * n <= left`.
-        (s, d, left) = unsafe { (s.add(UNROLL * n), d.add(UNROLL * n), left - UNROLL * n) };
+        // SAFETY: `UNROLL * WORD <= left`.
+        (s, d, left) = unsafe { (s.add(UNROLL * WORD), d.add(UNROLL * WORD), left - UNROLL * WORD) };
     }
     while left >= n {
         // SAFETY: an aligned whole unit inside both ranges.
@@ -177,23 +207,28 @@ unsafe fn store_units<W: Unit>(dst: *mut u8, src: Option<*const u8>, len: usize)
         s = s.map(|s| unsafe { s.add(take) });
         left -= take;
     }
-    while left >= UNROLL * n {
-        let mut units = [W::ZERO; UNROLL];
+    while left >= UNROLL * WORD {
+        // Whole private words in, split into units on the way out.
+        let mut words = [0usize; UNROLL];
         if let Some(s) = s {
-            for (k, unit) in units.iter_mut().enumerate() {
+            for (j, word) in words.iter_mut().enumerate() {
                 // SAFETY: inside `src`, unaligned reads of private memory.
-                *unit = unsafe { s.add(k * n).cast::<W>().read_unaligned() };
+                *word = unsafe { s.add(j * WORD).cast::<usize>().read_unaligned() };
             }
         }
-        for (k, unit) in units.iter().enumerate() {
-            // SAFETY: `d` is aligned and `k * n + n <= left`: an owned unit.
-            unsafe { W::store(d.add(k * n), *unit) };
+        for (j, word) in words.iter().enumerate() {
+            for i in 0..WORD / n {
+                let unit = W::narrow(word >> shift(i, n));
+                // SAFETY: `d` is aligned to `n` and `j * WORD + i * n + n <=
+                // left`: an owned whole unit.
+                unsafe { W::store(d.add(j * WORD + i * n), unit) };
+            }
         }
-        // SAFETY: `UNROLL * n <= left`.
-        d = unsafe { d.add(UNROLL * n) };
-        // SAFETY: `UNROLL * n <= left`.
-        s = s.map(|s| unsafe { s.add(UNROLL * n) });
-        left -= UNROLL * n;
+        // SAFETY: `UNROLL * WORD <= left`.
+        d = unsafe { d.add(UNROLL * WORD) };
+        // SAFETY: `UNROLL * WORD <= left`.
+        s = s.map(|s| unsafe { s.add(UNROLL * WORD) });
+        left -= UNROLL * WORD;
     }
     while left >= n {
         // SAFETY: inside `src`, unaligned read of private memory.
@@ -317,12 +352,18 @@ mod tests {
     use super::*;
 
     #[repr(C, align(16))]
-    struct Buf([u8; 64]);
+    struct Buf([u8; 256]);
 
     const GRAINS: [Grain; 4] = [Grain::U8, Grain::U16, Grain::U32, Grain::Word];
 
+    /// Every short length, and lengths around the unrolled loop's step
+    /// (8 words) and its multiples.
+    fn lengths() -> impl Iterator<Item = usize> {
+        (0..=24).chain([31, 32, 33, 63, 64, 65, 66, 67, 71, 72, 127, 128, 129, 131, 136, 200])
+    }
+
     fn pattern(seed: u8) -> Buf {
-        let mut buf = Buf([0; 64]);
+        let mut buf = Buf([0; 256]);
         for (i, b) in buf.0.iter_mut().enumerate() {
             *b = (i as u8).wrapping_mul(37).wrapping_add(seed);
         }
@@ -334,10 +375,10 @@ mod tests {
         let shared = pattern(1);
         for grain in GRAINS {
             for start in 0..16 {
-                for len in 0..=40 {
-                    let mut out = [0xAA; 48];
+                for len in lengths() {
+                    let mut out = [0xAA; 208];
                     // SAFETY: the units around `start..start + len` lie in
-                    // the 16-aligned 64-byte buffer; nobody writes it.
+                    // the 16-aligned buffer; nobody writes it.
                     unsafe { copy_from_shared(shared.0.as_ptr().add(start), &mut out[..len], grain) };
                     assert_eq!(out[..len], shared.0[start..start + len], "{grain:?} {start} {len}");
                     assert!(out[len..].iter().all(|&b| b == 0xAA), "{grain:?} {start} {len}");
@@ -351,7 +392,7 @@ mod tests {
         let src = pattern(100);
         for grain in GRAINS {
             for start in 0..16 {
-                for len in 0..=40 {
+                for len in lengths() {
                     for zero in [false, true] {
                         let mut shared = pattern(1);
                         let mut expected = pattern(1);
@@ -377,7 +418,7 @@ mod tests {
 
     #[test]
     fn control_words_round_trip() {
-        let mut shared = Buf([0; 64]);
+        let mut shared = Buf([0; 256]);
         let p = shared.0.as_mut_ptr();
         // SAFETY: 4-aligned words in the buffer, owned by this thread.
         unsafe {
