@@ -25,10 +25,10 @@ use ipckit_core::{Error, Region, frame, mpmc, semaphore, spsc};
 
 /// Rounds per test: each starts from a fresh ring, since forged control
 /// words soon leave a ring refusing every call with `Corrupted`.
-const ROUNDS: usize = if cfg!(miri) { 3 } else { 100 };
+const ROUNDS: usize = if cfg!(miri) { 6 } else { 100 };
 
 /// Operations per endpoint thread, and stores by the forger, per round.
-const OPS: usize = if cfg!(miri) { 12 } else { 200 };
+const OPS: usize = if cfg!(miri) { 40 } else { 200 };
 
 /// A small xorshift generator: deterministic, no dependency.
 struct Rng(u64);
