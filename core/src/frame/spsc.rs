@@ -419,7 +419,7 @@ impl<'a> Ring<'a> {
     /// hold them (true of any range inside one record: records are 8-byte
     /// aligned and padded to 8).
     #[inline(always)]
-    unsafe fn write_bytes(&self, offset: u32, src: &[u8]) {
+    unsafe fn store_data(&self, offset: u32, src: &[u8]) {
         #[cfg(not(feature = "loom"))]
         // SAFETY: in bounds and owned, whole words included, as the caller
         // guarantees.
@@ -441,7 +441,7 @@ impl<'a> Ring<'a> {
     /// caller read those bytes and the rest of the 4-byte words that hold
     /// them (any range inside one record).
     #[inline(always)]
-    unsafe fn read_bytes(&self, offset: u32, dst: &mut [u8]) {
+    unsafe fn load_data(&self, offset: u32, dst: &mut [u8]) {
         #[cfg(not(feature = "loom"))]
         // SAFETY: in bounds and readable, whole words included, as the
         // caller guarantees.
@@ -472,7 +472,7 @@ impl<'a> Ring<'a> {
         {
             let mut word = [0; 4];
             // SAFETY: 4 bytes in bounds and readable (caller contract).
-            unsafe { self.read_bytes(offset, &mut word) };
+            unsafe { self.load_data(offset, &mut word) };
             u32::from_ne_bytes(word)
         }
     }
@@ -495,7 +495,7 @@ impl<'a> Ring<'a> {
         // SAFETY: 8 bytes in bounds and owned (caller contract).
         unsafe {
             let w = word.to_ne_bytes();
-            self.write_bytes(offset, &[w[0], w[1], w[2], w[3], 0, 0, 0, 0])
+            self.store_data(offset, &[w[0], w[1], w[2], w[3], 0, 0, 0, 0])
         }
     }
 
@@ -936,7 +936,7 @@ impl<'a, N: Notify> Producer<'a, N> {
         // after the record header at `offset`, inside the data area and free.
         unsafe {
             self.ring
-                .write_bytes(reservation.offset + RECORD_HEADER_LEN, frame)
+                .store_data(reservation.offset + RECORD_HEADER_LEN, frame)
         };
         self.commit(reservation, reservation.len);
     }
@@ -1108,7 +1108,7 @@ impl<N: Notify> Grant<'_, '_, N> {
         // SAFETY: the reserved payload starts after the record header at
         // `reservation.offset`, is inside the data area and free; the caller
         // keeps the write within it.
-        unsafe { self.producer.ring.write_bytes(at, src) }
+        unsafe { self.producer.ring.store_data(at, src) }
     }
 
     /// The address of the grant's first byte, for writing with a system
@@ -1494,7 +1494,7 @@ impl<'a, N: Notify> Consumer<'a, N> {
         };
         // SAFETY: `locate` validated the record: `len` payload bytes at
         // `offset` lie inside the data area and within the published range.
-        unsafe { self.ring.read_bytes(located.offset, dst) };
+        unsafe { self.ring.load_data(located.offset, dst) };
         self.release(located.advance);
         Ok(len)
     }
@@ -1607,7 +1607,7 @@ impl<N: Notify> ReadFrame<'_, '_, N> {
         unsafe {
             self.consumer
                 .ring
-                .read_bytes(self.located.offset, &mut dst[..n])
+                .load_data(self.located.offset, &mut dst[..n])
         };
         n
     }
@@ -1636,7 +1636,7 @@ impl<N: Notify> ReadFrame<'_, '_, N> {
         unsafe {
             self.consumer
                 .ring
-                .read_bytes(self.located.offset + offset as u32, dst)
+                .load_data(self.located.offset + offset as u32, dst)
         };
         Ok(())
     }
