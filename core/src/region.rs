@@ -503,8 +503,9 @@ impl<'a> Region<'a> {
     ///   initialised (zeroed fresh memory, as `mmap` or a `.bss` section gives);
     /// - inside this process, no `&`/`&mut` reference to those bytes exists
     ///   outside ipckit, and any other access (a tool, a test playing the
-    ///   peer) goes through atomics or raw-pointer copies; several regions
-    ///   over the same bytes are fine;
+    ///   peer) goes through aligned atomics: `u32` words, or units of
+    ///   `align_of::<T>()` (at most a machine word) in slots of `T`; several
+    ///   regions over the same bytes are fine;
     /// - other processes or cores may write the bytes at any time: that is
     ///   what ipckit is built for, and such writes can make an operation fail
     ///   with [`Error::Corrupted`] but never break memory safety here.

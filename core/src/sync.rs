@@ -16,6 +16,60 @@
 //! masks interrupts: valid between an interrupt handler and `main` of one
 //! core, never between cores or processes.
 //!
+//! # Shared bytes
+//! A region is memory that another party writes whenever it likes: a peer
+//! process, another core, or a thread of this process that does not follow
+//! the protocol (a test's forger, or a bug). In Rust's memory model two
+//! conflicting accesses not ordered by happens-before are a data race, and
+//! undefined behaviour, unless both are atomic; two racing atomic accesses
+//! must moreover cover the same bytes with the same size, unless both are
+//! reads (the "mixed-size" rule of `core::sync::atomic`). A plain
+//! `copy_nonoverlapping` out of a region that a thread of ours writes at the
+//! same time is therefore undefined behaviour, whatever we do with the bytes
+//! afterwards: the compiler may assume they do not change during the copy.
+//!
+//! So the core touches region bytes only through atomics:
+//! - control words (the header block, indices, claims, stamps, record
+//!   headers) are `AtomicU32` loads, stores and read-modify-writes;
+//! - bulk bytes (slots, frame payloads) move through [`copy_from_shared`],
+//!   [`copy_to_shared`] and [`zero_shared`]: loops of relaxed atomic loads
+//!   and stores of one [`Grain`].
+//!
+//! **The grain rule.** Every shared object fixes, for each of its bytes, the
+//! aligned unit through which that byte is accessed, and the core never
+//! accesses it at another size, not even at the ragged ends of a copy: a
+//! partial unit is loaded whole (and the wanted bytes picked out) or loaded,
+//! merged and stored whole. The units are: 4 bytes for control words and
+//! for the whole data area of the frame rings (whose `u32` record headers
+//! occupy, at other times, the bytes that payloads occupy);
+//! `min(align_of::<T>(), size_of::<usize>())` bytes for a slot of `T` (slots
+//! are aligned to `T` and a multiple of its alignment long, so a slot never
+//! has a partial unit and never shares one with a neighbour). The layouts
+//! make the merge sound: a partial unit at the end of a frame payload lies
+//! inside the same record (records are 8-byte aligned), which the writer owns.
+//!
+//! Consequently a concurrent writer that accesses a region at its grain
+//! (every writer the hardware offers: a peer's plain aligned stores are
+//! single-copy atomic per unit) races with us only through same-size atomic
+//! accesses: no data race and no mixed-size race, in any interleaving. What
+//! it can still do is change the values we read, even between two units of
+//! one copy (a torn frame or item); that is a wrong value, which the
+//! validation of every control word and the bounds on every length turn into
+//! an error or a wrong message, never into an access outside the region.
+//! `tests/forging.rs` checks this under miri, with a forging thread writing
+//! a region while endpoints operate on it.
+//!
+//! The price: a relaxed atomic load or store compiles to one plain `mov`
+//! (x86-64, AArch64, Arm, RISC-V), but the compiler may neither merge nor
+//! vectorise atomics, so a long copy moves one unit per instruction on the
+//! shared side instead of 16 or 32 bytes. The loops move eight machine
+//! words per iteration and touch private memory in whole words (a 4-byte
+//! grain costs two loads but one store per word out of a region). Out of
+//! cache the copy runs near `memcpy` speed; from L1/L2 at roughly 0.5-0.9x
+//! of it (figures in the issue 13 report). `volatile` copies would not help:
+//! they are not atomic in Rust's model. If Rust gains an atomic `memcpy`
+//! (RFC 3301) it can replace the loops here, in one place.
+//!
 //! Why no lock-based fallback: a shared region is touched by several processes
 //! or cores. A fallback lock lives in one process's private memory and would
 //! exclude nothing, so only native atomics may reach a region. `AtomicU32` from
@@ -60,16 +114,11 @@ pub(crate) fn spin_hint() {
 /// the index protocol as a data race: this is what proves that a consumer
 /// never observes a slot before its data.
 ///
-/// Against a *hostile* peer that writes a slot while we copy it, the copy is a
-/// plain (non-volatile, non-atomic) memory copy. Rust's abstract machine calls
-/// a racing access from outside the program a data race; what the compiler can
-/// do with it here is limited to the copied value (the copy goes straight into
-/// a local the caller owns, no reference to the slot survives it, and no
-/// decision of ours depends on slot bytes), so the practical outcome is torn,
-/// wrong data. This is the same stance as the Linux kernel's `copy_from_user`
-/// and every shared-memory ring we know of; a word-wise atomic copy would make
-/// it formally clean at a measurable cost and can be switched in here, in one
-/// place, if Rust gains an atomic memcpy (RFC 3301).
+/// Against a *hostile* peer that writes a slot while we copy it, the copy
+/// is still race-free: every byte moves through [`load_bytes`] and
+/// [`copy_to_shared`], relaxed atomics of the slot's [`Grain`] (see the
+/// module docs). The peer can make the value wrong, never the access
+/// undefined.
 #[cfg(not(feature = "loom"))]
 #[repr(transparent)]
 pub(crate) struct SlotCell<T>(core::cell::UnsafeCell<T>);
@@ -77,28 +126,57 @@ pub(crate) struct SlotCell<T>(core::cell::UnsafeCell<T>);
 #[cfg(not(feature = "loom"))]
 impl<T> SlotCell<T> {
     /// Reads the slot through a raw pointer (a copy; no reference to shared
-    /// memory outlives this call).
+    /// memory outlives this call), in units of the slot's [`Grain`].
     ///
     /// # Safety
     /// `this` points to a slot inside a live region, and the index protocol
     /// gives the caller the right to read it.
     #[inline(always)]
-    pub(crate) unsafe fn read(this: *const Self) -> T {
-        // SAFETY: the caller guarantees `this` is a valid, aligned slot that it
-        // may read; `SlotCell<T>` is `repr(transparent)` over `T`.
-        unsafe { this.cast::<T>().read() }
+    pub(crate) unsafe fn read(this: *const Self) -> T
+    where
+        T: bytemuck::Pod,
+    {
+        let mut value = core::mem::MaybeUninit::<T>::uninit();
+        // SAFETY: a slot of `T` (caller contract).
+        unsafe { assume_slot_aligned(this) };
+        // SAFETY: the slot is aligned to `T` and `size_of::<T>()` long, so it
+        // is whole units of `Grain::of::<T>()`, readable (caller contract);
+        // the destination is a private local of the same size.
+        unsafe {
+            load_bytes(
+                this.cast::<u8>(),
+                value.as_mut_ptr().cast::<u8>(),
+                size_of::<T>(),
+                Grain::of::<T>(),
+            )
+        };
+        // SAFETY: every byte was written above, and `T: Pod` accepts any
+        // bytes.
+        unsafe { value.assume_init() }
     }
 
-    /// Writes the slot through a raw pointer.
+    /// Writes the slot through a raw pointer, in units of the slot's
+    /// [`Grain`].
     ///
     /// # Safety
     /// `this` points to a slot inside a live region, and the index protocol
     /// gives the caller the right to write it.
     #[inline(always)]
-    pub(crate) unsafe fn write(this: *const Self, value: T) {
-        // SAFETY: the caller guarantees `this` is a valid, aligned slot that it
-        // owns for writing; the cell makes writing through `*const` legal.
-        unsafe { UnsafeCellExt::get(this).write(value) }
+    pub(crate) unsafe fn write(this: *const Self, value: T)
+    where
+        T: bytemuck::Pod,
+    {
+        // SAFETY: a slot of `T` (caller contract).
+        unsafe { assume_slot_aligned(this) };
+        // SAFETY: whole units of the slot's grain, owned for writing (caller
+        // contract); the cell makes writing through `*const` legal.
+        unsafe {
+            copy_to_shared(
+                UnsafeCellExt::get(this).cast::<u8>(),
+                bytemuck::bytes_of(&value),
+                Grain::of::<T>(),
+            )
+        }
     }
 
     /// Copies `src` into `len = src.len()` consecutive slots starting at `dst`.
@@ -109,11 +187,19 @@ impl<T> SlotCell<T> {
     #[inline(always)]
     pub(crate) unsafe fn write_slice(dst: *const Self, src: &[T])
     where
-        T: Copy,
+        T: bytemuck::Pod,
     {
-        // SAFETY: the caller owns the destination slots; `src` is a separate
-        // Rust slice, so the ranges cannot overlap.
-        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), UnsafeCellExt::get(dst), src.len()) }
+        // SAFETY: slots of `T` (caller contract).
+        unsafe { assume_slot_aligned(dst) };
+        // SAFETY: consecutive slots are whole units of the grain, owned by
+        // the caller; `src` is a separate Rust slice.
+        unsafe {
+            copy_to_shared(
+                UnsafeCellExt::get(dst).cast::<u8>(),
+                bytemuck::cast_slice(src),
+                Grain::of::<T>(),
+            )
+        }
     }
 
     /// Copies `dst.len()` consecutive slots starting at `src` into `dst`.
@@ -124,11 +210,19 @@ impl<T> SlotCell<T> {
     #[inline(always)]
     pub(crate) unsafe fn read_slice(src: *const Self, dst: &mut [T])
     where
-        T: Copy,
+        T: bytemuck::Pod,
     {
-        // SAFETY: the caller may read the source slots; `dst` is a separate
-        // exclusive Rust slice, so the ranges cannot overlap.
-        unsafe { core::ptr::copy_nonoverlapping(src.cast::<T>(), dst.as_mut_ptr(), dst.len()) }
+        // SAFETY: slots of `T` (caller contract).
+        unsafe { assume_slot_aligned(src) };
+        // SAFETY: consecutive readable slots, whole units of the grain;
+        // `dst` is a separate exclusive slice.
+        unsafe {
+            copy_from_shared(
+                src.cast::<u8>(),
+                bytemuck::cast_slice_mut(dst),
+                Grain::of::<T>(),
+            )
+        }
     }
 
     /// The raw address of the value, for the `unsafe` slice views.
@@ -136,6 +230,20 @@ impl<T> SlotCell<T> {
     pub(crate) fn as_ptr(this: *const Self) -> *mut T {
         UnsafeCellExt::get(this)
     }
+}
+
+/// Tells the compiler that a slot of `T` is aligned to `T`, so that the
+/// grain copies lose their ragged-edge branches and a `u64` slot moves with
+/// one `mov`.
+///
+/// # Safety
+/// `p` points to a slot of `T`, which the region layout aligns to `T`.
+#[cfg(not(feature = "loom"))]
+#[inline(always)]
+unsafe fn assume_slot_aligned<T>(p: *const SlotCell<T>) {
+    debug_assert!(p.addr() % align_of::<T>() == 0);
+    // SAFETY: the caller's contract.
+    unsafe { core::hint::assert_unchecked(p.addr() % align_of::<T>() == 0) }
 }
 
 #[cfg(not(feature = "loom"))]
@@ -207,3 +315,12 @@ impl<T> SlotCell<T> {
         }
     }
 }
+
+/// Race-free byte moves between a region and private memory (module docs,
+/// "Shared bytes").
+#[cfg(not(feature = "loom"))]
+mod shared;
+#[cfg(not(feature = "loom"))]
+pub(crate) use shared::{
+    Grain, copy_from_shared, copy_to_shared, load_bytes, load_u32, store_u32, zero_shared,
+};

@@ -28,6 +28,13 @@
 //! padding record. A padding record therefore always ends exactly at the end
 //! of the data area, and is always followed by a frame at offset 0.
 //!
+//! Every byte of the data area is accessed as part of its aligned 4-byte
+//! word, through atomics: the header words are `u32` atomics, and payloads
+//! move by the word-wise atomic copies of the crate's `sync` module (whose
+//! docs argue why that makes a concurrent forging writer harmless). The
+//! bytes that hold a header now hold a payload later, so one grain for the
+//! whole area is what keeps every racing access the same size.
+//!
 //! The largest frame is [`max_frame_len`]`(capacity)`, half the data area
 //! less a record header: padding is always shorter than the record that
 //! caused it, so an empty ring can always take the largest frame, wherever
@@ -47,6 +54,10 @@ pub mod mpsc;
 pub mod spsc;
 
 use crate::error::{Error, Result};
+
+/// The grain of a data area (see the records section): aligned `u32` words.
+#[cfg(not(feature = "loom"))]
+pub(crate) const DATA_GRAIN: crate::sync::Grain = crate::sync::Grain::U32;
 
 /// Every record header and payload starts at a multiple of this many bytes
 /// from the start of the data area.

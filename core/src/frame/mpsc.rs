@@ -444,11 +444,7 @@ impl Data {
         // SAFETY: in bounds and owned (caller contract); `src` is a separate
         // Rust slice, so the ranges do not overlap.
         unsafe {
-            core::ptr::copy_nonoverlapping(
-                src.as_ptr(),
-                self.base.as_ptr().add(off as usize),
-                src.len(),
-            )
+            crate::sync::copy_to_shared(self.base.as_ptr().add(off as usize), src, super::DATA_GRAIN)
         }
         #[cfg(feature = "loom")]
         {
@@ -480,11 +476,7 @@ impl Data {
         // SAFETY: in bounds and readable (caller contract); `dst` is a
         // separate exclusive slice.
         unsafe {
-            core::ptr::copy_nonoverlapping(
-                self.base.as_ptr().add(off as usize),
-                dst.as_mut_ptr(),
-                dst.len(),
-            )
+            crate::sync::copy_from_shared(self.base.as_ptr().add(off as usize), dst, super::DATA_GRAIN)
         }
         #[cfg(feature = "loom")]
         {
@@ -513,7 +505,7 @@ impl Data {
         #[cfg(not(feature = "loom"))]
         // SAFETY: in bounds and owned (caller contract).
         unsafe {
-            core::ptr::write_bytes(self.base.as_ptr().add(off as usize), 0, len as usize)
+            crate::sync::zero_shared(self.base.as_ptr().add(off as usize), len as usize, super::DATA_GRAIN)
         }
         #[cfg(feature = "loom")]
         for unit in (off / 8)..((off + len) / 8) {

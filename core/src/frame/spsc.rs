@@ -37,8 +37,11 @@
 //! The consumer validates `tail` (within a capacity of `head`) when it
 //! reloads it and every record header before it touches the record
 //! ([`parse_record`]); the producer validates `head` when it reloads it.
-//! Frames are copied out by the safe accessors; no Rust reference into the
-//! region is created unless the caller asks for one with an `unsafe` method.
+//! Header words are atomic loads; frames are copied out by the safe
+//! accessors with word-wise atomic copies, so a peer writing the bytes
+//! concurrently (even a thread of this process) can make them wrong, never
+//! make the copy a data race. No Rust reference into the region is created
+//! unless the caller asks for one with an `unsafe` method.
 //!
 //! # Example
 //! ```
@@ -408,26 +411,93 @@ impl<'a> Ring<'a> {
         unsafe { self.control.as_ref() }
     }
 
-    /// Copies `src` into the data area at `offset`.
+    /// Copies `src` into the data area at `offset`, in aligned atomic words
+    /// ([`DATA_GRAIN`](super::DATA_GRAIN)).
     ///
     /// # Safety
     /// `offset + src.len() <= capacity`, and the index protocol gives the
-    /// caller those bytes for writing.
+    /// caller those bytes for writing, and the rest of the 4-byte words that
+    /// hold them (true of any range inside one record: records are 8-byte
+    /// aligned and padded to 8).
     #[inline(always)]
-    unsafe fn write_bytes(&self, offset: u32, src: &[u8]) {
+    unsafe fn store_data(&self, offset: u32, src: &[u8]) {
+        #[cfg(not(feature = "loom"))]
+        // SAFETY: in bounds and owned, whole words included, as the caller
+        // guarantees.
+        unsafe {
+            crate::sync::copy_to_shared(self.byte_ptr(offset), src, super::DATA_GRAIN)
+        }
+        #[cfg(feature = "loom")]
         // SAFETY: in bounds and owned, as the caller guarantees.
-        unsafe { SlotCell::write_slice(self.data.as_ptr().add(offset as usize), src) }
+        unsafe {
+            SlotCell::write_slice(self.data.as_ptr().add(offset as usize), src)
+        }
     }
 
-    /// Copies bytes of the data area at `offset` into `dst`.
+    /// Copies bytes of the data area at `offset` into `dst`, in aligned
+    /// atomic words.
     ///
     /// # Safety
     /// `offset + dst.len() <= capacity`, and the index protocol lets the
-    /// caller read those bytes.
+    /// caller read those bytes and the rest of the 4-byte words that hold
+    /// them (any range inside one record).
     #[inline(always)]
-    unsafe fn read_bytes(&self, offset: u32, dst: &mut [u8]) {
+    unsafe fn load_data(&self, offset: u32, dst: &mut [u8]) {
+        #[cfg(not(feature = "loom"))]
+        // SAFETY: in bounds and readable, whole words included, as the
+        // caller guarantees.
+        unsafe {
+            crate::sync::copy_from_shared(self.byte_ptr(offset), dst, super::DATA_GRAIN)
+        }
+        #[cfg(feature = "loom")]
         // SAFETY: in bounds and readable, as the caller guarantees.
-        unsafe { SlotCell::read_slice(self.data.as_ptr().add(offset as usize), dst) }
+        unsafe {
+            SlotCell::read_slice(self.data.as_ptr().add(offset as usize), dst)
+        }
+    }
+
+    /// Loads the record header word at `offset` (one atomic load).
+    ///
+    /// # Safety
+    /// `offset` is a multiple of 8 below `capacity` whose bytes the index
+    /// protocol lets the caller read.
+    #[inline(always)]
+    unsafe fn load_header(&self, offset: u32) -> u32 {
+        #[cfg(not(feature = "loom"))]
+        {
+            // SAFETY: 8-aligned (the data area is 8-aligned, `offset` a
+            // multiple of 8) and in bounds; readable (caller contract).
+            unsafe { crate::sync::load_u32(self.byte_ptr(offset)) }
+        }
+        #[cfg(feature = "loom")]
+        {
+            let mut word = [0; 4];
+            // SAFETY: 4 bytes in bounds and readable (caller contract).
+            unsafe { self.load_data(offset, &mut word) };
+            u32::from_ne_bytes(word)
+        }
+    }
+
+    /// Stores a record header at `offset`: `word`, then a zero claimant
+    /// (atomic stores; the caller publishes them with `tail`).
+    ///
+    /// # Safety
+    /// `offset` is a multiple of 8 with `offset + 8 <= capacity`, and the
+    /// index protocol gives the caller those bytes for writing.
+    #[inline(always)]
+    unsafe fn store_header(&self, offset: u32, word: u32) {
+        #[cfg(not(feature = "loom"))]
+        // SAFETY: two aligned words in bounds and owned (caller contract).
+        unsafe {
+            crate::sync::store_u32(self.byte_ptr(offset), word);
+            crate::sync::store_u32(self.byte_ptr(offset + 4), 0);
+        }
+        #[cfg(feature = "loom")]
+        // SAFETY: 8 bytes in bounds and owned (caller contract).
+        unsafe {
+            let w = word.to_ne_bytes();
+            self.store_data(offset, &[w[0], w[1], w[2], w[3], 0, 0, 0, 0])
+        }
     }
 
     /// The raw address of data byte `offset` (`offset <= capacity`).
@@ -867,7 +937,7 @@ impl<'a, N: Notify> Producer<'a, N> {
         // after the record header at `offset`, inside the data area and free.
         unsafe {
             self.ring
-                .write_bytes(reservation.offset + RECORD_HEADER_LEN, frame)
+                .store_data(reservation.offset + RECORD_HEADER_LEN, frame)
         };
         self.commit(reservation, reservation.len);
     }
@@ -883,11 +953,11 @@ impl<'a, N: Notify> Producer<'a, N> {
             // SAFETY: the padding covers `at..capacity`, reserved and free;
             // a header needs 8 bytes and `pad >= 8` (positions are multiples
             // of 8).
-            unsafe { ring.write_bytes(at, &header_bytes(PAD | reservation.pad)) };
+            unsafe { ring.store_header(at, PAD | reservation.pad) };
         }
         // SAFETY: the record's header is the first 8 reserved bytes at
         // `offset`.
-        unsafe { ring.write_bytes(reservation.offset, &header_bytes(frame_word(len))) };
+        unsafe { ring.store_header(reservation.offset, frame_word(len)) };
         self.tail = self.tail.wrapping_add(reservation.pad + record_len(len));
         let c = ring.control();
         c.producer.tail.store(self.tail, Ordering::Release);
@@ -929,19 +999,12 @@ impl<'a, N: Notify> Producer<'a, N> {
     }
 }
 
-/// The two header words of a record as bytes: `word` and a zero claimant.
-#[inline(always)]
-fn header_bytes(word: u32) -> [u8; 8] {
-    let w = word.to_ne_bytes();
-    [w[0], w[1], w[2], w[3], 0, 0, 0, 0]
-}
-
 /// Room for one frame, reserved by [`Producer::try_grant`]: write the frame
 /// in place, then [`commit`](Self::commit) it.
 ///
-/// The safe writers copy through raw pointers, so a consumer that scribbles
-/// on the bytes can make them wrong but never make this process unsound;
-/// [`as_mut_slice`](Self::as_mut_slice) is for a trusted peer. Bytes left
+/// The safe writers copy through word-wise atomics, so a consumer that
+/// scribbles on the bytes can make them wrong but never make this process
+/// unsound; [`as_mut_slice`](Self::as_mut_slice) is for a trusted peer. Bytes left
 /// unwritten carry whatever the ring held before. Dropping the grant commits
 /// nothing.
 ///
@@ -1046,7 +1109,7 @@ impl<N: Notify> Grant<'_, '_, N> {
         // SAFETY: the reserved payload starts after the record header at
         // `reservation.offset`, is inside the data area and free; the caller
         // keeps the write within it.
-        unsafe { self.producer.ring.write_bytes(at, src) }
+        unsafe { self.producer.ring.store_data(at, src) }
     }
 
     /// The address of the grant's first byte, for writing with a system
@@ -1208,12 +1271,10 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// The record header word at data offset `offset`.
     #[inline(always)]
     fn header_word(&self, offset: u32) -> u32 {
-        let mut word = [0; 4];
         // SAFETY: `offset` is a multiple of 8 below `capacity` (a local
-        // invariant: `head` is 8-aligned and masked), so 4 bytes fit; the
-        // bytes are published (the caller saw `tail` beyond them).
-        unsafe { self.ring.read_bytes(offset, &mut word) };
-        u32::from_ne_bytes(word)
+        // invariant: `head` is 8-aligned and masked); the bytes are
+        // published (the caller saw `tail` beyond them).
+        unsafe { self.ring.load_header(offset) }
     }
 
     /// Finds the oldest frame, skipping a padding record before it, or
@@ -1434,7 +1495,7 @@ impl<'a, N: Notify> Consumer<'a, N> {
         };
         // SAFETY: `locate` validated the record: `len` payload bytes at
         // `offset` lie inside the data area and within the published range.
-        unsafe { self.ring.read_bytes(located.offset, dst) };
+        unsafe { self.ring.load_data(located.offset, dst) };
         self.release(located.advance);
         Ok(len)
     }
@@ -1470,9 +1531,9 @@ impl<'a, N: Notify> Consumer<'a, N> {
 
 /// The oldest frame, borrowed in place by [`Consumer::try_read`].
 ///
-/// The safe readers copy through raw pointers, so a producer that scribbles
-/// on the bytes can make them wrong but never make this process unsound;
-/// [`as_slice`](Self::as_slice) is for a trusted peer.
+/// The safe readers copy through word-wise atomics, so a producer that
+/// scribbles on the bytes can make them wrong but never make this process
+/// unsound; [`as_slice`](Self::as_slice) is for a trusted peer.
 ///
 /// ```
 /// use ipckit_core::{frame, AlignedBytes, Region};
@@ -1547,7 +1608,7 @@ impl<N: Notify> ReadFrame<'_, '_, N> {
         unsafe {
             self.consumer
                 .ring
-                .read_bytes(self.located.offset, &mut dst[..n])
+                .load_data(self.located.offset, &mut dst[..n])
         };
         n
     }
@@ -1576,7 +1637,7 @@ impl<N: Notify> ReadFrame<'_, '_, N> {
         unsafe {
             self.consumer
                 .ring
-                .read_bytes(self.located.offset + offset as u32, dst)
+                .load_data(self.located.offset + offset as u32, dst)
         };
         Ok(())
     }
