@@ -163,20 +163,31 @@ impl Forger<'_> {
     /// `OPS` stores, one in sixteen into a control word (those tend to
     /// wreck the ring for good), the others into data (for a frame ring,
     /// three in four into the payload after `head`), then sets `done`.
-    fn run(self, rng: &mut Rng, capacity: u32, control: &Targets, data: &Targets, done: &AtomicBool) {
+    fn run(
+        self,
+        rng: &mut Rng,
+        capacity: u32,
+        control: &Targets,
+        data: &Targets,
+        done: &AtomicBool,
+    ) {
         for _ in 0..OPS {
             let targets = if rng.below(16) == 0 { control } else { data };
             if let (Some((head, base, cap)), 1..) = (targets.frames, rng.below(4)) {
                 // Payload bytes of the oldest frame (or of the one after).
                 let head = self.word(head).load(Ordering::Relaxed);
                 let at = (head as usize + 8 + 4 * rng.below(16)) & (cap as usize - 4);
-                self.word(base + at).store(rng.next() as u32, Ordering::Relaxed);
+                self.word(base + at)
+                    .store(rng.next() as u32, Ordering::Relaxed);
                 continue;
             }
             let pick = rng.below(targets.words.len() + targets.units.len());
             if let Some(&off) = targets.words.get(pick) {
                 let w = self.word(off);
-                w.store(Self::value(rng, capacity, w.load(Ordering::Relaxed)), Ordering::Relaxed);
+                w.store(
+                    Self::value(rng, capacity, w.load(Ordering::Relaxed)),
+                    Ordering::Relaxed,
+                );
             } else {
                 let u = self.unit(targets.units[pick - targets.words.len()]);
                 let low = Self::value(rng, capacity, u.load(Ordering::Relaxed) as u32);
@@ -214,7 +225,15 @@ fn race(
             }
             CALLS.with(Cell::get)
         };
-        s.spawn(move || forger.run(&mut Rng(seed ^ 0x9e37_79b9_7f4a_7c15), capacity, control, data, done));
+        s.spawn(move || {
+            forger.run(
+                &mut Rng(seed ^ 0x9e37_79b9_7f4a_7c15),
+                capacity,
+                control,
+                data,
+                done,
+            )
+        });
         let producer = s.spawn(move || endpoint(seed ^ 0x1234_5678, &mut producer));
         let (calls, ok) = endpoint(seed ^ 0x8765_4321, &mut consumer);
         let (p_calls, p_ok) = producer.join().unwrap();
@@ -235,7 +254,10 @@ impl Tally {
 
 impl Drop for Tally {
     fn drop(&mut self) {
-        println!("{}: {ROUNDS} rounds, {} calls, {} succeeded", self.0, self.1, self.2);
+        println!(
+            "{}: {ROUNDS} rounds, {} calls, {} succeeded",
+            self.0, self.1, self.2
+        );
         if !cfg!(miri) && !std::thread::panicking() {
             assert!(self.2 > 0, "{}: no call ever succeeded", self.0);
         }
@@ -282,7 +304,9 @@ fn typed_spsc_under_a_forging_thread() {
     const CAP: u32 = 16;
     let mem = Mem::new(spsc::Ring::<u64>::region_len(CAP).unwrap());
     let data = Targets {
-        units: (0..CAP as usize).map(|i| spsc::DATA_OFFSET + 8 * i).collect(),
+        units: (0..CAP as usize)
+            .map(|i| spsc::DATA_OFFSET + 8 * i)
+            .collect(),
         ..Targets::default()
     };
     let control = Targets::control(&[128, 256]);
@@ -307,7 +331,15 @@ fn typed_spsc_under_a_forging_thread() {
                 assert!(n <= 4);
             }
         };
-        tally.add(race(seed(round), mem.forger(), CAP, &control, &data, producer, consumer));
+        tally.add(race(
+            seed(round),
+            mem.forger(),
+            CAP,
+            &control,
+            &data,
+            producer,
+            consumer,
+        ));
     }
 }
 
@@ -336,7 +368,15 @@ fn mpmc_under_a_forging_thread() {
         let consumer = |_: &mut Rng| {
             check(rx.try_pop());
         };
-        tally.add(race(seed(round), mem.forger(), CAP, &control, &data, producer, consumer));
+        tally.add(race(
+            seed(round),
+            mem.forger(),
+            CAP,
+            &control,
+            &data,
+            producer,
+            consumer,
+        ));
     }
 }
 
@@ -388,7 +428,15 @@ fn frame_spsc_under_a_forging_thread() {
             }
         };
         let producer = frame_producer!(tx, max);
-        tally.add(race(seed(round), mem.forger(), CAP, &control, &data, producer, consumer));
+        tally.add(race(
+            seed(round),
+            mem.forger(),
+            CAP,
+            &control,
+            &data,
+            producer,
+            consumer,
+        ));
     }
 }
 
@@ -423,7 +471,15 @@ fn frame_mpsc_under_a_forging_thread() {
             }
         };
         let producer = frame_producer!(tx, max);
-        tally.add(race(seed(round), mem.forger(), CAP, &control, &data, producer, consumer));
+        tally.add(race(
+            seed(round),
+            mem.forger(),
+            CAP,
+            &control,
+            &data,
+            producer,
+            consumer,
+        ));
     }
 }
 
@@ -448,6 +504,14 @@ fn semaphore_under_a_forging_thread() {
                 assert!(v <= MAX);
             }
         };
-        tally.add(race(seed(round), mem.forger(), MAX, &control, &data, producer, consumer));
+        tally.add(race(
+            seed(round),
+            mem.forger(),
+            MAX,
+            &control,
+            &data,
+            producer,
+            consumer,
+        ));
     }
 }

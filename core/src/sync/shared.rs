@@ -151,7 +151,13 @@ unsafe fn load_units<W: Unit>(src: *const u8, dst: *mut u8, len: usize) {
             unsafe { d.add(j * WORD).cast::<usize>().write_unaligned(*word) };
         }
         // SAFETY: `UNROLL * WORD <= left`.
-        (s, d, left) = unsafe { (s.add(UNROLL * WORD), d.add(UNROLL * WORD), left - UNROLL * WORD) };
+        (s, d, left) = unsafe {
+            (
+                s.add(UNROLL * WORD),
+                d.add(UNROLL * WORD),
+                left - UNROLL * WORD,
+            )
+        };
     }
     while left >= n {
         // SAFETY: an aligned whole unit inside both ranges.
@@ -364,7 +370,9 @@ mod tests {
     /// tens of milliseconds, a sample that still takes every path: partial
     /// units at either end, the unit loop, the unrolled loop.
     fn lengths() -> impl Iterator<Item = usize> {
-        let all = (0..=24).chain([31, 32, 33, 63, 64, 65, 66, 67, 71, 72, 127, 128, 129, 131, 136, 200]);
+        let all = (0..=24).chain([
+            31, 32, 33, 63, 64, 65, 66, 67, 71, 72, 127, 128, 129, 131, 136, 200,
+        ]);
         all.filter(|len| !cfg!(miri) || [0, 3, 8, 9, 65, 71].contains(len))
     }
 
@@ -394,8 +402,15 @@ mod tests {
                     // SAFETY: the units around `start..start + len` lie in
                     // the 16-aligned buffer; nobody writes it.
                     unsafe { copy_from_shared(base.add(start), &mut out[..len], grain) };
-                    assert_eq!(out[..len], pattern(1).0[start..start + len], "{grain:?} {start} {len}");
-                    assert!(out[len..].iter().all(|&b| b == 0xAA), "{grain:?} {start} {len}");
+                    assert_eq!(
+                        out[..len],
+                        pattern(1).0[start..start + len],
+                        "{grain:?} {start} {len}"
+                    );
+                    assert!(
+                        out[len..].iter().all(|&b| b == 0xAA),
+                        "{grain:?} {start} {len}"
+                    );
                 }
             }
         }
