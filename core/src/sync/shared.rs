@@ -191,8 +191,11 @@ unsafe fn store_units<W: Unit>(dst: *mut u8, src: Option<*const u8>, len: usize)
     let n = size_of::<W>();
     let (mut d, mut left) = (dst, len);
     let mut s = src;
-    // SAFETY (of every use): `s` advances with `d`, within `src..src + len`.
-    let byte = |s: Option<*const u8>, i: usize| s.map_or(0, |s| unsafe { s.add(i).read() });
+    let byte = |s: Option<*const u8>, i: usize| {
+        // SAFETY: every use passes the `s` that advances with `d`, and an
+        // `i` within what is left: inside `src..src + len` (contract).
+        s.map_or(0, |s| unsafe { s.add(i).read() })
+    };
     let skew = d.addr() & (n - 1);
     if skew != 0 && left > 0 {
         let take = (n - skew).min(left);
