@@ -945,7 +945,9 @@ impl<'a, T: Pod> Ring<'a, T> {
                     Ordering::Acquire,
                 ) {
                     Ok(_) if DIE => return Ok(Step::Done(())),
-                    Err(_) if DIE => return Ok(Step::Blocked(tail)),
+                    // A lost race ends a dying claim; a spurious failure
+                    // of the weak compare-and-swap (miri makes them) retries.
+                    Err(now) if DIE && now != tail => return Ok(Step::Blocked(tail)),
                     Ok(_) => {
                         // SAFETY: the compare-and-swap made this endpoint the
                         // only owner of position `tail`, and the stamp said
@@ -1053,7 +1055,8 @@ impl<'a, T: Pod> Ring<'a, T> {
                     Ordering::Acquire,
                 ) {
                     Ok(_) if DIE => return Ok(Step::Done(T::zeroed())),
-                    Err(_) if DIE => return Ok(Step::Blocked(head)),
+                    // As in `push_claim`: only a lost race ends it.
+                    Err(now) if DIE && now != head => return Ok(Step::Blocked(head)),
                     Ok(_) => {
                         // SAFETY: the compare-and-swap made this endpoint the
                         // only reader of position `head`, whose item is
