@@ -11,6 +11,9 @@ const HEADER_END: usize = 128;
 const TAIL: usize = 128;
 const HEAD: usize = 256;
 const CONSUMER_CLAIM: usize = 260;
+/// The consumer's erase journal (position, span): a new consumer finishes
+/// the erase it names, so a forged one may erase records or be refused.
+const JOURNAL: usize = 268;
 const DATA: usize = mpsc::DATA_OFFSET;
 
 /// The largest data area the target builds.
@@ -174,7 +177,8 @@ pub fn read_mpsc_region(data: &[u8]) {
     let header_changed = bytes[..HEADER_END] != original[..HEADER_END];
     let claim_changed =
         bytes[CONSUMER_CLAIM..CONSUMER_CLAIM + 4] != original[CONSUMER_CLAIM..CONSUMER_CLAIM + 4];
-    let mut intact = records.len();
+    let journal_changed = bytes[JOURNAL..JOURNAL + 8] != original[JOURNAL..JOURNAL + 8];
+    let mut intact = if journal_changed { 0 } else { records.len() };
     for offset in 0..capacity as usize {
         if bytes[DATA + offset] != original[DATA + offset] {
             let affected = records
@@ -219,7 +223,11 @@ pub fn read_mpsc_region(data: &[u8]) {
         Ok(rx) => rx,
         Err(e) => {
             assert!(
-                header_changed || claim_changed || head_changed || new_tail != tail,
+                header_changed
+                    || claim_changed
+                    || journal_changed
+                    || head_changed
+                    || new_tail != tail,
                 "consumer refused on a valid region: {e:?}"
             );
             return;
