@@ -326,27 +326,6 @@ pub(crate) unsafe fn zero_shared(dst: *mut u8, len: usize, grain: Grain) {
     unsafe { store_bytes(dst, None, len, grain) }
 }
 
-/// Loads the shared control word at `p` (relaxed).
-///
-/// # Safety
-/// `p` is 4-aligned and the word is valid for reads.
-#[inline(always)]
-pub(crate) unsafe fn load_u32(p: *const u8) -> u32 {
-    // SAFETY: the caller's contract.
-    unsafe { <u32 as Unit>::load(p) }
-}
-
-/// Stores the shared control word at `p` (relaxed; publication is the
-/// caller's later `Release` store of an index).
-///
-/// # Safety
-/// `p` is 4-aligned, the word is valid for writes and owned by the caller.
-#[inline(always)]
-pub(crate) unsafe fn store_u32(p: *mut u8, v: u32) {
-    // SAFETY: the caller's contract.
-    unsafe { <u32 as Unit>::store(p, v) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,18 +407,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn control_words_round_trip() {
-        let mut shared = Buf([0; LEN]);
-        let p = shared.0.as_mut_ptr();
-        // SAFETY: 4-aligned words in the buffer, owned by this thread.
-        unsafe {
-            store_u32(p.add(8), 0xDEAD_BEEF);
-            assert_eq!(load_u32(p.add(8)), 0xDEAD_BEEF);
-        }
-        assert_eq!(shared.0[8..12], 0xDEAD_BEEFu32.to_ne_bytes());
     }
 
     #[test]
