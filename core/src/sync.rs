@@ -325,5 +325,7 @@ impl<T> SlotCell<T> {
 /// "Shared bytes").
 #[cfg(not(feature = "loom"))]
 mod shared;
+#[cfg(all(ipckit_cas, not(feature = "loom")))]
+pub(crate) use shared::zero_shared;
 #[cfg(not(feature = "loom"))]
-pub(crate) use shared::{Grain, copy_from_shared, copy_to_shared, load_bytes, zero_shared};
+pub(crate) use shared::{Grain, copy_from_shared, copy_to_shared, load_bytes};

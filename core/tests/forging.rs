@@ -178,7 +178,14 @@ impl Forger<'_> {
     /// `OPS` stores, one in sixteen into a control word (those tend to
     /// wreck the ring for good), the others into data (for a frame ring,
     /// three in four into the payload after `head`), then sets `done`.
-    fn run(self, rng: &mut Rng, capacity: u32, control: &Targets, data: &Targets, done: &AtomicBool) {
+    fn run(
+        self,
+        rng: &mut Rng,
+        capacity: u32,
+        control: &Targets,
+        data: &Targets,
+        done: &AtomicBool,
+    ) {
         for _ in 0..OPS {
             let targets = if rng.below(16) == 0 { control } else { data };
             if let (Some(f), 1..) = (targets.frames, rng.below(4)) {
@@ -186,16 +193,21 @@ impl Forger<'_> {
                 let head = self.word(f.head).load(Ordering::Relaxed) as usize;
                 let at = (head + 8 + f.unit * rng.below(16)) & (f.capacity as usize - f.unit);
                 if f.unit == 4 {
-                    self.word(f.base + at).store(rng.next() as u32, Ordering::Relaxed);
+                    self.word(f.base + at)
+                        .store(rng.next() as u32, Ordering::Relaxed);
                 } else {
-                    self.unit(f.base + at).store(rng.next() as usize, Ordering::Relaxed);
+                    self.unit(f.base + at)
+                        .store(rng.next() as usize, Ordering::Relaxed);
                 }
                 continue;
             }
             let pick = rng.below(targets.words.len() + targets.units.len());
             if let Some(&off) = targets.words.get(pick) {
                 let w = self.word(off);
-                w.store(Self::value(rng, capacity, w.load(Ordering::Relaxed)), Ordering::Relaxed);
+                w.store(
+                    Self::value(rng, capacity, w.load(Ordering::Relaxed)),
+                    Ordering::Relaxed,
+                );
             } else {
                 let u = self.unit(targets.units[pick - targets.words.len()]);
                 let low = Self::value(rng, capacity, u.load(Ordering::Relaxed) as u32);
@@ -236,7 +248,15 @@ fn race(
             }
             CALLS.with(Cell::get)
         };
-        s.spawn(move || forger.run(&mut Rng(seed ^ 0x9e37_79b9_7f4a_7c15), capacity, control, data, done));
+        s.spawn(move || {
+            forger.run(
+                &mut Rng(seed ^ 0x9e37_79b9_7f4a_7c15),
+                capacity,
+                control,
+                data,
+                done,
+            )
+        });
         let producer = s.spawn(move || endpoint(seed ^ 0x1234_5678, &mut producer));
         let (calls, ok) = endpoint(seed ^ 0x8765_4321, &mut consumer);
         let (p_calls, p_ok) = producer.join().unwrap();
@@ -257,7 +277,10 @@ impl Tally {
 
 impl Drop for Tally {
     fn drop(&mut self) {
-        println!("{}: {ROUNDS} rounds, {} calls, {} succeeded", self.0, self.1, self.2);
+        println!(
+            "{}: {ROUNDS} rounds, {} calls, {} succeeded",
+            self.0, self.1, self.2
+        );
         if !cfg!(miri) && !std::thread::panicking() {
             assert!(self.2 > 0, "{}: no call ever succeeded", self.0);
         }
@@ -293,7 +316,11 @@ fn check<T>(outcome: Result<T, Error>) -> Option<T> {
 /// and the payload after the consumer's `head` (the word at offset 256).
 fn frame_data(offset: usize, capacity: u32, unit: usize) -> Targets {
     let all = (offset..offset + capacity as usize).step_by(unit).collect();
-    let (words, units) = if unit == 4 { (all, Vec::new()) } else { (Vec::new(), all) };
+    let (words, units) = if unit == 4 {
+        (all, Vec::new())
+    } else {
+        (Vec::new(), all)
+    };
     Targets {
         words,
         units,
@@ -311,7 +338,9 @@ fn typed_spsc_under_a_forging_thread() {
     const CAP: u32 = 16;
     let mem = Mem::new(spsc::Ring::<u64>::region_len(CAP).unwrap());
     let data = Targets {
-        units: (0..CAP as usize).map(|i| spsc::DATA_OFFSET + 8 * i).collect(),
+        units: (0..CAP as usize)
+            .map(|i| spsc::DATA_OFFSET + 8 * i)
+            .collect(),
         ..Targets::default()
     };
     let control = Targets::control(&[128, 256]);
@@ -336,7 +365,15 @@ fn typed_spsc_under_a_forging_thread() {
                 assert!(n <= 4);
             }
         };
-        tally.add(race(seed(round), mem.forger(), CAP, &control, &data, producer, consumer));
+        tally.add(race(
+            seed(round),
+            mem.forger(),
+            CAP,
+            &control,
+            &data,
+            producer,
+            consumer,
+        ));
     }
 }
 
@@ -365,7 +402,15 @@ fn mpmc_under_a_forging_thread() {
         let consumer = |_: &mut Rng| {
             check(rx.try_pop());
         };
-        tally.add(race(seed(round), mem.forger(), CAP, &control, &data, producer, consumer));
+        tally.add(race(
+            seed(round),
+            mem.forger(),
+            CAP,
+            &control,
+            &data,
+            producer,
+            consumer,
+        ));
     }
 }
 
@@ -417,7 +462,15 @@ fn frame_spsc_under_a_forging_thread() {
             }
         };
         let producer = frame_producer!(tx, max);
-        tally.add(race(seed(round), mem.forger(), CAP, &control, &data, producer, consumer));
+        tally.add(race(
+            seed(round),
+            mem.forger(),
+            CAP,
+            &control,
+            &data,
+            producer,
+            consumer,
+        ));
     }
 }
 
@@ -452,7 +505,15 @@ fn frame_mpsc_under_a_forging_thread() {
             }
         };
         let producer = frame_producer!(tx, max);
-        tally.add(race(seed(round), mem.forger(), CAP, &control, &data, producer, consumer));
+        tally.add(race(
+            seed(round),
+            mem.forger(),
+            CAP,
+            &control,
+            &data,
+            producer,
+            consumer,
+        ));
     }
 }
 
@@ -477,6 +538,14 @@ fn semaphore_under_a_forging_thread() {
                 assert!(v <= MAX);
             }
         };
-        tally.add(race(seed(round), mem.forger(), MAX, &control, &data, producer, consumer));
+        tally.add(race(
+            seed(round),
+            mem.forger(),
+            MAX,
+            &control,
+            &data,
+            producer,
+            consumer,
+        ));
     }
 }

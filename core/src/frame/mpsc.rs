@@ -342,7 +342,11 @@ impl Data {
         // SAFETY: in bounds and owned (caller contract); `src` is a separate
         // Rust slice, so the ranges do not overlap.
         unsafe {
-            crate::sync::copy_to_shared(self.base.as_ptr().add(off as usize), src, super::MPSC_GRAIN)
+            crate::sync::copy_to_shared(
+                self.base.as_ptr().add(off as usize),
+                src,
+                super::MPSC_GRAIN,
+            )
         }
         #[cfg(feature = "loom")]
         {
@@ -374,7 +378,11 @@ impl Data {
         // SAFETY: in bounds and readable (caller contract); `dst` is a
         // separate exclusive slice.
         unsafe {
-            crate::sync::copy_from_shared(self.base.as_ptr().add(off as usize), dst, super::MPSC_GRAIN)
+            crate::sync::copy_from_shared(
+                self.base.as_ptr().add(off as usize),
+                dst,
+                super::MPSC_GRAIN,
+            )
         }
         #[cfg(feature = "loom")]
         {
@@ -403,7 +411,11 @@ impl Data {
         #[cfg(not(feature = "loom"))]
         // SAFETY: in bounds and owned (caller contract).
         unsafe {
-            crate::sync::zero_shared(self.base.as_ptr().add(off as usize), len as usize, super::MPSC_GRAIN)
+            crate::sync::zero_shared(
+                self.base.as_ptr().add(off as usize),
+                len as usize,
+                super::MPSC_GRAIN,
+            )
         }
         #[cfg(feature = "loom")]
         for unit in (off / 8)..((off + len) / 8) {

@@ -151,7 +151,13 @@ unsafe fn load_units<W: Unit>(src: *const u8, dst: *mut u8, len: usize) {
             unsafe { d.add(j * WORD).cast::<usize>().write_unaligned(*word) };
         }
         // SAFETY: `UNROLL * WORD <= left`.
-        (s, d, left) = unsafe { (s.add(UNROLL * WORD), d.add(UNROLL * WORD), left - UNROLL * WORD) };
+        (s, d, left) = unsafe {
+            (
+                s.add(UNROLL * WORD),
+                d.add(UNROLL * WORD),
+                left - UNROLL * WORD,
+            )
+        };
     }
     while left >= n {
         // SAFETY: an aligned whole unit inside both ranges.
@@ -185,8 +191,11 @@ unsafe fn store_units<W: Unit>(dst: *mut u8, src: Option<*const u8>, len: usize)
     let n = size_of::<W>();
     let (mut d, mut left) = (dst, len);
     let mut s = src;
-    // SAFETY (of every use): `s` advances with `d`, within `src..src + len`.
-    let byte = |s: Option<*const u8>, i: usize| s.map_or(0, |s| unsafe { s.add(i).read() });
+    let byte = |s: Option<*const u8>, i: usize| {
+        // SAFETY: every caller passes `s` advanced with `d` and `i` below the
+        // bytes left: inside `src..src + len`, private and readable.
+        s.map_or(0, |s| unsafe { s.add(i).read() })
+    };
     let skew = d.addr() & (n - 1);
     if skew != 0 && left > 0 {
         let take = (n - skew).min(left);
@@ -316,10 +325,12 @@ pub(crate) unsafe fn copy_to_shared(dst: *mut u8, src: &[u8], grain: Grain) {
     unsafe { store_bytes(dst, Some(src.as_ptr()), src.len(), grain) }
 }
 
-/// Zeroes `len` shared bytes at `dst`; see [`store_bytes`].
+/// Zeroes `len` shared bytes at `dst`; see [`store_bytes`]. (Only the MPSC
+/// frame ring zeroes, and it needs compare-and-swap.)
 ///
 /// # Safety
 /// As [`store_bytes`].
+#[cfg(ipckit_cas)]
 #[inline(always)]
 pub(crate) unsafe fn zero_shared(dst: *mut u8, len: usize, grain: Grain) {
     // SAFETY: the caller's contract.
@@ -343,7 +354,9 @@ mod tests {
     /// tens of milliseconds, a sample that still takes every path: partial
     /// units at either end, the unit loop, the unrolled loop.
     fn lengths() -> impl Iterator<Item = usize> {
-        let all = (0..=24).chain([31, 32, 33, 63, 64, 65, 66, 67, 71, 72, 127, 128, 129, 131, 136, 200]);
+        let all = (0..=24).chain([
+            31, 32, 33, 63, 64, 65, 66, 67, 71, 72, 127, 128, 129, 131, 136, 200,
+        ]);
         all.filter(|len| !cfg!(miri) || [0, 3, 8, 9, 65, 71].contains(len))
     }
 
@@ -373,8 +386,15 @@ mod tests {
                     // SAFETY: the units around `start..start + len` lie in
                     // the 16-aligned buffer; nobody writes it.
                     unsafe { copy_from_shared(base.add(start), &mut out[..len], grain) };
-                    assert_eq!(out[..len], pattern(1).0[start..start + len], "{grain:?} {start} {len}");
-                    assert!(out[len..].iter().all(|&b| b == 0xAA), "{grain:?} {start} {len}");
+                    assert_eq!(
+                        out[..len],
+                        pattern(1).0[start..start + len],
+                        "{grain:?} {start} {len}"
+                    );
+                    assert!(
+                        out[len..].iter().all(|&b| b == 0xAA),
+                        "{grain:?} {start} {len}"
+                    );
                 }
             }
         }
