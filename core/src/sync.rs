@@ -39,14 +39,19 @@
 //! aligned unit through which that byte is accessed, and the core never
 //! accesses it at another size, not even at the ragged ends of a copy: a
 //! partial unit is loaded whole (and the wanted bytes picked out) or loaded,
-//! merged and stored whole. The units are: 4 bytes for control words and
-//! for the whole data area of the frame rings (whose `u32` record headers
-//! occupy, at other times, the bytes that payloads occupy);
-//! `min(align_of::<T>(), size_of::<usize>())` bytes for a slot of `T` (slots
-//! are aligned to `T` and a multiple of its alignment long, so a slot never
-//! has a partial unit and never shares one with a neighbour). The layouts
-//! make the merge sound: a partial unit at the end of a frame payload lies
-//! inside the same record (records are 8-byte aligned), which the writer owns.
+//! merged and stored whole. The units are:
+//! - 4 bytes for control words, and for the whole data area of the MPSC
+//!   frame ring, whose `u32` record headers (compare-and-swapped alone)
+//!   occupy at other times the bytes that payloads occupy;
+//! - a machine word for the data area of the SPSC frame ring, whose 8-byte
+//!   record headers are read and written as one unit on a 64-bit target;
+//! - `min(align_of::<T>(), size_of::<usize>())` bytes for a slot of `T`
+//!   (slots are aligned to `T` and a multiple of its alignment long, so a
+//!   slot never has a partial unit and never shares one with a neighbour).
+//!
+//! The layouts make the merge sound: a partial unit at either end of a
+//! frame payload lies inside the same record (records are 8-byte aligned
+//! and padded to 8), which the writer owns.
 //!
 //! Consequently a concurrent writer that accesses a region at its grain
 //! (every writer the hardware offers: a peer's plain aligned stores are
@@ -320,7 +325,7 @@ impl<T> SlotCell<T> {
 /// "Shared bytes").
 #[cfg(not(feature = "loom"))]
 mod shared;
+#[cfg(all(ipckit_cas, not(feature = "loom")))]
+pub(crate) use shared::zero_shared;
 #[cfg(not(feature = "loom"))]
-pub(crate) use shared::{
-    Grain, copy_from_shared, copy_to_shared, load_bytes, load_u32, store_u32, zero_shared,
-};
+pub(crate) use shared::{Grain, copy_from_shared, copy_to_shared, load_bytes};

@@ -5,8 +5,9 @@
 //! past it, `0x7fff_ffff`, `0x8000_0000`, `u32::MAX`, a word's current
 //! value nudged by a few) into control words and into slot and payload
 //! bytes, with relaxed atomic stores at the region's grain (the `sync`
-//! module's grain rule: `u32` words for control words and frame data areas,
-//! `u64` units for slots of `u64`). Pass: no panic, every outcome an `Ok` or
+//! module's grain rule: `u32` words for control words and the MPSC frame
+//! ring's data area, machine words for the SPSC frame ring's data area and
+//! for slots of `u64`). Pass: no panic, every outcome an `Ok` or
 //! an error value, no length beyond the caller's buffer, and, under miri,
 //! no undefined behaviour: no data race between the forger's stores and the
 //! endpoints' copies (item 8 of issue 13).
@@ -19,7 +20,7 @@ use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 use ipckit_core::{Error, Region, frame, mpmc, semaphore, spsc};
 
@@ -95,15 +96,28 @@ impl Drop for Mem {
     }
 }
 
-/// Where a forger may write: `u32` words at these offsets, `u64` units at
-/// those; for a frame ring, also the payload just after the record at the
-/// consumer's `head` (the frame it is most likely copying out).
+/// Where a forger may write: `u32` words at these offsets, machine words
+/// (`usize`) at those; for a frame ring, also the payload just after the
+/// record at the consumer's `head` (the frame it is most likely copying
+/// out).
 #[derive(Default)]
 struct Targets {
     words: Vec<usize>,
     units: Vec<usize>,
-    /// Offset of the `head` word and of the data area, and the capacity.
-    frames: Option<(usize, usize, u32)>,
+    frames: Option<Frames>,
+}
+
+/// A frame ring's data area, for forging payloads.
+#[derive(Clone, Copy)]
+struct Frames {
+    /// Offset of the consumer's `head` word.
+    head: usize,
+    /// Offset of the data area.
+    base: usize,
+    /// Bytes of the data area.
+    capacity: u32,
+    /// The grain: 4 (`u32` words) or `size_of::<usize>()`.
+    unit: usize,
 }
 
 impl Targets {
@@ -138,10 +152,11 @@ impl Forger<'_> {
         unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(off).cast()) }
     }
 
-    fn unit(&self, off: usize) -> &AtomicU64 {
-        assert!(off % 8 == 0 && off + 8 <= self.len);
-        // SAFETY: as in `word`, at the `u64` grain of slots of `u64`.
-        unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(off).cast()) }
+    fn unit(&self, off: usize) -> &AtomicUsize {
+        const N: usize = size_of::<usize>();
+        assert!(off % N == 0 && off + N <= self.len);
+        // SAFETY: as in `word`, at the machine-word grain.
+        unsafe { AtomicUsize::from_ptr(self.base.as_ptr().add(off).cast()) }
     }
 
     /// A value for a `u32` word now holding `current`.
@@ -173,12 +188,17 @@ impl Forger<'_> {
     ) {
         for _ in 0..OPS {
             let targets = if rng.below(16) == 0 { control } else { data };
-            if let (Some((head, base, cap)), 1..) = (targets.frames, rng.below(4)) {
+            if let (Some(f), 1..) = (targets.frames, rng.below(4)) {
                 // Payload bytes of the oldest frame (or of the one after).
-                let head = self.word(head).load(Ordering::Relaxed);
-                let at = (head as usize + 8 + 4 * rng.below(16)) & (cap as usize - 4);
-                self.word(base + at)
-                    .store(rng.next() as u32, Ordering::Relaxed);
+                let head = self.word(f.head).load(Ordering::Relaxed) as usize;
+                let at = (head + 8 + f.unit * rng.below(16)) & (f.capacity as usize - f.unit);
+                if f.unit == 4 {
+                    self.word(f.base + at)
+                        .store(rng.next() as u32, Ordering::Relaxed);
+                } else {
+                    self.unit(f.base + at)
+                        .store(rng.next() as usize, Ordering::Relaxed);
+                }
                 continue;
             }
             let pick = rng.below(targets.words.len() + targets.units.len());
@@ -191,7 +211,10 @@ impl Forger<'_> {
             } else {
                 let u = self.unit(targets.units[pick - targets.words.len()]);
                 let low = Self::value(rng, capacity, u.load(Ordering::Relaxed) as u32);
-                u.store(u64::from(low) | (rng.next() << 32), Ordering::Relaxed);
+                // The low half (or all) of the word a targeted value, the
+                // rest random.
+                let high = (rng.next() as usize).checked_shl(32).unwrap_or(0);
+                u.store(low as usize | high, Ordering::Relaxed);
             }
         }
         done.store(true, Ordering::Release);
@@ -289,13 +312,24 @@ fn check<T>(outcome: Result<T, Error>) -> Option<T> {
     }
 }
 
-/// The `u32` words of a frame ring's data area (at `offset`), and the
-/// payload after the consumer's `head` (the word at offset 256).
-fn frame_data(offset: usize, capacity: u32) -> Targets {
+/// The units of `unit` bytes of a frame ring's data area (at `offset`),
+/// and the payload after the consumer's `head` (the word at offset 256).
+fn frame_data(offset: usize, capacity: u32, unit: usize) -> Targets {
+    let all = (offset..offset + capacity as usize).step_by(unit).collect();
+    let (words, units) = if unit == 4 {
+        (all, Vec::new())
+    } else {
+        (Vec::new(), all)
+    };
     Targets {
-        words: (offset..offset + capacity as usize).step_by(4).collect(),
-        frames: Some((256, offset, capacity)),
-        ..Targets::default()
+        words,
+        units,
+        frames: Some(Frames {
+            head: 256,
+            base: offset,
+            capacity,
+            unit,
+        }),
     }
 }
 
@@ -405,7 +439,7 @@ fn frame_spsc_under_a_forging_thread() {
     const CAP: u32 = 256;
     let mem = Mem::new(frame::spsc::Ring::region_len(CAP).unwrap());
     let control = Targets::control(&[128, 256]);
-    let data = frame_data(frame::spsc::DATA_OFFSET, CAP);
+    let data = frame_data(frame::spsc::DATA_OFFSET, CAP, size_of::<usize>());
     let mut tally = Tally("frame spsc", 0, 0);
     for round in 0..ROUNDS {
         mem.zero();
@@ -445,7 +479,7 @@ fn frame_mpsc_under_a_forging_thread() {
     const CAP: u32 = 256;
     let mem = Mem::new(frame::mpsc::Ring::region_len(CAP).unwrap());
     let control = Targets::control(&[128, 256, 384]);
-    let data = frame_data(frame::mpsc::DATA_OFFSET, CAP);
+    let data = frame_data(frame::mpsc::DATA_OFFSET, CAP, 4);
     let mut tally = Tally("frame mpsc", 0, 0);
     for round in 0..ROUNDS {
         mem.zero();

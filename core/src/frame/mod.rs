@@ -28,12 +28,15 @@
 //! padding record. A padding record therefore always ends exactly at the end
 //! of the data area, and is always followed by a frame at offset 0.
 //!
-//! Every byte of the data area is accessed as part of its aligned 4-byte
-//! word, through atomics: the header words are `u32` atomics, and payloads
-//! move by the word-wise atomic copies of the crate's `sync` module (whose
-//! docs argue why that makes a concurrent forging writer harmless). The
-//! bytes that hold a header now hold a payload later, so one grain for the
-//! whole area is what keeps every racing access the same size.
+//! Every byte of a data area is accessed through atomics, always as part of
+//! the same aligned unit, its *grain*: payloads move by the word-wise
+//! atomic copies of the crate's `sync` module (whose docs argue why that
+//! makes a concurrent forging writer harmless), and record headers are
+//! units of the same grain. The bytes that hold a header now hold a payload
+//! later, so one grain for the whole area is what keeps every racing access
+//! the same size. In [`spsc`] the grain is a machine word: on a 64-bit
+//! target the 8-byte header is one unit. In [`mpsc`] it is 4 bytes, because
+//! producers compare-and-swap the length word alone.
 //!
 //! The largest frame is [`max_frame_len`]`(capacity)`, half the data area
 //! less a record header: padding is always shorter than the record that
@@ -55,9 +58,10 @@ pub mod spsc;
 
 use crate::error::{Error, Result};
 
-/// The grain of a data area (see the records section): aligned `u32` words.
-#[cfg(not(feature = "loom"))]
-pub(crate) const DATA_GRAIN: crate::sync::Grain = crate::sync::Grain::U32;
+/// The grain of an MPSC data area (see the records section): aligned `u32`
+/// words, as the length words that producers compare-and-swap.
+#[cfg(all(ipckit_cas, not(feature = "loom")))]
+pub(crate) const MPSC_GRAIN: crate::sync::Grain = crate::sync::Grain::U32;
 
 /// Every record header and payload starts at a multiple of this many bytes
 /// from the start of the data area.

@@ -447,7 +447,7 @@ impl Data {
             crate::sync::copy_to_shared(
                 self.base.as_ptr().add(off as usize),
                 src,
-                super::DATA_GRAIN,
+                super::MPSC_GRAIN,
             )
         }
         #[cfg(feature = "loom")]
@@ -483,7 +483,7 @@ impl Data {
             crate::sync::copy_from_shared(
                 self.base.as_ptr().add(off as usize),
                 dst,
-                super::DATA_GRAIN,
+                super::MPSC_GRAIN,
             )
         }
         #[cfg(feature = "loom")]
@@ -516,7 +516,7 @@ impl Data {
             crate::sync::zero_shared(
                 self.base.as_ptr().add(off as usize),
                 len as usize,
-                super::DATA_GRAIN,
+                super::MPSC_GRAIN,
             )
         }
         #[cfg(feature = "loom")]

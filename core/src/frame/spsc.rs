@@ -88,6 +88,12 @@ use crate::wait::{Announce, Blocker, Notify, Spin, wake_waiters};
 /// Offset of the data area from the region base.
 pub const DATA_OFFSET: usize = crate::spsc::DATA_OFFSET;
 
+/// The grain of the data area (the crate's `sync` docs): machine words. A
+/// record header (length word and zero claimant) is one unit on a 64-bit
+/// target; on a 32-bit one the words are 4 bytes, as the header's fields.
+#[cfg(not(feature = "loom"))]
+const GRAIN: crate::sync::Grain = crate::sync::Grain::Word;
+
 /// The alignment the region base needs: records are 8-byte aligned.
 #[cfg_attr(feature = "loom", allow(dead_code))]
 const BASE_ALIGN: usize = RECORD_ALIGN as usize;
@@ -411,21 +417,21 @@ impl<'a> Ring<'a> {
         unsafe { self.control.as_ref() }
     }
 
-    /// Copies `src` into the data area at `offset`, in aligned atomic words
-    /// ([`DATA_GRAIN`](super::DATA_GRAIN)).
+    /// Copies `src` into the data area at `offset`, in aligned atomic
+    /// machine words ([`GRAIN`]).
     ///
     /// # Safety
     /// `offset + src.len() <= capacity`, and the index protocol gives the
-    /// caller those bytes for writing, and the rest of the 4-byte words that
-    /// hold them (true of any range inside one record: records are 8-byte
-    /// aligned and padded to 8).
+    /// caller those bytes for writing, and the rest of the aligned words
+    /// that hold them (true of any range inside one record: records are
+    /// 8-byte aligned and padded to 8).
     #[inline(always)]
     unsafe fn store_data(&self, offset: u32, src: &[u8]) {
         #[cfg(not(feature = "loom"))]
         // SAFETY: in bounds and owned, whole words included, as the caller
         // guarantees.
         unsafe {
-            crate::sync::copy_to_shared(self.byte_ptr(offset), src, super::DATA_GRAIN)
+            crate::sync::copy_to_shared(self.byte_ptr(offset), src, GRAIN)
         }
         #[cfg(feature = "loom")]
         // SAFETY: in bounds and owned, as the caller guarantees.
@@ -435,11 +441,11 @@ impl<'a> Ring<'a> {
     }
 
     /// Copies bytes of the data area at `offset` into `dst`, in aligned
-    /// atomic words.
+    /// atomic machine words.
     ///
     /// # Safety
     /// `offset + dst.len() <= capacity`, and the index protocol lets the
-    /// caller read those bytes and the rest of the 4-byte words that hold
+    /// caller read those bytes and the rest of the aligned words that hold
     /// them (any range inside one record).
     #[inline(always)]
     unsafe fn load_data(&self, offset: u32, dst: &mut [u8]) {
@@ -447,7 +453,7 @@ impl<'a> Ring<'a> {
         // SAFETY: in bounds and readable, whole words included, as the
         // caller guarantees.
         unsafe {
-            crate::sync::copy_from_shared(self.byte_ptr(offset), dst, super::DATA_GRAIN)
+            crate::sync::copy_from_shared(self.byte_ptr(offset), dst, GRAIN)
         }
         #[cfg(feature = "loom")]
         // SAFETY: in bounds and readable, as the caller guarantees.
@@ -456,47 +462,66 @@ impl<'a> Ring<'a> {
         }
     }
 
-    /// Loads the record header word at `offset` (one atomic load).
+    /// The address of the record header at `offset`, which the compiler
+    /// may take as 8-aligned (so a header moves as one or two `mov`s).
+    ///
+    /// # Safety
+    /// `offset` is a multiple of 8 with `offset + 8 <= capacity`.
+    #[cfg(not(feature = "loom"))]
+    #[inline(always)]
+    unsafe fn header_ptr(&self, offset: u32) -> *mut u8 {
+        let p = self.byte_ptr(offset);
+        debug_assert!(p.addr() % RECORD_ALIGN as usize == 0);
+        // SAFETY: the data area is 8-aligned (checked when the ring was
+        // placed) and `offset` a multiple of 8 (caller contract).
+        unsafe { core::hint::assert_unchecked(p.addr() % RECORD_ALIGN as usize == 0) };
+        p
+    }
+
+    /// Loads the record header at `offset` (one unit of the data area's
+    /// grain: the length word and the zero claimant together on a 64-bit
+    /// target, two atomic loads on a 32-bit one); returns the length word.
     ///
     /// # Safety
     /// `offset` is a multiple of 8 below `capacity` whose bytes the index
     /// protocol lets the caller read.
     #[inline(always)]
     unsafe fn load_header(&self, offset: u32) -> u32 {
+        let mut header = [0; RECORD_HEADER_LEN as usize];
         #[cfg(not(feature = "loom"))]
-        {
-            // SAFETY: 8-aligned (the data area is 8-aligned, `offset` a
-            // multiple of 8) and in bounds; readable (caller contract).
-            unsafe { crate::sync::load_u32(self.byte_ptr(offset)) }
-        }
+        // SAFETY: 8 aligned bytes in bounds (caller contract: records fit
+        // the data area) and readable.
+        unsafe {
+            crate::sync::copy_from_shared(self.header_ptr(offset), &mut header, GRAIN)
+        };
         #[cfg(feature = "loom")]
-        {
-            let mut word = [0; 4];
-            // SAFETY: 4 bytes in bounds and readable (caller contract).
-            unsafe { self.load_data(offset, &mut word) };
-            u32::from_ne_bytes(word)
-        }
+        // SAFETY: 8 bytes in bounds and readable (caller contract).
+        unsafe {
+            self.load_data(offset, &mut header)
+        };
+        u32::from_ne_bytes([header[0], header[1], header[2], header[3]])
     }
 
-    /// Stores a record header at `offset`: `word`, then a zero claimant
-    /// (atomic stores; the caller publishes them with `tail`).
+    /// Stores a record header at `offset`: `word` and a zero claimant, as
+    /// one unit of the grain on a 64-bit target (the caller publishes it
+    /// with `tail`).
     ///
     /// # Safety
     /// `offset` is a multiple of 8 with `offset + 8 <= capacity`, and the
     /// index protocol gives the caller those bytes for writing.
     #[inline(always)]
     unsafe fn store_header(&self, offset: u32, word: u32) {
+        let w = word.to_ne_bytes();
+        let header = [w[0], w[1], w[2], w[3], 0, 0, 0, 0];
         #[cfg(not(feature = "loom"))]
-        // SAFETY: two aligned words in bounds and owned (caller contract).
+        // SAFETY: 8 aligned bytes in bounds and owned (caller contract).
         unsafe {
-            crate::sync::store_u32(self.byte_ptr(offset), word);
-            crate::sync::store_u32(self.byte_ptr(offset + 4), 0);
+            crate::sync::copy_to_shared(self.header_ptr(offset), &header, GRAIN)
         }
         #[cfg(feature = "loom")]
         // SAFETY: 8 bytes in bounds and owned (caller contract).
         unsafe {
-            let w = word.to_ne_bytes();
-            self.store_data(offset, &[w[0], w[1], w[2], w[3], 0, 0, 0, 0])
+            self.store_data(offset, &header)
         }
     }
 

@@ -192,8 +192,8 @@ unsafe fn store_units<W: Unit>(dst: *mut u8, src: Option<*const u8>, len: usize)
     let (mut d, mut left) = (dst, len);
     let mut s = src;
     let byte = |s: Option<*const u8>, i: usize| {
-        // SAFETY: every use passes the `s` that advances with `d`, and an
-        // `i` within what is left: inside `src..src + len` (contract).
+        // SAFETY: every caller passes `s` advanced with `d` and `i` below the
+        // bytes left: inside `src..src + len`, private and readable.
         s.map_or(0, |s| unsafe { s.add(i).read() })
     };
     let skew = d.addr() & (n - 1);
@@ -325,35 +325,16 @@ pub(crate) unsafe fn copy_to_shared(dst: *mut u8, src: &[u8], grain: Grain) {
     unsafe { store_bytes(dst, Some(src.as_ptr()), src.len(), grain) }
 }
 
-/// Zeroes `len` shared bytes at `dst`; see [`store_bytes`].
+/// Zeroes `len` shared bytes at `dst`; see [`store_bytes`]. (Only the MPSC
+/// frame ring zeroes, and it needs compare-and-swap.)
 ///
 /// # Safety
 /// As [`store_bytes`].
+#[cfg(ipckit_cas)]
 #[inline(always)]
 pub(crate) unsafe fn zero_shared(dst: *mut u8, len: usize, grain: Grain) {
     // SAFETY: the caller's contract.
     unsafe { store_bytes(dst, None, len, grain) }
-}
-
-/// Loads the shared control word at `p` (relaxed).
-///
-/// # Safety
-/// `p` is 4-aligned and the word is valid for reads.
-#[inline(always)]
-pub(crate) unsafe fn load_u32(p: *const u8) -> u32 {
-    // SAFETY: the caller's contract.
-    unsafe { <u32 as Unit>::load(p) }
-}
-
-/// Stores the shared control word at `p` (relaxed; publication is the
-/// caller's later `Release` store of an index).
-///
-/// # Safety
-/// `p` is 4-aligned, the word is valid for writes and owned by the caller.
-#[inline(always)]
-pub(crate) unsafe fn store_u32(p: *mut u8, v: u32) {
-    // SAFETY: the caller's contract.
-    unsafe { <u32 as Unit>::store(p, v) }
 }
 
 #[cfg(test)]
@@ -446,18 +427,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn control_words_round_trip() {
-        let mut shared = Buf([0; LEN]);
-        let p = shared.0.as_mut_ptr();
-        // SAFETY: 4-aligned words in the buffer, owned by this thread.
-        unsafe {
-            store_u32(p.add(8), 0xDEAD_BEEF);
-            assert_eq!(load_u32(p.add(8)), 0xDEAD_BEEF);
-        }
-        assert_eq!(shared.0[8..12], 0xDEAD_BEEFu32.to_ne_bytes());
     }
 
     #[test]
