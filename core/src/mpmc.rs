@@ -1395,7 +1395,7 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
                     if now != at {
                         // Blocked on another slot than the one we announced
                         // on: do not sleep on the old stamp.
-                        blocker.finish(waiters);
+                        blocker.retry(waiters);
                         at = now;
                     }
                 }
@@ -1601,7 +1601,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
                 }
                 Ok(Step::Blocked(now)) => {
                     if now != at {
-                        blocker.finish(waiters);
+                        blocker.retry(waiters);
                         at = now;
                     }
                 }

@@ -315,6 +315,9 @@ pub(crate) struct Blocker {
     /// Whether this waiter is announced in the waiters word (only for
     /// notifiers that wake: spinning waiters need no wake-up).
     announced: bool,
+    /// The next [`sleep`](Blocker::sleep) must read the clock even while
+    /// spinning: the last attempt did work ([`retry`](Blocker::retry)).
+    clock_due: bool,
 }
 
 /// During the spin phase the deadline is checked every this many spins:
@@ -334,6 +337,7 @@ impl Blocker {
             announce,
             seen: None,
             announced: false,
+            clock_due: false,
         })
     }
 
@@ -382,7 +386,14 @@ impl Blocker {
         waiters: &AtomicU32,
     ) -> Result<()> {
         let spinning = self.seen.is_none();
-        if spinning && self.spun % SPINS_PER_CLOCK_READ != 0 {
+        // Skip the clock only inside the spin phase, between attempts that
+        // did no work: past it (`spun` then stays put), or after an attempt
+        // that a peer can make arbitrarily long, a skipped read could be
+        // skipped forever.
+        let clock_due = core::mem::take(&mut self.clock_due)
+            || self.spins_left == 0
+            || self.spun % SPINS_PER_CLOCK_READ == 0;
+        if spinning && !clock_due {
             return Ok(());
         }
         let left = match self.deadline {
@@ -405,6 +416,16 @@ impl Blocker {
         status.map(|_| ())
     }
 
+    /// After an attempt that did work but must be repeated without
+    /// sleeping (a budget of skipped records ran out, or it blocked on
+    /// another word than the one announced on): withdraw the announcement
+    /// and read the clock at the next [`sleep`](Self::sleep), so that a
+    /// peer that keeps the caller busy cannot hold it past its deadline.
+    pub(crate) fn retry(&mut self, waiters: &AtomicU32) {
+        self.finish(waiters);
+        self.clock_due = true;
+    }
+
     /// After an attempt that completed (or failed): withdraw the
     /// announcement, if any.
     pub(crate) fn finish(&mut self, waiters: &AtomicU32) {
@@ -412,6 +433,80 @@ impl Blocker {
         if self.announced {
             self.announced = false;
             self.announce.leave(waiters);
+        }
+    }
+}
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+    use core::cell::Cell;
+
+    /// A notifier whose clock advances 1 ms per read and whose waits return
+    /// at once: what matters is how often a blocker reads the clock.
+    struct Ticking {
+        now: Cell<u64>,
+        spins: u32,
+    }
+
+    impl Notify for Ticking {
+        fn wait(&self, _: &AtomicU32, _: u32, _: Option<Duration>) -> Result<WaitStatus> {
+            Ok(WaitStatus::Woken)
+        }
+        fn wake_one(&self, _: &AtomicU32) {}
+        fn wake_all(&self, _: &AtomicU32) {}
+        fn now(&self) -> Option<Duration> {
+            self.now.set(self.now.get() + 1);
+            Some(Duration::from_millis(self.now.get()))
+        }
+        fn spin_budget(&self) -> u32 {
+            self.spins
+        }
+        fn spin_relax(&self, _: u32) {}
+    }
+
+    /// Attempts that keep doing work and never finish (a peer that keeps
+    /// feeding skippable records) end at the deadline, whether the caller
+    /// withdraws with `retry` or `finish`, inside or past the spin phase.
+    /// Regression: past a spin budget that is not a multiple of 64, a
+    /// blocker whose announcement was withdrawn never read the clock again.
+    #[test]
+    fn busy_attempts_end_at_the_deadline() {
+        for spins in [0, 5, 2000, u32::MAX] {
+            for use_retry in [true, false] {
+                let notify = Ticking {
+                    now: Cell::new(0),
+                    spins,
+                };
+                let (word, waiters) = (AtomicU32::new(0), AtomicU32::new(0));
+                let timeout = Some(Duration::from_millis(10));
+                let mut blocker = Blocker::new(&notify, timeout, Announce::Single).unwrap();
+                let mut attempts = 0u32;
+                let end = loop {
+                    if let Err(e) = blocker.sleep(&notify, &word, &waiters) {
+                        break e;
+                    }
+                    blocker.prepare(&notify, &word, &waiters);
+                    attempts += 1;
+                    assert!(
+                        attempts < 100_000,
+                        "spins {spins}, retry {use_retry}: never timed out"
+                    );
+                    if use_retry {
+                        blocker.retry(&waiters);
+                    } else {
+                        blocker.finish(&waiters);
+                    }
+                };
+                assert_eq!(end, Error::TimedOut);
+                // With `retry` every attempt reads the clock once; with
+                // `finish` the spin phase reads it every 64 spins.
+                if use_retry {
+                    assert!(attempts <= 12, "spins {spins}: {attempts} attempts");
+                } else if spins < u32::MAX {
+                    assert!(attempts <= spins + 12, "spins {spins}: {attempts}");
+                }
+            }
         }
     }
 }

@@ -460,7 +460,11 @@ impl Receiver {
             // Liveness first: a stall seen after every sender is gone is
             // final, and so is an empty ring with no stall.
             let gone = self.member.peer_gone();
-            if skip_abandoned(&mut self.end, self.member.block())? > 0 {
+            let expired = || deadline.is_some_and(|d| monotonic_now() >= d);
+            // Try again at once after a skip, unless the time is up (a
+            // sender that keeps abandoning records must not keep this call
+            // past its timeout).
+            if skip_abandoned(&mut self.end, self.member.block())? > 0 && !expired() {
                 continue;
             }
             if let Some(e) = gone {
@@ -469,7 +473,7 @@ impl Receiver {
                     other => other.map_err(Error::from),
                 };
             }
-            if deadline.is_some_and(|d| monotonic_now() >= d) {
+            if expired() {
                 return Err(CoreError::TimedOut.into());
             }
         }

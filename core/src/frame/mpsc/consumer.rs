@@ -242,7 +242,7 @@ impl<'a, N: Notify> Consumer<'a, N> {
                     // The look's budget ran out with records left: no
                     // sleep (nobody may wake us for those), only the
                     // deadline check of the next `sleep`.
-                    Ok(Step::More) => blocker.finish(waiters),
+                    Ok(Step::More) => blocker.retry(waiters),
                     Ok(_) => {}
                     Err(e) => {
                         blocker.finish(waiters);
