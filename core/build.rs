@@ -2,7 +2,7 @@
 //! means instead of repeating a target-and-feature formula:
 //!
 //! - `ipckit_cas`: compare-and-swap is available, natively (the target has
-//!   32-bit CAS), through the loom models, or through the `critical-section`
+//!   32-bit CAS), under `--cfg ipckit_loom` (the loom models), or through the `critical-section`
 //!   feature. The MPMC ring, the semaphore and the MPSC frame ring exist only
 //!   then.
 //! - `ipckit_cs`: CAS comes from portable-atomic's critical sections (a
@@ -16,7 +16,7 @@ fn main() {
     let has_cas = std::env::var("CARGO_CFG_TARGET_HAS_ATOMIC")
         .map(|list| list.split(',').any(|width| width == "32"))
         .unwrap_or(false);
-    let loom = std::env::var_os("CARGO_FEATURE_LOOM").is_some();
+    let loom = std::env::var_os("CARGO_CFG_IPCKIT_LOOM").is_some();
     let critical_section = std::env::var_os("CARGO_FEATURE_CRITICAL_SECTION").is_some();
     if has_cas || loom || critical_section {
         println!("cargo::rustc-cfg=ipckit_cas");

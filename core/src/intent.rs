@@ -89,7 +89,7 @@ pub struct Intent {
     span: AtomicU32,
 }
 
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 const _: () = {
     assert!(core::mem::size_of::<Intent>() == 8);
     assert!(core::mem::align_of::<Intent>() == 4);
@@ -103,7 +103,7 @@ impl Default for Intent {
 
 impl Intent {
     /// An intent naming position 0 with span 0 (nothing claimed).
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub const fn new() -> Self {
         Self {
             position: AtomicU32::new(0),
@@ -112,7 +112,7 @@ impl Intent {
     }
 
     /// See the production version.
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     pub fn new() -> Self {
         Self {
             position: AtomicU32::new(0),

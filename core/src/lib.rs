@@ -55,7 +55,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-#[cfg(any(test, feature = "loom"))]
+#[cfg(any(test, ipckit_loom))]
 extern crate std;
 
 pub mod error;
@@ -66,7 +66,7 @@ pub mod region;
 pub mod semaphore;
 pub mod spsc;
 mod sync;
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(all(test, not(ipckit_loom)))]
 mod test_support;
 pub mod wait;
 

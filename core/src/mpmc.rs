@@ -213,7 +213,7 @@ use bytemuck::Pod;
 
 use crate::error::{Error, Result};
 use crate::intent::Intent;
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 use crate::region::Region;
 use crate::region::{FLAG_WAKES, Header, LINE, ObjectKind, Reserved};
 use crate::sync::{AtomicU32, Ordering, SlotCell, spin_hint};
@@ -267,7 +267,7 @@ pub const RETRY_LIMIT: u32 = 1 << 16;
 /// ```
 /// assert!(ipckit_core::mpmc::BUSY_SPINS > 0);
 /// ```
-pub const BUSY_SPINS: u32 = if cfg!(feature = "loom") { 1 } else { 64 };
+pub const BUSY_SPINS: u32 = if cfg!(ipckit_loom) { 1 } else { 64 };
 
 /// The producers' line: `tail`, the consumers' announcements, and the
 /// count of items lost with dead consumers (written by the producers that
@@ -307,7 +307,7 @@ pub(crate) struct Slot<T> {
     pub(crate) value: SlotCell<T>,
 }
 
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 const _: () = {
     use core::mem::offset_of;
     assert!(offset_of!(Control, header) == 0);
@@ -384,7 +384,7 @@ const fn layout_len<T>(capacity: u32) -> Result<usize> {
 }
 
 /// The alignment a region's base needs for a ring of `T`.
-#[cfg_attr(feature = "loom", allow(dead_code))] // only `init`/`attach` use it
+#[cfg_attr(ipckit_loom, allow(dead_code))] // only `init`/`attach` use it
 const fn base_align<T>() -> usize {
     slot_align::<T>()
 }
@@ -497,7 +497,7 @@ pub struct Ring<'a, T> {
     slots: NonNull<Slot<T>>,
     capacity: u32,
     wakes: bool,
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     backing: std::sync::Arc<dyn core::any::Any>,
     _region: PhantomData<(&'a Control, T)>,
 }
@@ -519,7 +519,7 @@ impl<T> Clone for Ring<'_, T> {
             slots: self.slots,
             capacity: self.capacity,
             wakes: self.wakes,
-            #[cfg(feature = "loom")]
+            #[cfg(ipckit_loom)]
             backing: self.backing.clone(),
             _region: PhantomData,
         }
@@ -626,7 +626,7 @@ impl<'a, T: Pod> Ring<'a, T> {
     ///     );
     /// }
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn init(region: Region<'a>, capacity: u32) -> Result<Self> {
         Self::init_at(region, capacity, 0)
     }
@@ -646,7 +646,7 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// }
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn init_at(region: Region<'a>, capacity: u32, position: u32) -> Result<Self> {
         Self::init_with(region, Options::new(capacity).start_at(position))
     }
@@ -664,7 +664,7 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// assert_eq!(ring.producer_with(Spin::new()).unwrap_err(), Error::NotifyMismatch);
     /// # Ok::<(), Error>(())
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn init_with(region: Region<'a>, options: Options) -> Result<Self> {
         let elem = element::<T>()?;
         let len = layout_len::<T>(options.capacity)?;
@@ -694,7 +694,7 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// assert_eq!(err, Error::KindMismatch { found: 2, expected: 1 });
     /// # Ok::<(), Error>(())
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn attach(region: Region<'a>) -> Result<Self> {
         let (size, align) = element::<T>()?;
         let info = region.header()?.read_info()?;
@@ -717,7 +717,7 @@ impl<'a, T: Pod> Ring<'a, T> {
     }
 
     /// The handle for a region already checked to hold `capacity` slots.
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     fn on_region(region: Region<'a>, capacity: u32, wakes: bool) -> Self {
         // The layout of the module docs, for this `T`.
         const {
@@ -774,14 +774,14 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// A ring on the heap for the loom models: the same control block,
     /// slots and algorithm, placed in loom-tracked memory instead of raw
     /// bytes.
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     #[doc(hidden)]
     pub fn new_modelled(capacity: u32, position: u32) -> Result<Ring<'static, T>> {
         Self::new_modelled_with(Options::new(capacity).start_at(position))
     }
 
     /// [`new_modelled`](Self::new_modelled) with all [`Options`].
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     #[doc(hidden)]
     pub fn new_modelled_with(options: Options) -> Result<Ring<'static, T>> {
         use std::boxed::Box;
@@ -1440,7 +1440,7 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// published, and after a lost compare-and-swap the announcement is not
     /// withdrawn. `true` if the claim succeeded; `false` if it lost or the
     /// ring was full.
-    #[cfg(any(test, feature = "loom"))]
+    #[cfg(any(test, ipckit_loom))]
     #[doc(hidden)]
     pub fn claim_and_die(&self) -> Result<bool> {
         let step = self
@@ -1642,7 +1642,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// after that compare-and-swap: the item is neither read nor released.
     /// `true` if the claim succeeded; `false` if it lost or the ring was
     /// empty.
-    #[cfg(any(test, feature = "loom"))]
+    #[cfg(any(test, ipckit_loom))]
     #[doc(hidden)]
     pub fn claim_and_die(&self) -> Result<bool> {
         let step = self.ring.pop_step::<N, true>(&self.notify, self.intent)?;
@@ -1680,5 +1680,5 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
 pub mod recovery;
 pub use recovery::{Recoveries, Skip};
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(all(test, not(ipckit_loom)))]
 mod tests;

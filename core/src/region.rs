@@ -149,7 +149,7 @@ impl ObjectKind {
 pub(crate) struct Reserved<const N: usize>(UnsafeCell<[u8; N]>);
 
 impl<const N: usize> Reserved<N> {
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     pub(crate) fn new() -> Self {
         Self(UnsafeCell::new([0; N]))
     }
@@ -176,7 +176,7 @@ pub struct Header {
     _reserved: Reserved<{ LINE - 40 }>,
 }
 
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 const _: () = {
     use core::mem::{align_of, offset_of, size_of};
     assert!(offset_of!(Header, magic) == 0);
@@ -225,7 +225,7 @@ pub struct HeaderInfo {
 }
 
 impl Header {
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     pub(crate) fn new() -> Self {
         Self {
             magic: AtomicU32::new(0),
@@ -340,7 +340,7 @@ impl Header {
 impl HeaderInfo {
     /// Checks that the header describes `kind` with elements of the given
     /// size and alignment.
-    #[cfg_attr(feature = "loom", allow(dead_code))] // only `attach` uses it
+    #[cfg_attr(ipckit_loom, allow(dead_code))] // only `attach` uses it
     pub(crate) fn expect(&self, kind: ObjectKind, elem_size: u32, elem_align: u32) -> Result<()> {
         if self.kind_code != kind.code() {
             return Err(Error::KindMismatch {
@@ -468,7 +468,7 @@ pub(crate) fn release_claim(word: &AtomicU32) {
 pub struct Region<'a> {
     base: NonNull<u8>,
     len: usize,
-    #[cfg_attr(feature = "loom", allow(dead_code))] // only `init` reads it
+    #[cfg_attr(ipckit_loom, allow(dead_code))] // only `init` reads it
     exclusive: bool,
     _bytes: PhantomData<&'a UnsafeCell<[u8]>>,
 }
@@ -533,7 +533,7 @@ impl<'a> Region<'a> {
         self.base.as_ptr()
     }
 
-    #[cfg_attr(feature = "loom", allow(dead_code))] // only `init` uses it
+    #[cfg_attr(ipckit_loom, allow(dead_code))] // only `init` uses it
     pub(crate) const fn is_exclusive(&self) -> bool {
         self.exclusive
     }

@@ -117,7 +117,7 @@ use core::ptr::NonNull;
 use core::time::Duration;
 
 use crate::error::{Error, Result};
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 use crate::region::Region;
 use crate::region::{FLAG_WAKES, Header, LINE, ObjectKind, Reserved};
 use crate::sync::{AtomicU32, Ordering};
@@ -167,7 +167,7 @@ pub(crate) struct Control {
     pub(crate) line: CountLine,
 }
 
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 const _: () = {
     use core::mem::{align_of, offset_of, size_of};
     assert!(offset_of!(Control, header) == 0);
@@ -338,7 +338,7 @@ pub struct Semaphore<'a> {
     control: NonNull<Control>,
     max: u32,
     wakes: bool,
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     backing: std::sync::Arc<dyn core::any::Any>,
     _region: PhantomData<&'a Control>,
 }
@@ -357,7 +357,7 @@ impl Clone for Semaphore<'_> {
             control: self.control,
             max: self.max,
             wakes: self.wakes,
-            #[cfg(feature = "loom")]
+            #[cfg(ipckit_loom)]
             backing: self.backing.clone(),
             _region: PhantomData,
         }
@@ -407,7 +407,7 @@ impl<'a> Semaphore<'a> {
     /// );
     /// # Ok::<(), Error>(())
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn init(region: Region<'a>, initial: u32, max: u32) -> Result<Self> {
         Self::init_with(region, Options::new(max).initial(initial))
     }
@@ -425,7 +425,7 @@ impl<'a> Semaphore<'a> {
     /// assert_eq!(sem.handle_with(Spin::new()).unwrap_err(), Error::NotifyMismatch);
     /// # Ok::<(), Error>(())
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn init_with(region: Region<'a>, options: Options) -> Result<Self> {
         options.check()?;
         region.check(REGION_LEN, core::mem::align_of::<Control>())?;
@@ -453,7 +453,7 @@ impl<'a> Semaphore<'a> {
     /// assert_eq!(err, Error::KindMismatch { found: 1, expected: 3 });
     /// # Ok::<(), Error>(())
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn attach(region: Region<'a>) -> Result<Self> {
         let info = region.header()?.read_info()?;
         info.expect(ObjectKind::Semaphore, COUNT_SIZE, COUNT_SIZE)?;
@@ -476,7 +476,7 @@ impl<'a> Semaphore<'a> {
     }
 
     /// The handle for a region already checked to hold a semaphore.
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     fn on_region(region: Region<'a>, max: u32, wakes: bool) -> Self {
         Self {
             // SAFETY: the region's base is non-null (it is a `NonNull`).
@@ -489,14 +489,14 @@ impl<'a> Semaphore<'a> {
 
     /// A semaphore on the heap for the loom models: the same control block
     /// and algorithm, placed in loom-tracked memory instead of raw bytes.
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     #[doc(hidden)]
     pub fn new_modelled(initial: u32, max: u32) -> Result<Semaphore<'static>> {
         Self::new_modelled_with(Options::new(max).initial(initial))
     }
 
     /// [`new_modelled`](Self::new_modelled) with all [`Options`].
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     #[doc(hidden)]
     pub fn new_modelled_with(options: Options) -> Result<Semaphore<'static>> {
         use std::boxed::Box;
@@ -839,5 +839,5 @@ impl<'a, N: Notify> Handle<'a, N> {
     }
 }
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(all(test, not(ipckit_loom)))]
 mod tests;

@@ -3,8 +3,8 @@
 //! Every atomic and every slot cell that an algorithm of this crate touches is
 //! imported from here, never from `core::sync` directly. Normally these are the
 //! `core` atomics, which the compiler lowers to the target's native lock-free
-//! instructions; with the crate-private `loom` feature (switched on only by
-//! `loom-tests` under `--cfg loom`) they are loom's modelled versions, so the
+//! instructions; under `RUSTFLAGS="--cfg ipckit_loom"` (a crate-specific
+//! cfg, never a cargo feature; the `loom-tests` crate runs under it) they are loom's modelled versions, so the
 //! model checker explores the *shipping* algorithm, not a copy.
 //!
 //! Only the placement differs between the two: in production the control block
@@ -83,13 +83,13 @@
 //! `core` exists only on targets with native 32-bit atomic loads and stores,
 //! which makes that a compile-time guarantee for everything in this crate.
 
-#[cfg(not(any(feature = "loom", ipckit_cs)))]
+#[cfg(not(any(ipckit_loom, ipckit_cs)))]
 pub use core::sync::atomic::AtomicU32;
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 pub(crate) use core::sync::atomic::{Ordering, fence};
-#[cfg(feature = "loom")]
+#[cfg(ipckit_loom)]
 pub use loom::sync::atomic::AtomicU32;
-#[cfg(feature = "loom")]
+#[cfg(ipckit_loom)]
 pub(crate) use loom::sync::atomic::{Ordering, fence};
 /// On a target without compare-and-swap, with the `critical-section`
 /// feature: portable-atomic's `AtomicU32`, the same 4 bytes with the same
@@ -98,16 +98,16 @@ pub(crate) use loom::sync::atomic::{Ordering, fence};
 /// core, and nothing else: valid for one core only (documented on the
 /// feature). Mixed with the plain loads and stores of the data path it is
 /// consistent, because on these targets those are the same instructions.
-#[cfg(all(not(feature = "loom"), ipckit_cs))]
+#[cfg(all(not(ipckit_loom), ipckit_cs))]
 pub use portable_atomic::AtomicU32;
 
 /// Busy-wait hint for spin loops. Under loom it yields, so the model checker
 /// can schedule the thread that will end the wait.
 #[inline]
 pub(crate) fn spin_hint() {
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     core::hint::spin_loop();
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     loom::thread::yield_now();
 }
 
@@ -126,11 +126,11 @@ pub(crate) fn spin_hint() {
 /// [`copy_to_shared`], relaxed atomics of the slot's [`Grain`] (see the
 /// module docs). The peer can make the value wrong, never the access
 /// undefined.
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 #[repr(transparent)]
 pub(crate) struct SlotCell<T>(core::cell::UnsafeCell<T>);
 
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 impl<T> SlotCell<T> {
     /// Reads the slot through a raw pointer (a copy; no reference to shared
     /// memory outlives this call), in units of the slot's [`Grain`].
@@ -245,7 +245,7 @@ impl<T> SlotCell<T> {
 ///
 /// # Safety
 /// `p` points to a slot of `T`, which the region layout aligns to `T`.
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 #[inline(always)]
 unsafe fn assume_slot_aligned<T>(p: *const SlotCell<T>) {
     debug_assert!(p.addr() % align_of::<T>() == 0);
@@ -253,9 +253,9 @@ unsafe fn assume_slot_aligned<T>(p: *const SlotCell<T>) {
     unsafe { core::hint::assert_unchecked(p.addr() % align_of::<T>() == 0) }
 }
 
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 struct UnsafeCellExt;
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 impl UnsafeCellExt {
     /// `UnsafeCell::raw_get` without creating a reference to the cell.
     #[inline(always)]
@@ -264,10 +264,10 @@ impl UnsafeCellExt {
     }
 }
 
-#[cfg(feature = "loom")]
+#[cfg(ipckit_loom)]
 pub(crate) struct SlotCell<T>(loom::cell::UnsafeCell<T>);
 
-#[cfg(feature = "loom")]
+#[cfg(ipckit_loom)]
 impl<T> SlotCell<T> {
     /// A slot holding `value` (loom builds the slot array on the heap).
     pub(crate) fn new(value: T) -> Self {
@@ -325,9 +325,9 @@ impl<T> SlotCell<T> {
 
 /// Race-free byte moves between a region and private memory (module docs,
 /// "Shared bytes").
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 mod shared;
-#[cfg(all(ipckit_cas, not(feature = "loom")))]
+#[cfg(all(ipckit_cas, not(ipckit_loom)))]
 pub(crate) use shared::zero_shared;
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 pub(crate) use shared::{Grain, copy_from_shared, copy_to_shared, load_bytes};

@@ -437,7 +437,7 @@ impl Blocker {
     }
 }
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(all(test, not(ipckit_loom)))]
 mod tests {
     use super::*;
     use core::cell::Cell;

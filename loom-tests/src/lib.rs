@@ -6,9 +6,9 @@
 //! `ipckit_core::wait` is checked with waiters that really sleep (a lost
 //! wake-up then shows as a loom deadlock).
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test -p ipckit-loom-tests --release`.
+//! Run with `RUSTFLAGS="--cfg ipckit_loom" cargo test -p ipckit-loom-tests --release`.
 
-#[cfg(loom)]
+#[cfg(ipckit_loom)]
 mod futex_emulation {
     use core::time::Duration;
 
@@ -67,10 +67,10 @@ mod futex_emulation {
     }
 }
 
-#[cfg(loom)]
+#[cfg(ipckit_loom)]
 pub use futex_emulation::LoomFutex;
 
-#[cfg(loom)]
+#[cfg(ipckit_loom)]
 mod harness {
     use std::fmt::Debug;
 
@@ -160,5 +160,5 @@ mod harness {
     }
 }
 
-#[cfg(loom)]
+#[cfg(ipckit_loom)]
 pub use harness::{Done, Waiter, model};

@@ -5,8 +5,8 @@
 //! protocol does not order is reported as a data race.
 //!
 //! Run with
-//! `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p ipckit-loom-tests --release --test frame_mpsc`.
-//! Without `--cfg loom` this file compiles to nothing.
+//! `RUSTFLAGS="--cfg ipckit_loom" CARGO_TARGET_DIR=target/loom cargo test -p ipckit-loom-tests --release --test frame_mpsc`.
+//! Without `--cfg ipckit_loom` this file compiles to nothing.
 //!
 //! What the models cover:
 //! - two producers claiming on the `tail` compare-and-swap, the second
@@ -31,7 +31,7 @@
 //!   producer that claims before or after it, with padding and a wrap: the
 //!   consumer, judging death before the dead producer's last intent, skips
 //!   exactly the dead claim and delivers the live frame.
-#![cfg(loom)]
+#![cfg(ipckit_loom)]
 
 use ipckit_core::Error;
 use ipckit_core::frame::mpsc::{Consumer, Options, Ring};

@@ -1,14 +1,14 @@
 //! loom models of the SPSC frame ring (`ipckit_core::frame::spsc`), run
 //! against the shipping algorithm through the core's `loom` sync facade.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test -p ipckit-loom-tests --release --test frame_spsc`.
+//! Run with `RUSTFLAGS="--cfg ipckit_loom" cargo test -p ipckit-loom-tests --release --test frame_spsc`.
 //!
 //! Every data byte of the ring is a loom `UnsafeCell`, so a record header or
 //! payload byte read before the producer's `Release` of `tail` made it
 //! visible (or written again before the consumer's `Release` of `head`
 //! handed it back) is reported as a race. Frame contents are checked byte
 //! for byte, so a stale, torn, lost or duplicated frame fails too.
-#![cfg(loom)]
+#![cfg(ipckit_loom)]
 
 use ipckit_core::Error;
 use ipckit_core::frame::spsc::{Consumer, Options, Producer, Ring};

@@ -2,8 +2,8 @@
 //! shipping algorithm through the core's `loom` sync facade.
 //!
 //! Run with
-//! `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p ipckit-loom-tests --release --test mpmc`.
-//! Without `--cfg loom` this file compiles to nothing.
+//! `RUSTFLAGS="--cfg ipckit_loom" CARGO_TARGET_DIR=target/loom cargo test -p ipckit-loom-tests --release --test mpmc`.
+//! Without `--cfg ipckit_loom` this file compiles to nothing.
 //!
 //! What the models cover:
 //! - exactly-once delivery with several producers and several consumers
@@ -32,7 +32,7 @@
 //!
 //! Each model sets a preemption bound, unless `LOOM_MAX_PREEMPTIONS` is set
 //! in the environment, which then wins (to run a deeper check by hand).
-#![cfg(loom)]
+#![cfg(ipckit_loom)]
 
 use ipckit_loom_tests::model;
 use std::collections::HashMap;

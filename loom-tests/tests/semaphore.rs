@@ -1,8 +1,8 @@
 //! loom models of the counting semaphore (`ipckit_core::semaphore`), run
 //! against the shipping algorithm through the core's `loom` sync facade.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test -p ipckit-loom-tests --release --test semaphore`.
-//! Without `--cfg loom` this file compiles to nothing.
+//! Run with `RUSTFLAGS="--cfg ipckit_loom" cargo test -p ipckit-loom-tests --release --test semaphore`.
+//! Without `--cfg ipckit_loom` this file compiles to nothing.
 //!
 //! What the models cover:
 //! - mutual exclusion and ordering: two threads use a semaphore of maximum 1
@@ -26,7 +26,7 @@
 //! runs by hand passed too: `stale_value_does_not_hide_a_post` at bound 6
 //! (2.1 million executions, two and a half minutes) and
 //! `two_waiters_two_posts` at bound 3 (1.6 million, three minutes).
-#![cfg(loom)]
+#![cfg(ipckit_loom)]
 
 use ipckit_core::Error;
 use ipckit_core::semaphore::{Options, Semaphore};

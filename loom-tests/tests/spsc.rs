@@ -1,8 +1,8 @@
 //! loom models of the SPSC ring (`ipckit_core::spsc`), run against the
 //! shipping algorithm through the core's `loom` sync facade.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test -p ipckit-loom-tests --release`.
-//! Without `--cfg loom` this file compiles to nothing.
+//! Run with `RUSTFLAGS="--cfg ipckit_loom" cargo test -p ipckit-loom-tests --release`.
+//! Without `--cfg ipckit_loom` this file compiles to nothing.
 //!
 //! What the models cover:
 //! - FIFO delivery with single-item `try_push`/`try_pop`, capacities 2 and 4,
@@ -27,7 +27,7 @@
 //! Each model sets a preemption bound, unless `LOOM_MAX_PREEMPTIONS` is set
 //! in the environment, which then wins (to run a deeper check by hand). The
 //! number of executions explored is printed on stderr (`--nocapture`).
-#![cfg(loom)]
+#![cfg(ipckit_loom)]
 
 use ipckit_core::spsc::{Consumer, Producer, Ring};
 use ipckit_core::{Error, Pod, Role};

@@ -4,8 +4,8 @@
 //! loom reports as a deadlock, so these models fail if the announcement, the
 //! fences or the re-check were wrong.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test -p ipckit-loom-tests --release --test wait`.
-#![cfg(loom)]
+//! Run with `RUSTFLAGS="--cfg ipckit_loom" cargo test -p ipckit-loom-tests --release --test wait`.
+#![cfg(ipckit_loom)]
 
 use ipckit_core::spsc::{Options, Ring};
 use ipckit_loom_tests::LoomFutex;

@@ -489,5 +489,5 @@ impl<B> fmt::Debug for Decoder<B> {
     }
 }
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(all(test, not(ipckit_loom)))]
 mod tests;

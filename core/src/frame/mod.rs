@@ -60,7 +60,7 @@ use crate::error::{Error, Result};
 
 /// The grain of an MPSC data area (see the records section): aligned `u32`
 /// words, as the length words that producers compare-and-swap.
-#[cfg(all(ipckit_cas, not(feature = "loom")))]
+#[cfg(all(ipckit_cas, not(ipckit_loom)))]
 pub(crate) const MPSC_GRAIN: crate::sync::Grain = crate::sync::Grain::U32;
 
 /// Every record header and payload starts at a multiple of this many bytes
@@ -235,7 +235,7 @@ pub const fn parse_record(word: u32, offset: u32, capacity: u32, readable: u32) 
     }
 }
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(all(test, not(ipckit_loom)))]
 mod tests {
     use super::*;
 

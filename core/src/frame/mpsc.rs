@@ -227,7 +227,7 @@ use core::time::Duration;
 use super::{BUSY, PAD, RECORD_ALIGN, Record, frame_word, record_len};
 use crate::error::{Error, Result, Role};
 use crate::intent::Intent;
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 use crate::region::Region;
 use crate::region::{FLAG_WAKES, Header, LINE, ObjectKind, Reserved, claim, release_claim};
 use crate::sync::{AtomicU32, Ordering, fence};
@@ -310,7 +310,7 @@ pub(crate) struct Journal {
 
 impl Journal {
     /// An empty journal (for the loom placement).
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     pub(crate) fn new() -> Self {
         Self {
             position: AtomicU32::new(0),
@@ -345,7 +345,7 @@ pub(crate) struct Control {
     pub(crate) stats: StatsLine,
 }
 
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 const _: () = {
     use core::mem::{align_of, offset_of, size_of};
     assert!(offset_of!(Control, header) == 0);
@@ -378,7 +378,7 @@ fn len_u32(len: usize) -> u32 {
 
 /// Access to the data area. In production a pointer to `capacity` bytes;
 /// header words are atomics on those bytes, payload moves by raw copies.
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 #[derive(Clone, Copy)]
 struct Data {
     base: NonNull<u8>,
@@ -389,14 +389,14 @@ struct Data {
 /// not ordered by the header protocol as a data race. (Header and payload
 /// bytes are separate storage here, unlike production; the placement is the
 /// only difference.)
-#[cfg(feature = "loom")]
+#[cfg(ipckit_loom)]
 pub(crate) struct Unit {
     w0: AtomicU32,
     w1: AtomicU32,
     bytes: crate::sync::SlotCell<u64>,
 }
 
-#[cfg(feature = "loom")]
+#[cfg(ipckit_loom)]
 #[derive(Clone, Copy)]
 struct Data {
     base: NonNull<Unit>,
@@ -410,7 +410,7 @@ impl Data {
     /// position), never as peer data.
     #[inline(always)]
     fn word(&self, off: u32, which: u32) -> &AtomicU32 {
-        #[cfg(not(feature = "loom"))]
+        #[cfg(not(ipckit_loom))]
         {
             // SAFETY: `off + 4 * which + 4 <= capacity` (caller invariant),
             // the data area is valid for the region's lifetime and 8-aligned
@@ -424,7 +424,7 @@ impl Data {
                     .cast::<AtomicU32>()
             }
         }
-        #[cfg(feature = "loom")]
+        #[cfg(ipckit_loom)]
         {
             // SAFETY: `off / 8` is below the number of units (caller
             // invariant), and the backing outlives the handle.
@@ -440,7 +440,7 @@ impl Data {
     /// bytes for writing.
     #[inline(always)]
     unsafe fn copy_in(&self, off: u32, src: &[u8]) {
-        #[cfg(not(feature = "loom"))]
+        #[cfg(not(ipckit_loom))]
         // SAFETY: in bounds and owned (caller contract); `src` is a separate
         // Rust slice, so the ranges do not overlap.
         unsafe {
@@ -450,7 +450,7 @@ impl Data {
                 super::MPSC_GRAIN,
             )
         }
-        #[cfg(feature = "loom")]
+        #[cfg(ipckit_loom)]
         {
             let mut i = 0;
             while i < src.len() {
@@ -476,7 +476,7 @@ impl Data {
     /// those bytes.
     #[inline(always)]
     unsafe fn copy_out(&self, off: u32, dst: &mut [u8]) {
-        #[cfg(not(feature = "loom"))]
+        #[cfg(not(ipckit_loom))]
         // SAFETY: in bounds and readable (caller contract); `dst` is a
         // separate exclusive slice.
         unsafe {
@@ -486,7 +486,7 @@ impl Data {
                 super::MPSC_GRAIN,
             )
         }
-        #[cfg(feature = "loom")]
+        #[cfg(ipckit_loom)]
         {
             let mut i = 0;
             while i < dst.len() {
@@ -510,7 +510,7 @@ impl Data {
     /// bytes belong to the consumer (consumed, not yet released).
     #[inline(always)]
     unsafe fn zero(&self, off: u32, len: u32) {
-        #[cfg(not(feature = "loom"))]
+        #[cfg(not(ipckit_loom))]
         // SAFETY: in bounds and owned (caller contract).
         unsafe {
             crate::sync::zero_shared(
@@ -519,7 +519,7 @@ impl Data {
                 super::MPSC_GRAIN,
             )
         }
-        #[cfg(feature = "loom")]
+        #[cfg(ipckit_loom)]
         for unit in (off / 8)..((off + len) / 8) {
             // SAFETY: the unit is in bounds and owned (caller contract).
             let u = unsafe { &*self.base.as_ptr().add(unit as usize) };
@@ -538,7 +538,7 @@ impl Data {
     #[inline(always)]
     unsafe fn zero_but_first_word(&self, off: u32) {
         self.word(off, 1).store(0, Ordering::Relaxed);
-        #[cfg(feature = "loom")]
+        #[cfg(ipckit_loom)]
         {
             // SAFETY: the unit is in bounds and owned (caller contract).
             let u = unsafe { &*self.base.as_ptr().add((off / 8) as usize) };
@@ -548,7 +548,7 @@ impl Data {
     }
 
     /// The address of byte `off`, for the `unsafe` slice views.
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     #[inline(always)]
     fn ptr(&self, off: u32) -> *mut u8 {
         // SAFETY: callers pass `off <= capacity`: in bounds or one past.
@@ -687,7 +687,7 @@ pub use ring::Ring;
 #[cfg(test)]
 use stall::scan_words;
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(all(test, not(ipckit_loom)))]
 mod crash_tests;
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(all(test, not(ipckit_loom)))]
 mod tests;

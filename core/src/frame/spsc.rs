@@ -78,7 +78,7 @@ use core::time::Duration;
 
 use super::{PAD, RECORD_ALIGN, RECORD_HEADER_LEN, Record, frame_word, parse_record, record_len};
 use crate::error::{Error, Result, Role};
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 use crate::region::{FLAG_WAKES, Region};
 use crate::region::{ObjectKind, claim, release_claim};
 use crate::spsc::Control;
@@ -91,11 +91,11 @@ pub const DATA_OFFSET: usize = crate::spsc::DATA_OFFSET;
 /// The grain of the data area (the crate's `sync` docs): machine words. A
 /// record header (length word and zero claimant) is one unit on a 64-bit
 /// target; on a 32-bit one the words are 4 bytes, as the header's fields.
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 const GRAIN: crate::sync::Grain = crate::sync::Grain::Word;
 
 /// The alignment the region base needs: records are 8-byte aligned.
-#[cfg_attr(feature = "loom", allow(dead_code))]
+#[cfg_attr(ipckit_loom, allow(dead_code))]
 const BASE_ALIGN: usize = RECORD_ALIGN as usize;
 
 /// Checks a data-area capacity and start position; returns the largest frame.
@@ -184,7 +184,7 @@ pub struct Ring<'a> {
     capacity: u32,
     max_frame: u32,
     wakes: bool,
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     backing: std::sync::Arc<dyn core::any::Any>,
     _region: PhantomData<&'a Control>,
 }
@@ -204,7 +204,7 @@ impl Clone for Ring<'_> {
             capacity: self.capacity,
             max_frame: self.max_frame,
             wakes: self.wakes,
-            #[cfg(feature = "loom")]
+            #[cfg(ipckit_loom)]
             backing: self.backing.clone(),
             _region: PhantomData,
         }
@@ -250,7 +250,7 @@ impl<'a> Ring<'a> {
     ///     Error::InvalidCapacity,
     /// );
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn init(region: Region<'a>, capacity: u32) -> Result<Self> {
         Self::init_with(region, Options::new(capacity))
     }
@@ -266,7 +266,7 @@ impl<'a> Ring<'a> {
     ///     Error::InvalidCapacity,
     /// );
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn init_with(region: Region<'a>, options: Options) -> Result<Self> {
         let max_frame = check_options(options.capacity, options.position)?;
         region.check(DATA_OFFSET + options.capacity as usize, BASE_ALIGN)?;
@@ -297,7 +297,7 @@ impl<'a> Ring<'a> {
     /// assert_eq!(err, Error::KindMismatch { found: 1, expected: 4 });
     /// # Ok::<(), Error>(())
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn attach(region: Region<'a>) -> Result<Self> {
         let info = region.header()?.read_info()?;
         info.expect(ObjectKind::FrameSpsc, 1, RECORD_ALIGN)?;
@@ -316,7 +316,7 @@ impl<'a> Ring<'a> {
         Ok(Self::on_region(region, capacity, max_frame, wakes))
     }
 
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     fn on_region(region: Region<'a>, capacity: u32, max_frame: u32, wakes: bool) -> Self {
         let base = region.as_ptr();
         // SAFETY: `region.check` proved `DATA_OFFSET + capacity` bytes.
@@ -335,7 +335,7 @@ impl<'a> Ring<'a> {
 
     /// A ring on the heap for the loom models: the same control block and
     /// algorithm, with every data byte a loom-tracked cell.
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     #[doc(hidden)]
     pub fn new_modelled_with(options: Options) -> Result<Ring<'static>> {
         use std::boxed::Box;
@@ -427,13 +427,13 @@ impl<'a> Ring<'a> {
     /// 8-byte aligned and padded to 8).
     #[inline(always)]
     unsafe fn store_data(&self, offset: u32, src: &[u8]) {
-        #[cfg(not(feature = "loom"))]
+        #[cfg(not(ipckit_loom))]
         // SAFETY: in bounds and owned, whole words included, as the caller
         // guarantees.
         unsafe {
             crate::sync::copy_to_shared(self.byte_ptr(offset), src, GRAIN)
         }
-        #[cfg(feature = "loom")]
+        #[cfg(ipckit_loom)]
         // SAFETY: in bounds and owned, as the caller guarantees.
         unsafe {
             SlotCell::write_slice(self.data.as_ptr().add(offset as usize), src)
@@ -449,13 +449,13 @@ impl<'a> Ring<'a> {
     /// them (any range inside one record).
     #[inline(always)]
     unsafe fn load_data(&self, offset: u32, dst: &mut [u8]) {
-        #[cfg(not(feature = "loom"))]
+        #[cfg(not(ipckit_loom))]
         // SAFETY: in bounds and readable, whole words included, as the
         // caller guarantees.
         unsafe {
             crate::sync::copy_from_shared(self.byte_ptr(offset), dst, GRAIN)
         }
-        #[cfg(feature = "loom")]
+        #[cfg(ipckit_loom)]
         // SAFETY: in bounds and readable, as the caller guarantees.
         unsafe {
             SlotCell::read_slice(self.data.as_ptr().add(offset as usize), dst)
@@ -467,7 +467,7 @@ impl<'a> Ring<'a> {
     ///
     /// # Safety
     /// `offset` is a multiple of 8 with `offset + 8 <= capacity`.
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     #[inline(always)]
     unsafe fn header_ptr(&self, offset: u32) -> *mut u8 {
         let p = self.byte_ptr(offset);
@@ -488,13 +488,13 @@ impl<'a> Ring<'a> {
     #[inline(always)]
     unsafe fn load_header(&self, offset: u32) -> u32 {
         let mut header = [0; RECORD_HEADER_LEN as usize];
-        #[cfg(not(feature = "loom"))]
+        #[cfg(not(ipckit_loom))]
         // SAFETY: 8 aligned bytes in bounds (caller contract: records fit
         // the data area) and readable.
         unsafe {
             crate::sync::copy_from_shared(self.header_ptr(offset), &mut header, GRAIN)
         };
-        #[cfg(feature = "loom")]
+        #[cfg(ipckit_loom)]
         // SAFETY: 8 bytes in bounds and readable (caller contract).
         unsafe {
             self.load_data(offset, &mut header)
@@ -513,12 +513,12 @@ impl<'a> Ring<'a> {
     unsafe fn store_header(&self, offset: u32, word: u32) {
         let w = word.to_ne_bytes();
         let header = [w[0], w[1], w[2], w[3], 0, 0, 0, 0];
-        #[cfg(not(feature = "loom"))]
+        #[cfg(not(ipckit_loom))]
         // SAFETY: 8 aligned bytes in bounds and owned (caller contract).
         unsafe {
             crate::sync::copy_to_shared(self.header_ptr(offset), &header, GRAIN)
         }
-        #[cfg(feature = "loom")]
+        #[cfg(ipckit_loom)]
         // SAFETY: 8 bytes in bounds and owned (caller contract).
         unsafe {
             self.store_data(offset, &header)
@@ -529,12 +529,12 @@ impl<'a> Ring<'a> {
     #[inline(always)]
     fn byte_ptr(&self, offset: u32) -> *mut u8 {
         debug_assert!(offset <= self.capacity);
-        #[cfg(not(feature = "loom"))]
+        #[cfg(not(ipckit_loom))]
         {
             // SAFETY: `offset <= capacity`: within (or one past) the data area.
             SlotCell::as_ptr(unsafe { self.data.as_ptr().add(offset as usize) })
         }
-        #[cfg(feature = "loom")]
+        #[cfg(ipckit_loom)]
         {
             // Loom models never take raw views of the data.
             let _ = offset;
@@ -1723,5 +1723,5 @@ impl<N: Notify> ReadFrame<'_, '_, N> {
     }
 }
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(all(test, not(ipckit_loom)))]
 mod tests;

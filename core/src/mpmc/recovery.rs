@@ -435,5 +435,5 @@ impl<T: Pod, N: Notify> Producer<'_, T, N> {
     }
 }
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(all(test, not(ipckit_loom)))]
 mod tests;

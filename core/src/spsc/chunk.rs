@@ -189,7 +189,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// other process or core, which holds when the consumer follows the
     /// protocol (it never touches unpublished slots). Use the copying methods
     /// when the peer is untrusted.
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub unsafe fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
         let tail = self.producer.tail;
         let (first, second) = split_range(tail, self.len, self.producer.mask);
@@ -397,7 +397,7 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// assert_eq!((a, b), (&[1, 2][..], &[][..]));
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub unsafe fn as_slices(&self) -> (&[T], &[T]) {
         let head = self.consumer.head;
         let (first, second) = split_range(head, self.len, self.consumer.mask);

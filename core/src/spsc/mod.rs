@@ -111,7 +111,7 @@ use core::time::Duration;
 use bytemuck::Pod;
 
 use crate::error::{Error, Result, Role};
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 use crate::region::Region;
 use crate::region::{FLAG_WAKES, Header, LINE, ObjectKind, Reserved, claim, release_claim};
 use crate::sync::{AtomicU32, Ordering, SlotCell};
@@ -150,7 +150,7 @@ pub(crate) struct Control {
     pub(crate) consumer: ConsumerLine,
 }
 
-#[cfg(not(feature = "loom"))]
+#[cfg(not(ipckit_loom))]
 const _: () = {
     use core::mem::offset_of;
     assert!(offset_of!(Control, header) == 0);
@@ -203,7 +203,7 @@ impl Control {
     }
 
     /// An all-zero control block on the heap, for the loom models.
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     pub(crate) fn new_modelled() -> std::boxed::Box<Self> {
         use crate::region::Reserved;
         std::boxed::Box::new(Control {
@@ -251,7 +251,7 @@ const fn layout_len<T>(capacity: u32) -> Result<usize> {
 }
 
 /// The alignment a region's base needs for a ring of `T`.
-#[cfg_attr(feature = "loom", allow(dead_code))] // only `init`/`attach` use it
+#[cfg_attr(ipckit_loom, allow(dead_code))] // only `init`/`attach` use it
 const fn base_align<T>() -> usize {
     let t = align_of::<T>();
     if t > align_of::<Control>() {
@@ -342,7 +342,7 @@ pub struct Ring<'a, T> {
     slots: NonNull<SlotCell<T>>,
     capacity: u32,
     wakes: bool,
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     backing: std::sync::Arc<dyn core::any::Any>,
     _region: PhantomData<(&'a Control, T)>,
 }
@@ -362,7 +362,7 @@ impl<T> Clone for Ring<'_, T> {
             slots: self.slots,
             capacity: self.capacity,
             wakes: self.wakes,
-            #[cfg(feature = "loom")]
+            #[cfg(ipckit_loom)]
             backing: self.backing.clone(),
             _region: PhantomData,
         }
@@ -419,7 +419,7 @@ impl<'a, T: Pod> Ring<'a, T> {
     ///     Error::InvalidCapacity,
     /// );
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn init(region: Region<'a>, capacity: u32) -> Result<Self> {
         Self::init_at(region, capacity, 0)
     }
@@ -440,7 +440,7 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// }
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn init_at(region: Region<'a>, capacity: u32, position: u32) -> Result<Self> {
         Self::init_with(region, Options::new(capacity).start_at(position))
     }
@@ -458,7 +458,7 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// assert_eq!(ring.producer_with(Spin::new()).unwrap_err(), Error::NotifyMismatch);
     /// # Ok::<(), Error>(())
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn init_with(region: Region<'a>, options: Options) -> Result<Self> {
         let elem = element::<T>()?;
         let len = layout_len::<T>(options.capacity)?;
@@ -486,7 +486,7 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// assert_eq!(err, Error::ElementMismatch { size: 4, align: 4 });
     /// # Ok::<(), Error>(())
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn attach(region: Region<'a>) -> Result<Self> {
         let (size, align) = element::<T>()?;
         let info = region.header()?.read_info()?;
@@ -509,7 +509,7 @@ impl<'a, T: Pod> Ring<'a, T> {
     }
 
     /// The handle for a region already checked to hold `capacity` slots.
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     fn on_region(region: Region<'a>, capacity: u32, wakes: bool) -> Self {
         let base = region.as_ptr();
         // SAFETY: `region.check` proved that `DATA_OFFSET + capacity * size`
@@ -528,14 +528,14 @@ impl<'a, T: Pod> Ring<'a, T> {
 
     /// A ring on the heap for the loom models: the same control block and
     /// algorithm, placed in loom-tracked memory instead of raw bytes.
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     #[doc(hidden)]
     pub fn new_modelled(capacity: u32, position: u32) -> Result<Ring<'static, T>> {
         Self::new_modelled_with(Options::new(capacity).start_at(position))
     }
 
     /// [`new_modelled`](Self::new_modelled) with all [`Options`].
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     #[doc(hidden)]
     pub fn new_modelled_with(options: Options) -> Result<Ring<'static, T>> {
         let capacity = options.capacity;
@@ -1360,5 +1360,5 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     }
 }
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(all(test, not(ipckit_loom)))]
 mod tests;

@@ -393,7 +393,7 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// its erase (journal, zeroing, header word, skip count, `head`: see
     /// `erase_steps`); the caller then forgets this consumer. Returns the
     /// frame's length and whether the erase finished.
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     #[doc(hidden)]
     pub fn recv_and_die(&mut self, buf: &mut [u8], steps: u32) -> Result<(usize, bool)> {
         let Step::Ready(frame) = self.step()? else {

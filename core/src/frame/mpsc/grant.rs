@@ -162,7 +162,7 @@ impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
     /// assert_eq!(&buf, b"xyz");
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
         let ptr = self.producer.ring.data.ptr(self.off() + 8);
         // SAFETY: `len` bytes from `ptr` lie in the data area and belong to

@@ -155,7 +155,7 @@ impl<'a, N: Notify> Producer<'a, N> {
     /// writes nothing, as a producer that dies right after its
     /// compare-and-swap on `tail` (its intent, if any, still announcing the
     /// claim). `false` when the ring was full.
-    #[cfg(any(test, feature = "loom"))]
+    #[cfg(any(test, ipckit_loom))]
     #[doc(hidden)]
     pub fn claim_and_die(&self, len: usize) -> Result<bool> {
         let len = self.check_len(len)?;

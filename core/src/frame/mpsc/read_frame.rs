@@ -158,7 +158,7 @@ impl<N: Notify> ReadFrame<'_, '_, N> {
     /// assert_eq!(unsafe { frame.as_slice() }, b"abc");
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub unsafe fn as_slice(&self) -> &[u8] {
         let ptr = self.consumer.ring.data.ptr(self.frame.off + 8);
         // SAFETY: `len` bytes from `ptr` lie in the data area; the record

@@ -25,7 +25,7 @@ pub struct Ring<'a> {
     pub(super) data: Data,
     pub(super) capacity: u32,
     pub(super) wakes: bool,
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     pub(super) backing: std::sync::Arc<dyn core::any::Any>,
     pub(super) _region: PhantomData<&'a Control>,
 }
@@ -45,7 +45,7 @@ impl Clone for Ring<'_> {
             data: self.data,
             capacity: self.capacity,
             wakes: self.wakes,
-            #[cfg(feature = "loom")]
+            #[cfg(ipckit_loom)]
             backing: self.backing.clone(),
             _region: PhantomData,
         }
@@ -94,7 +94,7 @@ impl<'a> Ring<'a> {
     /// }
     /// # Ok::<(), Error>(())
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn init(region: Region<'a>, capacity: u32) -> Result<Self> {
         Self::init_with(region, Options::new(capacity))
     }
@@ -115,7 +115,7 @@ impl<'a> Ring<'a> {
     /// }
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn init_at(region: Region<'a>, capacity: u32, position: u32) -> Result<Self> {
         Self::init_with(region, Options::new(capacity).start_at(position))
     }
@@ -132,7 +132,7 @@ impl<'a> Ring<'a> {
     /// assert_eq!(mpsc::Ring::init_with(Region::from_slice(&mut bytes[..]), bad).unwrap_err(), Error::InvalidCapacity);
     /// # Ok::<(), Error>(())
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn init_with(region: Region<'a>, options: Options) -> Result<Self> {
         let len = Self::region_len(options.capacity).ok_or(Error::InvalidCapacity)?;
         if options.position % RECORD_ALIGN != 0 {
@@ -158,7 +158,7 @@ impl<'a> Ring<'a> {
     /// assert_eq!(err, Error::KindMismatch { found: 5, expected: 2 });
     /// # Ok::<(), Error>(())
     /// ```
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     pub fn attach(region: Region<'a>) -> Result<Self> {
         let info = region.header()?.read_info()?;
         info.expect(ObjectKind::FrameMpsc, 1, RECORD_ALIGN)?;
@@ -176,7 +176,7 @@ impl<'a> Ring<'a> {
         Ok(Self::on_region(region, capacity, wakes))
     }
 
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(ipckit_loom))]
     fn on_region(region: Region<'a>, capacity: u32, wakes: bool) -> Self {
         let base = region.as_ptr();
         Self {
@@ -234,14 +234,14 @@ impl<'a> Ring<'a> {
 
     /// A ring on the heap for the loom models: the same control block and
     /// algorithm, the data area as loom-tracked units.
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     #[doc(hidden)]
     pub fn new_modelled(capacity: u32, position: u32) -> Result<Ring<'static>> {
         Self::new_modelled_with(Options::new(capacity).start_at(position))
     }
 
     /// [`new_modelled`](Self::new_modelled) with all [`Options`].
-    #[cfg(feature = "loom")]
+    #[cfg(ipckit_loom)]
     #[doc(hidden)]
     pub fn new_modelled_with(options: Options) -> Result<Ring<'static>> {
         use std::boxed::Box;
