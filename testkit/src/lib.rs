@@ -1,0 +1,9 @@
+//! The scaffolding that ipckit's tests, benchmarks, examples and CLI share,
+//! written once: child processes and deadlines, CPU pinning, the code that
+//! opens every mechanism, and the harness for interleaved same-run ratios.
+//! Not published; nothing in the libraries depends on it.
+
+pub mod bench;
+pub mod mechanisms;
+pub mod pin;
+pub mod process;
