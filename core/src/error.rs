@@ -146,6 +146,27 @@ pub enum Error {
     /// The other endpoint is gone: its process died or it closed, so a
     /// blocked call will never be satisfied.
     PeerGone,
+    /// A grant or a frame was accessed past its end: bytes up to `end` were
+    /// asked for, it holds `len`. Nothing was written or read.
+    OutOfRange {
+        /// One past the last byte asked for.
+        end: usize,
+        /// Bytes the grant or frame holds.
+        len: usize,
+    },
+    /// An exact request for `requested` slots found only `available` (the
+    /// partial forms take what there is instead).
+    TooFewSlots {
+        /// Slots asked for.
+        requested: usize,
+        /// Slots there were.
+        available: usize,
+    },
+    /// The oldest item is claimed by another endpoint that has not
+    /// published it yet: the ring is not empty, but nothing can be taken
+    /// now. Retry; a claim that stays unpublished belongs to an endpoint that
+    /// may have died (the hosted crate recovers it).
+    Busy,
 }
 
 impl Error {
@@ -159,6 +180,26 @@ impl Error {
     /// ```
     pub const fn is_flow(&self) -> bool {
         matches!(self, Error::Full | Error::Empty)
+    }
+
+    /// `true` for [`Error::Full`].
+    pub const fn is_full(&self) -> bool {
+        matches!(self, Error::Full)
+    }
+
+    /// `true` for [`Error::Empty`].
+    pub const fn is_empty(&self) -> bool {
+        matches!(self, Error::Empty)
+    }
+
+    /// `true` for [`Error::TimedOut`].
+    pub const fn is_timeout(&self) -> bool {
+        matches!(self, Error::TimedOut)
+    }
+
+    /// `true` for [`Error::PeerGone`].
+    pub const fn is_peer_gone(&self) -> bool {
+        matches!(self, Error::PeerGone)
     }
 }
 
@@ -215,6 +256,16 @@ impl fmt::Display for Error {
                 write!(f, "stream ended inside a frame ({missing} bytes missing)")
             }
             Error::PeerGone => f.write_str("the peer endpoint is gone"),
+            Error::OutOfRange { end, len } => {
+                write!(f, "bytes up to {end} asked of a grant or frame of {len}")
+            }
+            Error::TooFewSlots {
+                requested,
+                available,
+            } => write!(f, "{requested} slots asked for, {available} available"),
+            Error::Busy => {
+                f.write_str("the oldest item is claimed by another endpoint and not yet published")
+            }
         }
     }
 }
