@@ -217,7 +217,7 @@ use crate::intent::Intent;
 use crate::region::Region;
 use crate::region::{FLAG_WAKES, Header, LINE, ObjectKind, Reserved};
 use crate::sync::{AtomicU32, Ordering, SlotCell, spin_hint};
-use crate::wait::{Announce, Blocker, Notify, Spin, wake_waiters};
+use crate::wait::{Announce, Attempt, Notify, Spin, block_on, wake_waiters};
 
 /// Offset of slot 0 from the region base.
 ///
@@ -1367,44 +1367,24 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn push_timeout(&self, value: T, timeout: Option<Duration>) -> Result<()> {
-        let mut at = match self
-            .ring
-            .push_step::<N, false>(value, &self.notify, self.intent)?
-        {
-            Step::Done(()) => return Ok(()),
-            Step::Blocked(at) => at,
-        };
         let waiters = &self.ring.control().dequeue.producers_waiting;
-        let mut blocker = Blocker::new(&self.notify, timeout, Announce::Counter)?;
-        loop {
-            // Sleep on the stamp of the slot the last attempt found busy
-            // (only if announced before that attempt, on that stamp), then
-            // announce again and retry.
-            let word = self.ring.stamp(at);
-            blocker.sleep(&self.notify, word, waiters)?;
-            blocker.prepare(&self.notify, word, waiters);
-            match self
-                .ring
-                .push_step::<N, false>(value, &self.notify, self.intent)
-            {
-                Ok(Step::Done(())) => {
-                    blocker.finish(waiters);
-                    return Ok(());
-                }
-                Ok(Step::Blocked(now)) => {
-                    if now != at {
-                        // Blocked on another slot than the one we announced
-                        // on: do not sleep on the old stamp.
-                        blocker.retry(waiters);
-                        at = now;
-                    }
-                }
-                Err(e) => {
-                    blocker.finish(waiters);
-                    return Err(e);
-                }
-            }
-        }
+        // Sleep on the stamp of the slot the last attempt found busy (only
+        // once announced on that stamp before that attempt).
+        block_on(
+            &mut &*self,
+            |p| &p.notify,
+            timeout,
+            Announce::Counter,
+            waiters,
+            |p| {
+                Ok(
+                    match p.ring.push_step::<N, false>(value, &p.notify, p.intent)? {
+                        Step::Done(()) => Attempt::Ready(()),
+                        Step::Blocked(at) => Attempt::Wait(p.ring.stamp(at)),
+                    },
+                )
+            },
+        )
     }
 
     /// This producer, announcing every claim in `intent` before it makes
@@ -1582,35 +1562,21 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn pop_timeout(&self, timeout: Option<Duration>) -> Result<T> {
-        let mut at = match self.ring.pop_step::<N, false>(&self.notify, self.intent)? {
-            Step::Done(v) => return Ok(v),
-            Step::Blocked(at) => at,
-        };
         let waiters = &self.ring.control().enqueue.consumers_waiting;
-        let mut blocker = Blocker::new(&self.notify, timeout, Announce::Counter)?;
-        loop {
-            // As in `Producer::push_timeout`: sleep only on the stamp that we
-            // announced on and then found unpublished.
-            let word = self.ring.stamp(at);
-            blocker.sleep(&self.notify, word, waiters)?;
-            blocker.prepare(&self.notify, word, waiters);
-            match self.ring.pop_step::<N, false>(&self.notify, self.intent) {
-                Ok(Step::Done(v)) => {
-                    blocker.finish(waiters);
-                    return Ok(v);
-                }
-                Ok(Step::Blocked(now)) => {
-                    if now != at {
-                        blocker.retry(waiters);
-                        at = now;
-                    }
-                }
-                Err(e) => {
-                    blocker.finish(waiters);
-                    return Err(e);
-                }
-            }
-        }
+        // As in `Producer::push_timeout`.
+        block_on(
+            &mut &*self,
+            |c| &c.notify,
+            timeout,
+            Announce::Counter,
+            waiters,
+            |c| {
+                Ok(match c.ring.pop_step::<N, false>(&c.notify, c.intent)? {
+                    Step::Done(v) => Attempt::Ready(v),
+                    Step::Blocked(at) => Attempt::Wait(c.ring.stamp(at)),
+                })
+            },
+        )
     }
 
     /// This consumer, announcing every claim in `intent` before it makes

@@ -121,7 +121,7 @@ use crate::error::{Error, Result};
 use crate::region::Region;
 use crate::region::{FLAG_WAKES, Header, LINE, ObjectKind, Reserved};
 use crate::sync::{AtomicU32, Ordering};
-use crate::wait::{Announce, Blocker, Notify, Spin, wake_waiters};
+use crate::wait::{Announce, Attempt, Notify, Spin, block_on, wake_waiters};
 
 /// Offset of the count line from the region base (the header's
 /// `data_offset`).
@@ -774,26 +774,22 @@ impl<'a, N: Notify> Handle<'a, N> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn wait_timeout(&self, timeout: Option<Duration>) -> Result<()> {
-        match self.try_wait() {
-            Err(Error::Empty) => {}
-            done => return done,
-        }
         let (count, waiters) = self.words();
-        let mut blocker = Blocker::new(&self.notify, timeout, Announce::Counter)?;
-        loop {
-            blocker.sleep(&self.notify, count, waiters)?;
-            // Announce (add to `waiters`), `SeqCst` fence, then re-check.
-            blocker.prepare(&self.notify, count, waiters);
-            match self.try_wait() {
-                // Sleep only while the count is 0: a value read before the
-                // re-check may be stale, and the count can return to it.
-                Err(Error::Empty) => blocker.expect(0),
-                done => {
-                    blocker.finish(waiters);
-                    return done;
+        block_on(
+            &mut &*self,
+            |h| &h.notify,
+            timeout,
+            Announce::Counter,
+            waiters,
+            |h| {
+                match h.try_wait() {
+                    // Sleep only while the count is 0: a value read before the
+                    // re-check may be stale, and the count can return to it.
+                    Err(Error::Empty) => Ok(Attempt::WaitWhile(count, 0)),
+                    done => done.map(Attempt::Ready),
                 }
-            }
-        }
+            },
+        )
     }
 
     /// The count now; see [`Semaphore::value`].

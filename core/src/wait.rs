@@ -437,6 +437,92 @@ impl Blocker {
     }
 }
 
+/// What one attempt of a [`block_on`] loop found.
+pub(crate) enum Attempt<'w, R> {
+    /// Done: `block_on` returns this.
+    Ready(R),
+    /// Would block until `word` changes: announce on it, try once more,
+    /// then sleep on it.
+    Wait(&'w AtomicU32),
+    /// Would block while `word` holds `value`: for a word that can return to
+    /// an earlier value (a semaphore's count), where the value read before
+    /// the re-check may be stale ([`Blocker::expect`]).
+    #[cfg_attr(not(ipckit_cas), allow(dead_code))] // the semaphore's
+    WaitWhile(&'w AtomicU32, u32),
+    /// Did work but is not done (a budget of skipped records ran out): go
+    /// again at once, the deadline still honoured.
+    #[allow(dead_code)] // until the frame rings' loops move onto `block_on`
+    Again,
+}
+
+/// The one blocking loop of the core, in the manner of crossbeam's
+/// `push_or_else`: `attempt` runs once without any set-up (the fast path: no
+/// clock read, no announcement), and while it says it would block, the
+/// event count's waiter half runs around it: announce on the word it names,
+/// fence, attempt again, sleep on the word, until the attempt is
+/// [`Ready`](Attempt::Ready), fails, or the deadline passes
+/// ([`Error::TimedOut`]). A word that differs from the one announced on is
+/// announced on first instead of slept on.
+///
+/// `end` is the endpoint that `attempt` works on and `notify` reads its
+/// notifier from it (the attempt needs `&mut` access while the loop needs
+/// the notifier between attempts). `waiters` is the announcement word of
+/// every word the attempts name.
+#[inline]
+pub(crate) fn block_on<'w, E, N: Notify, R>(
+    end: &mut E,
+    notify: impl Fn(&E) -> &N,
+    timeout: Option<Duration>,
+    announce: Announce,
+    waiters: &'w AtomicU32,
+    mut attempt: impl FnMut(&mut E) -> Result<Attempt<'w, R>>,
+) -> Result<R> {
+    let mut next = attempt(end)?;
+    if let Attempt::Ready(r) = next {
+        return Ok(r);
+    }
+    let mut blocker = Blocker::new(notify(end), timeout, announce)?;
+    // The word announced on, once there is one.
+    let mut announced: Option<&'w AtomicU32> = None;
+    loop {
+        let word = match next {
+            Attempt::Ready(r) => {
+                blocker.finish(waiters);
+                return Ok(r);
+            }
+            Attempt::Wait(word) | Attempt::WaitWhile(word, _) => {
+                if announced.is_some_and(|a| core::ptr::eq(a, word)) {
+                    if let Attempt::WaitWhile(_, value) = next {
+                        blocker.expect(value);
+                    }
+                } else {
+                    // Not announced on this word: announce before sleeping.
+                    blocker.retry(waiters);
+                    announced = Some(word);
+                }
+                word
+            }
+            Attempt::Again => {
+                blocker.retry(waiters);
+                announced.unwrap_or(waiters)
+            }
+        };
+        // Sleeps only when announced on `word` before the last attempt;
+        // otherwise only checks the deadline.
+        blocker.sleep(notify(end), word, waiters)?;
+        if let Some(word) = announced {
+            blocker.prepare(notify(end), word, waiters);
+        }
+        next = match attempt(end) {
+            Ok(next) => next,
+            Err(e) => {
+                blocker.finish(waiters);
+                return Err(e);
+            }
+        };
+    }
+}
+
 #[cfg(all(test, not(ipckit_loom)))]
 mod tests {
     use super::*;
@@ -509,4 +595,40 @@ mod tests {
             }
         }
     }
+
+    /// `block_on` ends at the deadline when every attempt does work
+    /// (`Again`) or names another word than the last (a peer that keeps
+    /// moving the slot it blocks on), with the channels' spin budget.
+    #[test]
+    fn block_on_honours_the_deadline_for_busy_attempts() {
+        let words = [AtomicU32::new(0), AtomicU32::new(0)];
+        let waiters = AtomicU32::new(0);
+        for alternate in [false, true] {
+            let mut notify = Ticking {
+                now: Cell::new(0),
+                spins: 2000,
+            };
+            let mut attempts = 0u32;
+            let timeout = Some(Duration::from_millis(10));
+            let end = block_on(
+                &mut notify,
+                |n| n,
+                timeout,
+                Announce::Counter,
+                &waiters,
+                |_| -> Result<Attempt<'_, ()>> {
+                    attempts += 1;
+                    assert!(attempts < 100_000, "never timed out");
+                    Ok(if alternate {
+                        Attempt::Wait(&words[attempts as usize % 2])
+                    } else {
+                        Attempt::Again
+                    })
+                },
+            );
+            assert_eq!(end, Err(Error::TimedOut));
+            assert_eq!(waiters.load(Ordering::Relaxed), 0, "announcement left");
+        }
+    }
+
 }

@@ -115,7 +115,7 @@ use crate::error::{Error, Result, Role};
 use crate::region::Region;
 use crate::region::{FLAG_WAKES, Header, LINE, ObjectKind, Reserved, claim, release_claim};
 use crate::sync::{AtomicU32, Ordering, SlotCell};
-use crate::wait::{Announce, Blocker, Notify, Spin, wake_waiters};
+use crate::wait::{Announce, Attempt, Notify, Spin, block_on, wake_waiters};
 
 /// Offset of slot 0 from the region base.
 pub const DATA_OFFSET: usize = 3 * LINE;
@@ -941,25 +941,20 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn push_timeout(&mut self, value: T, timeout: Option<Duration>) -> Result<()> {
-        match self.try_push(value) {
-            Err(Error::Full) => {}
-            done => return done,
-        }
         // SAFETY: see `Ring::control`; the words outlive this call.
         let c = unsafe { self.ring.control.as_ref() };
-        let (word, waiters) = (&c.consumer.head, &c.consumer.producer_waiting);
-        let mut blocker = Blocker::new(&self.notify, timeout, Announce::Single)?;
-        loop {
-            blocker.sleep(&self.notify, word, waiters)?;
-            blocker.prepare(&self.notify, word, waiters);
-            match self.try_push(value) {
-                Err(Error::Full) => {}
-                done => {
-                    blocker.finish(waiters);
-                    return done;
-                }
-            }
-        }
+        let waiters = &c.consumer.producer_waiting;
+        block_on(
+            self,
+            |p| &p.notify,
+            timeout,
+            Announce::Single,
+            waiters,
+            |p| match p.try_push(value) {
+                Err(Error::Full) => Ok(Attempt::Wait(&c.consumer.head)),
+                done => done.map(Attempt::Ready),
+            },
+        )
     }
 
     /// Appends one item, or returns [`Error::Full`].
@@ -1231,25 +1226,20 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn pop_timeout(&mut self, timeout: Option<Duration>) -> Result<T> {
-        match self.try_pop() {
-            Err(Error::Empty) => {}
-            done => return done,
-        }
         // SAFETY: see `Ring::control`; the words outlive this call.
         let c = unsafe { self.ring.control.as_ref() };
-        let (word, waiters) = (&c.producer.tail, &c.producer.consumer_waiting);
-        let mut blocker = Blocker::new(&self.notify, timeout, Announce::Single)?;
-        loop {
-            blocker.sleep(&self.notify, word, waiters)?;
-            blocker.prepare(&self.notify, word, waiters);
-            match self.try_pop() {
-                Err(Error::Empty) => {}
-                done => {
-                    blocker.finish(waiters);
-                    return done;
-                }
-            }
-        }
+        let waiters = &c.producer.consumer_waiting;
+        block_on(
+            self,
+            |p| &p.notify,
+            timeout,
+            Announce::Single,
+            waiters,
+            |p| match p.try_pop() {
+                Err(Error::Empty) => Ok(Attempt::Wait(&c.producer.tail)),
+                done => done.map(Attempt::Ready),
+            },
+        )
     }
 
     /// Removes and returns the oldest item, or [`Error::Empty`].
