@@ -163,9 +163,8 @@ impl PosixMq {
             ));
         }
         let bytes = attr.max_messages.saturating_mul(attr.message_size);
-        if let Some(rlimit) = soft_rlimit(libc::RLIMIT_MSGQUEUE)
-            && bytes as u64 > rlimit
-        {
+        // Not a let chain: those need Rust 1.88, the crate declares 1.85.
+        if let Some(rlimit) = soft_rlimit(libc::RLIMIT_MSGQUEUE).filter(|&r| bytes as u64 > r) {
             return Err(exceeds(
                 "RLIMIT_MSGQUEUE (bytes of all queues of this user)",
                 bytes,
