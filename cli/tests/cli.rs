@@ -53,7 +53,10 @@ fn one_line_error(stderr: &str) {
 fn ls_shows_a_channel_and_rm_stale_removes_it_after_its_owner_was_killed() {
     let n = name("stale");
     let _clean = Cleanup(vec![n.clone()]);
-    drop(Sender::create(&n, 4096).unwrap());
+    // The sender stays open until the owner is killed: a receiver whose
+    // senders all closed ends by itself (PeerGone) at its next liveness
+    // slice, and on a loaded machine that came before the kill.
+    let tx = Sender::create(&n, 4096).unwrap();
     // The owner: an `ipckit recv` process holding the receiving end.
     let mut owner = ipckit()
         .args(["recv", &n, "--timeout", "60"])
@@ -85,6 +88,7 @@ fn ls_shows_a_channel_and_rm_stale_removes_it_after_its_owner_was_killed() {
 
     owner.kill().unwrap(); // SIGKILL
     owner.wait().unwrap();
+    drop(tx);
     let (_, out, _) = run(ipckit().arg("ls"));
     let line = out.lines().find(|l| l.starts_with(&n)).unwrap_or("");
     assert!(line.contains("stale"), "{out}");
