@@ -316,24 +316,24 @@ impl Error {
     }
 
     /// `true` for [`Error::Full`].
-    pub fn is_full(&self) -> bool {
+    pub const fn is_full(&self) -> bool {
         matches!(self, Error::Full)
     }
 
     /// `true` for [`Error::Empty`].
-    pub fn is_empty(&self) -> bool {
+    pub const fn is_empty(&self) -> bool {
         matches!(self, Error::Empty)
     }
 
     /// `true` for [`Error::TimedOut`].
-    pub fn is_timeout(&self) -> bool {
+    pub const fn is_timeout(&self) -> bool {
         matches!(self, Error::TimedOut)
     }
 
     /// `true` for [`Error::PeerGone`] and [`Error::Removed`] (a kernel
     /// object removed under its users: the System V transports document
     /// removal as the end of the conversation).
-    pub fn is_peer_gone(&self) -> bool {
+    pub const fn is_peer_gone(&self) -> bool {
         matches!(self, Error::PeerGone { .. } | Error::Removed { .. })
     }
 

@@ -2,10 +2,10 @@
 //!
 //! This is the Linux side of ipckit. The [`ipckit_core`] crate lays its
 //! primitives (the region [`Header`], the [`spsc`] ring, its error
-//! [`CoreError`]) out on raw bytes and never calls the operating system; this crate supplies
-//! what only the operating system can: memory that several processes share,
-//! and, in later versions, futex waiting, process channels and the shims for
-//! pipes, sockets, message queues and signals.
+//! [`CoreError`]) out on raw bytes and never calls the operating system;
+//! this crate supplies what only the operating system can: memory that
+//! several processes share, futex waiting, process channels and the shims
+//! for pipes, sockets, message queues and signals.
 //!
 //! Everything of the core is re-exported at the root, so `ipckit::spsc::Ring`
 //! is `ipckit_core::spsc::Ring` and a user depends on this crate alone. The
