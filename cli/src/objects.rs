@@ -118,7 +118,7 @@ impl Snapshot {
     }
 
     /// The header, validated by the core (`region::inspect`).
-    pub fn header(&self) -> std::result::Result<HeaderInfo, ipckit::Error> {
+    pub fn header(&self) -> std::result::Result<HeaderInfo, ipckit::CoreError> {
         let mut copy = self.bytes.clone();
         region::inspect(Region::from_slice(&mut copy[..self.read]))
     }

@@ -27,7 +27,7 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use ipckit::Error;
+use ipckit::CoreError;
 use ipckit::frame::spsc::Ring;
 use ipckit::shm::SharedMapping;
 use support::{Child, Exit, allowed_cpus, fork_child, median, pin_to};
@@ -172,7 +172,7 @@ fn frame_ring(
                         sum = sum.wrapping_add(u64::from(buf[n - 1]));
                         break;
                     }
-                    Err(Error::Empty) => std::hint::spin_loop(),
+                    Err(CoreError::Empty) => std::hint::spin_loop(),
                     Err(e) => return Err(e.to_string()),
                 }
             }
@@ -188,7 +188,7 @@ fn frame_ring(
             loop {
                 match tx.try_send(&msg) {
                     Ok(()) => break,
-                    Err(Error::Full) => {
+                    Err(CoreError::Full) => {
                         spins = spins.wrapping_add(1);
                         if spins % (1 << 20) == 0 {
                             if let Some(exit) = child.try_wait()? {

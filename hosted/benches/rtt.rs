@@ -58,7 +58,7 @@ use std::time::{Duration, Instant};
 use support::{allowed_cpus, median, pin_to};
 
 use criterion::{Criterion, criterion_group};
-use ipckit::Error;
+use ipckit::CoreError;
 use ipckit::futex::{Futex, monotonic_now};
 use ipckit::shm::SharedMapping;
 use ipckit::spsc::{Consumer, Options, Producer, Ring};
@@ -583,13 +583,13 @@ fn spsc_echo<N: Notify + Copy>(
                 Ok(v) => v,
                 // The parent is alive (or this process would be dead): it is
                 // between samples.
-                Err(Error::TimedOut) => continue,
+                Err(CoreError::TimedOut) => continue,
                 Err(_) => return CHILD_RING_ERROR,
             }
         } else {
             match rx.try_pop() {
                 Ok(v) => v,
-                Err(Error::Empty) => {
+                Err(CoreError::Empty) => {
                     spin_loop();
                     continue;
                 }
@@ -638,7 +638,7 @@ impl<N: Notify> Pinger for SpscPinger<N> {
             loop {
                 match self.rx.pop_timeout(Some(WAIT_SLICE)) {
                     Ok(v) => break v,
-                    Err(Error::TimedOut) => stall.check(child)?,
+                    Err(CoreError::TimedOut) => stall.check(child)?,
                     Err(e) => return Err(format!("pop: {e}")),
                 }
             }
@@ -647,7 +647,7 @@ impl<N: Notify> Pinger for SpscPinger<N> {
             loop {
                 match self.rx.try_pop() {
                     Ok(v) => break v,
-                    Err(Error::Empty) => stall.poll(child)?,
+                    Err(CoreError::Empty) => stall.poll(child)?,
                     Err(e) => return Err(format!("pop: {e}")),
                 }
             }

@@ -1,10 +1,21 @@
-//! The one error type of the hosted crate.
+//! The one error type of the hosted crate, [`ipckit::Error`](Error).
 //!
-//! [`Error`] is what every operation of this crate that touches the
-//! operating system returns. It carries either an error of the core
-//! ([`Error::Core`]: a header that does not validate, a ring that is full, a
-//! peer that wrote garbage) or a failed system call with its context: which
-//! call, on which object, and the `errno` as a [`std::io::Error`].
+//! [`Error`] is what every operation of this crate returns. Its variants come
+//! in three groups:
+//!
+//! - **Flow conditions**, plain variants with a predicate each, the same
+//!   whether a shared-memory ring, a pipe or a System V queue found them:
+//!   [`Error::Full`] ([`is_full`](Error::is_full)), [`Error::Empty`]
+//!   ([`is_empty`](Error::is_empty)), [`Error::TimedOut`]
+//!   ([`is_timeout`](Error::is_timeout)) and [`Error::PeerGone`]
+//!   ([`is_peer_gone`](Error::is_peer_gone)).
+//! - **Findings of the core** that are not flow: a header that does not
+//!   validate, a peer that wrote garbage, a request the object cannot take
+//!   ([`Error::Core`]; [`Error::Channel`] when a channel's open names the
+//!   object).
+//! - **What only the operating system knows**: a failed system call with
+//!   its context (which call, on which object, and the `errno` as a
+//!   [`std::io::Error`]), and the pid of a peer found dead.
 //!
 //! The system-call errors a caller typically handles get their own variants,
 //! so that they can be matched without looking at `errno`:
@@ -24,12 +35,14 @@
 //! refuses an `open` is [`Error::Channel`], the core's finding with the
 //! object's name.
 //!
-//! The core's error converts with `?` (`From<ipckit_core::Error>`), so code
-//! that mixes core calls (`Ring::attach`) and OS calls (`ShmObject::open`)
-//! returns one type.
+//! The core's error converts with `?` (`From<ipckit_core::Error>`): its flow
+//! conditions become the flow variants above (never `Error::Core(Full)`),
+//! everything else [`Error::Core`]. So code that mixes core calls
+//! (`Ring::attach`, `try_push`) and OS calls (`ShmObject::open`) returns one
+//! type and matches one shape.
 //!
 //! ```
-//! use ipckit::error::Error;
+//! use ipckit::Error;
 //! use ipckit::shm::ShmObject;
 //!
 //! match ShmObject::open("ipckit-doc-surely-missing") {
@@ -38,9 +51,8 @@
 //! }
 //! ```
 //!
-//! This module is the hosted crate's `error`; the core's error module stays
-//! reachable as [`ipckit_core::error`], and its [`Error`](CoreError) is
-//! re-exported here as [`CoreError`].
+//! The core's own error, which its rings return before any conversion,
+//! is re-exported as [`CoreError`] (also at the crate root).
 
 use std::fmt;
 use std::io;
@@ -92,11 +104,59 @@ impl fmt::Display for OsError {
 
 /// Everything that can go wrong in `ipckit` (the hosted crate).
 ///
-/// See the [module docs](self) for which `errno` becomes which variant.
+/// See the [module docs](self) for the groups of variants and which `errno`
+/// becomes which variant.
+///
+/// A ring's flow condition, met through `?`, is a top-level variant:
+///
+/// ```
+/// use ipckit::{AlignedBytes, CoreError, Error, Region, spsc};
+///
+/// fn pop(rx: &mut spsc::Consumer<'_, u32>) -> ipckit::Result<u32> {
+///     Ok(rx.try_pop()?)
+/// }
+///
+/// let mut bytes = AlignedBytes::<1024>::new();
+/// let ring = spsc::Ring::<u32>::init(Region::from_slice(&mut bytes[..]), 4)?;
+/// let (_tx, mut rx) = ring.split()?;
+/// assert!(matches!(pop(&mut rx), Err(Error::Empty)));
+/// assert!(Error::from(CoreError::Full).is_full());
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// An error of the core: header validation, ring flow or corruption.
+    /// No room: a ring, queue or pipe is full, or a count is at its
+    /// maximum; retry after the other side made progress (for a blocking
+    /// call: only with a zero timeout).
+    Full,
+    /// Nothing available: a ring, queue or pipe holds nothing, or a count
+    /// is 0; retry after the other side made progress (for a blocking call:
+    /// only with a zero timeout).
+    Empty,
+    /// A blocking call's timeout elapsed before it could proceed.
+    TimedOut,
+    /// The other side is gone: every endpoint of the `peer` role closed, or
+    /// its process died (checked by pid and process start time), or a
+    /// region records its endpoint as gone (the core's
+    /// [`CoreError::PeerGone`]). A blocked call returns this instead of
+    /// waiting forever, and a receiver only after it has drained every item
+    /// already queued. [`Error::is_peer_gone`] matches it.
+    PeerGone {
+        /// The role that is gone: [`Role::Consumer`] when a sender finds no
+        /// receiver left, [`Role::Producer`] when a receiver finds no
+        /// sender; `None` where the core reported it without naming a role.
+        peer: Option<Role>,
+        /// The pid of a peer found dead, `None` if every peer closed (or the
+        /// pid is unknown).
+        pid: Option<u32>,
+    },
+    /// Any other finding of the core: header validation, corruption written
+    /// by a peer, a request the object cannot take (`FrameTooLarge`,
+    /// `BufferTooSmall`, `OutOfRange`, ...), an MPMC item claimed but not
+    /// yet published (`Busy`). Never a flow condition: the
+    /// conversion from [`CoreError`] puts `Full`, `Empty`, `TimedOut` and
+    /// `PeerGone` at the top level.
     Core(CoreError),
     /// The object does not exist (`ENOENT`).
     NotFound(OsError),
@@ -172,19 +232,6 @@ pub enum Error {
         /// The semaphore, such as `semid 7 index 0`.
         target: String,
     },
-    /// The other side of a [channel](crate::channel) is gone: every
-    /// endpoint of the `peer` role closed, or its process died (checked by
-    /// pid and process start time). A blocked call returns this instead of
-    /// waiting forever, and a receiver only after it has drained every item
-    /// already queued. The hosted counterpart of the core's
-    /// [`CoreError::PeerGone`]; [`Error::is_peer_gone`] matches both.
-    PeerGone {
-        /// The role that is gone: [`Role::Consumer`] when a sender finds no
-        /// receiver left, [`Role::Producer`] when a receiver finds no sender.
-        peer: Role,
-        /// The pid of a peer found dead, `None` if every peer closed.
-        pid: Option<u32>,
-    },
     /// A [channel](crate::channel) object refused an `open`, `attach`,
     /// `take_over` or `create`: its header or liveness block does not
     /// validate, its sizes do not fit, or the role is held. Names the
@@ -208,7 +255,7 @@ impl Error {
     /// [`Error::Os`].
     ///
     /// ```
-    /// use ipckit::error::Error;
+    /// use ipckit::Error;
     ///
     /// let e = Error::os("shm_open", "/x", std::io::Error::from_raw_os_error(libc::EEXIST));
     /// assert!(matches!(e, Error::AlreadyExists(_)));
@@ -229,11 +276,14 @@ impl Error {
         Self::os(call, target, io::Error::last_os_error())
     }
 
-    /// The core error, if this is one.
+    /// The core's finding, for [`Error::Core`] and [`Error::Channel`];
+    /// `None` for everything else, the flow conditions included (match
+    /// those by variant or predicate).
     ///
     /// ```
-    /// use ipckit::error::{CoreError, Error};
-    /// assert_eq!(Error::from(CoreError::Empty).core(), Some(CoreError::Empty));
+    /// use ipckit::{CoreError, Error};
+    /// assert_eq!(Error::from(CoreError::BadMagic).core(), Some(CoreError::BadMagic));
+    /// assert_eq!(Error::from(CoreError::Empty).core(), None);
     /// ```
     pub fn core(&self) -> Option<CoreError> {
         match self {
@@ -265,22 +315,26 @@ impl Error {
         }
     }
 
-    /// `true` for [`Error::PeerGone`], the core's [`CoreError::PeerGone`],
-    /// and [`Error::Removed`] (a kernel object removed under its users: the
-    /// System V transports document removal as the end of the
-    /// conversation).
-    ///
-    /// ```
-    /// use ipckit::error::{CoreError, Error, Role};
-    /// assert!(Error::from(CoreError::PeerGone).is_peer_gone());
-    /// assert!(Error::PeerGone { peer: Role::Producer, pid: None }.is_peer_gone());
-    /// assert!(!Error::from(CoreError::Empty).is_peer_gone());
-    /// ```
-    pub fn is_peer_gone(&self) -> bool {
-        matches!(
-            self,
-            Error::PeerGone { .. } | Error::Core(CoreError::PeerGone) | Error::Removed { .. }
-        )
+    /// `true` for [`Error::Full`].
+    pub const fn is_full(&self) -> bool {
+        matches!(self, Error::Full)
+    }
+
+    /// `true` for [`Error::Empty`].
+    pub const fn is_empty(&self) -> bool {
+        matches!(self, Error::Empty)
+    }
+
+    /// `true` for [`Error::TimedOut`].
+    pub const fn is_timeout(&self) -> bool {
+        matches!(self, Error::TimedOut)
+    }
+
+    /// `true` for [`Error::PeerGone`] and [`Error::Removed`] (a kernel
+    /// object removed under its users: the System V transports document
+    /// removal as the end of the conversation).
+    pub const fn is_peer_gone(&self) -> bool {
+        matches!(self, Error::PeerGone { .. } | Error::Removed { .. })
     }
 
     /// The failed system call, if this is one.
@@ -295,15 +349,30 @@ impl Error {
     }
 }
 
+/// Flow conditions become the top-level variants, so that `?` on a core
+/// call and a hosted call give the same shape; every other finding is
+/// [`Error::Core`].
 impl From<CoreError> for Error {
     fn from(e: CoreError) -> Self {
-        Error::Core(e)
+        match e {
+            CoreError::Full => Error::Full,
+            CoreError::Empty => Error::Empty,
+            CoreError::TimedOut => Error::TimedOut,
+            CoreError::PeerGone => Error::PeerGone {
+                peer: None,
+                pid: None,
+            },
+            other => Error::Core(other),
+        }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Error::Full => CoreError::Full.fmt(f),
+            Error::Empty => CoreError::Empty.fmt(f),
+            Error::TimedOut => CoreError::TimedOut.fmt(f),
             Error::Core(e) => e.fmt(f),
             Error::NotFound(e) => write!(f, "not found: {e}"),
             Error::AlreadyExists(e) => write!(f, "already exists: {e}"),
@@ -357,9 +426,11 @@ impl fmt::Display for Error {
                  reaches it after 32,767 operations); use SEM_UNDO only where the same \
                  process takes and gives back units, and signal without it"
             ),
-            Error::PeerGone { peer, pid } => match pid {
-                Some(pid) => write!(f, "peer gone: the {peer} (pid {pid}) died"),
-                None => write!(f, "peer gone: no {peer} is left"),
+            Error::PeerGone { peer, pid } => match (peer, pid) {
+                (Some(peer), Some(pid)) => write!(f, "peer gone: the {peer} (pid {pid}) died"),
+                (Some(peer), None) => write!(f, "peer gone: no {peer} is left"),
+                (None, Some(pid)) => write!(f, "peer gone: the peer (pid {pid}) died"),
+                (None, None) => CoreError::PeerGone.fmt(f),
             },
             Error::Channel {
                 name,
@@ -396,51 +467,4 @@ impl std::error::Error for Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errno_sorting() {
-        let mk = |code| Error::os("open", "x", io::Error::from_raw_os_error(code));
-        assert!(matches!(mk(libc::ENOENT), Error::NotFound(_)));
-        assert!(matches!(mk(libc::EEXIST), Error::AlreadyExists(_)));
-        assert!(matches!(mk(libc::EACCES), Error::PermissionDenied(_)));
-        assert!(matches!(mk(libc::EPERM), Error::Os(_)));
-        assert_eq!(
-            mk(libc::ENOMEM).os_error().and_then(OsError::errno),
-            Some(libc::ENOMEM)
-        );
-    }
-
-    #[test]
-    fn display_names_the_call_and_target() {
-        let e = Error::os("shm_open", "/a", io::Error::from_raw_os_error(libc::ENOENT));
-        let s = e.to_string();
-        assert!(s.contains("shm_open(/a)"), "{s}");
-        assert!(std::error::Error::source(&e).is_some());
-        let e = Error::from(CoreError::BadMagic);
-        assert_eq!(e.to_string(), CoreError::BadMagic.to_string());
-    }
-
-    #[test]
-    fn channel_errors_name_the_object_and_a_dead_holder() {
-        let e = Error::from(CoreError::RoleTaken(Role::Consumer)).in_channel(|| "ipckit-x".into());
-        assert_eq!(e.core(), Some(CoreError::RoleTaken(Role::Consumer)));
-        assert!(e.to_string().starts_with("channel ipckit-x: "), "{e}");
-        assert!(std::error::Error::source(&e).is_some());
-        let dead = Error::Channel {
-            name: String::new(),
-            error: CoreError::RoleTaken(Role::Producer),
-            dead_holder: Some(42),
-        }
-        .in_channel(|| "ipckit-y".into());
-        let s = dead.to_string();
-        assert!(
-            s.contains("ipckit-y") && s.contains("pid 42") && s.contains("take_over"),
-            "{s}"
-        );
-        // Errors that name their object already pass unchanged.
-        let os = Error::os("shm_open", "/a", io::Error::from_raw_os_error(libc::ENOENT));
-        assert!(matches!(os.in_channel(|| "b".into()), Error::NotFound(_)));
-    }
-}
+mod tests;

@@ -1,14 +1,20 @@
 //! `ipckit`: inter-process communication for Linux.
 //!
 //! This is the Linux side of ipckit. The [`ipckit_core`] crate lays its
-//! primitives (the region [`Header`], the [`spsc`] ring, the [`Error`] type)
-//! out on raw bytes and never calls the operating system; this crate supplies
-//! what only the operating system can: memory that several processes share,
-//! and, in later versions, futex waiting, process channels and the shims for
-//! pipes, sockets, message queues and signals.
+//! primitives (the region [`Header`], the [`spsc`] ring, its error
+//! [`CoreError`]) out on raw bytes and never calls the operating system;
+//! this crate supplies what only the operating system can: memory that
+//! several processes share, futex waiting, process channels and the shims
+//! for pipes, sockets, message queues and signals.
 //!
 //! Everything of the core is re-exported at the root, so `ipckit::spsc::Ring`
-//! is `ipckit_core::spsc::Ring` and a user depends on this crate alone.
+//! is `ipckit_core::spsc::Ring` and a user depends on this crate alone. The
+//! one exception is the error: [`ipckit::Error`](Error) and
+//! [`ipckit::Result`](Result) are this crate's, whose flow conditions
+//! ([`Error::Full`], [`Error::Empty`], [`Error::TimedOut`],
+//! [`Error::PeerGone`]) are plain variants with `is_…()` predicates; the
+//! core's error, which its rings return, is [`CoreError`] and converts with
+//! `?`.
 //!
 //! # Example: a ring shared with a child process
 //! ```
@@ -44,16 +50,17 @@
 //!   blocking across processes.
 //! - [`message`]: the one message interface ([`message::MessageSender`],
 //!   [`message::MessageReceiver`]) that every transport implements.
-//! - [`error`]: this crate's [`error::Error`], which wraps the core's error
-//!   and adds failed system calls with their context. (The root's [`Error`]
-//!   is still the core's, re-exported; the core's module is
-//!   [`ipckit_core::error`].)
+//! - [`error`]: this crate's [`Error`]: the flow conditions, the core's
+//!   other findings, and failed system calls with their context.
 //! - everything of [`ipckit_core`]: [`region`], [`spsc`], ...
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub use ipckit_core::*;
+// Named imports shadow the glob's: `ipckit::Error` and `ipckit::Result` are
+// this crate's, and the core's error is `ipckit::CoreError`.
+pub use error::{CoreError, Error, Result};
 
 pub mod channel;
 pub mod error;

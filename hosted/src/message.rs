@@ -32,8 +32,8 @@
 //! [`Full`]: crate::Error::Full
 //! [`Empty`]: crate::Error::Empty
 //! [`TimedOut`]: crate::Error::TimedOut
-//! [`FrameTooLarge`]: crate::Error::FrameTooLarge
-//! [`BufferTooSmall`]: crate::Error::BufferTooSmall
+//! [`FrameTooLarge`]: crate::CoreError::FrameTooLarge
+//! [`BufferTooSmall`]: crate::CoreError::BufferTooSmall
 //! [`PeerGone`]: crate::Error::PeerGone
 
 use std::time::Duration;
@@ -45,7 +45,7 @@ use crate::error::{Error, Result};
 /// ```
 /// use std::time::Duration;
 /// use ipckit::message::{MessageReceiver, MessageSender};
-/// use ipckit::error::Result;
+/// use ipckit::Result;
 ///
 /// /// A transport in one process: a queue of messages.
 /// #[derive(Default)]
@@ -66,7 +66,7 @@ use crate::error::{Error, Result};
 /// tx.try_send(b"two")?;
 /// assert!(tx.flush(None)?); // nothing held back
 /// assert_eq!(tx.0.len(), 2);
-/// # Ok::<(), ipckit::error::Error>(())
+/// # Ok::<(), ipckit::Error>(())
 /// ```
 pub trait MessageSender {
     /// Sends `msg` as one message, waiting at most `timeout` for room (see
@@ -106,14 +106,13 @@ pub trait MessageSender {
 /// ```
 /// use std::time::Duration;
 /// use ipckit::message::MessageReceiver;
-/// use ipckit::error::{Error, Result};
-/// use ipckit::Error as CoreError;
+/// use ipckit::{Error, Result};
 ///
 /// struct Canned(Vec<Vec<u8>>);
 ///
 /// impl MessageReceiver for Canned {
 ///     fn recv_timeout(&mut self, buf: &mut [u8], _: Option<Duration>) -> Result<usize> {
-///         let Some(msg) = self.0.pop() else { return Err(CoreError::Empty.into()) };
+///         let Some(msg) = self.0.pop() else { return Err(Error::Empty) };
 ///         buf[..msg.len()].copy_from_slice(&msg);
 ///         Ok(msg.len())
 ///     }
@@ -126,7 +125,7 @@ pub trait MessageSender {
 /// assert_eq!(rx.recv_vec()?, b"first");
 /// let mut buf = [0; 16];
 /// assert_eq!(rx.try_recv(&mut buf)?, 4);
-/// assert_eq!(rx.try_recv(&mut buf).unwrap_err().core(), Some(CoreError::Empty));
+/// assert!(rx.try_recv(&mut buf).unwrap_err().is_empty());
 /// # Ok::<(), Error>(())
 /// ```
 pub trait MessageReceiver {
@@ -159,7 +158,7 @@ pub trait MessageReceiver {
                     buf.truncate(n);
                     return Ok(buf);
                 }
-                Err(Error::Core(crate::Error::BufferTooSmall { required })) => {
+                Err(Error::Core(crate::error::CoreError::BufferTooSmall { required })) => {
                     buf.resize(required, 0);
                 }
                 Err(e) => return Err(e),

@@ -387,7 +387,7 @@ fn drain_before_peer_gone() -> Result<String, String> {
     );
     let pid = match r {
         Err(Error::PeerGone { peer, pid }) => {
-            ensure!(peer == Role::Producer, "peer {peer}");
+            ensure!(peer == Some(Role::Producer), "peer {peer:?}");
             pid
         }
         _ => None,
@@ -663,7 +663,7 @@ fn mpsc_sender_killed_mid_message() -> Result<String, String> {
     let mut buf = [0u8; 64];
     let waited = rx.recv_timeout(&mut buf, Some(Duration::from_millis(300)));
     ensure!(
-        matches!(waited, Err(Error::Core(CoreError::TimedOut))),
+        matches!(waited, Err(Error::TimedOut)),
         "while the victim lives: {waited:?}"
     );
     ensure!(
@@ -784,7 +784,7 @@ fn mpsc_all_senders_killed() -> Result<String, String> {
     let r = rx.recv_timeout(&mut buf, Some(PATIENCE));
     match r {
         Err(Error::PeerGone {
-            peer: Role::Producer,
+            peer: Some(Role::Producer),
             pid: Some(pid),
         }) if pids.contains(&pid) => {}
         other => return Err(format!("after draining: {other:?}")),

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ipckit::error::{CoreError, Error};
+use ipckit::error::Error;
 use ipckit::message::{MessageReceiver, MessageSender};
 use ipckit::transport::limits::LimitExceeded;
 use ipckit::transport::semaphore::{CountingSemaphore, SEMVMX, SysvSemaphoreSet};
@@ -203,7 +203,7 @@ fn sem_erange() -> Result<String, String> {
 
     set.set_value(0, SEMVMX).map_err(|e| e.to_string())?;
     match plain_h.get(0).post() {
-        Err(Error::Core(CoreError::Full)) => {}
+        Err(Error::Full) => {}
         other => return Err(format!("post at SEMVMX: {other:?}")),
     }
 

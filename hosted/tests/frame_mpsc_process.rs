@@ -32,7 +32,7 @@ use support::*;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use ipckit::Error;
+use ipckit::CoreError;
 use ipckit::frame::mpsc::{Options, Ring};
 use ipckit::futex::{Futex, monotonic_now};
 use ipckit::shm::SharedMapping;
@@ -129,7 +129,7 @@ fn produce(p: u8, map: &SharedMapping) -> Result<(), String> {
                 loop {
                     match tx.try_send(frame) {
                         Ok(()) => break,
-                        Err(Error::Full) => {
+                        Err(CoreError::Full) => {
                             idle += 1;
                             if idle % 64 == 0 {
                                 std::thread::yield_now();
@@ -182,7 +182,7 @@ fn stream() -> Result<String, String> {
         child.expect_exit(EXIT_OK)?;
     }
     let secs = started.elapsed().as_secs_f64();
-    if rx.try_recv(&mut buf) != Err(Error::Empty) {
+    if rx.try_recv(&mut buf) != Err(CoreError::Empty) {
         return Err("frames left after the stream".into());
     }
     if rx.skipped() != Default::default() {
@@ -264,7 +264,7 @@ fn killed_mid_grant() -> Result<String, String> {
             return Err(format!("frame {seq} before the dead one is wrong"));
         }
     }
-    if rx.try_recv(&mut buf) != Err(Error::Empty) {
+    if rx.try_recv(&mut buf) != Err(CoreError::Empty) {
         return Err("the dead grant did not hold the consumer up".into());
     }
     let stall = rx.stalled().map_err(|e| e.to_string())?.ok_or("no stall")?;
@@ -280,7 +280,7 @@ fn killed_mid_grant() -> Result<String, String> {
             return Err(format!("frame {seq} behind the dead one is wrong"));
         }
     }
-    if rx.try_recv(&mut buf) != Err(Error::Empty) || rx.skipped().records != 1 {
+    if rx.try_recv(&mut buf) != Err(CoreError::Empty) || rx.skipped().records != 1 {
         return Err(format!("after: skipped {:?}", rx.skipped()));
     }
     Ok(format!(

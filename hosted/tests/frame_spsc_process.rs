@@ -25,7 +25,7 @@ use ipckit::frame::spsc::{Consumer, Options, Producer, Ring};
 use ipckit::futex::Futex;
 use ipckit::shm::SharedMapping;
 use ipckit::wait::{Notify, Spin};
-use ipckit::{Error, region};
+use ipckit::{CoreError, region};
 use support::*;
 
 /// Frames per stream.
@@ -124,7 +124,7 @@ fn mapping() -> Result<SharedMapping, String> {
     SharedMapping::anonymous(len).map_err(|e| format!("mmap: {e}"))
 }
 
-fn ring_fail(what: &str, e: Error) -> ChildFail {
+fn ring_fail(what: &str, e: CoreError) -> ChildFail {
     fail(EXIT_RING_ERROR, format!("{what}: {e}"))
 }
 
@@ -171,7 +171,7 @@ fn produce<N: Notify>(
                     backoff.progress();
                     break;
                 }
-                Err(Error::Full) if !blocking => {
+                Err(CoreError::Full) if !blocking => {
                     if !backoff.idle() {
                         return Err(format!("producer timed out at frame {seq}"));
                     }
@@ -219,7 +219,7 @@ fn consume<N: Notify>(
                     backoff.progress();
                     break;
                 }
-                Err(Error::Empty) if !blocking => {
+                Err(CoreError::Empty) if !blocking => {
                     if !backoff.idle() {
                         return Err(fail(
                             EXIT_TIMEOUT,
@@ -232,7 +232,7 @@ fn consume<N: Notify>(
         }
     }
     match rx.try_recv(&mut buf) {
-        Err(Error::Empty) => Ok(()),
+        Err(CoreError::Empty) => Ok(()),
         other => Err(fail(EXIT_CHECK, format!("after the last frame: {other:?}"))),
     }
 }
@@ -319,7 +319,7 @@ fn dead_producer() -> Result<String, String> {
                 *seq += 1;
                 Ok(true)
             }
-            Err(Error::Empty) => Ok(false),
+            Err(CoreError::Empty) => Ok(false),
             Err(e) => Err(format!("receive after frame {seq}: {e}")),
         }
     };

@@ -49,7 +49,7 @@ use ipckit::intent::Intent;
 use ipckit::mpmc::{Options, Ring, Skip, Stall};
 use ipckit::shm::SharedMapping;
 use ipckit::wait::Spin;
-use ipckit::{Error, ObjectKind, region};
+use ipckit::{CoreError, ObjectKind, region};
 
 /// Processes on each side of the stream.
 const PRODUCERS: usize = 2;
@@ -86,7 +86,7 @@ fn decode(v: u64) -> Option<(usize, u64)> {
     ok.then_some((producer, seq))
 }
 
-fn ring_err(what: &str, e: Error) -> ChildFail {
+fn ring_err(what: &str, e: CoreError) -> ChildFail {
     fail(EXIT_RING_ERROR, format!("{what}: {e}"))
 }
 
@@ -244,7 +244,7 @@ fn stream() -> Result<String, String> {
     let rx = ring
         .consumer_with(Futex::new())
         .map_err(|e| format!("consumer: {e}"))?;
-    if rx.try_pop() != Err(Error::Empty) {
+    if rx.try_pop() != Err(CoreError::Empty) {
         return Err("items left after the stream".into());
     }
     tx.try_push(item(1, 7))
@@ -275,7 +275,7 @@ fn produce(p: usize, mapping: &SharedMapping, results: &Results) -> Result<(), C
         if p == 0 {
             match tx.push_timeout(v, Some(DEADLINE)) {
                 Ok(()) => {}
-                Err(Error::TimedOut) => {
+                Err(CoreError::TimedOut) => {
                     return Err(fail(EXIT_TIMEOUT, format!("push timed out at {seq}")));
                 }
                 Err(e) => return Err(ring_err(&format!("push at {seq}"), e)),
@@ -288,7 +288,7 @@ fn produce(p: usize, mapping: &SharedMapping, results: &Results) -> Result<(), C
                     backoff.progress();
                     break;
                 }
-                Err(Error::Full) => {
+                Err(CoreError::Full) => {
                     if !backoff.idle() {
                         return Err(fail(EXIT_TIMEOUT, format!("producer timed out at {seq}")));
                     }
@@ -343,7 +343,7 @@ fn consume(c: usize, mapping: &SharedMapping, results: &Results) -> Result<(), C
                 sums[p] += seq;
                 bitmaps[p][(seq / 64) as usize] |= 1 << (seq % 64);
             }
-            Err(Error::Empty | Error::TimedOut) => {
+            Err(CoreError::Empty | CoreError::TimedOut) => {
                 // Done once every producer has finished and every position
                 // was claimed by a consumer (`head == tail`).
                 if results.producers_done().load(Ordering::Acquire) == PRODUCERS as u64 {
@@ -441,13 +441,13 @@ fn dead_producer() -> Result<String, String> {
         return Err(format!("stalled: {:?}", ring.stalled()));
     }
     let t0 = Instant::now();
-    if rx.try_pop() != Err(Error::Empty) {
+    if rx.try_pop() != Err(CoreError::Empty) {
         return Err("try_pop behind the unpublished slot was not Empty".into());
     }
     let try_pop_time = t0.elapsed();
     let t0 = Instant::now();
     match rx.pop_timeout(Some(Duration::from_millis(50))) {
-        Err(Error::TimedOut) => {}
+        Err(CoreError::TimedOut) => {}
         other => return Err(format!("pop_timeout: {other:?}")),
     }
     let waited = t0.elapsed();
@@ -528,8 +528,8 @@ fn hostile_peer() -> Result<String, String> {
         for r in [tx.try_push(i).map(drop), rx.try_pop().map(drop)] {
             match r {
                 Ok(()) => ok += 1,
-                Err(Error::Full | Error::Empty) => flow += 1,
-                Err(Error::Corrupted(_)) => corrupted += 1,
+                Err(CoreError::Full | CoreError::Empty) => flow += 1,
+                Err(CoreError::Corrupted(_)) => corrupted += 1,
                 Err(e) => return Err(format!("unexpected error {e}")),
             }
         }

@@ -41,7 +41,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ipckit::channel::{self, mpmc};
-use ipckit::error::{CoreError, Role};
+use ipckit::error::Role;
 use ipckit::shm::SharedMemory;
 use support::{
     ChildFail, Ctx, EXIT_CHECK, EXIT_CORRUPTED_ITEM, EXIT_OUT_OF_ORDER, EXIT_RING_ERROR, Exit,
@@ -250,8 +250,7 @@ fn hole_with_live_senders() -> Result<String, String> {
         s.expect_ok(Instant::now() + PATIENCE)?;
     }
     ensure!(
-        rx.try_recv()
-            .is_err_and(|e| e.core() == Some(CoreError::Empty)),
+        rx.try_recv().is_err_and(|e| e.is_empty()),
         "an item after all were received"
     );
     let (skipped, lost) = counts(rx.memory());
@@ -439,7 +438,7 @@ fn random_sender_kills() -> Result<String, String> {
         if rng.upto(2) == 1 {
             match rx.try_recv() {
                 Ok(v) => check(v)?,
-                Err(e) if e.core() == Some(CoreError::Empty) => {
+                Err(e) if e.is_empty() => {
                     rx.skip_dead().ctx("skip_dead")?;
                 }
                 Err(e) => return Err(format!("try_recv: {e}")),
@@ -447,7 +446,7 @@ fn random_sender_kills() -> Result<String, String> {
         } else {
             match rx.recv_timeout(Some(Duration::from_millis(2))) {
                 Ok(v) => check(v)?,
-                Err(e) if e.core() == Some(CoreError::TimedOut) => {}
+                Err(e) if e.is_timeout() => {}
                 // Every sender that had opened is dead, and the new ones are
                 // still opening: right, and not the end.
                 Err(e) if e.is_peer_gone() => {}

@@ -167,7 +167,7 @@ fn send_until_stopped(name: &str, words: &SharedWords, template: &[u8]) -> i32 {
                 }
                 match tx.try_send(&m) {
                     Ok(()) => break,
-                    Err(Error::Core(CoreError::Full)) if Instant::now() < deadline => {
+                    Err(Error::Full) if Instant::now() < deadline => {
                         std::thread::sleep(Duration::from_micros(20))
                     }
                     Err(e) => return Err(fail(EXIT_CHECK, format!("send {seq}: {e}"))),
@@ -389,7 +389,7 @@ impl Received {
                 self.received += 1;
                 Ok(true)
             }
-            Err(Error::Core(CoreError::TimedOut)) => Ok(false),
+            Err(Error::TimedOut) => Ok(false),
             Err(e) => Err(format!("recv: {e}")),
         }
     }
@@ -520,7 +520,7 @@ fn dead_claimants_slot_is_kept_until_skipped() -> Result<String, String> {
     held[0].try_send(b"behind the dead claim").ctx("send")?;
     let mut buf = [0u8; 64];
     ensure!(
-        matches!(rx.try_recv(&mut buf), Err(Error::Core(CoreError::Empty))),
+        matches!(rx.try_recv(&mut buf), Err(Error::Empty)),
         "delivered past the dead claim"
     );
     ensure!(

@@ -23,13 +23,13 @@
 //! - `blocked parent`: the mirror case: the parent sleeps in `wait()` and a
 //!   child posts after 100 ms.
 //! - `timeout`: a child's `wait_timeout(Some(100 ms))` on a count of 0
-//!   returns `Error::TimedOut` after at least 100 ms and well under a second,
+//!   returns `CoreError::TimedOut` after at least 100 ms and well under a second,
 //!   and withdraws its announcement.
 //! - `hostile count`: while the parent sleeps in `wait_timeout`, a child
 //!   writes a count above the maximum into the region and wakes the futex:
-//!   the parent gets `Error::Corrupted` at once, never a hang; if the child
+//!   the parent gets `CoreError::Corrupted` at once, never a hang; if the child
 //!   writes the garbage without a wake, the parent sleeps until its timeout,
-//!   and its last re-check then reports `Error::Corrupted`.
+//!   and its last re-check then reports `CoreError::Corrupted`.
 //!
 //! Every wait has a deadline; a failing parent SIGKILLs and reaps its
 //! children. A child never returns into the parent's code: it runs a function
@@ -43,7 +43,7 @@ use support::*;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use ipckit::Error;
+use ipckit::CoreError;
 use ipckit::futex::{Futex, monotonic_now};
 use ipckit::semaphore::{COUNT_OFFSET, Options, Semaphore};
 use ipckit::shm::SharedMapping;
@@ -69,8 +69,8 @@ const GO: usize = 100;
 const COUNT: usize = COUNT_OFFSET;
 const WAITERS: usize = COUNT_OFFSET + 4;
 
-fn sem_err(what: &str, e: Error) -> ChildFail {
-    let code = if e == Error::TimedOut {
+fn sem_err(what: &str, e: CoreError) -> ChildFail {
+    let code = if e == CoreError::TimedOut {
         EXIT_TIMEOUT
     } else {
         EXIT_SEM_ERROR
@@ -101,7 +101,7 @@ impl Shared {
         Ok(Self { sem, data })
     }
 
-    fn semaphore(&self) -> Result<Semaphore<'_>, Error> {
+    fn semaphore(&self) -> Result<Semaphore<'_>, CoreError> {
         Semaphore::attach(self.sem.region())
     }
 
@@ -200,7 +200,7 @@ fn mutex_child(shared: &Shared, futex: Futex, index: usize) -> Result<(), ChildF
     for round in 0..ROUNDS {
         match lock.try_wait() {
             Ok(()) => {}
-            Err(Error::Empty) => {
+            Err(CoreError::Empty) => {
                 contended += 1;
                 let t0 = Instant::now();
                 lock.wait_timeout(Some(OP_TIMEOUT))
@@ -349,13 +349,13 @@ fn timeout() -> Result<String, String> {
             .map_err(|e| sem_err("handle", e))?;
         let t0 = Instant::now();
         match h.wait_timeout(Some(TIMEOUT)) {
-            Err(Error::TimedOut) => {}
+            Err(CoreError::TimedOut) => {}
             other => return Err(fail(EXIT_CHECK, format!("wait_timeout: {other:?}"))),
         }
         shared.stat(1).store(nanos(t0.elapsed()), Ordering::SeqCst);
         // A zero timeout returns at once.
         match h.wait_timeout(Some(Duration::ZERO)) {
-            Err(Error::TimedOut) => Ok(()),
+            Err(CoreError::TimedOut) => Ok(()),
             other => Err(fail(EXIT_CHECK, format!("zero timeout: {other:?}"))),
         }
     })?;
@@ -396,10 +396,10 @@ fn hostile_count(wake: bool) -> Result<String, String> {
     let took = started.elapsed();
     child.expect_ok(started + DEADLINE)?;
     match (wake, result) {
-        (true, Err(Error::Corrupted(_))) if took < DELAY + SLACK => {}
+        (true, Err(CoreError::Corrupted(_))) if took < DELAY + SLACK => {}
         // Without a wake the sleeper learns nothing until its timeout; its
         // last re-check then finds the garbage.
-        (false, Err(Error::Corrupted(_))) if took >= TIMEOUT && took < TIMEOUT + SLACK => {}
+        (false, Err(CoreError::Corrupted(_))) if took >= TIMEOUT && took < TIMEOUT + SLACK => {}
         (_, other) => {
             return Err(format!(
                 "wait with a garbage count ({}) returned {other:?} after {took:?}",
@@ -413,7 +413,7 @@ fn hostile_count(wake: bool) -> Result<String, String> {
         ("post", h.post()),
         ("value", h.value().map(|_| ())),
     ] {
-        if !matches!(r, Err(Error::Corrupted(_))) {
+        if !matches!(r, Err(CoreError::Corrupted(_))) {
             return Err(format!("{what} with a garbage count: {r:?}"));
         }
     }

@@ -21,7 +21,7 @@
 //!   and the consumer on an empty one, over and over (100 000 items, with
 //!   sleeping ends and with adaptive ones).
 //! - `timeouts`: `pop_timeout(Some(50 ms))` on an empty ring and
-//!   `push_timeout(Some(50 ms))` on a full one return `Error::TimedOut` after
+//!   `push_timeout(Some(50 ms))` on a full one return `CoreError::TimedOut` after
 //!   at least 50 ms and well under a second; a zero timeout returns at once.
 //! - `idle wake`: the child is asleep in the kernel (announced in the ring's
 //!   waiting word, in state `S` in `/proc`) inside `pop`; the parent waits
@@ -31,7 +31,7 @@
 //!   producer's `tail` word (offset 128) with garbage, with and without
 //!   futex wake-ups, flipping it between valid and invalid, or writing it
 //!   once while the parent sleeps. The parent's blocked `pop_timeout` must
-//!   return `Error::Corrupted` or `Error::TimedOut` within its timeout (plus
+//!   return `CoreError::Corrupted` or `CoreError::TimedOut` within its timeout (plus
 //!   scheduling slack), never an item and never hang.
 //!
 //! Every wait has a deadline; a failing parent SIGKILLs and reaps its child.
@@ -48,7 +48,7 @@ use support::*;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use ipckit::Error;
+use ipckit::CoreError;
 use ipckit::futex::Futex;
 use ipckit::shm::SharedMapping;
 use ipckit::spsc::{Options, Ring};
@@ -94,8 +94,8 @@ fn reply(request: u64) -> u64 {
     !request
 }
 
-fn ring_err(what: &str, e: Error) -> ChildFail {
-    let code = if e == Error::TimedOut {
+fn ring_err(what: &str, e: CoreError) -> ChildFail {
+    let code = if e == CoreError::TimedOut {
         EXIT_TIMEOUT
     } else {
         EXIT_RING_ERROR
@@ -230,7 +230,7 @@ fn waking_ring(capacity: u32) -> Result<SharedMapping, String> {
     Ok(mapping)
 }
 
-fn attach(mapping: &SharedMapping) -> Result<Ring<'_, u64>, Error> {
+fn attach(mapping: &SharedMapping) -> Result<Ring<'_, u64>, CoreError> {
     Ring::<u64>::attach(mapping.region())
 }
 
@@ -463,12 +463,12 @@ fn blocking_stream(notify: Futex, items: u64) -> Result<String, String> {
 fn expect_timeout(
     what: &str,
     timeout: Duration,
-    f: impl FnOnce() -> Result<(), Error>,
+    f: impl FnOnce() -> Result<(), CoreError>,
 ) -> Result<Duration, String> {
     let t0 = Instant::now();
     let r = f();
     let took = t0.elapsed();
-    if r != Err(Error::TimedOut) {
+    if r != Err(CoreError::TimedOut) {
         return Err(format!("{what}: {r:?}, expected TimedOut"));
     }
     if took < timeout || took >= timeout + SLACK {
@@ -510,7 +510,7 @@ fn timeouts() -> Result<String, String> {
         // A zero timeout never sleeps.
         let t0 = Instant::now();
         let r = tx.push_timeout(item(99), Some(Duration::ZERO));
-        if r != Err(Error::TimedOut) || t0.elapsed() >= SLACK {
+        if r != Err(CoreError::TimedOut) || t0.elapsed() >= SLACK {
             return Err(format!(
                 "{name}: push_timeout(0): {r:?} after {:?}",
                 t0.elapsed()
@@ -525,7 +525,7 @@ fn timeouts() -> Result<String, String> {
         }
         let t0 = Instant::now();
         let r = rx.pop_timeout(Some(Duration::ZERO));
-        if r != Err(Error::TimedOut) || t0.elapsed() >= SLACK {
+        if r != Err(CoreError::TimedOut) || t0.elapsed() >= SLACK {
             return Err(format!(
                 "{name}: pop_timeout(0): {r:?} after {:?}",
                 t0.elapsed()
@@ -799,8 +799,8 @@ fn hostile_tail(mode: Hostility, notify: Futex) -> Result<String, String> {
         let took = t0.elapsed();
         slowest = slowest.max(took);
         match r {
-            Err(Error::Corrupted(_)) => corrupted += 1,
-            Err(Error::TimedOut) if took >= T => timed_out += 1,
+            Err(CoreError::Corrupted(_)) => corrupted += 1,
+            Err(CoreError::TimedOut) if took >= T => timed_out += 1,
             other => {
                 return Err(format!(
                     "call {call}: {other:?} after {took:?}; {}",

@@ -15,7 +15,7 @@
 //!   `_exit`) without giving it back. The parent does not hang and the ring
 //!   stays valid; the role stays taken (liveness detection comes later).
 //! - `hostile head`: a child writes garbage into the consumer's `head`
-//!   word; the parent producer gets `Error::Corrupted`, never a panic.
+//!   word; the parent producer gets `CoreError::Corrupted`, never a panic.
 //!
 //! Every wait has a deadline. The child never returns into the parent's
 //! code: it runs a function that yields an exit code, then `_exit`s. The
@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use ipckit::shm::SharedMapping;
 use ipckit::spsc::{Producer, Ring};
-use ipckit::{Error, ObjectKind, Role, region};
+use ipckit::{CoreError, ObjectKind, Role, region};
 
 /// Items moved by the stream test.
 const TOTAL: u64 = 10_000_000;
@@ -67,7 +67,7 @@ fn item(seq: u64) -> u64 {
     (u64::from(tag(seq)) << 32) | u64::from(seq)
 }
 
-fn ring_err(what: &str, e: Error) -> ChildFail {
+fn ring_err(what: &str, e: CoreError) -> ChildFail {
     fail(EXIT_RING_ERROR, format!("{what}: {e}"))
 }
 
@@ -136,7 +136,7 @@ fn stream() -> Result<String, String> {
     let mut rx = ring
         .consumer()
         .map_err(|e| format!("consumer claim after the child: {e}"))?;
-    if rx.try_pop() != Err(Error::Empty) {
+    if rx.try_pop() != Err(CoreError::Empty) {
         return Err("items left after the stream".into());
     }
     tx.try_push(item(TOTAL))
@@ -181,14 +181,14 @@ fn produce_stream(tx: &mut Producer<'_, u64>, child: &mut Child) -> Result<u64, 
     let mut backoff = Backoff::new();
     let mut next = 0u64;
     let mut step = 0u64;
-    let err = |what: &str, at: u64, e: Error| format!("producer {what} at item {at}: {e}");
+    let err = |what: &str, at: u64, e: CoreError| format!("producer {what} at item {at}: {e}");
     while next < TOTAL {
         let remaining = TOTAL - next;
         let n = batch(&mut rng, remaining);
         let pushed = match step % 5 {
             0 => match tx.try_push(item(next)) {
                 Ok(()) => 1,
-                Err(Error::Full) => 0,
+                Err(CoreError::Full) => 0,
                 Err(e) => return Err(err("try_push", next, e)),
             },
             1 => {
@@ -274,11 +274,11 @@ fn consume_stream(mapping: &SharedMapping, stats: &Stats) -> Result<(), ChildFai
         let before = expected;
         let n = batch(&mut rng, TOTAL - expected) as usize;
         let e = expected;
-        let err = |what: &str, error: Error| ring_err(&format!("{what} at item {e}"), error);
+        let err = |what: &str, error: CoreError| ring_err(&format!("{what} at item {e}"), error);
         match step % 5 {
             0 => match rx.try_pop() {
                 Ok(v) => check(&mut expected, v)?,
-                Err(Error::Empty) => {}
+                Err(CoreError::Empty) => {}
                 Err(error) => return Err(err("try_pop", error)),
             },
             1 => {
@@ -368,7 +368,7 @@ fn dead_consumer(death: Death) -> Result<String, String> {
         child_main(|| {
             let ring = Ring::<u64>::attach(mapping.region()).map_err(|e| ring_err("attach", e))?;
             // The parent holds the producer role.
-            if !matches!(ring.producer(), Err(Error::RoleTaken(Role::Producer))) {
+            if !matches!(ring.producer(), Err(CoreError::RoleTaken(Role::Producer))) {
                 return Err(fail(EXIT_CHECK, "second producer claim was not refused"));
             }
             let mut rx = ring.consumer().map_err(|e| ring_err("consumer", e))?;
@@ -414,11 +414,11 @@ fn dead_consumer(death: Death) -> Result<String, String> {
         other => return Err(format!("free slots after the child: {other:?}")),
     }
     // Documented behaviour today: a dead holder's claim is not detected, so
-    // the consumer role stays taken (`Error::PeerGone` comes with liveness
+    // the consumer role stays taken (`CoreError::PeerGone` comes with liveness
     // detection).
     for r in [&ring, &again] {
         match r.consumer() {
-            Err(Error::RoleTaken(Role::Consumer)) => {}
+            Err(CoreError::RoleTaken(Role::Consumer)) => {}
             other => return Err(format!("consumer claim after the child died: {other:?}")),
         }
     }
@@ -427,7 +427,7 @@ fn dead_consumer(death: Death) -> Result<String, String> {
         tx.try_push(item(u64::from(CAP) + i))
             .map_err(|e| format!("push after the child died: {e}"))?;
     }
-    if tx.try_push(0) != Err(Error::Full) {
+    if tx.try_push(0) != Err(CoreError::Full) {
         return Err("ring not full after refilling".into());
     }
     match (
@@ -457,7 +457,7 @@ fn hostile_head() -> Result<String, String> {
     for i in 0..u64::from(CAP) {
         tx.try_push(item(i)).map_err(|e| format!("fill: {e}"))?;
     }
-    if tx.try_push(0) != Err(Error::Full) {
+    if tx.try_push(0) != Err(CoreError::Full) {
         return Err("ring not full after filling".into());
     }
 
@@ -490,8 +490,8 @@ fn hostile_head() -> Result<String, String> {
         ));
     }
     // The ring looks full, so every write reloads `head` and refuses it.
-    let corrupted = |what: &str, r: Result<usize, Error>| match r {
-        Err(Error::Corrupted(_)) => Ok(()),
+    let corrupted = |what: &str, r: Result<usize, CoreError>| match r {
+        Err(CoreError::Corrupted(_)) => Ok(()),
         other => Err(format!("{what} with a garbage head: {other:?}")),
     };
     corrupted("try_push", tx.try_push(1).map(|()| 0))?;

@@ -186,7 +186,7 @@ fn mq_max_size_priorities_and_peer_exit() -> Result<String, String> {
     }
     let started = Instant::now();
     match rx.recv_timeout(&mut buf, Some(Duration::from_millis(200))) {
-        Err(Error::Core(CoreError::TimedOut)) => {}
+        Err(Error::TimedOut) => {}
         other => return Err(format!("after the sender left: {other:?}")),
     }
     let waited = started.elapsed();
@@ -284,7 +284,7 @@ fn eventfd_ping_pong_and_semaphore() -> Result<String, String> {
     }
     expect_exit(&mut child, "poster")?;
     match rx.recv_timeout(&mut buf, Some(Duration::from_millis(100))) {
-        Err(Error::Core(CoreError::TimedOut)) => {}
+        Err(Error::TimedOut) => {}
         other => return Err(format!("after the poster left: {other:?}")),
     }
     Ok(format!(
@@ -327,7 +327,7 @@ fn signals_order() -> Result<String, String> {
     expect_exit(&mut child, "sender")?;
     let mut buf = [0; 4];
     match rx.recv_timeout(&mut buf, Some(Duration::from_millis(100))) {
-        Err(Error::Core(CoreError::TimedOut)) => {}
+        Err(Error::TimedOut) => {}
         other => return Err(format!("after the sender left: {other:?}")),
     }
     // The sender is reaped: sending to it is PeerGone.
@@ -371,7 +371,7 @@ fn signals_overflow() -> Result<String, String> {
                 for i in 0..10 * LIMIT as i32 {
                     match tx.try_send(&i.to_ne_bytes()) {
                         Ok(()) => {}
-                        Err(Error::Core(CoreError::Full)) => {
+                        Err(Error::Full) => {
                             words.word(0).store(i as u64, Ordering::Release);
                             words.word(1).store(1, Ordering::Release);
                             return Ok(());
@@ -483,7 +483,7 @@ fn sysv_max_size_limits_and_removal() -> Result<String, String> {
     loop {
         match rx.recv_timeout(&mut small, Some(STEP)) {
             Err(Error::Core(CoreError::BufferTooSmall { required })) if required == max => break,
-            Err(Error::Core(CoreError::Empty | CoreError::TimedOut)) if tries < 3 => tries += 1,
+            Err(Error::Empty | Error::TimedOut) if tries < 3 => tries += 1,
             other => return Err(format!("short buffer: {other:?}")),
         }
     }
@@ -521,7 +521,7 @@ fn sysv_peer_exit() -> Result<String, String> {
     let mut buf = vec![0; rx.max_message_len()];
     let started = Instant::now();
     match rx.recv_timeout(&mut buf, Some(Duration::from_millis(200))) {
-        Err(Error::Core(CoreError::TimedOut)) => {}
+        Err(Error::TimedOut) => {}
         other => return Err(format!("after the sender left: {other:?}")),
     }
     Ok(format!(
@@ -564,7 +564,7 @@ fn named_semaphore_ping_pong() -> Result<String, String> {
     }
     let rtt = started.elapsed() / ROUNDS;
     expect_exit(&mut child, "ponger")?;
-    if b.try_wait().map_err(|e| e.core()) != Err(Some(CoreError::Empty)) {
+    if !b.try_wait().is_err_and(|e| e.is_empty()) {
         return Err("extra unit".into());
     }
     drop((a, b));
@@ -607,14 +607,14 @@ fn sysv_sem_undo_after_sigkill() -> Result<String, String> {
             .wait_timeout(Some(Duration::from_millis(500)));
         match (undo, after) {
             (true, Ok(())) => notes.push("SEM_UNDO: the killed holder's unit came back"),
-            (false, Err(e)) if e.core() == Some(CoreError::TimedOut) => {
+            (false, Err(e)) if e.is_timeout() => {
                 notes.push("without SEM_UNDO: lost (TimedOut), as documented")
             }
             (undo, other) => return Err(format!("undo {undo}: {other:?}")),
         }
     }
     let value = set.get(0);
-    if value.try_wait().map_err(|e| e.core()) != Err(Some(CoreError::Empty)) {
+    if !value.try_wait().is_err_and(|e| e.is_empty()) {
         return Err("extra unit".into());
     }
     set.remove().map_err(|e| e.to_string())?;
@@ -698,7 +698,7 @@ fn file_log_two_writers() -> Result<String, String> {
     }
     let started = Instant::now();
     match r.recv_timeout(&mut buf, Some(Duration::from_millis(200))) {
-        Err(Error::Core(CoreError::TimedOut)) => {}
+        Err(Error::TimedOut) => {}
         other => return Err(format!("after the writers left: {other:?}")),
     }
     let waited = started.elapsed();

@@ -246,7 +246,7 @@ fn sender_dies(kind: Kind) -> TestResult {
         return Err(format!("PeerGone after {:?}", t0.elapsed()));
     }
     match rx.try_recv(&mut buf) {
-        Err(e) if e.core() == Some(CoreError::Empty) => {}
+        Err(e) if e.is_empty() => {}
         other => return Err(format!("try_recv after PeerGone: {other:?}")),
     }
     match rx.recv_timeout(&mut buf, Some(DEADLINE)) {
@@ -314,16 +314,16 @@ fn try_and_timeouts(kind: Kind) -> TestResult {
     let mut rx = kind.open_rx(&guard.0).map_err(|e| serr("open", e))?;
     let mut buf = vec![0u8; rx.max_message_len()];
     match rx.try_recv(&mut buf) {
-        Err(e) if e.core() == Some(CoreError::Empty) => {}
+        Err(e) if e.is_empty() => {}
         other => return Err(format!("try_recv on empty: {other:?}")),
     }
     match rx.recv_timeout(&mut buf, Some(Duration::ZERO)) {
-        Err(e) if e.core() == Some(CoreError::Empty) => {}
+        Err(e) if e.is_empty() => {}
         other => return Err(format!("recv_timeout(ZERO) on empty: {other:?}")),
     }
     let t0 = Instant::now();
     match rx.recv_timeout(&mut buf, Some(Duration::from_millis(80))) {
-        Err(e) if e.core() == Some(CoreError::TimedOut) => {}
+        Err(e) if e.is_timeout() => {}
         other => return Err(format!("recv_timeout on empty: {other:?}")),
     }
     let waited = t0.elapsed();
@@ -336,7 +336,7 @@ fn try_and_timeouts(kind: Kind) -> TestResult {
         fill(&mut msg, accepted, 300);
         match tx.try_send(&msg) {
             Ok(()) => accepted += 1,
-            Err(e) if e.core() == Some(CoreError::Full) => break,
+            Err(e) if e.is_full() => break,
             Err(e) => return Err(serr("try_send", e)),
         }
         if accepted > u64::from(CAPACITY) {
@@ -345,7 +345,7 @@ fn try_and_timeouts(kind: Kind) -> TestResult {
     }
     let t0 = Instant::now();
     match tx.send_timeout(&msg, Some(Duration::from_millis(80))) {
-        Err(e) if e.core() == Some(CoreError::TimedOut) => {}
+        Err(e) if e.is_timeout() => {}
         other => return Err(format!("send_timeout on full: {other:?}")),
     }
     if t0.elapsed() < Duration::from_millis(80) {
@@ -369,7 +369,7 @@ fn try_and_timeouts(kind: Kind) -> TestResult {
         check(&buf[..n], i, 300).map_err(|f| f.msg)?;
     }
     match rx.try_recv(&mut buf) {
-        Err(e) if e.core() == Some(CoreError::Empty) => Ok(()),
+        Err(e) if e.is_empty() => Ok(()),
         other => Err(format!("after draining: {other:?}")),
     }
 }

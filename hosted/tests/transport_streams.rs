@@ -82,7 +82,7 @@ fn receive_all<R: MessageReceiver>(
         rx.recv_timeout(&mut buf, Some(Duration::from_millis(200))),
     ) {
         (End::PeerGone, Err(e)) if e.is_peer_gone() => Ok(()),
-        (End::TimesOut, Err(e)) if e.core() == Some(CoreError::TimedOut) => Ok(()),
+        (End::TimesOut, Err(e)) if e.is_timeout() => Ok(()),
         (_, Ok(n)) => Err(fail(EXIT_CHECK, format!("an extra message of {n} bytes"))),
         (_, Err(e)) => Err(ferr("at the end", e)),
     }
@@ -253,7 +253,7 @@ fn reader_exits<S: MessageSender, R: MessageReceiver>((tx, rx): (S, R)) -> TestR
         }
         match tx.send_timeout(&msg, Some(Duration::from_millis(50))) {
             Ok(()) => sent += 1,
-            Err(e) if e.core() == Some(CoreError::TimedOut) => {}
+            Err(e) if e.is_timeout() => {}
             Err(e) => break e,
         }
     };
@@ -274,12 +274,12 @@ fn timeouts<S: MessageSender, R: MessageReceiver>(
     let (mut tx, mut rx) = (tx, rx);
     let mut buf = vec![0u8; rx.max_message_len()];
     match rx.try_recv(&mut buf) {
-        Err(e) if e.core() == Some(CoreError::Empty) => {}
+        Err(e) if e.is_empty() => {}
         other => return Err(format!("try_recv on empty: {other:?}")),
     }
     let t0 = Instant::now();
     match rx.recv_timeout(&mut buf, Some(Duration::from_millis(50))) {
-        Err(e) if e.core() == Some(CoreError::TimedOut) => {}
+        Err(e) if e.is_timeout() => {}
         other => return Err(format!("recv_timeout on empty: {other:?}")),
     }
     let waited = t0.elapsed();
@@ -293,7 +293,7 @@ fn timeouts<S: MessageSender, R: MessageReceiver>(
         fill(&mut msg, accepted, msg_len);
         match tx.try_send(&msg) {
             Ok(()) => accepted += 1,
-            Err(e) if e.core() == Some(CoreError::Full) => break,
+            Err(e) if e.is_full() => break,
             Err(e) => return Err(serr("try_send", e)),
         }
         if accepted > 10_000_000 {
@@ -303,7 +303,7 @@ fn timeouts<S: MessageSender, R: MessageReceiver>(
     fill(&mut msg, accepted, msg_len);
     let t0 = Instant::now();
     match tx.send_timeout(&msg, Some(Duration::from_millis(50))) {
-        Err(e) if e.core() == Some(CoreError::TimedOut) => {}
+        Err(e) if e.is_timeout() => {}
         other => return Err(format!("send_timeout on full: {other:?}")),
     }
     if t0.elapsed() < Duration::from_millis(50) {
@@ -323,7 +323,7 @@ fn timeouts<S: MessageSender, R: MessageReceiver>(
             fill(&mut msg, next_send, msg_len);
             match tx.try_send(&msg) {
                 Ok(()) => next_send += 1,
-                Err(e) if e.core() == Some(CoreError::Full) => {}
+                Err(e) if e.is_full() => {}
                 Err(e) => return Err(serr("try_send while draining", e)),
             }
         }
@@ -332,14 +332,14 @@ fn timeouts<S: MessageSender, R: MessageReceiver>(
                 check(&buf[..n], received, msg_len).map_err(|f| f.msg)?;
                 received += 1;
             }
-            Err(e) if e.core() == Some(CoreError::Empty) => {}
+            Err(e) if e.is_empty() => {}
             Err(e) => return Err(serr("try_recv while draining", e)),
         }
     }
     let n = loop {
         flush(&mut tx);
         match rx.recv_timeout(&mut buf, Some(Duration::from_millis(1))) {
-            Err(e) if e.core() == Some(CoreError::TimedOut) && Instant::now() < until => {}
+            Err(e) if e.is_timeout() && Instant::now() < until => {}
             r => break r.map_err(|e| serr("last", e))?,
         }
     };
@@ -544,7 +544,7 @@ fn fifo_open_rules() -> TestResult {
     // No reader: the sender's open times out instead of blocking.
     let t0 = Instant::now();
     match FifoSender::open(guard.path(), 64, Some(Duration::from_millis(50))) {
-        Err(e) if e.core() == Some(CoreError::TimedOut) => {}
+        Err(e) if e.is_timeout() => {}
         other => return Err(format!("open without reader: {other:?}")),
     }
     if t0.elapsed() > Duration::from_secs(5) {
@@ -554,7 +554,7 @@ fn fifo_open_rules() -> TestResult {
     let mut rx = FifoReceiver::open(guard.path(), 64).map_err(|e| serr("open rx", e))?;
     let mut buf = [0u8; 64];
     match rx.recv_timeout(&mut buf, Some(Duration::from_millis(30))) {
-        Err(e) if e.core() == Some(CoreError::TimedOut) => {}
+        Err(e) if e.is_timeout() => {}
         other => return Err(format!("recv before any writer: {other:?}")),
     }
     // A writer in another process that opens late.
@@ -712,7 +712,7 @@ fn unix_addresses() -> TestResult {
         other => return Err(format!("connect to nothing: {other:?}")),
     }
     match l.accept(Some(Duration::ZERO)) {
-        Err(e) if e.core() == Some(CoreError::Empty) => {}
+        Err(e) if e.is_empty() => {}
         other => return Err(format!("accept with nobody: {other:?}")),
     }
     match UnixStreamListener::bind(&UnixAddr::path("x".repeat(200)), 64) {
@@ -863,7 +863,7 @@ fn popen_order() -> TestResult {
                     have = false;
                     progress = true;
                 }
-                Err(e) if e.core() == Some(CoreError::Full) => {}
+                Err(e) if e.is_full() => {}
                 Err(e) => return Err(serr("try_send", e)),
             }
         }
@@ -874,7 +874,7 @@ fn popen_order() -> TestResult {
                 received += 1;
                 progress = true;
             }
-            Err(e) if e.core() == Some(CoreError::Empty) => {}
+            Err(e) if e.is_empty() => {}
             Err(e) => return Err(serr("try_recv", e)),
         }
         if progress {
@@ -912,7 +912,7 @@ fn popen_max_and_exit_status() -> TestResult {
         if !sent {
             match p.try_send(&msg) {
                 Ok(()) => sent = true,
-                Err(e) if e.core() == Some(CoreError::Full) => {}
+                Err(e) if e.is_full() => {}
                 Err(e) => return Err(serr("send", e)),
             }
         } else {
@@ -920,7 +920,7 @@ fn popen_max_and_exit_status() -> TestResult {
         }
         match p.recv_timeout(&mut buf, Some(Duration::from_millis(1))) {
             Ok(n) => break n,
-            Err(e) if e.core() == Some(CoreError::TimedOut) => {}
+            Err(e) if e.is_timeout() => {}
             Err(e) => return Err(serr("recv", e)),
         }
     };

@@ -129,7 +129,7 @@ fn spin<R>(
                     return Err(if timeout == Some(Duration::ZERO) {
                         flow.into()
                     } else {
-                        CoreError::TimedOut.into()
+                        Error::TimedOut
                     });
                 }
             }
@@ -141,7 +141,7 @@ fn spin<R>(
 fn flow_to_none<R>(r: Result<R>) -> Result<Option<R>> {
     match r {
         Ok(v) => Ok(Some(v)),
-        Err(Error::Core(CoreError::Empty | CoreError::Full)) => Ok(None),
+        Err(Error::Empty | Error::Full) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -182,7 +182,7 @@ pub struct RtrbRx<const N: usize>(pub rtrb::Consumer<[u8; N]>);
 impl<const N: usize> MessageSender for RtrbTx<N> {
     fn send_timeout(&mut self, msg: &[u8], _: Option<Duration>) -> Result<()> {
         let v = item::<N>(msg)?;
-        self.0.push(v).map_err(|_| CoreError::Full.into())
+        self.0.push(v).map_err(|_| Error::Full)
     }
     fn max_message_len(&self) -> usize {
         N
@@ -191,7 +191,7 @@ impl<const N: usize> MessageSender for RtrbTx<N> {
 
 impl<const N: usize> MessageReceiver for RtrbRx<N> {
     fn recv_timeout(&mut self, buf: &mut [u8], _: Option<Duration>) -> Result<usize> {
-        let v = self.0.pop().map_err(|_| Error::from(CoreError::Empty))?;
+        let v = self.0.pop().map_err(|_| Error::Empty)?;
         out(buf, &v)
     }
     fn max_message_len(&self) -> usize {
@@ -205,7 +205,7 @@ pub struct Crossbeam<const N: usize>(pub Arc<ArrayQueue<[u8; N]>>);
 impl<const N: usize> MessageSender for Crossbeam<N> {
     fn send_timeout(&mut self, msg: &[u8], _: Option<Duration>) -> Result<()> {
         let v = item::<N>(msg)?;
-        self.0.push(v).map_err(|_| CoreError::Full.into())
+        self.0.push(v).map_err(|_| Error::Full)
     }
     fn max_message_len(&self) -> usize {
         N
@@ -214,7 +214,7 @@ impl<const N: usize> MessageSender for Crossbeam<N> {
 
 impl<const N: usize> MessageReceiver for Crossbeam<N> {
     fn recv_timeout(&mut self, buf: &mut [u8], _: Option<Duration>) -> Result<usize> {
-        let v = self.0.pop().ok_or(Error::from(CoreError::Empty))?;
+        let v = self.0.pop().ok_or(Error::Empty)?;
         out(buf, &v)
     }
     fn max_message_len(&self) -> usize {

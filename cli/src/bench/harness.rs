@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use ipckit::error::{CoreError, Error};
+use ipckit::error::Error;
 use ipckit::message::{MessageReceiver, MessageSender};
 
 use super::cleanup;
@@ -99,7 +99,7 @@ fn next(seq: u32) -> u32 {
 }
 
 fn is_wait(e: &Error) -> bool {
-    matches!(e, Error::Core(CoreError::TimedOut | CoreError::Empty))
+    matches!(e, Error::TimedOut | Error::Empty)
 }
 
 /// Receives one message, in slices, checking the peer and Ctrl-C between.

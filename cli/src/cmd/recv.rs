@@ -58,7 +58,7 @@ pub fn run(args: Args) -> Result<()> {
         let n = match rx.recv_timeout(&mut buf, timeout) {
             Ok(n) => n,
             Err(e) if e.is_peer_gone() => break,
-            Err(Error::Core(CoreError::TimedOut)) => {
+            Err(Error::TimedOut) => {
                 let _ = out.flush();
                 return Err(Fail::new(format!(
                     "{}: timed out waiting for a message ({got} received)",

@@ -110,7 +110,7 @@ pub fn run(args: Args) -> Result<()> {
             )));
         }
         tx.send_timeout(msg, timeout).map_err(|e| match e {
-            Error::Core(CoreError::TimedOut) => Fail::new(format!(
+            Error::TimedOut => Fail::new(format!(
                 "{}: timed out waiting for room (message {})",
                 args.name,
                 sent + 1

@@ -5,7 +5,7 @@
 //!
 //! ```
 //! use ipckit::channel::bytes::{Receiver, Sender};
-//! use ipckit::error::{CoreError, Error};
+//! use ipckit::{CoreError, Error};
 //!
 //! let name = format!("ipckit-doc-bytes-{}", std::process::id());
 //! let mut tx = Sender::create(&name, 4096)?;
@@ -126,7 +126,7 @@ impl Sender {
     constructors!(Role::Producer, |r: &Ring<'static>| r
         .producer_with(notifier()));
 
-    /// Sends `message`, or [`CoreError::Full`] at once;
+    /// Sends `message`, or [`Error::Full`] at once;
     /// [`CoreError::FrameTooLarge`] for a message over
     /// [`max_frame_len`](Self::max_frame_len).
     pub fn try_send(&mut self, message: &[u8]) -> Result<()> {
@@ -141,7 +141,7 @@ impl Sender {
     }
 
     /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit):
-    /// [`CoreError::TimedOut`].
+    /// [`Error::TimedOut`].
     pub fn send_timeout(&mut self, message: &[u8], timeout: Option<Duration>) -> Result<()> {
         let (end, member) = (&mut self.end, &self.member);
         blocking(
@@ -176,7 +176,7 @@ impl Receiver {
         .consumer_with(notifier()));
 
     /// Copies the oldest message into `buf` and returns its length, or
-    /// [`CoreError::Empty`] at once. [`CoreError::BufferTooSmall`] (with the
+    /// [`Error::Empty`] at once. [`CoreError::BufferTooSmall`] (with the
     /// length needed) leaves the message queued.
     pub fn try_recv(&mut self, buf: &mut [u8]) -> Result<usize> {
         Ok(self.end.try_recv(buf)?)
@@ -189,7 +189,7 @@ impl Receiver {
     }
 
     /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit):
-    /// [`CoreError::TimedOut`].
+    /// [`Error::TimedOut`].
     pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
         let (end, member) = (&mut self.end, &self.member);
         blocking(timeout, |t| end.recv_timeout(buf, t), || member.peer_gone())

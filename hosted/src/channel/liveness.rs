@@ -672,9 +672,10 @@ impl Membership {
             Role::Producer => Role::Consumer,
             Role::Consumer => Role::Producer,
         };
-        self.block
-            .gone(peer)
-            .map(|pid| Error::PeerGone { peer, pid })
+        self.block.gone(peer).map(|pid| Error::PeerGone {
+            peer: Some(peer),
+            pid,
+        })
     }
 }
 

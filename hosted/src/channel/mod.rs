@@ -221,7 +221,7 @@ impl From<MappedFile> for Memory {
 /// let memfd = Memfd::create("doc", 8192)?;
 /// Ring::<u64>::init(memfd.region(), 64)?;
 /// assert_eq!(core_region_len(&memfd.inspect()?), Ring::<u64>::region_len(64));
-/// # Ok::<(), ipckit::error::Error>(())
+/// # Ok::<(), ipckit::Error>(())
 /// ```
 pub fn core_region_len(info: &HeaderInfo) -> Option<usize> {
     let cap = u64::from(info.capacity);
@@ -311,7 +311,7 @@ pub(crate) fn blocking<R>(
             };
         }
         if deadline.is_some_and(|d| monotonic_now() >= d) {
-            return Err(CoreError::TimedOut.into());
+            return Err(Error::TimedOut);
         }
     }
 }

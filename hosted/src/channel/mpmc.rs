@@ -167,7 +167,7 @@ fn blocking<R>(
             };
         }
         if expired() {
-            return Err(CoreError::TimedOut.into());
+            return Err(Error::TimedOut);
         }
     }
 }
@@ -304,7 +304,7 @@ impl<T: Pod> Sender<T> {
         }
     );
 
-    /// Sends `value`, or [`CoreError::Full`] at once (also while a dead
+    /// Sends `value`, or [`Error::Full`] at once (also while a dead
     /// receiver holds the slot it needs: see
     /// [`release_dead`](Self::release_dead)).
     pub fn try_send(&self, value: T) -> Result<()> {
@@ -346,7 +346,7 @@ impl<T: Pod> Sender<T> {
     /// let tx = Sender::<u32>::create(&name, 4)?;
     /// assert!(!tx.release_dead()?); // nobody holds a slot
     /// ipckit::shm::ShmObject::remove(&name)?;
-    /// # Ok::<(), ipckit::error::Error>(())
+    /// # Ok::<(), ipckit::Error>(())
     /// ```
     pub fn release_dead(&self) -> Result<bool> {
         release_dead(&self.end, self.member.block())
@@ -385,7 +385,7 @@ impl<T: Pod> Receiver<T> {
         }
     );
 
-    /// An item, or [`CoreError::Empty`] at once (also while the oldest item
+    /// An item, or [`Error::Empty`] at once (also while the oldest item
     /// is a dead sender's hole: see [`skip_dead`](Self::skip_dead)).
     pub fn try_recv(&self) -> Result<T> {
         if let Some(v) = self.end.held.take() {
@@ -440,7 +440,7 @@ impl<T: Pod> Receiver<T> {
     /// assert_eq!(rx.skip_dead()?, 0); // no hole
     /// assert_eq!(rx.recoveries().skipped, 0);
     /// ipckit::shm::ShmObject::remove(&name)?;
-    /// # Ok::<(), ipckit::error::Error>(())
+    /// # Ok::<(), ipckit::Error>(())
     /// ```
     pub fn skip_dead(&self) -> Result<u32> {
         if self.end.held.get().is_some() {

@@ -281,7 +281,7 @@ impl Sender {
         self.end.id()
     }
 
-    /// Sends `message`, or [`CoreError::Full`] at once;
+    /// Sends `message`, or [`Error::Full`] at once;
     /// [`CoreError::FrameTooLarge`] for a message over
     /// [`max_frame_len`](Self::max_frame_len).
     pub fn try_send(&self, message: &[u8]) -> Result<()> {
@@ -296,7 +296,7 @@ impl Sender {
     }
 
     /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit):
-    /// [`CoreError::TimedOut`].
+    /// [`Error::TimedOut`].
     pub fn send_timeout(&self, message: &[u8], timeout: Option<Duration>) -> Result<()> {
         blocking(
             timeout,
@@ -306,7 +306,7 @@ impl Sender {
     }
 
     /// Claims room for a message of `len` bytes to write in place, or
-    /// [`CoreError::Full`] at once. The message is delivered when the
+    /// [`Error::Full`] at once. The message is delivered when the
     /// [`Grant`] is committed; dropping it uncommitted discards the room.
     /// While a grant is open the receiver waits for it (messages claimed
     /// later by other senders queue behind it); if this process dies
@@ -340,7 +340,7 @@ impl Sender {
     }
 
     /// [`grant`](Self::grant), waiting at most `timeout` (`None`: no
-    /// limit): [`CoreError::TimedOut`].
+    /// limit): [`Error::TimedOut`].
     pub fn grant_timeout(
         &self,
         len: usize,
@@ -428,7 +428,7 @@ impl Receiver {
     );
 
     /// Copies the oldest message into `buf` and returns its length, or
-    /// [`CoreError::Empty`] at once (also while the oldest claimed message
+    /// [`Error::Empty`] at once (also while the oldest claimed message
     /// is still being written: see [`stalled`](Self::stalled)).
     /// [`CoreError::BufferTooSmall`] (with the length needed) leaves the
     /// message queued.
@@ -445,7 +445,7 @@ impl Receiver {
     }
 
     /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit):
-    /// [`CoreError::TimedOut`].
+    /// [`Error::TimedOut`].
     pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
         let deadline = timeout.map(|t| monotonic_now().saturating_add(t));
         loop {
@@ -474,7 +474,7 @@ impl Receiver {
                 };
             }
             if expired() {
-                return Err(CoreError::TimedOut.into());
+                return Err(Error::TimedOut);
             }
         }
     }
@@ -493,7 +493,7 @@ impl Receiver {
     ///
     /// ```
     /// use ipckit::channel::mpsc_bytes::{Receiver, Sender};
-    /// use ipckit::error::{CoreError, Error};
+    /// use ipckit::Error;
     /// use ipckit::shm::Memfd;
     ///
     /// let memfd = Memfd::create("doc", Receiver::object_len(4096).unwrap())?;
@@ -503,13 +503,13 @@ impl Receiver {
     /// std::mem::forget(tx.try_grant(10)?); // never committed
     /// tx.send(b"behind it")?;
     /// let mut buf = [0u8; 16];
-    /// assert!(matches!(rx.try_recv(&mut buf), Err(Error::Core(CoreError::Empty))));
+    /// assert!(matches!(rx.try_recv(&mut buf), Err(Error::Empty)));
     /// assert_eq!(rx.skip_dead()?, 0); // its sender is open: it may still commit
     /// drop(tx); // closed: the record can never be finished
     /// assert_eq!(rx.skip_dead()?, 1);
     /// assert_eq!(rx.try_recv(&mut buf)?, 9);
     /// assert_eq!(rx.skipped().records, 1);
-    /// # Ok::<(), ipckit::error::Error>(())
+    /// # Ok::<(), ipckit::Error>(())
     /// ```
     pub fn skip_dead(&mut self) -> Result<u32> {
         skip_abandoned(&mut self.end, self.member.block())

@@ -20,7 +20,7 @@ impl ProcessId {
     /// let me = ipckit::channel::ProcessId::current()?;
     /// assert_eq!(me.pid, std::process::id());
     /// assert!(me.is_alive());
-    /// # Ok::<(), ipckit::error::Error>(())
+    /// # Ok::<(), ipckit::Error>(())
     /// ```
     pub fn current() -> Result<Self> {
         let pid = std::process::id();

@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use ipckit::channel::spsc::{Receiver, Sender};
-//! use ipckit::error::{CoreError, Error};
+//! use ipckit::Error;
 //!
 //! let name = format!("ipckit-doc-spsc-{}", std::process::id());
 //! let mut tx = Sender::<u64>::create(&name, 1024)?;
@@ -11,7 +11,7 @@
 //! let mut rx = Receiver::<u64>::open(&name)?;
 //! tx.send(7)?;
 //! assert_eq!(rx.recv()?, 7);
-//! assert!(matches!(rx.try_recv(), Err(Error::Core(CoreError::Empty))));
+//! assert!(matches!(rx.try_recv(), Err(Error::Empty)));
 //! drop(tx);
 //! // The sender is gone and nothing is queued: a blocked receiver learns it.
 //! assert!(rx.recv().unwrap_err().is_peer_gone());
@@ -120,7 +120,7 @@ impl<T: Pod> Sender<T> {
     constructors!(Role::Producer, |r: &Ring<'static, T>| r
         .producer_with(notifier()));
 
-    /// Sends `value`, or [`CoreError::Full`] at once.
+    /// Sends `value`, or [`Error::Full`] at once.
     pub fn try_send(&mut self, value: T) -> Result<()> {
         Ok(self.end.try_push(value)?)
     }
@@ -133,7 +133,7 @@ impl<T: Pod> Sender<T> {
     }
 
     /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit):
-    /// [`CoreError::TimedOut`].
+    /// [`Error::TimedOut`].
     pub fn send_timeout(&mut self, value: T, timeout: Option<Duration>) -> Result<()> {
         let (end, member) = (&mut self.end, &self.member);
         blocking(
@@ -173,7 +173,7 @@ impl<T: Pod> Receiver<T> {
     constructors!(Role::Consumer, |r: &Ring<'static, T>| r
         .consumer_with(notifier()));
 
-    /// The oldest item, or [`CoreError::Empty`] at once.
+    /// The oldest item, or [`Error::Empty`] at once.
     pub fn try_recv(&mut self) -> Result<T> {
         Ok(self.end.try_pop()?)
     }
@@ -185,7 +185,7 @@ impl<T: Pod> Receiver<T> {
     }
 
     /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit):
-    /// [`CoreError::TimedOut`].
+    /// [`Error::TimedOut`].
     pub fn recv_timeout(&mut self, timeout: Option<Duration>) -> Result<T> {
         let (end, member) = (&mut self.end, &self.member);
         blocking(timeout, |t| end.pop_timeout(t), || member.peer_gone())

@@ -80,7 +80,7 @@ pub struct ChannelInfo {
 /// drop(tx);
 /// assert_eq!(inspect(&name)?.status, ChannelStatus::Idle);
 /// ipckit::shm::ShmObject::remove(&name)?;
-/// # Ok::<(), ipckit::error::Error>(())
+/// # Ok::<(), ipckit::Error>(())
 /// ```
 pub fn inspect(name: &str) -> Result<ChannelInfo> {
     let obj = ShmObject::open(name)?;

@@ -130,7 +130,7 @@ impl Memfd {
     /// let seals = memfd.seals()?;
     /// assert_eq!(seals & (libc::F_SEAL_SHRINK | libc::F_SEAL_GROW) as u32,
     ///            (libc::F_SEAL_SHRINK | libc::F_SEAL_GROW) as u32);
-    /// # Ok::<(), ipckit::error::Error>(())
+    /// # Ok::<(), ipckit::Error>(())
     /// ```
     pub fn seals(&self) -> Result<u32> {
         Ok(get_seals(self.map.fd(), &self.target)? as u32)

@@ -39,7 +39,7 @@ pub const MAX_NAME_LEN: usize = 255;
 ///
 /// ```
 /// use ipckit::shm::ShmName;
-/// use ipckit::error::Error;
+/// use ipckit::Error;
 ///
 /// assert_eq!(ShmName::new("jobs")?.as_str(), "/jobs");
 /// assert_eq!(ShmName::new("/jobs")?.as_str(), "/jobs");

@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 /// [`Trust`] level to accept more.
 ///
 /// ```
-/// use ipckit::error::Error;
+/// use ipckit::Error;
 /// use ipckit::shm::{SharedMemory, ShmObject};
 /// use ipckit::spsc::Ring;
 /// use ipckit::ObjectKind;

@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 ///
 /// ```
 /// use std::os::fd::{AsFd, AsRawFd};
-/// use ipckit::error::Error;
+/// use ipckit::Error;
 /// use ipckit::shm::{ShmObject, Trust};
 ///
 /// let name = format!("ipckit-doc-trust-{}", std::process::id());

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::error::{CoreError, Error, Result};
+use crate::error::{Error, Result};
 
 /// When a wait ends: never (`None`) or at an instant.
 #[derive(Debug, Clone, Copy)]
@@ -111,13 +111,13 @@ impl Poller {
 
     /// Waits before the next attempt; `Err(flow)` when the deadline has
     /// passed: `flow` (`Full`/`Empty`) for a zero timeout, else `TimedOut`.
-    pub(crate) fn pause(&mut self, flow: CoreError) -> Result<()> {
+    pub(crate) fn pause(&mut self, flow: Error) -> Result<()> {
         if self.zero {
-            return Err(Error::Core(flow));
+            return Err(flow);
         }
         let remaining = self.deadline.remaining();
         if remaining == Some(Duration::ZERO) {
-            return Err(Error::Core(CoreError::TimedOut));
+            return Err(Error::TimedOut);
         }
         self.attempts += 1;
         if self.attempts <= 4 {

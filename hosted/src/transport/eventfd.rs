@@ -21,7 +21,7 @@
 //! `u64::MAX`); receiving returns the value a wait took (coalesced in
 //! counter mode, always 1 in semaphore mode), so message counts are not
 //! kept, only the sum. A send that would overflow the counter waits
-//! ([`Full`](CoreError::Full) for a zero timeout).
+//! ([`Full`](Error::Full) for a zero timeout).
 //!
 //! ```
 //! use std::time::Duration;
@@ -32,7 +32,7 @@
 //! efd.notify(3)?;
 //! assert_eq!(efd.wait()?, 5);
 //! assert!(efd.wait_timeout(Some(Duration::from_millis(1))).is_err()); // TimedOut
-//! # Ok::<(), ipckit::error::Error>(())
+//! # Ok::<(), ipckit::Error>(())
 //! ```
 
 use std::io;
@@ -111,8 +111,8 @@ impl EventFd {
     }
 
     /// [`notify`](Self::notify) waiting at most `timeout` for room:
-    /// [`Full`](CoreError::Full) for a zero timeout, else
-    /// [`TimedOut`](CoreError::TimedOut). `n` above [`MAX_COUNT`] is refused
+    /// [`Full`](Error::Full) for a zero timeout, else
+    /// [`TimedOut`](Error::TimedOut). `n` above [`MAX_COUNT`] is refused
     /// with an `InvalidInput` [`Error::Os`].
     pub fn notify_timeout(&self, n: u64, timeout: Option<Duration>) -> Result<()> {
         if n > MAX_COUNT {
@@ -133,9 +133,7 @@ impl EventFd {
             let err = io::Error::last_os_error();
             match err.raw_os_error() {
                 Some(libc::EINTR) => continue,
-                Some(libc::EAGAIN) => {
-                    self.poll(libc::POLLOUT, &deadline, timeout, CoreError::Full)?
-                }
+                Some(libc::EAGAIN) => self.poll(libc::POLLOUT, &deadline, timeout, Error::Full)?,
                 _ => return Err(Error::os("eventfd write", self.target(), err)),
             }
         }
@@ -148,13 +146,13 @@ impl EventFd {
     }
 
     /// Takes from the counter if it is non-zero now, else
-    /// [`Empty`](CoreError::Empty).
+    /// [`Empty`](Error::Empty).
     pub fn try_wait(&self) -> Result<u64> {
         self.wait_timeout(Some(Duration::ZERO))
     }
 
     /// [`wait`](Self::wait) for at most `timeout`: then
-    /// [`TimedOut`](CoreError::TimedOut) (or [`Empty`](CoreError::Empty) for
+    /// [`TimedOut`](Error::TimedOut) (or [`Empty`](Error::Empty) for
     /// a zero timeout).
     pub fn wait_timeout(&self, timeout: Option<Duration>) -> Result<u64> {
         let deadline = Deadline::after(timeout);
@@ -170,9 +168,7 @@ impl EventFd {
                 Some(libc::EINTR) => continue,
                 // Another waiter may take the count between our poll and
                 // our read: then poll again.
-                Some(libc::EAGAIN) => {
-                    self.poll(libc::POLLIN, &deadline, timeout, CoreError::Empty)?
-                }
+                Some(libc::EAGAIN) => self.poll(libc::POLLIN, &deadline, timeout, Error::Empty)?,
                 _ => return Err(Error::os("eventfd read", self.target(), err)),
             }
         }
@@ -184,13 +180,13 @@ impl EventFd {
         events: libc::c_short,
         deadline: &Deadline,
         timeout: Option<Duration>,
-        flow: CoreError,
+        flow: Error,
     ) -> Result<()> {
         if timeout == Some(Duration::ZERO) {
-            return Err(flow.into());
+            return Err(flow);
         }
         if deadline.expired() {
-            return Err(CoreError::TimedOut.into());
+            return Err(Error::TimedOut);
         }
         let mut pfd = libc::pollfd {
             fd: self.fd.as_raw_fd(),
@@ -300,15 +296,14 @@ mod tests {
         let c = EventFd::new(1, EventFdMode::Counter).unwrap();
         c.notify(4).unwrap();
         assert_eq!(c.try_wait().unwrap(), 5);
-        assert_eq!(c.try_wait().unwrap_err().core(), Some(CoreError::Empty));
+        assert!(c.try_wait().unwrap_err().is_empty());
         let s = EventFd::new(2, EventFdMode::Semaphore).unwrap();
         assert_eq!(s.wait().unwrap(), 1);
         assert_eq!(s.wait().unwrap(), 1);
-        assert_eq!(
+        assert!(
             s.wait_timeout(Some(Duration::from_millis(5)))
                 .unwrap_err()
-                .core(),
-            Some(CoreError::TimedOut)
+                .is_timeout()
         );
     }
 
@@ -316,11 +311,10 @@ mod tests {
     fn overflow_and_messages() {
         let mut c = EventFd::new(0, EventFdMode::Counter).unwrap();
         c.notify(MAX_COUNT).unwrap();
-        assert_eq!(
+        assert!(
             c.notify_timeout(1, Some(Duration::ZERO))
                 .unwrap_err()
-                .core(),
-            Some(CoreError::Full)
+                .is_full()
         );
         assert!(c.notify(u64::MAX).is_err());
         let mut buf = [0; 8];

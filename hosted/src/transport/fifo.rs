@@ -36,7 +36,7 @@
 //! let mut tx = FifoSender::open(fifo.path(), 1024, None)?;
 //! tx.send(b"by name")?;
 //! assert_eq!(rx.recv_vec()?, b"by name");
-//! # Ok::<(), ipckit::error::Error>(())
+//! # Ok::<(), ipckit::Error>(())
 //! ```
 
 use std::ffi::CString;
@@ -47,7 +47,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::stream::{Deadline, FramedReader, FramedWriter};
-use crate::error::{CoreError, Error, OsError, Result};
+use crate::error::{Error, OsError, Result};
 use crate::message::{MessageReceiver, MessageSender};
 
 fn c_path(path: &Path) -> Result<CString> {
@@ -153,7 +153,7 @@ impl FifoSender {
                 Ok(fd) => return FramedWriter::new(fd, max_frame_len).map(Self),
                 Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
                     if deadline.passed() {
-                        return Err(CoreError::TimedOut.into());
+                        return Err(Error::TimedOut);
                     }
                     std::thread::sleep(Duration::from_millis(1));
                 }

@@ -23,7 +23,7 @@
 //! assert!(tx.set_capacity(256 << 10)? >= 256 << 10);
 //! tx.send(b"through the pipe")?;
 //! assert_eq!(rx.recv_vec()?, b"through the pipe");
-//! # Ok::<(), ipckit::error::Error>(())
+//! # Ok::<(), ipckit::Error>(())
 //! ```
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -153,7 +153,7 @@ impl PipeSender {
     /// at most [`DROP_LINGER`](super::stream::DROP_LINGER)).
     pub fn into_fd(mut self) -> Result<OwnedFd> {
         if !self.0.flush(Some(stream::DROP_LINGER))? {
-            return Err(crate::error::CoreError::TimedOut.into());
+            return Err(Error::TimedOut);
         }
         let fd = self.0.get_ref().try_clone().map_err(|e| {
             Error::os(

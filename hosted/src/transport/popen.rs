@@ -39,7 +39,7 @@
 //! }
 //! assert_eq!(out, b"SHOUT");
 //! assert!(child.wait_timeout(None)?.expect("exited").success());
-//! # Ok::<(), ipckit::error::Error>(())
+//! # Ok::<(), ipckit::Error>(())
 //! ```
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};

@@ -42,8 +42,8 @@
 //! timeout (nanoseconds carried), and reused when a signal interrupts the
 //! call, so `EINTR` does not restart the timeout; setting the wall clock
 //! during a wait shifts it. A zero timeout passes a deadline in the past:
-//! the call returns at once, [`Full`](CoreError::Full) or
-//! [`Empty`](CoreError::Empty).
+//! the call returns at once, [`Full`](Error::Full) or
+//! [`Empty`](Error::Empty).
 //!
 //! A queue has no notion of a peer: a receiver whose sender died sees an
 //! empty queue, so give it a timeout.
@@ -62,7 +62,7 @@
 //! assert_eq!(q.recv(&mut buf)?, 3);
 //! assert!(q.recv_timeout(&mut buf, Some(Duration::ZERO)).is_err()); // Empty
 //! PosixMq::unlink(&name)?;
-//! # Ok::<(), ipckit::error::Error>(())
+//! # Ok::<(), ipckit::Error>(())
 //! ```
 
 use std::io;
@@ -310,7 +310,7 @@ impl PosixMq {
             match err.raw_os_error() {
                 Some(libc::EINTR) => continue,
                 Some(libc::ETIMEDOUT | libc::EAGAIN) => {
-                    return Err(flow(timeout, CoreError::Full));
+                    return Err(flow(timeout, Error::Full));
                 }
                 _ => return Err(Error::os("mq_send", self.name.as_str(), err)),
             }
@@ -361,7 +361,7 @@ impl PosixMq {
             match err.raw_os_error() {
                 Some(libc::EINTR) => continue,
                 Some(libc::ETIMEDOUT | libc::EAGAIN) => {
-                    return Err(flow(timeout, CoreError::Empty));
+                    return Err(flow(timeout, Error::Empty));
                 }
                 Some(libc::EMSGSIZE) => {
                     return Err(CoreError::BufferTooSmall {
@@ -377,11 +377,11 @@ impl PosixMq {
 
 /// The error of a wait that ended without success: `flow` for a zero
 /// timeout, `TimedOut` otherwise.
-fn flow(timeout: Option<Duration>, flow: CoreError) -> Error {
+fn flow(timeout: Option<Duration>, flow: Error) -> Error {
     if timeout == Some(Duration::ZERO) {
-        flow.into()
+        flow
     } else {
-        CoreError::TimedOut.into()
+        Error::TimedOut
     }
 }
 
@@ -462,12 +462,11 @@ mod tests {
         );
         q.try_send(b"a").unwrap();
         q.try_send(b"bb").unwrap();
-        assert_eq!(q.try_send(b"c").unwrap_err().core(), Some(CoreError::Full));
-        assert_eq!(
+        assert!(q.try_send(b"c").unwrap_err().is_full());
+        assert!(
             q.send_timeout(b"c", Some(Duration::from_millis(20)))
                 .unwrap_err()
-                .core(),
-            Some(CoreError::TimedOut)
+                .is_timeout()
         );
         let mut small = [0; 4];
         assert_eq!(
@@ -480,10 +479,7 @@ mod tests {
         let mut buf = [0; 8];
         assert_eq!(q.try_recv(&mut buf).unwrap(), 1);
         assert_eq!(q.try_recv(&mut buf).unwrap(), 2);
-        assert_eq!(
-            q.try_recv(&mut buf).unwrap_err().core(),
-            Some(CoreError::Empty)
-        );
+        assert!(q.try_recv(&mut buf).unwrap_err().is_empty());
         PosixMq::unlink(&n).unwrap();
         assert!(matches!(PosixMq::unlink(&n), Err(Error::NotFound(_))));
     }

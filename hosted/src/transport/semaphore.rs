@@ -5,9 +5,9 @@
 //! All three count units with the same verbs, gathered in the
 //! [`CountingSemaphore`] trait: `post` adds a unit, `wait` takes one
 //! (waiting for it), `try_wait` takes one if there is one
-//! ([`Empty`](CoreError::Empty) otherwise), `wait_timeout` waits at most a
-//! while ([`TimedOut`](CoreError::TimedOut)). A post above the maximum is
-//! [`Full`](CoreError::Full).
+//! ([`Empty`](Error::Empty) otherwise), `wait_timeout` waits at most a
+//! while ([`TimedOut`](Error::TimedOut)). A post above the maximum is
+//! [`Full`](Error::Full).
 //!
 //! | | [`NamedSemaphore`] | [`SysvSemaphoreSet`] | core [`Semaphore`](crate::semaphore::Semaphore) |
 //! |---|---|---|---|
@@ -32,7 +32,7 @@
 //! told otherwise: [`SysvSemaphoreSet::set_undo`]`(true)` for lock use.
 //!
 //! # Errors that name the set
-//! A post above [`SEMVMX`] is [`Full`](CoreError::Full); an operation beyond
+//! A post above [`SEMVMX`] is [`Full`](Error::Full); an operation beyond
 //! the `SEM_UNDO` range is [`Error::UndoRange`] (both are `ERANGE` to the
 //! kernel; a post with `SEM_UNDO` that gets `ERANGE` reads the value to tell
 //! them apart). A set removed (`IPC_RMID`) under a waiter, or before a later
@@ -48,7 +48,7 @@ use std::time::Duration;
 
 use super::deadline::{Deadline, realtime_deadline, relative_timespec};
 use super::sysv_mq::key_from_path;
-use crate::error::{CoreError, Error, OsError, Result};
+use crate::error::{Error, OsError, Result};
 use crate::shm::{ShmName, Trust};
 use crate::wait::Notify;
 
@@ -58,7 +58,7 @@ pub trait CountingSemaphore {
     fn post(&self) -> Result<()>;
 
     /// Takes a unit, waiting at most `timeout` for one (`None`: as long as
-    /// it takes; zero: [`Empty`](CoreError::Empty) if none is there now).
+    /// it takes; zero: [`Empty`](Error::Empty) if none is there now).
     fn wait_timeout(&self, timeout: Option<Duration>) -> Result<()>;
 
     /// Takes a unit, waiting as long as it takes.
@@ -99,7 +99,7 @@ impl<N: Notify> CountingSemaphore for crate::semaphore::Handle<'_, N> {
 /// sem.post()?;
 /// assert_eq!(sem.value()?, 1);
 /// NamedSemaphore::unlink(&name)?;
-/// # Ok::<(), ipckit::error::Error>(())
+/// # Ok::<(), ipckit::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct NamedSemaphore {
@@ -219,7 +219,7 @@ impl CountingSemaphore for NamedSemaphore {
         if unsafe { libc::sem_post(self.sem.as_ptr()) } != 0 {
             let err = io::Error::last_os_error();
             if err.raw_os_error() == Some(libc::EOVERFLOW) {
-                return Err(CoreError::Full.into());
+                return Err(Error::Full);
             }
             return Err(Error::os("sem_post", self.name.as_str(), err));
         }
@@ -249,8 +249,8 @@ impl CountingSemaphore for NamedSemaphore {
             let err = io::Error::last_os_error();
             match err.raw_os_error() {
                 Some(libc::EINTR) => continue,
-                Some(libc::EAGAIN) => return Err(CoreError::Empty.into()),
-                Some(libc::ETIMEDOUT) => return Err(CoreError::TimedOut.into()),
+                Some(libc::EAGAIN) => return Err(Error::Empty),
+                Some(libc::ETIMEDOUT) => return Err(Error::TimedOut),
                 _ => return Err(Error::os("sem_wait", self.name.as_str(), err)),
             }
         }
@@ -310,7 +310,7 @@ pub const SEMVMX: u32 = 32767;
 /// set.get(0).post()?;
 /// assert!(set.get(1).try_wait().is_err()); // Empty
 /// set.remove()?;
-/// # Ok::<(), ipckit::error::Error>(())
+/// # Ok::<(), ipckit::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct SysvSemaphoreSet {
@@ -411,7 +411,7 @@ impl SysvSemaphoreSet {
     pub fn set_value(&self, index: usize, value: u32) -> Result<()> {
         let num = self.index(index)?;
         if value > SEMVMX {
-            return Err(CoreError::Full.into());
+            return Err(Error::Full);
         }
         // SAFETY: SETVAL's variadic argument is the union `semun`, whose
         // `val` member is an `int` at offset 0, passed here as an `int`.
@@ -442,7 +442,7 @@ impl SysvSemaphoreSet {
     /// units at most `timeout`) with `SEM_UNDO` if set. One `semop` or
     /// `semtimedop`, retried with the remaining time after `EINTR`.
     ///
-    /// [`Full`](CoreError::Full) for a value that would pass [`SEMVMX`],
+    /// [`Full`](Error::Full) for a value that would pass [`SEMVMX`],
     /// [`Error::UndoRange`] for a `SEM_UNDO` adjustment that would leave its
     /// range, [`Error::Removed`] for a removed set.
     pub fn op(&self, index: usize, delta: i16, timeout: Option<Duration>) -> Result<()> {
@@ -474,13 +474,13 @@ impl SysvSemaphoreSet {
             match err.raw_os_error() {
                 Some(libc::EINTR) => {
                     if timeout.is_some() && deadline.expired() {
-                        return Err(CoreError::TimedOut.into());
+                        return Err(Error::TimedOut);
                     }
                 }
                 Some(libc::EAGAIN) if timeout == Some(Duration::ZERO) => {
-                    return Err(CoreError::Empty.into());
+                    return Err(Error::Empty);
                 }
-                Some(libc::EAGAIN) => return Err(CoreError::TimedOut.into()),
+                Some(libc::EAGAIN) => return Err(Error::TimedOut),
                 Some(libc::ERANGE) => return Err(self.range_error(index, delta)),
                 _ => return Err(self.os_error("semop", err)),
             }
@@ -498,14 +498,14 @@ impl SysvSemaphoreSet {
             target: format!("semid {} index {index}", self.id),
         };
         if !self.undo {
-            return CoreError::Full.into();
+            return Error::Full;
         }
         if delta <= 0 {
             return undo_range;
         }
         match self.value(index) {
             Ok(v) if v + delta as u32 <= SEMVMX => undo_range,
-            _ => CoreError::Full.into(),
+            _ => Error::Full,
         }
     }
 

@@ -20,7 +20,7 @@
 //! `RLIMIT_SIGPENDING` (`ulimit -i`, typically a few thousand to some
 //! tens of thousands, shared by every process of that user). When it is
 //! exhausted `sigqueue` fails with `EAGAIN`: [`SignalSender`] reports
-//! [`Full`](CoreError::Full) for a zero timeout and otherwise retries,
+//! [`Full`](Error::Full) for a zero timeout and otherwise retries,
 //! sleeping (there is no way to wait for room), until its deadline. A
 //! signal is a notification with a word attached, not a bulk transport.
 //!
@@ -43,7 +43,7 @@
 //! tx.send_value(42, None)?;
 //! let info = rx.recv_signal(Some(Duration::from_secs(5)))?;
 //! assert_eq!((info.value, info.pid), (42, std::process::id()));
-//! # Ok::<(), ipckit::error::Error>(())
+//! # Ok::<(), ipckit::Error>(())
 //! ```
 
 use std::io;
@@ -173,10 +173,10 @@ impl SignalReceiver {
                 _ => return Err(Error::os("read", self.target(), err)),
             }
             if timeout == Some(Duration::ZERO) {
-                return Err(CoreError::Empty.into());
+                return Err(Error::Empty);
             }
             if deadline.expired() {
-                return Err(CoreError::TimedOut.into());
+                return Err(Error::TimedOut);
             }
             let mut pfd = libc::pollfd {
                 fd: self.fd.as_raw_fd(),
@@ -231,8 +231,8 @@ impl SignalSender {
 
     /// Queues the signal with payload `value`. When the receiver's queue is
     /// full (`EAGAIN`), retries with short sleeps for at most `timeout`:
-    /// [`Full`](CoreError::Full) for a zero timeout, else
-    /// [`TimedOut`](CoreError::TimedOut). A process that does not exist is
+    /// [`Full`](Error::Full) for a zero timeout, else
+    /// [`TimedOut`](Error::TimedOut). A process that does not exist is
     /// [`PeerGone`](Error::PeerGone).
     pub fn send_value(&self, value: i32, timeout: Option<Duration>) -> Result<()> {
         let mut val = libc::sigval {
@@ -252,10 +252,10 @@ impl SignalSender {
             let err = io::Error::last_os_error();
             match err.raw_os_error() {
                 Some(libc::EINTR) => {}
-                Some(libc::EAGAIN) => poller.pause(CoreError::Full)?,
+                Some(libc::EAGAIN) => poller.pause(Error::Full)?,
                 Some(libc::ESRCH) => {
                     return Err(Error::PeerGone {
-                        peer: Role::Consumer,
+                        peer: Some(Role::Consumer),
                         pid: Some(self.pid),
                     });
                 }

@@ -23,7 +23,7 @@
 //! The prefix and the payload go to the kernel in one `writev(2)` (or
 //! `sendmsg(2)` with `MSG_NOSIGNAL` on a socket) without being copied, and
 //! partial writes are continued. A message longer than the maximum is
-//! refused with [`FrameTooLarge`](crate::Error::FrameTooLarge) before
+//! refused with [`FrameTooLarge`](crate::CoreError::FrameTooLarge) before
 //! anything is written.
 //!
 //! **A frame is never left half-written.** A byte stream cannot take back
@@ -43,13 +43,13 @@
 //! core's [`Decoder`]; a frame that lies wholly in one read is copied once,
 //! into the caller's buffer. The length prefix is looked at before a frame
 //! is taken: a buffer too small for it is
-//! [`BufferTooSmall`](crate::Error::BufferTooSmall) and the frame stays
+//! [`BufferTooSmall`](crate::CoreError::BufferTooSmall) and the frame stays
 //! queued; a prefix above the maximum is
-//! [`FrameTooLarge`](crate::Error::FrameTooLarge) and final (the stream
+//! [`FrameTooLarge`](crate::CoreError::FrameTooLarge) and final (the stream
 //! cannot be resynchronised). When the writer closes its end, the reader
 //! first delivers every complete frame, then reports a clean end between
 //! frames as [`Error::PeerGone`] and a stream cut inside a frame as
-//! [`Truncated`](crate::Error::Truncated); both are final.
+//! [`Truncated`](crate::CoreError::Truncated); both are final.
 //!
 //! # `SIGPIPE`
 //! Writes to a socket pass `MSG_NOSIGNAL`. Writes to a pipe or FIFO whose
@@ -127,9 +127,9 @@ impl Deadline {
     /// for a receiver, `full == false`) for a try, `TimedOut` otherwise.
     pub(crate) fn expired(self, full: bool) -> Error {
         match self {
-            Deadline::Now if full => CoreError::Full.into(),
-            Deadline::Now => CoreError::Empty.into(),
-            _ => CoreError::TimedOut.into(),
+            Deadline::Now if full => Error::Full,
+            Deadline::Now => Error::Empty,
+            _ => Error::TimedOut,
         }
     }
 
@@ -228,7 +228,7 @@ pub(crate) fn is_socket(fd: BorrowedFd<'_>) -> Result<bool> {
 /// The error of a writer whose reader is gone.
 pub(crate) fn consumer_gone() -> Error {
     Error::PeerGone {
-        peer: Role::Consumer,
+        peer: Some(Role::Consumer),
         pid: None,
     }
 }
@@ -236,7 +236,7 @@ pub(crate) fn consumer_gone() -> Error {
 /// The error of a reader whose writer is gone.
 pub(crate) fn producer_gone() -> Error {
     Error::PeerGone {
-        peer: Role::Producer,
+        peer: Some(Role::Producer),
         pid: None,
     }
 }
@@ -686,7 +686,7 @@ impl<F: AsFd> FramedReader<F> {
     /// Reads raw bytes, without a frame: first those already read ahead,
     /// then from the stream, waiting at most `timeout`. Returns 0 at the end
     /// of the stream. Only between frames (else
-    /// [`Corrupted`](crate::Error::Corrupted)).
+    /// [`Corrupted`](crate::CoreError::Corrupted)).
     pub fn read_raw(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
         self.r
             .read_raw(self.fd.as_fd(), buf, Deadline::new(timeout))
@@ -803,7 +803,7 @@ mod tests {
             let done = tx.flush(Some(Duration::from_millis(1))).unwrap();
             match rx.try_recv(&mut buf) {
                 Ok(n) => got = Some(n),
-                Err(Error::Core(CoreError::Empty)) => {}
+                Err(Error::Empty) => {}
                 Err(e) => panic!("{e}"),
             }
             if got.is_some() {
@@ -823,7 +823,7 @@ mod tests {
         // accepted; the second is refused while the rest is pending.
         tx.try_send(&big).unwrap();
         assert!(tx.pending() > 0);
-        assert_eq!(tx.try_send(b"x").unwrap_err().core(), Some(CoreError::Full));
+        assert!(tx.try_send(b"x").unwrap_err().is_full());
         let mut buf = vec![0u8; 200_000];
         let mut got = Vec::new();
         while got.len() < 2 {
@@ -833,7 +833,7 @@ mod tests {
             }
             match rx.try_recv(&mut buf) {
                 Ok(n) => got.push(buf[..n].to_vec()),
-                Err(e) => assert_eq!(e.core(), Some(CoreError::Empty)),
+                Err(e) => assert!(e.is_empty()),
             }
         }
         assert_eq!(got[0], big);
@@ -855,11 +855,10 @@ mod tests {
         );
         let mut buf = [0u8; 16];
         assert_eq!(rx.recv(&mut buf).unwrap(), 10);
-        assert_eq!(
+        assert!(
             rx.recv_timeout(&mut buf, Some(Duration::from_millis(20)))
                 .unwrap_err()
-                .core(),
-            Some(CoreError::TimedOut)
+                .is_timeout()
         );
     }
 

@@ -58,7 +58,7 @@
 //! # Timeouts
 //! System V queues have no timed send or receive. A receive with `None`
 //! blocks in the kernel; a zero timeout is one `IPC_NOWAIT` attempt
-//! ([`Full`](CoreError::Full)/[`Empty`](CoreError::Empty)); any other
+//! ([`Full`](Error::Full)/[`Empty`](Error::Empty)); any other
 //! timeout retries `IPC_NOWAIT` attempts with sleeps growing from 20 µs to
 //! 1 ms, so a message that arrives during a timed wait is seen up to 1 ms
 //! late. A send always waits that way, `None` included: a sender blocked in
@@ -84,7 +84,7 @@
 //! assert_eq!(q.recv_typed(1, &mut buf, None)?, (3, 1)); // by type
 //! assert_eq!(q.recv(&mut buf)?, 3); // any type: "two"
 //! q.remove()?;
-//! # Ok::<(), ipckit::error::Error>(())
+//! # Ok::<(), ipckit::Error>(())
 //! ```
 
 use std::ffi::CString;
@@ -412,7 +412,7 @@ impl SysvMq {
                 Some(libc::EINTR) => {}
                 Some(libc::EAGAIN) => {
                     self.check_fits(msg.len())?;
-                    poller.pause(CoreError::Full)?;
+                    poller.pause(Error::Full)?;
                 }
                 Some(libc::EINVAL) => {
                     // The kernel checks the length against msgmax first:
@@ -498,7 +498,7 @@ impl SysvMq {
             let err = io::Error::last_os_error();
             match err.raw_os_error() {
                 Some(libc::EINTR) => {}
-                Some(libc::ENOMSG | libc::EAGAIN) => poller.pause(CoreError::Empty)?,
+                Some(libc::ENOMSG | libc::EAGAIN) => poller.pause(Error::Empty)?,
                 // The scratch is as long as msgmax was: if msgmax grew
                 // since, try again (once) with a longer scratch.
                 Some(libc::E2BIG) if buf.len() > size && !regrown && self.refresh_msgmax()? => {
@@ -607,15 +607,11 @@ mod tests {
         let mut buf = [0; 100];
         assert_eq!(q.recv_typed(5, &mut buf, None).unwrap(), (100, 5));
         assert_eq!(buf, [7; 100]);
-        assert_eq!(
-            q.try_recv(&mut buf).unwrap_err().core(),
-            Some(CoreError::Empty)
-        );
-        assert_eq!(
+        assert!(q.try_recv(&mut buf).unwrap_err().is_empty());
+        assert!(
             q.recv_timeout(&mut buf, Some(Duration::from_millis(5)))
                 .unwrap_err()
-                .core(),
-            Some(CoreError::TimedOut)
+                .is_timeout()
         );
         let big = vec![0; q.max_message_len() + 1];
         assert!(matches!(
@@ -637,10 +633,7 @@ mod tests {
         q.set_capacity(64).unwrap();
         assert_eq!(q.capacity().unwrap(), 64);
         q.try_send(&[1; 64]).unwrap();
-        assert_eq!(
-            q.try_send(&[1; 1]).unwrap_err().core(),
-            Some(CoreError::Full)
-        );
+        assert!(q.try_send(&[1; 1]).unwrap_err().is_full());
         let e = q.try_send(&[1; 65]).unwrap_err();
         assert_eq!(LimitExceeded::find(&e).unwrap().limit, QBYTES_LIMIT);
         assert!(e.to_string().contains(&format!("msqid {}", q.id())), "{e}");

@@ -18,7 +18,7 @@
 //! let mut server = listener.accept(Some(Duration::from_secs(5)))?;
 //! client.send(b"over tcp")?;
 //! assert_eq!(server.recv_vec()?, b"over tcp");
-//! # Ok::<(), ipckit::error::Error>(())
+//! # Ok::<(), ipckit::Error>(())
 //! ```
 
 use std::io;

@@ -160,13 +160,12 @@ pub const OS: usize = OUTCOMES - 2;
 pub fn classify<R>(r: &Result<R, Error>) -> usize {
     let Err(e) = r else { return 0 };
     match e {
+        Error::Empty => 1,
+        Error::Full => 2,
+        Error::TimedOut => 3,
         // A channel's set-up names the object around the core's finding.
         Error::Core(_) | Error::Channel { .. } => match e.core().expect("a core error") {
-            CoreError::Empty => 1,
-            CoreError::Full => 2,
-            CoreError::TimedOut => 3,
             CoreError::Corrupted(_) => 4,
-            CoreError::PeerGone => 5,
             CoreError::BufferTooSmall { .. } => 6,
             CoreError::FrameTooLarge { .. } => 7,
             CoreError::RoleTaken(_) => 8,

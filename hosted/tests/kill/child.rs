@@ -232,7 +232,7 @@ fn produce(ctx: &Ctx, tx: &mut dyn Tx) -> Result<(), ChildFail> {
             match timed(ctx, "send", || tx.send(CALL_TIMEOUT))? {
                 Ok(()) => break,
                 Err(e) if kinds::retry(&e) => {
-                    if e.core() != Some(CoreError::TimedOut) {
+                    if !e.is_timeout() {
                         std::thread::sleep(RETRY_PAUSE);
                     }
                 }
@@ -284,13 +284,13 @@ fn consume(ctx: &Ctx, rx: &mut dyn Rx) -> Result<(), ChildFail> {
                 side.put(w, W_PENDING, 0);
             }
             Ok(Got::Unit) => side.add(w, W_TAKEN, 1),
-            Err(e) if drain && (e.is_peer_gone() || e.core() == Some(CoreError::Empty)) => {
+            Err(e) if drain && (e.is_peer_gone() || e.is_empty()) => {
                 side.put(w, W_SKIPPED, rx.skipped());
                 side.step(w, Phase::Run);
                 return finished(ctx);
             }
             Err(e) if kinds::retry(&e) => {
-                if e.core() != Some(CoreError::TimedOut) {
+                if !e.is_timeout() {
                     std::thread::sleep(RETRY_PAUSE);
                 }
                 side.put(w, W_SKIPPED, rx.skipped());

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ipckit::channel::{bytes, mpmc, mpsc_bytes, spsc};
-use ipckit::error::{CoreError, Error};
+use ipckit::error::Error;
 use ipckit::futex::Futex;
 use ipckit::semaphore::{Handle, Options, Semaphore};
 use ipckit::shm::ShmObject;
@@ -522,9 +522,5 @@ pub fn semaphore_value(name: &str) -> Result<u32, Error> {
 /// Errors after which a call is simply tried again: the peer is being
 /// restarted, or the channel is full or empty for now.
 pub fn retry(e: &Error) -> bool {
-    e.is_peer_gone()
-        || matches!(
-            e.core(),
-            Some(CoreError::TimedOut | CoreError::Full | CoreError::Empty)
-        )
+    e.is_peer_gone() || e.is_timeout() || e.is_full() || e.is_empty()
 }

@@ -561,7 +561,7 @@ pub mod messages {
     use super::{
         ChildFail, EXIT_CORRUPTED_ITEM, EXIT_OUT_OF_ORDER, EXIT_RING_ERROR, EXIT_TIMEOUT, Rng, fail,
     };
-    use ipckit::error::{CoreError, Error};
+    use ipckit::error::Error;
 
     /// The length of message `i` (of at most `max`): 0 and `max` regularly,
     /// else mostly short with some long.
@@ -607,7 +607,7 @@ pub mod messages {
     /// A child's error for an unexpected transport or channel result:
     /// [`EXIT_TIMEOUT`] for a timeout, else [`EXIT_RING_ERROR`].
     pub fn ferr(what: &str, e: Error) -> ChildFail {
-        let code = if e.core() == Some(CoreError::TimedOut) {
+        let code = if e.is_timeout() {
             EXIT_TIMEOUT
         } else {
             EXIT_RING_ERROR
