@@ -319,15 +319,7 @@ fn main() {
     let rounds = if quick || smoke { 1 } else { 5 };
     let scale = if smoke { 100 } else { 1 };
     let pinned = pin::pair();
-    match pinned {
-        Some(p) => println!(
-            "processes pinned to CPUs {} and {} ({})",
-            p.main,
-            p.peer,
-            p.relation()
-        ),
-        None => println!("one CPU: both processes share it (numbers are not cross-core)"),
-    }
+    println!("{}", pin::placement("parent", "child"));
     let words = SharedWords::new();
     // Every (size, mechanism) in turn, round after round: its RTT (median of
     // the turn, ns), then its one-way throughput (msg/s; not for eventfd).

@@ -298,15 +298,7 @@ fn main() {
     let scale = if smoke { 256 } else { 1 };
 
     let pinned = pin::pair();
-    match pinned {
-        Some(p) => println!(
-            "producer on CPU {}, consumer on CPU {} ({})",
-            p.main,
-            p.peer,
-            p.relation()
-        ),
-        None => println!("one CPU: producer and consumer share it (numbers are not cross-core)"),
-    }
+    println!("{}", pin::placement("producer", "consumer"));
     let results = Results::new().expect("result mapping");
     let mut src = vec![0u8; 64 << 20];
     for (i, b) in src.iter_mut().enumerate() {

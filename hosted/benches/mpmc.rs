@@ -46,7 +46,7 @@ use std::hint::{black_box, spin_loop};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ipckit_testkit::bench::{CriterionRun, Ratio, Samples, Unit, interleave};
+use ipckit_testkit::bench::{CriterionRun, Ratio, Samples, Summary, Unit};
 use ipckit_testkit::pin;
 
 use criterion::{Criterion, Throughput, criterion_group};
@@ -482,38 +482,23 @@ criterion_group! {
 /// turn, `PAIRED_ROUNDS` times, each turn sized from its criterion median to
 /// last about `PAIRED_TURN`, and prints that.
 fn print_summary(run: CriterionRun) {
-    let title = format!("MPMC u64 throughput, capacity {CAPACITY}");
-    let ran = SAMPLES.print(
-        &title,
-        &Variant::ALL,
-        run,
-        Variant::name,
-        Unit::PerSecond,
-        &RATIOS,
-    );
-    if ran.is_empty() {
-        return;
-    }
-    match pin::pair() {
-        Some(p) => println!(
-            "1p1c: producer on CPU {a}, consumer on CPU {b}; 2p2c_split: producers on \
-             CPU {a}, consumers on CPU {b}; 2p2c_paired: one of each on each CPU ({})",
-            p.relation(),
-            a = p.main,
-            b = p.peer,
+    let summary = Summary {
+        title: format!("MPMC u64 throughput, capacity {CAPACITY}"),
+        placement: pin::placement(
+            "1p1c producer and 2p2c_split producers",
+            "the consumers (2p2c_paired: one of each on each)",
         ),
-        None => println!("threads not pinned"),
-    }
+        variants: &Variant::ALL,
+        name: Variant::name,
+        unit: Unit::PerSecond,
+        ratios: &RATIOS,
+    };
     let queues = Queues::new();
-    let variants: Vec<Variant> = ran.iter().map(|&(v, _)| v).collect();
-    let rounds = interleave(&variants, PAIRED_ROUNDS, |v| {
-        let median = ran.iter().find(|r| r.0 == v).map_or(1e4, |r| r.1.median);
-        let n = (median * PAIRED_TURN.as_secs_f64()).clamp(1e4, 1e8) as u64;
+    let _ = SAMPLES.summary(run, &summary, PAIRED_ROUNDS, |v, criterion| {
+        let n = (criterion.median * PAIRED_TURN.as_secs_f64()).clamp(1e4, 1e8) as u64;
         let (elapsed, moved) = queues.run(v, n);
         Ok::<_, Infallible>(items_per_sec(moved, elapsed).unwrap_or(f64::NAN))
-    })
-    .unwrap_or_else(|e| match e {});
-    rounds.print(&title, Variant::name, Unit::PerSecond, &RATIOS);
+    });
 }
 
 fn main() {

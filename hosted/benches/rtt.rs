@@ -52,7 +52,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use ipckit_testkit::bench::{CriterionRun, Goal, Ratio, Samples, Stats, Unit, interleave};
+use ipckit_testkit::bench::{CriterionRun, Goal, Ratio, Samples, Stats, Summary, Unit};
 use ipckit_testkit::pin;
 
 use criterion::{Criterion, criterion_group};
@@ -968,17 +968,29 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// Percentiles of one turn: p50, p90, p99, p99.9, max (ns).
 const QUANTILES: [f64; 5] = [0.5, 0.9, 0.99, 0.999, 1.0];
 
-/// Every variant criterion ran, in turn, [`ROUNDS`] times, a fresh child per
-/// turn; each round trip timed on its own. Prints, per variant, the median
-/// over rounds of each turn's percentiles (a fast turn holds more round trips
-/// than a slow one, so pooling them would weigh the fast turns more), then
-/// the turns' medians and the ratios between them in the harness's format.
-fn interleaved(variants: &[Variant]) -> Result<(), String> {
+/// Criterion's view, then every variant criterion ran in turn, [`ROUNDS`]
+/// times, a fresh child per turn, each round trip timed on its own: the
+/// turns' medians and the ratios between them in the harness's format, then
+/// per variant the median over rounds of each turn's percentiles (a fast
+/// turn holds more round trips than a slow one, so pooling them would weigh
+/// the fast turns more).
+fn print_summary(run: CriterionRun) {
+    let summary = Summary {
+        title: format!(
+            "cross-process round trip of a u64 (interleaved: p50 of each {TURN:?} turn), \
+             adaptive spins {}",
+            spins()
+        ),
+        placement: pin::placement("parent", "child"),
+        variants: &Variant::ALL,
+        name: Variant::name,
+        unit: Unit::Nanos,
+        ratios: &RATIOS,
+    };
     // Per variant: each turn's percentiles, and the round trips timed.
-    let mut turns: Vec<(Variant, Vec<[f64; 5]>, usize)> =
-        variants.iter().map(|&v| (v, Vec::new(), 0)).collect();
+    let mut turns: Vec<(Variant, Vec<[f64; 5]>, usize)> = Vec::new();
     let mut laps = Vec::with_capacity(1 << 20);
-    let rounds = interleave(variants, ROUNDS, |v| {
+    let pass = SAMPLES.summary(run, &summary, ROUNDS, |v, _| {
         let mut s = Session::start(v)?;
         s.run(u64::from(TURN_WARM_UP))?;
         laps.clear();
@@ -989,16 +1001,23 @@ fn interleaved(variants: &[Variant]) -> Result<(), String> {
         s.stop()?;
         laps.sort_by(f64::total_cmp);
         let q = QUANTILES.map(|q| quantile(&laps, q));
-        let t = turns.iter_mut().find(|t| t.0 == v).expect("every variant");
-        t.1.push(q);
-        t.2 += laps.len();
+        match turns.iter_mut().find(|t| t.0 == v) {
+            Some(t) => {
+                t.1.push(q);
+                t.2 += laps.len();
+            }
+            None => turns.push((v, vec![q], laps.len())),
+        }
         Ok::<_, String>(q[0])
-    })?;
-    println!();
-    println!(
-        "interleaved: {ROUNDS} rounds, every variant in turn for {TURN:?} with a fresh child, \
-         each round trip timed; percentiles are medians over the rounds"
-    );
+    });
+    if let Err(e) = pass {
+        println!("interleaved pass failed: {e}");
+        return;
+    }
+    if turns.is_empty() {
+        return;
+    }
+    println!("percentiles of each turn, medians over the rounds");
     println!(
         "{:<16} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
         "variant", "trips", "p50", "p90", "p99", "p99.9", "max"
@@ -1020,44 +1039,6 @@ fn interleaved(variants: &[Variant]) -> Result<(), String> {
             Unit::Nanos.format(over_rounds(3)),
             Unit::Nanos.format(max),
         );
-    }
-    rounds.print(
-        "round trip p50 of each turn",
-        Variant::name,
-        Unit::Nanos,
-        &RATIOS,
-    );
-    Ok(())
-}
-
-fn print_summary(run: CriterionRun) {
-    let title = format!(
-        "cross-process round trip of a u64, adaptive spins {}",
-        spins()
-    );
-    let ran = SAMPLES.print(
-        &title,
-        &Variant::ALL,
-        run,
-        Variant::name,
-        Unit::Nanos,
-        &RATIOS,
-    );
-    if ran.is_empty() {
-        return;
-    }
-    match pin::pair() {
-        Some(p) => println!(
-            "parent on CPU {}, child on CPU {} ({})",
-            p.main,
-            p.peer,
-            p.relation()
-        ),
-        None => println!("processes not pinned"),
-    }
-    let ran: Vec<Variant> = ran.iter().map(|&(v, _)| v).collect();
-    if let Err(e) = interleaved(&ran) {
-        println!("interleaved pass failed: {e}");
     }
 }
 

@@ -23,7 +23,7 @@ use std::hint::{black_box, spin_loop};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ipckit_testkit::bench::{CriterionRun, Ratio, Samples, Unit, interleave};
+use ipckit_testkit::bench::{CriterionRun, Ratio, Samples, Summary, Unit};
 use ipckit_testkit::pin;
 
 use criterion::{Criterion, Throughput, criterion_group};
@@ -416,36 +416,19 @@ criterion_group! {
 /// measured a few milliseconds apart, so a slow spell of the machine hits
 /// both.
 fn print_summary(run: CriterionRun) {
-    let title = format!("SPSC u64 throughput, capacity {CAPACITY}, batch {BATCH}");
-    let ran = SAMPLES.print(
-        &title,
-        &Variant::ALL,
-        run,
-        Variant::name,
-        Unit::PerSecond,
-        &RATIOS,
-    );
-    if ran.is_empty() {
-        return;
-    }
-    match pin::pair() {
-        Some(p) => println!(
-            "producer on CPU {}, consumer on CPU {} ({})",
-            p.main,
-            p.peer,
-            p.relation()
-        ),
-        None => println!("threads not pinned"),
-    }
+    let summary = Summary {
+        title: format!("SPSC u64 throughput, capacity {CAPACITY}, batch {BATCH}"),
+        placement: pin::placement("producer", "consumer"),
+        variants: &Variant::ALL,
+        name: Variant::name,
+        unit: Unit::PerSecond,
+        ratios: &RATIOS,
+    };
     let mut queues = Queues::new();
-    let variants: Vec<Variant> = ran.iter().map(|&(v, _)| v).collect();
-    let rounds = interleave(&variants, PAIRED_ROUNDS, |v| {
-        let median = ran.iter().find(|r| r.0 == v).map_or(1e4, |r| r.1.median);
-        let n = (median * PAIRED_TURN.as_secs_f64()).clamp(1e4, 1e8) as u64;
+    let _ = SAMPLES.summary(run, &summary, PAIRED_ROUNDS, |v, criterion| {
+        let n = (criterion.median * PAIRED_TURN.as_secs_f64()).clamp(1e4, 1e8) as u64;
         Ok::<_, Infallible>(items_per_sec(n, queues.run(v, n)).unwrap_or(f64::NAN))
-    })
-    .unwrap_or_else(|e| match e {});
-    rounds.print(&title, Variant::name, Unit::PerSecond, &RATIOS);
+    });
 }
 
 fn main() {

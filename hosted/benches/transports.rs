@@ -437,15 +437,7 @@ fn main() {
         plan.rounds,
         plan.turn.as_millis(),
         elapsed.as_secs_f64(),
-        match pinned {
-            Some(p) => format!(
-                "parent on CPU {}, child on CPU {} ({})",
-                p.main,
-                p.peer,
-                p.relation()
-            ),
-            None => "not pinned (fewer than 2 CPUs)".to_string(),
-        }
+        pin::placement("parent", "child")
     );
     if smoke {
         println!("(smoke run: numbers are not measurements)");

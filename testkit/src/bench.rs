@@ -415,6 +415,49 @@ impl<K: Copy + PartialEq> Samples<K> {
     }
 }
 
+/// What a criterion benchmark's summary shows.
+pub struct Summary<'a, K> {
+    /// What is measured, e.g. `"SPSC u64 throughput, capacity 4096"`.
+    pub title: String,
+    /// Where the sides ran (see `pin::placement`).
+    pub placement: String,
+    /// The variants, in the order they print and run.
+    pub variants: &'a [K],
+    /// A variant's name.
+    pub name: fn(K) -> &'static str,
+    /// The unit of the values.
+    pub unit: Unit,
+    /// The ratios to report.
+    pub ratios: &'a [Ratio<K>],
+}
+
+impl<K: Copy + PartialEq> Samples<K> {
+    /// Prints criterion's view ([`Samples::print`]) and where the sides
+    /// ran, then runs the variants criterion ran in turn for `rounds`
+    /// rounds (`turn(variant, its criterion stats)` measures one turn),
+    /// prints those and returns them; `None` if criterion ran nothing.
+    pub fn summary<E>(
+        &self,
+        run: CriterionRun,
+        s: &Summary<'_, K>,
+        rounds: usize,
+        mut turn: impl FnMut(K, Stats) -> Result<f64, E>,
+    ) -> Result<Option<Rounds<K>>, E> {
+        let ran = self.print(&s.title, s.variants, run, s.name, s.unit, s.ratios);
+        if ran.is_empty() {
+            return Ok(None);
+        }
+        println!("{}", s.placement);
+        let variants: Vec<K> = ran.iter().map(|&(v, _)| v).collect();
+        let of = |v: K| ran.iter().find(|r| r.0 == v).map(|r| r.1);
+        let rounds = interleave(&variants, rounds, |v| {
+            turn(v, of(v).expect("a variant that ran"))
+        })?;
+        rounds.print(&s.title, s.name, s.unit, s.ratios);
+        Ok(Some(rounds))
+    }
+}
+
 impl<K: Copy + PartialEq> Default for Samples<K> {
     fn default() -> Self {
         Self::new()
@@ -464,6 +507,38 @@ mod tests {
         });
         assert_eq!(r.unwrap_err(), "boom");
         assert_eq!(calls, 2);
+    }
+
+    #[test]
+    fn summary_runs_what_criterion_ran() {
+        let samples = Samples::new();
+        samples.record('a', 2.0);
+        samples.record('b', 1.0);
+        let run = CriterionRun {
+            benchmarking: true,
+            measured: 1,
+        };
+        let ratios = [Ratio::new("a / b", 'a', 'b')];
+        let summary = Summary {
+            title: "t".into(),
+            placement: "p".into(),
+            variants: &['a', 'b', 'c'],
+            name: |_| "x",
+            unit: Unit::PerSecond,
+            ratios: &ratios,
+        };
+        let mut seen = Vec::new();
+        let rounds = samples
+            .summary(run, &summary, 2, |v, criterion| {
+                seen.push(v);
+                Ok::<_, ()>(criterion.median)
+            })
+            .expect("no error")
+            .expect("criterion ran");
+        assert_eq!(seen, ['a', 'b', 'a', 'b']);
+        assert_eq!(rounds.ratio('a', 'b').map(|r| r.median), Some(2.0));
+        let nothing = Samples::<char>::new().summary(run, &summary, 2, |_, _| Ok::<_, ()>(1.0));
+        assert!(nothing.expect("no error").is_none());
     }
 
     #[test]

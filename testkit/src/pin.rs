@@ -152,6 +152,20 @@ pub fn pair() -> Option<CpuPair> {
     *PAIR.get_or_init(|| CpuPair::choose(&allowed_cpus().ok()?, smt_siblings))
 }
 
+/// Where the two sides of [`pair`] run, for a report line: `"{main} on CPU
+/// 0, {peer} on CPU 1 (different cores)"`, or that they are not pinned.
+pub fn placement(main: &str, peer: &str) -> String {
+    match pair() {
+        Some(p) => format!(
+            "{main} on CPU {}, {peer} on CPU {} ({})",
+            p.main,
+            p.peer,
+            p.relation()
+        ),
+        None => format!("{main} and {peer} not pinned (fewer than two CPUs)"),
+    }
+}
+
 /// Pins the calling thread to [`pair`]'s measuring CPU, if there is a pair.
 /// Failure leaves it unpinned, which is still correct (only noisier).
 pub fn pin_main() -> Option<CpuPair> {
