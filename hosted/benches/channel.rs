@@ -28,7 +28,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use ipckit::channel::bytes;
-use ipckit_testkit::bench::{Ratio, Stats, Unit, interleave};
+use ipckit_testkit::bench::{PlainRun, Ratio, Stats, Unit, interleave};
 use ipckit_testkit::pin::{self, CpuPair};
 use support::{Exit, SharedWords, ShmGuard, fork_child};
 
@@ -314,9 +314,7 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let smoke = !std::env::args().any(|a| a == "--bench") && !quick;
-    let rounds = if quick || smoke { 1 } else { 5 };
+    let PlainRun { smoke, rounds, .. } = PlainRun::from_args(5);
     let scale = if smoke { 100 } else { 1 };
     let pinned = pin::pair();
     println!("{}", pin::placement("parent", "child"));

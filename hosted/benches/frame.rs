@@ -30,7 +30,7 @@ use std::time::Instant;
 use ipckit::Error;
 use ipckit::frame::spsc::Ring;
 use ipckit::shm::SharedMapping;
-use ipckit_testkit::bench::{Goal, Ratio, Unit, interleave};
+use ipckit_testkit::bench::{Goal, PlainRun, Ratio, Unit, interleave};
 use ipckit_testkit::pin::{self, CpuPair};
 use support::{Child, Exit, fork_child};
 
@@ -290,11 +290,7 @@ fn memcpy(size: usize, count: u64, src: &[u8], dst: &mut [u8]) -> (u64, u64) {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not: then
-    // run one tiny round as a smoke test.
-    let smoke = !std::env::args().any(|a| a == "--bench") && !quick;
-    let rounds = if quick || smoke { 1 } else { 7 };
+    let PlainRun { smoke, rounds, .. } = PlainRun::from_args(7);
     let scale = if smoke { 256 } else { 1 };
 
     let pinned = pin::pair();

@@ -59,7 +59,7 @@ use ipckit::error::Result;
 use ipckit::message::{MessageReceiver, MessageSender};
 use ipckit::transport::pipe::pipe_with_max;
 use ipckit::transport::popen::{Popen, child_stdio};
-use ipckit_testkit::bench::{Ratio, Unit, interleave, print_ratios};
+use ipckit_testkit::bench::{PlainRun, Ratio, Unit, interleave, print_ratios};
 use ipckit_testkit::mechanisms::{Ends, Mech, Naming, PeerOpen};
 use ipckit_testkit::pin::{self, CpuPair};
 use support::{Exit, fork_child};
@@ -383,12 +383,8 @@ fn main() {
         };
         std::process::exit(code);
     }
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not: then
-    // run one tiny round as a smoke test.
-    let smoke = !args.iter().any(|a| a == "--bench") && !quick;
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let args = PlainRun::from_args(ROUNDS);
+    let smoke = args.smoke;
     let plan = if smoke {
         Plan {
             rounds: 1,
@@ -398,7 +394,7 @@ fn main() {
         }
     } else {
         Plan {
-            rounds: if quick { 1 } else { ROUNDS },
+            rounds: args.rounds,
             warm_up: WARM_UP,
             turn: TURN,
             pipe_messages: 4096, // 256 MiB
@@ -410,7 +406,7 @@ fn main() {
     }
     let variants: Vec<Variant> = Variant::ALL
         .into_iter()
-        .filter(|v| filters.is_empty() || filters.iter().any(|f| v.name().contains(f.as_str())))
+        .filter(|v| args.selects(v.name()))
         .collect();
     // Every round trip timed, per variant, beside the turns' medians.
     let mut all: Vec<Vec<u64>> = vec![Vec::new(); variants.len()];
@@ -483,7 +479,7 @@ fn main() {
         |a, b| rounds.ratio(a, b),
     );
 
-    if filters.is_empty() || filters.iter().any(|f| "pipe-size".contains(f.as_str())) {
+    if args.selects("pipe-size") {
         let caps = [None, Some(1 << 20)];
         let rounds = interleave(&caps, plan.rounds, |cap| {
             pipe_throughput(cap, plan.pipe_messages, pinned)

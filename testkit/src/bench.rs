@@ -290,6 +290,46 @@ pub fn print_ratios<K: Copy>(
     }
 }
 
+/// How a plain (`harness = false`) benchmark runs, read from its
+/// arguments: `cargo bench` passes `--bench` (then `rounds` rounds, or one
+/// with `--quick`); without it (`cargo test --benches`) it is a smoke run,
+/// one tiny round that shows the benchmark still works.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlainRun {
+    /// A smoke run: one round of a fraction of the work, no measurement.
+    pub smoke: bool,
+    /// The rounds to run.
+    pub rounds: usize,
+    /// The arguments that are not options (variant filters).
+    pub filters: Vec<String>,
+}
+
+impl PlainRun {
+    /// Reads this process's arguments; `rounds` is the full run's count.
+    pub fn from_args(rounds: usize) -> Self {
+        Self::parse(&std::env::args().skip(1).collect::<Vec<_>>(), rounds)
+    }
+
+    fn parse(args: &[String], rounds: usize) -> Self {
+        let quick = args.iter().any(|a| a == "--quick");
+        let smoke = !args.iter().any(|a| a == "--bench") && !quick;
+        Self {
+            smoke,
+            rounds: if quick || smoke { 1 } else { rounds },
+            filters: args
+                .iter()
+                .filter(|a| !a.starts_with('-'))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Whether `name` passes the filters (all do without filters).
+    pub fn selects(&self, name: &str) -> bool {
+        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
+    }
+}
+
 /// How a criterion benchmark runs, read from the arguments criterion
 /// parses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -539,6 +579,21 @@ mod tests {
         assert_eq!(rounds.ratio('a', 'b').map(|r| r.median), Some(2.0));
         let nothing = Samples::<char>::new().summary(run, &summary, 2, |_, _| Ok::<_, ()>(1.0));
         assert!(nothing.expect("no error").is_none());
+    }
+
+    #[test]
+    fn plain_arguments() {
+        let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let run = PlainRun::parse(&args("--bench"), 7);
+        assert_eq!((run.smoke, run.rounds), (false, 7));
+        let run = PlainRun::parse(&args("--bench --quick"), 7);
+        assert_eq!((run.smoke, run.rounds), (false, 1));
+        let run = PlainRun::parse(&args("--quick"), 7);
+        assert_eq!((run.smoke, run.rounds), (false, 1));
+        let run = PlainRun::parse(&args("unix"), 7);
+        assert_eq!((run.smoke, run.rounds), (true, 1));
+        assert!(run.selects("unix stream") && !run.selects("pipe"));
+        assert!(PlainRun::parse(&args("--bench"), 7).selects("pipe"));
     }
 
     #[test]
