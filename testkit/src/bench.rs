@@ -65,7 +65,8 @@ impl Stats {
 /// How the values of a table print.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unit {
-    /// Events per second, printed in millions (`M/s`).
+    /// Events per second, printed in millions (`M/s`), thousands (`k/s`)
+    /// or ones.
     PerSecond,
     /// Nanoseconds, printed as `ns` below 10 µs and `us` from there.
     Nanos,
@@ -77,7 +78,9 @@ impl Unit {
     /// `v` in this unit, with its suffix.
     pub fn format(self, v: f64) -> String {
         match self {
-            Unit::PerSecond => format!("{:.2} M/s", v / 1e6),
+            Unit::PerSecond if v >= 1e6 => format!("{:.2} M/s", v / 1e6),
+            Unit::PerSecond if v >= 1e3 => format!("{:.2} k/s", v / 1e3),
+            Unit::PerSecond => format!("{v:.1} /s"),
             Unit::Nanos if v >= 10_000.0 => format!("{:.1} us", v / 1e3),
             Unit::Nanos => format!("{v:.0} ns"),
             Unit::MegabytesPerSecond => format!("{v:.0} MB/s"),
@@ -631,6 +634,8 @@ mod tests {
     #[test]
     fn units_format() {
         assert_eq!(Unit::PerSecond.format(12_345_678.0), "12.35 M/s");
+        assert_eq!(Unit::PerSecond.format(4_321.0), "4.32 k/s");
+        assert_eq!(Unit::PerSecond.format(12.0), "12.0 /s");
         assert_eq!(Unit::Nanos.format(950.4), "950 ns");
         assert_eq!(Unit::Nanos.format(12_500.0), "12.5 us");
         assert_eq!(Unit::MegabytesPerSecond.format(1234.4), "1234 MB/s");
