@@ -28,7 +28,9 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use ipckit::channel::bytes;
-use support::{Exit, SharedWords, ShmGuard, allowed_cpus, fork_child, median, pin_to};
+use ipckit_testkit::bench::{PlainRun, Ratio, Stats, Unit, interleave};
+use ipckit_testkit::pin::{self, CpuPair};
+use support::{Exit, SharedWords, ShmGuard, fork_child};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mech {
@@ -116,13 +118,13 @@ fn close_all(fds: &[RawFd]) {
 /// Runs `child` in a forked process pinned to `cpus.1` and `parent` here
 /// (pinned to `cpus.0`); waits for the child.
 fn pair<R>(
-    cpus: Option<(usize, usize)>,
+    cpus: Option<CpuPair>,
     child: impl FnOnce() -> Result<(), String>,
     parent: impl FnOnce() -> Result<R, String>,
 ) -> Result<R, String> {
     let mut c = fork_child(|| {
-        if let Some((_, cpu)) = cpus {
-            let _ = pin_to(cpu);
+        if let Some(p) = cpus {
+            let _ = p.pin_peer();
         }
         match child() {
             Ok(()) => 0,
@@ -132,8 +134,8 @@ fn pair<R>(
             }
         }
     })?;
-    if let Some((cpu, _)) = cpus {
-        let _ = pin_to(cpu);
+    if let Some(p) = cpus {
+        let _ = p.pin_main();
     }
     let r = parent();
     if r.is_err() {
@@ -148,12 +150,7 @@ fn pair<R>(
 }
 
 /// Round-trip times in nanoseconds (`count` of them, after a warm-up).
-fn rtt(
-    mech: Mech,
-    size: usize,
-    count: usize,
-    cpus: Option<(usize, usize)>,
-) -> Result<Vec<u64>, String> {
+fn rtt(mech: Mech, size: usize, count: usize, cpus: Option<CpuPair>) -> Result<Vec<u64>, String> {
     const WARM: usize = 200;
     let total = count + WARM;
     let msg = vec![0x5Au8; size];
@@ -243,7 +240,7 @@ fn throughput(
     mech: Mech,
     size: usize,
     count: u64,
-    cpus: Option<(usize, usize)>,
+    cpus: Option<CpuPair>,
     words: &SharedWords,
 ) -> Result<f64, String> {
     let msg = vec![0x5Au8; size];
@@ -317,97 +314,129 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let smoke = !std::env::args().any(|a| a == "--bench") && !quick;
-    let rounds = if quick || smoke { 1 } else { 5 };
+    let PlainRun { smoke, rounds, .. } = PlainRun::from_args(5);
     let scale = if smoke { 100 } else { 1 };
-    let cpus = allowed_cpus().unwrap_or_default();
-    let pinned = (cpus.len() >= 2).then(|| (cpus[0], cpus[1]));
-    match pinned {
-        Some((a, b)) => println!("processes pinned to CPUs {a} and {b}"),
-        None => println!("one CPU: both processes share it (numbers are not cross-core)"),
-    }
+    let pinned = pin::pair();
+    println!("{}", pin::placement("parent", "child"));
     let words = SharedWords::new();
-    // [size][mech] per round: median RTT, p99 RTT (ns), throughput (msg/s).
-    let n = SIZES.len();
-    let mut rtt50 = vec![vec![Vec::new(); MECHS.len()]; n];
-    let mut rtt99 = vec![vec![Vec::new(); MECHS.len()]; n];
-    let mut rate = vec![vec![Vec::new(); MECHS.len()]; n];
-    for round in 0..rounds {
-        for (s, &size) in SIZES.iter().enumerate() {
-            for (m, &mech) in MECHS.iter().enumerate() {
-                let fail = |what: &str, e: String| -> ! {
-                    eprintln!("{} {size} B {what}, round {round}: {e}", mech.name());
-                    std::process::exit(1);
-                };
-                let mut samples =
-                    rtt(mech, size, 20_000 / scale, pinned).unwrap_or_else(|e| fail("rtt", e));
-                samples.sort_unstable();
-                rtt50[s][m].push(percentile(&samples, 0.5));
-                rtt99[s][m].push(percentile(&samples, 0.99));
-                if mech != Mech::Eventfd {
-                    let count = if size >= 4096 { 200_000 } else { 1_000_000 } / scale as u64;
-                    let r = throughput(mech, size, count, pinned, &words)
-                        .unwrap_or_else(|e| fail("throughput", e));
-                    rate[s][m].push(r);
-                }
+    // Every (size, mechanism) in turn, round after round: its RTT (median of
+    // the turn, ns), then its one-way throughput (msg/s; not for eventfd).
+    let mut variants = Vec::new();
+    for size in SIZES {
+        for mech in MECHS {
+            variants.push(Variant {
+                size,
+                mech,
+                rtt: true,
+            });
+            if mech != Mech::Eventfd {
+                variants.push(Variant {
+                    size,
+                    mech,
+                    rtt: false,
+                });
             }
         }
     }
+    let names: Vec<(Variant, String)> = variants
+        .iter()
+        .map(|&v| (v, format!("{} {} B", v.mech.name(), v.size)))
+        .collect();
+    let name = |v| names.iter().find(|n| n.0 == v).map_or("", |n| n.1.as_str());
+    // Each turn's RTT p99, beside the medians the harness keeps.
+    let mut rtt99: Vec<(Variant, Vec<f64>)> = Vec::new();
+    let rounds = interleave(&variants, rounds, |v| {
+        let what = if v.rtt { "rtt" } else { "throughput" };
+        let fail = |e: String| format!("{} {} B {what}: {e}", v.mech.name(), v.size);
+        if v.rtt {
+            let mut samples = rtt(v.mech, v.size, 20_000 / scale, pinned).map_err(fail)?;
+            samples.sort_unstable();
+            match rtt99.iter_mut().find(|r| r.0 == v) {
+                Some(r) => r.1.push(percentile(&samples, 0.99)),
+                None => rtt99.push((v, vec![percentile(&samples, 0.99)])),
+            }
+            Ok(percentile(&samples, 0.5))
+        } else {
+            let count = if v.size >= 4096 { 200_000 } else { 1_000_000 } / scale as u64;
+            throughput(v.mech, v.size, count, pinned, &words).map_err(fail)
+        }
+    })
+    .unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(1);
+    });
     if smoke {
         println!("channel bench: smoke run passed (run `cargo bench -p ipckit --bench channel`)");
         return;
     }
-    println!("\nmedians of {rounds} interleaved rounds (RTT p99: median of the rounds' p99)");
-    println!(
-        "{:<22} {:>7} {:>11} {:>11} {:>13} {:>9}",
-        "mechanism", "message", "RTT p50", "RTT p99", "one-way msg/s", "MB/s"
-    );
-    let mut med = vec![vec![(0.0, 0.0, 0.0); MECHS.len()]; n];
-    for (s, &size) in SIZES.iter().enumerate() {
-        for (m, &mech) in MECHS.iter().enumerate() {
-            let p50 = median(&mut rtt50[s][m]);
-            let p99 = median(&mut rtt99[s][m]);
-            let r = if rate[s][m].is_empty() {
-                0.0
-            } else {
-                median(&mut rate[s][m])
-            };
-            med[s][m] = (p50, p99, r);
-            let (tput, mbs) = if r > 0.0 {
-                (
-                    format!("{:.2} M", r / 1e6),
-                    format!("{:.0}", r * size as f64 / 1e6),
-                )
-            } else {
-                ("-".into(), "-".into())
-            };
-            println!(
-                "{:<22} {:>5} B {:>8.2} us {:>8.2} us {:>13} {:>9}",
-                mech.name(),
+    let of = |size, mech, rtt| Variant { size, mech, rtt };
+    let mut ratios = Vec::new();
+    for size in SIZES {
+        // Round trips: the other's time over the channel's (>1: channel faster).
+        for (label, mech) in [
+            ("pipe / channel", Mech::Pipe),
+            ("unix / channel", Mech::Unix),
+            ("eventfd / channel", Mech::Eventfd),
+        ] {
+            ratios.push((
                 size,
-                p50 / 1e3,
-                p99 / 1e3,
-                tput,
-                mbs
-            );
+                label,
+                of(size, mech, true),
+                of(size, Mech::Channel, true),
+            ));
+        }
+        for (label, mech) in [
+            ("channel / pipe", Mech::Pipe),
+            ("channel / unix", Mech::Unix),
+        ] {
+            ratios.push((
+                size,
+                label,
+                of(size, Mech::Channel, false),
+                of(size, mech, false),
+            ));
         }
     }
-    println!(
-        "\nratios (same run): channel RTT p50 vs others (>1: channel faster); throughput vs others"
+    let ratios: Vec<Ratio<Variant>> = ratios
+        .into_iter()
+        .map(|(size, label, a, b)| {
+            let what = if a.rtt { "RTT p50" } else { "throughput" };
+            Ratio::named(format!("{size:>5} B {what} {label}"), a, b)
+        })
+        .collect();
+    rounds.print_table(
+        "round trip p50 of each turn",
+        &variants
+            .iter()
+            .copied()
+            .filter(|v| v.rtt)
+            .collect::<Vec<_>>(),
+        name,
+        Unit::Nanos,
     );
-    for (s, &size) in SIZES.iter().enumerate() {
-        let (c50, _, cr) = med[s][0];
-        let (p50, _, pr) = med[s][1];
-        let (u50, _, ur) = med[s][2];
-        let (e50, _, _) = med[s][3];
-        println!(
-            "{size:>5} B: RTT {:.1}x pipe, {:.1}x unix, {:.1}x eventfd; throughput {:.1}x pipe, {:.1}x unix",
-            p50 / c50,
-            u50 / c50,
-            e50 / c50,
-            cr / pr,
-            cr / ur
-        );
-    }
+    ipckit_testkit::bench::print_table(
+        "round trip p99 of each turn",
+        rtt99.iter().map(|(v, p99)| (name(*v), Stats::of(p99))),
+        Unit::Nanos,
+    );
+    rounds.print_table(
+        "one-way throughput (messages/s)",
+        &variants
+            .iter()
+            .copied()
+            .filter(|v| !v.rtt)
+            .collect::<Vec<_>>(),
+        name,
+        Unit::PerSecond,
+    );
+    rounds.print_ratios(&ratios);
+}
+
+/// One measurement of the interleaved run.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Variant {
+    size: usize,
+    mech: Mech,
+    /// Round trips (else one-way throughput).
+    rtt: bool,
 }

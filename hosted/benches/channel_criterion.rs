@@ -25,7 +25,8 @@ use std::os::unix::net::UnixStream;
 
 use ipckit::transport::pipe;
 use ipckit::transport::stream::{self, FramedReader, FramedWriter};
-use support::{Child, ShmGuard, allowed_cpus, fork_child, pin_to};
+use ipckit_testkit::pin;
+use support::{Child, ShmGuard, fork_child};
 
 const SIZES: [usize; 3] = [8, 64, 4096];
 const CAPACITY: u32 = 64 << 10;
@@ -62,7 +63,7 @@ fn fork_echo(
 ) -> Result<Peer, String> {
     let child = fork_child(|| {
         if let Some(cpu) = cpu {
-            let _ = pin_to(cpu);
+            let _ = pin::pin_to(cpu);
         }
         match child() {
             Ok((mut rx, mut tx)) => echo(rx.as_mut(), tx.as_mut()),
@@ -138,11 +139,8 @@ fn main() {
         println!("channel_criterion: run `cargo bench -p ipckit --bench channel_criterion`");
         return;
     }
-    let cpus = allowed_cpus().unwrap_or_default();
-    let (mine, theirs) = match cpus.as_slice() {
-        [a, b, ..] => (Some(*a), Some(*b)),
-        _ => (None, None),
-    };
+    let pair = pin::pair();
+    let (mine, theirs) = (pair.map(|p| p.main), pair.map(|p| p.peer));
     let guards = [
         ShmGuard::new("criterion-ping"),
         ShmGuard::new("criterion-pong"),
@@ -155,7 +153,7 @@ fn main() {
         }
     };
     if let Some(cpu) = mine {
-        let _ = pin_to(cpu);
+        let _ = pin::pin_to(cpu);
     }
 
     let mut criterion = Criterion::default()

@@ -30,7 +30,9 @@ use std::time::Instant;
 use ipckit::CoreError;
 use ipckit::frame::spsc::Ring;
 use ipckit::shm::SharedMapping;
-use support::{Child, Exit, allowed_cpus, fork_child, median, pin_to};
+use ipckit_testkit::bench::{Goal, PlainRun, Ratio, Unit, interleave};
+use ipckit_testkit::pin::{self, CpuPair};
+use support::{Child, Exit, fork_child};
 
 /// One way to move messages of one size.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -79,9 +81,6 @@ fn messages(mechanism: Mechanism, size: usize, bytes: usize) -> u64 {
 }
 
 // ---------------------------------------------------------------------------
-// CPUs.
-
-// ---------------------------------------------------------------------------
 // A measurement: the consumer writes its elapsed nanoseconds and the
 // messages it counted into a shared result block.
 
@@ -116,15 +115,15 @@ impl Results {
 /// Forks the consumer (pinned to `cpu`), runs the producer here, waits for
 /// the consumer and returns its `(nanoseconds, messages)`.
 fn with_consumer(
-    cpus: Option<(usize, usize)>,
+    cpus: Option<CpuPair>,
     results: &Results,
     consumer: impl FnOnce() -> Result<(Instant, u64), String>,
     producer: impl FnOnce(&mut Child) -> Result<(), String>,
 ) -> Result<(u64, u64), String> {
     results.word(0).store(0, Ordering::Relaxed);
     let mut child = fork_child(|| {
-        if let Some((_, cpu)) = cpus {
-            let _ = pin_to(cpu);
+        if let Some(p) = cpus {
+            let _ = p.pin_peer();
         }
         match consumer() {
             Ok((started, count)) => {
@@ -137,8 +136,8 @@ fn with_consumer(
             }
         }
     })?;
-    if let Some((cpu, _)) = cpus {
-        let _ = pin_to(cpu);
+    if let Some(p) = cpus {
+        let _ = p.pin_main();
     }
     producer(&mut child)?;
     let exit = child.wait(Instant::now() + support::DEADLINE)?;
@@ -151,7 +150,7 @@ fn with_consumer(
 fn frame_ring(
     size: usize,
     count: u64,
-    cpus: Option<(usize, usize)>,
+    cpus: Option<CpuPair>,
     results: &Results,
 ) -> Result<(u64, u64), String> {
     let capacity = ring_capacity(size);
@@ -211,7 +210,7 @@ fn kernel_stream(
     socket: bool,
     size: usize,
     count: u64,
-    cpus: Option<(usize, usize)>,
+    cpus: Option<CpuPair>,
     results: &Results,
 ) -> Result<(u64, u64), String> {
     let mut fds = [0; 2];
@@ -291,19 +290,11 @@ fn memcpy(size: usize, count: u64, src: &[u8], dst: &mut [u8]) -> (u64, u64) {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not: then
-    // run one tiny round as a smoke test.
-    let smoke = !std::env::args().any(|a| a == "--bench") && !quick;
-    let rounds = if quick || smoke { 1 } else { 7 };
+    let PlainRun { smoke, rounds, .. } = PlainRun::from_args(7);
     let scale = if smoke { 256 } else { 1 };
 
-    let cpus = allowed_cpus().unwrap_or_default();
-    let pinned = (cpus.len() >= 2).then(|| (cpus[0], cpus[1]));
-    match pinned {
-        Some((a, b)) => println!("producer on CPU {a}, consumer on CPU {b}"),
-        None => println!("one CPU: producer and consumer share it (numbers are not cross-core)"),
-    }
+    let pinned = pin::pair();
+    println!("{}", pin::placement("producer", "consumer"));
     let results = Results::new().expect("result mapping");
     let mut src = vec![0u8; 64 << 20];
     for (i, b) in src.iter_mut().enumerate() {
@@ -311,29 +302,38 @@ fn main() {
     }
     let mut dst = vec![0u8; 64 << 20];
 
-    // rates[size][mechanism] = messages per second, one per round.
-    let mut rates = vec![vec![Vec::new(); MECHANISMS.len()]; SIZES.len()];
-    for round in 0..rounds {
-        for (s, &(size, bytes)) in SIZES.iter().enumerate() {
-            for (m, &mechanism) in MECHANISMS.iter().enumerate() {
-                let count = (messages(mechanism, size, bytes) / scale).max(2);
-                let measured = match mechanism {
-                    Mechanism::FrameRing => frame_ring(size, count, pinned, &results),
-                    Mechanism::Pipe => kernel_stream(false, size, count, pinned, &results),
-                    Mechanism::UnixStream => kernel_stream(true, size, count, pinned, &results),
-                    Mechanism::Memcpy => Ok(memcpy(size, count, &src, &mut dst)),
-                };
-                match measured {
-                    Ok((ns, n)) if ns > 0 => rates[s][m].push(n as f64 * 1e9 / ns as f64),
-                    Ok(_) => {}
-                    Err(e) => {
-                        eprintln!("{} {size} B, round {round}: {e}", mechanism.name());
-                        std::process::exit(1);
-                    }
-                }
-            }
+    // Every (size, mechanism) in turn, round after round: messages/s.
+    let variants: Vec<(usize, Mechanism)> = SIZES
+        .iter()
+        .flat_map(|&(size, _)| MECHANISMS.map(|m| (size, m)))
+        .collect();
+    let names: Vec<((usize, Mechanism), String)> = variants
+        .iter()
+        .map(|&(size, m)| ((size, m), format!("{} {size} B", m.name())))
+        .collect();
+    let name = |v| names.iter().find(|n| n.0 == v).map_or("", |n| n.1.as_str());
+    let mut round = 0;
+    let rounds = interleave(&variants, rounds, |(size, mechanism)| {
+        let bytes = SIZES.iter().find(|s| s.0 == size).map_or(0, |s| s.1);
+        let count = (messages(mechanism, size, bytes) / scale).max(2);
+        let measured = match mechanism {
+            Mechanism::FrameRing => frame_ring(size, count, pinned, &results),
+            Mechanism::Pipe => kernel_stream(false, size, count, pinned, &results),
+            Mechanism::UnixStream => kernel_stream(true, size, count, pinned, &results),
+            Mechanism::Memcpy => Ok(memcpy(size, count, &src, &mut dst)),
+        };
+        if (size, mechanism) == variants[variants.len() - 1] {
+            round += 1;
         }
-    }
+        match measured {
+            Ok((ns, n)) => Ok(n as f64 * 1e9 / ns.max(1) as f64),
+            Err(e) => Err(format!("{} {size} B, round {round}: {e}", mechanism.name())),
+        }
+    })
+    .unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(1);
+    });
     if smoke {
         println!(
             "frame bench: smoke run passed (run `cargo bench -p ipckit --bench frame` to measure)"
@@ -341,41 +341,40 @@ fn main() {
         return;
     }
 
-    println!("\nmedian of {rounds} interleaved rounds");
-    println!(
-        "{:<20} {:>9} {:>14} {:>10}",
-        "mechanism", "message", "messages/s", "GB/s"
+    let small = |m| (64, m);
+    let large = |m| (64 << 10, m);
+    use Mechanism::{FrameRing, Memcpy, Pipe, UnixStream};
+    rounds.print(
+        "frame ring throughput (messages/s)",
+        name,
+        Unit::PerSecond,
+        &[
+            Ratio::new("64 B: frame ring / pipe", small(FrameRing), small(Pipe)),
+            Ratio::new(
+                "64 B: frame ring / unix stream",
+                small(FrameRing),
+                small(UnixStream),
+            ),
+            Ratio::new("64 B: frame ring / memcpy", small(FrameRing), small(Memcpy)),
+            Ratio::new(
+                "64 KiB: frame ring / memcpy",
+                large(FrameRing),
+                large(Memcpy),
+            )
+            .goal(Goal::AtLeast(0.5)),
+            Ratio::new(
+                "64 KiB: frame ring / unix stream",
+                large(FrameRing),
+                large(UnixStream),
+            )
+            .goal(Goal::AtLeast(2.0)),
+            Ratio::new("64 KiB: frame ring / pipe", large(FrameRing), large(Pipe)),
+        ],
     );
-    let mut medians = vec![vec![0.0; MECHANISMS.len()]; SIZES.len()];
-    for (s, &(size, _)) in SIZES.iter().enumerate() {
-        for (m, &mechanism) in MECHANISMS.iter().enumerate() {
-            let rate = median(&mut rates[s][m]);
-            medians[s][m] = rate;
-            println!(
-                "{:<20} {:>7} B {:>12.2} M {:>10.2}",
-                mechanism.name(),
-                size,
-                rate / 1e6,
-                rate * size as f64 / 1e9
-            );
-        }
-    }
-    let [ring, pipe, unix, copy] = [0, 1, 2, 3];
-    let small = &medians[0];
-    let large = &medians[1];
-    println!("\nratios (same run)");
+    let median = |v| rounds.stats(v).map_or(0.0, |s| s.median);
     println!(
-        "64 B:   frame ring {:.1} M msgs/s (goal >= 10 M): {:.1}x pipe, {:.1}x unix stream, {:.2}x memcpy",
-        small[ring] / 1e6,
-        small[ring] / small[pipe],
-        small[ring] / small[unix],
-        small[ring] / small[copy]
-    );
-    println!(
-        "64 KiB: frame ring {:.2} GB/s: {:.2}x memcpy (goal >= 0.5), {:.2}x unix stream (goal >= 2), {:.2}x pipe",
-        large[ring] * 65536.0 / 1e9,
-        large[ring] / large[copy],
-        large[ring] / large[unix],
-        large[ring] / large[pipe]
+        "64 B: frame ring {:.1} M msgs/s (goal >= 10 M); 64 KiB: frame ring {:.2} GB/s",
+        median(small(FrameRing)) / 1e6,
+        median(large(FrameRing)) * 65536.0 / 1e9,
     );
 }

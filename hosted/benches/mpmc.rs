@@ -41,16 +41,13 @@
 //! when the last consumer has taken its last item. Each endpoint lives on its
 //! own cache lines.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
-use std::collections::HashMap;
+use std::convert::Infallible;
 use std::hint::{black_box, spin_loop};
-use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{LazyLock, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use support::{allowed_cpus, median, pin_to};
+
+use ipckit_testkit::bench::{CriterionRun, Ratio, Samples, Summary, Unit};
+use ipckit_testkit::pin;
 
 use criterion::{Criterion, Throughput, criterion_group};
 use crossbeam_queue::ArrayQueue;
@@ -65,7 +62,7 @@ const REGION_LEN: usize = match mpmc::Ring::<u64>::region_len(CAPACITY) {
     None => panic!("invalid capacity"),
 };
 /// Criterion's sample count, also used to pick the measured samples out of
-/// everything `iter_custom` saw (see [`measured_samples`]).
+/// everything `iter_custom` saw.
 const SAMPLE_SIZE: usize = 20;
 /// Rounds of the interleaved run after criterion.
 const PAIRED_ROUNDS: usize = 15;
@@ -105,81 +102,33 @@ impl Variant {
     }
 }
 
-/// The ratios the summary reports: label, numerator, denominator.
-const RATIOS: [(&str, Variant, Variant); 3] = [
-    (
+/// The ratios the summary reports.
+const RATIOS: [Ratio<Variant>; 3] = [
+    Ratio::new(
         "1p1c ipckit / crossbeam",
         Variant::Ipckit1p1c,
         Variant::Crossbeam1p1c,
     ),
-    (
+    Ratio::new(
         "2p2c_split ipckit / crossbeam",
         Variant::Ipckit2p2cSplit,
         Variant::Crossbeam2p2cSplit,
     ),
-    (
+    Ratio::new(
         "2p2c_paired ipckit / crossbeam",
         Variant::Ipckit2p2cPaired,
         Variant::Crossbeam2p2cPaired,
     ),
 ];
 
-/// Items per second of every `iter_custom` call, per variant, in call order
-/// (warm-up first, then the measured samples).
-static SAMPLES: LazyLock<Mutex<HashMap<Variant, Vec<f64>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+/// Items per second of every `iter_custom` call, per variant.
+static SAMPLES: Samples<Variant> = Samples::new();
 
-/// The two CPUs used. `None` when pinning is not possible.
-static CPUS: OnceLock<Option<(usize, usize)>> = OnceLock::new();
-/// Set once a failed pin has been reported, so the note prints only once.
-static PIN_NOTE: AtomicBool = AtomicBool::new(false);
-
-// ---- CPU pinning --------------------------------------------------------
-
-fn pin_note(what: &str, err: &io::Error) {
-    if !PIN_NOTE.swap(true, Ordering::Relaxed) {
-        eprintln!("note: could not pin the {what} thread ({err}); continuing unpinned");
-    }
-}
-
-/// Chooses the two CPUs and pins the calling (benchmark) thread to the
-/// first. Runs once.
-fn setup_cpus() -> Option<(usize, usize)> {
-    *CPUS.get_or_init(|| {
-        let cpus = match allowed_cpus() {
-            Ok(cpus) => cpus,
-            Err(e) => {
-                pin_note("benchmark", &e);
-                return None;
-            }
-        };
-        if cpus.len() < 2 {
-            eprintln!(
-                "note: only {} CPU(s) available; threads run unpinned",
-                cpus.len()
-            );
-            return None;
-        }
-        let (first, second) = (cpus[0], cpus[1]);
-        match pin_to(first) {
-            Ok(()) => {
-                eprintln!("threads pinned to CPUs {first} and {second}");
-                Some((first, second))
-            }
-            Err(e) => {
-                pin_note("benchmark", &e);
-                None
-            }
-        }
-    })
-}
-
-/// Pins the calling thread to the first (`0`) or second (`1`) chosen CPU.
-fn pin(which: usize, what: &str) {
-    if let Some(Some((a, b))) = CPUS.get() {
-        if let Err(e) = pin_to(if which == 0 { *a } else { *b }) {
-            pin_note(what, &e);
-        }
+/// Pins the calling thread to the first (`0`) or second (`1`) CPU of the
+/// pair; unpinned (still correct, only noisier) where that fails.
+fn pin_on(which: usize) {
+    if let Some(p) = pin::pair() {
+        let _ = pin::pin_to(if which == 0 { p.main } else { p.peer });
     }
 }
 
@@ -295,7 +244,7 @@ fn one_to_one<Tx: Push, Rx: Pop + Sync>(
     let ready = AtomicBool::new(false);
     let (start, end, sum) = std::thread::scope(|s| {
         let consumer = s.spawn(|| {
-            pin(1, "consumer");
+            pin_on(1);
             ready.store(true, Ordering::Release);
             let sum = rx.0.pop_n(n, Idle::Spin);
             (Instant::now(), sum)
@@ -370,7 +319,7 @@ fn two_to_two<Tx: Push + Sync, Rx: Pop + Sync>(
             .map(|i| {
                 let rx = &rxs[i].0;
                 s.spawn(move || {
-                    pin(placement.consumer_cpu(i), "consumer");
+                    pin_on(placement.consumer_cpu(i));
                     wait_for_go();
                     let sum = rx.pop_n(half, Idle::Yield);
                     (Instant::now(), sum)
@@ -381,7 +330,7 @@ fn two_to_two<Tx: Push + Sync, Rx: Pop + Sync>(
             .map(|i| {
                 let tx = &txs[i].0;
                 s.spawn(move || {
-                    pin(placement.producer_cpu(i), "producer");
+                    pin_on(placement.producer_cpu(i));
                     wait_for_go();
                     tx.push_all(i as u64 * half..(i as u64 + 1) * half, Idle::Yield);
                 })
@@ -499,7 +448,7 @@ impl Queues {
 // ---- criterion ----------------------------------------------------------
 
 fn bench_mpmc(c: &mut Criterion) {
-    setup_cpus();
+    pin::pin_main();
     let queues = Queues::new();
     let mut group = c.benchmark_group("mpmc_u64");
     group.throughput(Throughput::Elements(1));
@@ -508,12 +457,7 @@ fn bench_mpmc(c: &mut Criterion) {
             b.iter_custom(|n| {
                 let (elapsed, moved) = queues.run(variant, n);
                 if let Some(rate) = items_per_sec(moved, elapsed) {
-                    SAMPLES
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .entry(variant)
-                        .or_default()
-                        .push(rate);
+                    SAMPLES.record(variant, rate);
                 }
                 // Criterion divides by `n`: report the time `n` items took.
                 elapsed.mul_f64(n as f64 / moved as f64)
@@ -534,140 +478,34 @@ criterion_group! {
 
 // ---- summary ------------------------------------------------------------
 
-/// How criterion runs, read from the same arguments it parses.
-struct Args {
-    /// Measuring (not `--test`, `--list` or `--profile-time`).
-    benchmarking: bool,
-    /// The number of trailing `iter_custom` calls per variant that are the
-    /// measured samples.
-    measured: usize,
-}
-
-fn parse_args() -> Args {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let has = |flag: &str| {
-        args.iter()
-            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-    };
-    let benchmarking = has("--bench") && !has("--test") && !has("--list") && !has("--profile-time");
-    // `--quick` measures with doubling counts until two agree and keeps the
-    // last two; otherwise criterion takes `sample_size` samples after the
-    // warm-up calls.
-    let measured = if has("--quick") {
-        2
-    } else {
-        let mut size = SAMPLE_SIZE;
-        for (i, a) in args.iter().enumerate() {
-            let value = if a == "--sample-size" {
-                args.get(i + 1).map(String::as_str)
-            } else {
-                a.strip_prefix("--sample-size=")
-            };
-            if let Some(v) = value.and_then(|v| v.parse().ok()) {
-                size = v;
-            }
-        }
-        size
-    };
-    Args {
-        benchmarking,
-        measured,
-    }
-}
-
-/// The measured samples of `variant`: its last `measured` calls.
-fn measured_samples(variant: Variant, measured: usize) -> Option<Vec<f64>> {
-    let samples = SAMPLES.lock().unwrap_or_else(|e| e.into_inner());
-    let all = samples.get(&variant)?;
-    let tail = &all[all.len().saturating_sub(measured)..];
-    (!tail.is_empty()).then(|| tail.to_vec())
-}
-
-/// Runs every variant that criterion ran, in turn, `PAIRED_ROUNDS` times,
-/// each turn sized from its criterion median to last about `PAIRED_TURN`,
-/// and returns the median over rounds of each ratio of [`RATIOS`].
-fn paired_ratios(medians: &HashMap<Variant, f64>) -> Vec<(&'static str, f64)> {
-    let variants: Vec<Variant> = Variant::ALL
-        .into_iter()
-        .filter(|v| medians.contains_key(v))
-        .collect();
-    let queues = Queues::new();
-    let mut rates: HashMap<Variant, Vec<f64>> = HashMap::new();
-    for _ in 0..PAIRED_ROUNDS {
-        for &v in &variants {
-            let n = (medians[&v] * PAIRED_TURN.as_secs_f64()).clamp(1e4, 1e8) as u64;
-            let (elapsed, moved) = queues.run(v, n);
-            let rate = items_per_sec(moved, elapsed).unwrap_or(f64::NAN);
-            rates.entry(v).or_default().push(rate);
-        }
-    }
-    RATIOS
-        .iter()
-        .filter_map(|&(label, a, b)| {
-            let (a, b) = (rates.get(&a)?, rates.get(&b)?);
-            let mut per_round: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
-            Some((label, median(&mut per_round)))
-        })
-        .collect()
-}
-
-fn print_summary(args: &Args) {
-    let mut medians = HashMap::new();
-    let mut spreads = HashMap::new();
-    for v in Variant::ALL {
-        if let Some(mut samples) = measured_samples(v, args.measured) {
-            medians.insert(v, median(&mut samples));
-            spreads.insert(v, (samples[0], samples[samples.len() - 1]));
-        }
-    }
-    if medians.is_empty() {
-        return;
-    }
-    println!();
-    println!(
-        "MPMC u64 throughput, capacity {CAPACITY}, {} samples per variant",
-        args.measured
-    );
-    match CPUS.get() {
-        Some(Some((a, b))) => println!(
-            "1p1c: producer on CPU {a}, consumer on CPU {b}; 2p2c_split: producers on \
-             CPU {a}, consumers on CPU {b}; 2p2c_paired: one of each on each CPU"
+/// Prints criterion's view, then runs every variant that criterion ran in
+/// turn, `PAIRED_ROUNDS` times, each turn sized from its criterion median to
+/// last about `PAIRED_TURN`, and prints that.
+fn print_summary(run: CriterionRun) {
+    let summary = Summary {
+        title: format!("MPMC u64 throughput, capacity {CAPACITY}"),
+        placement: pin::placement(
+            "1p1c producer and 2p2c_split producers",
+            "the consumers (2p2c_paired: one of each on each)",
         ),
-        _ => println!("threads not pinned"),
-    }
-    println!(
-        "{:<30} {:>12} {:>12} {:>12}",
-        "variant", "median M/s", "min M/s", "max M/s"
-    );
-    for v in Variant::ALL {
-        if let (Some(m), Some((lo, hi))) = (medians.get(&v), spreads.get(&v)) {
-            println!(
-                "{:<30} {:>12.1} {:>12.1} {:>12.1}",
-                v.name(),
-                m / 1e6,
-                lo / 1e6,
-                hi / 1e6
-            );
-        }
-    }
-    println!();
-    println!("ratio (of the medians above)");
-    for (label, a, b) in RATIOS {
-        if let (Some(a), Some(b)) = (medians.get(&a), medians.get(&b)) {
-            println!("  {label:<36} {:>10.2}", a / b);
-        }
-    }
-    println!("ratio (interleaved, median of {PAIRED_ROUNDS} rounds)");
-    for (label, ratio) in paired_ratios(&medians) {
-        println!("  {label:<36} {ratio:>10.2}");
-    }
+        variants: &Variant::ALL,
+        name: Variant::name,
+        unit: Unit::PerSecond,
+        ratios: &RATIOS,
+    };
+    let queues = Queues::new();
+    let _ = SAMPLES.summary(run, &summary, PAIRED_ROUNDS, |v, criterion| {
+        let n = (criterion.median * PAIRED_TURN.as_secs_f64()).clamp(1e4, 1e8) as u64;
+        let (elapsed, moved) = queues.run(v, n);
+        Ok::<_, Infallible>(items_per_sec(moved, elapsed).unwrap_or(f64::NAN))
+    });
 }
 
 fn main() {
-    let args = parse_args();
+    let run = CriterionRun::from_args(SAMPLE_SIZE);
     benches();
     Criterion::default().configure_from_args().final_summary();
-    if args.benchmarking {
-        print_summary(&args);
+    if run.benchmarking {
+        print_summary(run);
     }
 }

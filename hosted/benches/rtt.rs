@@ -46,16 +46,14 @@
 //! only makes async-signal-safe calls: atomics, system calls, `_exit`; no
 //! allocation, no panic, no I/O beyond the channel.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
-use std::collections::HashMap;
 use std::hint::spin_loop;
 use std::io;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{LazyLock, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use support::{allowed_cpus, median, pin_to};
+
+use ipckit_testkit::bench::{CriterionRun, Goal, Ratio, Samples, Stats, Summary, Unit};
+use ipckit_testkit::pin;
 
 use criterion::{Criterion, criterion_group};
 use ipckit::CoreError;
@@ -65,7 +63,7 @@ use ipckit::spsc::{Consumer, Options, Producer, Ring};
 use ipckit::wait::{Notify, Spin};
 
 /// Criterion's sample count, also used to pick the measured samples out of
-/// everything `iter_custom` saw (see [`measured_samples`]).
+/// everything `iter_custom` saw.
 const SAMPLE_SIZE: usize = 20;
 /// Criterion's measurement time per variant.
 const MEASUREMENT: Duration = Duration::from_millis(2500);
@@ -142,44 +140,36 @@ impl Variant {
     }
 }
 
-/// The ratios the summary reports: label, numerator, denominator, goal.
-const RATIOS: [(&str, Variant, Variant, Option<f64>); 5] = [
-    (
+/// The ratios the summary reports (of round-trip times: lower is better).
+const RATIOS: [Ratio<Variant>; 5] = [
+    Ratio::new(
         "futex SPSC / raw futex",
         Variant::SpscFutex,
         Variant::RawFutex,
-        Some(1.2),
-    ),
-    (
+    )
+    .goal(Goal::AtMost(1.2)),
+    Ratio::new(
         "adaptive SPSC / busy-poll SPSC",
         Variant::SpscAdaptive,
         Variant::SpscBusy,
-        Some(3.0),
-    ),
-    (
+    )
+    .goal(Goal::AtMost(3.0)),
+    Ratio::new(
         "busy-poll SPSC / cache line",
         Variant::SpscBusy,
         Variant::CacheLine,
-        Some(2.0),
-    ),
-    (
-        "eventfd / raw futex",
-        Variant::Eventfd,
-        Variant::RawFutex,
-        None,
-    ),
-    (
+    )
+    .goal(Goal::AtMost(2.0)),
+    Ratio::new("eventfd / raw futex", Variant::Eventfd, Variant::RawFutex),
+    Ratio::new(
         "spin SPSC / busy-poll SPSC",
         Variant::SpscSpin,
         Variant::SpscBusy,
-        None,
     ),
 ];
 
-/// `ns` per round trip of every `iter_custom` call, per variant, in call
-/// order (warm-up first, then the measured samples).
-static SAMPLES: LazyLock<Mutex<HashMap<Variant, Vec<f64>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+/// `ns` per round trip of every `iter_custom` call, per variant.
+static SAMPLES: Samples<Variant> = Samples::new();
 
 /// The adaptive spin budget in use: [`SPINS`] or `IPCKIT_RTT_SPINS`.
 fn spins() -> u32 {
@@ -189,40 +179,6 @@ fn spins() -> u32 {
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(SPINS)
-    })
-}
-
-// ---- CPU pinning --------------------------------------------------------
-
-/// The two CPUs used: parent, child. `None` when pinning is not possible.
-static CPUS: OnceLock<Option<(usize, usize)>> = OnceLock::new();
-
-/// Chooses the parent and child CPUs and pins the calling (parent) thread.
-/// Runs once.
-fn setup_cpus() -> Option<(usize, usize)> {
-    *CPUS.get_or_init(|| {
-        let cpus = match allowed_cpus() {
-            Ok(cpus) if cpus.len() >= 2 => cpus,
-            Ok(cpus) => {
-                eprintln!("note: {} CPU(s) available; running unpinned", cpus.len());
-                return None;
-            }
-            Err(e) => {
-                eprintln!("note: sched_getaffinity: {e}; running unpinned");
-                return None;
-            }
-        };
-        let (parent, child) = (cpus[0], cpus[1]);
-        match pin_to(parent) {
-            Ok(()) => {
-                eprintln!("parent pinned to CPU {parent}, child to CPU {child}");
-                Some((parent, child))
-            }
-            Err(e) => {
-                eprintln!("note: could not pin to CPU {parent} ({e}); running unpinned");
-                None
-            }
-        }
     })
 }
 
@@ -336,10 +292,9 @@ fn fork_child(body: impl FnOnce() -> i32) -> Result<Child, String> {
     let code = if orphaned {
         CHILD_ORPHANED
     } else {
-        if let Some(Some((_, cpu))) = CPUS.get() {
-            // Unpinned is still correct, only slower and noisier.
-            let _ = pin_to(*cpu);
-        }
+        // Unpinned is still correct, only slower and noisier. The pair was
+        // chosen before the first fork, so this allocates nothing.
+        pin::pin_peer();
         body()
     };
     // SAFETY: ends the child at once: no destructor, no exit handler, no
@@ -971,7 +926,7 @@ fn round_trips<P: Pinger, const TIMED: bool>(
 // ---- criterion ----------------------------------------------------------
 
 fn bench_rtt(c: &mut Criterion) {
-    setup_cpus();
+    pin::pin_main();
     let mut group = c.benchmark_group("rtt_u64");
     for variant in Variant::ALL {
         let mut session: Option<Session> = None;
@@ -982,12 +937,7 @@ fn bench_rtt(c: &mut Criterion) {
                 }
                 let s = session.as_mut().expect("started above");
                 let elapsed = s.run(iters).unwrap_or_else(|e| panic!("{e}"));
-                SAMPLES
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .entry(variant)
-                    .or_default()
-                    .push(elapsed.as_nanos() as f64 / iters.max(1) as f64);
+                SAMPLES.record(variant, elapsed.as_nanos() as f64 / iters.max(1) as f64);
                 elapsed
             });
         });
@@ -1009,208 +959,95 @@ criterion_group! {
 
 // ---- summary ------------------------------------------------------------
 
-/// How criterion runs, read from the same arguments it parses.
-struct Args {
-    /// Measuring (not `--test`, `--list` or `--profile-time`).
-    benchmarking: bool,
-    /// The number of trailing `iter_custom` calls per variant that are the
-    /// measured samples.
-    measured: usize,
-}
-
-fn parse_args() -> Args {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let has = |flag: &str| {
-        args.iter()
-            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-    };
-    let benchmarking = has("--bench") && !has("--test") && !has("--list") && !has("--profile-time");
-    // `--quick` keeps the last two calls; otherwise criterion takes
-    // `sample_size` samples after the warm-up calls.
-    let measured = if has("--quick") {
-        2
-    } else {
-        let mut size = SAMPLE_SIZE;
-        for (i, a) in args.iter().enumerate() {
-            let value = if a == "--sample-size" {
-                args.get(i + 1).map(String::as_str)
-            } else {
-                a.strip_prefix("--sample-size=")
-            };
-            if let Some(v) = value.and_then(|v| v.parse().ok()) {
-                size = v;
-            }
-        }
-        size
-    };
-    Args {
-        benchmarking,
-        measured,
-    }
-}
-
-/// The measured samples of `variant`: its last `measured` calls.
-fn measured_samples(variant: Variant, measured: usize) -> Option<Vec<f64>> {
-    let samples = SAMPLES.lock().unwrap_or_else(|e| e.into_inner());
-    let all = samples.get(&variant)?;
-    let tail = &all[all.len().saturating_sub(measured)..];
-    (!tail.is_empty()).then(|| tail.to_vec())
-}
-
 /// The `q` quantile (0..=1) of sorted `v`, nearest rank.
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len());
     sorted[i - 1]
 }
 
-fn print_ratios(title: &str, value: impl Fn(Variant, Variant) -> Option<f64>) {
-    println!("{title}");
-    for (label, a, b, goal) in RATIOS {
-        if let Some(r) = value(a, b) {
-            let verdict = match goal {
-                Some(g) if r <= g => format!("goal <= {g}: met"),
-                Some(g) => format!("goal <= {g}: MISSED"),
-                None => "reference".to_string(),
-            };
-            println!("  {label:<34} {r:>8.2}   ({verdict})");
-        }
-    }
-}
-
-fn fmt_ns(ns: f64) -> String {
-    if ns >= 10_000.0 {
-        format!("{:.1} us", ns / 1e3)
-    } else {
-        format!("{ns:.0} ns")
-    }
-}
-
 /// Percentiles of one turn: p50, p90, p99, p99.9, max (ns).
 const QUANTILES: [f64; 5] = [0.5, 0.9, 0.99, 0.999, 1.0];
 
-/// Every variant criterion ran, in turn, [`ROUNDS`] times, a fresh child per
-/// turn; each round trip timed on its own. Prints, per variant, the median
-/// over rounds of each turn's percentiles (a fast turn holds more round trips
-/// than a slow one, so pooling them would weigh the fast turns more), the
-/// range of the turns' medians, and the median over rounds of each ratio of
-/// the turns' medians.
-fn interleaved(variants: &[Variant]) -> Result<(), String> {
-    let mut turns: HashMap<Variant, Vec<[f64; 5]>> = HashMap::new();
-    let mut trips: HashMap<Variant, usize> = HashMap::new();
-    let mut laps = Vec::with_capacity(1 << 20);
-    for _ in 0..ROUNDS {
-        for &v in variants {
-            let mut s = Session::start(v)?;
-            s.run(u64::from(TURN_WARM_UP))?;
-            laps.clear();
-            let end = Instant::now() + TURN;
-            while Instant::now() < end {
-                s.laps(100, &mut laps)?;
-            }
-            s.stop()?;
-            laps.sort_by(f64::total_cmp);
-            turns
-                .entry(v)
-                .or_default()
-                .push(QUANTILES.map(|q| quantile(&laps, q)));
-            *trips.entry(v).or_default() += laps.len();
-        }
-    }
-    // The median over rounds of quantile `i` of `v`.
-    let over_rounds = |v: Variant, i: usize| {
-        let mut x: Vec<f64> = turns[&v].iter().map(|t| t[i]).collect();
-        median(&mut x)
+/// Criterion's view, then every variant criterion ran in turn, [`ROUNDS`]
+/// times, a fresh child per turn, each round trip timed on its own: the
+/// turns' medians and the ratios between them in the harness's format, then
+/// per variant the median over rounds of each turn's percentiles (a fast
+/// turn holds more round trips than a slow one, so pooling them would weigh
+/// the fast turns more).
+fn print_summary(run: CriterionRun) {
+    let summary = Summary {
+        title: format!(
+            "cross-process round trip of a u64 (interleaved: p50 of each {TURN:?} turn), \
+             adaptive spins {}",
+            spins()
+        ),
+        placement: pin::placement("parent", "child"),
+        variants: &Variant::ALL,
+        name: Variant::name,
+        unit: Unit::Nanos,
+        ratios: &RATIOS,
     };
-    println!();
-    println!(
-        "interleaved: {ROUNDS} rounds, every variant in turn for {TURN:?} with a fresh child, \
-         each round trip timed; percentiles are medians over the rounds"
-    );
-    println!(
-        "{:<16} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}   p50 of each round",
-        "variant", "trips", "p50", "p90", "p99", "p99.9", "max"
-    );
-    for &v in variants {
-        let t = &turns[&v];
-        let max = t.iter().map(|t| t[4]).fold(0.0, f64::max);
-        let p50s: Vec<String> = t.iter().map(|t| fmt_ns(t[0])).collect();
-        println!(
-            "{:<16} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}   {}",
-            v.name(),
-            trips[&v],
-            fmt_ns(over_rounds(v, 0)),
-            fmt_ns(over_rounds(v, 1)),
-            fmt_ns(over_rounds(v, 2)),
-            fmt_ns(over_rounds(v, 3)),
-            fmt_ns(max),
-            p50s.join(" "),
-        );
-    }
-    print_ratios("ratios of each round's p50 (median over rounds)", |a, b| {
-        let (a, b) = (turns.get(&a)?, turns.get(&b)?);
-        let mut r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x[0] / y[0]).collect();
-        Some(median(&mut r))
-    });
-    Ok(())
-}
-
-fn print_summary(args: &Args) {
-    let mut medians = HashMap::new();
-    let mut spreads = HashMap::new();
-    for v in Variant::ALL {
-        if let Some(mut samples) = measured_samples(v, args.measured) {
-            medians.insert(v, median(&mut samples));
-            spreads.insert(v, (samples[0], samples[samples.len() - 1]));
+    // Per variant: each turn's percentiles, and the round trips timed.
+    let mut turns: Vec<(Variant, Vec<[f64; 5]>, usize)> = Vec::new();
+    let mut laps = Vec::with_capacity(1 << 20);
+    let pass = SAMPLES.summary(run, &summary, ROUNDS, |v, _| {
+        let mut s = Session::start(v)?;
+        s.run(u64::from(TURN_WARM_UP))?;
+        laps.clear();
+        let end = Instant::now() + TURN;
+        while Instant::now() < end {
+            s.laps(100, &mut laps)?;
         }
-    }
-    if medians.is_empty() {
+        s.stop()?;
+        laps.sort_by(f64::total_cmp);
+        let q = QUANTILES.map(|q| quantile(&laps, q));
+        match turns.iter_mut().find(|t| t.0 == v) {
+            Some(t) => {
+                t.1.push(q);
+                t.2 += laps.len();
+            }
+            None => turns.push((v, vec![q], laps.len())),
+        }
+        Ok::<_, String>(q[0])
+    });
+    if let Err(e) = pass {
+        println!("interleaved pass failed: {e}");
         return;
     }
-    println!();
-    println!(
-        "cross-process round trip of a u64, {} criterion samples per variant, adaptive spins {}",
-        args.measured,
-        spins()
-    );
-    match CPUS.get() {
-        Some(Some((p, c))) => println!("parent on CPU {p}, child on CPU {c}"),
-        _ => println!("processes not pinned"),
+    if turns.is_empty() {
+        return;
     }
+    println!("percentiles of each turn, medians over the rounds");
     println!(
-        "{:<16} {:>12} {:>12} {:>12}",
-        "variant", "median", "min", "max"
+        "{:<16} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "variant", "trips", "p50", "p90", "p99", "p99.9", "max"
     );
-    for v in Variant::ALL {
-        if let (Some(&m), Some(&(lo, hi))) = (medians.get(&v), spreads.get(&v)) {
-            println!(
-                "{:<16} {:>12} {:>12} {:>12}",
-                v.name(),
-                fmt_ns(m),
-                fmt_ns(lo),
-                fmt_ns(hi)
-            );
-        }
-    }
-    print_ratios(
-        "ratios of the criterion medians (measured up to a minute apart; on a shared or \
-         virtual machine trust the interleaved ratios below)",
-        |a, b| Some(medians.get(&a)? / medians.get(&b)?),
-    );
-    let ran: Vec<Variant> = Variant::ALL
-        .into_iter()
-        .filter(|v| medians.contains_key(v))
-        .collect();
-    if let Err(e) = interleaved(&ran) {
-        println!("interleaved pass failed: {e}");
+    for (v, t, trips) in &turns {
+        // The median over rounds of quantile `i`.
+        let over_rounds = |i: usize| {
+            let x: Vec<f64> = t.iter().map(|t| t[i]).collect();
+            Stats::of(&x).map_or(f64::NAN, |s| s.median)
+        };
+        let max = t.iter().map(|t| t[4]).fold(0.0, f64::max);
+        println!(
+            "{:<16} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            v.name(),
+            trips,
+            Unit::Nanos.format(over_rounds(0)),
+            Unit::Nanos.format(over_rounds(1)),
+            Unit::Nanos.format(over_rounds(2)),
+            Unit::Nanos.format(over_rounds(3)),
+            Unit::Nanos.format(max),
+        );
     }
 }
 
 fn main() {
     watchdog::install();
-    let args = parse_args();
+    let run = CriterionRun::from_args(SAMPLE_SIZE);
     benches();
     Criterion::default().configure_from_args().final_summary();
-    if args.benchmarking {
-        print_summary(&args);
+    if run.benchmarking {
+        print_summary(run);
     }
 }

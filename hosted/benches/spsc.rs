@@ -18,16 +18,13 @@
 //! its own cache lines, so the two threads share only what the queue itself
 //! shares.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
-use std::collections::HashMap;
+use std::convert::Infallible;
 use std::hint::{black_box, spin_loop};
-use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{LazyLock, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use support::{allowed_cpus, median, pin_to};
+
+use ipckit_testkit::bench::{CriterionRun, Ratio, Samples, Summary, Unit};
+use ipckit_testkit::pin;
 
 use criterion::{Criterion, Throughput, criterion_group};
 use crossbeam_queue::ArrayQueue;
@@ -43,7 +40,7 @@ const REGION_LEN: usize = match spsc::Ring::<u64>::region_len(CAPACITY) {
     None => panic!("invalid capacity"),
 };
 /// Criterion's sample count, also used to pick the measured samples out of
-/// everything `iter_custom` saw (see [`measured_samples`]).
+/// everything `iter_custom` saw.
 const SAMPLE_SIZE: usize = 20;
 /// Rounds of the interleaved run after criterion.
 const PAIRED_ROUNDS: usize = 15;
@@ -80,82 +77,27 @@ impl Variant {
     }
 }
 
-/// The ratios the summary reports: label, numerator, denominator.
-const RATIOS: [(&str, Variant, Variant); 3] = [
-    (
+/// The ratios the summary reports.
+const RATIOS: [Ratio<Variant>; 3] = [
+    Ratio::new(
         "ipckit single / rtrb single",
         Variant::IpckitSingle,
         Variant::RtrbSingle,
     ),
-    (
+    Ratio::new(
         "ipckit batch64 / rtrb chunk64",
         Variant::IpckitBatch,
         Variant::RtrbChunk,
     ),
-    (
+    Ratio::new(
         "ipckit single / crossbeam ArrayQueue",
         Variant::IpckitSingle,
         Variant::CrossbeamSingle,
     ),
 ];
 
-/// Items per second of every `iter_custom` call, per variant, in call order
-/// (warm-up first, then the measured samples).
-static SAMPLES: LazyLock<Mutex<HashMap<Variant, Vec<f64>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-/// The two CPUs used: producer, consumer. `None` when pinning is not possible.
-static CPUS: OnceLock<Option<(usize, usize)>> = OnceLock::new();
-/// Set once a failed pin has been reported, so the note prints only once.
-static PIN_NOTE: AtomicBool = AtomicBool::new(false);
-
-// ---- CPU pinning --------------------------------------------------------
-
-fn pin_note(what: &str, err: &io::Error) {
-    if !PIN_NOTE.swap(true, Ordering::Relaxed) {
-        eprintln!("note: could not pin the {what} thread ({err}); continuing unpinned");
-    }
-}
-
-/// Chooses the producer and consumer CPUs and pins the calling (producer)
-/// thread. Runs once.
-fn setup_cpus() -> Option<(usize, usize)> {
-    *CPUS.get_or_init(|| {
-        let cpus = match allowed_cpus() {
-            Ok(cpus) => cpus,
-            Err(e) => {
-                pin_note("producer", &e);
-                return None;
-            }
-        };
-        if cpus.len() < 2 {
-            eprintln!(
-                "note: only {} CPU(s) available; the two threads run unpinned",
-                cpus.len()
-            );
-            return None;
-        }
-        let (producer, consumer) = (cpus[0], cpus[1]);
-        match pin_to(producer) {
-            Ok(()) => {
-                eprintln!("producer pinned to CPU {producer}, consumer to CPU {consumer}");
-                Some((producer, consumer))
-            }
-            Err(e) => {
-                pin_note("producer", &e);
-                None
-            }
-        }
-    })
-}
-
-fn pin_consumer() {
-    if let Some(Some((_, cpu))) = CPUS.get() {
-        if let Err(e) = pin_to(*cpu) {
-            pin_note("consumer", &e);
-        }
-    }
-}
+/// Items per second of every `iter_custom` call, per variant.
+static SAMPLES: Samples<Variant> = Samples::new();
 
 // ---- the transfer -------------------------------------------------------
 
@@ -189,7 +131,7 @@ fn transfer<Tx, Rx: Send>(
     let ready = AtomicBool::new(false);
     let (start, end, sum) = std::thread::scope(|s| {
         let consumer = s.spawn(|| {
-            pin_consumer();
+            pin::pin_peer();
             ready.store(true, Ordering::Release);
             let sum = consume(&mut rx.0, n);
             (Instant::now(), sum)
@@ -439,7 +381,7 @@ impl Queues {
 // ---- criterion ----------------------------------------------------------
 
 fn bench_spsc(c: &mut Criterion) {
-    setup_cpus();
+    pin::pin_main();
     let mut queues = Queues::new();
     let mut group = c.benchmark_group("spsc_u64");
     group.throughput(Throughput::Elements(1));
@@ -448,12 +390,7 @@ fn bench_spsc(c: &mut Criterion) {
             b.iter_custom(|n| {
                 let elapsed = queues.run(variant, n);
                 if let Some(rate) = items_per_sec(n, elapsed) {
-                    SAMPLES
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .entry(variant)
-                        .or_default()
-                        .push(rate);
+                    SAMPLES.record(variant, rate);
                 }
                 elapsed
             });
@@ -473,138 +410,32 @@ criterion_group! {
 
 // ---- summary ------------------------------------------------------------
 
-/// How criterion runs, read from the same arguments it parses.
-struct Args {
-    /// Measuring (not `--test`, `--list` or `--profile-time`).
-    benchmarking: bool,
-    /// The number of trailing `iter_custom` calls per variant that are the
-    /// measured samples.
-    measured: usize,
-}
-
-fn parse_args() -> Args {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let has = |flag: &str| {
-        args.iter()
-            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+/// Prints criterion's view, then runs every variant that criterion ran in
+/// turn, `PAIRED_ROUNDS` times, each turn sized from its criterion median to
+/// last about `PAIRED_TURN`, and prints that. Both sides of a ratio are
+/// measured a few milliseconds apart, so a slow spell of the machine hits
+/// both.
+fn print_summary(run: CriterionRun) {
+    let summary = Summary {
+        title: format!("SPSC u64 throughput, capacity {CAPACITY}, batch {BATCH}"),
+        placement: pin::placement("producer", "consumer"),
+        variants: &Variant::ALL,
+        name: Variant::name,
+        unit: Unit::PerSecond,
+        ratios: &RATIOS,
     };
-    let benchmarking = has("--bench") && !has("--test") && !has("--list") && !has("--profile-time");
-    // `--quick` measures with doubling counts until two agree and keeps the
-    // last two; otherwise criterion takes `sample_size` samples after the
-    // warm-up calls.
-    let measured = if has("--quick") {
-        2
-    } else {
-        let mut size = SAMPLE_SIZE;
-        for (i, a) in args.iter().enumerate() {
-            let value = if a == "--sample-size" {
-                args.get(i + 1).map(String::as_str)
-            } else {
-                a.strip_prefix("--sample-size=")
-            };
-            if let Some(v) = value.and_then(|v| v.parse().ok()) {
-                size = v;
-            }
-        }
-        size
-    };
-    Args {
-        benchmarking,
-        measured,
-    }
-}
-
-/// The measured samples of `variant`: its last `measured` calls.
-fn measured_samples(variant: Variant, measured: usize) -> Option<Vec<f64>> {
-    let samples = SAMPLES.lock().unwrap_or_else(|e| e.into_inner());
-    let all = samples.get(&variant)?;
-    let tail = &all[all.len().saturating_sub(measured)..];
-    (!tail.is_empty()).then(|| tail.to_vec())
-}
-
-/// Runs every variant that criterion ran, in turn, `PAIRED_ROUNDS` times,
-/// each turn sized from its criterion median to last about `PAIRED_TURN`,
-/// and returns the median over rounds of each ratio of [`RATIOS`]. Both sides
-/// of a ratio are measured a few milliseconds apart, so a slow spell of the
-/// machine hits both.
-fn paired_ratios(medians: &HashMap<Variant, f64>) -> Vec<(&'static str, f64)> {
-    let variants: Vec<Variant> = Variant::ALL
-        .into_iter()
-        .filter(|v| medians.contains_key(v))
-        .collect();
     let mut queues = Queues::new();
-    let mut rates: HashMap<Variant, Vec<f64>> = HashMap::new();
-    for _ in 0..PAIRED_ROUNDS {
-        for &v in &variants {
-            let n = (medians[&v] * PAIRED_TURN.as_secs_f64()).clamp(1e4, 1e8) as u64;
-            let rate = items_per_sec(n, queues.run(v, n)).unwrap_or(f64::NAN);
-            rates.entry(v).or_default().push(rate);
-        }
-    }
-    RATIOS
-        .iter()
-        .filter_map(|&(label, a, b)| {
-            let (a, b) = (rates.get(&a)?, rates.get(&b)?);
-            let mut per_round: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
-            Some((label, median(&mut per_round)))
-        })
-        .collect()
-}
-
-fn print_summary(args: &Args) {
-    let mut medians = HashMap::new();
-    let mut spreads = HashMap::new();
-    for v in Variant::ALL {
-        if let Some(mut samples) = measured_samples(v, args.measured) {
-            medians.insert(v, median(&mut samples));
-            spreads.insert(v, (samples[0], samples[samples.len() - 1]));
-        }
-    }
-    if medians.is_empty() {
-        return;
-    }
-    println!();
-    println!(
-        "SPSC u64 throughput, capacity {CAPACITY}, batch {BATCH}, {} samples per variant",
-        args.measured
-    );
-    match CPUS.get() {
-        Some(Some((p, c))) => println!("producer on CPU {p}, consumer on CPU {c}"),
-        _ => println!("threads not pinned"),
-    }
-    println!(
-        "{:<30} {:>12} {:>12} {:>12}",
-        "variant", "median M/s", "min M/s", "max M/s"
-    );
-    for v in Variant::ALL {
-        if let (Some(m), Some((lo, hi))) = (medians.get(&v), spreads.get(&v)) {
-            println!(
-                "{:<30} {:>12.1} {:>12.1} {:>12.1}",
-                v.name(),
-                m / 1e6,
-                lo / 1e6,
-                hi / 1e6
-            );
-        }
-    }
-    println!();
-    println!("{:<38} {:>10}", "ratio (of the medians above)", "");
-    for (label, a, b) in RATIOS {
-        if let (Some(a), Some(b)) = (medians.get(&a), medians.get(&b)) {
-            println!("  {label:<36} {:>10.2}", a / b);
-        }
-    }
-    println!("ratio (interleaved, median of {PAIRED_ROUNDS} rounds)");
-    for (label, ratio) in paired_ratios(&medians) {
-        println!("  {label:<36} {ratio:>10.2}");
-    }
+    let _ = SAMPLES.summary(run, &summary, PAIRED_ROUNDS, |v, criterion| {
+        let n = (criterion.median * PAIRED_TURN.as_secs_f64()).clamp(1e4, 1e8) as u64;
+        Ok::<_, Infallible>(items_per_sec(n, queues.run(v, n)).unwrap_or(f64::NAN))
+    });
 }
 
 fn main() {
-    let args = parse_args();
+    let run = CriterionRun::from_args(SAMPLE_SIZE);
     benches();
     Criterion::default().configure_from_args().final_summary();
-    if args.benchmarking {
-        print_summary(&args);
+    if run.benchmarking {
+        print_summary(run);
     }
 }

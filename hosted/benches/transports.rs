@@ -52,23 +52,17 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::os::fd::AsFd;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ipckit::channel::{bytes, mpsc_bytes};
 use ipckit::error::Result;
 use ipckit::message::{MessageReceiver, MessageSender};
-use ipckit::transport::eventfd::{EventFd, EventFdMode};
-use ipckit::transport::fifo::{Fifo, FifoReceiver, FifoSender};
-use ipckit::transport::file_log::{LogReader, LogWriter};
 use ipckit::transport::pipe::pipe_with_max;
 use ipckit::transport::popen::{Popen, child_stdio};
-use ipckit::transport::posix_mq::{MqAttr, PosixMq};
-use ipckit::transport::signal::{SignalReceiver, SignalSender, block_signal, rt_signal};
-use ipckit::transport::sysv_mq::SysvMq;
-use ipckit::transport::{tcp, unix};
-use support::{Exit, FileGuard, allowed_cpus, fork_child, median, pin_to, temp_path};
+use ipckit_testkit::bench::{PlainRun, Ratio, Unit, interleave, print_ratios};
+use ipckit_testkit::mechanisms::{Ends, Mech, Naming, PeerOpen};
+use ipckit_testkit::pin::{self, CpuPair};
+use support::{Exit, fork_child};
 
 /// The longest message of the round trips.
 const SIZE: usize = 64;
@@ -81,8 +75,6 @@ const WARM_UP: u32 = 200;
 /// The first four bytes of the last message of a turn: the echo child
 /// sends it back and exits.
 const STOP: [u8; 4] = u32::MAX.to_ne_bytes();
-/// The data area of each shared-memory channel.
-const SHM_CAPACITY: u32 = 64 << 10;
 /// The environment variable that makes this program a popen echo child.
 const CHILD_ENV: &str = "IPCKIT_BENCH_ECHO";
 
@@ -96,40 +88,9 @@ struct Plan {
     pipe_messages: usize,
 }
 
-/// A sender and a receiver as one value, for the one-way transports.
-struct Duplex<S, R>(S, R);
-
-impl<S: MessageSender, R> MessageSender for Duplex<S, R> {
-    fn send_timeout(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
-        self.0.send_timeout(msg, timeout)
-    }
-    fn max_message_len(&self) -> usize {
-        self.0.max_message_len()
-    }
-    fn flush(&mut self, timeout: Option<Duration>) -> Result<bool> {
-        self.0.flush(timeout)
-    }
-}
-
-impl<S, R: MessageReceiver> MessageReceiver for Duplex<S, R> {
-    fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
-        self.1.recv_timeout(buf, timeout)
-    }
-    fn max_message_len(&self) -> usize {
-        self.1.max_message_len()
-    }
-}
-
 /// Both directions of a transport: what each process uses.
 trait Endpoint: MessageSender + MessageReceiver {}
 impl<T: MessageSender + MessageReceiver> Endpoint for T {}
-
-/// One process's ends, opened.
-type Ends = Box<dyn Endpoint>;
-
-fn ends(e: impl Endpoint + 'static) -> Ends {
-    Box::new(e)
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Variant {
@@ -186,13 +147,30 @@ impl Variant {
         }
     }
 
+    /// The mechanism, as the CLI and every benchmark open it (popen is
+    /// this benchmark's own: its child is this program re-executed).
+    fn mech(self) -> Option<Mech> {
+        Some(match self {
+            Variant::ShmBytes => Mech::ShmBytes,
+            Variant::ShmMpsc => Mech::ShmMpscBytes,
+            Variant::Pipe => Mech::Pipe,
+            Variant::Fifo => Mech::Fifo,
+            Variant::UnixStream => Mech::UnixStream,
+            Variant::SeqPacket => Mech::UnixSeqpacket,
+            Variant::Datagram => Mech::UnixDgram,
+            Variant::Tcp => Mech::Tcp,
+            Variant::Popen => return None,
+            Variant::PosixMq => Mech::PosixMq,
+            Variant::SysvMq => Mech::SysvMq,
+            Variant::FileLog => Mech::FileLog,
+            Variant::EventFd => Mech::Eventfd,
+            Variant::Signal => Mech::Signal,
+        })
+    }
+
     /// The message length.
     fn len(self) -> usize {
-        match self {
-            Variant::EventFd => 8,
-            Variant::Signal => 4,
-            _ => SIZE,
-        }
+        self.mech().and_then(Mech::fixed_size).unwrap_or(SIZE)
     }
 }
 
@@ -276,15 +254,15 @@ fn forked(
     open_child: impl FnOnce(u32) -> Result<Ends>,
     len: usize,
     plan: &Plan,
-    cpus: Option<(usize, usize)>,
+    cpus: Option<CpuPair>,
 ) -> std::result::Result<Vec<u64>, String> {
     let parent_pid = std::process::id();
     let mut child = fork_child(move || {
-        if let Some((_, c)) = cpus {
-            let _ = pin_to(c);
+        if let Some(p) = cpus {
+            let _ = p.pin_peer();
         }
         match open_child(parent_pid) {
-            Ok(mut end) => echo(end.as_mut()),
+            Ok(mut end) => echo(&mut end),
             Err(e) => {
                 eprintln!("echo child: opening: {e}");
                 3
@@ -292,7 +270,7 @@ fn forked(
         }
     })?;
     let mut end = open_parent(child.pid as u32).map_err(err)?;
-    let samples = turn(end.as_mut(), len, plan)?;
+    let samples = turn(&mut end, len, plan)?;
     drop(end);
     match child.wait(Instant::now() + Duration::from_secs(10))? {
         Exit::Code(0) => Ok(samples),
@@ -304,198 +282,39 @@ fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
-/// [`forked`] for ends opened before the fork: `parent`'s stay here,
-/// `child`'s go to the echo child.
-fn premade(
-    parent: impl Endpoint + 'static,
-    child: impl Endpoint + 'static,
-    len: usize,
-    plan: &Plan,
-    cpus: Option<(usize, usize)>,
-) -> std::result::Result<Vec<u64>, String> {
-    forked(
-        move |_| Ok(ends(parent)),
-        move |_| Ok(ends(child)),
-        len,
-        plan,
-        cpus,
-    )
-}
-
-/// A channel end's `create(name, capacity)`.
-type Create<T> = fn(&str, u32) -> Result<T>;
-/// A channel end's `open(name)`.
-type OpenByName<T> = fn(&str) -> Result<T>;
-
-/// [`forked`] over a shared-memory channel each way: this process creates
-/// both by name with `create_tx` / `create_rx`; the child opens its ends by
-/// name after the fork with `open_tx` / `open_rx` (a channel endpoint
-/// belongs to the process that opened it).
-fn shm<S: MessageSender + 'static, R: MessageReceiver + 'static>(
-    (create_tx, create_rx): (Create<S>, Create<R>),
-    (open_tx, open_rx): (OpenByName<S>, OpenByName<R>),
-    len: usize,
-    plan: &Plan,
-    cpus: Option<(usize, usize)>,
-) -> std::result::Result<Vec<u64>, String> {
-    let (there, back) = (
-        support::ShmGuard::new("there"),
-        support::ShmGuard::new("back"),
-    );
-    let a_tx = create_tx(&there.0, SHM_CAPACITY).map_err(err)?;
-    let a_rx = create_rx(&back.0, SHM_CAPACITY).map_err(err)?;
-    let (t, b) = (there.0.clone(), back.0.clone());
-    forked(
-        move |_| Ok(ends(Duplex(a_tx, a_rx))),
-        move |_| Ok(ends(Duplex(open_tx(&b)?, open_rx(&t)?))),
-        len,
-        plan,
-        cpus,
-    )
-}
-
 /// One turn of `variant`.
 fn run(
     variant: Variant,
     plan: &Plan,
-    cpus: Option<(usize, usize)>,
+    cpus: Option<CpuPair>,
 ) -> std::result::Result<Vec<u64>, String> {
-    let max = 4096;
     let len = variant.len();
-    match variant {
-        Variant::ShmBytes => shm(
-            (bytes::Sender::create, bytes::Receiver::create),
-            (bytes::Sender::open, bytes::Receiver::open),
-            len,
-            plan,
-            cpus,
-        ),
-        Variant::ShmMpsc => shm(
-            (mpsc_bytes::Sender::create, mpsc_bytes::Receiver::create),
-            (mpsc_bytes::Sender::open, mpsc_bytes::Receiver::open),
-            len,
-            plan,
-            cpus,
-        ),
-        Variant::Pipe => {
-            let (a_tx, b_rx) = pipe_with_max(max).map_err(err)?;
-            let (b_tx, a_rx) = pipe_with_max(max).map_err(err)?;
-            premade(Duplex(a_tx, a_rx), Duplex(b_tx, b_rx), len, plan, cpus)
-        }
-        Variant::Fifo => {
-            let there = Fifo::create(temp_path("there")).map_err(err)?;
-            let back = Fifo::create(temp_path("back")).map_err(err)?;
-            let b_rx = FifoReceiver::open(there.path(), max).map_err(err)?;
-            let a_tx = FifoSender::open(there.path(), max, WAIT).map_err(err)?;
-            let a_rx = FifoReceiver::open(back.path(), max).map_err(err)?;
-            let b_tx = FifoSender::open(back.path(), max, WAIT).map_err(err)?;
-            premade(Duplex(a_tx, a_rx), Duplex(b_tx, b_rx), len, plan, cpus)
-        }
-        Variant::UnixStream => {
-            let (a, b) = unix::stream_pair(max).map_err(err)?;
-            premade(a, b, len, plan, cpus)
-        }
-        Variant::SeqPacket => {
-            let (a, b) = unix::SeqPacket::pair(max as usize).map_err(err)?;
-            premade(a, b, len, plan, cpus)
-        }
-        Variant::Datagram => {
-            let (a, b) = unix::Datagram::pair(max as usize).map_err(err)?;
-            premade(a, b, len, plan, cpus)
-        }
-        Variant::Tcp => {
-            let l = tcp::TcpListener::bind("127.0.0.1:0", max).map_err(err)?;
-            let a = tcp::connect(l.local_addr().map_err(err)?, max, WAIT).map_err(err)?;
-            let b = l.accept(WAIT).map_err(err)?;
-            premade(a, b, len, plan, cpus)
-        }
-        Variant::Popen => {
-            let mut cmd = Command::new(std::env::current_exe().map_err(err)?);
-            cmd.env(
-                CHILD_ENV,
-                cpus.map_or(String::new(), |(_, c)| c.to_string()),
-            );
-            let mut p = Popen::spawn(&mut cmd, max).map_err(err)?;
-            let samples = turn(&mut p, len, plan)?;
-            match p.wait_timeout(WAIT).map_err(err)? {
-                Some(s) if s.success() => Ok(samples),
-                other => Err(format!("popen echo child: {other:?}")),
-            }
-        }
-        Variant::PosixMq => {
-            let names = [support::unique_name("mq-a"), support::unique_name("mq-b")];
-            let _guards = names.clone().map(support::QueueNameGuard);
-            let attr = MqAttr {
-                max_messages: 4,
-                message_size: SIZE,
-            };
-            let a = PosixMq::create(&names[0], attr).map_err(err)?;
-            let b = PosixMq::create(&names[1], attr).map_err(err)?;
-            let a2 = PosixMq::open(&names[0]).map_err(err)?;
-            let b2 = PosixMq::open(&names[1]).map_err(err)?;
-            premade(Duplex(a, b), Duplex(b2, a2), len, plan, cpus)
-        }
-        Variant::SysvMq => {
-            let a = SysvMq::create_private().map_err(err)?;
-            let _ga = support::SysvGuard {
-                id: a.id(),
-                sem: false,
-            };
-            let b = SysvMq::create_private().map_err(err)?;
-            let _gb = support::SysvGuard {
-                id: b.id(),
-                sem: false,
-            };
-            let a2 = SysvMq::from_id(a.id()).map_err(err)?;
-            let b2 = SysvMq::from_id(b.id()).map_err(err)?;
-            premade(Duplex(a, b), Duplex(b2, a2), len, plan, cpus)
-        }
-        Variant::FileLog => {
-            let paths = [temp_path("log-a"), temp_path("log-b")];
-            let _guards = paths.clone().map(FileGuard);
-            let a = LogWriter::create(&paths[0], SIZE as u32).map_err(err)?;
-            let b = LogWriter::create(&paths[1], SIZE as u32).map_err(err)?;
-            let a_rx = LogReader::open(&paths[0], SIZE as u32).map_err(err)?;
-            let b_rx = LogReader::open(&paths[1], SIZE as u32).map_err(err)?;
-            premade(Duplex(a, b_rx), Duplex(b, a_rx), len, plan, cpus)
-        }
-        Variant::EventFd => {
-            // Counter mode: one value in flight at a time, so it arrives
-            // as sent.
-            let a = EventFd::new(0, EventFdMode::Counter).map_err(err)?;
-            let b = EventFd::new(0, EventFdMode::Counter).map_err(err)?;
-            let dup = |e: &EventFd| -> std::result::Result<EventFd, String> {
-                EventFd::from_fd(e.as_fd().try_clone_to_owned().map_err(err)?).map_err(err)
-            };
-            let (a2, b2) = (dup(&a)?, dup(&b)?);
-            premade(Duplex(a, b), Duplex(b2, a2), len, plan, cpus)
-        }
-        Variant::Signal => {
-            let there = rt_signal(4).map_err(err)?;
-            let back = rt_signal(5).map_err(err)?;
-            // Both blocked before the fork: the child inherits the mask,
-            // so neither signal can arrive unblocked on either side.
-            block_signal(there).map_err(err)?;
-            block_signal(back).map_err(err)?;
-            forked(
-                move |child| {
-                    Ok(ends(Duplex(
-                        SignalSender::new(child, there),
-                        SignalReceiver::new(back)?,
-                    )))
-                },
-                move |parent| {
-                    Ok(ends(Duplex(
-                        SignalSender::new(parent, back),
-                        SignalReceiver::new(there)?,
-                    )))
-                },
-                len,
-                plan,
-                cpus,
-            )
-        }
-    }
+    let Some(mech) = variant.mech() else {
+        let mut cmd = Command::new(std::env::current_exe().map_err(err)?);
+        cmd.env(
+            CHILD_ENV,
+            cpus.map_or(String::new(), |p| p.peer.to_string()),
+        );
+        let mut p = Popen::spawn(&mut cmd, 4096).map_err(err)?;
+        let samples = turn(&mut p, len, plan)?;
+        return match p.wait_timeout(WAIT).map_err(err)? {
+            Some(s) if s.success() => Ok(samples),
+            other => Err(format!("popen echo child: {other:?}")),
+        };
+    };
+    // Named as the tests name theirs, so `support::leftovers` sees them.
+    let naming = Naming {
+        prefix: support::unique_name(mech.name()),
+        dir: std::env::temp_dir(),
+        register: |_| {},
+    };
+    let setup = mech.setup(len, &naming)?;
+    let PeerOpen::Process(peer) = setup.peer else {
+        return Err(format!("{}: not a process peer", mech.name()));
+    };
+    let samples = forked(setup.mine, peer, len, plan, cpus);
+    drop(setup.guard);
+    samples
 }
 
 /// `count` 64 KiB framed messages through a pipe of `capacity` (None:
@@ -503,7 +322,7 @@ fn run(
 fn pipe_throughput(
     capacity: Option<usize>,
     count: usize,
-    cpus: Option<(usize, usize)>,
+    cpus: Option<CpuPair>,
 ) -> std::result::Result<f64, String> {
     const MSG: usize = 64 << 10;
     let (mut tx, rx) = pipe_with_max(MSG as u32).map_err(err)?;
@@ -514,8 +333,8 @@ fn pipe_throughput(
     let mut rx = Some(rx);
     let mut done_tx = Some(done_tx);
     let mut child = fork_child(|| {
-        if let Some((_, c)) = cpus {
-            let _ = pin_to(c);
+        if let Some(p) = cpus {
+            let _ = p.pin_peer();
         }
         let mut rx = rx.take().expect("rx");
         let mut done = done_tx.take().expect("done");
@@ -556,20 +375,16 @@ fn main() {
     // The popen echo child.
     if let Ok(cpu) = std::env::var(CHILD_ENV) {
         if let Ok(c) = cpu.parse() {
-            let _ = pin_to(c);
+            let _ = pin::pin_to(c);
         }
         let code = match child_stdio(4096) {
-            Ok((rx, tx)) => echo(&mut Duplex(tx, rx)),
+            Ok((rx, tx)) => echo(&mut Ends::new(tx, rx)),
             Err(_) => 4,
         };
         std::process::exit(code);
     }
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not: then
-    // run one tiny round as a smoke test.
-    let smoke = !args.iter().any(|a| a == "--bench") && !quick;
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let args = PlainRun::from_args(ROUNDS);
+    let smoke = args.smoke;
     let plan = if smoke {
         Plan {
             rounds: 1,
@@ -579,128 +394,113 @@ fn main() {
         }
     } else {
         Plan {
-            rounds: if quick { 1 } else { ROUNDS },
+            rounds: args.rounds,
             warm_up: WARM_UP,
             turn: TURN,
             pipe_messages: 4096, // 256 MiB
         }
     };
-    let cpus = allowed_cpus().unwrap_or_default();
-    let pinned = (cpus.len() >= 2).then(|| (cpus[0], cpus[1]));
-    if let Some((p, _)) = pinned {
-        let _ = pin_to(p);
+    let pinned = pin::pair();
+    if let Some(p) = pinned {
+        let _ = p.pin_main();
     }
     let variants: Vec<Variant> = Variant::ALL
         .into_iter()
-        .filter(|v| filters.is_empty() || filters.iter().any(|f| v.name().contains(f.as_str())))
+        .filter(|v| args.selects(v.name()))
         .collect();
-    let mut medians: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    // Every round trip timed, per variant, beside the turns' medians.
     let mut all: Vec<Vec<u64>> = vec![Vec::new(); variants.len()];
     let t0 = Instant::now();
-    for round in 0..plan.rounds {
-        for (k, &v) in variants.iter().enumerate() {
-            match run(v, &plan, pinned) {
-                Ok(mut s) if !s.is_empty() => {
-                    s.sort_unstable();
-                    medians[k].push(s[s.len() / 2] as f64);
-                    all[k].extend_from_slice(&s);
-                }
-                Ok(_) => {
-                    eprintln!("{} (round {round}): no samples", v.name());
-                    std::process::exit(1);
-                }
-                Err(e) => {
-                    eprintln!("{} (round {round}): {e}", v.name());
-                    std::process::exit(1);
-                }
-            }
+    let rounds = interleave(&variants, plan.rounds, |v| {
+        let mut s = run(v, &plan, pinned).map_err(|e| format!("{}: {e}", v.name()))?;
+        if s.is_empty() {
+            return Err(format!("{}: no samples", v.name()));
         }
-    }
+        s.sort_unstable();
+        let k = variants.iter().position(|&x| x == v).expect("a variant");
+        all[k].extend_from_slice(&s);
+        Ok(s[s.len() / 2] as f64)
+    })
+    .unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(1);
+    });
     let elapsed = t0.elapsed();
 
-    // The table, sorted by median.
-    struct Row {
-        name: &'static str,
-        median: f64,
-        p99: u64,
-        samples: usize,
-        pipe: bool,
-    }
-    let mut rows: Vec<Row> = variants
-        .iter()
-        .enumerate()
-        .map(|(k, v)| {
-            let s = &mut all[k];
-            s.sort_unstable();
-            Row {
-                name: v.name(),
-                median: median(&mut medians[k]),
-                p99: s[(s.len() * 99 / 100).min(s.len() - 1)],
-                samples: s.len(),
-                pipe: *v == Variant::Pipe,
-            }
-        })
-        .collect();
-    rows.sort_by(|a, b| a.median.total_cmp(&b.median));
-    let (base, base_name) = match rows.iter().find(|r| r.pipe) {
-        Some(r) => (r.median, "pipe"),
-        None => (rows.first().map_or(1.0, |r| r.median), "fastest"),
-    };
     println!(
         "transports: round trip through MessageSender/MessageReceiver, 64 B (eventfd 8 B, signal \
          4 B), {} interleaved round(s) of {} ms turns, {:.1} s; {}",
         plan.rounds,
         plan.turn.as_millis(),
         elapsed.as_secs_f64(),
-        match pinned {
-            Some((p, c)) => format!("parent on CPU {p}, child on CPU {c}"),
-            None => "not pinned (fewer than 2 CPUs)".to_string(),
-        }
+        pin::placement("parent", "child")
     );
     if smoke {
         println!("(smoke run: numbers are not measurements)");
     }
-    println!(
-        "{:<22} {:>12} {:>12} {:>10} {:>10}",
-        "transport",
-        "median RTT",
-        "p99",
-        format!("x {base_name}"),
-        "samples"
+    // Sorted by median; each as a multiple of the pipe's (the classic kernel
+    // mechanism; with the pipe filtered out, of the fastest row).
+    let mut sorted = variants.clone();
+    let median = |v| rounds.stats(v).map_or(f64::NAN, |s| s.median);
+    sorted.sort_by(|&a, &b| median(a).total_cmp(&median(b)));
+    rounds.print_table(
+        "round trip: median of each turn",
+        &sorted,
+        Variant::name,
+        Unit::Nanos,
     );
-    for r in &rows {
+    println!("round trip p99 over all timed round trips");
+    for &v in &sorted {
+        let s = &all[variants.iter().position(|&x| x == v).expect("a variant")];
+        let p99 = s[(s.len() * 99 / 100).min(s.len() - 1)] as f64;
         println!(
-            "{:<22} {:>9.2} us {:>9.2} us {:>9.2}x {:>10}",
-            r.name,
-            r.median / 1000.0,
-            r.p99 as f64 / 1000.0,
-            r.median / base,
-            r.samples
+            "  {:<22} {:>10}   ({} round trips)",
+            v.name(),
+            Unit::Nanos.format(p99),
+            s.len()
         );
     }
+    let base = if variants.contains(&Variant::Pipe) {
+        Variant::Pipe
+    } else {
+        sorted[0]
+    };
+    let ratios: Vec<Ratio<Variant>> = sorted
+        .iter()
+        .filter(|&&v| v != base)
+        .map(|&v| Ratio::named(format!("{} / {}", v.name(), base.name()), v, base))
+        .collect();
+    print_ratios(
+        &format!(
+            "round trip as a multiple of the {}'s (median of the rounds' ratios)",
+            base.name()
+        ),
+        &ratios,
+        |a, b| rounds.ratio(a, b),
+    );
 
-    if filters.is_empty() || filters.iter().any(|f| "pipe-size".contains(f.as_str())) {
-        let mut default = Vec::new();
-        let mut big = Vec::new();
-        for _ in 0..plan.rounds {
-            for (cap, out) in [(None, &mut default), (Some(1 << 20), &mut big)] {
-                match pipe_throughput(cap, plan.pipe_messages, pinned) {
-                    Ok(mbs) => out.push(mbs),
-                    Err(e) => {
-                        eprintln!("pipe throughput: {e}");
-                        std::process::exit(1);
-                    }
-                }
-            }
-        }
-        let (d, b) = (median(&mut default), median(&mut big));
-        println!(
-            "\n64 KiB framed messages through a pipe ({} MiB, median of {})",
-            plan.pipe_messages / 16,
-            plan.rounds
+    if args.selects("pipe-size") {
+        let caps = [None, Some(1 << 20)];
+        let rounds = interleave(&caps, plan.rounds, |cap| {
+            pipe_throughput(cap, plan.pipe_messages, pinned)
+        })
+        .unwrap_or_else(|e| {
+            eprintln!("pipe throughput: {e}");
+            std::process::exit(1);
+        });
+        let name = |cap: Option<usize>| match cap {
+            None => "default pipe (64 KiB)",
+            Some(_) => "1 MiB pipe",
+        };
+        rounds.print(
+            &format!(
+                "64 KiB framed messages through a pipe ({} MiB a turn)",
+                plan.pipe_messages / 16
+            ),
+            name,
+            Unit::MegabytesPerSecond,
+            &[Ratio::new("1 MiB pipe / default pipe", caps[1], caps[0])],
         );
-        println!("  default pipe (64 KiB): {d:>8.0} MB/s");
-        println!("  1 MiB pipe:            {b:>8.0} MB/s   ({:.2}x)", b / d);
     }
     let left = support::leftovers();
     if !left.is_empty() {

@@ -113,63 +113,39 @@ fn ring_err(what: &str, e: CoreError) -> ChildFail {
 // about 1 s here, in a debug build). Runs with an adaptive end therefore pin
 // the parent and the child to two different CPUs, when there are two.
 
-/// This thread's CPU affinity mask.
-fn affinity() -> Option<libc::cpu_set_t> {
-    // SAFETY: `cpu_set_t` is a plain bit array; all zeroes is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: pid 0 is the calling thread; `set` is a valid, writable
-    // `cpu_set_t` of the size passed.
-    let rc = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) };
-    (rc == 0).then_some(set)
-}
-
-fn set_affinity(set: &libc::cpu_set_t) -> bool {
-    // SAFETY: pid 0 is the calling thread; `set` is a valid `cpu_set_t` of
-    // the size passed.
-    unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), set) == 0 }
-}
-
-fn only(cpu: usize) -> libc::cpu_set_t {
-    // SAFETY: as in `affinity`.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu` is below the number of bits in `set` (it came from one).
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    set
-}
-
 /// Pins the parent to one allowed CPU and names another for the child (see
 /// above); puts the parent's mask back when dropped. Without two CPUs it
 /// does nothing.
 struct Placement {
-    saved: Option<libc::cpu_set_t>,
+    restore: Option<ipckit_testkit::pin::Restore>,
     child_cpu: Option<usize>,
 }
 
 impl Placement {
     fn apart() -> Self {
-        let none = Self {
-            saved: None,
-            child_cpu: None,
+        use ipckit_testkit::pin::{CpuPair, allowed_cpus, smt_siblings};
+        let pair = allowed_cpus()
+            .ok()
+            .and_then(|cpus| CpuPair::choose(&cpus, smt_siblings));
+        let Some(pair) = pair else {
+            return Self::anywhere();
         };
-        let Some(saved) = affinity() else { return none };
-        let max = 8 * size_of::<libc::cpu_set_t>();
-        // SAFETY: `cpu < max`, the number of bits in `saved`.
-        let cpus: Vec<usize> = (0..max)
-            .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &saved) })
-            .collect();
-        if cpus.len() < 2 || !set_affinity(&only(cpus[0])) {
-            return none;
+        let Ok(restore) = ipckit_testkit::pin::Restore::save() else {
+            return Self::anywhere();
+        };
+        if pair.pin_main().is_err() {
+            return Self::anywhere();
         }
         Self {
-            saved: Some(saved),
-            child_cpu: Some(cpus[1]),
+            restore: Some(restore),
+            child_cpu: Some(pair.peer),
         }
     }
 
     /// No placement: both processes go where the scheduler puts them.
     fn anywhere() -> Self {
         Self {
-            saved: None,
+            restore: None,
             child_cpu: None,
         }
     }
@@ -178,23 +154,15 @@ impl Placement {
     fn enter_child(&self) {
         if let Some(cpu) = self.child_cpu {
             // Unpinned is still correct, only slower on a busy machine.
-            set_affinity(&only(cpu));
+            let _ = ipckit_testkit::pin::pin_to(cpu);
         }
     }
 
     fn note(&self) -> &'static str {
-        if self.child_cpu.is_some() {
+        if self.restore.is_some() {
             "pinned apart"
         } else {
             "unpinned"
-        }
-    }
-}
-
-impl Drop for Placement {
-    fn drop(&mut self) {
-        if let Some(saved) = &self.saved {
-            set_affinity(saved);
         }
     }
 }

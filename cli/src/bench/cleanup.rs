@@ -43,11 +43,6 @@ pub fn dir() -> PathBuf {
     std::env::temp_dir().join(prefix())
 }
 
-/// A name for object `what` (`ipckit-bench-<pid>-<what>`).
-pub fn name(what: &str) -> String {
-    format!("{}-{what}", prefix())
-}
-
 pub fn register_shm(name: &str) {
     registry().shm.push(name.to_owned());
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use ipckit::error::Error;
-use ipckit::message::{MessageReceiver, MessageSender};
+use ipckit::message::MessageReceiver;
 
 use super::cleanup;
 use super::peer::{Control, Peer};
@@ -30,42 +30,7 @@ const BATCH: u64 = 16;
 /// kernel hands over queued messages.
 const WINDOW: Duration = Duration::from_millis(1);
 
-/// One side's two directions.
-pub struct Ends {
-    pub tx: Box<dyn MessageSender>,
-    pub rx: Box<dyn MessageReceiver>,
-}
-
-impl Ends {
-    pub fn new(tx: impl MessageSender + 'static, rx: impl MessageReceiver + 'static) -> Self {
-        Self {
-            tx: Box::new(tx),
-            rx: Box::new(rx),
-        }
-    }
-}
-
-type Open = Box<dyn FnOnce(u32) -> ipckit::error::Result<Ends>>;
-
-/// How the peer gets its ends.
-pub enum PeerOpen {
-    /// In a forked child, given the parent's pid.
-    Process(Open),
-    /// In a thread of this process.
-    Thread(Box<dyn FnOnce() -> ipckit::error::Result<Ends> + Send>),
-}
-
-/// A mechanism made ready for one measurement.
-pub struct Setup {
-    /// Opens the measuring side's ends, given the peer's pid (0 for a
-    /// thread). Runs after the fork.
-    pub mine: Open,
-    pub peer: PeerOpen,
-    /// Dropped after the measurement (objects removed on drop).
-    pub guard: Box<dyn Any>,
-    /// Most bytes to move in one direction (file logs grow on disk).
-    pub budget: Option<u64>,
-}
+pub use ipckit_testkit::mechanisms::{Ends, PeerOpen, Setup};
 
 /// What one measurement produced.
 pub struct Sample {

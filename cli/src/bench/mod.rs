@@ -12,9 +12,7 @@
 //! futex, memcpy) run in the same run, and every row carries its ratio to
 //! its reference ([`report::reference_of`]).
 
-mod adapters;
 mod cleanup;
-mod cpu;
 mod floors;
 mod harness;
 mod mechanisms;
@@ -28,6 +26,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::fail::{Fail, Result};
+use ipckit_testkit::pin;
 use mechanisms::{Mech, Metric, SIZES};
 use report::Row;
 
@@ -127,7 +126,7 @@ fn plan(mechs: &[Mech], sizes: &[usize]) -> (Vec<Job>, Vec<String>) {
         for metric in [Metric::Rtt, Metric::Throughput] {
             for &size in sizes {
                 let size = m.fixed_size().unwrap_or(size);
-                if m.why_not(metric, size).is_none() {
+                if mechanisms::why_not(m, metric, size).is_none() {
                     let (r, rs) = report::reference_of(m, metric, size);
                     add(&mut jobs, r, metric, rs);
                 }
@@ -138,7 +137,7 @@ fn plan(mechs: &[Mech], sizes: &[usize]) -> (Vec<Job>, Vec<String>) {
         for &m in mechs {
             for metric in [Metric::Rtt, Metric::Throughput] {
                 let size = m.fixed_size().unwrap_or(size);
-                match m.why_not(metric, size) {
+                match mechanisms::why_not(m, metric, size) {
                     None => add(&mut jobs, m, metric, size),
                     // The floors' own gaps are plain (no round trip for a copy).
                     Some(_) if matches!(m, Mech::Memcpy | Mech::CacheLine | Mech::Futex) => {}
@@ -220,7 +219,7 @@ pub fn run(args: Args) -> Result<()> {
         mechanisms::block_bench_signal().map_err(Fail::new)?;
     }
     cleanup::install();
-    cpu::pin_main();
+    pin::pin_main();
     let (jobs, skipped) = plan(&mechs, &sizes);
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(jobs.len() as u64);
@@ -235,8 +234,8 @@ pub fn run(args: Args) -> Result<()> {
     let header = format!(
         "ipckit bench: {}, {}; {duration:?} per measurement",
         cpu_model(),
-        match cpu::pair() {
-            Some((a, b)) => format!("measuring side on CPU {a}, peer on CPU {b}"),
+        match pin::pair() {
+            Some(p) => format!("measuring side on CPU {}, peer on CPU {}", p.main, p.peer),
             None => "one CPU: unpinned, peers share it".into(),
         },
     );
@@ -262,7 +261,7 @@ pub fn run(args: Args) -> Result<()> {
             (Mech::CacheLine, _) => floors::ping_pong(false, duration, warm_up),
             (Mech::Futex, _) => floors::ping_pong(true, duration, warm_up),
             (Mech::Memcpy, _) => Ok(floors::memcpy(job.size, duration, &mut copy_bufs)),
-            (m, metric) => m.setup(job.size).and_then(|setup| match metric {
+            (m, metric) => mechanisms::setup(m, job.size).and_then(|setup| match metric {
                 Metric::Rtt => harness::ping_pong(setup, job.size, duration, warm_up),
                 Metric::Throughput => harness::throughput(setup, job.size, duration),
             }),

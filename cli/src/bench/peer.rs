@@ -97,7 +97,7 @@ impl Peer {
         let code = if orphaned {
             CHILD_ORPHANED
         } else {
-            super::cpu::pin_peer();
+            ipckit_testkit::pin::pin_peer();
             match body() {
                 Ok(()) => 0,
                 Err(e) => {
@@ -114,7 +114,7 @@ impl Peer {
     /// Spawns a thread pinned to the peer CPU that runs `body`.
     pub fn thread(body: impl FnOnce() -> Result<(), String> + Send + 'static) -> Self {
         Peer::Thread(Some(std::thread::spawn(move || {
-            super::cpu::pin_peer();
+            ipckit_testkit::pin::pin_peer();
             body()
         })))
     }
