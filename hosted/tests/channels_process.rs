@@ -24,7 +24,7 @@ use ipckit::channel::{self, ChannelStatus, bytes, mpmc, mpsc_bytes, spsc};
 use ipckit::error::{CoreError, Error, Role};
 use support::{
     Child, Ctx, EXIT_CHECK, EXIT_CORRUPTED_ITEM, EXIT_OUT_OF_ORDER, EXIT_RING_ERROR, Exit, Rng,
-    SharedWords, ShmGuard, child_main, fail, fork_child, run_tests,
+    SharedWords, ShmGuard, Suite, child_main, fail, fork_child,
 };
 
 const MILLION: u64 = 1_000_000;
@@ -1025,7 +1025,9 @@ fn main() {
         ("creators racing", creators_race),
         ("stale objects", stale_removal),
     ];
-    let mut tally = run_tests("channels_process", tests);
-    tally.check_leftovers("channels_process");
-    tally.finish("channels_process");
+    Suite::new()
+        .tests(tests.iter().copied())
+        .leftovers_checked()
+        .run()
+        .exit();
 }

@@ -31,9 +31,7 @@ use ipckit::shm::{
 };
 use ipckit::spsc::Ring;
 use ipckit::{ObjectKind, mpmc};
-use support::{
-    Child, Ctx, Exit, FileGuard, ShmGuard, fork_child, run_tests, temp_path, unique_name,
-};
+use support::{Child, Ctx, Exit, FileGuard, ShmGuard, Suite, fork_child, temp_path, unique_name};
 
 const ROLE_VAR: &str = "IPCKIT_SHM_TEST_ROLE";
 const NAME_VAR: &str = "IPCKIT_SHM_TEST_NAME";
@@ -898,7 +896,9 @@ fn main() {
         ("SCM_RIGHTS to an unrelated process", scm_rights_unrelated),
         ("inherited fd in a spawned child", inherited_fd),
     ];
-    let mut tally = run_tests("shm_objects", tests);
-    tally.check_leftovers("shm_objects");
-    tally.finish("shm_objects");
+    Suite::new()
+        .tests(tests.iter().copied())
+        .leftovers_checked()
+        .run()
+        .exit();
 }

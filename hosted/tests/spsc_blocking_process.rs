@@ -909,5 +909,5 @@ fn main() {
             Box::new(move || blocking_stream(adaptive, STREAM_ITEMS)),
         ),
     ]);
-    run_tests("spsc_blocking_process", &tests).finish("spsc_blocking_process");
+    Suite::new().tests(tests).run().exit();
 }

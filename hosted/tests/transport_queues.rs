@@ -25,8 +25,7 @@ use ipckit::transport::signal::{SignalReceiver, SignalSender, rt_signal};
 use ipckit::transport::sysv_mq::{SysvMq, SysvMqLimits};
 use support::{
     ChildFail, EXIT_CHECK, EXIT_OK, EXIT_OUT_OF_ORDER, EXIT_RING_ERROR, EXIT_TIMEOUT, Exit,
-    FileGuard, QueueNameGuard, Rng, SharedWords, SysvGuard, child_main, fail, fork_child,
-    run_tests,
+    FileGuard, QueueNameGuard, Rng, SharedWords, Suite, SysvGuard, child_main, fail, fork_child,
 };
 
 /// How long one receive may wait before the test calls its peer stuck.
@@ -778,15 +777,9 @@ fn main() {
         ),
         ("file log: two writers, one reader", file_log_two_writers),
     ];
-    let mut tally = run_tests("transport_queues", tests);
-    if tally.ran > 0 {
-        match cleanup() {
-            Ok(note) => println!("transport_queues: cleanup ... ok: {note}"),
-            Err(msg) => {
-                tally.failed += 1;
-                println!("transport_queues: cleanup ... FAILED: {msg}");
-            }
-        }
-    }
-    tally.finish("transport_queues");
+    Suite::new()
+        .tests(tests.iter().copied())
+        .after_each("cleanup", || cleanup().map(drop))
+        .run()
+        .exit();
 }

@@ -32,7 +32,7 @@ use support::messages::{check, ferr, fill, msg_len, serr};
 use support::{
     ChildFail, DEADLINE, EXIT_CHECK, EXIT_OK, Rng, ShmGuard, child_main, fail, fork_child,
 };
-use support::{TestFn, run_tests};
+use support::{Suite, TestFn};
 
 type TestResult = Result<(), String>;
 
@@ -457,7 +457,9 @@ fn main() {
         ("mpsc_timeouts", mpsc_timeouts),
         ("mpsc_cleanup", mpsc_cleanup),
     ];
-    let mut tally = run_tests("transport_shm", tests);
-    tally.check_leftovers("transport_shm");
-    tally.finish("transport_shm");
+    Suite::new()
+        .tests(tests.iter().copied())
+        .leftovers_checked()
+        .run()
+        .exit();
 }

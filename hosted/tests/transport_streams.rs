@@ -35,7 +35,7 @@ use support::{
     Backoff, ChildFail, DEADLINE, EXIT_CHECK, EXIT_OK, Rng, child_main, fail, fork_child,
     unique_name,
 };
-use support::{TestFn, run_tests, temp_path};
+use support::{Suite, TestFn, temp_path};
 
 type TestResult = Result<(), String>;
 
@@ -1072,7 +1072,9 @@ fn main() {
         ("popen_max_and_exit_status", popen_max_and_exit_status),
         ("popen_drop_policy", popen_drop_policy),
     ];
-    let mut tally = run_tests("transport_streams", tests);
-    tally.check_leftovers("transport_streams");
-    tally.finish("transport_streams");
+    Suite::new()
+        .tests(tests.iter().copied())
+        .leftovers_checked()
+        .run()
+        .exit();
 }

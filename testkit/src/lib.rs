@@ -5,5 +5,8 @@
 
 pub mod bench;
 pub mod mechanisms;
+pub mod messages;
+pub mod objects;
 pub mod pin;
 pub mod process;
+pub mod runner;
