@@ -4,6 +4,7 @@
 //! Not published; nothing in the libraries depends on it.
 
 pub mod bench;
+pub mod contract;
 pub mod mechanisms;
 pub mod messages;
 pub mod objects;
