@@ -234,13 +234,7 @@ fn main() {
     Suite::new()
         .tests(tests.iter().copied())
         .leftovers_checked()
-        .after_each("named semaphores left behind", || {
-            let sems = support::queue_leftovers();
-            match sems.is_empty() {
-                true => Ok(()),
-                false => Err(format!("{sems:?}")),
-            }
-        })
+        .queue_leftovers_checked()
         .run()
         .exit();
 }

@@ -129,105 +129,23 @@ fn file_log() -> Result<Pair, String> {
 
 /// Every transport under the contract, with what each documents.
 const TRANSPORTS: &[Transport] = &[
-    Transport {
-        name: "shm bytes",
-        open: shm_bytes,
-        receiver_sees_sender_gone: true,
-        sender_sees_receiver_gone: true,
-        bounded: true,
-        keeps_refused_message: true,
-        fixed_receive_size: false,
-    },
-    Transport {
-        name: "shm mpsc_bytes",
-        open: shm_mpsc_bytes,
-        receiver_sees_sender_gone: true,
-        sender_sees_receiver_gone: true,
-        bounded: true,
-        keeps_refused_message: true,
-        fixed_receive_size: false,
-    },
-    Transport {
-        name: "pipe",
-        open: pipe,
-        receiver_sees_sender_gone: true,
-        sender_sees_receiver_gone: true,
-        bounded: true,
-        keeps_refused_message: true,
-        fixed_receive_size: false,
-    },
-    Transport {
-        name: "fifo",
-        open: fifo,
-        receiver_sees_sender_gone: true,
-        sender_sees_receiver_gone: true,
-        bounded: true,
-        keeps_refused_message: true,
-        fixed_receive_size: false,
-    },
-    Transport {
-        name: "posix mq",
-        open: posix_mq,
-        receiver_sees_sender_gone: false,
-        sender_sees_receiver_gone: false,
-        bounded: true,
-        keeps_refused_message: true,
-        fixed_receive_size: true,
-    },
-    Transport {
-        name: "sysv mq",
-        open: sysv_mq,
-        receiver_sees_sender_gone: false,
-        sender_sees_receiver_gone: false,
-        bounded: true,
-        keeps_refused_message: true,
-        fixed_receive_size: true,
-    },
-    Transport {
-        name: "unix stream",
-        open: unix_stream,
-        receiver_sees_sender_gone: true,
-        sender_sees_receiver_gone: true,
-        bounded: true,
-        keeps_refused_message: true,
-        fixed_receive_size: false,
-    },
-    Transport {
-        name: "unix seqpacket",
-        open: seqpacket,
-        receiver_sees_sender_gone: true,
-        sender_sees_receiver_gone: true,
-        bounded: true,
-        keeps_refused_message: true,
-        fixed_receive_size: false,
-    },
-    Transport {
-        name: "unix datagram",
-        open: datagram,
-        receiver_sees_sender_gone: false,
-        sender_sees_receiver_gone: true,
-        bounded: true,
-        keeps_refused_message: true,
-        fixed_receive_size: false,
-    },
-    Transport {
-        name: "tcp",
-        open: tcp,
-        receiver_sees_sender_gone: true,
-        sender_sees_receiver_gone: true,
-        bounded: true,
-        keeps_refused_message: true,
-        fixed_receive_size: false,
-    },
-    Transport {
-        name: "file log",
-        open: file_log,
-        receiver_sees_sender_gone: false,
-        sender_sees_receiver_gone: false,
-        bounded: false,
-        keeps_refused_message: true,
-        fixed_receive_size: false,
-    },
+    Transport::new("shm bytes", shm_bytes),
+    Transport::new("shm mpsc_bytes", shm_mpsc_bytes),
+    Transport::new("pipe", pipe),
+    Transport::new("fifo", fifo),
+    Transport::new("posix mq", posix_mq)
+        .ends_unaware()
+        .fixed_receive_size(),
+    Transport::new("sysv mq", sysv_mq)
+        .ends_unaware()
+        .fixed_receive_size(),
+    Transport::new("unix stream", unix_stream),
+    Transport::new("unix seqpacket", seqpacket),
+    Transport::new("unix datagram", datagram).receiver_unaware(),
+    Transport::new("tcp", tcp),
+    Transport::new("file log", file_log)
+        .ends_unaware()
+        .unbounded(),
 ];
 
 /// A broken transport: a pipe whose sender drops every third message and
@@ -263,15 +181,7 @@ fn lossy_pipe() -> Result<Pair, String> {
 /// The contract's order case fails on [`Lossy`], naming the first message
 /// that did not arrive as sent.
 fn catches_lost_messages() -> Result<String, String> {
-    let lossy = Transport {
-        name: "lossy pipe",
-        open: lossy_pipe,
-        receiver_sees_sender_gone: true,
-        sender_sees_receiver_gone: true,
-        bounded: true,
-        keeps_refused_message: true,
-        fixed_receive_size: false,
-    };
+    let lossy = Transport::new("lossy pipe", lossy_pipe);
     let (_, order) = CASES
         .iter()
         .find(|(name, _)| *name == "order")
@@ -292,13 +202,7 @@ fn main() {
     suite
         .test("contract catches a lossy sender", catches_lost_messages)
         .leftovers_checked()
-        .after_each("POSIX queues left behind", || {
-            let left = support::queue_leftovers();
-            match left.is_empty() {
-                true => Ok(()),
-                false => Err(format!("{left:?}")),
-            }
-        })
+        .queue_leftovers_checked()
         .run()
         .exit();
 }

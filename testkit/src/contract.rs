@@ -68,6 +68,56 @@ pub struct Transport {
     pub fixed_receive_size: bool,
 }
 
+impl Transport {
+    /// A transport with the contract's defaults: each end sees the other's
+    /// drop, it fills up, it keeps a refused message, and a too-small
+    /// buffer is answered with the message's length.
+    pub const fn new(name: &'static str, open: fn() -> Result<Pair, String>) -> Self {
+        Self {
+            name,
+            open,
+            receiver_sees_sender_gone: true,
+            sender_sees_receiver_gone: true,
+            bounded: true,
+            keeps_refused_message: true,
+            fixed_receive_size: false,
+        }
+    }
+
+    /// Neither end can tell that the other is gone.
+    pub const fn ends_unaware(self) -> Self {
+        Self {
+            receiver_sees_sender_gone: false,
+            sender_sees_receiver_gone: false,
+            ..self
+        }
+    }
+
+    /// The receiver cannot tell that the sender is gone.
+    pub const fn receiver_unaware(self) -> Self {
+        Self {
+            receiver_sees_sender_gone: false,
+            ..self
+        }
+    }
+
+    /// It never fills up.
+    pub const fn unbounded(self) -> Self {
+        Self {
+            bounded: false,
+            ..self
+        }
+    }
+
+    /// It receives only into a buffer of `max_message_len`.
+    pub const fn fixed_receive_size(self) -> Self {
+        Self {
+            fixed_receive_size: true,
+            ..self
+        }
+    }
+}
+
 /// What a call answered, in the terms of the contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {

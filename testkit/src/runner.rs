@@ -144,6 +144,20 @@ impl Suite {
         })
     }
 
+    /// After every test, fails it if POSIX message queues or named
+    /// semaphores of this run are left ([`queue_leftovers`]).
+    ///
+    /// [`queue_leftovers`]: crate::objects::queue_leftovers
+    pub fn queue_leftovers_checked(self) -> Self {
+        self.after_each("queues or named semaphores left behind", || {
+            let left = crate::objects::queue_leftovers();
+            match left.is_empty() {
+                true => Ok(()),
+                false => Err(format!("{left:?}")),
+            }
+        })
+    }
+
     /// Runs the tests the command line selects, on this (the main) thread,
     /// and prints libtest's summary. Call [`Conclusion::exit`] on the
     /// result, after printing anything the suite adds.
