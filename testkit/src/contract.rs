@@ -13,7 +13,7 @@
 //! | round trip | one message arrives as sent |
 //! | empty message | a 0-byte message is a message, and the next one keeps its boundary |
 //! | order | 3 000 messages of random lengths (0 and the maximum included) in order and intact, sent in bursts up to a full buffer |
-//! | max length | both ends agree on `max_message_len`; a message of that length arrives; one byte more is `FrameTooLarge` from `send` and `try_send`, and nothing of it arrives |
+//! | max length | both ends agree on `max_message_len`; a message of that length arrives; one byte more is `FrameTooLarge` naming both lengths from `send` and `try_send`, and nothing of it arrives |
 //! | timeouts | `try_recv` and a zero timeout are `Empty`, `recv_timeout(t)` is `TimedOut` after `t` and within a bound; on a full buffer `try_send` is `Full` and `send_timeout(t)` `TimedOut` likewise; once drained, `flush` has nothing pending |
 //! | full buffer | every message accepted up to `Full` arrives, in order; the transport takes messages again once drained |
 //! | small buffer | a receive buffer too small is `BufferTooSmall` with the length needed (the message's, or the mechanism's fixed receive size), and `recv_vec` then receives the message where the transport keeps it |
@@ -131,8 +131,13 @@ pub enum Answer {
     TimedOut,
     /// The peer is gone.
     PeerGone,
-    /// `FrameTooLarge`.
-    TooLarge,
+    /// `FrameTooLarge`: the message's length and the maximum.
+    TooLarge {
+        /// The refused message's length.
+        len: usize,
+        /// The maximum the error names.
+        max: usize,
+    },
     /// `BufferTooSmall` with the length needed.
     TooSmall(usize),
     /// Any other error.
@@ -148,7 +153,10 @@ pub fn answer<T: Into<usize>>(result: Result<T, Error>) -> Answer {
             Some(CoreError::Full) => Answer::Full,
             Some(CoreError::Empty) => Answer::Empty,
             Some(CoreError::TimedOut) => Answer::TimedOut,
-            Some(CoreError::FrameTooLarge { .. }) => Answer::TooLarge,
+            Some(CoreError::FrameTooLarge { len, max }) => Answer::TooLarge {
+                len: len as usize,
+                max: max as usize,
+            },
             Some(CoreError::BufferTooSmall { required }) => Answer::TooSmall(required),
             _ => Answer::Other(e.to_string()),
         },
@@ -305,8 +313,9 @@ fn max_length(t: &Transport) -> Result<(), String> {
     expect_msg(p.rx.as_mut(), &mut buf, 0, max)?;
     let big = vec![0x5a; max + 1];
     for (form, result) in [("send", p.tx.send(&big)), ("try_send", p.tx.try_send(&big))] {
+        // The error names both lengths.
         match sent(result) {
-            Answer::TooLarge => {}
+            Answer::TooLarge { len, max: m } if len == max + 1 && m == max => {}
             other => return Err(format!("{form} of {} bytes: {other:?}", max + 1)),
         }
     }
