@@ -116,7 +116,7 @@ impl Suite {
     }
 
     /// Runs `check` after every test (passed or failed); its `Err` fails the
-    /// test with "`what`: <message>".
+    /// test with "`what`: `<message>`".
     pub fn after_each(
         mut self,
         what: &str,
