@@ -16,7 +16,7 @@
 //! | max length | both ends agree on `max_message_len`; a message of that length arrives; one byte more is `FrameTooLarge` naming both lengths from `send` and `try_send`, and nothing of it arrives |
 //! | timeouts | `try_recv` and a zero timeout are `Empty`, `recv_timeout(t)` is `TimedOut` after `t` and within a bound; on a full buffer `try_send` is `Full` and `send_timeout(t)` `TimedOut` likewise; once drained, `flush` has nothing pending |
 //! | full buffer | every message accepted up to `Full` arrives, in order; the transport takes messages again once drained |
-//! | small buffer | a receive buffer too small is `BufferTooSmall` with the length needed (the message's, or the mechanism's fixed receive size), and `recv_vec` then receives the message where the transport keeps it |
+//! | small buffer | a receive buffer too small is `BufferTooSmall` with the length needed (the message's, or the mechanism's fixed receive size), and the message stays: `recv_vec` then receives it |
 //! | sender gone | the receiver gets what was sent, then `PeerGone` (twice), or `TimedOut` where the transport documents that it cannot tell |
 //! | receiver gone | the sender gets `PeerGone` within a buffer's worth of sends, or, where it cannot tell, `TimedOut` once the buffer is full (a log file takes every send) |
 //!
@@ -59,9 +59,6 @@ pub struct Transport {
     /// `true` if the transport fills up (`Full` from `try_send`); a log
     /// file grows instead.
     pub bounded: bool,
-    /// `true` if a message that met a too-small buffer stays to be received
-    /// with a larger one.
-    pub keeps_refused_message: bool,
     /// `true` if the mechanism receives only into a buffer of
     /// `max_message_len` (`mq_receive`, `msgrcv`): `BufferTooSmall` then
     /// names that length, not the message's.
@@ -70,8 +67,8 @@ pub struct Transport {
 
 impl Transport {
     /// A transport with the contract's defaults: each end sees the other's
-    /// drop, it fills up, it keeps a refused message, and a too-small
-    /// buffer is answered with the message's length.
+    /// drop, it fills up, and a too-small buffer is answered with the
+    /// message's length.
     pub const fn new(name: &'static str, open: fn() -> Result<Pair, String>) -> Self {
         Self {
             name,
@@ -79,7 +76,6 @@ impl Transport {
             receiver_sees_sender_gone: true,
             sender_sees_receiver_gone: true,
             bounded: true,
-            keeps_refused_message: true,
             fixed_receive_size: false,
         }
     }
@@ -436,12 +432,10 @@ fn small_buffer(t: &Transport) -> Result<(), String> {
             }
         }
     }
-    if t.keeps_refused_message {
-        // `recv_vec` sizes its buffer by the maximum and grows it on
-        // `BufferTooSmall`.
-        let v = p.rx.recv_vec().map_err(|e| format!("recv_vec: {e}"))?;
-        check(&v, 0, 300).map_err(|f| f.msg)?;
-    }
+    // The message stayed. `recv_vec` sizes its buffer by the maximum and
+    // grows it on `BufferTooSmall`.
+    let v = p.rx.recv_vec().map_err(|e| format!("recv_vec: {e}"))?;
+    check(&v, 0, 300).map_err(|f| f.msg)?;
     expect_msg(p.rx.as_mut(), &mut buf, 1, 20)
 }
 
