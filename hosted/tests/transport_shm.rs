@@ -29,10 +29,8 @@ use std::time::{Duration, Instant};
 use ipckit::channel::{bytes, mpsc_bytes};
 use ipckit::error::{CoreError, Error};
 use ipckit::message::{MessageReceiver, MessageSender};
-use support::messages::{check, ferr, fill, msg_len, serr};
-use support::{
-    ChildFail, DEADLINE, EXIT_CHECK, EXIT_OK, Rng, ShmGuard, child_main, fail, fork_child,
-};
+use support::messages::{check, ferr, fill, receive_sequence, send_sequence, serr};
+use support::{ChildFail, DEADLINE, EXIT_CHECK, EXIT_OK, ShmGuard, child_main, fail, fork_child};
 use support::{Suite, TestFn};
 
 type TestResult = Result<(), String>;
@@ -97,15 +95,8 @@ impl Kind {
 /// `PeerGone` (the sender closed).
 fn receive_all(rx: &mut dyn MessageReceiver, count: u64) -> Result<(), ChildFail> {
     let max = rx.max_message_len();
-    let mut rng = Rng(0x5eed);
     let mut buf = vec![0u8; max];
-    for i in 0..count {
-        let len = msg_len(&mut rng, i, max);
-        let n = rx
-            .recv_timeout(&mut buf, Some(DEADLINE))
-            .map_err(|e| ferr(&format!("recv {i}"), e))?;
-        check(&buf[..n], i, len)?;
-    }
+    receive_sequence(rx, &mut buf, count, max)?;
     match rx.recv_timeout(&mut buf, Some(DEADLINE)) {
         Err(e) if e.is_peer_gone() => Ok(()),
         Ok(n) => Err(fail(EXIT_CHECK, format!("an extra message of {n} bytes"))),
@@ -114,15 +105,7 @@ fn receive_all(rx: &mut dyn MessageReceiver, count: u64) -> Result<(), ChildFail
 }
 
 fn send_all(tx: &mut dyn MessageSender, count: u64) -> Result<(), ChildFail> {
-    let max = tx.max_message_len();
-    let mut rng = Rng(0x5eed);
-    let mut buf = Vec::with_capacity(max);
-    for i in 0..count {
-        let len = msg_len(&mut rng, i, max);
-        fill(&mut buf, i, len);
-        tx.send_timeout(&buf, Some(DEADLINE))
-            .map_err(|e| ferr(&format!("send {i}"), e))?;
-    }
+    send_sequence(tx, count, tx.max_message_len())?;
     match tx.flush(Some(DEADLINE)) {
         Ok(true) => Ok(()),
         other => Err(fail(EXIT_CHECK, format!("flush: {other:?}"))),

@@ -44,7 +44,7 @@ use ipckit::transport::tcp;
 use ipckit::transport::unix::{
     self, Datagram, SeqPacket, SeqPacketListener, UnixAddr, UnixStreamListener,
 };
-use support::messages::{check, ferr, fill, msg_len, serr};
+use support::messages::{check, ferr, fill, msg_len, receive_sequence, send_sequence, serr};
 use support::{
     Backoff, ChildFail, DEADLINE, EXIT_CHECK, EXIT_OK, Rng, child_main, fail, fork_child,
     unique_name,

@@ -7,6 +7,9 @@ use crate::process::{
     ChildFail, EXIT_CORRUPTED_ITEM, EXIT_OUT_OF_ORDER, EXIT_RING_ERROR, EXIT_TIMEOUT, fail,
 };
 use ipckit::error::{CoreError, Error};
+use ipckit::message::{MessageReceiver, MessageSender};
+
+use crate::process::DEADLINE;
 
 /// xorshift64*: a deterministic stream of lengths and batch sizes.
 pub struct Rng(pub u64);
@@ -83,4 +86,46 @@ pub fn ferr(what: &str, e: Error) -> ChildFail {
 /// The parent's error for an unexpected transport result.
 pub fn serr(what: &str, e: Error) -> String {
     format!("{what}: {e}")
+}
+
+/// The seed of [`msg_len`]'s lengths in the order tests: sender and
+/// receiver draw the same lengths.
+pub const ORDER_SEED: u64 = 0x5eed;
+
+/// Sends messages `0..count` of the order tests (lengths of at most `max`
+/// from [`ORDER_SEED`]), each send waiting at most [`DEADLINE`].
+pub fn send_sequence<S: MessageSender + ?Sized>(
+    tx: &mut S,
+    count: u64,
+    max: usize,
+) -> Result<(), ChildFail> {
+    let mut rng = Rng(ORDER_SEED);
+    let mut buf = Vec::with_capacity(max);
+    for i in 0..count {
+        let len = msg_len(&mut rng, i, max);
+        fill(&mut buf, i, len);
+        tx.send_timeout(&buf, Some(DEADLINE))
+            .map_err(|e| ferr(&format!("send {i}"), e))?;
+    }
+    Ok(())
+}
+
+/// Receives messages `0..count` of [`send_sequence`] into `buf` (at least
+/// `max` bytes) and checks each, every receive waiting at most
+/// [`DEADLINE`].
+pub fn receive_sequence<R: MessageReceiver + ?Sized>(
+    rx: &mut R,
+    buf: &mut [u8],
+    count: u64,
+    max: usize,
+) -> Result<(), ChildFail> {
+    let mut rng = Rng(ORDER_SEED);
+    for i in 0..count {
+        let len = msg_len(&mut rng, i, max);
+        let n = rx
+            .recv_timeout(buf, Some(DEADLINE))
+            .map_err(|e| ferr(&format!("recv {i}"), e))?;
+        check(&buf[..n], i, len)?;
+    }
+    Ok(())
 }

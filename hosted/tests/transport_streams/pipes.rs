@@ -68,7 +68,7 @@ pub(super) fn pipe_spawned_child() -> TestResult {
         .env(FD_ENV, fd.to_string());
     let mut child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
     drop(cmd); // our duplicate of the read end
-    send_all(&mut tx, MESSAGES, ORDER_MAX)?;
+    send_sequence(&mut tx, MESSAGES, ORDER_MAX).map_err(|f| f.msg)?;
     drop(tx);
     let status = wait_std(&mut child)?;
     if status.code() != Some(EXIT_OK) {

@@ -21,15 +21,8 @@ pub(super) fn receive_all<R: MessageReceiver>(
     max: usize,
     end: End,
 ) -> Result<(), ChildFail> {
-    let mut rng = Rng(0x5eed);
     let mut buf = vec![0u8; max];
-    for i in 0..count {
-        let len = msg_len(&mut rng, i, max);
-        let n = rx
-            .recv_timeout(&mut buf, Some(DEADLINE))
-            .map_err(|e| ferr(&format!("recv {i}"), e))?;
-        check(&buf[..n], i, len)?;
-    }
+    receive_sequence(rx, &mut buf, count, max)?;
     match (
         end,
         rx.recv_timeout(&mut buf, Some(Duration::from_millis(200))),
@@ -39,18 +32,6 @@ pub(super) fn receive_all<R: MessageReceiver>(
         (_, Ok(n)) => Err(fail(EXIT_CHECK, format!("an extra message of {n} bytes"))),
         (_, Err(e)) => Err(ferr("at the end", e)),
     }
-}
-
-pub(super) fn send_all<S: MessageSender>(tx: &mut S, count: u64, max: usize) -> TestResult {
-    let mut rng = Rng(0x5eed);
-    let mut buf = Vec::with_capacity(max);
-    for i in 0..count {
-        let len = msg_len(&mut rng, i, max);
-        fill(&mut buf, i, len);
-        tx.send_timeout(&buf, Some(DEADLINE))
-            .map_err(|e| serr(&format!("send {i}"), e))?;
-    }
-    Ok(())
 }
 
 /// 100 000 messages from this process to a forked child, in order and
@@ -69,7 +50,7 @@ pub(super) fn order<S: MessageSender, R: MessageReceiver>(
     })?;
     drop(rx);
     let mut tx = tx.take().expect("sender");
-    send_all(&mut tx, MESSAGES, max)?;
+    send_sequence(&mut tx, MESSAGES, max).map_err(|f| f.msg)?;
     drop(tx);
     child.expect_exit(EXIT_OK)
 }
