@@ -18,7 +18,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use ipckit::error::Error;
 use ipckit::shm::{MappedFile, ShmObject, Trust};
 use ipckit::transport::semaphore::{CountingSemaphore, NamedSemaphore};
-use support::{Ctx, FileGuard, QueueNameGuard, ShmGuard, run_tests, unique_name};
+use support::{Ctx, FileGuard, QueueNameGuard, ShmGuard, Suite, unique_name};
 
 /// `nobody`'s uid and gid on Debian.
 const NOBODY: u32 = 65534;
@@ -231,12 +231,10 @@ fn main() {
         ("channel object", channel_object),
         ("named semaphore", named_semaphore),
     ];
-    let mut tally = run_tests("foreign_objects", tests);
-    tally.check_leftovers("foreign_objects");
-    let sems = support::queue_leftovers();
-    if !sems.is_empty() {
-        tally.failed += 1;
-        println!("foreign_objects: named semaphores left behind: {sems:?}");
-    }
-    tally.finish("foreign_objects");
+    Suite::new()
+        .tests(tests.iter().copied())
+        .leftovers_checked()
+        .queue_leftovers_checked()
+        .run()
+        .exit();
 }

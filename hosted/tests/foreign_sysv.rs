@@ -23,7 +23,7 @@ use ipckit::transport::limits::LimitExceeded;
 use ipckit::transport::semaphore::{CountingSemaphore, SEMVMX, SysvSemaphoreSet};
 use ipckit::transport::sysv_mq::SysvMq;
 use support::{
-    Child, ChildFail, EXIT_CHECK, EXIT_OK, Exit, SharedWords, SysvGuard, fail, fork_main, run_tests,
+    Child, ChildFail, EXIT_CHECK, EXIT_OK, Exit, SharedWords, Suite, SysvGuard, fail, fork_main,
 };
 
 /// How long one step may wait before the test calls its peer stuck.
@@ -594,15 +594,9 @@ fn main() {
         ("invalid arguments are named", invalid_arguments),
         ("mq: msgmax changed under open queues", msgmax_changes),
     ];
-    let mut tally = run_tests("foreign_sysv", tests);
-    if tally.ran > 0 {
-        match cleanup() {
-            Ok(note) => println!("foreign_sysv: cleanup ... ok: {note}"),
-            Err(msg) => {
-                tally.failed += 1;
-                println!("foreign_sysv: cleanup ... FAILED: {msg}");
-            }
-        }
-    }
-    tally.finish("foreign_sysv");
+    Suite::new()
+        .tests(tests.iter().copied())
+        .after_each("cleanup", || cleanup().map(drop))
+        .run()
+        .exit();
 }

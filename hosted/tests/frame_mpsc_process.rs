@@ -293,5 +293,5 @@ fn killed_mid_grant() -> Result<String, String> {
 fn main() {
     type Test = fn() -> Result<String, String>;
     let tests: [(&str, Test); 2] = [("killed mid-grant", killed_mid_grant), ("stream", stream)];
-    run_tests("frame_mpsc_process", &tests).finish("frame_mpsc_process");
+    Suite::new().tests(tests).run().exit();
 }

@@ -360,5 +360,5 @@ fn main() {
         ("blocking stream", || stream(true)),
         ("dead producer", dead_producer),
     ];
-    run_tests("frame_spsc_process", &tests).finish("frame_spsc_process");
+    Suite::new().tests(tests).run().exit();
 }

@@ -22,7 +22,7 @@ use ipckit::error::Error;
 use ipckit::shm::{SharedMemory, ShmObject};
 use paths::{StopOnDrop, every_open, every_path, in_child, prop_in_child, word};
 use proptest::prelude::*;
-use support::{Ctx, SharedWords, ShmGuard, run_tests};
+use support::{Ctx, SharedWords, ShmGuard, Suite};
 
 macro_rules! ensure {
     ($cond:expr, $($msg:tt)+) => {
@@ -462,7 +462,9 @@ fn main() {
         ("headers changing while opened", concurrent_headers),
         ("header of an unfinished creator", not_initialised),
     ];
-    let mut tally = run_tests("header_proptest", tests);
-    tally.check_leftovers("header_proptest");
-    tally.finish("header_proptest");
+    Suite::new()
+        .tests(tests.iter().copied())
+        .leftovers_checked()
+        .run()
+        .exit();
 }

@@ -68,7 +68,7 @@ mod report;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use support::{ShmGuard, fork_child, fork_main, run_tests};
+use support::{ShmGuard, Suite, fork_child, fork_main};
 
 /// The kinds under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,13 +204,12 @@ fn main() {
             tests.push((label, Box::new(move || run(kind, mode, &l, sub_seed))));
         }
     }
-    let mut tally = run_tests("hostile", &tests);
+    let conclusion = Suite::new().tests(tests).leftovers_checked().run();
     println!(
         "hostile: hostile writes tried {} in all, {} calls checked, in {} sub-tests",
         WRITES.load(Relaxed),
         CALLS.load(Relaxed),
-        tally.ran
+        conclusion.num_passed + conclusion.num_failed
     );
-    tally.check_leftovers("hostile");
-    tally.finish("hostile");
+    conclusion.exit();
 }

@@ -556,5 +556,5 @@ fn main() {
         ("hostile peer", hostile_peer),
         ("stream", stream),
     ];
-    run_tests("mpmc_process", &tests).finish("mpmc_process");
+    Suite::new().tests(tests).run().exit();
 }

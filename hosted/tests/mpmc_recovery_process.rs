@@ -45,7 +45,7 @@ use ipckit::error::Role;
 use ipckit::shm::SharedMemory;
 use support::{
     ChildFail, Ctx, EXIT_CHECK, EXIT_CORRUPTED_ITEM, EXIT_OUT_OF_ORDER, EXIT_RING_ERROR, Exit,
-    SharedWords, ShmGuard, child_main, fail, fork_child, fork_main, run_tests,
+    SharedWords, ShmGuard, Suite, child_main, fail, fork_child, fork_main,
 };
 
 /// Generous: nothing here should wait for more than a few liveness slices.
@@ -505,7 +505,9 @@ fn main() {
             receiver_killed_holding_an_item,
         ),
     ];
-    let mut tally = run_tests("mpmc_recovery_process", tests);
-    tally.check_leftovers("mpmc_recovery_process");
-    tally.finish("mpmc_recovery_process");
+    Suite::new()
+        .tests(tests.iter().copied())
+        .leftovers_checked()
+        .run()
+        .exit();
 }

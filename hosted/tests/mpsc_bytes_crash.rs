@@ -35,9 +35,7 @@ use ipckit::channel::{self, mpsc_bytes};
 use ipckit::error::{CoreError, Error};
 use ipckit::frame::mpsc::Ring;
 use ipckit::shm::SharedMemory;
-use support::{
-    Ctx, EXIT_CHECK, Rng, SharedWords, ShmGuard, child_main, fail, fork_child, run_tests,
-};
+use support::{Ctx, EXIT_CHECK, Rng, SharedWords, ShmGuard, Suite, child_main, fail, fork_child};
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -552,7 +550,5 @@ fn main() {
             dead_claimants_slot_is_kept_until_skipped,
         ),
     ];
-    let mut tally = run_tests("mpsc_bytes_crash", &tests);
-    tally.check_leftovers("mpsc_bytes_crash");
-    tally.finish("mpsc_bytes_crash");
+    Suite::new().tests(tests).leftovers_checked().run().exit();
 }

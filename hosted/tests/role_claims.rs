@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use ipckit::channel::{self, ChannelStatus, ProcessId, bytes, mpsc_bytes, spsc};
 use ipckit::error::{CoreError, Error, Role};
 use ipckit::shm::{SharedMemory, ShmObject};
-use support::{Ctx, Exit, Rng, SharedWords, ShmGuard, fork_child, run_tests};
+use support::{Ctx, Exit, Rng, SharedWords, ShmGuard, Suite, fork_child};
 
 macro_rules! ensure {
     ($cond:expr, $($msg:tt)+) => {
@@ -304,7 +304,9 @@ fn main() {
         ("kills during open, take-over, drop", random_kills),
         ("every leftover state recovered", leftover_states),
     ];
-    let mut tally = run_tests("role_claims", tests);
-    tally.check_leftovers("role_claims");
-    tally.finish("role_claims");
+    Suite::new()
+        .tests(tests.iter().copied())
+        .leftovers_checked()
+        .run()
+        .exit();
 }

@@ -436,5 +436,5 @@ fn main() {
         ("mutex (sleeping)", || mutex(Mode::Sleeping)),
         ("mutex (adaptive + sleeping)", || mutex(Mode::Mixed)),
     ];
-    run_tests("semaphore_process", &tests).finish("semaphore_process");
+    Suite::new().tests(tests).run().exit();
 }

@@ -520,5 +520,5 @@ fn main() {
         ("hostile head", hostile_head),
         ("stream", stream),
     ];
-    run_tests("spsc_process", &tests).finish("spsc_process");
+    Suite::new().tests(tests).run().exit();
 }

@@ -8,8 +8,9 @@
 //! the maximum-size message and one byte more refused with
 //! [`FrameTooLarge`](CoreError::FrameTooLarge) and nothing lost, a sender
 //! that dies (its end never closed) and a receiver that dies: [`PeerGone`] within the
-//! liveness slice instead of a hang, `try_`/timeouts/`flush`/a too-small
-//! buffer in one process, and cleanup (no object left in `/dev/shm`).
+//! liveness slice instead of a hang, and cleanup (no object left in
+//! `/dev/shm`). `try_`/timeouts/`flush`/a too-small buffer in one process:
+//! the message contract (`message_contract.rs`).
 //! Every wait has a deadline.
 //!
 //! A forked child never uses an endpoint it inherited: it opens the channel
@@ -28,11 +29,9 @@ use std::time::{Duration, Instant};
 use ipckit::channel::{bytes, mpsc_bytes};
 use ipckit::error::{CoreError, Error};
 use ipckit::message::{MessageReceiver, MessageSender};
-use support::messages::{check, ferr, fill, msg_len, serr};
-use support::{
-    ChildFail, DEADLINE, EXIT_CHECK, EXIT_OK, Rng, ShmGuard, child_main, fail, fork_child,
-};
-use support::{TestFn, run_tests};
+use support::messages::{check, ferr, fill, receive_sequence, send_sequence, serr};
+use support::{ChildFail, DEADLINE, EXIT_CHECK, EXIT_OK, ShmGuard, child_main, fail, fork_child};
+use support::{Suite, TestFn};
 
 type TestResult = Result<(), String>;
 
@@ -96,15 +95,8 @@ impl Kind {
 /// `PeerGone` (the sender closed).
 fn receive_all(rx: &mut dyn MessageReceiver, count: u64) -> Result<(), ChildFail> {
     let max = rx.max_message_len();
-    let mut rng = Rng(0x5eed);
     let mut buf = vec![0u8; max];
-    for i in 0..count {
-        let len = msg_len(&mut rng, i, max);
-        let n = rx
-            .recv_timeout(&mut buf, Some(DEADLINE))
-            .map_err(|e| ferr(&format!("recv {i}"), e))?;
-        check(&buf[..n], i, len)?;
-    }
+    receive_sequence(rx, &mut buf, count, max)?;
     match rx.recv_timeout(&mut buf, Some(DEADLINE)) {
         Err(e) if e.is_peer_gone() => Ok(()),
         Ok(n) => Err(fail(EXIT_CHECK, format!("an extra message of {n} bytes"))),
@@ -113,15 +105,7 @@ fn receive_all(rx: &mut dyn MessageReceiver, count: u64) -> Result<(), ChildFail
 }
 
 fn send_all(tx: &mut dyn MessageSender, count: u64) -> Result<(), ChildFail> {
-    let max = tx.max_message_len();
-    let mut rng = Rng(0x5eed);
-    let mut buf = Vec::with_capacity(max);
-    for i in 0..count {
-        let len = msg_len(&mut rng, i, max);
-        fill(&mut buf, i, len);
-        tx.send_timeout(&buf, Some(DEADLINE))
-            .map_err(|e| ferr(&format!("send {i}"), e))?;
-    }
+    send_sequence(tx, count, tx.max_message_len())?;
     match tx.flush(Some(DEADLINE)) {
         Ok(true) => Ok(()),
         other => Err(fail(EXIT_CHECK, format!("flush: {other:?}"))),
@@ -303,77 +287,6 @@ fn receiver_dies(kind: Kind) -> TestResult {
     Ok(())
 }
 
-/// In one process: `try_recv` on empty is `Empty`, a timed receive is
-/// `TimedOut` after its timeout; a full channel gives `Full` to `try_send`
-/// and `TimedOut` to a timed send; `flush` has nothing to do; a buffer too
-/// small is `BufferTooSmall` with the message kept; everything accepted
-/// arrives in order.
-fn try_and_timeouts(kind: Kind) -> TestResult {
-    let guard = ShmGuard::new("timeouts");
-    let mut tx = kind.create_tx(&guard.0).map_err(|e| serr("create", e))?;
-    let mut rx = kind.open_rx(&guard.0).map_err(|e| serr("open", e))?;
-    let mut buf = vec![0u8; rx.max_message_len()];
-    match rx.try_recv(&mut buf) {
-        Err(e) if e.is_empty() => {}
-        other => return Err(format!("try_recv on empty: {other:?}")),
-    }
-    match rx.recv_timeout(&mut buf, Some(Duration::ZERO)) {
-        Err(e) if e.is_empty() => {}
-        other => return Err(format!("recv_timeout(ZERO) on empty: {other:?}")),
-    }
-    let t0 = Instant::now();
-    match rx.recv_timeout(&mut buf, Some(Duration::from_millis(80))) {
-        Err(e) if e.is_timeout() => {}
-        other => return Err(format!("recv_timeout on empty: {other:?}")),
-    }
-    let waited = t0.elapsed();
-    if waited < Duration::from_millis(80) || waited > NOTICE {
-        return Err(format!("recv_timeout(80 ms) took {waited:?}"));
-    }
-    let mut msg = Vec::new();
-    let mut accepted = 0u64;
-    loop {
-        fill(&mut msg, accepted, 300);
-        match tx.try_send(&msg) {
-            Ok(()) => accepted += 1,
-            Err(e) if e.is_full() => break,
-            Err(e) => return Err(serr("try_send", e)),
-        }
-        if accepted > u64::from(CAPACITY) {
-            return Err("never full".into());
-        }
-    }
-    let t0 = Instant::now();
-    match tx.send_timeout(&msg, Some(Duration::from_millis(80))) {
-        Err(e) if e.is_timeout() => {}
-        other => return Err(format!("send_timeout on full: {other:?}")),
-    }
-    if t0.elapsed() < Duration::from_millis(80) {
-        return Err(format!("send_timeout(80 ms) took {:?}", t0.elapsed()));
-    }
-    if !tx
-        .flush(Some(Duration::ZERO))
-        .map_err(|e| serr("flush", e))?
-    {
-        return Err("flush: something pending".into());
-    }
-    let mut small = [0u8; 10];
-    match rx.recv(&mut small) {
-        Err(Error::Core(CoreError::BufferTooSmall { required: 300 })) => {}
-        other => return Err(format!("small buffer: {other:?}")),
-    }
-    let first = rx.recv_vec().map_err(|e| serr("recv_vec", e))?;
-    check(&first, 0, 300).map_err(|f| f.msg)?;
-    for i in 1..accepted {
-        let n = rx.try_recv(&mut buf).map_err(|e| serr("try_recv", e))?;
-        check(&buf[..n], i, 300).map_err(|f| f.msg)?;
-    }
-    match rx.try_recv(&mut buf) {
-        Err(e) if e.is_empty() => Ok(()),
-        other => Err(format!("after draining: {other:?}")),
-    }
-}
-
 /// Names are removed: a created channel is in `/dev/shm` until its guard
 /// removes it, and opening it then fails.
 fn cleanup(kind: Kind) -> TestResult {
@@ -412,9 +325,6 @@ fn bytes_sender_dies() -> TestResult {
 fn bytes_receiver_dies() -> TestResult {
     receiver_dies(Kind::Bytes)
 }
-fn bytes_timeouts() -> TestResult {
-    try_and_timeouts(Kind::Bytes)
-}
 fn bytes_cleanup() -> TestResult {
     cleanup(Kind::Bytes)
 }
@@ -433,9 +343,6 @@ fn mpsc_sender_dies() -> TestResult {
 fn mpsc_receiver_dies() -> TestResult {
     receiver_dies(Kind::Mpsc)
 }
-fn mpsc_timeouts() -> TestResult {
-    try_and_timeouts(Kind::Mpsc)
-}
 fn mpsc_cleanup() -> TestResult {
     cleanup(Kind::Mpsc)
 }
@@ -447,17 +354,17 @@ fn main() {
         ("bytes_max", bytes_max),
         ("bytes_sender_dies", bytes_sender_dies),
         ("bytes_receiver_dies", bytes_receiver_dies),
-        ("bytes_timeouts", bytes_timeouts),
         ("bytes_cleanup", bytes_cleanup),
         ("mpsc_order_to_child", mpsc_order_to_child),
         ("mpsc_order_from_child", mpsc_order_from_child),
         ("mpsc_max", mpsc_max),
         ("mpsc_sender_dies", mpsc_sender_dies),
         ("mpsc_receiver_dies", mpsc_receiver_dies),
-        ("mpsc_timeouts", mpsc_timeouts),
         ("mpsc_cleanup", mpsc_cleanup),
     ];
-    let mut tally = run_tests("transport_shm", tests);
-    tally.check_leftovers("transport_shm");
-    tally.finish("transport_shm");
+    Suite::new()
+        .tests(tests.iter().copied())
+        .leftovers_checked()
+        .run()
+        .exit();
 }

@@ -89,7 +89,9 @@ fn main() {
         let test: Test = Box::new(move || harness::run_kind(kind, i as u64, kills, seed));
         (kind.name(), test)
     }));
-    let mut tally = support::run_tests("kill", &tests);
-    tally.check_leftovers("kill");
-    tally.finish("kill");
+    support::Suite::new()
+        .tests(tests)
+        .leftovers_checked()
+        .run()
+        .exit();
 }
