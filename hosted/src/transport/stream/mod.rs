@@ -8,8 +8,7 @@
 //! Each is an owned value around any `F: AsFd` (an [`OwnedFd`](std::os::fd::OwnedFd),
 //! a [`UnixStream`](std::os::unix::net::UnixStream), a
 //! [`TcpStream`](std::net::TcpStream), a [`ChildStdin`](std::process::ChildStdin), ...)
-//! and implements [`MessageSender`](crate::message::MessageSender) and/or
-//! [`MessageReceiver`](crate::message::MessageReceiver).
+//! and implements [`MessageSender`] and/or [`MessageReceiver`].
 //!
 //! # How it waits
 //! The descriptor is switched to non-blocking mode (`O_NONBLOCK`, on the
@@ -32,8 +31,7 @@
 //! passes after *part* of a frame went out, the writer copies the unsent
 //! rest into an internal buffer, reports the message as sent (`Ok`: it is
 //! accepted and will arrive whole), and finishes the rest before the next
-//! frame, at the start of the next call (or in
-//! [`MessageSender::flush`](crate::message::MessageSender::flush)). If
+//! frame, at the start of the next call (or in [`MessageSender::flush`]). If
 //! it cannot finish that rest before the next call's deadline, the next
 //! message is refused with `Full`/`TimedOut`, never interleaved. When no
 //! byte of a frame could be written, the call fails with
@@ -42,7 +40,7 @@
 //!
 //! # Receiving
 //! The reader reads up to 256 KiB per `read(2)` and decodes frames with the
-//! core's [`Decoder`](crate::frame::codec::Decoder); a frame that lies wholly in one read is copied once,
+//! core's [`Decoder`]; a frame that lies wholly in one read is copied once,
 //! into the caller's buffer. The length prefix is looked at before a frame
 //! is taken: a buffer too small for it is
 //! [`BufferTooSmall`](crate::CoreError::BufferTooSmall) and the frame stays
@@ -50,14 +48,14 @@
 //! [`FrameTooLarge`](crate::CoreError::FrameTooLarge) and final (the stream
 //! cannot be resynchronised). When the writer closes its end, the reader
 //! first delivers every complete frame, then reports a clean end between
-//! frames as [`Error::PeerGone`](crate::Error::PeerGone) and a stream cut inside a frame as
+//! frames as [`Error::PeerGone`] and a stream cut inside a frame as
 //! [`Truncated`](crate::CoreError::Truncated); both are final.
 //!
 //! # `SIGPIPE`
 //! Writes to a socket pass `MSG_NOSIGNAL`. Writes to a pipe or FIFO whose
 //! reader is gone raise `SIGPIPE`; Rust programs ignore it (the standard
 //! library sets it to `SIG_IGN` before `main`), so the write fails with
-//! `EPIPE` and the writer returns [`Error::PeerGone`](crate::Error::PeerGone). A program that
+//! `EPIPE` and the writer returns [`Error::PeerGone`]. A program that
 //! restored the default action is killed instead, as with any pipe.
 //!
 //! ```
@@ -78,6 +76,13 @@
 //! assert!(rx.recv(&mut buf).unwrap_err().is_peer_gone());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+#[cfg(doc)]
+use crate::error::Error;
+#[cfg(doc)]
+use crate::frame::codec::Decoder;
+#[cfg(doc)]
+use crate::message::{MessageReceiver, MessageSender};
 
 mod fd;
 mod framed;
