@@ -1,8 +1,10 @@
 //! The liveness block's judgements of intents, on a block on the heap.
 
 use std::cell::Cell;
+use std::ptr::NonNull;
 
 use super::*;
+use crate::error::Role;
 
 /// A liveness block in heap memory (8-aligned), and the block over it.
 fn heap_block() -> (Vec<u64>, Block) {

@@ -1,0 +1,107 @@
+//! `SOCK_DGRAM`: messages to a bound address.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::UnixAddr;
+use super::message::{recv_message, send_message};
+use super::socket::{bind, connect, remove_socket_file, socket, socket_file, socketpair};
+use crate::error::Result;
+use crate::message::{MessageReceiver, MessageSender};
+use crate::transport::stream::Deadline;
+
+/// A `SOCK_DGRAM` Unix socket: messages with the kernel's boundaries.
+///
+/// A receiver [`bind`](Self::bind)s an address; a sender
+/// [`connect`](Self::connect)s to it; a [`pair`](Self::pair) is connected
+/// both ways. Delivery between local sockets is reliable and ordered, and
+/// a sender waits while the receiver's queue is full. A sender whose
+/// receiver is gone gets [`Error::PeerGone`](crate::error::Error::PeerGone); a receiver cannot learn that
+/// its senders are gone (no connection) and waits out its timeout.
+#[derive(Debug)]
+pub struct Datagram {
+    fd: OwnedFd,
+    max: usize,
+    owned_path: Option<(PathBuf, u32)>,
+}
+
+impl Datagram {
+    /// A socket bound to `addr`, to receive at (a socket file it creates is
+    /// removed when it drops in this process).
+    pub fn bind(addr: &UnixAddr, max_message_len: usize) -> Result<Self> {
+        let fd = socket(libc::SOCK_DGRAM)?;
+        bind(fd.as_fd(), addr)?;
+        let owned_path = socket_file(addr);
+        Ok(Self {
+            fd,
+            max: max_message_len,
+            owned_path,
+        })
+    }
+
+    /// An unbound socket connected to `addr`, to send to.
+    pub fn connect(addr: &UnixAddr, max_message_len: usize) -> Result<Self> {
+        let fd = socket(libc::SOCK_DGRAM)?;
+        connect(fd.as_fd(), addr)?;
+        Ok(Self {
+            fd,
+            max: max_message_len,
+            owned_path: None,
+        })
+    }
+
+    /// A pair connected to each other (`socketpair`).
+    pub fn pair(max_message_len: usize) -> Result<(Self, Self)> {
+        let (a, b) = socketpair(libc::SOCK_DGRAM)?;
+        let mk = |fd| Self {
+            fd,
+            max: max_message_len,
+            owned_path: None,
+        };
+        Ok((mk(a), mk(b)))
+    }
+
+    /// Changes the maximum message length.
+    pub fn set_max_message_len(&mut self, max: usize) {
+        self.max = max;
+    }
+}
+
+impl MessageSender for Datagram {
+    fn send_timeout(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
+        send_message(self.fd.as_fd(), msg, self.max, Deadline::new(timeout))
+    }
+
+    fn max_message_len(&self) -> usize {
+        self.max
+    }
+}
+
+impl MessageReceiver for Datagram {
+    fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
+        recv_message(
+            self.fd.as_fd(),
+            buf,
+            self.max,
+            false,
+            Deadline::new(timeout),
+        )
+    }
+
+    fn max_message_len(&self) -> usize {
+        self.max
+    }
+}
+
+impl AsFd for Datagram {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Drop for Datagram {
+    fn drop(&mut self) {
+        remove_socket_file(&self.owned_path);
+    }
+}

@@ -1,0 +1,115 @@
+//! `SOCK_SEQPACKET`: connected, reliable messages.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
+
+use super::UnixAddr;
+use super::cred::pass_cred;
+use super::message::{recv_message, send_message};
+use super::socket::{Listening, connect, socket, socketpair};
+use crate::error::Result;
+use crate::message::{MessageReceiver, MessageSender};
+use crate::transport::stream::Deadline;
+
+/// A connected `SOCK_SEQPACKET` socket: reliable, ordered messages with
+/// the kernel's boundaries, in both directions.
+#[derive(Debug)]
+pub struct SeqPacket {
+    fd: OwnedFd,
+    max: usize,
+}
+
+impl SeqPacket {
+    fn new(fd: OwnedFd, max: usize) -> Result<Self> {
+        pass_cred(fd.as_fd())?;
+        Ok(Self { fd, max })
+    }
+
+    /// Connects to the [`SeqPacketListener`] at `addr`; messages of at most
+    /// `max_message_len` bytes.
+    pub fn connect(addr: &UnixAddr, max_message_len: usize) -> Result<Self> {
+        let fd = socket(libc::SOCK_SEQPACKET)?;
+        pass_cred(fd.as_fd())?;
+        connect(fd.as_fd(), addr)?;
+        Ok(Self {
+            fd,
+            max: max_message_len,
+        })
+    }
+
+    /// A connected pair (`socketpair`), to share with a forked child.
+    pub fn pair(max_message_len: usize) -> Result<(Self, Self)> {
+        let (a, b) = socketpair(libc::SOCK_SEQPACKET)?;
+        Ok((
+            Self::new(a, max_message_len)?,
+            Self::new(b, max_message_len)?,
+        ))
+    }
+
+    /// Changes the maximum message length.
+    pub fn set_max_message_len(&mut self, max: usize) {
+        self.max = max;
+    }
+}
+
+impl MessageSender for SeqPacket {
+    fn send_timeout(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
+        send_message(self.fd.as_fd(), msg, self.max, Deadline::new(timeout))
+    }
+
+    fn max_message_len(&self) -> usize {
+        self.max
+    }
+}
+
+impl MessageReceiver for SeqPacket {
+    fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
+        recv_message(self.fd.as_fd(), buf, self.max, true, Deadline::new(timeout))
+    }
+
+    fn max_message_len(&self) -> usize {
+        self.max
+    }
+}
+
+impl AsFd for SeqPacket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// A listening `SOCK_SEQPACKET` socket (see [`UnixStreamListener`](super::UnixStreamListener) for
+/// the socket file's life).
+#[derive(Debug)]
+pub struct SeqPacketListener {
+    inner: Listening,
+    max: usize,
+}
+
+impl SeqPacketListener {
+    /// Binds and listens at `addr`; connections carry messages of at most
+    /// `max_message_len` bytes.
+    pub fn bind(addr: &UnixAddr, max_message_len: usize) -> Result<Self> {
+        Ok(Self {
+            inner: Listening::bind(addr, libc::SOCK_SEQPACKET)?,
+            max: max_message_len,
+        })
+    }
+
+    /// The address it listens at.
+    pub fn addr(&self) -> &UnixAddr {
+        &self.inner.addr
+    }
+
+    /// Accepts the next connection, waiting at most `timeout`.
+    pub fn accept(&self, timeout: Option<Duration>) -> Result<SeqPacket> {
+        let fd = self.inner.accept(Deadline::new(timeout))?;
+        SeqPacket::new(fd, self.max)
+    }
+}
+
+impl AsFd for SeqPacketListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.fd.as_fd()
+    }
+}

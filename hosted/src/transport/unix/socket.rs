@@ -1,0 +1,163 @@
+//! The system calls every Unix socket starts with (`socket`,
+//! `socketpair`, `bind`, `connect`), and a listening socket.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+
+use super::UnixAddr;
+use crate::error::{Error, OsError, Result};
+use crate::transport::stream::{Deadline, wait_fd};
+
+/// A new Unix socket of `kind` (`SOCK_CLOEXEC`).
+pub(super) fn socket(kind: libc::c_int) -> Result<OwnedFd> {
+    // SAFETY: plain call; no memory is passed.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, kind | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(Error::last_os("socket", "AF_UNIX"));
+    }
+    // SAFETY: `socket` succeeded: the descriptor is new and ours alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A connected pair of Unix sockets of `kind`.
+pub(super) fn socketpair(kind: libc::c_int) -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` has room for the two descriptors written.
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            kind | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if r < 0 {
+        return Err(Error::last_os("socketpair", "AF_UNIX"));
+    }
+    // SAFETY: `socketpair` succeeded: both descriptors are new and ours.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// `bind` (`EADDRINUSE` is [`Error::AlreadyExists`]).
+pub(super) fn bind(fd: BorrowedFd<'_>, addr: &UnixAddr) -> Result<()> {
+    let (sa, len) = addr.to_sockaddr()?;
+    // SAFETY: `sa` is a valid `sockaddr_un` of `len` bytes.
+    let r = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sa as *const libc::sockaddr_un).cast(),
+            len,
+        )
+    };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EADDRINUSE) {
+            return Err(Error::AlreadyExists(OsError::new(
+                "bind",
+                addr.describe(),
+                e,
+            )));
+        }
+        return Err(Error::os("bind", addr.describe(), e));
+    }
+    Ok(())
+}
+
+/// `connect`, retried on `EINTR` (a socket in blocking mode).
+pub(super) fn connect(fd: BorrowedFd<'_>, addr: &UnixAddr) -> Result<()> {
+    let (sa, len) = addr.to_sockaddr()?;
+    // SAFETY: `sa` is a valid `sockaddr_un` of `len` bytes.
+    let r = unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            (&sa as *const libc::sockaddr_un).cast(),
+            len,
+        )
+    };
+    if r < 0 {
+        return Err(Error::last_os("connect", addr.describe()));
+    }
+    Ok(())
+}
+
+/// The socket file that binding `addr` creates, with this process's pid:
+/// only the process that created it removes it ([`remove_socket_file`]).
+pub(super) fn socket_file(addr: &UnixAddr) -> Option<(PathBuf, u32)> {
+    match addr {
+        UnixAddr::Path(p) => Some((p.clone(), std::process::id())),
+        UnixAddr::Abstract(_) => None,
+    }
+}
+
+/// Removes the socket file of [`socket_file`] if this process created it
+/// (a forked child's copy leaves it alone).
+pub(super) fn remove_socket_file(owned: &Option<(PathBuf, u32)>) {
+    if let Some((path, pid)) = owned {
+        if *pid == std::process::id() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// A listening socket; removes the socket file it created when dropped in
+/// the creating process.
+#[derive(Debug)]
+pub(super) struct Listening {
+    pub(super) fd: OwnedFd,
+    pub(super) addr: UnixAddr,
+    /// The socket file to remove, and the pid that created it.
+    owned_path: Option<(PathBuf, u32)>,
+}
+
+impl Listening {
+    pub(super) fn bind(addr: &UnixAddr, kind: libc::c_int) -> Result<Self> {
+        let fd = socket(kind | libc::SOCK_NONBLOCK)?;
+        bind(fd.as_fd(), addr)?;
+        let owned_path = socket_file(addr);
+        let me = Self {
+            fd,
+            addr: addr.clone(),
+            owned_path,
+        };
+        // SAFETY: plain call on our socket.
+        if unsafe { libc::listen(me.fd.as_raw_fd(), 128) } < 0 {
+            return Err(Error::last_os("listen", addr.describe()));
+        }
+        Ok(me)
+    }
+
+    pub(super) fn accept(&self, deadline: Deadline) -> Result<OwnedFd> {
+        loop {
+            // SAFETY: null address pointers are allowed (address not wanted).
+            let fd = unsafe {
+                libc::accept4(
+                    self.fd.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    libc::SOCK_CLOEXEC,
+                )
+            };
+            if fd >= 0 {
+                // SAFETY: `accept4` succeeded: the descriptor is ours alone.
+                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => {}
+                io::ErrorKind::WouldBlock => {
+                    if wait_fd(self.fd.as_fd(), libc::POLLIN, deadline)?.is_none() {
+                        return Err(deadline.expired(false));
+                    }
+                }
+                _ => return Err(Error::os("accept4", self.addr.describe(), e)),
+            }
+        }
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        remove_socket_file(&self.owned_path);
+    }
+}
