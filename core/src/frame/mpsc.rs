@@ -231,7 +231,7 @@ use crate::intent::Intent;
 use crate::region::Region;
 use crate::region::{FLAG_WAKES, Header, LINE, ObjectKind, Reserved, claim, release_claim};
 use crate::sync::{AtomicU32, Ordering, fence};
-use crate::wait::{Announce, Blocker, Notify, Spin, wake_waiters};
+use crate::wait::{Announce, Attempt, Notify, Spin, block_on, wake_waiters};
 
 /// Offset of the data area from the region base.
 ///

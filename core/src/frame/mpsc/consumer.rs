@@ -168,89 +168,93 @@ impl<'a, N: Notify> Consumer<'a, N> {
     }
 
     /// Waits for a committed frame at `head` (module docs, "Blocking"),
-    /// skipping records stalled longer than the stall timeout.
+    /// skipping records stalled longer than the stall timeout: the stall
+    /// watch runs around the blocking loop, which it gives the stall's
+    /// deadline when that comes before the caller's.
     fn wait_ready(&mut self, timeout: Option<Duration>) -> Result<Ready> {
+        let Some(patience) = self.stall_timeout else {
+            return self.wait_step(timeout);
+        };
+        // A frame that is there needs no clock.
         if let Step::Ready(r) = self.step()? {
             return Ok(r);
         }
         let deadline = crate::wait::deadline(&self.notify, timeout)?;
-        let ring = self.ring.clone();
-        let c = ring.control();
-        let waiters = &c.producer.consumer_waiting;
-        let mask = ring.capacity - 1;
         // The stall being watched, and when it was first seen.
         let mut watch: Option<(Stall, Duration)> = None;
         loop {
-            let mut limit = deadline;
-            if let Some(patience) = self.stall_timeout {
-                let now = self.now()?;
-                match (self.stalled()?, watch) {
-                    (Some(s), Some((w, since))) if s.same_record(&w) => {
-                        if now.saturating_sub(since) >= patience {
-                            let skipped = self.skip_stalled(&w)?;
-                            watch = if skipped > 0 { None } else { Some((s, now)) };
-                            if let Step::Ready(r) = self.step()? {
-                                return Ok(r);
-                            }
-                            continue;
+            let now = self.now()?;
+            match (self.stalled()?, watch) {
+                (Some(s), Some((w, since))) if s.same_record(&w) => {
+                    if now.saturating_sub(since) >= patience {
+                        let skipped = self.skip_stalled(&w)?;
+                        watch = if skipped > 0 { None } else { Some((s, now)) };
+                        if let Step::Ready(r) = self.step()? {
+                            return Ok(r);
                         }
+                        continue;
                     }
-                    (Some(s), _) => watch = Some((s, now)),
-                    (None, _) => watch = None,
                 }
-                if let Some((_, since)) = watch {
-                    let at = since.saturating_add(patience);
-                    limit = Some(limit.map_or(at, |l| l.min(at)));
-                }
+                (Some(s), _) => watch = Some((s, now)),
+                (None, _) => watch = None,
             }
-            let relative = match limit {
-                None => None,
-                Some(l) => Some(l.saturating_sub(self.now()?)),
-            };
-            let mut blocker = Blocker::new(&self.notify, relative, Announce::Single)?;
-            loop {
-                // A waking notifier sleeps on the doorbell; a spinning one
-                // polls the header at `head`, which changes on every write.
-                let word = if N::WAKES {
-                    &c.producer.doorbell
-                } else {
-                    ring.data.word(self.head & mask, 0)
-                };
-                match blocker.sleep(&self.notify, word, waiters) {
-                    Ok(()) => {}
-                    Err(Error::TimedOut) => {
-                        let expired = match deadline {
-                            Some(d) => self.now()? >= d,
-                            None => false,
-                        };
-                        if expired {
-                            return Err(Error::TimedOut);
-                        }
-                        break; // the stall deadline: look at the stall
+            let mut limit = deadline;
+            if let Some((_, since)) = watch {
+                let at = since.saturating_add(patience);
+                limit = Some(limit.map_or(at, |l| l.min(at)));
+            }
+            let relative = limit.map(|l| l.saturating_sub(now));
+            match self.wait_step(relative) {
+                Err(Error::TimedOut) => {
+                    let expired = match deadline {
+                        Some(d) => self.now()? >= d,
+                        None => false,
+                    };
+                    if expired {
+                        return Err(Error::TimedOut);
                     }
-                    Err(e) => return Err(e),
+                    // The stall's deadline: look at the stall again.
                 }
-                blocker.prepare(&self.notify, word, waiters);
-                // The doorbell was loaded Relaxed: a producer's bump seen
-                // there must make its commit visible to the re-check.
-                fence(Ordering::Acquire);
-                match self.step() {
-                    Ok(Step::Ready(r)) => {
-                        blocker.finish(waiters);
-                        return Ok(r);
-                    }
-                    // The look's budget ran out with records left: no
-                    // sleep (nobody may wake us for those), only the
-                    // deadline check of the next `sleep`.
-                    Ok(Step::More) => blocker.retry(waiters),
-                    Ok(_) => {}
-                    Err(e) => {
-                        blocker.finish(waiters);
-                        return Err(e);
-                    }
-                }
+                done => return done,
             }
         }
+    }
+
+    /// The core's blocking loop around [`step`](Self::step), for at most
+    /// `timeout`: the first look is the fast path; then a waking notifier
+    /// sleeps on the doorbell, a spinning one polls the header word at
+    /// `head`, which changes on every write.
+    fn wait_step(&mut self, timeout: Option<Duration>) -> Result<Ready> {
+        let ring = self.ring.clone();
+        let c = ring.control();
+        let mask = ring.capacity - 1;
+        let mut first = true;
+        block_on(
+            self,
+            |s| &s.notify,
+            timeout,
+            Announce::Single,
+            &c.producer.consumer_waiting,
+            |s| {
+                if !core::mem::take(&mut first) {
+                    // The doorbell was loaded Relaxed: a producer's bump
+                    // seen there must make its commit visible to this look.
+                    fence(Ordering::Acquire);
+                }
+                Ok(match s.step()? {
+                    Step::Ready(r) => Attempt::Ready(r),
+                    // The look's budget ran out with records left: no sleep
+                    // (nobody may wake us for those), only the deadline.
+                    Step::More => Attempt::Again,
+                    Step::Empty | Step::InProgress if N::WAKES => {
+                        Attempt::Wait(&c.producer.doorbell)
+                    }
+                    Step::Empty | Step::InProgress => {
+                        Attempt::Wait(ring.data.word(s.head & mask, 0))
+                    }
+                })
+            },
+        )
     }
 
     fn now(&self) -> Result<Duration> {

@@ -341,28 +341,25 @@ impl<'a, N: Notify> Producer<'a, N> {
         Ok(Grant::new(self, claim))
     }
 
+    /// [`claim`](Self::claim) in the core's blocking loop: waiting
+    /// producers sleep on `head`, which the consumer stores (and wakes them
+    /// on) after every record it consumes.
     fn claim_blocking(&self, len: u32, timeout: Option<Duration>) -> Result<Claim> {
-        if let Some(claim) = self.claim(len)? {
-            return Ok(claim);
-        }
         let c = self.ring.control();
-        let (word, waiters) = (&c.consumer.head, &c.consumer.producers_waiting);
-        let mut blocker = Blocker::new(&self.notify, timeout, Announce::Counter)?;
-        loop {
-            blocker.sleep(&self.notify, word, waiters)?;
-            blocker.prepare(&self.notify, word, waiters);
-            match self.claim(len) {
-                Ok(None) => {}
-                Ok(Some(claim)) => {
-                    blocker.finish(waiters);
-                    return Ok(claim);
-                }
-                Err(e) => {
-                    blocker.finish(waiters);
-                    return Err(e);
-                }
-            }
-        }
+        let head = &c.consumer.head;
+        block_on(
+            &mut &*self,
+            |p| &p.notify,
+            timeout,
+            Announce::Counter,
+            &c.consumer.producers_waiting,
+            |p| {
+                Ok(match p.claim(len)? {
+                    Some(claim) => Attempt::Ready(claim),
+                    None => Attempt::Wait(head),
+                })
+            },
+        )
     }
 
     /// Sends a copy of `frame`, or [`Error::Full`] /
