@@ -231,7 +231,7 @@ fn grant_commit_shrink_drop_and_oversize() {
     // Committing more than granted commits nothing, and the space is not
     // lost: the consumer moves on.
     let g = tx.try_grant(10).unwrap();
-    assert_eq!(g.commit(11), Err(Error::FrameTooLarge { len: 11, max: 10 }));
+    assert_eq!(g.commit(11), Err(Error::OutOfRange { end: 11, len: 10 }));
     tx.try_send(b"next").unwrap();
     assert_eq!(recv_vec(&mut rx).unwrap(), b"next");
     // A dropped grant never holds the consumer up.
@@ -267,12 +267,12 @@ fn buffer_too_small_leaves_the_frame_queued() {
         Err(Error::BufferTooSmall { required: 5 })
     );
     let mut part = [0; 3];
-    assert_eq!(f.read_at(3, &mut part), 2);
+    assert_eq!(f.read_partial(3, &mut part), 2);
     assert_eq!(&part[..2], b"45");
-    assert_eq!(f.read_at(usize::MAX, &mut part), 0);
+    assert_eq!(f.read_partial(usize::MAX, &mut part), 0);
     // SAFETY: both ends are in this test.
     assert_eq!(unsafe { f.as_slice() }, b"12345");
-    let _ = f;
+    drop(f);
     assert_eq!(recv_vec(&mut rx).unwrap(), b"12345");
 }
 
