@@ -2,6 +2,12 @@
 
 use super::*;
 
+/// Under loom: a unit's payload cell.
+#[cfg(ipckit_loom)]
+type Cell = *const crate::sync::SlotCell<u64>;
+#[cfg(ipckit_loom)]
+use core::ops::Range;
+
 /// Access to the data area. In production a pointer to `capacity` bytes;
 /// header words are atomics on those bytes, payload moves by raw copies.
 #[cfg(not(ipckit_loom))]
@@ -78,20 +84,16 @@ impl Data {
         }
         #[cfg(ipckit_loom)]
         {
-            let mut i = 0;
-            while i < src.len() {
-                let b = off as usize + i;
-                let (unit, start) = (b / 8, b % 8);
-                let n = (8 - start).min(src.len() - i);
-                // SAFETY: the unit is in bounds and owned (caller contract).
-                let cell = unsafe { core::ptr::addr_of!((*self.base.as_ptr().add(unit)).bytes) };
-                // SAFETY: as above; the producer owns the whole unit.
+            let write = |cell: Cell, bytes: Range<usize>, at: Range<usize>| {
+                // SAFETY: the cell is in bounds and owned (caller contract);
+                // the producer owns the whole unit.
                 let mut v = unsafe { crate::sync::SlotCell::read(cell) }.to_ne_bytes();
-                v[start..start + n].copy_from_slice(&src[i..i + n]);
+                v[bytes].copy_from_slice(&src[at]);
                 // SAFETY: as above.
                 unsafe { crate::sync::SlotCell::write(cell, u64::from_ne_bytes(v)) };
-                i += n;
-            }
+            };
+            // SAFETY: in bounds (caller contract).
+            unsafe { self.each_unit(off, src.len(), write) }
         }
     }
 
@@ -114,18 +116,44 @@ impl Data {
         }
         #[cfg(ipckit_loom)]
         {
-            let mut i = 0;
-            while i < dst.len() {
-                let b = off as usize + i;
-                let (unit, start) = (b / 8, b % 8);
-                let n = (8 - start).min(dst.len() - i);
-                // SAFETY: the unit is in bounds and readable (caller contract).
-                let cell = unsafe { core::ptr::addr_of!((*self.base.as_ptr().add(unit)).bytes) };
-                // SAFETY: as above.
+            let len = dst.len();
+            let read = |cell: Cell, bytes: Range<usize>, at: Range<usize>| {
+                // SAFETY: the cell is in bounds and readable (caller contract).
                 let v = unsafe { crate::sync::SlotCell::read(cell) }.to_ne_bytes();
-                dst[i..i + n].copy_from_slice(&v[start..start + n]);
-                i += n;
-            }
+                dst[at].copy_from_slice(&v[bytes]);
+            };
+            // SAFETY: in bounds (caller contract).
+            unsafe { self.each_unit(off, len, read) }
+        }
+    }
+
+    /// Under loom: calls `each(cell, bytes, at)` for every unit that the
+    /// `len` bytes from byte `off` touch, with the unit's payload cell, the
+    /// range of its bytes they cover and the matching range of the caller's
+    /// slice.
+    ///
+    /// # Safety
+    /// `off + len <= capacity`.
+    #[cfg(ipckit_loom)]
+    unsafe fn each_unit(
+        &self,
+        off: u32,
+        len: usize,
+        mut each: impl FnMut(
+            *const crate::sync::SlotCell<u64>,
+            core::ops::Range<usize>,
+            core::ops::Range<usize>,
+        ),
+    ) {
+        let mut i = 0;
+        while i < len {
+            let b = off as usize + i;
+            let (unit, start) = (b / 8, b % 8);
+            let n = (8 - start).min(len - i);
+            // SAFETY: `unit` is below the number of units (caller contract).
+            let cell = unsafe { core::ptr::addr_of!((*self.base.as_ptr().add(unit)).bytes) };
+            each(cell, start..start + n, i..i + n);
+            i += n;
         }
     }
 
