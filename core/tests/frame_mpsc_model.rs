@@ -138,8 +138,8 @@ proptest! {
                         let n = n as usize % (len + 2);
                         match g.commit(n) {
                             Ok(()) => Some(bytes_of(t, len)[..n].to_vec()),
-                            Err(Error::FrameTooLarge { .. }) => {
-                                prop_assert!(n > len);
+                            Err(Error::OutOfRange { end, len: l }) => {
+                                prop_assert!(n > len && end == n && l == len);
                                 None
                             }
                             Err(e) => return Err(TestCaseError::fail(format!("commit: {e}"))),

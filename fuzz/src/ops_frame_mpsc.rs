@@ -282,9 +282,9 @@ impl World<'_> {
                 let src: Vec<u8> = (0..n).map(|i| (i as u8) ^ 0x77).collect();
                 let got = open.grant.write_at(offset, &src);
                 if offset + n > len {
-                    let err = Error::FrameTooLarge {
-                        len: (offset + n) as u32,
-                        max: len as u32,
+                    let err = Error::OutOfRange {
+                        end: offset + n,
+                        len,
                     };
                     assert_eq!(got, Err(err), "write_at");
                 } else {
@@ -297,10 +297,7 @@ impl World<'_> {
                 let n = usize::from(input.byte()) % (len + 2);
                 let got = open.grant.commit(n);
                 let committed = if n > len {
-                    let err = Error::FrameTooLarge {
-                        len: n as u32,
-                        max: len as u32,
-                    };
+                    let err = Error::OutOfRange { end: n, len };
                     assert_eq!(got, Err(err), "commit");
                     None
                 } else {
@@ -509,10 +506,23 @@ impl World<'_> {
                 _ => {
                     let offset = usize::from(input.byte()) % (len + 2);
                     let n = usize::from(input.byte()) % (len + 2);
-                    let got = frame.read_at(offset, &mut self.buf[..n]);
-                    assert_eq!(got, len.saturating_sub(offset).min(n), "read_at");
+                    let (name, got) = if input.byte() & 1 == 0 {
+                        let got = frame.read_partial(offset, &mut self.buf[..n]);
+                        assert_eq!(got, len.saturating_sub(offset).min(n), "read_partial");
+                        ("read_partial", got)
+                    } else {
+                        let got = frame.read_at(offset, &mut self.buf[..n]);
+                        if offset + n > len {
+                            let err = Error::OutOfRange { end: offset + n, len };
+                            assert_eq!(got, Err(err), "read_at");
+                            ("read_at", 0)
+                        } else {
+                            assert_eq!(got, Ok(()), "read_at");
+                            ("read_at", n)
+                        }
+                    };
                     if let (Some((p, _)), false, true) = (&expected, self.tainted(), got > 0) {
-                        assert_eq!(&self.buf[..got], &p[offset..offset + got], "read_at");
+                        assert_eq!(&self.buf[..got], &p[offset..offset + got], "{name}");
                     }
                 }
             }

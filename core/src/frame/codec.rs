@@ -79,12 +79,6 @@ use core::fmt;
 use crate::error::{Error, Result};
 
 /// The bytes of a frame's length prefix.
-///
-/// ```
-/// use ipckit_core::frame::codec::{Encoder, PREFIX_LEN};
-/// assert_eq!(Encoder::new(64).encode_prefix(3)?.len(), PREFIX_LEN);
-/// # Ok::<(), ipckit_core::Error>(())
-/// ```
 pub const PREFIX_LEN: usize = 4;
 
 /// Encodes frames for a byte stream, refusing those longer than its maximum.
@@ -113,21 +107,11 @@ pub struct Encoder {
 impl Encoder {
     /// An encoder of frames of at most `max_frame_len` payload bytes. The
     /// format itself carries up to `u32::MAX`.
-    ///
-    /// ```
-    /// use ipckit_core::frame::codec::Encoder;
-    /// assert_eq!(Encoder::new(4096).max_frame_len(), 4096);
-    /// ```
     pub const fn new(max_frame_len: u32) -> Self {
         Self { max_frame_len }
     }
 
     /// The largest payload this encoder accepts.
-    ///
-    /// ```
-    /// use ipckit_core::frame::codec::Encoder;
-    /// assert_eq!(Encoder::new(u32::MAX).max_frame_len(), u32::MAX);
-    /// ```
     pub const fn max_frame_len(&self) -> u32 {
         self.max_frame_len
     }
@@ -138,18 +122,6 @@ impl Encoder {
     ///
     /// [`Error::FrameTooLarge`] if `len` exceeds the maximum; its `len`
     /// field saturates at `u32::MAX` for payloads of 4 GiB or more.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::codec::Encoder, Error};
-    ///
-    /// let encoder = Encoder::new(1000);
-    /// assert_eq!(encoder.encode_prefix(258)?, [2, 1, 0, 0]);
-    /// assert_eq!(
-    ///     encoder.encode_prefix(1001),
-    ///     Err(Error::FrameTooLarge { len: 1001, max: 1000 })
-    /// );
-    /// # Ok::<(), Error>(())
-    /// ```
     pub const fn encode_prefix(&self, len: usize) -> Result<[u8; PREFIX_LEN]> {
         // `u32::MAX as usize` truncates only where `usize` is narrower than
         // `u32`, and there no `len` exceeds it: the comparison is exact.
@@ -256,13 +228,6 @@ impl<B: AsMut<[u8]>> Decoder<B> {
     ///
     /// `B::as_mut` must return the same slice every time, as every standard
     /// buffer type does.
-    ///
-    /// ```
-    /// use ipckit_core::frame::codec::Decoder;
-    /// assert_eq!(Decoder::new([0u8; 256]).max_frame_len(), 256);
-    /// let mut buf = vec![0u8; 100];
-    /// assert_eq!(Decoder::new(&mut buf[..10]).max_frame_len(), 10);
-    /// ```
     pub fn new(mut buf: B) -> Self {
         let len = buf.as_mut().len();
         let max_frame_len = u32::try_from(len).unwrap_or(u32::MAX);
@@ -276,17 +241,6 @@ impl<B: AsMut<[u8]>> Decoder<B> {
     /// A decoder that accepts frames up to `max_frame_len` bytes and
     /// reassembles them in `buf`. [`Error::TooSmall`] if `buf` is shorter
     /// than `max_frame_len`.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::codec::Decoder, Error};
-    ///
-    /// assert_eq!(Decoder::with_max_frame_len([0u8; 64], 10)?.max_frame_len(), 10);
-    /// assert_eq!(
-    ///     Decoder::with_max_frame_len([0u8; 64], 65).err(),
-    ///     Some(Error::TooSmall { required: 65, actual: 64 })
-    /// );
-    /// # Ok::<(), Error>(())
-    /// ```
     pub fn with_max_frame_len(mut buf: B, max_frame_len: u32) -> Result<Self> {
         let actual = buf.as_mut().len();
         // Compared in `u64`: exact for every width of `usize` up to 64 bits.
@@ -397,16 +351,6 @@ impl<B: AsMut<[u8]>> Decoder<B> {
 
     /// Forgets any partial frame and any error, for a new stream. (A stream
     /// that failed cannot be resumed: its next bytes are of unknown meaning.)
-    ///
-    /// ```
-    /// use ipckit_core::frame::codec::Decoder;
-    ///
-    /// let mut decoder = Decoder::new([0u8; 8]);
-    /// assert!(decoder.decode(&mut &[9, 0, 0, 0][..]).is_err()); // 9 > 8
-    /// decoder.reset();
-    /// assert_eq!(decoder.decode(&mut &[1, 0, 0, 0, 7][..])?, Some(&[7u8][..]));
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn reset(&mut self) {
         self.state = State::START;
     }
@@ -414,11 +358,6 @@ impl<B: AsMut<[u8]>> Decoder<B> {
 
 impl<B> Decoder<B> {
     /// The largest frame this decoder accepts.
-    ///
-    /// ```
-    /// use ipckit_core::frame::codec::Decoder;
-    /// assert_eq!(Decoder::new([0u8; 32]).max_frame_len(), 32);
-    /// ```
     pub fn max_frame_len(&self) -> u32 {
         self.max_frame_len
     }
@@ -430,17 +369,6 @@ impl<B> Decoder<B> {
     /// `missing` counts the bytes of the frame, prefix included, that never
     /// arrived. When the stream stopped inside a prefix the payload length is
     /// unknown, and `missing` counts only the rest of the prefix.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::codec::Decoder, Error};
-    ///
-    /// let mut decoder = Decoder::new([0u8; 16]);
-    /// decoder.finish()?; // an empty stream ends cleanly
-    /// // A prefix announcing 10 bytes, and 3 of them.
-    /// assert_eq!(decoder.decode(&mut &[10, 0, 0, 0, 1, 2, 3][..])?, None);
-    /// assert_eq!(decoder.finish(), Err(Error::Truncated { missing: 7 }));
-    /// # Ok::<(), Error>(())
-    /// ```
     pub fn finish(&self) -> Result<()> {
         match self.state {
             State::Prefix { got: 0, .. } => Ok(()),
@@ -454,26 +382,11 @@ impl<B> Decoder<B> {
 
     /// `true` between frames: the stream may end here cleanly (what
     /// [`finish`](Self::finish) checks), and no error occurred.
-    ///
-    /// ```
-    /// use ipckit_core::frame::codec::Decoder;
-    ///
-    /// let mut decoder = Decoder::new([0u8; 16]);
-    /// assert!(decoder.is_between_frames());
-    /// let _ = decoder.decode(&mut &[1, 0][..]);
-    /// assert!(!decoder.is_between_frames());
-    /// ```
     pub fn is_between_frames(&self) -> bool {
         matches!(self.state, State::Prefix { got: 0, .. })
     }
 
     /// Gives the reassembly buffer back.
-    ///
-    /// ```
-    /// use ipckit_core::frame::codec::Decoder;
-    /// let buf: [u8; 4] = Decoder::new([1u8; 4]).into_inner();
-    /// assert_eq!(buf, [1; 4]);
-    /// ```
     pub fn into_inner(self) -> B {
         self.buf
     }

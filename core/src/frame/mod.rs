@@ -90,12 +90,6 @@ pub const LEN_MASK: u32 = BUSY - 1;
 /// The first header word of a committed record of a `len`-byte frame (the
 /// length bits count the header too, so the word is never 0). `len` must be
 /// at most the ring's largest frame.
-///
-/// ```
-/// use ipckit_core::frame;
-/// assert_eq!(frame::frame_word(0), 8);
-/// assert_eq!(frame::frame_word(5) & frame::LEN_MASK, 13);
-/// ```
 pub const fn frame_word(len: u32) -> u32 {
     len + RECORD_HEADER_LEN
 }
@@ -103,12 +97,6 @@ pub const fn frame_word(len: u32) -> u32 {
 /// The largest frame a ring with a data area of `capacity` bytes carries, or
 /// `None` if `capacity` is not a power of two in
 /// [`MIN_CAPACITY`]`..=`[`MAX_CAPACITY`].
-///
-/// ```
-/// use ipckit_core::frame;
-/// assert_eq!(frame::max_frame_len(1024), Some(504));
-/// assert_eq!(frame::max_frame_len(1000), None);
-/// ```
 pub const fn max_frame_len(capacity: u32) -> Option<u32> {
     if capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || !capacity.is_power_of_two() {
         return None;
@@ -119,23 +107,11 @@ pub const fn max_frame_len(capacity: u32) -> Option<u32> {
 /// The bytes a record of a `len`-byte frame occupies: header and payload,
 /// rounded up to [`RECORD_ALIGN`]. `len` must be at most [`LEN_MASK`] (every
 /// valid frame is).
-///
-/// ```
-/// use ipckit_core::frame;
-/// assert_eq!(frame::record_len(0), 8);
-/// assert_eq!(frame::record_len(1), 16);
-/// assert_eq!(frame::record_len(64), 72);
-/// ```
 pub const fn record_len(len: u32) -> u32 {
     (len + RECORD_HEADER_LEN + RECORD_ALIGN - 1) & !(RECORD_ALIGN - 1)
 }
 
 /// One record header, as [`parse_record`] accepted it.
-///
-/// ```
-/// use ipckit_core::frame::{self, Record};
-/// assert_eq!(frame::parse_record(13, 0, 64, 64), Ok(Record::Frame { len: 5, total: 16 }));
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Record {
     /// A committed frame of `len` payload bytes; the record is `total` bytes.
@@ -264,6 +240,21 @@ mod tests {
         }
         assert_eq!(max_frame_len(1 << 31), Some((1 << 30) - 8));
         assert_eq!(max_frame_len(16), Some(0));
+    }
+
+    #[test]
+    fn documented_values() {
+        assert_eq!(frame_word(0), 8);
+        assert_eq!(frame_word(5) & LEN_MASK, 13);
+        assert_eq!(max_frame_len(1024), Some(504));
+        assert_eq!(max_frame_len(1000), None);
+        assert_eq!(record_len(0), 8);
+        assert_eq!(record_len(1), 16);
+        assert_eq!(record_len(64), 72);
+        assert_eq!(
+            parse_record(13, 0, 64, 64),
+            Ok(Record::Frame { len: 5, total: 16 })
+        );
     }
 
     #[test]

@@ -1,6 +1,20 @@
 //! A multi-producer single-consumer ring of variable-length byte frames on a
 //! shared region, with out-of-order commit.
 //!
+//! # Endpoints
+//! A [`Ring`] on a region makes any number of [`Producer`]s and one
+//! [`Consumer`] at a time (a claimed role). A producer copies a frame in
+//! ([`Producer::try_send`]) or claims a [`Grant`] and writes it in place;
+//! the consumer copies the oldest frame out ([`Consumer::try_recv`]) or
+//! reads it in place as a [`ReadFrame`]. Both carry the method set of the
+//! SPSC frame ring's ([`frame::spsc`](crate::frame::spsc)): exact forms
+//! fail instead of truncating ([`Error::OutOfRange`],
+//! [`Error::BufferTooSmall`]), the partial form says so in its name
+//! ([`ReadFrame::read_partial`]). `try_` calls never wait; the plain forms
+//! wait, the `_timeout` forms at most a [`Duration`] ("Blocking" below).
+//! [`Producer::free_bytes`] and [`Consumer::pending_bytes`] answer on
+//! `&self` from the shared indices as they are now.
+//!
 //! # Algorithm
 //! Aeron's `ManyToOneRingBuffer`, on the record format of [`crate::frame`]
 //! and free-running `u32` byte positions. `tail` is the next byte position
@@ -231,35 +245,18 @@ use crate::intent::Intent;
 use crate::region::Region;
 use crate::region::{FLAG_WAKES, Header, LINE, ObjectKind, Reserved, claim, release_claim};
 use crate::sync::{AtomicU32, Ordering, fence};
-use crate::wait::{Announce, Blocker, Notify, Spin, wake_waiters};
+use crate::wait::{Announce, Attempt, Notify, Spin, block_on, wake_waiters};
 
 /// Offset of the data area from the region base.
-///
-/// ```
-/// assert_eq!(ipckit_core::frame::mpsc::DATA_OFFSET, 512);
-/// ```
 pub const DATA_OFFSET: usize = 4 * LINE;
 
 /// The claimant word of a discarded record: space a producer claimed and
 /// gave up (module docs). Reserved: no producer may use it as its id.
-///
-/// ```
-/// use ipckit_core::{frame::mpsc, AlignedBytes, Error, Region};
-/// let mut bytes = AlignedBytes::<1024>::new();
-/// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 64)?;
-/// assert_eq!(mpsc::DISCARDED, u32::MAX);
-/// assert_eq!(ring.producer()?.with_id(mpsc::DISCARDED).unwrap_err(), Error::InvalidCapacity);
-/// # Ok::<(), Error>(())
-/// ```
 pub const DISCARDED: u32 = u32::MAX;
 
 /// How many times one claim retries after losing the compare-and-swap on
 /// `tail` before it reports [`Error::Corrupted`]: only a peer that rewrites `tail`
 /// continuously gets there.
-///
-/// ```
-/// assert_eq!(ipckit_core::frame::mpsc::RETRY_LIMIT, 65_536);
-/// ```
 pub const RETRY_LIMIT: u32 = 1 << 16;
 
 /// How many passes the skip scan of [`Consumer::skip_stalled`] makes over
@@ -267,10 +264,6 @@ pub const RETRY_LIMIT: u32 = 1 << 16;
 /// words before the header it found (module docs), and a peer that keeps
 /// writing words there could otherwise keep it going. When the passes run
 /// out the scan skips nothing (the call returns 0: look again later).
-///
-/// ```
-/// assert_eq!(ipckit_core::frame::mpsc::SCAN_PASSES, 4);
-/// ```
 pub const SCAN_PASSES: u32 = 4;
 
 /// The erase journal's flag on a span: the erase is a counted skip.
@@ -374,190 +367,7 @@ fn len_u32(len: usize) -> u32 {
 }
 
 // ---------------------------------------------------------------------------
-// The data area: raw bytes in production, loom-tracked words under loom.
-
-/// Access to the data area. In production a pointer to `capacity` bytes;
-/// header words are atomics on those bytes, payload moves by raw copies.
-#[cfg(not(ipckit_loom))]
-#[derive(Clone, Copy)]
-struct Data {
-    base: NonNull<u8>,
-}
-
-/// Under loom, every 8-byte unit of the data area is two atomic header words
-/// and one cell for the payload bytes: loom reports a payload access that is
-/// not ordered by the header protocol as a data race. (Header and payload
-/// bytes are separate storage here, unlike production; the placement is the
-/// only difference.)
-#[cfg(ipckit_loom)]
-pub(crate) struct Unit {
-    w0: AtomicU32,
-    w1: AtomicU32,
-    bytes: crate::sync::SlotCell<u64>,
-}
-
-#[cfg(ipckit_loom)]
-#[derive(Clone, Copy)]
-struct Data {
-    base: NonNull<Unit>,
-}
-
-impl Data {
-    /// Header word `which` (0: length and flags, 1: claimant) of the record
-    /// at byte `off` of the data area.
-    ///
-    /// Callers hold `off` as a multiple of 8 below the capacity (a masked
-    /// position), never as peer data.
-    #[inline(always)]
-    fn word(&self, off: u32, which: u32) -> &AtomicU32 {
-        #[cfg(not(ipckit_loom))]
-        {
-            // SAFETY: `off + 4 * which + 4 <= capacity` (caller invariant),
-            // the data area is valid for the region's lifetime and 8-aligned
-            // (checked in `init`/`attach`), and an atomic reference stays
-            // sound while peers write the word.
-            unsafe {
-                &*self
-                    .base
-                    .as_ptr()
-                    .add((off + 4 * which) as usize)
-                    .cast::<AtomicU32>()
-            }
-        }
-        #[cfg(ipckit_loom)]
-        {
-            // SAFETY: `off / 8` is below the number of units (caller
-            // invariant), and the backing outlives the handle.
-            let unit = unsafe { &*self.base.as_ptr().add((off / 8) as usize) };
-            if which == 0 { &unit.w0 } else { &unit.w1 }
-        }
-    }
-
-    /// Copies `src` to byte `off` of the data area.
-    ///
-    /// # Safety
-    /// `off + src.len() <= capacity`, and the protocol gives the caller those
-    /// bytes for writing.
-    #[inline(always)]
-    unsafe fn copy_in(&self, off: u32, src: &[u8]) {
-        #[cfg(not(ipckit_loom))]
-        // SAFETY: in bounds and owned (caller contract); `src` is a separate
-        // Rust slice, so the ranges do not overlap.
-        unsafe {
-            crate::sync::copy_to_shared(
-                self.base.as_ptr().add(off as usize),
-                src,
-                super::MPSC_GRAIN,
-            )
-        }
-        #[cfg(ipckit_loom)]
-        {
-            let mut i = 0;
-            while i < src.len() {
-                let b = off as usize + i;
-                let (unit, start) = (b / 8, b % 8);
-                let n = (8 - start).min(src.len() - i);
-                // SAFETY: the unit is in bounds and owned (caller contract).
-                let cell = unsafe { core::ptr::addr_of!((*self.base.as_ptr().add(unit)).bytes) };
-                // SAFETY: as above; the producer owns the whole unit.
-                let mut v = unsafe { crate::sync::SlotCell::read(cell) }.to_ne_bytes();
-                v[start..start + n].copy_from_slice(&src[i..i + n]);
-                // SAFETY: as above.
-                unsafe { crate::sync::SlotCell::write(cell, u64::from_ne_bytes(v)) };
-                i += n;
-            }
-        }
-    }
-
-    /// Copies bytes from byte `off` of the data area into `dst`.
-    ///
-    /// # Safety
-    /// `off + dst.len() <= capacity`, and the protocol lets the caller read
-    /// those bytes.
-    #[inline(always)]
-    unsafe fn copy_out(&self, off: u32, dst: &mut [u8]) {
-        #[cfg(not(ipckit_loom))]
-        // SAFETY: in bounds and readable (caller contract); `dst` is a
-        // separate exclusive slice.
-        unsafe {
-            crate::sync::copy_from_shared(
-                self.base.as_ptr().add(off as usize),
-                dst,
-                super::MPSC_GRAIN,
-            )
-        }
-        #[cfg(ipckit_loom)]
-        {
-            let mut i = 0;
-            while i < dst.len() {
-                let b = off as usize + i;
-                let (unit, start) = (b / 8, b % 8);
-                let n = (8 - start).min(dst.len() - i);
-                // SAFETY: the unit is in bounds and readable (caller contract).
-                let cell = unsafe { core::ptr::addr_of!((*self.base.as_ptr().add(unit)).bytes) };
-                // SAFETY: as above.
-                let v = unsafe { crate::sync::SlotCell::read(cell) }.to_ne_bytes();
-                dst[i..i + n].copy_from_slice(&v[start..start + n]);
-                i += n;
-            }
-        }
-    }
-
-    /// Zeroes `len` bytes from byte `off`.
-    ///
-    /// # Safety
-    /// `off` and `len` are multiples of 8, `off + len <= capacity`, and the
-    /// bytes belong to the consumer (consumed, not yet released).
-    #[inline(always)]
-    unsafe fn zero(&self, off: u32, len: u32) {
-        #[cfg(not(ipckit_loom))]
-        // SAFETY: in bounds and owned (caller contract).
-        unsafe {
-            crate::sync::zero_shared(
-                self.base.as_ptr().add(off as usize),
-                len as usize,
-                super::MPSC_GRAIN,
-            )
-        }
-        #[cfg(ipckit_loom)]
-        for unit in (off / 8)..((off + len) / 8) {
-            // SAFETY: the unit is in bounds and owned (caller contract).
-            let u = unsafe { &*self.base.as_ptr().add(unit as usize) };
-            u.w0.store(0, Ordering::Relaxed);
-            u.w1.store(0, Ordering::Relaxed);
-            // SAFETY: as above.
-            unsafe { crate::sync::SlotCell::write(core::ptr::addr_of!(u.bytes), 0) };
-        }
-    }
-
-    /// Zeroes the 8 bytes at `off` except the first header word there (the
-    /// claimant word; under loom also the unit's payload cell).
-    ///
-    /// # Safety
-    /// As [`zero`](Self::zero) for `off..off + 8`.
-    #[inline(always)]
-    unsafe fn zero_but_first_word(&self, off: u32) {
-        self.word(off, 1).store(0, Ordering::Relaxed);
-        #[cfg(ipckit_loom)]
-        {
-            // SAFETY: the unit is in bounds and owned (caller contract).
-            let u = unsafe { &*self.base.as_ptr().add((off / 8) as usize) };
-            // SAFETY: as above.
-            unsafe { crate::sync::SlotCell::write(core::ptr::addr_of!(u.bytes), 0) };
-        }
-    }
-
-    /// The address of byte `off`, for the `unsafe` slice views.
-    #[cfg(not(ipckit_loom))]
-    #[inline(always)]
-    fn ptr(&self, off: u32) -> *mut u8 {
-        // SAFETY: callers pass `off <= capacity`: in bounds or one past.
-        unsafe { self.base.as_ptr().add(off as usize) }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Options, stalls, statistics.
+// Options.
 
 /// How a ring is created: capacity, start position and wake mode.
 ///
@@ -581,11 +391,6 @@ impl Options {
     /// A ring of `capacity` data bytes (a power of two in
     /// [`MIN_CAPACITY`](crate::frame::MIN_CAPACITY)`..=`[`MAX_CAPACITY`](crate::frame::MAX_CAPACITY)), positions starting at 0,
     /// spinning waiters.
-    ///
-    /// ```
-    /// use ipckit_core::frame::mpsc::Options;
-    /// assert_eq!(Options::new(64), Options::new(64).start_at(0).waking(false));
-    /// ```
     pub const fn new(capacity: u32) -> Self {
         Self {
             capacity,
@@ -597,79 +402,26 @@ impl Options {
     /// Starts `tail` and `head` at byte position `position`, which must be a
     /// multiple of [`RECORD_ALIGN`] (`init` refuses others with
     /// [`Error::InvalidCapacity`]). Tests start next to `u32::MAX`.
-    ///
-    /// ```
-    /// use ipckit_core::frame::mpsc::Options;
-    /// let _ = Options::new(64).start_at(u32::MAX - 7);
-    /// ```
     pub const fn start_at(self, position: u32) -> Self {
         Self { position, ..self }
     }
 
     /// `true`: waiters sleep (futex, RTOS) and endpoints must use a waking
     /// [`Notify`]; `false` (the default): waiters spin.
-    ///
-    /// ```
-    /// use ipckit_core::frame::mpsc::Options;
-    /// let _ = Options::new(64).waking(true);
-    /// ```
     pub const fn waking(self, wakes: bool) -> Self {
         Self { wakes, ..self }
     }
-}
-
-/// A record that holds the consumer up, as [`Consumer::stalled`] saw it.
-///
-/// ```
-/// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-/// let mut bytes = AlignedBytes::<1024>::new();
-/// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 256)?;
-/// let (tx, mut rx) = (ring.producer()?.with_id(42)?, ring.consumer()?);
-/// let grant = tx.try_grant(5)?;
-/// let stall = rx.stalled()?.expect("a grant in progress");
-/// assert_eq!((stall.position, stall.claimant, stall.len), (0, Some(42), Some(5)));
-/// drop(grant);
-/// assert_eq!(rx.stalled()?, None);
-/// # Ok::<(), ipckit_core::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stall {
-    /// The byte position of the record (the consumer's `head`).
-    pub position: u32,
-    /// The claimant id from the record header, once the header is written
-    /// (`None`: claimed, header not written yet).
-    pub claimant: Option<u32>,
-    /// The frame length announced in the header, once written.
-    pub len: Option<u32>,
-    /// The first header word as seen (0 or busy).
-    word: u32,
-    /// `tail` as seen.
-    tail: u32,
-}
-
-/// What [`Consumer::skip_stalled`] has skipped over the ring's life.
-///
-/// ```
-/// use ipckit_core::frame::mpsc::Skipped;
-/// assert_eq!(Skipped::default(), Skipped { records: 0, bytes: 0 });
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Skipped {
-    /// Stalled records skipped (wrapping; one skip of several unwritten
-    /// records counts one).
-    pub records: u32,
-    /// Their bytes, headers and padding included.
-    pub bytes: u64,
 }
 
 // ---------------------------------------------------------------------------
 // The parts: the ring handle (`ring`), producers (`producer`) and their
 // grants (`grant`), the consumer (`consumer`), its journaled erase
 // (`erase`), stalled records and skips (`stall`), frames read in place
-// (`read_frame`). This file keeps the layout and the data area accessors
-// they share.
+// (`read_frame`), the data area's accessors (`data`). This file keeps the
+// layout they share.
 
 mod consumer;
+mod data;
 mod erase;
 mod grant;
 mod producer;
@@ -679,6 +431,9 @@ mod stall;
 
 pub use consumer::Consumer;
 use consumer::{Ready, Scan, Step};
+use data::Data;
+#[cfg(ipckit_loom)]
+use data::Unit;
 pub use grant::Grant;
 use producer::Claim;
 pub use producer::Producer;
@@ -686,7 +441,10 @@ pub use read_frame::ReadFrame;
 pub use ring::Ring;
 #[cfg(test)]
 use stall::scan_words;
+pub use stall::{Skipped, Stall};
 
+#[cfg(all(test, not(ipckit_loom)))]
+mod api_tests;
 #[cfg(all(test, not(ipckit_loom)))]
 mod crash_tests;
 #[cfg(all(test, not(ipckit_loom)))]

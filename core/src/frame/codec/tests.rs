@@ -364,3 +364,59 @@ fn debug_leaves_the_buffer_out() {
     assert!(text.contains("max_frame_len: 64"), "{text}");
     assert!(!text.contains("90"), "{text}");
 }
+
+/// The getters and the documented errors of each method (formerly one
+/// doctest each).
+#[test]
+fn getters_and_documented_errors() {
+    assert_eq!(Encoder::new(64).encode_prefix(3).unwrap().len(), PREFIX_LEN);
+    assert_eq!(Encoder::new(4096).max_frame_len(), 4096);
+    assert_eq!(Encoder::new(u32::MAX).max_frame_len(), u32::MAX);
+    let encoder = Encoder::new(1000);
+    assert_eq!(encoder.encode_prefix(258), Ok([2, 1, 0, 0]));
+    assert_eq!(
+        encoder.encode_prefix(1001),
+        Err(Error::FrameTooLarge {
+            len: 1001,
+            max: 1000
+        })
+    );
+
+    assert_eq!(Decoder::new([0u8; 256]).max_frame_len(), 256);
+    let mut buf = [0u8; 100];
+    assert_eq!(Decoder::new(&mut buf[..10]).max_frame_len(), 10);
+    assert_eq!(
+        Decoder::with_max_frame_len([0u8; 64], 10)
+            .unwrap()
+            .max_frame_len(),
+        10
+    );
+    assert_eq!(
+        Decoder::with_max_frame_len([0u8; 64], 65).err(),
+        Some(Error::TooSmall {
+            required: 65,
+            actual: 64
+        })
+    );
+    let buf: [u8; 4] = Decoder::new([1u8; 4]).into_inner();
+    assert_eq!(buf, [1; 4]);
+}
+
+#[test]
+fn reset_finish_and_between_frames() {
+    let mut decoder = Decoder::new([0u8; 8]);
+    assert!(decoder.decode(&mut &[9, 0, 0, 0][..]).is_err()); // 9 > 8
+    decoder.reset();
+    assert_eq!(
+        decoder.decode(&mut &[1, 0, 0, 0, 7][..]),
+        Ok(Some(&[7u8][..]))
+    );
+
+    let mut decoder = Decoder::new([0u8; 16]);
+    assert_eq!(decoder.finish(), Ok(())); // an empty stream ends cleanly
+    assert!(decoder.is_between_frames());
+    // A prefix announcing 10 bytes, and 3 of them.
+    assert_eq!(decoder.decode(&mut &[10, 0, 0, 0, 1, 2, 3][..]), Ok(None));
+    assert!(!decoder.is_between_frames());
+    assert_eq!(decoder.finish(), Err(Error::Truncated { missing: 7 }));
+}

@@ -168,89 +168,93 @@ impl<'a, N: Notify> Consumer<'a, N> {
     }
 
     /// Waits for a committed frame at `head` (module docs, "Blocking"),
-    /// skipping records stalled longer than the stall timeout.
+    /// skipping records stalled longer than the stall timeout: the stall
+    /// watch runs around the blocking loop, which it gives the stall's
+    /// deadline when that comes before the caller's.
     fn wait_ready(&mut self, timeout: Option<Duration>) -> Result<Ready> {
+        let Some(patience) = self.stall_timeout else {
+            return self.wait_step(timeout);
+        };
+        // A frame that is there needs no clock.
         if let Step::Ready(r) = self.step()? {
             return Ok(r);
         }
         let deadline = crate::wait::deadline(&self.notify, timeout)?;
-        let ring = self.ring.clone();
-        let c = ring.control();
-        let waiters = &c.producer.consumer_waiting;
-        let mask = ring.capacity - 1;
         // The stall being watched, and when it was first seen.
         let mut watch: Option<(Stall, Duration)> = None;
         loop {
-            let mut limit = deadline;
-            if let Some(patience) = self.stall_timeout {
-                let now = self.now()?;
-                match (self.stalled()?, watch) {
-                    (Some(s), Some((w, since))) if s.same_record(&w) => {
-                        if now.saturating_sub(since) >= patience {
-                            let skipped = self.skip_stalled(&w)?;
-                            watch = if skipped > 0 { None } else { Some((s, now)) };
-                            if let Step::Ready(r) = self.step()? {
-                                return Ok(r);
-                            }
-                            continue;
+            let now = self.now()?;
+            match (self.stalled()?, watch) {
+                (Some(s), Some((w, since))) if s.same_record(&w) => {
+                    if now.saturating_sub(since) >= patience {
+                        let skipped = self.skip_stalled(&w)?;
+                        watch = if skipped > 0 { None } else { Some((s, now)) };
+                        if let Step::Ready(r) = self.step()? {
+                            return Ok(r);
                         }
+                        continue;
                     }
-                    (Some(s), _) => watch = Some((s, now)),
-                    (None, _) => watch = None,
                 }
-                if let Some((_, since)) = watch {
-                    let at = since.saturating_add(patience);
-                    limit = Some(limit.map_or(at, |l| l.min(at)));
-                }
+                (Some(s), _) => watch = Some((s, now)),
+                (None, _) => watch = None,
             }
-            let relative = match limit {
-                None => None,
-                Some(l) => Some(l.saturating_sub(self.now()?)),
-            };
-            let mut blocker = Blocker::new(&self.notify, relative, Announce::Single)?;
-            loop {
-                // A waking notifier sleeps on the doorbell; a spinning one
-                // polls the header at `head`, which changes on every write.
-                let word = if N::WAKES {
-                    &c.producer.doorbell
-                } else {
-                    ring.data.word(self.head & mask, 0)
-                };
-                match blocker.sleep(&self.notify, word, waiters) {
-                    Ok(()) => {}
-                    Err(Error::TimedOut) => {
-                        let expired = match deadline {
-                            Some(d) => self.now()? >= d,
-                            None => false,
-                        };
-                        if expired {
-                            return Err(Error::TimedOut);
-                        }
-                        break; // the stall deadline: look at the stall
+            let mut limit = deadline;
+            if let Some((_, since)) = watch {
+                let at = since.saturating_add(patience);
+                limit = Some(limit.map_or(at, |l| l.min(at)));
+            }
+            let relative = limit.map(|l| l.saturating_sub(now));
+            match self.wait_step(relative) {
+                Err(Error::TimedOut) => {
+                    let expired = match deadline {
+                        Some(d) => self.now()? >= d,
+                        None => false,
+                    };
+                    if expired {
+                        return Err(Error::TimedOut);
                     }
-                    Err(e) => return Err(e),
+                    // The stall's deadline: look at the stall again.
                 }
-                blocker.prepare(&self.notify, word, waiters);
-                // The doorbell was loaded Relaxed: a producer's bump seen
-                // there must make its commit visible to the re-check.
-                fence(Ordering::Acquire);
-                match self.step() {
-                    Ok(Step::Ready(r)) => {
-                        blocker.finish(waiters);
-                        return Ok(r);
-                    }
-                    // The look's budget ran out with records left: no
-                    // sleep (nobody may wake us for those), only the
-                    // deadline check of the next `sleep`.
-                    Ok(Step::More) => blocker.retry(waiters),
-                    Ok(_) => {}
-                    Err(e) => {
-                        blocker.finish(waiters);
-                        return Err(e);
-                    }
-                }
+                done => return done,
             }
         }
+    }
+
+    /// The core's blocking loop around [`step`](Self::step), for at most
+    /// `timeout`: the first look is the fast path; then a waking notifier
+    /// sleeps on the doorbell, a spinning one polls the header word at
+    /// `head`, which changes on every write.
+    fn wait_step(&mut self, timeout: Option<Duration>) -> Result<Ready> {
+        let ring = self.ring.clone();
+        let c = ring.control();
+        let mask = ring.capacity - 1;
+        let mut first = true;
+        block_on(
+            self,
+            |s| &s.notify,
+            timeout,
+            Announce::Single,
+            &c.producer.consumer_waiting,
+            |s| {
+                if !core::mem::take(&mut first) {
+                    // The doorbell was loaded Relaxed: a producer's bump
+                    // seen there must make its commit visible to this look.
+                    fence(Ordering::Acquire);
+                }
+                Ok(match s.step()? {
+                    Step::Ready(r) => Attempt::Ready(r),
+                    // The look's budget ran out with records left: no sleep
+                    // (nobody may wake us for those), only the deadline.
+                    Step::More => Attempt::Again,
+                    Step::Empty | Step::InProgress if N::WAKES => {
+                        Attempt::Wait(&c.producer.doorbell)
+                    }
+                    Step::Empty | Step::InProgress => {
+                        Attempt::Wait(ring.data.word(s.head & mask, 0))
+                    }
+                })
+            },
+        )
     }
 
     fn now(&self) -> Result<Duration> {
@@ -266,19 +270,6 @@ impl<'a, N: Notify> Consumer<'a, N> {
     ///
     /// Returns [`Error::Corrupted`] for a record header or `tail` the
     /// protocol cannot produce (frames before it have been delivered).
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// let (tx, mut rx) = (ring.producer()?.with_id(7)?, ring.consumer()?);
-    /// tx.try_send(b"xy")?;
-    /// let frame = rx.try_read()?;
-    /// assert_eq!((frame.len(), frame.claimant()), (2, 7));
-    /// drop(frame); // not released: stays queued
-    /// assert_eq!(rx.try_read()?.len(), 2);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn try_read(&mut self) -> Result<ReadFrame<'_, 'a, N>> {
         match self.step()? {
             Step::Ready(frame) => Ok(ReadFrame {
@@ -290,38 +281,12 @@ impl<'a, N: Notify> Consumer<'a, N> {
     }
 
     /// Like [`try_read`](Self::try_read), waiting while there is no frame.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// let (tx, mut rx) = (ring.producer()?, ring.consumer()?);
-    /// std::thread::scope(|s| {
-    ///     s.spawn(|| tx.send(b"late").unwrap());
-    ///     assert_eq!(rx.read().unwrap().len(), 4);
-    /// });
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn read(&mut self) -> Result<ReadFrame<'_, 'a, N>> {
         self.read_timeout(None)
     }
 
     /// Like [`try_read`](Self::try_read), waiting at most `timeout` (`None`:
     /// no limit) while there is no frame ([`Error::TimedOut`]).
-    ///
-    /// ```
-    /// use core::time::Duration;
-    /// use ipckit_core::{frame::mpsc, wait::Spin, AlignedBytes, Error, Region};
-    /// fn clock() -> Duration {
-    ///     static T0: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    ///     T0.get_or_init(std::time::Instant::now).elapsed()
-    /// }
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// let mut rx = ring.consumer_with(Spin::with_clock(clock))?;
-    /// assert!(matches!(rx.read_timeout(Some(Duration::from_millis(5))), Err(Error::TimedOut)));
-    /// # Ok::<(), Error>(())
-    /// ```
     pub fn read_timeout(&mut self, timeout: Option<Duration>) -> Result<ReadFrame<'_, 'a, N>> {
         let frame = self.wait_ready(timeout)?;
         Ok(ReadFrame {
@@ -335,18 +300,6 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// after a capacity of padding and discarded records);
     /// [`Error::BufferTooSmall`] if `buf` is shorter than the frame, which
     /// then stays queued.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Error, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// let (tx, mut rx) = (ring.producer()?, ring.consumer()?);
-    /// tx.try_send(b"hello")?;
-    /// assert_eq!(rx.try_recv(&mut [0; 4]), Err(Error::BufferTooSmall { required: 5 }));
-    /// let mut buf = [0; 5];
-    /// assert_eq!(rx.try_recv(&mut buf)?, 5);
-    /// # Ok::<(), Error>(())
-    /// ```
     pub fn try_recv(&mut self, buf: &mut [u8]) -> Result<usize> {
         match self.step()? {
             Step::Ready(frame) => self.copy_and_consume(frame, buf),
@@ -355,34 +308,12 @@ impl<'a, N: Notify> Consumer<'a, N> {
     }
 
     /// Like [`try_recv`](Self::try_recv), waiting while there is no frame.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// let (tx, mut rx) = (ring.producer()?, ring.consumer()?);
-    /// tx.send(b"abc")?;
-    /// assert_eq!(rx.recv(&mut [0; 8])?, 3);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {
         self.recv_timeout(buf, None)
     }
 
     /// Like [`try_recv`](Self::try_recv), waiting at most `timeout` (`None`:
     /// no limit) while there is no frame ([`Error::TimedOut`]).
-    ///
-    /// ```
-    /// use core::time::Duration;
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// let (tx, mut rx) = (ring.producer()?, ring.consumer()?);
-    /// tx.send(b"abc")?;
-    /// // A frame is there: no wait, so no clock needed.
-    /// assert_eq!(rx.recv_timeout(&mut [0; 8], Some(Duration::from_secs(1)))?, 3);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
         let frame = self.wait_ready(timeout)?;
         self.copy_and_consume(frame, buf)
@@ -426,28 +357,30 @@ impl<'a, N: Notify> Consumer<'a, N> {
     }
 
     /// The size of the data area in bytes.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// assert_eq!(ring.consumer()?.capacity(), 512);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn capacity(&self) -> u32 {
         self.ring.capacity
     }
 
+    /// The largest frame this ring carries ([`Ring::max_frame_len`]).
+    pub fn max_frame_len(&self) -> u32 {
+        self.ring.max_frame_len()
+    }
+
+    /// The bytes claimed and not yet consumed: committed frames, records in
+    /// progress, padding and discarded records (loads `tail`; producers
+    /// move it at once). A `tail` the protocol cannot produce (a corrupted
+    /// peer) reads as a full ring, the capacity, and the next read that
+    /// reloads `tail` reports [`Error::Corrupted`].
+    pub fn pending_bytes(&self) -> usize {
+        let tail = self.ring.control().producer.tail.load(Ordering::Acquire);
+        let pending = tail.wrapping_sub(self.head);
+        if pending > self.ring.capacity || tail % RECORD_ALIGN != 0 {
+            return self.ring.capacity as usize;
+        }
+        pending as usize
+    }
+
     /// The ring this consumer reads.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// let rx = ring.consumer()?;
-    /// rx.ring().producer()?.try_send(b"x")?;
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn ring(&self) -> &Ring<'a> {
         &self.ring
     }

@@ -59,14 +59,6 @@ impl<'a, N: Notify> Producer<'a, N> {
     /// This producer with claimant id `id` (e.g. its process id), written
     /// into every record it claims so that a stalled record names its owner.
     /// [`DISCARDED`] (`u32::MAX`) is reserved: [`Error::InvalidCapacity`].
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// assert_eq!(ring.producer()?.with_id(1234)?.id(), 1234);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn with_id(self, id: u32) -> Result<Self> {
         if id == DISCARDED {
             return Err(Error::InvalidCapacity);
@@ -86,19 +78,6 @@ impl<'a, N: Notify> Producer<'a, N> {
     /// survivor reads it: claims of two threads through one intent (this
     /// producer shared by reference, or its clones) would overwrite each
     /// other's announcement, and a survivor could then skip a live claim.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, intent::Intent, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// let intent = Intent::new();
-    /// let tx = ring.producer()?.with_intent(&intent);
-    /// let grant = tx.try_grant(5)?;
-    /// // The header names the claim now: the intent is withdrawn.
-    /// assert_eq!(intent.read(), (0, 0));
-    /// grant.commit(5)?;
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn with_intent(self, intent: &'a Intent) -> Self {
         Self {
             intent: Some(intent),
@@ -107,27 +86,11 @@ impl<'a, N: Notify> Producer<'a, N> {
     }
 
     /// The claimant id ([`with_id`](Self::with_id)).
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// assert_eq!(ring.producer()?.id(), 0);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn id(&self) -> u32 {
         self.id
     }
 
     /// The ring this producer writes to.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// assert_eq!(ring.producer()?.ring().capacity(), 512);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn ring(&self) -> &Ring<'a> {
         &self.ring
     }
@@ -276,21 +239,6 @@ impl<'a, N: Notify> Producer<'a, N> {
     /// The record is in progress until [`Grant::commit`]; the consumer
     /// waits for it (frames claimed later may be committed earlier and wait
     /// behind it). Dropping the grant uncommitted discards it.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// let (tx, mut rx) = (ring.producer()?, ring.consumer()?);
-    /// let mut grant = tx.try_grant(10)?;
-    /// grant.write_at(0, b"hello")?;
-    /// grant.write_at(5, b"world")?;
-    /// grant.commit(10)?;
-    /// let mut buf = [0; 16];
-    /// let n = rx.try_recv(&mut buf)?;
-    /// assert_eq!(&buf[..n], b"helloworld");
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn try_grant(&self, len: usize) -> Result<Grant<'_, 'a, N>> {
         let len = self.check_len(len)?;
         match self.claim(len)? {
@@ -300,17 +248,6 @@ impl<'a, N: Notify> Producer<'a, N> {
     }
 
     /// Like [`try_grant`](Self::try_grant), waiting while the ring is full.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// let tx = ring.producer()?;
-    /// let mut grant = tx.grant(3)?;
-    /// grant.copy_from_slice(b"abc")?;
-    /// grant.commit(3)?;
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn grant(&self, len: usize) -> Result<Grant<'_, 'a, N>> {
         self.grant_timeout(len, None)
     }
@@ -318,65 +255,35 @@ impl<'a, N: Notify> Producer<'a, N> {
     /// Like [`try_grant`](Self::try_grant), waiting at most `timeout`
     /// (`None`: no limit) while the ring is full ([`Error::TimedOut`]).
     /// Waiting producers sleep on `head`.
-    ///
-    /// ```
-    /// use core::time::Duration;
-    /// use ipckit_core::{frame::mpsc, wait::Spin, AlignedBytes, Error, Region};
-    /// fn clock() -> Duration {
-    ///     static T0: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    ///     T0.get_or_init(std::time::Instant::now).elapsed()
-    /// }
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 64)?;
-    /// let tx = ring.producer_with(Spin::with_clock(clock))?;
-    /// tx.send(&[0; 24])?;
-    /// tx.send(&[0; 24])?;
-    /// let err = tx.grant_timeout(24, Some(Duration::from_millis(5))).unwrap_err();
-    /// assert_eq!(err, Error::TimedOut);
-    /// # Ok::<(), Error>(())
-    /// ```
     pub fn grant_timeout(&self, len: usize, timeout: Option<Duration>) -> Result<Grant<'_, 'a, N>> {
         let len = self.check_len(len)?;
         let claim = self.claim_blocking(len, timeout)?;
         Ok(Grant::new(self, claim))
     }
 
+    /// [`claim`](Self::claim) in the core's blocking loop: waiting
+    /// producers sleep on `head`, which the consumer stores (and wakes them
+    /// on) after every record it consumes.
     fn claim_blocking(&self, len: u32, timeout: Option<Duration>) -> Result<Claim> {
-        if let Some(claim) = self.claim(len)? {
-            return Ok(claim);
-        }
         let c = self.ring.control();
-        let (word, waiters) = (&c.consumer.head, &c.consumer.producers_waiting);
-        let mut blocker = Blocker::new(&self.notify, timeout, Announce::Counter)?;
-        loop {
-            blocker.sleep(&self.notify, word, waiters)?;
-            blocker.prepare(&self.notify, word, waiters);
-            match self.claim(len) {
-                Ok(None) => {}
-                Ok(Some(claim)) => {
-                    blocker.finish(waiters);
-                    return Ok(claim);
-                }
-                Err(e) => {
-                    blocker.finish(waiters);
-                    return Err(e);
-                }
-            }
-        }
+        let head = &c.consumer.head;
+        block_on(
+            &mut &*self,
+            |p| &p.notify,
+            timeout,
+            Announce::Counter,
+            &c.consumer.producers_waiting,
+            |p| {
+                Ok(match p.claim(len)? {
+                    Some(claim) => Attempt::Ready(claim),
+                    None => Attempt::Wait(head),
+                })
+            },
+        )
     }
 
     /// Sends a copy of `frame`, or [`Error::Full`] /
     /// [`Error::FrameTooLarge`] (nothing claimed).
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// let (tx, mut rx) = (ring.producer()?, ring.consumer()?);
-    /// tx.try_send(b"")?; // empty frames are frames
-    /// assert_eq!(rx.try_recv(&mut [])?, 0);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn try_send(&self, frame: &[u8]) -> Result<()> {
         let grant = self.try_grant(frame.len())?;
         grant.finish_copy(frame);
@@ -384,41 +291,12 @@ impl<'a, N: Notify> Producer<'a, N> {
     }
 
     /// Sends a copy of `frame`, waiting while the ring is full.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 64)?;
-    /// let (tx, mut rx) = (ring.producer()?, ring.consumer()?);
-    /// std::thread::scope(|s| {
-    ///     s.spawn(|| for i in 0..100u8 { tx.send(&[i; 20]).unwrap() });
-    ///     let mut buf = [0; 24];
-    ///     for i in 0..100u8 {
-    ///         assert_eq!(rx.recv(&mut buf).unwrap(), 20);
-    ///         assert_eq!(buf[..20], [i; 20]);
-    ///     }
-    /// });
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn send(&self, frame: &[u8]) -> Result<()> {
         self.send_timeout(frame, None)
     }
 
     /// Sends a copy of `frame`, waiting at most `timeout` (`None`: no limit)
     /// while the ring is full ([`Error::TimedOut`]).
-    ///
-    /// ```
-    /// use core::time::Duration;
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Error, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 64)?;
-    /// let tx = ring.producer()?;
-    /// tx.send_timeout(b"fits", Some(Duration::from_millis(1)))?;
-    /// // Spin has no clock: a timeout that would have to be waited out is refused.
-    /// tx.send(&[0; 24])?;
-    /// assert_eq!(tx.send_timeout(&[0; 24], Some(Duration::from_millis(1))), Err(Error::NoClock));
-    /// # Ok::<(), Error>(())
-    /// ```
     pub fn send_timeout(&self, frame: &[u8], timeout: Option<Duration>) -> Result<()> {
         let grant = self.grant_timeout(frame.len(), timeout)?;
         grant.finish_copy(frame);
@@ -426,15 +304,33 @@ impl<'a, N: Notify> Producer<'a, N> {
     }
 
     /// The size of the data area in bytes.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// assert_eq!(ring.producer()?.capacity(), 512);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn capacity(&self) -> u32 {
         self.ring.capacity
+    }
+
+    /// The largest frame this ring carries ([`Ring::max_frame_len`]).
+    pub fn max_frame_len(&self) -> u32 {
+        self.ring.max_frame_len()
+    }
+
+    /// The bytes not claimed now (loads `tail` and `head`; other producers
+    /// and the consumer move them at once). A frame of `len` bytes needs
+    /// [`record_len`](crate::frame::record_len)`(len)` of them, contiguous
+    /// or after padding to the end of the data area. Indices the protocol
+    /// cannot produce (a corrupted peer) read as a full ring, 0, and the
+    /// next claim reports [`Error::Corrupted`].
+    pub fn free_bytes(&self) -> usize {
+        let c = self.ring.control();
+        let cap = self.ring.capacity;
+        let mut tail = c.producer.tail.load(Ordering::Acquire);
+        let head = c.consumer.head.load(Ordering::Acquire);
+        if (tail.wrapping_sub(head) as i32) < 0 {
+            tail = c.producer.tail.load(Ordering::Acquire); // stale: as `claim`
+        }
+        let used = tail.wrapping_sub(head);
+        if used > cap || (tail | head) % RECORD_ALIGN != 0 {
+            return 0;
+        }
+        (cap - used) as usize
     }
 }

@@ -65,12 +65,6 @@ impl<'a> Ring<'a> {
     /// The number of bytes a region needs for a data area of `capacity`
     /// bytes: `512 + capacity`, or `None` if `capacity` is not a power of
     /// two in [`MIN_CAPACITY`](crate::frame::MIN_CAPACITY)`..=`[`MAX_CAPACITY`](crate::frame::MAX_CAPACITY).
-    ///
-    /// ```
-    /// use ipckit_core::frame::mpsc::Ring;
-    /// assert_eq!(Ring::region_len(1024), Some(512 + 1024));
-    /// assert_eq!(Ring::region_len(1000), None);
-    /// ```
     pub const fn region_len(capacity: u32) -> Option<usize> {
         if capacity_ok(capacity) {
             Some(DATA_OFFSET + capacity as usize)
@@ -84,16 +78,6 @@ impl<'a> Ring<'a> {
     /// [`Region::from_slice`] a stale header is reset first; on a raw region
     /// exactly one of several racing creators succeeds
     /// ([`Error::AlreadyInitialized`]). The region's base must be 8-aligned.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Error, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// assert!(mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512).is_ok());
-    /// for bad in [0, 8, 48, 1024] {
-    ///     assert!(mpsc::Ring::init(Region::from_slice(&mut bytes[..]), bad).is_err());
-    /// }
-    /// # Ok::<(), Error>(())
-    /// ```
     #[cfg(not(ipckit_loom))]
     pub fn init(region: Region<'a>, capacity: u32) -> Result<Self> {
         Self::init_with(region, Options::new(capacity))
@@ -101,37 +85,12 @@ impl<'a> Ring<'a> {
 
     /// Like [`init`](Self::init), positions starting at `position` (a
     /// multiple of 8).
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init_at(Region::from_slice(&mut bytes[..]), 64, u32::MAX - 15)?;
-    /// let (tx, mut rx) = (ring.producer()?, ring.consumer()?);
-    /// let mut buf = [0; 24];
-    /// for i in 0..20u8 {
-    ///     tx.try_send(&[i; 20])?;
-    ///     assert_eq!(rx.try_recv(&mut buf)?, 20);
-    ///     assert_eq!(buf[..20], [i; 20]);
-    /// }
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     #[cfg(not(ipckit_loom))]
     pub fn init_at(region: Region<'a>, capacity: u32, position: u32) -> Result<Self> {
         Self::init_with(region, Options::new(capacity).start_at(position))
     }
 
     /// Creates a ring as `options` say; see [`init`](Self::init).
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, wait::Spin, AlignedBytes, Error, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let options = mpsc::Options::new(256).waking(true);
-    /// let ring = mpsc::Ring::init_with(Region::from_slice(&mut bytes[..]), options)?;
-    /// assert_eq!(ring.producer_with(Spin::new()).unwrap_err(), Error::NotifyMismatch);
-    /// let bad = mpsc::Options::new(256).start_at(3);
-    /// assert_eq!(mpsc::Ring::init_with(Region::from_slice(&mut bytes[..]), bad).unwrap_err(), Error::InvalidCapacity);
-    /// # Ok::<(), Error>(())
-    /// ```
     #[cfg(not(ipckit_loom))]
     pub fn init_with(region: Region<'a>, options: Options) -> Result<Self> {
         let len = Self::region_len(options.capacity).ok_or(Error::InvalidCapacity)?;
@@ -147,17 +106,6 @@ impl<'a> Ring<'a> {
 
     /// Attaches to a ring another side created in `region`, after validating
     /// every header field and the region's length and alignment.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, mpmc, AlignedBytes, Error, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 256)?;
-    /// let ring = mpsc::Ring::attach(Region::from_slice(&mut bytes[..]))?;
-    /// assert_eq!(ring.capacity(), 256);
-    /// let err = mpmc::Ring::<u8>::attach(Region::from_slice(&mut bytes[..])).unwrap_err();
-    /// assert_eq!(err, Error::KindMismatch { found: 5, expected: 2 });
-    /// # Ok::<(), Error>(())
-    /// ```
     #[cfg(not(ipckit_loom))]
     pub fn attach(region: Region<'a>) -> Result<Self> {
         let info = region.header()?.read_info()?;
@@ -309,54 +257,24 @@ impl<'a> Ring<'a> {
     }
 
     /// The size of the data area in bytes.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// assert_eq!(mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?.capacity(), 512);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn capacity(&self) -> u32 {
         self.capacity
     }
 
     /// The largest frame this ring carries:
     /// [`max_frame_len`](crate::frame::max_frame_len)`(capacity)`.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// assert_eq!(mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?.max_frame_len(), 248);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn max_frame_len(&self) -> u32 {
         self.capacity / 2 - crate::frame::RECORD_HEADER_LEN
     }
 
     /// `true` if the ring was created for sleeping waiters
     /// ([`Options::waking`]).
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// assert!(!mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?.wakes());
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn wakes(&self) -> bool {
         self.wakes
     }
 
     /// A producer with the spinning notifier [`Spin`] and claimant id 0;
     /// see [`producer_with`](Self::producer_with). Any number may exist.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// let tx = ring.producer()?;
-    /// assert_eq!(tx.id(), 0);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn producer(&self) -> Result<Producer<'a>> {
         self.producer_with(Spin::new())
     }
@@ -365,14 +283,6 @@ impl<'a> Ring<'a> {
     /// commits wake a sleeping consumer through it. `N::WAKES` must match the
     /// ring ([`Error::NotifyMismatch`]). Its claimant id is 0 until set with
     /// [`Producer::with_id`].
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, wait::Spin, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// ring.producer_with(Spin::new())?.send(b"x")?;
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn producer_with<N: Notify>(&self, notify: N) -> Result<Producer<'a, N>> {
         if N::WAKES != self.wakes {
             return Err(Error::NotifyMismatch);
@@ -387,17 +297,6 @@ impl<'a> Ring<'a> {
 
     /// Claims the consumer role with the spinning notifier [`Spin`]; see
     /// [`consumer_with`](Self::consumer_with).
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Error, Region, Role};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// let rx = ring.consumer()?;
-    /// assert_eq!(ring.consumer().unwrap_err(), Error::RoleTaken(Role::Consumer));
-    /// drop(rx);
-    /// assert!(ring.consumer().is_ok());
-    /// # Ok::<(), Error>(())
-    /// ```
     pub fn consumer(&self) -> Result<Consumer<'a>> {
         self.consumer_with(Spin::new())
     }
@@ -408,15 +307,6 @@ impl<'a> Ring<'a> {
     /// erase of a record that a previous holder was killed in (module docs,
     /// "A consumer that dies mid-erase"; [`Error::Corrupted`] if the erase
     /// journal names more than the published range).
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, wait::Spin, AlignedBytes, Error, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// let mut rx = ring.consumer_with(Spin::new())?;
-    /// assert_eq!(rx.try_recv(&mut [0; 8]), Err(Error::Empty));
-    /// # Ok::<(), Error>(())
-    /// ```
     pub fn consumer_with<N: Notify>(&self, notify: N) -> Result<Consumer<'a, N>> {
         if N::WAKES != self.wakes {
             return Err(Error::NotifyMismatch);
@@ -463,20 +353,6 @@ impl<'a> Ring<'a> {
     /// any thread or process (two consumers zeroing and publishing the same
     /// bytes would hand space to producers twice). Releasing the claim of a
     /// process known to have died fulfils this.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Error, Region, Role};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 256)?;
-    /// ring.producer()?.try_send(b"kept")?;
-    /// core::mem::forget(ring.consumer()?); // the holder "dies"
-    /// assert_eq!(ring.consumer().unwrap_err(), Error::RoleTaken(Role::Consumer));
-    /// // SAFETY: the forgotten consumer is never used again.
-    /// unsafe { ring.release_consumer_claim() };
-    /// let mut rx = ring.consumer()?;
-    /// assert_eq!(rx.try_recv(&mut [0; 8])?, 4);
-    /// # Ok::<(), Error>(())
-    /// ```
     pub unsafe fn release_consumer_claim(&self) {
         release_claim(&self.control().consumer.claim);
     }

@@ -3,6 +3,45 @@
 
 use super::*;
 
+/// A record that holds the consumer up, as [`Consumer::stalled`] saw it.
+///
+/// ```
+/// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
+/// let mut bytes = AlignedBytes::<1024>::new();
+/// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 256)?;
+/// let (tx, mut rx) = (ring.producer()?.with_id(42)?, ring.consumer()?);
+/// let grant = tx.try_grant(5)?;
+/// let stall = rx.stalled()?.expect("a grant in progress");
+/// assert_eq!((stall.position, stall.claimant, stall.len), (0, Some(42), Some(5)));
+/// drop(grant);
+/// assert_eq!(rx.stalled()?, None);
+/// # Ok::<(), ipckit_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stall {
+    /// The byte position of the record (the consumer's `head`).
+    pub position: u32,
+    /// The claimant id from the record header, once the header is written
+    /// (`None`: claimed, header not written yet).
+    pub claimant: Option<u32>,
+    /// The frame length announced in the header, once written.
+    pub len: Option<u32>,
+    /// The first header word as seen (0 or busy).
+    pub(super) word: u32,
+    /// `tail` as seen.
+    pub(super) tail: u32,
+}
+
+/// What [`Consumer::skip_stalled`] has skipped over the ring's life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// Stalled records skipped (wrapping; one skip of several unwritten
+    /// records counts one).
+    pub records: u32,
+    /// Their bytes, headers and padding included.
+    pub bytes: u64,
+}
+
 impl<'a, N: Notify> Consumer<'a, N> {
     /// The record that holds the consumer up, if any: a record claimed at
     /// the front of the ring and not committed (after skipping padding and
@@ -10,19 +49,6 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// dead one forever; see [`skip_stalled`](Self::skip_stalled).
     ///
     /// Returns [`Error::Corrupted`] as [`try_read`](Self::try_read) does.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// let (tx, mut rx) = (ring.producer()?, ring.consumer()?);
-    /// assert_eq!(rx.stalled()?, None);
-    /// let g = tx.try_grant(1)?;
-    /// assert!(rx.stalled()?.is_some());
-    /// g.commit(1)?;
-    /// assert_eq!(rx.stalled()?, None); // a frame is ready
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn stalled(&mut self) -> Result<Option<Stall>> {
         match self.step()? {
             Step::Ready(_) | Step::Empty | Step::More => return Ok(None),
@@ -60,21 +86,6 @@ impl<'a, N: Notify> Consumer<'a, N> {
     ///
     /// **Only for records of producers known to be dead** (module docs): a
     /// live producer whose record is skipped writes into released space.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// let (tx, mut rx) = (ring.producer()?, ring.consumer()?);
-    /// let dead = tx.try_grant(10)?;
-    /// tx.try_send(b"after")?;
-    /// core::mem::forget(dead); // as if its process died mid-write
-    /// let stall = rx.stalled()?.expect("stalled");
-    /// assert_eq!(rx.skip_stalled(&stall)?, 24);
-    /// assert_eq!(rx.try_recv(&mut [0; 8])?, 5);
-    /// assert_eq!(rx.skipped().records, 1);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn skip_stalled(&mut self, stall: &Stall) -> Result<u32> {
         if stall.position != self.head {
             return Ok(0);
@@ -137,33 +148,6 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// and must have judged the claimant dead before its final read of the
     /// claimant's intent. **Only for claims of producers known to be dead**,
     /// as [`skip_stalled`](Self::skip_stalled).
-    ///
-    /// ```
-    /// use core::sync::atomic::{AtomicU32, Ordering};
-    /// use ipckit_core::{frame::mpsc, intent::Intent, AlignedBytes, Error, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let base = core::ptr::NonNull::new(bytes.as_mut_ptr()).unwrap();
-    /// // SAFETY: fresh zeroed memory that outlives the ring; the words
-    /// // written below as a peer are accessed atomically only.
-    /// let ring = mpsc::Ring::init(unsafe { Region::from_raw(base, 1024) }, 256)?;
-    /// let mut rx = ring.consumer()?;
-    /// // A producer announces a claim of 24 bytes at 0, moves `tail` (at
-    /// // offset 128) and dies before writing its header.
-    /// let dead = Intent::new();
-    /// dead.announce(0, 24);
-    /// // SAFETY: `tail` is an aligned word of the live region.
-    /// unsafe { AtomicU32::from_ptr(base.as_ptr().add(128).cast()) }.store(24, Ordering::Release);
-    /// ring.producer()?.try_send(b"behind")?;
-    /// let stall = rx.stalled()?.expect("stalled");
-    /// assert_eq!((stall.position, stall.claimant), (0, None));
-    /// // Attributed to the dead producer (the caller knows it is dead):
-    /// let span = dead.names(stall.position).expect("named");
-    /// assert!(matches!(rx.skip_unwritten(0, 12), Err(Error::Corrupted(_))));
-    /// assert_eq!(rx.skip_unwritten(stall.position, span)?, 24);
-    /// assert_eq!(rx.try_recv(&mut [0; 8])?, 6);
-    /// assert_eq!(rx.skipped().bytes, 24);
-    /// # Ok::<(), Error>(())
-    /// ```
     pub fn skip_unwritten(&mut self, position: u32, span: u32) -> Result<u32> {
         if position != self.head {
             return Ok(0);
@@ -193,19 +177,6 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// and not consumed yet: from `head` on, before `tail` (loaded anew).
     /// A survivor uses it to tell a dead producer's intent that may still
     /// name an unfinished claim from one that names nothing any more.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 256)?;
-    /// let mut rx = ring.consumer()?;
-    /// ring.producer()?.try_send(b"abc")?; // 16 bytes at 0
-    /// assert!(rx.is_pending(0)? && rx.is_pending(8)?);
-    /// assert!(!rx.is_pending(16)?);
-    /// rx.try_recv(&mut [0; 4])?;
-    /// assert!(!rx.is_pending(0)?);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn is_pending(&mut self, position: u32) -> Result<bool> {
         let readable = self.refresh_tail()?;
         Ok(position.wrapping_sub(self.head) < readable)
@@ -214,14 +185,6 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// Records and bytes skipped by [`skip_stalled`](Self::skip_stalled)
     /// (also automatically, see [`set_stall_timeout`](Self::set_stall_timeout)),
     /// by every consumer of this ring so far.
-    ///
-    /// ```
-    /// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// assert_eq!(ring.consumer()?.skipped(), mpsc::Skipped::default());
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn skipped(&self) -> Skipped {
         let stats = &self.ring.control().stats;
         let lo = stats.skipped_bytes_lo.load(Ordering::Relaxed);
@@ -239,24 +202,6 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// for it forever. Needs a notifier with a clock ([`Error::NoClock`]
     /// from the blocking calls otherwise). Read the module docs on skipping
     /// live producers before choosing a timeout.
-    ///
-    /// ```
-    /// use core::time::Duration;
-    /// use ipckit_core::{frame::mpsc, wait::Spin, AlignedBytes, Region};
-    /// fn clock() -> Duration {
-    ///     static T0: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    ///     T0.get_or_init(std::time::Instant::now).elapsed()
-    /// }
-    /// let mut bytes = AlignedBytes::<1024>::new();
-    /// let ring = mpsc::Ring::init(Region::from_slice(&mut bytes[..]), 512)?;
-    /// let (tx, mut rx) = (ring.producer()?, ring.consumer_with(Spin::with_clock(clock))?);
-    /// core::mem::forget(tx.try_grant(3)?); // a producer that died
-    /// tx.try_send(b"ok")?;
-    /// rx.set_stall_timeout(Some(Duration::from_millis(10)));
-    /// assert_eq!(rx.recv(&mut [0; 4])?, 2);
-    /// assert_eq!(rx.skipped().records, 1);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn set_stall_timeout(&mut self, timeout: Option<Duration>) {
         self.stall_timeout = timeout;
     }

@@ -3,15 +3,13 @@
 //! region a peer can produce.
 
 use std::sync::atomic::Ordering::SeqCst;
-use std::sync::{Arc, Condvar, Mutex};
 use std::vec;
 use std::vec::Vec;
 
 use super::*;
 use crate::frame::{LEN_MASK, RECORD_HEADER_LEN, max_frame_len};
 use crate::region::{ENDIAN_MARKER, LAYOUT_VERSION, MAGIC};
-use crate::test_support::{PeerMemory, std_clock};
-use crate::wait::WaitStatus;
+use crate::test_support::{CondvarFutex, PeerMemory, std_clock};
 use crate::{AlignedBytes, Region};
 
 const TAIL: usize = 128;
@@ -231,7 +229,7 @@ fn grant_commit_shrink_drop_and_oversize() {
     // Committing more than granted commits nothing, and the space is not
     // lost: the consumer moves on.
     let g = tx.try_grant(10).unwrap();
-    assert_eq!(g.commit(11), Err(Error::FrameTooLarge { len: 11, max: 10 }));
+    assert_eq!(g.commit(11), Err(Error::OutOfRange { end: 11, len: 10 }));
     tx.try_send(b"next").unwrap();
     assert_eq!(recv_vec(&mut rx).unwrap(), b"next");
     // A dropped grant never holds the consumer up.
@@ -267,12 +265,12 @@ fn buffer_too_small_leaves_the_frame_queued() {
         Err(Error::BufferTooSmall { required: 5 })
     );
     let mut part = [0; 3];
-    assert_eq!(f.read_at(3, &mut part), 2);
+    assert_eq!(f.read_partial(3, &mut part), 2);
     assert_eq!(&part[..2], b"45");
-    assert_eq!(f.read_at(usize::MAX, &mut part), 0);
+    assert_eq!(f.read_partial(usize::MAX, &mut part), 0);
     // SAFETY: both ends are in this test.
     assert_eq!(unsafe { f.as_slice() }, b"12345");
-    let _ = f;
+    drop(f);
     assert_eq!(recv_vec(&mut rx).unwrap(), b"12345");
 }
 
@@ -643,50 +641,6 @@ fn blocking_reads_skip_a_record_stalled_past_the_timeout() {
 // ---------------------------------------------------------------------------
 // Threads and blocking.
 
-/// A futex made of a mutex and condition variable: a generation per call
-/// to wake, waiters return when it moved (or the word differs).
-#[derive(Clone, Default)]
-struct CondFutex(Arc<(Mutex<u64>, Condvar)>);
-
-impl Notify for CondFutex {
-    fn wait(
-        &self,
-        word: &AtomicU32,
-        expected: u32,
-        timeout: Option<Duration>,
-    ) -> Result<WaitStatus> {
-        let guard = self.0.0.lock().unwrap();
-        if word.load(Ordering::Relaxed) != expected {
-            return Ok(WaitStatus::Woken);
-        }
-        let seen = *guard;
-        let limit = timeout.unwrap_or(Duration::from_secs(3600));
-        let (_guard, result) = self
-            .0
-            .1
-            .wait_timeout_while(guard, limit, |g| *g == seen)
-            .unwrap();
-        Ok(if result.timed_out() {
-            WaitStatus::TimedOut
-        } else {
-            WaitStatus::Woken
-        })
-    }
-
-    fn wake_one(&self, _word: &AtomicU32) {
-        *self.0.0.lock().unwrap() += 1;
-        self.0.1.notify_all();
-    }
-
-    fn wake_all(&self, word: &AtomicU32) {
-        self.wake_one(word);
-    }
-
-    fn now(&self) -> Option<Duration> {
-        Some(std_clock())
-    }
-}
-
 /// Frame `seq` of producer `p`: producer, sequence and a checksum.
 fn tagged(p: u8, seq: u32) -> Vec<u8> {
     let len = (seq as usize * 13 + p as usize) % 48;
@@ -745,14 +699,14 @@ fn three_spinning_producer_threads() {
 fn three_sleeping_producer_threads_and_a_sleeping_consumer() {
     let per = if cfg!(miri) { 30 } else { 5000 };
     let options = Options::new(128).start_at(u32::MAX - 127).waking(true);
-    run_threads(options, CondFutex::default(), per);
+    run_threads(options, CondvarFutex::default(), per);
 }
 
 #[test]
 fn a_sleeping_consumer_is_woken_by_the_doorbell() {
     let mem = PeerMemory::new();
     let ring = Ring::init_with(mem.region(), Options::new(64).waking(true)).unwrap();
-    let futex = CondFutex::default();
+    let futex = CondvarFutex::default();
     let tx = ring.producer_with(futex.clone()).unwrap();
     let mut rx = ring.consumer_with(futex).unwrap();
     std::thread::scope(|s| {
@@ -766,7 +720,7 @@ fn a_sleeping_consumer_is_woken_by_the_doorbell() {
     });
     assert_eq!(mem.word(DOORBELL).load(SeqCst), 1);
     // No waiter: no doorbell.
-    ring.producer_with(CondFutex::default())
+    ring.producer_with(CondvarFutex::default())
         .unwrap()
         .send(b"x")
         .unwrap();
