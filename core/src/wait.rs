@@ -451,7 +451,7 @@ pub(crate) enum Attempt<'w, R> {
     WaitWhile(&'w AtomicU32, u32),
     /// Did work but is not done (a budget of skipped records ran out): go
     /// again at once, the deadline still honoured.
-    #[allow(dead_code)] // until the frame rings' loops move onto `block_on`
+    #[cfg_attr(not(ipckit_cas), allow(dead_code))] // the MPSC frame ring's
     Again,
 }
 
