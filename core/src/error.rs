@@ -164,8 +164,10 @@ pub enum Error {
     },
     /// The oldest item is claimed by another endpoint that has not
     /// published it yet: the ring is not empty, but nothing can be taken
-    /// now. Retry; a claim that stays unpublished belongs to an endpoint that
-    /// may have died (the hosted crate recovers it).
+    /// now. For a push: the slot the next item goes to is still being read
+    /// by a consumer that claimed it, so the ring is not full, but nothing
+    /// can be put now. Retry; a claim that stays unfinished belongs to an
+    /// endpoint that may have died (the hosted crate recovers it).
     Busy,
 }
 
@@ -263,9 +265,9 @@ impl fmt::Display for Error {
                 requested,
                 available,
             } => write!(f, "{requested} slots asked for, {available} available"),
-            Error::Busy => {
-                f.write_str("the oldest item is claimed by another endpoint and not yet published")
-            }
+            Error::Busy => f.write_str(
+                "the slot needed is claimed by another endpoint that has not finished with it",
+            ),
         }
     }
 }

@@ -117,9 +117,28 @@
 //! this call's thread completes none, and never happens in practice). No
 //! call spins on a stamp without bound: a slot that another endpoint has
 //! claimed and is still writing (reading) is waited for during at most
-//! [`BUSY_SPINS`] spin hints, then, like a slot that nobody has claimed, it
-//! is [`Error::Empty`] ([`Error::Full`]) for `try_pop` (`try_push`), and a
-//! sleep for the blocking forms.
+//! [`BUSY_SPINS`] spin hints, then it is [`Error::Busy`] for `try_pop`
+//! (`try_push`), and a sleep for the blocking forms.
+//!
+//! # `Empty`, `Full` and `Busy`
+//! A position belongs to the queue from the compare-and-swap that claims
+//! it, but its slot is usable only after the claimant's stamp store. The
+//! answers of the `try_` calls keep the two apart, so that each means what
+//! it says (crossbeam's `ArrayQueue` waits for the claimant without bound
+//! instead; a peer here may be dead, so the wait is bounded):
+//!
+//! | `try_pop` answers | when | `try_push` answers | when |
+//! |---|---|---|---|
+//! | [`Error::Empty`] | no position is claimed (`tail == head`): empty at that instant | [`Error::Full`] | `capacity` positions are claimed (`tail == head + capacity`): full at that instant |
+//! | [`Error::Busy`] | a producer claimed the position at `head` and has not published it within [`BUSY_SPINS`] spin hints | [`Error::Busy`] | a consumer claimed the previous lap's item in the slot `tail` needs and has not released it within [`BUSY_SPINS`] spin hints |
+//!
+//! `Busy` is a flow condition like the other two: retry, or use the
+//! blocking forms, which sleep on the slot's stamp for all three. A claim
+//! that stays `Busy` may belong to an endpoint that died ([`Ring::stalled`],
+//! [`recovery`]). So a thread that pushed an item and then pops never sees
+//! `Empty` before it gets an item, and one that popped and then pushes
+//! never sees `Full` (the tests `empty_means_empty` and `full_means_full`,
+//! in the shape of crossbeam-queue's `linearizable`, and two loom models).
 //!
 //! # Positions, wrap-around and the ABA bound
 //! Positions wrap at 2^32 and are compared with wrapping arithmetic; a
@@ -140,8 +159,8 @@
 //! publishing its stamp leaves a *hole*: a slot that looks *not yet
 //! written*, with every later item queued behind it. A consumer that dies
 //! between claiming a position and releasing its slot holds that slot, and
-//! producers are [`Error::Full`] one lap later. By itself the ring cannot
-//! tell either from a slow endpoint: consumers return [`Error::Empty`] for
+//! producers are [`Error::Busy`] one lap later. By itself the ring cannot
+//! tell either from a slow endpoint: consumers return [`Error::Busy`] for
 //! the hole (after at most [`BUSY_SPINS`] spin hints), blocking calls sleep
 //! and honour their timeouts. [`Ring::stalled`] reports both.
 //!
@@ -257,9 +276,8 @@ pub const RETRY_LIMIT: u32 = 1 << 16;
 
 /// How many spin hints an operation waits, at most, for a slot that another
 /// endpoint has claimed and is in the middle of writing (for a pop) or of
-/// reading (for a push), before it reports [`Error::Empty`] /
-/// [`Error::Full`]. An endpoint is normally inside that window for a few
-/// nanoseconds; answering `Empty` at once would send a caller that backs off
+/// reading (for a push), before it reports [`Error::Busy`]. An endpoint is normally inside that window for a few
+/// nanoseconds; answering `Busy` at once would send a caller that backs off
 /// by yielding into a context switch instead. The wait is bounded, so an
 /// endpoint that died in the window costs microseconds, not a hang. (loom
 /// models one spin: each is a scheduling point there.)
@@ -539,9 +557,16 @@ impl<T> fmt::Debug for Ring<'_, T> {
 enum Step<T> {
     /// Done; the value popped (or `()` for a push).
     Done(T),
-    /// The slot of this position is not ready (not free for a push, not
-    /// published for a pop): `Full` / `Empty`, or sleep on its stamp.
+    /// The slot of this position is not ready and no other endpoint is
+    /// working on it: the ring is full (for a push) or empty (for a pop).
+    /// `Full` / `Empty`, or sleep on its stamp.
     Blocked(u32),
+    /// The slot of this position is claimed by another endpoint that has
+    /// not finished with it (a producer still writing the item at `head`, a
+    /// consumer still reading the previous lap's item out of the slot at
+    /// `tail`): the ring is neither empty nor full, but this position
+    /// cannot be taken now. [`Error::Busy`], or sleep on its stamp.
+    Busy(u32),
 }
 
 /// Spins (at most [`BUSY_SPINS`] hints) while `stamp` holds `seen`: for a
@@ -964,22 +989,36 @@ impl<'a, T: Pod> Ring<'a, T> {
                     }
                 }
             } else if lag == cap.wrapping_neg() || lag == 1u32.wrapping_sub(cap) {
-                // The item of `tail - capacity` is being written, or waits to
-                // be read, or is being read: full. In the last case (a
-                // consumer has claimed it: `head` is past it) the slot is
-                // about to be released; wait a moment for that.
-                if !waited && lag != cap.wrapping_neg() {
-                    let previous = tail.wrapping_sub(cap);
-                    let head = c.dequeue.head.load(Ordering::Relaxed);
-                    let taken = head.wrapping_sub(previous);
-                    if taken != 0 && taken <= cap {
+                // The slot still belongs to position `tail - capacity`. Its
+                // item is being written or waits to be read: every position
+                // from it to `tail` is claimed, full. Or a consumer has
+                // claimed it (`head` is past it) and is still copying it out
+                // (or skipping it: [`recovery`]): fewer than `capacity`
+                // positions are claimed, the ring is not full, but the slot
+                // is not free yet. Wait a moment for its release, then
+                // report `Busy`.
+                let previous = tail.wrapping_sub(cap);
+                let head = c.dequeue.head.load(Ordering::Acquire);
+                let taken = head.wrapping_sub(previous);
+                if taken == 0 {
+                    return Ok(Step::Blocked(tail));
+                }
+                if taken <= cap {
+                    if !waited {
                         waited = true;
                         if wait_for_change(stamp, tail.wrapping_add(lag)) {
                             continue;
                         }
                     }
+                    return Ok(Step::Busy(tail));
                 }
-                return Ok(Step::Blocked(tail));
+                // `head` past `tail`: our `tail` is stale, or a peer forged
+                // a position word.
+                let now = tail_word.load(Ordering::Acquire);
+                if now == tail {
+                    return Err(Error::Corrupted("head is not within a capacity of tail"));
+                }
+                tail = advanced(tail, now, "tail moved backwards")?;
             } else if (lag as i32) > 0 && lag & mask <= 1 {
                 // Position `tail` was taken already: our `tail` is stale, and
                 // the position word must have moved.
@@ -1072,22 +1111,39 @@ impl<'a, T: Pod> Ring<'a, T> {
                         head = advanced(head, now, "head moved backwards")?;
                     }
                 }
-            } else if lag == 0 || lag == 1u32.wrapping_sub(cap) {
-                // Not yet written (free, or claimed by a producer that has
-                // not published), or the previous lap's item is still being
-                // read: empty. In the middle case (a producer has claimed
-                // `head`: `tail` is past it) the item is about to be
-                // published; wait a moment for that.
-                if !waited && lag == 0 {
-                    let claimed = c.enqueue.tail.load(Ordering::Relaxed).wrapping_sub(head);
-                    if claimed != 0 && claimed <= cap {
+            } else if lag == 0 || lag == 1u32.wrapping_sub(cap) || lag == cap.wrapping_neg() {
+                // Not yet written for `head` (0), or the slot still belongs
+                // to the previous lap: its item is being read, or its hole
+                // skipped ([`recovery`]). Empty if no producer claimed
+                // `head`: `tail` is `head` (Acquire, so that a push that
+                // completed before this call is seen).
+                let claimed = c.enqueue.tail.load(Ordering::Acquire).wrapping_sub(head);
+                if claimed == 0 {
+                    return Ok(Step::Blocked(head));
+                }
+                if claimed > cap {
+                    // `tail` more than a lap ahead: our `head` is stale, or
+                    // a peer forged a position word.
+                    let now = head_word.load(Ordering::Acquire);
+                    if now == head {
+                        return Err(Error::Corrupted("tail is not within a capacity of head"));
+                    }
+                    head = advanced(head, now, "head moved backwards")?;
+                } else if lag == 0 {
+                    // A producer claimed `head` and has not published yet:
+                    // not empty, but its item cannot be taken now. Wait a
+                    // moment for the publication, then report `Busy`, never
+                    // `Empty` (module docs).
+                    if !waited {
                         waited = true;
                         if wait_for_change(stamp, head) {
                             continue;
                         }
                     }
+                    return Ok(Step::Busy(head));
                 }
-                return Ok(Step::Blocked(head));
+                // Otherwise the slot was released and `head` claimed since
+                // the stamp load: look again.
             } else if (lag as i32) > 1 && lag & mask <= 1 {
                 // Position `head` was taken already: our `head` is stale.
                 let now = head_word.load(Ordering::Acquire);
@@ -1299,10 +1355,10 @@ impl<T, N> fmt::Debug for Producer<'_, T, N> {
 }
 
 impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
-    /// Appends one item, or returns [`Error::Full`] when the slot the next
-    /// item goes to is still in use: the ring holds `capacity` items, or
-    /// holds `capacity - 1` and a consumer is still copying the oldest out
-    /// (waited for during at most [`BUSY_SPINS`] spin hints).
+    /// Appends one item, or returns [`Error::Full`] when the ring holds
+    /// `capacity` items, or [`Error::Busy`] when it holds fewer but the slot
+    /// the next item goes to is still being read by a consumer (waited for
+    /// during at most [`BUSY_SPINS`] spin hints; module docs).
     ///
     /// Returns [`Error::Corrupted`] for a stamp or a `tail` that the
     /// protocol cannot produce (module docs); nothing is written then.
@@ -1323,6 +1379,7 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
         {
             Step::Done(()) => Ok(()),
             Step::Blocked(_) => Err(Error::Full),
+            Step::Busy(_) => Err(Error::Busy),
         }
     }
 
@@ -1380,7 +1437,7 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
                 Ok(
                     match p.ring.push_step::<N, false>(value, &p.notify, p.intent)? {
                         Step::Done(()) => Attempt::Ready(()),
-                        Step::Blocked(at) => Attempt::Wait(p.ring.stamp(at)),
+                        Step::Blocked(at) | Step::Busy(at) => Attempt::Wait(p.ring.stamp(at)),
                     },
                 )
             },
@@ -1497,11 +1554,11 @@ impl<T, N> fmt::Debug for Consumer<'_, T, N> {
 }
 
 impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
-    /// Removes and returns the oldest item, or [`Error::Empty`] when the item
-    /// at `head` is not published yet: the ring holds none, or the producer
-    /// that claimed that position is still writing it (or died doing so:
-    /// see [`Ring::stalled`]). A producer in the middle of publishing is waited
-    /// for during at most [`BUSY_SPINS`] spin hints.
+    /// Removes and returns the oldest item, or [`Error::Empty`] when the ring
+    /// holds none, or [`Error::Busy`] when the producer that claimed the
+    /// oldest position is still writing it (waited for during at most
+    /// [`BUSY_SPINS`] spin hints), or died doing so ([`Ring::stalled`];
+    /// module docs).
     ///
     /// Returns [`Error::Corrupted`] for a stamp or a `head` that the
     /// protocol cannot produce (module docs); nothing is taken then.
@@ -1521,6 +1578,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
         match self.ring.pop_step::<N, false>(&self.notify, self.intent)? {
             Step::Done(v) => Ok(v),
             Step::Blocked(_) => Err(Error::Empty),
+            Step::Busy(_) => Err(Error::Busy),
         }
     }
 
@@ -1573,7 +1631,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
             |c| {
                 Ok(match c.ring.pop_step::<N, false>(&c.notify, c.intent)? {
                     Step::Done(v) => Attempt::Ready(v),
-                    Step::Blocked(at) => Attempt::Wait(c.ring.stamp(at)),
+                    Step::Blocked(at) | Step::Busy(at) => Attempt::Wait(c.ring.stamp(at)),
                 })
             },
         )

@@ -226,7 +226,7 @@ impl Push for mpmc::Producer<'static, u64> {
             loop {
                 match self.try_push(i) {
                     Ok(()) => break,
-                    Err(Error::Full) => idle.wait(),
+                    Err(Error::Full | Error::Busy) => idle.wait(),
                     Err(e) => panic!("ipckit push: {e}"),
                 }
             }
@@ -244,7 +244,7 @@ impl Pop for mpmc::Consumer<'static, u64> {
                     sum = sum.wrapping_add(v);
                     left -= 1;
                 }
-                Err(Error::Empty) => idle.wait(),
+                Err(Error::Empty | Error::Busy) => idle.wait(),
                 Err(e) => panic!("ipckit pop: {e}"),
             }
         }

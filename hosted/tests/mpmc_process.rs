@@ -24,7 +24,7 @@
 //!   (announces it in its intent, in a mapping shared with the parent, and
 //!   moves `tail`, as the first half of a push does) and dies by SIGKILL
 //!   before publishing it. The parent gets the items before it, then
-//!   `Empty` (no spin), `Ring::stalled` names the position, and a blocking
+//!   `Busy` (no spin), `Ring::stalled` names the position, and a blocking
 //!   pop times out; nothing hangs. Then the parent, which saw the child die
 //!   and its intent name the position, skips the hole
 //!   (`Consumer::skip_unpublished`) and gets the item a live producer
@@ -288,7 +288,7 @@ fn produce(p: usize, mapping: &SharedMapping, results: &Results) -> Result<(), C
                     backoff.progress();
                     break;
                 }
-                Err(Error::Full) => {
+                Err(Error::Full | Error::Busy) => {
                     if !backoff.idle() {
                         return Err(fail(EXIT_TIMEOUT, format!("producer timed out at {seq}")));
                     }
@@ -343,7 +343,7 @@ fn consume(c: usize, mapping: &SharedMapping, results: &Results) -> Result<(), C
                 sums[p] += seq;
                 bitmaps[p][(seq / 64) as usize] |= 1 << (seq % 64);
             }
-            Err(Error::Empty | Error::TimedOut) => {
+            Err(Error::Empty | Error::Busy | Error::TimedOut) => {
                 // Done once every producer has finished and every position
                 // was claimed by a consumer (`head == tail`).
                 if results.producers_done().load(Ordering::Acquire) == PRODUCERS as u64 {
@@ -441,8 +441,8 @@ fn dead_producer() -> Result<String, String> {
         return Err(format!("stalled: {:?}", ring.stalled()));
     }
     let t0 = Instant::now();
-    if rx.try_pop() != Err(Error::Empty) {
-        return Err("try_pop behind the unpublished slot was not Empty".into());
+    if rx.try_pop() != Err(Error::Busy) {
+        return Err("try_pop behind the unpublished slot was not Busy".into());
     }
     let try_pop_time = t0.elapsed();
     let t0 = Instant::now();
@@ -480,7 +480,7 @@ fn dead_producer() -> Result<String, String> {
         ));
     }
     Ok(format!(
-        "try_pop Empty in {try_pop_time:?}, pop_timeout(50 ms) TimedOut after {waited:?}, \
+        "try_pop Busy in {try_pop_time:?}, pop_timeout(50 ms) TimedOut after {waited:?}, \
          stalled at position {claimed}, then skipped"
     ))
 }
@@ -528,7 +528,7 @@ fn hostile_peer() -> Result<String, String> {
         for r in [tx.try_push(i).map(drop), rx.try_pop().map(drop)] {
             match r {
                 Ok(()) => ok += 1,
-                Err(Error::Full | Error::Empty) => flow += 1,
+                Err(Error::Full | Error::Empty | Error::Busy) => flow += 1,
                 Err(Error::Corrupted(_)) => corrupted += 1,
                 Err(e) => return Err(format!("unexpected error {e}")),
             }
@@ -543,7 +543,7 @@ fn hostile_peer() -> Result<String, String> {
     // The header was not touched: attaching still validates.
     Ring::<u64>::attach(mapping.region()).map_err(|e| format!("attach: {e}"))?;
     Ok(format!(
-        "2000 calls in {elapsed:?}: {corrupted} Corrupted, {flow} Full/Empty, {ok} Ok"
+        "2000 calls in {elapsed:?}: {corrupted} Corrupted, {flow} Full/Empty/Busy, {ok} Ok"
     ))
 }
 

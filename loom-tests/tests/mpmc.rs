@@ -151,7 +151,8 @@ fn push(tx: &Producer<'_, Item, KeyedFutex>, value: Item, how: Wait) {
         Wait::Spin => loop {
             match tx.try_push(value) {
                 Ok(()) => return,
-                Err(Error::Full) => thread::yield_now(),
+                // Busy: the slot's previous reader has not released it.
+                Err(Error::Full | Error::Busy) => thread::yield_now(),
                 Err(e) => panic!("try_push: {e:?}"),
             }
         },
@@ -164,7 +165,8 @@ fn pop(rx: &Consumer<'_, Item, KeyedFutex>, how: Wait) -> Item {
         Wait::Spin => loop {
             match rx.try_pop() {
                 Ok(v) => break v,
-                Err(Error::Empty) => thread::yield_now(),
+                // Busy: the oldest item's producer has not published it.
+                Err(Error::Empty | Error::Busy) => thread::yield_now(),
                 Err(e) => panic!("try_pop: {e:?}"),
             }
         },
@@ -319,6 +321,63 @@ fn one_producer_two_consumers() {
         u32::MAX,
         2,
     );
+}
+
+/// `Empty` means empty: this thread pushes one item and then pops, while
+/// another producer pushes one; the ring holds at least this thread's item
+/// until one of its own pops succeeds, so no `try_pop` may answer `Empty`.
+/// When the other producer has claimed the oldest position and not
+/// published it, the answer is `Busy` (the shape of crossbeam-queue's
+/// `linearizable` test).
+///
+/// Catches: `Empty` for a slot claimed by a producer that has not published
+/// it (the answer before `Error::Busy` existed).
+#[test]
+fn a_claimed_unpublished_item_is_busy_not_empty() {
+    model(2, || {
+        let ring = Ring::<Item>::new_modelled(2, u32::MAX).unwrap();
+        let other = ring.producer().unwrap();
+        let pusher = thread::spawn(move || other.try_push(item(1, 1)).unwrap());
+        ring.producer().unwrap().try_push(item(0, 1)).unwrap();
+        let rx = ring.consumer().unwrap();
+        loop {
+            match rx.try_pop() {
+                Ok(_) => break,
+                Err(Error::Busy) => thread::yield_now(),
+                Err(e) => panic!("try_pop with an item in the ring: {e:?}"),
+            }
+        }
+        pusher.join().unwrap();
+    });
+}
+
+/// `Full` means full: a full ring, another consumer pops one item while
+/// this thread pops one and then pushes; this thread's pop freed a
+/// position, so no `try_push` may answer `Full`. When the other consumer
+/// has claimed the slot the push needs and not released it, the answer is
+/// `Busy`.
+///
+/// Catches: `Full` for a slot held by a consumer that is still copying its
+/// item out.
+#[test]
+fn a_slot_still_being_read_is_busy_not_full() {
+    model(2, || {
+        let ring = Ring::<Item>::new_modelled(2, u32::MAX).unwrap();
+        let tx = ring.producer().unwrap();
+        tx.try_push(item(0, 1)).unwrap();
+        tx.try_push(item(0, 2)).unwrap();
+        let other = ring.consumer().unwrap();
+        let popper = thread::spawn(move || other.try_pop().unwrap());
+        ring.consumer().unwrap().try_pop().unwrap();
+        loop {
+            match tx.try_push(item(0, 3)) {
+                Ok(()) => break,
+                Err(Error::Busy) => thread::yield_now(),
+                Err(e) => panic!("try_push with a free position: {e:?}"),
+            }
+        }
+        popper.join().unwrap();
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -477,7 +536,7 @@ fn finished(count: &AtomicU32, of: u32) -> bool {
 /// lost: `claim_and_die`), while a live producer pushes one item; one item
 /// was pushed before, so the live producer can also find the ring full
 /// after losing a race, and give up. The consumer spins with `try_pop`, and
-/// on `Empty` skips the stalled position at `head` only if the intents say
+/// on `Empty` or `Busy` skips the stalled position at `head` only if the intents say
 /// that the dead producer alone made that claim. Every pushed item arrives
 /// once; the dead claim, if it won, is skipped (and only it); nothing stays
 /// stalled.
@@ -505,7 +564,7 @@ fn a_dead_producers_claim_is_skipped_and_only_it() {
         let pusher = thread::spawn(move || {
             let pushed = match tx.try_push(item(1, 1)) {
                 Ok(()) => true,
-                Err(Error::Full) => false,
+                Err(Error::Full | Error::Busy) => false,
                 Err(e) => panic!("try_push: {e:?}"),
             };
             done.fetch_add(1, Ordering::Release);
@@ -521,7 +580,7 @@ fn a_dead_producers_claim_is_skipped_and_only_it() {
                     got.push(v);
                     continue;
                 }
-                Err(Error::Empty) => {}
+                Err(Error::Empty | Error::Busy) => {}
                 Err(e) => panic!("try_pop: {e:?}"),
             }
             if let Some(p) = ring.unpublished() {

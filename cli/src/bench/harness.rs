@@ -99,7 +99,10 @@ fn next(seq: u32) -> u32 {
 }
 
 fn is_wait(e: &Error) -> bool {
-    matches!(e, Error::Core(CoreError::TimedOut | CoreError::Empty))
+    matches!(
+        e,
+        Error::Core(CoreError::TimedOut | CoreError::Empty | CoreError::Busy)
+    )
 }
 
 /// Receives one message, in slices, checking the peer and Ctrl-C between.

@@ -106,7 +106,7 @@
 //! let tx = ring.producer()?.with_intent(&survivor);
 //! tx.try_push(7)?; // committed behind the hole
 //! let rx = ring.consumer()?.with_intent(&reader);
-//! assert_eq!(rx.try_pop(), Err(Error::Empty));
+//! assert_eq!(rx.try_pop(), Err(Error::Busy));
 //! assert_eq!(ring.unpublished(), Some(0));
 //! // The liveness records say: `dead` names 0 and its process is dead.
 //! assert_eq!(rx.skip_unpublished(0)?, Skip::Skipped);

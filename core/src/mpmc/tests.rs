@@ -534,12 +534,18 @@ fn a_peer_that_keeps_moving_tail_gets_a_bounded_answer() {
         for i in 0..calls {
             let r = tx.try_push(i);
             assert!(
-                matches!(r, Ok(()) | Err(Error::Full | Error::Corrupted(_))),
+                matches!(
+                    r,
+                    Ok(()) | Err(Error::Full | Error::Busy | Error::Corrupted(_))
+                ),
                 "{r:?}"
             );
             let r = rx.try_pop();
             assert!(
-                matches!(r, Ok(_) | Err(Error::Empty | Error::Corrupted(_))),
+                matches!(
+                    r,
+                    Ok(_) | Err(Error::Empty | Error::Busy | Error::Corrupted(_))
+                ),
                 "{r:?}"
             );
         }
@@ -603,7 +609,8 @@ fn a_stalled_producer_is_empty_after_a_bounded_wait() {
         ring.stalled(),
         Some(Stall::Unpublished { position: claimed })
     );
-    assert_eq!(rx.try_pop(), Err(Error::Empty));
+    // Not empty (two items wait behind the claim), but nothing to take.
+    assert_eq!(rx.try_pop(), Err(Error::Busy));
     let started = Instant::now();
     assert_eq!(
         rx.pop_timeout(Some(Duration::from_millis(20))),
@@ -621,7 +628,7 @@ fn a_stalled_producer_is_empty_after_a_bounded_wait() {
 }
 
 #[test]
-fn a_stalled_consumer_is_full_for_the_next_lap() {
+fn a_stalled_consumer_is_busy_for_the_next_lap() {
     const CAP: u32 = 2;
     let mem = PeerMemory::new();
     let ring = Ring::<u32>::init(mem.region(), CAP).unwrap();
@@ -636,7 +643,8 @@ fn a_stalled_consumer_is_full_for_the_next_lap() {
     // The ring holds nothing, but the slot position 2 needs is still held.
     assert_eq!(ring.len(), Ok(0));
     assert_eq!(ring.stalled(), Some(Stall::Unreleased { position: 0 }));
-    assert_eq!(tx.try_push(3), Err(Error::Full));
+    // Not full (nothing is queued), but the slot is not free: Busy.
+    assert_eq!(tx.try_push(3), Err(Error::Busy));
     assert_eq!(
         tx.push_timeout(3, Some(Duration::from_millis(10))),
         Err(Error::TimedOut)
@@ -741,7 +749,7 @@ fn exactly_once<N>(
                         loop {
                             match tx.try_push(v) {
                                 Ok(()) => break,
-                                Err(Error::Full) => std::thread::yield_now(),
+                                Err(Error::Full | Error::Busy) => std::thread::yield_now(),
                                 Err(e) => panic!("try_push: {e}"),
                             }
                         }
@@ -770,7 +778,7 @@ fn exactly_once<N>(
                         }
                         match rx.try_pop() {
                             Ok(v) => v,
-                            Err(Error::Empty) => {
+                            Err(Error::Empty | Error::Busy) => {
                                 std::thread::yield_now();
                                 continue;
                             }
@@ -831,4 +839,79 @@ fn blocking_with_sleeping_waiters_moves_every_item_once() {
 fn blocking_with_spinning_waiters_moves_every_item_once() {
     let n = if cfg!(miri) { 60 } else { 50_000 };
     exactly_once(2, 2, n, 4, Spin::new(), true);
+}
+
+/// crossbeam-queue's `linearizable` test (`tests/array_queue.rs`), on this
+/// ring: each thread pushes one item and then pops one, on a ring with a
+/// slot per thread. Between its push and its pop a thread's own item (or an
+/// item some other thread pushed before taking this one) is in the ring,
+/// so no pop may answer `Empty`; `Busy` (the oldest item still being
+/// written) is retried. Before `Error::Busy` existed this failed in about
+/// one run in three: a pop behind another thread's unpublished claim
+/// answered `Empty`.
+#[test]
+fn empty_means_empty() {
+    const THREADS: u32 = 4;
+    let count = if cfg!(miri) { 100 } else { 25_000 };
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init(mem.region(), THREADS).unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+            s.spawn(move || {
+                for i in 0..count {
+                    retry(|| tx.try_push(i), Error::Full);
+                    retry(|| rx.try_pop(), Error::Busy);
+                }
+            });
+        }
+    });
+    assert_eq!(ring.len(), Ok(0));
+}
+
+/// The mirror image: on a full ring, each thread pops one item and then
+/// pushes one. Between its pop and its push the position it freed is
+/// unclaimed, so no push may answer `Full`; `Busy` (the slot the push needs
+/// is still being read by the consumer that claimed it) is retried. Before
+/// `Error::Busy` that case answered `Full`.
+#[test]
+fn full_means_full() {
+    const THREADS: u32 = 4;
+    let count = if cfg!(miri) { 100 } else { 25_000 };
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init(mem.region(), THREADS).unwrap();
+    let tx = ring.producer().unwrap();
+    for i in 0..THREADS {
+        tx.try_push(i).unwrap();
+    }
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+            s.spawn(move || {
+                for i in 0..count {
+                    retry(|| rx.try_pop(), Error::Empty);
+                    retry(|| tx.try_push(i), Error::Busy);
+                }
+            });
+        }
+    });
+    assert_eq!(ring.len(), Ok(THREADS as usize));
+}
+
+/// Runs `op` until it succeeds, retrying `Busy` and the flow condition
+/// `tolerated` (yielding now and then, so that a preempted claimant gets a
+/// CPU); any other error fails the test.
+fn retry<R>(mut op: impl FnMut() -> Result<R>, tolerated: Error) -> R {
+    for attempt in 0u32.. {
+        match op() {
+            Ok(r) => return r,
+            Err(e) if e == Error::Busy || e == tolerated => {
+                if attempt % 16 == 15 {
+                    std::thread::yield_now();
+                }
+            }
+            Err(e) => panic!("{e} (tolerated here: Busy, {tolerated})"),
+        }
+    }
+    unreachable!()
 }

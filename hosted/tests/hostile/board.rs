@@ -131,7 +131,7 @@ pub const OP_NAMES: [&str; 24] = [
 ];
 
 /// The result classes counted.
-pub const OUTCOME_NAMES: [&str; 16] = [
+pub const OUTCOME_NAMES: [&str; 17] = [
     "Ok",
     "Empty",
     "Full",
@@ -146,6 +146,7 @@ pub const OUTCOME_NAMES: [&str; 16] = [
     "TooSmall",
     "InvalidCapacity",
     "AlreadyInitialized",
+    "Busy",
     "Os",
     "Other",
 ];
@@ -181,6 +182,7 @@ pub fn classify<R>(r: &Result<R, Error>) -> usize {
             CoreError::TooSmall { .. } => 11,
             CoreError::InvalidCapacity => 12,
             CoreError::AlreadyInitialized => 13,
+            CoreError::Busy => 14,
             _ => OTHER,
         },
         Error::PeerGone { .. } => 5,

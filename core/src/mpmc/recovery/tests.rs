@@ -77,7 +77,7 @@ fn a_dead_producers_hole_is_skipped_and_the_items_behind_it_delivered() {
     tx.try_push(2).unwrap();
     tx.try_push(3).unwrap();
     assert_eq!(rx.try_pop(), Ok(1));
-    assert_eq!(rx.try_pop(), Err(Error::Empty));
+    assert_eq!(rx.try_pop(), Err(Error::Busy));
     assert_eq!(ring.unpublished(), Some(u32::MAX));
     assert_eq!(
         ring.stalled(),
@@ -176,7 +176,7 @@ fn a_dead_consumers_slot_is_released_and_its_item_counted_lost() {
     assert_eq!(dead.intent.read(), (u32::MAX, 1));
     assert_eq!(rx.try_pop(), Ok(2));
     // One lap later the producer needs the held slot.
-    assert_eq!(tx.try_push(3), Err(Error::Full));
+    assert_eq!(tx.try_push(3), Err(Error::Busy));
     assert_eq!(ring.unpublished(), None);
     assert_eq!(ring.unreleased(), Some(u32::MAX));
     assert_eq!(
@@ -233,7 +233,7 @@ fn a_skipper_killed_mid_skip_leaves_a_slot_a_producer_releases() {
         .compare_exchange(0, 1, SeqCst, SeqCst)
         .unwrap();
     assert_eq!(rx.try_pop(), Ok(5));
-    assert_eq!(tx.try_push(6), Err(Error::Full));
+    assert_eq!(tx.try_push(6), Err(Error::Busy));
     assert_eq!(ring.unreleased(), Some(0));
     assert!(ring.unfinished(Role::Consumer, 0));
     // The producer's claim was taken over by the skipper: no longer the
