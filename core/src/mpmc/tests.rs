@@ -9,10 +9,17 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 use std::vec::Vec;
 
+use core::time::Duration;
+
+use super::layout::stride;
 use super::*;
+use crate::error::{Error, Result};
+use crate::intent::Intent;
 use crate::region::{ENDIAN_MARKER, LAYOUT_VERSION, MAGIC};
+use crate::sync::{AtomicU32, Ordering};
 use crate::test_support::{MEM, PeerMemory, std_clock};
 use crate::wait::WaitStatus;
+use crate::wait::{Notify, Spin};
 use crate::{AlignedBytes, Region};
 
 const TAIL: usize = 128;
@@ -914,4 +921,124 @@ fn retry<R>(mut op: impl FnMut() -> Result<R>, tolerated: Error) -> R {
         }
     }
     unreachable!()
+}
+
+/// What the constants, getters and constructors promise (the examples that
+/// stood in their docs).
+#[test]
+fn constants_getters_and_constructors() {
+    assert_eq!(DATA_OFFSET, 384);
+    assert_eq!(RETRY_LIMIT, 65_536);
+    const { assert!(BUSY_SPINS > 0) };
+    assert_eq!(Ring::<u8>::region_len(MIN_CAPACITY - 1), None);
+    assert!(Ring::<u8>::region_len(MAX_CAPACITY).is_some());
+    assert_eq!(Ring::<u8>::region_len(MAX_CAPACITY * 2), None);
+    assert_eq!(Ring::<u32>::region_len(4), Some(384 + 4 * 8));
+    assert_eq!(Ring::<u64>::region_len(100), None);
+    assert_eq!(Options::new(8), Options::new(8).start_at(0).waking(false));
+    assert_ne!(
+        Stall::Unpublished { position: 7 },
+        Stall::Unreleased { position: 7 }
+    );
+
+    let mut bytes = AlignedBytes::<4096>::new();
+    for bad in [0, 1, 48] {
+        assert_eq!(
+            Ring::<u8>::init(Region::from_slice(&mut bytes[..]), bad).unwrap_err(),
+            Error::InvalidCapacity
+        );
+    }
+    let ring = Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 128).unwrap();
+    assert_eq!(ring.capacity(), 128);
+    assert!(!ring.wakes());
+    let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    assert_eq!((tx.capacity(), rx.capacity()), (128, 128));
+    tx.try_push(3).unwrap();
+    assert_eq!(ring.len(), Ok(1));
+    assert_eq!(ring.stalled(), None);
+    assert_eq!(tx.ring().consumer().unwrap().try_pop(), Ok(3));
+    assert_eq!(rx.ring().len(), Ok(0));
+
+    // Attaching checks the element type and the kind.
+    let mut bytes = AlignedBytes::<1024>::new();
+    Ring::<u32>::init(Region::from_slice(&mut bytes[..]), 8).unwrap();
+    let ring = Ring::<u32>::attach(Region::from_slice(&mut bytes[..])).unwrap();
+    assert_eq!(ring.capacity(), 8);
+    assert_eq!(
+        Ring::<u64>::attach(Region::from_slice(&mut bytes[..])).unwrap_err(),
+        Error::ElementMismatch { size: 4, align: 4 }
+    );
+    assert_eq!(
+        crate::spsc::Ring::<u32>::attach(Region::from_slice(&mut bytes[..])).unwrap_err(),
+        Error::KindMismatch {
+            found: 2,
+            expected: 1
+        }
+    );
+
+    // A ring for sleeping waiters refuses a spinning endpoint.
+    let mut bytes = AlignedBytes::<512>::new();
+    let options = Options::new(4).waking(true);
+    let ring = Ring::<u8>::init_with(Region::from_slice(&mut bytes[..]), options).unwrap();
+    assert!(ring.wakes());
+    assert_eq!(
+        ring.producer_with(Spin::new()).unwrap_err(),
+        Error::NotifyMismatch
+    );
+    assert_eq!(
+        ring.consumer_with(Spin::new()).unwrap_err(),
+        Error::NotifyMismatch
+    );
+}
+
+/// Producers and consumers made from one ring, cloned or not, share one
+/// FIFO; a timeout needs a clock; intents name the last claim.
+#[test]
+fn endpoints_timeouts_and_intents() {
+    let mut bytes = AlignedBytes::<512>::new();
+    let ring = Ring::<u8>::init_at(Region::from_slice(&mut bytes[..]), 4, u32::MAX - 1).unwrap();
+    let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    for i in 0..10 {
+        tx.try_push(i).unwrap();
+        assert_eq!(rx.try_pop(), Ok(i));
+    }
+    let (a, b) = (tx.clone(), ring.producer_with(Spin::new()).unwrap());
+    a.try_push(1).unwrap();
+    b.push(2).unwrap();
+    let (c, d) = (rx.clone(), ring.consumer_with(Spin::new()).unwrap());
+    assert_eq!((c.try_pop(), d.try_pop()), (Ok(1), Ok(2)));
+    assert_eq!(c.try_pop(), Err(Error::Empty));
+
+    let mut bytes = AlignedBytes::<512>::new();
+    let ring = Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 2).unwrap();
+    let tx = ring.producer_with(Spin::with_clock(std_clock)).unwrap();
+    let rx = ring.consumer_with(Spin::with_clock(std_clock)).unwrap();
+    let five = Some(Duration::from_millis(5));
+    assert_eq!(rx.pop_timeout(five), Err(Error::TimedOut));
+    tx.push(1).unwrap();
+    tx.push(2).unwrap();
+    assert_eq!(tx.push_timeout(3, five), Err(Error::TimedOut));
+    assert_eq!(
+        ring.producer().unwrap().push_timeout(3, five),
+        Err(Error::NoClock)
+    );
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 3..100 {
+                tx.push(i).unwrap();
+            }
+        });
+        for i in 1..100 {
+            assert_eq!(rx.pop(), Ok(i));
+        }
+    });
+
+    let mut bytes = AlignedBytes::<512>::new();
+    let ring = Ring::<u8>::init_at(Region::from_slice(&mut bytes[..]), 4, 10).unwrap();
+    let (pi, ci) = (Intent::new(), Intent::new());
+    let tx = ring.producer().unwrap().with_intent(&pi);
+    let rx = ring.consumer().unwrap().with_intent(&ci);
+    tx.try_push(5).unwrap();
+    assert_eq!(rx.try_pop(), Ok(5));
+    assert_eq!((pi.read(), ci.read()), ((10, 1), (10, 1)));
 }

@@ -8,7 +8,8 @@ use std::sync::atomic::AtomicU32 as StdAtomicU32;
 use std::sync::atomic::Ordering::SeqCst;
 use std::vec::Vec;
 
-use super::super::{DATA_OFFSET, Options, Ring, Stall, stride};
+use super::super::layout::stride;
+use super::super::{DATA_OFFSET, Options, Ring, Stall};
 use super::{Recoveries, Skip};
 use crate::error::{Error, Role};
 use crate::intent::{Attribution, Intent};
@@ -357,4 +358,33 @@ fn recovery_calls_on_garbage_never_panic() {
         let _ = tx.try_push(x);
         let _ = rx.try_pop();
     }
+}
+
+/// What the queries and recoveries answer on a healthy ring (the examples
+/// that stood in their docs).
+#[test]
+fn queries_and_recoveries_on_a_healthy_ring() {
+    let outcomes: [Skip<u32>; 3] = [Skip::Skipped, Skip::Item(5), Skip::Moved];
+    assert_ne!(outcomes[0], outcomes[2]);
+    let mem = PeerMemory::new();
+    let ring = Ring::<u8>::init(mem.region(), 2).unwrap();
+    assert_eq!(
+        ring.recoveries(),
+        Recoveries {
+            skipped: 0,
+            lost: 0
+        }
+    );
+    let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    assert_eq!(rx.skip_unpublished(0), Ok(Skip::Moved)); // nothing claimed
+    tx.try_push(1).unwrap();
+    assert_eq!(ring.unpublished(), None); // published
+    assert!(!ring.unfinished(Role::Producer, 0)); // published
+    assert!(!ring.unfinished(Role::Consumer, 0)); // nobody took it yet
+    assert_eq!(rx.skip_unpublished(0), Ok(Skip::Moved)); // published: pop it
+    assert!(!tx.release_unreleased(0).unwrap()); // not taken by any consumer
+    tx.try_push(2).unwrap();
+    assert_eq!(rx.try_pop(), Ok(1));
+    assert_eq!(ring.unreleased(), None); // released
+    assert_eq!(ring.recoveries().lost, 0);
 }
