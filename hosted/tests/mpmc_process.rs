@@ -234,9 +234,8 @@ fn stream() -> Result<String, String> {
         }
     }
     // The ring is empty, its positions wrapped and agree, and it still works.
-    match ring.len() {
-        Ok(0) => {}
-        other => return Err(format!("len after the stream: {other:?}")),
+    if !ring.is_empty() {
+        return Err(format!("len after the stream: {}", ring.len()));
     }
     let tx = ring
         .producer_with(Futex::new())
@@ -346,12 +345,10 @@ fn consume(c: usize, mapping: &SharedMapping, results: &Results) -> Result<(), C
             Err(Error::Empty | Error::Busy | Error::TimedOut) => {
                 // Done once every producer has finished and every position
                 // was claimed by a consumer (`head == tail`).
-                if results.producers_done().load(Ordering::Acquire) == PRODUCERS as u64 {
-                    match ring.len() {
-                        Ok(0) => break,
-                        Ok(_) => {}
-                        Err(e) => return Err(ring_err("len", e)),
-                    }
+                if results.producers_done().load(Ordering::Acquire) == PRODUCERS as u64
+                    && ring.is_empty()
+                {
+                    break;
                 }
                 if !backoff.idle() {
                     let stalled = ring.stalled();
@@ -434,8 +431,8 @@ fn dead_producer() -> Result<String, String> {
     let tx = ring.producer().map_err(|e| format!("producer: {e}"))?;
     tx.try_push(item(1, 0))
         .map_err(|e| format!("push after the death: {e}"))?;
-    if ring.len() != Ok(2) {
-        return Err(format!("len: {:?}", ring.len()));
+    if ring.len() != 2 {
+        return Err(format!("len: {}", ring.len()));
     }
     if ring.stalled() != Some(Stall::Unpublished { position: claimed }) {
         return Err(format!("stalled: {:?}", ring.stalled()));

@@ -252,7 +252,7 @@ fn exactly_once(
         check_exactly_once(&logs, &sent);
         // Nothing left, and the positions agree after the wrap.
         assert_eq!(rx.try_pop(), Err(Error::Empty));
-        assert_eq!(ring.len(), Ok(0));
+        assert_eq!(ring.len(), 0);
         assert_eq!(ring.stalled(), None);
     });
 }
@@ -601,7 +601,7 @@ fn a_dead_producers_claim_is_skipped_and_only_it() {
         let won = dying.join().unwrap();
         let pushed = pusher.join().unwrap();
         assert_eq!(ring.stalled(), None, "left stalled; got {got:?}");
-        assert_eq!(ring.len(), Ok(0));
+        assert_eq!(ring.len(), 0);
         let mut expected = vec![item(0, 1)];
         if pushed {
             expected.push(item(1, 1));
@@ -664,7 +664,7 @@ fn a_dead_consumers_slot_is_released_once_while_producers_run() {
             None,
             "left stalled; got {got:?}, {outcomes:?}"
         );
-        assert_eq!(ring.len(), Ok(0));
+        assert_eq!(ring.len(), 0);
         assert_eq!(got, [item(0, 2), item(1, 1)], "{outcomes:?}");
         assert_eq!(ring.recoveries().lost, 1);
     });

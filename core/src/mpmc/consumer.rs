@@ -101,6 +101,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// it (see [`Producer::with_intent`]): a producer that finds a slot
     /// claimed and never released can then tell whether this consumer holds
     /// it.
+    #[must_use]
     pub fn with_intent(self, intent: &'a Intent) -> Self {
         Self {
             intent: Some(intent),
@@ -121,6 +122,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     }
 
     /// The number of slots.
+    #[must_use]
     pub fn capacity(&self) -> u32 {
         self.ring.capacity
     }

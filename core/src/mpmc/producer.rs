@@ -112,6 +112,7 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// that pushes its own producer and intent (clones share the intent).
     /// The intent is placed where survivors can read it, next to this
     /// endpoint's liveness record (the hosted channels do this).
+    #[must_use]
     pub fn with_intent(self, intent: &'a Intent) -> Self {
         Self {
             intent: Some(intent),
@@ -135,6 +136,7 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     }
 
     /// The number of slots.
+    #[must_use]
     pub fn capacity(&self) -> u32 {
         self.ring.capacity
     }

@@ -158,6 +158,7 @@ impl<T: Pod> Ring<'_, T> {
     /// instant: a slow producer, or a dead one's hole. Loads `tail` with
     /// `Acquire` after `head` and the stamp, so the claimant's announcement
     /// is visible to a judgement made after this call (module docs).
+    #[must_use]
     pub fn unpublished(&self) -> Option<u32> {
         let c = self.control();
         let head = c.dequeue.head.load(Ordering::Acquire);
@@ -173,6 +174,7 @@ impl<T: Pod> Ring<'_, T> {
     /// instant: a slow consumer, or a dead one's slot (also a dead skipper's:
     /// stamp still unpublished, `head` past it). Loads `head` with `Acquire`
     /// last, for the judgement that follows (module docs).
+    #[must_use]
     pub fn unreleased(&self) -> Option<u32> {
         let c = self.control();
         let cap = self.capacity;
@@ -191,6 +193,7 @@ impl<T: Pod> Ring<'_, T> {
     /// a dead endpoint's intent: while this holds for the position the
     /// intent names, the intent is the only record of who made the claim.
     /// `position` may be peer data: any value is safe.
+    #[must_use]
     pub fn unfinished(&self, role: Role, position: u32) -> bool {
         let c = self.control();
         let cap = self.capacity;
@@ -215,6 +218,7 @@ impl<T: Pod> Ring<'_, T> {
 
     /// The recovery counts stored in the region (module docs). Peer data:
     /// any value a peer wrote.
+    #[must_use]
     pub fn recoveries(&self) -> Recoveries {
         let c = self.control();
         Recoveries {

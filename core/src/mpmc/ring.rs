@@ -174,6 +174,7 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// assert_eq!(mpmc::Ring::<u32>::region_len(4), Some(384 + 4 * 8));
     /// assert_eq!(mpmc::Ring::<u64>::region_len(100), None);
     /// ```
+    #[must_use]
     pub const fn region_len(capacity: u32) -> Option<usize> {
         match layout_len::<T>(capacity) {
             Ok(len) => Some(len),
@@ -350,12 +351,14 @@ impl<'a, T: Pod> Ring<'a, T> {
     }
 
     /// The number of slots.
+    #[must_use]
     pub fn capacity(&self) -> u32 {
         self.capacity
     }
 
     /// `true` if the ring was created for sleeping waiters
     /// ([`Options::waking`]).
+    #[must_use]
     pub fn wakes(&self) -> bool {
         self.wakes
     }
@@ -392,10 +395,12 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// read. Exact when no endpoint is active; under concurrency it was true
     /// at some instant during the call.
     ///
-    /// Returns [`Error::Corrupted`] if `tail` is more than a capacity ahead
-    /// of `head` (retrying first: the two words are loaded separately).
-    #[allow(clippy::len_without_is_empty)] // `len` can fail; `is_empty` would hide that
-    pub fn len(&self) -> Result<usize> {
+    /// A peer's garbage cannot make it exceed the capacity: a `tail` more
+    /// than a capacity ahead of `head` (or a `head` that keeps moving for
+    /// [`RETRY_LIMIT`] loads) reads as `capacity`, and the next push or pop
+    /// that meets the corrupted word reports [`Error::Corrupted`].
+    #[must_use]
+    pub fn len(&self) -> usize {
         let c = self.control();
         let mut head = c.dequeue.head.load(Ordering::Acquire);
         for _ in 0..RETRY_LIMIT {
@@ -404,15 +409,25 @@ impl<'a, T: Pod> Ring<'a, T> {
             // `head` did not move around the load of `tail`: the pair
             // existed at the instant `tail` was read.
             if again == head {
-                let used = tail.wrapping_sub(head);
-                if used <= self.capacity {
-                    return Ok(used as usize);
-                }
-                return Err(Error::Corrupted("tail is not within a capacity of head"));
+                return tail.wrapping_sub(head).min(self.capacity) as usize;
             }
             head = again;
         }
-        Err(Error::Corrupted("head kept moving: retry limit reached"))
+        self.capacity as usize
+    }
+
+    /// `true` if no position is claimed ([`len`](Self::len) is 0): a
+    /// `try_pop` now would answer [`Error::Empty`] (module docs).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `true` if every slot's position is claimed ([`len`](Self::len) is
+    /// the capacity): a `try_push` now would answer [`Error::Full`].
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        self.len() == self.capacity as usize
     }
 
     /// Reports a position that an endpoint claimed but has not finished, as
@@ -426,6 +441,7 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// first kind only ([`unpublished`](Self::unpublished)), producers about
     /// the second ([`unreleased`](Self::unreleased)); this reports the
     /// first if both hold.
+    #[must_use]
     pub fn stalled(&self) -> Option<Stall> {
         if let Some(position) = self.unpublished() {
             return Some(Stall::Unpublished { position });

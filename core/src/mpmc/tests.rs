@@ -109,13 +109,15 @@ fn fifo_full_and_empty() {
         tx.try_push(i).unwrap();
     }
     assert_eq!(tx.try_push(99), Err(Error::Full));
-    assert_eq!(ring.len(), Ok(4));
+    assert_eq!(ring.len(), 4);
+    assert!(ring.is_full() && !ring.is_empty());
     assert_eq!(ring.stalled(), None);
     for i in 0..4 {
         assert_eq!(rx.try_pop(), Ok(i));
     }
     assert_eq!(rx.try_pop(), Err(Error::Empty));
-    assert_eq!(ring.len(), Ok(0));
+    assert_eq!(ring.len(), 0);
+    assert!(ring.is_empty() && !ring.is_full());
     assert_eq!(ring.stalled(), None);
     // Many handles of both kinds share one ring and one FIFO order.
     let txs = [tx.clone(), ring.producer().unwrap(), tx];
@@ -145,7 +147,7 @@ fn wrap_around_u32_max() {
                         Err(e) => assert_eq!(e, Error::Full),
                     }
                 }
-                assert_eq!(ring.len(), Ok((next_in - next_out) as usize));
+                assert_eq!(ring.len(), (next_in - next_out) as usize);
                 for _ in 0..(round % 3 + 1) {
                     match rx.try_pop() {
                         Ok(v) => {
@@ -504,7 +506,7 @@ fn corrupted_positions_and_stamps_are_errors() {
         mem.word(HEAD).store(garbage.wrapping_add(7), SeqCst);
         corrupted(tx.try_push(0));
         corrupted(rx.try_pop().map(drop));
-        assert!(matches!(ring.len(), Err(Error::Corrupted(_))));
+        assert_eq!(ring.len(), 4); // clamped: the calls above report it
         let _ = ring.stalled();
     }
     // Once the words are sane again the ring works (the peer repaired it).
@@ -610,7 +612,7 @@ fn a_stalled_producer_is_empty_after_a_bounded_wait() {
         claimed
     );
     tx.try_push(3).unwrap();
-    assert_eq!(ring.len(), Ok(3));
+    assert_eq!(ring.len(), 3);
     assert_eq!(rx.try_pop(), Ok(1));
     assert_eq!(
         ring.stalled(),
@@ -645,10 +647,10 @@ fn a_stalled_consumer_is_busy_for_the_next_lap() {
     tx.try_push(2).unwrap();
     // The peer claims position 0 (moves `head`) and never releases its slot.
     mem.word(HEAD).store(1, SeqCst);
-    assert_eq!(ring.len(), Ok(1));
+    assert_eq!(ring.len(), 1);
     assert_eq!(rx.try_pop(), Ok(2));
     // The ring holds nothing, but the slot position 2 needs is still held.
-    assert_eq!(ring.len(), Ok(0));
+    assert_eq!(ring.len(), 0);
     assert_eq!(ring.stalled(), Some(Stall::Unreleased { position: 0 }));
     // Not full (nothing is queued), but the slot is not free: Busy.
     assert_eq!(tx.try_push(3), Err(Error::Busy));
@@ -811,7 +813,7 @@ fn exactly_once<N>(
     });
     assert_eq!(taken.load(SeqCst), total);
     assert!(seen.iter().all(|n| n.load(Relaxed) == 1));
-    assert_eq!(ring.len(), Ok(0));
+    assert_eq!(ring.len(), 0);
     assert_eq!(
         ring.consumer_with(notify).unwrap().try_pop(),
         Err(Error::Empty)
@@ -873,7 +875,7 @@ fn empty_means_empty() {
             });
         }
     });
-    assert_eq!(ring.len(), Ok(0));
+    assert_eq!(ring.len(), 0);
 }
 
 /// The mirror image: on a full ring, each thread pops one item and then
@@ -902,7 +904,7 @@ fn full_means_full() {
             });
         }
     });
-    assert_eq!(ring.len(), Ok(THREADS as usize));
+    assert_eq!(ring.len(), THREADS as usize);
 }
 
 /// Runs `op` until it succeeds, retrying `Busy` and the flow condition
@@ -954,10 +956,10 @@ fn constants_getters_and_constructors() {
     let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     assert_eq!((tx.capacity(), rx.capacity()), (128, 128));
     tx.try_push(3).unwrap();
-    assert_eq!(ring.len(), Ok(1));
+    assert_eq!(ring.len(), 1);
     assert_eq!(ring.stalled(), None);
     assert_eq!(tx.ring().consumer().unwrap().try_pop(), Ok(3));
-    assert_eq!(rx.ring().len(), Ok(0));
+    assert_eq!(rx.ring().len(), 0);
 
     // Attaching checks the element type and the kind.
     let mut bytes = AlignedBytes::<1024>::new();
