@@ -3,16 +3,17 @@
 
 use core::fmt;
 use core::marker::PhantomData;
+#[cfg(not(ipckit_loom))]
 use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 
 use bytemuck::Pod;
 
-use super::layout::{Control, Slot, element, layout_len, slot_align, stride, value_offset};
+use super::layout::{Control, Slot, element, layout_len};
 #[cfg(ipckit_loom)]
 use super::layout::{DequeueLine, EnqueueLine};
 #[cfg(not(ipckit_loom))]
-use super::layout::{base_align, capacity_ok};
+use super::layout::{base_align, capacity_ok, slot_align, stride, value_offset};
 use super::{Consumer, DATA_OFFSET, Producer, RETRY_LIMIT};
 #[cfg(doc)]
 use super::{MAX_CAPACITY, MIN_CAPACITY, recovery};
