@@ -18,6 +18,10 @@
 //!   not ordered after its write, or a write that is not ordered after the
 //!   previous lap's copy-out, is reported as a race;
 //! - FIFO per producer at each consumer;
+//! - `Empty` and `Full` mean what they say: behind a claim that is not
+//!   finished (a producer's unpublished item, a consumer's unreleased slot)
+//!   `try_pop` and `try_push` answer `Busy` (shown failing with the old
+//!   answers, `Empty` and `Full`);
 //! - blocking `pop` and `push` with waiters that really sleep, on a futex
 //!   emulation that wakes only the word it is given ([`KeyedFutex`]): a
 //!   lost wake-up, or a wake-up on the wrong stamp, leaves a thread asleep
@@ -324,41 +328,51 @@ fn one_producer_two_consumers() {
 }
 
 /// `Empty` means empty: this thread pushes one item and then pops, while
-/// another producer pushes one; the ring holds at least this thread's item
-/// until one of its own pops succeeds, so no `try_pop` may answer `Empty`.
-/// When the other producer has claimed the oldest position and not
-/// published it, the answer is `Busy` (the shape of crossbeam-queue's
-/// `linearizable` test).
+/// another producer claims a position and stops there (`claim_and_die`: a
+/// claimant that never publishes, so that the window between a claim and
+/// its publication stays open; a live one always publishes within the
+/// bounded wait that loom models as one yield). This thread's item stays in
+/// the ring until one of its own pops succeeds, so no `try_pop` may answer
+/// `Empty`: behind the unpublished claim the answer is `Busy`, for good
+/// once the claimant is gone.
 ///
 /// Catches: `Empty` for a slot claimed by a producer that has not published
-/// it (the answer before `Error::Busy` existed).
+/// it (the answer before `Error::Busy` existed; shown failing once).
 #[test]
 fn a_claimed_unpublished_item_is_busy_not_empty() {
     model(2, || {
         let ring = Ring::<Item>::new_modelled(2, u32::MAX).unwrap();
-        let other = ring.producer().unwrap();
-        let pusher = thread::spawn(move || other.try_push(item(1, 1)).unwrap());
+        let done = leak(AtomicU32::new(0));
+        let claimant = ring.producer().unwrap();
+        let dying = thread::spawn(move || {
+            claimant.claim_and_die().unwrap();
+            done.store(1, Ordering::Release);
+        });
         ring.producer().unwrap().try_push(item(0, 1)).unwrap();
         let rx = ring.consumer().unwrap();
         loop {
+            let last_look = finished(done, 1);
             match rx.try_pop() {
-                Ok(_) => break,
+                Ok(v) => {
+                    assert_eq!(v, item(0, 1));
+                    break;
+                }
+                Err(Error::Busy) if last_look => break,
                 Err(Error::Busy) => thread::yield_now(),
                 Err(e) => panic!("try_pop with an item in the ring: {e:?}"),
             }
         }
-        pusher.join().unwrap();
+        dying.join().unwrap();
     });
 }
 
-/// `Full` means full: a full ring, another consumer pops one item while
-/// this thread pops one and then pushes; this thread's pop freed a
-/// position, so no `try_push` may answer `Full`. When the other consumer
-/// has claimed the slot the push needs and not released it, the answer is
-/// `Busy`.
+/// `Full` means full: a full ring; another consumer claims the oldest item
+/// and stops there (`claim_and_die`, holding its slot), while this thread
+/// pops one item and then pushes one. This thread's pop freed a position,
+/// so no `try_push` may answer `Full`: while the other consumer holds the
+/// slot the push needs, the answer is `Busy`.
 ///
-/// Catches: `Full` for a slot held by a consumer that is still copying its
-/// item out.
+/// Catches: `Full` for a slot held by a consumer that has not released it.
 #[test]
 fn a_slot_still_being_read_is_busy_not_full() {
     model(2, || {
@@ -366,17 +380,24 @@ fn a_slot_still_being_read_is_busy_not_full() {
         let tx = ring.producer().unwrap();
         tx.try_push(item(0, 1)).unwrap();
         tx.try_push(item(0, 2)).unwrap();
-        let other = ring.consumer().unwrap();
-        let popper = thread::spawn(move || other.try_pop().unwrap());
+        let done = leak(AtomicU32::new(0));
+        let holder = ring.consumer().unwrap();
+        let dying = thread::spawn(move || {
+            holder.claim_and_die().unwrap();
+            done.store(1, Ordering::Release);
+        });
+        // Two items, one claim: this pop always finds the other item.
         ring.consumer().unwrap().try_pop().unwrap();
         loop {
+            let last_look = finished(done, 1);
             match tx.try_push(item(0, 3)) {
                 Ok(()) => break,
+                Err(Error::Busy) if last_look => break,
                 Err(Error::Busy) => thread::yield_now(),
                 Err(e) => panic!("try_push with a free position: {e:?}"),
             }
         }
-        popper.join().unwrap();
+        dying.join().unwrap();
     });
 }
 
