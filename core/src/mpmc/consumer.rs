@@ -6,6 +6,7 @@ use core::time::Duration;
 use bytemuck::Pod;
 
 use super::Ring;
+use super::ring::Endpoint;
 use super::step::Step;
 #[cfg(doc)]
 use super::{BUSY_SPINS, Producer};
@@ -25,28 +26,20 @@ use crate::wait::{Announce, Attempt, Notify, Spin, block_on};
 /// assert_eq!(rx.try_pop(), Err(Error::Empty));
 /// # Ok::<(), Error>(())
 /// ```
-pub struct Consumer<'a, T, N = Spin> {
-    pub(super) ring: Ring<'a, T>,
-    pub(super) notify: N,
-    pub(super) intent: Option<&'a Intent>,
-}
+pub struct Consumer<'a, T, N = Spin>(pub(super) Endpoint<'a, T, N>);
 
 impl<T, N: Clone> Clone for Consumer<'_, T, N> {
     /// A consumer on the same ring, with the same notifier and intent (see
     /// [`Producer`]'s `clone`).
     fn clone(&self) -> Self {
-        Self {
-            ring: self.ring.clone(),
-            notify: self.notify.clone(),
-            intent: self.intent,
-        }
+        Self(self.0.clone())
     }
 }
 
 impl<T, N> fmt::Debug for Consumer<'_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("mpmc::Consumer")
-            .field("capacity", &self.ring.capacity)
+            .field("capacity", &self.0.ring.capacity)
             .finish_non_exhaustive()
     }
 }
@@ -62,7 +55,11 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// protocol cannot produce (module docs); nothing is taken then.
     #[inline]
     pub fn try_pop(&self) -> Result<T> {
-        match self.ring.pop_step::<N, false>(&self.notify, self.intent)? {
+        match self
+            .0
+            .ring
+            .pop_step::<N, false>(&self.0.notify, self.0.intent)?
+        {
             Step::Done(v) => Ok(v),
             Step::Blocked(_) => Err(Error::Empty),
             Step::Busy(_) => Err(Error::Busy),
@@ -80,19 +77,21 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// item it waits for (module docs), so a producer that died before
     /// publishing costs a timeout, not a busy loop.
     pub fn pop_timeout(&self, timeout: Option<Duration>) -> Result<T> {
-        let waiters = &self.ring.control().enqueue.consumers_waiting;
+        let waiters = &self.0.ring.control().enqueue.consumers_waiting;
         // As in `Producer::push_timeout`.
         block_on(
             &mut &*self,
-            |c| &c.notify,
+            |c| &c.0.notify,
             timeout,
             Announce::Counter,
             waiters,
             |c| {
-                Ok(match c.ring.pop_step::<N, false>(&c.notify, c.intent)? {
-                    Step::Done(v) => Attempt::Ready(v),
-                    Step::Blocked(at) | Step::Busy(at) => Attempt::Wait(c.ring.stamp(at)),
-                })
+                Ok(
+                    match c.0.ring.pop_step::<N, false>(&c.0.notify, c.0.intent)? {
+                        Step::Done(v) => Attempt::Ready(v),
+                        Step::Blocked(at) | Step::Busy(at) => Attempt::Wait(c.0.ring.stamp(at)),
+                    },
+                )
             },
         )
     }
@@ -103,10 +102,9 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// it.
     #[must_use]
     pub fn with_intent(self, intent: &'a Intent) -> Self {
-        Self {
-            intent: Some(intent),
-            ..self
-        }
+        let mut end = self;
+        end.0.intent = Some(intent);
+        end
     }
 
     /// For tests and loom models: announces and claims the item at `head`
@@ -117,19 +115,22 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     #[cfg(any(test, ipckit_loom))]
     #[doc(hidden)]
     pub fn claim_and_die(&self) -> Result<bool> {
-        let step = self.ring.pop_step::<N, true>(&self.notify, self.intent)?;
+        let step = self
+            .0
+            .ring
+            .pop_step::<N, true>(&self.0.notify, self.0.intent)?;
         Ok(matches!(step, Step::Done(_)))
     }
 
     /// The number of slots.
     #[must_use]
     pub fn capacity(&self) -> u32 {
-        self.ring.capacity
+        self.0.ring.capacity
     }
 
     /// The ring this consumer reads from (for [`Ring::len`],
     /// [`Ring::stalled`], or more endpoints).
     pub fn ring(&self) -> &Ring<'a, T> {
-        &self.ring
+        &self.0.ring
     }
 }

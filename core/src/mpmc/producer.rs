@@ -6,6 +6,7 @@ use core::time::Duration;
 use bytemuck::Pod;
 
 use super::Ring;
+use super::ring::Endpoint;
 use super::step::Step;
 #[cfg(doc)]
 use super::{BUSY_SPINS, recovery};
@@ -28,29 +29,21 @@ use crate::wait::{Announce, Attempt, Notify, Spin, block_on};
 /// assert_eq!(tx.try_push(3), Err(Error::Full));
 /// # Ok::<(), Error>(())
 /// ```
-pub struct Producer<'a, T, N = Spin> {
-    pub(super) ring: Ring<'a, T>,
-    pub(super) notify: N,
-    pub(super) intent: Option<&'a Intent>,
-}
+pub struct Producer<'a, T, N = Spin>(pub(super) Endpoint<'a, T, N>);
 
 impl<T, N: Clone> Clone for Producer<'_, T, N> {
     /// A producer on the same ring, with the same notifier and the same
     /// intent (if any): mind that one intent serves one operation at a time
     /// ([`with_intent`](Producer::with_intent)).
     fn clone(&self) -> Self {
-        Self {
-            ring: self.ring.clone(),
-            notify: self.notify.clone(),
-            intent: self.intent,
-        }
+        Self(self.0.clone())
     }
 }
 
 impl<T, N> fmt::Debug for Producer<'_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("mpmc::Producer")
-            .field("capacity", &self.ring.capacity)
+            .field("capacity", &self.0.ring.capacity)
             .finish_non_exhaustive()
     }
 }
@@ -66,8 +59,9 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     #[inline]
     pub fn try_push(&self, value: T) -> Result<()> {
         match self
+            .0
             .ring
-            .push_step::<N, false>(value, &self.notify, self.intent)?
+            .push_step::<N, false>(value, &self.0.notify, self.0.intent)?
         {
             Step::Done(()) => Ok(()),
             Step::Blocked(_) => Err(Error::Full),
@@ -84,20 +78,24 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// the ring is full; [`Error::TimedOut`] when it stays full. A waiting
     /// producer sleeps on the stamp of the slot it needs (module docs).
     pub fn push_timeout(&self, value: T, timeout: Option<Duration>) -> Result<()> {
-        let waiters = &self.ring.control().dequeue.producers_waiting;
+        let waiters = &self.0.ring.control().dequeue.producers_waiting;
         // Sleep on the stamp of the slot the last attempt found busy (only
         // once announced on that stamp before that attempt).
         block_on(
             &mut &*self,
-            |p| &p.notify,
+            |p| &p.0.notify,
             timeout,
             Announce::Counter,
             waiters,
             |p| {
                 Ok(
-                    match p.ring.push_step::<N, false>(value, &p.notify, p.intent)? {
+                    match p
+                        .0
+                        .ring
+                        .push_step::<N, false>(value, &p.0.notify, p.0.intent)?
+                    {
                         Step::Done(()) => Attempt::Ready(()),
-                        Step::Blocked(at) | Step::Busy(at) => Attempt::Wait(p.ring.stamp(at)),
+                        Step::Blocked(at) | Step::Busy(at) => Attempt::Wait(p.0.ring.stamp(at)),
                     },
                 )
             },
@@ -114,10 +112,9 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// endpoint's liveness record (the hosted channels do this).
     #[must_use]
     pub fn with_intent(self, intent: &'a Intent) -> Self {
-        Self {
-            intent: Some(intent),
-            ..self
-        }
+        let mut end = self;
+        end.0.intent = Some(intent);
+        end
     }
 
     /// For tests and loom models: announces and claims the position at
@@ -130,20 +127,21 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     #[doc(hidden)]
     pub fn claim_and_die(&self) -> Result<bool> {
         let step = self
+            .0
             .ring
-            .push_step::<N, true>(T::zeroed(), &self.notify, self.intent)?;
+            .push_step::<N, true>(T::zeroed(), &self.0.notify, self.0.intent)?;
         Ok(matches!(step, Step::Done(())))
     }
 
     /// The number of slots.
     #[must_use]
     pub fn capacity(&self) -> u32 {
-        self.ring.capacity
+        self.0.ring.capacity
     }
 
     /// The ring this producer writes to (for [`Ring::len`],
     /// [`Ring::stalled`], or more endpoints).
     pub fn ring(&self) -> &Ring<'a, T> {
-        &self.ring
+        &self.0.ring
     }
 }

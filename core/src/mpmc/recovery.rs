@@ -242,7 +242,7 @@ impl<T: Pod, N: Notify> Consumer<'_, T, N> {
     /// `position`, or the slot's stamp changed to a value no endpoint
     /// writes while this consumer held the position.
     pub fn skip_unpublished(&self, position: u32) -> Result<Skip<T>> {
-        let ring = &self.ring;
+        let ring = &self.0.ring;
         let c = ring.control();
         let cap = ring.capacity;
         let head_word = &c.dequeue.head;
@@ -267,7 +267,7 @@ impl<T: Pod, N: Notify> Consumer<'_, T, N> {
         // Claim the position as a consumer would, announced first: if this
         // survivor dies before the release below, a producer finds the slot
         // unreleased and this consumer's intent naming it.
-        if let Some(intent) = self.intent {
+        if let Some(intent) = self.0.intent {
             intent.announce(position, 1);
         }
         if head_word
@@ -279,7 +279,7 @@ impl<T: Pod, N: Notify> Consumer<'_, T, N> {
             )
             .is_err()
         {
-            withdraw(self.intent);
+            withdraw(self.0.intent);
             return Ok(Skip::Moved);
         }
         let next_lap = position.wrapping_add(cap);
@@ -288,8 +288,8 @@ impl<T: Pod, N: Notify> Consumer<'_, T, N> {
                 c.dequeue.skipped.fetch_add(1, Ordering::Relaxed);
                 // Consumers asleep on the hole's stamp move on to the next
                 // position; a producer waiting for the slot may take it.
-                wake_waiters(&self.notify, stamp, &c.enqueue.consumers_waiting, true);
-                wake_waiters(&self.notify, stamp, &c.dequeue.producers_waiting, true);
+                wake_waiters(&self.0.notify, stamp, &c.enqueue.consumers_waiting, true);
+                wake_waiters(&self.0.notify, stamp, &c.dequeue.producers_waiting, true);
                 Ok(Skip::Skipped)
             }
             Err(now) if now == position.wrapping_add(1) => {
@@ -299,7 +299,7 @@ impl<T: Pod, N: Notify> Consumer<'_, T, N> {
                 // written; no producer touches the slot until we release it.
                 let value = unsafe { SlotCell::read(addr_of!((*ring.slot(position)).value)) };
                 stamp.store(next_lap, Ordering::Release);
-                wake_waiters(&self.notify, stamp, &c.dequeue.producers_waiting, true);
+                wake_waiters(&self.0.notify, stamp, &c.dequeue.producers_waiting, true);
                 Ok(Skip::Item(value))
             }
             Err(_) => Err(Error::Corrupted(
@@ -319,7 +319,7 @@ impl<T: Pod, N: Notify> Producer<'_, T, N> {
     /// for it. `false` if there was nothing to release (released meanwhile,
     /// or not claimed by a consumer).
     pub fn release_unreleased(&self, position: u32) -> Result<bool> {
-        let ring = &self.ring;
+        let ring = &self.0.ring;
         let c = ring.control();
         let cap = ring.capacity;
         let taken = c
@@ -358,7 +358,7 @@ impl<T: Pod, N: Notify> Producer<'_, T, N> {
         } else {
             c.dequeue.skipped.fetch_add(1, Ordering::Relaxed);
         }
-        wake_waiters(&self.notify, stamp, &c.dequeue.producers_waiting, true);
+        wake_waiters(&self.0.notify, stamp, &c.dequeue.producers_waiting, true);
         Ok(true)
     }
 }

@@ -18,6 +18,7 @@ use super::{Consumer, DATA_OFFSET, Producer, RETRY_LIMIT};
 #[cfg(doc)]
 use super::{MAX_CAPACITY, MIN_CAPACITY, recovery};
 use crate::error::{Error, Result};
+use crate::intent::Intent;
 #[cfg(doc)]
 use crate::region::LINE;
 #[cfg(not(ipckit_loom))]
@@ -142,6 +143,24 @@ impl<T> Clone for Ring<'_, T> {
             #[cfg(ipckit_loom)]
             backing: self.backing.clone(),
             _region: PhantomData,
+        }
+    }
+}
+
+/// What every producer and consumer holds: the ring, its notifier, and the
+/// intent it announces its claims in (if any).
+pub(super) struct Endpoint<'a, T, N> {
+    pub(super) ring: Ring<'a, T>,
+    pub(super) notify: N,
+    pub(super) intent: Option<&'a Intent>,
+}
+
+impl<T, N: Clone> Clone for Endpoint<'_, T, N> {
+    fn clone(&self) -> Self {
+        Self {
+            ring: self.ring.clone(),
+            notify: self.notify.clone(),
+            intent: self.intent,
         }
     }
 }
@@ -461,14 +480,7 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// publications wake sleeping consumers through it. `N::WAKES` must match
     /// the ring ([`Error::NotifyMismatch`]).
     pub fn producer_with<N: Notify>(&self, notify: N) -> Result<Producer<'a, T, N>> {
-        if N::WAKES != self.wakes {
-            return Err(Error::NotifyMismatch);
-        }
-        Ok(Producer {
-            ring: self.clone(),
-            notify,
-            intent: None,
-        })
+        self.endpoint(notify).map(Producer)
     }
 
     /// A consumer with the spinning notifier [`Spin`]; see
@@ -481,10 +493,16 @@ impl<'a, T: Pod> Ring<'a, T> {
     /// releases wake sleeping producers through it; see
     /// [`producer_with`](Self::producer_with).
     pub fn consumer_with<N: Notify>(&self, notify: N) -> Result<Consumer<'a, T, N>> {
+        self.endpoint(notify).map(Consumer)
+    }
+
+    /// What either endpoint holds, once `notify` is checked against the
+    /// ring's wake mode.
+    fn endpoint<N: Notify>(&self, notify: N) -> Result<Endpoint<'a, T, N>> {
         if N::WAKES != self.wakes {
             return Err(Error::NotifyMismatch);
         }
-        Ok(Consumer {
+        Ok(Endpoint {
             ring: self.clone(),
             notify,
             intent: None,
