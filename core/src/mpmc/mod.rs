@@ -139,6 +139,9 @@
 //! `Empty` before it gets an item, and one that popped and then pushes
 //! never sees `Full` (the tests `empty_means_empty` and `full_means_full`,
 //! in the shape of crossbeam-queue's `linearizable`, and two loom models).
+//! [`Ring::is_empty`] and [`Ring::is_full`] tell the same from the position
+//! words alone ([`Ring::len`]: a peer's corrupted word reads as the
+//! capacity there, and the next push or pop reports [`Error::Corrupted`]).
 //!
 //! # Positions, wrap-around and the ABA bound
 //! Positions wrap at 2^32 and are compared with wrapping arithmetic; a
