@@ -164,14 +164,17 @@ pub enum Error {
     },
     /// The oldest item is claimed by another endpoint that has not
     /// published it yet: the ring is not empty, but nothing can be taken
-    /// now. Retry; a claim that stays unpublished belongs to an endpoint that
-    /// may have died (the hosted crate recovers it).
+    /// now. For a push: the slot the next item goes to is still being read
+    /// by a consumer that claimed it, so the ring is not full, but nothing
+    /// can be put now. Retry; a claim that stays unfinished belongs to an
+    /// endpoint that may have died (the hosted crate recovers it).
     Busy,
 }
 
 impl Error {
-    /// `true` for [`Error::Full`] and [`Error::Empty`], the conditions that
-    /// go away by themselves when the other side makes progress.
+    /// `true` for [`Error::Full`], [`Error::Empty`] and [`Error::Busy`], the
+    /// conditions that go away by themselves when the other side makes
+    /// progress.
     ///
     /// ```
     /// use ipckit_core::Error;
@@ -179,7 +182,7 @@ impl Error {
     /// assert!(!Error::Corrupted("head").is_flow());
     /// ```
     pub const fn is_flow(&self) -> bool {
-        matches!(self, Error::Full | Error::Empty)
+        matches!(self, Error::Full | Error::Empty | Error::Busy)
     }
 
     /// `true` for [`Error::Full`].
@@ -195,6 +198,11 @@ impl Error {
     /// `true` for [`Error::TimedOut`].
     pub const fn is_timeout(&self) -> bool {
         matches!(self, Error::TimedOut)
+    }
+
+    /// `true` for [`Error::Busy`].
+    pub const fn is_busy(&self) -> bool {
+        matches!(self, Error::Busy)
     }
 
     /// `true` for [`Error::PeerGone`].
@@ -263,9 +271,9 @@ impl fmt::Display for Error {
                 requested,
                 available,
             } => write!(f, "{requested} slots asked for, {available} available"),
-            Error::Busy => {
-                f.write_str("the oldest item is claimed by another endpoint and not yet published")
-            }
+            Error::Busy => f.write_str(
+                "the slot needed is claimed by another endpoint that has not finished with it",
+            ),
         }
     }
 }

@@ -305,7 +305,9 @@ fn check<T>(outcome: Result<T, Error>) -> Option<T> {
     });
     match outcome {
         Ok(v) => Some(v),
-        Err(Error::Empty | Error::Full | Error::Corrupted(_) | Error::PeerGone) => None,
+        Err(Error::Empty | Error::Full | Error::Busy | Error::Corrupted(_) | Error::PeerGone) => {
+            None
+        }
         Err(Error::BufferTooSmall { .. } | Error::FrameTooLarge { .. }) => None,
         Err(Error::OutOfRange { .. }) => None,
         Err(Error::Truncated { .. }) => None,

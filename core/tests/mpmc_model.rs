@@ -126,7 +126,7 @@ proptest! {
                     (txs, rxs) = handles(&ring);
                 }
             }
-            prop_assert_eq!(ring.len().unwrap(), model.len());
+            prop_assert_eq!(ring.len(), model.len());
             prop_assert_eq!(ring.stalled(), None);
         }
         // Drain what is left, in order.

@@ -275,6 +275,7 @@ pub(crate) fn flow_or_corrupted(e: &Error) -> bool {
         e,
         Error::Full
             | Error::Empty
+            | Error::Busy
             | Error::Corrupted(_)
             | Error::FrameTooLarge { .. }
             | Error::BufferTooSmall { .. }

@@ -175,7 +175,7 @@ impl Push for mpmc::Producer<'static, u64> {
             loop {
                 match self.try_push(i) {
                     Ok(()) => break,
-                    Err(Error::Full) => idle.wait(),
+                    Err(Error::Full | Error::Busy) => idle.wait(),
                     Err(e) => panic!("ipckit push: {e}"),
                 }
             }
@@ -193,7 +193,7 @@ impl Pop for mpmc::Consumer<'static, u64> {
                     sum = sum.wrapping_add(v);
                     left -= 1;
                 }
-                Err(Error::Empty) => idle.wait(),
+                Err(Error::Empty | Error::Busy) => idle.wait(),
                 Err(e) => panic!("ipckit pop: {e}"),
             }
         }

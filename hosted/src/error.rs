@@ -7,8 +7,9 @@
 //!   whether a shared-memory ring, a pipe or a System V queue found them:
 //!   [`Error::Full`] ([`is_full`](Error::is_full)), [`Error::Empty`]
 //!   ([`is_empty`](Error::is_empty)), [`Error::TimedOut`]
-//!   ([`is_timeout`](Error::is_timeout)) and [`Error::PeerGone`]
-//!   ([`is_peer_gone`](Error::is_peer_gone)).
+//!   ([`is_timeout`](Error::is_timeout)), [`Error::PeerGone`]
+//!   ([`is_peer_gone`](Error::is_peer_gone)) and, for the MPMC ring,
+//!   [`Error::Busy`] ([`is_busy`](Error::is_busy)).
 //! - **Findings of the core** that are not flow: a header that does not
 //!   validate, a peer that wrote garbage, a request the object cannot take
 //!   ([`Error::Core`]; [`Error::Channel`] when a channel's open names the
@@ -136,6 +137,12 @@ pub enum Error {
     Empty,
     /// A blocking call's timeout elapsed before it could proceed.
     TimedOut,
+    /// Not full and not empty, but the slot needed is held by another
+    /// endpoint mid-operation (the MPMC ring: a sender claimed the oldest
+    /// position and has not published it, or a receiver still holds the
+    /// slot a send needs); retry. One that stays is a dead endpoint's, which
+    /// the channel recovers.
+    Busy,
     /// The other side is gone: every endpoint of the `peer` role closed, or
     /// its process died (checked by pid and process start time), or a
     /// region records its endpoint as gone (the core's
@@ -153,10 +160,9 @@ pub enum Error {
     },
     /// Any other finding of the core: header validation, corruption written
     /// by a peer, a request the object cannot take (`FrameTooLarge`,
-    /// `BufferTooSmall`, `OutOfRange`, ...), an MPMC item claimed but not
-    /// yet published (`Busy`). Never a flow condition: the
-    /// conversion from [`CoreError`] puts `Full`, `Empty`, `TimedOut` and
-    /// `PeerGone` at the top level.
+    /// `BufferTooSmall`, `OutOfRange`, ...). Never a flow condition: the
+    /// conversion from [`CoreError`] puts `Full`, `Empty`, `TimedOut`,
+    /// `Busy` and `PeerGone` at the top level.
     Core(CoreError),
     /// The object does not exist (`ENOENT`).
     NotFound(OsError),
@@ -330,6 +336,11 @@ impl Error {
         matches!(self, Error::TimedOut)
     }
 
+    /// `true` for [`Error::Busy`].
+    pub const fn is_busy(&self) -> bool {
+        matches!(self, Error::Busy)
+    }
+
     /// `true` for [`Error::PeerGone`] and [`Error::Removed`] (a kernel
     /// object removed under its users: the System V transports document
     /// removal as the end of the conversation).
@@ -358,6 +369,7 @@ impl From<CoreError> for Error {
             CoreError::Full => Error::Full,
             CoreError::Empty => Error::Empty,
             CoreError::TimedOut => Error::TimedOut,
+            CoreError::Busy => Error::Busy,
             CoreError::PeerGone => Error::PeerGone {
                 peer: None,
                 pid: None,
@@ -373,6 +385,7 @@ impl fmt::Display for Error {
             Error::Full => CoreError::Full.fmt(f),
             Error::Empty => CoreError::Empty.fmt(f),
             Error::TimedOut => CoreError::TimedOut.fmt(f),
+            Error::Busy => CoreError::Busy.fmt(f),
             Error::Core(e) => e.fmt(f),
             Error::NotFound(e) => write!(f, "not found: {e}"),
             Error::AlreadyExists(e) => write!(f, "already exists: {e}"),

@@ -24,7 +24,7 @@
 //!   (announces it in its intent, in a mapping shared with the parent, and
 //!   moves `tail`, as the first half of a push does) and dies by SIGKILL
 //!   before publishing it. The parent gets the items before it, then
-//!   `Empty` (no spin), `Ring::stalled` names the position, and a blocking
+//!   `Busy` (no spin), `Ring::stalled` names the position, and a blocking
 //!   pop times out; nothing hangs. Then the parent, which saw the child die
 //!   and its intent name the position, skips the hole
 //!   (`Consumer::skip_unpublished`) and gets the item a live producer
@@ -234,9 +234,8 @@ fn stream() -> Result<String, String> {
         }
     }
     // The ring is empty, its positions wrapped and agree, and it still works.
-    match ring.len() {
-        Ok(0) => {}
-        other => return Err(format!("len after the stream: {other:?}")),
+    if !ring.is_empty() {
+        return Err(format!("len after the stream: {}", ring.len()));
     }
     let tx = ring
         .producer_with(Futex::new())
@@ -288,7 +287,7 @@ fn produce(p: usize, mapping: &SharedMapping, results: &Results) -> Result<(), C
                     backoff.progress();
                     break;
                 }
-                Err(CoreError::Full) => {
+                Err(CoreError::Full | CoreError::Busy) => {
                     if !backoff.idle() {
                         return Err(fail(EXIT_TIMEOUT, format!("producer timed out at {seq}")));
                     }
@@ -343,15 +342,13 @@ fn consume(c: usize, mapping: &SharedMapping, results: &Results) -> Result<(), C
                 sums[p] += seq;
                 bitmaps[p][(seq / 64) as usize] |= 1 << (seq % 64);
             }
-            Err(CoreError::Empty | CoreError::TimedOut) => {
+            Err(CoreError::Empty | CoreError::Busy | CoreError::TimedOut) => {
                 // Done once every producer has finished and every position
                 // was claimed by a consumer (`head == tail`).
-                if results.producers_done().load(Ordering::Acquire) == PRODUCERS as u64 {
-                    match ring.len() {
-                        Ok(0) => break,
-                        Ok(_) => {}
-                        Err(e) => return Err(ring_err("len", e)),
-                    }
+                if results.producers_done().load(Ordering::Acquire) == PRODUCERS as u64
+                    && ring.is_empty()
+                {
+                    break;
                 }
                 if !backoff.idle() {
                     let stalled = ring.stalled();
@@ -434,15 +431,15 @@ fn dead_producer() -> Result<String, String> {
     let tx = ring.producer().map_err(|e| format!("producer: {e}"))?;
     tx.try_push(item(1, 0))
         .map_err(|e| format!("push after the death: {e}"))?;
-    if ring.len() != Ok(2) {
-        return Err(format!("len: {:?}", ring.len()));
+    if ring.len() != 2 {
+        return Err(format!("len: {}", ring.len()));
     }
     if ring.stalled() != Some(Stall::Unpublished { position: claimed }) {
         return Err(format!("stalled: {:?}", ring.stalled()));
     }
     let t0 = Instant::now();
-    if rx.try_pop() != Err(CoreError::Empty) {
-        return Err("try_pop behind the unpublished slot was not Empty".into());
+    if rx.try_pop() != Err(CoreError::Busy) {
+        return Err("try_pop behind the unpublished slot was not Busy".into());
     }
     let try_pop_time = t0.elapsed();
     let t0 = Instant::now();
@@ -480,7 +477,7 @@ fn dead_producer() -> Result<String, String> {
         ));
     }
     Ok(format!(
-        "try_pop Empty in {try_pop_time:?}, pop_timeout(50 ms) TimedOut after {waited:?}, \
+        "try_pop Busy in {try_pop_time:?}, pop_timeout(50 ms) TimedOut after {waited:?}, \
          stalled at position {claimed}, then skipped"
     ))
 }
@@ -528,7 +525,7 @@ fn hostile_peer() -> Result<String, String> {
         for r in [tx.try_push(i).map(drop), rx.try_pop().map(drop)] {
             match r {
                 Ok(()) => ok += 1,
-                Err(CoreError::Full | CoreError::Empty) => flow += 1,
+                Err(CoreError::Full | CoreError::Empty | CoreError::Busy) => flow += 1,
                 Err(CoreError::Corrupted(_)) => corrupted += 1,
                 Err(e) => return Err(format!("unexpected error {e}")),
             }
@@ -543,7 +540,7 @@ fn hostile_peer() -> Result<String, String> {
     // The header was not touched: attaching still validates.
     Ring::<u64>::attach(mapping.region()).map_err(|e| format!("attach: {e}"))?;
     Ok(format!(
-        "2000 calls in {elapsed:?}: {corrupted} Corrupted, {flow} Full/Empty, {ok} Ok"
+        "2000 calls in {elapsed:?}: {corrupted} Corrupted, {flow} Full/Empty/Busy, {ok} Ok"
     ))
 }
 

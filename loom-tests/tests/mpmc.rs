@@ -18,6 +18,10 @@
 //!   not ordered after its write, or a write that is not ordered after the
 //!   previous lap's copy-out, is reported as a race;
 //! - FIFO per producer at each consumer;
+//! - `Empty` and `Full` mean what they say: behind a claim that is not
+//!   finished (a producer's unpublished item, a consumer's unreleased slot)
+//!   `try_pop` and `try_push` answer `Busy` (shown failing with the old
+//!   answers, `Empty` and `Full`);
 //! - blocking `pop` and `push` with waiters that really sleep, on a futex
 //!   emulation that wakes only the word it is given ([`KeyedFutex`]): a
 //!   lost wake-up, or a wake-up on the wrong stamp, leaves a thread asleep
@@ -151,7 +155,8 @@ fn push(tx: &Producer<'_, Item, KeyedFutex>, value: Item, how: Wait) {
         Wait::Spin => loop {
             match tx.try_push(value) {
                 Ok(()) => return,
-                Err(Error::Full) => thread::yield_now(),
+                // Busy: the slot's previous reader has not released it.
+                Err(Error::Full | Error::Busy) => thread::yield_now(),
                 Err(e) => panic!("try_push: {e:?}"),
             }
         },
@@ -164,7 +169,8 @@ fn pop(rx: &Consumer<'_, Item, KeyedFutex>, how: Wait) -> Item {
         Wait::Spin => loop {
             match rx.try_pop() {
                 Ok(v) => break v,
-                Err(Error::Empty) => thread::yield_now(),
+                // Busy: the oldest item's producer has not published it.
+                Err(Error::Empty | Error::Busy) => thread::yield_now(),
                 Err(e) => panic!("try_pop: {e:?}"),
             }
         },
@@ -250,7 +256,7 @@ fn exactly_once(
         check_exactly_once(&logs, &sent);
         // Nothing left, and the positions agree after the wrap.
         assert_eq!(rx.try_pop(), Err(Error::Empty));
-        assert_eq!(ring.len(), Ok(0));
+        assert_eq!(ring.len(), 0);
         assert_eq!(ring.stalled(), None);
     });
 }
@@ -319,6 +325,80 @@ fn one_producer_two_consumers() {
         u32::MAX,
         2,
     );
+}
+
+/// `Empty` means empty: this thread pushes one item and then pops, while
+/// another producer claims a position and stops there (`claim_and_die`: a
+/// claimant that never publishes, so that the window between a claim and
+/// its publication stays open; a live one always publishes within the
+/// bounded wait that loom models as one yield). This thread's item stays in
+/// the ring until one of its own pops succeeds, so no `try_pop` may answer
+/// `Empty`: behind the unpublished claim the answer is `Busy`, for good
+/// once the claimant is gone.
+///
+/// Catches: `Empty` for a slot claimed by a producer that has not published
+/// it (the answer before `Error::Busy` existed; shown failing once).
+#[test]
+fn a_claimed_unpublished_item_is_busy_not_empty() {
+    model(2, || {
+        let ring = Ring::<Item>::new_modelled(2, u32::MAX).unwrap();
+        let done = leak(AtomicU32::new(0));
+        let claimant = ring.producer().unwrap();
+        let dying = thread::spawn(move || {
+            claimant.claim_and_die().unwrap();
+            done.store(1, Ordering::Release);
+        });
+        ring.producer().unwrap().try_push(item(0, 1)).unwrap();
+        let rx = ring.consumer().unwrap();
+        loop {
+            let last_look = finished(done, 1);
+            match rx.try_pop() {
+                Ok(v) => {
+                    assert_eq!(v, item(0, 1));
+                    break;
+                }
+                Err(Error::Busy) if last_look => break,
+                Err(Error::Busy) => thread::yield_now(),
+                Err(e) => panic!("try_pop with an item in the ring: {e:?}"),
+            }
+        }
+        dying.join().unwrap();
+    });
+}
+
+/// `Full` means full: a full ring; another consumer claims the oldest item
+/// and stops there (`claim_and_die`, holding its slot), while this thread
+/// pops one item and then pushes one. This thread's pop freed a position,
+/// so no `try_push` may answer `Full`: while the other consumer holds the
+/// slot the push needs, the answer is `Busy`.
+///
+/// Catches: `Full` for a slot held by a consumer that has not released it.
+#[test]
+fn a_slot_still_being_read_is_busy_not_full() {
+    model(2, || {
+        let ring = Ring::<Item>::new_modelled(2, u32::MAX).unwrap();
+        let tx = ring.producer().unwrap();
+        tx.try_push(item(0, 1)).unwrap();
+        tx.try_push(item(0, 2)).unwrap();
+        let done = leak(AtomicU32::new(0));
+        let holder = ring.consumer().unwrap();
+        let dying = thread::spawn(move || {
+            holder.claim_and_die().unwrap();
+            done.store(1, Ordering::Release);
+        });
+        // Two items, one claim: this pop always finds the other item.
+        ring.consumer().unwrap().try_pop().unwrap();
+        loop {
+            let last_look = finished(done, 1);
+            match tx.try_push(item(0, 3)) {
+                Ok(()) => break,
+                Err(Error::Busy) if last_look => break,
+                Err(Error::Busy) => thread::yield_now(),
+                Err(e) => panic!("try_push with a free position: {e:?}"),
+            }
+        }
+        dying.join().unwrap();
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -477,7 +557,7 @@ fn finished(count: &AtomicU32, of: u32) -> bool {
 /// lost: `claim_and_die`), while a live producer pushes one item; one item
 /// was pushed before, so the live producer can also find the ring full
 /// after losing a race, and give up. The consumer spins with `try_pop`, and
-/// on `Empty` skips the stalled position at `head` only if the intents say
+/// on `Empty` or `Busy` skips the stalled position at `head` only if the intents say
 /// that the dead producer alone made that claim. Every pushed item arrives
 /// once; the dead claim, if it won, is skipped (and only it); nothing stays
 /// stalled.
@@ -505,7 +585,7 @@ fn a_dead_producers_claim_is_skipped_and_only_it() {
         let pusher = thread::spawn(move || {
             let pushed = match tx.try_push(item(1, 1)) {
                 Ok(()) => true,
-                Err(Error::Full) => false,
+                Err(Error::Full | Error::Busy) => false,
                 Err(e) => panic!("try_push: {e:?}"),
             };
             done.fetch_add(1, Ordering::Release);
@@ -521,7 +601,7 @@ fn a_dead_producers_claim_is_skipped_and_only_it() {
                     got.push(v);
                     continue;
                 }
-                Err(Error::Empty) => {}
+                Err(Error::Empty | Error::Busy) => {}
                 Err(e) => panic!("try_pop: {e:?}"),
             }
             if let Some(p) = ring.unpublished() {
@@ -542,7 +622,7 @@ fn a_dead_producers_claim_is_skipped_and_only_it() {
         let won = dying.join().unwrap();
         let pushed = pusher.join().unwrap();
         assert_eq!(ring.stalled(), None, "left stalled; got {got:?}");
-        assert_eq!(ring.len(), Ok(0));
+        assert_eq!(ring.len(), 0);
         let mut expected = vec![item(0, 1)];
         if pushed {
             expected.push(item(1, 1));
@@ -605,7 +685,7 @@ fn a_dead_consumers_slot_is_released_once_while_producers_run() {
             None,
             "left stalled; got {got:?}, {outcomes:?}"
         );
-        assert_eq!(ring.len(), Ok(0));
+        assert_eq!(ring.len(), 0);
         assert_eq!(got, [item(0, 2), item(1, 1)], "{outcomes:?}");
         assert_eq!(ring.recoveries().lost, 1);
     });

@@ -64,7 +64,7 @@ fn next(seq: u32) -> u32 {
 }
 
 fn is_wait(e: &Error) -> bool {
-    matches!(e, Error::TimedOut | Error::Empty)
+    matches!(e, Error::TimedOut | Error::Empty | Error::Busy)
 }
 
 /// Receives one message, in slices, checking the peer and Ctrl-C between.

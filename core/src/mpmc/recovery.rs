@@ -106,7 +106,7 @@
 //! let tx = ring.producer()?.with_intent(&survivor);
 //! tx.try_push(7)?; // committed behind the hole
 //! let rx = ring.consumer()?.with_intent(&reader);
-//! assert_eq!(rx.try_pop(), Err(Error::Empty));
+//! assert_eq!(rx.try_pop(), Err(Error::Busy));
 //! assert_eq!(ring.unpublished(), Some(0));
 //! // The liveness records say: `dead` names 0 and its process is dead.
 //! assert_eq!(rx.skip_unpublished(0)?, Skip::Skipped);
@@ -127,12 +127,6 @@ use crate::sync::{Ordering, SlotCell};
 use crate::wait::{Notify, wake_waiters};
 
 /// What [`Consumer::skip_unpublished`] did.
-///
-/// ```
-/// use ipckit_core::mpmc::Skip;
-/// let outcomes: [Skip<u32>; 3] = [Skip::Skipped, Skip::Item(5), Skip::Moved];
-/// assert_ne!(outcomes[0], outcomes[2]);
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip<T> {
     /// The hole was skipped: `head` moved past it and its slot was released
@@ -149,14 +143,6 @@ pub enum Skip<T> {
 
 /// What survivors recovered over the ring's life (module docs), read from
 /// the region.
-///
-/// ```
-/// use ipckit_core::{mpmc, AlignedBytes, Region};
-/// let mut bytes = AlignedBytes::<512>::new();
-/// let ring = mpmc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?;
-/// assert_eq!(ring.recoveries(), mpmc::Recoveries { skipped: 0, lost: 0 });
-/// # Ok::<(), ipckit_core::Error>(())
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Recoveries {
     /// Holes skipped: positions whose producers died before publishing
@@ -172,15 +158,7 @@ impl<T: Pod> Ring<'_, T> {
     /// instant: a slow producer, or a dead one's hole. Loads `tail` with
     /// `Acquire` after `head` and the stamp, so the claimant's announcement
     /// is visible to a judgement made after this call (module docs).
-    ///
-    /// ```
-    /// use ipckit_core::{mpmc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let ring = mpmc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?;
-    /// ring.producer()?.try_push(1)?;
-    /// assert_eq!(ring.unpublished(), None); // published
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
+    #[must_use]
     pub fn unpublished(&self) -> Option<u32> {
         let c = self.control();
         let head = c.dequeue.head.load(Ordering::Acquire);
@@ -196,18 +174,7 @@ impl<T: Pod> Ring<'_, T> {
     /// instant: a slow consumer, or a dead one's slot (also a dead skipper's:
     /// stamp still unpublished, `head` past it). Loads `head` with `Acquire`
     /// last, for the judgement that follows (module docs).
-    ///
-    /// ```
-    /// use ipckit_core::{mpmc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let ring = mpmc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 2)?;
-    /// let (tx, rx) = (ring.producer()?, ring.consumer()?);
-    /// tx.try_push(1)?;
-    /// tx.try_push(2)?;
-    /// rx.try_pop()?;
-    /// assert_eq!(ring.unreleased(), None); // released
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
+    #[must_use]
     pub fn unreleased(&self) -> Option<u32> {
         let c = self.control();
         let cap = self.capacity;
@@ -226,16 +193,7 @@ impl<T: Pod> Ring<'_, T> {
     /// a dead endpoint's intent: while this holds for the position the
     /// intent names, the intent is the only record of who made the claim.
     /// `position` may be peer data: any value is safe.
-    ///
-    /// ```
-    /// use ipckit_core::{mpmc, AlignedBytes, Region, Role};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let ring = mpmc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?;
-    /// ring.producer()?.try_push(1)?;
-    /// assert!(!ring.unfinished(Role::Producer, 0)); // published
-    /// assert!(!ring.unfinished(Role::Consumer, 0)); // nobody took it yet
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
+    #[must_use]
     pub fn unfinished(&self, role: Role, position: u32) -> bool {
         let c = self.control();
         let cap = self.capacity;
@@ -260,14 +218,7 @@ impl<T: Pod> Ring<'_, T> {
 
     /// The recovery counts stored in the region (module docs). Peer data:
     /// any value a peer wrote.
-    ///
-    /// ```
-    /// use ipckit_core::{mpmc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let ring = mpmc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?;
-    /// assert_eq!(ring.recoveries().lost, 0);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
+    #[must_use]
     pub fn recoveries(&self) -> Recoveries {
         let c = self.control();
         Recoveries {
@@ -290,21 +241,8 @@ impl<T: Pod, N: Notify> Consumer<'_, T, N> {
     /// [`Error::Corrupted`] if `tail` is more than a lap ahead of
     /// `position`, or the slot's stamp changed to a value no endpoint
     /// writes while this consumer held the position.
-    ///
-    /// ```
-    /// use ipckit_core::mpmc::{self, Skip};
-    /// use ipckit_core::{AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let ring = mpmc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?;
-    /// let rx = ring.consumer()?;
-    /// assert_eq!(rx.skip_unpublished(0)?, Skip::Moved); // nothing claimed
-    /// ring.producer()?.try_push(3)?;
-    /// assert_eq!(rx.skip_unpublished(0)?, Skip::Moved); // published: pop it
-    /// assert_eq!(rx.try_pop()?, 3);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn skip_unpublished(&self, position: u32) -> Result<Skip<T>> {
-        let ring = &self.ring;
+        let ring = &self.0.ring;
         let c = ring.control();
         let cap = ring.capacity;
         let head_word = &c.dequeue.head;
@@ -329,7 +267,7 @@ impl<T: Pod, N: Notify> Consumer<'_, T, N> {
         // Claim the position as a consumer would, announced first: if this
         // survivor dies before the release below, a producer finds the slot
         // unreleased and this consumer's intent naming it.
-        if let Some(intent) = self.intent {
+        if let Some(intent) = self.0.intent {
             intent.announce(position, 1);
         }
         if head_word
@@ -341,7 +279,7 @@ impl<T: Pod, N: Notify> Consumer<'_, T, N> {
             )
             .is_err()
         {
-            withdraw(self.intent);
+            withdraw(self.0.intent);
             return Ok(Skip::Moved);
         }
         let next_lap = position.wrapping_add(cap);
@@ -350,8 +288,8 @@ impl<T: Pod, N: Notify> Consumer<'_, T, N> {
                 c.dequeue.skipped.fetch_add(1, Ordering::Relaxed);
                 // Consumers asleep on the hole's stamp move on to the next
                 // position; a producer waiting for the slot may take it.
-                wake_waiters(&self.notify, stamp, &c.enqueue.consumers_waiting, true);
-                wake_waiters(&self.notify, stamp, &c.dequeue.producers_waiting, true);
+                wake_waiters(&self.0.notify, stamp, &c.enqueue.consumers_waiting, true);
+                wake_waiters(&self.0.notify, stamp, &c.dequeue.producers_waiting, true);
                 Ok(Skip::Skipped)
             }
             Err(now) if now == position.wrapping_add(1) => {
@@ -361,7 +299,7 @@ impl<T: Pod, N: Notify> Consumer<'_, T, N> {
                 // written; no producer touches the slot until we release it.
                 let value = unsafe { SlotCell::read(addr_of!((*ring.slot(position)).value)) };
                 stamp.store(next_lap, Ordering::Release);
-                wake_waiters(&self.notify, stamp, &c.dequeue.producers_waiting, true);
+                wake_waiters(&self.0.notify, stamp, &c.dequeue.producers_waiting, true);
                 Ok(Skip::Item(value))
             }
             Err(_) => Err(Error::Corrupted(
@@ -380,18 +318,8 @@ impl<T: Pod, N: Notify> Producer<'_, T, N> {
     /// which held none, as a skipped hole), and wakes the producers waiting
     /// for it. `false` if there was nothing to release (released meanwhile,
     /// or not claimed by a consumer).
-    ///
-    /// ```
-    /// use ipckit_core::{mpmc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let ring = mpmc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 2)?;
-    /// let tx = ring.producer()?;
-    /// tx.try_push(1)?;
-    /// assert!(!tx.release_unreleased(0)?); // not taken by any consumer
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn release_unreleased(&self, position: u32) -> Result<bool> {
-        let ring = &self.ring;
+        let ring = &self.0.ring;
         let c = ring.control();
         let cap = ring.capacity;
         let taken = c
@@ -430,7 +358,7 @@ impl<T: Pod, N: Notify> Producer<'_, T, N> {
         } else {
             c.dequeue.skipped.fetch_add(1, Ordering::Relaxed);
         }
-        wake_waiters(&self.notify, stamp, &c.dequeue.producers_waiting, true);
+        wake_waiters(&self.0.notify, stamp, &c.dequeue.producers_waiting, true);
         Ok(true)
     }
 }

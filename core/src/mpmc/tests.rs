@@ -9,10 +9,17 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 use std::vec::Vec;
 
+use core::time::Duration;
+
+use super::layout::stride;
 use super::*;
+use crate::error::{Error, Result};
+use crate::intent::Intent;
 use crate::region::{ENDIAN_MARKER, LAYOUT_VERSION, MAGIC};
+use crate::sync::{AtomicU32, Ordering};
 use crate::test_support::{MEM, PeerMemory, std_clock};
 use crate::wait::WaitStatus;
+use crate::wait::{Notify, Spin};
 use crate::{AlignedBytes, Region};
 
 const TAIL: usize = 128;
@@ -102,13 +109,15 @@ fn fifo_full_and_empty() {
         tx.try_push(i).unwrap();
     }
     assert_eq!(tx.try_push(99), Err(Error::Full));
-    assert_eq!(ring.len(), Ok(4));
+    assert_eq!(ring.len(), 4);
+    assert!(ring.is_full() && !ring.is_empty());
     assert_eq!(ring.stalled(), None);
     for i in 0..4 {
         assert_eq!(rx.try_pop(), Ok(i));
     }
     assert_eq!(rx.try_pop(), Err(Error::Empty));
-    assert_eq!(ring.len(), Ok(0));
+    assert_eq!(ring.len(), 0);
+    assert!(ring.is_empty() && !ring.is_full());
     assert_eq!(ring.stalled(), None);
     // Many handles of both kinds share one ring and one FIFO order.
     let txs = [tx.clone(), ring.producer().unwrap(), tx];
@@ -138,7 +147,7 @@ fn wrap_around_u32_max() {
                         Err(e) => assert_eq!(e, Error::Full),
                     }
                 }
-                assert_eq!(ring.len(), Ok((next_in - next_out) as usize));
+                assert_eq!(ring.len(), (next_in - next_out) as usize);
                 for _ in 0..(round % 3 + 1) {
                     match rx.try_pop() {
                         Ok(v) => {
@@ -497,7 +506,7 @@ fn corrupted_positions_and_stamps_are_errors() {
         mem.word(HEAD).store(garbage.wrapping_add(7), SeqCst);
         corrupted(tx.try_push(0));
         corrupted(rx.try_pop().map(drop));
-        assert!(matches!(ring.len(), Err(Error::Corrupted(_))));
+        assert_eq!(ring.len(), 4); // clamped: the calls above report it
         let _ = ring.stalled();
     }
     // Once the words are sane again the ring works (the peer repaired it).
@@ -534,12 +543,18 @@ fn a_peer_that_keeps_moving_tail_gets_a_bounded_answer() {
         for i in 0..calls {
             let r = tx.try_push(i);
             assert!(
-                matches!(r, Ok(()) | Err(Error::Full | Error::Corrupted(_))),
+                matches!(
+                    r,
+                    Ok(()) | Err(Error::Full | Error::Busy | Error::Corrupted(_))
+                ),
                 "{r:?}"
             );
             let r = rx.try_pop();
             assert!(
-                matches!(r, Ok(_) | Err(Error::Empty | Error::Corrupted(_))),
+                matches!(
+                    r,
+                    Ok(_) | Err(Error::Empty | Error::Busy | Error::Corrupted(_))
+                ),
                 "{r:?}"
             );
         }
@@ -597,13 +612,14 @@ fn a_stalled_producer_is_empty_after_a_bounded_wait() {
         claimed
     );
     tx.try_push(3).unwrap();
-    assert_eq!(ring.len(), Ok(3));
+    assert_eq!(ring.len(), 3);
     assert_eq!(rx.try_pop(), Ok(1));
     assert_eq!(
         ring.stalled(),
         Some(Stall::Unpublished { position: claimed })
     );
-    assert_eq!(rx.try_pop(), Err(Error::Empty));
+    // Not empty (two items wait behind the claim), but nothing to take.
+    assert_eq!(rx.try_pop(), Err(Error::Busy));
     let started = Instant::now();
     assert_eq!(
         rx.pop_timeout(Some(Duration::from_millis(20))),
@@ -621,7 +637,7 @@ fn a_stalled_producer_is_empty_after_a_bounded_wait() {
 }
 
 #[test]
-fn a_stalled_consumer_is_full_for_the_next_lap() {
+fn a_stalled_consumer_is_busy_for_the_next_lap() {
     const CAP: u32 = 2;
     let mem = PeerMemory::new();
     let ring = Ring::<u32>::init(mem.region(), CAP).unwrap();
@@ -631,12 +647,13 @@ fn a_stalled_consumer_is_full_for_the_next_lap() {
     tx.try_push(2).unwrap();
     // The peer claims position 0 (moves `head`) and never releases its slot.
     mem.word(HEAD).store(1, SeqCst);
-    assert_eq!(ring.len(), Ok(1));
+    assert_eq!(ring.len(), 1);
     assert_eq!(rx.try_pop(), Ok(2));
     // The ring holds nothing, but the slot position 2 needs is still held.
-    assert_eq!(ring.len(), Ok(0));
+    assert_eq!(ring.len(), 0);
     assert_eq!(ring.stalled(), Some(Stall::Unreleased { position: 0 }));
-    assert_eq!(tx.try_push(3), Err(Error::Full));
+    // Not full (nothing is queued), but the slot is not free: Busy.
+    assert_eq!(tx.try_push(3), Err(Error::Busy));
     assert_eq!(
         tx.push_timeout(3, Some(Duration::from_millis(10))),
         Err(Error::TimedOut)
@@ -741,7 +758,7 @@ fn exactly_once<N>(
                         loop {
                             match tx.try_push(v) {
                                 Ok(()) => break,
-                                Err(Error::Full) => std::thread::yield_now(),
+                                Err(Error::Full | Error::Busy) => std::thread::yield_now(),
                                 Err(e) => panic!("try_push: {e}"),
                             }
                         }
@@ -770,7 +787,7 @@ fn exactly_once<N>(
                         }
                         match rx.try_pop() {
                             Ok(v) => v,
-                            Err(Error::Empty) => {
+                            Err(Error::Empty | Error::Busy) => {
                                 std::thread::yield_now();
                                 continue;
                             }
@@ -796,7 +813,7 @@ fn exactly_once<N>(
     });
     assert_eq!(taken.load(SeqCst), total);
     assert!(seen.iter().all(|n| n.load(Relaxed) == 1));
-    assert_eq!(ring.len(), Ok(0));
+    assert_eq!(ring.len(), 0);
     assert_eq!(
         ring.consumer_with(notify).unwrap().try_pop(),
         Err(Error::Empty)
@@ -831,4 +848,199 @@ fn blocking_with_sleeping_waiters_moves_every_item_once() {
 fn blocking_with_spinning_waiters_moves_every_item_once() {
     let n = if cfg!(miri) { 60 } else { 50_000 };
     exactly_once(2, 2, n, 4, Spin::new(), true);
+}
+
+/// crossbeam-queue's `linearizable` test (`tests/array_queue.rs`), on this
+/// ring: each thread pushes one item and then pops one, on a ring with a
+/// slot per thread. Between its push and its pop a thread's own item (or an
+/// item some other thread pushed before taking this one) is in the ring,
+/// so no pop may answer `Empty`; `Busy` (the oldest item still being
+/// written) is retried. Before `Error::Busy` existed this failed in about
+/// one run in three: a pop behind another thread's unpublished claim
+/// answered `Empty`.
+#[test]
+fn empty_means_empty() {
+    const THREADS: u32 = 4;
+    let count = if cfg!(miri) { 100 } else { 25_000 };
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init(mem.region(), THREADS).unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+            s.spawn(move || {
+                for i in 0..count {
+                    retry(|| tx.try_push(i), Error::Full);
+                    retry(|| rx.try_pop(), Error::Busy);
+                }
+            });
+        }
+    });
+    assert_eq!(ring.len(), 0);
+}
+
+/// The mirror image: on a full ring, each thread pops one item and then
+/// pushes one. Between its pop and its push the position it freed is
+/// unclaimed, so no push may answer `Full`; `Busy` (the slot the push needs
+/// is still being read by the consumer that claimed it) is retried. Before
+/// `Error::Busy` that case answered `Full`.
+#[test]
+fn full_means_full() {
+    const THREADS: u32 = 4;
+    let count = if cfg!(miri) { 100 } else { 25_000 };
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init(mem.region(), THREADS).unwrap();
+    let tx = ring.producer().unwrap();
+    for i in 0..THREADS {
+        tx.try_push(i).unwrap();
+    }
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+            s.spawn(move || {
+                for i in 0..count {
+                    retry(|| rx.try_pop(), Error::Empty);
+                    retry(|| tx.try_push(i), Error::Busy);
+                }
+            });
+        }
+    });
+    assert_eq!(ring.len(), THREADS as usize);
+}
+
+/// Runs `op` until it succeeds, retrying `Busy` and the flow condition
+/// `tolerated` (yielding now and then, so that a preempted claimant gets a
+/// CPU); any other error fails the test.
+fn retry<R>(mut op: impl FnMut() -> Result<R>, tolerated: Error) -> R {
+    for attempt in 0u32.. {
+        match op() {
+            Ok(r) => return r,
+            Err(e) if e == Error::Busy || e == tolerated => {
+                if attempt % 16 == 15 {
+                    std::thread::yield_now();
+                }
+            }
+            Err(e) => panic!("{e} (tolerated here: Busy, {tolerated})"),
+        }
+    }
+    unreachable!()
+}
+
+/// What the constants, getters and constructors promise (the examples that
+/// stood in their docs).
+#[test]
+fn constants_getters_and_constructors() {
+    assert_eq!(DATA_OFFSET, 384);
+    assert_eq!(RETRY_LIMIT, 65_536);
+    const { assert!(BUSY_SPINS > 0) };
+    assert_eq!(Ring::<u8>::region_len(MIN_CAPACITY - 1), None);
+    assert!(Ring::<u8>::region_len(MAX_CAPACITY).is_some());
+    assert_eq!(Ring::<u8>::region_len(MAX_CAPACITY * 2), None);
+    assert_eq!(Ring::<u32>::region_len(4), Some(384 + 4 * 8));
+    assert_eq!(Ring::<u64>::region_len(100), None);
+    assert_eq!(Options::new(8), Options::new(8).start_at(0).waking(false));
+    assert_ne!(
+        Stall::Unpublished { position: 7 },
+        Stall::Unreleased { position: 7 }
+    );
+
+    let mut bytes = AlignedBytes::<4096>::new();
+    for bad in [0, 1, 48] {
+        assert_eq!(
+            Ring::<u8>::init(Region::from_slice(&mut bytes[..]), bad).unwrap_err(),
+            Error::InvalidCapacity
+        );
+    }
+    let ring = Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 128).unwrap();
+    assert_eq!(ring.capacity(), 128);
+    assert!(!ring.wakes());
+    let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    assert_eq!((tx.capacity(), rx.capacity()), (128, 128));
+    tx.try_push(3).unwrap();
+    assert_eq!(ring.len(), 1);
+    assert_eq!(ring.stalled(), None);
+    assert_eq!(tx.ring().consumer().unwrap().try_pop(), Ok(3));
+    assert_eq!(rx.ring().len(), 0);
+
+    // Attaching checks the element type and the kind.
+    let mut bytes = AlignedBytes::<1024>::new();
+    Ring::<u32>::init(Region::from_slice(&mut bytes[..]), 8).unwrap();
+    let ring = Ring::<u32>::attach(Region::from_slice(&mut bytes[..])).unwrap();
+    assert_eq!(ring.capacity(), 8);
+    assert_eq!(
+        Ring::<u64>::attach(Region::from_slice(&mut bytes[..])).unwrap_err(),
+        Error::ElementMismatch { size: 4, align: 4 }
+    );
+    assert_eq!(
+        crate::spsc::Ring::<u32>::attach(Region::from_slice(&mut bytes[..])).unwrap_err(),
+        Error::KindMismatch {
+            found: 2,
+            expected: 1
+        }
+    );
+
+    // A ring for sleeping waiters refuses a spinning endpoint.
+    let mut bytes = AlignedBytes::<512>::new();
+    let options = Options::new(4).waking(true);
+    let ring = Ring::<u8>::init_with(Region::from_slice(&mut bytes[..]), options).unwrap();
+    assert!(ring.wakes());
+    assert_eq!(
+        ring.producer_with(Spin::new()).unwrap_err(),
+        Error::NotifyMismatch
+    );
+    assert_eq!(
+        ring.consumer_with(Spin::new()).unwrap_err(),
+        Error::NotifyMismatch
+    );
+}
+
+/// Producers and consumers made from one ring, cloned or not, share one
+/// FIFO; a timeout needs a clock; intents name the last claim.
+#[test]
+fn endpoints_timeouts_and_intents() {
+    let mut bytes = AlignedBytes::<512>::new();
+    let ring = Ring::<u8>::init_at(Region::from_slice(&mut bytes[..]), 4, u32::MAX - 1).unwrap();
+    let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    for i in 0..10 {
+        tx.try_push(i).unwrap();
+        assert_eq!(rx.try_pop(), Ok(i));
+    }
+    let (a, b) = (tx.clone(), ring.producer_with(Spin::new()).unwrap());
+    a.try_push(1).unwrap();
+    b.push(2).unwrap();
+    let (c, d) = (rx.clone(), ring.consumer_with(Spin::new()).unwrap());
+    assert_eq!((c.try_pop(), d.try_pop()), (Ok(1), Ok(2)));
+    assert_eq!(c.try_pop(), Err(Error::Empty));
+
+    let mut bytes = AlignedBytes::<512>::new();
+    let ring = Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 2).unwrap();
+    let tx = ring.producer_with(Spin::with_clock(std_clock)).unwrap();
+    let rx = ring.consumer_with(Spin::with_clock(std_clock)).unwrap();
+    let five = Some(Duration::from_millis(5));
+    assert_eq!(rx.pop_timeout(five), Err(Error::TimedOut));
+    tx.push(1).unwrap();
+    tx.push(2).unwrap();
+    assert_eq!(tx.push_timeout(3, five), Err(Error::TimedOut));
+    assert_eq!(
+        ring.producer().unwrap().push_timeout(3, five),
+        Err(Error::NoClock)
+    );
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 3..100 {
+                tx.push(i).unwrap();
+            }
+        });
+        for i in 1..100 {
+            assert_eq!(rx.pop(), Ok(i));
+        }
+    });
+
+    let mut bytes = AlignedBytes::<512>::new();
+    let ring = Ring::<u8>::init_at(Region::from_slice(&mut bytes[..]), 4, 10).unwrap();
+    let (pi, ci) = (Intent::new(), Intent::new());
+    let tx = ring.producer().unwrap().with_intent(&pi);
+    let rx = ring.consumer().unwrap().with_intent(&ci);
+    tx.try_push(5).unwrap();
+    assert_eq!(rx.try_pop(), Ok(5));
+    assert_eq!((pi.read(), ci.read()), ((10, 1), (10, 1)));
 }

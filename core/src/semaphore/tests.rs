@@ -10,7 +10,10 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
+use core::time::Duration;
+
 use super::*;
+use crate::sync::{AtomicU32, Ordering};
 use crate::test_support::{PeerMemory, std_clock};
 
 const COUNT: usize = 128;
@@ -660,4 +663,55 @@ fn semaphore_contention_is_not_corruption() {
         }
     });
     assert_eq!(sem.value(), Ok(8));
+}
+
+/// What the constants, getters and calls promise (the examples that stood
+/// in their docs).
+#[test]
+fn constants_getters_and_calls() {
+    assert_eq!(COUNT_OFFSET, 128);
+    assert_eq!(REGION_LEN, 256);
+    assert_eq!(Semaphore::region_len(), REGION_LEN);
+    assert_eq!(MAX_RETRIES, 1 << 20);
+    assert_eq!(Options::new(4), Options::new(4).initial(0).waking(false));
+
+    let mut bytes = AlignedBytes::<256>::new();
+    let sem = Semaphore::init(Region::from_slice(&mut bytes[..]), 2, 3).unwrap();
+    assert_eq!((sem.value(), sem.max(), sem.wakes()), (Ok(2), 3, false));
+    let (a, b) = (sem.handle().unwrap(), sem.handle().unwrap());
+    assert_eq!(a.try_wait(), Ok(()));
+    b.post().unwrap();
+    b.post().unwrap();
+    assert_eq!(a.post(), Err(Error::Full)); // count at its maximum
+    assert_eq!((a.value(), a.max()), (Ok(3), 3));
+    let another = a.semaphore().handle().unwrap();
+    another.wait().unwrap();
+    assert_eq!(a.value(), Ok(2));
+
+    let mut bytes = AlignedBytes::<256>::new();
+    let h = Semaphore::init(Region::from_slice(&mut bytes[..]), 1, 4)
+        .unwrap()
+        .handle()
+        .unwrap();
+    h.post_n(0).unwrap();
+    h.post_n(3).unwrap();
+    assert_eq!(h.post_n(1), Err(Error::Full));
+    assert_eq!(h.value(), Ok(4));
+
+    // Blocking: a post from another thread, a timeout with and without a
+    // clock.
+    let mut bytes = AlignedBytes::<256>::new();
+    let sem = Semaphore::init(Region::from_slice(&mut bytes[..]), 0, 2).unwrap();
+    let (taker, giver) = (sem.handle().unwrap(), sem.handle().unwrap());
+    std::thread::scope(|s| {
+        s.spawn(move || giver.post_n(2).unwrap());
+        taker.wait().unwrap();
+        taker.wait().unwrap();
+    });
+    let h = sem.handle_with(timed()).unwrap();
+    let ms = Some(Duration::from_millis(1));
+    assert_eq!(h.wait_timeout(ms), Err(Error::TimedOut));
+    h.post().unwrap();
+    assert_eq!(h.wait_timeout(ms), Ok(()));
+    assert_eq!(sem.handle().unwrap().wait_timeout(ms), Err(Error::NoClock));
 }

@@ -524,7 +524,10 @@ fn every_error_displays() {
     ];
     for e in all {
         assert!(!std::format!("{e}").is_empty());
-        assert_eq!(e.is_flow(), matches!(e, Error::Full | Error::Empty));
+        assert_eq!(
+            e.is_flow(),
+            matches!(e, Error::Full | Error::Empty | Error::Busy)
+        );
     }
 }
 

@@ -304,8 +304,9 @@ impl<T: Pod> Sender<T> {
         }
     );
 
-    /// Sends `value`, or [`Error::Full`] at once (also while a dead
-    /// receiver holds the slot it needs: see
+    /// Sends `value`, or [`Error::Full`] at once, or [`Error::Busy`] when the
+    /// channel is not full but a receiver still holds the slot the item
+    /// needs (also a dead receiver: see
     /// [`release_dead`](Self::release_dead)).
     pub fn try_send(&self, value: T) -> Result<()> {
         Ok(self.end.end.try_push(value)?)
@@ -385,8 +386,10 @@ impl<T: Pod> Receiver<T> {
         }
     );
 
-    /// An item, or [`Error::Empty`] at once (also while the oldest item
-    /// is a dead sender's hole: see [`skip_dead`](Self::skip_dead)).
+    /// An item, or [`Error::Empty`] at once when the channel holds none, or
+    /// [`Error::Busy`] when a sender claimed the oldest position and has not
+    /// published its item (also a dead sender's hole: see
+    /// [`skip_dead`](Self::skip_dead)).
     pub fn try_recv(&self) -> Result<T> {
         if let Some(v) = self.end.held.take() {
             return Ok(v);

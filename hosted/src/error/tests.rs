@@ -29,15 +29,21 @@ fn display_names_the_call_and_target() {
 fn core_flow_conditions_become_top_level_variants() {
     let flow = |e: CoreError| {
         let e = Error::from(e);
-        let p = [e.is_full(), e.is_empty(), e.is_timeout(), e.is_peer_gone()];
+        let p = [
+            e.is_full(),
+            e.is_empty(),
+            e.is_timeout(),
+            e.is_peer_gone(),
+            e.is_busy(),
+        ];
         (e, p)
     };
     let (e, p) = flow(CoreError::Full);
-    assert!(matches!(e, Error::Full) && p == [true, false, false, false]);
+    assert!(matches!(e, Error::Full) && p == [true, false, false, false, false]);
     let (e, p) = flow(CoreError::Empty);
-    assert!(matches!(e, Error::Empty) && p == [false, true, false, false]);
+    assert!(matches!(e, Error::Empty) && p == [false, true, false, false, false]);
     let (e, p) = flow(CoreError::TimedOut);
-    assert!(matches!(e, Error::TimedOut) && p == [false, false, true, false]);
+    assert!(matches!(e, Error::TimedOut) && p == [false, false, true, false, false]);
     let (e, p) = flow(CoreError::PeerGone);
     assert!(matches!(
         e,
@@ -46,12 +52,15 @@ fn core_flow_conditions_become_top_level_variants() {
             pid: None
         }
     ));
-    assert_eq!(p, [false, false, false, true]);
+    assert_eq!(p, [false, false, false, true, false]);
     // Same words as the core's, so a message does not change with the path.
+    let (e, p) = flow(CoreError::Busy);
+    assert!(matches!(e, Error::Busy) && p == [false, false, false, false, true]);
     for c in [
         CoreError::Full,
         CoreError::Empty,
         CoreError::TimedOut,
+        CoreError::Busy,
         CoreError::PeerGone,
     ] {
         assert_eq!(Error::from(c).to_string(), c.to_string());
@@ -60,7 +69,6 @@ fn core_flow_conditions_become_top_level_variants() {
     }
     // Faults stay the core's, with no flow predicate.
     for c in [
-        CoreError::Busy,
         CoreError::Corrupted("head"),
         CoreError::TooFewSlots {
             requested: 2,
@@ -69,7 +77,7 @@ fn core_flow_conditions_become_top_level_variants() {
     ] {
         let (e, p) = flow(c);
         assert!(matches!(e, Error::Core(f) if f == c), "{e:?}");
-        assert_eq!(p, [false; 4]);
+        assert_eq!(p, [false; 5]);
         assert!(std::error::Error::source(&e).is_some());
     }
     let os = Error::os("shm_open", "/a", io::Error::from_raw_os_error(libc::ENOENT));

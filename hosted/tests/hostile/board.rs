@@ -131,7 +131,7 @@ pub const OP_NAMES: [&str; 24] = [
 ];
 
 /// The result classes counted.
-pub const OUTCOME_NAMES: [&str; 16] = [
+pub const OUTCOME_NAMES: [&str; 17] = [
     "Ok",
     "Empty",
     "Full",
@@ -146,6 +146,7 @@ pub const OUTCOME_NAMES: [&str; 16] = [
     "TooSmall",
     "InvalidCapacity",
     "AlreadyInitialized",
+    "Busy",
     "Os",
     "Other",
 ];
@@ -163,6 +164,7 @@ pub fn classify<R>(r: &Result<R, Error>) -> usize {
         Error::Empty => 1,
         Error::Full => 2,
         Error::TimedOut => 3,
+        Error::Busy => 14,
         // A channel's set-up names the object around the core's finding.
         Error::Core(_) | Error::Channel { .. } => match e.core().expect("a core error") {
             CoreError::Corrupted(_) => 4,

@@ -141,7 +141,7 @@ fn spin<R>(
 fn flow_to_none<R>(r: Result<R>) -> Result<Option<R>> {
     match r {
         Ok(v) => Ok(Some(v)),
-        Err(Error::Empty | Error::Full) => Ok(None),
+        Err(Error::Empty | Error::Full | Error::Busy) => Ok(None),
         Err(e) => Err(e),
     }
 }

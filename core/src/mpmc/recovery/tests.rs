@@ -8,7 +8,8 @@ use std::sync::atomic::AtomicU32 as StdAtomicU32;
 use std::sync::atomic::Ordering::SeqCst;
 use std::vec::Vec;
 
-use super::super::{DATA_OFFSET, Options, Ring, Stall, stride};
+use super::super::layout::stride;
+use super::super::{DATA_OFFSET, Options, Ring, Stall};
 use super::{Recoveries, Skip};
 use crate::error::{Error, Role};
 use crate::intent::{Attribution, Intent};
@@ -77,7 +78,7 @@ fn a_dead_producers_hole_is_skipped_and_the_items_behind_it_delivered() {
     tx.try_push(2).unwrap();
     tx.try_push(3).unwrap();
     assert_eq!(rx.try_pop(), Ok(1));
-    assert_eq!(rx.try_pop(), Err(Error::Empty));
+    assert_eq!(rx.try_pop(), Err(Error::Busy));
     assert_eq!(ring.unpublished(), Some(u32::MAX));
     assert_eq!(
         ring.stalled(),
@@ -109,7 +110,7 @@ fn a_dead_producers_hole_is_skipped_and_the_items_behind_it_delivered() {
         tx.try_push(i).unwrap();
         assert_eq!(rx.try_pop(), Ok(i));
     }
-    assert_eq!(ring.len(), Ok(0));
+    assert_eq!(ring.len(), 0);
 }
 
 #[test]
@@ -148,7 +149,7 @@ fn a_hole_named_by_a_live_claimant_is_waited_for() {
     assert_eq!(attribute(&producers, 1), Attribution::Dead { span: 1 });
     assert_eq!(rx.skip_unpublished(1), Ok(Skip::Skipped));
     assert_eq!(ring.unpublished(), None);
-    assert_eq!(ring.len(), Ok(0));
+    assert_eq!(ring.len(), 0);
 }
 
 #[test]
@@ -176,7 +177,7 @@ fn a_dead_consumers_slot_is_released_and_its_item_counted_lost() {
     assert_eq!(dead.intent.read(), (u32::MAX, 1));
     assert_eq!(rx.try_pop(), Ok(2));
     // One lap later the producer needs the held slot.
-    assert_eq!(tx.try_push(3), Err(Error::Full));
+    assert_eq!(tx.try_push(3), Err(Error::Busy));
     assert_eq!(ring.unpublished(), None);
     assert_eq!(ring.unreleased(), Some(u32::MAX));
     assert_eq!(
@@ -233,7 +234,7 @@ fn a_skipper_killed_mid_skip_leaves_a_slot_a_producer_releases() {
         .compare_exchange(0, 1, SeqCst, SeqCst)
         .unwrap();
     assert_eq!(rx.try_pop(), Ok(5));
-    assert_eq!(tx.try_push(6), Err(Error::Full));
+    assert_eq!(tx.try_push(6), Err(Error::Busy));
     assert_eq!(ring.unreleased(), Some(0));
     assert!(ring.unfinished(Role::Consumer, 0));
     // The producer's claim was taken over by the skipper: no longer the
@@ -357,4 +358,33 @@ fn recovery_calls_on_garbage_never_panic() {
         let _ = tx.try_push(x);
         let _ = rx.try_pop();
     }
+}
+
+/// What the queries and recoveries answer on a healthy ring (the examples
+/// that stood in their docs).
+#[test]
+fn queries_and_recoveries_on_a_healthy_ring() {
+    let outcomes: [Skip<u32>; 3] = [Skip::Skipped, Skip::Item(5), Skip::Moved];
+    assert_ne!(outcomes[0], outcomes[2]);
+    let mem = PeerMemory::new();
+    let ring = Ring::<u8>::init(mem.region(), 2).unwrap();
+    assert_eq!(
+        ring.recoveries(),
+        Recoveries {
+            skipped: 0,
+            lost: 0
+        }
+    );
+    let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    assert_eq!(rx.skip_unpublished(0), Ok(Skip::Moved)); // nothing claimed
+    tx.try_push(1).unwrap();
+    assert_eq!(ring.unpublished(), None); // published
+    assert!(!ring.unfinished(Role::Producer, 0)); // published
+    assert!(!ring.unfinished(Role::Consumer, 0)); // nobody took it yet
+    assert_eq!(rx.skip_unpublished(0), Ok(Skip::Moved)); // published: pop it
+    assert!(!tx.release_unreleased(0).unwrap()); // not taken by any consumer
+    tx.try_push(2).unwrap();
+    assert_eq!(rx.try_pop(), Ok(1));
+    assert_eq!(ring.unreleased(), None); // released
+    assert_eq!(ring.recoveries().lost, 0);
 }

@@ -111,143 +111,43 @@
 //! ```
 #![cfg(ipckit_cas)]
 
+mod control;
+mod handle;
+
+pub use handle::Handle;
+
 use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use core::time::Duration;
 
 use crate::error::{Error, Result};
+#[cfg(any(doc, ipckit_loom))]
+use crate::region::Header;
+use crate::region::LINE;
+#[cfg(ipckit_loom)]
+use crate::region::Reserved;
 #[cfg(not(ipckit_loom))]
-use crate::region::Region;
-use crate::region::{FLAG_WAKES, Header, LINE, ObjectKind, Reserved};
-use crate::sync::{AtomicU32, Ordering};
-use crate::wait::{Announce, Attempt, Notify, Spin, block_on, wake_waiters};
+use crate::region::{FLAG_WAKES, ObjectKind, Region};
+#[cfg(ipckit_loom)]
+use crate::sync::AtomicU32;
+use crate::wait::{Notify, Spin};
+#[cfg(not(ipckit_loom))]
+use control::COUNT_SIZE;
+use control::Control;
+#[cfg(ipckit_loom)]
+use control::CountLine;
 
 /// Offset of the count line from the region base (the header's
 /// `data_offset`).
-///
-/// ```
-/// assert_eq!(ipckit_core::semaphore::COUNT_OFFSET, 128);
-/// ```
 pub const COUNT_OFFSET: usize = LINE;
 
 /// Bytes a semaphore region occupies: the header and the count line.
-///
-/// ```
-/// use ipckit_core::semaphore::{Semaphore, REGION_LEN};
-/// assert_eq!(REGION_LEN, 256);
-/// assert_eq!(Semaphore::region_len(), REGION_LEN);
-/// ```
 pub const REGION_LEN: usize = 2 * LINE;
 
 /// Failed compare-and-swap attempts after which an operation gives up with
 /// [`Error::Corrupted`]: a count that changes between every load and every
 /// swap, 2^20 times in a row, is a peer writing garbage, not contention.
-///
-/// ```
-/// assert_eq!(ipckit_core::semaphore::MAX_RETRIES, 1 << 20);
-/// ```
 pub const MAX_RETRIES: u32 = 1 << 20;
-
-/// The header's element size and alignment: the count word, a `u32`.
-const COUNT_SIZE: u32 = 4;
-
-/// The line every handle writes.
-#[repr(C)]
-pub(crate) struct CountLine {
-    pub(crate) count: AtomicU32,
-    pub(crate) waiters: AtomicU32,
-    _reserved: Reserved<{ LINE - 8 }>,
-}
-
-/// Everything of a semaphore region.
-#[repr(C)]
-pub(crate) struct Control {
-    pub(crate) header: Header,
-    pub(crate) line: CountLine,
-}
-
-#[cfg(not(ipckit_loom))]
-const _: () = {
-    use core::mem::{align_of, offset_of, size_of};
-    assert!(offset_of!(Control, header) == 0);
-    assert!(offset_of!(Control, line) == COUNT_OFFSET);
-    assert!(offset_of!(Control, line) + offset_of!(CountLine, count) == 128);
-    assert!(offset_of!(Control, line) + offset_of!(CountLine, waiters) == 132);
-    assert!(size_of::<Control>() == REGION_LEN);
-    assert!(align_of::<Control>() == 4);
-    assert!(size_of::<AtomicU32>() == COUNT_SIZE as usize);
-};
-
-impl Control {
-    /// Writes a fresh semaphore and publishes it (the init protocol of
-    /// [`crate::region`]).
-    fn init(&self, exclusive: bool, options: Options) -> Result<()> {
-        self.header.begin_init(exclusive)?;
-        let flags = if options.wakes { FLAG_WAKES } else { 0 };
-        self.header.write_fields(
-            ObjectKind::Semaphore,
-            COUNT_SIZE,
-            COUNT_SIZE,
-            options.max,
-            COUNT_OFFSET as u32,
-            flags,
-        );
-        self.line.count.store(options.initial, Ordering::Relaxed);
-        self.line.waiters.store(0, Ordering::Relaxed);
-        self.header.publish();
-        Ok(())
-    }
-
-    /// The count, validated against `max`.
-    fn load(&self, max: u32) -> Result<u32> {
-        let count = self.line.count.load(Ordering::Relaxed);
-        if count > max {
-            return Err(Error::Corrupted("semaphore count above its maximum"));
-        }
-        Ok(count)
-    }
-
-    /// Moves the count from `c` to `next(c)` with one compare-and-swap
-    /// (`success` ordering on the winning swap), retrying while other sides
-    /// change it. `next` sees only validated counts (`c <= max`) and may
-    /// refuse with an error, which is returned unchanged.
-    fn update(&self, max: u32, success: Ordering, next: impl Fn(u32) -> Result<u32>) -> Result<()> {
-        let word = &self.line.count;
-        let mut current = word.load(Ordering::Relaxed);
-        for _ in 0..MAX_RETRIES {
-            if current > max {
-                return Err(Error::Corrupted("semaphore count above its maximum"));
-            }
-            let new = next(current)?;
-            match word.compare_exchange_weak(current, new, success, Ordering::Relaxed) {
-                Ok(_) => return Ok(()),
-                Err(actual) => current = actual,
-            }
-        }
-        Err(Error::Corrupted(
-            "semaphore count changed on every attempt (MAX_RETRIES)",
-        ))
-    }
-
-    /// Takes one unit, or [`Error::Empty`]. `Acquire`: the taker sees
-    /// everything the poster of the unit did before posting.
-    fn try_acquire(&self, max: u32) -> Result<()> {
-        self.update(max, Ordering::Acquire, |c| {
-            c.checked_sub(1).ok_or(Error::Empty)
-        })
-    }
-
-    /// Gives `n` units back, or [`Error::Full`] if the count would exceed
-    /// `max` (nothing is given back then). `Release`: pairs with the
-    /// taker's `Acquire`.
-    fn release(&self, n: u32, max: u32) -> Result<()> {
-        self.update(max, Ordering::Release, |c| match c.checked_add(n) {
-            Some(new) if new <= max => Ok(new),
-            _ => Err(Error::Full),
-        })
-    }
-}
 
 /// How a semaphore is created: initial count, maximum and wake mode.
 ///
@@ -270,11 +170,6 @@ pub struct Options {
 impl Options {
     /// A semaphore whose count never exceeds `max` (at least 1), starting at
     /// 0, with spinning waiters.
-    ///
-    /// ```
-    /// use ipckit_core::semaphore::Options;
-    /// assert_eq!(Options::new(4), Options::new(4).initial(0).waking(false));
-    /// ```
     pub const fn new(max: u32) -> Self {
         Self {
             initial: 0,
@@ -284,11 +179,6 @@ impl Options {
     }
 
     /// The count to start with (at most the maximum).
-    ///
-    /// ```
-    /// use ipckit_core::semaphore::Options;
-    /// let _ = Options::new(4).initial(4);
-    /// ```
     pub const fn initial(self, initial: u32) -> Self {
         Self { initial, ..self }
     }
@@ -296,11 +186,6 @@ impl Options {
     /// `true`: waiters sleep (futex, RTOS) and every handle must use a
     /// waking [`Notify`] (`N::WAKES`); `false` (the default): waiters spin,
     /// and handles use a non-waking notifier such as [`Spin`].
-    ///
-    /// ```
-    /// use ipckit_core::semaphore::Options;
-    /// let _ = Options::new(1).waking(true);
-    /// ```
     pub const fn waking(self, wakes: bool) -> Self {
         Self { wakes, ..self }
     }
@@ -382,6 +267,7 @@ impl<'a> Semaphore<'a> {
     /// static mut SEM: AlignedBytes<{ Semaphore::region_len() }> = AlignedBytes::new();
     /// assert_eq!(Semaphore::region_len(), 256);
     /// ```
+    #[must_use]
     pub const fn region_len() -> usize {
         REGION_LEN
     }
@@ -394,19 +280,6 @@ impl<'a> Semaphore<'a> {
     /// on a raw region the header must be uninitialised (zeroed), and of
     /// several creators racing on one region exactly one succeeds, the
     /// others get [`Error::AlreadyInitialized`].
-    ///
-    /// ```
-    /// use ipckit_core::{semaphore::Semaphore, AlignedBytes, Error, Region};
-    ///
-    /// let mut bytes = AlignedBytes::<256>::new();
-    /// let sem = Semaphore::init(Region::from_slice(&mut bytes[..]), 0, 5)?;
-    /// assert_eq!(sem.value()?, 0);
-    /// assert_eq!(
-    ///     Semaphore::init(Region::from_slice(&mut bytes[..]), 6, 5).unwrap_err(),
-    ///     Error::InvalidCapacity,
-    /// );
-    /// # Ok::<(), Error>(())
-    /// ```
     #[cfg(not(ipckit_loom))]
     pub fn init(region: Region<'a>, initial: u32, max: u32) -> Result<Self> {
         Self::init_with(region, Options::new(max).initial(initial))
@@ -414,17 +287,6 @@ impl<'a> Semaphore<'a> {
 
     /// Creates a semaphore as `options` say; see [`init`](Self::init) and
     /// [`Options`].
-    ///
-    /// ```
-    /// use ipckit_core::{semaphore::{Options, Semaphore}, wait::Spin, AlignedBytes, Error, Region};
-    ///
-    /// let mut bytes = AlignedBytes::<256>::new();
-    /// let options = Options::new(1).initial(1).waking(true);
-    /// let sem = Semaphore::init_with(Region::from_slice(&mut bytes[..]), options)?;
-    /// // A spinning handle would never wake a sleeping waiter: refused.
-    /// assert_eq!(sem.handle_with(Spin::new()).unwrap_err(), Error::NotifyMismatch);
-    /// # Ok::<(), Error>(())
-    /// ```
     #[cfg(not(ipckit_loom))]
     pub fn init_with(region: Region<'a>, options: Options) -> Result<Self> {
         options.check()?;
@@ -439,20 +301,6 @@ impl<'a> Semaphore<'a> {
     /// validating every header field: state, byte order, magic, layout
     /// version, kind, element size and alignment, maximum, data offset,
     /// flags and the region's length, and the count against the maximum.
-    ///
-    /// ```
-    /// use ipckit_core::{semaphore::Semaphore, spsc, AlignedBytes, Error, Region};
-    ///
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// Semaphore::init(Region::from_slice(&mut bytes[..]), 3, 4)?;
-    /// let sem = Semaphore::attach(Region::from_slice(&mut bytes[..]))?;
-    /// assert_eq!((sem.value()?, sem.max()), (3, 4));
-    /// // Another kind of object is refused.
-    /// spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?;
-    /// let err = Semaphore::attach(Region::from_slice(&mut bytes[..])).unwrap_err();
-    /// assert_eq!(err, Error::KindMismatch { found: 1, expected: 3 });
-    /// # Ok::<(), Error>(())
-    /// ```
     #[cfg(not(ipckit_loom))]
     pub fn attach(region: Region<'a>) -> Result<Self> {
         let info = region.header()?.read_info()?;
@@ -537,58 +385,26 @@ impl<'a> Semaphore<'a> {
     }
 
     /// The maximum count, as the header said at `init`/`attach`.
-    ///
-    /// ```
-    /// use ipckit_core::{semaphore::Semaphore, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<256>::new();
-    /// let sem = Semaphore::init(Region::from_slice(&mut bytes[..]), 0, 10)?;
-    /// assert_eq!(sem.max(), 10);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
+    #[must_use]
     pub fn max(&self) -> u32 {
         self.max
     }
 
     /// `true` if the semaphore was created for sleeping waiters
     /// ([`Options::waking`]).
-    ///
-    /// ```
-    /// use ipckit_core::{semaphore::Semaphore, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<256>::new();
-    /// let sem = Semaphore::init(Region::from_slice(&mut bytes[..]), 0, 1)?;
-    /// assert!(!sem.wakes());
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
+    #[must_use]
     pub fn wakes(&self) -> bool {
         self.wakes
     }
 
     /// The count now (a snapshot: other sides may change it at once), or
     /// [`Error::Corrupted`] if it is above the maximum.
-    ///
-    /// ```
-    /// use ipckit_core::{semaphore::Semaphore, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<256>::new();
-    /// let sem = Semaphore::init(Region::from_slice(&mut bytes[..]), 2, 3)?;
-    /// assert_eq!(sem.value()?, 2);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn value(&self) -> Result<u32> {
         self.control().load(self.max)
     }
 
     /// A handle with the spinning notifier [`Spin`], for a semaphore created
     /// without [`Options::waking`] ([`Error::NotifyMismatch`] otherwise).
-    ///
-    /// ```
-    /// use ipckit_core::{semaphore::Semaphore, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<256>::new();
-    /// let sem = Semaphore::init(Region::from_slice(&mut bytes[..]), 1, 1)?;
-    /// let (a, b) = (sem.handle()?, sem.handle()?); // any number of handles
-    /// a.wait()?;
-    /// b.post()?;
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn handle(&self) -> Result<Handle<'a, Spin>> {
         self.handle_with(Spin::new())
     }
@@ -597,21 +413,6 @@ impl<'a> Semaphore<'a> {
     /// through and its posts wake sleepers through. `N::WAKES` must match
     /// the semaphore ([`Error::NotifyMismatch`]): a handle that does not wake
     /// would leave sleeping waiters asleep.
-    ///
-    /// ```
-    /// use core::time::Duration;
-    /// use ipckit_core::{semaphore::Semaphore, wait::Spin, AlignedBytes, Error, Region};
-    ///
-    /// fn clock() -> Duration {
-    ///     static T0: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    ///     T0.get_or_init(std::time::Instant::now).elapsed()
-    /// }
-    /// let mut bytes = AlignedBytes::<256>::new();
-    /// let sem = Semaphore::init(Region::from_slice(&mut bytes[..]), 0, 1)?;
-    /// let h = sem.handle_with(Spin::with_clock(clock))?;
-    /// assert_eq!(h.wait_timeout(Some(Duration::from_millis(1))), Err(Error::TimedOut));
-    /// # Ok::<(), Error>(())
-    /// ```
     pub fn handle_with<N: Notify>(&self, notify: N) -> Result<Handle<'a, N>> {
         if N::WAKES != self.wakes {
             return Err(Error::NotifyMismatch);
@@ -620,218 +421,6 @@ impl<'a> Semaphore<'a> {
             sem: self.clone(),
             notify,
         })
-    }
-}
-
-/// One side's access to a [`Semaphore`]: takes and gives units, and blocks
-/// through its notifier `N`.
-///
-/// Handles claim no role: any number of them, in any number of threads,
-/// processes or cores, use one semaphore. Every method takes `&self`, so a
-/// handle may also be shared between threads when `N` is `Sync`.
-///
-/// ```
-/// use ipckit_core::{semaphore::Semaphore, AlignedBytes, Region};
-///
-/// let mut bytes = AlignedBytes::<256>::new();
-/// let sem = Semaphore::init(Region::from_slice(&mut bytes[..]), 0, 1)?;
-/// let h = sem.handle()?;
-/// std::thread::scope(|s| {
-///     s.spawn(|| h.post().unwrap());
-///     h.wait().unwrap(); // spins until the other thread posts
-/// });
-/// # Ok::<(), ipckit_core::Error>(())
-/// ```
-pub struct Handle<'a, N = Spin> {
-    sem: Semaphore<'a>,
-    notify: N,
-}
-
-impl<N: Clone> Clone for Handle<'_, N> {
-    fn clone(&self) -> Self {
-        Self {
-            sem: self.sem.clone(),
-            notify: self.notify.clone(),
-        }
-    }
-}
-
-impl<N> fmt::Debug for Handle<'_, N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("semaphore::Handle")
-            .field("max", &self.sem.max)
-            .field("wakes", &self.sem.wakes)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<'a, N: Notify> Handle<'a, N> {
-    /// The count word and the announcement word.
-    fn words(&self) -> (&AtomicU32, &AtomicU32) {
-        let line = &self.sem.control().line;
-        (&line.count, &line.waiters)
-    }
-
-    /// Gives one unit back, waking one sleeping waiter if any announced
-    /// itself (see the [module docs](self) for why one is enough).
-    ///
-    /// [`Error::Full`] if the count is already at its maximum (nothing
-    /// changes); [`Error::Corrupted`] if the count read is above it.
-    ///
-    /// ```
-    /// use ipckit_core::{semaphore::Semaphore, AlignedBytes, Error, Region};
-    /// let mut bytes = AlignedBytes::<256>::new();
-    /// let h = Semaphore::init(Region::from_slice(&mut bytes[..]), 0, 1)?.handle()?;
-    /// h.post()?;
-    /// assert_eq!(h.post(), Err(Error::Full)); // count at its maximum
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub fn post(&self) -> Result<()> {
-        self.post_n(1)
-    }
-
-    /// Gives `n` units back at once, or none: [`Error::Full`] if the count
-    /// would exceed its maximum. Wakes every sleeping waiter when `n > 1`
-    /// (one notifier call; those that find no unit left sleep again).
-    /// `post_n(0)` does nothing.
-    ///
-    /// ```
-    /// use ipckit_core::{semaphore::Semaphore, AlignedBytes, Error, Region};
-    /// let mut bytes = AlignedBytes::<256>::new();
-    /// let h = Semaphore::init(Region::from_slice(&mut bytes[..]), 1, 4)?.handle()?;
-    /// h.post_n(3)?;
-    /// assert_eq!(h.post_n(1), Err(Error::Full));
-    /// assert_eq!(h.value()?, 4);
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub fn post_n(&self, n: u32) -> Result<()> {
-        if n == 0 {
-            return Ok(());
-        }
-        self.sem.control().release(n, self.sem.max)?;
-        let (count, waiters) = self.words();
-        // The waker's half of the event count: a `SeqCst` fence, then the
-        // announcement check (nothing at all with a non-waking notifier).
-        wake_waiters(&self.notify, count, waiters, n > 1);
-        Ok(())
-    }
-
-    /// Takes one unit, or returns [`Error::Empty`] when the count is 0.
-    ///
-    /// [`Error::Corrupted`] if the count read is above the maximum.
-    ///
-    /// ```
-    /// use ipckit_core::{semaphore::Semaphore, AlignedBytes, Error, Region};
-    /// let mut bytes = AlignedBytes::<256>::new();
-    /// let h = Semaphore::init(Region::from_slice(&mut bytes[..]), 1, 1)?.handle()?;
-    /// assert_eq!(h.try_wait(), Ok(()));
-    /// assert_eq!(h.try_wait(), Err(Error::Empty));
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub fn try_wait(&self) -> Result<()> {
-        self.sem.control().try_acquire(self.sem.max)
-    }
-
-    /// Takes one unit, waiting while the count is 0.
-    ///
-    /// ```
-    /// use ipckit_core::{semaphore::Semaphore, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<256>::new();
-    /// let sem = Semaphore::init(Region::from_slice(&mut bytes[..]), 0, 2)?;
-    /// let (taker, giver) = (sem.handle()?, sem.handle()?);
-    /// std::thread::scope(|s| {
-    ///     s.spawn(move || giver.post_n(2).unwrap());
-    ///     taker.wait().unwrap();
-    ///     taker.wait().unwrap();
-    /// });
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
-    pub fn wait(&self) -> Result<()> {
-        self.wait_timeout(None)
-    }
-
-    /// Takes one unit, waiting at most `timeout` (`None`: no limit) while the
-    /// count is 0; [`Error::TimedOut`] when it stays 0. A timeout needs a
-    /// notifier with a clock ([`Error::NoClock`] otherwise, once the call
-    /// would have to wait).
-    ///
-    /// ```
-    /// use core::time::Duration;
-    /// use ipckit_core::{semaphore::Semaphore, wait::Spin, AlignedBytes, Error, Region};
-    ///
-    /// fn clock() -> Duration {
-    ///     static T0: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    ///     T0.get_or_init(std::time::Instant::now).elapsed()
-    /// }
-    /// let mut bytes = AlignedBytes::<256>::new();
-    /// let sem = Semaphore::init(Region::from_slice(&mut bytes[..]), 1, 1)?;
-    /// let h = sem.handle_with(Spin::with_clock(clock))?;
-    /// assert_eq!(h.wait_timeout(Some(Duration::from_millis(1))), Ok(()));
-    /// assert_eq!(h.wait_timeout(Some(Duration::from_millis(1))), Err(Error::TimedOut));
-    /// // Without a clock a timeout cannot be honoured: an error, not a hang.
-    /// let h = sem.handle()?;
-    /// assert_eq!(h.wait_timeout(Some(Duration::from_millis(1))), Err(Error::NoClock));
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub fn wait_timeout(&self, timeout: Option<Duration>) -> Result<()> {
-        let (count, waiters) = self.words();
-        block_on(
-            &mut &*self,
-            |h| &h.notify,
-            timeout,
-            Announce::Counter,
-            waiters,
-            |h| {
-                match h.try_wait() {
-                    // Sleep only while the count is 0: a value read before the
-                    // re-check may be stale, and the count can return to it.
-                    Err(Error::Empty) => Ok(Attempt::WaitWhile(count, 0)),
-                    done => done.map(Attempt::Ready),
-                }
-            },
-        )
-    }
-
-    /// The count now; see [`Semaphore::value`].
-    ///
-    /// ```
-    /// use ipckit_core::{semaphore::Semaphore, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<256>::new();
-    /// let h = Semaphore::init(Region::from_slice(&mut bytes[..]), 1, 2)?.handle()?;
-    /// h.post()?;
-    /// assert_eq!(h.value()?, 2);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
-    pub fn value(&self) -> Result<u32> {
-        self.sem.value()
-    }
-
-    /// The maximum count; see [`Semaphore::max`].
-    ///
-    /// ```
-    /// use ipckit_core::{semaphore::Semaphore, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<256>::new();
-    /// let h = Semaphore::init(Region::from_slice(&mut bytes[..]), 1, 2)?.handle()?;
-    /// assert_eq!(h.max(), 2);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
-    pub fn max(&self) -> u32 {
-        self.sem.max
-    }
-
-    /// The semaphore this handle uses.
-    ///
-    /// ```
-    /// use ipckit_core::{semaphore::Semaphore, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<256>::new();
-    /// let h = Semaphore::init(Region::from_slice(&mut bytes[..]), 0, 1)?.handle()?;
-    /// let another = h.semaphore().handle()?;
-    /// another.post()?;
-    /// assert_eq!(h.value()?, 1);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
-    pub fn semaphore(&self) -> &Semaphore<'a> {
-        &self.sem
     }
 }
 
