@@ -630,5 +630,4 @@ mod tests {
             assert_eq!(waiters.load(Ordering::Relaxed), 0, "announcement left");
         }
     }
-
 }

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use ipckit::shm::SharedMapping;
-use ipckit::{Error, spsc};
+use ipckit::spsc;
 
 const CAPACITY: u32 = 4096;
 const ITEMS: u64 = 20_000_000;
@@ -37,7 +37,7 @@ fn consume(mapping: &SharedMapping) -> i32 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let len = spsc::Ring::<u64>::region_len(CAPACITY).ok_or(Error::InvalidCapacity)?;
+    let len = spsc::Ring::<u64>::region_len(CAPACITY)?;
     let mapping = SharedMapping::anonymous(len)?;
     let ring = spsc::Ring::<u64>::init(mapping.region(), CAPACITY)?;
 

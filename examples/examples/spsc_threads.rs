@@ -7,8 +7,8 @@ use ipckit::{AlignedBytes, Error, Region, spsc};
 
 const CAPACITY: u32 = 1024;
 const LEN: usize = match spsc::Ring::<u64>::region_len(CAPACITY) {
-    Some(len) => len,
-    None => panic!("invalid capacity"),
+    Ok(len) => len,
+    Err(_) => panic!("invalid capacity"),
 };
 const ITEMS: u64 = 10_000_000;
 

@@ -96,7 +96,7 @@ fn check(expected: &mut u64, value: u64) -> Result<(), ChildFail> {
 // Processes.
 
 fn mapping_for(capacity: u32) -> Result<SharedMapping, String> {
-    let len = Ring::<u64>::region_len(capacity).ok_or("bad capacity")?;
+    let len = Ring::<u64>::region_len(capacity).map_err(|_| "bad capacity")?;
     SharedMapping::anonymous(len).map_err(|e| format!("mmap: {e}"))
 }
 

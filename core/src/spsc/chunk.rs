@@ -15,7 +15,8 @@ use core::fmt;
 
 use bytemuck::Pod;
 
-use super::{Consumer, Producer, split_range};
+use super::{Consumer, Producer};
+use crate::place::raw;
 use crate::sync::SlotCell;
 use crate::wait::Notify;
 
@@ -95,8 +96,8 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn fill_from_iter<I: IntoIterator<Item = T>>(self, iter: I) -> usize {
-        let tail = self.producer.tail;
-        let (first, second) = split_range(tail, self.len, self.producer.mask);
+        let tail = self.producer.pos;
+        let (first, second) = self.producer.split_range(tail, self.len);
         let mut iter = iter.into_iter();
         let mut written = 0u32;
         // Walk the two contiguous runs by pointer (no per-item masking), so
@@ -105,7 +106,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
             let base = self.producer.slot(start);
             for i in 0..run as usize {
                 let Some(value) = iter.next() else {
-                    self.producer.publish(written);
+                    self.producer.advance(written);
                     return written as usize;
                 };
                 // SAFETY: `i < run`, and the run lies inside the slot array
@@ -114,7 +115,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
                 written += 1;
             }
         }
-        self.producer.publish(written);
+        self.producer.advance(written);
         written as usize
     }
 
@@ -130,8 +131,8 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// ```
     pub fn copy_from_slice(self, items: &[T]) -> usize {
         let n = (self.len as usize).min(items.len()) as u32;
-        let tail = self.producer.tail;
-        let (first, second) = split_range(tail, n, self.producer.mask);
+        let tail = self.producer.pos;
+        let (first, second) = self.producer.split_range(tail, n);
         let (a, b) = items[..n as usize].split_at(first as usize);
         // SAFETY: both segments lie inside this chunk's reserved free slots;
         // `split_range` keeps each inside the slot array.
@@ -141,7 +142,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
                 SlotCell::write_slice(self.producer.slot(tail.wrapping_add(first)), b);
             }
         }
-        self.producer.publish(n);
+        self.producer.advance(n);
         n as usize
     }
 
@@ -163,7 +164,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// ```
     pub fn commit(self, n: usize) {
         let n = (self.len as usize).min(n) as u32;
-        self.producer.publish(n);
+        self.producer.advance(n);
     }
 
     /// Publishes every slot of the chunk.
@@ -178,7 +179,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// ```
     pub fn commit_all(self) {
         let n = self.len;
-        self.producer.publish(n);
+        self.producer.advance(n);
     }
 
     /// The reserved slots as two mutable slices (the second is non-empty when
@@ -189,12 +190,11 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// other process or core, which holds when the consumer follows the
     /// protocol (it never touches unpublished slots). Use the copying methods
     /// when the peer is untrusted.
-    #[cfg(not(ipckit_loom))]
     pub unsafe fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
-        let tail = self.producer.tail;
-        let (first, second) = split_range(tail, self.len, self.producer.mask);
-        let a = SlotCell::as_ptr(self.producer.slot(tail));
-        let b = SlotCell::as_ptr(self.producer.slot(tail.wrapping_add(first)));
+        let tail = self.producer.pos;
+        let (first, second) = self.producer.split_range(tail, self.len);
+        let a = raw(self.producer.slot(tail));
+        let b = raw(self.producer.slot(tail.wrapping_add(first)));
         // SAFETY: each segment is a run of initialised, aligned slots inside
         // the slot array, reserved by this chunk, and the two do not overlap.
         // The caller promises that nobody else accesses them meanwhile.
@@ -283,7 +283,7 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
         if i >= self.len as usize {
             return None;
         }
-        let pos = self.consumer.head.wrapping_add(i as u32);
+        let pos = self.consumer.pos.wrapping_add(i as u32);
         // SAFETY: `i < len`, so the slot holds a published, unreleased item.
         Some(unsafe { SlotCell::read(self.consumer.slot(pos)) })
     }
@@ -300,8 +300,8 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
-        let head = self.consumer.head;
-        let (first, second) = split_range(head, self.len, self.consumer.mask);
+        let head = self.consumer.pos;
+        let (first, second) = self.consumer.split_range(head, self.len);
         let a = self.consumer.slot(head);
         let b = self.consumer.slot(head.wrapping_add(first));
         // Two contiguous runs walked by pointer: no per-item masking.
@@ -330,8 +330,8 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// ```
     pub fn copy_to_slice(&self, out: &mut [T]) -> usize {
         let n = (self.len as usize).min(out.len()) as u32;
-        let head = self.consumer.head;
-        let (first, second) = split_range(head, n, self.consumer.mask);
+        let head = self.consumer.pos;
+        let (first, second) = self.consumer.split_range(head, n);
         let (a, b) = out[..n as usize].split_at_mut(first as usize);
         // SAFETY: both segments lie inside this chunk's published slots;
         // `split_range` keeps each inside the slot array.
@@ -358,7 +358,7 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// ```
     pub fn commit(self, n: usize) {
         let n = (self.len as usize).min(n) as u32;
-        self.consumer.release(n);
+        self.consumer.advance(n);
     }
 
     /// Hands every item of the chunk back to the producer.
@@ -374,7 +374,7 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// ```
     pub fn commit_all(self) {
         let n = self.len;
-        self.consumer.release(n);
+        self.consumer.advance(n);
     }
 
     /// The borrowed items as two slices (the second is non-empty when the run
@@ -397,12 +397,11 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// assert_eq!((a, b), (&[1, 2][..], &[][..]));
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
-    #[cfg(not(ipckit_loom))]
     pub unsafe fn as_slices(&self) -> (&[T], &[T]) {
-        let head = self.consumer.head;
-        let (first, second) = split_range(head, self.len, self.consumer.mask);
-        let a = SlotCell::as_ptr(self.consumer.slot(head));
-        let b = SlotCell::as_ptr(self.consumer.slot(head.wrapping_add(first)));
+        let head = self.consumer.pos;
+        let (first, second) = self.consumer.split_range(head, self.len);
+        let a = raw(self.consumer.slot(head));
+        let b = raw(self.consumer.slot(head.wrapping_add(first)));
         // SAFETY: each segment is a run of initialised, aligned, published
         // slots inside the slot array; the caller promises nobody writes them
         // while the slices live.

@@ -9,7 +9,9 @@ use std::vec::Vec;
 use super::*;
 use crate::region::{ENDIAN_MARKER, LAYOUT_VERSION, MAGIC};
 use crate::test_support::{CondvarFutex, MEM, PeerMemory};
-use crate::{AlignedBytes, Region};
+use core::time::Duration;
+
+use crate::{AlignedBytes, Error, Region, Role};
 
 const TAIL: usize = 128;
 const PRODUCER_CLAIM: usize = 132;
@@ -230,8 +232,8 @@ fn bad_requests_to_init() {
         }
     );
     assert_eq!(mem.word(16).load(SeqCst), 0, "header untouched");
-    assert_eq!(Ring::<u8>::region_len(MAX_CAPACITY), Some(384 + (1 << 31)));
-    assert_eq!(Ring::<u8>::region_len(0), None);
+    assert_eq!(Ring::<u8>::region_len(MAX_CAPACITY), Ok(384 + (1 << 31)));
+    assert_eq!(Ring::<u8>::region_len(0), Err(Error::InvalidCapacity));
 }
 
 /// Initialises a `Ring<u32>` of capacity 8, then lets `poke` play the faulty

@@ -332,11 +332,12 @@ fn frame_garbage_everywhere(bytes: &mut AlignedBytes<MEM>) -> Outcome {
         if let Ok(f) = rx.try_read() {
             ensure!(f.len() <= 120, "frame longer than the ring carries");
             let mut tmp = [0u8; 130];
-            f.copy_to(&mut tmp);
+            must!(f.copy_to(&mut tmp), "frame copy");
             f.release();
         }
         if let Ok(mut grant) = tx.try_grant((v as usize >> 9) % 121) {
-            grant.copy_from_slice(&[0xAB; 121]);
+            let n = grant.len();
+            must!(grant.copy_from_slice(&[0xAB; 121][..n]), "grant copy");
             grant.commit_all();
         }
     }

@@ -23,8 +23,8 @@ const CAPACITY: u32 = 16;
 const TOTAL: u32 = 30_000;
 const START: u32 = u32::MAX - 40;
 const LEN: usize = match spsc::Ring::<u32>::region_len(CAPACITY) {
-    Some(len) => len,
-    None => panic!("bad capacity"),
+    Ok(len) => len,
+    Err(_) => panic!("bad capacity"),
 };
 
 static REGION: StaticRegion<LEN> = StaticRegion::new();

@@ -5,9 +5,12 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::vec::Vec;
 
 use super::*;
-use crate::frame::{BUSY, LEN_MASK, max_frame_len};
+use core::time::Duration;
+
+use crate::frame::{BUSY, LEN_MASK, PAD, frame_word, max_frame_len};
 use crate::test_support::{CondvarFutex, MEM, PeerMemory, std_clock};
 use crate::{AlignedBytes, Region};
+use crate::{Error, Role};
 
 const TAIL: usize = 128;
 const PRODUCER_CLAIM: usize = 132;
@@ -152,23 +155,20 @@ fn grants_commit_shorter_refuse_longer_and_drop_to_nothing() {
 
     let mut grant = tx.try_grant(40).unwrap();
     assert_eq!(grant.len(), 40);
-    assert_eq!(grant.copy_from_slice(&pattern(1, 40)), 40);
+    assert_eq!(grant.copy_from_slice(&pattern(1, 40)), Ok(()));
     grant.commit(10).unwrap();
     assert_eq!(rx.try_recv(&mut buf), Ok(10));
     assert_eq!(buf[..10], pattern(1, 40)[..10]);
 
     // A commit longer than the grant publishes nothing.
     let grant = tx.try_grant(8).unwrap();
-    assert_eq!(
-        grant.commit(9),
-        Err(Error::FrameTooLarge { len: 9, max: 8 })
-    );
+    assert_eq!(grant.commit(9), Err(Error::OutOfRange { end: 9, len: 8 }));
     assert_eq!(rx.try_recv(&mut buf), Err(Error::Empty));
     assert_eq!(
         tx.try_grant(8).unwrap().commit(usize::MAX),
-        Err(Error::FrameTooLarge {
-            len: u32::MAX,
-            max: 8
+        Err(Error::OutOfRange {
+            end: usize::MAX,
+            len: 8
         })
     );
 
@@ -181,8 +181,9 @@ fn grants_commit_shorter_refuse_longer_and_drop_to_nothing() {
     let mut grant = tx.try_grant(4).unwrap();
     assert_eq!(
         grant.write_at(usize::MAX, b"x"),
-        Err(Error::BufferTooSmall {
-            required: usize::MAX
+        Err(Error::OutOfRange {
+            end: usize::MAX,
+            len: 4
         })
     );
     grant.write_at(1, b"bcd").unwrap();
@@ -190,12 +191,13 @@ fn grants_commit_shorter_refuse_longer_and_drop_to_nothing() {
     grant.commit_all();
     let frame = rx.try_read().unwrap();
     let mut out = [0; 4];
-    assert_eq!(frame.copy_to(&mut out), 4);
+    assert_eq!(frame.copy_to(&mut out), Ok(4));
     assert_eq!(&out, b"abcd");
     assert_eq!(
         frame.read_at(usize::MAX, &mut out),
-        Err(Error::BufferTooSmall {
-            required: usize::MAX
+        Err(Error::OutOfRange {
+            end: usize::MAX,
+            len: 4
         })
     );
     frame.release();
@@ -205,7 +207,7 @@ fn grants_commit_shorter_refuse_longer_and_drop_to_nothing() {
     tx.try_send(&pattern(2, 40)).unwrap(); // record 40..88
     rx.try_recv(&mut buf).unwrap();
     let mut grant = tx.try_grant(40).unwrap(); // padding 88..128, record at 0
-    grant.copy_from_slice(&pattern(4, 40));
+    grant.copy_from_slice(&pattern(4, 40)).unwrap();
     grant.commit(2).unwrap();
     tx.try_send(&pattern(5, 3)).unwrap();
     assert_eq!(rx.try_recv(&mut buf), Ok(2));
@@ -303,9 +305,9 @@ fn bad_requests_to_init() {
         Ring::init(Region::from_slice(&mut bytes[4..]), 16).unwrap_err(),
         Error::Misaligned { required: 8 }
     );
-    assert_eq!(Ring::region_len(64), Some(384 + 64));
-    assert_eq!(Ring::region_len(1 << 31), Some(384 + (1 << 31)));
-    assert_eq!(Ring::region_len(100), None);
+    assert_eq!(Ring::region_len(64), Ok(384 + 64));
+    assert_eq!(Ring::region_len(1 << 31), Ok(384 + (1 << 31)));
+    assert_eq!(Ring::region_len(100), Err(Error::InvalidCapacity));
 }
 
 fn attach_after(poke: impl FnOnce(&PeerMemory)) -> Result<u32> {
@@ -528,11 +530,12 @@ fn garbage_everywhere_never_panics() {
         if let Ok(frame) = rx.try_read() {
             assert!(frame.len() <= 120);
             let mut tmp = [0; 130];
-            frame.copy_to(&mut tmp);
+            frame.copy_to(&mut tmp).unwrap();
             frame.release();
         }
         if let Ok(mut grant) = tx.try_grant((x as usize >> 9) % 121) {
-            grant.copy_from_slice(&[0xAB; 121]);
+            let n = grant.len();
+            grant.copy_from_slice(&[0xAB; 121][..n]).unwrap();
             grant.commit_all();
         }
     }
@@ -594,7 +597,7 @@ fn blocking_send_and_recv_with_sleeping_waiters() {
                     tx.send(&pattern(seq, len)).unwrap();
                 } else {
                     let mut grant = tx.grant(len).unwrap();
-                    grant.copy_from_slice(&pattern(seq, len));
+                    grant.copy_from_slice(&pattern(seq, len)).unwrap();
                     grant.commit_all();
                 }
             }
@@ -608,7 +611,7 @@ fn blocking_send_and_recv_with_sleeping_waiters() {
             } else {
                 let frame = rx.read().unwrap();
                 assert_eq!(frame.len(), len);
-                frame.copy_to(&mut buf);
+                frame.copy_to(&mut buf).unwrap();
                 frame.release();
                 assert_eq!(buf[..len], pattern(seq, len)[..]);
             }
