@@ -354,7 +354,7 @@ fn typed_spsc_under_a_forging_thread() {
             let items = [rng.next(); 5];
             if rng.below(2) == 0 {
                 check(tx.try_push(items[0]));
-            } else if let Some(n) = check(tx.push_slice(&items[..rng.below(5)])) {
+            } else if let Some(n) = check(tx.push_partial_slice(&items[..rng.below(5)])) {
                 assert!(n <= 5);
             }
         };
@@ -362,7 +362,7 @@ fn typed_spsc_under_a_forging_thread() {
             let mut out = [0u64; 4];
             if rng.below(2) == 0 {
                 check(rx.try_pop());
-            } else if let Some(n) = check(rx.pop_slice(&mut out[..rng.below(5)])) {
+            } else if let Some(n) = check(rx.pop_partial_slice(&mut out[..rng.below(5)])) {
                 assert!(n <= 4);
             }
         };

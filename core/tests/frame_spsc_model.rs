@@ -202,8 +202,8 @@ proptest! {
                 },
             }
             let pending = model.tail.wrapping_sub(model.head) as usize;
-            prop_assert_eq!(rx.pending_bytes(), Ok(pending));
-            prop_assert_eq!(tx.free_bytes(), Ok(capacity as usize - pending));
+            prop_assert_eq!(rx.pending_bytes(), pending);
+            prop_assert_eq!(tx.free_bytes(), capacity as usize - pending);
         }
         while let Some(expected) = model.pop() {
             let mut buf = vec![0u8; max as usize];

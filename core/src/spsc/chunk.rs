@@ -31,13 +31,14 @@ use crate::wait::Notify;
 /// use ipckit_core::{spsc, AlignedBytes, Region};
 /// let mut bytes = AlignedBytes::<512>::new();
 /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 8)?.split()?;
-/// let chunk = tx.write_chunk(3)?;
+/// let chunk = tx.write_chunk_up_to(3)?;
 /// assert_eq!(chunk.copy_from_slice(b"abc"), 3);
 /// let mut out = [0; 3];
-/// rx.pop_slice(&mut out)?;
+/// rx.pop_partial_slice(&mut out)?;
 /// assert_eq!(&out, b"abc");
 /// # Ok::<(), ipckit_core::Error>(())
 /// ```
+#[must_use = "a write chunk publishes nothing until it is committed"]
 pub struct WriteChunk<'p, 'a, T, N = crate::wait::Spin> {
     producer: &'p mut Producer<'a, T, N>,
     len: u32,
@@ -62,7 +63,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let mut tx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.producer()?;
-    /// assert_eq!(tx.write_chunk(9)?.len(), 4);
+    /// assert_eq!(tx.write_chunk_up_to(9)?.len(), 4);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn len(&self) -> usize {
@@ -76,7 +77,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let mut tx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 1)?.producer()?;
     /// tx.try_push(1)?;
-    /// assert!(tx.write_chunk(1)?.is_empty());
+    /// assert!(tx.write_chunk_up_to(1)?.is_empty());
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn is_empty(&self) -> bool {
@@ -91,8 +92,8 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u16>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// assert_eq!(tx.write_chunk(4)?.fill_from_iter([5, 6]), 2);
-    /// assert_eq!(rx.len()?, 2);
+    /// assert_eq!(tx.write_chunk_up_to(4)?.fill_from_iter([5, 6]), 2);
+    /// assert_eq!(rx.len(), 2);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn fill_from_iter<I: IntoIterator<Item = T>>(self, iter: I) -> usize {
@@ -126,7 +127,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let mut tx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 2)?.producer()?;
-    /// assert_eq!(tx.write_chunk(2)?.copy_from_slice(&[1, 2, 3]), 2);
+    /// assert_eq!(tx.write_chunk_up_to(2)?.copy_from_slice(&[1, 2, 3]), 2);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn copy_from_slice(self, items: &[T]) -> usize {
@@ -153,7 +154,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// let mut chunk = tx.write_chunk(4)?;
+    /// let mut chunk = tx.write_chunk_up_to(4)?;
     /// // SAFETY: our consumer `rx` follows the protocol; it does not touch
     /// // reserved slots.
     /// let (a, _b) = unsafe { chunk.as_mut_slices() };
@@ -173,8 +174,8 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.write_chunk(2)?.commit_all();
-    /// assert_eq!(rx.len()?, 2);
+    /// tx.write_chunk_up_to(2)?.commit_all();
+    /// assert_eq!(rx.len(), 2);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn commit_all(self) {
@@ -216,13 +217,14 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
 /// use ipckit_core::{spsc, AlignedBytes, Region};
 /// let mut bytes = AlignedBytes::<512>::new();
 /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-/// tx.push_slice(&[1, 2, 3])?;
-/// let chunk = rx.read_chunk(2)?;
+/// tx.push_partial_slice(&[1, 2, 3])?;
+/// let chunk = rx.read_chunk_up_to(2)?;
 /// assert_eq!(chunk.get(1), Some(2));
 /// chunk.commit_all();
 /// assert_eq!(rx.try_pop()?, 3);
 /// # Ok::<(), ipckit_core::Error>(())
 /// ```
+#[must_use = "a read chunk hands nothing back until it is committed"]
 pub struct ReadChunk<'c, 'a, T, N = crate::wait::Spin> {
     consumer: &'c mut Consumer<'a, T, N>,
     len: u32,
@@ -247,8 +249,8 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_slice(&[1, 2])?;
-    /// assert_eq!(rx.read_chunk(8)?.len(), 2);
+    /// tx.push_partial_slice(&[1, 2])?;
+    /// assert_eq!(rx.read_chunk_up_to(8)?.len(), 2);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn len(&self) -> usize {
@@ -261,7 +263,7 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let mut rx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.consumer()?;
-    /// assert!(rx.read_chunk(1)?.is_empty());
+    /// assert!(rx.read_chunk_up_to(1)?.is_empty());
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn is_empty(&self) -> bool {
@@ -275,7 +277,7 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
     /// tx.try_push(5)?;
-    /// let chunk = rx.read_chunk(4)?;
+    /// let chunk = rx.read_chunk_up_to(4)?;
     /// assert_eq!((chunk.get(0), chunk.get(1)), (Some(5), None));
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
@@ -294,8 +296,8 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_slice(&[1, 2, 3])?;
-    /// let chunk = rx.read_chunk(4)?;
+    /// tx.push_partial_slice(&[1, 2, 3])?;
+    /// let chunk = rx.read_chunk_up_to(4)?;
     /// assert!(chunk.iter().eq([1, 2, 3]));
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
@@ -322,9 +324,9 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_slice(&[7, 8])?;
+    /// tx.push_partial_slice(&[7, 8])?;
     /// let mut out = [0; 4];
-    /// assert_eq!(rx.read_chunk(4)?.copy_to_slice(&mut out), 2);
+    /// assert_eq!(rx.read_chunk_up_to(4)?.copy_to_slice(&mut out), 2);
     /// assert_eq!(out, [7, 8, 0, 0]);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
@@ -351,8 +353,8 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_slice(&[1, 2, 3])?;
-    /// rx.read_chunk(3)?.commit(1);
+    /// tx.push_partial_slice(&[1, 2, 3])?;
+    /// rx.read_chunk_up_to(3)?.commit(1);
     /// assert_eq!(rx.try_pop()?, 2);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
@@ -367,9 +369,9 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_slice(&[1, 2])?;
-    /// rx.read_chunk(2)?.commit_all();
-    /// assert_eq!(rx.len()?, 0);
+    /// tx.push_partial_slice(&[1, 2])?;
+    /// rx.read_chunk_up_to(2)?.commit_all();
+    /// assert_eq!(rx.len(), 0);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn commit_all(self) {
@@ -390,8 +392,8 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_slice(&[1, 2])?;
-    /// let chunk = rx.read_chunk(2)?;
+    /// tx.push_partial_slice(&[1, 2])?;
+    /// let chunk = rx.read_chunk_up_to(2)?;
     /// // SAFETY: the producer `tx` is ours and follows the protocol.
     /// let (a, b) = unsafe { chunk.as_slices() };
     /// assert_eq!((a, b), (&[1, 2][..], &[][..]));

@@ -61,16 +61,75 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
         self.wait(timeout, |c| c.try_pop())
     }
 
+    /// A copy of the oldest item, which stays in the ring, or
+    /// [`Error::Empty`].
+    #[inline]
+    pub fn peek(&mut self) -> Result<T> {
+        if self.room_cached() == 0 && self.refresh()? == 0 {
+            return Err(Error::Empty);
+        }
+        // SAFETY: as in `try_pop`; nothing is released.
+        Ok(unsafe { SlotCell::read(self.slot(self.pos)) })
+    }
+
     /// Moves as many items as are available (up to `out.len()`) into `out`,
     /// with one index publication, and returns how many (0 when empty).
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Error, Region};
+    ///
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
+    /// tx.push_entire_slice(&[1, 2, 3])?;
+    /// let mut out = [0; 2];
+    /// assert_eq!(rx.pop_partial_slice(&mut out)?, 2);
+    /// assert_eq!(out, [1, 2]);
+    /// // The exact form fills all of `out` or takes nothing.
+    /// assert_eq!(rx.pop_entire_slice(&mut out), Err(Error::TooFewSlots { requested: 2, available: 1 }));
+    /// # Ok::<(), Error>(())
+    /// ```
     #[inline]
-    pub fn pop_slice(&mut self, out: &mut [T]) -> Result<usize> {
+    pub fn pop_partial_slice(&mut self, out: &mut [T]) -> Result<usize> {
         let wanted = out.len().min(self.capacity() as usize) as u32;
         let n = self.room_for(wanted)?.min(wanted);
+        self.read_slots(&mut out[..n as usize]);
+        Ok(n as usize)
+    }
+
+    /// Fills all of `out` with one index publication, or returns
+    /// [`Error::TooFewSlots`] and takes nothing.
+    #[inline]
+    pub fn pop_entire_slice(&mut self, out: &mut [T]) -> Result<()> {
+        self.available_exact(out.len())?;
+        self.read_slots(out);
+        Ok(())
+    }
+
+    /// Checks that `n` items are available: [`Error::TooFewSlots`]
+    /// otherwise.
+    #[inline(always)]
+    fn available_exact(&mut self, n: usize) -> Result<u32> {
+        let wanted = n.min(self.capacity() as usize) as u32;
+        let available = self.room_for(wanted)?;
+        if n > available as usize {
+            return Err(Error::TooFewSlots {
+                requested: n,
+                available: available as usize,
+            });
+        }
+        Ok(n as u32)
+    }
+
+    /// Moves `out.len()` (at most the available) items from `head` on into
+    /// `out` and hands their slots back.
+    #[inline(always)]
+    fn read_slots(&mut self, out: &mut [T]) {
+        let n = out.len() as u32;
         let (first, second) = self.split_range(self.pos, n);
-        let (a, b) = out[..n as usize].split_at_mut(first as usize);
+        let (a, b) = out.split_at_mut(first as usize);
         // SAFETY: the `n` slots from `head` on are published and not yet
-        // released; `split_range` keeps each segment inside the slot array.
+        // released (the callers checked `room_for`); `split_range` keeps
+        // each segment inside the slot array.
         unsafe {
             SlotCell::read_slice(self.slot(self.pos), a);
             if second > 0 {
@@ -78,22 +137,23 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
             }
         }
         self.advance(n);
-        Ok(n as usize)
     }
 
-    /// Borrows up to `max` available items for reading in place; see
-    /// [`ReadChunk`]. The chunk may be shorter than `max` (empty when the ring
-    /// is empty); the slots go back to the producer when it is committed.
+    /// Borrows exactly `n` available items for reading in place, or returns
+    /// [`Error::TooFewSlots`]; see [`ReadChunk`]. The slots go back to the
+    /// producer when the chunk is committed.
     #[inline]
-    pub fn read_chunk(&mut self, max: usize) -> Result<ReadChunk<'_, 'a, T, N>> {
-        let wanted = max.min(self.capacity() as usize) as u32;
-        let n = self.room_for(wanted)?.min(wanted);
+    pub fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, 'a, T, N>> {
+        let n = self.available_exact(n)?;
         Ok(ReadChunk::new(self, n))
     }
 
-    /// The number of items available now (reloads the producer's `tail`).
-    #[allow(clippy::len_without_is_empty)] // `len` can fail; `is_empty` would hide that
-    pub fn len(&mut self) -> Result<usize> {
-        self.refresh().map(|n| n as usize)
+    /// Borrows up to `max` available items for reading in place: the chunk
+    /// may be shorter (empty when the ring is empty).
+    #[inline]
+    pub fn read_chunk_up_to(&mut self, max: usize) -> Result<ReadChunk<'_, 'a, T, N>> {
+        let wanted = max.min(self.capacity() as usize) as u32;
+        let n = self.room_for(wanted)?.min(wanted);
+        Ok(ReadChunk::new(self, n))
     }
 }

@@ -138,8 +138,6 @@ pub use endpoint::{Endpoint, SpscLayout};
 use core::marker::PhantomData;
 use core::mem::size_of;
 
-use bytemuck::Pod;
-
 use crate::error::Result;
 use crate::place::{self, Control, Layout, Placed, SingleRoles, Word, element};
 use crate::region::{LINE, ObjectKind};
@@ -224,7 +222,23 @@ fn split_range(pos: u32, n: u32, mask: u32) -> (u32, u32) {
     (first, n - first)
 }
 
-impl<T: Pod, N, const P: bool> Endpoint<'_, Slots<T>, N, P> {
+impl<T, N, const P: bool> Endpoint<'_, Slots<T>, N, P> {
+    /// The number of items in the ring now (reloads the peer's index; see
+    /// [Queries](self#queries)).
+    pub fn len(&self) -> usize {
+        self.occupied_now() as usize
+    }
+
+    /// `true` when every slot holds an item.
+    pub fn is_full(&self) -> bool {
+        self.occupied_now() == self.capacity()
+    }
+
+    /// The number of free slots now.
+    pub fn free_slots(&self) -> usize {
+        (self.capacity() - self.occupied_now()) as usize
+    }
+
     /// The slot of position `pos`.
     #[inline(always)]
     fn slot(&self, pos: u32) -> *mut SlotCell<T> {

@@ -67,14 +67,60 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
 
     /// Appends as many items of `items` as there are free slots, with one
     /// index publication, and returns how many (0 when the ring is full).
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Error, Region};
+    ///
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
+    /// assert_eq!(tx.push_partial_slice(&[1, 2, 3, 4, 5, 6])?, 4);
+    /// // The exact form takes all or nothing.
+    /// rx.pop()?;
+    /// assert_eq!(tx.push_entire_slice(&[7, 8]), Err(Error::TooFewSlots { requested: 2, available: 1 }));
+    /// tx.push_entire_slice(&[7])?;
+    /// # Ok::<(), Error>(())
+    /// ```
     #[inline]
-    pub fn push_slice(&mut self, items: &[T]) -> Result<usize> {
+    pub fn push_partial_slice(&mut self, items: &[T]) -> Result<usize> {
         let wanted = items.len().min(self.capacity() as usize) as u32;
         let n = self.room_for(wanted)?.min(wanted);
+        self.write_slots(&items[..n as usize]);
+        Ok(n as usize)
+    }
+
+    /// Appends all of `items` with one index publication, or returns
+    /// [`Error::TooFewSlots`] and appends nothing.
+    #[inline]
+    pub fn push_entire_slice(&mut self, items: &[T]) -> Result<()> {
+        self.reserve_exact(items.len())?;
+        self.write_slots(items);
+        Ok(())
+    }
+
+    /// Checks that `n` slots are free: [`Error::TooFewSlots`] otherwise.
+    #[inline(always)]
+    fn reserve_exact(&mut self, n: usize) -> Result<u32> {
+        let wanted = n.min(self.capacity() as usize) as u32;
+        let free = self.room_for(wanted)?;
+        if n > free as usize {
+            return Err(Error::TooFewSlots {
+                requested: n,
+                available: free as usize,
+            });
+        }
+        Ok(n as u32)
+    }
+
+    /// Copies `items` (at most the free slots) into the slots from `tail`
+    /// on and publishes them.
+    #[inline(always)]
+    fn write_slots(&mut self, items: &[T]) {
+        let n = items.len() as u32;
         let (first, second) = self.split_range(self.pos, n);
-        let (a, b) = items[..n as usize].split_at(first as usize);
-        // SAFETY: the `n` slots from `tail` on are free (`room_for`), and
-        // `split_range` keeps each segment inside the slot array.
+        let (a, b) = items.split_at(first as usize);
+        // SAFETY: the `n` slots from `tail` on are free (the callers checked
+        // `room_for`), and `split_range` keeps each segment inside the slot
+        // array.
         unsafe {
             SlotCell::write_slice(self.slot(self.pos), a);
             if second > 0 {
@@ -82,22 +128,23 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
             }
         }
         self.advance(n);
-        Ok(n as usize)
     }
 
-    /// Reserves up to `max` free slots for writing in place; see
-    /// [`WriteChunk`]. The chunk may be shorter than `max` (empty when the
-    /// ring is full); nothing is visible to the consumer until it is
-    /// committed.
+    /// Reserves exactly `n` free slots for writing in place, or returns
+    /// [`Error::TooFewSlots`]; see [`WriteChunk`]. Nothing is visible to the
+    /// consumer until the chunk is committed.
     #[inline]
-    pub fn write_chunk(&mut self, max: usize) -> Result<WriteChunk<'_, 'a, T, N>> {
-        let wanted = max.min(self.capacity() as usize) as u32;
-        let n = self.room_for(wanted)?.min(wanted);
+    pub fn write_chunk(&mut self, n: usize) -> Result<WriteChunk<'_, 'a, T, N>> {
+        let n = self.reserve_exact(n)?;
         Ok(WriteChunk::new(self, n))
     }
 
-    /// The number of free slots now (reloads the consumer's `head`).
-    pub fn free_slots(&mut self) -> Result<usize> {
-        self.refresh().map(|n| n as usize)
+    /// Reserves up to `max` free slots for writing in place: the chunk may
+    /// be shorter (empty when the ring is full).
+    #[inline]
+    pub fn write_chunk_up_to(&mut self, max: usize) -> Result<WriteChunk<'_, 'a, T, N>> {
+        let wanted = max.min(self.capacity() as usize) as u32;
+        let n = self.room_for(wanted)?.min(wanted);
+        Ok(WriteChunk::new(self, n))
     }
 }

@@ -142,10 +142,4 @@ impl<'a, N: Notify> Consumer<'a, N> {
         self.advance(located.advance);
         Ok(len)
     }
-
-    /// The bytes published and not yet released, records and padding
-    /// included (reloads the producer's `tail`).
-    pub fn pending_bytes(&mut self) -> Result<usize> {
-        self.refresh().map(|n| n as usize)
-    }
 }

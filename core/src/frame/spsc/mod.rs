@@ -181,6 +181,22 @@ impl<N, const P: bool> Endpoint<'_, Frames, N, P> {
         max_frame(self.capacity())
     }
 
+    /// The bytes published and not yet released, records and padding
+    /// included (reloads the peer's index; one out of range reads as a full
+    /// ring, and the next operation that reloads it reports
+    /// [`Error::Corrupted`](crate::Error::Corrupted)).
+    pub fn pending_bytes(&self) -> usize {
+        self.occupied_now() as usize
+    }
+
+    /// The free bytes now (as [`pending_bytes`](Self::pending_bytes)). A
+    /// frame of `len` bytes needs
+    /// [`frame::record_len`](super::record_len)`(len)` of them, and
+    /// contiguous.
+    pub fn free_bytes(&self) -> usize {
+        (self.capacity() - self.occupied_now()) as usize
+    }
+
     /// Copies `src` into the data area at `offset`.
     ///
     /// # Safety

@@ -164,11 +164,4 @@ impl<'a, N: Notify> Producer<'a, N> {
         // data area is 8-aligned (checked when the ring was placed).
         unsafe { super::bytes::store8(self.ring().data(), offset, header, super::GRAIN) }
     }
-
-    /// The free bytes now (reloads the consumer's `head`). A frame of `len`
-    /// bytes needs [`frame::record_len`](super::super::record_len)`(len)` of
-    /// them, and contiguous.
-    pub fn free_bytes(&mut self) -> Result<usize> {
-        self.refresh().map(|n| n as usize)
-    }
 }

@@ -38,8 +38,8 @@ fn frames_keep_their_boundaries_and_order() {
         assert_eq!(buf[..len], pattern(i as u32, len)[..]);
     }
     assert_eq!(rx.try_recv(&mut buf), Err(Error::Empty));
-    assert_eq!(rx.pending_bytes(), Ok(0));
-    assert_eq!(tx.free_bytes(), Ok(512));
+    assert_eq!(rx.pending_bytes(), 0);
+    assert_eq!(tx.free_bytes(), 512);
 }
 
 #[test]
@@ -52,7 +52,7 @@ fn full_means_no_contiguous_room_and_space_comes_back() {
     }
     tx.try_send(&[]).unwrap();
     tx.try_send(&[]).unwrap();
-    assert_eq!(tx.free_bytes(), Ok(0));
+    assert_eq!(tx.free_bytes(), 0);
     assert_eq!(tx.try_send(&[]), Err(Error::Full));
     assert!(matches!(tx.try_grant(1), Err(Error::Full)));
     let mut buf = [0; 8];
@@ -175,7 +175,7 @@ fn grants_commit_shorter_refuse_longer_and_drop_to_nothing() {
     // A dropped grant publishes nothing and gives its room back.
     let _ = tx.try_grant(56).unwrap();
     assert_eq!(rx.try_recv(&mut buf), Err(Error::Empty));
-    assert_eq!(tx.free_bytes(), Ok(128));
+    assert_eq!(tx.free_bytes(), 128);
 
     // Writes outside the grant are refused, inside are placed.
     let mut grant = tx.try_grant(4).unwrap();
@@ -468,7 +468,8 @@ fn corrupted_indices_are_errors() {
     assert_eq!(rx.try_recv(&mut buf), Ok(8));
     assert_eq!(rx.try_recv(&mut buf), Ok(8));
     assert!(matches!(rx.try_recv(&mut buf), Err(Error::Corrupted(_))));
-    assert!(matches!(rx.pending_bytes(), Err(Error::Corrupted(_))));
+    // The query reads the bad index as a full ring.
+    assert_eq!(rx.pending_bytes(), rx.capacity() as usize);
     // A misaligned `tail` leaves less than a record: refused, not read.
     mem.word(TAIL).store(48 + 4, SeqCst);
     assert!(matches!(rx.try_recv(&mut buf), Err(Error::Corrupted(_))));
@@ -481,7 +482,7 @@ fn corrupted_indices_are_errors() {
     }
     mem.word(HEAD).store(7777, SeqCst);
     assert!(matches!(tx.try_send(&[0; 100]), Err(Error::Corrupted(_))));
-    assert!(matches!(tx.free_bytes(), Err(Error::Corrupted(_))));
+    assert_eq!(tx.free_bytes(), 0, "a bad index reads as a full ring");
 
     // Claims validate too, and give the role back on failure.
     drop((tx, rx));
@@ -661,4 +662,54 @@ fn blocking_calls_report_faults_and_missing_clocks() {
     assert!(matches!(tx.send(&[0; 8]), Err(Error::Corrupted(_))));
     let _ = std_clock();
     assert_eq!(MEM, 4096);
+}
+
+#[test]
+fn getters_and_queries() {
+    let mem = PeerMemory::new();
+    let ring = Ring::init(mem.region(), 64).unwrap();
+    assert_eq!((ring.capacity(), ring.max_frame_len()), (64, 24));
+    assert!(!ring.wakes());
+    let other = PeerMemory::new();
+    assert_eq!(Ring::init(other.region(), 128).unwrap().max_frame_len(), 56);
+    let (mut tx, mut rx) = ring.split().unwrap();
+    assert_eq!((tx.max_frame_len(), rx.max_frame_len()), (24, 24));
+    assert!(tx.is_empty() && rx.is_empty());
+    tx.try_send(&[0; 3]).unwrap();
+    assert_eq!(rx.pending_bytes(), 16);
+    assert_eq!(tx.free_bytes(), 48);
+    let mut grant = tx.try_grant(2).unwrap();
+    assert_eq!(grant.as_mut_ptr() as usize % 8, 0);
+    assert!(!grant.is_empty());
+    drop(grant);
+    assert!(tx.try_grant(0).unwrap().is_empty());
+    let frame = rx.try_read().unwrap();
+    assert_eq!((frame.len(), frame.is_empty()), (3, false));
+    assert_eq!(frame.as_ptr() as usize % 8, 0);
+    // SAFETY: the producer is ours and follows the protocol.
+    assert_eq!(unsafe { frame.as_slice() }, &[0; 3]);
+    let mut short = [9; 2];
+    assert_eq!(
+        frame.copy_to(&mut short),
+        Err(Error::BufferTooSmall { required: 3 })
+    );
+    assert_eq!(frame.read_partial(1, &mut short), 2);
+    assert_eq!(frame.read_partial(3, &mut short), 0);
+    assert_eq!(frame.read_partial(usize::MAX, &mut short), 0);
+    drop(frame);
+    assert_eq!(rx.pending_bytes(), 16, "an unreleased frame stays");
+}
+
+#[test]
+fn a_static_frame_ring_carries_frames() {
+    static FRAMES: StaticRing<256> = StaticRing::new();
+    let (mut tx, mut rx) = FRAMES.split().unwrap();
+    assert_eq!(tx.max_frame_len(), 120);
+    let mut buf = [0; 120];
+    for seq in 0..100u32 {
+        let frame = pattern(seq, seq as usize % 121);
+        tx.try_send(&frame).unwrap();
+        assert_eq!(rx.try_recv(&mut buf), Ok(frame.len()));
+        assert_eq!(buf[..frame.len()], frame[..]);
+    }
 }
