@@ -58,6 +58,7 @@ pub use ipckit_core::*;
 pub mod channel;
 pub mod error;
 pub mod futex;
+pub mod heap;
 pub mod message;
 pub mod shm;
 pub mod transport;

@@ -98,7 +98,7 @@ pub trait Layout: sealed::Sealed + Sized {
     /// more than zeros (the MPMC ring's stamps).
     const ZEROED_IS_EMPTY: bool;
     /// The control block: `Control<K>` for `K` control lines.
-    type Control: Block;
+    type Control: Block + 'static;
     /// One unit of the data area, which holds `capacity` of them (none if
     /// `STRIDE` is 0). Atomics and cells of plain data only: all-zero bytes
     /// are a valid value, as in a fresh mapping.

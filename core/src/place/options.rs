@@ -50,6 +50,11 @@ impl Options {
         Self { wakes, ..self }
     }
 
+    /// The capacity asked for.
+    pub const fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
     /// The header's `flags` word for these options.
     pub(crate) const fn flags(&self) -> u32 {
         if self.wakes {

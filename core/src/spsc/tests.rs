@@ -668,9 +668,7 @@ fn queries_on_both_ends_clamp_a_bad_index() {
     let (mut tx, mut rx) = Ring::<u8>::init(mem.region(), 4).unwrap().split().unwrap();
     assert!(tx.is_empty() && rx.is_empty() && !tx.is_full());
     tx.push_entire_slice(&[1, 2, 3, 4]).unwrap();
-    for (len, full, free) in [(tx.len(), tx.is_full(), tx.free_slots())] {
-        assert_eq!((len, full, free), (4, true, 0));
-    }
+    assert_eq!((tx.len(), tx.is_full(), tx.free_slots()), (4, true, 0));
     assert_eq!((rx.len(), rx.is_full(), rx.free_slots()), (4, true, 0));
     assert_eq!((tx.capacity(), rx.capacity()), (4, 4));
     // A `tail` far ahead reads as a full ring; the next reload refuses it.
