@@ -31,6 +31,9 @@
 //! # Modules
 //! - [`region`]: the header every region starts with, and the init/attach
 //!   protocol.
+//! - [`place`]: where a ring lives and how it is opened, once for every
+//!   ring: region length, `init` / `attach`, options, role claims, rings
+//!   that own their memory.
 //! - [`spsc`]: the single-producer single-consumer ring (atomic loads and
 //!   stores only, so it runs between two cores of a `thumbv6m` part).
 //! - [`mpmc`]: the bounded multi-producer multi-consumer ring (Vyukov's
@@ -62,6 +65,7 @@ pub mod error;
 pub mod frame;
 pub mod intent;
 pub mod mpmc;
+pub mod place;
 pub mod region;
 pub mod semaphore;
 pub mod spsc;

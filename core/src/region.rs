@@ -149,8 +149,7 @@ impl ObjectKind {
 pub(crate) struct Reserved<const N: usize>(UnsafeCell<[u8; N]>);
 
 impl<const N: usize> Reserved<N> {
-    #[cfg(ipckit_loom)]
-    pub(crate) fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Self(UnsafeCell::new([0; N]))
     }
 }
@@ -238,6 +237,32 @@ impl Header {
             capacity: AtomicU32::new(0),
             data_offset: AtomicU32::new(0),
             flags: AtomicU32::new(0),
+            _reserved: Reserved::new(),
+        }
+    }
+
+    /// A header already published (state ready), for a ring built at
+    /// compile time; the same fields as [`write_fields`](Self::write_fields)
+    /// then [`publish`](Self::publish) leave in a region.
+    #[cfg(not(ipckit_loom))]
+    pub(crate) const fn published(
+        kind: ObjectKind,
+        (elem_size, elem_align): (u32, u32),
+        capacity: u32,
+        data_offset: u32,
+        flags: u32,
+    ) -> Self {
+        Self {
+            magic: AtomicU32::new(MAGIC),
+            version: AtomicU32::new(LAYOUT_VERSION),
+            kind: AtomicU32::new(kind.code()),
+            endian: AtomicU32::new(ENDIAN_MARKER),
+            state: AtomicU32::new(STATE_READY),
+            elem_size: AtomicU32::new(elem_size),
+            elem_align: AtomicU32::new(elem_align),
+            capacity: AtomicU32::new(capacity),
+            data_offset: AtomicU32::new(data_offset),
+            flags: AtomicU32::new(flags),
             _reserved: Reserved::new(),
         }
     }

@@ -128,7 +128,7 @@ pub(crate) fn spin_hint() {
 /// undefined.
 #[cfg(not(ipckit_loom))]
 #[repr(transparent)]
-pub(crate) struct SlotCell<T>(core::cell::UnsafeCell<T>);
+pub struct SlotCell<T>(core::cell::UnsafeCell<T>);
 
 #[cfg(not(ipckit_loom))]
 impl<T> SlotCell<T> {
@@ -265,7 +265,7 @@ impl UnsafeCellExt {
 }
 
 #[cfg(ipckit_loom)]
-pub(crate) struct SlotCell<T>(loom::cell::UnsafeCell<T>);
+pub struct SlotCell<T>(loom::cell::UnsafeCell<T>);
 
 #[cfg(ipckit_loom)]
 impl<T> SlotCell<T> {

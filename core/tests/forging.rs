@@ -356,7 +356,7 @@ fn typed_spsc_under_a_forging_thread() {
             let items = [rng.next(); 5];
             if rng.below(2) == 0 {
                 check(tx.try_push(items[0]));
-            } else if let Some(n) = check(tx.push_slice(&items[..rng.below(5)])) {
+            } else if let Some(n) = check(tx.push_partial_slice(&items[..rng.below(5)])) {
                 assert!(n <= 5);
             }
         };
@@ -364,7 +364,7 @@ fn typed_spsc_under_a_forging_thread() {
             let mut out = [0u64; 4];
             if rng.below(2) == 0 {
                 check(rx.try_pop());
-            } else if let Some(n) = check(rx.pop_slice(&mut out[..rng.below(5)])) {
+            } else if let Some(n) = check(rx.pop_partial_slice(&mut out[..rng.below(5)])) {
                 assert!(n <= 4);
             }
         };
@@ -460,7 +460,10 @@ fn frame_spsc_under_a_forging_thread() {
                 assert!(frame.len() <= max as usize);
                 let at = rng.below(frame.len() + 2);
                 check(frame.read_at(at, &mut buf[..rng.below(9)]));
-                assert!(frame.copy_to(&mut buf[..want]) <= want);
+                assert!(frame.read_partial(0, &mut buf[..want]) <= want);
+                if let Some(n) = check(frame.copy_to(&mut buf[..want])) {
+                    assert!(n <= want);
+                }
                 frame.release();
             }
         };

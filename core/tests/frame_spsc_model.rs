@@ -149,14 +149,17 @@ proptest! {
                             let mut grant = tx.try_grant(want as usize).unwrap();
                             prop_assert_eq!(grant.len(), want as usize);
                             let frame = fill(want);
-                            prop_assert_eq!(grant.copy_from_slice(&frame), want as usize);
+                            prop_assert_eq!(grant.copy_from_slice(&frame), Ok(()));
                             if len <= want {
                                 prop_assert_eq!(grant.commit(len as usize), Ok(()));
                                 model.commit(frame[..len as usize].to_vec(), want);
                             } else {
                                 prop_assert_eq!(
                                     grant.commit(len as usize),
-                                    Err(Error::FrameTooLarge { len, max: want })
+                                    Err(Error::OutOfRange {
+                                        end: len as usize,
+                                        len: want as usize
+                                    })
                                 );
                             }
                         }
@@ -189,7 +192,7 @@ proptest! {
                         let front = front.clone();
                         let read = rx.try_read().unwrap();
                         let mut out = vec![0u8; read.len()];
-                        prop_assert_eq!(read.copy_to(&mut out), front.len());
+                        prop_assert_eq!(read.copy_to(&mut out), Ok(front.len()));
                         prop_assert_eq!(&out, &front);
                         if release {
                             read.release();
@@ -199,8 +202,8 @@ proptest! {
                 },
             }
             let pending = model.tail.wrapping_sub(model.head) as usize;
-            prop_assert_eq!(rx.pending_bytes(), Ok(pending));
-            prop_assert_eq!(tx.free_bytes(), Ok(capacity as usize - pending));
+            prop_assert_eq!(rx.pending_bytes(), pending);
+            prop_assert_eq!(tx.free_bytes(), capacity as usize - pending);
         }
         while let Some(expected) = model.pop() {
             let mut buf = vec![0u8; max as usize];

@@ -37,7 +37,7 @@ impl Drop for RemoveOnDrop {
 
 fn producer() -> Result<()> {
     let name = format!("ipckit-example-{}", std::process::id());
-    let len = Ring::<u64>::region_len(CAPACITY).ok_or("bad capacity")?;
+    let len = Ring::<u64>::region_len(CAPACITY).map_err(|_| "bad capacity")?;
     // O_CREAT | O_EXCL, mode 0600: only this user can open it.
     let object = ShmObject::create(&name, len)?;
     let _cleanup = RemoveOnDrop(name.clone());

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use ipckit::shm::SharedMapping;
-use ipckit::{CoreError, spsc};
+use ipckit::spsc;
 
 const CAPACITY: u32 = 4096;
 const ITEMS: u64 = 20_000_000;
@@ -22,7 +22,7 @@ fn consume(mapping: &SharedMapping) -> i32 {
     };
     let mut expected = 0;
     while expected < ITEMS {
-        let Ok(chunk) = rx.read_chunk(256) else {
+        let Ok(chunk) = rx.read_chunk_up_to(256) else {
             return 4;
         };
         for value in chunk.iter() {
@@ -37,7 +37,7 @@ fn consume(mapping: &SharedMapping) -> i32 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let len = spsc::Ring::<u64>::region_len(CAPACITY).ok_or(CoreError::InvalidCapacity)?;
+    let len = spsc::Ring::<u64>::region_len(CAPACITY)?;
     let mapping = SharedMapping::anonymous(len)?;
     let ring = spsc::Ring::<u64>::init(mapping.region(), CAPACITY)?;
 
@@ -58,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut tx = ring.producer()?;
     let mut next = 0;
     while next < ITEMS {
-        let written = tx.write_chunk(256)?.fill_from_iter(next..ITEMS);
+        let written = tx.write_chunk_up_to(256)?.fill_from_iter(next..ITEMS);
         next += written as u64;
         if written == 0 {
             std::hint::spin_loop();

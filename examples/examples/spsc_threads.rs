@@ -7,8 +7,8 @@ use ipckit::{AlignedBytes, Error, Region, spsc};
 
 const CAPACITY: u32 = 1024;
 const LEN: usize = match spsc::Ring::<u64>::region_len(CAPACITY) {
-    Some(len) => len,
-    None => panic!("invalid capacity"),
+    Ok(len) => len,
+    Err(_) => panic!("invalid capacity"),
 };
 const ITEMS: u64 = 10_000_000;
 
@@ -23,7 +23,7 @@ fn main() -> Result<(), Error> {
             let mut next = 0;
             while next < ITEMS {
                 // Up to 64 free slots, filled in place, published with one store.
-                let written = tx.write_chunk(64)?.fill_from_iter(next..ITEMS);
+                let written = tx.write_chunk_up_to(64)?.fill_from_iter(next..ITEMS);
                 next += written as u64;
                 if written == 0 {
                     std::hint::spin_loop();
@@ -34,7 +34,7 @@ fn main() -> Result<(), Error> {
         let mut sum = 0u64;
         let mut seen = 0;
         while seen < ITEMS {
-            let chunk = rx.read_chunk(64)?;
+            let chunk = rx.read_chunk_up_to(64)?;
             seen += chunk.len() as u64;
             sum += chunk.iter().sum::<u64>();
             chunk.commit_all();

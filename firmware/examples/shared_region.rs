@@ -85,8 +85,8 @@ type Message = [u32; 2];
 const CAPACITY: u32 = 8;
 const MESSAGES: u32 = 2_000;
 const LEN: usize = match spsc::Ring::<Message>::region_len(CAPACITY) {
-    Some(len) => len,
-    None => panic!("bad capacity"),
+    Ok(len) => len,
+    Err(_) => panic!("bad capacity"),
 };
 
 /// The shared region: placed by the linker at the start of `SHARED`.

@@ -154,7 +154,7 @@ fn frame_ring(
     results: &Results,
 ) -> Result<(u64, u64), String> {
     let capacity = ring_capacity(size);
-    let len = Ring::region_len(capacity).ok_or("capacity")?;
+    let len = Ring::region_len(capacity).map_err(|_| "capacity")?;
     let mapping = SharedMapping::anonymous(len).map_err(|e| e.to_string())?;
     let ring = Ring::init(mapping.region(), capacity).map_err(|e| e.to_string())?;
     let consumer = || {

@@ -567,7 +567,7 @@ fn spsc_echo<N: Notify + Copy>(
 
 impl<N: Notify + Copy> SpscPinger<N> {
     fn start(notify: N, wakes: bool, blocking: bool) -> Result<(Self, Child), String> {
-        let len = Ring::<u64>::region_len(CAPACITY).ok_or("bad capacity")?;
+        let len = Ring::<u64>::region_len(CAPACITY).map_err(|_| "bad capacity")?;
         let ping = ring_on(leaked_mapping(len)?, wakes)?;
         let pong = ring_on(leaked_mapping(len)?, wakes)?;
         let tx = ping

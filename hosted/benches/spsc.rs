@@ -36,8 +36,8 @@ const CAPACITY: u32 = 4096;
 const BATCH: usize = 64;
 /// Bytes of the ipckit region for `CAPACITY` items of `u64`.
 const REGION_LEN: usize = match spsc::Ring::<u64>::region_len(CAPACITY) {
-    Some(len) => len,
-    None => panic!("invalid capacity"),
+    Ok(len) => len,
+    Err(_) => panic!("invalid capacity"),
 };
 /// Criterion's sample count, also used to pick the measured samples out of
 /// everything `iter_custom` saw.
@@ -185,15 +185,15 @@ fn ipckit_pop_single(rx: &mut spsc::Consumer<'_, u64>, n: u64) -> u64 {
 }
 
 // The batch variant uses the chunk API on both sides, the same shape as
-// rtrb's below. Measured against `push_slice` (from a filled 64-item array)
-// and `pop_slice` (into one) in every combination, chunk + chunk was the
+// rtrb's below. Measured against `push_partial_slice` (from a filled 64-item array)
+// and `pop_partial_slice` (into one) in every combination, chunk + chunk was the
 // fastest.
 
 fn ipckit_push_batch(tx: &mut spsc::Producer<'_, u64>, n: u64) {
     let mut next = 0u64;
     while next < n {
         let want = (n - next).min(BATCH as u64) as usize;
-        let chunk = tx.write_chunk(want).expect("ipckit write_chunk");
+        let chunk = tx.write_chunk_up_to(want).expect("ipckit write_chunk");
         if chunk.is_empty() {
             spin_loop();
             continue;
@@ -206,7 +206,7 @@ fn ipckit_pop_batch(rx: &mut spsc::Consumer<'_, u64>, n: u64) -> u64 {
     let mut sum = 0u64;
     let mut left = n;
     while left > 0 {
-        let chunk = rx.read_chunk(BATCH).expect("ipckit read_chunk");
+        let chunk = rx.read_chunk_up_to(BATCH).expect("ipckit read_chunk");
         if chunk.is_empty() {
             spin_loop();
             continue;

@@ -31,9 +31,9 @@
 //! let mut rx = child_view.consumer()?;
 //!
 //! let mut tx = ring.producer()?;
-//! assert_eq!(tx.push_slice(&[1, 2, 3])?, 3);
+//! assert_eq!(tx.push_partial_slice(&[1, 2, 3])?, 3);
 //! let mut out = [0; 3];
-//! assert_eq!(rx.pop_slice(&mut out)?, 3);
+//! assert_eq!(rx.pop_partial_slice(&mut out)?, 3);
 //! assert_eq!(out, [1, 2, 3]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -65,6 +65,7 @@ pub use error::{CoreError, Error, Result};
 pub mod channel;
 pub mod error;
 pub mod futex;
+pub mod heap;
 pub mod message;
 pub mod shm;
 pub mod transport;

@@ -120,7 +120,7 @@ fn verify(frame: &[u8], seq: u32, expected_len: usize) -> Result<(), ChildFail> 
 }
 
 fn mapping() -> Result<SharedMapping, String> {
-    let len = Ring::region_len(CAPACITY).ok_or("bad capacity")?;
+    let len = Ring::region_len(CAPACITY).map_err(|_| "bad capacity")?;
     SharedMapping::anonymous(len).map_err(|e| format!("mmap: {e}"))
 }
 
@@ -203,10 +203,10 @@ fn consume<N: Notify>(
         loop {
             let got = if seq % 3 == 0 {
                 let read = if blocking { rx.read() } else { rx.try_read() };
-                read.map(|frame| {
-                    let n = frame.copy_to(&mut buf);
+                read.and_then(|frame| {
+                    let n = frame.copy_to(&mut buf)?;
                     frame.release();
-                    n
+                    Ok(n)
                 })
             } else if blocking {
                 rx.recv(&mut buf)

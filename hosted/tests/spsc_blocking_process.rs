@@ -131,7 +131,7 @@ fn word(mapping: &SharedMapping, offset: usize) -> &AtomicU32 {
 
 /// A mapping holding one waking ring of `u64`, created (not yet claimed).
 fn waking_ring(capacity: u32) -> Result<SharedMapping, String> {
-    let len = Ring::<u64>::region_len(capacity).ok_or("bad capacity")?;
+    let len = Ring::<u64>::region_len(capacity).map_err(|_| "bad capacity")?;
     let mapping = SharedMapping::anonymous(len).map_err(|e| format!("mmap: {e}"))?;
     let options = Options::new(capacity).start_at(START).waking(true);
     Ring::<u64>::init_with(mapping.region(), options).map_err(|e| format!("init: {e}"))?;

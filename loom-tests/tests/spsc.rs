@@ -7,8 +7,8 @@
 //! What the models cover:
 //! - FIFO delivery with single-item `try_push`/`try_pop`, capacities 2 and 4,
 //!   with the free-running `u32` indices wrapping inside the model;
-//! - batch publication (`push_slice`, `WriteChunk::fill_from_iter`,
-//!   `WriteChunk::copy_from_slice`) and batch consumption (`pop_slice`,
+//! - batch publication (`push_partial_slice`, `WriteChunk::fill_from_iter`,
+//!   `WriteChunk::copy_from_slice`) and batch consumption (`pop_partial_slice`,
 //!   `ReadChunk::get`/`iter`/`commit`), across the end of the slot array and
 //!   the `u32` wrap;
 //! - slot causality: every slot is a loom `UnsafeCell`, so a read of a slot
@@ -84,11 +84,11 @@ fn fifo_single(capacity: u32, start: u32, items: u32, bound: usize) {
         producer.join().unwrap();
         // Exactly once: the producer is gone and nothing is left.
         assert_eq!(rx.try_pop(), Err(Error::Empty));
-        assert_eq!(rx.len(), Ok(0));
+        assert_eq!(rx.len(), 0);
         // The indices wrapped inside the model and still agree.
         drop(rx);
-        let mut tx = ring.producer().unwrap();
-        assert_eq!(tx.free_slots(), Ok(capacity as usize));
+        let tx = ring.producer().unwrap();
+        assert_eq!(tx.free_slots(), capacity as usize);
     });
 }
 
@@ -127,9 +127,9 @@ fn fifo_capacity_4_full_across_wrap() {
 
 /// The producer publishes `1..=7` in three batches of different kinds, each
 /// retried until fully published:
-/// `push_slice([1, 2, 3])`, `write_chunk(2).fill_from_iter(4..=5)`,
+/// `push_partial_slice([1, 2, 3])`, `write_chunk(2).fill_from_iter(4..=5)`,
 /// `write_chunk(2).copy_from_slice([6, 7])`. The consumer takes the first
-/// four with `pop_slice` (up to three at a time) and the rest with
+/// four with `pop_partial_slice` (up to three at a time) and the rest with
 /// `read_chunk(2)`, cross-checking `get` against `iter` and committing one
 /// item at a time. From `u32::MAX - 1` with capacity 4 the batches straddle
 /// both the end of the slot array and the `u32` wrap.
@@ -145,7 +145,7 @@ fn batches(start: u32, bound: usize) {
             let first = [1u32, 2, 3];
             let mut sent = 0;
             while sent < first.len() {
-                let n = tx.push_slice(&first[sent..]).unwrap();
+                let n = tx.push_partial_slice(&first[sent..]).unwrap();
                 if n == 0 {
                     thread::yield_now();
                 }
@@ -154,7 +154,7 @@ fn batches(start: u32, bound: usize) {
 
             let mut next = 4u32;
             while next <= 5 {
-                let chunk = tx.write_chunk((6 - next) as usize).unwrap();
+                let chunk = tx.write_chunk_up_to((6 - next) as usize).unwrap();
                 if chunk.is_empty() {
                     thread::yield_now();
                     continue;
@@ -167,7 +167,7 @@ fn batches(start: u32, bound: usize) {
             let last = [6u32, 7];
             let mut sent = 0;
             while sent < last.len() {
-                let chunk = tx.write_chunk(last.len() - sent).unwrap();
+                let chunk = tx.write_chunk_up_to(last.len() - sent).unwrap();
                 if chunk.is_empty() {
                     thread::yield_now();
                     continue;
@@ -181,14 +181,14 @@ fn batches(start: u32, bound: usize) {
         while got.len() < 4 {
             let mut buf = [0u32; 3];
             let want = (4 - got.len()).min(buf.len());
-            let n = rx.pop_slice(&mut buf[..want]).unwrap();
+            let n = rx.pop_partial_slice(&mut buf[..want]).unwrap();
             if n == 0 {
                 waiter.empty(&got);
             }
             got.extend_from_slice(&buf[..n]);
         }
         while got.len() < N as usize {
-            let chunk = rx.read_chunk(2).unwrap();
+            let chunk = rx.read_chunk_up_to(2).unwrap();
             if chunk.is_empty() {
                 waiter.empty(&got);
                 continue;
@@ -295,7 +295,7 @@ fn causality_chunks_capacity_1() {
         let producer = thread::spawn(move || {
             let mut v = 1;
             while v <= N {
-                let chunk = tx.write_chunk(1).unwrap();
+                let chunk = tx.write_chunk_up_to(1).unwrap();
                 if chunk.fill_from_iter([item(v)]) == 1 {
                     v += 1;
                 } else {
@@ -307,7 +307,7 @@ fn causality_chunks_capacity_1() {
 
         let mut expected = 1;
         while expected <= N {
-            let chunk = rx.read_chunk(1).unwrap();
+            let chunk = rx.read_chunk_up_to(1).unwrap();
             match chunk.get(0) {
                 Some(v) => {
                     assert_eq!(v, item(expected), "stale or early read");
@@ -438,7 +438,7 @@ fn producer_claim_race() {
         }
         assert_eq!(got, [1, 2, 3], "items lost, duplicated or reordered");
         // Yet another holder still agrees on the indices.
-        assert_eq!(claim_producer(&ring).free_slots(), Ok(4));
+        assert_eq!(claim_producer(&ring).free_slots(), 4);
     });
 }
 

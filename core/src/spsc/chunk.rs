@@ -15,7 +15,8 @@ use core::fmt;
 
 use bytemuck::Pod;
 
-use super::{Consumer, Producer, split_range};
+use super::{Consumer, Producer};
+use crate::place::raw;
 use crate::sync::SlotCell;
 use crate::wait::Notify;
 
@@ -30,13 +31,14 @@ use crate::wait::Notify;
 /// use ipckit_core::{spsc, AlignedBytes, Region};
 /// let mut bytes = AlignedBytes::<512>::new();
 /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 8)?.split()?;
-/// let chunk = tx.write_chunk(3)?;
+/// let chunk = tx.write_chunk_up_to(3)?;
 /// assert_eq!(chunk.copy_from_slice(b"abc"), 3);
 /// let mut out = [0; 3];
-/// rx.pop_slice(&mut out)?;
+/// rx.pop_partial_slice(&mut out)?;
 /// assert_eq!(&out, b"abc");
 /// # Ok::<(), ipckit_core::Error>(())
 /// ```
+#[must_use = "a write chunk publishes nothing until it is committed"]
 pub struct WriteChunk<'p, 'a, T, N = crate::wait::Spin> {
     producer: &'p mut Producer<'a, T, N>,
     len: u32,
@@ -61,7 +63,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let mut tx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.producer()?;
-    /// assert_eq!(tx.write_chunk(9)?.len(), 4);
+    /// assert_eq!(tx.write_chunk_up_to(9)?.len(), 4);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn len(&self) -> usize {
@@ -75,7 +77,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let mut tx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 1)?.producer()?;
     /// tx.try_push(1)?;
-    /// assert!(tx.write_chunk(1)?.is_empty());
+    /// assert!(tx.write_chunk_up_to(1)?.is_empty());
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn is_empty(&self) -> bool {
@@ -90,13 +92,13 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u16>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// assert_eq!(tx.write_chunk(4)?.fill_from_iter([5, 6]), 2);
-    /// assert_eq!(rx.len()?, 2);
+    /// assert_eq!(tx.write_chunk_up_to(4)?.fill_from_iter([5, 6]), 2);
+    /// assert_eq!(rx.len(), 2);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn fill_from_iter<I: IntoIterator<Item = T>>(self, iter: I) -> usize {
-        let tail = self.producer.tail;
-        let (first, second) = split_range(tail, self.len, self.producer.mask);
+        let tail = self.producer.pos;
+        let (first, second) = self.producer.split_range(tail, self.len);
         let mut iter = iter.into_iter();
         let mut written = 0u32;
         // Walk the two contiguous runs by pointer (no per-item masking), so
@@ -105,7 +107,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
             let base = self.producer.slot(start);
             for i in 0..run as usize {
                 let Some(value) = iter.next() else {
-                    self.producer.publish(written);
+                    self.producer.advance(written);
                     return written as usize;
                 };
                 // SAFETY: `i < run`, and the run lies inside the slot array
@@ -114,7 +116,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
                 written += 1;
             }
         }
-        self.producer.publish(written);
+        self.producer.advance(written);
         written as usize
     }
 
@@ -125,13 +127,13 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let mut tx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 2)?.producer()?;
-    /// assert_eq!(tx.write_chunk(2)?.copy_from_slice(&[1, 2, 3]), 2);
+    /// assert_eq!(tx.write_chunk_up_to(2)?.copy_from_slice(&[1, 2, 3]), 2);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn copy_from_slice(self, items: &[T]) -> usize {
         let n = (self.len as usize).min(items.len()) as u32;
-        let tail = self.producer.tail;
-        let (first, second) = split_range(tail, n, self.producer.mask);
+        let tail = self.producer.pos;
+        let (first, second) = self.producer.split_range(tail, n);
         let (a, b) = items[..n as usize].split_at(first as usize);
         // SAFETY: both segments lie inside this chunk's reserved free slots;
         // `split_range` keeps each inside the slot array.
@@ -141,7 +143,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
                 SlotCell::write_slice(self.producer.slot(tail.wrapping_add(first)), b);
             }
         }
-        self.producer.publish(n);
+        self.producer.advance(n);
         n as usize
     }
 
@@ -152,7 +154,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// let mut chunk = tx.write_chunk(4)?;
+    /// let mut chunk = tx.write_chunk_up_to(4)?;
     /// // SAFETY: our consumer `rx` follows the protocol; it does not touch
     /// // reserved slots.
     /// let (a, _b) = unsafe { chunk.as_mut_slices() };
@@ -163,7 +165,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// ```
     pub fn commit(self, n: usize) {
         let n = (self.len as usize).min(n) as u32;
-        self.producer.publish(n);
+        self.producer.advance(n);
     }
 
     /// Publishes every slot of the chunk.
@@ -172,13 +174,13 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.write_chunk(2)?.commit_all();
-    /// assert_eq!(rx.len()?, 2);
+    /// tx.write_chunk_up_to(2)?.commit_all();
+    /// assert_eq!(rx.len(), 2);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn commit_all(self) {
         let n = self.len;
-        self.producer.publish(n);
+        self.producer.advance(n);
     }
 
     /// The reserved slots as two mutable slices (the second is non-empty when
@@ -189,12 +191,11 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// other process or core, which holds when the consumer follows the
     /// protocol (it never touches unpublished slots). Use the copying methods
     /// when the peer is untrusted.
-    #[cfg(not(ipckit_loom))]
     pub unsafe fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
-        let tail = self.producer.tail;
-        let (first, second) = split_range(tail, self.len, self.producer.mask);
-        let a = SlotCell::as_ptr(self.producer.slot(tail));
-        let b = SlotCell::as_ptr(self.producer.slot(tail.wrapping_add(first)));
+        let tail = self.producer.pos;
+        let (first, second) = self.producer.split_range(tail, self.len);
+        let a = raw(self.producer.slot(tail));
+        let b = raw(self.producer.slot(tail.wrapping_add(first)));
         // SAFETY: each segment is a run of initialised, aligned slots inside
         // the slot array, reserved by this chunk, and the two do not overlap.
         // The caller promises that nobody else accesses them meanwhile.
@@ -216,13 +217,14 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
 /// use ipckit_core::{spsc, AlignedBytes, Region};
 /// let mut bytes = AlignedBytes::<512>::new();
 /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-/// tx.push_slice(&[1, 2, 3])?;
-/// let chunk = rx.read_chunk(2)?;
+/// tx.push_partial_slice(&[1, 2, 3])?;
+/// let chunk = rx.read_chunk_up_to(2)?;
 /// assert_eq!(chunk.get(1), Some(2));
 /// chunk.commit_all();
 /// assert_eq!(rx.try_pop()?, 3);
 /// # Ok::<(), ipckit_core::Error>(())
 /// ```
+#[must_use = "a read chunk hands nothing back until it is committed"]
 pub struct ReadChunk<'c, 'a, T, N = crate::wait::Spin> {
     consumer: &'c mut Consumer<'a, T, N>,
     len: u32,
@@ -247,8 +249,8 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_slice(&[1, 2])?;
-    /// assert_eq!(rx.read_chunk(8)?.len(), 2);
+    /// tx.push_partial_slice(&[1, 2])?;
+    /// assert_eq!(rx.read_chunk_up_to(8)?.len(), 2);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn len(&self) -> usize {
@@ -261,7 +263,7 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let mut rx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.consumer()?;
-    /// assert!(rx.read_chunk(1)?.is_empty());
+    /// assert!(rx.read_chunk_up_to(1)?.is_empty());
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn is_empty(&self) -> bool {
@@ -275,7 +277,7 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
     /// tx.try_push(5)?;
-    /// let chunk = rx.read_chunk(4)?;
+    /// let chunk = rx.read_chunk_up_to(4)?;
     /// assert_eq!((chunk.get(0), chunk.get(1)), (Some(5), None));
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
@@ -283,7 +285,7 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
         if i >= self.len as usize {
             return None;
         }
-        let pos = self.consumer.head.wrapping_add(i as u32);
+        let pos = self.consumer.pos.wrapping_add(i as u32);
         // SAFETY: `i < len`, so the slot holds a published, unreleased item.
         Some(unsafe { SlotCell::read(self.consumer.slot(pos)) })
     }
@@ -294,14 +296,14 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_slice(&[1, 2, 3])?;
-    /// let chunk = rx.read_chunk(4)?;
+    /// tx.push_partial_slice(&[1, 2, 3])?;
+    /// let chunk = rx.read_chunk_up_to(4)?;
     /// assert!(chunk.iter().eq([1, 2, 3]));
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
-        let head = self.consumer.head;
-        let (first, second) = split_range(head, self.len, self.consumer.mask);
+        let head = self.consumer.pos;
+        let (first, second) = self.consumer.split_range(head, self.len);
         let a = self.consumer.slot(head);
         let b = self.consumer.slot(head.wrapping_add(first));
         // Two contiguous runs walked by pointer: no per-item masking.
@@ -322,16 +324,16 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_slice(&[7, 8])?;
+    /// tx.push_partial_slice(&[7, 8])?;
     /// let mut out = [0; 4];
-    /// assert_eq!(rx.read_chunk(4)?.copy_to_slice(&mut out), 2);
+    /// assert_eq!(rx.read_chunk_up_to(4)?.copy_to_slice(&mut out), 2);
     /// assert_eq!(out, [7, 8, 0, 0]);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn copy_to_slice(&self, out: &mut [T]) -> usize {
         let n = (self.len as usize).min(out.len()) as u32;
-        let head = self.consumer.head;
-        let (first, second) = split_range(head, n, self.consumer.mask);
+        let head = self.consumer.pos;
+        let (first, second) = self.consumer.split_range(head, n);
         let (a, b) = out[..n as usize].split_at_mut(first as usize);
         // SAFETY: both segments lie inside this chunk's published slots;
         // `split_range` keeps each inside the slot array.
@@ -351,14 +353,14 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_slice(&[1, 2, 3])?;
-    /// rx.read_chunk(3)?.commit(1);
+    /// tx.push_partial_slice(&[1, 2, 3])?;
+    /// rx.read_chunk_up_to(3)?.commit(1);
     /// assert_eq!(rx.try_pop()?, 2);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn commit(self, n: usize) {
         let n = (self.len as usize).min(n) as u32;
-        self.consumer.release(n);
+        self.consumer.advance(n);
     }
 
     /// Hands every item of the chunk back to the producer.
@@ -367,14 +369,14 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_slice(&[1, 2])?;
-    /// rx.read_chunk(2)?.commit_all();
-    /// assert_eq!(rx.len()?, 0);
+    /// tx.push_partial_slice(&[1, 2])?;
+    /// rx.read_chunk_up_to(2)?.commit_all();
+    /// assert_eq!(rx.len(), 0);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn commit_all(self) {
         let n = self.len;
-        self.consumer.release(n);
+        self.consumer.advance(n);
     }
 
     /// The borrowed items as two slices (the second is non-empty when the run
@@ -390,19 +392,18 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_slice(&[1, 2])?;
-    /// let chunk = rx.read_chunk(2)?;
+    /// tx.push_partial_slice(&[1, 2])?;
+    /// let chunk = rx.read_chunk_up_to(2)?;
     /// // SAFETY: the producer `tx` is ours and follows the protocol.
     /// let (a, b) = unsafe { chunk.as_slices() };
     /// assert_eq!((a, b), (&[1, 2][..], &[][..]));
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
-    #[cfg(not(ipckit_loom))]
     pub unsafe fn as_slices(&self) -> (&[T], &[T]) {
-        let head = self.consumer.head;
-        let (first, second) = split_range(head, self.len, self.consumer.mask);
-        let a = SlotCell::as_ptr(self.consumer.slot(head));
-        let b = SlotCell::as_ptr(self.consumer.slot(head.wrapping_add(first)));
+        let head = self.consumer.pos;
+        let (first, second) = self.consumer.split_range(head, self.len);
+        let a = raw(self.consumer.slot(head));
+        let b = raw(self.consumer.slot(head.wrapping_add(first)));
         // SAFETY: each segment is a run of initialised, aligned, published
         // slots inside the slot array; the caller promises nobody writes them
         // while the slices live.

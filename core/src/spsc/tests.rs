@@ -9,7 +9,9 @@ use std::vec::Vec;
 use super::*;
 use crate::region::{ENDIAN_MARKER, LAYOUT_VERSION, MAGIC};
 use crate::test_support::{CondvarFutex, MEM, PeerMemory};
-use crate::{AlignedBytes, Region};
+use core::time::Duration;
+
+use crate::{AlignedBytes, Error, Region, Role};
 
 const TAIL: usize = 128;
 const PRODUCER_CLAIM: usize = 132;
@@ -24,12 +26,12 @@ fn fifo_full_and_empty() {
         tx.try_push(i).unwrap();
     }
     assert_eq!(tx.try_push(99), Err(Error::Full));
-    assert_eq!(rx.len(), Ok(4));
+    assert_eq!(rx.len(), 4);
     for i in 0..4 {
         assert_eq!(rx.try_pop(), Ok(i));
     }
     assert_eq!(rx.try_pop(), Err(Error::Empty));
-    assert_eq!(tx.free_slots(), Ok(4));
+    assert_eq!(tx.free_slots(), 4);
 }
 
 #[test]
@@ -68,20 +70,28 @@ fn batches_across_the_wrap() {
     let ring = Ring::<u16>::init_at(mem.region(), 8, u32::MAX - 2).unwrap();
     let (mut tx, mut rx) = ring.split().unwrap();
     // Move the slot index to 5 so batches straddle the end of the array.
-    assert_eq!(tx.push_slice(&[0; 5]).unwrap(), 5);
-    assert_eq!(rx.pop_slice(&mut [0; 5]).unwrap(), 5);
+    assert_eq!(tx.push_partial_slice(&[0; 5]).unwrap(), 5);
+    assert_eq!(rx.pop_partial_slice(&mut [0; 5]).unwrap(), 5);
 
-    assert_eq!(tx.push_slice(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).unwrap(), 8);
-    assert_eq!(tx.push_slice(&[11]).unwrap(), 0, "full ring takes nothing");
+    assert_eq!(
+        tx.push_partial_slice(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+            .unwrap(),
+        8
+    );
+    assert_eq!(
+        tx.push_partial_slice(&[11]).unwrap(),
+        0,
+        "full ring takes nothing"
+    );
     let mut out = [0; 3];
-    assert_eq!(rx.pop_slice(&mut out).unwrap(), 3);
+    assert_eq!(rx.pop_partial_slice(&mut out).unwrap(), 3);
     assert_eq!(out, [1, 2, 3]);
 
-    let chunk = tx.write_chunk(10).unwrap();
+    let chunk = tx.write_chunk_up_to(10).unwrap();
     assert_eq!(chunk.len(), 3);
     assert_eq!(chunk.fill_from_iter([9, 10, 11, 12]), 3);
 
-    let chunk = rx.read_chunk(100).unwrap();
+    let chunk = rx.read_chunk_up_to(100).unwrap();
     assert_eq!(chunk.len(), 8);
     assert!(chunk.iter().eq([4, 5, 6, 7, 8, 9, 10, 11]));
     let mut copy = [0; 8];
@@ -97,22 +107,22 @@ fn batches_across_the_wrap() {
     assert_eq!(rx.try_pop(), Ok(6));
 
     // A chunk dropped without commit neither publishes nor consumes.
-    let _ = tx.write_chunk(4).unwrap();
-    let _ = rx.read_chunk(4).unwrap();
-    assert_eq!(rx.len(), Ok(5));
-    let mut chunk = tx.write_chunk(3).unwrap();
+    let _ = tx.write_chunk_up_to(4).unwrap();
+    let _ = rx.read_chunk_up_to(4).unwrap();
+    assert_eq!(rx.len(), 5);
+    let mut chunk = tx.write_chunk_up_to(3).unwrap();
     // SAFETY: our consumer follows the protocol.
     let (a, b) = unsafe { chunk.as_mut_slices() };
     assert_eq!(a.len() + b.len(), 3);
     a[0] = 77;
     chunk.commit(1);
     let mut rest = [0; 6];
-    assert_eq!(rx.pop_slice(&mut rest).unwrap(), 6);
+    assert_eq!(rx.pop_partial_slice(&mut rest).unwrap(), 6);
     assert_eq!(rest, [7, 8, 9, 10, 11, 77]);
-    assert_eq!(tx.write_chunk(3).unwrap().copy_from_slice(&[1, 2]), 2);
-    rx.read_chunk(8).unwrap().commit_all();
-    tx.write_chunk(2).unwrap().commit_all();
-    assert_eq!(rx.len(), Ok(2));
+    assert_eq!(tx.write_chunk_up_to(3).unwrap().copy_from_slice(&[1, 2]), 2);
+    rx.read_chunk_up_to(8).unwrap().commit_all();
+    tx.write_chunk_up_to(2).unwrap().commit_all();
+    assert_eq!(rx.len(), 2);
 }
 
 #[test]
@@ -139,7 +149,7 @@ fn roles_are_exclusive_and_resume_where_the_last_holder_stopped() {
     drop((tx, rx));
 
     let mut tx = other.producer().unwrap();
-    tx.push_slice(&[1, 2, 3]).unwrap();
+    tx.push_partial_slice(&[1, 2, 3]).unwrap();
     drop(tx);
     let mut tx = ring.producer().unwrap();
     tx.try_push(4).unwrap();
@@ -148,7 +158,7 @@ fn roles_are_exclusive_and_resume_where_the_last_holder_stopped() {
     drop(rx);
     let mut rx = other.consumer().unwrap();
     let mut out = [0; 4];
-    assert_eq!(rx.pop_slice(&mut out).unwrap(), 3);
+    assert_eq!(rx.pop_partial_slice(&mut out).unwrap(), 3);
     assert_eq!(out[..3], [2, 3, 4]);
 }
 
@@ -230,8 +240,8 @@ fn bad_requests_to_init() {
         }
     );
     assert_eq!(mem.word(16).load(SeqCst), 0, "header untouched");
-    assert_eq!(Ring::<u8>::region_len(MAX_CAPACITY), Some(384 + (1 << 31)));
-    assert_eq!(Ring::<u8>::region_len(0), None);
+    assert_eq!(Ring::<u8>::region_len(MAX_CAPACITY), Ok(384 + (1 << 31)));
+    assert_eq!(Ring::<u8>::region_len(0), Err(Error::InvalidCapacity));
 }
 
 /// Initialises a `Ring<u32>` of capacity 8, then lets `poke` play the faulty
@@ -349,7 +359,7 @@ fn corrupted_indices_are_errors_and_accepted_items_survive() {
     let mem = PeerMemory::new();
     let ring = Ring::<u32>::init(mem.region(), 4).unwrap();
     let (mut tx, mut rx) = ring.split().unwrap();
-    tx.push_slice(&[1, 2, 3, 4]).unwrap();
+    tx.push_partial_slice(&[1, 2, 3, 4]).unwrap();
     assert_eq!(rx.try_pop(), Ok(1)); // the consumer now caches tail = 4
 
     // The peer moves `head` ahead of `tail`: the full producer must reload
@@ -361,9 +371,12 @@ fn corrupted_indices_are_errors_and_accepted_items_survive() {
             "consumer head is not within a capacity of tail"
         ))
     );
-    assert!(matches!(tx.write_chunk(4), Err(Error::Corrupted(_))));
-    assert!(matches!(tx.push_slice(&[5, 5]), Err(Error::Corrupted(_))));
-    assert!(matches!(tx.free_slots(), Err(Error::Corrupted(_))));
+    assert!(matches!(tx.write_chunk_up_to(4), Err(Error::Corrupted(_))));
+    assert!(matches!(
+        tx.push_partial_slice(&[5, 5]),
+        Err(Error::Corrupted(_))
+    ));
+    assert_eq!(tx.free_slots(), 0, "a bad index reads as a full ring");
 
     // The peer moves `tail` more than a capacity ahead of `head`. The items
     // the consumer already saw published are still delivered.
@@ -373,11 +386,15 @@ fn corrupted_indices_are_errors_and_accepted_items_survive() {
     assert_eq!(rx.try_pop(), Ok(4));
     assert!(matches!(rx.try_pop(), Err(Error::Corrupted(_))));
     assert!(matches!(
-        rx.pop_slice(&mut [0; 2]),
+        rx.pop_partial_slice(&mut [0; 2]),
         Err(Error::Corrupted(_))
     ));
-    assert!(matches!(rx.read_chunk(1), Err(Error::Corrupted(_))));
-    assert!(matches!(rx.len(), Err(Error::Corrupted(_))));
+    assert!(matches!(rx.read_chunk_up_to(1), Err(Error::Corrupted(_))));
+    assert_eq!(
+        rx.len(),
+        rx.capacity() as usize,
+        "a bad index reads as full"
+    );
 
     // `tail` behind `head` is just as wrong.
     mem.word(TAIL).store(2, SeqCst);
@@ -412,15 +429,15 @@ fn garbage_everywhere_never_panics() {
         mem.word(if x & 1 == 0 { TAIL } else { HEAD })
             .store(x >> 3, SeqCst);
         let _ = tx.try_push(x);
-        let _ = tx.push_slice(&[x; 5]);
+        let _ = tx.push_partial_slice(&[x; 5]);
         let _ = rx.try_pop();
-        let _ = rx.pop_slice(&mut [0; 5]);
-        if let Ok(c) = rx.read_chunk(9) {
+        let _ = rx.pop_partial_slice(&mut [0; 5]);
+        if let Ok(c) = rx.read_chunk_up_to(9) {
             assert!(c.len() <= 8);
             let _ = c.iter().count();
             c.commit_all();
         }
-        if let Ok(c) = tx.write_chunk(9) {
+        if let Ok(c) = tx.write_chunk_up_to(9) {
             assert!(c.len() <= 8);
             c.fill_from_iter(0..);
         }
@@ -442,9 +459,9 @@ fn two_threads_move_every_item_in_order() {
                     0 => tx.try_push(next).map(|_| 1).unwrap_or(0),
                     1 => {
                         let batch: Vec<u64> = (next..(next + 7).min(count)).collect();
-                        tx.push_slice(&batch).unwrap()
+                        tx.push_partial_slice(&batch).unwrap()
                     }
-                    _ => tx.write_chunk(5).unwrap().fill_from_iter(next..count),
+                    _ => tx.write_chunk_up_to(5).unwrap().fill_from_iter(next..count),
                 };
                 next += pushed as u64;
                 if pushed == 0 {
@@ -467,14 +484,14 @@ fn two_threads_move_every_item_in_order() {
                     }
                 },
                 1 => {
-                    let n = rx.pop_slice(&mut buf).unwrap();
+                    let n = rx.pop_partial_slice(&mut buf).unwrap();
                     for (i, v) in buf[..n].iter().enumerate() {
                         assert_eq!(*v, expected + i as u64);
                     }
                     n
                 }
                 _ => {
-                    let chunk = rx.read_chunk(4).unwrap();
+                    let chunk = rx.read_chunk_up_to(4).unwrap();
                     let n = chunk.len();
                     assert!(chunk.iter().eq(expected..expected + n as u64));
                     chunk.commit_all();
@@ -565,7 +582,7 @@ fn blocking_push_and_pop_with_sleeping_waiters() {
         Error::NotifyMismatch
     );
     let mut tx = again.producer_with(futex).unwrap();
-    tx.push_slice(&[1, 2]).unwrap();
+    tx.push_partial_slice(&[1, 2]).unwrap();
     assert_eq!(
         tx.push_timeout(3, Some(Duration::from_millis(5))),
         Err(Error::TimedOut)
@@ -586,7 +603,7 @@ fn blocking_calls_report_faults_and_missing_clocks() {
     mem.word(TAIL).store(1000, SeqCst);
     assert!(matches!(rx.pop(), Err(Error::Corrupted(_))));
     mem.word(TAIL).store(2, SeqCst);
-    tx.push_slice(&[0; 2]).ok();
+    tx.push_partial_slice(&[0; 2]).ok();
     mem.word(HEAD).store(77, SeqCst);
     assert!(matches!(tx.push(5), Err(Error::Corrupted(_))));
     // Flags the layout does not define are refused at attach.
@@ -595,4 +612,130 @@ fn blocking_calls_report_faults_and_missing_clocks() {
         Ring::<u32>::attach(mem.region()).unwrap_err(),
         Error::Corrupted("flags in header")
     );
+}
+
+#[test]
+fn exact_forms_take_all_or_nothing() {
+    let mem = PeerMemory::new();
+    let (mut tx, mut rx) = Ring::<u16>::init_at(mem.region(), 4, u32::MAX - 1)
+        .unwrap()
+        .split()
+        .unwrap();
+    let too_few = |requested, available| {
+        Err(Error::TooFewSlots {
+            requested,
+            available,
+        })
+    };
+    assert_eq!(tx.push_entire_slice(&[1, 2, 3]), Ok(()));
+    assert_eq!(tx.push_entire_slice(&[4, 5]), too_few(2, 1));
+    assert!(matches!(tx.write_chunk(2), Err(Error::TooFewSlots { .. })));
+    assert_eq!(tx.write_chunk(1).unwrap().len(), 1); // dropped: nothing published
+    assert_eq!(rx.len(), 3, "a failed exact form writes nothing");
+    let mut out = [0; 4];
+    assert_eq!(rx.pop_entire_slice(&mut out), too_few(4, 3));
+    assert!(matches!(rx.read_chunk(4), Err(Error::TooFewSlots { .. })));
+    assert_eq!(rx.pop_entire_slice(&mut out[..2]), Ok(()));
+    assert_eq!(out[..2], [1, 2]);
+    let chunk = rx.read_chunk(1).unwrap();
+    assert_eq!(chunk.get(0), Some(3));
+    chunk.commit_all();
+    // More than the capacity is never there.
+    assert_eq!(tx.push_entire_slice(&[0; 5]), too_few(5, 4));
+    assert_eq!(rx.pop_entire_slice(&mut [0; 5]), too_few(5, 0));
+    assert_eq!(tx.push_entire_slice(&[6, 7, 8, 9]), Ok(()));
+    assert_eq!(rx.pop_entire_slice(&mut out), Ok(()));
+    assert_eq!(
+        out,
+        [6, 7, 8, 9],
+        "across the end of the slots and the wrap"
+    );
+}
+
+#[test]
+fn peek_copies_the_oldest_without_taking_it() {
+    let mem = PeerMemory::new();
+    let (mut tx, mut rx) = Ring::<u32>::init(mem.region(), 2).unwrap().split().unwrap();
+    assert_eq!(rx.peek(), Err(Error::Empty));
+    tx.try_push(7).unwrap();
+    tx.try_push(8).unwrap();
+    assert_eq!((rx.peek(), rx.peek()), (Ok(7), Ok(7)));
+    assert_eq!(rx.try_pop(), Ok(7));
+    assert_eq!(rx.peek(), Ok(8));
+    assert!(tx.is_empty() == rx.is_empty() && !rx.is_empty());
+}
+
+#[test]
+fn queries_on_both_ends_clamp_a_bad_index() {
+    let mem = PeerMemory::new();
+    let (mut tx, mut rx) = Ring::<u8>::init(mem.region(), 4).unwrap().split().unwrap();
+    assert!(tx.is_empty() && rx.is_empty() && !tx.is_full());
+    tx.push_entire_slice(&[1, 2, 3, 4]).unwrap();
+    assert_eq!((tx.len(), tx.is_full(), tx.free_slots()), (4, true, 0));
+    assert_eq!((rx.len(), rx.is_full(), rx.free_slots()), (4, true, 0));
+    assert_eq!((tx.capacity(), rx.capacity()), (4, 4));
+    // A `tail` far ahead reads as a full ring; the next reload refuses it.
+    rx.pop_entire_slice(&mut [0; 4]).unwrap();
+    mem.word(TAIL).store(1000, SeqCst);
+    assert_eq!(rx.len(), 4);
+    assert!(matches!(rx.try_pop(), Err(Error::Corrupted(_))));
+    mem.word(TAIL).store(4, SeqCst);
+    mem.word(HEAD).store(9, SeqCst);
+    assert_eq!((tx.len(), tx.free_slots()), (4, 0));
+}
+
+#[test]
+fn getters() {
+    let mem = PeerMemory::new();
+    let ring = Ring::<u8>::init(mem.region(), 128).unwrap();
+    assert_eq!(ring.capacity(), 128);
+    assert!(!ring.wakes());
+    let (tx, rx) = ring.split().unwrap();
+    assert_eq!((tx.capacity(), rx.capacity()), (128, 128));
+    drop((tx, rx));
+    core::mem::forget(ring.consumer().unwrap());
+    assert_eq!(
+        ring.consumer().unwrap_err(),
+        Error::RoleTaken(Role::Consumer)
+    );
+    // SAFETY: the forgotten consumer is never used again.
+    unsafe { ring.release_consumer_claim() };
+    assert!(ring.consumer().is_ok());
+}
+
+/// The bytes a ring published at compile time are the bytes `init` writes
+/// in a zeroed region: a peer cannot tell an owned ring from a placed one.
+#[test]
+fn a_static_ring_is_byte_for_byte_an_initialised_region() {
+    static RING: StaticRing<u64, 8> = StaticRing::new();
+    const LEN: usize = 384 + 8 * 8;
+    assert!(core::mem::size_of::<StaticRing<u64, 8>>() >= LEN);
+    let mem = PeerMemory::new();
+    let placed = Ring::<u64>::init(mem.region(), 8).unwrap();
+    let owned_bytes = |ring: &StaticRing<u64, 8>| {
+        // SAFETY: the static is `LEN` bytes; nobody writes it meanwhile.
+        unsafe {
+            core::slice::from_raw_parts((ring as *const StaticRing<u64, 8>).cast::<u8>(), LEN)
+        }
+        .to_vec()
+    };
+    assert_eq!(owned_bytes(&RING), mem.bytes(LEN));
+    let waking = StaticRing::<u64, 8>::with_wakes(true);
+    assert!(waking.ring().wakes());
+    assert_eq!(owned_bytes(&waking)[36], 1, "the wake flag");
+
+    let (mut tx, mut rx) = RING.split().unwrap();
+    assert_eq!(
+        RING.producer().unwrap_err(),
+        Error::RoleTaken(Role::Producer)
+    );
+    tx.push_entire_slice(&[1, 2, 3]).unwrap();
+    assert_eq!(rx.try_pop(), Ok(1));
+    drop((tx, rx, placed));
+    // A peer attaches to the owned ring's bytes as to any region.
+    // SAFETY: valid for the test; endpoints are dropped, the ring's own
+    // accesses are atomics.
+    let region = unsafe { Region::from_raw(core::ptr::NonNull::from(&RING).cast(), LEN) };
+    let mut rx = Ring::<u64>::attach(region).unwrap().consumer().unwrap();
+    assert_eq!((rx.try_pop(), rx.try_pop()), (Ok(2), Ok(3)));
 }

@@ -147,7 +147,7 @@ fn build_spsc_u32(region: Region<'_>) -> Outcome {
     let (mut tx, mut rx) = must!(ring.split(), "spsc split");
     let items = [1, 2, 3, 4, 5, 6].map(|i| SPSC_ITEM + i);
     ensure!(
-        must!(tx.push_slice(&items), "spsc push") == 6,
+        must!(tx.push_partial_slice(&items), "spsc push") == 6,
         "spsc took fewer items"
     );
     ensure!(
@@ -286,10 +286,7 @@ fn build_frame_spsc(region: Region<'_>) -> Outcome {
     );
     ensure!(&buf[..3] == b"abc", "frame first bytes");
     let mut grant = must!(tx.try_grant(TWENTY.len()), "frame grant");
-    ensure!(
-        grant.copy_from_slice(TWENTY) == TWENTY.len(),
-        "frame grant copy"
-    );
+    must!(grant.copy_from_slice(TWENTY), "frame grant copy");
     must!(grant.commit(TWENTY.len()), "frame commit");
     ensure!(
         must!(rx.try_recv(&mut buf), "frame recv") == 10,

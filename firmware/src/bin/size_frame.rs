@@ -10,8 +10,8 @@ use ipckit_core::frame;
 use ipckit_firmware::{StaticRegion, fail, pass};
 
 const LEN: usize = match frame::spsc::Ring::region_len(256) {
-    Some(len) => len,
-    None => panic!("bad capacity"),
+    Ok(len) => len,
+    Err(_) => panic!("bad capacity"),
 };
 static REGION: StaticRegion<LEN> = StaticRegion::new();
 

@@ -10,8 +10,8 @@ use ipckit_core::spsc;
 use ipckit_firmware::{StaticRegion, fail, pass};
 
 const LEN: usize = match spsc::Ring::<u32>::region_len(16) {
-    Some(len) => len,
-    None => panic!("bad capacity"),
+    Ok(len) => len,
+    Err(_) => panic!("bad capacity"),
 };
 static REGION: StaticRegion<LEN> = StaticRegion::new();
 

@@ -5,7 +5,7 @@
 //! indices start just below `u32::MAX`, so they wrap during the run. A full
 //! ring keeps the handler's number for the next tick (nothing is dropped on
 //! purpose). `main` takes items with every consumer API in turn (`pop`,
-//! which sleeps in `WFI` while the ring is empty, `pop_slice`, `read_chunk`)
+//! which sleeps in `WFI` while the ring is empty, `pop_partial_slice`, `read_chunk`)
 //! and checks that each is exactly the next number: a lost, duplicated or
 //! reordered item fails the test.
 #![no_std]
@@ -23,8 +23,8 @@ const CAPACITY: u32 = 16;
 const TOTAL: u32 = 30_000;
 const START: u32 = u32::MAX - 40;
 const LEN: usize = match spsc::Ring::<u32>::region_len(CAPACITY) {
-    Some(len) => len,
-    None => panic!("bad capacity"),
+    Ok(len) => len,
+    Err(_) => panic!("bad capacity"),
 };
 
 static REGION: StaticRegion<LEN> = StaticRegion::new();
@@ -62,16 +62,16 @@ fn main() -> ! {
             }
             1 => {
                 let n = rx
-                    .pop_slice(&mut batch)
-                    .unwrap_or_else(|e| fail(format_args!("pop_slice: {e}")));
+                    .pop_partial_slice(&mut batch)
+                    .unwrap_or_else(|e| fail(format_args!("pop_partial_slice: {e}")));
                 for &v in &batch[..n] {
-                    check!(v == expected, "pop_slice: got {v}, expected {expected}");
+                    check!(v == expected, "pop_partial_slice: got {v}, expected {expected}");
                     expected += 1;
                 }
             }
             _ => {
                 let chunk = rx
-                    .read_chunk(5)
+                    .read_chunk_up_to(5)
                     .unwrap_or_else(|e| fail(format_args!("read_chunk: {e}")));
                 let n = chunk.len();
                 for v in chunk.iter() {

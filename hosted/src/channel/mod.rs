@@ -220,7 +220,7 @@ impl From<MappedFile> for Memory {
 ///
 /// let memfd = Memfd::create("doc", 8192)?;
 /// Ring::<u64>::init(memfd.region(), 64)?;
-/// assert_eq!(core_region_len(&memfd.inspect()?), Ring::<u64>::region_len(64));
+/// assert_eq!(core_region_len(&memfd.inspect()?), Ring::<u64>::region_len(64).ok());
 /// # Ok::<(), ipckit::Error>(())
 /// ```
 pub fn core_region_len(info: &HeaderInfo) -> Option<usize> {

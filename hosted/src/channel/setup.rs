@@ -241,7 +241,9 @@ macro_rules! core_ring {
         impl<$($g)*> $crate::channel::CoreRing for $ring {
             const SLOTS: u32 = $slots;
             fn core_len(capacity: u32) -> Option<usize> {
-                <$ring>::region_len(capacity)
+                // `Option` or `Result`, until every ring is placed by
+                // `ipckit_core::place` (then `Result`).
+                <$ring>::region_len(capacity).into_iter().next()
             }
             fn init_core(
                 core: ipckit_core::Region<'static>,
@@ -338,7 +340,10 @@ macro_rules! endpoint_constructors {
     ) => {
         $(#[$object_len])*
         pub fn object_len(capacity: u32) -> Option<usize> {
-            <$ring>::region_len(capacity).and_then($crate::channel::object_len)
+            <$ring>::region_len(capacity)
+                .into_iter()
+                .next()
+                .and_then($crate::channel::object_len)
         }
 
         $(#[$create])*

@@ -146,7 +146,7 @@ impl<T: Pod> Sender<T> {
     /// Sends as many of `items` as fit now, with one index publication;
     /// returns how many.
     pub fn try_send_slice(&mut self, items: &[T]) -> Result<usize> {
-        Ok(self.end.push_slice(items)?)
+        Ok(self.end.push_partial_slice(items)?)
     }
 }
 
@@ -194,6 +194,6 @@ impl<T: Pod> Receiver<T> {
     /// Moves as many items as are queued (up to `out.len()`) into `out`;
     /// returns how many.
     pub fn try_recv_slice(&mut self, out: &mut [T]) -> Result<usize> {
-        Ok(self.end.pop_slice(out)?)
+        Ok(self.end.pop_partial_slice(out)?)
     }
 }

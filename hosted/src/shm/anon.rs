@@ -328,7 +328,7 @@ mod tests {
         assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
         let mut rx = ring.consumer().unwrap();
         let mut out = [0u64; 16];
-        assert_eq!(rx.pop_slice(&mut out).unwrap(), 10);
+        assert_eq!(rx.pop_partial_slice(&mut out).unwrap(), 10);
         assert!(out[..10].iter().copied().eq((0..10).map(|i| i * 3)));
     }
 }

@@ -5,9 +5,12 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::vec::Vec;
 
 use super::*;
-use crate::frame::{BUSY, LEN_MASK, max_frame_len};
+use core::time::Duration;
+
+use crate::frame::{BUSY, LEN_MASK, PAD, frame_word, max_frame_len};
 use crate::test_support::{CondvarFutex, MEM, PeerMemory, std_clock};
 use crate::{AlignedBytes, Region};
+use crate::{Error, Role};
 
 const TAIL: usize = 128;
 const PRODUCER_CLAIM: usize = 132;
@@ -35,8 +38,8 @@ fn frames_keep_their_boundaries_and_order() {
         assert_eq!(buf[..len], pattern(i as u32, len)[..]);
     }
     assert_eq!(rx.try_recv(&mut buf), Err(Error::Empty));
-    assert_eq!(rx.pending_bytes(), Ok(0));
-    assert_eq!(tx.free_bytes(), Ok(512));
+    assert_eq!(rx.pending_bytes(), 0);
+    assert_eq!(tx.free_bytes(), 512);
 }
 
 #[test]
@@ -49,7 +52,7 @@ fn full_means_no_contiguous_room_and_space_comes_back() {
     }
     tx.try_send(&[]).unwrap();
     tx.try_send(&[]).unwrap();
-    assert_eq!(tx.free_bytes(), Ok(0));
+    assert_eq!(tx.free_bytes(), 0);
     assert_eq!(tx.try_send(&[]), Err(Error::Full));
     assert!(matches!(tx.try_grant(1), Err(Error::Full)));
     let mut buf = [0; 8];
@@ -152,37 +155,35 @@ fn grants_commit_shorter_refuse_longer_and_drop_to_nothing() {
 
     let mut grant = tx.try_grant(40).unwrap();
     assert_eq!(grant.len(), 40);
-    assert_eq!(grant.copy_from_slice(&pattern(1, 40)), 40);
+    assert_eq!(grant.copy_from_slice(&pattern(1, 40)), Ok(()));
     grant.commit(10).unwrap();
     assert_eq!(rx.try_recv(&mut buf), Ok(10));
     assert_eq!(buf[..10], pattern(1, 40)[..10]);
 
     // A commit longer than the grant publishes nothing.
     let grant = tx.try_grant(8).unwrap();
-    assert_eq!(
-        grant.commit(9),
-        Err(Error::FrameTooLarge { len: 9, max: 8 })
-    );
+    assert_eq!(grant.commit(9), Err(Error::OutOfRange { end: 9, len: 8 }));
     assert_eq!(rx.try_recv(&mut buf), Err(Error::Empty));
     assert_eq!(
         tx.try_grant(8).unwrap().commit(usize::MAX),
-        Err(Error::FrameTooLarge {
-            len: u32::MAX,
-            max: 8
+        Err(Error::OutOfRange {
+            end: usize::MAX,
+            len: 8
         })
     );
 
     // A dropped grant publishes nothing and gives its room back.
     let _ = tx.try_grant(56).unwrap();
     assert_eq!(rx.try_recv(&mut buf), Err(Error::Empty));
-    assert_eq!(tx.free_bytes(), Ok(128));
+    assert_eq!(tx.free_bytes(), 128);
 
     // Writes outside the grant are refused, inside are placed.
     let mut grant = tx.try_grant(4).unwrap();
     assert_eq!(
         grant.write_at(usize::MAX, b"x"),
-        Err(Error::BufferTooSmall {
-            required: usize::MAX
+        Err(Error::OutOfRange {
+            end: usize::MAX,
+            len: 4
         })
     );
     grant.write_at(1, b"bcd").unwrap();
@@ -190,12 +191,13 @@ fn grants_commit_shorter_refuse_longer_and_drop_to_nothing() {
     grant.commit_all();
     let frame = rx.try_read().unwrap();
     let mut out = [0; 4];
-    assert_eq!(frame.copy_to(&mut out), 4);
+    assert_eq!(frame.copy_to(&mut out), Ok(4));
     assert_eq!(&out, b"abcd");
     assert_eq!(
         frame.read_at(usize::MAX, &mut out),
-        Err(Error::BufferTooSmall {
-            required: usize::MAX
+        Err(Error::OutOfRange {
+            end: usize::MAX,
+            len: 4
         })
     );
     frame.release();
@@ -205,7 +207,7 @@ fn grants_commit_shorter_refuse_longer_and_drop_to_nothing() {
     tx.try_send(&pattern(2, 40)).unwrap(); // record 40..88
     rx.try_recv(&mut buf).unwrap();
     let mut grant = tx.try_grant(40).unwrap(); // padding 88..128, record at 0
-    grant.copy_from_slice(&pattern(4, 40));
+    grant.copy_from_slice(&pattern(4, 40)).unwrap();
     grant.commit(2).unwrap();
     tx.try_send(&pattern(5, 3)).unwrap();
     assert_eq!(rx.try_recv(&mut buf), Ok(2));
@@ -303,9 +305,9 @@ fn bad_requests_to_init() {
         Ring::init(Region::from_slice(&mut bytes[4..]), 16).unwrap_err(),
         Error::Misaligned { required: 8 }
     );
-    assert_eq!(Ring::region_len(64), Some(384 + 64));
-    assert_eq!(Ring::region_len(1 << 31), Some(384 + (1 << 31)));
-    assert_eq!(Ring::region_len(100), None);
+    assert_eq!(Ring::region_len(64), Ok(384 + 64));
+    assert_eq!(Ring::region_len(1 << 31), Ok(384 + (1 << 31)));
+    assert_eq!(Ring::region_len(100), Err(Error::InvalidCapacity));
 }
 
 fn attach_after(poke: impl FnOnce(&PeerMemory)) -> Result<u32> {
@@ -466,7 +468,8 @@ fn corrupted_indices_are_errors() {
     assert_eq!(rx.try_recv(&mut buf), Ok(8));
     assert_eq!(rx.try_recv(&mut buf), Ok(8));
     assert!(matches!(rx.try_recv(&mut buf), Err(Error::Corrupted(_))));
-    assert!(matches!(rx.pending_bytes(), Err(Error::Corrupted(_))));
+    // The query reads the bad index as a full ring.
+    assert_eq!(rx.pending_bytes(), rx.capacity() as usize);
     // A misaligned `tail` leaves less than a record: refused, not read.
     mem.word(TAIL).store(48 + 4, SeqCst);
     assert!(matches!(rx.try_recv(&mut buf), Err(Error::Corrupted(_))));
@@ -479,7 +482,7 @@ fn corrupted_indices_are_errors() {
     }
     mem.word(HEAD).store(7777, SeqCst);
     assert!(matches!(tx.try_send(&[0; 100]), Err(Error::Corrupted(_))));
-    assert!(matches!(tx.free_bytes(), Err(Error::Corrupted(_))));
+    assert_eq!(tx.free_bytes(), 0, "a bad index reads as a full ring");
 
     // Claims validate too, and give the role back on failure.
     drop((tx, rx));
@@ -528,11 +531,12 @@ fn garbage_everywhere_never_panics() {
         if let Ok(frame) = rx.try_read() {
             assert!(frame.len() <= 120);
             let mut tmp = [0; 130];
-            frame.copy_to(&mut tmp);
+            frame.copy_to(&mut tmp).unwrap();
             frame.release();
         }
         if let Ok(mut grant) = tx.try_grant((x as usize >> 9) % 121) {
-            grant.copy_from_slice(&[0xAB; 121]);
+            let n = grant.len();
+            grant.copy_from_slice(&[0xAB; 121][..n]).unwrap();
             grant.commit_all();
         }
     }
@@ -594,7 +598,7 @@ fn blocking_send_and_recv_with_sleeping_waiters() {
                     tx.send(&pattern(seq, len)).unwrap();
                 } else {
                     let mut grant = tx.grant(len).unwrap();
-                    grant.copy_from_slice(&pattern(seq, len));
+                    grant.copy_from_slice(&pattern(seq, len)).unwrap();
                     grant.commit_all();
                 }
             }
@@ -608,7 +612,7 @@ fn blocking_send_and_recv_with_sleeping_waiters() {
             } else {
                 let frame = rx.read().unwrap();
                 assert_eq!(frame.len(), len);
-                frame.copy_to(&mut buf);
+                frame.copy_to(&mut buf).unwrap();
                 frame.release();
                 assert_eq!(buf[..len], pattern(seq, len)[..]);
             }
@@ -658,4 +662,54 @@ fn blocking_calls_report_faults_and_missing_clocks() {
     assert!(matches!(tx.send(&[0; 8]), Err(Error::Corrupted(_))));
     let _ = std_clock();
     assert_eq!(MEM, 4096);
+}
+
+#[test]
+fn getters_and_queries() {
+    let mem = PeerMemory::new();
+    let ring = Ring::init(mem.region(), 64).unwrap();
+    assert_eq!((ring.capacity(), ring.max_frame_len()), (64, 24));
+    assert!(!ring.wakes());
+    let other = PeerMemory::new();
+    assert_eq!(Ring::init(other.region(), 128).unwrap().max_frame_len(), 56);
+    let (mut tx, mut rx) = ring.split().unwrap();
+    assert_eq!((tx.max_frame_len(), rx.max_frame_len()), (24, 24));
+    assert!(tx.is_empty() && rx.is_empty());
+    tx.try_send(&[0; 3]).unwrap();
+    assert_eq!(rx.pending_bytes(), 16);
+    assert_eq!(tx.free_bytes(), 48);
+    let mut grant = tx.try_grant(2).unwrap();
+    assert_eq!(grant.as_mut_ptr() as usize % 8, 0);
+    assert!(!grant.is_empty());
+    drop(grant);
+    assert!(tx.try_grant(0).unwrap().is_empty());
+    let frame = rx.try_read().unwrap();
+    assert_eq!((frame.len(), frame.is_empty()), (3, false));
+    assert_eq!(frame.as_ptr() as usize % 8, 0);
+    // SAFETY: the producer is ours and follows the protocol.
+    assert_eq!(unsafe { frame.as_slice() }, &[0; 3]);
+    let mut short = [9; 2];
+    assert_eq!(
+        frame.copy_to(&mut short),
+        Err(Error::BufferTooSmall { required: 3 })
+    );
+    assert_eq!(frame.read_partial(1, &mut short), 2);
+    assert_eq!(frame.read_partial(3, &mut short), 0);
+    assert_eq!(frame.read_partial(usize::MAX, &mut short), 0);
+    drop(frame);
+    assert_eq!(rx.pending_bytes(), 16, "an unreleased frame stays");
+}
+
+#[test]
+fn a_static_frame_ring_carries_frames() {
+    static FRAMES: StaticRing<256> = StaticRing::new();
+    let (mut tx, mut rx) = FRAMES.split().unwrap();
+    assert_eq!(tx.max_frame_len(), 120);
+    let mut buf = [0; 120];
+    for seq in 0..100u32 {
+        let frame = pattern(seq, seq as usize % 121);
+        tx.try_send(&frame).unwrap();
+        assert_eq!(rx.try_recv(&mut buf), Ok(frame.len()));
+        assert_eq!(buf[..frame.len()], frame[..]);
+    }
 }

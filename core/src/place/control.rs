@@ -1,0 +1,106 @@
+//! The control block every placed ring starts with: the [`Header`], then a
+//! ring's control lines, each one [`LINE`] of `u32` words.
+//!
+//! One generic shape serves every ring: a ring names its words
+//! ([`Word::at`]`(line, index)`) instead of declaring a struct per line, so
+//! the loom placement and the compile-time static placement build any
+//! ring's control block without knowing its fields. Words a ring does not
+//! name are zero, written by nobody (the "reserved" rows of the layout
+//! tables); they are atomics like the rest, so a peer that writes them
+//! anyway breaks nothing here.
+
+use crate::region::{Header, LINE};
+use crate::sync::AtomicU32;
+
+/// `u32` words per line a ring can name. In production the whole line
+/// (the layout's spacing); under loom only the first few, because every
+/// modelled atomic costs the model checker and no ring names more.
+#[cfg(not(ipckit_loom))]
+const WORDS: usize = LINE / 4;
+#[cfg(ipckit_loom)]
+const WORDS: usize = 8;
+
+/// One control line: written by one side (module docs of each ring).
+#[repr(C)]
+pub struct Line {
+    words: [AtomicU32; WORDS],
+}
+
+/// `K` control lines after the header: `LINE * (1 + K)` bytes, 4-aligned.
+#[repr(C)]
+pub struct Control<const K: usize> {
+    header: Header,
+    lines: [Line; K],
+}
+
+#[cfg(not(ipckit_loom))]
+const _: () = {
+    use core::mem::{align_of, offset_of, size_of};
+    assert!(size_of::<Line>() == LINE);
+    assert!(offset_of!(Control<2>, header) == 0);
+    assert!(offset_of!(Control<2>, lines) == LINE);
+    assert!(size_of::<Control<1>>() == 2 * LINE);
+    assert!(size_of::<Control<2>>() == 3 * LINE);
+    assert!(size_of::<Control<3>>() == 4 * LINE);
+    assert!(align_of::<Control<3>>() == 4);
+};
+
+/// A named word of a control block: word `index` of line `line`, at byte
+/// offset `LINE * (1 + line) + 4 * index` from the region base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Word {
+    line: usize,
+    index: usize,
+}
+
+impl Word {
+    /// Word `index` of control line `line` (line 0 follows the header).
+    pub(crate) const fn at(line: usize, index: usize) -> Self {
+        assert!(index < LINE / 4, "a line holds 32 words");
+        Self { line, index }
+    }
+
+    /// The byte offset from the region base, for the layout assertions.
+    #[cfg_attr(ipckit_loom, allow(dead_code))]
+    pub(crate) const fn offset(self) -> usize {
+        LINE * (1 + self.line) + 4 * self.index
+    }
+}
+
+/// What the placement layer needs of a control block (sealed: only
+/// [`Control`] implements it).
+pub trait Block: super::sealed::Sealed + Sized {
+    /// The header at the base of the block.
+    fn header(&self) -> &Header;
+
+    /// The atomic at `word`.
+    fn word(&self, word: Word) -> &AtomicU32;
+
+    /// An all-zero block on the heap, for the loom models.
+    #[cfg(ipckit_loom)]
+    fn modelled() -> std::boxed::Box<Self>;
+}
+
+impl<const K: usize> super::sealed::Sealed for Control<K> {}
+
+impl<const K: usize> Block for Control<K> {
+    #[inline(always)]
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    #[inline(always)]
+    fn word(&self, word: Word) -> &AtomicU32 {
+        &self.lines[word.line].words[word.index]
+    }
+
+    #[cfg(ipckit_loom)]
+    fn modelled() -> std::boxed::Box<Self> {
+        std::boxed::Box::new(Control {
+            header: Header::new(),
+            lines: core::array::from_fn(|_| Line {
+                words: core::array::from_fn(|_| AtomicU32::new(0)),
+            }),
+        })
+    }
+}

@@ -1,0 +1,197 @@
+//! Where a ring lives and how it is opened, written once for every ring.
+//!
+//! Every ring of this crate is two things: *where it lives* (the region's
+//! length, the header, `init` / `attach`, [`Options`], role claims and their
+//! release, the loom placement, memory it owns) and *how it works* (its
+//! control words and its fast path). This module is the first, generic over
+//! a small [`Layout`] trait; each ring module holds only the second.
+//!
+//! - [`Placed`] is a ring placed somewhere: on a caller's [`Region`]
+//!   ([`Placed::init_with`], [`Placed::attach`]), in memory it owns
+//!   ([`Owned`], usable in a `static`), or, under loom, on the heap. The
+//!   rings' handles are aliases of it (`spsc::Ring<'a, T>`,
+//!   `frame::spsc::Ring<'a>`), and its methods are theirs.
+//! - [`Layout`] is what a ring tells the layer: its [`ObjectKind`], the
+//!   header's element words, the bytes of data per unit of capacity, the
+//!   capacity range, the data offset and base alignment, its control block
+//!   (`Control<K>`: the header and `K` lines of `u32` words) and how to
+//!   initialise its control words.
+//!
+//! # How a ring adopts the layer
+//! 1. Declare a marker type (`pub struct Slots<T>(PhantomData<T>)`), give it
+//!    `impl place::sealed::Sealed` and implement [`Layout`]: the constants,
+//!    `type Control = Control<K>` for `K` control lines, `type Unit` (what
+//!    the data area is an array of: `SlotCell<T>`, `SlotCell<u8>` for bytes,
+//!    or a stamped slot), and `init_words`, which writes the control words
+//!    (and, if the ring needs it, the data: MPMC stamps) of a fresh ring
+//!    between the header's fields and its publication.
+//! 2. Name the ring's words as constants (`const TAIL: Word =
+//!    Word::at(0, 0)`) and pin their offsets with `const` assertions of
+//!    [`Word::offset`] against the layout table.
+//! 3. `pub type Ring<'a, T> = Placed<'a, Slots<T>>;` and put the ring's
+//!    endpoints in an `impl<'a, T> Placed<'a, Slots<T>>` block: they read
+//!    their words through [`Placed::word`] and their data through
+//!    [`Placed::data`].
+//! 4. A role held by one endpoint at a time implements [`SingleRoles`] (its
+//!    claim words): the endpoint holds a `Claim` guard (given back on drop)
+//!    and the ring gets `release_producer_claim` / `release_consumer_claim`.
+//!
+//! Counters beside the indices (lost items, skipped records), several
+//! producers, or a data area of records rather than slots need nothing
+//! else from the layer: they are words and a unit type of the ring's own.
+//! Anything under `cfg(ipckit_loom)` belongs here or in `sync`, never in a
+//! ring module.
+
+pub(crate) mod bytes;
+mod claim;
+mod control;
+mod options;
+#[cfg(not(ipckit_loom))]
+mod owned;
+mod placed;
+#[cfg(all(test, not(ipckit_loom)))]
+mod tests;
+
+pub(crate) use claim::Claim;
+pub use control::{Block, Control, Word};
+pub use options::Options;
+#[cfg(not(ipckit_loom))]
+pub use owned::Owned;
+pub use placed::Placed;
+
+#[cfg(not(ipckit_loom))]
+use crate::Region;
+use crate::error::{Error, Result};
+use crate::region::{LINE, ObjectKind};
+use crate::sync::SlotCell;
+
+/// Keeps [`Layout`] and [`Block`] implemented by this crate only.
+pub(crate) mod sealed {
+    /// The seal.
+    pub trait Sealed {}
+}
+
+/// What a ring tells the placement layer about its layout (sealed: the
+/// rings of this crate implement it; see the [module docs](self) for how).
+pub trait Layout: sealed::Sealed + Sized {
+    /// The header's `kind`.
+    const KIND: ObjectKind;
+    /// The header's `elem_size` and `elem_align`, or why the element cannot
+    /// live in a region.
+    const ELEMENT: Result<(u32, u32)>;
+    /// Bytes of data area per unit of capacity.
+    const STRIDE: usize;
+    /// The smallest capacity (capacities are powers of two).
+    const MIN_CAPACITY: u32;
+    /// The largest capacity.
+    const MAX_CAPACITY: u32;
+    /// Offset of the data area from the region base (the header's
+    /// `data_offset`).
+    const DATA_OFFSET: usize;
+    /// The alignment the region base needs.
+    const BASE_ALIGN: usize;
+    /// Start positions must be multiples of this ([`Options::start_at`]).
+    const POSITION_ALIGN: u32;
+    /// `true` if a zeroed control block and data area under a published
+    /// header is an empty ring at position 0 (so that [`Owned::new`] can
+    /// build it at compile time); `false` for a ring whose `init` writes
+    /// more than zeros (the MPMC ring's stamps).
+    const ZEROED_IS_EMPTY: bool;
+    /// The control block: `Control<K>` for `K` control lines.
+    type Control: Block + 'static;
+    /// One unit of the data area, which holds `capacity` of them (none if
+    /// `STRIDE` is 0). Atomics and cells of plain data only: all-zero bytes
+    /// are a valid value, as in a fresh mapping.
+    type Unit;
+
+    /// Writes the control words (and any data) of a fresh ring as `options`
+    /// say; the layer writes the header before and publishes it after.
+    fn init_words(control: &Self::Control, data: *const Self::Unit, options: &Options);
+}
+
+/// A [`Layout`] whose producer and consumer roles are each held by one
+/// endpoint at a time, claimed in a word of the control block.
+pub trait SingleRoles: Layout {
+    /// The producer's claim word (0 free, 1 taken).
+    const PRODUCER_CLAIM: Word;
+    /// The consumer's claim word.
+    const CONSUMER_CLAIM: Word;
+}
+
+/// A unit of a data area that the loom placement can build.
+#[cfg(ipckit_loom)]
+pub trait Modelled: 'static {
+    /// A zero unit.
+    fn modelled() -> Self;
+}
+
+#[cfg(ipckit_loom)]
+impl<T: bytemuck::Pod + 'static> Modelled for SlotCell<T> {
+    fn modelled() -> Self {
+        SlotCell::new(T::zeroed())
+    }
+}
+
+/// The raw address of a slot's value, for the `unsafe` slice views. The
+/// loom models take no raw views (their cells have none): there it panics.
+#[inline(always)]
+pub(crate) fn raw<T>(slot: *const SlotCell<T>) -> *mut T {
+    #[cfg(not(ipckit_loom))]
+    {
+        SlotCell::as_ptr(slot)
+    }
+    #[cfg(ipckit_loom)]
+    {
+        let _ = slot;
+        unreachable!("loom models take no raw views of the data")
+    }
+}
+
+/// The bytes a region needs for a ring of layout `L` and `capacity`: why
+/// not, if `capacity` is not a power of two in the layout's range
+/// ([`Error::InvalidCapacity`]) or the element cannot live in a region
+/// ([`Error::UnsupportedType`]). Checked arithmetic; usable in `const`.
+pub const fn region_len<L: Layout>(capacity: u32) -> Result<usize> {
+    if let Err(e) = L::ELEMENT {
+        return Err(e);
+    }
+    if capacity < L::MIN_CAPACITY || capacity > L::MAX_CAPACITY || !capacity.is_power_of_two() {
+        return Err(Error::InvalidCapacity);
+    }
+    let Some(data) = L::STRIDE.checked_mul(capacity as usize) else {
+        return Err(Error::InvalidCapacity);
+    };
+    let Some(end) = L::DATA_OFFSET.checked_add(data) else {
+        return Err(Error::InvalidCapacity);
+    };
+    // A ring whose data area overlaps its last control line (the
+    // semaphore's count line is its data) still needs the whole block.
+    let control = core::mem::size_of::<L::Control>();
+    Ok(if end > control { end } else { control })
+}
+
+/// `(size, align)` of `T` as header words, if `T` can live in a region: not
+/// zero-sized, at most `u32::MAX` bytes, aligned to at most [`LINE`].
+pub(crate) const fn element<T>() -> Result<(u32, u32)> {
+    let (size, align) = (core::mem::size_of::<T>(), core::mem::align_of::<T>());
+    if size == 0 || size > u32::MAX as usize || align > LINE {
+        return Err(Error::UnsupportedType);
+    }
+    Ok((size as u32, align as u32))
+}
+
+/// Checks what `init` must refuse before it writes anything.
+fn check_options<L: Layout>(options: &Options) -> Result<usize> {
+    let len = region_len::<L>(options.capacity)?;
+    if options.position % L::POSITION_ALIGN != 0 {
+        return Err(Error::InvalidCapacity);
+    }
+    Ok(len)
+}
+
+/// The region length and alignment `L` needs for `capacity`, for `init`.
+#[cfg(not(ipckit_loom))]
+fn check_region<L: Layout>(region: &Region<'_>, options: &Options) -> Result<()> {
+    let len = check_options::<L>(options)?;
+    region.check(len, L::BASE_ALIGN)
+}
