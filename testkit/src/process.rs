@@ -9,6 +9,8 @@
 //! code (allocation, formatting, ipckit), so [`fork_child`] refuses to fork
 //! unless this process has one thread. That is why the tests run under
 //! [`runner`](crate::runner) on the main thread.
+//! [`fork_async_signal_safe`] forks without that check, for a child that
+//! makes only async-signal-safe calls (a criterion benchmark's echo child).
 //!
 //! ```no_run
 //! use ipckit_testkit::process::{DEADLINE, EXIT_CHECK, fail, fork_main};
@@ -56,6 +58,8 @@ pub const EXIT_UNREACHABLE: i32 = 16;
 pub const EXIT_SEM_ERROR: i32 = 17;
 /// A value arrived that is not the one expected (a wrong reply).
 pub const EXIT_BAD_VALUE: i32 = 18;
+/// A system call on a descriptor (read, write) failed.
+pub const EXIT_IO_ERROR: i32 = 19;
 
 /// A readable name for a child's exit code.
 pub fn exit_code_name(code: i32) -> &'static str {
@@ -70,6 +74,7 @@ pub fn exit_code_name(code: i32) -> &'static str {
         EXIT_UNREACHABLE => "survived its own SIGKILL",
         EXIT_SEM_ERROR => "semaphore error",
         EXIT_BAD_VALUE => "wrong value",
+        EXIT_IO_ERROR => "I/O error",
         _ => "unknown",
     }
 }
@@ -312,10 +317,28 @@ pub fn fork_child(body: impl FnOnce() -> i32) -> Result<Child, String> {
     }
     // Nothing buffered may be written twice (once by each process).
     let _ = io::stdout().flush();
-    // SAFETY: plain call; the parent's pid is needed below.
-    let parent = unsafe { libc::getpid() };
     // SAFETY: this process is single-threaded (checked above), so the child
     // inherits a consistent heap, stdio and every lock, and may run any code.
+    unsafe {
+        fork_async_signal_safe(|| panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or(EXIT_PANIC))
+    }
+}
+
+/// Forks without [`fork_child`]'s single-thread check, for a process that
+/// may have other threads (a criterion benchmark's): the child dies with
+/// the parent, runs `body` and `_exit`s with the code it returns
+/// ([`EXIT_CHECK`] if it was orphaned before it could start).
+///
+/// # Safety
+/// If this process has other threads, `body` may only make
+/// async-signal-safe calls (atomics, system calls): the child is a copy
+/// whose heap, stdio and locks may be held by threads it does not have.
+pub unsafe fn fork_async_signal_safe(body: impl FnOnce() -> i32) -> Result<Child, String> {
+    // SAFETY: plain call; the parent's pid is needed below.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: the child runs only `body` (async-signal-safe, or this process
+    // is single-threaded: the caller's contract) and the async-signal-safe
+    // calls below, then `_exit`s; it never returns into the caller.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(format!("fork: {}", io::Error::last_os_error()));
@@ -331,11 +354,7 @@ pub fn fork_child(body: impl FnOnce() -> i32) -> Result<Child, String> {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0
             || libc::getppid() != parent
     };
-    let code = if orphaned {
-        EXIT_CHECK
-    } else {
-        panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or(EXIT_PANIC)
-    };
+    let code = if orphaned { EXIT_CHECK } else { body() };
     // SAFETY: ends the child at once: no destructor, no exit handler and no
     // stdio flush of the parent's state runs twice. Ring handles the child
     // inherited from the parent are never dropped here, so they never give
