@@ -1,28 +1,82 @@
 //! `ipckit`: inter-process communication for Linux.
 //!
 //! This is the Linux side of ipckit. The [`ipckit_core`] crate lays its
-//! primitives (the region [`Header`], the [`spsc`] ring, its error
-//! [`CoreError`]) out on raw bytes and never calls the operating system;
-//! this crate supplies what only the operating system can: memory that
-//! several processes share, futex waiting, process channels and the shims
-//! for pipes, sockets, message queues and signals.
+//! rings out on raw bytes and never calls the operating system; this crate
+//! supplies what only the operating system can: memory that several
+//! processes share, futex waiting, channels between processes by name, and
+//! the shims for pipes, sockets, message queues and signals. Everything of
+//! the core is re-exported at the root (`ipckit::spsc::Ring` is
+//! `ipckit_core::spsc::Ring`), so a user depends on this crate alone; the
+//! one exception is the error (below).
 //!
-//! Everything of the core is re-exported at the root, so `ipckit::spsc::Ring`
-//! is `ipckit_core::spsc::Ring` and a user depends on this crate alone. The
-//! one exception is the error: [`ipckit::Error`](Error) and
-//! [`ipckit::Result`](Result) are this crate's, whose flow conditions
-//! ([`Error::Full`], [`Error::Empty`], [`Error::TimedOut`],
-//! [`Error::PeerGone`]) are plain variants with `is_…()` predicates; the
-//! core's error, which its rings return, is [`CoreError`] and converts with
-//! `?`.
+//! # Tutorial
 //!
-//! # Example: a ring shared with a child process
+//! ## Channels by name
+//! A [`channel`] is a core ring in a named POSIX shared-memory object, with
+//! a record of which process holds each end: the creator gives it a name
+//! and a capacity, the other process opens it by the name. Calls come in
+//! three forms: `try_` (never waits), blocking, and `_timeout`. Blocked
+//! calls sleep in a shared futex, and return [`Error::PeerGone`] instead of
+//! hanging when the other side closes or dies.
+//!
+//! ```
+//! use std::time::Duration;
+//! use ipckit::channel::bytes::{Receiver, Sender};
+//!
+//! let name = format!("ipckit-doc-tour-{}", std::process::id());
+//! let mut tx = Sender::create(&name, 4096)?;
+//! // Another process would run this line:
+//! let mut rx = Receiver::open(&name)?;
+//!
+//! tx.send(b"hello")?;
+//! let mut buf = [0; 64];
+//! let n = rx.recv_timeout(&mut buf, Some(Duration::from_secs(1)))?;
+//! assert_eq!(&buf[..n], b"hello");
+//!
+//! drop(tx); // the sender closes (or its process dies)
+//! assert!(rx.recv(&mut buf).unwrap_err().is_peer_gone());
+//! ipckit::shm::ShmObject::remove(&name)?;
+//! # Ok::<(), ipckit::Error>(())
+//! ```
+//!
+//! [`channel::spsc`] and [`channel::mpmc`] carry typed `T: Pod` items;
+//! [`channel::bytes`] and [`channel::mpsc_bytes`] carry byte messages, and
+//! implement the [`message`] interface every transport implements.
+//!
+//! ## Rings on the heap, or on a mapping of your own
+//! Two threads of one process need no name: a [`heap`] ring owns one
+//! aligned allocation, with nothing to size by hand.
+//!
+//! ```
+//! use ipckit::heap;
+//!
+//! let ring = heap::Spsc::<u64>::new(1024)?;
+//! let (mut tx, mut rx) = ring.split()?;
+//! std::thread::scope(|s| {
+//!     s.spawn(move || (0..1000).try_for_each(|i| tx.push(i)));
+//!     let mut sum = 0;
+//!     for _ in 0..1000 {
+//!         sum += rx.pop()?;
+//!     }
+//!     assert_eq!(sum, 999 * 1000 / 2);
+//!     Ok::<(), ipckit::Error>(())
+//! })?;
+//!
+//! let frames = heap::FrameSpsc::new(4096)?;
+//! let (mut tx, mut rx) = frames.split()?;
+//! tx.try_send(b"a frame")?;
+//! assert_eq!(rx.try_recv(&mut [0; 16])?, 7);
+//! # Ok::<(), ipckit::Error>(())
+//! ```
+//!
+//! The core's rings work on any [`shm`] mapping too; the ring's
+//! `region_len` says how many bytes to map:
+//!
 //! ```
 //! use ipckit::shm::SharedMapping;
 //! use ipckit::spsc::Ring;
 //!
-//! let len = Ring::<u32>::region_len(256).expect("valid capacity");
-//! let mapping = SharedMapping::anonymous(len)?;
+//! let mapping = SharedMapping::anonymous(Ring::<u32>::region_len(256)?)?;
 //! // Initialise before `fork()`, so that the child finds a ready ring.
 //! let ring = Ring::<u32>::init(mapping.region(), 256)?;
 //!
@@ -31,11 +85,41 @@
 //! let mut rx = child_view.consumer()?;
 //!
 //! let mut tx = ring.producer()?;
-//! assert_eq!(tx.push_partial_slice(&[1, 2, 3])?, 3);
+//! tx.push_entire_slice(&[1, 2, 3])?;
 //! let mut out = [0; 3];
-//! assert_eq!(rx.pop_partial_slice(&mut out)?, 3);
+//! rx.pop_entire_slice(&mut out)?;
 //! assert_eq!(out, [1, 2, 3]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## The one error
+//! [`ipckit::Error`](Error) and [`ipckit::Result`](Result) are this crate's,
+//! returned by every call. What a caller retries or ends on is a plain
+//! variant with a predicate, the same for a shared-memory channel, a pipe or
+//! a message queue: [`Error::Full`], [`Error::Empty`], [`Error::TimedOut`],
+//! [`Error::Busy`], [`Error::PeerGone`] (`is_full()`, `is_empty()`,
+//! `is_timeout()`, `is_busy()`, `is_peer_gone()`). The core's error,
+//! [`CoreError`], converts with `?`: its flow conditions become those
+//! variants, its other findings [`Error::Core`]. Failed system calls keep
+//! the call, the object and the `errno` ([`error`]).
+//!
+//! ```
+//! use ipckit::{heap, CoreError, Error, Role};
+//!
+//! /// The oldest item, if the consumer's role is free.
+//! fn first(ring: &heap::Spsc<u64>) -> ipckit::Result<u64> {
+//!     let mut rx = ring.consumer()?; // a `CoreError`, converted by `?`
+//!     Ok(rx.try_pop()?)
+//! }
+//!
+//! let ring = heap::Spsc::<u64>::new(8)?;
+//! assert!(matches!(first(&ring), Err(Error::Empty))); // not nested in `Core`
+//! let _held = ring.consumer()?;
+//! assert!(matches!(
+//!     first(&ring),
+//!     Err(Error::Core(CoreError::RoleTaken(Role::Consumer)))
+//! ));
+//! # Ok::<(), Error>(())
 //! ```
 //!
 //! # Modules
@@ -43,16 +127,22 @@
 //!   POSIX objects, sealed memfds, mapped files, and handing descriptors to
 //!   other processes.
 //! - [`channel`]: process channels by name or on a memfd or file: typed
-//!   SPSC and MPMC, byte messages on the SPSC frame ring; blocking with
-//!   timeouts, `PeerGone` instead of a hang when the peer dies, take-over
-//!   of a dead endpoint, listing and removing stale channels.
+//!   SPSC and MPMC, byte messages on the SPSC and MPSC frame rings;
+//!   blocking with timeouts, `PeerGone` instead of a hang when the peer
+//!   dies, take-over of a dead endpoint, listing and removing stale
+//!   channels.
+//! - [`heap`]: the core's rings in a heap allocation they own, for threads
+//!   of one process.
 //! - [`futex`]: shared Linux futexes as the core's [`wait::Notify`], for
 //!   blocking across processes.
 //! - [`message`]: the one message interface ([`message::MessageSender`],
 //!   [`message::MessageReceiver`]) that every transport implements.
+//! - [`transport`]: pipes, sockets, message queues, eventfd, signals and
+//!   semaphores behind that interface.
 //! - [`error`]: this crate's [`Error`]: the flow conditions, the core's
 //!   other findings, and failed system calls with their context.
-//! - everything of [`ipckit_core`]: [`region`], [`spsc`], ...
+//! - everything of [`ipckit_core`]: [`region`], [`place`], [`spsc`],
+//!   [`mpmc`], [`frame`], [`wait`], ...
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]

@@ -27,11 +27,11 @@
 //!    between the header's fields and its publication.
 //! 2. Name the ring's words as constants (`const TAIL: Word =
 //!    Word::at(0, 0)`) and pin their offsets with `const` assertions of
-//!    [`Word::offset`] against the layout table.
+//!    `Word::offset` against the layout table.
 //! 3. `pub type Ring<'a, T> = Placed<'a, Slots<T>>;` and put the ring's
 //!    endpoints in an `impl<'a, T> Placed<'a, Slots<T>>` block: they read
-//!    their words through [`Placed::word`] and their data through
-//!    [`Placed::data`].
+//!    their words through `Placed::word` and their data through
+//!    `Placed::data`.
 //! 4. A role held by one endpoint at a time implements [`SingleRoles`] (its
 //!    claim words): the endpoint holds a `Claim` guard (given back on drop)
 //!    and the ring gets `release_producer_claim` / `release_consumer_claim`.

@@ -91,7 +91,11 @@ pub use crate::spsc::Endpoint;
 pub use grant::Grant;
 pub use read_frame::ReadFrame;
 
+#[cfg(doc)]
+use super::parse_record;
 use super::{RECORD_ALIGN, RECORD_HEADER_LEN};
+#[cfg(doc)]
+use crate::error::Error;
 use crate::error::Result;
 use crate::place::bytes::{self, Grain};
 use crate::place::{self, Control, Layout, Placed, SingleRoles, Word};
