@@ -109,9 +109,9 @@
 //! [`Spin::with_clock`](wait::Spin::with_clock)). A notifier that sleeps
 //! (a futex in the `ipckit` crate, an RTOS semaphore, `WFE`/`SEV`) needs a
 //! ring created with [`Options::waking`](place::Options::waking), so that a
-//! side about to sleep announces itself and the other side wakes it; the
-//! wake costs nothing while nobody sleeps. Here, threads that sleep on a
-//! condition variable:
+//! side about to sleep announces itself, and the other side calls `wake`
+//! only when one did (a fence and a load per publication, no system call
+//! while nobody sleeps). Here, threads that sleep on a condition variable:
 //!
 //! ```
 //! use core::time::Duration;
