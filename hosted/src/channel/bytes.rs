@@ -27,17 +27,15 @@
 use std::time::Duration;
 
 use ipckit_core::Role;
-use ipckit_core::frame::spsc::{Consumer, Options, Producer, Ring};
+use ipckit_core::frame::spsc::{Consumer, Producer, Ring};
 
 use super::liveness::Membership;
-use super::{Memory, blocking, core_ring, endpoint_constructors, notifier, open_single};
+use super::{Memory, blocking, endpoint_constructors, notifier, open_single};
 use crate::error::Result;
 #[cfg(doc)]
 use crate::error::{CoreError, Error};
 use crate::futex::Futex;
 use crate::message::{MessageReceiver, MessageSender};
-
-core_ring!(single [] Ring<'static>, FrameSpsc, Options);
 
 macro_rules! constructors {
     ($role:expr, $claim:expr) => {

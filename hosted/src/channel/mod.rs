@@ -118,10 +118,7 @@ pub use liveness::{
 pub use stale::{ChannelInfo, ChannelStatus, EndpointInfo, inspect, list, remove_stale};
 
 mod setup;
-pub(crate) use setup::{
-    CoreRing, Mode, SingleRoles, claim_single, core_ring, endpoint_constructors, named,
-    open_single, set_up,
-};
+pub(crate) use setup::{Mode, claim_single, endpoint_constructors, named, open_single, unplaced};
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::Duration;

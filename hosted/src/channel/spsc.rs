@@ -23,16 +23,14 @@ use std::time::Duration;
 
 use ipckit_core::Pod;
 use ipckit_core::Role;
-use ipckit_core::spsc::{Consumer, Options, Producer, Ring};
+use ipckit_core::spsc::{Consumer, Producer, Ring};
 
 use super::liveness::Membership;
-use super::{Memory, blocking, core_ring, endpoint_constructors, notifier, open_single};
+use super::{Memory, blocking, endpoint_constructors, notifier, open_single};
 use crate::error::Result;
 #[cfg(doc)]
 use crate::error::{CoreError, Error};
 use crate::futex::Futex;
-
-core_ring!(single [T: Pod] Ring<'static, T>, Spsc, Options);
 
 macro_rules! constructors {
     ($role:expr, $claim:expr) => {
