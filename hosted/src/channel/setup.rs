@@ -467,3 +467,38 @@ macro_rules! endpoint_constructors {
     };
 }
 pub(crate) use endpoint_constructors;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::{bytes, core_region_len, mpmc, mpsc_bytes, spsc};
+    use crate::shm::Memfd;
+
+    /// The slots per side that the liveness block of a channel records.
+    fn recorded_slots(mem: &Memory) -> Option<u32> {
+        let core_len = core_region_len(&mem.inspect().ok()?)?;
+        block_of(mem, core_len, 0).ok()?.recorded_slots()
+    }
+
+    /// A memfd for a channel object of `len` bytes.
+    fn memfd(len: Option<usize>) -> Result<Memfd> {
+        Memfd::create("setup-test", len.expect("a capacity the ring takes"))
+    }
+
+    /// Each kind's liveness block records the slots of the liveness docs'
+    /// table (1 for the SPSC kinds, `MAX_ENDPOINTS` for the others): a peer
+    /// from another release validates the block against it.
+    #[test]
+    fn each_kind_records_its_slots_per_side() -> Result<()> {
+        let tx = spsc::Sender::<u64>::init_on(memfd(spsc::Sender::<u64>::object_len(64))?, 64)?;
+        assert_eq!(recorded_slots(tx.memory()), Some(1));
+        let tx = bytes::Sender::init_on(memfd(bytes::Sender::object_len(4096))?, 4096)?;
+        assert_eq!(recorded_slots(tx.memory()), Some(1));
+        let tx = mpmc::Sender::<u64>::init_on(memfd(mpmc::Sender::<u64>::object_len(64))?, 64)?;
+        assert_eq!(recorded_slots(tx.memory()), Some(MAX_ENDPOINTS));
+        let len = mpsc_bytes::Sender::object_len(4096);
+        let tx = mpsc_bytes::Sender::init_on(memfd(len)?, 4096)?;
+        assert_eq!(recorded_slots(tx.memory()), Some(MAX_ENDPOINTS));
+        Ok(())
+    }
+}
