@@ -316,7 +316,7 @@ pub(crate) mod unplaced {
 
     use super::*;
 
-    /// What [`set_up`] asks of a ring that is not [`Placed`] yet.
+    /// What [`super::set_up`] asks of a ring that is not [`Placed`] yet.
     pub(crate) trait Unplaced: Sized {
         const KIND: ObjectKind;
         fn core_len(capacity: u32) -> Option<usize>;
@@ -347,7 +347,7 @@ pub(crate) mod unplaced {
     unplaced!([T: Pod] mpmc::Ring<'static, T>, Mpmc, mpmc::Options);
     unplaced!([] mpsc::Ring<'static>, FrameMpsc, mpsc::Options);
 
-    /// [`set_up`] for an [`Unplaced`] ring.
+    /// [`super::set_up`] for an [`Unplaced`] ring.
     pub(crate) fn set_up<R: Unplaced, E>(
         mem: Memory,
         mode: Mode,
