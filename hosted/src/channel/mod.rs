@@ -118,7 +118,9 @@ pub use liveness::{
 pub use stale::{ChannelInfo, ChannelStatus, EndpointInfo, inspect, list, remove_stale};
 
 mod setup;
-pub(crate) use setup::{Mode, claim_single, endpoint_constructors, named, open_single, unplaced};
+pub(crate) use setup::{
+    Mode, claim_single, endpoint_constructors, named, open_single, single_constructors, unplaced,
+};
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::Duration;

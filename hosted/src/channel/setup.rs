@@ -468,6 +468,54 @@ macro_rules! endpoint_constructors {
 }
 pub(crate) use endpoint_constructors;
 
+/// [`endpoint_constructors`] for an endpoint of an SPSC kind (one holder a
+/// role, claimed with [`open_single`], taken over from a dead holder): the
+/// sections every such endpoint documents alike are here, the three that
+/// name the capacity's unit come from the invocation.
+macro_rules! single_constructors {
+    (
+        role: $role:expr, claim: $claim:expr, ring: $ring:ty;
+        object_len { $(#[$object_len:meta])* }
+        create { $(#[$create:meta])* }
+        init_on { $(#[$init_on:meta])* }
+    ) => {
+        $crate::channel::endpoint_constructors! {
+            open: |mem, mode, capacity| {
+                $crate::channel::open_single(mem, mode, capacity, $role, $claim)
+            },
+            ring: $ring;
+            object_len { $(#[$object_len])* }
+            create { $(#[$create])* }
+            open {
+                /// Opens the existing channel `name` and claims this end
+                /// ([`CoreError::RoleTaken`] if another endpoint holds it; see
+                /// [`take_over`](Self::take_over) for a dead holder).
+            }
+            take_over {
+                /// Opens the existing channel `name` and claims this end, taking it
+                /// over if its recorded holder is a dead process (checked by pid
+                /// and start time). The new endpoint resumes at the published
+                /// position. [`CoreError::RoleTaken`] if the holder lives.
+            }
+            init_on { $(#[$init_on])* }
+            attach {
+                /// Attaches to the channel in `mem` (validating header, sizes and
+                /// liveness block) and claims this end.
+            }
+            memory {
+                /// The memory the channel lives in (to pass a memfd on, to flush a
+                /// file).
+            }
+            peer_gone {
+                /// `Some(error)` ([`Error::PeerGone`]) if the other end was opened
+                /// once and has since closed or died; `None` while it lives or
+                /// before it first came. Reads `/proc` for a recorded peer.
+            }
+        }
+    };
+}
+pub(crate) use single_constructors;
+
 #[cfg(test)]
 mod tests {
     use super::*;
