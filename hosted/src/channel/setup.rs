@@ -389,6 +389,9 @@ macro_rules! endpoint_constructors {
     ) => {
         $(#[$object_len])*
         pub fn object_len(capacity: u32) -> Option<usize> {
+            // `Result` from a `Placed` ring, `Option` from an unplaced one:
+            // `into_iter().next()` takes both (until mpmc / frame::mpsc are
+            // on place/).
             <$ring>::region_len(capacity)
                 .into_iter()
                 .next()
