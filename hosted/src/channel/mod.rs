@@ -119,8 +119,7 @@ pub use stale::{ChannelInfo, ChannelStatus, EndpointInfo, inspect, list, remove_
 
 mod setup;
 pub(crate) use setup::{
-    CoreRing, Mode, SingleRoles, claim_single, core_ring, endpoint_constructors, named,
-    open_single, set_up,
+    Mode, claim_single, endpoint_constructors, named, open_single, single_constructors, unplaced,
 };
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};

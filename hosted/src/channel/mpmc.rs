@@ -73,14 +73,15 @@ use std::time::Duration;
 use ipckit_core::Pod;
 use ipckit_core::Role;
 use ipckit_core::intent::{Attribution, Intent};
-use ipckit_core::mpmc::{Consumer, Options, Producer, Recoveries, Ring, Skip};
+use ipckit_core::mpmc::{Consumer, Producer, Recoveries, Ring, Skip};
 
-use super::liveness::{Block, MAX_ENDPOINTS, Membership};
-use super::{LIVENESS_SLICE, Memory, Mode, core_ring, endpoint_constructors, notifier, set_up};
+#[cfg(doc)]
+use super::liveness::MAX_ENDPOINTS;
+use super::liveness::{Block, Membership};
+use super::unplaced::set_up;
+use super::{LIVENESS_SLICE, Memory, Mode, endpoint_constructors, notifier};
 use crate::error::{CoreError, Error, Result};
 use crate::futex::{Futex, monotonic_now};
-
-core_ring!([T: Pod] Ring<'static, T>, Mpmc, MAX_ENDPOINTS, Options);
 
 /// The most holes one look skips (each skip moves `head` on; this only
 /// bounds the work a hostile peer can make one call do).

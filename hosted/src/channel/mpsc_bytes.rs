@@ -102,13 +102,15 @@ use std::ops::Deref;
 use std::time::Duration;
 
 use ipckit_core::Role;
-use ipckit_core::frame::mpsc::{Consumer, Grant, Options, Producer, Ring, Skipped, Stall};
+use ipckit_core::frame::mpsc::{Consumer, Grant, Producer, Ring, Skipped, Stall};
 use ipckit_core::intent::Attribution;
 
-use super::liveness::{Block, MAX_ENDPOINTS, Membership};
+#[cfg(doc)]
+use super::liveness::MAX_ENDPOINTS;
+use super::liveness::{Block, Membership};
+use super::unplaced::set_up;
 use super::{
-    LIVENESS_SLICE, Memory, Mode, blocking, claim_single, core_ring, endpoint_constructors,
-    notifier, set_up,
+    LIVENESS_SLICE, Memory, Mode, blocking, claim_single, endpoint_constructors, notifier,
 };
 use crate::error::{CoreError, Error, Result};
 use crate::futex::{Futex, monotonic_now};
@@ -117,8 +119,6 @@ use crate::message::{MessageReceiver, MessageSender};
 /// The most stalled records one look skips (each skip moves `head` on, so
 /// this only bounds the work a hostile peer can make one call do).
 const SKIPS_PER_LOOK: u32 = 1024;
-
-core_ring!([] Ring<'static>, FrameMpsc, MAX_ENDPOINTS, Options);
 
 /// A value used from one thread at a time: `Send` (if `T` is), never
 /// `Sync`. A sender's producer is one, for its one intent.

@@ -8,9 +8,10 @@
 use std::ptr::NonNull;
 use std::time::Duration;
 
-use ipckit_core::Region;
+use ipckit_core::place::{self, Layout, Options, Placed, SingleRoles};
+use ipckit_core::{ObjectKind, Region, Role};
 
-use super::liveness::{self, Block};
+use super::liveness::{self, Block, MAX_ENDPOINTS};
 use super::{
     LIVENESS_LEN, Memory, OPEN_PATIENCE, ProcessId, check_name, liveness_offset, object_len,
 };
@@ -69,12 +70,25 @@ fn block_of(mem: &Memory, core_len: usize, slots: u32) -> Result<Block> {
     Ok(unsafe { Block::new(NonNull::new_unchecked(mem.as_ptr().add(at)), slots) })
 }
 
-/// Attaches the core ring over the whole mapping of `mem`, waiting
-/// (bounded) for a creator that has not published the header yet.
-fn attach_published<R: CoreRing>(mem: &Memory) -> Result<R> {
+/// The liveness slots a side of a channel of `kind` has: one for the SPSC
+/// kinds (each role is held by one endpoint), [`MAX_ENDPOINTS`] for the
+/// others (the liveness docs' table).
+const fn slots_per_side(kind: ObjectKind) -> u32 {
+    match kind {
+        ObjectKind::Spsc | ObjectKind::FrameSpsc => 1,
+        _ => MAX_ENDPOINTS,
+    }
+}
+
+/// Attaches the core ring over the whole mapping of `mem` with `attach`,
+/// waiting (bounded) for a creator that has not published the header yet.
+fn attach_published<R>(
+    mem: &Memory,
+    attach: impl Fn(Region<'static>) -> ipckit_core::Result<R>,
+) -> Result<R> {
     let until = monotonic_now() + OPEN_PATIENCE;
     loop {
-        match R::attach_core(whole(mem)) {
+        match attach(whole(mem)) {
             Err(CoreError::NotInitialized) if monotonic_now() < until => {
                 std::thread::sleep(Duration::from_millis(1));
             }
@@ -83,31 +97,48 @@ fn attach_published<R: CoreRing>(mem: &Memory) -> Result<R> {
     }
 }
 
-/// The ring and liveness block of `mem`: initialised (`Mode::Init`: the
-/// block first, then the ring, whose header publication makes both
-/// visible) or attached and validated.
-///
-/// An attach reads the header exactly once, inside the core's `attach`
-/// (which validates it and checks the ring fits the mapping); the liveness
-/// block's place follows from the attached ring's capacity and the element
-/// type, never from a second read of the header.
-fn ring_and_block<R: CoreRing>(mem: &Memory, mode: Mode, capacity: u32) -> Result<(R, Block)> {
+/// The liveness block of fresh memory for a core region of `core_len`
+/// bytes, written before the ring's header, whose publication makes both
+/// visible: [`CoreError::AlreadyInitialized`] if the memory holds a header.
+fn fresh_block(mem: &Memory, core_len: usize, slots: u32) -> Result<Block> {
+    let block = block_of(mem, core_len, slots)?;
+    if mem.inspect().is_ok() {
+        return Err(CoreError::AlreadyInitialized.into());
+    }
+    block.init();
+    Ok(block)
+}
+
+/// The liveness block behind an attached ring, validated: its place follows
+/// from `core_len`, the core region's length for the capacity and element
+/// type the ring was validated with, never from a second read of the
+/// header.
+fn attached_block(mem: &Memory, core_len: Option<usize>, slots: u32) -> Result<Block> {
+    let core_len = core_len.ok_or(CoreError::Corrupted("capacity in header"))?;
+    let block = block_of(mem, core_len, slots)?;
+    block.validate()?;
+    Ok(block)
+}
+
+/// The ring of layout `L` and the liveness block of `mem`: initialised
+/// (`Mode::Init`: the block first, then the ring, waking) or attached and
+/// validated. An attach reads the header exactly once, inside the core's
+/// [`Placed::attach`] (which validates it and checks the ring fits the
+/// mapping).
+fn ring_and_block<L: Layout>(
+    mem: &Memory,
+    mode: Mode,
+    capacity: u32,
+) -> Result<(Placed<'static, L>, Block)> {
+    let slots = slots_per_side(L::KIND);
     if mode == Mode::Init {
-        let core_len = R::core_len(capacity).ok_or(CoreError::InvalidCapacity)?;
-        let block = block_of(mem, core_len, R::SLOTS)?;
-        if mem.inspect().is_ok() {
-            return Err(CoreError::AlreadyInitialized.into());
-        }
-        block.init();
-        let ring = R::init_core(whole(mem), capacity)?;
+        let block = fresh_block(mem, place::region_len::<L>(capacity)?, slots)?;
+        let ring = Placed::init_with(whole(mem), Options::new(capacity).waking(true))?;
         return Ok((ring, block));
     }
-    let ring = attach_published::<R>(mem)?;
-    let core_len =
-        R::core_len(ring.capacity()).ok_or(CoreError::Corrupted("capacity in header"))?;
-    let block = block_of(mem, core_len, R::SLOTS)?;
-    block.validate()?;
-    Ok((ring, block))
+    let ring = attach_published(mem, Placed::<L>::attach)?;
+    let core_len = place::region_len::<L>(ring.capacity()).ok();
+    Ok((ring, attached_block(mem, core_len, slots)?))
 }
 
 /// Creates or opens by name: `Ok((memory, created))`.
@@ -185,7 +216,7 @@ pub(crate) fn named(name: &str, len: usize, create: bool, open: bool) -> Result<
 /// claim is given back while the slot still names its holder.
 pub(crate) fn claim_single<R, E>(
     block: Block,
-    role: ipckit_core::Role,
+    role: Role,
     take_over: bool,
     ring: &R,
     claim: impl Fn(&R) -> ipckit_core::Result<E>,
@@ -209,85 +240,35 @@ pub(crate) fn claim_single<R, E>(
     Ok((endpoint, member))
 }
 
-/// A core ring a channel is built on: the liveness slots of each side, how
-/// to size, initialise (with waking on) and attach it, and the capacity it
-/// was validated with.
-pub(crate) trait CoreRing: Sized {
-    const SLOTS: u32;
-    fn core_len(capacity: u32) -> Option<usize>;
-    fn init_core(core: Region<'static>, capacity: u32) -> ipckit_core::Result<Self>;
-    fn attach_core(core: Region<'static>) -> ipckit_core::Result<Self>;
-    /// The capacity the ring was validated with.
-    fn capacity(&self) -> u32;
-}
-
-/// A [`CoreRing`] whose producer and consumer roles are each held by one
-/// endpoint (the SPSC kinds).
-pub(crate) trait SingleRoles: CoreRing {
-    /// Frees the core's claim of `role`.
-    ///
-    /// # Safety
-    /// As the core's `release_producer_claim` / `release_consumer_claim`:
-    /// the holder of the claim never uses its endpoint again.
-    unsafe fn release_claim(&self, role: ipckit_core::Role);
-}
-
-/// Implements [`CoreRing`] (and with `single`, [`SingleRoles`], one slot a
-/// side) for a core ring type: `core_ring!([generics] Type, ObjectKind
-/// variant, slots, its Options type)`. The kind is for the reader: the
-/// core's `attach` checks it.
-macro_rules! core_ring {
-    ([$($g:tt)*] $ring:ty, $kind:ident, $slots:expr, $options:ident) => {
-        impl<$($g)*> $crate::channel::CoreRing for $ring {
-            const SLOTS: u32 = $slots;
-            fn core_len(capacity: u32) -> Option<usize> {
-                // `Option` or `Result`, until every ring is placed by
-                // `ipckit_core::place` (then `Result`).
-                <$ring>::region_len(capacity).into_iter().next()
-            }
-            fn init_core(
-                core: ipckit_core::Region<'static>,
-                capacity: u32,
-            ) -> ipckit_core::Result<Self> {
-                <$ring>::init_with(core, $options::new(capacity).waking(true))
-            }
-            fn attach_core(core: ipckit_core::Region<'static>) -> ipckit_core::Result<Self> {
-                <$ring>::attach(core)
-            }
-            fn capacity(&self) -> u32 {
-                <$ring>::capacity(self)
-            }
-        }
-    };
-    (single [$($g:tt)*] $ring:ty, $kind:ident, $options:ident) => {
-        $crate::channel::core_ring!([$($g)*] $ring, $kind, 1, $options);
-        impl<$($g)*> $crate::channel::SingleRoles for $ring {
-            unsafe fn release_claim(&self, role: ipckit_core::Role) {
-                // SAFETY: passed on to the caller.
-                unsafe {
-                    match role {
-                        ipckit_core::Role::Producer => self.release_producer_claim(),
-                        ipckit_core::Role::Consumer => self.release_consumer_claim(),
-                    }
-                }
-            }
-        }
-    };
-}
-pub(crate) use core_ring;
-
-/// Sets up the ring of `mem` (initialised for `Mode::Init`, else validated
-/// and attached), then makes the endpoint and records it in the liveness
-/// block with `claim`. On error, removes an object this call created; a
-/// core error comes back as [`Error::Channel`], naming the object.
-pub(crate) fn set_up<R: CoreRing, E>(
+/// Sets up the ring of layout `L` on `mem` (initialised for `Mode::Init`,
+/// else validated and attached), then makes the endpoint and records it in
+/// the liveness block with `claim`. On error, removes an object this call
+/// created; a core error comes back as [`Error::Channel`], naming the
+/// object.
+pub(crate) fn set_up<L: Layout, E>(
     mem: Memory,
     mode: Mode,
     capacity: u32,
+    claim: impl FnOnce(&Placed<'static, L>, Block) -> Result<(E, liveness::Membership)>,
+) -> Result<(Memory, E, liveness::Membership)> {
+    finish(
+        mem,
+        mode,
+        |mem| ring_and_block::<L>(mem, mode, capacity),
+        claim,
+    )
+}
+
+/// The frame of [`set_up`]: the ring and block from `ring_and_block`, the
+/// endpoint from `claim`, errors naming the object, and the clean-up.
+fn finish<R, E>(
+    mem: Memory,
+    mode: Mode,
+    ring_and_block: impl FnOnce(&Memory) -> Result<(R, Block)>,
     claim: impl FnOnce(&R, Block) -> Result<(E, liveness::Membership)>,
 ) -> Result<(Memory, E, liveness::Membership)> {
     let cleanup = created_name(&mem, mode);
-    let set_up = ring_and_block::<R>(&mem, mode, capacity)
+    let set_up = ring_and_block(&mem)
         .and_then(|(ring, block)| claim(&ring, block))
         .map_err(|e| e.in_channel(|| mem.describe()));
     undo_on_error(
@@ -298,14 +279,14 @@ pub(crate) fn set_up<R: CoreRing, E>(
 
 /// [`set_up`] for a single-endpoint role (SPSC kinds): claims `role` with
 /// `claim`, taking it over from a dead holder for `Mode::TakeOver`.
-pub(crate) fn open_single<R: SingleRoles, E>(
+pub(crate) fn open_single<L: SingleRoles, E>(
     mem: Memory,
     mode: Mode,
     capacity: u32,
-    role: ipckit_core::Role,
-    claim: impl Fn(&R) -> ipckit_core::Result<E>,
+    role: Role,
+    claim: impl Fn(&Placed<'static, L>) -> ipckit_core::Result<E>,
 ) -> Result<(Memory, E, liveness::Membership)> {
-    set_up(mem, mode, capacity, |ring: &R, block| {
+    set_up(mem, mode, capacity, |ring, block| {
         claim_single(block, role, mode == Mode::TakeOver, ring, claim, |r| {
             // SAFETY: `claim_single` calls this only after it found the
             // role's recorded holder dead (pid and start time; a holder
@@ -315,9 +296,77 @@ pub(crate) fn open_single<R: SingleRoles, E>(
             // role (it would have recorded our own, live, pid). Every
             // endpoint takes the slot before the core's claim, so nobody
             // else holds that claim.
-            unsafe { r.release_claim(role) }
+            unsafe {
+                match role {
+                    Role::Producer => r.release_producer_claim(),
+                    Role::Consumer => r.release_consumer_claim(),
+                }
+            }
         })
     })
+}
+
+/// Until mpmc / frame::mpsc are on `ipckit_core::place`: the set-up of the
+/// MPMC ring and the MPSC frame ring, which are not [`Placed`] yet. Delete
+/// this module (and call [`set_up`] from `mpmc.rs` and `mpsc_bytes.rs`)
+/// when they are.
+pub(crate) mod unplaced {
+    use ipckit_core::frame::mpsc;
+    use ipckit_core::{Pod, mpmc};
+
+    use super::*;
+
+    /// What [`super::set_up`] asks of a ring that is not [`Placed`] yet.
+    pub(crate) trait Unplaced: Sized {
+        const KIND: ObjectKind;
+        fn core_len(capacity: u32) -> Option<usize>;
+        fn init_waking(core: Region<'static>, capacity: u32) -> ipckit_core::Result<Self>;
+        fn attach(core: Region<'static>) -> ipckit_core::Result<Self>;
+        fn capacity(&self) -> u32;
+    }
+
+    macro_rules! unplaced {
+        ([$($g:tt)*] $ring:ty, $kind:ident, $options:ty) => {
+            impl<$($g)*> Unplaced for $ring {
+                const KIND: ObjectKind = ObjectKind::$kind;
+                fn core_len(capacity: u32) -> Option<usize> {
+                    <$ring>::region_len(capacity)
+                }
+                fn init_waking(core: Region<'static>, capacity: u32) -> ipckit_core::Result<Self> {
+                    <$ring>::init_with(core, <$options>::new(capacity).waking(true))
+                }
+                fn attach(core: Region<'static>) -> ipckit_core::Result<Self> {
+                    <$ring>::attach(core)
+                }
+                fn capacity(&self) -> u32 {
+                    <$ring>::capacity(self)
+                }
+            }
+        };
+    }
+    unplaced!([T: Pod] mpmc::Ring<'static, T>, Mpmc, mpmc::Options);
+    unplaced!([] mpsc::Ring<'static>, FrameMpsc, mpsc::Options);
+
+    /// [`super::set_up`] for an [`Unplaced`] ring.
+    pub(crate) fn set_up<R: Unplaced, E>(
+        mem: Memory,
+        mode: Mode,
+        capacity: u32,
+        claim: impl FnOnce(&R, Block) -> Result<(E, liveness::Membership)>,
+    ) -> Result<(Memory, E, liveness::Membership)> {
+        let ring_and_block = |mem: &Memory| {
+            let slots = slots_per_side(R::KIND);
+            if mode == Mode::Init {
+                let core_len = R::core_len(capacity).ok_or(CoreError::InvalidCapacity)?;
+                let block = fresh_block(mem, core_len, slots)?;
+                return Ok((R::init_waking(whole(mem), capacity)?, block));
+            }
+            let ring = attach_published(mem, R::attach)?;
+            let core_len = R::core_len(ring.capacity());
+            Ok((ring, attached_block(mem, core_len, slots)?))
+        };
+        finish(mem, mode, ring_and_block, claim)
+    }
 }
 
 /// The constructors every channel endpoint has, and `memory` and
@@ -340,6 +389,9 @@ macro_rules! endpoint_constructors {
     ) => {
         $(#[$object_len])*
         pub fn object_len(capacity: u32) -> Option<usize> {
+            // `Result` from a `Placed` ring, `Option` from an unplaced one:
+            // `into_iter().next()` takes both (until mpmc / frame::mpsc are
+            // on place/).
             <$ring>::region_len(capacity)
                 .into_iter()
                 .next()
@@ -418,3 +470,86 @@ macro_rules! endpoint_constructors {
     };
 }
 pub(crate) use endpoint_constructors;
+
+/// [`endpoint_constructors`] for an endpoint of an SPSC kind (one holder a
+/// role, claimed with [`open_single`], taken over from a dead holder): the
+/// sections every such endpoint documents alike are here, the three that
+/// name the capacity's unit come from the invocation.
+macro_rules! single_constructors {
+    (
+        role: $role:expr, claim: $claim:expr, ring: $ring:ty;
+        object_len { $(#[$object_len:meta])* }
+        create { $(#[$create:meta])* }
+        init_on { $(#[$init_on:meta])* }
+    ) => {
+        $crate::channel::endpoint_constructors! {
+            open: |mem, mode, capacity| {
+                $crate::channel::open_single(mem, mode, capacity, $role, $claim)
+            },
+            ring: $ring;
+            object_len { $(#[$object_len])* }
+            create { $(#[$create])* }
+            open {
+                /// Opens the existing channel `name` and claims this end
+                /// ([`CoreError::RoleTaken`] if another endpoint holds it; see
+                /// [`take_over`](Self::take_over) for a dead holder).
+            }
+            take_over {
+                /// Opens the existing channel `name` and claims this end, taking it
+                /// over if its recorded holder is a dead process (checked by pid
+                /// and start time). The new endpoint resumes at the published
+                /// position. [`CoreError::RoleTaken`] if the holder lives.
+            }
+            init_on { $(#[$init_on])* }
+            attach {
+                /// Attaches to the channel in `mem` (validating header, sizes and
+                /// liveness block) and claims this end.
+            }
+            memory {
+                /// The memory the channel lives in (to pass a memfd on, to flush a
+                /// file).
+            }
+            peer_gone {
+                /// `Some(error)` ([`Error::PeerGone`]) if the other end was opened
+                /// once and has since closed or died; `None` while it lives or
+                /// before it first came. Reads `/proc` for a recorded peer.
+            }
+        }
+    };
+}
+pub(crate) use single_constructors;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::{bytes, core_region_len, mpmc, mpsc_bytes, spsc};
+    use crate::shm::Memfd;
+
+    /// The slots per side that the liveness block of a channel records.
+    fn recorded_slots(mem: &Memory) -> Option<u32> {
+        let core_len = core_region_len(&mem.inspect().ok()?)?;
+        block_of(mem, core_len, 0).ok()?.recorded_slots()
+    }
+
+    /// A memfd for a channel object of `len` bytes.
+    fn memfd(len: Option<usize>) -> Result<Memfd> {
+        Memfd::create("setup-test", len.expect("a capacity the ring takes"))
+    }
+
+    /// Each kind's liveness block records the slots of the liveness docs'
+    /// table (1 for the SPSC kinds, `MAX_ENDPOINTS` for the others): a peer
+    /// from another release validates the block against it.
+    #[test]
+    fn each_kind_records_its_slots_per_side() -> Result<()> {
+        let tx = spsc::Sender::<u64>::init_on(memfd(spsc::Sender::<u64>::object_len(64))?, 64)?;
+        assert_eq!(recorded_slots(tx.memory()), Some(1));
+        let tx = bytes::Sender::init_on(memfd(bytes::Sender::object_len(4096))?, 4096)?;
+        assert_eq!(recorded_slots(tx.memory()), Some(1));
+        let tx = mpmc::Sender::<u64>::init_on(memfd(mpmc::Sender::<u64>::object_len(64))?, 64)?;
+        assert_eq!(recorded_slots(tx.memory()), Some(MAX_ENDPOINTS));
+        let len = mpsc_bytes::Sender::object_len(4096);
+        let tx = mpsc_bytes::Sender::init_on(memfd(len)?, 4096)?;
+        assert_eq!(recorded_slots(tx.memory()), Some(MAX_ENDPOINTS));
+        Ok(())
+    }
+}

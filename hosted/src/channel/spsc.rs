@@ -23,22 +23,19 @@ use std::time::Duration;
 
 use ipckit_core::Pod;
 use ipckit_core::Role;
-use ipckit_core::spsc::{Consumer, Options, Producer, Ring};
+use ipckit_core::spsc::{Consumer, Producer, Ring};
 
 use super::liveness::Membership;
-use super::{Memory, blocking, core_ring, endpoint_constructors, notifier, open_single};
+use super::{Memory, blocking, notifier, single_constructors};
 use crate::error::Result;
 #[cfg(doc)]
 use crate::error::{CoreError, Error};
 use crate::futex::Futex;
 
-core_ring!(single [T: Pod] Ring<'static, T>, Spsc, Options);
-
 macro_rules! constructors {
     ($role:expr, $claim:expr) => {
-        endpoint_constructors! {
-            open: |mem, mode, capacity| open_single(mem, mode, capacity, $role, $claim),
-            ring: Ring<T>;
+        single_constructors! {
+            role: $role, claim: $claim, ring: Ring<T>;
             object_len {
                 /// The length of a channel object for `capacity` items (the core
                 /// ring, padding, the liveness block): what a [`Memfd`] or
@@ -54,17 +51,6 @@ macro_rules! constructors {
                 /// with room for `capacity` items (a power of two), and claims this
                 /// end.
             }
-            open {
-                /// Opens the existing channel `name` and claims this end
-                /// ([`CoreError::RoleTaken`] if another endpoint holds it; see
-                /// [`take_over`](Self::take_over) for a dead holder).
-            }
-            take_over {
-                /// Opens the existing channel `name` and claims this end, taking it
-                /// over if its recorded holder is a dead process (checked by pid
-                /// and start time). The new endpoint resumes at the published
-                /// position. [`CoreError::RoleTaken`] if the holder lives.
-            }
             init_on {
                 /// Creates a channel of `capacity` items on fresh, zeroed `mem` of
                 /// at least [`object_len`](Self::object_len) bytes (a [`Memfd`] to
@@ -72,19 +58,6 @@ macro_rules! constructors {
                 ///
                 /// [`Memfd`]: crate::shm::Memfd
                 /// [`MappedFile`]: crate::shm::MappedFile
-            }
-            attach {
-                /// Attaches to the channel in `mem` (validating header, sizes and
-                /// liveness block) and claims this end.
-            }
-            memory {
-                /// The memory the channel lives in (to pass a memfd on, to flush a
-                /// file).
-            }
-            peer_gone {
-                /// `Some(error)` ([`Error::PeerGone`]) if the other end was opened
-                /// once and has since closed or died; `None` while it lives or
-                /// before it first came. Reads `/proc` for a recorded peer.
             }
         }
 
