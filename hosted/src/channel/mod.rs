@@ -285,6 +285,18 @@ pub fn check_name(name: &str) -> Result<ShmName> {
     Ok(valid)
 }
 
+/// What one look for dead peers' leftovers between two slices of
+/// [`blocking_recovering`] did.
+pub(crate) enum Look<R> {
+    /// Nothing to recover (or not yet: a live endpoint's claim).
+    Nothing,
+    /// A dead endpoint's leftover recovered: try again at once.
+    Recovered,
+    /// The recovery found what the call waits for (an MPMC hole turned out
+    /// published): the result.
+    Item(R),
+}
+
 /// Runs a blocking core call in slices of [`LIVENESS_SLICE`], checking
 /// `gone` between slices; after `gone` reports, one last non-waiting
 /// attempt (so queued items are delivered first), then the error.
@@ -293,23 +305,54 @@ pub(crate) fn blocking<R>(
     mut op: impl FnMut(Option<Duration>) -> ipckit_core::Result<R>,
     gone: impl Fn() -> Option<Error>,
 ) -> Result<R> {
+    blocking_recovering(
+        &mut (),
+        timeout,
+        |_, t| op(t),
+        |_| gone(),
+        |_, _| Ok(Look::Nothing),
+    )
+}
+
+/// The one blocking loop of the channels: [`blocking`], and between slices
+/// `recover` looks for what dead peers left behind (told whether every peer
+/// is gone). `end` is what the three closures work on (the call's
+/// endpoint), so that each can borrow it mutably in turn.
+pub(crate) fn blocking_recovering<S, R>(
+    end: &mut S,
+    timeout: Option<Duration>,
+    mut op: impl FnMut(&mut S, Option<Duration>) -> ipckit_core::Result<R>,
+    gone: impl Fn(&S) -> Option<Error>,
+    mut recover: impl FnMut(&mut S, bool) -> Result<Look<R>>,
+) -> Result<R> {
     let deadline = timeout.map(|t| monotonic_now().saturating_add(t));
+    let expired = || deadline.is_some_and(|d| monotonic_now() >= d);
     loop {
         let slice = match deadline {
             None => LIVENESS_SLICE,
             Some(d) => d.saturating_sub(monotonic_now()).min(LIVENESS_SLICE),
         };
-        match op(Some(slice)) {
+        match op(end, Some(slice)) {
             Err(CoreError::TimedOut) => {}
             other => return other.map_err(Error::from),
         }
-        if let Some(e) = gone() {
-            return match op(Some(Duration::ZERO)) {
+        // Liveness first: a claim or stall seen after every peer is gone
+        // is final.
+        let gone = gone(end);
+        match recover(end, gone.is_some())? {
+            Look::Item(v) => return Ok(v),
+            // Try again at once, unless the time is up (a peer that keeps
+            // leaving leftovers must not keep this call past its timeout).
+            Look::Recovered if !expired() => continue,
+            Look::Recovered | Look::Nothing => {}
+        }
+        if let Some(e) = gone {
+            return match op(end, Some(Duration::ZERO)) {
                 Err(CoreError::TimedOut) => Err(e),
                 other => other.map_err(Error::from),
             };
         }
-        if deadline.is_some_and(|d| monotonic_now() >= d) {
+        if expired() {
             return Err(Error::TimedOut);
         }
     }

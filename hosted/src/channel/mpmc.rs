@@ -76,12 +76,16 @@ use ipckit_core::intent::{Attribution, Intent};
 use ipckit_core::mpmc::{Consumer, Producer, Recoveries, Ring, Skip};
 
 #[cfg(doc)]
+use super::LIVENESS_SLICE;
+#[cfg(doc)]
 use super::liveness::MAX_ENDPOINTS;
 use super::liveness::{Block, Membership};
 use super::unplaced::set_up;
-use super::{LIVENESS_SLICE, Memory, Mode, endpoint_constructors, notifier};
-use crate::error::{CoreError, Error, Result};
-use crate::futex::{Futex, monotonic_now};
+use super::{Look, Memory, Mode, blocking_recovering, endpoint_constructors, notifier};
+use crate::error::Result;
+#[cfg(doc)]
+use crate::error::{CoreError, Error};
+use crate::futex::Futex;
 
 /// The most holes one look skips (each skip moves `head` on; this only
 /// bounds the work a hostile peer can make one call do).
@@ -119,58 +123,6 @@ struct Tx<T: Pod> {
 struct Rx<T: Pod> {
     end: Consumer<'static, T, Futex>,
     held: Cell<Option<T>>,
-}
-
-/// What one look at the ring's stall did.
-enum Look<R> {
-    /// Nothing to recover (or not yet: a live endpoint's claim).
-    Nothing,
-    /// A dead endpoint's claim recovered: try again at once.
-    Recovered,
-    /// A hole turned out published: this item was taken.
-    Item(R),
-}
-
-/// Runs a blocking core call in slices of [`LIVENESS_SLICE`]; between
-/// slices, `recover` recovers dead endpoints' claims (told whether every
-/// peer is gone), then `gone` is reported after one last non-waiting
-/// attempt (so queued items are delivered first).
-fn blocking<R>(
-    timeout: Option<Duration>,
-    mut op: impl FnMut(Option<Duration>) -> ipckit_core::Result<R>,
-    gone: impl Fn() -> Option<Error>,
-    mut recover: impl FnMut(bool) -> Result<Look<R>>,
-) -> Result<R> {
-    let deadline = timeout.map(|t| monotonic_now().saturating_add(t));
-    loop {
-        let slice = match deadline {
-            None => LIVENESS_SLICE,
-            Some(d) => d.saturating_sub(monotonic_now()).min(LIVENESS_SLICE),
-        };
-        match op(Some(slice)) {
-            Err(CoreError::TimedOut) => {}
-            other => return other.map_err(Error::from),
-        }
-        // Liveness first: a claim seen after every peer is gone is final.
-        let gone = gone();
-        let expired = || deadline.is_some_and(|d| monotonic_now() >= d);
-        match recover(gone.is_some())? {
-            Look::Item(v) => return Ok(v),
-            // Try again at once, unless the time is up (a peer that keeps
-            // leaving holes must not keep this call past its timeout).
-            Look::Recovered if !expired() => continue,
-            Look::Recovered | Look::Nothing => {}
-        }
-        if let Some(e) = gone {
-            return match op(Some(Duration::ZERO)) {
-                Err(CoreError::TimedOut) => Err(e),
-                other => other.map_err(Error::from),
-            };
-        }
-        if expired() {
-            return Err(Error::TimedOut);
-        }
-    }
 }
 
 /// Skips holes at the front of the ring whose claims only dead or closed
@@ -322,11 +274,12 @@ impl<T: Pod> Sender<T> {
 
     /// [`send`](Self::send), waiting at most `timeout`.
     pub fn send_timeout(&self, value: T, timeout: Option<Duration>) -> Result<()> {
-        blocking(
+        blocking_recovering(
+            &mut (),
             timeout,
-            |t| self.end.end.push_timeout(value, t),
-            || self.member.peer_gone(),
-            |_| {
+            |_, t| self.end.end.push_timeout(value, t),
+            |_| self.member.peer_gone(),
+            |_, _| {
                 Ok(match release_dead(&self.end, self.member.block())? {
                     true => Look::Recovered,
                     false => Look::Nothing,
@@ -410,11 +363,12 @@ impl<T: Pod> Receiver<T> {
         if let Some(v) = self.end.held.take() {
             return Ok(v);
         }
-        blocking(
+        blocking_recovering(
+            &mut (),
             timeout,
-            |t| self.end.end.pop_timeout(t),
-            || self.member.peer_gone(),
-            |no_sender| {
+            |_, t| self.end.end.pop_timeout(t),
+            |_| self.member.peer_gone(),
+            |_, no_sender| {
                 Ok(
                     match skip_dead(&self.end, self.member.block(), no_sender)? {
                         (_, Some(v)) => Look::Item(v),

@@ -106,14 +106,19 @@ use ipckit_core::frame::mpsc::{Consumer, Grant, Producer, Ring, Skipped, Stall};
 use ipckit_core::intent::Attribution;
 
 #[cfg(doc)]
+use super::LIVENESS_SLICE;
+#[cfg(doc)]
 use super::liveness::MAX_ENDPOINTS;
 use super::liveness::{Block, Membership};
 use super::unplaced::set_up;
 use super::{
-    LIVENESS_SLICE, Memory, Mode, blocking, claim_single, endpoint_constructors, notifier,
+    Look, Memory, Mode, blocking, blocking_recovering, claim_single, endpoint_constructors,
+    notifier,
 };
-use crate::error::{CoreError, Error, Result};
-use crate::futex::{Futex, monotonic_now};
+use crate::error::Result;
+#[cfg(doc)]
+use crate::error::{CoreError, Error};
+use crate::futex::Futex;
 use crate::message::{MessageReceiver, MessageSender};
 
 /// The most stalled records one look skips (each skip moves `head` on, so
@@ -447,36 +452,20 @@ impl Receiver {
     /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit):
     /// [`Error::TimedOut`].
     pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
-        let deadline = timeout.map(|t| monotonic_now().saturating_add(t));
-        loop {
-            let slice = match deadline {
-                None => LIVENESS_SLICE,
-                Some(d) => d.saturating_sub(monotonic_now()).min(LIVENESS_SLICE),
-            };
-            match self.end.recv_timeout(buf, Some(slice)) {
-                Err(CoreError::TimedOut) => {}
-                other => return other.map_err(Error::from),
-            }
-            // Liveness first: a stall seen after every sender is gone is
-            // final, and so is an empty ring with no stall.
-            let gone = self.member.peer_gone();
-            let expired = || deadline.is_some_and(|d| monotonic_now() >= d);
-            // Try again at once after a skip, unless the time is up (a
-            // sender that keeps abandoning records must not keep this call
-            // past its timeout).
-            if skip_abandoned(&mut self.end, self.member.block())? > 0 && !expired() {
-                continue;
-            }
-            if let Some(e) = gone {
-                return match self.end.try_recv(buf) {
-                    Err(CoreError::Empty) => Err(e),
-                    other => other.map_err(Error::from),
-                };
-            }
-            if expired() {
-                return Err(Error::TimedOut);
-            }
-        }
+        // Between slices: skip the records of senders that died writing
+        // them (a stall seen after every sender is gone is final).
+        blocking_recovering(
+            self,
+            timeout,
+            |rx, t| rx.end.recv_timeout(buf, t),
+            |rx| rx.member.peer_gone(),
+            |rx, _| {
+                Ok(match skip_abandoned(&mut rx.end, rx.member.block())? {
+                    0 => Look::Nothing,
+                    _ => Look::Recovered,
+                })
+            },
+        )
     }
 
     /// The record that holds the receiver up, if any: claimed at the front
