@@ -139,7 +139,7 @@ pub const OUTCOME_NAMES: [&str; 17] = [
     "Corrupted",
     "PeerGone",
     "BufferTooSmall",
-    "FrameTooLarge",
+    "FrameTooLarge/OutOfRange",
     "RoleTaken",
     "NotInitialized",
     "BadHeader",
@@ -169,7 +169,7 @@ pub fn classify<R>(r: &Result<R, Error>) -> usize {
         Error::Core(_) | Error::Channel { .. } => match e.core().expect("a core error") {
             CoreError::Corrupted(_) => 4,
             CoreError::BufferTooSmall { .. } => 6,
-            CoreError::FrameTooLarge { .. } => 7,
+            CoreError::FrameTooLarge { .. } | CoreError::OutOfRange { .. } => 7,
             CoreError::RoleTaken(_) => 8,
             CoreError::NotInitialized => 9,
             CoreError::BadMagic
