@@ -61,7 +61,6 @@ impl Word {
     }
 
     /// The byte offset from the region base, for the layout assertions.
-    #[cfg_attr(ipckit_loom, allow(dead_code))]
     pub(crate) const fn offset(self) -> usize {
         LINE * (1 + self.line) + 4 * self.index
     }

@@ -46,7 +46,6 @@ pub(crate) mod bytes;
 mod claim;
 mod control;
 mod options;
-#[cfg(not(ipckit_loom))]
 mod owned;
 mod placed;
 #[cfg(all(test, not(ipckit_loom)))]
@@ -55,7 +54,6 @@ mod tests;
 pub(crate) use claim::Claim;
 pub use control::{Block, Control, Word};
 pub use options::Options;
-#[cfg(not(ipckit_loom))]
 pub use owned::Owned;
 pub use placed::Placed;
 

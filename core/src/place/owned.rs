@@ -5,7 +5,6 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 use super::{Layout, Placed};
-use crate::region::Header;
 
 /// A ring of layout `L` with a data area of `N` units, owning its memory:
 /// no region to size, no `init` to call. `new` is `const`, so the ring can
@@ -29,6 +28,9 @@ pub struct Owned<L: Layout, const N: usize> {
 // only touched under the ring's protocol, through the endpoints.
 unsafe impl<L: Layout + Send, const N: usize> Sync for Owned<L, N> {}
 
+/// The compile-time placement: not under loom, whose atomics are not
+/// plain bytes.
+#[cfg(not(ipckit_loom))]
 impl<L: Layout, const N: usize> Owned<L, N> {
     /// The ring, empty, its waiters spinning.
     pub const fn new() -> Self {
@@ -47,18 +49,30 @@ impl<L: Layout, const N: usize> Owned<L, N> {
             panic!("invalid capacity");
         }
         let flags = super::Options::new(0).waking(wakes).flags();
-        let header = Header::published(L::KIND, element, N as u32, L::DATA_OFFSET as u32, flags);
+        let header = crate::region::Header::published(
+            L::KIND,
+            element,
+            N as u32,
+            L::DATA_OFFSET as u32,
+            flags,
+        );
         // SAFETY: the control block and the units are atomics and cells of
         // plain data (the `Layout` contract), for which all-zero bytes are
         // a valid value.
         let mut ring: Self = unsafe { core::mem::zeroed() };
         // SAFETY: every control block starts with its header (`Block`), at
         // offset 0 of this `repr(C)` struct.
-        unsafe { (&raw mut ring).cast::<Header>().write(header) };
+        unsafe {
+            (&raw mut ring)
+                .cast::<crate::region::Header>()
+                .write(header)
+        };
         ring.wakes = wakes;
         ring
     }
+}
 
+impl<L: Layout, const N: usize> Owned<L, N> {
     /// The handle of the ring, from which its endpoints are claimed.
     pub fn ring(&self) -> Placed<'_, L> {
         // SAFETY: the control block and `N` units live as long as `self`;
@@ -74,6 +88,7 @@ impl<L: Layout, const N: usize> Owned<L, N> {
     }
 }
 
+#[cfg(not(ipckit_loom))]
 impl<L: Layout, const N: usize> Default for Owned<L, N> {
     fn default() -> Self {
         Self::new()

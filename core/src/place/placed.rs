@@ -157,8 +157,7 @@ impl<'a, L: Layout> Placed<'a, L> {
     /// valid for `'a`, checked as `attach` checks a region.
     ///
     /// [`Owned`]: super::Owned
-    #[cfg(not(ipckit_loom))]
-    pub(crate) const unsafe fn on_parts(
+    pub(crate) unsafe fn on_parts(
         control: NonNull<L::Control>,
         data: NonNull<L::Unit>,
         capacity: u32,
@@ -169,6 +168,8 @@ impl<'a, L: Layout> Placed<'a, L> {
             data,
             capacity,
             wakes,
+            #[cfg(ipckit_loom)]
+            backing: std::sync::Arc::new(()),
             _memory: PhantomData,
         }
     }

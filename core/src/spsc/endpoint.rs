@@ -33,7 +33,6 @@ pub(crate) const CONSUMER_CLAIM: Word = Word::at(1, 1);
 /// Set by a producer about to sleep on `head`.
 pub(crate) const PRODUCER_WAITING: Word = Word::at(1, 2);
 
-#[cfg(not(ipckit_loom))]
 const _: () = {
     assert!(TAIL.offset() == 128);
     assert!(PRODUCER_CLAIM.offset() == 132);
@@ -133,7 +132,6 @@ impl<'a, L: SpscLayout> Placed<'a, L> {
     }
 }
 
-#[cfg(not(ipckit_loom))]
 impl<L: SpscLayout, const CAP: usize> crate::place::Owned<L, CAP> {
     /// Claims the producer role; see [`Placed::producer`].
     pub fn producer(&self) -> Result<Endpoint<'_, L, Spin, true>> {

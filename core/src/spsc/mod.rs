@@ -202,7 +202,6 @@ pub type Ring<'a, T> = Placed<'a, Slots<T>>;
 /// `static` (the [example](self#where-a-ring-lives)); an `N` that is not a
 /// power of two fails to compile. Its methods are those of
 /// [`Owned`](place::Owned).
-#[cfg(not(ipckit_loom))]
 pub type StaticRing<T, const N: usize> = place::Owned<Slots<T>, N>;
 
 /// The writing end of an SPSC ring; see [`Producer::try_push`].
@@ -255,5 +254,5 @@ impl<T, N, const P: bool> Endpoint<'_, Slots<T>, N, P> {
     }
 }
 
-#[cfg(all(test, not(ipckit_loom)))]
+#[cfg(test)]
 mod tests;

@@ -151,7 +151,6 @@ pub type Ring<'a> = Placed<'a, Frames>;
 
 /// An SPSC frame ring with a data area of `N` bytes that owns its memory,
 /// usable in a `static` (the [example](self#example)).
-#[cfg(not(ipckit_loom))]
 pub type StaticRing<const N: usize> = place::Owned<Frames, N>;
 
 /// The writing end of an SPSC frame ring; see [`Producer::try_grant`].
@@ -230,5 +229,5 @@ impl<N, const P: bool> Endpoint<'_, Frames, N, P> {
     }
 }
 
-#[cfg(all(test, not(ipckit_loom)))]
+#[cfg(test)]
 mod tests;
