@@ -105,6 +105,18 @@ pub trait Layout: sealed::Sealed + Sized {
     /// Writes the control words (and any data) of a fresh ring as `options`
     /// say; the layer writes the header before and publishes it after.
     fn init_words(control: &Self::Control, data: *const Self::Unit, options: &Options);
+
+    /// Clears a data area of `capacity` units that may hold stale bytes (a
+    /// region only its creator can see), for a ring whose fresh data must
+    /// read zero (the MPSC frame ring's record headers). Called after
+    /// [`init_words`](Self::init_words); a shared region is fresh memory
+    /// and is left alone. Nothing by default.
+    ///
+    /// # Safety
+    /// `data` points to `capacity` units that nobody else can see.
+    unsafe fn clear_data(data: *mut Self::Unit, capacity: u32) {
+        let _ = (data, capacity);
+    }
 }
 
 /// A [`Layout`] whose producer and consumer roles are each held by one
@@ -116,9 +128,25 @@ pub trait SingleRoles: Layout {
     const CONSUMER_CLAIM: Word;
 }
 
+/// A [`Layout`] whose consumer role alone is held by one endpoint at a time
+/// (many producers, one consumer: the MPSC frame ring); every
+/// [`SingleRoles`] layout is one. The ring gets `release_consumer_claim`.
+pub trait SingleConsumer: Layout {
+    /// The consumer's claim word (0 free, 1 taken).
+    const CONSUMER_CLAIM: Word;
+}
+
+impl<L: SingleRoles> SingleConsumer for L {
+    const CONSUMER_CLAIM: Word = <L as SingleRoles>::CONSUMER_CLAIM;
+}
+
 /// A unit of a data area that the loom placement can build.
 #[cfg(ipckit_loom)]
 pub trait Modelled: 'static {
+    /// Units of capacity one modelled unit stands for: 1, or 8 for the
+    /// 8-byte units of a record area (`records`).
+    const COVERS: usize = 1;
+
     /// A zero unit.
     fn modelled() -> Self;
 }
