@@ -58,11 +58,6 @@ pub mod spsc;
 
 use crate::error::{Error, Result};
 
-/// The grain of an MPSC data area (see the records section): aligned `u32`
-/// words, as the length words that producers compare-and-swap.
-#[cfg(all(ipckit_cas, not(ipckit_loom)))]
-pub(crate) const MPSC_GRAIN: crate::sync::Grain = crate::sync::Grain::U32;
-
 /// Every record header and payload starts at a multiple of this many bytes
 /// from the start of the data area.
 pub const RECORD_ALIGN: u32 = 8;

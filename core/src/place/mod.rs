@@ -35,10 +35,15 @@
 //! 4. A role held by one endpoint at a time implements [`SingleRoles`] (its
 //!    claim words): the endpoint holds a `Claim` guard (given back on drop)
 //!    and the ring gets `release_producer_claim` / `release_consumer_claim`.
+//!    A ring of many producers and one consumer implements
+//!    [`SingleConsumer`] instead (the consumer's claim only).
 //!
 //! Counters beside the indices (lost items, skipped records), several
 //! producers, or a data area of records rather than slots need nothing
 //! else from the layer: they are words and a unit type of the ring's own.
+//! A byte area whose record headers are atomics (polled by a consumer, not
+//! ordered by an index) takes its unit and accessors from `records`; a
+//! ring whose fresh data must read zero implements [`Layout::clear_data`].
 //! Anything under `cfg(ipckit_loom)` belongs here or in `sync`, never in a
 //! ring module.
 
@@ -48,6 +53,8 @@ mod control;
 mod options;
 mod owned;
 mod placed;
+#[cfg(ipckit_cas)]
+pub(crate) mod records;
 #[cfg(all(test, not(ipckit_loom)))]
 mod tests;
 
