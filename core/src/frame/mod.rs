@@ -206,7 +206,7 @@ pub const fn parse_record(word: u32, offset: u32, capacity: u32, readable: u32) 
     }
 }
 
-#[cfg(all(test, not(ipckit_loom)))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
