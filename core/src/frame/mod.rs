@@ -99,6 +99,17 @@ pub const fn max_frame_len(capacity: u32) -> Option<u32> {
     Some(capacity / 2 - RECORD_HEADER_LEN)
 }
 
+/// The exact-range rule of the grants' and read frames' `write_at` and
+/// `read_at`: `n` bytes from `offset` of a `len`-byte frame, or
+/// [`Error::OutOfRange`] (and nothing moved); nothing truncates.
+pub(crate) fn check_range(offset: usize, n: usize, len: usize) -> Result<()> {
+    let end = offset.saturating_add(n);
+    if end > len {
+        return Err(Error::OutOfRange { end, len });
+    }
+    Ok(())
+}
+
 /// The bytes a record of a `len`-byte frame occupies: header and payload,
 /// rounded up to [`RECORD_ALIGN`]. `len` must be at most [`LEN_MASK`] (every
 /// valid frame is).

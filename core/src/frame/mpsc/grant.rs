@@ -73,13 +73,7 @@ impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
     /// Copies `src` to byte `offset` of the grant: exact, so
     /// [`Error::OutOfRange`] (and nothing written) if it does not fit.
     pub fn write_at(&mut self, offset: usize, src: &[u8]) -> Result<()> {
-        let end = offset.saturating_add(src.len());
-        if end > self.len() {
-            return Err(Error::OutOfRange {
-                end,
-                len: self.len(),
-            });
-        }
+        super::super::check_range(offset, src.len(), self.len())?;
         // SAFETY: the record (header and `len` payload bytes) lies inside
         // the data area (the claim placed it before the end), this grant
         // owns it until the commit, and `offset + src.len() <= len`.

@@ -78,13 +78,7 @@ impl<N: Notify> ReadFrame<'_, '_, N> {
     /// Fills all of `dst` from byte `offset` of the frame: exact, so
     /// [`Error::OutOfRange`] (and nothing read) if the frame is shorter.
     pub fn read_at(&self, offset: usize, dst: &mut [u8]) -> Result<()> {
-        let end = offset.saturating_add(dst.len());
-        if end > self.len() {
-            return Err(Error::OutOfRange {
-                end,
-                len: self.len(),
-            });
-        }
+        super::super::check_range(offset, dst.len(), self.len())?;
         // SAFETY: `offset + dst.len() <= len`.
         unsafe { self.payload_read(offset, dst) };
         Ok(())
