@@ -48,13 +48,13 @@
 //! ring module.
 
 pub(crate) mod bytes;
+#[cfg(ipckit_cas)]
+pub(crate) mod records;
 mod claim;
 mod control;
 mod options;
 mod owned;
 mod placed;
-#[cfg(ipckit_cas)]
-pub(crate) mod records;
 #[cfg(all(test, not(ipckit_loom)))]
 mod tests;
 
