@@ -50,6 +50,7 @@
 pub(crate) mod bytes;
 #[cfg(ipckit_cas)]
 pub(crate) mod records;
+
 mod claim;
 mod control;
 mod options;
