@@ -50,7 +50,7 @@ fn fork_producer(body: impl FnOnce() -> Result<(), String>) -> Result<Child, Str
 }
 
 fn mapping(capacity: u32) -> Result<SharedMapping, String> {
-    let len = Ring::region_len(capacity).ok_or("bad capacity")?;
+    let len = Ring::region_len(capacity).map_err(|_| "bad capacity")?;
     SharedMapping::anonymous(len).map_err(|e| format!("mmap: {e}"))
 }
 

@@ -402,5 +402,5 @@ impl<B> fmt::Debug for Decoder<B> {
     }
 }
 
-#[cfg(all(test, not(ipckit_loom)))]
+#[cfg(test)]
 mod tests;

@@ -58,11 +58,6 @@ pub mod spsc;
 
 use crate::error::{Error, Result};
 
-/// The grain of an MPSC data area (see the records section): aligned `u32`
-/// words, as the length words that producers compare-and-swap.
-#[cfg(all(ipckit_cas, not(ipckit_loom)))]
-pub(crate) const MPSC_GRAIN: crate::sync::Grain = crate::sync::Grain::U32;
-
 /// Every record header and payload starts at a multiple of this many bytes
 /// from the start of the data area.
 pub const RECORD_ALIGN: u32 = 8;
@@ -102,6 +97,17 @@ pub const fn max_frame_len(capacity: u32) -> Option<u32> {
         return None;
     }
     Some(capacity / 2 - RECORD_HEADER_LEN)
+}
+
+/// The exact-range rule of the grants' and read frames' `write_at` and
+/// `read_at`: `n` bytes from `offset` of a `len`-byte frame, or
+/// [`Error::OutOfRange`] (and nothing moved); nothing truncates.
+pub(crate) fn check_range(offset: usize, n: usize, len: usize) -> Result<()> {
+    let end = offset.saturating_add(n);
+    if end > len {
+        return Err(Error::OutOfRange { end, len });
+    }
+    Ok(())
 }
 
 /// The bytes a record of a `len`-byte frame occupies: header and payload,
@@ -211,7 +217,7 @@ pub const fn parse_record(word: u32, offset: u32, capacity: u32, readable: u32) 
     }
 }
 
-#[cfg(all(test, not(ipckit_loom)))]
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -59,7 +59,7 @@
 //! # Layout (layout version 1, kind 5)
 //! | offset | width | field | meaning | written by |
 //! |-------:|------:|-------|---------|------------|
-//! | 0      | 128 B | [`Header`] | kind [`ObjectKind::FrameMpsc`], element size 1, element alignment 8, capacity (data bytes), data offset 512, flags | creator |
+//! | 0      | 128 B | [`Header`](crate::Header) | kind [`ObjectKind::FrameMpsc`], element size 1, element alignment 8, capacity (data bytes), data offset 512, flags | creator |
 //! | 128    | u32   | `tail` | next byte position to claim | producers (compare-and-swap) |
 //! | 132    | u32   | consumer waiting | event count: 1 while the consumer is about to sleep on the doorbell | consumer |
 //! | 136    | u32   | doorbell | bumped (and woken) by a producer that committed while the consumer waits | producers (add) |
@@ -234,16 +234,14 @@
 //! ```
 
 use core::fmt;
-use core::marker::PhantomData;
-use core::ptr::NonNull;
 use core::time::Duration;
 
 use super::{BUSY, PAD, RECORD_ALIGN, Record, frame_word, record_len};
 use crate::error::{Error, Result, Role};
 use crate::intent::Intent;
-#[cfg(not(ipckit_loom))]
-use crate::region::Region;
-use crate::region::{FLAG_WAKES, Header, LINE, ObjectKind, Reserved, claim, release_claim};
+pub use crate::place::Options;
+use crate::place::{self, Control, Layout, Placed, SingleConsumer, Word, records};
+use crate::region::{LINE, ObjectKind};
 use crate::sync::{AtomicU32, Ordering, fence};
 use crate::wait::{Announce, Attempt, Notify, Spin, block_on, wake_waiters};
 
@@ -269,97 +267,109 @@ pub const SCAN_PASSES: u32 = 4;
 /// The erase journal's flag on a span: the erase is a counted skip.
 const ERASE_SKIP: u32 = 1 << 31;
 
-/// The producers' line.
-#[repr(C)]
-pub(crate) struct ProducerLine {
-    pub(crate) tail: AtomicU32,
-    pub(crate) consumer_waiting: AtomicU32,
-    pub(crate) doorbell: AtomicU32,
-    _reserved: Reserved<{ LINE - 12 }>,
-}
+// The words of the control block (the layout table): the producers' line,
+// the consumer's line, the statistics line.
+/// `tail`: the next byte position to claim.
+const TAIL: Word = Word::at(0, 0);
+/// The consumer's announcement that it is about to sleep on the doorbell.
+const CONSUMER_WAITING: Word = Word::at(0, 1);
+/// Bumped (and woken) by a producer that committed while the consumer waits.
+const DOORBELL: Word = Word::at(0, 2);
+/// `head`: the next byte position to read.
+const HEAD: Word = Word::at(1, 0);
+/// The consumer claim (0 free, 1 taken).
+const CONSUMER_CLAIM: Word = Word::at(1, 1);
+/// Producers about to sleep on `head`.
+const PRODUCERS_WAITING: Word = Word::at(1, 2);
+/// The erase journal (module docs): the position of the bytes being (or
+/// last) erased ...
+const ERASING_POSITION: Word = Word::at(1, 3);
+/// ... and their number, with [`ERASE_SKIP`] for a counted skip; 0: none.
+const ERASING_SPAN: Word = Word::at(1, 4);
+/// Records of stalled producers skipped, wrapping.
+const SKIPPED_RECORDS: Word = Word::at(2, 0);
+/// Bytes of those records, a `u64` in two halves: the low half ...
+const SKIPPED_BYTES_LO: Word = Word::at(2, 1);
+/// ... and the high half.
+const SKIPPED_BYTES_HI: Word = Word::at(2, 2);
 
-/// The consumer's line.
-#[repr(C)]
-pub(crate) struct ConsumerLine {
-    pub(crate) head: AtomicU32,
-    pub(crate) claim: AtomicU32,
-    pub(crate) producers_waiting: AtomicU32,
-    /// The erase journal (module docs): the position and span of the
-    /// record being erased.
-    pub(crate) erasing: Journal,
-    _reserved: Reserved<{ LINE - 20 }>,
-}
+const _: () = {
+    assert!(TAIL.offset() == 128);
+    assert!(CONSUMER_WAITING.offset() == 132);
+    assert!(DOORBELL.offset() == 136);
+    assert!(HEAD.offset() == 256);
+    assert!(CONSUMER_CLAIM.offset() == 260);
+    assert!(PRODUCERS_WAITING.offset() == 264);
+    assert!(ERASING_POSITION.offset() == 268);
+    assert!(ERASING_SPAN.offset() == 272);
+    assert!(SKIPPED_RECORDS.offset() == 384);
+    assert!(SKIPPED_BYTES_LO.offset() == 388);
+    assert!(SKIPPED_BYTES_HI.offset() == 392);
+    assert!(4 * LINE == DATA_OFFSET);
+};
 
-/// The consumer's erase journal (module docs, "A consumer that dies
-/// mid-erase"). Written and read by the consumer role only; a successor
-/// reads what a dead holder wrote last.
-#[repr(C)]
-pub(crate) struct Journal {
-    /// The position of the bytes being (or last) erased.
-    pub(crate) position: AtomicU32,
-    /// Their number, with [`ERASE_SKIP`] for a counted skip; 0: none.
-    pub(crate) span: AtomicU32,
-}
+/// The layout of an MPSC frame ring (the [table](self#layout-layout-version-1-kind-5)):
+/// what [`Ring`] is placed by.
+pub struct Frames(());
 
-impl Journal {
-    /// An empty journal (for the loom placement).
-    #[cfg(ipckit_loom)]
-    pub(crate) fn new() -> Self {
-        Self {
-            position: AtomicU32::new(0),
-            span: AtomicU32::new(0),
+impl place::sealed::Sealed for Frames {}
+
+impl Layout for Frames {
+    const KIND: ObjectKind = ObjectKind::FrameMpsc;
+    const ELEMENT: Result<(u32, u32)> = Ok((1, RECORD_ALIGN));
+    const STRIDE: usize = 1;
+    const MIN_CAPACITY: u32 = super::MIN_CAPACITY;
+    const MAX_CAPACITY: u32 = super::MAX_CAPACITY;
+    const DATA_OFFSET: usize = DATA_OFFSET;
+    /// Records are 8-byte aligned.
+    const BASE_ALIGN: usize = RECORD_ALIGN as usize;
+    const POSITION_ALIGN: u32 = RECORD_ALIGN;
+    const ZEROED_IS_EMPTY: bool = true;
+    type Control = Control<3>;
+    type Unit = records::Unit;
+
+    fn init_words(control: &Control<3>, _: *const records::Unit, options: &Options) {
+        use place::Block;
+        let p = options.position;
+        for (word, value) in [
+            (TAIL, p),
+            (CONSUMER_WAITING, 0),
+            (DOORBELL, 0),
+            (HEAD, p),
+            (CONSUMER_CLAIM, 0),
+            (PRODUCERS_WAITING, 0),
+            (ERASING_POSITION, 0),
+            (ERASING_SPAN, 0),
+            (SKIPPED_RECORDS, 0),
+            (SKIPPED_BYTES_LO, 0),
+            (SKIPPED_BYTES_HI, 0),
+        ] {
+            control.word(word).store(value, Ordering::Relaxed);
         }
     }
 
-    /// `(position, span)` as last written.
-    pub(crate) fn read(&self) -> (u32, u32) {
-        (
-            self.position.load(Ordering::Relaxed),
-            self.span.load(Ordering::Relaxed),
-        )
+    /// Every header of the first lap must read "not written".
+    unsafe fn clear_data(data: *mut records::Unit, capacity: u32) {
+        // SAFETY: the whole area, ours alone (the caller's contract).
+        unsafe { records::zero(data, 0, capacity) }
     }
 }
 
-/// What the consumer skipped.
-#[repr(C)]
-pub(crate) struct StatsLine {
-    pub(crate) skipped_records: AtomicU32,
-    pub(crate) skipped_bytes_lo: AtomicU32,
-    pub(crate) skipped_bytes_hi: AtomicU32,
-    _reserved: Reserved<{ LINE - 12 }>,
+impl SingleConsumer for Frames {
+    const CONSUMER_CLAIM: Word = CONSUMER_CLAIM;
 }
 
-/// Everything of an MPSC frame region before the data area.
-#[repr(C)]
-pub(crate) struct Control {
-    pub(crate) header: Header,
-    pub(crate) producer: ProducerLine,
-    pub(crate) consumer: ConsumerLine,
-    pub(crate) stats: StatsLine,
-}
+/// An MPSC frame ring placed on a region: the handle from which any number
+/// of [`Producer`]s and the one [`Consumer`] are made ([example](self#example-two-producer-threads-one-consumer)).
+/// Cheap to clone; its methods are those of [`Placed`]. After a consumer
+/// was killed, `release_consumer_claim` lets the next one finish its erase
+/// (module docs, "A consumer that dies mid-erase"); producers never wait
+/// for a consumer claim.
+pub type Ring<'a> = Placed<'a, Frames>;
 
-#[cfg(not(ipckit_loom))]
-const _: () = {
-    use core::mem::{align_of, offset_of, size_of};
-    assert!(offset_of!(Control, header) == 0);
-    assert!(offset_of!(Control, producer) + offset_of!(ProducerLine, tail) == 128);
-    assert!(offset_of!(Control, producer) + offset_of!(ProducerLine, consumer_waiting) == 132);
-    assert!(offset_of!(Control, producer) + offset_of!(ProducerLine, doorbell) == 136);
-    assert!(offset_of!(Control, consumer) + offset_of!(ConsumerLine, head) == 256);
-    assert!(offset_of!(Control, consumer) + offset_of!(ConsumerLine, claim) == 260);
-    assert!(offset_of!(Control, consumer) + offset_of!(ConsumerLine, producers_waiting) == 264);
-    assert!(offset_of!(Control, consumer) + offset_of!(ConsumerLine, erasing) == 268);
-    assert!(offset_of!(Control, stats) + offset_of!(StatsLine, skipped_records) == 384);
-    assert!(offset_of!(Control, stats) + offset_of!(StatsLine, skipped_bytes_lo) == 388);
-    assert!(offset_of!(Control, stats) + offset_of!(StatsLine, skipped_bytes_hi) == 392);
-    assert!(size_of::<Control>() == DATA_OFFSET);
-    assert!(align_of::<Control>() == 4);
-};
-
-/// `true` for a capacity this ring supports.
-const fn capacity_ok(capacity: u32) -> bool {
-    super::max_frame_len(capacity).is_some()
-}
+/// An MPSC frame ring with a data area of `N` bytes that owns its memory,
+/// usable in a `static`.
+pub type StaticRing<const N: usize> = place::Owned<Frames, N>;
 
 /// A `usize` length as a `u32` for [`Error::FrameTooLarge`].
 fn len_u32(len: usize) -> u32 {
@@ -367,61 +377,13 @@ fn len_u32(len: usize) -> u32 {
 }
 
 // ---------------------------------------------------------------------------
-// Options.
-
-/// How a ring is created: capacity, start position and wake mode.
-///
-/// ```
-/// use ipckit_core::{frame::mpsc, AlignedBytes, Region};
-///
-/// let mut bytes = AlignedBytes::<1024>::new();
-/// let options = mpsc::Options::new(256).start_at(u32::MAX - 63).waking(false);
-/// let ring = mpsc::Ring::init_with(Region::from_slice(&mut bytes[..]), options)?;
-/// assert_eq!(ring.capacity(), 256);
-/// # Ok::<(), ipckit_core::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Options {
-    capacity: u32,
-    position: u32,
-    wakes: bool,
-}
-
-impl Options {
-    /// A ring of `capacity` data bytes (a power of two in
-    /// [`MIN_CAPACITY`](crate::frame::MIN_CAPACITY)`..=`[`MAX_CAPACITY`](crate::frame::MAX_CAPACITY)), positions starting at 0,
-    /// spinning waiters.
-    pub const fn new(capacity: u32) -> Self {
-        Self {
-            capacity,
-            position: 0,
-            wakes: false,
-        }
-    }
-
-    /// Starts `tail` and `head` at byte position `position`, which must be a
-    /// multiple of [`RECORD_ALIGN`] (`init` refuses others with
-    /// [`Error::InvalidCapacity`]). Tests start next to `u32::MAX`.
-    pub const fn start_at(self, position: u32) -> Self {
-        Self { position, ..self }
-    }
-
-    /// `true`: waiters sleep (futex, RTOS) and endpoints must use a waking
-    /// [`Notify`]; `false` (the default): waiters spin.
-    pub const fn waking(self, wakes: bool) -> Self {
-        Self { wakes, ..self }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The parts: the ring handle (`ring`), producers (`producer`) and their
-// grants (`grant`), the consumer (`consumer`), its journaled erase
-// (`erase`), stalled records and skips (`stall`), frames read in place
-// (`read_frame`), the data area's accessors (`data`). This file keeps the
-// layout they share.
+// The parts: the ring's endpoints and doorbell (`ring`), producers
+// (`producer`) and their grants (`grant`), the consumer (`consumer`), its
+// journaled erase (`erase`), stalled records and skips (`stall`), frames
+// read in place (`read_frame`). This file keeps the layout they share; the
+// data area's accessors are the placement layer's record area.
 
 mod consumer;
-mod data;
 mod erase;
 mod grant;
 mod producer;
@@ -431,21 +393,17 @@ mod stall;
 
 pub use consumer::Consumer;
 use consumer::{Ready, Scan, Step};
-use data::Data;
-#[cfg(ipckit_loom)]
-use data::Unit;
 pub use grant::Grant;
 use producer::Claim;
 pub use producer::Producer;
 pub use read_frame::ReadFrame;
-pub use ring::Ring;
 #[cfg(test)]
 use stall::scan_words;
 pub use stall::{Skipped, Stall};
 
-#[cfg(all(test, not(ipckit_loom)))]
+#[cfg(test)]
 mod api_tests;
-#[cfg(all(test, not(ipckit_loom)))]
+#[cfg(test)]
 mod crash_tests;
-#[cfg(all(test, not(ipckit_loom)))]
+#[cfg(test)]
 mod tests;

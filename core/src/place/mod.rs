@@ -35,14 +35,22 @@
 //! 4. A role held by one endpoint at a time implements [`SingleRoles`] (its
 //!    claim words): the endpoint holds a `Claim` guard (given back on drop)
 //!    and the ring gets `release_producer_claim` / `release_consumer_claim`.
+//!    A ring of many producers and one consumer implements
+//!    [`SingleConsumer`] instead (the consumer's claim only).
 //!
 //! Counters beside the indices (lost items, skipped records), several
 //! producers, or a data area of records rather than slots need nothing
 //! else from the layer: they are words and a unit type of the ring's own.
+//! A byte area whose record headers are atomics (polled by a consumer, not
+//! ordered by an index) takes its unit and accessors from `records`; a
+//! ring whose fresh data must read zero implements [`Layout::clear_data`].
 //! Anything under `cfg(ipckit_loom)` belongs here or in `sync`, never in a
 //! ring module.
 
 pub(crate) mod bytes;
+#[cfg(ipckit_cas)]
+pub(crate) mod records;
+
 mod claim;
 mod control;
 mod options;
@@ -105,6 +113,18 @@ pub trait Layout: sealed::Sealed + Sized {
     /// Writes the control words (and any data) of a fresh ring as `options`
     /// say; the layer writes the header before and publishes it after.
     fn init_words(control: &Self::Control, data: *const Self::Unit, options: &Options);
+
+    /// Clears a data area of `capacity` units that may hold stale bytes (a
+    /// region only its creator can see), for a ring whose fresh data must
+    /// read zero (the MPSC frame ring's record headers). Called after
+    /// [`init_words`](Self::init_words); a shared region is fresh memory
+    /// and is left alone. Nothing by default.
+    ///
+    /// # Safety
+    /// `data` points to `capacity` units that nobody else can see.
+    unsafe fn clear_data(data: *mut Self::Unit, capacity: u32) {
+        let _ = (data, capacity);
+    }
 }
 
 /// A [`Layout`] whose producer and consumer roles are each held by one
@@ -116,9 +136,25 @@ pub trait SingleRoles: Layout {
     const CONSUMER_CLAIM: Word;
 }
 
+/// A [`Layout`] whose consumer role alone is held by one endpoint at a time
+/// (many producers, one consumer: the MPSC frame ring); every
+/// [`SingleRoles`] layout is one. The ring gets `release_consumer_claim`.
+pub trait SingleConsumer: Layout {
+    /// The consumer's claim word (0 free, 1 taken).
+    const CONSUMER_CLAIM: Word;
+}
+
+impl<L: SingleRoles> SingleConsumer for L {
+    const CONSUMER_CLAIM: Word = <L as SingleRoles>::CONSUMER_CLAIM;
+}
+
 /// A unit of a data area that the loom placement can build.
 #[cfg(ipckit_loom)]
 pub trait Modelled: 'static {
+    /// Units of capacity one modelled unit stands for: 1, or 8 for the
+    /// 8-byte units of a record area (`records`).
+    const COVERS: usize = 1;
+
     /// A zero unit.
     fn modelled() -> Self;
 }

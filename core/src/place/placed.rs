@@ -5,7 +5,7 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use super::{Block, Claim, Layout, Options, SingleRoles, Word};
+use super::{Block, Claim, Layout, Options, SingleConsumer, SingleRoles, Word};
 use crate::error::{Error, Result, Role};
 #[cfg(not(ipckit_loom))]
 use crate::region::{FLAG_WAKES, Region};
@@ -104,7 +104,10 @@ impl<'a, L: Layout> Placed<'a, L> {
         super::check_region::<L>(&region, &options)?;
         let exclusive = region.is_exclusive();
         let ring = Self::on_region(region, options.capacity, options.wakes);
-        ring.write_fresh(exclusive, &options)?;
+        // A region only we can see may hold old bytes: the layout clears
+        // what must read zero. A shared region is fresh memory (the
+        // `Region::from_raw` contract: zeroed).
+        ring.write_fresh(exclusive, exclusive, &options)?;
         Ok(ring)
     }
 
@@ -175,8 +178,8 @@ impl<'a, L: Layout> Placed<'a, L> {
     }
 
     /// The init protocol of [`crate::region`]: claim the header, write its
-    /// fields and the ring's words, publish.
-    fn write_fresh(&self, exclusive: bool, options: &Options) -> Result<()> {
+    /// fields and the ring's words (and clear its data if `clear`), publish.
+    fn write_fresh(&self, exclusive: bool, clear: bool, options: &Options) -> Result<()> {
         let (size, align) = L::ELEMENT?;
         let header = self.control().header();
         header.begin_init(exclusive)?;
@@ -189,6 +192,11 @@ impl<'a, L: Layout> Placed<'a, L> {
             options.flags(),
         );
         L::init_words(self.control(), self.data.as_ptr(), options);
+        if clear {
+            // SAFETY: the data area holds `capacity` units, and nobody else
+            // can see it before the header is published.
+            unsafe { L::clear_data(self.data.as_ptr(), options.capacity) };
+        }
         header.publish();
         Ok(())
     }
@@ -216,7 +224,9 @@ impl<'a, L: Layout> Placed<'a, L> {
 
         super::check_options::<L>(&options)?;
         let control = L::Control::modelled();
-        let mut data: Box<[L::Unit]> = (0..options.capacity as usize * L::STRIDE.min(1))
+        let units =
+            options.capacity as usize * L::STRIDE.min(1) / <L::Unit as super::Modelled>::COVERS;
+        let mut data: Box<[L::Unit]> = (0..units)
             .map(|_| <L::Unit as super::Modelled>::modelled())
             .collect::<Vec<_>>()
             .into_boxed_slice();
@@ -231,7 +241,8 @@ impl<'a, L: Layout> Placed<'a, L> {
             backing: std::sync::Arc::new((control, data)),
             _memory: PhantomData,
         };
-        ring.write_fresh(true, &options)?;
+        // Fresh units are zero: no clearing (fewer operations for loom).
+        ring.write_fresh(true, false, &options)?;
         Ok(ring)
     }
 
@@ -323,11 +334,15 @@ impl<L: SingleRoles> Placed<'_, L> {
     pub unsafe fn release_producer_claim(&self) {
         super::claim::release(self.word(L::PRODUCER_CLAIM));
     }
+}
 
-    /// Frees the consumer role of a holder that died holding it; see
-    /// [`release_producer_claim`](Self::release_producer_claim). The next
-    /// consumer resumes at the published position: what the dead holder
-    /// read but never released is delivered again.
+impl<L: SingleConsumer> Placed<'_, L> {
+    /// Frees the consumer role of a holder that died holding it, without
+    /// its endpoint being dropped (a killed process never runs its
+    /// destructors); deciding that the holder is dead is the caller's
+    /// business. The next consumer resumes at the published position: what
+    /// the dead holder read but never released is delivered again (the
+    /// ring's module docs say what else it finds).
     ///
     /// # Safety
     /// No consumer of this ring may be used again after this call, in any

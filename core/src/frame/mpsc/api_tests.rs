@@ -44,13 +44,43 @@ fn options_default_to_position_0_and_spinning() {
 
 #[test]
 fn ring_getters_and_region_len() {
-    assert_eq!(Ring::region_len(1024), Some(512 + 1024));
-    assert_eq!(Ring::region_len(1000), None);
+    assert_eq!(Ring::region_len(1024), Ok(512 + 1024));
+    assert_eq!(Ring::region_len(1000), Err(Error::InvalidCapacity));
     let mut bytes = Bytes::new();
     let ring = ring(&mut bytes, 512);
     assert_eq!(ring.capacity(), 512);
     assert_eq!(ring.max_frame_len(), 248);
     assert!(!ring.wakes());
+}
+
+#[test]
+fn init_clears_a_stale_data_area_of_an_exclusive_region() {
+    let mut bytes = Bytes::new();
+    bytes[..].fill(0xab);
+    let ring = ring(&mut bytes, 256);
+    let mut rx = ring.consumer().unwrap();
+    assert_eq!(rx.try_recv(&mut [0; 8]), Err(Error::Empty));
+    drop((rx, ring));
+    assert!(
+        bytes[DATA_OFFSET..DATA_OFFSET + 256]
+            .iter()
+            .all(|&b| b == 0)
+    );
+    // Beyond the ring: left alone.
+    assert_eq!(bytes[DATA_OFFSET + 256], 0xab);
+}
+
+#[test]
+fn a_static_ring_owns_its_memory() {
+    static FRAMES: StaticRing<256> = StaticRing::new();
+    let ring = FRAMES.ring();
+    assert_eq!((ring.capacity(), ring.max_frame_len()), (256, 120));
+    let (tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    tx.try_send(b"owned").unwrap();
+    let mut buf = [0; 8];
+    assert_eq!(rx.try_recv(&mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"owned");
+    assert!(ring.consumer().is_err());
 }
 
 #[test]

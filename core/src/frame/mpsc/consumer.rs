@@ -59,7 +59,8 @@ pub(super) enum Scan {
 /// # Ok::<(), Error>(())
 /// ```
 pub struct Consumer<'a, N = Spin> {
-    pub(super) ring: Ring<'a>,
+    /// The consumer role, given back on drop; holds the ring.
+    pub(super) claim: place::Claim<'a, Frames>,
     pub(super) notify: N,
     /// Our own index (the shared word is only ever stored from this copy).
     pub(super) head: u32,
@@ -71,24 +72,18 @@ pub struct Consumer<'a, N = Spin> {
 impl<N> fmt::Debug for Consumer<'_, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("frame::mpsc::Consumer")
-            .field("capacity", &self.ring.capacity)
+            .field("capacity", &self.claim.ring().capacity())
             .field("head", &self.head)
             .finish_non_exhaustive()
-    }
-}
-
-impl<N> Drop for Consumer<'_, N> {
-    fn drop(&mut self) {
-        release_claim(&self.ring.control().consumer.claim);
     }
 }
 
 impl<'a, N: Notify> Consumer<'a, N> {
     /// Reloads `tail` and returns the published bytes from `head`.
     pub(super) fn refresh_tail(&mut self) -> Result<u32> {
-        let tail = self.ring.control().producer.tail.load(Ordering::Acquire);
+        let tail = self.ring().word(TAIL).load(Ordering::Acquire);
         let readable = tail.wrapping_sub(self.head);
-        if readable > self.ring.capacity || tail % RECORD_ALIGN != 0 {
+        if readable > self.ring().capacity() || tail % RECORD_ALIGN != 0 {
             return Err(Error::Corrupted(
                 "tail is not a record position within a capacity of head",
             ));
@@ -99,12 +94,12 @@ impl<'a, N: Notify> Consumer<'a, N> {
 
     pub(super) fn publish_head(&mut self, n: u32) {
         self.head = self.head.wrapping_add(n);
-        let c = self.ring.control();
-        c.consumer.head.store(self.head, Ordering::Release);
+        let ring = self.claim.ring();
+        ring.word(HEAD).store(self.head, Ordering::Release);
         wake_waiters(
             &self.notify,
-            &c.consumer.head,
-            &c.consumer.producers_waiting,
+            ring.word(HEAD),
+            ring.word(PRODUCERS_WAITING),
             true,
         );
     }
@@ -113,7 +108,7 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// capacity of them: module docs), and reports a committed frame (left
     /// in place), or why there is none.
     pub(super) fn step(&mut self) -> Result<Step> {
-        let cap = self.ring.capacity;
+        let cap = self.ring().capacity();
         // Bytes of padding and discarded records consumed by this look.
         let mut skipped = 0;
         loop {
@@ -121,7 +116,7 @@ impl<'a, N: Notify> Consumer<'a, N> {
             // Acquire: pairs with the producer's Release stores of the
             // header (busy, then committed), so the claim of `tail` and the
             // payload are visible after it.
-            let word = self.ring.data.word(off, 0).load(Ordering::Acquire);
+            let word = self.ring().record_word(off, 0).load(Ordering::Acquire);
             if word == 0 {
                 if self.cached_tail == self.head && self.refresh_tail()? == 0 {
                     return Ok(Step::Empty);
@@ -147,7 +142,7 @@ impl<'a, N: Notify> Consumer<'a, N> {
                     self.erase(total, false);
                 }
                 Record::Frame { len, total } => {
-                    let claimant = self.ring.data.word(off, 1).load(Ordering::Relaxed);
+                    let claimant = self.ring().record_word(off, 1).load(Ordering::Relaxed);
                     if claimant == DISCARDED {
                         if total > cap - skipped {
                             return Ok(Step::More);
@@ -225,16 +220,15 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// sleeps on the doorbell, a spinning one polls the header word at
     /// `head`, which changes on every write.
     fn wait_step(&mut self, timeout: Option<Duration>) -> Result<Ready> {
-        let ring = self.ring.clone();
-        let c = ring.control();
-        let mask = ring.capacity - 1;
+        let ring = self.ring().clone();
+        let mask = ring.capacity() - 1;
         let mut first = true;
         block_on(
             self,
             |s| &s.notify,
             timeout,
             Announce::Single,
-            &c.producer.consumer_waiting,
+            ring.word(CONSUMER_WAITING),
             |s| {
                 if !core::mem::take(&mut first) {
                     // The doorbell was loaded Relaxed: a producer's bump
@@ -247,10 +241,10 @@ impl<'a, N: Notify> Consumer<'a, N> {
                     // (nobody may wake us for those), only the deadline.
                     Step::More => Attempt::Again,
                     Step::Empty | Step::InProgress if N::WAKES => {
-                        Attempt::Wait(&c.producer.doorbell)
+                        Attempt::Wait(ring.word(DOORBELL))
                     }
                     Step::Empty | Step::InProgress => {
-                        Attempt::Wait(ring.data.word(s.head & mask, 0))
+                        Attempt::Wait(ring.record_word(s.head & mask, 0))
                     }
                 })
             },
@@ -324,7 +318,6 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// its erase (journal, zeroing, header word, skip count, `head`: see
     /// `erase_steps`); the caller then forgets this consumer. Returns the
     /// frame's length and whether the erase finished.
-    #[cfg(ipckit_loom)]
     #[doc(hidden)]
     pub fn recv_and_die(&mut self, buf: &mut [u8], steps: u32) -> Result<(usize, bool)> {
         let Step::Ready(frame) = self.step()? else {
@@ -335,7 +328,7 @@ impl<'a, N: Notify> Consumer<'a, N> {
             .get_mut(..len)
             .ok_or(Error::BufferTooSmall { required: len })?;
         // SAFETY: as in `copy_and_consume`.
-        unsafe { self.ring.data.copy_out(frame.off + 8, dst) };
+        unsafe { self.ring().copy_out(frame.off + 8, dst) };
         let mut taken = 0;
         let done = self.erase_steps(frame.total, false, &mut || {
             taken += 1;
@@ -351,19 +344,19 @@ impl<'a, N: Notify> Consumer<'a, N> {
         };
         // SAFETY: the committed record lies in the data area (parsed), and
         // its producer no longer writes it.
-        unsafe { self.ring.data.copy_out(frame.off + 8, dst) };
+        unsafe { self.ring().copy_out(frame.off + 8, dst) };
         self.erase(frame.total, false);
         Ok(len)
     }
 
     /// The size of the data area in bytes.
     pub fn capacity(&self) -> u32 {
-        self.ring.capacity
+        self.ring().capacity()
     }
 
     /// The largest frame this ring carries ([`Ring::max_frame_len`]).
     pub fn max_frame_len(&self) -> u32 {
-        self.ring.max_frame_len()
+        self.ring().max_frame_len()
     }
 
     /// The bytes claimed and not yet consumed: committed frames, records in
@@ -372,16 +365,16 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// peer) reads as a full ring, the capacity, and the next read that
     /// reloads `tail` reports [`Error::Corrupted`].
     pub fn pending_bytes(&self) -> usize {
-        let tail = self.ring.control().producer.tail.load(Ordering::Acquire);
+        let tail = self.ring().word(TAIL).load(Ordering::Acquire);
         let pending = tail.wrapping_sub(self.head);
-        if pending > self.ring.capacity || tail % RECORD_ALIGN != 0 {
-            return self.ring.capacity as usize;
+        if pending > self.ring().capacity() || tail % RECORD_ALIGN != 0 {
+            return self.ring().capacity() as usize;
         }
         pending as usize
     }
 
     /// The ring this consumer reads.
     pub fn ring(&self) -> &Ring<'a> {
-        &self.ring
+        self.claim.ring()
     }
 }

@@ -27,21 +27,24 @@ impl<'a, N: Notify> Consumer<'a, N> {
         skip: bool,
         go: &mut impl FnMut() -> bool,
     ) -> bool {
-        let cap = self.ring.capacity;
+        let cap = self.ring().capacity();
         let off = self.head & (cap - 1);
         let first = span.min(cap - off);
-        let journal = &self.ring.control().consumer.erasing;
         if !go() {
             return false;
         }
         // The span first: until the position follows, the journal still
         // names the previous erase, behind `head` (module docs).
         let flagged = if skip { span | ERASE_SKIP } else { span };
-        journal.span.store(flagged, Ordering::Relaxed);
+        self.ring()
+            .word(ERASING_SPAN)
+            .store(flagged, Ordering::Relaxed);
         if !go() {
             return false;
         }
-        journal.position.store(self.head, Ordering::Relaxed);
+        self.ring()
+            .word(ERASING_POSITION)
+            .store(self.head, Ordering::Relaxed);
         if !go() {
             return false;
         }
@@ -50,19 +53,19 @@ impl<'a, N: Notify> Consumer<'a, N> {
         // `span - first < cap`), multiples of 8, published and not yet
         // released (caller contract): ours until `head` moves past them.
         unsafe {
-            self.ring.data.zero_but_first_word(off);
-            self.ring.data.zero(off + 8, first - 8);
+            self.ring().zero_but_first_word(off);
+            self.ring().zero(off + 8, first - 8);
         }
         if !go() {
             return false;
         }
         // SAFETY: as above.
-        unsafe { self.ring.data.zero(0, span - first) };
+        unsafe { self.ring().zero(0, span - first) };
         if !go() {
             return false;
         }
         // Last: until now the first header word said what these bytes are.
-        self.ring.data.word(off, 0).store(0, Ordering::Relaxed);
+        self.ring().record_word(off, 0).store(0, Ordering::Relaxed);
         if skip {
             if !go() {
                 return false;
@@ -79,7 +82,9 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// Finishes the erase that a previous consumer was killed in: the
     /// journal names `head` (module docs). Runs once, at the claim.
     pub(super) fn finish_erase(&mut self) -> Result<()> {
-        let (position, journal) = self.ring.control().consumer.erasing.read();
+        let ring = self.ring();
+        let position = ring.word(ERASING_POSITION).load(Ordering::Relaxed);
+        let journal = ring.word(ERASING_SPAN).load(Ordering::Relaxed);
         let span = journal & !ERASE_SKIP;
         if position != self.head || span == 0 {
             return Ok(());
@@ -96,17 +101,14 @@ impl<'a, N: Notify> Consumer<'a, N> {
 
     /// Adds one skipped record of `bytes` to the statistics.
     fn count_skip(&self, bytes: u32) {
-        let stats = &self.ring.control().stats;
-        let records = stats.skipped_records.load(Ordering::Relaxed);
-        stats
-            .skipped_records
+        let ring = self.ring();
+        let records = ring.word(SKIPPED_RECORDS).load(Ordering::Relaxed);
+        ring.word(SKIPPED_RECORDS)
             .store(records.wrapping_add(1), Ordering::Relaxed);
         let total = self.skipped().bytes.wrapping_add(u64::from(bytes));
-        stats
-            .skipped_bytes_lo
+        ring.word(SKIPPED_BYTES_LO)
             .store(total as u32, Ordering::Relaxed);
-        stats
-            .skipped_bytes_hi
+        ring.word(SKIPPED_BYTES_HI)
             .store((total >> 32) as u32, Ordering::Relaxed);
     }
 }

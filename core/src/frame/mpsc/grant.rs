@@ -57,7 +57,7 @@ impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
 
     /// Byte offset of the record header in the data area.
     fn off(&self) -> u32 {
-        self.claim.pos & (self.producer.ring.capacity - 1)
+        self.claim.pos & (self.producer.ring.capacity() - 1)
     }
 
     /// The number of bytes granted.
@@ -73,20 +73,13 @@ impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
     /// Copies `src` to byte `offset` of the grant: exact, so
     /// [`Error::OutOfRange`] (and nothing written) if it does not fit.
     pub fn write_at(&mut self, offset: usize, src: &[u8]) -> Result<()> {
-        let end = offset.saturating_add(src.len());
-        if end > self.len() {
-            return Err(Error::OutOfRange {
-                end,
-                len: self.len(),
-            });
-        }
+        super::super::check_range(offset, src.len(), self.len())?;
         // SAFETY: the record (header and `len` payload bytes) lies inside
         // the data area (the claim placed it before the end), this grant
         // owns it until the commit, and `offset + src.len() <= len`.
         unsafe {
             self.producer
                 .ring
-                .data
                 .copy_in(self.off() + 8 + offset as u32, src)
         };
         Ok(())
@@ -103,9 +96,8 @@ impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
     /// the grant is committed or dropped. Other producers and the consumer
     /// do not touch these bytes until the commit; a hostile peer may, so
     /// what the consumer finds there is peer data once committed.
-    #[cfg(not(ipckit_loom))]
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
-        self.producer.ring.data.ptr(self.off() + 8)
+        self.producer.ring.byte_ptr(self.off() + 8)
     }
 
     /// The granted bytes as a mutable slice in shared memory, for writing
@@ -116,7 +108,6 @@ impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
     /// that follow the protocol do not touch uncommitted bytes; a faulty or
     /// hostile peer could, and would then race with this `&mut [u8]`. Use
     /// it only with trusted peers; otherwise [`write_at`](Self::write_at).
-    #[cfg(not(ipckit_loom))]
     pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
         let len = self.len();
         // SAFETY: `len` bytes from this address lie in the data area and
@@ -149,11 +140,9 @@ impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
             // The rest becomes a discarded record; the Release of our commit
             // below publishes its header along with our frame.
             let rest = claimed - used;
-            ring.data
-                .word(off + used, 1)
+            ring.record_word(off + used, 1)
                 .store(DISCARDED, Ordering::Relaxed);
-            ring.data
-                .word(off + used, 0)
+            ring.record_word(off + used, 0)
                 .store(frame_word(rest - 8), Ordering::Relaxed);
         }
         self.publish(n);
@@ -170,7 +159,7 @@ impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
     pub(super) fn finish_copy(mut self, frame: &[u8]) {
         self.done = true;
         // SAFETY: as in `write_at`; `frame.len() == len`.
-        unsafe { self.producer.ring.data.copy_in(self.off() + 8, frame) };
+        unsafe { self.producer.ring.copy_in(self.off() + 8, frame) };
         self.publish(self.claim.len);
     }
 
@@ -180,8 +169,7 @@ impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
     #[inline(always)]
     fn publish(&self, n: u32) {
         let ring = &self.producer.ring;
-        ring.data
-            .word(self.off(), 0)
+        ring.record_word(self.off(), 0)
             .store(frame_word(n), Ordering::Release);
         ring.ring_doorbell(&self.producer.notify);
     }
@@ -190,7 +178,7 @@ impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
     fn discard(&mut self) {
         let ring = &self.producer.ring;
         let off = self.off();
-        ring.data.word(off, 1).store(DISCARDED, Ordering::Relaxed);
+        ring.record_word(off, 1).store(DISCARDED, Ordering::Relaxed);
         self.publish(self.claim.len);
     }
 }

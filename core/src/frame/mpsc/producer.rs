@@ -42,7 +42,7 @@ impl<N: Clone> Clone for Producer<'_, N> {
 impl<N> fmt::Debug for Producer<'_, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("frame::mpsc::Producer")
-            .field("capacity", &self.ring.capacity)
+            .field("capacity", &self.ring.capacity())
             .field("id", &self.id)
             .finish_non_exhaustive()
     }
@@ -118,7 +118,6 @@ impl<'a, N: Notify> Producer<'a, N> {
     /// writes nothing, as a producer that dies right after its
     /// compare-and-swap on `tail` (its intent, if any, still announcing the
     /// claim). `false` when the ring was full.
-    #[cfg(any(test, ipckit_loom))]
     #[doc(hidden)]
     pub fn claim_and_die(&self, len: usize) -> Result<bool> {
         let len = self.check_len(len)?;
@@ -136,8 +135,7 @@ impl<'a, N: Notify> Producer<'a, N> {
     #[inline(always)]
     fn claim_inner(&self, len: u32, write: bool) -> Result<Option<Claim>> {
         let ring = &self.ring;
-        let c = ring.control();
-        let cap = ring.capacity;
+        let cap = ring.capacity();
         let mask = cap - 1;
         let total = record_len(len);
         let mut retries = 0;
@@ -150,10 +148,10 @@ impl<'a, N: Notify> Producer<'a, N> {
             // past our `tail` (the consumer read records claimed after our
             // load): then `tail` is stale, and a reload, ordered after the
             // consumer's `head` store, is at least `head`.
-            let mut tail = c.producer.tail.load(Ordering::Acquire);
-            let head = c.consumer.head.load(Ordering::Acquire);
+            let mut tail = ring.word(TAIL).load(Ordering::Acquire);
+            let head = ring.word(HEAD).load(Ordering::Acquire);
             if (tail.wrapping_sub(head) as i32) < 0 {
-                tail = c.producer.tail.load(Ordering::Acquire);
+                tail = ring.word(TAIL).load(Ordering::Acquire);
             }
             let used = tail.wrapping_sub(head);
             if used > cap || (tail | head) % RECORD_ALIGN != 0 {
@@ -183,7 +181,7 @@ impl<'a, N: Notify> Producer<'a, N> {
             // claim for a survivor that reads `tail` with Acquire. The
             // payload is published by the record header's Release stores,
             // not by this.
-            match c.producer.tail.compare_exchange_weak(
+            match ring.word(TAIL).compare_exchange_weak(
                 tail,
                 tail.wrapping_add(need),
                 Ordering::Release,
@@ -202,15 +200,13 @@ impl<'a, N: Notify> Producer<'a, N> {
                         tail
                     };
                     let off = pos & mask;
-                    ring.data.word(off, 1).store(self.id, Ordering::Relaxed);
-                    ring.data
-                        .word(off, 0)
+                    ring.record_word(off, 1).store(self.id, Ordering::Relaxed);
+                    ring.record_word(off, 0)
                         .store(BUSY | frame_word(len), Ordering::Release);
                     if need != total {
                         let pad = tail & mask;
-                        ring.data.word(pad, 1).store(self.id, Ordering::Relaxed);
-                        ring.data
-                            .word(pad, 0)
+                        ring.record_word(pad, 1).store(self.id, Ordering::Relaxed);
+                        ring.record_word(pad, 0)
                             .store(PAD | until_end, Ordering::Release);
                     }
                     // The headers name the claim now. Release: a survivor
@@ -265,14 +261,14 @@ impl<'a, N: Notify> Producer<'a, N> {
     /// producers sleep on `head`, which the consumer stores (and wakes them
     /// on) after every record it consumes.
     fn claim_blocking(&self, len: u32, timeout: Option<Duration>) -> Result<Claim> {
-        let c = self.ring.control();
-        let head = &c.consumer.head;
+        let ring = &self.ring;
+        let head = ring.word(HEAD);
         block_on(
             &mut &*self,
             |p| &p.notify,
             timeout,
             Announce::Counter,
-            &c.consumer.producers_waiting,
+            ring.word(PRODUCERS_WAITING),
             |p| {
                 Ok(match p.claim(len)? {
                     Some(claim) => Attempt::Ready(claim),
@@ -305,7 +301,7 @@ impl<'a, N: Notify> Producer<'a, N> {
 
     /// The size of the data area in bytes.
     pub fn capacity(&self) -> u32 {
-        self.ring.capacity
+        self.ring.capacity()
     }
 
     /// The largest frame this ring carries ([`Ring::max_frame_len`]).
@@ -320,12 +316,12 @@ impl<'a, N: Notify> Producer<'a, N> {
     /// cannot produce (a corrupted peer) read as a full ring, 0, and the
     /// next claim reports [`Error::Corrupted`].
     pub fn free_bytes(&self) -> usize {
-        let c = self.ring.control();
-        let cap = self.ring.capacity;
-        let mut tail = c.producer.tail.load(Ordering::Acquire);
-        let head = c.consumer.head.load(Ordering::Acquire);
+        let ring = &self.ring;
+        let cap = ring.capacity();
+        let mut tail = ring.word(TAIL).load(Ordering::Acquire);
+        let head = ring.word(HEAD).load(Ordering::Acquire);
         if (tail.wrapping_sub(head) as i32) < 0 {
-            tail = c.producer.tail.load(Ordering::Acquire); // stale: as `claim`
+            tail = ring.word(TAIL).load(Ordering::Acquire); // stale: as `claim`
         }
         let used = tail.wrapping_sub(head);
         if used > cap || (tail | head) % RECORD_ALIGN != 0 {

@@ -78,13 +78,7 @@ impl<N: Notify> ReadFrame<'_, '_, N> {
     /// Fills all of `dst` from byte `offset` of the frame: exact, so
     /// [`Error::OutOfRange`] (and nothing read) if the frame is shorter.
     pub fn read_at(&self, offset: usize, dst: &mut [u8]) -> Result<()> {
-        let end = offset.saturating_add(dst.len());
-        if end > self.len() {
-            return Err(Error::OutOfRange {
-                end,
-                len: self.len(),
-            });
-        }
+        super::super::check_range(offset, dst.len(), self.len())?;
         // SAFETY: `offset + dst.len() <= len`.
         unsafe { self.payload_read(offset, dst) };
         Ok(())
@@ -110,8 +104,7 @@ impl<N: Notify> ReadFrame<'_, '_, N> {
         // in the data area and which its producer no longer writes.
         unsafe {
             self.consumer
-                .ring
-                .data
+                .ring()
                 .copy_out(self.frame.off + 8 + offset as u32, dst)
         };
     }
@@ -120,9 +113,8 @@ impl<N: Notify> ReadFrame<'_, '_, N> {
     /// that hands it to a system call, say `write(2)`. Reading through it
     /// is the caller's `unsafe`: at most [`len`](Self::len) bytes, while the
     /// frame is held; the bytes are peer data.
-    #[cfg(not(ipckit_loom))]
     pub fn as_ptr(&self) -> *const u8 {
-        self.consumer.ring.data.ptr(self.frame.off + 8)
+        self.consumer.ring().byte_ptr(self.frame.off + 8)
     }
 
     /// The frame as a slice in shared memory, without a copy.
@@ -133,7 +125,6 @@ impl<N: Notify> ReadFrame<'_, '_, N> {
     /// faulty or hostile peer could, and would then race with this `&[u8]`.
     /// Use it only with trusted peers; otherwise [`copy_to`](Self::copy_to)
     /// or [`read_at`](Self::read_at).
-    #[cfg(not(ipckit_loom))]
     pub unsafe fn as_slice(&self) -> &[u8] {
         // SAFETY: `len` bytes from this address lie in the data area; the
         // record stays unconsumed while `self` lives (release takes

@@ -54,9 +54,9 @@ impl<'a, N: Notify> Consumer<'a, N> {
             Step::Ready(_) | Step::Empty | Step::More => return Ok(None),
             Step::InProgress => {}
         }
-        let cap = self.ring.capacity;
+        let cap = self.ring().capacity();
         let off = self.head & (cap - 1);
-        let word = self.ring.data.word(off, 0).load(Ordering::Acquire);
+        let word = self.ring().record_word(off, 0).load(Ordering::Acquire);
         let readable = self.refresh_tail()?;
         let mut stall = Stall {
             position: self.head,
@@ -69,7 +69,7 @@ impl<'a, N: Notify> Consumer<'a, N> {
             match crate::frame::parse_record(word, off, cap, readable)? {
                 Record::Busy { len, .. } => {
                     stall.len = Some(len);
-                    stall.claimant = Some(self.ring.data.word(off, 1).load(Ordering::Relaxed));
+                    stall.claimant = Some(self.ring().record_word(off, 1).load(Ordering::Relaxed));
                 }
                 // Committed meanwhile.
                 Record::Frame { .. } | Record::Padding { .. } => return Ok(None),
@@ -90,15 +90,15 @@ impl<'a, N: Notify> Consumer<'a, N> {
         if stall.position != self.head {
             return Ok(0);
         }
-        let cap = self.ring.capacity;
+        let cap = self.ring().capacity();
         let off = self.head & (cap - 1);
-        let word = self.ring.data.word(off, 0).load(Ordering::Acquire);
+        let word = self.ring().record_word(off, 0).load(Ordering::Acquire);
         if word != stall.word {
             return Ok(0);
         }
         let readable = self.refresh_tail()?;
         let skip = if word != 0 {
-            let claimant = self.ring.data.word(off, 1).load(Ordering::Relaxed);
+            let claimant = self.ring().record_word(off, 1).load(Ordering::Relaxed);
             if Some(claimant) != stall.claimant {
                 return Ok(0);
             }
@@ -122,10 +122,10 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// The distance from `head` of the first written record header after
     /// the unwritten one at `head`, within `readable` bytes.
     fn scan(&self, readable: u32) -> Scan {
-        let mask = self.ring.capacity - 1;
+        let mask = self.ring().capacity() - 1;
         scan_words(readable, |d| {
             let off = self.head.wrapping_add(d) & mask;
-            self.ring.data.word(off, 0).load(Ordering::Relaxed)
+            self.ring().record_word(off, 0).load(Ordering::Relaxed)
         })
     }
 
@@ -152,12 +152,12 @@ impl<'a, N: Notify> Consumer<'a, N> {
         if position != self.head {
             return Ok(0);
         }
-        let cap = self.ring.capacity;
+        let cap = self.ring().capacity();
         let off = self.head & (cap - 1);
         // Loaded after the attribution: a claim its claimant finished since
         // shows here (the intent's Release clear, read with Acquire, orders
         // the header before it).
-        if self.ring.data.word(off, 0).load(Ordering::Acquire) != 0 {
+        if self.ring().record_word(off, 0).load(Ordering::Acquire) != 0 {
             return Ok(0);
         }
         let readable = self.refresh_tail()?;
@@ -186,11 +186,11 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// (also automatically, see [`set_stall_timeout`](Self::set_stall_timeout)),
     /// by every consumer of this ring so far.
     pub fn skipped(&self) -> Skipped {
-        let stats = &self.ring.control().stats;
-        let lo = stats.skipped_bytes_lo.load(Ordering::Relaxed);
-        let hi = stats.skipped_bytes_hi.load(Ordering::Relaxed);
+        let ring = self.ring();
+        let lo = ring.word(SKIPPED_BYTES_LO).load(Ordering::Relaxed);
+        let hi = ring.word(SKIPPED_BYTES_HI).load(Ordering::Relaxed);
         Skipped {
-            records: stats.skipped_records.load(Ordering::Relaxed),
+            records: ring.word(SKIPPED_RECORDS).load(Ordering::Relaxed),
             bytes: u64::from(hi) << 32 | u64::from(lo),
         }
     }

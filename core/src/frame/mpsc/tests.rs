@@ -67,9 +67,9 @@ fn layout_and_golden_header() {
     for (offset, value) in expected {
         assert_eq!(word(offset), value, "offset {offset}");
     }
-    assert_eq!(Ring::region_len(64), Some(576));
+    assert_eq!(Ring::region_len(64), Ok(576));
     for bad in [0, 8, 24, 1 << 31 | 1] {
-        assert_eq!(Ring::region_len(bad), None);
+        assert_eq!(Ring::region_len(bad), Err(Error::InvalidCapacity));
     }
 }
 

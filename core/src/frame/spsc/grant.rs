@@ -67,13 +67,7 @@ impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
     /// Copies `src` to byte `offset` of the grant, or returns
     /// [`Error::OutOfRange`] (writing nothing) if it does not fit.
     pub fn write_at(&mut self, offset: usize, src: &[u8]) -> Result<()> {
-        let end = offset.saturating_add(src.len());
-        if end > self.len() {
-            return Err(Error::OutOfRange {
-                end,
-                len: self.len(),
-            });
-        }
+        super::super::check_range(offset, src.len(), self.len())?;
         let at = self.reservation.offset + RECORD_HEADER_LEN + offset as u32;
         // SAFETY: `offset + src.len() <= len`: inside the reserved payload,
         // which starts after the record header at `reservation.offset`, is

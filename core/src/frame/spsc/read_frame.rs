@@ -73,13 +73,7 @@ impl<'c, 'a, N: Notify> ReadFrame<'c, 'a, N> {
     /// Fills all of `dst` from byte `offset` of the frame, or returns
     /// [`Error::OutOfRange`] if the frame is shorter.
     pub fn read_at(&self, offset: usize, dst: &mut [u8]) -> Result<()> {
-        let end = offset.saturating_add(dst.len());
-        if end > self.len() {
-            return Err(Error::OutOfRange {
-                end,
-                len: self.len(),
-            });
-        }
+        super::super::check_range(offset, dst.len(), self.len())?;
         // SAFETY: `offset + dst.len() <= len`: inside the validated payload.
         unsafe {
             self.consumer

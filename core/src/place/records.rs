@@ -1,0 +1,222 @@
+//! A record area: a byte data area whose records start with two atomic
+//! `u32` header words at 8-aligned offsets, which a consumer polls instead
+//! of an index (the MPSC frame ring's). In production the words are atomics
+//! on the bytes and everything else moves through the race-free copies of
+//! [`crate::sync`] in aligned `u32` units; under the model checker every
+//! 8-byte unit is two loom atomics and one loom cell for its bytes, so loom
+//! reports a payload access that the header protocol does not order as a
+//! data race. That difference lives here only: a ring whose `Layout::Unit`
+//! is [`Unit`] gets the accessors below on its [`Placed`] handle.
+
+use super::{Layout, Placed};
+#[cfg(ipckit_loom)]
+use core::ops::Range;
+
+use crate::sync::{AtomicU32, Ordering, SlotCell};
+
+/// One unit of a record area: a byte (8 of them per record unit).
+#[cfg(not(ipckit_loom))]
+pub type Unit = SlotCell<u8>;
+
+/// The grain of a record area (the `sync` docs): aligned `u32` words, as
+/// the header words that producers compare-and-swap.
+#[cfg(not(ipckit_loom))]
+const GRAIN: crate::sync::Grain = crate::sync::Grain::U32;
+
+/// Under loom, one 8-byte unit of a record area: its two header words and
+/// a cell for its bytes. (Header and payload bytes are separate storage
+/// here, unlike production; the placement is the only difference.)
+#[cfg(ipckit_loom)]
+pub struct Unit {
+    w0: AtomicU32,
+    w1: AtomicU32,
+    bytes: SlotCell<u64>,
+}
+
+#[cfg(ipckit_loom)]
+impl super::Modelled for Unit {
+    const COVERS: usize = 8;
+
+    fn modelled() -> Self {
+        Self {
+            w0: AtomicU32::new(0),
+            w1: AtomicU32::new(0),
+            bytes: SlotCell::new(0),
+        }
+    }
+}
+
+/// Zeroes `len` bytes from byte `off` of the record area at `data`.
+///
+/// # Safety
+/// `off` and `len` are multiples of 8, `off + len` is within the area, and
+/// the bytes belong to the caller.
+#[inline(always)]
+pub(crate) unsafe fn zero(data: *mut Unit, off: u32, len: u32) {
+    #[cfg(not(ipckit_loom))]
+    // SAFETY: in bounds and owned (caller contract).
+    unsafe {
+        crate::sync::zero_shared(
+            SlotCell::as_ptr(data.add(off as usize)),
+            len as usize,
+            GRAIN,
+        )
+    }
+    #[cfg(ipckit_loom)]
+    for unit in (off / 8)..((off + len) / 8) {
+        // SAFETY: the unit is in bounds and owned (caller contract).
+        let u = unsafe { &*data.add(unit as usize) };
+        u.w0.store(0, Ordering::Relaxed);
+        u.w1.store(0, Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { SlotCell::write(&raw const u.bytes, 0) };
+    }
+}
+
+/// Under loom: calls `each(cell, bytes, at)` for every unit that the `len`
+/// bytes from byte `off` touch, with the unit's cell, the range of its
+/// bytes they cover and the matching range of the caller's slice.
+///
+/// # Safety
+/// `off + len` is within the area at `data`.
+#[cfg(ipckit_loom)]
+unsafe fn each_unit(
+    data: *mut Unit,
+    off: u32,
+    len: usize,
+    mut each: impl FnMut(*const SlotCell<u64>, Range<usize>, Range<usize>),
+) {
+    let mut i = 0;
+    while i < len {
+        let b = off as usize + i;
+        let (unit, start) = (b / 8, b % 8);
+        let n = (8 - start).min(len - i);
+        // SAFETY: `unit` is below the number of units (caller contract).
+        let cell = unsafe { &raw const (*data.add(unit)).bytes };
+        each(cell, start..start + n, i..i + n);
+        i += n;
+    }
+}
+
+impl<L: Layout<Unit = Unit>> Placed<'_, L> {
+    /// Header word `which` (0: length and flags, 1: claimant) of the record
+    /// at byte `off`. Callers hold `off` as a multiple of 8 below the
+    /// capacity (a masked position), never as peer data.
+    #[inline(always)]
+    pub(crate) fn record_word(&self, off: u32, which: u32) -> &AtomicU32 {
+        debug_assert!(off % 8 == 0 && off < self.capacity() && which < 2);
+        #[cfg(not(ipckit_loom))]
+        // SAFETY: `off + 4 * which + 4 <= capacity` (caller invariant), the
+        // area is valid while `self` is and 8-aligned (checked when the
+        // ring was placed), and an atomic reference stays sound while peers
+        // write the word.
+        unsafe {
+            &*self.byte_ptr(off + 4 * which).cast::<AtomicU32>()
+        }
+        #[cfg(ipckit_loom)]
+        {
+            // SAFETY: `off / 8` is below the number of units (caller
+            // invariant), and the backing lives as long as the handle.
+            let unit = unsafe { &*self.data().add((off / 8) as usize) };
+            if which == 0 { &unit.w0 } else { &unit.w1 }
+        }
+    }
+
+    /// Copies `src` to byte `off` of the area.
+    ///
+    /// # Safety
+    /// `off + src.len() <= capacity`, and the protocol gives the caller
+    /// those bytes for writing, and the rest of the `u32` words that hold
+    /// them (under loom, the rest of their 8-byte units).
+    #[inline(always)]
+    pub(crate) unsafe fn copy_in(&self, off: u32, src: &[u8]) {
+        #[cfg(not(ipckit_loom))]
+        // SAFETY: in bounds and owned (caller contract); `src` is a separate
+        // Rust slice, so the ranges do not overlap.
+        unsafe {
+            crate::sync::copy_to_shared(self.byte_ptr(off), src, GRAIN)
+        }
+        #[cfg(ipckit_loom)]
+        {
+            let write = |cell: *const SlotCell<u64>, bytes: Range<usize>, at: Range<usize>| {
+                // SAFETY: the cell is in bounds and owned (caller contract).
+                let mut v = unsafe { SlotCell::read(cell) }.to_ne_bytes();
+                v[bytes].copy_from_slice(&src[at]);
+                // SAFETY: as above.
+                unsafe { SlotCell::write(cell, u64::from_ne_bytes(v)) };
+            };
+            // SAFETY: in bounds (caller contract).
+            unsafe { each_unit(self.data(), off, src.len(), write) }
+        }
+    }
+
+    /// Copies bytes from byte `off` of the area into `dst`.
+    ///
+    /// # Safety
+    /// `off + dst.len() <= capacity`, and the protocol lets the caller read
+    /// those bytes (and the rest of the words that hold them).
+    #[inline(always)]
+    pub(crate) unsafe fn copy_out(&self, off: u32, dst: &mut [u8]) {
+        #[cfg(not(ipckit_loom))]
+        // SAFETY: in bounds and readable (caller contract); `dst` is a
+        // separate exclusive slice.
+        unsafe {
+            crate::sync::copy_from_shared(self.byte_ptr(off), dst, GRAIN)
+        }
+        #[cfg(ipckit_loom)]
+        {
+            let len = dst.len();
+            let read = |cell: *const SlotCell<u64>, bytes: Range<usize>, at: Range<usize>| {
+                // SAFETY: the cell is in bounds and readable (caller
+                // contract).
+                let v = unsafe { SlotCell::read(cell) }.to_ne_bytes();
+                dst[at].copy_from_slice(&v[bytes]);
+            };
+            // SAFETY: in bounds (caller contract).
+            unsafe { each_unit(self.data(), off, len, read) }
+        }
+    }
+
+    /// Zeroes `len` bytes from byte `off`.
+    ///
+    /// # Safety
+    /// As [`zero`]: multiples of 8, within the area, the caller's bytes.
+    #[inline(always)]
+    pub(crate) unsafe fn zero(&self, off: u32, len: u32) {
+        // SAFETY: the caller's contract, on this handle's area.
+        unsafe { zero(self.data(), off, len) }
+    }
+
+    /// Zeroes the 8 bytes at `off` except the first header word there.
+    ///
+    /// # Safety
+    /// As [`zero`](Self::zero) for `off..off + 8`.
+    #[inline(always)]
+    pub(crate) unsafe fn zero_but_first_word(&self, off: u32) {
+        self.record_word(off, 1).store(0, Ordering::Relaxed);
+        #[cfg(ipckit_loom)]
+        {
+            // SAFETY: the unit is in bounds and owned (caller contract).
+            let u = unsafe { &*self.data().add((off / 8) as usize) };
+            // SAFETY: as above.
+            unsafe { SlotCell::write(&raw const u.bytes, 0) };
+        }
+    }
+
+    /// The raw address of byte `off` (`off <= capacity`), for the `unsafe`
+    /// slice views. Under loom, where the bytes are cells on the heap,
+    /// there is none: the models never take one, and this returns null.
+    #[inline(always)]
+    pub(crate) fn byte_ptr(&self, off: u32) -> *mut u8 {
+        debug_assert!(off <= self.capacity());
+        #[cfg(not(ipckit_loom))]
+        {
+            SlotCell::as_ptr(self.data().wrapping_add(off as usize))
+        }
+        #[cfg(ipckit_loom)]
+        {
+            let _ = off;
+            core::ptr::null_mut()
+        }
+    }
+}
