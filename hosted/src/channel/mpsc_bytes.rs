@@ -110,10 +110,9 @@ use super::LIVENESS_SLICE;
 #[cfg(doc)]
 use super::liveness::MAX_ENDPOINTS;
 use super::liveness::{Block, Membership};
-use super::unplaced::set_up;
 use super::{
     Look, Memory, Mode, blocking, blocking_recovering, claim_single, endpoint_constructors,
-    notifier,
+    notifier, set_up,
 };
 use crate::error::Result;
 #[cfg(doc)]

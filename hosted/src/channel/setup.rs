@@ -306,12 +306,10 @@ pub(crate) fn open_single<L: SingleRoles, E>(
     })
 }
 
-/// Until mpmc / frame::mpsc are on `ipckit_core::place`: the set-up of the
-/// MPMC ring and the MPSC frame ring, which are not [`Placed`] yet. Delete
-/// this module (and call [`set_up`] from `mpmc.rs` and `mpsc_bytes.rs`)
-/// when they are.
+/// Until mpmc is on `ipckit_core::place`: the set-up of the MPMC ring,
+/// which is not [`Placed`] yet. Delete this module (and call [`set_up`]
+/// from `mpmc.rs`) when it is.
 pub(crate) mod unplaced {
-    use ipckit_core::frame::mpsc;
     use ipckit_core::{Pod, mpmc};
 
     use super::*;
@@ -345,7 +343,6 @@ pub(crate) mod unplaced {
         };
     }
     unplaced!([T: Pod] mpmc::Ring<'static, T>, Mpmc, mpmc::Options);
-    unplaced!([] mpsc::Ring<'static>, FrameMpsc, mpsc::Options);
 
     /// [`super::set_up`] for an [`Unplaced`] ring.
     pub(crate) fn set_up<R: Unplaced, E>(
