@@ -209,7 +209,7 @@ fn bad_requests_to_init() {
             Error::InvalidCapacity,
             "capacity {cap}"
         );
-        assert_eq!(Ring::<u8>::region_len(cap), None);
+        assert_eq!(Ring::<u8>::region_len(cap), Err(Error::InvalidCapacity));
     }
     assert_eq!(
         Ring::<()>::init(mem.region(), 4).unwrap_err(),
@@ -250,9 +250,9 @@ fn bad_requests_to_init() {
     assert_eq!(mem.word(16).load(SeqCst), 0, "header untouched");
     assert_eq!(
         Ring::<u8>::region_len(MAX_CAPACITY),
-        Some(384 + 8 * (1 << 30))
+        Ok(384 + 8 * (1 << 30))
     );
-    assert_eq!(Ring::<u8>::region_len(2), Some(384 + 16));
+    assert_eq!(Ring::<u8>::region_len(2), Ok(384 + 16));
 }
 
 #[test]
@@ -932,11 +932,12 @@ fn constants_getters_and_constructors() {
     assert_eq!(DATA_OFFSET, 384);
     assert_eq!(RETRY_LIMIT, 65_536);
     const { assert!(BUSY_SPINS > 0) };
-    assert_eq!(Ring::<u8>::region_len(MIN_CAPACITY - 1), None);
-    assert!(Ring::<u8>::region_len(MAX_CAPACITY).is_some());
-    assert_eq!(Ring::<u8>::region_len(MAX_CAPACITY * 2), None);
-    assert_eq!(Ring::<u32>::region_len(4), Some(384 + 4 * 8));
-    assert_eq!(Ring::<u64>::region_len(100), None);
+    let invalid = Err(Error::InvalidCapacity);
+    assert_eq!(Ring::<u8>::region_len(MIN_CAPACITY - 1), invalid);
+    assert!(Ring::<u8>::region_len(MAX_CAPACITY).is_ok());
+    assert_eq!(Ring::<u8>::region_len(MAX_CAPACITY * 2), invalid);
+    assert_eq!(Ring::<u32>::region_len(4), Ok(384 + 4 * 8));
+    assert_eq!(Ring::<u64>::region_len(100), invalid);
     assert_eq!(Options::new(8), Options::new(8).start_at(0).waking(false));
     assert_ne!(
         Stall::Unpublished { position: 7 },

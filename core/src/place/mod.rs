@@ -49,6 +49,10 @@ mod options;
 #[cfg(not(ipckit_loom))]
 mod owned;
 mod placed;
+mod stamped;
+// Used by the rings that need compare-and-swap only.
+#[cfg(ipckit_cas)]
+mod switch;
 #[cfg(all(test, not(ipckit_loom)))]
 mod tests;
 
@@ -58,6 +62,9 @@ pub use options::Options;
 #[cfg(not(ipckit_loom))]
 pub use owned::Owned;
 pub use placed::Placed;
+pub use stamped::Stamped;
+#[cfg(ipckit_cas)]
+pub(crate) use switch::{layout_asserts, test_hook};
 
 #[cfg(not(ipckit_loom))]
 use crate::Region;
