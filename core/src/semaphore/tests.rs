@@ -20,7 +20,7 @@ const COUNT: usize = 128;
 const WAITERS: usize = 132;
 use crate::region::{ENDIAN_MARKER, LAYOUT_VERSION, MAGIC};
 use crate::wait::WaitStatus;
-use crate::{AlignedBytes, Region};
+use crate::{AlignedBytes, ObjectKind, Region};
 
 fn timed() -> Spin {
     Spin::with_clock(std_clock)
@@ -257,7 +257,7 @@ fn semaphore_attach_validates_every_header_field() {
         (16, 3, Error::Corrupted("header state")),
         (20, 8, Error::ElementMismatch { size: 8, align: 4 }),
         (24, 8, Error::ElementMismatch { size: 4, align: 8 }),
-        (28, 0, Error::Corrupted("maximum count in header")),
+        (28, 0, Error::Corrupted("capacity in header")),
         (32, 256, Error::Corrupted("data offset in header")),
         (36, 2, Error::Corrupted("flags in header")),
         (36, 3, Error::Corrupted("flags in header")),
