@@ -101,6 +101,11 @@ pub(crate) use loom::sync::atomic::{Ordering, fence};
 #[cfg(all(not(ipckit_loom), ipckit_cs))]
 pub use portable_atomic::AtomicU32;
 
+/// `true` in the loom models, where every spin is a scheduling point (so
+/// bounded spins are kept short there).
+#[cfg_attr(not(ipckit_cas), allow(dead_code))] // the MPMC ring's
+pub(crate) const MODELLED: bool = cfg!(ipckit_loom);
+
 /// Busy-wait hint for spin loops. Under loom it yields, so the model checker
 /// can schedule the thread that will end the wait.
 #[inline]

@@ -58,8 +58,8 @@ use ipckit_core::{AlignedBytes, Error, Region, mpmc};
 const CAPACITY: u32 = 4096;
 /// Bytes of the ipckit region for `CAPACITY` items of `u64`.
 const REGION_LEN: usize = match mpmc::Ring::<u64>::region_len(CAPACITY) {
-    Some(len) => len,
-    None => panic!("invalid capacity"),
+    Ok(len) => len,
+    Err(_) => panic!("invalid capacity"),
 };
 /// Criterion's sample count, also used to pick the measured samples out of
 /// everything `iter_custom` saw.

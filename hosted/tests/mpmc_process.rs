@@ -94,7 +94,7 @@ fn ring_err(what: &str, e: CoreError) -> ChildFail {
 // Processes.
 
 fn mapping_for(capacity: u32) -> Result<SharedMapping, String> {
-    let len = Ring::<u64>::region_len(capacity).ok_or("bad capacity")?;
+    let len = Ring::<u64>::region_len(capacity).map_err(|_| "bad capacity")?;
     SharedMapping::anonymous(len).map_err(|e| format!("mmap: {e}"))
 }
 

@@ -6,6 +6,7 @@ use core::time::Duration;
 use bytemuck::Pod;
 
 use super::Ring;
+use super::layout::CONSUMERS_WAITING;
 use super::ring::Endpoint;
 use super::step::Step;
 #[cfg(doc)]
@@ -39,7 +40,7 @@ impl<T, N: Clone> Clone for Consumer<'_, T, N> {
 impl<T, N> fmt::Debug for Consumer<'_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("mpmc::Consumer")
-            .field("capacity", &self.0.ring.capacity)
+            .field("capacity", &self.0.ring.capacity())
             .finish_non_exhaustive()
     }
 }
@@ -77,7 +78,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// item it waits for (module docs), so a producer that died before
     /// publishing costs a timeout, not a busy loop.
     pub fn pop_timeout(&self, timeout: Option<Duration>) -> Result<T> {
-        let waiters = &self.0.ring.control().enqueue.consumers_waiting;
+        let waiters = &self.0.ring.word(CONSUMERS_WAITING);
         // As in `Producer::push_timeout`.
         block_on(
             &mut &*self,
@@ -107,25 +108,26 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
         end
     }
 
-    /// For tests and loom models: announces and claims the item at `head`
-    /// with one compare-and-swap and stops there, as a consumer killed right
-    /// after that compare-and-swap: the item is neither read nor released.
-    /// `true` if the claim succeeded; `false` if it lost or the ring was
-    /// empty.
-    #[cfg(any(test, ipckit_loom))]
-    #[doc(hidden)]
-    pub fn claim_and_die(&self) -> Result<bool> {
-        let step = self
-            .0
-            .ring
-            .pop_step::<N, true>(&self.0.notify, self.0.intent)?;
-        Ok(matches!(step, Step::Done(_)))
+    crate::place::test_hook! {
+        /// For tests and loom models: announces and claims the item at `head`
+        /// with one compare-and-swap and stops there, as a consumer killed right
+        /// after that compare-and-swap: the item is neither read nor released.
+        /// `true` if the claim succeeded; `false` if it lost or the ring was
+        /// empty.
+        #[doc(hidden)]
+        pub fn claim_and_die(&self) -> Result<bool> {
+            let step = self
+                .0
+                .ring
+                .pop_step::<N, true>(&self.0.notify, self.0.intent)?;
+            Ok(matches!(step, Step::Done(_)))
+        }
     }
 
     /// The number of slots.
     #[must_use]
     pub fn capacity(&self) -> u32 {
-        self.0.ring.capacity
+        self.0.ring.capacity()
     }
 
     /// The ring this consumer reads from (for [`Ring::len`],

@@ -1,64 +1,46 @@
-//! Where everything of an MPMC ring lies in its region: the control lines,
+//! Where everything of an MPMC ring lies in its region: the control words,
 //! the slots and the sizes that follow from the element type (the layout
-//! table of the [module docs](super)).
+//! table of the [module docs](super)), as the [`Layout`] the placement
+//! layer places the ring by.
 
+use core::marker::PhantomData;
 use core::mem::{align_of, size_of};
 
 use super::{DATA_OFFSET, MAX_CAPACITY, MIN_CAPACITY};
-use crate::error::{Error, Result};
-use crate::region::{Header, LINE, Reserved};
-use crate::sync::{AtomicU32, SlotCell};
+use crate::error::Result;
+use crate::place::{self, Control, Layout, Options, Stamped, Word, element};
+use crate::region::ObjectKind;
+use crate::sync::{AtomicU32, MODELLED, Ordering};
 
-/// The producers' line: `tail`, the consumers' announcements, and the
-/// count of items lost with dead consumers (written by the producers that
-/// release their slots, see [`recovery`]).
-#[repr(C)]
-pub(crate) struct EnqueueLine {
-    pub(crate) tail: AtomicU32,
-    pub(crate) consumers_waiting: AtomicU32,
-    pub(crate) lost: AtomicU32,
-    pub(super) _reserved: Reserved<{ LINE - 12 }>,
-}
+/// The producers' line: `tail`.
+pub(super) const TAIL: Word = Word::at(0, 0);
+/// Consumers about to sleep on a stamp (producers check it).
+pub(super) const CONSUMERS_WAITING: Word = Word::at(0, 1);
+/// Items lost with dead consumers (written by the producers that release
+/// their slots, see [`recovery`](super::recovery)).
+pub(super) const LOST: Word = Word::at(0, 2);
+/// The consumers' line: `head`.
+pub(super) const HEAD: Word = Word::at(1, 0);
+/// Producers about to sleep on a stamp (consumers check it).
+pub(super) const PRODUCERS_WAITING: Word = Word::at(1, 1);
+/// Holes of dead producers skipped.
+pub(super) const SKIPPED: Word = Word::at(1, 2);
 
-/// The consumers' line: `head`, the producers' announcements, and the count
-/// of holes skipped (written by the consumers that skip them).
-#[repr(C)]
-pub(crate) struct DequeueLine {
-    pub(crate) head: AtomicU32,
-    pub(crate) producers_waiting: AtomicU32,
-    pub(crate) skipped: AtomicU32,
-    pub(super) _reserved: Reserved<{ LINE - 12 }>,
-}
+/// One slot: the stamp, then the item.
+pub(crate) type Slot<T> = Stamped<T>;
 
-/// Everything of an MPMC region before the slots.
-#[repr(C)]
-pub(crate) struct Control {
-    pub(crate) header: Header,
-    pub(crate) enqueue: EnqueueLine,
-    pub(crate) dequeue: DequeueLine,
-}
-
-/// One slot: the stamp, then the item at `max(4, align_of::<T>())`.
-/// `repr(C)` pads the item to its alignment and the slot to a multiple of it,
-/// which is exactly the documented stride (asserted at compile time).
-#[repr(C)]
-pub(crate) struct Slot<T> {
-    pub(crate) stamp: AtomicU32,
-    pub(crate) value: SlotCell<T>,
-}
-
-#[cfg(not(ipckit_loom))]
 const _: () = {
+    assert!(TAIL.offset() == 128);
+    assert!(CONSUMERS_WAITING.offset() == 132);
+    assert!(LOST.offset() == 136);
+    assert!(HEAD.offset() == 256);
+    assert!(PRODUCERS_WAITING.offset() == 260);
+    assert!(SKIPPED.offset() == 264);
+};
+
+place::layout_asserts! {
     use core::mem::offset_of;
-    assert!(offset_of!(Control, header) == 0);
-    assert!(offset_of!(Control, enqueue) + offset_of!(EnqueueLine, tail) == 128);
-    assert!(offset_of!(Control, enqueue) + offset_of!(EnqueueLine, consumers_waiting) == 132);
-    assert!(offset_of!(Control, enqueue) + offset_of!(EnqueueLine, lost) == 136);
-    assert!(offset_of!(Control, dequeue) + offset_of!(DequeueLine, head) == 256);
-    assert!(offset_of!(Control, dequeue) + offset_of!(DequeueLine, skipped) == 264);
-    assert!(offset_of!(Control, dequeue) + offset_of!(DequeueLine, producers_waiting) == 260);
-    assert!(size_of::<Control>() == DATA_OFFSET);
-    assert!(align_of::<Control>() == 4);
+    assert!(size_of::<Control<2>>() == DATA_OFFSET);
     // The slot table of the module docs, for a few shapes of `T`.
     assert!(offset_of!(Slot<u8>, stamp) == 0);
     assert!(offset_of!(Slot<u8>, value) == 4 && size_of::<Slot<u8>>() == 8);
@@ -70,17 +52,74 @@ const _: () = {
     assert!(offset_of!(Slot<u64>, value) == value_offset::<u64>());
     assert!(size_of::<Slot<u64>>() == stride::<u64>());
     assert!(stride::<u8>() == 8 && stride::<[u8; 5]>() == 12);
-};
+}
+
+/// The layout of an MPMC ring of `T` (the
+/// [table](super#layout-layout-version-1-kind-2)): what [`Ring`](super::Ring)
+/// is placed by.
+pub struct Stamps<T>(PhantomData<T>);
+
+impl<T> place::sealed::Sealed for Stamps<T> {}
+
+impl<T> Layout for Stamps<T> {
+    const KIND: ObjectKind = ObjectKind::Mpmc;
+    const ELEMENT: Result<(u32, u32)> = element::<T>();
+    const STRIDE: usize = stride::<T>();
+    const MIN_CAPACITY: u32 = MIN_CAPACITY;
+    const MAX_CAPACITY: u32 = MAX_CAPACITY;
+    const DATA_OFFSET: usize = DATA_OFFSET;
+    const BASE_ALIGN: usize = slot_align::<T>();
+    const POSITION_ALIGN: u32 = 1;
+    const ZEROED_IS_EMPTY: bool = false;
+    type Control = Control<2>;
+    type Unit = Slot<T>;
+
+    /// Positions and counters, and the first lap's stamps: positions
+    /// `start..start + capacity` cover every slot once, each free for its
+    /// position.
+    // The trait is sealed and only the placement layer calls this, with the
+    // data area of `capacity` slots it has just placed.
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
+    fn init_words(control: &Control<2>, slots: *const Slot<T>, options: &Options) {
+        // The layout of the module docs, for this `T` (loom's atomics and
+        // cells have other sizes).
+        const {
+            assert!(MODELLED || size_of::<Slot<T>>() == stride::<T>());
+            assert!(MODELLED || core::mem::offset_of!(Slot<T>, value) == value_offset::<T>());
+            assert!(MODELLED || align_of::<Slot<T>>() == slot_align::<T>());
+        }
+        let start = options.position;
+        for (word, value) in [
+            (TAIL, start),
+            (CONSUMERS_WAITING, 0),
+            (LOST, 0),
+            (HEAD, start),
+            (PRODUCERS_WAITING, 0),
+            (SKIPPED, 0),
+        ] {
+            place::Block::word(control, word).store(value, Ordering::Relaxed);
+        }
+        let mask = options.capacity - 1;
+        for i in 0..options.capacity {
+            let p = start.wrapping_add(i);
+            // SAFETY: `p & mask < capacity`, and the layer placed
+            // `capacity` slots from `slots` on (`Layout::init_words`); the
+            // stamp is an atomic, so a shared reference is sound.
+            let stamp: &AtomicU32 = unsafe { &(*slots.add((p & mask) as usize)).stamp };
+            stamp.store(p, Ordering::Relaxed);
+        }
+    }
+}
 
 /// `max(4, align_of::<T>())`: the alignment of a slot and the offset of its
 /// item.
-pub(super) const fn slot_align<T>() -> usize {
+const fn slot_align<T>() -> usize {
     let t = align_of::<T>();
     if t > 4 { t } else { 4 }
 }
 
 /// Offset of the item inside a slot.
-pub(super) const fn value_offset<T>() -> usize {
+const fn value_offset<T>() -> usize {
     slot_align::<T>()
 }
 
@@ -90,41 +129,4 @@ pub(super) const fn value_offset<T>() -> usize {
 pub(super) const fn stride<T>() -> usize {
     let a = slot_align::<T>();
     (value_offset::<T>() + size_of::<T>()).div_ceil(a) * a
-}
-
-/// `(size, align)` of `T` as header words, if `T` can live in a region.
-pub(super) const fn element<T>() -> Result<(u32, u32)> {
-    let (size, align) = (size_of::<T>(), align_of::<T>());
-    if size == 0 || size > u32::MAX as usize || align > LINE {
-        return Err(Error::UnsupportedType);
-    }
-    Ok((size as u32, align as u32))
-}
-
-/// `true` for a capacity this ring supports.
-pub(super) const fn capacity_ok(capacity: u32) -> bool {
-    capacity >= MIN_CAPACITY && capacity <= MAX_CAPACITY && capacity.is_power_of_two()
-}
-
-/// Bytes a ring of `capacity` items of `T` occupies.
-pub(super) const fn layout_len<T>(capacity: u32) -> Result<usize> {
-    if let Err(e) = element::<T>() {
-        return Err(e);
-    }
-    if !capacity_ok(capacity) {
-        return Err(Error::InvalidCapacity);
-    }
-    match stride::<T>().checked_mul(capacity as usize) {
-        Some(data) => match data.checked_add(DATA_OFFSET) {
-            Some(total) => Ok(total),
-            None => Err(Error::InvalidCapacity),
-        },
-        None => Err(Error::InvalidCapacity),
-    }
-}
-
-/// The alignment a region's base needs for a ring of `T`.
-#[cfg_attr(ipckit_loom, allow(dead_code))] // only `init`/`attach` use it
-pub(super) const fn base_align<T>() -> usize {
-    slot_align::<T>()
 }

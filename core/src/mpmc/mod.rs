@@ -233,9 +233,12 @@ mod ring;
 mod step;
 
 pub use consumer::Consumer;
+pub use layout::Stamps;
 pub use producer::Producer;
 pub use recovery::{Recoveries, Skip};
-pub use ring::{Options, Ring, Stall};
+pub use ring::{Ring, Stall};
+
+pub use crate::place::Options;
 
 #[cfg(doc)]
 use crate::error::Error;
@@ -273,7 +276,7 @@ pub const RETRY_LIMIT: u32 = 1 << 16;
 /// switch instead. The wait is bounded, so an
 /// endpoint that died in the window costs microseconds, not a hang. (loom
 /// models one spin: each is a scheduling point there.)
-pub const BUSY_SPINS: u32 = if cfg!(ipckit_loom) { 1 } else { 64 };
+pub const BUSY_SPINS: u32 = if crate::sync::MODELLED { 1 } else { 64 };
 
-#[cfg(all(test, not(ipckit_loom)))]
+#[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@ use core::time::Duration;
 use bytemuck::Pod;
 
 use super::Ring;
+use super::layout::PRODUCERS_WAITING;
 use super::ring::Endpoint;
 use super::step::Step;
 #[cfg(doc)]
@@ -43,7 +44,7 @@ impl<T, N: Clone> Clone for Producer<'_, T, N> {
 impl<T, N> fmt::Debug for Producer<'_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("mpmc::Producer")
-            .field("capacity", &self.0.ring.capacity)
+            .field("capacity", &self.0.ring.capacity())
             .finish_non_exhaustive()
     }
 }
@@ -78,7 +79,7 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// the ring is full; [`Error::TimedOut`] when it stays full. A waiting
     /// producer sleeps on the stamp of the slot it needs (module docs).
     pub fn push_timeout(&self, value: T, timeout: Option<Duration>) -> Result<()> {
-        let waiters = &self.0.ring.control().dequeue.producers_waiting;
+        let waiters = &self.0.ring.word(PRODUCERS_WAITING);
         // Sleep on the stamp of the slot the last attempt found busy (only
         // once announced on that stamp before that attempt).
         block_on(
@@ -117,26 +118,27 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
         end
     }
 
-    /// For tests and loom models: announces and claims the position at
-    /// `tail` with one compare-and-swap and stops there, as a producer
-    /// killed right after that compare-and-swap: nothing written, nothing
-    /// published, and after a lost compare-and-swap the announcement is not
-    /// withdrawn. `true` if the claim succeeded; `false` if it lost or the
-    /// ring was full.
-    #[cfg(any(test, ipckit_loom))]
-    #[doc(hidden)]
-    pub fn claim_and_die(&self) -> Result<bool> {
-        let step = self
-            .0
-            .ring
-            .push_step::<N, true>(T::zeroed(), &self.0.notify, self.0.intent)?;
-        Ok(matches!(step, Step::Done(())))
+    crate::place::test_hook! {
+        /// For tests and loom models: announces and claims the position at
+        /// `tail` with one compare-and-swap and stops there, as a producer
+        /// killed right after that compare-and-swap: nothing written, nothing
+        /// published, and after a lost compare-and-swap the announcement is not
+        /// withdrawn. `true` if the claim succeeded; `false` if it lost or the
+        /// ring was full.
+        #[doc(hidden)]
+        pub fn claim_and_die(&self) -> Result<bool> {
+            let step = self
+                .0
+                .ring
+                .push_step::<N, true>(T::zeroed(), &self.0.notify, self.0.intent)?;
+            Ok(matches!(step, Step::Done(())))
+        }
     }
 
     /// The number of slots.
     #[must_use]
     pub fn capacity(&self) -> u32 {
-        self.0.ring.capacity
+        self.0.ring.capacity()
     }
 
     /// The ring this producer writes to (for [`Ring::len`],

@@ -119,6 +119,7 @@ use core::ptr::addr_of;
 
 use bytemuck::Pod;
 
+use super::layout::{CONSUMERS_WAITING, HEAD, LOST, PRODUCERS_WAITING, SKIPPED, TAIL};
 use super::{Consumer, Producer, Ring, withdraw};
 use crate::error::{Error, Result, Role};
 #[cfg(doc)]
@@ -160,12 +161,11 @@ impl<T: Pod> Ring<'_, T> {
     /// is visible to a judgement made after this call (module docs).
     #[must_use]
     pub fn unpublished(&self) -> Option<u32> {
-        let c = self.control();
-        let head = c.dequeue.head.load(Ordering::Acquire);
+        let head = self.word(HEAD).load(Ordering::Acquire);
         let at_head = self.stamp(head).load(Ordering::Acquire);
-        let tail = c.enqueue.tail.load(Ordering::Acquire);
+        let tail = self.word(TAIL).load(Ordering::Acquire);
         let claimed = tail.wrapping_sub(head);
-        (at_head == head && claimed != 0 && claimed <= self.capacity).then_some(head)
+        (at_head == head && claimed != 0 && claimed <= self.capacity()).then_some(head)
     }
 
     /// The position one lap behind `tail` if a consumer claimed it and has
@@ -176,12 +176,11 @@ impl<T: Pod> Ring<'_, T> {
     /// last, for the judgement that follows (module docs).
     #[must_use]
     pub fn unreleased(&self) -> Option<u32> {
-        let c = self.control();
-        let cap = self.capacity;
-        let tail = c.enqueue.tail.load(Ordering::Acquire);
+        let cap = self.capacity();
+        let tail = self.word(TAIL).load(Ordering::Acquire);
         let previous = tail.wrapping_sub(cap);
         let at_tail = self.stamp(tail).load(Ordering::Acquire);
-        let head = c.dequeue.head.load(Ordering::Acquire);
+        let head = self.word(HEAD).load(Ordering::Acquire);
         let taken = head.wrapping_sub(previous);
         let held = at_tail == previous || at_tail == previous.wrapping_add(1);
         (held && taken != 0 && taken <= cap).then_some(previous)
@@ -195,13 +194,12 @@ impl<T: Pod> Ring<'_, T> {
     /// `position` may be peer data: any value is safe.
     #[must_use]
     pub fn unfinished(&self, role: Role, position: u32) -> bool {
-        let c = self.control();
-        let cap = self.capacity;
+        let cap = self.capacity();
         let stamp = self.stamp(position).load(Ordering::Acquire);
-        let head = c.dequeue.head.load(Ordering::Acquire);
+        let head = self.word(HEAD).load(Ordering::Acquire);
         match role {
             Role::Producer => {
-                let tail = c.enqueue.tail.load(Ordering::Acquire);
+                let tail = self.word(TAIL).load(Ordering::Acquire);
                 let claimed = tail.wrapping_sub(position);
                 // `head` not past `position`: a skipper that claimed it
                 // took the claim over (its own intent names it now).
@@ -220,10 +218,9 @@ impl<T: Pod> Ring<'_, T> {
     /// any value a peer wrote.
     #[must_use]
     pub fn recoveries(&self) -> Recoveries {
-        let c = self.control();
         Recoveries {
-            skipped: c.dequeue.skipped.load(Ordering::Relaxed),
-            lost: c.enqueue.lost.load(Ordering::Relaxed),
+            skipped: self.word(SKIPPED).load(Ordering::Relaxed),
+            lost: self.word(LOST).load(Ordering::Relaxed),
         }
     }
 }
@@ -243,15 +240,13 @@ impl<T: Pod, N: Notify> Consumer<'_, T, N> {
     /// writes while this consumer held the position.
     pub fn skip_unpublished(&self, position: u32) -> Result<Skip<T>> {
         let ring = &self.0.ring;
-        let c = ring.control();
-        let cap = ring.capacity;
-        let head_word = &c.dequeue.head;
+        let cap = ring.capacity();
+        let head_word = ring.word(HEAD);
         if head_word.load(Ordering::Acquire) != position {
             return Ok(Skip::Moved);
         }
-        let claimed = c
-            .enqueue
-            .tail
+        let claimed = ring
+            .word(TAIL)
             .load(Ordering::Acquire)
             .wrapping_sub(position);
         if claimed == 0 {
@@ -285,11 +280,11 @@ impl<T: Pod, N: Notify> Consumer<'_, T, N> {
         let next_lap = position.wrapping_add(cap);
         match stamp.compare_exchange(position, next_lap, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
-                c.dequeue.skipped.fetch_add(1, Ordering::Relaxed);
+                ring.word(SKIPPED).fetch_add(1, Ordering::Relaxed);
                 // Consumers asleep on the hole's stamp move on to the next
                 // position; a producer waiting for the slot may take it.
-                wake_waiters(&self.0.notify, stamp, &c.enqueue.consumers_waiting, true);
-                wake_waiters(&self.0.notify, stamp, &c.dequeue.producers_waiting, true);
+                wake_waiters(&self.0.notify, stamp, ring.word(CONSUMERS_WAITING), true);
+                wake_waiters(&self.0.notify, stamp, ring.word(PRODUCERS_WAITING), true);
                 Ok(Skip::Skipped)
             }
             Err(now) if now == position.wrapping_add(1) => {
@@ -299,7 +294,7 @@ impl<T: Pod, N: Notify> Consumer<'_, T, N> {
                 // written; no producer touches the slot until we release it.
                 let value = unsafe { SlotCell::read(addr_of!((*ring.slot(position)).value)) };
                 stamp.store(next_lap, Ordering::Release);
-                wake_waiters(&self.0.notify, stamp, &c.dequeue.producers_waiting, true);
+                wake_waiters(&self.0.notify, stamp, ring.word(PRODUCERS_WAITING), true);
                 Ok(Skip::Item(value))
             }
             Err(_) => Err(Error::Corrupted(
@@ -320,11 +315,9 @@ impl<T: Pod, N: Notify> Producer<'_, T, N> {
     /// or not claimed by a consumer).
     pub fn release_unreleased(&self, position: u32) -> Result<bool> {
         let ring = &self.0.ring;
-        let c = ring.control();
-        let cap = ring.capacity;
-        let taken = c
-            .dequeue
-            .head
+        let cap = ring.capacity();
+        let taken = ring
+            .word(HEAD)
             .load(Ordering::Acquire)
             .wrapping_sub(position);
         if taken == 0 || taken > cap {
@@ -354,14 +347,14 @@ impl<T: Pod, N: Notify> Producer<'_, T, N> {
             return Ok(false);
         }
         if lost {
-            c.enqueue.lost.fetch_add(1, Ordering::Relaxed);
+            ring.word(LOST).fetch_add(1, Ordering::Relaxed);
         } else {
-            c.dequeue.skipped.fetch_add(1, Ordering::Relaxed);
+            ring.word(SKIPPED).fetch_add(1, Ordering::Relaxed);
         }
-        wake_waiters(&self.0.notify, stamp, &c.dequeue.producers_waiting, true);
+        wake_waiters(&self.0.notify, stamp, ring.word(PRODUCERS_WAITING), true);
         Ok(true)
     }
 }
 
-#[cfg(all(test, not(ipckit_loom)))]
+#[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@ use core::ptr::addr_of;
 
 use bytemuck::Pod;
 
+use super::layout::{CONSUMERS_WAITING, HEAD, PRODUCERS_WAITING, TAIL};
 use super::{BUSY_SPINS, RETRY_LIMIT, Ring};
 use crate::error::{Error, Result};
 use crate::intent::Intent;
@@ -97,9 +98,8 @@ impl<T: Pod> Ring<'_, T> {
         intent: Option<&Intent>,
         lost: &mut bool,
     ) -> Result<Step<()>> {
-        let c = self.control();
-        let tail_word = &c.enqueue.tail;
-        let cap = self.capacity;
+        let tail_word = self.word(TAIL);
+        let cap = self.capacity();
         let mask = cap - 1;
         // Acquire on every load of `tail` and Release on the claim: the
         // claims form one release sequence, so having read `tail = t` means
@@ -139,7 +139,7 @@ impl<T: Pod> Ring<'_, T> {
                         // one else touches the item until we publish.
                         unsafe { SlotCell::write(addr_of!((*slot).value), value) };
                         stamp.store(tail.wrapping_add(1), Ordering::Release);
-                        wake_waiters(notify, stamp, &c.enqueue.consumers_waiting, true);
+                        wake_waiters(notify, stamp, self.word(CONSUMERS_WAITING), true);
                         return Ok(Step::Done(()));
                     }
                     Err(now) => {
@@ -157,7 +157,7 @@ impl<T: Pod> Ring<'_, T> {
                 // is not free yet. Wait a moment for its release, then
                 // report `Busy`.
                 let previous = tail.wrapping_sub(cap);
-                let head = c.dequeue.head.load(Ordering::Acquire);
+                let head = self.word(HEAD).load(Ordering::Acquire);
                 let taken = head.wrapping_sub(previous);
                 if taken == 0 {
                     return Ok(Step::Blocked(tail));
@@ -224,9 +224,8 @@ impl<T: Pod> Ring<'_, T> {
         intent: Option<&Intent>,
         lost: &mut bool,
     ) -> Result<Step<T>> {
-        let c = self.control();
-        let head_word = &c.dequeue.head;
-        let cap = self.capacity;
+        let head_word = self.word(HEAD);
+        let cap = self.capacity();
         let mask = cap - 1;
         // Acquire / Release for the reason given in `push_step`: having read
         // `head = h` orders the claim of `h - capacity` (and the publication
@@ -262,7 +261,7 @@ impl<T: Pod> Ring<'_, T> {
                         // release it. The copy goes straight into a local.
                         let value = unsafe { SlotCell::read(addr_of!((*slot).value)) };
                         stamp.store(head.wrapping_add(cap), Ordering::Release);
-                        wake_waiters(notify, stamp, &c.dequeue.producers_waiting, true);
+                        wake_waiters(notify, stamp, self.word(PRODUCERS_WAITING), true);
                         return Ok(Step::Done(value));
                     }
                     Err(now) => {
@@ -276,7 +275,7 @@ impl<T: Pod> Ring<'_, T> {
                 // skipped ([`recovery`]). Empty if no producer claimed
                 // `head`: `tail` is `head` (Acquire, so that a push that
                 // completed before this call is seen).
-                let claimed = c.enqueue.tail.load(Ordering::Acquire).wrapping_sub(head);
+                let claimed = self.word(TAIL).load(Ordering::Acquire).wrapping_sub(head);
                 if claimed == 0 {
                     return Ok(Step::Blocked(head));
                 }

@@ -15,7 +15,7 @@ use super::layout::stride;
 use super::*;
 use crate::error::{Error, Result};
 use crate::intent::Intent;
-use crate::region::{ENDIAN_MARKER, LAYOUT_VERSION, MAGIC};
+use crate::region::MAGIC;
 use crate::sync::{AtomicU32, Ordering};
 use crate::test_support::{MEM, PeerMemory, std_clock};
 use crate::wait::WaitStatus;
@@ -209,21 +209,11 @@ fn bad_requests_to_init() {
             Error::InvalidCapacity,
             "capacity {cap}"
         );
-        assert_eq!(Ring::<u8>::region_len(cap), None);
+        assert_eq!(Ring::<u8>::region_len(cap), Err(Error::InvalidCapacity));
     }
-    assert_eq!(
-        Ring::<()>::init(mem.region(), 4).unwrap_err(),
-        Error::UnsupportedType
-    );
-
-    #[derive(Clone, Copy, bytemuck::Zeroable, bytemuck::Pod)]
-    #[repr(C, align(256))]
-    struct OverAligned([u8; 256]);
-    assert_eq!(
-        Ring::<OverAligned>::init(mem.region(), 2).unwrap_err(),
-        Error::UnsupportedType
-    );
-
+    // Element types, races between creators, and the header checks of
+    // `attach` are the placement layer's, tested once with the SPSC ring;
+    // here: what follows from this ring's capacities, stride and alignment.
     assert_eq!(
         Ring::<u64>::init(mem.region_at(0, 384 + 8 * 16 - 1), 8).unwrap_err(),
         Error::TooSmall {
@@ -250,45 +240,19 @@ fn bad_requests_to_init() {
     assert_eq!(mem.word(16).load(SeqCst), 0, "header untouched");
     assert_eq!(
         Ring::<u8>::region_len(MAX_CAPACITY),
-        Some(384 + 8 * (1 << 30))
+        Ok(384 + 8 * (1 << 30))
     );
-    assert_eq!(Ring::<u8>::region_len(2), Some(384 + 16));
+    assert_eq!(Ring::<u8>::region_len(2), Ok(384 + 16));
 }
 
 #[test]
-fn init_races_have_one_winner_and_exclusive_regions_reset() {
+fn a_second_creator_of_another_kind_is_refused() {
     let mem = PeerMemory::new();
     Ring::<u32>::init(mem.region(), 4).unwrap();
-    assert_eq!(
-        Ring::<u32>::init(mem.region(), 4).unwrap_err(),
-        Error::AlreadyInitialized
-    );
-    // An SPSC ring on the same bytes is refused the same way.
     assert_eq!(
         crate::spsc::Ring::<u32>::init(mem.region(), 4).unwrap_err(),
         Error::AlreadyInitialized
     );
-
-    let mut bytes = AlignedBytes::<1024>::new();
-    Ring::<u32>::init(Region::from_slice(&mut bytes[..]), 4).unwrap();
-    let ring = Ring::<u64>::init(Region::from_slice(&mut bytes[..]), 8).unwrap();
-    assert_eq!(ring.capacity(), 8);
-
-    for _ in 0..if cfg!(miri) { 2 } else { 20 } {
-        let mem = PeerMemory::new();
-        let wins = StdAtomicU32::new(0);
-        std::thread::scope(|s| {
-            for _ in 0..4 {
-                s.spawn(|| match Ring::<u32>::init(mem.region(), 4) {
-                    Ok(_) => {
-                        wins.fetch_add(1, SeqCst);
-                    }
-                    Err(e) => assert_eq!(e, Error::AlreadyInitialized),
-                });
-            }
-        });
-        assert_eq!(wins.load(SeqCst), 1);
-    }
 }
 
 /// Initialises a `Ring<u32>` of capacity 8, then lets `poke` play the faulty
@@ -303,16 +267,8 @@ fn attach_after(poke: impl FnOnce(&PeerMemory)) -> Result<u32> {
 #[test]
 fn attach_validates_every_header_field() {
     assert_eq!(attach_after(|_| {}), Ok(8));
-    let cases: [(usize, u32, Error); 13] = [
-        (0, 0x1234_5678, Error::BadMagic),
-        (
-            4,
-            LAYOUT_VERSION + 1,
-            Error::VersionMismatch {
-                found: 2,
-                expected: 1,
-            },
-        ),
+    // The header checks every ring shares are tested with the SPSC ring.
+    let cases: [(usize, u32, Error); 3] = [
         (
             8,
             1,
@@ -321,23 +277,8 @@ fn attach_validates_every_header_field() {
                 expected: 2,
             },
         ),
-        (
-            8,
-            99,
-            Error::KindMismatch {
-                found: 99,
-                expected: 2,
-            },
-        ),
-        (12, ENDIAN_MARKER.swap_bytes(), Error::ForeignEndian),
-        (12, 7, Error::BadMagic),
-        (16, 0, Error::NotInitialized),
-        (16, 1, Error::NotInitialized),
-        (16, 3, Error::Corrupted("header state")),
         (20, 8, Error::ElementMismatch { size: 8, align: 4 }),
         (24, 8, Error::ElementMismatch { size: 4, align: 8 }),
-        (32, 256, Error::Corrupted("data offset in header")),
-        (36, 2, Error::Corrupted("flags in header")),
     ];
     for (offset, value, expected) in cases {
         let got = attach_after(|m| m.word(offset).store(value, SeqCst)).unwrap_err();
@@ -365,40 +306,14 @@ fn attach_validates_every_header_field() {
     Ring::<u32>::init_with(mem.region(), Options::new(8).waking(true)).unwrap();
     assert!(Ring::<u32>::attach(mem.region()).unwrap().wakes());
 
-    // Regions that cannot even hold a header, or are misaligned.
-    let mem = PeerMemory::new();
-    assert_eq!(
-        Ring::<u32>::attach(mem.region_at(0, 100)).unwrap_err(),
-        Error::TooSmall {
-            required: 128,
-            actual: 100
-        }
-    );
-    assert_eq!(
-        Ring::<u32>::attach(mem.region_at(2, 1000)).unwrap_err(),
-        Error::Misaligned { required: 4 }
-    );
-    assert_eq!(
-        Ring::<u32>::attach(mem.region()).unwrap_err(),
-        Error::NotInitialized
-    );
     // The right header on a region too short for the slots.
+    let mem = PeerMemory::new();
     Ring::<u64>::init(mem.region(), 8).unwrap();
     assert_eq!(
         Ring::<u64>::attach(mem.region_at(0, 384 + 64)).unwrap_err(),
         Error::TooSmall {
             required: 384 + 128,
             actual: 384 + 64
-        }
-    );
-    // An SPSC ring is not an MPMC ring.
-    let mem = PeerMemory::new();
-    crate::spsc::Ring::<u32>::init(mem.region(), 8).unwrap();
-    assert_eq!(
-        Ring::<u32>::attach(mem.region()).unwrap_err(),
-        Error::KindMismatch {
-            found: 1,
-            expected: 2
         }
     );
 }
@@ -932,11 +847,12 @@ fn constants_getters_and_constructors() {
     assert_eq!(DATA_OFFSET, 384);
     assert_eq!(RETRY_LIMIT, 65_536);
     const { assert!(BUSY_SPINS > 0) };
-    assert_eq!(Ring::<u8>::region_len(MIN_CAPACITY - 1), None);
-    assert!(Ring::<u8>::region_len(MAX_CAPACITY).is_some());
-    assert_eq!(Ring::<u8>::region_len(MAX_CAPACITY * 2), None);
-    assert_eq!(Ring::<u32>::region_len(4), Some(384 + 4 * 8));
-    assert_eq!(Ring::<u64>::region_len(100), None);
+    let invalid = Err(Error::InvalidCapacity);
+    assert_eq!(Ring::<u8>::region_len(MIN_CAPACITY - 1), invalid);
+    assert!(Ring::<u8>::region_len(MAX_CAPACITY).is_ok());
+    assert_eq!(Ring::<u8>::region_len(MAX_CAPACITY * 2), invalid);
+    assert_eq!(Ring::<u32>::region_len(4), Ok(384 + 4 * 8));
+    assert_eq!(Ring::<u64>::region_len(100), invalid);
     assert_eq!(Options::new(8), Options::new(8).start_at(0).waking(false));
     assert_ne!(
         Stall::Unpublished { position: 7 },

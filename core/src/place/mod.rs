@@ -56,6 +56,10 @@ mod control;
 mod options;
 mod owned;
 mod placed;
+mod stamped;
+// Used by the rings that need compare-and-swap only.
+#[cfg(ipckit_cas)]
+mod switch;
 #[cfg(all(test, not(ipckit_loom)))]
 mod tests;
 
@@ -64,6 +68,9 @@ pub use control::{Block, Control, Word};
 pub use options::Options;
 pub use owned::Owned;
 pub use placed::Placed;
+pub use stamped::Stamped;
+#[cfg(ipckit_cas)]
+pub(crate) use switch::{layout_asserts, model_only, region_only, test_hook};
 
 #[cfg(not(ipckit_loom))]
 use crate::Region;
@@ -87,10 +94,14 @@ pub trait Layout: sealed::Sealed + Sized {
     const ELEMENT: Result<(u32, u32)>;
     /// Bytes of data area per unit of capacity.
     const STRIDE: usize;
-    /// The smallest capacity (capacities are powers of two).
+    /// The smallest capacity (capacities are powers of two, unless
+    /// [`POWER_OF_TWO`](Self::POWER_OF_TWO) says otherwise).
     const MIN_CAPACITY: u32;
     /// The largest capacity.
     const MAX_CAPACITY: u32;
+    /// `false` for an object whose capacity is a count rather than a number
+    /// of slots addressed by a mask (the semaphore's maximum).
+    const POWER_OF_TWO: bool = true;
     /// Offset of the data area from the region base (the header's
     /// `data_offset`).
     const DATA_OFFSET: usize;
@@ -159,6 +170,12 @@ pub trait Modelled: 'static {
     fn modelled() -> Self;
 }
 
+/// No data area (the semaphore's count is a control word).
+#[cfg(ipckit_loom)]
+impl Modelled for () {
+    fn modelled() -> Self {}
+}
+
 #[cfg(ipckit_loom)]
 impl<T: bytemuck::Pod + 'static> Modelled for SlotCell<T> {
     fn modelled() -> Self {
@@ -189,7 +206,10 @@ pub const fn region_len<L: Layout>(capacity: u32) -> Result<usize> {
     if let Err(e) = L::ELEMENT {
         return Err(e);
     }
-    if capacity < L::MIN_CAPACITY || capacity > L::MAX_CAPACITY || !capacity.is_power_of_two() {
+    if capacity < L::MIN_CAPACITY
+        || capacity > L::MAX_CAPACITY
+        || (L::POWER_OF_TWO && !capacity.is_power_of_two())
+    {
         return Err(Error::InvalidCapacity);
     }
     let Some(data) = L::STRIDE.checked_mul(capacity as usize) else {

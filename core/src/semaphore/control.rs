@@ -1,68 +1,73 @@
 //! The semaphore's layout after the header (the count line of the module
-//! docs' table) and the one compare-and-swap loop that takes and gives
-//! units.
+//! docs' table), as the [`Layout`] the placement layer places it by, and
+//! the one compare-and-swap loop that takes and gives units.
 
-#[cfg(not(ipckit_loom))]
-use super::REGION_LEN;
-use super::{COUNT_OFFSET, MAX_RETRIES, Options};
+use super::{COUNT_OFFSET, MAX_RETRIES};
 use crate::error::{Error, Result};
-use crate::region::{FLAG_WAKES, Header, LINE, ObjectKind, Reserved};
+use crate::place::{self, Block, Control, Layout, Options, Placed, Word};
+use crate::region::ObjectKind;
 use crate::sync::{AtomicU32, Ordering};
 
 /// The header's element size and alignment: the count word, a `u32`.
-pub(super) const COUNT_SIZE: u32 = 4;
+const COUNT_SIZE: u32 = 4;
 
-/// The line every handle writes.
-#[repr(C)]
-pub(crate) struct CountLine {
-    pub(crate) count: AtomicU32,
-    pub(crate) waiters: AtomicU32,
-    pub(super) _reserved: Reserved<{ LINE - 8 }>,
-}
+/// Units available now.
+const COUNT: Word = Word::at(0, 0);
+/// Handles announced as about to sleep on `count`.
+const WAITERS: Word = Word::at(0, 1);
 
-/// Everything of a semaphore region.
-#[repr(C)]
-pub(crate) struct Control {
-    pub(crate) header: Header,
-    pub(crate) line: CountLine,
-}
-
-#[cfg(not(ipckit_loom))]
 const _: () = {
-    use core::mem::{align_of, offset_of, size_of};
-    assert!(offset_of!(Control, header) == 0);
-    assert!(offset_of!(Control, line) == COUNT_OFFSET);
-    assert!(offset_of!(Control, line) + offset_of!(CountLine, count) == 128);
-    assert!(offset_of!(Control, line) + offset_of!(CountLine, waiters) == 132);
-    assert!(size_of::<Control>() == REGION_LEN);
-    assert!(align_of::<Control>() == 4);
-    assert!(size_of::<AtomicU32>() == COUNT_SIZE as usize);
+    assert!(COUNT.offset() == COUNT_OFFSET);
+    assert!(WAITERS.offset() == 132);
 };
 
-impl Control {
-    /// Writes a fresh semaphore and publishes it (the init protocol of
-    /// [`crate::region`]).
-    pub(super) fn init(&self, exclusive: bool, options: Options) -> Result<()> {
-        self.header.begin_init(exclusive)?;
-        let flags = if options.wakes { FLAG_WAKES } else { 0 };
-        self.header.write_fields(
-            ObjectKind::Semaphore,
-            COUNT_SIZE,
-            COUNT_SIZE,
-            options.max,
-            COUNT_OFFSET as u32,
-            flags,
-        );
-        self.line.count.store(options.initial, Ordering::Relaxed);
-        self.line.waiters.store(0, Ordering::Relaxed);
-        self.header.publish();
-        Ok(())
+place::layout_asserts! {
+    assert!(core::mem::size_of::<Control<1>>() == super::REGION_LEN);
+    assert!(core::mem::size_of::<AtomicU32>() == COUNT_SIZE as usize);
+}
+
+/// The layout of a semaphore (the
+/// [table](super#layout-layout-version-1-kind-3)): one count line, whose
+/// count word is the header's data. Its capacity is the maximum count.
+pub struct Count;
+
+impl place::sealed::Sealed for Count {}
+
+impl Layout for Count {
+    const KIND: ObjectKind = ObjectKind::Semaphore;
+    const ELEMENT: Result<(u32, u32)> = Ok((COUNT_SIZE, COUNT_SIZE));
+    const STRIDE: usize = 0;
+    const MIN_CAPACITY: u32 = 1;
+    const MAX_CAPACITY: u32 = u32::MAX;
+    const POWER_OF_TWO: bool = false;
+    const DATA_OFFSET: usize = COUNT_OFFSET;
+    const BASE_ALIGN: usize = 4;
+    const POSITION_ALIGN: u32 = 1;
+    /// A zeroed semaphore is one at count 0, but its count line is also its
+    /// data, which an owned ring does not lay out.
+    const ZEROED_IS_EMPTY: bool = false;
+    type Control = Control<1>;
+    type Unit = ();
+
+    /// The count starts at the options' position (the initial count).
+    fn init_words(control: &Control<1>, _: *const (), options: &Options) {
+        control
+            .word(COUNT)
+            .store(options.position, Ordering::Relaxed);
+        control.word(WAITERS).store(0, Ordering::Relaxed);
+    }
+}
+
+impl Placed<'_, Count> {
+    /// The count word and the announcement word.
+    pub(super) fn words(&self) -> (&AtomicU32, &AtomicU32) {
+        (self.word(COUNT), self.word(WAITERS))
     }
 
-    /// The count, validated against `max`.
-    pub(super) fn load(&self, max: u32) -> Result<u32> {
-        let count = self.line.count.load(Ordering::Relaxed);
-        if count > max {
+    /// The count, validated against the maximum.
+    pub(super) fn load(&self) -> Result<u32> {
+        let count = self.word(COUNT).load(Ordering::Relaxed);
+        if count > self.capacity() {
             return Err(Error::Corrupted("semaphore count above its maximum"));
         }
         Ok(count)
@@ -72,13 +77,8 @@ impl Control {
     /// (`success` ordering on the winning swap), retrying while other sides
     /// change it. `next` sees only validated counts (`c <= max`) and may
     /// refuse with an error, which is returned unchanged.
-    pub(super) fn update(
-        &self,
-        max: u32,
-        success: Ordering,
-        next: impl Fn(u32) -> Result<u32>,
-    ) -> Result<()> {
-        let word = &self.line.count;
+    fn update(&self, success: Ordering, next: impl Fn(u32) -> Result<u32>) -> Result<()> {
+        let (word, max) = (self.word(COUNT), self.capacity());
         let mut current = word.load(Ordering::Relaxed);
         for _ in 0..MAX_RETRIES {
             if current > max {
@@ -97,17 +97,16 @@ impl Control {
 
     /// Takes one unit, or [`Error::Empty`]. `Acquire`: the taker sees
     /// everything the poster of the unit did before posting.
-    pub(super) fn try_acquire(&self, max: u32) -> Result<()> {
-        self.update(max, Ordering::Acquire, |c| {
-            c.checked_sub(1).ok_or(Error::Empty)
-        })
+    pub(super) fn try_acquire(&self) -> Result<()> {
+        self.update(Ordering::Acquire, |c| c.checked_sub(1).ok_or(Error::Empty))
     }
 
     /// Gives `n` units back, or [`Error::Full`] if the count would exceed
-    /// `max` (nothing is given back then). `Release`: pairs with the
+    /// the maximum (nothing is given back then). `Release`: pairs with the
     /// taker's `Acquire`.
-    pub(super) fn release(&self, n: u32, max: u32) -> Result<()> {
-        self.update(max, Ordering::Release, |c| match c.checked_add(n) {
+    pub(super) fn release(&self, n: u32) -> Result<()> {
+        let max = self.capacity();
+        self.update(Ordering::Release, |c| match c.checked_add(n) {
             Some(new) if new <= max => Ok(new),
             _ => Err(Error::Full),
         })

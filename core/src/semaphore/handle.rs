@@ -44,8 +44,8 @@ impl<N: Clone> Clone for Handle<'_, N> {
 impl<N> fmt::Debug for Handle<'_, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("semaphore::Handle")
-            .field("max", &self.sem.max)
-            .field("wakes", &self.sem.wakes)
+            .field("max", &self.sem.max())
+            .field("wakes", &self.sem.wakes())
             .finish_non_exhaustive()
     }
 }
@@ -53,8 +53,7 @@ impl<N> fmt::Debug for Handle<'_, N> {
 impl<'a, N: Notify> Handle<'a, N> {
     /// The count word and the announcement word.
     fn words(&self) -> (&AtomicU32, &AtomicU32) {
-        let line = &self.sem.control().line;
-        (&line.count, &line.waiters)
+        self.sem.0.words()
     }
 
     /// Gives one unit back, waking one sleeping waiter if any announced
@@ -74,7 +73,7 @@ impl<'a, N: Notify> Handle<'a, N> {
         if n == 0 {
             return Ok(());
         }
-        self.sem.control().release(n, self.sem.max)?;
+        self.sem.0.release(n)?;
         let (count, waiters) = self.words();
         // The waker's half of the event count: a `SeqCst` fence, then the
         // announcement check (nothing at all with a non-waking notifier).
@@ -86,7 +85,7 @@ impl<'a, N: Notify> Handle<'a, N> {
     ///
     /// [`Error::Corrupted`] if the count read is above the maximum.
     pub fn try_wait(&self) -> Result<()> {
-        self.sem.control().try_acquire(self.sem.max)
+        self.sem.0.try_acquire()
     }
 
     /// Takes one unit, waiting while the count is 0.
@@ -125,7 +124,7 @@ impl<'a, N: Notify> Handle<'a, N> {
     /// The maximum count; see [`Semaphore::max`].
     #[must_use]
     pub fn max(&self) -> u32 {
-        self.sem.max
+        self.sem.max()
     }
 
     /// The semaphore this handle uses.

@@ -114,28 +114,19 @@
 mod control;
 mod handle;
 
+pub use control::Count;
 pub use handle::Handle;
 
 use core::fmt;
-use core::marker::PhantomData;
-use core::ptr::NonNull;
 
 use crate::error::{Error, Result};
-#[cfg(any(doc, ipckit_loom))]
-use crate::region::Header;
+use crate::place::{self, Placed};
 use crate::region::LINE;
-#[cfg(ipckit_loom)]
-use crate::region::Reserved;
-#[cfg(not(ipckit_loom))]
-use crate::region::{FLAG_WAKES, ObjectKind, Region};
-#[cfg(ipckit_loom)]
-use crate::sync::AtomicU32;
+#[cfg(doc)]
+use crate::region::Region;
+#[cfg(doc)]
+use crate::region::{FLAG_WAKES, Header};
 use crate::wait::{Notify, Spin};
-#[cfg(not(ipckit_loom))]
-use control::COUNT_SIZE;
-use control::Control;
-#[cfg(ipckit_loom)]
-use control::CountLine;
 
 /// Offset of the count line from the region base (the header's
 /// `data_offset`).
@@ -190,13 +181,16 @@ impl Options {
         Self { wakes, ..self }
     }
 
-    /// Checks the request: the maximum is at least 1 and the initial count
-    /// does not exceed it.
-    const fn check(&self) -> Result<()> {
+    /// Checks the request (the maximum is at least 1 and the initial count
+    /// does not exceed it) and says it as the placement layer's options:
+    /// the maximum is the capacity, the initial count the start position.
+    const fn placed(&self) -> Result<place::Options> {
         if self.max == 0 || self.initial > self.max {
             return Err(Error::InvalidCapacity);
         }
-        Ok(())
+        Ok(place::Options::new(self.max)
+            .start_at(self.initial)
+            .waking(self.wakes))
     }
 }
 
@@ -219,41 +213,19 @@ impl Options {
 /// assert_eq!(sem.value()?, 1);
 /// # Ok::<(), Error>(())
 /// ```
-pub struct Semaphore<'a> {
-    control: NonNull<Control>,
-    max: u32,
-    wakes: bool,
-    #[cfg(ipckit_loom)]
-    backing: std::sync::Arc<dyn core::any::Any>,
-    _region: PhantomData<&'a Control>,
-}
-
-// SAFETY: the handle points into a region that is valid for `'a` and is
-// designed to be used from several threads, processes and cores; every word
-// it touches is an atomic.
-unsafe impl Send for Semaphore<'_> {}
-// SAFETY: `&Semaphore` only offers atomic operations on the region and reads
-// of immutable local fields.
-unsafe impl Sync for Semaphore<'_> {}
+pub struct Semaphore<'a>(Placed<'a, Count>);
 
 impl Clone for Semaphore<'_> {
     fn clone(&self) -> Self {
-        Self {
-            control: self.control,
-            max: self.max,
-            wakes: self.wakes,
-            #[cfg(ipckit_loom)]
-            backing: self.backing.clone(),
-            _region: PhantomData,
-        }
+        Self(self.0.clone())
     }
 }
 
 impl fmt::Debug for Semaphore<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("semaphore::Semaphore")
-            .field("max", &self.max)
-            .field("wakes", &self.wakes)
+            .field("max", &self.max())
+            .field("wakes", &self.wakes())
             .finish_non_exhaustive()
     }
 }
@@ -272,135 +244,74 @@ impl<'a> Semaphore<'a> {
         REGION_LEN
     }
 
-    /// Creates a semaphore with `initial` units that never holds more than
-    /// `max`, with spinning waiters, and publishes its header.
-    ///
-    /// [`Error::InvalidCapacity`] if `max` is 0 or `initial > max`. On a
-    /// region from [`Region::from_slice`] any stale header is reset first;
-    /// on a raw region the header must be uninitialised (zeroed), and of
-    /// several creators racing on one region exactly one succeeds, the
-    /// others get [`Error::AlreadyInitialized`].
-    #[cfg(not(ipckit_loom))]
-    pub fn init(region: Region<'a>, initial: u32, max: u32) -> Result<Self> {
-        Self::init_with(region, Options::new(max).initial(initial))
-    }
-
-    /// Creates a semaphore as `options` say; see [`init`](Self::init) and
-    /// [`Options`].
-    #[cfg(not(ipckit_loom))]
-    pub fn init_with(region: Region<'a>, options: Options) -> Result<Self> {
-        options.check()?;
-        region.check(REGION_LEN, core::mem::align_of::<Control>())?;
-        let exclusive = region.is_exclusive();
-        let sem = Self::on_region(region, options.max, options.wakes);
-        sem.control().init(exclusive, options)?;
-        Ok(sem)
-    }
-
-    /// Attaches to a semaphore that another side created in `region`, after
-    /// validating every header field: state, byte order, magic, layout
-    /// version, kind, element size and alignment, maximum, data offset,
-    /// flags and the region's length, and the count against the maximum.
-    #[cfg(not(ipckit_loom))]
-    pub fn attach(region: Region<'a>) -> Result<Self> {
-        let info = region.header()?.read_info()?;
-        info.expect(ObjectKind::Semaphore, COUNT_SIZE, COUNT_SIZE)?;
-        let max = info.capacity;
-        if max == 0 {
-            return Err(Error::Corrupted("maximum count in header"));
-        }
-        if info.data_offset as usize != COUNT_OFFSET {
-            return Err(Error::Corrupted("data offset in header"));
-        }
-        region.check(REGION_LEN, core::mem::align_of::<Control>())?;
-        let wakes = match info.flags {
-            0 => false,
-            FLAG_WAKES => true,
-            _ => return Err(Error::Corrupted("flags in header")),
-        };
-        let sem = Self::on_region(region, max, wakes);
-        sem.control().load(max)?;
-        Ok(sem)
-    }
-
-    /// The handle for a region already checked to hold a semaphore.
-    #[cfg(not(ipckit_loom))]
-    fn on_region(region: Region<'a>, max: u32, wakes: bool) -> Self {
-        Self {
-            // SAFETY: the region's base is non-null (it is a `NonNull`).
-            control: unsafe { NonNull::new_unchecked(region.as_ptr().cast::<Control>()) },
-            max,
-            wakes,
-            _region: PhantomData,
+    place::region_only! {
+        /// Creates a semaphore with `initial` units that never holds more than
+        /// `max`, with spinning waiters, and publishes its header.
+        ///
+        /// [`Error::InvalidCapacity`] if `max` is 0 or `initial > max`. On a
+        /// region from [`Region::from_slice`] any stale header is reset first;
+        /// on a raw region the header must be uninitialised (zeroed), and of
+        /// several creators racing on one region exactly one succeeds, the
+        /// others get [`Error::AlreadyInitialized`].
+        pub fn init(region: crate::Region<'a>, initial: u32, max: u32) -> Result<Self> {
+            Self::init_with(region, Options::new(max).initial(initial))
         }
     }
 
-    /// A semaphore on the heap for the loom models: the same control block
-    /// and algorithm, placed in loom-tracked memory instead of raw bytes.
-    #[cfg(ipckit_loom)]
-    #[doc(hidden)]
-    pub fn new_modelled(initial: u32, max: u32) -> Result<Semaphore<'static>> {
-        Self::new_modelled_with(Options::new(max).initial(initial))
+    place::region_only! {
+        /// Creates a semaphore as `options` say; see [`init`](Self::init) and
+        /// [`Options`].
+        pub fn init_with(region: crate::Region<'a>, options: Options) -> Result<Self> {
+            Placed::init_with(region, options.placed()?).map(Self)
+        }
     }
 
-    /// [`new_modelled`](Self::new_modelled) with all [`Options`].
-    #[cfg(ipckit_loom)]
-    #[doc(hidden)]
-    pub fn new_modelled_with(options: Options) -> Result<Semaphore<'static>> {
-        use std::boxed::Box;
-        use std::sync::Arc;
-
-        options.check()?;
-        let control = Box::new(Control {
-            header: Header::new(),
-            line: CountLine {
-                count: AtomicU32::new(0),
-                waiters: AtomicU32::new(0),
-                _reserved: Reserved::new(),
-            },
-        });
-        control.init(true, options)?;
-        // The `Arc` only keeps the control block alive while handles exist;
-        // sharing it between threads is what `Semaphore`'s `Send`/`Sync`
-        // impls state (its reserved bytes are an `UnsafeCell` nobody touches).
-        let control_ptr = NonNull::from(&*control);
-        #[allow(clippy::arc_with_non_send_sync)]
-        let backing = Arc::new(control);
-        Ok(Semaphore {
-            control: control_ptr,
-            max: options.max,
-            wakes: options.wakes,
-            backing,
-            _region: PhantomData,
-        })
+    place::region_only! {
+        /// Attaches to a semaphore that another side created in `region`, after
+        /// validating every header field (as every ring does: [`Placed::attach`])
+        /// and the count against the maximum.
+        pub fn attach(region: crate::Region<'a>) -> Result<Self> {
+            let sem = Self(Placed::attach(region)?);
+            sem.value()?;
+            Ok(sem)
+        }
     }
 
-    fn control(&self) -> &Control {
-        // SAFETY: `control` points to the start of a region valid for `'a`
-        // (or to the loom backing this handle keeps alive), long and aligned
-        // enough for `Control` (checked in `init`/`attach`). All of
-        // `Control`'s fields are atomics or `UnsafeCell`s, so a shared
-        // reference is sound while peers write the bytes.
-        unsafe { self.control.as_ref() }
+    place::model_only! {
+        /// A semaphore on the heap for the loom models: the same control
+        /// block and algorithm, placed in loom-tracked memory instead of raw
+        /// bytes.
+        #[doc(hidden)]
+        pub fn new_modelled(initial: u32, max: u32) -> Result<Semaphore<'static>> {
+            Self::new_modelled_with(Options::new(max).initial(initial))
+        }
+    }
+
+    place::model_only! {
+        /// [`new_modelled`](Self::new_modelled) with all [`Options`].
+        #[doc(hidden)]
+        pub fn new_modelled_with(options: Options) -> Result<Semaphore<'static>> {
+            Placed::new_modelled_with(options.placed()?).map(Semaphore)
+        }
     }
 
     /// The maximum count, as the header said at `init`/`attach`.
     #[must_use]
     pub fn max(&self) -> u32 {
-        self.max
+        self.0.capacity()
     }
 
     /// `true` if the semaphore was created for sleeping waiters
     /// ([`Options::waking`]).
     #[must_use]
     pub fn wakes(&self) -> bool {
-        self.wakes
+        self.0.wakes()
     }
 
     /// The count now (a snapshot: other sides may change it at once), or
     /// [`Error::Corrupted`] if it is above the maximum.
     pub fn value(&self) -> Result<u32> {
-        self.control().load(self.max)
+        self.0.load()
     }
 
     /// A handle with the spinning notifier [`Spin`], for a semaphore created
@@ -414,9 +325,7 @@ impl<'a> Semaphore<'a> {
     /// the semaphore ([`Error::NotifyMismatch`]): a handle that does not wake
     /// would leave sleeping waiters asleep.
     pub fn handle_with<N: Notify>(&self, notify: N) -> Result<Handle<'a, N>> {
-        if N::WAKES != self.wakes {
-            return Err(Error::NotifyMismatch);
-        }
+        self.0.check_notify(N::WAKES)?;
         Ok(Handle {
             sem: self.clone(),
             notify,
@@ -424,5 +333,5 @@ impl<'a> Semaphore<'a> {
     }
 }
 
-#[cfg(all(test, not(ipckit_loom)))]
+#[cfg(test)]
 mod tests;

@@ -1,0 +1,43 @@
+//! The loom switch for what ring modules declare: their test hooks, their
+//! model-only constructors and their layout assertions, so that `cfg(ipckit_loom)` stays in this layer
+//! and `sync`.
+
+/// Marks one item (a test hook of a ring: `claim_and_die`) as compiled for
+/// the unit tests and the loom models only, so that the switch stays in
+/// this layer.
+macro_rules! test_hook {
+    ($($item:tt)*) => {
+        #[cfg(any(test, ipckit_loom))]
+        $($item)*
+    };
+}
+
+/// Marks one item as compiled for the loom models only: a model-only
+/// constructor of an object that wraps its [`Placed`](super::Placed).
+macro_rules! model_only {
+    ($($item:tt)*) => {
+        #[cfg(ipckit_loom)]
+        $($item)*
+    };
+}
+
+/// Marks one item as compiled outside the loom models only: a constructor
+/// on a [`Region`](crate::Region) of an object that wraps its
+/// [`Placed`](super::Placed) (the models place it on the heap).
+macro_rules! region_only {
+    ($($item:tt)*) => {
+        #[cfg(not(ipckit_loom))]
+        $($item)*
+    };
+}
+
+/// Compile-time assertions of a ring's layout table (offsets and sizes of
+/// the production types; loom's atomics and cells have other sizes).
+macro_rules! layout_asserts {
+    ($($body:tt)*) => {
+        #[cfg(not(ipckit_loom))]
+        const _: () = { $($body)* };
+    };
+}
+
+pub(crate) use {layout_asserts, model_only, region_only, test_hook};
