@@ -120,7 +120,6 @@ pub use stale::{ChannelInfo, ChannelStatus, EndpointInfo, inspect, list, remove_
 mod setup;
 pub(crate) use setup::{
     Mode, claim_single, endpoint_constructors, named, open_single, set_up, single_constructors,
-    unplaced,
 };
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};

@@ -80,8 +80,7 @@ use super::LIVENESS_SLICE;
 #[cfg(doc)]
 use super::liveness::MAX_ENDPOINTS;
 use super::liveness::{Block, Membership};
-use super::unplaced::set_up;
-use super::{Look, Memory, Mode, blocking_recovering, endpoint_constructors, notifier};
+use super::{Look, Memory, Mode, blocking_recovering, endpoint_constructors, notifier, set_up};
 use crate::error::Result;
 #[cfg(doc)]
 use crate::error::{CoreError, Error};

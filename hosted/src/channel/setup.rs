@@ -306,66 +306,6 @@ pub(crate) fn open_single<L: SingleRoles, E>(
     })
 }
 
-/// Until mpmc is on `ipckit_core::place`: the set-up of the MPMC ring,
-/// which is not [`Placed`] yet. Delete this module (and call [`set_up`]
-/// from `mpmc.rs`) when it is.
-pub(crate) mod unplaced {
-    use ipckit_core::{Pod, mpmc};
-
-    use super::*;
-
-    /// What [`super::set_up`] asks of a ring that is not [`Placed`] yet.
-    pub(crate) trait Unplaced: Sized {
-        const KIND: ObjectKind;
-        fn core_len(capacity: u32) -> Option<usize>;
-        fn init_waking(core: Region<'static>, capacity: u32) -> ipckit_core::Result<Self>;
-        fn attach(core: Region<'static>) -> ipckit_core::Result<Self>;
-        fn capacity(&self) -> u32;
-    }
-
-    macro_rules! unplaced {
-        ([$($g:tt)*] $ring:ty, $kind:ident, $options:ty) => {
-            impl<$($g)*> Unplaced for $ring {
-                const KIND: ObjectKind = ObjectKind::$kind;
-                fn core_len(capacity: u32) -> Option<usize> {
-                    <$ring>::region_len(capacity)
-                }
-                fn init_waking(core: Region<'static>, capacity: u32) -> ipckit_core::Result<Self> {
-                    <$ring>::init_with(core, <$options>::new(capacity).waking(true))
-                }
-                fn attach(core: Region<'static>) -> ipckit_core::Result<Self> {
-                    <$ring>::attach(core)
-                }
-                fn capacity(&self) -> u32 {
-                    <$ring>::capacity(self)
-                }
-            }
-        };
-    }
-    unplaced!([T: Pod] mpmc::Ring<'static, T>, Mpmc, mpmc::Options);
-
-    /// [`super::set_up`] for an [`Unplaced`] ring.
-    pub(crate) fn set_up<R: Unplaced, E>(
-        mem: Memory,
-        mode: Mode,
-        capacity: u32,
-        claim: impl FnOnce(&R, Block) -> Result<(E, liveness::Membership)>,
-    ) -> Result<(Memory, E, liveness::Membership)> {
-        let ring_and_block = |mem: &Memory| {
-            let slots = slots_per_side(R::KIND);
-            if mode == Mode::Init {
-                let core_len = R::core_len(capacity).ok_or(CoreError::InvalidCapacity)?;
-                let block = fresh_block(mem, core_len, slots)?;
-                return Ok((R::init_waking(whole(mem), capacity)?, block));
-            }
-            let ring = attach_published(mem, R::attach)?;
-            let core_len = R::core_len(ring.capacity());
-            Ok((ring, attached_block(mem, core_len, slots)?))
-        };
-        finish(mem, mode, ring_and_block, claim)
-    }
-}
-
 /// The constructors every channel endpoint has, and `memory` and
 /// `peer_gone`; each method's doc comments come from the invocation, in a
 /// section `name { /// docs }`.
@@ -386,12 +326,8 @@ macro_rules! endpoint_constructors {
     ) => {
         $(#[$object_len])*
         pub fn object_len(capacity: u32) -> Option<usize> {
-            // `Result` from a `Placed` ring, `Option` from an unplaced one:
-            // `into_iter().next()` takes both (until mpmc / frame::mpsc are
-            // on place/).
             <$ring>::region_len(capacity)
-                .into_iter()
-                .next()
+                .ok()
                 .and_then($crate::channel::object_len)
         }
 
