@@ -89,11 +89,10 @@ pub struct Intent {
     span: AtomicU32,
 }
 
-#[cfg(not(ipckit_loom))]
-const _: () = {
+crate::place::layout_asserts! {
     assert!(core::mem::size_of::<Intent>() == 8);
     assert!(core::mem::align_of::<Intent>() == 4);
-};
+}
 
 impl Default for Intent {
     fn default() -> Self {
@@ -102,21 +101,24 @@ impl Default for Intent {
 }
 
 impl Intent {
-    /// An intent naming position 0 with span 0 (nothing claimed).
-    #[cfg(not(ipckit_loom))]
-    pub const fn new() -> Self {
-        Self {
-            position: AtomicU32::new(0),
-            span: AtomicU32::new(0),
+    crate::place::region_only! {
+        /// An intent naming position 0 with span 0 (nothing claimed).
+        pub const fn new() -> Self {
+            Self {
+                position: AtomicU32::new(0),
+                span: AtomicU32::new(0),
+            }
         }
     }
 
-    /// See the production version.
-    #[cfg(ipckit_loom)]
-    pub fn new() -> Self {
-        Self {
-            position: AtomicU32::new(0),
-            span: AtomicU32::new(0),
+    crate::place::model_only! {
+        /// An intent naming position 0 with span 0 (loom's atomics have no
+        /// `const` constructor).
+        pub fn new() -> Self {
+            Self {
+                position: AtomicU32::new(0),
+                span: AtomicU32::new(0),
+            }
         }
     }
 
