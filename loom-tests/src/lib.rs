@@ -77,6 +77,19 @@ mod harness {
     use loom::sync::Arc;
     use loom::sync::atomic::{AtomicBool, Ordering};
 
+    /// A value that outlives the model's threads (what endpoints borrow for
+    /// `'static`: intents, counters).
+    pub fn leak<T>(t: T) -> &'static T {
+        Box::leak(Box::new(t))
+    }
+
+    /// Whether `of` of the model's other threads finished (counted in
+    /// `count`), so that a spinning thread takes one last look after all of
+    /// them and then stops.
+    pub fn finished(count: &loom::sync::atomic::AtomicU32, of: u32) -> bool {
+        count.load(Ordering::Acquire) == of
+    }
+
     /// Runs `f` under loom with `bound` preemptions (unless the environment
     /// sets `LOOM_MAX_PREEMPTIONS`, which then wins, to run a deeper check by
     /// hand), and prints how many executions loom explored and how long that
@@ -161,4 +174,4 @@ mod harness {
 }
 
 #[cfg(ipckit_loom)]
-pub use harness::{Done, Waiter, model};
+pub use harness::{Done, Waiter, finished, leak, model};
