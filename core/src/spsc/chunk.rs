@@ -5,6 +5,11 @@
 //! published items that the consumer reads in place and then hands back with
 //! one index store.
 //!
+//! As elsewhere in the crate, the name says exact or partial: `commit(n)`,
+//! [`WriteChunk::copy_from_slice`] and [`ReadChunk::copy_to_slice`] do all
+//! of what they are asked or fail with [`Error::TooFewSlots`] and do
+//! nothing; the `_partial_` forms do what fits and say how much.
+//!
 //! The safe methods move each item through a raw pointer (a copy, which the
 //! compiler turns into a plain memory copy): no Rust reference to shared
 //! memory is ever created, so a peer that scribbles on the slots can only make
@@ -16,6 +21,7 @@ use core::fmt;
 use bytemuck::Pod;
 
 use super::{Consumer, Producer};
+use crate::error::{Error, Result};
 use crate::place::raw;
 use crate::sync::SlotCell;
 use crate::wait::Notify;
@@ -32,7 +38,7 @@ use crate::wait::Notify;
 /// let mut bytes = AlignedBytes::<512>::new();
 /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 8)?.split()?;
 /// let chunk = tx.write_chunk_up_to(3)?;
-/// assert_eq!(chunk.copy_from_slice(b"abc"), 3);
+/// chunk.copy_from_slice(b"abc")?;
 /// let mut out = [0; 3];
 /// rx.pop_partial_slice(&mut out)?;
 /// assert_eq!(&out, b"abc");
@@ -120,17 +126,29 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
         written as usize
     }
 
-    /// Copies as many items of `items` as fit into the chunk, then publishes
-    /// them. Returns how many.
+    /// Copies all of `items` into the first slots of the chunk and publishes
+    /// them (the rest of the chunk is not), or returns
+    /// [`Error::TooFewSlots`] if the chunk is shorter, publishing nothing.
     ///
     /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// use ipckit_core::{spsc, AlignedBytes, Error, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let mut tx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 2)?.producer()?;
-    /// assert_eq!(tx.write_chunk_up_to(2)?.copy_from_slice(&[1, 2, 3]), 2);
-    /// # Ok::<(), ipckit_core::Error>(())
+    /// let too_many = tx.write_chunk_up_to(2)?.copy_from_slice(&[1, 2, 3]);
+    /// assert_eq!(too_many, Err(Error::TooFewSlots { requested: 3, available: 2 }));
+    /// // The partial form copies what fits.
+    /// assert_eq!(tx.write_chunk_up_to(2)?.copy_partial_from_slice(&[1, 2, 3]), 2);
+    /// # Ok::<(), Error>(())
     /// ```
-    pub fn copy_from_slice(self, items: &[T]) -> usize {
+    pub fn copy_from_slice(self, items: &[T]) -> Result<()> {
+        exact(items.len(), self.len)?;
+        self.copy_partial_from_slice(items);
+        Ok(())
+    }
+
+    /// Copies as many items of `items` as fit into the chunk, then publishes
+    /// them. Returns how many.
+    pub fn copy_partial_from_slice(self, items: &[T]) -> usize {
         let n = (self.len as usize).min(items.len()) as u32;
         let tail = self.producer.pos;
         let (first, second) = self.producer.split_range(tail, n);
@@ -147,8 +165,9 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
         n as usize
     }
 
-    /// Publishes the first `n` slots of the chunk (all of it if `n` is
-    /// larger), with one index store.
+    /// Publishes the first `n` slots of the chunk with one index store, or
+    /// returns [`Error::TooFewSlots`] if the chunk is shorter, publishing
+    /// nothing.
     ///
     /// ```
     /// use ipckit_core::{spsc, AlignedBytes, Region};
@@ -159,13 +178,14 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// // reserved slots.
     /// let (a, _b) = unsafe { chunk.as_mut_slices() };
     /// a[0] = 42;
-    /// chunk.commit(1);
+    /// chunk.commit(1)?;
     /// assert_eq!(rx.try_pop()?, 42);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
-    pub fn commit(self, n: usize) {
-        let n = (self.len as usize).min(n) as u32;
+    pub fn commit(self, n: usize) -> Result<()> {
+        let n = exact(n, self.len)?;
         self.producer.advance(n);
+        Ok(())
     }
 
     /// Publishes every slot of the chunk.
@@ -317,20 +337,32 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
         run(a, first).chain(run(b, second))
     }
 
-    /// Copies as many items as fit into `out` (oldest first) and returns how
-    /// many. Does not consume them.
+    /// Fills all of `out` with the chunk's first items (oldest first), or
+    /// returns [`Error::TooFewSlots`] if the chunk is shorter, copying
+    /// nothing. Does not consume them.
     ///
     /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// use ipckit_core::{spsc, AlignedBytes, Error, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
     /// tx.push_partial_slice(&[7, 8])?;
+    /// let chunk = rx.read_chunk_up_to(4)?;
     /// let mut out = [0; 4];
-    /// assert_eq!(rx.read_chunk_up_to(4)?.copy_to_slice(&mut out), 2);
+    /// assert_eq!(chunk.copy_to_slice(&mut out), Err(Error::TooFewSlots { requested: 4, available: 2 }));
+    /// // The partial form copies what there is.
+    /// assert_eq!(chunk.copy_partial_to_slice(&mut out), 2);
     /// assert_eq!(out, [7, 8, 0, 0]);
-    /// # Ok::<(), ipckit_core::Error>(())
+    /// # Ok::<(), Error>(())
     /// ```
-    pub fn copy_to_slice(&self, out: &mut [T]) -> usize {
+    pub fn copy_to_slice(&self, out: &mut [T]) -> Result<()> {
+        exact(out.len(), self.len)?;
+        self.copy_partial_to_slice(out);
+        Ok(())
+    }
+
+    /// Copies as many items as fit into `out` (oldest first) and returns how
+    /// many. Does not consume them.
+    pub fn copy_partial_to_slice(&self, out: &mut [T]) -> usize {
         let n = (self.len as usize).min(out.len()) as u32;
         let head = self.consumer.pos;
         let (first, second) = self.consumer.split_range(head, n);
@@ -346,21 +378,23 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
         n as usize
     }
 
-    /// Hands the first `n` items (all of them if `n` is larger) back to the
-    /// producer, with one index store.
+    /// Hands the first `n` items back to the producer with one index store,
+    /// or returns [`Error::TooFewSlots`] if the chunk is shorter, handing
+    /// nothing back.
     ///
     /// ```
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
     /// tx.push_partial_slice(&[1, 2, 3])?;
-    /// rx.read_chunk_up_to(3)?.commit(1);
+    /// rx.read_chunk_up_to(3)?.commit(1)?;
     /// assert_eq!(rx.try_pop()?, 2);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
-    pub fn commit(self, n: usize) {
-        let n = (self.len as usize).min(n) as u32;
+    pub fn commit(self, n: usize) -> Result<()> {
+        let n = exact(n, self.len)?;
         self.consumer.advance(n);
+        Ok(())
     }
 
     /// Hands every item of the chunk back to the producer.
@@ -414,4 +448,16 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
             )
         }
     }
+}
+
+/// `n` as a count of a chunk's `len` slots, or [`Error::TooFewSlots`] if the
+/// chunk is shorter: the check of every exact chunk method.
+fn exact(n: usize, len: u32) -> Result<u32> {
+    if n > len as usize {
+        return Err(Error::TooFewSlots {
+            requested: n,
+            available: len as usize,
+        });
+    }
+    Ok(n as u32)
 }

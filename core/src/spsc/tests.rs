@@ -95,7 +95,7 @@ fn batches_across_the_wrap() {
     assert_eq!(chunk.len(), 8);
     assert!(chunk.iter().eq([4, 5, 6, 7, 8, 9, 10, 11]));
     let mut copy = [0; 8];
-    assert_eq!(chunk.copy_to_slice(&mut copy), 8);
+    assert_eq!(chunk.copy_partial_to_slice(&mut copy), 8);
     assert_eq!(copy, [4, 5, 6, 7, 8, 9, 10, 11]);
     // SAFETY: our producer follows the protocol.
     let (a, b) = unsafe { chunk.as_slices() };
@@ -103,7 +103,7 @@ fn batches_across_the_wrap() {
     assert!(!b.is_empty(), "this run wraps the slot array");
     assert!(a.iter().chain(b).copied().eq([4, 5, 6, 7, 8, 9, 10, 11]));
     assert_eq!(chunk.get(8), None);
-    chunk.commit(2);
+    assert_eq!(chunk.commit(2), Ok(()));
     assert_eq!(rx.try_pop(), Ok(6));
 
     // A chunk dropped without commit neither publishes nor consumes.
@@ -115,14 +115,51 @@ fn batches_across_the_wrap() {
     let (a, b) = unsafe { chunk.as_mut_slices() };
     assert_eq!(a.len() + b.len(), 3);
     a[0] = 77;
-    chunk.commit(1);
+    assert_eq!(chunk.commit(1), Ok(()));
     let mut rest = [0; 6];
     assert_eq!(rx.pop_partial_slice(&mut rest).unwrap(), 6);
     assert_eq!(rest, [7, 8, 9, 10, 11, 77]);
-    assert_eq!(tx.write_chunk_up_to(3).unwrap().copy_from_slice(&[1, 2]), 2);
+    assert_eq!(
+        tx.write_chunk_up_to(3)
+            .unwrap()
+            .copy_partial_from_slice(&[1, 2]),
+        2
+    );
     rx.read_chunk_up_to(8).unwrap().commit_all();
     tx.write_chunk_up_to(2).unwrap().commit_all();
     assert_eq!(rx.len(), 2);
+}
+
+#[test]
+fn exact_chunk_methods_do_all_or_nothing() {
+    let mem = PeerMemory::new();
+    let (mut tx, mut rx) = Ring::<u8>::init(mem.region(), 4).unwrap().split().unwrap();
+    let too_few = |requested, available| {
+        Err(Error::TooFewSlots {
+            requested,
+            available,
+        })
+    };
+    // Past the chunk's end: nothing is published or handed back.
+    assert_eq!(tx.write_chunk(2).unwrap().commit(3), too_few(3, 2));
+    assert_eq!(
+        tx.write_chunk(2).unwrap().copy_from_slice(&[1, 2, 3]),
+        too_few(3, 2)
+    );
+    assert_eq!(rx.len(), 0);
+    // Within it: exactly what was asked.
+    assert_eq!(tx.write_chunk(3).unwrap().copy_from_slice(&[1, 2]), Ok(()));
+    assert_eq!(rx.len(), 2);
+    let chunk = rx.read_chunk(2).unwrap();
+    let mut out = [0; 3];
+    assert_eq!(chunk.copy_to_slice(&mut out), too_few(3, 2));
+    assert_eq!(out, [0; 3]);
+    assert_eq!(chunk.copy_to_slice(&mut out[..1]), Ok(()));
+    assert_eq!(out, [1, 0, 0]);
+    assert_eq!(chunk.commit(3), too_few(3, 2));
+    assert_eq!(rx.len(), 2);
+    assert_eq!(rx.read_chunk(2).unwrap().commit(1), Ok(()));
+    assert_eq!(rx.try_pop(), Ok(2));
 }
 
 #[test]
