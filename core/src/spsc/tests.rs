@@ -1,14 +1,14 @@
 //! Unit tests of the SPSC ring: behaviour, wrap, roles, and every kind of bad
-//! region or index a peer can produce.
+//! index a peer can produce (the header's checks, which every ring shares,
+//! are tested once in `place/tests.rs`).
 
 use std::boxed::Box;
-use std::sync::atomic::AtomicU32 as StdAtomicU32;
 use std::sync::atomic::Ordering::SeqCst;
 use std::vec::Vec;
 
 use super::*;
-use crate::region::{ENDIAN_MARKER, LAYOUT_VERSION, MAGIC};
-use crate::test_support::{CondvarFutex, MEM, PeerMemory};
+use crate::region::MAGIC;
+use crate::test_support::{CondvarFutex, PeerMemory};
 use core::time::Duration;
 
 use crate::{AlignedBytes, Error, Region, Role};
@@ -197,172 +197,6 @@ fn roles_are_exclusive_and_resume_where_the_last_holder_stopped() {
     let mut out = [0; 4];
     assert_eq!(rx.pop_partial_slice(&mut out).unwrap(), 3);
     assert_eq!(out[..3], [2, 3, 4]);
-}
-
-#[test]
-fn init_races_have_one_winner_and_exclusive_regions_reset() {
-    let mem = PeerMemory::new();
-    Ring::<u32>::init(mem.region(), 4).unwrap();
-    assert_eq!(
-        Ring::<u32>::init(mem.region(), 4).unwrap_err(),
-        Error::AlreadyInitialized
-    );
-
-    let mut bytes = AlignedBytes::<1024>::new();
-    Ring::<u32>::init(Region::from_slice(&mut bytes[..]), 4).unwrap();
-    let ring = Ring::<u64>::init(Region::from_slice(&mut bytes[..]), 8).unwrap();
-    assert_eq!(ring.capacity(), 8);
-
-    // Threads racing to create: exactly one wins.
-    for _ in 0..20 {
-        let mem = PeerMemory::new();
-        let wins = StdAtomicU32::new(0);
-        std::thread::scope(|s| {
-            for _ in 0..4 {
-                s.spawn(|| match Ring::<u32>::init(mem.region(), 4) {
-                    Ok(_) => {
-                        wins.fetch_add(1, SeqCst);
-                    }
-                    Err(e) => assert_eq!(e, Error::AlreadyInitialized),
-                });
-            }
-        });
-        assert_eq!(wins.load(SeqCst), 1);
-    }
-}
-
-#[test]
-fn bad_requests_to_init() {
-    let mem = PeerMemory::new();
-    for cap in [0, 3, 6, 100] {
-        assert_eq!(
-            Ring::<u8>::init(mem.region(), cap).unwrap_err(),
-            Error::InvalidCapacity
-        );
-    }
-    assert_eq!(
-        Ring::<()>::init(mem.region(), 4).unwrap_err(),
-        Error::UnsupportedType
-    );
-
-    #[derive(Clone, Copy, bytemuck::Zeroable, bytemuck::Pod)]
-    #[repr(C, align(256))]
-    struct OverAligned([u8; 256]);
-    assert_eq!(
-        Ring::<OverAligned>::init(mem.region(), 1).unwrap_err(),
-        Error::UnsupportedType
-    );
-
-    assert_eq!(
-        Ring::<u64>::init(mem.region_at(0, 384 + 8 * 8 - 1), 8).unwrap_err(),
-        Error::TooSmall {
-            required: 384 + 64,
-            actual: 384 + 63
-        }
-    );
-    assert_eq!(
-        Ring::<u64>::init(mem.region_at(4, 2048), 8).unwrap_err(),
-        Error::Misaligned { required: 8 }
-    );
-    assert_eq!(
-        Ring::<u8>::init(mem.region_at(1, 2048), 8).unwrap_err(),
-        Error::Misaligned { required: 4 }
-    );
-    // A huge capacity cannot fit: refused before anything is written.
-    assert_eq!(
-        Ring::<u64>::init(mem.region(), MAX_CAPACITY).unwrap_err(),
-        Error::TooSmall {
-            required: 384 + 8 * (1 << 31),
-            actual: MEM
-        }
-    );
-    assert_eq!(mem.word(16).load(SeqCst), 0, "header untouched");
-    assert_eq!(Ring::<u8>::region_len(MAX_CAPACITY), Ok(384 + (1 << 31)));
-    assert_eq!(Ring::<u8>::region_len(0), Err(Error::InvalidCapacity));
-}
-
-/// Initialises a `Ring<u32>` of capacity 8, then lets `poke` play the faulty
-/// peer on the header, and returns what `attach` says (the capacity).
-fn attach_after(poke: impl FnOnce(&PeerMemory)) -> Result<u32> {
-    let mem = PeerMemory::new();
-    Ring::<u32>::init(mem.region(), 8).unwrap();
-    poke(&mem);
-    Ring::<u32>::attach(mem.region()).map(|ring| ring.capacity())
-}
-
-#[test]
-fn attach_validates_every_header_field() {
-    assert_eq!(attach_after(|_| {}), Ok(8));
-    let cases: [(usize, u32, Error); 11] = [
-        (0, 0x1234_5678, Error::BadMagic),
-        (
-            4,
-            LAYOUT_VERSION + 1,
-            Error::VersionMismatch {
-                found: 2,
-                expected: 1,
-            },
-        ),
-        (
-            8,
-            99,
-            Error::KindMismatch {
-                found: 99,
-                expected: 1,
-            },
-        ),
-        (12, ENDIAN_MARKER.swap_bytes(), Error::ForeignEndian),
-        (12, 7, Error::BadMagic),
-        (16, 0, Error::NotInitialized),
-        (16, 1, Error::NotInitialized),
-        (16, 3, Error::Corrupted("header state")),
-        (20, 8, Error::ElementMismatch { size: 8, align: 4 }),
-        (24, 8, Error::ElementMismatch { size: 4, align: 8 }),
-        (32, 256, Error::Corrupted("data offset in header")),
-    ];
-    for (offset, value, expected) in cases {
-        let got = attach_after(|m| m.word(offset).store(value, SeqCst)).unwrap_err();
-        assert_eq!(got, expected, "word at {offset} = {value:#x}");
-    }
-    for capacity in [0, 3, u32::MAX, MAX_CAPACITY | 1] {
-        let got = attach_after(|m| m.word(28).store(capacity, SeqCst)).unwrap_err();
-        assert_eq!(
-            got,
-            Error::Corrupted("capacity in header"),
-            "capacity {capacity}"
-        );
-    }
-    // A capacity that is valid but larger than the region.
-    let got = attach_after(|m| m.word(28).store(1024, SeqCst)).unwrap_err();
-    assert_eq!(
-        got,
-        Error::TooSmall {
-            required: 384 + 4096,
-            actual: MEM
-        }
-    );
-
-    // Regions that cannot even hold a header, or are misaligned.
-    let mem = PeerMemory::new();
-    assert_eq!(
-        Ring::<u32>::attach(mem.region_at(0, 100)).unwrap_err(),
-        Error::TooSmall {
-            required: 128,
-            actual: 100
-        }
-    );
-    assert_eq!(
-        Ring::<u32>::attach(mem.region_at(2, 1000)).unwrap_err(),
-        Error::Misaligned { required: 4 }
-    );
-    assert_eq!(
-        Ring::<u32>::attach(mem.region()).unwrap_err(),
-        Error::NotInitialized
-    );
-    assert_eq!(
-        crate::region::inspect(mem.region()).unwrap_err(),
-        Error::NotInitialized
-    );
 }
 
 #[test]
