@@ -64,28 +64,11 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     }
 
     /// The number of reserved slots.
-    ///
-    /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let mut tx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.producer()?;
-    /// assert_eq!(tx.write_chunk_up_to(9)?.len(), 4);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn len(&self) -> usize {
         self.len as usize
     }
 
     /// `true` when no slot was free.
-    ///
-    /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let mut tx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 1)?.producer()?;
-    /// tx.try_push(1)?;
-    /// assert!(tx.write_chunk_up_to(1)?.is_empty());
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -103,14 +86,11 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn fill_from_iter<I: IntoIterator<Item = T>>(self, iter: I) -> usize {
-        let tail = self.producer.pos;
-        let (first, second) = self.producer.split_range(tail, self.len);
         let mut iter = iter.into_iter();
         let mut written = 0u32;
         // Walk the two contiguous runs by pointer (no per-item masking), so
         // the compiler can vectorise the copy.
-        for (start, run) in [(tail, first), (tail.wrapping_add(first), second)] {
-            let base = self.producer.slot(start);
+        for (base, run) in self.producer.runs(self.len) {
             for i in 0..run as usize {
                 let Some(value) = iter.next() else {
                     self.producer.advance(written);
@@ -149,20 +129,10 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// Copies as many items of `items` as fit into the chunk, then publishes
     /// them. Returns how many.
     pub fn copy_partial_from_slice(self, items: &[T]) -> usize {
-        let n = (self.len as usize).min(items.len()) as u32;
-        let tail = self.producer.pos;
-        let (first, second) = self.producer.split_range(tail, n);
-        let (a, b) = items[..n as usize].split_at(first as usize);
-        // SAFETY: both segments lie inside this chunk's reserved free slots;
-        // `split_range` keeps each inside the slot array.
-        unsafe {
-            SlotCell::write_slice(self.producer.slot(tail), a);
-            if second > 0 {
-                SlotCell::write_slice(self.producer.slot(tail.wrapping_add(first)), b);
-            }
-        }
-        self.producer.advance(n);
-        n as usize
+        let n = (self.len as usize).min(items.len());
+        // The chunk's slots are free and reserved for it.
+        self.producer.write_slots(&items[..n]);
+        n
     }
 
     /// Publishes the first `n` slots of the chunk with one index store, or
@@ -189,15 +159,6 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     }
 
     /// Publishes every slot of the chunk.
-    ///
-    /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.write_chunk_up_to(2)?.commit_all();
-    /// assert_eq!(rx.len(), 2);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn commit_all(self) {
         let n = self.len;
         self.producer.advance(n);
@@ -212,17 +173,14 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// protocol (it never touches unpublished slots). Use the copying methods
     /// when the peer is untrusted.
     pub unsafe fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
-        let tail = self.producer.pos;
-        let (first, second) = self.producer.split_range(tail, self.len);
-        let a = raw(self.producer.slot(tail));
-        let b = raw(self.producer.slot(tail.wrapping_add(first)));
-        // SAFETY: each segment is a run of initialised, aligned slots inside
-        // the slot array, reserved by this chunk, and the two do not overlap.
-        // The caller promises that nobody else accesses them meanwhile.
+        let [(a, first), (b, second)] = self.producer.runs(self.len);
+        // SAFETY: each run is of initialised, aligned slots inside the slot
+        // array, reserved by this chunk, and the two do not overlap. The
+        // caller promises that nobody else accesses them meanwhile.
         unsafe {
             (
-                core::slice::from_raw_parts_mut(a, first as usize),
-                core::slice::from_raw_parts_mut(b, second as usize),
+                core::slice::from_raw_parts_mut(raw(a), first as usize),
+                core::slice::from_raw_parts_mut(raw(b), second as usize),
             )
         }
     }
@@ -264,28 +222,11 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     }
 
     /// The number of borrowed items.
-    ///
-    /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_partial_slice(&[1, 2])?;
-    /// assert_eq!(rx.read_chunk_up_to(8)?.len(), 2);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn len(&self) -> usize {
         self.len as usize
     }
 
     /// `true` when no item was available.
-    ///
-    /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let mut rx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.consumer()?;
-    /// assert!(rx.read_chunk_up_to(1)?.is_empty());
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -322,10 +263,7 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
-        let head = self.consumer.pos;
-        let (first, second) = self.consumer.split_range(head, self.len);
-        let a = self.consumer.slot(head);
-        let b = self.consumer.slot(head.wrapping_add(first));
+        let [(a, first), (b, second)] = self.consumer.runs(self.len);
         // Two contiguous runs walked by pointer: no per-item masking.
         let run = move |base: *const SlotCell<T>, n: u32| {
             (0..n as usize).map(move |i| {
@@ -363,19 +301,10 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// Copies as many items as fit into `out` (oldest first) and returns how
     /// many. Does not consume them.
     pub fn copy_partial_to_slice(&self, out: &mut [T]) -> usize {
-        let n = (self.len as usize).min(out.len()) as u32;
-        let head = self.consumer.pos;
-        let (first, second) = self.consumer.split_range(head, n);
-        let (a, b) = out[..n as usize].split_at_mut(first as usize);
-        // SAFETY: both segments lie inside this chunk's published slots;
-        // `split_range` keeps each inside the slot array.
-        unsafe {
-            SlotCell::read_slice(self.consumer.slot(head), a);
-            if second > 0 {
-                SlotCell::read_slice(self.consumer.slot(head.wrapping_add(first)), b);
-            }
-        }
-        n as usize
+        let n = (self.len as usize).min(out.len());
+        // The chunk's items are published and not yet released.
+        self.consumer.load_slots(&mut out[..n]);
+        n
     }
 
     /// Hands the first `n` items back to the producer with one index store,
@@ -398,16 +327,6 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     }
 
     /// Hands every item of the chunk back to the producer.
-    ///
-    /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_partial_slice(&[1, 2])?;
-    /// rx.read_chunk_up_to(2)?.commit_all();
-    /// assert_eq!(rx.len(), 0);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
     pub fn commit_all(self) {
         let n = self.len;
         self.consumer.advance(n);
@@ -434,17 +353,14 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub unsafe fn as_slices(&self) -> (&[T], &[T]) {
-        let head = self.consumer.pos;
-        let (first, second) = self.consumer.split_range(head, self.len);
-        let a = raw(self.consumer.slot(head));
-        let b = raw(self.consumer.slot(head.wrapping_add(first)));
-        // SAFETY: each segment is a run of initialised, aligned, published
-        // slots inside the slot array; the caller promises nobody writes them
+        let [(a, first), (b, second)] = self.consumer.runs(self.len);
+        // SAFETY: each run is of initialised, aligned, published slots
+        // inside the slot array; the caller promises nobody writes them
         // while the slices live.
         unsafe {
             (
-                core::slice::from_raw_parts(a, first as usize),
-                core::slice::from_raw_parts(b, second as usize),
+                core::slice::from_raw_parts(raw(a), first as usize),
+                core::slice::from_raw_parts(raw(b), second as usize),
             )
         }
     }

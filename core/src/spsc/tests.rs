@@ -160,6 +160,14 @@ fn exact_chunk_methods_do_all_or_nothing() {
     assert_eq!(rx.len(), 2);
     assert_eq!(rx.read_chunk(2).unwrap().commit(1), Ok(()));
     assert_eq!(rx.try_pop(), Ok(2));
+    // The partial forms on an empty and a full ring: empty chunks.
+    let chunk = rx.read_chunk_up_to(1).unwrap();
+    assert!(chunk.is_empty());
+    assert_eq!(chunk.len(), 0);
+    tx.push_entire_slice(&[0; 4]).unwrap();
+    let chunk = tx.write_chunk_up_to(1).unwrap();
+    assert!(chunk.is_empty());
+    assert_eq!(chunk.len(), 0);
 }
 
 #[test]
