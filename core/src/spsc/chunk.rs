@@ -6,7 +6,7 @@
 //! one index store.
 //!
 //! As elsewhere in the crate, the name says exact or partial: `commit(n)`,
-//! [`WriteChunk::copy_from_slice`] and [`ReadChunk::copy_to_slice`] do all
+//! [`Chunk::copy_from_slice`] and [`Chunk::copy_to_slice`] do all
 //! of what they are asked or fail with [`Error::TooFewSlots`] and do
 //! nothing; the `_partial_` forms do what fits and say how much.
 //!
@@ -20,13 +20,23 @@ use core::fmt;
 
 use bytemuck::Pod;
 
-use super::{Consumer, Producer};
+use super::{Endpoint, Slots};
 use crate::error::{Error, Result};
 use crate::place::raw;
 use crate::sync::SlotCell;
-use crate::wait::Notify;
+use crate::wait::{Notify, Spin};
 
-/// A run of free slots reserved by [`Producer::write_chunk`].
+/// A run of slots borrowed from one end of the ring: a [`WriteChunk`] of
+/// free slots (`P = true`) or a [`ReadChunk`] of published items. What the
+/// two share (length, commit) is written once here; see each alias for the
+/// rest.
+#[must_use = "a chunk publishes or hands back nothing until it is committed"]
+pub struct Chunk<'e, 'a, T, N, const P: bool> {
+    end: &'e mut Endpoint<'a, Slots<T>, N, P>,
+    len: u32,
+}
+
+/// A run of free slots reserved by [`Producer::write_chunk`](super::Producer::write_chunk).
 ///
 /// Slots that are committed without being written carry whatever bytes they
 /// held before (any bit pattern is a valid `T: Pod`, so this is wrong data,
@@ -44,35 +54,85 @@ use crate::wait::Notify;
 /// assert_eq!(&out, b"abc");
 /// # Ok::<(), ipckit_core::Error>(())
 /// ```
-#[must_use = "a write chunk publishes nothing until it is committed"]
-pub struct WriteChunk<'p, 'a, T, N = crate::wait::Spin> {
-    producer: &'p mut Producer<'a, T, N>,
-    len: u32,
-}
+pub type WriteChunk<'p, 'a, T, N = Spin> = Chunk<'p, 'a, T, N, true>;
 
-impl<T, N> fmt::Debug for WriteChunk<'_, '_, T, N> {
+/// A run of published items borrowed by [`Consumer::read_chunk`](super::Consumer::read_chunk).
+///
+/// Reading does not consume: the items go back to the producer only when the
+/// chunk is committed. Dropping it without committing leaves them in the ring.
+///
+/// ```
+/// use ipckit_core::{spsc, AlignedBytes, Region};
+/// let mut bytes = AlignedBytes::<512>::new();
+/// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
+/// tx.push_partial_slice(&[1, 2, 3])?;
+/// let chunk = rx.read_chunk_up_to(2)?;
+/// assert_eq!(chunk.get(1), Some(2));
+/// chunk.commit_all();
+/// assert_eq!(rx.try_pop()?, 3);
+/// # Ok::<(), ipckit_core::Error>(())
+/// ```
+pub type ReadChunk<'c, 'a, T, N = Spin> = Chunk<'c, 'a, T, N, false>;
+
+impl<T, N, const P: bool> fmt::Debug for Chunk<'_, '_, T, N, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("spsc::WriteChunk")
-            .field("len", &self.len)
-            .finish()
+        let name = if P {
+            "spsc::WriteChunk"
+        } else {
+            "spsc::ReadChunk"
+        };
+        f.debug_struct(name).field("len", &self.len).finish()
     }
 }
 
-impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
-    pub(super) fn new(producer: &'p mut Producer<'a, T, N>, len: u32) -> Self {
-        Self { producer, len }
+impl<'e, 'a, T: Pod, N: Notify, const P: bool> Chunk<'e, 'a, T, N, P> {
+    pub(super) fn new(end: &'e mut Endpoint<'a, Slots<T>, N, P>, len: u32) -> Self {
+        Self { end, len }
     }
 
-    /// The number of reserved slots.
+    /// The number of slots: reserved free slots, or borrowed items.
     pub fn len(&self) -> usize {
         self.len as usize
     }
 
-    /// `true` when no slot was free.
+    /// `true` when the ring had no room (no free slot, or no item).
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// Gives the first `n` slots to the peer with one index store (a write
+    /// chunk publishes them, a read chunk hands them back to the producer),
+    /// or returns [`Error::TooFewSlots`] if the chunk is shorter, giving
+    /// nothing.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
+    /// let mut chunk = tx.write_chunk_up_to(4)?;
+    /// // SAFETY: our consumer `rx` follows the protocol; it does not touch
+    /// // reserved slots.
+    /// let (a, _b) = unsafe { chunk.as_mut_slices() };
+    /// (a[0], a[1]) = (42, 43);
+    /// chunk.commit(2)?;
+    /// rx.read_chunk(2)?.commit(1)?;
+    /// assert_eq!(rx.try_pop()?, 43);
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn commit(self, n: usize) -> Result<()> {
+        let n = exact(n, self.len)?;
+        self.end.advance(n);
+        Ok(())
+    }
+
+    /// Gives every slot of the chunk to the peer.
+    pub fn commit_all(self) {
+        let n = self.len;
+        self.end.advance(n);
+    }
+}
+
+impl<T: Pod, N: Notify> WriteChunk<'_, '_, T, N> {
     /// Writes the items of `iter` into the chunk's slots, in order, until the
     /// chunk or the iterator ends, then publishes the slots written. Returns
     /// how many.
@@ -90,10 +150,10 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
         let mut written = 0u32;
         // Walk the two contiguous runs by pointer (no per-item masking), so
         // the compiler can vectorise the copy.
-        for (base, run) in self.producer.runs(self.len) {
+        for (base, run) in self.end.runs(self.len) {
             for i in 0..run as usize {
                 let Some(value) = iter.next() else {
-                    self.producer.advance(written);
+                    self.end.advance(written);
                     return written as usize;
                 };
                 // SAFETY: `i < run`, and the run lies inside the slot array
@@ -102,7 +162,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
                 written += 1;
             }
         }
-        self.producer.advance(written);
+        self.end.advance(written);
         written as usize
     }
 
@@ -131,37 +191,8 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     pub fn copy_partial_from_slice(self, items: &[T]) -> usize {
         let n = (self.len as usize).min(items.len());
         // The chunk's slots are free and reserved for it.
-        self.producer.write_slots(&items[..n]);
+        self.end.write_slots(&items[..n]);
         n
-    }
-
-    /// Publishes the first `n` slots of the chunk with one index store, or
-    /// returns [`Error::TooFewSlots`] if the chunk is shorter, publishing
-    /// nothing.
-    ///
-    /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// let mut chunk = tx.write_chunk_up_to(4)?;
-    /// // SAFETY: our consumer `rx` follows the protocol; it does not touch
-    /// // reserved slots.
-    /// let (a, _b) = unsafe { chunk.as_mut_slices() };
-    /// a[0] = 42;
-    /// chunk.commit(1)?;
-    /// assert_eq!(rx.try_pop()?, 42);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
-    pub fn commit(self, n: usize) -> Result<()> {
-        let n = exact(n, self.len)?;
-        self.producer.advance(n);
-        Ok(())
-    }
-
-    /// Publishes every slot of the chunk.
-    pub fn commit_all(self) {
-        let n = self.len;
-        self.producer.advance(n);
     }
 
     /// The reserved slots as two mutable slices (the second is non-empty when
@@ -173,7 +204,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     /// protocol (it never touches unpublished slots). Use the copying methods
     /// when the peer is untrusted.
     pub unsafe fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
-        let [(a, first), (b, second)] = self.producer.runs(self.len);
+        let [(a, first), (b, second)] = self.end.runs(self.len);
         // SAFETY: each run is of initialised, aligned slots inside the slot
         // array, reserved by this chunk, and the two do not overlap. The
         // caller promises that nobody else accesses them meanwhile.
@@ -186,51 +217,7 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
     }
 }
 
-/// A run of published items borrowed by [`Consumer::read_chunk`].
-///
-/// Reading does not consume: the items go back to the producer only when the
-/// chunk is committed. Dropping it without committing leaves them in the ring.
-///
-/// ```
-/// use ipckit_core::{spsc, AlignedBytes, Region};
-/// let mut bytes = AlignedBytes::<512>::new();
-/// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-/// tx.push_partial_slice(&[1, 2, 3])?;
-/// let chunk = rx.read_chunk_up_to(2)?;
-/// assert_eq!(chunk.get(1), Some(2));
-/// chunk.commit_all();
-/// assert_eq!(rx.try_pop()?, 3);
-/// # Ok::<(), ipckit_core::Error>(())
-/// ```
-#[must_use = "a read chunk hands nothing back until it is committed"]
-pub struct ReadChunk<'c, 'a, T, N = crate::wait::Spin> {
-    consumer: &'c mut Consumer<'a, T, N>,
-    len: u32,
-}
-
-impl<T, N> fmt::Debug for ReadChunk<'_, '_, T, N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("spsc::ReadChunk")
-            .field("len", &self.len)
-            .finish()
-    }
-}
-
-impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
-    pub(super) fn new(consumer: &'c mut Consumer<'a, T, N>, len: u32) -> Self {
-        Self { consumer, len }
-    }
-
-    /// The number of borrowed items.
-    pub fn len(&self) -> usize {
-        self.len as usize
-    }
-
-    /// `true` when no item was available.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
+impl<T: Pod, N: Notify> ReadChunk<'_, '_, T, N> {
     /// A copy of item `i` of the chunk, or `None` past its end.
     ///
     /// ```
@@ -246,9 +233,9 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
         if i >= self.len as usize {
             return None;
         }
-        let pos = self.consumer.pos.wrapping_add(i as u32);
+        let pos = self.end.pos.wrapping_add(i as u32);
         // SAFETY: `i < len`, so the slot holds a published, unreleased item.
-        Some(unsafe { SlotCell::read(self.consumer.slot(pos)) })
+        Some(unsafe { SlotCell::read(self.end.slot(pos)) })
     }
 
     /// Copies of the chunk's items, oldest first.
@@ -263,7 +250,7 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
-        let [(a, first), (b, second)] = self.consumer.runs(self.len);
+        let [(a, first), (b, second)] = self.end.runs(self.len);
         // Two contiguous runs walked by pointer: no per-item masking.
         let run = move |base: *const SlotCell<T>, n: u32| {
             (0..n as usize).map(move |i| {
@@ -303,33 +290,8 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     pub fn copy_partial_to_slice(&self, out: &mut [T]) -> usize {
         let n = (self.len as usize).min(out.len());
         // The chunk's items are published and not yet released.
-        self.consumer.load_slots(&mut out[..n]);
+        self.end.load_slots(&mut out[..n]);
         n
-    }
-
-    /// Hands the first `n` items back to the producer with one index store,
-    /// or returns [`Error::TooFewSlots`] if the chunk is shorter, handing
-    /// nothing back.
-    ///
-    /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_partial_slice(&[1, 2, 3])?;
-    /// rx.read_chunk_up_to(3)?.commit(1)?;
-    /// assert_eq!(rx.try_pop()?, 2);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
-    pub fn commit(self, n: usize) -> Result<()> {
-        let n = exact(n, self.len)?;
-        self.consumer.advance(n);
-        Ok(())
-    }
-
-    /// Hands every item of the chunk back to the producer.
-    pub fn commit_all(self) {
-        let n = self.len;
-        self.consumer.advance(n);
     }
 
     /// The borrowed items as two slices (the second is non-empty when the run
@@ -353,7 +315,7 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub unsafe fn as_slices(&self) -> (&[T], &[T]) {
-        let [(a, first), (b, second)] = self.consumer.runs(self.len);
+        let [(a, first), (b, second)] = self.end.runs(self.len);
         // SAFETY: each run is of initialised, aligned, published slots
         // inside the slot array; the caller promises nobody writes them
         // while the slices live.
