@@ -112,3 +112,22 @@ impl crate::wait::Notify for CondvarFutex {
         Some(std_clock())
     }
 }
+
+/// Both ends of a waking SPSC-family ring, sleeping through one
+/// [`CondvarFutex`], after checking that spinning ends are refused
+/// ([`Error::NotifyMismatch`](crate::Error::NotifyMismatch)).
+#[allow(clippy::type_complexity)]
+pub(crate) fn waking_ends<'a, L: crate::spsc::SpscLayout>(
+    ring: &crate::place::Placed<'a, L>,
+) -> (
+    crate::spsc::Endpoint<'a, L, CondvarFutex, true>,
+    crate::spsc::Endpoint<'a, L, CondvarFutex, false>,
+) {
+    use crate::Error::NotifyMismatch;
+    assert!(ring.wakes());
+    assert_eq!(ring.producer().err(), Some(NotifyMismatch));
+    assert_eq!(ring.consumer().err(), Some(NotifyMismatch));
+    let futex = CondvarFutex::default();
+    let tx = ring.producer_with(futex.clone()).unwrap();
+    (tx, ring.consumer_with(futex).unwrap())
+}

@@ -8,7 +8,7 @@ use std::vec::Vec;
 
 use super::*;
 use crate::region::MAGIC;
-use crate::test_support::{CondvarFutex, PeerMemory};
+use crate::test_support::{CondvarFutex, PeerMemory, waking_ends};
 use core::time::Duration;
 
 use crate::{AlignedBytes, Error, Region, Role};
@@ -433,12 +433,7 @@ fn blocking_push_and_pop_with_sleeping_waiters() {
     let mem = PeerMemory::new();
     let options = Options::new(2).start_at(u32::MAX - 7).waking(true);
     let ring = Ring::<u32>::init_with(mem.region(), options).unwrap();
-    assert!(ring.wakes());
-    assert_eq!(ring.producer().unwrap_err(), Error::NotifyMismatch);
-    assert_eq!(ring.consumer().unwrap_err(), Error::NotifyMismatch);
-    let futex = CondvarFutex::default();
-    let mut tx = ring.producer_with(futex.clone()).unwrap();
-    let mut rx = ring.consumer_with(futex.clone()).unwrap();
+    let (mut tx, mut rx) = waking_ends(&ring);
     std::thread::scope(|s| {
         s.spawn(move || {
             for i in 0..count {
@@ -460,7 +455,7 @@ fn blocking_push_and_pop_with_sleeping_waiters() {
         again.consumer_with(crate::wait::Spin::new()).unwrap_err(),
         Error::NotifyMismatch
     );
-    let mut tx = again.producer_with(futex).unwrap();
+    let mut tx = again.producer_with(CondvarFutex::default()).unwrap();
     tx.push_partial_slice(&[1, 2]).unwrap();
     assert_eq!(
         tx.push_timeout(3, Some(Duration::from_millis(5))),

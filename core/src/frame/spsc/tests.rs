@@ -10,7 +10,7 @@ use super::*;
 use core::time::Duration;
 
 use crate::frame::{BUSY, LEN_MASK, PAD, frame_word, max_frame_len};
-use crate::test_support::{CondvarFutex, MEM, PeerMemory, std_clock};
+use crate::test_support::{CondvarFutex, MEM, PeerMemory, std_clock, waking_ends};
 use crate::{AlignedBytes, Region};
 use crate::{Error, Role};
 
@@ -497,12 +497,7 @@ fn blocking_send_and_recv_with_sleeping_waiters() {
     let mem = PeerMemory::new();
     let options = Options::new(64).start_at(u32::MAX - 15).waking(true);
     let ring = Ring::init_with(mem.region(), options).unwrap();
-    assert!(ring.wakes());
-    assert_eq!(ring.producer().unwrap_err(), Error::NotifyMismatch);
-    assert_eq!(ring.consumer().unwrap_err(), Error::NotifyMismatch);
-    let futex = CondvarFutex::default();
-    let mut tx = ring.producer_with(futex.clone()).unwrap();
-    let mut rx = ring.consumer_with(futex.clone()).unwrap();
+    let (mut tx, mut rx) = waking_ends(&ring);
     std::thread::scope(|s| {
         s.spawn(move || {
             for seq in 0..count {
@@ -537,7 +532,7 @@ fn blocking_send_and_recv_with_sleeping_waiters() {
     });
     let again = Ring::attach(mem.region()).unwrap();
     assert!(again.wakes());
-    let mut tx = again.producer_with(futex).unwrap();
+    let mut tx = again.producer_with(CondvarFutex::default()).unwrap();
     tx.send(&[0; 24]).unwrap();
     tx.send(&[0; 24]).unwrap();
     assert_eq!(
