@@ -178,17 +178,9 @@ impl<T> SlotCell<T> {
     where
         T: bytemuck::Pod,
     {
-        // SAFETY: a slot of `T` (caller contract).
-        unsafe { assume_slot_aligned(this) };
-        // SAFETY: whole units of the slot's grain, owned for writing (caller
-        // contract); the cell makes writing through `*const` legal.
-        unsafe {
-            copy_to_shared(
-                UnsafeCellExt::get(this).cast::<u8>(),
-                bytemuck::bytes_of(&value),
-                Grain::of::<T>(),
-            )
-        }
+        // SAFETY: one slot is a run of one, owned for writing (caller
+        // contract).
+        unsafe { Self::write_slice(this, core::slice::from_ref(&value)) }
     }
 
     /// Copies `src` into `len = src.len()` consecutive slots starting at `dst`.

@@ -105,7 +105,7 @@ proptest! {
                         prop_assert_eq!(n, len.min(values.len()));
                         model.extend(&values[..n]);
                     } else {
-                        let n = chunk.copy_from_slice(&values);
+                        let n = chunk.copy_partial_from_slice(&values);
                         prop_assert_eq!(n, len.min(values.len()));
                         model.extend(&values[..n]);
                     }
@@ -132,9 +132,14 @@ proptest! {
                     for i in 0..=len {
                         prop_assert_eq!(chunk.get(i), model.get(i).copied().filter(|_| i < len));
                     }
-                    let done = commit.min(len);
-                    chunk.commit(commit);
-                    model.drain(..done);
+                    // An exact commit: past the chunk it hands nothing back.
+                    if commit <= len {
+                        prop_assert_eq!(chunk.commit(commit), Ok(()));
+                        model.drain(..commit);
+                    } else {
+                        let too_few = Error::TooFewSlots { requested: commit, available: len };
+                        prop_assert_eq!(chunk.commit(commit), Err(too_few));
+                    }
                 }
             }
             prop_assert_eq!(rx.len(), model.len());

@@ -191,8 +191,8 @@ impl World<'_> {
         let items = self.model.fresh(usize::from(input.byte()) % (cap + 2));
         let (written, published) = match input.byte() % 5 {
             0 => {
-                let k = chunk.copy_from_slice(&items);
-                assert_eq!(k, items.len().min(n), "copy_from_slice");
+                let k = chunk.copy_partial_from_slice(&items);
+                assert_eq!(k, items.len().min(n), "copy_partial_from_slice");
                 (k, k)
             }
             1 => {
@@ -202,8 +202,7 @@ impl World<'_> {
             }
             2 => {
                 let m = usize::from(input.byte()) % (n + 2);
-                chunk.commit(m);
-                (0, m.min(n))
+                (0, commit_exact(chunk.commit(m), m, n))
             }
             3 => {
                 chunk.commit_all();
@@ -298,10 +297,10 @@ impl World<'_> {
                 }
                 _ => {
                     let mut out = vec![0; usize::from(input.byte()) % (n + 2)];
-                    let k = chunk.copy_to_slice(&mut out);
-                    assert_eq!(k, out.len().min(n), "copy_to_slice");
+                    let k = chunk.copy_partial_to_slice(&mut out);
+                    assert_eq!(k, out.len().min(n), "copy_partial_to_slice");
                     if honest {
-                        assert_eq!(out[..k], expected[..k], "copy_to_slice");
+                        assert_eq!(out[..k], expected[..k], "copy_partial_to_slice");
                     }
                 }
             }
@@ -309,8 +308,7 @@ impl World<'_> {
         let released = match input.byte() % 3 {
             0 => {
                 let m = usize::from(input.byte()) % (n + 2);
-                chunk.commit(m);
-                m.min(n)
+                commit_exact(chunk.commit(m), m, n)
             }
             1 => {
                 chunk.commit_all();
@@ -410,5 +408,18 @@ pub(crate) fn run(data: &[u8], forging: bool) {
         assert_eq!(rx.pop_partial_slice(&mut out), Ok(n), "drain");
         assert_eq!(out[..n], want, "drain");
         assert_eq!(rx.try_pop(), Err(Error::Empty), "drained");
+    }
+}
+
+/// Checks an exact `commit(m)` of a chunk of `n`: all of `m`, or nothing
+/// and `TooFewSlots` past the chunk. Returns how many it committed.
+fn commit_exact(got: Result<(), Error>, m: usize, n: usize) -> usize {
+    if m <= n {
+        assert_eq!(got, Ok(()), "commit");
+        m
+    } else {
+        let too_few = Error::TooFewSlots { requested: m, available: n };
+        assert_eq!(got, Err(too_few), "commit past the chunk");
+        0
     }
 }

@@ -209,7 +209,7 @@ fn produce_stream(tx: &mut Producer<'_, u64>, child: &mut Child) -> Result<u64, 
                 let chunk = tx
                     .write_chunk_up_to(n as usize)
                     .map_err(|e| err("write_chunk", next, e))?;
-                chunk.copy_from_slice(&buf)
+                chunk.copy_partial_from_slice(&buf)
             }
             _ => {
                 let mut chunk = tx
@@ -231,7 +231,7 @@ fn produce_stream(tx: &mut Producer<'_, u64>, child: &mut Child) -> Result<u64, 
                 if keep == len {
                     chunk.commit_all();
                 } else {
-                    chunk.commit(keep);
+                    chunk.commit(keep).map_err(|e| err("commit", next, e))?;
                 }
                 keep
             }
@@ -300,11 +300,11 @@ fn consume_stream(mapping: &SharedMapping, stats: &Stats) -> Result<(), ChildFai
                 for v in chunk.iter().take(keep) {
                     check(&mut expected, v)?;
                 }
-                chunk.commit(keep);
+                chunk.commit(keep).map_err(|x| err("commit", x))?;
             }
             3 => {
                 let chunk = rx.read_chunk_up_to(n).map_err(|x| err("read_chunk", x))?;
-                let got = chunk.copy_to_slice(&mut buf);
+                let got = chunk.copy_partial_to_slice(&mut buf);
                 if got != chunk.len() || chunk.get(got).is_some() {
                     return Err(fail(EXIT_CHECK, "read chunk length disagrees"));
                 }

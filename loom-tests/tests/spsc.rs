@@ -8,7 +8,7 @@
 //! - FIFO delivery with single-item `try_push`/`try_pop`, capacities 2 and 4,
 //!   with the free-running `u32` indices wrapping inside the model;
 //! - batch publication (`push_partial_slice`, `WriteChunk::fill_from_iter`,
-//!   `WriteChunk::copy_from_slice`) and batch consumption (`pop_partial_slice`,
+//!   `WriteChunk::copy_partial_from_slice`) and batch consumption (`pop_partial_slice`,
 //!   `ReadChunk::get`/`iter`/`commit`), across the end of the slot array and
 //!   the `u32` wrap;
 //! - slot causality: every slot is a loom `UnsafeCell`, so a read of a slot
@@ -128,7 +128,7 @@ fn fifo_capacity_4_full_across_wrap() {
 /// The producer publishes `1..=7` in three batches of different kinds, each
 /// retried until fully published:
 /// `push_partial_slice([1, 2, 3])`, `write_chunk(2).fill_from_iter(4..=5)`,
-/// `write_chunk(2).copy_from_slice([6, 7])`. The consumer takes the first
+/// `write_chunk(2).copy_partial_from_slice([6, 7])`. The consumer takes the first
 /// four with `pop_partial_slice` (up to three at a time) and the rest with
 /// `read_chunk(2)`, cross-checking `get` against `iter` and committing one
 /// item at a time. From `u32::MAX - 1` with capacity 4 the batches straddle
@@ -172,7 +172,7 @@ fn batches(start: u32, bound: usize) {
                     thread::yield_now();
                     continue;
                 }
-                sent += chunk.copy_from_slice(&last[sent..]);
+                sent += chunk.copy_partial_from_slice(&last[sent..]);
             }
             done.set();
         });
@@ -201,7 +201,7 @@ fn batches(start: u32, bound: usize) {
             assert_eq!(chunk.get(seen.len()), None);
             // Hand back only the first item: the rest must be offered again.
             got.push(seen[0]);
-            chunk.commit(1);
+            chunk.commit(1).unwrap();
         }
         producer.join().unwrap();
 

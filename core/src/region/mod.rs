@@ -326,11 +326,17 @@ impl Header {
 
     /// Loads and checks the fields every kind shares: state, byte order,
     /// magic, version. Each field is loaded exactly once.
+    ///
+    /// A header not yet published is "not initialised" whatever its other
+    /// words hold (they may be half written). Otherwise the byte order and
+    /// the magic come before the state's value: a big-endian writer leaves
+    /// the state word byte-swapped too, and that region is foreign, not
+    /// corrupt.
     pub(crate) fn read_info(&self) -> Result<HeaderInfo> {
-        match self.state.load(Ordering::Acquire) {
-            STATE_READY => {}
-            STATE_UNINIT | STATE_INITIALISING => return Err(Error::NotInitialized),
-            _ => return Err(Error::Corrupted("header state")),
+        // Acquire pairs with `publish`: the fields below are the creator's.
+        let state = self.state.load(Ordering::Acquire);
+        if state == STATE_UNINIT || state == STATE_INITIALISING {
+            return Err(Error::NotInitialized);
         }
         match self.endian.load(Ordering::Relaxed) {
             ENDIAN_MARKER => {}
@@ -339,6 +345,9 @@ impl Header {
         }
         if self.magic.load(Ordering::Relaxed) != MAGIC {
             return Err(Error::BadMagic);
+        }
+        if state != STATE_READY {
+            return Err(Error::Corrupted("header state"));
         }
         let version = self.version.load(Ordering::Relaxed);
         if version != LAYOUT_VERSION {
@@ -412,6 +421,8 @@ pub(crate) fn release_claim(word: &AtomicU32) {
 }
 
 mod memory;
+#[cfg(all(test, not(ipckit_loom)))]
+mod tests;
 
 pub use memory::{AlignedBytes, Region};
 

@@ -5,6 +5,11 @@
 //! published items that the consumer reads in place and then hands back with
 //! one index store.
 //!
+//! As elsewhere in the crate, the name says exact or partial: `commit(n)`,
+//! [`Chunk::copy_from_slice`] and [`Chunk::copy_to_slice`] do all
+//! of what they are asked or fail with [`Error::TooFewSlots`] and do
+//! nothing; the `_partial_` forms do what fits and say how much.
+//!
 //! The safe methods move each item through a raw pointer (a copy, which the
 //! compiler turns into a plain memory copy): no Rust reference to shared
 //! memory is ever created, so a peer that scribbles on the slots can only make
@@ -15,12 +20,23 @@ use core::fmt;
 
 use bytemuck::Pod;
 
-use super::{Consumer, Producer};
+use super::{Endpoint, Slots};
+use crate::error::{Error, Result};
 use crate::place::raw;
 use crate::sync::SlotCell;
-use crate::wait::Notify;
+use crate::wait::{Notify, Spin};
 
-/// A run of free slots reserved by [`Producer::write_chunk`].
+/// A run of slots borrowed from one end of the ring: a [`WriteChunk`] of
+/// free slots (`P = true`) or a [`ReadChunk`] of published items. What the
+/// two share (length, commit) is written once here; see each alias for the
+/// rest.
+#[must_use = "a chunk publishes or hands back nothing until it is committed"]
+pub struct Chunk<'e, 'a, T, N, const P: bool> {
+    end: &'e mut Endpoint<'a, Slots<T>, N, P>,
+    len: u32,
+}
+
+/// A run of free slots reserved by [`Producer::write_chunk`](super::Producer::write_chunk).
 ///
 /// Slots that are committed without being written carry whatever bytes they
 /// held before (any bit pattern is a valid `T: Pod`, so this is wrong data,
@@ -32,183 +48,15 @@ use crate::wait::Notify;
 /// let mut bytes = AlignedBytes::<512>::new();
 /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 8)?.split()?;
 /// let chunk = tx.write_chunk_up_to(3)?;
-/// assert_eq!(chunk.copy_from_slice(b"abc"), 3);
+/// chunk.copy_from_slice(b"abc")?;
 /// let mut out = [0; 3];
 /// rx.pop_partial_slice(&mut out)?;
 /// assert_eq!(&out, b"abc");
 /// # Ok::<(), ipckit_core::Error>(())
 /// ```
-#[must_use = "a write chunk publishes nothing until it is committed"]
-pub struct WriteChunk<'p, 'a, T, N = crate::wait::Spin> {
-    producer: &'p mut Producer<'a, T, N>,
-    len: u32,
-}
+pub type WriteChunk<'p, 'a, T, N = Spin> = Chunk<'p, 'a, T, N, true>;
 
-impl<T, N> fmt::Debug for WriteChunk<'_, '_, T, N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("spsc::WriteChunk")
-            .field("len", &self.len)
-            .finish()
-    }
-}
-
-impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
-    pub(super) fn new(producer: &'p mut Producer<'a, T, N>, len: u32) -> Self {
-        Self { producer, len }
-    }
-
-    /// The number of reserved slots.
-    ///
-    /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let mut tx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.producer()?;
-    /// assert_eq!(tx.write_chunk_up_to(9)?.len(), 4);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
-    pub fn len(&self) -> usize {
-        self.len as usize
-    }
-
-    /// `true` when no slot was free.
-    ///
-    /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let mut tx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 1)?.producer()?;
-    /// tx.try_push(1)?;
-    /// assert!(tx.write_chunk_up_to(1)?.is_empty());
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Writes the items of `iter` into the chunk's slots, in order, until the
-    /// chunk or the iterator ends, then publishes the slots written. Returns
-    /// how many.
-    ///
-    /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let (mut tx, mut rx) = spsc::Ring::<u16>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// assert_eq!(tx.write_chunk_up_to(4)?.fill_from_iter([5, 6]), 2);
-    /// assert_eq!(rx.len(), 2);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
-    pub fn fill_from_iter<I: IntoIterator<Item = T>>(self, iter: I) -> usize {
-        let tail = self.producer.pos;
-        let (first, second) = self.producer.split_range(tail, self.len);
-        let mut iter = iter.into_iter();
-        let mut written = 0u32;
-        // Walk the two contiguous runs by pointer (no per-item masking), so
-        // the compiler can vectorise the copy.
-        for (start, run) in [(tail, first), (tail.wrapping_add(first), second)] {
-            let base = self.producer.slot(start);
-            for i in 0..run as usize {
-                let Some(value) = iter.next() else {
-                    self.producer.advance(written);
-                    return written as usize;
-                };
-                // SAFETY: `i < run`, and the run lies inside the slot array
-                // and inside this chunk's reserved free slots.
-                unsafe { SlotCell::write(base.add(i), value) };
-                written += 1;
-            }
-        }
-        self.producer.advance(written);
-        written as usize
-    }
-
-    /// Copies as many items of `items` as fit into the chunk, then publishes
-    /// them. Returns how many.
-    ///
-    /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let mut tx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 2)?.producer()?;
-    /// assert_eq!(tx.write_chunk_up_to(2)?.copy_from_slice(&[1, 2, 3]), 2);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
-    pub fn copy_from_slice(self, items: &[T]) -> usize {
-        let n = (self.len as usize).min(items.len()) as u32;
-        let tail = self.producer.pos;
-        let (first, second) = self.producer.split_range(tail, n);
-        let (a, b) = items[..n as usize].split_at(first as usize);
-        // SAFETY: both segments lie inside this chunk's reserved free slots;
-        // `split_range` keeps each inside the slot array.
-        unsafe {
-            SlotCell::write_slice(self.producer.slot(tail), a);
-            if second > 0 {
-                SlotCell::write_slice(self.producer.slot(tail.wrapping_add(first)), b);
-            }
-        }
-        self.producer.advance(n);
-        n as usize
-    }
-
-    /// Publishes the first `n` slots of the chunk (all of it if `n` is
-    /// larger), with one index store.
-    ///
-    /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// let mut chunk = tx.write_chunk_up_to(4)?;
-    /// // SAFETY: our consumer `rx` follows the protocol; it does not touch
-    /// // reserved slots.
-    /// let (a, _b) = unsafe { chunk.as_mut_slices() };
-    /// a[0] = 42;
-    /// chunk.commit(1);
-    /// assert_eq!(rx.try_pop()?, 42);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
-    pub fn commit(self, n: usize) {
-        let n = (self.len as usize).min(n) as u32;
-        self.producer.advance(n);
-    }
-
-    /// Publishes every slot of the chunk.
-    ///
-    /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.write_chunk_up_to(2)?.commit_all();
-    /// assert_eq!(rx.len(), 2);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
-    pub fn commit_all(self) {
-        let n = self.len;
-        self.producer.advance(n);
-    }
-
-    /// The reserved slots as two mutable slices (the second is non-empty when
-    /// the run wraps past the end of the slot array).
-    ///
-    /// # Safety
-    /// While the slices live, nothing else may read or write these slots: no
-    /// other process or core, which holds when the consumer follows the
-    /// protocol (it never touches unpublished slots). Use the copying methods
-    /// when the peer is untrusted.
-    pub unsafe fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
-        let tail = self.producer.pos;
-        let (first, second) = self.producer.split_range(tail, self.len);
-        let a = raw(self.producer.slot(tail));
-        let b = raw(self.producer.slot(tail.wrapping_add(first)));
-        // SAFETY: each segment is a run of initialised, aligned slots inside
-        // the slot array, reserved by this chunk, and the two do not overlap.
-        // The caller promises that nobody else accesses them meanwhile.
-        unsafe {
-            (
-                core::slice::from_raw_parts_mut(a, first as usize),
-                core::slice::from_raw_parts_mut(b, second as usize),
-            )
-        }
-    }
-}
-
-/// A run of published items borrowed by [`Consumer::read_chunk`].
+/// A run of published items borrowed by [`Consumer::read_chunk`](super::Consumer::read_chunk).
 ///
 /// Reading does not consume: the items go back to the producer only when the
 /// chunk is committed. Dropping it without committing leaves them in the ring.
@@ -224,52 +72,152 @@ impl<'p, 'a, T: Pod, N: Notify> WriteChunk<'p, 'a, T, N> {
 /// assert_eq!(rx.try_pop()?, 3);
 /// # Ok::<(), ipckit_core::Error>(())
 /// ```
-#[must_use = "a read chunk hands nothing back until it is committed"]
-pub struct ReadChunk<'c, 'a, T, N = crate::wait::Spin> {
-    consumer: &'c mut Consumer<'a, T, N>,
-    len: u32,
-}
+pub type ReadChunk<'c, 'a, T, N = Spin> = Chunk<'c, 'a, T, N, false>;
 
-impl<T, N> fmt::Debug for ReadChunk<'_, '_, T, N> {
+impl<T, N, const P: bool> fmt::Debug for Chunk<'_, '_, T, N, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("spsc::ReadChunk")
-            .field("len", &self.len)
-            .finish()
+        let name = if P {
+            "spsc::WriteChunk"
+        } else {
+            "spsc::ReadChunk"
+        };
+        f.debug_struct(name).field("len", &self.len).finish()
     }
 }
 
-impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
-    pub(super) fn new(consumer: &'c mut Consumer<'a, T, N>, len: u32) -> Self {
-        Self { consumer, len }
+impl<'e, 'a, T: Pod, N: Notify, const P: bool> Chunk<'e, 'a, T, N, P> {
+    pub(super) fn new(end: &'e mut Endpoint<'a, Slots<T>, N, P>, len: u32) -> Self {
+        Self { end, len }
     }
 
-    /// The number of borrowed items.
+    /// The number of slots: reserved free slots, or borrowed items.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// `true` when the ring had no room (no free slot, or no item).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Gives the first `n` slots to the peer with one index store (a write
+    /// chunk publishes them, a read chunk hands them back to the producer),
+    /// or returns [`Error::TooFewSlots`] if the chunk is shorter, giving
+    /// nothing.
     ///
     /// ```
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_partial_slice(&[1, 2])?;
-    /// assert_eq!(rx.read_chunk_up_to(8)?.len(), 2);
+    /// let mut chunk = tx.write_chunk_up_to(4)?;
+    /// // SAFETY: our consumer `rx` follows the protocol; it does not touch
+    /// // reserved slots.
+    /// let (a, _b) = unsafe { chunk.as_mut_slices() };
+    /// (a[0], a[1]) = (42, 43);
+    /// chunk.commit(2)?;
+    /// rx.read_chunk(2)?.commit(1)?;
+    /// assert_eq!(rx.try_pop()?, 43);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
-    pub fn len(&self) -> usize {
-        self.len as usize
+    pub fn commit(self, n: usize) -> Result<()> {
+        let n = exact(n, self.len)?;
+        self.end.advance(n);
+        Ok(())
     }
 
-    /// `true` when no item was available.
+    /// Gives every slot of the chunk to the peer.
+    pub fn commit_all(self) {
+        let n = self.len;
+        self.end.advance(n);
+    }
+}
+
+impl<T: Pod, N: Notify> WriteChunk<'_, '_, T, N> {
+    /// Writes the items of `iter` into the chunk's slots, in order, until the
+    /// chunk or the iterator ends, then publishes the slots written. Returns
+    /// how many.
     ///
     /// ```
     /// use ipckit_core::{spsc, AlignedBytes, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
-    /// let mut rx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.consumer()?;
-    /// assert!(rx.read_chunk_up_to(1)?.is_empty());
+    /// let (mut tx, mut rx) = spsc::Ring::<u16>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
+    /// assert_eq!(tx.write_chunk_up_to(4)?.fill_from_iter([5, 6]), 2);
+    /// assert_eq!(rx.len(), 2);
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
+    pub fn fill_from_iter<I: IntoIterator<Item = T>>(self, iter: I) -> usize {
+        let mut iter = iter.into_iter();
+        let mut written = 0u32;
+        // Walk the two contiguous runs by pointer (no per-item masking), so
+        // the compiler can vectorise the copy.
+        for (base, run) in self.end.runs(self.len) {
+            for i in 0..run as usize {
+                let Some(value) = iter.next() else {
+                    self.end.advance(written);
+                    return written as usize;
+                };
+                // SAFETY: `i < run`, and the run lies inside the slot array
+                // and inside this chunk's reserved free slots.
+                unsafe { SlotCell::write(base.add(i), value) };
+                written += 1;
+            }
+        }
+        self.end.advance(written);
+        written as usize
     }
 
+    /// Copies all of `items` into the first slots of the chunk and publishes
+    /// them (the rest of the chunk is not), or returns
+    /// [`Error::TooFewSlots`] if the chunk is shorter, publishing nothing.
+    ///
+    /// ```
+    /// use ipckit_core::{spsc, AlignedBytes, Error, Region};
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let mut tx = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 2)?.producer()?;
+    /// let too_many = tx.write_chunk_up_to(2)?.copy_from_slice(&[1, 2, 3]);
+    /// assert_eq!(too_many, Err(Error::TooFewSlots { requested: 3, available: 2 }));
+    /// // The partial form copies what fits.
+    /// assert_eq!(tx.write_chunk_up_to(2)?.copy_partial_from_slice(&[1, 2, 3]), 2);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn copy_from_slice(self, items: &[T]) -> Result<()> {
+        exact(items.len(), self.len)?;
+        self.copy_partial_from_slice(items);
+        Ok(())
+    }
+
+    /// Copies as many items of `items` as fit into the chunk, then publishes
+    /// them. Returns how many.
+    pub fn copy_partial_from_slice(self, items: &[T]) -> usize {
+        let n = (self.len as usize).min(items.len());
+        // The chunk's slots are free and reserved for it.
+        self.end.write_slots(&items[..n]);
+        n
+    }
+
+    /// The reserved slots as two mutable slices (the second is non-empty when
+    /// the run wraps past the end of the slot array).
+    ///
+    /// # Safety
+    /// While the slices live, nothing else may read or write these slots: no
+    /// other process or core, which holds when the consumer follows the
+    /// protocol (it never touches unpublished slots). Use the copying methods
+    /// when the peer is untrusted.
+    pub unsafe fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
+        let [(a, first), (b, second)] = self.end.runs(self.len);
+        // SAFETY: each run is of initialised, aligned slots inside the slot
+        // array, reserved by this chunk, and the two do not overlap. The
+        // caller promises that nobody else accesses them meanwhile.
+        unsafe {
+            (
+                core::slice::from_raw_parts_mut(raw(a), first as usize),
+                core::slice::from_raw_parts_mut(raw(b), second as usize),
+            )
+        }
+    }
+}
+
+impl<T: Pod, N: Notify> ReadChunk<'_, '_, T, N> {
     /// A copy of item `i` of the chunk, or `None` past its end.
     ///
     /// ```
@@ -285,9 +233,9 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
         if i >= self.len as usize {
             return None;
         }
-        let pos = self.consumer.pos.wrapping_add(i as u32);
+        let pos = self.end.pos.wrapping_add(i as u32);
         // SAFETY: `i < len`, so the slot holds a published, unreleased item.
-        Some(unsafe { SlotCell::read(self.consumer.slot(pos)) })
+        Some(unsafe { SlotCell::read(self.end.slot(pos)) })
     }
 
     /// Copies of the chunk's items, oldest first.
@@ -302,10 +250,7 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
-        let head = self.consumer.pos;
-        let (first, second) = self.consumer.split_range(head, self.len);
-        let a = self.consumer.slot(head);
-        let b = self.consumer.slot(head.wrapping_add(first));
+        let [(a, first), (b, second)] = self.end.runs(self.len);
         // Two contiguous runs walked by pointer: no per-item masking.
         let run = move |base: *const SlotCell<T>, n: u32| {
             (0..n as usize).map(move |i| {
@@ -317,66 +262,36 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
         run(a, first).chain(run(b, second))
     }
 
-    /// Copies as many items as fit into `out` (oldest first) and returns how
-    /// many. Does not consume them.
+    /// Fills all of `out` with the chunk's first items (oldest first), or
+    /// returns [`Error::TooFewSlots`] if the chunk is shorter, copying
+    /// nothing. Does not consume them.
     ///
     /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
+    /// use ipckit_core::{spsc, AlignedBytes, Error, Region};
     /// let mut bytes = AlignedBytes::<512>::new();
     /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
     /// tx.push_partial_slice(&[7, 8])?;
+    /// let chunk = rx.read_chunk_up_to(4)?;
     /// let mut out = [0; 4];
-    /// assert_eq!(rx.read_chunk_up_to(4)?.copy_to_slice(&mut out), 2);
+    /// assert_eq!(chunk.copy_to_slice(&mut out), Err(Error::TooFewSlots { requested: 4, available: 2 }));
+    /// // The partial form copies what there is.
+    /// assert_eq!(chunk.copy_partial_to_slice(&mut out), 2);
     /// assert_eq!(out, [7, 8, 0, 0]);
-    /// # Ok::<(), ipckit_core::Error>(())
+    /// # Ok::<(), Error>(())
     /// ```
-    pub fn copy_to_slice(&self, out: &mut [T]) -> usize {
-        let n = (self.len as usize).min(out.len()) as u32;
-        let head = self.consumer.pos;
-        let (first, second) = self.consumer.split_range(head, n);
-        let (a, b) = out[..n as usize].split_at_mut(first as usize);
-        // SAFETY: both segments lie inside this chunk's published slots;
-        // `split_range` keeps each inside the slot array.
-        unsafe {
-            SlotCell::read_slice(self.consumer.slot(head), a);
-            if second > 0 {
-                SlotCell::read_slice(self.consumer.slot(head.wrapping_add(first)), b);
-            }
-        }
-        n as usize
+    pub fn copy_to_slice(&self, out: &mut [T]) -> Result<()> {
+        exact(out.len(), self.len)?;
+        self.copy_partial_to_slice(out);
+        Ok(())
     }
 
-    /// Hands the first `n` items (all of them if `n` is larger) back to the
-    /// producer, with one index store.
-    ///
-    /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_partial_slice(&[1, 2, 3])?;
-    /// rx.read_chunk_up_to(3)?.commit(1);
-    /// assert_eq!(rx.try_pop()?, 2);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
-    pub fn commit(self, n: usize) {
-        let n = (self.len as usize).min(n) as u32;
-        self.consumer.advance(n);
-    }
-
-    /// Hands every item of the chunk back to the producer.
-    ///
-    /// ```
-    /// use ipckit_core::{spsc, AlignedBytes, Region};
-    /// let mut bytes = AlignedBytes::<512>::new();
-    /// let (mut tx, mut rx) = spsc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?.split()?;
-    /// tx.push_partial_slice(&[1, 2])?;
-    /// rx.read_chunk_up_to(2)?.commit_all();
-    /// assert_eq!(rx.len(), 0);
-    /// # Ok::<(), ipckit_core::Error>(())
-    /// ```
-    pub fn commit_all(self) {
-        let n = self.len;
-        self.consumer.advance(n);
+    /// Copies as many items as fit into `out` (oldest first) and returns how
+    /// many. Does not consume them.
+    pub fn copy_partial_to_slice(&self, out: &mut [T]) -> usize {
+        let n = (self.len as usize).min(out.len());
+        // The chunk's items are published and not yet released.
+        self.end.load_slots(&mut out[..n]);
+        n
     }
 
     /// The borrowed items as two slices (the second is non-empty when the run
@@ -400,18 +315,27 @@ impl<'c, 'a, T: Pod, N: Notify> ReadChunk<'c, 'a, T, N> {
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub unsafe fn as_slices(&self) -> (&[T], &[T]) {
-        let head = self.consumer.pos;
-        let (first, second) = self.consumer.split_range(head, self.len);
-        let a = raw(self.consumer.slot(head));
-        let b = raw(self.consumer.slot(head.wrapping_add(first)));
-        // SAFETY: each segment is a run of initialised, aligned, published
-        // slots inside the slot array; the caller promises nobody writes them
+        let [(a, first), (b, second)] = self.end.runs(self.len);
+        // SAFETY: each run is of initialised, aligned, published slots
+        // inside the slot array; the caller promises nobody writes them
         // while the slices live.
         unsafe {
             (
-                core::slice::from_raw_parts(a, first as usize),
-                core::slice::from_raw_parts(b, second as usize),
+                core::slice::from_raw_parts(raw(a), first as usize),
+                core::slice::from_raw_parts(raw(b), second as usize),
             )
         }
     }
+}
+
+/// `n` as a count of a chunk's `len` slots, or [`Error::TooFewSlots`] if the
+/// chunk is shorter: the check of every exact chunk method.
+fn exact(n: usize, len: u32) -> Result<u32> {
+    if n > len as usize {
+        return Err(Error::TooFewSlots {
+            requested: n,
+            available: len as usize,
+        });
+    }
+    Ok(n as u32)
 }

@@ -90,8 +90,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// ```
     #[inline]
     pub fn pop_partial_slice(&mut self, out: &mut [T]) -> Result<usize> {
-        let wanted = out.len().min(self.capacity() as usize) as u32;
-        let n = self.room_for(wanted)?.min(wanted);
+        let n = self.room_up_to(out.len())?;
         self.read_slots(&mut out[..n as usize]);
         Ok(n as usize)
     }
@@ -100,43 +99,17 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// [`Error::TooFewSlots`] and takes nothing.
     #[inline]
     pub fn pop_entire_slice(&mut self, out: &mut [T]) -> Result<()> {
-        self.available_exact(out.len())?;
+        self.room_exact(out.len())?;
         self.read_slots(out);
         Ok(())
-    }
-
-    /// Checks that `n` items are available: [`Error::TooFewSlots`]
-    /// otherwise.
-    #[inline(always)]
-    fn available_exact(&mut self, n: usize) -> Result<u32> {
-        let wanted = n.min(self.capacity() as usize) as u32;
-        let available = self.room_for(wanted)?;
-        if n > available as usize {
-            return Err(Error::TooFewSlots {
-                requested: n,
-                available: available as usize,
-            });
-        }
-        Ok(n as u32)
     }
 
     /// Moves `out.len()` (at most the available) items from `head` on into
     /// `out` and hands their slots back.
     #[inline(always)]
     fn read_slots(&mut self, out: &mut [T]) {
-        let n = out.len() as u32;
-        let (first, second) = self.split_range(self.pos, n);
-        let (a, b) = out.split_at_mut(first as usize);
-        // SAFETY: the `n` slots from `head` on are published and not yet
-        // released (the callers checked `room_for`); `split_range` keeps
-        // each segment inside the slot array.
-        unsafe {
-            SlotCell::read_slice(self.slot(self.pos), a);
-            if second > 0 {
-                SlotCell::read_slice(self.slot(self.pos.wrapping_add(first)), b);
-            }
-        }
-        self.advance(n);
+        self.load_slots(out);
+        self.advance(out.len() as u32);
     }
 
     /// Borrows exactly `n` available items for reading in place, or returns
@@ -144,7 +117,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// producer when the chunk is committed.
     #[inline]
     pub fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, 'a, T, N>> {
-        let n = self.available_exact(n)?;
+        let n = self.room_exact(n)?;
         Ok(ReadChunk::new(self, n))
     }
 
@@ -152,8 +125,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// may be shorter (empty when the ring is empty).
     #[inline]
     pub fn read_chunk_up_to(&mut self, max: usize) -> Result<ReadChunk<'_, 'a, T, N>> {
-        let wanted = max.min(self.capacity() as usize) as u32;
-        let n = self.room_for(wanted)?.min(wanted);
+        let n = self.room_up_to(max)?;
         Ok(ReadChunk::new(self, n))
     }
 }

@@ -137,8 +137,11 @@ pub use endpoint::{Endpoint, SpscLayout};
 
 use core::marker::PhantomData;
 use core::mem::size_of;
+use core::ops::Range;
 
-use crate::error::Result;
+use bytemuck::Pod;
+
+use crate::error::{Error, Result};
 use crate::place::{self, Control, Layout, Placed, SingleRoles, Word, element};
 use crate::region::{LINE, ObjectKind};
 use crate::sync::SlotCell;
@@ -249,10 +252,72 @@ impl<T, N, const P: bool> Endpoint<'_, Slots<T>, N, P> {
         unsafe { self.ring().data().add((pos & mask) as usize) }
     }
 
-    /// Splits `n` positions from `pos` at the end of the slot array.
+    /// The slots of the `n` positions from our own on, as one or two
+    /// contiguous runs `(first slot, length)`: the second is empty unless
+    /// they wrap past the end of the slot array.
     #[inline(always)]
-    fn split_range(&self, pos: u32, n: u32) -> (u32, u32) {
-        split_range(pos, n, self.ring().capacity() - 1)
+    fn runs(&self, n: u32) -> [(*mut SlotCell<T>, u32); 2] {
+        let (first, second) = split_range(self.pos, n, self.ring().capacity() - 1);
+        let wrapped = self.pos.wrapping_add(first);
+        [(self.slot(self.pos), first), (self.slot(wrapped), second)]
+    }
+
+    /// Exactly `n` of this side's room (free slots for the producer, items
+    /// for the consumer), or [`Error::TooFewSlots`].
+    #[inline(always)]
+    fn room_exact(&mut self, n: usize) -> Result<u32> {
+        let wanted = n.min(self.capacity() as usize) as u32;
+        let room = self.room_for(wanted)?;
+        if n > room as usize {
+            return Err(Error::TooFewSlots {
+                requested: n,
+                available: room as usize,
+            });
+        }
+        Ok(n as u32)
+    }
+
+    /// As much of this side's room as there is, up to `max`.
+    #[inline(always)]
+    fn room_up_to(&mut self, max: usize) -> Result<u32> {
+        let wanted = max.min(self.capacity() as usize) as u32;
+        Ok(self.room_for(wanted)?.min(wanted))
+    }
+}
+
+impl<T: Pod, N, const P: bool> Endpoint<'_, Slots<T>, N, P> {
+    /// Calls `copy(run, range)` for each non-empty run of the `n` slots from
+    /// our own position on, `range` being the part of the caller's slice
+    /// that goes with it: the wrap at the end of the slot array, once.
+    #[inline(always)]
+    fn each_run(&self, n: usize, mut copy: impl FnMut(*mut SlotCell<T>, Range<usize>)) {
+        let [(a, first), (b, second)] = self.runs(n as u32);
+        copy(a, 0..first as usize);
+        if second > 0 {
+            copy(b, first as usize..n);
+        }
+    }
+
+    /// Copies `items` into the slots from our own position on (the
+    /// producer's free slots; the caller checked there are enough).
+    #[inline(always)]
+    fn store_slots(&self, items: &[T]) {
+        self.each_run(items.len(), |run, range| {
+            // SAFETY: the slots are free and ours until published (the
+            // callers checked the room); each run lies inside the slot array.
+            unsafe { SlotCell::write_slice(run, &items[range]) }
+        });
+    }
+
+    /// Copies the items from our own position on into `out` (the
+    /// consumer's published items; the caller checked there are enough).
+    #[inline(always)]
+    fn load_slots(&self, out: &mut [T]) {
+        self.each_run(out.len(), |run, range| {
+            // SAFETY: the slots are published and not yet released (the
+            // callers checked the room); each run lies inside the slot array.
+            unsafe { SlotCell::read_slice(run, &mut out[range]) }
+        });
     }
 }
 

@@ -82,8 +82,7 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// ```
     #[inline]
     pub fn push_partial_slice(&mut self, items: &[T]) -> Result<usize> {
-        let wanted = items.len().min(self.capacity() as usize) as u32;
-        let n = self.room_for(wanted)?.min(wanted);
+        let n = self.room_up_to(items.len())?;
         self.write_slots(&items[..n as usize]);
         Ok(n as usize)
     }
@@ -92,42 +91,17 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// [`Error::TooFewSlots`] and appends nothing.
     #[inline]
     pub fn push_entire_slice(&mut self, items: &[T]) -> Result<()> {
-        self.reserve_exact(items.len())?;
+        self.room_exact(items.len())?;
         self.write_slots(items);
         Ok(())
-    }
-
-    /// Checks that `n` slots are free: [`Error::TooFewSlots`] otherwise.
-    #[inline(always)]
-    fn reserve_exact(&mut self, n: usize) -> Result<u32> {
-        let wanted = n.min(self.capacity() as usize) as u32;
-        let free = self.room_for(wanted)?;
-        if n > free as usize {
-            return Err(Error::TooFewSlots {
-                requested: n,
-                available: free as usize,
-            });
-        }
-        Ok(n as u32)
     }
 
     /// Copies `items` (at most the free slots) into the slots from `tail`
     /// on and publishes them.
     #[inline(always)]
-    fn write_slots(&mut self, items: &[T]) {
-        let n = items.len() as u32;
-        let (first, second) = self.split_range(self.pos, n);
-        let (a, b) = items.split_at(first as usize);
-        // SAFETY: the `n` slots from `tail` on are free (the callers checked
-        // `room_for`), and `split_range` keeps each segment inside the slot
-        // array.
-        unsafe {
-            SlotCell::write_slice(self.slot(self.pos), a);
-            if second > 0 {
-                SlotCell::write_slice(self.slot(self.pos.wrapping_add(first)), b);
-            }
-        }
-        self.advance(n);
+    pub(super) fn write_slots(&mut self, items: &[T]) {
+        self.store_slots(items);
+        self.advance(items.len() as u32);
     }
 
     /// Reserves exactly `n` free slots for writing in place, or returns
@@ -135,7 +109,7 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// consumer until the chunk is committed.
     #[inline]
     pub fn write_chunk(&mut self, n: usize) -> Result<WriteChunk<'_, 'a, T, N>> {
-        let n = self.reserve_exact(n)?;
+        let n = self.room_exact(n)?;
         Ok(WriteChunk::new(self, n))
     }
 
@@ -143,8 +117,7 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// be shorter (empty when the ring is full).
     #[inline]
     pub fn write_chunk_up_to(&mut self, max: usize) -> Result<WriteChunk<'_, 'a, T, N>> {
-        let wanted = max.min(self.capacity() as usize) as u32;
-        let n = self.room_for(wanted)?.min(wanted);
+        let n = self.room_up_to(max)?;
         Ok(WriteChunk::new(self, n))
     }
 }

@@ -1,14 +1,14 @@
 //! Unit tests of the SPSC ring: behaviour, wrap, roles, and every kind of bad
-//! region or index a peer can produce.
+//! index a peer can produce (the header's checks, which every ring shares,
+//! are tested once in `place/tests.rs`).
 
 use std::boxed::Box;
-use std::sync::atomic::AtomicU32 as StdAtomicU32;
 use std::sync::atomic::Ordering::SeqCst;
 use std::vec::Vec;
 
 use super::*;
-use crate::region::{ENDIAN_MARKER, LAYOUT_VERSION, MAGIC};
-use crate::test_support::{CondvarFutex, MEM, PeerMemory};
+use crate::region::MAGIC;
+use crate::test_support::{CondvarFutex, PeerMemory, waking_ends};
 use core::time::Duration;
 
 use crate::{AlignedBytes, Error, Region, Role};
@@ -95,7 +95,7 @@ fn batches_across_the_wrap() {
     assert_eq!(chunk.len(), 8);
     assert!(chunk.iter().eq([4, 5, 6, 7, 8, 9, 10, 11]));
     let mut copy = [0; 8];
-    assert_eq!(chunk.copy_to_slice(&mut copy), 8);
+    assert_eq!(chunk.copy_partial_to_slice(&mut copy), 8);
     assert_eq!(copy, [4, 5, 6, 7, 8, 9, 10, 11]);
     // SAFETY: our producer follows the protocol.
     let (a, b) = unsafe { chunk.as_slices() };
@@ -103,7 +103,7 @@ fn batches_across_the_wrap() {
     assert!(!b.is_empty(), "this run wraps the slot array");
     assert!(a.iter().chain(b).copied().eq([4, 5, 6, 7, 8, 9, 10, 11]));
     assert_eq!(chunk.get(8), None);
-    chunk.commit(2);
+    assert_eq!(chunk.commit(2), Ok(()));
     assert_eq!(rx.try_pop(), Ok(6));
 
     // A chunk dropped without commit neither publishes nor consumes.
@@ -115,14 +115,59 @@ fn batches_across_the_wrap() {
     let (a, b) = unsafe { chunk.as_mut_slices() };
     assert_eq!(a.len() + b.len(), 3);
     a[0] = 77;
-    chunk.commit(1);
+    assert_eq!(chunk.commit(1), Ok(()));
     let mut rest = [0; 6];
     assert_eq!(rx.pop_partial_slice(&mut rest).unwrap(), 6);
     assert_eq!(rest, [7, 8, 9, 10, 11, 77]);
-    assert_eq!(tx.write_chunk_up_to(3).unwrap().copy_from_slice(&[1, 2]), 2);
+    assert_eq!(
+        tx.write_chunk_up_to(3)
+            .unwrap()
+            .copy_partial_from_slice(&[1, 2]),
+        2
+    );
     rx.read_chunk_up_to(8).unwrap().commit_all();
     tx.write_chunk_up_to(2).unwrap().commit_all();
     assert_eq!(rx.len(), 2);
+}
+
+#[test]
+fn exact_chunk_methods_do_all_or_nothing() {
+    let mem = PeerMemory::new();
+    let (mut tx, mut rx) = Ring::<u8>::init(mem.region(), 4).unwrap().split().unwrap();
+    let too_few = |requested, available| {
+        Err(Error::TooFewSlots {
+            requested,
+            available,
+        })
+    };
+    // Past the chunk's end: nothing is published or handed back.
+    assert_eq!(tx.write_chunk(2).unwrap().commit(3), too_few(3, 2));
+    assert_eq!(
+        tx.write_chunk(2).unwrap().copy_from_slice(&[1, 2, 3]),
+        too_few(3, 2)
+    );
+    assert_eq!(rx.len(), 0);
+    // Within it: exactly what was asked.
+    assert_eq!(tx.write_chunk(3).unwrap().copy_from_slice(&[1, 2]), Ok(()));
+    assert_eq!(rx.len(), 2);
+    let chunk = rx.read_chunk(2).unwrap();
+    let mut out = [0; 3];
+    assert_eq!(chunk.copy_to_slice(&mut out), too_few(3, 2));
+    assert_eq!(out, [0; 3]);
+    assert_eq!(chunk.copy_to_slice(&mut out[..1]), Ok(()));
+    assert_eq!(out, [1, 0, 0]);
+    assert_eq!(chunk.commit(3), too_few(3, 2));
+    assert_eq!(rx.len(), 2);
+    assert_eq!(rx.read_chunk(2).unwrap().commit(1), Ok(()));
+    assert_eq!(rx.try_pop(), Ok(2));
+    // The partial forms on an empty and a full ring: empty chunks.
+    let chunk = rx.read_chunk_up_to(1).unwrap();
+    assert!(chunk.is_empty());
+    assert_eq!(chunk.len(), 0);
+    tx.push_entire_slice(&[0; 4]).unwrap();
+    let chunk = tx.write_chunk_up_to(1).unwrap();
+    assert!(chunk.is_empty());
+    assert_eq!(chunk.len(), 0);
 }
 
 #[test]
@@ -160,172 +205,6 @@ fn roles_are_exclusive_and_resume_where_the_last_holder_stopped() {
     let mut out = [0; 4];
     assert_eq!(rx.pop_partial_slice(&mut out).unwrap(), 3);
     assert_eq!(out[..3], [2, 3, 4]);
-}
-
-#[test]
-fn init_races_have_one_winner_and_exclusive_regions_reset() {
-    let mem = PeerMemory::new();
-    Ring::<u32>::init(mem.region(), 4).unwrap();
-    assert_eq!(
-        Ring::<u32>::init(mem.region(), 4).unwrap_err(),
-        Error::AlreadyInitialized
-    );
-
-    let mut bytes = AlignedBytes::<1024>::new();
-    Ring::<u32>::init(Region::from_slice(&mut bytes[..]), 4).unwrap();
-    let ring = Ring::<u64>::init(Region::from_slice(&mut bytes[..]), 8).unwrap();
-    assert_eq!(ring.capacity(), 8);
-
-    // Threads racing to create: exactly one wins.
-    for _ in 0..20 {
-        let mem = PeerMemory::new();
-        let wins = StdAtomicU32::new(0);
-        std::thread::scope(|s| {
-            for _ in 0..4 {
-                s.spawn(|| match Ring::<u32>::init(mem.region(), 4) {
-                    Ok(_) => {
-                        wins.fetch_add(1, SeqCst);
-                    }
-                    Err(e) => assert_eq!(e, Error::AlreadyInitialized),
-                });
-            }
-        });
-        assert_eq!(wins.load(SeqCst), 1);
-    }
-}
-
-#[test]
-fn bad_requests_to_init() {
-    let mem = PeerMemory::new();
-    for cap in [0, 3, 6, 100] {
-        assert_eq!(
-            Ring::<u8>::init(mem.region(), cap).unwrap_err(),
-            Error::InvalidCapacity
-        );
-    }
-    assert_eq!(
-        Ring::<()>::init(mem.region(), 4).unwrap_err(),
-        Error::UnsupportedType
-    );
-
-    #[derive(Clone, Copy, bytemuck::Zeroable, bytemuck::Pod)]
-    #[repr(C, align(256))]
-    struct OverAligned([u8; 256]);
-    assert_eq!(
-        Ring::<OverAligned>::init(mem.region(), 1).unwrap_err(),
-        Error::UnsupportedType
-    );
-
-    assert_eq!(
-        Ring::<u64>::init(mem.region_at(0, 384 + 8 * 8 - 1), 8).unwrap_err(),
-        Error::TooSmall {
-            required: 384 + 64,
-            actual: 384 + 63
-        }
-    );
-    assert_eq!(
-        Ring::<u64>::init(mem.region_at(4, 2048), 8).unwrap_err(),
-        Error::Misaligned { required: 8 }
-    );
-    assert_eq!(
-        Ring::<u8>::init(mem.region_at(1, 2048), 8).unwrap_err(),
-        Error::Misaligned { required: 4 }
-    );
-    // A huge capacity cannot fit: refused before anything is written.
-    assert_eq!(
-        Ring::<u64>::init(mem.region(), MAX_CAPACITY).unwrap_err(),
-        Error::TooSmall {
-            required: 384 + 8 * (1 << 31),
-            actual: MEM
-        }
-    );
-    assert_eq!(mem.word(16).load(SeqCst), 0, "header untouched");
-    assert_eq!(Ring::<u8>::region_len(MAX_CAPACITY), Ok(384 + (1 << 31)));
-    assert_eq!(Ring::<u8>::region_len(0), Err(Error::InvalidCapacity));
-}
-
-/// Initialises a `Ring<u32>` of capacity 8, then lets `poke` play the faulty
-/// peer on the header, and returns what `attach` says (the capacity).
-fn attach_after(poke: impl FnOnce(&PeerMemory)) -> Result<u32> {
-    let mem = PeerMemory::new();
-    Ring::<u32>::init(mem.region(), 8).unwrap();
-    poke(&mem);
-    Ring::<u32>::attach(mem.region()).map(|ring| ring.capacity())
-}
-
-#[test]
-fn attach_validates_every_header_field() {
-    assert_eq!(attach_after(|_| {}), Ok(8));
-    let cases: [(usize, u32, Error); 11] = [
-        (0, 0x1234_5678, Error::BadMagic),
-        (
-            4,
-            LAYOUT_VERSION + 1,
-            Error::VersionMismatch {
-                found: 2,
-                expected: 1,
-            },
-        ),
-        (
-            8,
-            99,
-            Error::KindMismatch {
-                found: 99,
-                expected: 1,
-            },
-        ),
-        (12, ENDIAN_MARKER.swap_bytes(), Error::ForeignEndian),
-        (12, 7, Error::BadMagic),
-        (16, 0, Error::NotInitialized),
-        (16, 1, Error::NotInitialized),
-        (16, 3, Error::Corrupted("header state")),
-        (20, 8, Error::ElementMismatch { size: 8, align: 4 }),
-        (24, 8, Error::ElementMismatch { size: 4, align: 8 }),
-        (32, 256, Error::Corrupted("data offset in header")),
-    ];
-    for (offset, value, expected) in cases {
-        let got = attach_after(|m| m.word(offset).store(value, SeqCst)).unwrap_err();
-        assert_eq!(got, expected, "word at {offset} = {value:#x}");
-    }
-    for capacity in [0, 3, u32::MAX, MAX_CAPACITY | 1] {
-        let got = attach_after(|m| m.word(28).store(capacity, SeqCst)).unwrap_err();
-        assert_eq!(
-            got,
-            Error::Corrupted("capacity in header"),
-            "capacity {capacity}"
-        );
-    }
-    // A capacity that is valid but larger than the region.
-    let got = attach_after(|m| m.word(28).store(1024, SeqCst)).unwrap_err();
-    assert_eq!(
-        got,
-        Error::TooSmall {
-            required: 384 + 4096,
-            actual: MEM
-        }
-    );
-
-    // Regions that cannot even hold a header, or are misaligned.
-    let mem = PeerMemory::new();
-    assert_eq!(
-        Ring::<u32>::attach(mem.region_at(0, 100)).unwrap_err(),
-        Error::TooSmall {
-            required: 128,
-            actual: 100
-        }
-    );
-    assert_eq!(
-        Ring::<u32>::attach(mem.region_at(2, 1000)).unwrap_err(),
-        Error::Misaligned { required: 4 }
-    );
-    assert_eq!(
-        Ring::<u32>::attach(mem.region()).unwrap_err(),
-        Error::NotInitialized
-    );
-    assert_eq!(
-        crate::region::inspect(mem.region()).unwrap_err(),
-        Error::NotInitialized
-    );
 }
 
 #[test]
@@ -554,12 +433,7 @@ fn blocking_push_and_pop_with_sleeping_waiters() {
     let mem = PeerMemory::new();
     let options = Options::new(2).start_at(u32::MAX - 7).waking(true);
     let ring = Ring::<u32>::init_with(mem.region(), options).unwrap();
-    assert!(ring.wakes());
-    assert_eq!(ring.producer().unwrap_err(), Error::NotifyMismatch);
-    assert_eq!(ring.consumer().unwrap_err(), Error::NotifyMismatch);
-    let futex = CondvarFutex::default();
-    let mut tx = ring.producer_with(futex.clone()).unwrap();
-    let mut rx = ring.consumer_with(futex.clone()).unwrap();
+    let (mut tx, mut rx) = waking_ends(&ring);
     std::thread::scope(|s| {
         s.spawn(move || {
             for i in 0..count {
@@ -581,7 +455,7 @@ fn blocking_push_and_pop_with_sleeping_waiters() {
         again.consumer_with(crate::wait::Spin::new()).unwrap_err(),
         Error::NotifyMismatch
     );
-    let mut tx = again.producer_with(futex).unwrap();
+    let mut tx = again.producer_with(CondvarFutex::default()).unwrap();
     tx.push_partial_slice(&[1, 2]).unwrap();
     assert_eq!(
         tx.push_timeout(3, Some(Duration::from_millis(5))),

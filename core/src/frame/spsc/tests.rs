@@ -1,5 +1,7 @@
 //! Unit tests of the SPSC frame ring: framing, padding and wrap, grants,
-//! roles, and every kind of bad record or index a peer can produce.
+//! roles, and every kind of bad record or index a peer can produce (the
+//! header's checks, which every ring shares, are tested once in
+//! `place/tests.rs`).
 
 use std::sync::atomic::Ordering::SeqCst;
 use std::vec::Vec;
@@ -8,7 +10,7 @@ use super::*;
 use core::time::Duration;
 
 use crate::frame::{BUSY, LEN_MASK, PAD, frame_word, max_frame_len};
-use crate::test_support::{CondvarFutex, MEM, PeerMemory, std_clock};
+use crate::test_support::{CondvarFutex, MEM, PeerMemory, std_clock, waking_ends};
 use crate::{AlignedBytes, Region};
 use crate::{Error, Role};
 
@@ -277,95 +279,6 @@ fn roles_are_exclusive_and_resume_where_the_last_holder_stopped() {
 }
 
 #[test]
-fn bad_requests_to_init() {
-    let mut bytes = AlignedBytes::<{ 384 + 64 }>::new();
-    for cap in [0, 8, 15, 48, 100, u32::MAX] {
-        assert_eq!(
-            Ring::init(Region::from_slice(&mut bytes[..]), cap).unwrap_err(),
-            Error::InvalidCapacity,
-            "{cap}"
-        );
-    }
-    assert_eq!(
-        Ring::init_with(
-            Region::from_slice(&mut bytes[..]),
-            Options::new(64).start_at(4)
-        )
-        .unwrap_err(),
-        Error::InvalidCapacity
-    );
-    assert_eq!(
-        Ring::init(Region::from_slice(&mut bytes[..]), 128).unwrap_err(),
-        Error::TooSmall {
-            required: 384 + 128,
-            actual: 384 + 64
-        }
-    );
-    assert_eq!(
-        Ring::init(Region::from_slice(&mut bytes[4..]), 16).unwrap_err(),
-        Error::Misaligned { required: 8 }
-    );
-    assert_eq!(Ring::region_len(64), Ok(384 + 64));
-    assert_eq!(Ring::region_len(1 << 31), Ok(384 + (1 << 31)));
-    assert_eq!(Ring::region_len(100), Err(Error::InvalidCapacity));
-}
-
-fn attach_after(poke: impl FnOnce(&PeerMemory)) -> Result<u32> {
-    let mem = PeerMemory::new();
-    Ring::init(mem.region(), 1024).unwrap();
-    poke(&mem);
-    Ring::attach(mem.region()).map(|r| r.capacity())
-}
-
-#[test]
-fn attach_validates_every_header_field() {
-    assert_eq!(attach_after(|_| {}), Ok(1024));
-    let corrupt = |offset: usize, value: u32| attach_after(|m| m.word(offset).store(value, SeqCst));
-    assert_eq!(corrupt(16, 0), Err(Error::NotInitialized));
-    assert_eq!(corrupt(0, 7), Err(Error::BadMagic));
-    assert_eq!(corrupt(12, 0x0403_0201), Err(Error::ForeignEndian));
-    assert!(matches!(
-        corrupt(4, 2),
-        Err(Error::VersionMismatch { found: 2, .. })
-    ));
-    assert_eq!(
-        corrupt(8, 5),
-        Err(Error::KindMismatch {
-            found: 5,
-            expected: 4
-        })
-    );
-    assert_eq!(
-        corrupt(20, 2),
-        Err(Error::ElementMismatch { size: 2, align: 8 })
-    );
-    assert_eq!(
-        corrupt(24, 4),
-        Err(Error::ElementMismatch { size: 1, align: 4 })
-    );
-    for cap in [0, 8, 1000, 1 << 31 | 1] {
-        assert_eq!(
-            corrupt(28, cap),
-            Err(Error::Corrupted("capacity in header")),
-            "{cap}"
-        );
-    }
-    assert!(matches!(corrupt(28, 1 << 20), Err(Error::TooSmall { .. })));
-    assert_eq!(
-        corrupt(32, 0),
-        Err(Error::Corrupted("data offset in header"))
-    );
-    assert_eq!(corrupt(36, 2), Err(Error::Corrupted("flags in header")));
-    // The region handed to attach is shorter than the header says.
-    let mem = PeerMemory::new();
-    Ring::init(mem.region(), 2048).unwrap();
-    assert!(matches!(
-        Ring::attach(mem.region_at(0, 384 + 1024)),
-        Err(Error::TooSmall { .. })
-    ));
-}
-
-#[test]
 fn golden_header_bytes() {
     let mem = PeerMemory::new();
     let options = Options::new(512).start_at(0x0A0B_0C08);
@@ -584,12 +497,7 @@ fn blocking_send_and_recv_with_sleeping_waiters() {
     let mem = PeerMemory::new();
     let options = Options::new(64).start_at(u32::MAX - 15).waking(true);
     let ring = Ring::init_with(mem.region(), options).unwrap();
-    assert!(ring.wakes());
-    assert_eq!(ring.producer().unwrap_err(), Error::NotifyMismatch);
-    assert_eq!(ring.consumer().unwrap_err(), Error::NotifyMismatch);
-    let futex = CondvarFutex::default();
-    let mut tx = ring.producer_with(futex.clone()).unwrap();
-    let mut rx = ring.consumer_with(futex.clone()).unwrap();
+    let (mut tx, mut rx) = waking_ends(&ring);
     std::thread::scope(|s| {
         s.spawn(move || {
             for seq in 0..count {
@@ -624,7 +532,7 @@ fn blocking_send_and_recv_with_sleeping_waiters() {
     });
     let again = Ring::attach(mem.region()).unwrap();
     assert!(again.wakes());
-    let mut tx = again.producer_with(futex).unwrap();
+    let mut tx = again.producer_with(CondvarFutex::default()).unwrap();
     tx.send(&[0; 24]).unwrap();
     tx.send(&[0; 24]).unwrap();
     assert_eq!(
