@@ -19,6 +19,10 @@ macro_rules! every_layout {
         $check::<Slots<u8>>(8);
         $check::<Slots<u64>>(8);
         $check::<crate::frame::spsc::Frames>(64);
+        #[cfg(ipckit_cas)]
+        $check::<crate::mpmc::Stamps<u64>>(8);
+        #[cfg(ipckit_cas)]
+        $check::<crate::frame::mpsc::Frames>(64);
     };
 }
 

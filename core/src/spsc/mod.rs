@@ -147,7 +147,7 @@ use crate::region::{LINE, ObjectKind};
 use crate::sync::SlotCell;
 use crate::wait::Spin;
 #[cfg(doc)]
-use crate::{error::Error, region::Header, wait::Notify};
+use crate::{region::Header, wait::Notify};
 
 /// Offset of slot 0 from the region base.
 pub const DATA_OFFSET: usize = 3 * LINE;
