@@ -57,8 +57,6 @@ mod options;
 mod owned;
 mod placed;
 mod stamped;
-// Used by the rings that need compare-and-swap only.
-#[cfg(ipckit_cas)]
 mod switch;
 #[cfg(all(test, not(ipckit_loom)))]
 mod tests;
@@ -69,7 +67,8 @@ pub use options::Options;
 pub use owned::Owned;
 pub use placed::Placed;
 pub use stamped::Stamped;
-#[cfg(ipckit_cas)]
+// `test_hook` serves the rings that need compare-and-swap only.
+#[cfg_attr(not(ipckit_cas), allow(unused_imports))]
 pub(crate) use switch::{layout_asserts, model_only, region_only, test_hook};
 
 #[cfg(not(ipckit_loom))]
