@@ -45,7 +45,8 @@
 //!
 //! ## Rings on the heap, or on a mapping of your own
 //! Two threads of one process need no name: a [`heap`] ring owns one
-//! aligned allocation, with nothing to size by hand.
+//! aligned allocation, with nothing to size by hand (and the core's
+//! [`spsc::StaticRing`] owns its memory in a `static`).
 //!
 //! ```
 //! use ipckit::heap;
@@ -159,3 +160,9 @@ pub mod heap;
 pub mod message;
 pub mod shm;
 pub mod transport;
+
+/// The README's Rust snippets, compiled and run with the doctests (so they
+/// follow the API). Shell and text blocks there are fenced `sh` / `text`.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

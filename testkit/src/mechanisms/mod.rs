@@ -24,6 +24,8 @@
 
 mod adapters;
 mod open;
+#[cfg(test)]
+mod tests;
 
 use std::any::Any;
 use std::path::PathBuf;
@@ -194,6 +196,20 @@ impl Mech {
         Mech::Memcpy,
     ];
 
+    /// Every mechanism: the rows of [`Mech::ALL`], then those not in it.
+    pub fn every() -> impl Iterator<Item = Mech> {
+        Mech::ALL.into_iter().chain([Mech::ShmMpscBytes])
+    }
+
+    /// Whether it is one of ipckit's own mechanisms, not an in-process
+    /// peer or a floor (there to compare with).
+    pub fn is_ipckit(self) -> bool {
+        !matches!(
+            self,
+            Mech::Rtrb | Mech::Crossbeam | Mech::CacheLine | Mech::Futex | Mech::Memcpy
+        )
+    }
+
     /// The name on the command line and in tables.
     pub fn name(self) -> &'static str {
         match self {
@@ -254,10 +270,7 @@ impl Mech {
 
     /// The mechanism called `s`.
     pub fn parse(s: &str) -> Option<Mech> {
-        Mech::ALL
-            .into_iter()
-            .chain([Mech::ShmMpscBytes])
-            .find(|m| m.name() == s)
+        Mech::every().find(|m| m.name() == s)
     }
 
     /// The size of the only message the mechanism carries, if fixed.
@@ -267,6 +280,16 @@ impl Mech {
             Mech::Eventfd => Some(8),
             _ => None,
         }
+    }
+
+    /// Whether every message arrives as one `[u8; size]` item (the `size`
+    /// of [`Mech::setup`]), a shorter one padded with zeros: the typed
+    /// rings and queues.
+    pub fn pads(self) -> bool {
+        matches!(
+            self,
+            Mech::ShmSpscBusy | Mech::ShmSpsc | Mech::ShmMpmc | Mech::Rtrb | Mech::Crossbeam
+        )
     }
 
     /// Whether the round trips busy-poll (then the reference is the
