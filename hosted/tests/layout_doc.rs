@@ -62,7 +62,10 @@ fn tables(doc: &str) -> BTreeMap<String, (usize, Vec<Row>)> {
             });
         }
         assert!(!rows.is_empty(), "table {name} has no rows");
-        assert!(out.insert(name.clone(), (base, rows)).is_none(), "{name} twice");
+        assert!(
+            out.insert(name.clone(), (base, rows)).is_none(),
+            "{name} twice"
+        );
     }
     out
 }
@@ -104,7 +107,10 @@ fn check(name: &str, (base, rows): &(usize, Vec<Row>), bytes: &[u8]) -> Vec<Stri
     for row in rows {
         let at = base + row.offset;
         let Some(got) = bytes.get(at..at + row.size) else {
-            wrong.push(format!("{name}: {} at {at} lies outside the object", row.field));
+            wrong.push(format!(
+                "{name}: {} at {at} lies outside the object",
+                row.field
+            ));
             continue;
         };
         let ok = if let Some(s) = row.value.strip_prefix('"') {
@@ -243,7 +249,11 @@ fn documented_tables_match_the_bytes_the_crate_writes() {
             "table `{name}` has no example here"
         );
     }
-    assert!(wrong.is_empty(), "docs/LAYOUT.md is wrong:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "docs/LAYOUT.md is wrong:\n{}",
+        wrong.join("\n")
+    );
     assert!(checked > 80, "only {checked} rows checked");
 }
 
