@@ -1,8 +1,11 @@
-//! A C peer written from `docs/LAYOUT.md` alone (`foreign_c/spsc_peer.c`)
-//! talks to Rust channel endpoints: the proof that the document suffices.
+//! C peers written from `docs/LAYOUT.md` alone (`foreign_c/*.c`, with
+//! `foreign_c/channel.h`) talk to Rust channel endpoints: the proof that the
+//! document suffices.
 //!
-//! The test compiles the peer with the system C compiler (`$CC`, else `cc`)
-//! and skips, saying why, when there is none. The Rust side creates two SPSC
+//! The tests compile the peers with the system C compiler (`$CC`, else
+//! `cc`) and skip, saying why, when there is none.
+//!
+//! `spsc_peer.c` (typed channels, kind 1): the Rust side creates two SPSC
 //! channels of `u64` (capacity 64); the C peer opens both by name, records
 //! itself in their liveness blocks, and echoes the complement of every item
 //! it receives: 100,000 items each way, both sides blocking in shared
@@ -13,11 +16,17 @@
 //! before each ping, so the C peer sleeps and only the Rust side's wake gets
 //! it out (it sleeps without a timeout). When the C peer has closed its
 //! liveness slots and exited, the Rust receiver reports `PeerGone`.
+//!
+//! `frame_peer.c` (byte channels, kind 4): 100,000 frames of 0 to 120
+//! bytes each way through rings of 256 bytes, so that records wrap behind
+//! padding records every few frames; the peer echoes each frame with its
+//! bytes complemented.
 
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use ipckit::channel::bytes;
 use ipckit::channel::spsc::{Receiver, Sender};
 use ipckit::shm::ShmObject;
 
@@ -27,12 +36,12 @@ const REPLY_DELAY_US: u64 = 2000;
 /// Any single receive or send: far above every honest wait of this test.
 const PATIENCE: Option<Duration> = Some(Duration::from_secs(10));
 
-/// The compiled peer, or `None` (with the reason printed) without a C
-/// compiler.
-fn compile_peer() -> Option<PathBuf> {
+/// The compiled peer `name` (`foreign_c/<name>.c`), or `None` (with the
+/// reason printed) without a C compiler.
+fn compile_peer(name: &str) -> Option<PathBuf> {
     let dir = env!("CARGO_MANIFEST_DIR");
-    let source = PathBuf::from(dir).join("tests/foreign_c/spsc_peer.c");
-    let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ipckit_spsc_peer");
+    let source = PathBuf::from(dir).join(format!("tests/foreign_c/{name}.c"));
+    let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("ipckit_{name}"));
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
     let output = Command::new(&cc)
         .args(["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-o"])
@@ -77,7 +86,9 @@ impl Drop for Cleanup {
 
 #[test]
 fn a_c_peer_from_the_layout_doc_exchanges_items_with_rust() {
-    let Some(peer) = compile_peer() else { return };
+    let Some(peer) = compile_peer("spsc_peer") else {
+        return;
+    };
     let started = Instant::now();
     let pid = std::process::id();
     let names = [
@@ -141,5 +152,70 @@ fn a_c_peer_from_the_layout_doc_exchanges_items_with_rust() {
     assert!(
         pings < Duration::from_millis(2500),
         "ping-pongs took {pings:?}: the C peer's futex wake does not reach the Rust receiver"
+    );
+}
+
+/// Frame `i` of the byte-channel test: 0 to 120 bytes.
+fn frame(i: u64, buf: &mut [u8]) -> &[u8] {
+    let len = (i * 7 % 121) as usize;
+    for (j, b) in buf[..len].iter_mut().enumerate() {
+        *b = (i as usize + j) as u8;
+    }
+    &buf[..len]
+}
+
+#[test]
+fn a_c_frame_peer_from_the_layout_doc_exchanges_frames_with_rust() {
+    let Some(peer) = compile_peer("frame_peer") else {
+        return;
+    };
+    let started = Instant::now();
+    let pid = std::process::id();
+    let names = [
+        format!("ipckit-test-foreign-c-{pid}-frames-to-c"),
+        format!("ipckit-test-foreign-c-{pid}-frames-from-c"),
+    ];
+    let mut cleanup = Cleanup {
+        names: names.clone(),
+        child: None,
+    };
+    let mut tx = bytes::Sender::create(&names[0], 256).expect("create the channel to C");
+    let mut rx = bytes::Receiver::create(&names[1], 256).expect("create the channel from C");
+    assert_eq!(tx.max_frame_len(), 120);
+    let child = Command::new(&peer)
+        .args([&names[0], &names[1]])
+        .arg(ITEMS.to_string())
+        .spawn()
+        .expect("spawn the C peer");
+    let child = cleanup.child.insert(child);
+    let sender = std::thread::spawn(move || {
+        let mut buf = [0; 120];
+        for i in 0..ITEMS {
+            tx.send_timeout(frame(i, &mut buf), PATIENCE)
+                .expect("send to C");
+        }
+        tx
+    });
+    let (mut want, mut got) = ([0; 120], [0; 128]);
+    for i in 0..ITEMS {
+        let want = frame(i, &mut want);
+        let n = rx.recv_timeout(&mut got, PATIENCE).expect("receive from C");
+        assert_eq!(n, want.len(), "frame {i}: length");
+        assert!(
+            got[..n].iter().zip(want).all(|(g, w)| *g == !*w),
+            "frame {i}: bytes"
+        );
+    }
+    let _tx = sender.join().expect("sender thread");
+    let status = child.wait().expect("wait for the C peer");
+    cleanup.child = None;
+    assert!(status.success(), "the C peer failed: {status}");
+    let gone = rx
+        .recv_timeout(&mut got, PATIENCE)
+        .expect_err("nothing more comes");
+    assert!(gone.is_peer_gone(), "{gone}");
+    println!(
+        "C frame peer: {ITEMS} frames each way in {:?}",
+        started.elapsed()
     );
 }
