@@ -53,6 +53,9 @@
 //! give each endpoint handle its own, and are not `Sync`).
 //!
 //! # Layout
+//! For a peer in another language: see
+//! [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#11-claim-intents).
+//!
 //! Two little-endian `u32` words, 8 bytes, 4-aligned:
 //!
 //! | offset | width | field |

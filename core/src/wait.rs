@@ -9,6 +9,10 @@
 //! dual-core part `WFE`/`SEV`, and [`Spin`] simply spins.
 //!
 //! # Event count: no system call when nobody waits
+//! Which word each ring sleeps on, the announcement words and their values, for
+//! a peer in another language:
+//! [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#4-the-waiting-protocol-event-count).
+//!
 //! Each waitable word has an *announcement* word next to the waker's other
 //! words. The waiter announces itself, issues a `SeqCst` fence, re-checks its
 //! condition, and only then sleeps on the word with the value it saw; the

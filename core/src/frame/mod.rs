@@ -10,6 +10,10 @@
 //!   files), with an incremental decoder.
 //!
 //! # Records
+//! For a peer in another language, the records and both frame rings are
+//! specified in
+//! [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#6-frame-records).
+//!
 //! Both rings store a frame as one *record* in a data area of `capacity`
 //! bytes (a power of two): an 8-byte record header followed by the payload,
 //! padded to a multiple of [`RECORD_ALIGN`], so every record header and every
@@ -21,12 +25,14 @@
 //! |-----------------:|------:|-------|---------|
 //! | 0 | u32 | `len` | bits 0..=29: the record's length in bytes, header included, before rounding up to [`RECORD_ALIGN`] (8 + payload length for a frame; never 0, so a zeroed header reads as "not written"); bit 30 [`BUSY`]: written but not committed (MPSC only); bit 31 [`PAD`]: padding record |
 //! | 4 | u32 | `claimant` | MPSC: the claiming producer's id (e.g. its pid), so a stalled record names its owner; SPSC: 0 |
-//! | 8 | `len` bytes | payload | the frame, contiguous |
+//! | 8 | `len - 8` bytes (`len`: the length bits) | payload | the frame, contiguous; the record then ends at the next multiple of [`RECORD_ALIGN`] |
 //!
 //! A payload is never split: a record that would straddle the end of the
 //! data area is placed at offset 0 and the space up to the end becomes a
 //! padding record. A padding record therefore always ends exactly at the end
-//! of the data area, and is always followed by a frame at offset 0.
+//! of the data area (its length bits are that extent, header included: `PAD |
+//! (capacity - offset)`), and is always followed by a frame at offset 0. Its
+//! claimant is 0 in the SPSC ring, the producer's id in the MPSC ring.
 //!
 //! Every byte of a data area is accessed through atomics, always as part of
 //! the same aligned unit, its *grain*: payloads move by the word-wise

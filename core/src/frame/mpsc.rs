@@ -57,6 +57,10 @@
 //! read-modify-write on every frame.
 //!
 //! # Layout (layout version 1, kind 5)
+//! For a peer in another language, the whole protocol (claim, commit, erase
+//! journal, waiting, recovery) is in
+//! [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#8-mpsc-frame-ring-kind-5).
+//!
 //! | offset | width | field | meaning | written by |
 //! |-------:|------:|-------|---------|------------|
 //! | 0      | 128 B | [`Header`](crate::Header) | kind [`ObjectKind::FrameMpsc`], element size 1, element alignment 8, capacity (data bytes), data offset 512, flags | creator |

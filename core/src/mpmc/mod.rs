@@ -36,6 +36,10 @@
 //! at a time: see [`Producer::with_intent`].)
 //!
 //! # Layout (layout version 1, kind 2)
+//! For a peer in another language, the whole protocol (orderings, waiting,
+//! recovery) is in
+//! [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#9-mpmc-ring-kind-2).
+//!
 //! | offset | width | field | meaning | written by |
 //! |-------:|------:|-------|---------|------------|
 //! | 0      | 128 B | [`Header`] | kind [`ObjectKind::Mpmc`], element size and alignment of `T`, capacity, data offset 384, flags | creator |

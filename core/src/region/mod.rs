@@ -12,9 +12,9 @@
 //! | 8      | u32   | `kind`       | [`ObjectKind`] code                            | creator  |
 //! | 12     | u32   | `endian`     | [`ENDIAN_MARKER`] in the writer's byte order   | creator  |
 //! | 16     | u32   | `state`      | 0 uninitialised, 1 initialising, 2 ready       | creator  |
-//! | 20     | u32   | `elem_size`  | `size_of::<T>()` (bytes for byte rings)        | creator  |
-//! | 24     | u32   | `elem_align` | `align_of::<T>()`                              | creator  |
-//! | 28     | u32   | `capacity`   | slots (a power of two, at most 2^31)           | creator  |
+//! | 20     | u32   | `elem_size`  | `size_of::<T>()`; 1 for frame rings, 4 for the semaphore | creator  |
+//! | 24     | u32   | `elem_align` | `align_of::<T>()`; 8 for frame rings, 4 for the semaphore | creator  |
+//! | 28     | u32   | `capacity`   | slots (a power of two, at most 2^31); bytes of the data area for frame rings; the maximum count for the semaphore | creator  |
 //! | 32     | u32   | `data_offset`| offset of slot 0 from the region base          | creator  |
 //! | 36     | u32   | `flags`      | bit 0 [`FLAG_WAKES`]; other bits zero          | creator  |
 //! | 40     | 88 B  | reserved     | zero                                           | nobody   |
@@ -24,6 +24,10 @@
 //! the region at a different address.
 //!
 //! # Init protocol
+//! The header, every region kind, the waiting protocol and the channel object,
+//! for a peer in another language:
+//! [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#2-the-region-header).
+//!
 //! The creator claims the header by moving `state` from 0 to 1 (one
 //! compare-and-swap: of several racing creators exactly one wins, the others
 //! get [`Error::AlreadyInitialized`]), writes every field, then publishes

@@ -50,6 +50,9 @@
 //! waiters against two racing posts.
 //!
 //! # Layout (layout version 1, kind 3)
+//! For a peer in another language, the whole protocol is in
+//! [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#10-semaphore-kind-3).
+//!
 //! | offset | width | field     | meaning                                          | written by |
 //! |-------:|------:|-----------|--------------------------------------------------|------------|
 //! | 0      | 128 B | [`Header`] | kind 3; `elem_size` 4 and `elem_align` 4 (the count word, a `u32`); `capacity` = the maximum count (at least 1); `data_offset` 128 (the count line); `flags` [`FLAG_WAKES`] or 0 | creator |

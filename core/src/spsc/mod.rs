@@ -20,6 +20,10 @@
 //! [`region`](crate::region)).
 //!
 //! # Layout (layout version 1, kind 1)
+//! For a peer in another language, every offset, value, ordering and protocol
+//! step (the waiting protocol too) is in
+//! [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#5-spsc-ring-of-slots-kind-1).
+//!
 //! | offset | width | field            | written by |
 //! |-------:|------:|------------------|------------|
 //! | 0      | 128 B | [`Header`] | creator |

@@ -39,10 +39,16 @@
 //! channels among other shared-memory objects.
 //!
 //! # Object layout
+//! For a peer in another language (naming, creation order, liveness, recovery):
+//! [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#12-the-channel-object).
+//!
 //! `[core region][padding to 4096][liveness block, 4096 bytes]`.
 //!
 //! The core region is the ring exactly as [`ipckit_core`] lays it out
-//! (unchanged: a plain core peer can attach to the first part). Its length
+//! (unchanged: a plain core peer can attach to the first part), always
+//! created with [`FLAG_WAKES`](crate::region::FLAG_WAKES): every endpoint
+//! sleeps in shared futexes and must wake a sleeping peer after each
+//! publication, and an endpoint refuses a channel ring without the flag. Its length
 //! follows from the header ([`core_region_len`]), so the liveness block's
 //! offset is computable by anyone who reads the header:
 //!

@@ -20,6 +20,9 @@
 //! (consumer).
 //!
 //! # Layout (layout version 1, kind 4)
+//! For a peer in another language, the whole protocol is in
+//! [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#7-spsc-frame-ring-kind-4).
+//!
 //! The control block of [`crate::spsc`], then the data area:
 //!
 //! | offset | width | field            | written by |

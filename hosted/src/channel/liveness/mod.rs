@@ -2,6 +2,9 @@
 //! that process still lives.
 //!
 //! # Layout (liveness version 2)
+//! For a peer in another language, the slot protocol is also in
+//! [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#12-the-channel-object).
+//!
 //! One 4096-byte block at [`liveness_offset`](super::liveness_offset) of
 //! the channel object, after the core region (see the [channel
 //! docs](super#object-layout)). All words are little-endian on every
