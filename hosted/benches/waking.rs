@@ -52,7 +52,7 @@ const VICTIM_PID: usize = 2;
 const VICTIM_START: usize = 3;
 const WAKER_START: usize = 4; // u64: the waker's recorded start time
 
-const WAIT_LIMIT: Duration = Duration::from_secs(20);
+const WAIT_LIMIT: Duration = Duration::from_secs(5);
 
 /// One page of `MAP_SHARED | MAP_ANONYMOUS` memory, made before any fork and
 /// kept for the whole run, so every child maps it at the same address.
@@ -390,12 +390,21 @@ impl Sleeper {
             Kind::Futex | Kind::Slices => {}
         }
         if kind == Kind::Thread {
+            // The watcher forwards every change it has not forwarded yet,
+            // counted from a value read *before* it is spawned: a watcher
+            // that waited on a value it loads itself (at its start, or
+            // after each write) would lose a change made just before that
+            // load. (The prototype lost wakes both ways.)
+            let event = page().u32(EVENT);
+            let mut forwarded = event.load(Ordering::Acquire);
             std::thread::spawn(move || {
-                let event = page().u32(EVENT);
                 loop {
-                    let seen = event.load(Ordering::Acquire);
-                    let _ = Futex::new().wait(event, seen, None);
-                    eventfd_write(readiness);
+                    let _ = Futex::new().wait(event, forwarded, None);
+                    let now = event.load(Ordering::Acquire);
+                    if now != forwarded {
+                        forwarded = now;
+                        eventfd_write(readiness);
+                    }
                 }
             });
         }
@@ -543,7 +552,7 @@ fn wake_turn(kind: Kind, n: u32) -> Result<(f64, f64), String> {
         publish(kind, i, efd.as_ref(), ringer.as_ref());
         let t1 = now_ns();
         await_cond("the wake", || me.u32(ACK).load(Ordering::Acquire) == i)
-            .map_err(|e| format!("{e}: {}", child.describe()))?;
+            .map_err(|e| format!("{} wake {i}: {e}: {}", kind.name(), child.describe()))?;
         lat.push(me.u64(WOKE_AT).load(Ordering::Relaxed).saturating_sub(t0) as f64);
         cost.push((t1 - t0) as f64);
     }
