@@ -41,6 +41,7 @@ use ipckit_testkit::pin;
 use sys::*;
 use turns::{death_once, idle_turn, wake_turn};
 
+/// The sleepers measured (see the crate docs).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Kind {
     Futex,
@@ -231,7 +232,7 @@ fn main() -> Result<(), String> {
             "death notice: kill -> sleeper returns",
             name,
             Unit::Nanos,
-            &[Ratio::new("pidfd / slices", Kind::BellPoll, Kind::Slices)],
+            &[Ratio::new("slices / pidfd", Kind::Slices, Kind::BellPoll)],
         );
         print_table(
             "pidfd_open + start-time check",

@@ -179,14 +179,21 @@ pub fn dgram_socket() -> io::Result<OwnedFd> {
     owned(unsafe { libc::socket(libc::AF_UNIX, ty, 0) }.into())
 }
 
-/// The sleeper's doorbell: bound under a fresh random nonce (retried on a
-/// name somebody else holds).
+/// 32 random bits from the kernel.
+pub fn random_u32() -> u32 {
+    let mut v = 0u32;
+    // SAFETY: fills at most 4 bytes of a live u32.
+    unsafe { libc::getrandom((&mut v as *mut u32).cast(), 4, 0) };
+    v
+}
+
+/// The sleeper's doorbell: bound under a fresh random 31-bit nonce (bit
+/// 31 of the region's bell word is the armed flag), retried on a name
+/// somebody else holds.
 pub fn bind_bell() -> io::Result<(OwnedFd, u32)> {
     let sock = dgram_socket()?;
     for _ in 0..8 {
-        let mut nonce = 0u32;
-        // SAFETY: fills 4 bytes of a live u32.
-        unsafe { libc::getrandom((&mut nonce as *mut u32).cast(), 4, 0) };
+        let nonce = random_u32() & 0x7fff_ffff;
         if nonce == 0 {
             continue;
         }

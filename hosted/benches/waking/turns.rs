@@ -306,7 +306,11 @@ pub fn death_once(kind: Kind) -> Result<(f64, f64), String> {
         if await_cond("go", || me.u32(GO).load(Ordering::Acquire) == 1).is_err() {
             return 32;
         }
-        std::thread::sleep(Duration::from_millis(3));
+        // A random instant within a liveness slice, so that `slices`
+        // shows its average, not one phase of its 50 ms period.
+        std::thread::sleep(Duration::from_micros(
+            1000 + u64::from(random_u32() % 50_000),
+        ));
         me.u64(KILL_AT).store(now_ns(), Ordering::SeqCst);
         // SAFETY: `victim.pid` is our unreaped child.
         unsafe { libc::kill(victim.pid, libc::SIGKILL) };
