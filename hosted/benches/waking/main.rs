@@ -67,8 +67,6 @@ impl Kind {
     }
 }
 
-/// A sleeper's means of sleeping, set up in the sleeper's process.
-
 /// Nanoseconds per publication over `n` publications (for the variants
 /// that make a system call: the time inside the wake calls only, not the
 /// doorbell's draining).

@@ -16,6 +16,7 @@ use ipckit_testkit::process::{Child, fork_child};
 use crate::Kind;
 use crate::sys::*;
 
+/// A sleeper's means of sleeping, set up in the sleeper's process.
 pub struct Sleeper {
     kind: Kind,
     /// The doorbell or eventfd to drain after a wake.
