@@ -166,15 +166,29 @@ pub fn await_cond(what: &str, mut cond: impl FnMut() -> bool) -> Result<(), Stri
     Ok(())
 }
 
-/// Waits until the child's main thread sleeps in the kernel.
+/// Waits until every thread of the child sleeps in the kernel.
 pub fn await_asleep(child: &Child) -> Result<(), String> {
     for _ in 0..100_000 {
-        if child.state() == Some('S') {
+        if child.state() == Some('S') && all_threads_asleep(child.pid) {
             return Ok(());
         }
         std::thread::sleep(Duration::from_micros(20));
     }
     Err("sleeper never slept".into())
+}
+
+/// Whether every thread of `pid` (a waker thread too) sleeps in the kernel.
+fn all_threads_asleep(pid: libc::pid_t) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|task| {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let state = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next());
+        state == Some("S")
+    })
 }
 
 /// Starts a sleeper of `kind` for `n` wakes; returns it, its eventfd (for
