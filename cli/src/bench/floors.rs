@@ -1,6 +1,8 @@
 //! The raw floors every row is compared with: a bare cache-line ping-pong
-//! (the hardware's), a raw futex ping-pong (the kernel's wake-up), and
-//! single-threaded cold `memcpy` (the copy every message costs).
+//! (the hardware's: the lower bound of every shared-memory round trip), a
+//! raw futex ping-pong (the kernel's wake-up, the reference of the kernel
+//! mechanisms), and single-threaded cold `memcpy` (the copy every message
+//! costs).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -8,27 +10,122 @@ use std::time::{Duration, Instant};
 use super::harness::{Sample, control, new_hist};
 use super::peer::Peer;
 
-/// Round trips between two words on their own cache lines: each side spins
-/// until its word changes. `futex`: sleep in `FUTEX_WAIT` instead of
-/// spinning, and `FUTEX_WAKE` the other side.
-pub fn ping_pong(futex: bool, duration: Duration, warm_up: Duration) -> Result<Sample, String> {
+/// Round trips through one word on its own cache line, as tight as a
+/// cross-core ping-pong can be, so that nothing that moves data between the
+/// two CPUs can beat it: the measuring side writes an odd number, the peer
+/// spins until it sees it and writes the next even one, the measuring side
+/// spins until it sees that. The spins are a bare load and compare: no
+/// `pause` (about 140 cycles on recent Intel cores: a spin that pauses
+/// notices the change up to that late), no system call, no other shared
+/// word, no clock; a local count bounds them, and only past it (the peer
+/// is not answering) does a side look at the peer or the abort word. The
+/// clock is read once per [`RTT_BATCH`] round trips, and each batch's mean
+/// is one value of the histogram (a per-round-trip `Instant::now` costs
+/// 20-40 ns on a VM, more than a tenth of what it would time).
+pub fn cache_line(turn: Duration, warm_up: Duration) -> Result<Sample, String> {
     let ctl = control();
-    let (request, reply) = (ctl.line(0), ctl.line(1));
+    let word = ctl.line(0);
+    word.store(0, Ordering::Release);
+    ctl.abort().store(0, Ordering::Release);
+    let mut peer = Peer::fork(move || {
+        let mut seen = 0u32;
+        loop {
+            let mut spins = 0u32;
+            let v = loop {
+                let v = word.load(Ordering::Acquire);
+                if v != seen {
+                    break v;
+                }
+                spins = spins.wrapping_add(1);
+                if spins == SPIN_LIMIT {
+                    spins = 0;
+                    if control().aborted() {
+                        return Err("aborted".into());
+                    }
+                }
+            };
+            if v == u32::MAX {
+                return Ok(());
+            }
+            // Requests are odd and below u32::MAX: `v + 1` does not wrap.
+            seen = v.wrapping_add(1);
+            word.store(seen, Ordering::Release);
+        }
+    })?;
+    let result = (|| -> Result<Sample, String> {
+        let mut hist = new_hist();
+        let mut v = 0u32;
+        // `RTT_BATCH` round trips; `Err` once the peer ended.
+        let mut batch = |peer: &mut Peer| -> Result<Duration, String> {
+            let t0 = Instant::now();
+            for _ in 0..RTT_BATCH {
+                // Odd requests, even replies; never u32::MAX (the stop).
+                let request = if v >= u32::MAX - 1 { 1 } else { v + 1 };
+                v = request + 1;
+                word.store(request, Ordering::Release);
+                let mut spins = 0u32;
+                while word.load(Ordering::Acquire) != v {
+                    spins = spins.wrapping_add(1);
+                    if spins == SPIN_LIMIT {
+                        spins = 0;
+                        peer.check_alive()?;
+                    }
+                }
+            }
+            Ok(t0.elapsed())
+        };
+        let warm_until = Instant::now() + warm_up;
+        while Instant::now() < warm_until {
+            batch(&mut peer)?;
+        }
+        let started = Instant::now();
+        let mut count = 0u64;
+        while count == 0 || started.elapsed() < turn {
+            let t = batch(&mut peer)?;
+            let ns = (t.as_nanos() as u64).div_ceil(RTT_BATCH as u64);
+            hist.saturating_record(ns.max(1));
+            count += RTT_BATCH as u64;
+        }
+        Ok(Sample {
+            hist,
+            count,
+            elapsed: started.elapsed(),
+        })
+    })();
+    if result.is_err() {
+        ctl.abort().store(1, Ordering::Release);
+    }
+    word.store(u32::MAX, Ordering::Release);
+    let ended = peer.finish(Duration::from_secs(5));
+    let sample = result?;
+    ended?;
+    Ok(sample)
+}
+
+/// Round trips the cache-line floor times at once.
+pub const RTT_BATCH: usize = 64;
+/// Spins before a side looks whether its peer still runs (tens of ms).
+const SPIN_LIMIT: u32 = 1 << 24;
+
+/// Round trips through two words on their own cache lines, each side
+/// sleeping in `FUTEX_WAIT` until its word changes and `FUTEX_WAKE`-ing the
+/// other side's: the kernel's wake-up, the reference of the sleeping rows.
+pub fn futex(duration: Duration, warm_up: Duration) -> Result<Sample, String> {
+    let ctl = control();
+    let (request, reply) = (ctl.line(1), ctl.line(2));
     request.store(0, Ordering::Release);
     reply.store(0, Ordering::Release);
     ctl.abort().store(0, Ordering::Release);
     let mut peer = Peer::fork(move || {
         let mut seen = 0u32;
         loop {
-            let v = wait_change(request, seen, futex, || control().aborted())?;
+            let v = wait_change(request, seen, || control().aborted())?;
             if v == u32::MAX {
                 return Ok(());
             }
             seen = v;
             reply.store(v, Ordering::Release);
-            if futex {
-                wake(reply);
-            }
+            wake(reply);
         }
     })?;
     let result = (|| -> Result<Sample, String> {
@@ -38,11 +135,9 @@ pub fn ping_pong(futex: bool, duration: Duration, warm_up: Duration) -> Result<S
             v += 1;
             let t0 = Instant::now();
             request.store(v, Ordering::Release);
-            if futex {
-                wake(request);
-            }
+            wake(request);
             let mut checks = 0u32;
-            wait_change(reply, v - 1, futex, || {
+            wait_change(reply, v - 1, || {
                 checks += 1;
                 checks % 64 == 0 && peer.check_alive().is_err()
             })?;
@@ -75,47 +170,37 @@ pub fn ping_pong(futex: bool, duration: Duration, warm_up: Duration) -> Result<S
     Ok(sample)
 }
 
-/// Waits until `word` is no longer `old` and returns it; `give_up` is
-/// asked now and then (every 100 ms asleep, every 2^16 spins).
+/// Waits in `FUTEX_WAIT` until `word` is no longer `old` and returns it;
+/// `give_up` is asked every 100 ms asleep.
 fn wait_change(
     word: &AtomicU32,
     old: u32,
-    futex: bool,
     mut give_up: impl FnMut() -> bool,
 ) -> Result<u32, String> {
-    let mut spins = 0u32;
     loop {
         let v = word.load(Ordering::Acquire);
         if v != old {
             return Ok(v);
         }
-        if futex {
-            let ts = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 100_000_000,
-            };
-            // SAFETY: `word` is a valid, aligned u32 in a shared mapping;
-            // FUTEX_WAIT (shared) only reads it; `ts` outlives the call.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_futex,
-                    word.as_ptr(),
-                    libc::FUTEX_WAIT,
-                    old,
-                    &raw const ts,
-                    0usize,
-                    0u32,
-                )
-            };
-            if word.load(Ordering::Acquire) == old && give_up() {
-                return Err("the peer ended".into());
-            }
-        } else {
-            spins = spins.wrapping_add(1);
-            if spins % (1 << 16) == 0 && give_up() {
-                return Err("the peer ended".into());
-            }
-            std::hint::spin_loop();
+        let ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        };
+        // SAFETY: `word` is a valid, aligned u32 in a shared mapping;
+        // FUTEX_WAIT (shared) only reads it; `ts` outlives the call.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAIT,
+                old,
+                &raw const ts,
+                0usize,
+                0u32,
+            )
+        };
+        if word.load(Ordering::Acquire) == old && give_up() {
+            return Err("the peer ended".into());
         }
     }
 }
