@@ -247,10 +247,8 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
         t.push('\n');
-        for line in report::goals(&rows)
-            .iter()
-            .chain(&report::below_floor(&rows))
-        {
+        let notes = floors::winners().into_iter().chain(report::goals(&rows));
+        for line in notes.chain(report::below_floor(&rows)) {
             t.push_str(&format!("{line}\n"));
         }
         t.push_str(&format!(

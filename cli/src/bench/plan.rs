@@ -78,7 +78,15 @@ pub fn plan(mechs: &[Mech], sizes: &[usize]) -> (Vec<Job>, Vec<String>) {
                 };
                 match batch::why_not(m, size) {
                     None => add(&mut jobs, job),
-                    Some(why) if batch::worth_saying(m) => skip(format!("{}: {why}", job.label())),
+                    Some(why) if batch::worth_saying(m) => {
+                        // Once per mechanism, unless the size is the reason.
+                        let label = if batch::why_not(m, 8) == Some(why.clone()) {
+                            format!("{} throughput", report::mech_label(m, job.batch))
+                        } else {
+                            job.label()
+                        };
+                        skip(format!("{label}: {why}"));
+                    }
                     Some(_) => {}
                 }
             }

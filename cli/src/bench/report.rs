@@ -187,6 +187,7 @@ pub fn goals(rows: &[Row]) -> Vec<String> {
     const GOAL: f64 = 1.5;
     rows.iter()
         .filter(|r| r.mech == Some(Mech::ShmBytes) && r.kind == Some(Metric::Rtt))
+        .filter(|r| r.size <= 64)
         .filter_map(|r| {
             let ratio = r.ratio?;
             Some(format!(
