@@ -71,9 +71,9 @@ pub struct Args {
     #[arg(long)]
     pub save: Option<PathBuf>,
     /// Compare each row with the run saved in this file (--save): its
-    /// change, marked where beyond both runs' spreads.
+    /// change, marked where beyond both runs' spreads (repeatable).
     #[arg(long)]
-    pub compare: Option<PathBuf>,
+    pub compare: Vec<PathBuf>,
 }
 
 fn mechanisms_help() -> String {
@@ -166,10 +166,11 @@ pub fn run(args: Args) -> Result<()> {
         // Fail before measuring, not after.
         std::fs::File::create(path).map_err(|e| Fail::new(format!("{}: {e}", path.display())))?;
     }
-    let compare_with = match &args.compare {
-        Some(path) => Some(saved::load(path).map_err(Fail::new)?),
-        None => None,
-    };
+    let compare_with = args
+        .compare
+        .iter()
+        .map(|path| saved::load(path).map_err(Fail::new))
+        .collect::<Result<Vec<_>>>()?;
 
     if mechs.contains(&Mech::Signal) {
         // Blocked before any thread exists (the Ctrl-C handler's), so that
@@ -260,7 +261,7 @@ pub fn run(args: Args) -> Result<()> {
         ));
         t
     };
-    if let (Some(saved), Some(path)) = (&compare_with, &args.compare) {
+    for (saved, path) in compare_with.iter().zip(&args.compare) {
         let cmp = saved::compare(saved, &path.display().to_string(), &machine, &rows);
         if args.json {
             eprint!("{cmp}");

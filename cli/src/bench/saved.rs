@@ -10,7 +10,15 @@ use serde::{Deserialize, Serialize};
 use ipckit_testkit::bench::Stats;
 
 use super::machine::Machine;
-use super::report::{Row, size_label};
+use super::mechanisms::Mech;
+use super::report::{Row, shared_memory, size_label};
+
+/// Rows whose cost is memory's (the shared-memory mechanisms, the
+/// in-process peers, the cache-line and memcpy floors), not the kernel's:
+/// held to the tighter agreement (15 % against 25 %).
+fn in_memory(mech: Mech) -> bool {
+    shared_memory(mech) || mech == Mech::Memcpy
+}
 
 /// The saved file's format version.
 const FORMAT: u32 = 1;
@@ -131,6 +139,8 @@ pub fn compare(saved: &Saved, file: &str, now: &Machine, rows: &[Row]) -> String
     }
     let mut lines: Vec<[String; 6]> = Vec::new();
     let mut marked = false;
+    // The largest change of each class: (|change| %, row label).
+    let mut largest = [(0.0f64, String::new()), (0.0f64, String::new())];
     for r in rows {
         let Some(s) = saved.rows.iter().find(|s| s.same(r)) else {
             continue;
@@ -150,6 +160,13 @@ pub fn compare(saved: &Saved, file: &str, now: &Machine, rows: &[Row]) -> String
             max: s.median_max,
         });
         marked |= beyond;
+        let class = usize::from(!r.mech.is_some_and(in_memory));
+        if change.abs() >= largest[class].0 {
+            largest[class] = (
+                change.abs(),
+                format!("{} {} {}", r.label(), r.metric, size_label(r.size)),
+            );
+        }
         lines.push([
             r.metric.to_string(),
             size_label(r.size),
@@ -189,6 +206,18 @@ pub fn compare(saved: &Saved, file: &str, now: &Machine, rows: &[Row]) -> String
             "* beyond both spreads: the two runs' ranges of round medians do not overlap\n",
         );
     }
+    for ((name, goal), (change, label)) in [("shared-memory", 15.0), ("kernel", 25.0)]
+        .iter()
+        .zip(&largest)
+    {
+        if !label.is_empty() {
+            let verdict = if *change <= *goal { "met" } else { "MISSED" };
+            let _ = writeln!(
+                out,
+                "agreement: {name} rows within {change:.0}% (largest: {label}; goal {goal}%: {verdict})"
+            );
+        }
+    }
     let only_saved: Vec<String> = saved
         .rows
         .iter()
@@ -206,7 +235,7 @@ pub fn compare(saved: &Saved, file: &str, now: &Machine, rows: &[Row]) -> String
 mod tests {
     use super::*;
     use crate::bench::machine::Cpu;
-    use crate::bench::mechanisms::{Mech, Metric};
+    use crate::bench::mechanisms::Metric;
 
     fn machine(model: &str) -> Machine {
         Machine {
@@ -295,6 +324,14 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("* beyond both spreads"), "{text}");
+        assert!(
+            text.contains(
+                "agreement: shared-memory rows within 12% \
+                 (largest: shm-spsc-busy throughput 64 B; goal 15%: met)"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("agreement: kernel"), "{text}");
     }
 
     #[test]
