@@ -107,6 +107,7 @@ fn shm_spsc<const N: usize>(turn: Duration) -> Result<Sample, String> {
             }
             Ok(())
         })?;
+        #[allow(clippy::useless_vec)] // 256 KiB at 4 KiB items: not on the stack
         let mut buf = vec![[0u8; N]; ITEMS];
         consume(peer, turn, move || match rx.try_recv_slice(&mut buf) {
             Ok(n) => Ok(n),
@@ -146,6 +147,7 @@ fn rtrb_chunks<const N: usize>(turn: Duration) -> Result<Sample, String> {
         }
         Ok(())
     });
+    #[allow(clippy::useless_vec)] // 256 KiB at 4 KiB items: not on the stack
     let mut buf = vec![[0u8; N]; ITEMS];
     consume(peer, turn, move || {
         let n = match rx.read_chunk(ITEMS) {

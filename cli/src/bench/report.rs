@@ -430,3 +430,59 @@ pub fn svg(rows: &[Row], path: &Path, title: &str) -> Result<(), String> {
     };
     draw().map_err(|e| format!("{}: {e}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn row(mech: Mech, size: usize, ratio: (f64, f64, f64)) -> Row {
+        let job = Job {
+            mech,
+            metric: Metric::Rtt,
+            size,
+            batch: None,
+        };
+        let all = Sample {
+            hist: super::super::harness::new_hist(),
+            count: 1,
+            elapsed: Duration::from_millis(1),
+        };
+        let stats = Stats {
+            median: 100.0,
+            min: 90.0,
+            max: 110.0,
+        };
+        let mut r = Row::new(&job, stats, 5, &all);
+        let (m, size) = reference_of(mech, Metric::Rtt, size);
+        let reference = Job {
+            mech: m,
+            size,
+            ..job
+        };
+        let (median, min, max) = ratio;
+        r.set_ratio(&reference, Some(Stats { median, min, max }));
+        r
+    }
+
+    #[test]
+    fn rows_below_the_floor_are_warned_of() {
+        let rows = [
+            row(Mech::CacheLine, 4, (1.0, 1.0, 1.0)),
+            row(Mech::ShmBytes, 8, (0.8, 0.7, 0.9)),
+            row(Mech::Rtrb, 8, (0.95, 0.9, 1.1)),
+            row(Mech::ShmSpsc, 64, (1.2, 1.1, 1.3)),
+            // A kernel row below its futex reference is no warning.
+            row(Mech::SysvMq, 8, (0.2, 0.1, 0.3)),
+        ];
+        let w = below_floor(&rows);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("warning: shm-bytes rtt 8 B") && w[0].contains("in every round"));
+        assert!(w[1].starts_with("warning: rtrb rtt 8 B") && w[1].contains("within the spread"));
+        assert_eq!(rows[3].reference, "cache-line 4 B");
+        assert_eq!(rows[4].reference, "futex 4 B");
+        let g = goals(&rows);
+        assert_eq!(g.len(), 1);
+        assert!(g[0].ends_with("0.80x, met"), "{g:?}");
+    }
+}

@@ -145,7 +145,7 @@ pub fn compare(saved: &Saved, file: &str, now: &Machine, rows: &[Row]) -> String
         let Some(s) = saved.rows.iter().find(|s| s.same(r)) else {
             continue;
         };
-        if !(s.median > 0.0) {
+        if s.median.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             continue;
         }
         let change = (r.median / s.median - 1.0) * 100.0;
