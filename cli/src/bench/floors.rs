@@ -331,3 +331,31 @@ pub fn memcpy(size: usize, duration: Duration, bufs: &mut (Vec<u8>, Vec<u8>)) ->
         elapsed: started.elapsed(),
     }
 }
+
+/// Two 64 MiB buffers for [`memcpy`], kept out of the forked peers
+/// (`MADV_DONTFORK`): every turn of every round forks a peer, and copying
+/// the page tables of 128 MiB that no peer touches made each fork slower.
+pub fn copy_buffers() -> (Vec<u8>, Vec<u8>) {
+    let bufs = (vec![1u8; 64 << 20], vec![0u8; 64 << 20]);
+    for b in [&bufs.0, &bufs.1] {
+        // The whole pages inside the buffer (malloc's header page stays).
+        // SAFETY: plain query.
+        let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+            p if p > 0 => p as usize,
+            _ => 4096,
+        };
+        let start = (b.as_ptr() as usize).next_multiple_of(page);
+        let end = (b.as_ptr() as usize + b.len()) / page * page;
+        if end > start {
+            // SAFETY: [start, end) is page-aligned and inside the buffer's
+            // live allocation; MADV_DONTFORK only changes what a child
+            // inherits, not the contents or the mapping in this process. A
+            // peer child never touches these buffers: it runs its own
+            // closure (which holds no reference to them) and `_exit`s
+            // without returning into the frames that own them. A failure
+            // (EINVAL) only leaves them inherited, as before.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTFORK) };
+        }
+    }
+    bufs
+}

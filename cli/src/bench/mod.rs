@@ -45,11 +45,11 @@ pub struct Args {
     #[arg(long)]
     pub quick: bool,
     /// Measured time of one turn of each measurement, e.g. `50ms`, `1s`
-    /// (default 100ms; 20ms with --quick).
+    /// (default 60ms; 20ms with --quick).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Rounds: every measurement takes one turn per round, in turn with
-    /// the others (default 5); rows report the median over rounds and its
+    /// the others (default 7); rows report the median over rounds and its
     /// spread.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub rounds: Option<u32>,
@@ -158,9 +158,9 @@ pub fn run(args: Args) -> Result<()> {
     let turn = args.duration.unwrap_or(if args.quick {
         Duration::from_millis(20)
     } else {
-        Duration::from_millis(100)
+        Duration::from_millis(60)
     });
-    let rounds = args.rounds.unwrap_or(5) as usize;
+    let rounds = args.rounds.unwrap_or(7) as usize;
     let warm_up = (turn / 4).min(Duration::from_millis(100));
     if let Some(path) = &args.svg {
         // Fail before measuring, not after.
@@ -197,7 +197,7 @@ pub fn run(args: Args) -> Result<()> {
         machine.kernel,
     );
     let mut copy_bufs = if jobs.iter().any(|j| j.mech == Mech::Memcpy) {
-        (vec![1u8; 64 << 20], vec![0u8; 64 << 20])
+        floors::copy_buffers()
     } else {
         (Vec::new(), Vec::new())
     };
