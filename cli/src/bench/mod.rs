@@ -8,9 +8,13 @@
 //! the same two generic functions over the message interface
 //! ([`harness::ping_pong`], [`harness::throughput`]); the peer is a child
 //! forked from the single-threaded main thread (threads for the in-process
-//! peers rtrb and crossbeam). The raw floors (cache-line ping-pong, raw
-//! futex, memcpy) run in the same run, and every row carries its ratio to
-//! its reference ([`report::reference_of`]).
+//! peers rtrb and crossbeam); batched rows ([`batch`]) have their own
+//! loops. The raw floors (cache-line ping-pong, raw futex, memcpy) are
+//! measured like the rows. Every measurement takes one turn per round, in
+//! turn with the others ([`rounds`]); a row is the median over rounds with
+//! its spread, and carries the median of the rounds' ratios to its
+//! reference ([`report::reference_of`]). `--save` / `--compare` ([`saved`])
+//! keep a run with its machine ([`machine`]) and compare with it.
 
 mod batch;
 mod cleanup;
