@@ -294,3 +294,64 @@ fn bench_quick_every_mechanism_at_64_bytes() {
         assert!(has(&rows, m), "no row for {m}");
     }
 }
+
+#[test]
+fn bench_saves_a_run_and_compares_with_it() {
+    let dir = std::env::temp_dir().join(name("bench-save"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("before.json");
+    let file = file.to_str().unwrap();
+    // memcpy alone: in-process, no peer, quick.
+    let args = [
+        "bench",
+        "--mechanisms",
+        "memcpy",
+        "--sizes",
+        "8,64",
+        "--rounds",
+        "3",
+        "--duration",
+        "2ms",
+    ];
+    let (code, out, err) = run(ipckit().args(args).args(["--save", file]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("3 interleaved rounds of 2ms"), "{out}");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).expect("saved JSON");
+    assert_eq!(saved["rounds"], 3);
+    for key in [
+        "cpu_model",
+        "cpus",
+        "smt_siblings",
+        "kernel",
+        "date",
+        "ipckit_version",
+    ] {
+        assert!(
+            saved["machine"].get(key).is_some(),
+            "{key} missing: {saved}"
+        );
+    }
+    let rows = saved["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 2, "{saved}");
+    for r in rows {
+        let (lo, m, hi) = (
+            r["median_min"].as_f64().unwrap(),
+            r["median"].as_f64().unwrap(),
+            r["median_max"].as_f64().unwrap(),
+        );
+        assert!(lo <= m && m <= hi && lo > 0.0, "{r}");
+    }
+    let (code, out, err) = run(ipckit().args(args).args(["--compare", file]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("compared with {file}")), "{out}");
+    assert!(
+        out.contains("memcpy") && out.contains("agreement: shared-memory rows"),
+        "{out}"
+    );
+    // Not a saved run: refused before measuring.
+    let (code, _, err) = run(ipckit().args(["bench", "--compare", "/dev/null"]));
+    assert_ne!(code, 0);
+    one_line_error(&err);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

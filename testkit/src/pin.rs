@@ -70,8 +70,8 @@ pub fn smt_siblings(cpu: usize) -> Option<Vec<usize>> {
     parse_cpu_list(std::fs::read_to_string(path).ok()?.trim())
 }
 
-/// Parses the kernel's CPU list format: `0-3,8,10-11`.
-fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
+/// Parses the kernel's CPU list format: `0-3,8,10-11` (`None` if malformed).
+pub fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
     let mut cpus = Vec::new();
     for part in s.split(',') {
         match part.split_once('-') {

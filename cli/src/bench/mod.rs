@@ -8,16 +8,25 @@
 //! the same two generic functions over the message interface
 //! ([`harness::ping_pong`], [`harness::throughput`]); the peer is a child
 //! forked from the single-threaded main thread (threads for the in-process
-//! peers rtrb and crossbeam). The raw floors (cache-line ping-pong, raw
-//! futex, memcpy) run in the same run, and every row carries its ratio to
-//! its reference ([`report::reference_of`]).
+//! peers rtrb and crossbeam); batched rows ([`batch`]) have their own
+//! loops. The raw floors (cache-line ping-pong, raw futex, memcpy) are
+//! measured like the rows. Every measurement takes one turn per round, in
+//! turn with the others ([`rounds`]); a row is the median over rounds with
+//! its spread, and carries the median of the rounds' ratios to its
+//! reference ([`report::reference_of`]). `--save` / `--compare` ([`saved`])
+//! keep a run with its machine ([`machine`]) and compare with it.
 
+mod batch;
 mod cleanup;
 mod floors;
 mod harness;
+mod machine;
 mod mechanisms;
 mod peer;
+mod plan;
 mod report;
+mod rounds;
+mod saved;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -27,20 +36,27 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::fail::{Fail, Result};
 use ipckit_testkit::pin;
+use machine::Machine;
 use mechanisms::{Mech, Metric, SIZES};
+use plan::Job;
 use report::Row;
 
 /// Arguments of `ipckit bench`.
 #[derive(clap::Args, Debug)]
 #[command(after_help = mechanisms_help())]
 pub struct Args {
-    /// Short measurements (under 30 s in all on two cores).
+    /// Short measurements (under a minute in all on two cores).
     #[arg(long)]
     pub quick: bool,
-    /// Time of each measurement, e.g. `300ms`, `1s` (default 400ms; 40ms
-    /// with --quick).
+    /// Measured time of one turn of each measurement, e.g. `50ms`, `1s`
+    /// (default 60ms; 20ms with --quick).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// Rounds: every measurement takes one turn per round, in turn with
+    /// the others (default 7); rows report the median over rounds and its
+    /// spread.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rounds: Option<u32>,
     /// Mechanisms to measure, comma-separated (default: all; see below).
     /// Their references are measured too.
     #[arg(long, short, value_delimiter = ',')]
@@ -54,6 +70,14 @@ pub struct Args {
     /// Write a bar chart of the round trips (log scale) to this SVG file.
     #[arg(long)]
     pub svg: Option<PathBuf>,
+    /// Write the run (rows and the machine) to this JSON file, for
+    /// --compare later.
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+    /// Compare each row with the run saved in this file (--save): its
+    /// change, marked where beyond both runs' spreads (repeatable).
+    #[arg(long)]
+    pub compare: Vec<PathBuf>,
 }
 
 fn mechanisms_help() -> String {
@@ -62,8 +86,11 @@ fn mechanisms_help() -> String {
         s.push_str(&format!("  {:<15} {}\n", m.name(), m.describe()));
     }
     s.push_str(
-        "\nRatios: busy-polling round trips against cache-line, sleeping ones against futex, \
-         throughput against memcpy of the same size (cost / reference cost).",
+        "\nRatios: shared-memory round trips against cache-line (the hardware's floor), the \
+         kernel's against futex, throughput against memcpy of the same size (cost / reference \
+         cost, the median of the rounds' ratios). `xN` rows move N items per call.\n\
+         \nBefore and after a change: `ipckit bench --quick --save before.json`, change, \
+         rebuild, `ipckit bench --quick --compare before.json`.",
     );
     s
 }
@@ -102,75 +129,6 @@ fn parse_size(s: &str) -> Option<usize> {
     SIZES.contains(&v).then_some(v)
 }
 
-/// One measurement to make.
-#[derive(Clone, Copy, Debug)]
-struct Job {
-    mech: Mech,
-    metric: Metric,
-    size: usize,
-}
-
-fn plan(mechs: &[Mech], sizes: &[usize]) -> (Vec<Job>, Vec<String>) {
-    let mut jobs: Vec<Job> = Vec::new();
-    let mut skipped = Vec::new();
-    let add = |jobs: &mut Vec<Job>, mech: Mech, metric: Metric, size: usize| {
-        if !jobs
-            .iter()
-            .any(|j| j.mech == mech && j.metric == metric && j.size == size)
-        {
-            jobs.push(Job { mech, metric, size });
-        }
-    };
-    // References first.
-    for &m in mechs {
-        for metric in [Metric::Rtt, Metric::Throughput] {
-            for &size in sizes {
-                let size = m.fixed_size().unwrap_or(size);
-                if mechanisms::why_not(m, metric, size).is_none() {
-                    let (r, rs) = report::reference_of(m, metric, size);
-                    add(&mut jobs, r, metric, rs);
-                }
-            }
-        }
-    }
-    for &size in sizes {
-        for &m in mechs {
-            for metric in [Metric::Rtt, Metric::Throughput] {
-                let size = m.fixed_size().unwrap_or(size);
-                match mechanisms::why_not(m, metric, size) {
-                    None => add(&mut jobs, m, metric, size),
-                    // The floors' own gaps are plain (no round trip for a copy).
-                    Some(_) if matches!(m, Mech::Memcpy | Mech::CacheLine | Mech::Futex) => {}
-                    Some(why) => {
-                        let line = format!(
-                            "{} {} {}: {why}",
-                            m.name(),
-                            metric.name(),
-                            report::size_label(size)
-                        );
-                        if !skipped.contains(&line) {
-                            skipped.push(line);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    (jobs, skipped)
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
 /// Runs `ipckit bench`.
 pub fn run(args: Args) -> Result<()> {
     let mechs: Vec<Mech> = if args.mechanisms.is_empty() {
@@ -201,16 +159,22 @@ pub fn run(args: Args) -> Result<()> {
             })
             .collect::<Result<_>>()?
     };
-    let duration = args.duration.unwrap_or(if args.quick {
-        Duration::from_millis(40)
+    let turn = args.duration.unwrap_or(if args.quick {
+        Duration::from_millis(20)
     } else {
-        Duration::from_millis(400)
+        Duration::from_millis(60)
     });
-    let warm_up = (duration / 4).min(Duration::from_millis(100));
+    let rounds = args.rounds.unwrap_or(7) as usize;
+    let warm_up = (turn / 4).min(Duration::from_millis(100));
     if let Some(path) = &args.svg {
         // Fail before measuring, not after.
         std::fs::File::create(path).map_err(|e| Fail::new(format!("{}: {e}", path.display())))?;
     }
+    let compare_with = args
+        .compare
+        .iter()
+        .map(|path| saved::load(path).map_err(Fail::new))
+        .collect::<Result<Vec<_>>>()?;
 
     if mechs.contains(&Mech::Signal) {
         // Blocked before any thread exists (the Ctrl-C handler's), so that
@@ -219,10 +183,10 @@ pub fn run(args: Args) -> Result<()> {
         mechanisms::block_bench_signal().map_err(Fail::new)?;
     }
     cleanup::install();
-    pin::pin_main();
-    let (jobs, skipped) = plan(&mechs, &sizes);
+    let machine = Machine::this(pin::pin_main());
+    let (jobs, skipped) = plan::plan(&mechs, &sizes);
     let bar = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(jobs.len() as u64);
+        let bar = ProgressBar::new((jobs.len() * rounds) as u64);
         bar.set_style(
             ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -232,62 +196,49 @@ pub fn run(args: Args) -> Result<()> {
         ProgressBar::hidden()
     };
     let header = format!(
-        "ipckit bench: {}, {}; {duration:?} per measurement",
-        cpu_model(),
-        match pin::pair() {
-            Some(p) => format!("measuring side on CPU {}, peer on CPU {}", p.main, p.peer),
-            None => "one CPU: unpinned, peers share it".into(),
-        },
+        "ipckit bench: {}; kernel {}; {rounds} interleaved rounds of {turn:?} per measurement",
+        machine.placement(),
+        machine.kernel,
     );
     let mut copy_bufs = if jobs.iter().any(|j| j.mech == Mech::Memcpy) {
-        (vec![1u8; 64 << 20], vec![0u8; 64 << 20])
+        floors::copy_buffers()
     } else {
         (Vec::new(), Vec::new())
     };
     let started = Instant::now();
-    let mut rows: Vec<Row> = Vec::new();
-    let mut failures = Vec::new();
-    for job in &jobs {
-        if cleanup::interrupted() {
-            break;
-        }
-        bar.set_message(format!(
-            "{} {} {}",
-            job.mech.name(),
-            job.metric.name(),
-            report::size_label(job.size)
-        ));
-        let sample = match (job.mech, job.metric) {
-            (Mech::CacheLine, _) => floors::ping_pong(false, duration, warm_up),
-            (Mech::Futex, _) => floors::ping_pong(true, duration, warm_up),
-            (Mech::Memcpy, _) => Ok(floors::memcpy(job.size, duration, &mut copy_bufs)),
-            (m, metric) => mechanisms::setup(m, job.size).and_then(|setup| match metric {
-                Metric::Rtt => harness::ping_pong(setup, job.size, duration, warm_up),
-                Metric::Throughput => harness::throughput(setup, job.size, duration),
-            }),
-        };
-        match sample {
-            Ok(s) => rows.push(Row::new(job.mech, job.metric, job.size, &s)),
-            Err(e) => {
-                let line = format!(
-                    "{} {} {}: {e}",
-                    job.mech.name(),
-                    job.metric.name(),
-                    report::size_label(job.size)
-                );
-                bar.suspend(|| eprintln!("ipckit bench: {line}"));
-                failures.push(line);
+    let measured = rounds::run(
+        &jobs,
+        rounds,
+        |job| {
+            bar.set_message(job.label());
+            let r = measure(job, turn, warm_up, &mut copy_bufs);
+            if let Err(e) = &r {
+                bar.suspend(|| eprintln!("ipckit bench: {}: {e}", job.label()));
             }
-        }
-        bar.inc(1);
-    }
+            bar.inc(1);
+            r
+        },
+        |job, s| {
+            let scale = if job.metric == Metric::Throughput {
+                1000.0
+            } else {
+                1.0
+            };
+            s.hist.value_at_quantile(0.5) as f64 / scale
+        },
+        cleanup::interrupted,
+    );
     bar.finish_and_clear();
     cleanup::clean();
-    report::add_ratios(&mut rows);
+    let failures: Vec<String> = jobs
+        .iter()
+        .zip(&measured.outcomes)
+        .filter_map(|(j, o)| Some(format!("{}: {}", j.label(), o.failure.as_ref()?)))
+        .collect();
+    let mut rows = rows_of(&jobs, &measured);
     report::sort(&mut rows);
 
-    let mut out = std::io::stdout().lock();
-    let text = if args.json {
+    let mut text = if args.json {
         for s in &skipped {
             eprintln!("ipckit bench: not measured: {s}");
         }
@@ -300,20 +251,40 @@ pub fn run(args: Args) -> Result<()> {
                 t.push_str(&format!("  {s}\n"));
             }
         }
+        t.push('\n');
+        let notes = floors::winners().into_iter().chain(report::goals(&rows));
+        for line in notes.chain(report::below_floor(&rows)) {
+            t.push_str(&format!("{line}\n"));
+        }
         t.push_str(&format!(
-            "\n{} measurements in {:.1} s. Ratio: cost / reference cost in the same run \
-             (round trips: median / reference median; throughput: reference rate / rate).\n",
+            "{} rows in {:.1} s. Median: over the rounds of each round's median; spread: the \
+             lowest and highest round's. Ratio: cost / reference cost, the median of the rounds' \
+             ratios (round trips: ns / ns; throughput: ns per message / ns per message).\n",
             rows.len(),
             started.elapsed().as_secs_f64()
         ));
         t
     };
+    for (saved, path) in compare_with.iter().zip(&args.compare) {
+        let cmp = saved::compare(saved, &path.display().to_string(), &machine, &rows);
+        if args.json {
+            eprint!("{cmp}");
+        } else {
+            text.push('\n');
+            text.push_str(&cmp);
+        }
+    }
+    let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
         _ => {}
     }
+    if let Some(path) = &args.save {
+        let json = saved::to_json(&machine, rounds, turn.as_secs_f64() * 1e3, &rows);
+        saved::save(path, &json).map_err(Fail::new)?;
+    }
     if let Some(path) = &args.svg {
-        let title = format!("ipckit bench: median round trip ({})", cpu_model());
+        let title = format!("ipckit bench: median round trip ({})", machine.cpu_model);
         report::svg(&rows, path, &title).map_err(Fail::new)?;
     }
     if cleanup::interrupted() {
@@ -327,4 +298,58 @@ pub fn run(args: Args) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// One turn of `job`.
+fn measure(
+    job: &Job,
+    turn: Duration,
+    warm_up: Duration,
+    copy_bufs: &mut (Vec<u8>, Vec<u8>),
+) -> std::result::Result<harness::Sample, String> {
+    match (job.mech, job.metric, job.batch) {
+        (m, _, Some(_)) => batch::throughput(m, job.size, turn),
+        (Mech::CacheLine, ..) => floors::cache_line(turn, warm_up),
+        (Mech::Futex, ..) => floors::futex(turn, warm_up),
+        (Mech::Memcpy, ..) => Ok(floors::memcpy(job.size, turn, copy_bufs)),
+        (m, metric, None) => mechanisms::setup(m, job.size).and_then(|setup| match metric {
+            Metric::Rtt => harness::ping_pong(setup, job.size, turn, warm_up),
+            Metric::Throughput => harness::throughput(setup, job.size, turn),
+        }),
+    }
+}
+
+/// The rows of the jobs that measured, with their ratios to their
+/// references (per round, then the median).
+fn rows_of(jobs: &[Job], measured: &rounds::Measured) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let Some(stats) = measured.stats(i) else {
+            continue;
+        };
+        let mut row = Row::new(
+            job,
+            stats,
+            measured.measured_rounds(i),
+            &measured.outcomes[i].all,
+        );
+        let (mech, size) = report::reference_of(job.mech, job.metric, job.size);
+        let reference = Job {
+            mech,
+            size,
+            metric: if mech == Mech::Memcpy {
+                Metric::Throughput
+            } else {
+                Metric::Rtt
+            },
+            batch: None,
+        };
+        let ratio = jobs
+            .iter()
+            .position(|j| *j == reference)
+            .and_then(|r| measured.ratio(i, r));
+        row.set_ratio(&reference, ratio);
+        rows.push(row);
+    }
+    rows
 }

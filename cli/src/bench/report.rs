@@ -7,36 +7,55 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use ipckit_testkit::bench::Stats;
+
 use super::harness::Sample;
 use super::mechanisms::{Mech, Metric};
+use super::plan::Job;
 
-/// One measured row.
+/// One measured row: the median over rounds of each round's median, the
+/// spread of those, percentiles over all rounds' samples together, and the
+/// median of the rounds' ratios to the reference.
 #[derive(Serialize, Clone, Debug)]
 pub struct Row {
     pub mechanism: &'static str,
+    /// Items per call of a batched row (absent: one message per call).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<usize>,
     /// Message size in bytes.
     pub size: usize,
     /// `rtt` (round trip) or `throughput` (one way).
     pub metric: &'static str,
-    /// Median: ns per round trip, or ns per message over 1 ms windows.
+    /// Median over rounds of the rounds' medians: ns per round trip, or ns
+    /// per message over 1 ms windows.
     pub median: f64,
+    /// The lowest and the highest round's median: the spread.
+    pub median_min: f64,
+    pub median_max: f64,
+    /// Rounds that measured this row.
+    pub rounds: usize,
     pub p99: f64,
     pub p999: f64,
     /// `ns` (per round trip) or `ns/msg`.
     pub unit: &'static str,
-    /// Round trips or messages timed.
+    /// Round trips or messages timed, all rounds.
     pub iterations: u64,
-    /// Throughput rows: messages per second over the whole measurement.
+    /// Throughput rows: messages per second over all rounds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub msgs_per_sec: Option<f64>,
     /// Throughput rows: payload megabytes (10^6) per second.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mb_per_sec: Option<f64>,
-    /// The row this one is compared with (same run).
+    /// The row this one is compared with (same rounds).
     pub reference: String,
-    /// Cost relative to the reference: median / reference median for
-    /// round trips, reference rate / this rate for throughput.
+    /// Cost relative to the reference: the median over rounds of this
+    /// round's median / the reference's (ns per round trip or per message).
     pub ratio: Option<f64>,
+    /// The lowest and highest round's ratio.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratio_min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratio_max: Option<f64>,
     #[serde(skip)]
     pub mech: Option<Mech>,
     #[serde(skip)]
@@ -44,82 +63,161 @@ pub struct Row {
 }
 
 impl Row {
-    pub fn new(mech: Mech, metric: Metric, size: usize, s: &Sample) -> Self {
-        let q = |p: f64| s.hist.value_at_quantile(p) as f64;
-        let (scale, unit) = match metric {
+    /// The row of `job` from its rounds' `stats` and all its samples.
+    pub fn new(job: &Job, stats: Stats, rounds: usize, all: &Sample) -> Self {
+        let q = |p: f64| all.hist.value_at_quantile(p) as f64;
+        let (scale, unit) = match job.metric {
             Metric::Rtt => (1.0, "ns"),
             Metric::Throughput => (1000.0, "ns/msg"),
         };
-        let secs = s.elapsed.as_secs_f64();
-        let rate = (metric == Metric::Throughput && secs > 0.0).then(|| s.count as f64 / secs);
+        let secs = all.elapsed.as_secs_f64();
+        let rate =
+            (job.metric == Metric::Throughput && secs > 0.0).then(|| all.count as f64 / secs);
         Row {
-            mechanism: mech.name(),
-            size,
-            metric: metric.name(),
-            median: q(0.5) / scale,
+            mechanism: job.mech.name(),
+            batch: job.batch,
+            size: job.size,
+            metric: job.metric.name(),
+            median: stats.median,
+            median_min: stats.min,
+            median_max: stats.max,
+            rounds,
             p99: q(0.99) / scale,
             p999: q(0.999) / scale,
             unit,
-            iterations: s.count,
+            iterations: all.count,
             msgs_per_sec: rate,
-            mb_per_sec: rate.map(|r| r * size as f64 / 1e6),
+            mb_per_sec: rate.map(|r| r * job.size as f64 / 1e6),
             reference: String::new(),
             ratio: None,
-            mech: Some(mech),
-            kind: Some(metric),
+            ratio_min: None,
+            ratio_max: None,
+            mech: Some(job.mech),
+            kind: Some(job.metric),
+        }
+    }
+
+    /// Sets the reference and the ratio to it.
+    pub fn set_ratio(&mut self, reference: &Job, ratio: Option<Stats>) {
+        self.reference = format!(
+            "{} {}",
+            mech_label(reference.mech, reference.batch),
+            size_label(reference.size)
+        );
+        self.ratio = ratio.map(|r| r.median);
+        self.ratio_min = ratio.map(|r| r.min);
+        self.ratio_max = ratio.map(|r| r.max);
+    }
+
+    /// The row's name in tables: `shm-spsc-busy`, `rtrb x64`.
+    pub fn label(&self) -> String {
+        match self.batch {
+            Some(n) => format!("{} x{n}", self.mechanism),
+            None => self.mechanism.to_string(),
         }
     }
 }
 
-/// The reference of a row: the cache-line floor for busy-polling round
-/// trips, the futex floor for sleeping ones, memcpy of the same size for
+/// A mechanism's name in tables, with its batch.
+pub fn mech_label(mech: Mech, batch: Option<usize>) -> String {
+    match batch {
+        Some(n) => format!("{} x{n}", mech.name()),
+        None => mech.name().to_string(),
+    }
+}
+
+/// Whether `mech` moves its data through shared memory (its round trips
+/// are bounded below by the cache-line floor).
+pub fn shared_memory(mech: Mech) -> bool {
+    matches!(
+        mech,
+        Mech::ShmSpscBusy
+            | Mech::ShmSpsc
+            | Mech::ShmMpmc
+            | Mech::ShmBytes
+            | Mech::ShmMpscBytes
+            | Mech::Rtrb
+            | Mech::Crossbeam
+            | Mech::CacheLine
+    )
+}
+
+/// The reference of a row: the cache-line floor for shared-memory round
+/// trips (busy-polling or blocking: the blocking channels spin before they
+/// sleep, and a round trip through shared memory moves at least one line
+/// each way), the futex floor for the kernel's, memcpy of the same size for
 /// throughput.
 pub fn reference_of(mech: Mech, metric: Metric, size: usize) -> (Mech, usize) {
     match metric {
-        Metric::Rtt if mech.busy() => (Mech::CacheLine, 4),
+        Metric::Rtt if shared_memory(mech) => (Mech::CacheLine, 4),
         Metric::Rtt => (Mech::Futex, 4),
         Metric::Throughput => (Mech::Memcpy, size),
     }
 }
 
-/// Fills in `reference` and `ratio` of every row.
-pub fn add_ratios(rows: &mut [Row]) {
-    let index: HashMap<(Mech, Metric, usize), (f64, Option<f64>)> = rows
-        .iter()
-        .map(|r| {
-            (
-                (r.mech.unwrap(), r.kind.unwrap(), r.size),
-                (r.median, r.msgs_per_sec),
-            )
+/// One line per shared-memory round trip whose median beats the
+/// cache-line floor's: the floor then measured something other than the
+/// hardware (or the row is not doing what it claims).
+pub fn below_floor(rows: &[Row]) -> Vec<String> {
+    rows.iter()
+        .filter(|r| r.kind == Some(Metric::Rtt) && r.mech != Some(Mech::CacheLine))
+        .filter(|r| r.reference.starts_with(Mech::CacheLine.name()))
+        .filter_map(|r| {
+            let ratio = r.ratio?;
+            (ratio < 1.0).then(|| {
+                let beyond = if r.ratio_max.is_some_and(|m| m < 1.0) {
+                    "in every round"
+                } else {
+                    "within the spread"
+                };
+                format!(
+                    "warning: {} rtt {} is below the cache-line floor ({ratio:.2}x, {beyond}): \
+                     the floor is not a floor here",
+                    r.label(),
+                    size_label(r.size)
+                )
+            })
         })
-        .collect();
-    for r in rows.iter_mut() {
-        let (mech, metric) = (r.mech.unwrap(), r.kind.unwrap());
-        let (ref_mech, ref_size) = reference_of(mech, metric, r.size);
-        let ref_metric = if ref_mech == Mech::Memcpy {
-            Metric::Throughput
-        } else {
-            Metric::Rtt
-        };
-        r.reference = format!("{} {}", ref_mech.name(), size_label(ref_size));
-        r.ratio = index
-            .get(&(ref_mech, ref_metric, ref_size))
-            .and_then(|&(median, rate)| match metric {
-                Metric::Rtt => (median > 0.0).then(|| r.median / median),
-                Metric::Throughput => match (rate, r.msgs_per_sec) {
-                    (Some(a), Some(b)) if b > 0.0 => Some(a / b),
-                    _ => None,
-                },
-            });
-    }
+        .collect()
 }
 
-/// Sorts: round trips first, then throughput; by size; fastest first.
+/// The byte channel's goal (issue 15): each round trip at most 1.5x the
+/// cache-line floor's.
+pub fn goals(rows: &[Row]) -> Vec<String> {
+    const GOAL: f64 = 1.5;
+    rows.iter()
+        .filter(|r| r.mech == Some(Mech::ShmBytes) && r.kind == Some(Metric::Rtt))
+        .filter(|r| r.size <= 64)
+        .filter_map(|r| {
+            let ratio = r.ratio?;
+            Some(format!(
+                "goal: shm-bytes rtt {} at most {GOAL}x the cache-line floor: {ratio:.2}x, {}",
+                size_label(r.size),
+                if ratio <= GOAL { "met" } else { "MISSED" }
+            ))
+        })
+        .collect()
+}
+
+/// Sorts: round trips first, then throughput; by size; fastest first, a
+/// batched row right after its mechanism's one-per-call row.
 pub fn sort(rows: &mut [Row]) {
+    let single: HashMap<(Option<Mech>, Option<Metric>, usize), f64> = rows
+        .iter()
+        .filter(|r| r.batch.is_none())
+        .map(|r| ((r.mech, r.kind, r.size), r.median))
+        .collect();
+    let key = |r: &Row| {
+        single
+            .get(&(r.mech, r.kind, r.size))
+            .copied()
+            .unwrap_or(r.median)
+    };
     rows.sort_by(|a, b| {
         (a.kind, a.size)
             .cmp(&(b.kind, b.size))
-            .then(a.median.total_cmp(&b.median))
+            .then(key(a).total_cmp(&key(b)))
+            .then(a.batch.cmp(&b.batch))
     });
 }
 
@@ -156,24 +254,30 @@ pub fn table(rows: &[Row]) -> String {
         "size",
         "mechanism",
         "median",
+        "spread",
         "p99",
         "p99.9",
         "rate",
-        "ratio",
+        "ratio (spread)",
         "reference",
     ];
-    let cells: Vec<[String; 9]> = rows
+    let cells: Vec<[String; 10]> = rows
         .iter()
         .map(|r| {
             [
                 r.metric.to_string(),
                 size_label(r.size),
-                r.mechanism.to_string(),
+                r.label(),
                 time(r.median),
+                format!("{}-{}", time(r.median_min), time(r.median_max)),
                 time(r.p99),
                 time(r.p999),
                 rate(r),
-                r.ratio.map_or("-".into(), |x| format!("{x:.2}x")),
+                match (r.ratio, r.ratio_min, r.ratio_max) {
+                    (Some(x), Some(lo), Some(hi)) => format!("{x:.2}x ({lo:.2}-{hi:.2})"),
+                    (Some(x), _, _) => format!("{x:.2}x"),
+                    _ => "-".into(),
+                },
                 r.reference.clone(),
             ]
         })
@@ -188,7 +292,7 @@ pub fn table(rows: &[Row]) -> String {
     let line = |out: &mut String, c: &[&str]| {
         let _ = writeln!(
             out,
-            "{:<w0$}  {:>w1$}  {:<w2$}  {:>w3$}  {:>w4$}  {:>w5$}  {:>w6$}  {:>w7$}  {}",
+            "{:<w0$}  {:>w1$}  {:<w2$}  {:>w3$}  {:>w4$}  {:>w5$}  {:>w6$}  {:>w7$}  {:>w8$}  {}",
             c[0],
             c[1],
             c[2],
@@ -198,6 +302,7 @@ pub fn table(rows: &[Row]) -> String {
             c[6],
             c[7],
             c[8],
+            c[9],
             w0 = w[0],
             w1 = w[1],
             w2 = w[2],
@@ -206,6 +311,7 @@ pub fn table(rows: &[Row]) -> String {
             w5 = w[5],
             w6 = w[6],
             w7 = w[7],
+            w8 = w[8],
         );
     };
     line(&mut out, &header);
@@ -323,4 +429,60 @@ pub fn svg(rows: &[Row], path: &Path, title: &str) -> Result<(), String> {
         Ok(())
     };
     draw().map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn row(mech: Mech, size: usize, ratio: (f64, f64, f64)) -> Row {
+        let job = Job {
+            mech,
+            metric: Metric::Rtt,
+            size,
+            batch: None,
+        };
+        let all = Sample {
+            hist: super::super::harness::new_hist(),
+            count: 1,
+            elapsed: Duration::from_millis(1),
+        };
+        let stats = Stats {
+            median: 100.0,
+            min: 90.0,
+            max: 110.0,
+        };
+        let mut r = Row::new(&job, stats, 5, &all);
+        let (m, size) = reference_of(mech, Metric::Rtt, size);
+        let reference = Job {
+            mech: m,
+            size,
+            ..job
+        };
+        let (median, min, max) = ratio;
+        r.set_ratio(&reference, Some(Stats { median, min, max }));
+        r
+    }
+
+    #[test]
+    fn rows_below_the_floor_are_warned_of() {
+        let rows = [
+            row(Mech::CacheLine, 4, (1.0, 1.0, 1.0)),
+            row(Mech::ShmBytes, 8, (0.8, 0.7, 0.9)),
+            row(Mech::Rtrb, 8, (0.95, 0.9, 1.1)),
+            row(Mech::ShmSpsc, 64, (1.2, 1.1, 1.3)),
+            // A kernel row below its futex reference is no warning.
+            row(Mech::SysvMq, 8, (0.2, 0.1, 0.3)),
+        ];
+        let w = below_floor(&rows);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("warning: shm-bytes rtt 8 B") && w[0].contains("in every round"));
+        assert!(w[1].starts_with("warning: rtrb rtt 8 B") && w[1].contains("within the spread"));
+        assert_eq!(rows[3].reference, "cache-line 4 B");
+        assert_eq!(rows[4].reference, "futex 4 B");
+        let g = goals(&rows);
+        assert_eq!(g.len(), 1);
+        assert!(g[0].ends_with("0.80x, met"), "{g:?}");
+    }
 }

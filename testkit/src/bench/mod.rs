@@ -63,6 +63,19 @@ impl Stats {
             max: v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         })
     }
+
+    /// [`Stats::of`] the finite values of `v` (a round that measured
+    /// nothing, NaN, is left out); `None` if none is finite.
+    pub fn of_finite(v: &[f64]) -> Option<Self> {
+        let finite: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+        Self::of(&finite)
+    }
+
+    /// Whether the ranges `min..=max` of `self` and `other` share no value:
+    /// a change between them is beyond both spreads.
+    pub fn disjoint(&self, other: &Stats) -> bool {
+        self.min > other.max || other.min > self.max
+    }
 }
 
 /// How the values of a table print.
@@ -180,13 +193,16 @@ impl<K: Copy + PartialEq> Rounds<K> {
             .map_or(&[], |i| &self.values[i])
     }
 
-    /// The median over rounds of `variant`, and the lowest and highest.
+    /// The median over rounds of `variant`, and the lowest and highest; a
+    /// round whose value is not finite (a measure that reports NaN for a
+    /// turn it skipped) is left out.
     pub fn stats(&self, variant: K) -> Option<Stats> {
-        Stats::of(self.values(variant))
+        Stats::of_finite(self.values(variant))
     }
 
     /// The median over rounds of `a / b` (each round's values divided), and
-    /// the lowest and highest round's ratio.
+    /// the lowest and highest round's ratio; rounds where either value is
+    /// not finite, or `b` is zero, are left out.
     pub fn ratio(&self, a: K, b: K) -> Option<Stats> {
         let per_round: Vec<f64> = self
             .values(a)
@@ -194,7 +210,7 @@ impl<K: Copy + PartialEq> Rounds<K> {
             .zip(self.values(b))
             .map(|(x, y)| x / y)
             .collect();
-        Stats::of(&per_round)
+        Stats::of_finite(&per_round)
     }
 
     /// The number of rounds.

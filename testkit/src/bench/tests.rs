@@ -130,3 +130,38 @@ fn units_format() {
     assert_eq!(Unit::Nanos.format(12_500.0), "12.5 us");
     assert_eq!(Unit::MegabytesPerSecond.format(1234.4), "1234 MB/s");
 }
+
+#[test]
+fn rounds_leave_out_turns_that_measured_nothing() {
+    let mut calls = 0;
+    let rounds = interleave(&['a', 'b'], 3, |v| {
+        calls += 1;
+        // 'b' fails to measure in the second round.
+        Ok::<_, ()>(if v == 'b' && calls == 4 {
+            f64::NAN
+        } else if v == 'a' {
+            4.0
+        } else {
+            2.0
+        })
+    })
+    .expect("no error");
+    let b = rounds.stats('b').expect("two rounds measured");
+    assert_eq!((b.median, b.min, b.max), (2.0, 2.0, 2.0));
+    assert_eq!(rounds.ratio('a', 'b').map(|r| r.median), Some(2.0));
+    let never = interleave(&['c'], 2, |_| Ok::<_, ()>(f64::NAN)).expect("no error");
+    assert!(never.stats('c').is_none());
+}
+
+#[test]
+fn spreads_are_disjoint_only_without_a_shared_value() {
+    let s = |min, max| Stats {
+        median: min,
+        min,
+        max,
+    };
+    assert!(s(1.0, 2.0).disjoint(&s(2.5, 3.0)));
+    assert!(s(2.5, 3.0).disjoint(&s(1.0, 2.0)));
+    assert!(!s(1.0, 2.0).disjoint(&s(2.0, 3.0)));
+    assert!(!s(1.0, 4.0).disjoint(&s(2.0, 3.0)));
+}
