@@ -55,15 +55,19 @@ enum Variant {
     RtrbSingle,
     RtrbChunk,
     CrossbeamSingle,
+    StampedSingle,
+    StampedTailSingle,
 }
 
 impl Variant {
-    const ALL: [Variant; 5] = [
+    const ALL: [Variant; 7] = [
         Variant::IpckitSingle,
         Variant::IpckitBatch,
         Variant::RtrbSingle,
         Variant::RtrbChunk,
         Variant::CrossbeamSingle,
+        Variant::StampedSingle,
+        Variant::StampedTailSingle,
     ];
 
     fn name(self) -> &'static str {
@@ -73,12 +77,14 @@ impl Variant {
             Variant::RtrbSingle => "rtrb/single",
             Variant::RtrbChunk => "rtrb/chunk64",
             Variant::CrossbeamSingle => "crossbeam_array_queue/single",
+            Variant::StampedSingle => "prototype_stamped/single",
+            Variant::StampedTailSingle => "prototype_stamped_tail/single",
         }
     }
 }
 
 /// The ratios the summary reports.
-const RATIOS: [Ratio<Variant>; 3] = [
+const RATIOS: [Ratio<Variant>; 5] = [
     Ratio::new(
         "ipckit single / rtrb single",
         Variant::IpckitSingle,
@@ -94,10 +100,21 @@ const RATIOS: [Ratio<Variant>; 3] = [
         Variant::IpckitSingle,
         Variant::CrossbeamSingle,
     ),
+    Ratio::new(
+        "prototype stamped / rtrb single",
+        Variant::StampedSingle,
+        Variant::RtrbSingle,
+    ),
+    Ratio::new(
+        "prototype stamped+tail / rtrb single",
+        Variant::StampedTailSingle,
+        Variant::RtrbSingle,
+    ),
 ];
 
 /// Items per second of every `iter_custom` call, per variant.
 static SAMPLES: Samples<Variant> = Samples::new();
+static EMPTY_SPINS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 // ---- the transfer -------------------------------------------------------
 
@@ -133,20 +150,39 @@ fn transfer<Tx, Rx: Send>(
         let consumer = s.spawn(|| {
             pin::pin_peer();
             ready.store(true, Ordering::Release);
+            let cpu = thread_cpu();
             let sum = consume(&mut rx.0, n);
-            (Instant::now(), sum)
+            let end = Instant::now();
+            CONSUMER_CPU.store((thread_cpu() - cpu).as_nanos() as u64, Ordering::Relaxed);
+            (end, sum)
         });
         while !ready.load(Ordering::Acquire) {
             spin_loop();
         }
         let start = Instant::now();
+        let cpu = thread_cpu();
         produce(&mut tx.0, n);
+        PRODUCER_CPU.store((thread_cpu() - cpu).as_nanos() as u64, Ordering::Relaxed);
         let (end, sum) = consumer.join().expect("consumer thread panicked");
         (start, end, sum)
     });
     assert_eq!(sum, expected_sum(n), "{name}: consumer saw wrong items");
     black_box(sum);
     end.saturating_duration_since(start)
+}
+
+/// CPU time of the consumer and of the producer in the last transfer, in
+/// nanoseconds: a transfer whose threads were preempted shows less CPU time
+/// than elapsed time (both sides spin, so they use all of it otherwise).
+static CONSUMER_CPU: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static PRODUCER_CPU: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The calling thread's time on the CPU (`/proc/thread-self/schedstat`,
+/// exact, where `CLOCK_THREAD_CPUTIME_ID` may count in scheduler ticks).
+fn thread_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let ns = stat.split_whitespace().next().and_then(|v| v.parse().ok());
+    Duration::from_nanos(ns.unwrap_or(0))
 }
 
 fn items_per_sec(n: u64, elapsed: Duration) -> Option<f64> {
@@ -169,6 +205,7 @@ fn ipckit_push_single(tx: &mut spsc::Producer<'_, u64>, n: u64) {
 }
 
 fn ipckit_pop_single(rx: &mut spsc::Consumer<'_, u64>, n: u64) -> u64 {
+    let mut spins = 0u64;
     let mut sum = 0u64;
     let mut left = n;
     while left > 0 {
@@ -177,10 +214,14 @@ fn ipckit_pop_single(rx: &mut spsc::Consumer<'_, u64>, n: u64) -> u64 {
                 sum = sum.wrapping_add(v);
                 left -= 1;
             }
-            Err(Error::Empty) => spin_loop(),
+            Err(Error::Empty) => {
+                spins += 1;
+                spin_loop()
+            }
             Err(e) => panic!("ipckit pop: {e}"),
         }
     }
+    EMPTY_SPINS.fetch_add(spins, Ordering::Relaxed);
     sum
 }
 
@@ -229,6 +270,7 @@ fn rtrb_push_single(tx: &mut rtrb::Producer<u64>, n: u64) {
 }
 
 fn rtrb_pop_single(rx: &mut rtrb::Consumer<u64>, n: u64) -> u64 {
+    let mut spins = 0u64;
     let mut sum = 0u64;
     let mut left = n;
     while left > 0 {
@@ -237,9 +279,13 @@ fn rtrb_pop_single(rx: &mut rtrb::Consumer<u64>, n: u64) -> u64 {
                 sum = sum.wrapping_add(v);
                 left -= 1;
             }
-            Err(rtrb::PopError::Empty) => spin_loop(),
+            Err(rtrb::PopError::Empty) => {
+                spins += 1;
+                spin_loop()
+            }
         }
     }
+    EMPTY_SPINS.fetch_add(spins, Ordering::Relaxed);
     sum
 }
 
@@ -317,6 +363,44 @@ fn crossbeam_pop(q: &mut &ArrayQueue<u64>, n: u64) -> u64 {
     sum
 }
 
+// ---- the stamped-slot prototype ------------------------------------------
+
+#[path = "spsc/stamped.rs"]
+mod stamped;
+
+fn stamped_push<const TAIL: bool>(tx: &mut stamped::Producer<TAIL>, n: u64) {
+    for i in 0..n {
+        loop {
+            match tx.try_push(i) {
+                Ok(()) => break,
+                Err(stamped::Error::Full) => spin_loop(),
+                Err(e) => panic!("stamped push: {e:?}"),
+            }
+        }
+    }
+}
+
+fn stamped_pop(rx: &mut stamped::Consumer, n: u64) -> u64 {
+    let mut spins = 0u64;
+    let mut sum = 0u64;
+    let mut left = n;
+    while left > 0 {
+        match rx.try_pop() {
+            Ok(v) => {
+                sum = sum.wrapping_add(v);
+                left -= 1;
+            }
+            Err(stamped::Error::Empty) => {
+                spins += 1;
+                spin_loop()
+            }
+            Err(e) => panic!("stamped pop: {e:?}"),
+        }
+    }
+    EMPTY_SPINS.fetch_add(spins, Ordering::Relaxed);
+    sum
+}
+
 // ---- the queues under test ----------------------------------------------
 
 type Pair<Tx, Rx> = (Box<Padded<Tx>>, Box<Padded<Rx>>);
@@ -327,6 +411,8 @@ struct Queues {
     ipckit: Pair<spsc::Producer<'static, u64>, spsc::Consumer<'static, u64>>,
     rtrb: Pair<rtrb::Producer<u64>, rtrb::Consumer<u64>>,
     crossbeam: Pair<&'static ArrayQueue<u64>, &'static ArrayQueue<u64>>,
+    stamped: Pair<stamped::Producer<false>, stamped::Consumer>,
+    stamped_tail: Pair<stamped::Producer<true>, stamped::Consumer>,
 }
 
 impl Queues {
@@ -347,6 +433,14 @@ impl Queues {
             ipckit: (padded(tx), padded(rx)),
             rtrb: (padded(rtx), padded(rrx)),
             crossbeam: (padded(queue), padded(queue)),
+            stamped: {
+                let (tx, rx) = stamped::new();
+                (padded(tx), padded(rx))
+            },
+            stamped_tail: {
+                let (tx, rx) = stamped::new();
+                (padded(tx), padded(rx))
+            },
         }
     }
 
@@ -373,6 +467,14 @@ impl Queues {
             Variant::CrossbeamSingle => {
                 let (tx, rx) = &mut self.crossbeam;
                 transfer(name, n, tx, rx, crossbeam_push, crossbeam_pop)
+            }
+            Variant::StampedSingle => {
+                let (tx, rx) = &mut self.stamped;
+                transfer(name, n, tx, rx, stamped_push, stamped_pop)
+            }
+            Variant::StampedTailSingle => {
+                let (tx, rx) = &mut self.stamped_tail;
+                transfer(name, n, tx, rx, stamped_push, stamped_pop)
             }
         }
     }
@@ -431,7 +533,23 @@ fn print_summary(run: CriterionRun) {
     });
 }
 
+// ---- instruction counts and quick races --------------------------------
+
+#[path = "spsc/modes.rs"]
+mod modes;
+
 fn main() {
+    if let Some(rounds) = std::env::var("SPSC_RACE").ok().and_then(|v| v.parse().ok()) {
+        modes::race(rounds);
+        return;
+    }
+    if let Some(items) = std::env::var("SPSC_COUNT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        modes::count_instructions(items);
+        return;
+    }
     let run = CriterionRun::from_args(SAMPLE_SIZE);
     benches();
     Criterion::default().configure_from_args().final_summary();
