@@ -177,12 +177,19 @@ fn transfer<Tx, Rx: Send>(
 static CONSUMER_CPU: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 static PRODUCER_CPU: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// The calling thread's time on the CPU (`/proc/thread-self/schedstat`,
-/// exact, where `CLOCK_THREAD_CPUTIME_ID` may count in scheduler ticks).
+/// The calling thread's time on its CPU (`CLOCK_THREAD_CPUTIME_ID`, which
+/// Linux brings up to date when asked).
 fn thread_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    let ns = stat.split_whitespace().next().and_then(|v| v.parse().ok());
-    Duration::from_nanos(ns.unwrap_or(0))
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable `timespec` for the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(
+        ts.tv_sec.try_into().unwrap_or(0),
+        ts.tv_nsec.try_into().unwrap_or(0),
+    )
 }
 
 fn items_per_sec(n: u64, elapsed: Duration) -> Option<f64> {

@@ -72,6 +72,7 @@ pub fn race(rounds: usize) {
     let mut queues = Queues::new();
     let mut rates = vec![Vec::new(); Variant::ALL.len()];
     let mut spins = vec![Vec::new(); Variant::ALL.len()];
+    let mut shares = Vec::new();
     for _ in 0..rounds {
         for (i, v) in Variant::ALL.iter().enumerate() {
             let spins0 = EMPTY_SPINS.load(Ordering::Relaxed);
@@ -79,7 +80,9 @@ pub fn race(rounds: usize) {
             let cpu = CONSUMER_CPU
                 .load(Ordering::Relaxed)
                 .min(PRODUCER_CPU.load(Ordering::Relaxed));
-            let kept = cpu as f64 >= UNDISTURBED * elapsed.as_nanos() as f64;
+            let share = cpu as f64 / elapsed.as_nanos() as f64;
+            shares.push(share);
+            let kept = share >= UNDISTURBED;
             let rate = items_per_sec(RACE_ITEMS, elapsed).filter(|_| kept);
             rates[i].push(rate.map_or(f64::NAN, |r| r / 1e6));
             let polls = (EMPTY_SPINS.load(Ordering::Relaxed) - spins0) as f64;
@@ -90,7 +93,15 @@ pub fn race(rounds: usize) {
             });
         }
     }
-    println!("race: {rounds} rounds of {RACE_ITEMS} items, turns with a preempted thread dropped");
+    let (share, low, high) = median(shares);
+    println!(
+        "race: {rounds} rounds of {RACE_ITEMS} items; the less busy thread ran {:.0} % of a turn \
+         (median; {:.0} .. {:.0} %); turns under {:.0} % dropped",
+        share * 100.0,
+        low * 100.0,
+        high * 100.0,
+        UNDISTURBED * 100.0
+    );
     for (i, v) in Variant::ALL.iter().enumerate() {
         let (m, lo, hi) = median(rates[i].clone());
         let kept = rates[i].iter().filter(|x| !x.is_nan()).count();
