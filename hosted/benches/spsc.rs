@@ -114,6 +114,8 @@ const RATIOS: [Ratio<Variant>; 5] = [
 
 /// Items per second of every `iter_custom` call, per variant.
 static SAMPLES: Samples<Variant> = Samples::new();
+/// Times a producer found the ring full (spin-loop turns), summed.
+static FULL_SPINS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 static EMPTY_SPINS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 // ---- the transfer -------------------------------------------------------
@@ -200,15 +202,20 @@ fn items_per_sec(n: u64, elapsed: Duration) -> Option<f64> {
 // ---- ipckit -------------------------------------------------------------
 
 fn ipckit_push_single(tx: &mut spsc::Producer<'_, u64>, n: u64) {
+    let mut spins = 0u64;
     for i in 0..n {
         loop {
             match tx.try_push(i) {
                 Ok(()) => break,
-                Err(Error::Full) => spin_loop(),
+                Err(Error::Full) => {
+                    spins += 1;
+                    spin_loop()
+                }
                 Err(e) => panic!("ipckit push: {e}"),
             }
         }
     }
+    FULL_SPINS.fetch_add(spins, Ordering::Relaxed);
 }
 
 fn ipckit_pop_single(rx: &mut spsc::Consumer<'_, u64>, n: u64) -> u64 {
@@ -269,11 +276,14 @@ fn ipckit_pop_batch(rx: &mut spsc::Consumer<'_, u64>, n: u64) -> u64 {
 // ---- rtrb ---------------------------------------------------------------
 
 fn rtrb_push_single(tx: &mut rtrb::Producer<u64>, n: u64) {
+    let mut spins = 0u64;
     for i in 0..n {
         while tx.push(i).is_err() {
+            spins += 1;
             spin_loop();
         }
     }
+    FULL_SPINS.fetch_add(spins, Ordering::Relaxed);
 }
 
 fn rtrb_pop_single(rx: &mut rtrb::Consumer<u64>, n: u64) -> u64 {
@@ -376,15 +386,20 @@ fn crossbeam_pop(q: &mut &ArrayQueue<u64>, n: u64) -> u64 {
 mod stamped;
 
 fn stamped_push<const TAIL: bool>(tx: &mut stamped::Producer<TAIL>, n: u64) {
+    let mut spins = 0u64;
     for i in 0..n {
         loop {
             match tx.try_push(i) {
                 Ok(()) => break,
-                Err(stamped::Error::Full) => spin_loop(),
+                Err(stamped::Error::Full) => {
+                    spins += 1;
+                    spin_loop()
+                }
                 Err(e) => panic!("stamped push: {e:?}"),
             }
         }
     }
+    FULL_SPINS.fetch_add(spins, Ordering::Relaxed);
 }
 
 fn stamped_pop(rx: &mut stamped::Consumer, n: u64) -> u64 {

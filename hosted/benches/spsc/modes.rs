@@ -7,9 +7,10 @@ use std::hint::black_box;
 use std::sync::atomic::Ordering;
 
 use super::{
-    CONSUMER_CPU, EMPTY_SPINS, PRODUCER_CPU, Pair, Queues, RATIOS, Variant, expected_sum,
-    ipckit_pop_batch, ipckit_pop_single, ipckit_push_batch, ipckit_push_single, items_per_sec, pin,
-    rtrb_pop_chunk, rtrb_pop_single, rtrb_push_chunk, rtrb_push_single, stamped_pop, stamped_push,
+    CONSUMER_CPU, EMPTY_SPINS, FULL_SPINS, PRODUCER_CPU, Pair, Queues, RATIOS, Variant,
+    expected_sum, ipckit_pop_batch, ipckit_pop_single, ipckit_push_batch, ipckit_push_single,
+    items_per_sec, pin, rtrb_pop_chunk, rtrb_pop_single, rtrb_push_chunk, rtrb_push_single,
+    stamped_pop, stamped_push,
 };
 
 /// Items per push run of [`count_instructions`] (then as many pops).
@@ -73,9 +74,11 @@ pub fn race(rounds: usize) {
     let mut rates = vec![Vec::new(); Variant::ALL.len()];
     let mut spins = vec![Vec::new(); Variant::ALL.len()];
     let mut shares = Vec::new();
+    let mut fulls = vec![Vec::new(); Variant::ALL.len()];
     for _ in 0..rounds {
         for (i, v) in Variant::ALL.iter().enumerate() {
             let spins0 = EMPTY_SPINS.load(Ordering::Relaxed);
+            let full0 = FULL_SPINS.load(Ordering::Relaxed);
             let elapsed = queues.run(*v, RACE_ITEMS);
             let cpu = CONSUMER_CPU
                 .load(Ordering::Relaxed)
@@ -85,12 +88,15 @@ pub fn race(rounds: usize) {
             let kept = share >= UNDISTURBED;
             let rate = items_per_sec(RACE_ITEMS, elapsed).filter(|_| kept);
             rates[i].push(rate.map_or(f64::NAN, |r| r / 1e6));
-            let polls = (EMPTY_SPINS.load(Ordering::Relaxed) - spins0) as f64;
-            spins[i].push(if kept {
-                polls / RACE_ITEMS as f64
-            } else {
-                f64::NAN
-            });
+            let per_item = |polls: u64| {
+                if kept {
+                    polls as f64 / RACE_ITEMS as f64
+                } else {
+                    f64::NAN
+                }
+            };
+            spins[i].push(per_item(EMPTY_SPINS.load(Ordering::Relaxed) - spins0));
+            fulls[i].push(per_item(FULL_SPINS.load(Ordering::Relaxed) - full0));
         }
     }
     let (share, low, high) = median(shares);
@@ -106,8 +112,9 @@ pub fn race(rounds: usize) {
         let (m, lo, hi) = median(rates[i].clone());
         let kept = rates[i].iter().filter(|x| !x.is_nan()).count();
         let (polls, _, _) = median(spins[i].clone());
+        let (full, _, _) = median(fulls[i].clone());
         println!(
-            "{:32} {m:8.1} M/s ({lo:.1} .. {hi:.1}), {kept} turns kept, {polls:.2} empty polls/item",
+            "{:32} {m:8.1} M/s ({lo:.1} .. {hi:.1}), {kept} turns kept, {polls:.2} empty / {full:.2} full polls per item",
             v.name()
         );
     }
