@@ -17,6 +17,14 @@
 //! consumer sums every item, and the sum is checked. Each endpoint lives on
 //! its own cache lines, so the two threads share only what the queue itself
 //! shares.
+//!
+//! Two `prototype_stamped` variants measure a protocol the shipped layout
+//! does not have (a stamp word per slot; see `spsc/stamped.rs`), to tell
+//! whether a versioned layout would pay. Two other modes skip criterion
+//! (`spsc/modes.rs`): `SPSC_COUNT=<items>` for per-item instruction counts
+//! under `valgrind --tool=callgrind`, and `SPSC_RACE=<rounds>` for a quick
+//! interleaved race that drops every turn in which a thread was preempted
+//! and says which side waited (empty and full polls per item).
 
 use std::convert::Infallible;
 use std::hint::{black_box, spin_loop};
@@ -385,44 +393,6 @@ fn crossbeam_pop(q: &mut &ArrayQueue<u64>, n: u64) -> u64 {
 #[path = "spsc/stamped.rs"]
 mod stamped;
 
-fn stamped_push<const TAIL: bool>(tx: &mut stamped::Producer<TAIL>, n: u64) {
-    let mut spins = 0u64;
-    for i in 0..n {
-        loop {
-            match tx.try_push(i) {
-                Ok(()) => break,
-                Err(stamped::Error::Full) => {
-                    spins += 1;
-                    spin_loop()
-                }
-                Err(e) => panic!("stamped push: {e:?}"),
-            }
-        }
-    }
-    FULL_SPINS.fetch_add(spins, Ordering::Relaxed);
-}
-
-fn stamped_pop(rx: &mut stamped::Consumer, n: u64) -> u64 {
-    let mut spins = 0u64;
-    let mut sum = 0u64;
-    let mut left = n;
-    while left > 0 {
-        match rx.try_pop() {
-            Ok(v) => {
-                sum = sum.wrapping_add(v);
-                left -= 1;
-            }
-            Err(stamped::Error::Empty) => {
-                spins += 1;
-                spin_loop()
-            }
-            Err(e) => panic!("stamped pop: {e:?}"),
-        }
-    }
-    EMPTY_SPINS.fetch_add(spins, Ordering::Relaxed);
-    sum
-}
-
 // ---- the queues under test ----------------------------------------------
 
 type Pair<Tx, Rx> = (Box<Padded<Tx>>, Box<Padded<Rx>>);
@@ -492,11 +462,11 @@ impl Queues {
             }
             Variant::StampedSingle => {
                 let (tx, rx) = &mut self.stamped;
-                transfer(name, n, tx, rx, stamped_push, stamped_pop)
+                transfer(name, n, tx, rx, stamped::push_all, stamped::pop_all)
             }
             Variant::StampedTailSingle => {
                 let (tx, rx) = &mut self.stamped_tail;
-                transfer(name, n, tx, rx, stamped_push, stamped_pop)
+                transfer(name, n, tx, rx, stamped::push_all, stamped::pop_all)
             }
         }
     }

@@ -10,7 +10,7 @@ use super::{
     CONSUMER_CPU, EMPTY_SPINS, FULL_SPINS, PRODUCER_CPU, Pair, Queues, RATIOS, Variant,
     expected_sum, ipckit_pop_batch, ipckit_pop_single, ipckit_push_batch, ipckit_push_single,
     items_per_sec, pin, rtrb_pop_chunk, rtrb_pop_single, rtrb_push_chunk, rtrb_push_single,
-    stamped_pop, stamped_push,
+    stamped,
 };
 
 /// Items per push run of [`count_instructions`] (then as many pops).
@@ -40,7 +40,7 @@ pub fn count_instructions(items: u64) {
     turns(items, &mut q.ipckit, ipckit_push_batch, ipckit_pop_batch);
     turns(items, &mut q.rtrb, rtrb_push_single, rtrb_pop_single);
     turns(items, &mut q.rtrb, rtrb_push_chunk, rtrb_pop_chunk);
-    turns(items, &mut q.stamped, stamped_push, stamped_pop);
+    turns(items, &mut q.stamped, stamped::push_all, stamped::pop_all);
     println!("moved {items} items through every variant on one thread");
 }
 

@@ -16,7 +16,10 @@
 //! A slot is 16 bytes (`u32` stamp, `u32` padding, `u64` item): half the
 //! items per cache line of the shipped ring's 8-byte slots.
 
+use std::hint::spin_loop;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use super::{EMPTY_SPINS, FULL_SPINS};
 
 /// Capacity of the prototype ring (a power of two).
 pub const CAPACITY: u32 = super::CAPACITY;
@@ -143,4 +146,46 @@ impl Consumer {
         self.shared.head.0.store(next, Ordering::Release);
         Ok(value)
     }
+}
+
+// ---- the bench's loops, as ipckit's and rtrb's ---------------------------
+
+/// Pushes `0..n`, spinning while the ring is full.
+pub fn push_all<const TAIL: bool>(tx: &mut Producer<TAIL>, n: u64) {
+    let mut spins = 0u64;
+    for i in 0..n {
+        loop {
+            match tx.try_push(i) {
+                Ok(()) => break,
+                Err(Error::Full) => {
+                    spins += 1;
+                    spin_loop()
+                }
+                Err(e) => panic!("stamped push: {e:?}"),
+            }
+        }
+    }
+    FULL_SPINS.fetch_add(spins, Ordering::Relaxed);
+}
+
+/// Pops `n` items and returns their sum, spinning while the ring is empty.
+pub fn pop_all(rx: &mut Consumer, n: u64) -> u64 {
+    let mut spins = 0u64;
+    let mut sum = 0u64;
+    let mut left = n;
+    while left > 0 {
+        match rx.try_pop() {
+            Ok(v) => {
+                sum = sum.wrapping_add(v);
+                left -= 1;
+            }
+            Err(Error::Empty) => {
+                spins += 1;
+                spin_loop()
+            }
+            Err(e) => panic!("stamped pop: {e:?}"),
+        }
+    }
+    EMPTY_SPINS.fetch_add(spins, Ordering::Relaxed);
+    sum
 }
