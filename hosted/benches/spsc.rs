@@ -17,6 +17,14 @@
 //! consumer sums every item, and the sum is checked. Each endpoint lives on
 //! its own cache lines, so the two threads share only what the queue itself
 //! shares.
+//!
+//! Two `prototype_stamped` variants measure a protocol the shipped layout
+//! does not have (a stamp word per slot; see `spsc/stamped.rs`), to tell
+//! whether a versioned layout would pay. Two other modes skip criterion
+//! (`spsc/modes.rs`): `SPSC_COUNT=<items>` for per-item instruction counts
+//! under `valgrind --tool=callgrind`, and `SPSC_RACE=<rounds>` for a quick
+//! interleaved race that drops every turn in which a thread was preempted
+//! and says which side waited (empty and full polls per item).
 
 use std::convert::Infallible;
 use std::hint::{black_box, spin_loop};
@@ -55,15 +63,19 @@ enum Variant {
     RtrbSingle,
     RtrbChunk,
     CrossbeamSingle,
+    StampedSingle,
+    StampedTailSingle,
 }
 
 impl Variant {
-    const ALL: [Variant; 5] = [
+    const ALL: [Variant; 7] = [
         Variant::IpckitSingle,
         Variant::IpckitBatch,
         Variant::RtrbSingle,
         Variant::RtrbChunk,
         Variant::CrossbeamSingle,
+        Variant::StampedSingle,
+        Variant::StampedTailSingle,
     ];
 
     fn name(self) -> &'static str {
@@ -73,12 +85,14 @@ impl Variant {
             Variant::RtrbSingle => "rtrb/single",
             Variant::RtrbChunk => "rtrb/chunk64",
             Variant::CrossbeamSingle => "crossbeam_array_queue/single",
+            Variant::StampedSingle => "prototype_stamped/single",
+            Variant::StampedTailSingle => "prototype_stamped_tail/single",
         }
     }
 }
 
 /// The ratios the summary reports.
-const RATIOS: [Ratio<Variant>; 3] = [
+const RATIOS: [Ratio<Variant>; 5] = [
     Ratio::new(
         "ipckit single / rtrb single",
         Variant::IpckitSingle,
@@ -94,10 +108,23 @@ const RATIOS: [Ratio<Variant>; 3] = [
         Variant::IpckitSingle,
         Variant::CrossbeamSingle,
     ),
+    Ratio::new(
+        "prototype stamped / rtrb single",
+        Variant::StampedSingle,
+        Variant::RtrbSingle,
+    ),
+    Ratio::new(
+        "prototype stamped+tail / rtrb single",
+        Variant::StampedTailSingle,
+        Variant::RtrbSingle,
+    ),
 ];
 
 /// Items per second of every `iter_custom` call, per variant.
 static SAMPLES: Samples<Variant> = Samples::new();
+/// Times a producer found the ring full (spin-loop turns), summed.
+static FULL_SPINS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static EMPTY_SPINS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 // ---- the transfer -------------------------------------------------------
 
@@ -133,20 +160,46 @@ fn transfer<Tx, Rx: Send>(
         let consumer = s.spawn(|| {
             pin::pin_peer();
             ready.store(true, Ordering::Release);
+            let cpu = thread_cpu();
             let sum = consume(&mut rx.0, n);
-            (Instant::now(), sum)
+            let end = Instant::now();
+            CONSUMER_CPU.store((thread_cpu() - cpu).as_nanos() as u64, Ordering::Relaxed);
+            (end, sum)
         });
         while !ready.load(Ordering::Acquire) {
             spin_loop();
         }
         let start = Instant::now();
+        let cpu = thread_cpu();
         produce(&mut tx.0, n);
+        PRODUCER_CPU.store((thread_cpu() - cpu).as_nanos() as u64, Ordering::Relaxed);
         let (end, sum) = consumer.join().expect("consumer thread panicked");
         (start, end, sum)
     });
     assert_eq!(sum, expected_sum(n), "{name}: consumer saw wrong items");
     black_box(sum);
     end.saturating_duration_since(start)
+}
+
+/// CPU time of the consumer and of the producer in the last transfer, in
+/// nanoseconds: a transfer whose threads were preempted shows less CPU time
+/// than elapsed time (both sides spin, so they use all of it otherwise).
+static CONSUMER_CPU: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static PRODUCER_CPU: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The calling thread's time on its CPU (`CLOCK_THREAD_CPUTIME_ID`, which
+/// Linux brings up to date when asked).
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable `timespec` for the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(
+        ts.tv_sec.try_into().unwrap_or(0),
+        ts.tv_nsec.try_into().unwrap_or(0),
+    )
 }
 
 fn items_per_sec(n: u64, elapsed: Duration) -> Option<f64> {
@@ -157,18 +210,24 @@ fn items_per_sec(n: u64, elapsed: Duration) -> Option<f64> {
 // ---- ipckit -------------------------------------------------------------
 
 fn ipckit_push_single(tx: &mut spsc::Producer<'_, u64>, n: u64) {
+    let mut spins = 0u64;
     for i in 0..n {
         loop {
             match tx.try_push(i) {
                 Ok(()) => break,
-                Err(Error::Full) => spin_loop(),
+                Err(Error::Full) => {
+                    spins += 1;
+                    spin_loop()
+                }
                 Err(e) => panic!("ipckit push: {e}"),
             }
         }
     }
+    FULL_SPINS.fetch_add(spins, Ordering::Relaxed);
 }
 
 fn ipckit_pop_single(rx: &mut spsc::Consumer<'_, u64>, n: u64) -> u64 {
+    let mut spins = 0u64;
     let mut sum = 0u64;
     let mut left = n;
     while left > 0 {
@@ -177,10 +236,14 @@ fn ipckit_pop_single(rx: &mut spsc::Consumer<'_, u64>, n: u64) -> u64 {
                 sum = sum.wrapping_add(v);
                 left -= 1;
             }
-            Err(Error::Empty) => spin_loop(),
+            Err(Error::Empty) => {
+                spins += 1;
+                spin_loop()
+            }
             Err(e) => panic!("ipckit pop: {e}"),
         }
     }
+    EMPTY_SPINS.fetch_add(spins, Ordering::Relaxed);
     sum
 }
 
@@ -221,14 +284,18 @@ fn ipckit_pop_batch(rx: &mut spsc::Consumer<'_, u64>, n: u64) -> u64 {
 // ---- rtrb ---------------------------------------------------------------
 
 fn rtrb_push_single(tx: &mut rtrb::Producer<u64>, n: u64) {
+    let mut spins = 0u64;
     for i in 0..n {
         while tx.push(i).is_err() {
+            spins += 1;
             spin_loop();
         }
     }
+    FULL_SPINS.fetch_add(spins, Ordering::Relaxed);
 }
 
 fn rtrb_pop_single(rx: &mut rtrb::Consumer<u64>, n: u64) -> u64 {
+    let mut spins = 0u64;
     let mut sum = 0u64;
     let mut left = n;
     while left > 0 {
@@ -237,9 +304,13 @@ fn rtrb_pop_single(rx: &mut rtrb::Consumer<u64>, n: u64) -> u64 {
                 sum = sum.wrapping_add(v);
                 left -= 1;
             }
-            Err(rtrb::PopError::Empty) => spin_loop(),
+            Err(rtrb::PopError::Empty) => {
+                spins += 1;
+                spin_loop()
+            }
         }
     }
+    EMPTY_SPINS.fetch_add(spins, Ordering::Relaxed);
     sum
 }
 
@@ -317,6 +388,11 @@ fn crossbeam_pop(q: &mut &ArrayQueue<u64>, n: u64) -> u64 {
     sum
 }
 
+// ---- the stamped-slot prototype ------------------------------------------
+
+#[path = "spsc/stamped.rs"]
+mod stamped;
+
 // ---- the queues under test ----------------------------------------------
 
 type Pair<Tx, Rx> = (Box<Padded<Tx>>, Box<Padded<Rx>>);
@@ -327,6 +403,8 @@ struct Queues {
     ipckit: Pair<spsc::Producer<'static, u64>, spsc::Consumer<'static, u64>>,
     rtrb: Pair<rtrb::Producer<u64>, rtrb::Consumer<u64>>,
     crossbeam: Pair<&'static ArrayQueue<u64>, &'static ArrayQueue<u64>>,
+    stamped: Pair<stamped::Producer<false>, stamped::Consumer>,
+    stamped_tail: Pair<stamped::Producer<true>, stamped::Consumer>,
 }
 
 impl Queues {
@@ -347,6 +425,14 @@ impl Queues {
             ipckit: (padded(tx), padded(rx)),
             rtrb: (padded(rtx), padded(rrx)),
             crossbeam: (padded(queue), padded(queue)),
+            stamped: {
+                let (tx, rx) = stamped::new();
+                (padded(tx), padded(rx))
+            },
+            stamped_tail: {
+                let (tx, rx) = stamped::new();
+                (padded(tx), padded(rx))
+            },
         }
     }
 
@@ -373,6 +459,14 @@ impl Queues {
             Variant::CrossbeamSingle => {
                 let (tx, rx) = &mut self.crossbeam;
                 transfer(name, n, tx, rx, crossbeam_push, crossbeam_pop)
+            }
+            Variant::StampedSingle => {
+                let (tx, rx) = &mut self.stamped;
+                transfer(name, n, tx, rx, stamped::push_all, stamped::pop_all)
+            }
+            Variant::StampedTailSingle => {
+                let (tx, rx) = &mut self.stamped_tail;
+                transfer(name, n, tx, rx, stamped::push_all, stamped::pop_all)
             }
         }
     }
@@ -431,7 +525,23 @@ fn print_summary(run: CriterionRun) {
     });
 }
 
+// ---- instruction counts and quick races --------------------------------
+
+#[path = "spsc/modes.rs"]
+mod modes;
+
 fn main() {
+    if let Some(rounds) = std::env::var("SPSC_RACE").ok().and_then(|v| v.parse().ok()) {
+        modes::race(rounds);
+        return;
+    }
+    if let Some(items) = std::env::var("SPSC_COUNT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        modes::count_instructions(items);
+        return;
+    }
     let run = CriterionRun::from_args(SAMPLE_SIZE);
     benches();
     Criterion::default().configure_from_args().final_summary();
