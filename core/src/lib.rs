@@ -268,7 +268,7 @@ pub mod region;
 pub mod semaphore;
 pub mod spsc;
 mod sync;
-#[cfg(all(test, not(ipckit_loom)))]
+#[cfg(test)]
 mod test_support;
 pub mod wait;
 

@@ -523,7 +523,7 @@ pub(crate) fn block_on<'w, E, N: Notify, R>(
     }
 }
 
-#[cfg(all(test, not(ipckit_loom)))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use core::cell::Cell;
