@@ -249,3 +249,14 @@ impl Golden {
         }
     }
 }
+
+/// Marsaglia's xorshift32 from `seed` (not 0): the tests' cheap, repeatable
+/// pseudo-random numbers, one state after another, without end.
+pub(crate) fn xorshift(seed: u32) -> impl Iterator<Item = u32> {
+    core::iter::successors(Some(seed), |&x| {
+        let x = x ^ (x << 13);
+        let x = x ^ (x >> 17);
+        Some(x ^ (x << 5))
+    })
+    .skip(1)
+}

@@ -14,7 +14,7 @@ use super::*;
 use crate::error::{Error, Result};
 use crate::intent::Intent;
 use crate::region::MAGIC;
-use crate::test_support::{CondvarFutex, Golden, MEM, PeerMemory, std_clock};
+use crate::test_support::{CondvarFutex, Golden, MEM, PeerMemory, std_clock, xorshift};
 use crate::wait::{Notify, Spin};
 use crate::{AlignedBytes, Region};
 
@@ -400,11 +400,7 @@ fn garbage_everywhere_never_panics() {
         .into_iter()
         .chain((0..8).map(|p| stamp_at::<u32>(8, p)))
         .collect();
-    let mut x = 0x9E37_79B9u32;
-    for _ in 0..if cfg!(miri) { 200 } else { 20_000 } {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
+    for x in xorshift(0x9E37_79B9u32).take(if cfg!(miri) { 200 } else { 20_000 }) {
         let word = words[(x as usize >> 7) % words.len()];
         // Mostly small distances, so that some stamps look valid.
         let value = if x & 1 == 0 { x >> 3 } else { x & 15 };

@@ -11,7 +11,7 @@ use std::time::Instant;
 use core::time::Duration;
 
 use super::*;
-use crate::test_support::{CondvarFutex, Golden, PeerMemory, std_clock};
+use crate::test_support::{CondvarFutex, Golden, PeerMemory, std_clock, xorshift};
 
 const COUNT: usize = 128;
 const WAITERS: usize = 132;
@@ -472,11 +472,10 @@ fn semaphore_hostile_peer_never_causes_a_panic() {
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
         s.spawn(|| {
-            let mut x = 0x9E37_79B9u32;
-            while !stop.load(SeqCst) {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
+            for x in xorshift(0x9E37_79B9) {
+                if stop.load(SeqCst) {
+                    break;
+                }
                 let value = if x & 4 == 0 { x >> 29 } else { x };
                 let word = if x & 1 == 0 { COUNT } else { WAITERS };
                 mem.word(word).store(value, SeqCst);

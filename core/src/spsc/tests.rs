@@ -8,7 +8,7 @@ use std::vec::Vec;
 
 use super::*;
 use crate::region::MAGIC;
-use crate::test_support::{CondvarFutex, Golden, PeerMemory, waking_ends};
+use crate::test_support::{CondvarFutex, Golden, PeerMemory, waking_ends, xorshift};
 use core::time::Duration;
 
 use crate::{AlignedBytes, Error, Region, Role};
@@ -285,11 +285,7 @@ fn garbage_everywhere_never_panics() {
     let mem = PeerMemory::new();
     let ring = Ring::<u32>::init(mem.region(), 8).unwrap();
     let (mut tx, mut rx) = ring.split().unwrap();
-    let mut x = 0x9E37_79B9u32;
-    for _ in 0..if cfg!(miri) { 200 } else { 2000 } {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
+    for x in xorshift(0x9E37_79B9u32).take(if cfg!(miri) { 200 } else { 2000 }) {
         mem.word(if x & 1 == 0 { TAIL } else { HEAD })
             .store(x >> 3, SeqCst);
         let _ = tx.try_push(x);

@@ -9,7 +9,7 @@ use std::vec::Vec;
 use super::*;
 use crate::frame::{LEN_MASK, RECORD_HEADER_LEN, max_frame_len};
 use crate::region::{ENDIAN_MARKER, LAYOUT_VERSION, MAGIC};
-use crate::test_support::{CondvarFutex, PeerMemory, std_clock};
+use crate::test_support::{CondvarFutex, PeerMemory, std_clock, xorshift};
 use crate::{AlignedBytes, Region};
 
 const TAIL: usize = 128;
@@ -448,13 +448,8 @@ fn bad_positions_are_corrupted_for_both_sides() {
 fn garbage_headers_never_panic_or_escape() {
     let cap = 256;
     let rounds = if cfg!(miri) { 3 } else { 300 };
-    let mut x = 0x2545_F491u32;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        x
-    };
+    let mut random = xorshift(0x2545_F491);
+    let mut next = move || random.next().unwrap();
     let (mut frames, mut corrupted) = (0, 0);
     for round in 0..rounds {
         let (mem, tail) = peer_ring(cap, (round as u32) << 3, 3);
