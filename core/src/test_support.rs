@@ -191,6 +191,20 @@ impl crate::wait::Notify for CondvarFutex {
     }
 }
 
+/// Checks that `$ring`, a ring for sleeping waiters, refuses spinning
+/// endpoints of both kinds ([`Error::NotifyMismatch`](crate::Error::NotifyMismatch)).
+/// A macro: the rings' handles share no trait.
+macro_rules! refuses_spinning_ends {
+    ($ring:expr) => {{
+        let ring = &$ring;
+        let refused = Some($crate::Error::NotifyMismatch);
+        assert!(ring.wakes());
+        assert_eq!(ring.producer_with($crate::wait::Spin::new()).err(), refused);
+        assert_eq!(ring.consumer_with($crate::wait::Spin::new()).err(), refused);
+    }};
+}
+pub(crate) use refuses_spinning_ends;
+
 /// Both ends of a waking SPSC-family ring, sleeping through one
 /// [`CondvarFutex`], after checking that spinning ends are refused
 /// ([`Error::NotifyMismatch`](crate::Error::NotifyMismatch)).
@@ -201,10 +215,7 @@ pub(crate) fn waking_ends<'a, L: crate::spsc::SpscLayout>(
     crate::spsc::Endpoint<'a, L, CondvarFutex, true>,
     crate::spsc::Endpoint<'a, L, CondvarFutex, false>,
 ) {
-    use crate::Error::NotifyMismatch;
-    assert!(ring.wakes());
-    assert_eq!(ring.producer().err(), Some(NotifyMismatch));
-    assert_eq!(ring.consumer().err(), Some(NotifyMismatch));
+    refuses_spinning_ends!(ring);
     let futex = CondvarFutex::default();
     let tx = ring.producer_with(futex.clone()).unwrap();
     (tx, ring.consumer_with(futex).unwrap())

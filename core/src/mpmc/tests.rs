@@ -14,7 +14,9 @@ use super::*;
 use crate::error::{Error, Result};
 use crate::intent::Intent;
 use crate::region::MAGIC;
-use crate::test_support::{CondvarFutex, Golden, MEM, PeerMemory, std_clock, xorshift};
+use crate::test_support::{
+    CondvarFutex, Golden, MEM, PeerMemory, refuses_spinning_ends, std_clock, xorshift,
+};
 use crate::wait::{Notify, Spin};
 use crate::{AlignedBytes, Region};
 
@@ -640,32 +642,29 @@ fn exactly_once<N>(
     assert_eq!(mem.word(PRODUCERS_WAITING).load(SeqCst), 0);
 }
 
+/// Spinning endpoints, trying or blocking, move every item exactly once.
 #[test]
-fn two_producers_two_consumers_move_every_item_once() {
-    let n = if cfg!(miri) { 100 } else { 200_000 };
-    exactly_once(2, 2, n, 8, Spin::new(), false);
-}
-
-#[test]
-fn three_producers_one_consumer_and_one_producer_three_consumers() {
-    let n = if cfg!(miri) { 40 } else { 50_000 };
-    exactly_once(3, 1, n, 2, Spin::new(), false);
-    exactly_once(1, 3, 3 * n, 4, Spin::new(), false);
+fn spinning_endpoints_move_every_item_once() {
+    // (producers, consumers, items per producer natively and under miri,
+    // capacity, blocking)
+    for (producers, consumers, (n, miri_n), capacity, blocking) in [
+        (2, 2, (200_000, 100), 8, false),
+        (3, 1, (50_000, 40), 2, false),
+        (1, 3, (3 * 50_000, 3 * 40), 4, false),
+        (2, 2, (50_000, 60), 4, true),
+    ] {
+        let n = if cfg!(miri) { miri_n } else { n };
+        exactly_once(producers, consumers, n, capacity, Spin::new(), blocking);
+    }
 }
 
 #[test]
 fn blocking_with_sleeping_waiters_moves_every_item_once() {
-    // Capacity 2 keeps both sides blocking; the keyed futex wakes only the
+    // Capacity 2 keeps both sides blocking; the test futex wakes only the
     // word it is given, so a wake-up on the wrong stamp would hang here.
     let n = if cfg!(miri) { 60 } else { 20_000 };
     exactly_once(2, 2, n, 2, CondvarFutex::default(), true);
     exactly_once(1, 2, 2 * n, 2, CondvarFutex::default(), true);
-}
-
-#[test]
-fn blocking_with_spinning_waiters_moves_every_item_once() {
-    let n = if cfg!(miri) { 60 } else { 50_000 };
-    exactly_once(2, 2, n, 4, Spin::new(), true);
 }
 
 /// crossbeam-queue's `linearizable` test (`tests/array_queue.rs`), on this
@@ -801,15 +800,7 @@ fn constants_getters_and_constructors() {
     let mut bytes = AlignedBytes::<512>::new();
     let options = Options::new(4).waking(true);
     let ring = Ring::<u8>::init_with(Region::from_slice(&mut bytes[..]), options).unwrap();
-    assert!(ring.wakes());
-    assert_eq!(
-        ring.producer_with(Spin::new()).unwrap_err(),
-        Error::NotifyMismatch
-    );
-    assert_eq!(
-        ring.consumer_with(Spin::new()).unwrap_err(),
-        Error::NotifyMismatch
-    );
+    refuses_spinning_ends!(ring);
 }
 
 /// Producers and consumers made from one ring, cloned or not, share one
