@@ -30,11 +30,25 @@ fn frame(tag: u8, len: usize) -> Vec<u8> {
         .collect()
 }
 
-fn recv_vec<N: Notify>(rx: &mut Consumer<'_, N>) -> Result<Vec<u8>> {
+pub(super) fn recv_vec<N: Notify>(rx: &mut Consumer<'_, N>) -> Result<Vec<u8>> {
     let mut buf = vec![0; 4096];
     let n = rx.try_recv(&mut buf)?;
     buf.truncate(n);
     Ok(buf)
+}
+
+/// Sends and receives `count` frames of `len` bytes, each in turn: the
+/// ring goes on working.
+pub(super) fn round_trips<N: Notify>(
+    tx: &Producer<'_, N>,
+    rx: &mut Consumer<'_, N>,
+    count: u8,
+    len: usize,
+) {
+    for i in 0..count {
+        tx.try_send(&frame(i, len)).unwrap();
+        assert_eq!(recv_vec(rx).unwrap(), frame(i, len));
+    }
 }
 
 fn clocked() -> Spin {
@@ -330,21 +344,18 @@ fn peer_ring(cap: u32, start: u32, sent: usize) -> (PeerMemory, u32) {
     (mem, tail)
 }
 
-/// Claims `record` bytes at `tail` the way a producer does, and writes
-/// `word` as the first header word (claimant 0).
-fn forge(mem: &PeerMemory, cap: u32, word: u32, claim: u32) {
-    let tail = mem.word(TAIL).load(SeqCst);
+/// A ring of `cap` bytes from `start` with frames `0..sent`, then a record
+/// a peer forged at `tail`: `claim` bytes claimed the way a producer does,
+/// `word` as the first header word (claimant 0). The consumer gets the good
+/// frames, then `Corrupted`, and stays so (the bad record is not skipped).
+fn forged_is_corrupted(cap: u32, start: u32, sent: usize, word: u32, claim: u32) {
+    let (mem, tail) = peer_ring(cap, start, sent);
     mem.word(hdr(cap, tail, 1)).store(0, SeqCst);
     mem.word(hdr(cap, tail, 0)).store(word, SeqCst);
     mem.word(TAIL).store(tail.wrapping_add(claim), SeqCst);
-}
-
-/// Every bad header is `Corrupted` after the good frames before it, and
-/// stays so (the bad record is not skipped).
-fn expect_corrupted_after(mem: &PeerMemory, good: usize) {
     let ring = Ring::attach(mem.region()).unwrap();
     let mut rx = ring.consumer().unwrap();
-    for i in 0..good {
+    for i in 0..sent {
         assert_eq!(recv_vec(&mut rx).unwrap(), frame(i as u8, 5), "frame {i}");
     }
     for _ in 0..2 {
@@ -365,9 +376,7 @@ fn a_frame_longer_than_the_ring_is_corrupted() {
         LEN_MASK,
         BUSY | LEN_MASK,
     ] {
-        let (mem, _) = peer_ring(cap, u32::MAX - 23, 2);
-        forge(&mem, cap, word, 16);
-        expect_corrupted_after(&mem, 2);
+        forged_is_corrupted(cap, u32::MAX - 23, 2, word, 16);
     }
 }
 
@@ -376,18 +385,12 @@ fn a_header_past_the_end_or_past_tail_is_corrupted() {
     let cap = 128;
     // Three 16-byte frames from 64: the next record starts at offset 112,
     // 16 bytes before the end; a 20-byte frame there runs past it.
-    let (mem, _) = peer_ring(cap, 64, 3);
-    forge(&mem, cap, frame_word(20), 32);
-    expect_corrupted_after(&mem, 3);
+    forged_is_corrupted(cap, 64, 3, frame_word(20), 32);
     // A frame longer than what `tail` published.
-    let (mem, _) = peer_ring(cap, 0, 1);
-    forge(&mem, cap, frame_word(30), 16);
-    expect_corrupted_after(&mem, 1);
+    forged_is_corrupted(cap, 0, 1, frame_word(30), 16);
     // Shorter than a header, flags both set.
     for word in [4, PAD | BUSY | 16] {
-        let (mem, _) = peer_ring(cap, 0, 1);
-        forge(&mem, cap, word, 16);
-        expect_corrupted_after(&mem, 1);
+        forged_is_corrupted(cap, 0, 1, word, 16);
     }
 }
 
@@ -395,21 +398,13 @@ fn a_header_past_the_end_or_past_tail_is_corrupted() {
 fn padding_in_the_wrong_place_is_corrupted() {
     let cap = 128;
     // Padding that does not reach the end.
-    let (mem, _) = peer_ring(cap, 0, 2);
-    forge(&mem, cap, PAD | 16, 32);
-    expect_corrupted_after(&mem, 2);
+    forged_is_corrupted(cap, 0, 2, PAD | 16, 32);
     // Padding that runs past the end.
-    let (mem, _) = peer_ring(cap, 64, 2);
-    forge(&mem, cap, PAD | 64, 96);
-    expect_corrupted_after(&mem, 2);
+    forged_is_corrupted(cap, 64, 2, PAD | 64, 96);
     // Padding at offset 0.
-    let (mem, _) = peer_ring(cap, 128, 0);
-    forge(&mem, cap, PAD | 128, 128);
-    expect_corrupted_after(&mem, 0);
+    forged_is_corrupted(cap, 128, 0, PAD | 128, 128);
     // Padding with no frame after it (tail at the end of the padding).
-    let (mem, _) = peer_ring(cap, 64, 2);
-    forge(&mem, cap, PAD | 32, 32);
-    expect_corrupted_after(&mem, 2);
+    forged_is_corrupted(cap, 64, 2, PAD | 32, 32);
 }
 
 #[test]
@@ -526,10 +521,7 @@ fn a_busy_record_is_skipped_by_its_length() {
         }
     );
     // The ring goes on working across the wrap, skipped space zeroed.
-    for i in 0..20 {
-        tx.try_send(&frame(i, 40)).unwrap();
-        assert_eq!(recv_vec(&mut rx).unwrap(), frame(i, 40));
-    }
+    round_trips(&tx, &mut rx, 20, 40);
 }
 
 #[test]
