@@ -9,23 +9,15 @@
 use std::sync::atomic::Ordering::SeqCst;
 use std::vec::Vec;
 
-use super::tests::{recv_vec, round_trips};
+use super::tests::{DATA, HEAD, TAIL, at, recv_vec, round_trips};
 use super::*;
 use crate::test_support::PeerMemory;
 use crate::wait::WaitStatus;
 use crate::{AlignedBytes, Region};
 
-const TAIL: usize = 128;
-const HEAD: usize = 256;
 const PRODUCERS_WAITING: usize = 264;
 /// The consumer's erase journal: position, then span (an [`Intent`]).
 const ERASING: usize = 268;
-const DATA: usize = 512;
-
-/// Offset in the region of byte `byte` of the record at position `pos`.
-fn at(cap: u32, pos: u32, byte: u32) -> usize {
-    DATA + ((pos & (cap - 1)) + byte) as usize
-}
 
 fn frame(tag: u8, len: usize) -> Vec<u8> {
     (0..len)

@@ -12,16 +12,21 @@ use crate::region::{ENDIAN_MARKER, LAYOUT_VERSION, MAGIC};
 use crate::test_support::{CondvarFutex, PeerMemory, std_clock, xorshift};
 use crate::{AlignedBytes, Region};
 
-const TAIL: usize = 128;
+pub(super) const TAIL: usize = 128;
 const CONSUMER_WAITING: usize = 132;
 const DOORBELL: usize = 136;
-const HEAD: usize = 256;
+pub(super) const HEAD: usize = 256;
 const CLAIM: usize = 260;
-const DATA: usize = 512;
+pub(super) const DATA: usize = 512;
+
+/// Offset in the region of byte `byte` of the record at position `pos`.
+pub(super) fn at(cap: u32, pos: u32, byte: u32) -> usize {
+    DATA + ((pos & (cap - 1)) + byte) as usize
+}
 
 /// Offset in the region of the header word `which` of position `pos`.
-fn hdr(cap: u32, pos: u32, which: usize) -> usize {
-    DATA + (pos & (cap - 1)) as usize + 4 * which
+fn hdr(cap: u32, pos: u32, which: u32) -> usize {
+    at(cap, pos, 4 * which)
 }
 
 fn frame(tag: u8, len: usize) -> Vec<u8> {

@@ -73,6 +73,21 @@ fn attribute(endpoints: &[&Endpoint], position: u32) -> Attribution {
     dead.map_or(Attribution::Unknown, |span| Attribution::Dead { span })
 }
 
+/// Checks that `ring` is stalled at `stall`, unfinished there for the role
+/// of the stall, and that the records of `endpoints` blame a dead one.
+fn stalled_by_the_dead(ring: &Ring<'_, u32>, stall: Stall, endpoints: &[&Endpoint]) {
+    let (role, position) = match stall {
+        Stall::Unpublished { position } => (Role::Producer, position),
+        Stall::Unreleased { position } => (Role::Consumer, position),
+    };
+    assert_eq!(ring.stalled(), Some(stall));
+    assert!(ring.unfinished(role, position));
+    assert_eq!(
+        attribute(endpoints, position),
+        Attribution::Dead { span: 1 }
+    );
+}
+
 #[test]
 fn a_dead_producers_hole_is_skipped_and_the_items_behind_it_delivered() {
     const CAP: u32 = 4;
@@ -96,16 +111,10 @@ fn a_dead_producers_hole_is_skipped_and_the_items_behind_it_delivered() {
     assert_eq!(rx.try_pop(), Ok(1));
     assert_eq!(rx.try_pop(), Err(Error::Busy));
     assert_eq!(ring.unpublished(), Some(u32::MAX));
-    assert_eq!(
-        ring.stalled(),
-        Some(Stall::Unpublished { position: u32::MAX })
-    );
-    assert!(ring.unfinished(Role::Producer, u32::MAX));
-
-    let producers = [&dead, &live];
-    assert_eq!(
-        attribute(&producers, u32::MAX),
-        Attribution::Dead { span: 1 }
+    stalled_by_the_dead(
+        &ring,
+        Stall::Unpublished { position: u32::MAX },
+        &[&dead, &live],
     );
     assert_eq!(rx.skip_unpublished(u32::MAX), Ok(Skip::Skipped));
     assert!(!ring.unfinished(Role::Producer, u32::MAX));
@@ -178,15 +187,10 @@ fn a_dead_consumers_slot_is_released_and_its_item_counted_lost() {
     assert_eq!(tx.try_push(3), Err(Error::Busy));
     assert_eq!(ring.unpublished(), None);
     assert_eq!(ring.unreleased(), Some(u32::MAX));
-    assert_eq!(
-        ring.stalled(),
-        Some(Stall::Unreleased { position: u32::MAX })
-    );
-    assert!(ring.unfinished(Role::Consumer, u32::MAX));
-    let consumers = [&reader, &dead];
-    assert_eq!(
-        attribute(&consumers, u32::MAX),
-        Attribution::Dead { span: 1 }
+    stalled_by_the_dead(
+        &ring,
+        Stall::Unreleased { position: u32::MAX },
+        &[&reader, &dead],
     );
     assert_eq!(tx.release_unreleased(u32::MAX), Ok(true));
     assert!(!ring.unfinished(Role::Consumer, u32::MAX));
