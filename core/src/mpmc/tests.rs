@@ -677,22 +677,7 @@ fn blocking_with_sleeping_waiters_moves_every_item_once() {
 /// answered `Empty`.
 #[test]
 fn empty_means_empty() {
-    const THREADS: u32 = 4;
-    let count = if cfg!(miri) { 100 } else { 25_000 };
-    let mem = PeerMemory::new();
-    let ring = Ring::<u32>::init(mem.region(), THREADS).unwrap();
-    std::thread::scope(|s| {
-        for _ in 0..THREADS {
-            let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
-            s.spawn(move || {
-                for i in 0..count {
-                    retry(|| tx.try_push(i), Error::Full);
-                    retry(|| rx.try_pop(), Error::Busy);
-                }
-            });
-        }
-    });
-    assert_eq!(ring.len(), 0);
+    one_slot_per_thread(false);
 }
 
 /// The mirror image: on a full ring, each thread pops one item and then
@@ -702,26 +687,42 @@ fn empty_means_empty() {
 /// `Error::Busy` that case answered `Full`.
 #[test]
 fn full_means_full() {
+    one_slot_per_thread(true);
+}
+
+/// Threads on a ring with a slot per thread, from empty each pushing one
+/// item then popping one, or (`full`) from full each popping one then
+/// pushing one. The first step of a round retries its flow condition
+/// (`Full`, `Empty`) and `Busy`; the second only `Busy`: its flow condition
+/// would be a lie.
+fn one_slot_per_thread(full: bool) {
     const THREADS: u32 = 4;
     let count = if cfg!(miri) { 100 } else { 25_000 };
     let mem = PeerMemory::new();
     let ring = Ring::<u32>::init(mem.region(), THREADS).unwrap();
-    let tx = ring.producer().unwrap();
-    for i in 0..THREADS {
-        tx.try_push(i).unwrap();
+    if full {
+        let tx = ring.producer().unwrap();
+        for i in 0..THREADS {
+            tx.try_push(i).unwrap();
+        }
     }
     std::thread::scope(|s| {
         for _ in 0..THREADS {
             let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
             s.spawn(move || {
                 for i in 0..count {
-                    retry(|| rx.try_pop(), Error::Empty);
-                    retry(|| tx.try_push(i), Error::Busy);
+                    if full {
+                        retry(|| rx.try_pop(), Error::Empty);
+                        retry(|| tx.try_push(i), Error::Busy);
+                    } else {
+                        retry(|| tx.try_push(i), Error::Full);
+                        retry(|| rx.try_pop(), Error::Busy);
+                    }
                 }
             });
         }
     });
-    assert_eq!(ring.len(), THREADS as usize);
+    assert_eq!(ring.len(), if full { THREADS as usize } else { 0 });
 }
 
 /// Runs `op` until it succeeds, retrying `Busy` and the flow condition
