@@ -256,7 +256,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-#[cfg(any(test, ipckit_loom))]
+#[cfg(test)]
 extern crate std;
 
 pub mod error;

@@ -105,7 +105,7 @@ pub trait Block: super::sealed::Sealed + Sized {
 
     /// An all-zero block on the heap, for the loom models.
     #[cfg(ipckit_loom)]
-    fn modelled() -> std::boxed::Box<Self>;
+    fn modelled() -> crate::sync::heap::Box<Self>;
 }
 
 impl<const K: usize> super::sealed::Sealed for Control<K> {}
@@ -122,8 +122,8 @@ impl<const K: usize> Block for Control<K> {
     }
 
     #[cfg(ipckit_loom)]
-    fn modelled() -> std::boxed::Box<Self> {
-        std::boxed::Box::new(Control {
+    fn modelled() -> crate::sync::heap::Box<Self> {
+        crate::sync::heap::Box::new(Control {
             header: Header::new(),
             lines: core::array::from_fn(|_| Line {
                 words: core::array::from_fn(|_| AtomicU32::new(0)),
