@@ -25,7 +25,7 @@
 //!    or a stamped slot), and `init_words`, which writes the control words
 //!    (and, if the ring needs it, the data: MPMC stamps) of a fresh ring
 //!    between the header's fields and its publication.
-//! 2. Name the ring's words with [`words!`] (`TAIL = (0, 0) at 128;`: line,
+//! 2. Name the ring's words with `place::words!` (`TAIL = (0, 0) at 128;`: line,
 //!    index, and the byte offset of the layout table, checked at compile
 //!    time).
 //! 3. `pub type Ring<'a, T> = Placed<'a, Slots<T>>;` and put the ring's
