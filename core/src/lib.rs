@@ -256,7 +256,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-#[cfg(any(test, ipckit_loom))]
+#[cfg(test)]
 extern crate std;
 
 pub mod error;
@@ -268,7 +268,7 @@ pub mod region;
 pub mod semaphore;
 pub mod spsc;
 mod sync;
-#[cfg(all(test, not(ipckit_loom)))]
+#[cfg(test)]
 mod test_support;
 pub mod wait;
 

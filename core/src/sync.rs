@@ -83,6 +83,14 @@
 //! `core` exists only on targets with native 32-bit atomic loads and stores,
 //! which makes that a compile-time guarantee for everything in this crate.
 
+/// The heap the loom models place their objects on (loom runs on `std`):
+/// the placement layer's `Box`, `Vec` and `Arc`.
+#[cfg(ipckit_loom)]
+pub(crate) mod heap {
+    extern crate std;
+    pub(crate) use std::{boxed::Box, sync::Arc, vec::Vec};
+}
+
 #[cfg(not(any(ipckit_loom, ipckit_cs)))]
 pub use core::sync::atomic::AtomicU32;
 #[cfg(not(ipckit_loom))]

@@ -80,27 +80,30 @@ pub(crate) fn std_clock() -> Duration {
 
 /// The tests' futex: a std mutex and condition variable that behaves like
 /// the real one, so that the core's own tests (and miri) exercise sleeping
-/// waiters without an OS futex. Each word has its own sleepers and wake
-/// tokens: a waiter returns only when its own word is woken (waking the
-/// wrong word shows up as a hang), and `wake_one` releases exactly one
-/// sleeper of the word (wake-one reasoning is tested, not papered over). It
-/// counts the wake calls it gets and the threads asleep in it.
+/// waiters without an OS futex. Each word has its own queue of sleepers: a
+/// waiter returns only when it is woken itself (waking the wrong word shows
+/// up as a hang), `wake_one` wakes exactly the oldest sleeper of the word
+/// (wake-one reasoning is tested, not papered over) and `wake_all` the
+/// sleepers there are, not one that comes later. It counts the wake calls
+/// it gets and the threads asleep in it.
 #[derive(Clone, Default)]
 pub(crate) struct CondvarFutex(std::sync::Arc<FutexInner>);
 
 #[derive(Default)]
 struct FutexInner {
-    words: std::sync::Mutex<std::collections::HashMap<usize, Sleepers>>,
+    words: std::sync::Mutex<Words>,
     cond: std::sync::Condvar,
     wakes: StdAtomicU32,
     sleepers: StdAtomicU32,
 }
 
-/// One word's sleepers, and the wake-ups granted to them not yet taken.
+/// The sleepers of every word, by ticket, and the tickets woken and not
+/// yet returned.
 #[derive(Default)]
-struct Sleepers {
-    asleep: u32,
-    tokens: u32,
+struct Words {
+    next_ticket: u64,
+    asleep: std::collections::HashMap<usize, std::collections::VecDeque<u64>>,
+    woken: std::collections::HashSet<u64>,
 }
 
 impl CondvarFutex {
@@ -122,12 +125,14 @@ impl CondvarFutex {
         self.0.sleepers.load(SeqCst)
     }
 
-    /// Grants `n(asleep, tokens)` more wake-ups to the sleepers of `word`.
-    fn wake(&self, word: &crate::sync::AtomicU32, n: impl Fn(&Sleepers) -> u32) {
+    /// Wakes the `n` oldest sleepers of `word` (all with `usize::MAX`).
+    fn wake(&self, word: &crate::sync::AtomicU32, n: usize) {
         let mut words = self.0.words.lock().unwrap();
         self.0.wakes.fetch_add(1, SeqCst);
-        if let Some(s) = words.get_mut(&Self::key(word)) {
-            s.tokens += n(s);
+        let Words { asleep, woken, .. } = &mut *words;
+        if let Some(queue) = asleep.get_mut(&Self::key(word)) {
+            let n = n.min(queue.len());
+            woken.extend(queue.drain(..n));
         }
         self.0.cond.notify_all();
     }
@@ -147,12 +152,12 @@ impl crate::wait::Notify for CondvarFutex {
         if word.load(crate::sync::Ordering::Relaxed) != expected {
             return Ok(WaitStatus::Woken);
         }
-        words.entry(key).or_default().asleep += 1;
+        let ticket = words.next_ticket;
+        words.next_ticket += 1;
+        words.asleep.entry(key).or_default().push_back(ticket);
         self.0.sleepers.fetch_add(1, SeqCst);
         let status = loop {
-            let s = words.get_mut(&key).unwrap();
-            if s.tokens > 0 {
-                s.tokens -= 1;
+            if words.woken.remove(&ticket) {
                 break WaitStatus::Woken;
             }
             words = match deadline {
@@ -160,33 +165,45 @@ impl crate::wait::Notify for CondvarFutex {
                 Some(deadline) => {
                     let now = std::time::Instant::now();
                     if now >= deadline {
+                        // No longer asleep: a later wake-up goes to others.
+                        let queue = words.asleep.get_mut(&key).unwrap();
+                        queue.retain(|&t| t != ticket);
                         break WaitStatus::TimedOut;
                     }
                     self.0.cond.wait_timeout(words, deadline - now).unwrap().0
                 }
             };
         };
-        let s = words.get_mut(&key).unwrap();
-        s.asleep -= 1;
-        // A wake-up granted to a sleeper that timed out is not kept for
-        // the next one.
-        s.tokens = s.tokens.min(s.asleep);
         self.0.sleepers.fetch_sub(1, SeqCst);
         Ok(status)
     }
 
     fn wake_one(&self, word: &crate::sync::AtomicU32) {
-        self.wake(word, |s| u32::from(s.asleep > s.tokens));
+        self.wake(word, 1);
     }
 
     fn wake_all(&self, word: &crate::sync::AtomicU32) {
-        self.wake(word, |s| s.asleep - s.tokens);
+        self.wake(word, usize::MAX);
     }
 
     fn now(&self) -> Option<Duration> {
         Some(std_clock())
     }
 }
+
+/// Checks that `$ring`, a ring for sleeping waiters, refuses spinning
+/// endpoints of both kinds ([`Error::NotifyMismatch`](crate::Error::NotifyMismatch)).
+/// A macro: the rings' handles share no trait.
+macro_rules! refuses_spinning_ends {
+    ($ring:expr) => {{
+        let ring = &$ring;
+        let refused = Some($crate::Error::NotifyMismatch);
+        assert!(ring.wakes());
+        assert_eq!(ring.producer_with($crate::wait::Spin::new()).err(), refused);
+        assert_eq!(ring.consumer_with($crate::wait::Spin::new()).err(), refused);
+    }};
+}
+pub(crate) use refuses_spinning_ends;
 
 /// Both ends of a waking SPSC-family ring, sleeping through one
 /// [`CondvarFutex`], after checking that spinning ends are refused
@@ -198,11 +215,59 @@ pub(crate) fn waking_ends<'a, L: crate::spsc::SpscLayout>(
     crate::spsc::Endpoint<'a, L, CondvarFutex, true>,
     crate::spsc::Endpoint<'a, L, CondvarFutex, false>,
 ) {
-    use crate::Error::NotifyMismatch;
-    assert!(ring.wakes());
-    assert_eq!(ring.producer().err(), Some(NotifyMismatch));
-    assert_eq!(ring.consumer().err(), Some(NotifyMismatch));
+    refuses_spinning_ends!(ring);
     let futex = CondvarFutex::default();
     let tx = ring.producer_with(futex.clone()).unwrap();
     (tx, ring.consumer_with(futex).unwrap())
+}
+
+/// What a region should hold, byte for byte, on a little-endian machine
+/// (the golden-bytes tests): zeros but for the header and the words set.
+pub(crate) struct Golden(Vec<u8>);
+
+impl Golden {
+    /// `len` bytes starting with a ready header (the header table of the
+    /// crate's docs) of the given kind code, element size and alignment,
+    /// capacity, data offset and flags.
+    pub(crate) fn ready(len: usize, kind: u32, elem: (u32, u32), capacity: u32, data: u32) -> Self {
+        let mut golden = Self(std::vec![0; len]);
+        golden.0[..16].copy_from_slice(&[
+            b'I', b'P', b'C', b'K', // magic
+            1, 0, 0, 0, // layout version
+            0, 0, 0, 0, // kind (below)
+            4, 3, 2, 1, // endianness marker 0x01020304, little-endian
+        ]);
+        golden
+            .word(8, kind)
+            .word(16, 2) // state: ready
+            .word(20, elem.0)
+            .word(24, elem.1)
+            .word(28, capacity)
+            .word(32, data)
+    }
+
+    /// The little-endian `value` at byte `offset`.
+    pub(crate) fn word(mut self, offset: usize, value: u32) -> Self {
+        self.0[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
+        self
+    }
+
+    /// Checks the bytes of `mem` against these (on a little-endian machine
+    /// only: elsewhere the same words are stored big-endian).
+    pub(crate) fn check(&self, mem: &PeerMemory) {
+        if cfg!(target_endian = "little") {
+            assert_eq!(mem.bytes(self.0.len()), self.0);
+        }
+    }
+}
+
+/// Marsaglia's xorshift32 from `seed` (not 0): the tests' cheap, repeatable
+/// pseudo-random numbers, one state after another, without end.
+pub(crate) fn xorshift(seed: u32) -> impl Iterator<Item = u32> {
+    core::iter::successors(Some(seed), |&x| {
+        let x = x ^ (x << 13);
+        let x = x ^ (x >> 17);
+        Some(x ^ (x << 5))
+    })
+    .skip(1)
 }

@@ -242,27 +242,24 @@ pub(crate) enum Announce {
 }
 
 impl Announce {
-    fn enter(self, waiters: &AtomicU32) {
+    /// Counts this waiter in (`entering`) or out of `waiters`.
+    fn count(self, waiters: &AtomicU32, entering: bool) {
         match self {
-            Announce::Single => waiters.store(1, Ordering::Relaxed),
+            Announce::Single => waiters.store(u32::from(entering), Ordering::Relaxed),
             #[cfg(ipckit_cas)]
-            Announce::Counter => {
+            Announce::Counter if entering => {
                 waiters.fetch_add(1, Ordering::Relaxed);
             }
-            #[cfg(not(ipckit_cas))]
-            Announce::Counter => waiters.store(1, Ordering::Relaxed),
-        }
-    }
-
-    fn leave(self, waiters: &AtomicU32) {
-        match self {
-            Announce::Single => waiters.store(0, Ordering::Relaxed),
             #[cfg(ipckit_cas)]
             Announce::Counter => {
                 waiters.fetch_sub(1, Ordering::Relaxed);
             }
             #[cfg(not(ipckit_cas))]
-            Announce::Counter => {}
+            Announce::Counter => {
+                if entering {
+                    waiters.store(1, Ordering::Relaxed);
+                }
+            }
         }
     }
 }
@@ -356,7 +353,7 @@ impl Blocker {
             return;
         }
         if N::WAKES {
-            self.announce.enter(waiters);
+            self.announce.count(waiters, true);
             self.announced = true;
             fence(Ordering::SeqCst);
         }
@@ -436,7 +433,7 @@ impl Blocker {
         self.seen = None;
         if self.announced {
             self.announced = false;
-            self.announce.leave(waiters);
+            self.announce.count(waiters, false);
         }
     }
 }
@@ -527,7 +524,7 @@ pub(crate) fn block_on<'w, E, N: Notify, R>(
     }
 }
 
-#[cfg(all(test, not(ipckit_loom)))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use core::cell::Cell;

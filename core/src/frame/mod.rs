@@ -57,6 +57,49 @@
 //! Frames before the bad record have been delivered; the bad one is not
 //! skipped silently.
 
+/// What every frame view (a producer's grant, a consumer's read frame)
+/// has alike: a `Debug` naming the view and the fields of its part
+/// `self.$part` shown, and `len` / `is_empty` of `self.$part.len`.
+macro_rules! frame_view {
+    ($view:ident<N $(: $bound:path)?> $name:literal, $part:ident { $($label:literal: $field:ident),* }) => {
+        impl<N $(: $bound)?> core::fmt::Debug for $view<'_, '_, N> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct($name)
+                    $(.field($label, &self.$part.$field))*
+                    .finish()
+            }
+        }
+
+        impl<N $(: $bound)?> $view<'_, '_, N> {
+            /// The length in bytes: of the frame, or granted.
+            pub fn len(&self) -> usize {
+                self.$part.len as usize
+            }
+
+            /// `true` for an empty frame (or a grant of 0 bytes).
+            pub fn is_empty(&self) -> bool {
+                self.$part.len == 0
+            }
+        }
+    };
+}
+
+/// The [`Layout`](crate::place::Layout) constants both frame rings share,
+/// inside their `impl Layout`: a byte ring (element size and stride 1) of
+/// records aligned to [`RECORD_ALIGN`] (the base, every position), whose
+/// zeroed data area reads empty, of a capacity the frame rings allow.
+macro_rules! record_layout {
+    () => {
+        const ELEMENT: Result<(u32, u32)> = Ok((1, $crate::frame::RECORD_ALIGN));
+        const STRIDE: usize = 1;
+        const MIN_CAPACITY: u32 = $crate::frame::MIN_CAPACITY;
+        const MAX_CAPACITY: u32 = $crate::frame::MAX_CAPACITY;
+        const BASE_ALIGN: usize = $crate::frame::RECORD_ALIGN as usize;
+        const POSITION_ALIGN: u32 = $crate::frame::RECORD_ALIGN;
+        const ZEROED_IS_EMPTY: bool = true;
+    };
+}
+
 pub mod codec;
 #[cfg(ipckit_cas)]
 pub mod mpsc;

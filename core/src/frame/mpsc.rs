@@ -273,44 +273,33 @@ const ERASE_SKIP: u32 = 1 << 31;
 
 // The words of the control block (the layout table): the producers' line,
 // the consumer's line, the statistics line.
-/// `tail`: the next byte position to claim.
-const TAIL: Word = Word::at(0, 0);
-/// The consumer's announcement that it is about to sleep on the doorbell.
-const CONSUMER_WAITING: Word = Word::at(0, 1);
-/// Bumped (and woken) by a producer that committed while the consumer waits.
-const DOORBELL: Word = Word::at(0, 2);
-/// `head`: the next byte position to read.
-const HEAD: Word = Word::at(1, 0);
-/// The consumer claim (0 free, 1 taken).
-const CONSUMER_CLAIM: Word = Word::at(1, 1);
-/// Producers about to sleep on `head`.
-const PRODUCERS_WAITING: Word = Word::at(1, 2);
-/// The erase journal (module docs): the position of the bytes being (or
-/// last) erased ...
-const ERASING_POSITION: Word = Word::at(1, 3);
-/// ... and their number, with [`ERASE_SKIP`] for a counted skip; 0: none.
-const ERASING_SPAN: Word = Word::at(1, 4);
-/// Records of stalled producers skipped, wrapping.
-const SKIPPED_RECORDS: Word = Word::at(2, 0);
-/// Bytes of those records, a `u64` in two halves: the low half ...
-const SKIPPED_BYTES_LO: Word = Word::at(2, 1);
-/// ... and the high half.
-const SKIPPED_BYTES_HI: Word = Word::at(2, 2);
+place::words! {
+    /// `tail`: the next byte position to claim.
+    TAIL = (0, 0) at 128;
+    /// The consumer's announcement that it is about to sleep on the doorbell.
+    CONSUMER_WAITING = (0, 1) at 132;
+    /// Bumped (and woken) by a producer that committed while the consumer waits.
+    DOORBELL = (0, 2) at 136;
+    /// `head`: the next byte position to read.
+    HEAD = (1, 0) at 256;
+    /// The consumer claim (0 free, 1 taken).
+    CONSUMER_CLAIM = (1, 1) at 260;
+    /// Producers about to sleep on `head`.
+    PRODUCERS_WAITING = (1, 2) at 264;
+    /// The erase journal (module docs): the position of the bytes being (or
+    /// last) erased ...
+    ERASING_POSITION = (1, 3) at 268;
+    /// ... and their number, with [`ERASE_SKIP`] for a counted skip; 0: none.
+    ERASING_SPAN = (1, 4) at 272;
+    /// Records of stalled producers skipped, wrapping.
+    SKIPPED_RECORDS = (2, 0) at 384;
+    /// Bytes of those records, a `u64` in two halves: the low half ...
+    SKIPPED_BYTES_LO = (2, 1) at 388;
+    /// ... and the high half.
+    SKIPPED_BYTES_HI = (2, 2) at 392;
+}
 
-const _: () = {
-    assert!(TAIL.offset() == 128);
-    assert!(CONSUMER_WAITING.offset() == 132);
-    assert!(DOORBELL.offset() == 136);
-    assert!(HEAD.offset() == 256);
-    assert!(CONSUMER_CLAIM.offset() == 260);
-    assert!(PRODUCERS_WAITING.offset() == 264);
-    assert!(ERASING_POSITION.offset() == 268);
-    assert!(ERASING_SPAN.offset() == 272);
-    assert!(SKIPPED_RECORDS.offset() == 384);
-    assert!(SKIPPED_BYTES_LO.offset() == 388);
-    assert!(SKIPPED_BYTES_HI.offset() == 392);
-    assert!(4 * LINE == DATA_OFFSET);
-};
+const _: () = assert!(4 * LINE == DATA_OFFSET);
 
 /// The layout of an MPSC frame ring (the [table](self#layout-layout-version-1-kind-5)):
 /// what [`Ring`] is placed by.
@@ -320,15 +309,8 @@ impl place::sealed::Sealed for Frames {}
 
 impl Layout for Frames {
     const KIND: ObjectKind = ObjectKind::FrameMpsc;
-    const ELEMENT: Result<(u32, u32)> = Ok((1, RECORD_ALIGN));
-    const STRIDE: usize = 1;
-    const MIN_CAPACITY: u32 = super::MIN_CAPACITY;
-    const MAX_CAPACITY: u32 = super::MAX_CAPACITY;
     const DATA_OFFSET: usize = DATA_OFFSET;
-    /// Records are 8-byte aligned.
-    const BASE_ALIGN: usize = RECORD_ALIGN as usize;
-    const POSITION_ALIGN: u32 = RECORD_ALIGN;
-    const ZEROED_IS_EMPTY: bool = true;
+    record_layout!();
     type Control = Control<3>;
     type Unit = records::Unit;
 

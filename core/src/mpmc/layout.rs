@@ -8,35 +8,28 @@ use core::mem::{align_of, size_of};
 
 use super::{DATA_OFFSET, MAX_CAPACITY, MIN_CAPACITY};
 use crate::error::Result;
-use crate::place::{self, Control, Layout, Options, Stamped, Word, element};
+use crate::place::{self, Control, Layout, Options, Stamped, element};
 use crate::region::ObjectKind;
 use crate::sync::{AtomicU32, MODELLED, Ordering};
 
-/// The producers' line: `tail`.
-pub(super) const TAIL: Word = Word::at(0, 0);
-/// Consumers about to sleep on a stamp (producers check it).
-pub(super) const CONSUMERS_WAITING: Word = Word::at(0, 1);
-/// Items lost with dead consumers (written by the producers that release
-/// their slots, see [`recovery`](super::recovery)).
-pub(super) const LOST: Word = Word::at(0, 2);
-/// The consumers' line: `head`.
-pub(super) const HEAD: Word = Word::at(1, 0);
-/// Producers about to sleep on a stamp (consumers check it).
-pub(super) const PRODUCERS_WAITING: Word = Word::at(1, 1);
-/// Holes of dead producers skipped.
-pub(super) const SKIPPED: Word = Word::at(1, 2);
+place::words! {
+    /// The producers' line: `tail`.
+    pub(super) TAIL = (0, 0) at 128;
+    /// Consumers about to sleep on a stamp (producers check it).
+    pub(super) CONSUMERS_WAITING = (0, 1) at 132;
+    /// Items lost with dead consumers (written by the producers that release
+    /// their slots, see [`recovery`](super::recovery)).
+    pub(super) LOST = (0, 2) at 136;
+    /// The consumers' line: `head`.
+    pub(super) HEAD = (1, 0) at 256;
+    /// Producers about to sleep on a stamp (consumers check it).
+    pub(super) PRODUCERS_WAITING = (1, 1) at 260;
+    /// Holes of dead producers skipped.
+    pub(super) SKIPPED = (1, 2) at 264;
+}
 
 /// One slot: the stamp, then the item.
 pub(crate) type Slot<T> = Stamped<T>;
-
-const _: () = {
-    assert!(TAIL.offset() == 128);
-    assert!(CONSUMERS_WAITING.offset() == 132);
-    assert!(LOST.offset() == 136);
-    assert!(HEAD.offset() == 256);
-    assert!(PRODUCERS_WAITING.offset() == 260);
-    assert!(SKIPPED.offset() == 264);
-};
 
 place::layout_asserts! {
     use core::mem::offset_of;

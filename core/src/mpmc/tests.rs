@@ -1,11 +1,9 @@
 //! Unit tests of the MPMC ring: behaviour, wrap, many endpoints, blocking,
 //! and every kind of bad region, position or stamp a peer can produce.
 
-use std::collections::HashMap;
 use std::sync::atomic::AtomicU32 as StdAtomicU32;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 use std::vec::Vec;
 
@@ -16,9 +14,9 @@ use super::*;
 use crate::error::{Error, Result};
 use crate::intent::Intent;
 use crate::region::MAGIC;
-use crate::sync::{AtomicU32, Ordering};
-use crate::test_support::{MEM, PeerMemory, std_clock};
-use crate::wait::WaitStatus;
+use crate::test_support::{
+    CondvarFutex, Golden, MEM, PeerMemory, refuses_spinning_ends, std_clock, xorshift,
+};
 use crate::wait::{Notify, Spin};
 use crate::{AlignedBytes, Region};
 
@@ -30,73 +28,6 @@ const PRODUCERS_WAITING: usize = 260;
 /// Offset of the stamp of the slot of `pos` in a ring of `T`.
 fn stamp_at<T>(capacity: u32, pos: u32) -> usize {
     DATA_OFFSET + (pos & (capacity - 1)) as usize * stride::<T>()
-}
-
-/// A futex made of a std mutex and condition variable that, like the real
-/// one, wakes only the waiters of the word it is given: each word has a wake
-/// generation, and a waiter returns when its own word's generation moved (or
-/// its timeout passed). Waking the wrong word therefore shows up as a hang.
-#[derive(Clone, Default)]
-struct KeyedFutex(Arc<(Mutex<HashMap<usize, u64>>, Condvar)>);
-
-impl KeyedFutex {
-    fn key(word: &AtomicU32) -> usize {
-        word as *const AtomicU32 as usize
-    }
-
-    fn bump(&self, word: &AtomicU32) {
-        let mut generations = self.0.0.lock().unwrap();
-        *generations.entry(Self::key(word)).or_insert(0) += 1;
-        self.0.1.notify_all();
-    }
-}
-
-impl Notify for KeyedFutex {
-    fn wait(
-        &self,
-        word: &AtomicU32,
-        expected: u32,
-        timeout: Option<Duration>,
-    ) -> Result<WaitStatus> {
-        let key = Self::key(word);
-        let deadline = timeout.map(|t| Instant::now() + t);
-        let mut generations = self.0.0.lock().unwrap();
-        if word.load(Ordering::Relaxed) != expected {
-            return Ok(WaitStatus::Woken);
-        }
-        let seen = generations.get(&key).copied().unwrap_or(0);
-        loop {
-            generations = match deadline {
-                None => self.0.1.wait(generations).unwrap(),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return Ok(WaitStatus::TimedOut);
-                    }
-                    self.0
-                        .1
-                        .wait_timeout(generations, deadline - now)
-                        .unwrap()
-                        .0
-                }
-            };
-            if generations.get(&key).copied().unwrap_or(0) != seen {
-                return Ok(WaitStatus::Woken);
-            }
-        }
-    }
-
-    fn wake_one(&self, word: &AtomicU32) {
-        self.bump(word);
-    }
-
-    fn wake_all(&self, word: &AtomicU32) {
-        self.bump(word);
-    }
-
-    fn now(&self) -> Option<Duration> {
-        Some(std_clock())
-    }
 }
 
 #[test]
@@ -327,39 +258,17 @@ fn golden_header_bytes() {
         Options::new(CAP).start_at(0x0A0B_0C0D).waking(true),
     )
     .unwrap();
-    let len = DATA_OFFSET + CAP as usize * 16;
-    let mut expected = std::vec![0u8; len];
-    #[rustfmt::skip]
-    let header: [u8; 40] = [
-        b'I', b'P', b'C', b'K', // magic
-        1, 0, 0, 0,             // layout version
-        2, 0, 0, 0,             // kind: MPMC
-        4, 3, 2, 1,             // endianness marker 0x01020304, little-endian
-        2, 0, 0, 0,             // state: ready
-        8, 0, 0, 0,             // element size
-        8, 0, 0, 0,             // element alignment
-        4, 0, 0, 0,             // capacity
-        0x80, 1, 0, 0,          // data offset 384
-        1, 0, 0, 0,             // flags: waking
-    ];
-    expected[..40].copy_from_slice(&header);
-    expected[128..132].copy_from_slice(&[0x0D, 0x0C, 0x0B, 0x0A]); // tail
-    expected[256..260].copy_from_slice(&[0x0D, 0x0C, 0x0B, 0x0A]); // head
     // Slots of 16 bytes (stamp, 4 bytes padding, u64). 0x0A0B0C0D & 3 == 1:
     // slot 1 is free for the start position, slot 0 for start + 3.
-    #[rustfmt::skip]
-    let stamps: [(usize, [u8; 4]); 4] = [
-        (384,      [0x10, 0x0C, 0x0B, 0x0A]), // slot 0: start + 3
-        (384 + 16, [0x0D, 0x0C, 0x0B, 0x0A]), // slot 1: start
-        (384 + 32, [0x0E, 0x0C, 0x0B, 0x0A]), // slot 2: start + 1
-        (384 + 48, [0x0F, 0x0C, 0x0B, 0x0A]), // slot 3: start + 2
-    ];
-    for (offset, bytes) in stamps {
-        expected[offset..offset + 4].copy_from_slice(&bytes);
-    }
-    if cfg!(target_endian = "little") {
-        assert_eq!(mem.bytes(len), expected);
-    }
+    Golden::ready(DATA_OFFSET + CAP as usize * 16, 2, (8, 8), CAP, 384) // kind: MPMC
+        .word(36, 1) // flags: waking
+        .word(128, 0x0A0B_0C0D) // tail
+        .word(256, 0x0A0B_0C0D) // head
+        .word(384, 0x0A0B_0C10) // slot 0: start + 3
+        .word(384 + 16, 0x0A0B_0C0D) // slot 1: start
+        .word(384 + 32, 0x0A0B_0C0E) // slot 2: start + 1
+        .word(384 + 48, 0x0A0B_0C0F) // slot 3: start + 2
+        .check(&mem);
     assert_eq!(mem.word(0).load(SeqCst), MAGIC);
     assert_eq!(mem.word(CONSUMERS_WAITING).load(SeqCst), 0);
     assert_eq!(mem.word(PRODUCERS_WAITING).load(SeqCst), 0);
@@ -493,11 +402,7 @@ fn garbage_everywhere_never_panics() {
         .into_iter()
         .chain((0..8).map(|p| stamp_at::<u32>(8, p)))
         .collect();
-    let mut x = 0x9E37_79B9u32;
-    for _ in 0..if cfg!(miri) { 200 } else { 20_000 } {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
+    for x in xorshift(0x9E37_79B9u32).take(if cfg!(miri) { 200 } else { 20_000 }) {
         let word = words[(x as usize >> 7) % words.len()];
         // Mostly small distances, so that some stamps look valid.
         let value = if x & 1 == 0 { x >> 3 } else { x & 15 };
@@ -587,7 +492,7 @@ fn notifiers_must_match_and_timeouts_need_a_clock() {
     assert!(ring.wakes());
     assert_eq!(ring.producer().unwrap_err(), Error::NotifyMismatch);
     assert_eq!(ring.consumer().unwrap_err(), Error::NotifyMismatch);
-    let futex = KeyedFutex::default();
+    let futex = CondvarFutex::default();
     let tx = ring.producer_with(futex.clone()).unwrap();
     let rx = ring.consumer_with(futex.clone()).unwrap();
     assert_eq!(
@@ -737,32 +642,29 @@ fn exactly_once<N>(
     assert_eq!(mem.word(PRODUCERS_WAITING).load(SeqCst), 0);
 }
 
+/// Spinning endpoints, trying or blocking, move every item exactly once.
 #[test]
-fn two_producers_two_consumers_move_every_item_once() {
-    let n = if cfg!(miri) { 100 } else { 200_000 };
-    exactly_once(2, 2, n, 8, Spin::new(), false);
-}
-
-#[test]
-fn three_producers_one_consumer_and_one_producer_three_consumers() {
-    let n = if cfg!(miri) { 40 } else { 50_000 };
-    exactly_once(3, 1, n, 2, Spin::new(), false);
-    exactly_once(1, 3, 3 * n, 4, Spin::new(), false);
+fn spinning_endpoints_move_every_item_once() {
+    // (producers, consumers, items per producer natively and under miri,
+    // capacity, blocking)
+    for (producers, consumers, (n, miri_n), capacity, blocking) in [
+        (2, 2, (200_000, 100), 8, false),
+        (3, 1, (50_000, 40), 2, false),
+        (1, 3, (3 * 50_000, 3 * 40), 4, false),
+        (2, 2, (50_000, 60), 4, true),
+    ] {
+        let n = if cfg!(miri) { miri_n } else { n };
+        exactly_once(producers, consumers, n, capacity, Spin::new(), blocking);
+    }
 }
 
 #[test]
 fn blocking_with_sleeping_waiters_moves_every_item_once() {
-    // Capacity 2 keeps both sides blocking; the keyed futex wakes only the
+    // Capacity 2 keeps both sides blocking; the test futex wakes only the
     // word it is given, so a wake-up on the wrong stamp would hang here.
     let n = if cfg!(miri) { 60 } else { 20_000 };
-    exactly_once(2, 2, n, 2, KeyedFutex::default(), true);
-    exactly_once(1, 2, 2 * n, 2, KeyedFutex::default(), true);
-}
-
-#[test]
-fn blocking_with_spinning_waiters_moves_every_item_once() {
-    let n = if cfg!(miri) { 60 } else { 50_000 };
-    exactly_once(2, 2, n, 4, Spin::new(), true);
+    exactly_once(2, 2, n, 2, CondvarFutex::default(), true);
+    exactly_once(1, 2, 2 * n, 2, CondvarFutex::default(), true);
 }
 
 /// crossbeam-queue's `linearizable` test (`tests/array_queue.rs`), on this
@@ -775,22 +677,7 @@ fn blocking_with_spinning_waiters_moves_every_item_once() {
 /// answered `Empty`.
 #[test]
 fn empty_means_empty() {
-    const THREADS: u32 = 4;
-    let count = if cfg!(miri) { 100 } else { 25_000 };
-    let mem = PeerMemory::new();
-    let ring = Ring::<u32>::init(mem.region(), THREADS).unwrap();
-    std::thread::scope(|s| {
-        for _ in 0..THREADS {
-            let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
-            s.spawn(move || {
-                for i in 0..count {
-                    retry(|| tx.try_push(i), Error::Full);
-                    retry(|| rx.try_pop(), Error::Busy);
-                }
-            });
-        }
-    });
-    assert_eq!(ring.len(), 0);
+    one_slot_per_thread(false);
 }
 
 /// The mirror image: on a full ring, each thread pops one item and then
@@ -800,26 +687,42 @@ fn empty_means_empty() {
 /// `Error::Busy` that case answered `Full`.
 #[test]
 fn full_means_full() {
+    one_slot_per_thread(true);
+}
+
+/// Threads on a ring with a slot per thread, from empty each pushing one
+/// item then popping one, or (`full`) from full each popping one then
+/// pushing one. The first step of a round retries its flow condition
+/// (`Full`, `Empty`) and `Busy`; the second only `Busy`: its flow condition
+/// would be a lie.
+fn one_slot_per_thread(full: bool) {
     const THREADS: u32 = 4;
     let count = if cfg!(miri) { 100 } else { 25_000 };
     let mem = PeerMemory::new();
     let ring = Ring::<u32>::init(mem.region(), THREADS).unwrap();
-    let tx = ring.producer().unwrap();
-    for i in 0..THREADS {
-        tx.try_push(i).unwrap();
+    if full {
+        let tx = ring.producer().unwrap();
+        for i in 0..THREADS {
+            tx.try_push(i).unwrap();
+        }
     }
     std::thread::scope(|s| {
         for _ in 0..THREADS {
             let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
             s.spawn(move || {
                 for i in 0..count {
-                    retry(|| rx.try_pop(), Error::Empty);
-                    retry(|| tx.try_push(i), Error::Busy);
+                    if full {
+                        retry(|| rx.try_pop(), Error::Empty);
+                        retry(|| tx.try_push(i), Error::Busy);
+                    } else {
+                        retry(|| tx.try_push(i), Error::Full);
+                        retry(|| rx.try_pop(), Error::Busy);
+                    }
                 }
             });
         }
     });
-    assert_eq!(ring.len(), THREADS as usize);
+    assert_eq!(ring.len(), if full { THREADS as usize } else { 0 });
 }
 
 /// Runs `op` until it succeeds, retrying `Busy` and the flow condition
@@ -898,15 +801,7 @@ fn constants_getters_and_constructors() {
     let mut bytes = AlignedBytes::<512>::new();
     let options = Options::new(4).waking(true);
     let ring = Ring::<u8>::init_with(Region::from_slice(&mut bytes[..]), options).unwrap();
-    assert!(ring.wakes());
-    assert_eq!(
-        ring.producer_with(Spin::new()).unwrap_err(),
-        Error::NotifyMismatch
-    );
-    assert_eq!(
-        ring.consumer_with(Spin::new()).unwrap_err(),
-        Error::NotifyMismatch
-    );
+    refuses_spinning_ends!(ring);
 }
 
 /// Producers and consumers made from one ring, cloned or not, share one

@@ -60,11 +60,39 @@ impl Word {
         Self { line, index }
     }
 
-    /// The byte offset from the region base, for the layout assertions.
-    pub(crate) const fn offset(self) -> usize {
+    /// The byte offset from the region base.
+    const fn offset(self) -> usize {
         LINE * (1 + self.line) + 4 * self.index
     }
+
+    /// This word, checked at compile time to lie at byte `offset` (the
+    /// layout table's): what [`words!`] declares each word with.
+    pub(crate) const fn pinned_at(self, offset: usize) -> Self {
+        assert!(self.offset() == offset, "a word off the layout table");
+        self
+    }
 }
+
+/// Declares a ring's control words: each one's docs, its line and index,
+/// and the byte offset the layout table gives it (checked at compile time).
+///
+/// ```ignore
+/// place::words! {
+///     /// `tail`: the next position the producer writes.
+///     pub(crate) TAIL = (0, 0) at 128;
+/// }
+/// ```
+macro_rules! words {
+    ($($(#[$doc:meta])* $vis:vis $name:ident = ($line:expr, $index:expr) at $offset:expr;)*) => {
+        $(
+            $(#[$doc])*
+            $vis const $name: $crate::place::Word =
+                $crate::place::Word::at($line, $index).pinned_at($offset);
+        )*
+    };
+}
+
+pub(crate) use words;
 
 /// What the placement layer needs of a control block (sealed: only
 /// [`Control`] implements it).
@@ -77,7 +105,7 @@ pub trait Block: super::sealed::Sealed + Sized {
 
     /// An all-zero block on the heap, for the loom models.
     #[cfg(ipckit_loom)]
-    fn modelled() -> std::boxed::Box<Self>;
+    fn modelled() -> crate::sync::heap::Box<Self>;
 }
 
 impl<const K: usize> super::sealed::Sealed for Control<K> {}
@@ -94,8 +122,8 @@ impl<const K: usize> Block for Control<K> {
     }
 
     #[cfg(ipckit_loom)]
-    fn modelled() -> std::boxed::Box<Self> {
-        std::boxed::Box::new(Control {
+    fn modelled() -> crate::sync::heap::Box<Self> {
+        crate::sync::heap::Box::new(Control {
             header: Header::new(),
             lines: core::array::from_fn(|_| Line {
                 words: core::array::from_fn(|_| AtomicU32::new(0)),

@@ -25,9 +25,9 @@
 //!    or a stamped slot), and `init_words`, which writes the control words
 //!    (and, if the ring needs it, the data: MPMC stamps) of a fresh ring
 //!    between the header's fields and its publication.
-//! 2. Name the ring's words as constants (`const TAIL: Word =
-//!    Word::at(0, 0)`) and pin their offsets with `const` assertions of
-//!    `Word::offset` against the layout table.
+//! 2. Name the ring's words with `place::words!` (`TAIL = (0, 0) at 128;`: line,
+//!    index, and the byte offset of the layout table, checked at compile
+//!    time).
 //! 3. `pub type Ring<'a, T> = Placed<'a, Slots<T>>;` and put the ring's
 //!    endpoints in an `impl<'a, T> Placed<'a, Slots<T>>` block: they read
 //!    their words through `Placed::word` and their data through
@@ -62,6 +62,7 @@ mod switch;
 mod tests;
 
 pub(crate) use claim::Claim;
+pub(crate) use control::words;
 pub use control::{Block, Control, Word};
 pub use options::Options;
 pub use owned::Owned;

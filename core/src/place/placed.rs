@@ -24,7 +24,7 @@ pub struct Placed<'a, L: Layout> {
     wakes: bool,
     /// The loom placement's heap objects, kept alive by every handle.
     #[cfg(ipckit_loom)]
-    backing: std::sync::Arc<dyn core::any::Any>,
+    backing: crate::sync::heap::Arc<dyn core::any::Any>,
     _memory: PhantomData<(&'a L::Control, L)>,
 }
 
@@ -172,7 +172,7 @@ impl<'a, L: Layout> Placed<'a, L> {
             capacity,
             wakes,
             #[cfg(ipckit_loom)]
-            backing: std::sync::Arc::new(()),
+            backing: crate::sync::heap::Arc::new(()),
             _memory: PhantomData,
         }
     }
@@ -219,8 +219,7 @@ impl<'a, L: Layout> Placed<'a, L> {
     where
         L::Unit: super::Modelled,
     {
-        use std::boxed::Box;
-        use std::vec::Vec;
+        use crate::sync::heap::{Box, Vec};
 
         super::check_options::<L>(&options)?;
         let control = L::Control::modelled();
@@ -238,7 +237,7 @@ impl<'a, L: Layout> Placed<'a, L> {
             // The backing is only kept alive (never accessed through the
             // `Arc`), so its lack of `Sync` does not matter.
             #[allow(clippy::arc_with_non_send_sync)]
-            backing: std::sync::Arc::new((control, data)),
+            backing: crate::sync::heap::Arc::new((control, data)),
             _memory: PhantomData,
         };
         // Fresh units are zero: no clearing (fewer operations for loom).

@@ -1,6 +1,7 @@
-//! The loom switch for what ring modules declare: their test hooks, their
-//! model-only constructors and their layout assertions, so that `cfg(ipckit_loom)` stays in this layer
-//! and `sync`.
+//! The loom switch for what ring modules and the region header declare:
+//! their test hooks, their model-only and region-only items and their
+//! layout assertions, so that `cfg(ipckit_loom)` stays in this layer and
+//! `sync`.
 
 /// Marks one item (a test hook of a ring: `claim_and_die`) as compiled for
 /// the unit tests and the loom models only, so that the switch stays in

@@ -153,9 +153,11 @@ impl<'a> Region<'a> {
         self.base.as_ptr()
     }
 
-    #[cfg_attr(ipckit_loom, allow(dead_code))] // only `init` uses it
-    pub(crate) const fn is_exclusive(&self) -> bool {
-        self.exclusive
+    // Only `init` uses it.
+    crate::place::region_only! {
+        pub(crate) const fn is_exclusive(&self) -> bool {
+            self.exclusive
+        }
     }
 
     /// Checks that the region is at least `required` bytes long and its base

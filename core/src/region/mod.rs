@@ -177,8 +177,7 @@ pub struct Header {
     _reserved: Reserved<{ LINE - 40 }>,
 }
 
-#[cfg(not(ipckit_loom))]
-const _: () = {
+crate::place::layout_asserts! {
     use core::mem::{align_of, offset_of, size_of};
     assert!(offset_of!(Header, magic) == 0);
     assert!(offset_of!(Header, version) == 4);
@@ -192,7 +191,7 @@ const _: () = {
     assert!(offset_of!(Header, flags) == 36);
     assert!(size_of::<Header>() == LINE);
     assert!(align_of::<Header>() == 4);
-};
+}
 
 /// The values a header holds, as this side read (and validated) them.
 ///
@@ -226,46 +225,48 @@ pub struct HeaderInfo {
 }
 
 impl Header {
-    #[cfg(ipckit_loom)]
-    pub(crate) fn new() -> Self {
-        Self {
-            magic: AtomicU32::new(0),
-            version: AtomicU32::new(0),
-            kind: AtomicU32::new(0),
-            endian: AtomicU32::new(0),
-            state: AtomicU32::new(0),
-            elem_size: AtomicU32::new(0),
-            elem_align: AtomicU32::new(0),
-            capacity: AtomicU32::new(0),
-            data_offset: AtomicU32::new(0),
-            flags: AtomicU32::new(0),
-            _reserved: Reserved::new(),
+    crate::place::model_only! {
+        pub(crate) fn new() -> Self {
+            Self {
+                magic: AtomicU32::new(0),
+                version: AtomicU32::new(0),
+                kind: AtomicU32::new(0),
+                endian: AtomicU32::new(0),
+                state: AtomicU32::new(0),
+                elem_size: AtomicU32::new(0),
+                elem_align: AtomicU32::new(0),
+                capacity: AtomicU32::new(0),
+                data_offset: AtomicU32::new(0),
+                flags: AtomicU32::new(0),
+                _reserved: Reserved::new(),
+            }
         }
     }
 
-    /// A header already published (state ready), for a ring built at
-    /// compile time; the same fields as [`write_fields`](Self::write_fields)
-    /// then [`publish`](Self::publish) leave in a region.
-    #[cfg(not(ipckit_loom))]
-    pub(crate) const fn published(
-        kind: ObjectKind,
-        (elem_size, elem_align): (u32, u32),
-        capacity: u32,
-        data_offset: u32,
-        flags: u32,
-    ) -> Self {
-        Self {
-            magic: AtomicU32::new(MAGIC),
-            version: AtomicU32::new(LAYOUT_VERSION),
-            kind: AtomicU32::new(kind.code()),
-            endian: AtomicU32::new(ENDIAN_MARKER),
-            state: AtomicU32::new(STATE_READY),
-            elem_size: AtomicU32::new(elem_size),
-            elem_align: AtomicU32::new(elem_align),
-            capacity: AtomicU32::new(capacity),
-            data_offset: AtomicU32::new(data_offset),
-            flags: AtomicU32::new(flags),
-            _reserved: Reserved::new(),
+    crate::place::region_only! {
+        /// A header already published (state ready), for a ring built at
+        /// compile time; the same fields as [`write_fields`](Self::write_fields)
+        /// then [`publish`](Self::publish) leave in a region.
+        pub(crate) const fn published(
+            kind: ObjectKind,
+            (elem_size, elem_align): (u32, u32),
+            capacity: u32,
+            data_offset: u32,
+            flags: u32,
+        ) -> Self {
+            Self {
+                magic: AtomicU32::new(MAGIC),
+                version: AtomicU32::new(LAYOUT_VERSION),
+                kind: AtomicU32::new(kind.code()),
+                endian: AtomicU32::new(ENDIAN_MARKER),
+                state: AtomicU32::new(STATE_READY),
+                elem_size: AtomicU32::new(elem_size),
+                elem_align: AtomicU32::new(elem_align),
+                capacity: AtomicU32::new(capacity),
+                data_offset: AtomicU32::new(data_offset),
+                flags: AtomicU32::new(flags),
+                _reserved: Reserved::new(),
+            }
         }
     }
 
@@ -373,24 +374,26 @@ impl Header {
     }
 }
 
-impl HeaderInfo {
-    /// Checks that the header describes `kind` with elements of the given
-    /// size and alignment.
-    #[cfg_attr(ipckit_loom, allow(dead_code))] // only `attach` uses it
-    pub(crate) fn expect(&self, kind: ObjectKind, elem_size: u32, elem_align: u32) -> Result<()> {
-        if self.kind_code != kind.code() {
-            return Err(Error::KindMismatch {
-                found: self.kind_code,
-                expected: kind.code(),
-            });
+// Only `attach` uses it.
+crate::place::region_only! {
+    impl HeaderInfo {
+        /// Checks that the header describes `kind` with elements of the given
+        /// size and alignment.
+        pub(crate) fn expect(&self, kind: ObjectKind, elem_size: u32, elem_align: u32) -> Result<()> {
+            if self.kind_code != kind.code() {
+                return Err(Error::KindMismatch {
+                    found: self.kind_code,
+                    expected: kind.code(),
+                });
+            }
+            if self.elem_size != elem_size || self.elem_align != elem_align {
+                return Err(Error::ElementMismatch {
+                    size: self.elem_size,
+                    align: self.elem_align,
+                });
+            }
+            Ok(())
         }
-        if self.elem_size != elem_size || self.elem_align != elem_align {
-            return Err(Error::ElementMismatch {
-                size: self.elem_size,
-                align: self.elem_align,
-            });
-        }
-        Ok(())
     }
 }
 
@@ -425,7 +428,7 @@ pub(crate) fn release_claim(word: &AtomicU32) {
 }
 
 mod memory;
-#[cfg(all(test, not(ipckit_loom)))]
+#[cfg(test)]
 mod tests;
 
 pub use memory::{AlignedBytes, Region};

@@ -4,22 +4,19 @@
 
 use super::{COUNT_OFFSET, MAX_RETRIES};
 use crate::error::{Error, Result};
-use crate::place::{self, Block, Control, Layout, Options, Placed, Word};
+use crate::place::{self, Block, Control, Layout, Options, Placed};
 use crate::region::ObjectKind;
 use crate::sync::{AtomicU32, Ordering};
 
 /// The header's element size and alignment: the count word, a `u32`.
 const COUNT_SIZE: u32 = 4;
 
-/// Units available now.
-const COUNT: Word = Word::at(0, 0);
-/// Handles announced as about to sleep on `count`.
-const WAITERS: Word = Word::at(0, 1);
-
-const _: () = {
-    assert!(COUNT.offset() == COUNT_OFFSET);
-    assert!(WAITERS.offset() == 132);
-};
+place::words! {
+    /// Units available now.
+    COUNT = (0, 0) at COUNT_OFFSET;
+    /// Handles announced as about to sleep on `count`.
+    WAITERS = (0, 1) at 132;
+}
 
 place::layout_asserts! {
     assert!(core::mem::size_of::<Control<1>>() == super::REGION_LEN);

@@ -5,100 +5,21 @@
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::AtomicBool;
-use std::sync::atomic::AtomicU32 as StdAtomicU32;
 use std::sync::atomic::Ordering::SeqCst;
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use core::time::Duration;
 
 use super::*;
-use crate::sync::{AtomicU32, Ordering};
-use crate::test_support::{PeerMemory, std_clock};
+use crate::test_support::{CondvarFutex, Golden, PeerMemory, std_clock, xorshift};
 
 const COUNT: usize = 128;
 const WAITERS: usize = 132;
 use crate::region::MAGIC;
-use crate::wait::WaitStatus;
 use crate::{AlignedBytes, ObjectKind, Region};
 
 fn timed() -> Spin {
     Spin::with_clock(std_clock)
-}
-
-/// A futex made of a std mutex and condition variable, with strict
-/// semantics: `wake_one` releases exactly one blocked thread (so the
-/// semaphore's wake-one reasoning is tested, not papered over). Counts the
-/// wake calls it gets.
-#[derive(Clone, Default)]
-struct CondvarFutex(Arc<FutexInner>);
-
-#[derive(Default)]
-struct FutexInner {
-    lock: Mutex<()>,
-    cond: Condvar,
-    wakes: StdAtomicU32,
-    /// Threads blocked in the condition variable right now.
-    sleepers: StdAtomicU32,
-}
-
-impl CondvarFutex {
-    fn wakes(&self) -> u32 {
-        self.0.wakes.load(SeqCst)
-    }
-
-    fn sleepers(&self) -> u32 {
-        self.0.sleepers.load(SeqCst)
-    }
-}
-
-impl Notify for CondvarFutex {
-    fn wait(
-        &self,
-        word: &AtomicU32,
-        expected: u32,
-        timeout: Option<Duration>,
-    ) -> Result<WaitStatus> {
-        let guard = self.0.lock.lock().unwrap();
-        if word.load(Ordering::Relaxed) != expected {
-            return Ok(WaitStatus::Woken);
-        }
-        // Counted under the lock, so a waker that sees the count can only
-        // take the lock once this thread is inside the condition variable.
-        self.0.sleepers.fetch_add(1, SeqCst);
-        let status = match timeout {
-            None => {
-                drop(self.0.cond.wait(guard).unwrap());
-                WaitStatus::Woken
-            }
-            Some(t) => {
-                let (_guard, result) = self.0.cond.wait_timeout(guard, t).unwrap();
-                if result.timed_out() {
-                    WaitStatus::TimedOut
-                } else {
-                    WaitStatus::Woken
-                }
-            }
-        };
-        self.0.sleepers.fetch_sub(1, SeqCst);
-        Ok(status)
-    }
-
-    fn wake_one(&self, _word: &AtomicU32) {
-        let _guard = self.0.lock.lock().unwrap();
-        self.0.wakes.fetch_add(1, SeqCst);
-        self.0.cond.notify_one();
-    }
-
-    fn wake_all(&self, _word: &AtomicU32) {
-        let _guard = self.0.lock.lock().unwrap();
-        self.0.wakes.fetch_add(1, SeqCst);
-        self.0.cond.notify_all();
-    }
-
-    fn now(&self) -> Option<Duration> {
-        Some(std_clock())
-    }
 }
 
 /// Waits (yielding, with a generous deadline) until `cond` holds.
@@ -267,26 +188,12 @@ fn semaphore_attach_validates_every_header_field() {
 fn semaphore_golden_header_bytes() {
     let mem = PeerMemory::new();
     Semaphore::init_with(mem.region(), Options::new(5).initial(3).waking(true)).unwrap();
-    let mut expected = [0u8; REGION_LEN];
-    #[rustfmt::skip]
-    let header: [u8; 40] = [
-        b'I', b'P', b'C', b'K', // magic
-        1, 0, 0, 0,             // layout version
-        3, 0, 0, 0,             // kind: semaphore
-        4, 3, 2, 1,             // endianness marker 0x01020304, little-endian
-        2, 0, 0, 0,             // state: ready
-        4, 0, 0, 0,             // element size: the u32 count word
-        4, 0, 0, 0,             // element alignment
-        5, 0, 0, 0,             // capacity: the maximum count
-        128, 0, 0, 0,           // data offset: the count line
-        1, 0, 0, 0,             // flags: FLAG_WAKES
-    ];
-    expected[..40].copy_from_slice(&header);
-    expected[128..132].copy_from_slice(&[3, 0, 0, 0]); // count
-    // waiters (132..136) and the rest of the line stay zero.
-    if cfg!(target_endian = "little") {
-        assert_eq!(mem.bytes(REGION_LEN), expected);
-    }
+    // Elements: the u32 count word; capacity: the maximum count; data: the
+    // count line.
+    Golden::ready(REGION_LEN, 3, (4, 4), 5, 128) // kind: semaphore
+        .word(36, 1) // flags: FLAG_WAKES
+        .word(128, 3) // count; waiters (132..136) and the rest stay zero
+        .check(&mem);
     assert_eq!(mem.word(0).load(SeqCst), MAGIC);
     assert_eq!(
         crate::region::inspect(mem.region()).unwrap().kind,
@@ -565,11 +472,10 @@ fn semaphore_hostile_peer_never_causes_a_panic() {
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
         s.spawn(|| {
-            let mut x = 0x9E37_79B9u32;
-            while !stop.load(SeqCst) {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
+            for x in xorshift(0x9E37_79B9) {
+                if stop.load(SeqCst) {
+                    break;
+                }
                 let value = if x & 4 == 0 { x >> 29 } else { x };
                 let word = if x & 1 == 0 { COUNT } else { WAITERS };
                 mem.word(word).store(value, SeqCst);

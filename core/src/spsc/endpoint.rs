@@ -15,32 +15,25 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::error::{Error, Result, Role};
-use crate::place::{Claim, Layout, Options, Placed, SingleRoles, Word};
+use crate::place::{self, Claim, Layout, Options, Placed, SingleRoles, Word};
 use crate::sync::Ordering;
 use crate::wait::{Announce, Attempt, Notify, Spin, block_on, wake_waiters};
 
-/// `tail`: the next position the producer writes.
-pub(crate) const TAIL: Word = Word::at(0, 0);
-/// The producer's claim word.
-pub(crate) const PRODUCER_CLAIM: Word = Word::at(0, 1);
-/// Set by a consumer about to sleep on `tail` (on the producer's line,
-/// which the producer checks after every publication).
-pub(crate) const CONSUMER_WAITING: Word = Word::at(0, 2);
-/// `head`: the next position the consumer reads.
-pub(crate) const HEAD: Word = Word::at(1, 0);
-/// The consumer's claim word.
-pub(crate) const CONSUMER_CLAIM: Word = Word::at(1, 1);
-/// Set by a producer about to sleep on `head`.
-pub(crate) const PRODUCER_WAITING: Word = Word::at(1, 2);
-
-const _: () = {
-    assert!(TAIL.offset() == 128);
-    assert!(PRODUCER_CLAIM.offset() == 132);
-    assert!(CONSUMER_WAITING.offset() == 136);
-    assert!(HEAD.offset() == 256);
-    assert!(CONSUMER_CLAIM.offset() == 260);
-    assert!(PRODUCER_WAITING.offset() == 264);
-};
+place::words! {
+    /// `tail`: the next position the producer writes.
+    pub(crate) TAIL = (0, 0) at 128;
+    /// The producer's claim word.
+    pub(crate) PRODUCER_CLAIM = (0, 1) at 132;
+    /// Set by a consumer about to sleep on `tail` (on the producer's line,
+    /// which the producer checks after every publication).
+    pub(crate) CONSUMER_WAITING = (0, 2) at 136;
+    /// `head`: the next position the consumer reads.
+    pub(crate) HEAD = (1, 0) at 256;
+    /// The consumer's claim word.
+    pub(crate) CONSUMER_CLAIM = (1, 1) at 260;
+    /// Set by a producer about to sleep on `head`.
+    pub(crate) PRODUCER_WAITING = (1, 2) at 264;
+}
 
 /// A layout with the SPSC control block: what the index logic needs to
 /// know of the ring on top of it.

@@ -8,7 +8,7 @@ use std::vec::Vec;
 
 use super::*;
 use crate::region::MAGIC;
-use crate::test_support::{CondvarFutex, PeerMemory, waking_ends};
+use crate::test_support::{CondvarFutex, Golden, PeerMemory, waking_ends, xorshift};
 use core::time::Duration;
 
 use crate::{AlignedBytes, Error, Region, Role};
@@ -211,25 +211,10 @@ fn roles_are_exclusive_and_resume_where_the_last_holder_stopped() {
 fn golden_header_bytes() {
     let mem = PeerMemory::new();
     Ring::<u64>::init_at(mem.region(), 16, 0x0A0B_0C0D).unwrap();
-    let mut expected = [0u8; DATA_OFFSET];
-    #[rustfmt::skip]
-    let header: [u8; 36] = [
-        b'I', b'P', b'C', b'K', // magic
-        1, 0, 0, 0,             // layout version
-        1, 0, 0, 0,             // kind: SPSC
-        4, 3, 2, 1,             // endianness marker 0x01020304, little-endian
-        2, 0, 0, 0,             // state: ready
-        8, 0, 0, 0,             // element size
-        8, 0, 0, 0,             // element alignment
-        16, 0, 0, 0,            // capacity
-        0x80, 1, 0, 0,          // data offset 384
-    ];
-    expected[..36].copy_from_slice(&header);
-    expected[128..132].copy_from_slice(&[0x0D, 0x0C, 0x0B, 0x0A]); // tail
-    expected[256..260].copy_from_slice(&[0x0D, 0x0C, 0x0B, 0x0A]); // head
-    if cfg!(target_endian = "little") {
-        assert_eq!(mem.bytes(DATA_OFFSET), expected);
-    }
+    Golden::ready(DATA_OFFSET, 1, (8, 8), 16, 384) // kind: SPSC
+        .word(128, 0x0A0B_0C0D) // tail
+        .word(256, 0x0A0B_0C0D) // head
+        .check(&mem);
     assert_eq!(mem.word(0).load(SeqCst), MAGIC);
 }
 
@@ -300,11 +285,7 @@ fn garbage_everywhere_never_panics() {
     let mem = PeerMemory::new();
     let ring = Ring::<u32>::init(mem.region(), 8).unwrap();
     let (mut tx, mut rx) = ring.split().unwrap();
-    let mut x = 0x9E37_79B9u32;
-    for _ in 0..if cfg!(miri) { 200 } else { 2000 } {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
+    for x in xorshift(0x9E37_79B9u32).take(if cfg!(miri) { 200 } else { 2000 }) {
         mem.word(if x & 1 == 0 { TAIL } else { HEAD })
             .store(x >> 3, SeqCst);
         let _ = tx.try_push(x);

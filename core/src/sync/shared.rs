@@ -263,6 +263,18 @@ unsafe fn store_units<W: Unit>(dst: *mut u8, src: Option<*const u8>, len: usize)
     }
 }
 
+/// `$f::<U>($args)` with `U` the unit type that `grain` names.
+macro_rules! by_unit {
+    ($grain:expr, $f:ident($($arg:expr),*)) => {
+        match $grain {
+            Grain::U8 => $f::<u8>($($arg),*),
+            Grain::U16 => $f::<u16>($($arg),*),
+            Grain::U32 => $f::<u32>($($arg),*),
+            Grain::Word => $f::<usize>($($arg),*),
+        }
+    };
+}
+
 /// Copies `len` shared bytes at `src` to private memory at `dst`, through
 /// relaxed atomics of `grain`: race-free against any writer of that grain.
 ///
@@ -273,14 +285,7 @@ unsafe fn store_units<W: Unit>(dst: *mut u8, src: Option<*const u8>, len: usize)
 #[inline(always)]
 pub(crate) unsafe fn load_bytes(src: *const u8, dst: *mut u8, len: usize, grain: Grain) {
     // SAFETY: the caller's contract, for the unit size that `grain` names.
-    unsafe {
-        match grain {
-            Grain::U8 => load_units::<u8>(src, dst, len),
-            Grain::U16 => load_units::<u16>(src, dst, len),
-            Grain::U32 => load_units::<u32>(src, dst, len),
-            Grain::Word => load_units::<usize>(src, dst, len),
-        }
-    }
+    unsafe { by_unit!(grain, load_units(src, dst, len)) }
 }
 
 /// Copies `len` private bytes at `src` into shared memory at `dst` (zeros
@@ -294,14 +299,7 @@ pub(crate) unsafe fn load_bytes(src: *const u8, dst: *mut u8, len: usize, grain:
 #[inline(always)]
 pub(crate) unsafe fn store_bytes(dst: *mut u8, src: Option<*const u8>, len: usize, grain: Grain) {
     // SAFETY: the caller's contract, for the unit size that `grain` names.
-    unsafe {
-        match grain {
-            Grain::U8 => store_units::<u8>(dst, src, len),
-            Grain::U16 => store_units::<u16>(dst, src, len),
-            Grain::U32 => store_units::<u32>(dst, src, len),
-            Grain::Word => store_units::<usize>(dst, src, len),
-        }
-    }
+    unsafe { by_unit!(grain, store_units(dst, src, len)) }
 }
 
 /// Copies `dst.len()` shared bytes at `src` into `dst`; see [`load_bytes`].

@@ -7,7 +7,7 @@ use std::vec::Vec;
 
 use super::*;
 use crate::intent::Intent;
-use crate::test_support::{PeerMemory, std_clock};
+use crate::test_support::{PeerMemory, refuses_spinning_ends, std_clock};
 use crate::{AlignedBytes, Region, Role};
 
 type Bytes = AlignedBytes<1024>;
@@ -114,15 +114,7 @@ fn a_waking_ring_refuses_a_spinning_notifier() {
     let mut bytes = Bytes::new();
     let options = Options::new(256).waking(true);
     let ring = Ring::init_with(Region::from_slice(&mut bytes[..]), options).unwrap();
-    assert!(ring.wakes());
-    assert_eq!(
-        ring.producer_with(Spin::new()).unwrap_err(),
-        Error::NotifyMismatch
-    );
-    assert_eq!(
-        ring.consumer_with(Spin::new()).unwrap_err(),
-        Error::NotifyMismatch
-    );
+    refuses_spinning_ends!(ring);
 }
 
 #[test]

@@ -9,22 +9,15 @@
 use std::sync::atomic::Ordering::SeqCst;
 use std::vec::Vec;
 
+use super::tests::{DATA, HEAD, TAIL, at, recv_vec, round_trips};
 use super::*;
 use crate::test_support::PeerMemory;
 use crate::wait::WaitStatus;
 use crate::{AlignedBytes, Region};
 
-const TAIL: usize = 128;
-const HEAD: usize = 256;
 const PRODUCERS_WAITING: usize = 264;
 /// The consumer's erase journal: position, then span (an [`Intent`]).
 const ERASING: usize = 268;
-const DATA: usize = 512;
-
-/// Offset in the region of byte `byte` of the record at position `pos`.
-fn at(cap: u32, pos: u32, byte: u32) -> usize {
-    DATA + ((pos & (cap - 1)) + byte) as usize
-}
 
 fn frame(tag: u8, len: usize) -> Vec<u8> {
     (0..len)
@@ -32,11 +25,14 @@ fn frame(tag: u8, len: usize) -> Vec<u8> {
         .collect()
 }
 
-fn recv_vec<N: Notify>(rx: &mut Consumer<'_, N>) -> Result<Vec<u8>> {
-    let mut buf = std::vec![0; 512];
-    let n = rx.try_recv(&mut buf)?;
-    buf.truncate(n);
-    Ok(buf)
+/// Checks that the data area of the ring of `cap` bytes in `mem` is all
+/// zeros: every byte given back was cleared.
+fn assert_data_zeroed(mem: &PeerMemory, cap: u32) {
+    assert!(
+        mem.bytes(DATA + cap as usize)[DATA..]
+            .iter()
+            .all(|&b| b == 0)
+    );
 }
 
 /// Zeroes `len` bytes of the region from `offset` (multiples of 4), as the
@@ -286,15 +282,8 @@ fn a_consumer_killed_at_any_step_of_an_erase_is_taken_over() {
         // All of the space is back, and zeroed.
         let head = mem.word(HEAD).load(SeqCst);
         assert_eq!(mem.word(TAIL).load(SeqCst), head, "{alive}");
-        assert!(
-            mem.bytes(DATA + cap as usize)[DATA..]
-                .iter()
-                .all(|&b| b == 0)
-        );
-        for i in 0..2 {
-            tx.try_send(&frame(i, 56)).unwrap();
-            assert_eq!(recv_vec(&mut rx).unwrap(), frame(i, 56));
-        }
+        assert_data_zeroed(&mem, cap);
+        round_trips(&tx, &mut rx, 2, 56);
     }
 }
 
@@ -326,11 +315,7 @@ fn a_consumer_killed_in_a_skip_is_taken_over() {
         let counted = if alive == 6 { 2 } else { 1 };
         assert_eq!(rx.skipped().records, counted, "{alive}");
         assert_eq!(done, alive >= 7);
-        assert!(
-            mem.bytes(DATA + cap as usize)[DATA..]
-                .iter()
-                .all(|&b| b == 0)
-        );
+        assert_data_zeroed(&mem, cap);
     }
 }
 

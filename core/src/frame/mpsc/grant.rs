@@ -37,14 +37,7 @@ pub struct Grant<'p, 'a, N: Notify = Spin> {
     done: bool,
 }
 
-impl<N: Notify> fmt::Debug for Grant<'_, '_, N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("frame::mpsc::Grant")
-            .field("position", &self.claim.pos)
-            .field("len", &self.claim.len)
-            .finish()
-    }
-}
+frame_view!(Grant<N: Notify> "frame::mpsc::Grant", claim { "position": pos, "len": len });
 
 impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
     pub(super) fn new(producer: &'p Producer<'a, N>, claim: Claim) -> Self {
@@ -58,16 +51,6 @@ impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
     /// Byte offset of the record header in the data area.
     fn off(&self) -> u32 {
         self.claim.pos & (self.producer.ring.capacity() - 1)
-    }
-
-    /// The number of bytes granted.
-    pub fn len(&self) -> usize {
-        self.claim.len as usize
-    }
-
-    /// `true` for a grant of 0 bytes (an empty frame).
-    pub fn is_empty(&self) -> bool {
-        self.claim.len == 0
     }
 
     /// Copies `src` to byte `offset` of the grant: exact, so

@@ -37,26 +37,9 @@ pub struct ReadFrame<'c, 'a, N: Notify = Spin> {
     pub(super) frame: Ready,
 }
 
-impl<N: Notify> fmt::Debug for ReadFrame<'_, '_, N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("frame::mpsc::ReadFrame")
-            .field("len", &self.frame.len)
-            .field("claimant", &self.frame.claimant)
-            .finish()
-    }
-}
+frame_view!(ReadFrame<N: Notify> "frame::mpsc::ReadFrame", frame { "len": len, "claimant": claimant });
 
 impl<N: Notify> ReadFrame<'_, '_, N> {
-    /// The frame's length in bytes.
-    pub fn len(&self) -> usize {
-        self.frame.len as usize
-    }
-
-    /// `true` for an empty frame.
-    pub fn is_empty(&self) -> bool {
-        self.frame.len == 0
-    }
-
     /// The claimant id the producer wrote into the record
     /// ([`Producer::with_id`]); peer data, not proof of identity.
     pub fn claimant(&self) -> u32 {

@@ -9,19 +9,24 @@ use std::vec::Vec;
 use super::*;
 use crate::frame::{LEN_MASK, RECORD_HEADER_LEN, max_frame_len};
 use crate::region::{ENDIAN_MARKER, LAYOUT_VERSION, MAGIC};
-use crate::test_support::{CondvarFutex, PeerMemory, std_clock};
+use crate::test_support::{CondvarFutex, PeerMemory, std_clock, xorshift};
 use crate::{AlignedBytes, Region};
 
-const TAIL: usize = 128;
+pub(super) const TAIL: usize = 128;
 const CONSUMER_WAITING: usize = 132;
 const DOORBELL: usize = 136;
-const HEAD: usize = 256;
+pub(super) const HEAD: usize = 256;
 const CLAIM: usize = 260;
-const DATA: usize = 512;
+pub(super) const DATA: usize = 512;
+
+/// Offset in the region of byte `byte` of the record at position `pos`.
+pub(super) fn at(cap: u32, pos: u32, byte: u32) -> usize {
+    DATA + ((pos & (cap - 1)) + byte) as usize
+}
 
 /// Offset in the region of the header word `which` of position `pos`.
-fn hdr(cap: u32, pos: u32, which: usize) -> usize {
-    DATA + (pos & (cap - 1)) as usize + 4 * which
+fn hdr(cap: u32, pos: u32, which: u32) -> usize {
+    at(cap, pos, 4 * which)
 }
 
 fn frame(tag: u8, len: usize) -> Vec<u8> {
@@ -30,11 +35,25 @@ fn frame(tag: u8, len: usize) -> Vec<u8> {
         .collect()
 }
 
-fn recv_vec<N: Notify>(rx: &mut Consumer<'_, N>) -> Result<Vec<u8>> {
+pub(super) fn recv_vec<N: Notify>(rx: &mut Consumer<'_, N>) -> Result<Vec<u8>> {
     let mut buf = vec![0; 4096];
     let n = rx.try_recv(&mut buf)?;
     buf.truncate(n);
     Ok(buf)
+}
+
+/// Sends and receives `count` frames of `len` bytes, each in turn: the
+/// ring goes on working.
+pub(super) fn round_trips<N: Notify>(
+    tx: &Producer<'_, N>,
+    rx: &mut Consumer<'_, N>,
+    count: u8,
+    len: usize,
+) {
+    for i in 0..count {
+        tx.try_send(&frame(i, len)).unwrap();
+        assert_eq!(recv_vec(rx).unwrap(), frame(i, len));
+    }
 }
 
 fn clocked() -> Spin {
@@ -330,21 +349,18 @@ fn peer_ring(cap: u32, start: u32, sent: usize) -> (PeerMemory, u32) {
     (mem, tail)
 }
 
-/// Claims `record` bytes at `tail` the way a producer does, and writes
-/// `word` as the first header word (claimant 0).
-fn forge(mem: &PeerMemory, cap: u32, word: u32, claim: u32) {
-    let tail = mem.word(TAIL).load(SeqCst);
+/// A ring of `cap` bytes from `start` with frames `0..sent`, then a record
+/// a peer forged at `tail`: `claim` bytes claimed the way a producer does,
+/// `word` as the first header word (claimant 0). The consumer gets the good
+/// frames, then `Corrupted`, and stays so (the bad record is not skipped).
+fn forged_is_corrupted(cap: u32, start: u32, sent: usize, word: u32, claim: u32) {
+    let (mem, tail) = peer_ring(cap, start, sent);
     mem.word(hdr(cap, tail, 1)).store(0, SeqCst);
     mem.word(hdr(cap, tail, 0)).store(word, SeqCst);
     mem.word(TAIL).store(tail.wrapping_add(claim), SeqCst);
-}
-
-/// Every bad header is `Corrupted` after the good frames before it, and
-/// stays so (the bad record is not skipped).
-fn expect_corrupted_after(mem: &PeerMemory, good: usize) {
     let ring = Ring::attach(mem.region()).unwrap();
     let mut rx = ring.consumer().unwrap();
-    for i in 0..good {
+    for i in 0..sent {
         assert_eq!(recv_vec(&mut rx).unwrap(), frame(i as u8, 5), "frame {i}");
     }
     for _ in 0..2 {
@@ -365,9 +381,7 @@ fn a_frame_longer_than_the_ring_is_corrupted() {
         LEN_MASK,
         BUSY | LEN_MASK,
     ] {
-        let (mem, _) = peer_ring(cap, u32::MAX - 23, 2);
-        forge(&mem, cap, word, 16);
-        expect_corrupted_after(&mem, 2);
+        forged_is_corrupted(cap, u32::MAX - 23, 2, word, 16);
     }
 }
 
@@ -376,18 +390,12 @@ fn a_header_past_the_end_or_past_tail_is_corrupted() {
     let cap = 128;
     // Three 16-byte frames from 64: the next record starts at offset 112,
     // 16 bytes before the end; a 20-byte frame there runs past it.
-    let (mem, _) = peer_ring(cap, 64, 3);
-    forge(&mem, cap, frame_word(20), 32);
-    expect_corrupted_after(&mem, 3);
+    forged_is_corrupted(cap, 64, 3, frame_word(20), 32);
     // A frame longer than what `tail` published.
-    let (mem, _) = peer_ring(cap, 0, 1);
-    forge(&mem, cap, frame_word(30), 16);
-    expect_corrupted_after(&mem, 1);
+    forged_is_corrupted(cap, 0, 1, frame_word(30), 16);
     // Shorter than a header, flags both set.
     for word in [4, PAD | BUSY | 16] {
-        let (mem, _) = peer_ring(cap, 0, 1);
-        forge(&mem, cap, word, 16);
-        expect_corrupted_after(&mem, 1);
+        forged_is_corrupted(cap, 0, 1, word, 16);
     }
 }
 
@@ -395,21 +403,13 @@ fn a_header_past_the_end_or_past_tail_is_corrupted() {
 fn padding_in_the_wrong_place_is_corrupted() {
     let cap = 128;
     // Padding that does not reach the end.
-    let (mem, _) = peer_ring(cap, 0, 2);
-    forge(&mem, cap, PAD | 16, 32);
-    expect_corrupted_after(&mem, 2);
+    forged_is_corrupted(cap, 0, 2, PAD | 16, 32);
     // Padding that runs past the end.
-    let (mem, _) = peer_ring(cap, 64, 2);
-    forge(&mem, cap, PAD | 64, 96);
-    expect_corrupted_after(&mem, 2);
+    forged_is_corrupted(cap, 64, 2, PAD | 64, 96);
     // Padding at offset 0.
-    let (mem, _) = peer_ring(cap, 128, 0);
-    forge(&mem, cap, PAD | 128, 128);
-    expect_corrupted_after(&mem, 0);
+    forged_is_corrupted(cap, 128, 0, PAD | 128, 128);
     // Padding with no frame after it (tail at the end of the padding).
-    let (mem, _) = peer_ring(cap, 64, 2);
-    forge(&mem, cap, PAD | 32, 32);
-    expect_corrupted_after(&mem, 2);
+    forged_is_corrupted(cap, 64, 2, PAD | 32, 32);
 }
 
 #[test]
@@ -448,13 +448,8 @@ fn bad_positions_are_corrupted_for_both_sides() {
 fn garbage_headers_never_panic_or_escape() {
     let cap = 256;
     let rounds = if cfg!(miri) { 3 } else { 300 };
-    let mut x = 0x2545_F491u32;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        x
-    };
+    let mut random = xorshift(0x2545_F491);
+    let mut next = move || random.next().unwrap();
     let (mut frames, mut corrupted) = (0, 0);
     for round in 0..rounds {
         let (mem, tail) = peer_ring(cap, (round as u32) << 3, 3);
@@ -531,10 +526,7 @@ fn a_busy_record_is_skipped_by_its_length() {
         }
     );
     // The ring goes on working across the wrap, skipped space zeroed.
-    for i in 0..20 {
-        tx.try_send(&frame(i, 40)).unwrap();
-        assert_eq!(recv_vec(&mut rx).unwrap(), frame(i, 40));
-    }
+    round_trips(&tx, &mut rx, 20, 40);
 }
 
 #[test]

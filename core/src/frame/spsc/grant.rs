@@ -1,7 +1,5 @@
 //! Room for one frame, written in place: [`Grant`].
 
-use core::fmt;
-
 use super::super::RECORD_HEADER_LEN;
 use super::Producer;
 use super::producer::Reservation;
@@ -38,13 +36,7 @@ pub struct Grant<'p, 'a, N = Spin> {
     reservation: Reservation,
 }
 
-impl<N> fmt::Debug for Grant<'_, '_, N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("frame::spsc::Grant")
-            .field("len", &self.reservation.len)
-            .finish()
-    }
-}
+frame_view!(Grant<N> "frame::spsc::Grant", reservation { "len": len });
 
 impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
     pub(super) fn new(producer: &'p mut Producer<'a, N>, reservation: Reservation) -> Self {
@@ -52,16 +44,6 @@ impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
             producer,
             reservation,
         }
-    }
-
-    /// The granted bytes.
-    pub fn len(&self) -> usize {
-        self.reservation.len as usize
-    }
-
-    /// `true` for a grant of 0 bytes (an empty frame).
-    pub fn is_empty(&self) -> bool {
-        self.reservation.len == 0
     }
 
     /// Copies `src` to byte `offset` of the grant, or returns

@@ -94,9 +94,9 @@ pub use crate::spsc::Endpoint;
 pub use grant::Grant;
 pub use read_frame::ReadFrame;
 
+use super::RECORD_HEADER_LEN;
 #[cfg(doc)]
 use super::parse_record;
-use super::{RECORD_ALIGN, RECORD_HEADER_LEN};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
@@ -124,15 +124,8 @@ impl place::sealed::Sealed for Frames {}
 
 impl Layout for Frames {
     const KIND: ObjectKind = ObjectKind::FrameSpsc;
-    const ELEMENT: Result<(u32, u32)> = Ok((1, RECORD_ALIGN));
-    const STRIDE: usize = 1;
-    const MIN_CAPACITY: u32 = super::MIN_CAPACITY;
-    const MAX_CAPACITY: u32 = super::MAX_CAPACITY;
     const DATA_OFFSET: usize = DATA_OFFSET;
-    /// Records are 8-byte aligned.
-    const BASE_ALIGN: usize = RECORD_ALIGN as usize;
-    const POSITION_ALIGN: u32 = RECORD_ALIGN;
-    const ZEROED_IS_EMPTY: bool = true;
+    record_layout!();
     type Control = Control<2>;
     type Unit = SlotCell<u8>;
 

@@ -1,7 +1,5 @@
 //! The oldest frame, read in place: [`ReadFrame`].
 
-use core::fmt;
-
 use super::Consumer;
 use super::consumer::Located;
 use crate::error::{Error, Result};
@@ -35,27 +33,11 @@ pub struct ReadFrame<'c, 'a, N = Spin> {
     located: Located,
 }
 
-impl<N> fmt::Debug for ReadFrame<'_, '_, N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("frame::spsc::ReadFrame")
-            .field("len", &self.located.len)
-            .finish()
-    }
-}
+frame_view!(ReadFrame<N> "frame::spsc::ReadFrame", located { "len": len });
 
 impl<'c, 'a, N: Notify> ReadFrame<'c, 'a, N> {
     pub(super) fn new(consumer: &'c mut Consumer<'a, N>, located: Located) -> Self {
         Self { consumer, located }
-    }
-
-    /// The frame's length in bytes.
-    pub fn len(&self) -> usize {
-        self.located.len as usize
-    }
-
-    /// `true` for an empty frame.
-    pub fn is_empty(&self) -> bool {
-        self.located.len == 0
     }
 
     /// Copies the whole frame into the start of `dst` and returns its

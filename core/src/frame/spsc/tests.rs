@@ -10,7 +10,9 @@ use super::*;
 use core::time::Duration;
 
 use crate::frame::{BUSY, LEN_MASK, PAD, frame_word, max_frame_len};
-use crate::test_support::{CondvarFutex, MEM, PeerMemory, std_clock, waking_ends};
+use crate::test_support::{
+    CondvarFutex, Golden, MEM, PeerMemory, std_clock, waking_ends, xorshift,
+};
 use crate::{AlignedBytes, Region};
 use crate::{Error, Role};
 
@@ -121,14 +123,10 @@ fn wrap_around_u32_max_with_random_sizes() {
             .unwrap();
         let max = tx.max_frame_len() as usize;
         let (mut sent, mut received) = (0u32, 0u32);
-        let mut x = 0x2545_F491u32 ^ start;
         let mut buf = [0; 64];
         // Miri runs this about a thousand times slower: fewer rounds still
         // cross the wrap (the start is next to it) and pad several times.
-        for _ in 0..if cfg!(miri) { 120 } else { 3000 } {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
+        for x in xorshift(0x2545_F491u32 ^ start).take(if cfg!(miri) { 120 } else { 3000 }) {
             let len = x as usize % (max + 1);
             if tx.try_send(&pattern(sent, len)).is_ok() {
                 sent += 1;
@@ -283,26 +281,11 @@ fn golden_header_bytes() {
     let mem = PeerMemory::new();
     let options = Options::new(512).start_at(0x0A0B_0C08);
     Ring::init_with(mem.region(), options).unwrap();
-    let mut expected = [0u8; DATA_OFFSET];
-    #[rustfmt::skip]
-    let header: [u8; 40] = [
-        b'I', b'P', b'C', b'K', // magic
-        1, 0, 0, 0,             // layout version
-        4, 0, 0, 0,             // kind: SPSC frame ring
-        4, 3, 2, 1,             // endianness marker 0x01020304, little-endian
-        2, 0, 0, 0,             // state: ready
-        1, 0, 0, 0,             // element size: bytes
-        8, 0, 0, 0,             // element alignment: record alignment
-        0, 2, 0, 0,             // capacity 512 bytes
-        0x80, 1, 0, 0,          // data offset 384
-        0, 0, 0, 0,             // flags
-    ];
-    expected[..40].copy_from_slice(&header);
-    expected[128..132].copy_from_slice(&[0x08, 0x0C, 0x0B, 0x0A]); // tail
-    expected[256..260].copy_from_slice(&[0x08, 0x0C, 0x0B, 0x0A]); // head
-    if cfg!(target_endian = "little") {
-        assert_eq!(mem.bytes(DATA_OFFSET), expected);
-    }
+    // Elements: bytes, aligned as records; capacity: 512 bytes.
+    Golden::ready(DATA_OFFSET, 4, (1, 8), 512, 384) // kind: SPSC frame ring
+        .word(128, 0x0A0B_0C08) // tail
+        .word(256, 0x0A0B_0C08) // head
+        .check(&mem);
 }
 
 /// A ring of 256 bytes in `mem` with three frames of 8 bytes committed;
@@ -411,13 +394,9 @@ fn garbage_everywhere_never_panics() {
     let mem = PeerMemory::new();
     let ring = Ring::init(mem.region(), 256).unwrap();
     let (mut tx, mut rx) = ring.split().unwrap();
-    let mut x = 0x9E37_79B9u32;
     let mut buf = [0u8; 256];
     let rounds = if cfg!(miri) { 100 } else { 20_000 };
-    for _ in 0..rounds {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
+    for x in xorshift(0x9E37_79B9u32).take(rounds) {
         let target = match x % 5 {
             0 => TAIL,
             1 => HEAD,

@@ -13,7 +13,7 @@ use super::super::{DATA_OFFSET, Options, Ring, Stall};
 use super::{Recoveries, Skip};
 use crate::error::{Error, Role};
 use crate::intent::{Attribution, Intent};
-use crate::test_support::PeerMemory;
+use crate::test_support::{PeerMemory, xorshift};
 
 const TAIL: usize = 128;
 const LOST: usize = 136;
@@ -40,6 +40,22 @@ impl Endpoint {
     }
 }
 
+/// A new `$end` of `$ring` (`producer` or `consumer`) claims a position,
+/// naming it in the intent of the [`Endpoint`] `$who`, and dies before it
+/// finishes.
+macro_rules! dies_claiming {
+    ($who:expr, $ring:ident.$end:ident()) => {
+        assert!(
+            $ring
+                .$end()
+                .unwrap()
+                .with_intent(&$who.intent)
+                .claim_and_die()
+                .unwrap()
+        )
+    };
+}
+
 /// The hosted judgement (`Block::attribute`) over plain endpoints: `Dead` if
 /// only dead endpoints name `position`, `Live` if a live one does.
 fn attribute(endpoints: &[&Endpoint], position: u32) -> Attribution {
@@ -55,6 +71,21 @@ fn attribute(endpoints: &[&Endpoint], position: u32) -> Attribution {
         dead = Some(span);
     }
     dead.map_or(Attribution::Unknown, |span| Attribution::Dead { span })
+}
+
+/// Checks that `ring` is stalled at `stall`, unfinished there for the role
+/// of the stall, and that the records of `endpoints` blame a dead one.
+fn stalled_by_the_dead(ring: &Ring<'_, u32>, stall: Stall, endpoints: &[&Endpoint]) {
+    let (role, position) = match stall {
+        Stall::Unpublished { position } => (Role::Producer, position),
+        Stall::Unreleased { position } => (Role::Consumer, position),
+    };
+    assert_eq!(ring.stalled(), Some(stall));
+    assert!(ring.unfinished(role, position));
+    assert_eq!(
+        attribute(endpoints, position),
+        Attribution::Dead { span: 1 }
+    );
 }
 
 #[test]
@@ -80,16 +111,10 @@ fn a_dead_producers_hole_is_skipped_and_the_items_behind_it_delivered() {
     assert_eq!(rx.try_pop(), Ok(1));
     assert_eq!(rx.try_pop(), Err(Error::Busy));
     assert_eq!(ring.unpublished(), Some(u32::MAX));
-    assert_eq!(
-        ring.stalled(),
-        Some(Stall::Unpublished { position: u32::MAX })
-    );
-    assert!(ring.unfinished(Role::Producer, u32::MAX));
-
-    let producers = [&dead, &live];
-    assert_eq!(
-        attribute(&producers, u32::MAX),
-        Attribution::Dead { span: 1 }
+    stalled_by_the_dead(
+        &ring,
+        Stall::Unpublished { position: u32::MAX },
+        &[&dead, &live],
     );
     assert_eq!(rx.skip_unpublished(u32::MAX), Ok(Skip::Skipped));
     assert!(!ring.unfinished(Role::Producer, u32::MAX));
@@ -122,20 +147,8 @@ fn a_hole_named_by_a_live_claimant_is_waited_for() {
     // the second was killed.
     let (slow, dead) = (Endpoint::new(true), Endpoint::new(false));
     let rx = ring.consumer().unwrap();
-    assert!(
-        ring.producer()
-            .unwrap()
-            .with_intent(&slow.intent)
-            .claim_and_die()
-            .unwrap()
-    );
-    assert!(
-        ring.producer()
-            .unwrap()
-            .with_intent(&dead.intent)
-            .claim_and_die()
-            .unwrap()
-    );
+    dies_claiming!(slow, ring.producer());
+    dies_claiming!(dead, ring.producer());
     let producers = [&slow, &dead];
     assert_eq!(ring.unpublished(), Some(0));
     assert_eq!(attribute(&producers, 0), Attribution::Live);
@@ -167,28 +180,17 @@ fn a_dead_consumers_slot_is_released_and_its_item_counted_lost() {
     tx.try_push(1).unwrap();
     tx.try_push(2).unwrap();
     // Killed between its claim of item 1 and the release of its slot.
-    assert!(
-        ring.consumer()
-            .unwrap()
-            .with_intent(&dead.intent)
-            .claim_and_die()
-            .unwrap()
-    );
+    dies_claiming!(dead, ring.consumer());
     assert_eq!(dead.intent.read(), (u32::MAX, 1));
     assert_eq!(rx.try_pop(), Ok(2));
     // One lap later the producer needs the held slot.
     assert_eq!(tx.try_push(3), Err(Error::Busy));
     assert_eq!(ring.unpublished(), None);
     assert_eq!(ring.unreleased(), Some(u32::MAX));
-    assert_eq!(
-        ring.stalled(),
-        Some(Stall::Unreleased { position: u32::MAX })
-    );
-    assert!(ring.unfinished(Role::Consumer, u32::MAX));
-    let consumers = [&reader, &dead];
-    assert_eq!(
-        attribute(&consumers, u32::MAX),
-        Attribution::Dead { span: 1 }
+    stalled_by_the_dead(
+        &ring,
+        Stall::Unreleased { position: u32::MAX },
+        &[&reader, &dead],
     );
     assert_eq!(tx.release_unreleased(u32::MAX), Ok(true));
     assert!(!ring.unfinished(Role::Consumer, u32::MAX));
@@ -219,13 +221,7 @@ fn a_skipper_killed_mid_skip_leaves_a_slot_a_producer_releases() {
     let (dead_producer, dead_skipper) = (Endpoint::new(false), Endpoint::new(false));
     let tx = ring.producer().unwrap();
     let rx = ring.consumer().unwrap();
-    assert!(
-        ring.producer()
-            .unwrap()
-            .with_intent(&dead_producer.intent)
-            .claim_and_die()
-            .unwrap()
-    );
+    dies_claiming!(dead_producer, ring.producer());
     tx.try_push(5).unwrap();
     // A consumer judged the hole dead, announced it, claimed it, and was
     // killed before it released the slot.
@@ -342,11 +338,7 @@ fn recovery_calls_on_garbage_never_panic() {
         .into_iter()
         .chain((0..8).map(|p| stamp_at(8, p)))
         .collect();
-    let mut x = 0x2545_F491u32;
-    for _ in 0..if cfg!(miri) { 200 } else { 20_000 } {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
+    for x in xorshift(0x2545_F491u32).take(if cfg!(miri) { 200 } else { 20_000 }) {
         let word: &StdAtomicU32 = mem.word(words[(x as usize >> 9) % words.len()]);
         word.store(if x & 1 == 0 { x >> 3 } else { x & 15 }, SeqCst);
         let position = x.rotate_left(7) & 31;
