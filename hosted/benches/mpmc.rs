@@ -5,6 +5,10 @@
 //! - `1p1c`: one producer (the benchmark thread, pinned to the first allowed
 //!   CPU) and one consumer (pinned to the second); both spin while the queue
 //!   is full or empty.
+//! - `1p1c_batch` (ipckit only; crossbeam has no batch calls, so its ratio
+//!   is to crossbeam's `1p1c`): the same with `push_partial_slice` and
+//!   `pop_partial_slice` of up to [`BATCH`] items, each call claiming its
+//!   run of slots with one compare-and-swap.
 //! - `2p2c_split` and `2p2c_paired`: two producers and two consumers,
 //!   spawned for each sample. With four busy threads on two cores a thread
 //!   that finds the queue full or empty yields its CPU (to the other thread
@@ -35,6 +39,11 @@
 //!
 //! The ipckit endpoints announce their claims in intents (one store per
 //! operation, for crash recovery), placed as a hosted channel places them.
+//!
+//! `IPCKIT_MPMC_COUNT=<variant>:<n>` (variant `ipckit`, `ipckit_batch` or
+//! `crossbeam`) skips all that and moves `n` items on one thread (pushes of
+//! 64 then pops of 64), for instruction counts per item under
+//! `valgrind --tool=callgrind` (run it with two `n` and subtract).
 //!
 //! Each sample moves `n` items; every consumer sums what it takes, and the
 //! total is checked. The clock starts when every thread is ready and stops
@@ -68,12 +77,15 @@ const SAMPLE_SIZE: usize = 20;
 const PAIRED_ROUNDS: usize = 15;
 /// Target duration of one variant's turn in the interleaved run.
 const PAIRED_TURN: Duration = Duration::from_millis(30);
+/// Items per call of the batched variant.
+const BATCH: usize = 64;
 
 /// The variants, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Variant {
     Ipckit1p1c,
     Crossbeam1p1c,
+    Ipckit1p1cBatch,
     Ipckit2p2cSplit,
     Crossbeam2p2cSplit,
     Ipckit2p2cPaired,
@@ -81,9 +93,10 @@ enum Variant {
 }
 
 impl Variant {
-    const ALL: [Variant; 6] = [
+    const ALL: [Variant; 7] = [
         Variant::Ipckit1p1c,
         Variant::Crossbeam1p1c,
+        Variant::Ipckit1p1cBatch,
         Variant::Ipckit2p2cSplit,
         Variant::Crossbeam2p2cSplit,
         Variant::Ipckit2p2cPaired,
@@ -94,6 +107,7 @@ impl Variant {
         match self {
             Variant::Ipckit1p1c => "ipckit/1p1c",
             Variant::Crossbeam1p1c => "crossbeam_array_queue/1p1c",
+            Variant::Ipckit1p1cBatch => "ipckit/1p1c_batch",
             Variant::Ipckit2p2cSplit => "ipckit/2p2c_split",
             Variant::Crossbeam2p2cSplit => "crossbeam_array_queue/2p2c_split",
             Variant::Ipckit2p2cPaired => "ipckit/2p2c_paired",
@@ -103,10 +117,15 @@ impl Variant {
 }
 
 /// The ratios the summary reports.
-const RATIOS: [Ratio<Variant>; 3] = [
+const RATIOS: [Ratio<Variant>; 4] = [
     Ratio::new(
         "1p1c ipckit / crossbeam",
         Variant::Ipckit1p1c,
+        Variant::Crossbeam1p1c,
+    ),
+    Ratio::new(
+        "1p1c_batch ipckit / crossbeam 1p1c",
+        Variant::Ipckit1p1cBatch,
         Variant::Crossbeam1p1c,
     ),
     Ratio::new(
@@ -195,6 +214,52 @@ impl Pop for mpmc::Consumer<'static, u64> {
                 }
                 Err(Error::Empty | Error::Busy) => idle.wait(),
                 Err(e) => panic!("ipckit pop: {e}"),
+            }
+        }
+        sum
+    }
+}
+
+/// An ipckit endpoint driven with its slice calls, [`BATCH`] items at most
+/// per call.
+struct Batched<E>(E);
+
+impl Push for Batched<mpmc::Producer<'static, u64>> {
+    fn push_all(&self, items: std::ops::Range<u64>, idle: Idle) {
+        let mut buf = [0u64; BATCH];
+        let mut next = items.start;
+        while next < items.end {
+            let n = (items.end - next).min(BATCH as u64) as usize;
+            for (slot, v) in buf[..n].iter_mut().zip(next..) {
+                *slot = v;
+            }
+            let mut sent = 0;
+            while sent < n {
+                match self.0.push_partial_slice(&buf[sent..n]) {
+                    Ok(k) => sent += k,
+                    Err(Error::Full | Error::Busy) => idle.wait(),
+                    Err(e) => panic!("ipckit push_partial_slice: {e}"),
+                }
+            }
+            next += n as u64;
+        }
+    }
+}
+
+impl Pop for Batched<mpmc::Consumer<'static, u64>> {
+    fn pop_n(&self, n: u64, idle: Idle) -> u64 {
+        let mut buf = [0u64; BATCH];
+        let mut sum = 0u64;
+        let mut left = n;
+        while left > 0 {
+            let want = left.min(BATCH as u64) as usize;
+            match self.0.pop_partial_slice(&mut buf[..want]) {
+                Ok(k) => {
+                    sum = buf[..k].iter().fold(sum, |s, &v| s.wrapping_add(v));
+                    left -= k as u64;
+                }
+                Err(Error::Empty | Error::Busy) => idle.wait(),
+                Err(e) => panic!("ipckit pop_partial_slice: {e}"),
             }
         }
         sum
@@ -378,6 +443,8 @@ struct Intents {
 struct Queues {
     ipckit_tx: [Padded<mpmc::Producer<'static, u64>>; 2],
     ipckit_rx: [Padded<mpmc::Consumer<'static, u64>>; 2],
+    ipckit_batch_tx: Padded<Batched<mpmc::Producer<'static, u64>>>,
+    ipckit_batch_rx: Padded<Batched<mpmc::Consumer<'static, u64>>>,
     crossbeam_tx: [Padded<&'static ArrayQueue<u64>>; 2],
     crossbeam_rx: [Padded<&'static ArrayQueue<u64>>; 2],
 }
@@ -410,6 +477,8 @@ impl Queues {
         Box::new(Self {
             ipckit_tx: [tx(0), tx(1)],
             ipckit_rx: [rx(0), rx(1)],
+            ipckit_batch_tx: Padded(Batched(tx(2).0)),
+            ipckit_batch_rx: Padded(Batched(rx(2).0)),
             crossbeam_tx: [Padded(queue), Padded(queue)],
             crossbeam_rx: [Padded(queue), Padded(queue)],
         })
@@ -426,6 +495,10 @@ impl Queues {
             ),
             Variant::Crossbeam1p1c => (
                 one_to_one(name, n, &self.crossbeam_tx[0], &self.crossbeam_rx[0]),
+                n,
+            ),
+            Variant::Ipckit1p1cBatch => (
+                one_to_one(name, n, &self.ipckit_batch_tx, &self.ipckit_batch_rx),
                 n,
             ),
             Variant::Ipckit2p2cSplit | Variant::Ipckit2p2cPaired => {
@@ -501,7 +574,40 @@ fn print_summary(run: CriterionRun) {
     });
 }
 
+/// The `IPCKIT_MPMC_COUNT` mode (module docs): `n` items through one
+/// queue on this thread, 64 pushed then 64 popped.
+fn count_instructions(spec: &str) {
+    let (which, n) = spec.split_once(':').expect("IPCKIT_MPMC_COUNT=<variant>:<n>");
+    let n: u64 = n.parse().expect("a number of items");
+    let queues = Queues::new();
+    let rounds = n / BATCH as u64;
+    let mut sum = 0u64;
+    for r in 0..rounds {
+        let items = r * BATCH as u64..(r + 1) * BATCH as u64;
+        sum = sum.wrapping_add(match which {
+            "ipckit" => {
+                queues.ipckit_tx[0].0.push_all(items, Idle::Spin);
+                queues.ipckit_rx[0].0.pop_n(BATCH as u64, Idle::Spin)
+            }
+            "ipckit_batch" => {
+                queues.ipckit_batch_tx.0.push_all(items, Idle::Spin);
+                queues.ipckit_batch_rx.0.pop_n(BATCH as u64, Idle::Spin)
+            }
+            "crossbeam" => {
+                queues.crossbeam_tx[0].0.push_all(items, Idle::Spin);
+                queues.crossbeam_rx[0].0.pop_n(BATCH as u64, Idle::Spin)
+            }
+            other => panic!("unknown variant {other}"),
+        });
+    }
+    assert_eq!(sum, expected_sum(rounds * BATCH as u64));
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("IPCKIT_MPMC_COUNT") {
+        count_instructions(&spec);
+        return;
+    }
     let run = CriterionRun::from_args(SAMPLE_SIZE);
     benches();
     Criterion::default().configure_from_args().final_summary();
