@@ -279,4 +279,6 @@ pub const RETRY_LIMIT: u32 = 1 << 16;
 pub const BUSY_SPINS: u32 = if crate::sync::MODELLED { 1 } else { 64 };
 
 #[cfg(test)]
+mod batch_tests;
+#[cfg(test)]
 mod tests;
