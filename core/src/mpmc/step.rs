@@ -242,39 +242,42 @@ impl<T: Pod> Ring<'_, T> {
             // producer's write before our copy-out).
             let lag = stamp.load(Ordering::Acquire).wrapping_sub(pos);
             if lag == E::READY {
-                let mut len = 1;
-                while len < max {
-                    let p = pos.wrapping_add(len);
-                    if self.stamp(p).load(Ordering::Acquire).wrapping_sub(p) != E::READY {
-                        break;
-                    }
-                    len += 1;
-                }
+                let len = self.ready_run::<E>(pos, max);
                 if exact && len < max {
-                    return Err(Error::TooFewSlots {
-                        requested: max as usize,
-                        available: len as usize,
-                    });
-                }
-                // Announce, then claim. The Release of the claim orders the
-                // announcement before it for every survivor that reads the
-                // position word with Acquire.
-                if let Some(intent) = intent {
-                    intent.announce(pos, len);
-                }
-                match own.compare_exchange_weak(
-                    pos,
-                    pos.wrapping_add(len),
-                    Ordering::Release,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => return Ok(Step::Done(Run { first: pos, len })),
-                    // A lost race ends a dying claim; a spurious failure
-                    // of the weak compare-and-swap (miri makes them) retries.
-                    Err(now) if DIE && now != pos => return Ok(Step::Blocked(pos)),
-                    Err(now) => {
-                        *lost = true;
-                        pos = advanced(pos, now, E::BACKWARDS)?;
+                    // Too few only if our position is current (then it was
+                    // all along the scan: position words only move forward);
+                    // from a stale one the scan may have met a slot that
+                    // the real claimant of its position has finished.
+                    let now = own.load(Ordering::Acquire);
+                    if now == pos {
+                        return Err(Error::TooFewSlots {
+                            requested: max as usize,
+                            available: len as usize,
+                        });
+                    }
+                    pos = advanced(pos, now, E::BACKWARDS)?;
+                } else {
+                    // Announce, then claim. The Release of the claim orders
+                    // the announcement before it for every survivor that
+                    // reads the position word with Acquire.
+                    if let Some(intent) = intent {
+                        intent.announce(pos, len);
+                    }
+                    match own.compare_exchange_weak(
+                        pos,
+                        pos.wrapping_add(len),
+                        Ordering::Release,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => return Ok(Step::Done(Run { first: pos, len })),
+                        // A lost race ends a dying claim; a spurious failure
+                        // of the weak compare-and-swap (miri makes them)
+                        // retries.
+                        Err(now) if DIE && now != pos => return Ok(Step::Blocked(pos)),
+                        Err(now) => {
+                            *lost = true;
+                            pos = advanced(pos, now, E::BACKWARDS)?;
+                        }
                     }
                 }
             } else if E::pending(lag, cap) {
@@ -314,6 +317,21 @@ impl<T: Pod> Ring<'_, T> {
                 return Err(Error::Corrupted(E::RETRIES));
             }
         }
+    }
+
+    /// How many slots from position `pos` on (whose slot is ready for end
+    /// `E`) are ready in a row, at most `max`.
+    #[inline(always)]
+    fn ready_run<E: End>(&self, pos: u32, max: u32) -> u32 {
+        let mut len = 1;
+        while len < max {
+            let p = pos.wrapping_add(len);
+            if self.stamp(p).load(Ordering::Acquire).wrapping_sub(p) != E::READY {
+                break;
+            }
+            len += 1;
+        }
+        len
     }
 
     /// [`claim_run`](Self::claim_run), withdrawing the intent when the attempt
