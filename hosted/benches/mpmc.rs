@@ -577,7 +577,9 @@ fn print_summary(run: CriterionRun) {
 /// The `IPCKIT_MPMC_COUNT` mode (module docs): `n` items through one
 /// queue on this thread, 64 pushed then 64 popped.
 fn count_instructions(spec: &str) {
-    let (which, n) = spec.split_once(':').expect("IPCKIT_MPMC_COUNT=<variant>:<n>");
+    let (which, n) = spec
+        .split_once(':')
+        .expect("IPCKIT_MPMC_COUNT=<variant>:<n>");
     let n: u64 = n.parse().expect("a number of items");
     let queues = Queues::new();
     let rounds = n / BATCH as u64;
