@@ -431,10 +431,27 @@ fn items_per_sec(n: u64, elapsed: Duration) -> Option<f64> {
     (secs > 0.0).then(|| n as f64 / secs)
 }
 
-/// The claim intents of a hosted channel's liveness block (64 a side).
+/// The claim intents of a hosted channel's liveness block (64 a side,
+/// 8 bytes apart), with room for the prototype of padded intents
+/// ([`intent_stride`]).
 struct Intents {
-    producers: [Intent; 64],
-    consumers: [Intent; 64],
+    producers: [Intent; 64 * PADDED_STRIDE],
+    consumers: [Intent; 64 * PADDED_STRIDE],
+}
+
+/// Intents 128 bytes apart, as a padded liveness block would place them.
+const PADDED_STRIDE: usize = 16;
+
+/// How many intents apart the endpoints' intents are: 1 (8 bytes, the
+/// hosted channels' layout: eight endpoints of a side share a cache line),
+/// or with `IPCKIT_MPMC_PADDED_INTENTS=1`, a prototype that is not a
+/// layout anyone uses, [`PADDED_STRIDE`] (each endpoint's intent on its own
+/// line pair), to measure what the shared line costs.
+fn intent_stride() -> usize {
+    match std::env::var("IPCKIT_MPMC_PADDED_INTENTS").as_deref() {
+        Ok("1") => PADDED_STRIDE,
+        _ => 1,
+    }
 }
 
 /// One instance of each queue, with two producer and two consumer endpoints
@@ -463,16 +480,17 @@ impl Queues {
         // in a hosted channel's liveness block: one 8-byte intent per
         // endpoint, each side's side by side.
         let intents: &'static Intents = Box::leak(Box::new(Intents {
-            producers: [const { Intent::new() }; 64],
-            consumers: [const { Intent::new() }; 64],
+            producers: [const { Intent::new() }; 64 * PADDED_STRIDE],
+            consumers: [const { Intent::new() }; 64 * PADDED_STRIDE],
         }));
+        let stride = intent_stride();
         let tx = |i: usize| {
             let tx = ring.producer().expect("ipckit producer");
-            Padded(tx.with_intent(&intents.producers[i]))
+            Padded(tx.with_intent(&intents.producers[i * stride]))
         };
         let rx = |i: usize| {
             let rx = ring.consumer().expect("ipckit consumer");
-            Padded(rx.with_intent(&intents.consumers[i]))
+            Padded(rx.with_intent(&intents.consumers[i * stride]))
         };
         Box::new(Self {
             ipckit_tx: [tx(0), tx(1)],
@@ -556,7 +574,14 @@ criterion_group! {
 /// last about `PAIRED_TURN`, and prints that.
 fn print_summary(run: CriterionRun) {
     let summary = Summary {
-        title: format!("MPMC u64 throughput, capacity {CAPACITY}"),
+        title: format!(
+            "MPMC u64 throughput, capacity {CAPACITY}{}",
+            if intent_stride() == 1 {
+                ""
+            } else {
+                ", padded intents (prototype)"
+            }
+        ),
         placement: pin::placement(
             "1p1c producer and 2p2c_split producers",
             "the consumers (2p2c_paired: one of each on each)",
