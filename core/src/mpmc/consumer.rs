@@ -7,7 +7,7 @@ use bytemuck::Pod;
 use super::Ring;
 use super::layout::CONSUMERS_WAITING;
 use super::ring::Endpoint;
-use super::step::Step;
+use super::step::{Step, entire};
 #[cfg(doc)]
 use super::{BUSY_SPINS, Producer};
 use crate::error::{Error, Result};
@@ -85,14 +85,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// [`try_pop`](Self::try_pop)).
     #[inline]
     pub fn pop_entire_slice(&self, out: &mut [T]) -> Result<()> {
-        let cap = self.capacity() as usize;
-        if out.len() > cap {
-            return Err(Error::TooFewSlots {
-                requested: out.len(),
-                available: cap,
-            });
-        }
-        if out.is_empty() {
+        if !entire(out.len(), self.capacity())? {
             return Ok(());
         }
         self.pop_run(out, true).map(drop)
@@ -103,14 +96,9 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     #[inline(always)]
     fn pop_run(&self, out: &mut [T], exact: bool) -> Result<usize> {
         let e = &self.0;
-        match e
-            .ring
+        e.ring
             .pop_step::<N, false>(out, exact, &e.notify, e.intent)?
-        {
-            Step::Done(n) => Ok(n as usize),
-            Step::Blocked(_) => Err(Error::Empty),
-            Step::Busy(_) => Err(Error::Busy),
-        }
+            .answer(Error::Empty)
     }
 
     /// Removes and returns the oldest item, waiting while the ring is empty.

@@ -7,7 +7,7 @@ use bytemuck::Pod;
 use super::Ring;
 use super::layout::PRODUCERS_WAITING;
 use super::ring::Endpoint;
-use super::step::Step;
+use super::step::{Step, entire};
 #[cfg(doc)]
 use super::{BUSY_SPINS, recovery};
 use crate::error::{Error, Result};
@@ -86,14 +86,7 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// when not even the first is free (as [`try_push`](Self::try_push)).
     #[inline]
     pub fn push_entire_slice(&self, items: &[T]) -> Result<()> {
-        let cap = self.capacity() as usize;
-        if items.len() > cap {
-            return Err(Error::TooFewSlots {
-                requested: items.len(),
-                available: cap,
-            });
-        }
-        if items.is_empty() {
+        if !entire(items.len(), self.capacity())? {
             return Ok(());
         }
         self.push_run(items, true).map(drop)
@@ -104,14 +97,9 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     #[inline(always)]
     fn push_run(&self, items: &[T], exact: bool) -> Result<usize> {
         let e = &self.0;
-        match e
-            .ring
+        e.ring
             .push_step::<N, false>(items, exact, &e.notify, e.intent)?
-        {
-            Step::Done(n) => Ok(n as usize),
-            Step::Blocked(_) => Err(Error::Full),
-            Step::Busy(_) => Err(Error::Busy),
-        }
+            .answer(Error::Full)
     }
 
     /// Appends one item, waiting while the ring is full.

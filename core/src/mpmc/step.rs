@@ -36,6 +36,34 @@ pub(super) enum Step<T> {
     Busy(u32),
 }
 
+impl Step<u32> {
+    /// What a `try_` call answers: how many items moved, or `blocked`
+    /// ([`Error::Full`] for a push, [`Error::Empty`] for a pop), or
+    /// [`Error::Busy`].
+    #[inline(always)]
+    pub(super) fn answer(self, blocked: Error) -> Result<usize> {
+        match self {
+            Step::Done(n) => Ok(n as usize),
+            Step::Blocked(_) => Err(blocked),
+            Step::Busy(_) => Err(Error::Busy),
+        }
+    }
+}
+
+/// Whether an all-or-nothing call of `len` items on a ring of `cap`
+/// slots has anything to claim: [`Error::TooFewSlots`] when `len` exceeds
+/// the capacity (no run can be that long), `false` for no items.
+#[inline(always)]
+pub(super) fn entire(len: usize, cap: u32) -> Result<bool> {
+    if len > cap as usize {
+        return Err(Error::TooFewSlots {
+            requested: len,
+            available: cap as usize,
+        });
+    }
+    Ok(len != 0)
+}
+
 /// Positions `first..first + len` claimed by one compare-and-swap.
 #[derive(Clone, Copy)]
 pub(super) struct Run {
