@@ -37,8 +37,13 @@
 //! interleaved run (every variant in turn, repeatedly), which is robust to
 //! the machine getting slower or faster between one benchmark and the next.
 //!
-//! The ipckit endpoints announce their claims in intents (one store per
-//! operation, for crash recovery), placed as a hosted channel places them.
+//! The ipckit endpoints announce their claims in intents (two stores to the
+//! endpoint's own intent per claim, for crash recovery), placed as a hosted
+//! channel places them: 8 bytes apart, so the intents of up to eight
+//! endpoints of a side share a cache line. `IPCKIT_MPMC_PADDED_INTENTS=1`
+//! places them 128 bytes apart instead (a prototype, not a layout anyone
+//! uses), to measure what that sharing costs when endpoints of one side
+//! run on different cores (`2p2c_paired`).
 //!
 //! `IPCKIT_MPMC_COUNT=<variant>:<n>` (variant `ipckit`, `ipckit_batch` or
 //! `crossbeam`) skips all that and moves `n` items on one thread (pushes of
