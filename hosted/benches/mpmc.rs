@@ -45,8 +45,8 @@
 //! uses), to measure what that sharing costs when endpoints of one side
 //! run on different cores (`2p2c_paired`).
 //!
-//! `IPCKIT_MPMC_COUNT=<variant>:<n>` (variant `ipckit`, `ipckit_batch` or
-//! `crossbeam`) skips all that and moves `n` items on one thread (pushes of
+//! `IPCKIT_MPMC_COUNT=<variant>:<n>` (variant `ipckit`, `ipckit_bare`
+//! (without intents), `ipckit_batch` or `crossbeam`) skips all that and moves `n` items on one thread (pushes of
 //! 64 then pops of 64), for instruction counts per item under
 //! `valgrind --tool=callgrind` (run it with two `n` and subtract).
 //!
@@ -613,6 +613,11 @@ fn count_instructions(spec: &str) {
     let n: u64 = n.parse().expect("a number of items");
     let queues = Queues::new();
     let rounds = n / BATCH as u64;
+    let ring = queues.ipckit_tx[0].0.ring();
+    let bare = (
+        ring.producer().expect("producer"),
+        ring.consumer().expect("consumer"),
+    );
     let mut sum = 0u64;
     for r in 0..rounds {
         let items = r * BATCH as u64..(r + 1) * BATCH as u64;
@@ -620,6 +625,10 @@ fn count_instructions(spec: &str) {
             "ipckit" => {
                 queues.ipckit_tx[0].0.push_all(items, Idle::Spin);
                 queues.ipckit_rx[0].0.pop_n(BATCH as u64, Idle::Spin)
+            }
+            "ipckit_bare" => {
+                bare.0.push_all(items, Idle::Spin);
+                bare.1.pop_n(BATCH as u64, Idle::Spin)
             }
             "ipckit_batch" => {
                 queues.ipckit_batch_tx.0.push_all(items, Idle::Spin);
