@@ -200,6 +200,28 @@ impl Intent {
             _ => None,
         }
     }
+
+    /// `(first, span)` as announced, if this intent's claim covers
+    /// `position`: `first <= position < first + span` in wrapping
+    /// arithmetic. For rings whose claims span several positions that a
+    /// survivor meets one by one (an MPMC batch: a stalled slot inside a
+    /// run). Peer data: validate the span.
+    ///
+    /// ```
+    /// use ipckit_core::intent::Intent;
+    /// let intent = Intent::new();
+    /// intent.announce(u32::MAX, 3); // u32::MAX, 0, 1
+    /// assert_eq!(intent.covers(1), Some((u32::MAX, 3)));
+    /// assert_eq!(intent.names(1), None);
+    /// assert_eq!(intent.covers(2), None);
+    /// intent.clear();
+    /// assert_eq!(intent.covers(u32::MAX), None);
+    /// ```
+    #[inline]
+    pub fn covers(&self, position: u32) -> Option<(u32, u32)> {
+        let (first, span) = self.read();
+        (position.wrapping_sub(first) < span).then_some((first, span))
+    }
 }
 
 /// How a survivor judged a claimed, unfinished position from every

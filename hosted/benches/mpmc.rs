@@ -5,6 +5,10 @@
 //! - `1p1c`: one producer (the benchmark thread, pinned to the first allowed
 //!   CPU) and one consumer (pinned to the second); both spin while the queue
 //!   is full or empty.
+//! - `1p1c_batch` (ipckit only; crossbeam has no batch calls, so its ratio
+//!   is to crossbeam's `1p1c`): the same with `push_partial_slice` and
+//!   `pop_partial_slice` of up to [`BATCH`] items, each call claiming its
+//!   run of slots with one compare-and-swap.
 //! - `2p2c_split` and `2p2c_paired`: two producers and two consumers,
 //!   spawned for each sample. With four busy threads on two cores a thread
 //!   that finds the queue full or empty yields its CPU (to the other thread
@@ -33,8 +37,18 @@
 //! interleaved run (every variant in turn, repeatedly), which is robust to
 //! the machine getting slower or faster between one benchmark and the next.
 //!
-//! The ipckit endpoints announce their claims in intents (one store per
-//! operation, for crash recovery), placed as a hosted channel places them.
+//! The ipckit endpoints announce their claims in intents (two stores to the
+//! endpoint's own intent per claim, for crash recovery), placed as a hosted
+//! channel places them: 8 bytes apart, so the intents of up to eight
+//! endpoints of a side share a cache line. `IPCKIT_MPMC_PADDED_INTENTS=1`
+//! places them 128 bytes apart instead (a prototype, not a layout anyone
+//! uses), to measure what that sharing costs when endpoints of one side
+//! run on different cores (`2p2c_paired`).
+//!
+//! `IPCKIT_MPMC_COUNT=<variant>:<n>` (variant `ipckit`, `ipckit_bare`
+//! (without intents), `ipckit_batch` or `crossbeam`) skips all that and moves `n` items on one thread (pushes of
+//! 64 then pops of 64), for instruction counts per item under
+//! `valgrind --tool=callgrind` (run it with two `n` and subtract).
 //!
 //! Each sample moves `n` items; every consumer sums what it takes, and the
 //! total is checked. The clock starts when every thread is ready and stops
@@ -68,12 +82,15 @@ const SAMPLE_SIZE: usize = 20;
 const PAIRED_ROUNDS: usize = 15;
 /// Target duration of one variant's turn in the interleaved run.
 const PAIRED_TURN: Duration = Duration::from_millis(30);
+/// Items per call of the batched variant.
+const BATCH: usize = 64;
 
 /// The variants, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Variant {
     Ipckit1p1c,
     Crossbeam1p1c,
+    Ipckit1p1cBatch,
     Ipckit2p2cSplit,
     Crossbeam2p2cSplit,
     Ipckit2p2cPaired,
@@ -81,9 +98,10 @@ enum Variant {
 }
 
 impl Variant {
-    const ALL: [Variant; 6] = [
+    const ALL: [Variant; 7] = [
         Variant::Ipckit1p1c,
         Variant::Crossbeam1p1c,
+        Variant::Ipckit1p1cBatch,
         Variant::Ipckit2p2cSplit,
         Variant::Crossbeam2p2cSplit,
         Variant::Ipckit2p2cPaired,
@@ -94,6 +112,7 @@ impl Variant {
         match self {
             Variant::Ipckit1p1c => "ipckit/1p1c",
             Variant::Crossbeam1p1c => "crossbeam_array_queue/1p1c",
+            Variant::Ipckit1p1cBatch => "ipckit/1p1c_batch",
             Variant::Ipckit2p2cSplit => "ipckit/2p2c_split",
             Variant::Crossbeam2p2cSplit => "crossbeam_array_queue/2p2c_split",
             Variant::Ipckit2p2cPaired => "ipckit/2p2c_paired",
@@ -103,10 +122,15 @@ impl Variant {
 }
 
 /// The ratios the summary reports.
-const RATIOS: [Ratio<Variant>; 3] = [
+const RATIOS: [Ratio<Variant>; 4] = [
     Ratio::new(
         "1p1c ipckit / crossbeam",
         Variant::Ipckit1p1c,
+        Variant::Crossbeam1p1c,
+    ),
+    Ratio::new(
+        "1p1c_batch ipckit / crossbeam 1p1c",
+        Variant::Ipckit1p1cBatch,
         Variant::Crossbeam1p1c,
     ),
     Ratio::new(
@@ -195,6 +219,52 @@ impl Pop for mpmc::Consumer<'static, u64> {
                 }
                 Err(Error::Empty | Error::Busy) => idle.wait(),
                 Err(e) => panic!("ipckit pop: {e}"),
+            }
+        }
+        sum
+    }
+}
+
+/// An ipckit endpoint driven with its slice calls, [`BATCH`] items at most
+/// per call.
+struct Batched<E>(E);
+
+impl Push for Batched<mpmc::Producer<'static, u64>> {
+    fn push_all(&self, items: std::ops::Range<u64>, idle: Idle) {
+        let mut buf = [0u64; BATCH];
+        let mut next = items.start;
+        while next < items.end {
+            let n = (items.end - next).min(BATCH as u64) as usize;
+            for (slot, v) in buf[..n].iter_mut().zip(next..) {
+                *slot = v;
+            }
+            let mut sent = 0;
+            while sent < n {
+                match self.0.push_partial_slice(&buf[sent..n]) {
+                    Ok(k) => sent += k,
+                    Err(Error::Full | Error::Busy) => idle.wait(),
+                    Err(e) => panic!("ipckit push_partial_slice: {e}"),
+                }
+            }
+            next += n as u64;
+        }
+    }
+}
+
+impl Pop for Batched<mpmc::Consumer<'static, u64>> {
+    fn pop_n(&self, n: u64, idle: Idle) -> u64 {
+        let mut buf = [0u64; BATCH];
+        let mut sum = 0u64;
+        let mut left = n;
+        while left > 0 {
+            let want = left.min(BATCH as u64) as usize;
+            match self.0.pop_partial_slice(&mut buf[..want]) {
+                Ok(k) => {
+                    sum = buf[..k].iter().fold(sum, |s, &v| s.wrapping_add(v));
+                    left -= k as u64;
+                }
+                Err(Error::Empty | Error::Busy) => idle.wait(),
+                Err(e) => panic!("ipckit pop_partial_slice: {e}"),
             }
         }
         sum
@@ -366,10 +436,27 @@ fn items_per_sec(n: u64, elapsed: Duration) -> Option<f64> {
     (secs > 0.0).then(|| n as f64 / secs)
 }
 
-/// The claim intents of a hosted channel's liveness block (64 a side).
+/// The claim intents of a hosted channel's liveness block (64 a side,
+/// 8 bytes apart), with room for the prototype of padded intents
+/// ([`intent_stride`]).
 struct Intents {
-    producers: [Intent; 64],
-    consumers: [Intent; 64],
+    producers: [Intent; 64 * PADDED_STRIDE],
+    consumers: [Intent; 64 * PADDED_STRIDE],
+}
+
+/// Intents 128 bytes apart, as a padded liveness block would place them.
+const PADDED_STRIDE: usize = 16;
+
+/// How many intents apart the endpoints' intents are: 1 (8 bytes, the
+/// hosted channels' layout: eight endpoints of a side share a cache line),
+/// or with `IPCKIT_MPMC_PADDED_INTENTS=1`, a prototype that is not a
+/// layout anyone uses, [`PADDED_STRIDE`] (each endpoint's intent on its own
+/// line pair), to measure what the shared line costs.
+fn intent_stride() -> usize {
+    match std::env::var("IPCKIT_MPMC_PADDED_INTENTS").as_deref() {
+        Ok("1") => PADDED_STRIDE,
+        _ => 1,
+    }
 }
 
 /// One instance of each queue, with two producer and two consumer endpoints
@@ -378,6 +465,8 @@ struct Intents {
 struct Queues {
     ipckit_tx: [Padded<mpmc::Producer<'static, u64>>; 2],
     ipckit_rx: [Padded<mpmc::Consumer<'static, u64>>; 2],
+    ipckit_batch_tx: Padded<Batched<mpmc::Producer<'static, u64>>>,
+    ipckit_batch_rx: Padded<Batched<mpmc::Consumer<'static, u64>>>,
     crossbeam_tx: [Padded<&'static ArrayQueue<u64>>; 2],
     crossbeam_rx: [Padded<&'static ArrayQueue<u64>>; 2],
 }
@@ -396,20 +485,23 @@ impl Queues {
         // in a hosted channel's liveness block: one 8-byte intent per
         // endpoint, each side's side by side.
         let intents: &'static Intents = Box::leak(Box::new(Intents {
-            producers: [const { Intent::new() }; 64],
-            consumers: [const { Intent::new() }; 64],
+            producers: [const { Intent::new() }; 64 * PADDED_STRIDE],
+            consumers: [const { Intent::new() }; 64 * PADDED_STRIDE],
         }));
+        let stride = intent_stride();
         let tx = |i: usize| {
             let tx = ring.producer().expect("ipckit producer");
-            Padded(tx.with_intent(&intents.producers[i]))
+            Padded(tx.with_intent(&intents.producers[i * stride]))
         };
         let rx = |i: usize| {
             let rx = ring.consumer().expect("ipckit consumer");
-            Padded(rx.with_intent(&intents.consumers[i]))
+            Padded(rx.with_intent(&intents.consumers[i * stride]))
         };
         Box::new(Self {
             ipckit_tx: [tx(0), tx(1)],
             ipckit_rx: [rx(0), rx(1)],
+            ipckit_batch_tx: Padded(Batched(tx(2).0)),
+            ipckit_batch_rx: Padded(Batched(rx(2).0)),
             crossbeam_tx: [Padded(queue), Padded(queue)],
             crossbeam_rx: [Padded(queue), Padded(queue)],
         })
@@ -426,6 +518,10 @@ impl Queues {
             ),
             Variant::Crossbeam1p1c => (
                 one_to_one(name, n, &self.crossbeam_tx[0], &self.crossbeam_rx[0]),
+                n,
+            ),
+            Variant::Ipckit1p1cBatch => (
+                one_to_one(name, n, &self.ipckit_batch_tx, &self.ipckit_batch_rx),
                 n,
             ),
             Variant::Ipckit2p2cSplit | Variant::Ipckit2p2cPaired => {
@@ -483,7 +579,14 @@ criterion_group! {
 /// last about `PAIRED_TURN`, and prints that.
 fn print_summary(run: CriterionRun) {
     let summary = Summary {
-        title: format!("MPMC u64 throughput, capacity {CAPACITY}"),
+        title: format!(
+            "MPMC u64 throughput, capacity {CAPACITY}{}",
+            if intent_stride() == 1 {
+                ""
+            } else {
+                ", padded intents (prototype)"
+            }
+        ),
         placement: pin::placement(
             "1p1c producer and 2p2c_split producers",
             "the consumers (2p2c_paired: one of each on each)",
@@ -501,7 +604,51 @@ fn print_summary(run: CriterionRun) {
     });
 }
 
+/// The `IPCKIT_MPMC_COUNT` mode (module docs): `n` items through one
+/// queue on this thread, 64 pushed then 64 popped.
+fn count_instructions(spec: &str) {
+    let (which, n) = spec
+        .split_once(':')
+        .expect("IPCKIT_MPMC_COUNT=<variant>:<n>");
+    let n: u64 = n.parse().expect("a number of items");
+    let queues = Queues::new();
+    let rounds = n / BATCH as u64;
+    let ring = queues.ipckit_tx[0].0.ring();
+    let bare = (
+        ring.producer().expect("producer"),
+        ring.consumer().expect("consumer"),
+    );
+    let mut sum = 0u64;
+    for r in 0..rounds {
+        let items = r * BATCH as u64..(r + 1) * BATCH as u64;
+        sum = sum.wrapping_add(match which {
+            "ipckit" => {
+                queues.ipckit_tx[0].0.push_all(items, Idle::Spin);
+                queues.ipckit_rx[0].0.pop_n(BATCH as u64, Idle::Spin)
+            }
+            "ipckit_bare" => {
+                bare.0.push_all(items, Idle::Spin);
+                bare.1.pop_n(BATCH as u64, Idle::Spin)
+            }
+            "ipckit_batch" => {
+                queues.ipckit_batch_tx.0.push_all(items, Idle::Spin);
+                queues.ipckit_batch_rx.0.pop_n(BATCH as u64, Idle::Spin)
+            }
+            "crossbeam" => {
+                queues.crossbeam_tx[0].0.push_all(items, Idle::Spin);
+                queues.crossbeam_rx[0].0.pop_n(BATCH as u64, Idle::Spin)
+            }
+            other => panic!("unknown variant {other}"),
+        });
+    }
+    assert_eq!(sum, expected_sum(rounds * BATCH as u64));
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("IPCKIT_MPMC_COUNT") {
+        count_instructions(&spec);
+        return;
+    }
     let run = CriterionRun::from_args(SAMPLE_SIZE);
     benches();
     Criterion::default().configure_from_args().final_summary();

@@ -1,6 +1,5 @@
 //! The reading endpoint.
 
-use core::fmt;
 use core::time::Duration;
 
 use bytemuck::Pod;
@@ -8,7 +7,7 @@ use bytemuck::Pod;
 use super::Ring;
 use super::layout::CONSUMERS_WAITING;
 use super::ring::Endpoint;
-use super::step::Step;
+use super::step::{Step, entire};
 #[cfg(doc)]
 use super::{BUSY_SPINS, Producer};
 use crate::error::{Error, Result};
@@ -29,21 +28,7 @@ use crate::wait::{Announce, Attempt, Notify, Spin, block_on};
 /// ```
 pub struct Consumer<'a, T, N = Spin>(pub(super) Endpoint<'a, T, N>);
 
-impl<T, N: Clone> Clone for Consumer<'_, T, N> {
-    /// A consumer on the same ring, with the same notifier and intent (see
-    /// [`Producer`]'s `clone`).
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-}
-
-impl<T, N> fmt::Debug for Consumer<'_, T, N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("mpmc::Consumer")
-            .field("capacity", &self.0.ring.capacity())
-            .finish_non_exhaustive()
-    }
-}
+super::ring::endpoint_handle!(Consumer, "mpmc::Consumer");
 
 impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// Removes and returns the oldest item, or [`Error::Empty`] when the ring
@@ -56,15 +41,64 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// protocol cannot produce (module docs); nothing is taken then.
     #[inline]
     pub fn try_pop(&self) -> Result<T> {
-        match self
-            .0
-            .ring
-            .pop_step::<N, false>(&self.0.notify, self.0.intent)?
-        {
-            Step::Done(v) => Ok(v),
-            Step::Blocked(_) => Err(Error::Empty),
-            Step::Busy(_) => Err(Error::Busy),
+        let mut one = [T::zeroed()];
+        self.pop_run(&mut one, false)?;
+        Ok(one[0])
+    }
+
+    /// Removes the oldest items into the front of `out`, as many as are
+    /// published in a row at `head` (at most the capacity), claimed with
+    /// one compare-and-swap, and returns how many (0 only for an empty
+    /// `out`). When the oldest is not published: [`Error::Empty`] or
+    /// [`Error::Busy`], as [`try_pop`](Self::try_pop) says.
+    ///
+    /// ```
+    /// use ipckit_core::{mpmc, AlignedBytes, Error, Region};
+    ///
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let ring = mpmc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?;
+    /// let (tx, rx) = (ring.producer()?, ring.consumer()?);
+    /// tx.push_partial_slice(&[1, 2, 3])?;
+    /// let mut out = [0; 2];
+    /// assert_eq!(rx.pop_partial_slice(&mut out)?, 2);
+    /// assert_eq!(out, [1, 2]);
+    /// // The exact form takes all or nothing.
+    /// assert_eq!(rx.pop_entire_slice(&mut out), Err(Error::TooFewSlots { requested: 2, available: 1 }));
+    /// assert_eq!(rx.pop_partial_slice(&mut out)?, 1);
+    /// assert_eq!(rx.pop_partial_slice(&mut out), Err(Error::Empty));
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn pop_partial_slice(&self, out: &mut [T]) -> Result<usize> {
+        let n = out.len().min(self.capacity() as usize);
+        if n == 0 {
+            return Ok(0);
         }
+        self.pop_run(&mut out[..n], false)
+    }
+
+    /// Fills all of `out` with the oldest items, claimed with one
+    /// compare-and-swap, or takes nothing: [`Error::TooFewSlots`] when
+    /// fewer are published in a row at `head` (`available`: those seen;
+    /// the capacity when `out` is longer than that), [`Error::Empty`] or
+    /// [`Error::Busy`] when not even the oldest is (as
+    /// [`try_pop`](Self::try_pop)).
+    #[inline]
+    pub fn pop_entire_slice(&self, out: &mut [T]) -> Result<()> {
+        if !entire(out.len(), self.capacity())? {
+            return Ok(());
+        }
+        self.pop_run(out, true).map(drop)
+    }
+
+    /// One attempt to pop into `out` (1 to capacity items; `exact` as in
+    /// the ring's step), as the `try_` forms answer.
+    #[inline(always)]
+    fn pop_run(&self, out: &mut [T], exact: bool) -> Result<usize> {
+        let e = &self.0;
+        e.ring
+            .pop_step::<N, false>(out, exact, &e.notify, e.intent)?
+            .answer(Error::Empty)
     }
 
     /// Removes and returns the oldest item, waiting while the ring is empty.
@@ -87,10 +121,15 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
             Announce::Counter,
             waiters,
             |c| {
+                let mut one = [T::zeroed()];
+                let e = &c.0;
                 Ok(
-                    match c.0.ring.pop_step::<N, false>(&c.0.notify, c.0.intent)? {
-                        Step::Done(v) => Attempt::Ready(v),
-                        Step::Blocked(at) | Step::Busy(at) => Attempt::Wait(c.0.ring.stamp(at)),
+                    match e
+                        .ring
+                        .pop_step::<N, false>(&mut one, false, &e.notify, e.intent)?
+                    {
+                        Step::Done(_) => Attempt::Ready(one[0]),
+                        Step::Blocked(at) | Step::Busy(at) => Attempt::Wait(e.ring.stamp(at)),
                     },
                 )
             },
@@ -103,9 +142,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// it.
     #[must_use]
     pub fn with_intent(self, intent: &'a Intent) -> Self {
-        let mut end = self;
-        end.0.intent = Some(intent);
-        end
+        Self(self.0.with_intent(intent))
     }
 
     crate::place::test_hook! {
@@ -116,23 +153,10 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
         /// empty.
         #[doc(hidden)]
         pub fn claim_and_die(&self) -> Result<bool> {
-            let step = self
-                .0
-                .ring
-                .pop_step::<N, true>(&self.0.notify, self.0.intent)?;
+            let e = &self.0;
+            let mut one = [T::zeroed()];
+            let step = e.ring.pop_step::<N, true>(&mut one, false, &e.notify, e.intent)?;
             Ok(matches!(step, Step::Done(_)))
         }
-    }
-
-    /// The number of slots.
-    #[must_use]
-    pub fn capacity(&self) -> u32 {
-        self.0.ring.capacity()
-    }
-
-    /// The ring this consumer reads from (for [`Ring::len`],
-    /// [`Ring::stalled`], or more endpoints).
-    pub fn ring(&self) -> &Ring<'a, T> {
-        &self.0.ring
     }
 }

@@ -147,6 +147,34 @@
 //! words alone ([`Ring::len`]: a peer's corrupted word reads as the
 //! capacity there, and the next push or pop reports [`Error::Corrupted`]).
 //!
+//! # Batches
+//! [`Producer::push_partial_slice`] and [`Consumer::pop_partial_slice`]
+//! (and the all-or-nothing `_entire_` forms) claim a *run* of positions
+//! with one compare-and-swap: from the position word `p` on, they load the
+//! stamps of the slots of `p, p + 1, …` while each is ready (free for its
+//! position, or published for it), up to the length asked for, and then
+//! move the word from `p` to `p + n` at once. This is sound for the same
+//! reason as the single claim: a ready stamp changes only when the
+//! claimant of that position finishes it, and the successful
+//! compare-and-swap proves that nobody had claimed `p..p + n` (the word
+//! still read `p`), so it makes this endpoint the claimant of all of them,
+//! each slot still as ready as its stamp said. A run stops at the first
+//! slot that is not ready, so a batch never waits for another endpoint in
+//! the middle of its run; only its first slot is classified (`Full`,
+//! `Empty`, `Busy`, [`Error::Corrupted`]) as a single call would. After the
+//! claim, each item is written and published (read and released) slot by
+//! slot, so the other side can start on the first while the last are being
+//! moved; one fence then covers the wake-up check of the whole run.
+//!
+//! A batch is not atomic for the other side: consumers may take the first
+//! items of a run before its last are published, and a producer's run may
+//! be taken by several consumers. A consumer's batch holds up to its
+//! length of items at once, so a consumer that dies mid-batch loses up to
+//! that many ([`recovery`]). An endpoint with an [`Intent`] announces the
+//! whole run (first position, length): a survivor attributes a stalled
+//! position inside it with [`Intent::covers`], not [`Intent::names`] (the
+//! hosted channels judge single claims only, and offer no batches yet).
+//!
 //! # Positions, wrap-around and the ABA bound
 //! Positions wrap at 2^32 and are compared with wrapping arithmetic; a
 //! stamp's distance to a position is read as a signed 32-bit number. This is
@@ -282,5 +310,7 @@ pub const RETRY_LIMIT: u32 = 1 << 16;
 /// models one spin: each is a scheduling point there.)
 pub const BUSY_SPINS: u32 = if crate::sync::MODELLED { 1 } else { 64 };
 
+#[cfg(test)]
+mod batch_tests;
 #[cfg(test)]
 mod tests;

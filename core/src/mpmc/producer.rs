@@ -1,6 +1,5 @@
 //! The writing endpoint.
 
-use core::fmt;
 use core::time::Duration;
 
 use bytemuck::Pod;
@@ -8,7 +7,7 @@ use bytemuck::Pod;
 use super::Ring;
 use super::layout::PRODUCERS_WAITING;
 use super::ring::Endpoint;
-use super::step::Step;
+use super::step::{Step, entire};
 #[cfg(doc)]
 use super::{BUSY_SPINS, recovery};
 use crate::error::{Error, Result};
@@ -32,22 +31,7 @@ use crate::wait::{Announce, Attempt, Notify, Spin, block_on};
 /// ```
 pub struct Producer<'a, T, N = Spin>(pub(super) Endpoint<'a, T, N>);
 
-impl<T, N: Clone> Clone for Producer<'_, T, N> {
-    /// A producer on the same ring, with the same notifier and the same
-    /// intent (if any): mind that one intent serves one operation at a time
-    /// ([`with_intent`](Producer::with_intent)).
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-}
-
-impl<T, N> fmt::Debug for Producer<'_, T, N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("mpmc::Producer")
-            .field("capacity", &self.0.ring.capacity())
-            .finish_non_exhaustive()
-    }
-}
+super::ring::endpoint_handle!(Producer, "mpmc::Producer");
 
 impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// Appends one item, or returns [`Error::Full`] when the ring holds
@@ -59,15 +43,63 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// protocol cannot produce (module docs); nothing is written then.
     #[inline]
     pub fn try_push(&self, value: T) -> Result<()> {
-        match self
-            .0
-            .ring
-            .push_step::<N, false>(value, &self.0.notify, self.0.intent)?
-        {
-            Step::Done(()) => Ok(()),
-            Step::Blocked(_) => Err(Error::Full),
-            Step::Busy(_) => Err(Error::Busy),
+        self.push_run(core::slice::from_ref(&value), false)
+            .map(drop)
+    }
+
+    /// Appends the first items of `items`, as many as there are free slots
+    /// in a row at `tail` (at most the capacity), claimed with one
+    /// compare-and-swap, and returns how many (0 only for an empty
+    /// `items`). Each item is published as soon as it is written, so
+    /// consumers may take the first while the last are being written.
+    /// When no slot is free: [`Error::Full`] or [`Error::Busy`], as
+    /// [`try_push`](Self::try_push) says (where the SPSC ring's form
+    /// returns 0: this ring has two reasons).
+    ///
+    /// ```
+    /// use ipckit_core::{mpmc, AlignedBytes, Error, Region};
+    ///
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// let ring = mpmc::Ring::<u8>::init(Region::from_slice(&mut bytes[..]), 4)?;
+    /// let (tx, rx) = (ring.producer()?, ring.consumer()?);
+    /// assert_eq!(tx.push_partial_slice(&[1, 2, 3, 4, 5, 6])?, 4);
+    /// assert_eq!(tx.push_partial_slice(&[5]), Err(Error::Full));
+    /// // The exact form takes all or nothing.
+    /// rx.try_pop()?;
+    /// assert_eq!(tx.push_entire_slice(&[7, 8]), Err(Error::TooFewSlots { requested: 2, available: 1 }));
+    /// tx.push_entire_slice(&[7])?;
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn push_partial_slice(&self, items: &[T]) -> Result<usize> {
+        let n = items.len().min(self.capacity() as usize);
+        if n == 0 {
+            return Ok(0);
         }
+        self.push_run(&items[..n], false)
+    }
+
+    /// Appends all of `items`, claimed with one compare-and-swap, or
+    /// appends nothing: [`Error::TooFewSlots`] when fewer free slots follow
+    /// `tail` (`available`: those seen free in a row; the capacity when
+    /// `items` is longer than that), [`Error::Full`] or [`Error::Busy`]
+    /// when not even the first is free (as [`try_push`](Self::try_push)).
+    #[inline]
+    pub fn push_entire_slice(&self, items: &[T]) -> Result<()> {
+        if !entire(items.len(), self.capacity())? {
+            return Ok(());
+        }
+        self.push_run(items, true).map(drop)
+    }
+
+    /// One attempt to push `items` (1 to capacity of them; `exact` as in
+    /// the ring's step), as the `try_` forms answer.
+    #[inline(always)]
+    fn push_run(&self, items: &[T], exact: bool) -> Result<usize> {
+        let e = &self.0;
+        e.ring
+            .push_step::<N, false>(items, exact, &e.notify, e.intent)?
+            .answer(Error::Full)
     }
 
     /// Appends one item, waiting while the ring is full.
@@ -89,13 +121,14 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
             Announce::Counter,
             waiters,
             |p| {
+                let one = core::slice::from_ref(&value);
                 Ok(
                     match p
                         .0
                         .ring
-                        .push_step::<N, false>(value, &p.0.notify, p.0.intent)?
+                        .push_step::<N, false>(one, false, &p.0.notify, p.0.intent)?
                     {
-                        Step::Done(()) => Attempt::Ready(()),
+                        Step::Done(_) => Attempt::Ready(()),
                         Step::Blocked(at) | Step::Busy(at) => Attempt::Wait(p.0.ring.stamp(at)),
                     },
                 )
@@ -113,9 +146,7 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// endpoint's liveness record (the hosted channels do this).
     #[must_use]
     pub fn with_intent(self, intent: &'a Intent) -> Self {
-        let mut end = self;
-        end.0.intent = Some(intent);
-        end
+        Self(self.0.with_intent(intent))
     }
 
     crate::place::test_hook! {
@@ -127,23 +158,10 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
         /// ring was full.
         #[doc(hidden)]
         pub fn claim_and_die(&self) -> Result<bool> {
-            let step = self
-                .0
-                .ring
-                .push_step::<N, true>(T::zeroed(), &self.0.notify, self.0.intent)?;
-            Ok(matches!(step, Step::Done(())))
+            let e = &self.0;
+            let one = [T::zeroed()];
+            let step = e.ring.push_step::<N, true>(&one, false, &e.notify, e.intent)?;
+            Ok(matches!(step, Step::Done(_)))
         }
-    }
-
-    /// The number of slots.
-    #[must_use]
-    pub fn capacity(&self) -> u32 {
-        self.0.ring.capacity()
-    }
-
-    /// The ring this producer writes to (for [`Ring::len`],
-    /// [`Ring::stalled`], or more endpoints).
-    pub fn ring(&self) -> &Ring<'a, T> {
-        &self.0.ring
     }
 }

@@ -67,7 +67,10 @@
 //!   returns only after the release, which the dead consumer did not reach.
 //!   It is **lost**: its slot is released without being read again, and
 //!   counted ([`Recoveries::lost`]). One consumer holds at most one item at
-//!   a time, so each dead consumer loses at most one.
+//!   a time, so each dead consumer loses at most one (a batch pop holds its
+//!   whole run, up to its length: see "Batches" in the [module
+//!   docs](super), and [`Intent::covers`] for attributing a position inside
+//!   a run).
 //! - Every other committed item is delivered exactly once, in each
 //!   producer's order; the items behind a hole are delivered once it is
 //!   skipped.

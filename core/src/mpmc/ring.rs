@@ -73,6 +73,53 @@ impl<T, N: Clone> Clone for Endpoint<'_, T, N> {
     }
 }
 
+impl<'a, T, N> Endpoint<'a, T, N> {
+    /// This endpoint, announcing its claims in `intent`.
+    pub(super) fn with_intent(mut self, intent: &'a Intent) -> Self {
+        self.intent = Some(intent);
+        self
+    }
+}
+
+/// What [`Producer`] and [`Consumer`] share, whichever end they work at:
+/// `Clone` (same notifier, same intent: one intent serves one operation at
+/// a time, see [`Producer::with_intent`]), `Debug`, `capacity` and `ring`.
+macro_rules! endpoint_handle {
+    ($handle:ident, $debug_name:literal) => {
+        impl<T, N: Clone> Clone for $handle<'_, T, N> {
+            /// An endpoint on the same ring, with the same notifier and the
+            /// same intent (if any): mind that one intent serves one
+            /// operation at a time (`with_intent`).
+            fn clone(&self) -> Self {
+                Self(self.0.clone())
+            }
+        }
+
+        impl<T, N> core::fmt::Debug for $handle<'_, T, N> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct($debug_name)
+                    .field("capacity", &self.0.ring.capacity())
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl<'a, T: bytemuck::Pod, N: crate::wait::Notify> $handle<'a, T, N> {
+            /// The number of slots.
+            #[must_use]
+            pub fn capacity(&self) -> u32 {
+                self.0.ring.capacity()
+            }
+
+            /// The ring this endpoint works on (for [`Ring::len`],
+            /// [`Ring::stalled`], or more endpoints).
+            pub fn ring(&self) -> &Ring<'a, T> {
+                &self.0.ring
+            }
+        }
+    };
+}
+pub(super) use endpoint_handle;
+
 impl<'a, T: Pod> Ring<'a, T> {
     /// The slot of position `pos`: always inside the slot array.
     #[inline(always)]

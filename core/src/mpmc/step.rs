@@ -1,6 +1,12 @@
 //! One attempt of a push or a pop: the fast path of Vyukov's algorithm
 //! with the validation of every stamp and position it reads (module docs:
-//! "The peer is untrusted", "`Empty`, `Full` and `Busy`").
+//! "The peer is untrusted", "`Empty`, `Full` and `Busy`"), for one item or
+//! a run of items claimed with one compare-and-swap ("Batches").
+//!
+//! Both ends run the same claim ([`Ring::claim_run`]): they differ only in the
+//! position word they move, the stamp that makes a slot ready for them,
+//! and how far the other end's word says the ring is occupied. [`End`]
+//! holds those differences.
 
 use core::ptr::addr_of;
 
@@ -10,12 +16,13 @@ use super::layout::{CONSUMERS_WAITING, HEAD, PRODUCERS_WAITING, TAIL};
 use super::{BUSY_SPINS, RETRY_LIMIT, Ring};
 use crate::error::{Error, Result};
 use crate::intent::Intent;
-use crate::sync::{AtomicU32, Ordering, SlotCell, spin_hint};
-use crate::wait::{Notify, wake_waiters};
+use crate::place::Word;
+use crate::sync::{AtomicU32, Ordering, SlotCell, fence, spin_hint};
+use crate::wait::Notify;
 
 /// What one attempt of an operation ended with.
 pub(super) enum Step<T> {
-    /// Done; the value popped (or `()` for a push).
+    /// Done: how many items moved (at least one), or what was claimed.
     Done(T),
     /// The slot of this position is not ready and no other endpoint is
     /// working on it: the ring is full (for a push) or empty (for a pop).
@@ -27,6 +34,150 @@ pub(super) enum Step<T> {
     /// `tail`): the ring is neither empty nor full, but this position
     /// cannot be taken now. [`Error::Busy`], or sleep on its stamp.
     Busy(u32),
+}
+
+impl Step<u32> {
+    /// What a `try_` call answers: how many items moved, or `blocked`
+    /// ([`Error::Full`] for a push, [`Error::Empty`] for a pop), or
+    /// [`Error::Busy`].
+    #[inline(always)]
+    pub(super) fn answer(self, blocked: Error) -> Result<usize> {
+        match self {
+            Step::Done(n) => Ok(n as usize),
+            Step::Blocked(_) => Err(blocked),
+            Step::Busy(_) => Err(Error::Busy),
+        }
+    }
+}
+
+/// Whether an all-or-nothing call of `len` items on a ring of `cap`
+/// slots has anything to claim: [`Error::TooFewSlots`] when `len` exceeds
+/// the capacity (no run can be that long), `false` for no items.
+#[inline(always)]
+pub(super) fn entire(len: usize, cap: u32) -> Result<bool> {
+    if len > cap as usize {
+        return Err(Error::TooFewSlots {
+            requested: len,
+            available: cap as usize,
+        });
+    }
+    Ok(len != 0)
+}
+
+/// Positions `first..first + len` claimed by one compare-and-swap.
+#[derive(Clone, Copy)]
+pub(super) struct Run {
+    pub(super) first: u32,
+    pub(super) len: u32,
+}
+
+/// One end of the ring: what a push and a pop do differently in a claim.
+/// `lag` is always "the slot's stamp minus the position asked for".
+pub(super) trait End {
+    /// The position word this end claims positions from.
+    const OWN: Word;
+    /// The other end's position word.
+    const OTHER: Word;
+    /// The lag of a slot ready for this end: free (0) for a push, published
+    /// (1) for a pop.
+    const READY: u32;
+    /// The counter of the waiters this end's finishing stores may wake.
+    const WAKES: Word;
+    /// Messages of [`Error::Corrupted`]: own word backwards, the other word
+    /// more than a lap away, a stamp ahead of the own word, a stamp no
+    /// protocol step produces, the retry limit.
+    const BACKWARDS: &'static str;
+    const TOO_FAR: &'static str;
+    const AHEAD: &'static str;
+    const GARBAGE: &'static str;
+    const RETRIES: &'static str;
+
+    /// `true` if `lag` says that the slot is not ready yet for this lap:
+    /// the previous lap still holds it, or (for a pop) it is not written.
+    fn pending(lag: u32, cap: u32) -> bool;
+    /// How many positions the other end has claimed that this end's
+    /// position `pos` waits for (`other` is the other end's word): 0 is
+    /// full (push) or empty (pop); more than `cap` is a stale or forged
+    /// word.
+    fn occupied(other: u32, pos: u32, cap: u32) -> u32;
+    /// `true` if a `pending` lag at an `occupied` position means that
+    /// another endpoint claimed the slot and has not finished with it
+    /// (`Busy`); otherwise the slot changed since the stamp load: look
+    /// again.
+    fn busy(lag: u32) -> bool;
+}
+
+/// The producers' end.
+pub(super) struct Push;
+/// The consumers' end.
+pub(super) struct Pop;
+
+impl End for Push {
+    const OWN: Word = TAIL;
+    const OTHER: Word = HEAD;
+    const READY: u32 = 0;
+    const WAKES: Word = CONSUMERS_WAITING;
+    const BACKWARDS: &'static str = "tail moved backwards";
+    const TOO_FAR: &'static str = "head is not within a capacity of tail";
+    const AHEAD: &'static str = "slot stamp is ahead of tail";
+    const GARBAGE: &'static str = "slot stamp is not a value the protocol produces at tail";
+    const RETRIES: &'static str = "tail kept moving: retry limit reached";
+
+    /// The slot still belongs to position `pos - capacity`: its item is
+    /// being written or waits to be read (every position from it to `pos`
+    /// is claimed: full), or a consumer claimed it and is still copying it
+    /// out (or skipping it: [`recovery`](super::recovery)).
+    #[inline(always)]
+    fn pending(lag: u32, cap: u32) -> bool {
+        lag == cap.wrapping_neg() || lag == 1u32.wrapping_sub(cap)
+    }
+
+    /// Positions of the previous lap taken by consumers: `head - (pos -
+    /// capacity)`.
+    #[inline(always)]
+    fn occupied(head: u32, pos: u32, cap: u32) -> u32 {
+        head.wrapping_sub(pos.wrapping_sub(cap))
+    }
+
+    /// A consumer took the previous lap's position and has not released
+    /// its slot.
+    #[inline(always)]
+    fn busy(_lag: u32) -> bool {
+        true
+    }
+}
+
+impl End for Pop {
+    const OWN: Word = HEAD;
+    const OTHER: Word = TAIL;
+    const READY: u32 = 1;
+    const WAKES: Word = PRODUCERS_WAITING;
+    const BACKWARDS: &'static str = "head moved backwards";
+    const TOO_FAR: &'static str = "tail is not within a capacity of head";
+    const AHEAD: &'static str = "slot stamp is ahead of head";
+    const GARBAGE: &'static str = "slot stamp is not a value the protocol produces at head";
+    const RETRIES: &'static str = "head kept moving: retry limit reached";
+
+    /// Not yet written for `pos` (0), or the slot still belongs to the
+    /// previous lap: its item is being read, or its hole skipped.
+    #[inline(always)]
+    fn pending(lag: u32, cap: u32) -> bool {
+        lag == 0 || lag == 1u32.wrapping_sub(cap) || lag == cap.wrapping_neg()
+    }
+
+    /// Positions claimed by producers from `pos` on: `tail - pos`.
+    #[inline(always)]
+    fn occupied(tail: u32, pos: u32, _cap: u32) -> u32 {
+        tail.wrapping_sub(pos)
+    }
+
+    /// A producer claimed `pos` and has not published it (0); a previous
+    /// lap's stamp with `pos` claimed means the slot was released and `pos`
+    /// written since the stamp load.
+    #[inline(always)]
+    fn busy(lag: u32) -> bool {
+        lag == 0
+    }
 }
 
 /// Spins (at most [`BUSY_SPINS`] hints) while `stamp` holds `seen`: for a
@@ -64,260 +215,265 @@ fn advanced(old: u32, now: u32, what: &'static str) -> Result<u32> {
     }
 }
 
-impl<T: Pod> Ring<'_, T> {
-    /// One attempt to push: claims the slot at `tail` and publishes `value`,
-    /// or reports the position whose slot is not free yet.
-    ///
-    /// `intent`, if any, is announced before every compare-and-swap on
-    /// `tail`, and withdrawn when the call ends without a claim after it lost
-    /// one ([`crate::intent`]). `DIE` (tests and loom models only) stops
-    /// right after the first compare-and-swap, won or lost, as a producer
-    /// killed there would: nothing written, nothing withdrawn.
-    #[inline]
-    pub(super) fn push_step<N: Notify, const DIE: bool>(
-        &self,
-        value: T,
-        notify: &N,
-        intent: Option<&Intent>,
-    ) -> Result<Step<()>> {
-        let mut lost = false;
-        let step = self.push_claim::<N, DIE>(value, notify, intent, &mut lost);
-        if lost && !matches!(step, Ok(Step::Done(()))) {
-            withdraw(intent);
-        }
-        step
+/// A fresh load of a position word that must have moved past `pos`
+/// (something this endpoint read says `pos` is stale): the new position,
+/// or [`Error::Corrupted`] with `why` if the word did not move.
+#[inline(always)]
+fn moved_on(word: &AtomicU32, pos: u32, why: &'static str, backwards: &'static str) -> Result<u32> {
+    let now = word.load(Ordering::Acquire);
+    if now == pos {
+        return Err(Error::Corrupted(why));
     }
+    advanced(pos, now, backwards)
+}
 
-    /// [`push_step`](Self::push_step) but for the withdrawal: sets `lost`
-    /// when a compare-and-swap it announced for failed.
+impl<T: Pod> Ring<'_, T> {
+    /// One attempt to claim up to `max` (≥ 1, at most the capacity)
+    /// consecutive positions at end `E`, all ready, with one
+    /// compare-and-swap; or the position whose slot is not ready. With
+    /// `exact`, a run of fewer than `max` ready slots is claimed not at all:
+    /// [`Error::TooFewSlots`].
+    ///
+    /// `intent`, if any, is announced (first position, count) before every
+    /// compare-and-swap, and `lost` set when one fails ([`crate::intent`]).
+    /// `DIE` (tests and loom models only): a lost race ends the attempt
+    /// (`Blocked`) instead of a retry; nothing is withdrawn.
+    ///
+    /// Every slot of the run was seen ready (stamp `p + E::READY`, loaded
+    /// with `Acquire`) before the compare-and-swap: a ready stamp changes
+    /// only when the claimant of `p` finishes, and the successful
+    /// compare-and-swap makes this endpoint that claimant, so the whole run
+    /// is still ready and owned (module docs, "Batches").
     #[inline(always)]
-    fn push_claim<N: Notify, const DIE: bool>(
+    fn claim_run<E: End, const DIE: bool>(
         &self,
-        value: T,
-        notify: &N,
+        max: u32,
+        exact: bool,
         intent: Option<&Intent>,
         lost: &mut bool,
-    ) -> Result<Step<()>> {
-        let tail_word = self.word(TAIL);
+    ) -> Result<Step<Run>> {
+        let own = self.word(E::OWN);
         let cap = self.capacity();
         let mask = cap - 1;
-        // Acquire on every load of `tail` and Release on the claim: the
-        // claims form one release sequence, so having read `tail = t` means
-        // that the claim of position `t - capacity`, and the stamp its
-        // producer read before it, happened before our stamp load. That is
-        // what bounds the stamps a valid ring can show us from below (see
-        // `lag` below); with Relaxed, a stale stamp could look like garbage.
-        let mut tail = tail_word.load(Ordering::Acquire);
+        // Acquire on every load of the position word and Release on the
+        // claim: the claims form one release sequence, so having read `pos`
+        // means that the claim of position `pos - capacity`, and the stamp
+        // its claimant read before it, happened before our stamp load. That
+        // bounds the stamps a valid ring can show us from below; with
+        // Relaxed, a stale stamp could look like garbage.
+        let mut pos = own.load(Ordering::Acquire);
         let (mut retries, mut waited) = (0, false);
         loop {
-            let slot = self.slot(tail);
-            let stamp = self.stamp(tail);
-            // Acquire: pairs with the Release of the consumer that freed the
-            // slot, so its copy-out happens before our write.
-            let lag = stamp.load(Ordering::Acquire).wrapping_sub(tail);
-            if lag == 0 {
-                // Free for `tail`: announce, then claim it. The Release of
-                // the claim orders the announcement before it for every
-                // survivor that reads `tail` with Acquire.
-                if let Some(intent) = intent {
-                    intent.announce(tail, 1);
-                }
-                match tail_word.compare_exchange_weak(
-                    tail,
-                    tail.wrapping_add(1),
-                    Ordering::Release,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) if DIE => return Ok(Step::Done(())),
-                    // A lost race ends a dying claim; a spurious failure
-                    // of the weak compare-and-swap (miri makes them) retries.
-                    Err(now) if DIE && now != tail => return Ok(Step::Blocked(tail)),
-                    Ok(_) => {
-                        // SAFETY: the compare-and-swap made this endpoint the
-                        // only owner of position `tail`, and the stamp said
-                        // that the slot's previous reader is done with it; no
-                        // one else touches the item until we publish.
-                        unsafe { SlotCell::write(addr_of!((*slot).value), value) };
-                        stamp.store(tail.wrapping_add(1), Ordering::Release);
-                        wake_waiters(notify, stamp, self.word(CONSUMERS_WAITING), true);
-                        return Ok(Step::Done(()));
+            let stamp = self.stamp(pos);
+            // Acquire: pairs with the Release of the endpoint that made the
+            // slot ready (a consumer's copy-out before our write, a
+            // producer's write before our copy-out).
+            let lag = stamp.load(Ordering::Acquire).wrapping_sub(pos);
+            if lag == E::READY {
+                let len = self.ready_run::<E>(pos, max);
+                if exact && len < max {
+                    // Too few only if our position is current (then it was
+                    // all along the scan: position words only move forward);
+                    // from a stale one the scan may have met a slot that
+                    // the real claimant of its position has finished.
+                    let now = own.load(Ordering::Acquire);
+                    if now == pos {
+                        return Err(Error::TooFewSlots {
+                            requested: max as usize,
+                            available: len as usize,
+                        });
                     }
-                    Err(now) => {
-                        *lost = true;
-                        tail = advanced(tail, now, "tail moved backwards")?;
+                    pos = advanced(pos, now, E::BACKWARDS)?;
+                } else {
+                    // Announce, then claim. The Release of the claim orders
+                    // the announcement before it for every survivor that
+                    // reads the position word with Acquire.
+                    if let Some(intent) = intent {
+                        intent.announce(pos, len);
+                    }
+                    match own.compare_exchange_weak(
+                        pos,
+                        pos.wrapping_add(len),
+                        Ordering::Release,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => return Ok(Step::Done(Run { first: pos, len })),
+                        // A lost race ends a dying claim; a spurious failure
+                        // of the weak compare-and-swap (miri makes them)
+                        // retries.
+                        Err(now) if DIE && now != pos => return Ok(Step::Blocked(pos)),
+                        Err(now) => {
+                            *lost = true;
+                            pos = advanced(pos, now, E::BACKWARDS)?;
+                        }
                     }
                 }
-            } else if lag == cap.wrapping_neg() || lag == 1u32.wrapping_sub(cap) {
-                // The slot still belongs to position `tail - capacity`. Its
-                // item is being written or waits to be read: every position
-                // from it to `tail` is claimed, full. Or a consumer has
-                // claimed it (`head` is past it) and is still copying it out
-                // (or skipping it: [`recovery`]): fewer than `capacity`
-                // positions are claimed, the ring is not full, but the slot
-                // is not free yet. Wait a moment for its release, then
-                // report `Busy`.
-                let previous = tail.wrapping_sub(cap);
-                let head = self.word(HEAD).load(Ordering::Acquire);
-                let taken = head.wrapping_sub(previous);
-                if taken == 0 {
-                    return Ok(Step::Blocked(tail));
+            } else if E::pending(lag, cap) {
+                // Blocked if the other end has not claimed what this
+                // position waits for (Acquire, so that an operation that
+                // completed before this call is seen).
+                let occupied = E::occupied(self.word(E::OTHER).load(Ordering::Acquire), pos, cap);
+                if occupied == 0 {
+                    return Ok(Step::Blocked(pos));
                 }
-                if taken <= cap {
+                if occupied > cap {
+                    // Our position is stale, or a peer forged a word.
+                    pos = moved_on(own, pos, E::TOO_FAR, E::BACKWARDS)?;
+                } else if E::busy(lag) {
+                    // Not full (empty), but the slot is another endpoint's
+                    // until it finishes: wait a moment, then report `Busy`,
+                    // never `Full` (`Empty`) (module docs).
                     if !waited {
                         waited = true;
-                        if wait_for_change(stamp, tail.wrapping_add(lag)) {
+                        if wait_for_change(stamp, pos.wrapping_add(lag)) {
                             continue;
                         }
                     }
-                    return Ok(Step::Busy(tail));
+                    return Ok(Step::Busy(pos));
                 }
-                // `head` past `tail`: our `tail` is stale, or a peer forged
-                // a position word.
-                let now = tail_word.load(Ordering::Acquire);
-                if now == tail {
-                    return Err(Error::Corrupted("head is not within a capacity of tail"));
-                }
-                tail = advanced(tail, now, "tail moved backwards")?;
-            } else if (lag as i32) > 0 && lag & mask <= 1 {
-                // Position `tail` was taken already: our `tail` is stale, and
-                // the position word must have moved.
-                let now = tail_word.load(Ordering::Acquire);
-                if now == tail {
-                    return Err(Error::Corrupted("slot stamp is ahead of tail"));
-                }
-                tail = advanced(tail, now, "tail moved backwards")?;
+                // Otherwise the slot changed since the stamp load: look
+                // again.
+            } else if (lag as i32) > E::READY as i32 && lag & mask <= 1 {
+                // Position `pos` was taken already: our position is stale,
+                // and the position word must have moved.
+                pos = moved_on(own, pos, E::AHEAD, E::BACKWARDS)?;
             } else {
-                return Err(Error::Corrupted(
-                    "slot stamp is not a value the protocol produces at tail",
-                ));
+                return Err(Error::Corrupted(E::GARBAGE));
             }
             retries += 1;
             if retries == RETRY_LIMIT {
-                return Err(Error::Corrupted("tail kept moving: retry limit reached"));
+                return Err(Error::Corrupted(E::RETRIES));
             }
         }
     }
 
-    /// One attempt to pop: claims the slot at `head` and copies its item
-    /// out, or reports the position whose item is not published yet.
-    /// `intent` and `DIE` as in [`push_step`](Self::push_step) (a dying
-    /// consumer claims the item and neither reads nor releases it).
-    #[inline]
-    pub(super) fn pop_step<N: Notify, const DIE: bool>(
+    /// How many slots from position `pos` on (whose slot is ready for end
+    /// `E`) are ready in a row, at most `max`.
+    #[inline(always)]
+    fn ready_run<E: End>(&self, pos: u32, max: u32) -> u32 {
+        let mut len = 1;
+        while len < max {
+            let p = pos.wrapping_add(len);
+            if self.stamp(p).load(Ordering::Acquire).wrapping_sub(p) != E::READY {
+                break;
+            }
+            len += 1;
+        }
+        len
+    }
+
+    /// [`claim_run`](Self::claim_run), withdrawing the intent when the attempt
+    /// ends without a claim after it lost a compare-and-swap.
+    #[inline(always)]
+    fn claim_or_withdraw<E: End, const DIE: bool>(
         &self,
-        notify: &N,
+        max: u32,
+        exact: bool,
         intent: Option<&Intent>,
-    ) -> Result<Step<T>> {
+    ) -> Result<Step<Run>> {
         let mut lost = false;
-        let step = self.pop_claim::<N, DIE>(notify, intent, &mut lost);
+        let step = self.claim_run::<E, DIE>(max, exact, intent, &mut lost);
         if lost && !matches!(step, Ok(Step::Done(_))) {
             withdraw(intent);
         }
         step
     }
 
-    /// [`pop_step`](Self::pop_step) but for the withdrawal.
+    /// Wakes the sleepers of every stamp of `run` (end `E` just finished
+    /// it), if the counter says anyone sleeps: one fence for the run. No
+    /// fence and no load at all when `N` does not wake.
     #[inline(always)]
-    fn pop_claim<N: Notify, const DIE: bool>(
+    fn wake_run<E: End, N: Notify>(&self, notify: &N, run: Run) {
+        if !N::WAKES {
+            return;
+        }
+        fence(Ordering::SeqCst);
+        if self.word(E::WAKES).load(Ordering::Relaxed) != 0 {
+            self.wake_slow(notify, run);
+        }
+    }
+
+    #[cold]
+    fn wake_slow<N: Notify>(&self, notify: &N, run: Run) {
+        for i in 0..run.len {
+            notify.wake_all(self.stamp(run.first.wrapping_add(i)));
+        }
+    }
+
+    /// One attempt to push `items` (1 to capacity of them): claims the run
+    /// of free slots at `tail`, at most `items.len()` long (with `exact`,
+    /// exactly that long or none), writes and publishes the first items
+    /// into it, and returns how many; or reports the position whose slot is
+    /// not free yet.
+    ///
+    /// `DIE` (tests and loom models only) stops right after the first
+    /// compare-and-swap, won or lost, as a producer killed there would:
+    /// nothing written, nothing withdrawn.
+    #[inline(always)]
+    pub(super) fn push_step<N: Notify, const DIE: bool>(
         &self,
+        items: &[T],
+        exact: bool,
         notify: &N,
         intent: Option<&Intent>,
-        lost: &mut bool,
-    ) -> Result<Step<T>> {
-        let head_word = self.word(HEAD);
-        let cap = self.capacity();
-        let mask = cap - 1;
-        // Acquire / Release for the reason given in `push_step`: having read
-        // `head = h` orders the claim of `h - capacity` (and the publication
-        // it saw) before our stamp load.
-        let mut head = head_word.load(Ordering::Acquire);
-        let (mut retries, mut waited) = (0, false);
-        loop {
-            let slot = self.slot(head);
-            let stamp = self.stamp(head);
-            // Acquire: pairs with the producer's publishing Release, so its
-            // item is visible to the copy below.
-            let lag = stamp.load(Ordering::Acquire).wrapping_sub(head);
-            if lag == 1 {
-                // Published for `head`: announce, then claim it (Release, as
-                // in `push_claim`: a producer that finds the slot unreleased
-                // and has read `head` with Acquire sees the announcement).
-                if let Some(intent) = intent {
-                    intent.announce(head, 1);
-                }
-                match head_word.compare_exchange_weak(
-                    head,
-                    head.wrapping_add(1),
-                    Ordering::Release,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) if DIE => return Ok(Step::Done(T::zeroed())),
-                    // As in `push_claim`: only a lost race ends it.
-                    Err(now) if DIE && now != head => return Ok(Step::Blocked(head)),
-                    Ok(_) => {
-                        // SAFETY: the compare-and-swap made this endpoint the
-                        // only reader of position `head`, whose item is
-                        // published; no producer writes the slot until we
-                        // release it. The copy goes straight into a local.
-                        let value = unsafe { SlotCell::read(addr_of!((*slot).value)) };
-                        stamp.store(head.wrapping_add(cap), Ordering::Release);
-                        wake_waiters(notify, stamp, self.word(PRODUCERS_WAITING), true);
-                        return Ok(Step::Done(value));
-                    }
-                    Err(now) => {
-                        *lost = true;
-                        head = advanced(head, now, "head moved backwards")?;
-                    }
-                }
-            } else if lag == 0 || lag == 1u32.wrapping_sub(cap) || lag == cap.wrapping_neg() {
-                // Not yet written for `head` (0), or the slot still belongs
-                // to the previous lap: its item is being read, or its hole
-                // skipped ([`recovery`]). Empty if no producer claimed
-                // `head`: `tail` is `head` (Acquire, so that a push that
-                // completed before this call is seen).
-                let claimed = self.word(TAIL).load(Ordering::Acquire).wrapping_sub(head);
-                if claimed == 0 {
-                    return Ok(Step::Blocked(head));
-                }
-                if claimed > cap {
-                    // `tail` more than a lap ahead: our `head` is stale, or
-                    // a peer forged a position word.
-                    let now = head_word.load(Ordering::Acquire);
-                    if now == head {
-                        return Err(Error::Corrupted("tail is not within a capacity of head"));
-                    }
-                    head = advanced(head, now, "head moved backwards")?;
-                } else if lag == 0 {
-                    // A producer claimed `head` and has not published yet:
-                    // not empty, but its item cannot be taken now. Wait a
-                    // moment for the publication, then report `Busy`, never
-                    // `Empty` (module docs).
-                    if !waited {
-                        waited = true;
-                        if wait_for_change(stamp, head) {
-                            continue;
-                        }
-                    }
-                    return Ok(Step::Busy(head));
-                }
-                // Otherwise the slot was released and `head` claimed since
-                // the stamp load: look again.
-            } else if (lag as i32) > 1 && lag & mask <= 1 {
-                // Position `head` was taken already: our `head` is stale.
-                let now = head_word.load(Ordering::Acquire);
-                if now == head {
-                    return Err(Error::Corrupted("slot stamp is ahead of head"));
-                }
-                head = advanced(head, now, "head moved backwards")?;
-            } else {
-                return Err(Error::Corrupted(
-                    "slot stamp is not a value the protocol produces at head",
-                ));
+    ) -> Result<Step<u32>> {
+        let run = match self.claim_or_withdraw::<Push, DIE>(items.len() as u32, exact, intent)? {
+            Step::Done(run) => run,
+            Step::Blocked(at) => return Ok(Step::Blocked(at)),
+            Step::Busy(at) => return Ok(Step::Busy(at)),
+        };
+        if !DIE {
+            for (i, item) in items.iter().take(run.len as usize).enumerate() {
+                let pos = run.first.wrapping_add(i as u32);
+                let slot = self.slot(pos);
+                // SAFETY: the compare-and-swap made this endpoint the only
+                // owner of position `pos`, and its stamp said that the
+                // slot's previous reader is done with it; no one else
+                // touches the item until we publish.
+                unsafe { SlotCell::write(addr_of!((*slot).value), *item) };
+                self.stamp(pos)
+                    .store(pos.wrapping_add(1), Ordering::Release);
             }
-            retries += 1;
-            if retries == RETRY_LIMIT {
-                return Err(Error::Corrupted("head kept moving: retry limit reached"));
-            }
+            self.wake_run::<Push, N>(notify, run);
         }
+        Ok(Step::Done(run.len))
+    }
+
+    /// One attempt to pop into `out` (1 to capacity items long): claims the
+    /// run of published slots at `head`, at most `out.len()` long (`exact`
+    /// as for a push), copies
+    /// the items out and releases the slots, and returns how many; or
+    /// reports the position whose item is not published yet. `DIE` as in
+    /// [`push_step`](Self::push_step) (a dying consumer claims and neither
+    /// reads nor releases).
+    #[inline(always)]
+    pub(super) fn pop_step<N: Notify, const DIE: bool>(
+        &self,
+        out: &mut [T],
+        exact: bool,
+        notify: &N,
+        intent: Option<&Intent>,
+    ) -> Result<Step<u32>> {
+        let run = match self.claim_or_withdraw::<Pop, DIE>(out.len() as u32, exact, intent)? {
+            Step::Done(run) => run,
+            Step::Blocked(at) => return Ok(Step::Blocked(at)),
+            Step::Busy(at) => return Ok(Step::Busy(at)),
+        };
+        if !DIE {
+            let cap = self.capacity();
+            for (i, item) in out.iter_mut().take(run.len as usize).enumerate() {
+                let pos = run.first.wrapping_add(i as u32);
+                let slot = self.slot(pos);
+                // SAFETY: the compare-and-swap made this endpoint the only
+                // reader of position `pos`, whose item is published; no
+                // producer writes the slot until we release it. The copy
+                // goes straight into a private slot of `out`.
+                *item = unsafe { SlotCell::read(addr_of!((*slot).value)) };
+                self.stamp(pos)
+                    .store(pos.wrapping_add(cap), Ordering::Release);
+            }
+            self.wake_run::<Pop, N>(notify, run);
+        }
+        Ok(Step::Done(run.len))
     }
 }
