@@ -314,25 +314,7 @@ impl Layout for Frames {
     type Control = Control<3>;
     type Unit = records::Unit;
 
-    fn init_words(control: &Control<3>, _: *const records::Unit, options: &Options) {
-        use place::Block;
-        let p = options.position;
-        for (word, value) in [
-            (TAIL, p),
-            (CONSUMER_WAITING, 0),
-            (DOORBELL, 0),
-            (HEAD, p),
-            (CONSUMER_CLAIM, 0),
-            (PRODUCERS_WAITING, 0),
-            (ERASING_POSITION, 0),
-            (ERASING_SPAN, 0),
-            (SKIPPED_RECORDS, 0),
-            (SKIPPED_BYTES_LO, 0),
-            (SKIPPED_BYTES_HI, 0),
-        ] {
-            control.word(word).store(value, Ordering::Relaxed);
-        }
-    }
+    const POSITIONS: &'static [Word] = &[TAIL, HEAD];
 
     /// Every header of the first lap must read "not written".
     unsafe fn clear_data(data: *mut records::Unit, capacity: u32) {

@@ -9,7 +9,6 @@ use std::vec::Vec;
 
 use core::time::Duration;
 
-use super::layout::stride;
 use super::*;
 use crate::error::{Error, Result};
 use crate::intent::Intent;
@@ -17,15 +16,7 @@ use crate::sync::AtomicU32;
 use crate::test_support::PeerMemory;
 use crate::wait::{Notify, WaitStatus};
 
-const TAIL: usize = 128;
-const CONSUMERS_WAITING: usize = 132;
-const HEAD: usize = 256;
-const PRODUCERS_WAITING: usize = 260;
-
-/// Offset of the stamp of the slot of `pos` in a ring of `T`.
-fn stamp_at<T>(capacity: u32, pos: u32) -> usize {
-    DATA_OFFSET + (pos & (capacity - 1)) as usize * stride::<T>()
-}
+use super::tests::{CONSUMERS_WAITING, HEAD, PRODUCERS_WAITING, TAIL, stamp_at};
 
 #[test]
 fn partial_and_entire_slices_fill_and_drain_in_order() {

@@ -7,12 +7,12 @@ use bytemuck::Pod;
 use super::Ring;
 use super::layout::CONSUMERS_WAITING;
 use super::ring::Endpoint;
-use super::step::{Step, entire};
+use super::step::entire;
 #[cfg(doc)]
 use super::{BUSY_SPINS, Producer};
 use crate::error::{Error, Result};
 use crate::intent::Intent;
-use crate::wait::{Announce, Attempt, Notify, Spin, block_on};
+use crate::wait::{Announce, Notify, Spin, block_on};
 
 /// A reading endpoint of an MPMC ring. Any number of consumers may pop
 /// concurrently; each item goes to exactly one of them.
@@ -28,7 +28,7 @@ use crate::wait::{Announce, Attempt, Notify, Spin, block_on};
 /// ```
 pub struct Consumer<'a, T, N = Spin>(pub(super) Endpoint<'a, T, N>);
 
-super::ring::endpoint_handle!(Consumer, "mpmc::Consumer");
+super::ring::endpoint_handle!(Consumer, "mpmc::Consumer", pop_step);
 
 impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// Removes and returns the oldest item, or [`Error::Empty`] when the ring
@@ -121,17 +121,11 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
             Announce::Counter,
             waiters,
             |c| {
-                let mut one = [T::zeroed()];
-                let e = &c.0;
-                Ok(
-                    match e
-                        .ring
-                        .pop_step::<N, false>(&mut one, false, &e.notify, e.intent)?
-                    {
-                        Step::Done(_) => Attempt::Ready(one[0]),
-                        Step::Blocked(at) | Step::Busy(at) => Attempt::Wait(e.ring.stamp(at)),
-                    },
-                )
+                let (mut one, e) = ([T::zeroed()], &c.0);
+                let step = e
+                    .ring
+                    .pop_step::<N, false>(&mut one, false, &e.notify, e.intent)?;
+                Ok(step.attempt(&e.ring, one[0]))
             },
         )
     }
@@ -143,20 +137,5 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     #[must_use]
     pub fn with_intent(self, intent: &'a Intent) -> Self {
         Self(self.0.with_intent(intent))
-    }
-
-    crate::place::test_hook! {
-        /// For tests and loom models: announces and claims the item at `head`
-        /// with one compare-and-swap and stops there, as a consumer killed right
-        /// after that compare-and-swap: the item is neither read nor released.
-        /// `true` if the claim succeeded; `false` if it lost or the ring was
-        /// empty.
-        #[doc(hidden)]
-        pub fn claim_and_die(&self) -> Result<bool> {
-            let e = &self.0;
-            let mut one = [T::zeroed()];
-            let step = e.ring.pop_step::<N, true>(&mut one, false, &e.notify, e.intent)?;
-            Ok(matches!(step, Step::Done(_)))
-        }
     }
 }

@@ -8,7 +8,7 @@ use core::mem::{align_of, size_of};
 
 use super::{DATA_OFFSET, MAX_CAPACITY, MIN_CAPACITY};
 use crate::error::Result;
-use crate::place::{self, Control, Layout, Options, Stamped, element};
+use crate::place::{self, Control, Layout, Options, Stamped, Word, element};
 use crate::region::ObjectKind;
 use crate::sync::{AtomicU32, MODELLED, Ordering};
 
@@ -67,13 +67,14 @@ impl<T> Layout for Stamps<T> {
     type Control = Control<2>;
     type Unit = Slot<T>;
 
-    /// Positions and counters, and the first lap's stamps: positions
-    /// `start..start + capacity` cover every slot once, each free for its
-    /// position.
+    const POSITIONS: &'static [Word] = &[TAIL, HEAD];
+
+    /// The first lap's stamps: positions `start..start + capacity` cover
+    /// every slot once, each free for its position.
     // The trait is sealed and only the placement layer calls this, with the
     // data area of `capacity` slots it has just placed.
     #[allow(clippy::not_unsafe_ptr_arg_deref)]
-    fn init_words(control: &Control<2>, slots: *const Slot<T>, options: &Options) {
+    fn init_data(slots: *const Slot<T>, options: &Options) {
         // The layout of the module docs, for this `T` (loom's atomics and
         // cells have other sizes).
         const {
@@ -82,16 +83,6 @@ impl<T> Layout for Stamps<T> {
             assert!(MODELLED || align_of::<Slot<T>>() == slot_align::<T>());
         }
         let start = options.position;
-        for (word, value) in [
-            (TAIL, start),
-            (CONSUMERS_WAITING, 0),
-            (LOST, 0),
-            (HEAD, start),
-            (PRODUCERS_WAITING, 0),
-            (SKIPPED, 0),
-        ] {
-            place::Block::word(control, word).store(value, Ordering::Relaxed);
-        }
         let mask = options.capacity - 1;
         for i in 0..options.capacity {
             let p = start.wrapping_add(i);

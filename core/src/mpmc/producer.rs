@@ -7,12 +7,12 @@ use bytemuck::Pod;
 use super::Ring;
 use super::layout::PRODUCERS_WAITING;
 use super::ring::Endpoint;
-use super::step::{Step, entire};
+use super::step::entire;
 #[cfg(doc)]
 use super::{BUSY_SPINS, recovery};
 use crate::error::{Error, Result};
 use crate::intent::Intent;
-use crate::wait::{Announce, Attempt, Notify, Spin, block_on};
+use crate::wait::{Announce, Notify, Spin, block_on};
 
 /// A writing endpoint of an MPMC ring. Any number of producers may push
 /// concurrently, through clones or through one producer shared by
@@ -31,7 +31,7 @@ use crate::wait::{Announce, Attempt, Notify, Spin, block_on};
 /// ```
 pub struct Producer<'a, T, N = Spin>(pub(super) Endpoint<'a, T, N>);
 
-super::ring::endpoint_handle!(Producer, "mpmc::Producer");
+super::ring::endpoint_handle!(Producer, "mpmc::Producer", push_step);
 
 impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// Appends one item, or returns [`Error::Full`] when the ring holds
@@ -121,17 +121,11 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
             Announce::Counter,
             waiters,
             |p| {
-                let one = core::slice::from_ref(&value);
-                Ok(
-                    match p
-                        .0
-                        .ring
-                        .push_step::<N, false>(one, false, &p.0.notify, p.0.intent)?
-                    {
-                        Step::Done(_) => Attempt::Ready(()),
-                        Step::Blocked(at) | Step::Busy(at) => Attempt::Wait(p.0.ring.stamp(at)),
-                    },
-                )
+                let (one, e) = (core::slice::from_ref(&value), &p.0);
+                let step = e
+                    .ring
+                    .push_step::<N, false>(one, false, &e.notify, e.intent)?;
+                Ok(step.attempt(&e.ring, ()))
             },
         )
     }
@@ -147,21 +141,5 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     #[must_use]
     pub fn with_intent(self, intent: &'a Intent) -> Self {
         Self(self.0.with_intent(intent))
-    }
-
-    crate::place::test_hook! {
-        /// For tests and loom models: announces and claims the position at
-        /// `tail` with one compare-and-swap and stops there, as a producer
-        /// killed right after that compare-and-swap: nothing written, nothing
-        /// published, and after a lost compare-and-swap the announcement is not
-        /// withdrawn. `true` if the claim succeeded; `false` if it lost or the
-        /// ring was full.
-        #[doc(hidden)]
-        pub fn claim_and_die(&self) -> Result<bool> {
-            let e = &self.0;
-            let one = [T::zeroed()];
-            let step = e.ring.push_step::<N, true>(&one, false, &e.notify, e.intent)?;
-            Ok(matches!(step, Step::Done(_)))
-        }
     }
 }

@@ -85,7 +85,7 @@ impl<'a, T, N> Endpoint<'a, T, N> {
 /// `Clone` (same notifier, same intent: one intent serves one operation at
 /// a time, see [`Producer::with_intent`]), `Debug`, `capacity` and `ring`.
 macro_rules! endpoint_handle {
-    ($handle:ident, $debug_name:literal) => {
+    ($handle:ident, $debug_name:literal, $step:ident) => {
         impl<T, N: Clone> Clone for $handle<'_, T, N> {
             /// An endpoint on the same ring, with the same notifier and the
             /// same intent (if any): mind that one intent serves one
@@ -114,6 +114,23 @@ macro_rules! endpoint_handle {
             /// [`Ring::stalled`], or more endpoints).
             pub fn ring(&self) -> &Ring<'a, T> {
                 &self.0.ring
+            }
+
+            crate::place::test_hook! {
+                /// For tests and loom models: announces and claims one position
+                /// (at `tail` for a producer, at `head` for a consumer) with one
+                /// compare-and-swap and stops there, as an endpoint killed right
+                /// after that compare-and-swap: nothing written or read, nothing
+                /// published or released, and after a lost compare-and-swap the
+                /// announcement is not withdrawn. `true` if the claim succeeded;
+                /// `false` if it lost or the ring was full (empty).
+                #[doc(hidden)]
+                pub fn claim_and_die(&self) -> crate::error::Result<bool> {
+                    let e = &self.0;
+                    let mut one = [T::zeroed()];
+                    let step = e.ring.$step::<N, true>(&mut one, false, &e.notify, e.intent)?;
+                    Ok(matches!(step, super::step::Step::Done(_)))
+                }
             }
         }
     };

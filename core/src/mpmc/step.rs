@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::intent::Intent;
 use crate::place::Word;
 use crate::sync::{AtomicU32, Ordering, SlotCell, fence, spin_hint};
-use crate::wait::Notify;
+use crate::wait::{Attempt, Notify};
 
 /// What one attempt of an operation ended with.
 pub(super) enum Step<T> {
@@ -46,6 +46,18 @@ impl Step<u32> {
             Step::Done(n) => Ok(n as usize),
             Step::Blocked(_) => Err(blocked),
             Step::Busy(_) => Err(Error::Busy),
+        }
+    }
+}
+
+impl<T> Step<T> {
+    /// What a blocking call does with this step: done with `ready`, or
+    /// wait on the stamp of the position that blocked it (module docs).
+    #[inline(always)]
+    pub(super) fn attempt<'r, R, E: Pod>(self, ring: &'r Ring<'_, E>, ready: R) -> Attempt<'r, R> {
+        match self {
+            Step::Done(_) => Attempt::Ready(ready),
+            Step::Blocked(at) | Step::Busy(at) => Attempt::Wait(ring.stamp(at)),
         }
     }
 }

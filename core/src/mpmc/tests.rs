@@ -20,13 +20,13 @@ use crate::test_support::{
 use crate::wait::{Notify, Spin};
 use crate::{AlignedBytes, Region};
 
-const TAIL: usize = 128;
-const CONSUMERS_WAITING: usize = 132;
-const HEAD: usize = 256;
-const PRODUCERS_WAITING: usize = 260;
+pub(super) const TAIL: usize = 128;
+pub(super) const CONSUMERS_WAITING: usize = 132;
+pub(super) const HEAD: usize = 256;
+pub(super) const PRODUCERS_WAITING: usize = 260;
 
 /// Offset of the stamp of the slot of `pos` in a ring of `T`.
-fn stamp_at<T>(capacity: u32, pos: u32) -> usize {
+pub(super) fn stamp_at<T>(capacity: u32, pos: u32) -> usize {
     DATA_OFFSET + (pos & (capacity - 1)) as usize * stride::<T>()
 }
 

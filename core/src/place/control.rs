@@ -10,7 +10,7 @@
 //! anyway breaks nothing here.
 
 use crate::region::{Header, LINE};
-use crate::sync::AtomicU32;
+use crate::sync::{AtomicU32, Ordering};
 
 /// `u32` words per line a ring can name. In production the whole line
 /// (the layout's spacing); under loom only the first few, because every
@@ -61,7 +61,7 @@ impl Word {
     }
 
     /// The byte offset from the region base.
-    const fn offset(self) -> usize {
+    pub(crate) const fn offset(self) -> usize {
         LINE * (1 + self.line) + 4 * self.index
     }
 
@@ -103,6 +103,10 @@ pub trait Block: super::sealed::Sealed + Sized {
     /// The atomic at `word`.
     fn word(&self, word: Word) -> &AtomicU32;
 
+    /// Stores 0 in every control word (reserved ones included): what a
+    /// fresh ring starts from before its layout sets its positions.
+    fn clear_words(&self);
+
     /// An all-zero block on the heap, for the loom models.
     #[cfg(ipckit_loom)]
     fn modelled() -> crate::sync::heap::Box<Self>;
@@ -119,6 +123,12 @@ impl<const K: usize> Block for Control<K> {
     #[inline(always)]
     fn word(&self, word: Word) -> &AtomicU32 {
         &self.lines[word.line].words[word.index]
+    }
+
+    fn clear_words(&self) {
+        for word in self.lines.iter().flat_map(|line| &line.words) {
+            word.store(0, Ordering::Relaxed);
+        }
     }
 
     #[cfg(ipckit_loom)]

@@ -22,8 +22,9 @@
 //!    `impl place::sealed::Sealed` and implement [`Layout`]: the constants,
 //!    `type Control = Control<K>` for `K` control lines, `type Unit` (what
 //!    the data area is an array of: `SlotCell<T>`, `SlotCell<u8>` for bytes,
-//!    or a stamped slot), and `init_words`, which writes the control words
-//!    (and, if the ring needs it, the data: MPMC stamps) of a fresh ring
+//!    or a stamped slot), `POSITIONS`, the control words a fresh ring sets
+//!    to its start position (the layer clears every other one), and, if the
+//!    ring needs it, `init_data` (MPMC stamps), which the layer calls
 //!    between the header's fields and its publication.
 //! 2. Name the ring's words with `place::words!` (`TAIL = (0, 0) at 128;`: line,
 //!    index, and the byte offset of the layout table, checked at compile
@@ -121,14 +122,21 @@ pub trait Layout: sealed::Sealed + Sized {
     /// are a valid value, as in a fresh mapping.
     type Unit;
 
-    /// Writes the control words (and any data) of a fresh ring as `options`
-    /// say; the layer writes the header before and publishes it after.
-    fn init_words(control: &Self::Control, data: *const Self::Unit, options: &Options);
+    /// The control words a fresh ring sets to its start position
+    /// ([`Options::start_at`]); the layer stores 0 in every other one.
+    const POSITIONS: &'static [Word];
+
+    /// Writes what a fresh ring holds beyond its control words (the MPMC
+    /// ring's first-lap stamps), after the layer wrote them and before it
+    /// publishes the header. Nothing by default.
+    fn init_data(data: *const Self::Unit, options: &Options) {
+        let _ = (data, options);
+    }
 
     /// Clears a data area of `capacity` units that may hold stale bytes (a
     /// region only its creator can see), for a ring whose fresh data must
     /// read zero (the MPSC frame ring's record headers). Called after
-    /// [`init_words`](Self::init_words); a shared region is fresh memory
+    /// [`init_data`](Self::init_data); a shared region is fresh memory
     /// and is left alone. Nothing by default.
     ///
     /// # Safety

@@ -9,7 +9,7 @@ use super::{Block, Claim, Layout, Options, SingleConsumer, SingleRoles, Word};
 use crate::error::{Error, Result, Role};
 #[cfg(not(ipckit_loom))]
 use crate::region::{FLAG_WAKES, Region};
-use crate::sync::AtomicU32;
+use crate::sync::{AtomicU32, Ordering};
 
 /// A ring placed in memory: the handle from which its endpoints are
 /// claimed. Each ring names it (`spsc::Ring<'a, T>`,
@@ -191,7 +191,14 @@ impl<'a, L: Layout> Placed<'a, L> {
             L::DATA_OFFSET as u32,
             options.flags(),
         );
-        L::init_words(self.control(), self.data.as_ptr(), options);
+        let control = self.control();
+        control.clear_words();
+        for &word in L::POSITIONS {
+            control
+                .word(word)
+                .store(options.position, Ordering::Relaxed);
+        }
+        L::init_data(self.data.as_ptr(), options);
         if clear {
             // SAFETY: the data area holds `capacity` units, and nobody else
             // can see it before the header is published.

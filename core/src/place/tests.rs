@@ -178,6 +178,27 @@ fn init_races_have_one_winner_and_exclusive_regions_reset() {
     every_layout!(check);
 }
 
+#[test]
+fn a_fresh_ring_has_its_positions_at_the_start_and_every_other_word_zero() {
+    fn check<L: Layout>(capacity: u32) {
+        // Stale bytes in a region the caller holds exclusively: init must
+        // leave no trace of them in the control block.
+        let mut bytes = std::boxed::Box::new(AlignedBytes::<MEM>::new());
+        bytes.fill(0xA5);
+        let start = 64 * L::POSITION_ALIGN;
+        let options = Options::new(capacity).start_at(start);
+        Placed::<L>::init_with(Region::from_slice(&mut bytes[..]), options).unwrap();
+        let control = crate::region::LINE..L::DATA_OFFSET;
+        for offset in control.step_by(4) {
+            let word = u32::from_ne_bytes(bytes[offset..offset + 4].try_into().unwrap());
+            let is_position = L::POSITIONS.iter().any(|w| w.offset() == offset);
+            let expected = if is_position { start } else { 0 };
+            assert_eq!(word, expected, "control word at byte {offset}");
+        }
+    }
+    every_layout!(check);
+}
+
 /// Initialises a ring of `L` and `capacity`, lets `poke` play the faulty
 /// peer on the header, and returns what `attach` says (the capacity).
 fn attach_after<L: Layout>(capacity: u32, poke: impl FnOnce(&PeerMemory)) -> Result<u32> {

@@ -4,7 +4,7 @@
 
 use super::{COUNT_OFFSET, MAX_RETRIES};
 use crate::error::{Error, Result};
-use crate::place::{self, Block, Control, Layout, Options, Placed};
+use crate::place::{self, Control, Layout, Placed, Word};
 use crate::region::ObjectKind;
 use crate::sync::{AtomicU32, Ordering};
 
@@ -47,12 +47,7 @@ impl Layout for Count {
     type Unit = ();
 
     /// The count starts at the options' position (the initial count).
-    fn init_words(control: &Control<1>, _: *const (), options: &Options) {
-        control
-            .word(COUNT)
-            .store(options.position, Ordering::Relaxed);
-        control.word(WAITERS).store(0, Ordering::Relaxed);
-    }
+    const POSITIONS: &'static [Word] = &[COUNT];
 }
 
 impl Placed<'_, Count> {

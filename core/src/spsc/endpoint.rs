@@ -15,7 +15,7 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::error::{Error, Result, Role};
-use crate::place::{self, Claim, Layout, Options, Placed, SingleRoles, Word};
+use crate::place::{self, Claim, Placed, SingleRoles, Word};
 use crate::sync::Ordering;
 use crate::wait::{Announce, Attempt, Notify, Spin, block_on, wake_waiters};
 
@@ -44,22 +44,9 @@ pub trait SpscLayout: SingleRoles {
     const BAD_TAIL: &'static str;
 }
 
-/// Writes the control words of a fresh SPSC-family ring: both positions at
-/// `options`' start, no claims, no waiters (`Layout::init_words`).
-pub(crate) fn init_words<L: Layout>(ring: &L::Control, options: &Options) {
-    use crate::place::Block;
-    for word in [TAIL, HEAD] {
-        ring.word(word).store(options.position, Ordering::Relaxed);
-    }
-    for word in [
-        PRODUCER_CLAIM,
-        CONSUMER_WAITING,
-        CONSUMER_CLAIM,
-        PRODUCER_WAITING,
-    ] {
-        ring.word(word).store(0, Ordering::Relaxed);
-    }
-}
+/// The positions of an SPSC-family ring (`Layout::POSITIONS`): a fresh one
+/// starts with both at the options' start, no claims and no waiters.
+pub(crate) const POSITIONS: &[Word] = &[TAIL, HEAD];
 
 /// One end of an SPSC-family ring: the producer (`P = true`) or the
 /// consumer. The rings name it: `spsc::Producer<'a, T, N>`,

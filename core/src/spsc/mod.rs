@@ -178,10 +178,7 @@ impl<T> Layout for Slots<T> {
     const ZEROED_IS_EMPTY: bool = true;
     type Control = Control<2>;
     type Unit = SlotCell<T>;
-
-    fn init_words(control: &Control<2>, _: *const SlotCell<T>, options: &Options) {
-        endpoint::init_words::<Self>(control, options);
-    }
+    const POSITIONS: &'static [Word] = endpoint::POSITIONS;
 }
 
 impl<T> SingleRoles for Slots<T> {

@@ -128,10 +128,7 @@ impl Layout for Frames {
     record_layout!();
     type Control = Control<2>;
     type Unit = SlotCell<u8>;
-
-    fn init_words(control: &Control<2>, _: *const SlotCell<u8>, options: &Options) {
-        endpoint::init_words::<Self>(control, options);
-    }
+    const POSITIONS: &'static [Word] = endpoint::POSITIONS;
 }
 
 impl SingleRoles for Frames {
