@@ -62,6 +62,19 @@ impl<T> Step<T> {
     }
 }
 
+impl Step<Run> {
+    /// A claimed run handed to `moved` (which moves the items and returns
+    /// how many), or the position that blocked the claim, passed on.
+    #[inline(always)]
+    fn then(self, moved: impl FnOnce(Run) -> u32) -> Step<u32> {
+        match self {
+            Step::Done(run) => Step::Done(moved(run)),
+            Step::Blocked(at) => Step::Blocked(at),
+            Step::Busy(at) => Step::Busy(at),
+        }
+    }
+}
+
 /// Whether an all-or-nothing call of `len` items on a ring of `cap`
 /// slots has anything to claim: [`Error::TooFewSlots`] when `len` exceeds
 /// the capacity (no run can be that long), `false` for no items.
@@ -119,21 +132,33 @@ pub(super) trait End {
     fn busy(lag: u32) -> bool;
 }
 
+/// An end's words, and its [`Error::Corrupted`] messages in one wording
+/// for both ends (`own` and `other` name the words).
+macro_rules! end_words {
+    ($own:ident $own_name:literal, $other:ident $other_name:literal, wakes $wakes:ident) => {
+        const OWN: Word = $own;
+        const OTHER: Word = $other;
+        const WAKES: Word = $wakes;
+        const BACKWARDS: &'static str = concat!($own_name, " moved backwards");
+        const TOO_FAR: &'static str =
+            concat!($other_name, " is not within a capacity of ", $own_name);
+        const AHEAD: &'static str = concat!("slot stamp is ahead of ", $own_name);
+        const GARBAGE: &'static str = concat!(
+            "slot stamp is not a value the protocol produces at ",
+            $own_name
+        );
+        const RETRIES: &'static str = concat!($own_name, " kept moving: retry limit reached");
+    };
+}
+
 /// The producers' end.
 pub(super) struct Push;
 /// The consumers' end.
 pub(super) struct Pop;
 
 impl End for Push {
-    const OWN: Word = TAIL;
-    const OTHER: Word = HEAD;
     const READY: u32 = 0;
-    const WAKES: Word = CONSUMERS_WAITING;
-    const BACKWARDS: &'static str = "tail moved backwards";
-    const TOO_FAR: &'static str = "head is not within a capacity of tail";
-    const AHEAD: &'static str = "slot stamp is ahead of tail";
-    const GARBAGE: &'static str = "slot stamp is not a value the protocol produces at tail";
-    const RETRIES: &'static str = "tail kept moving: retry limit reached";
+    end_words!(TAIL "tail", HEAD "head", wakes CONSUMERS_WAITING);
 
     /// The slot still belongs to position `pos - capacity`: its item is
     /// being written or waits to be read (every position from it to `pos`
@@ -160,15 +185,8 @@ impl End for Push {
 }
 
 impl End for Pop {
-    const OWN: Word = HEAD;
-    const OTHER: Word = TAIL;
     const READY: u32 = 1;
-    const WAKES: Word = PRODUCERS_WAITING;
-    const BACKWARDS: &'static str = "head moved backwards";
-    const TOO_FAR: &'static str = "tail is not within a capacity of head";
-    const AHEAD: &'static str = "slot stamp is ahead of head";
-    const GARBAGE: &'static str = "slot stamp is not a value the protocol produces at head";
-    const RETRIES: &'static str = "head kept moving: retry limit reached";
+    end_words!(HEAD "head", TAIL "tail", wakes PRODUCERS_WAITING);
 
     /// Not yet written for `pos` (0), or the slot still belongs to the
     /// previous lap: its item is being read, or its hole skipped.
@@ -429,12 +447,11 @@ impl<T: Pod> Ring<'_, T> {
         notify: &N,
         intent: Option<&Intent>,
     ) -> Result<Step<u32>> {
-        let run = match self.claim_or_withdraw::<Push, DIE>(items.len() as u32, exact, intent)? {
-            Step::Done(run) => run,
-            Step::Blocked(at) => return Ok(Step::Blocked(at)),
-            Step::Busy(at) => return Ok(Step::Busy(at)),
-        };
-        if !DIE {
+        let claimed = self.claim_or_withdraw::<Push, DIE>(items.len() as u32, exact, intent)?;
+        Ok(claimed.then(|run| {
+            if DIE {
+                return run.len;
+            }
             for (i, item) in items.iter().take(run.len as usize).enumerate() {
                 let pos = run.first.wrapping_add(i as u32);
                 let slot = self.slot(pos);
@@ -447,8 +464,8 @@ impl<T: Pod> Ring<'_, T> {
                     .store(pos.wrapping_add(1), Ordering::Release);
             }
             self.wake_run::<Push, N>(notify, run);
-        }
-        Ok(Step::Done(run.len))
+            run.len
+        }))
     }
 
     /// One attempt to pop into `out` (1 to capacity items long): claims the
@@ -466,12 +483,11 @@ impl<T: Pod> Ring<'_, T> {
         notify: &N,
         intent: Option<&Intent>,
     ) -> Result<Step<u32>> {
-        let run = match self.claim_or_withdraw::<Pop, DIE>(out.len() as u32, exact, intent)? {
-            Step::Done(run) => run,
-            Step::Blocked(at) => return Ok(Step::Blocked(at)),
-            Step::Busy(at) => return Ok(Step::Busy(at)),
-        };
-        if !DIE {
+        let claimed = self.claim_or_withdraw::<Pop, DIE>(out.len() as u32, exact, intent)?;
+        Ok(claimed.then(|run| {
+            if DIE {
+                return run.len;
+            }
             let cap = self.capacity();
             for (i, item) in out.iter_mut().take(run.len as usize).enumerate() {
                 let pos = run.first.wrapping_add(i as u32);
@@ -485,7 +501,7 @@ impl<T: Pod> Ring<'_, T> {
                     .store(pos.wrapping_add(cap), Ordering::Release);
             }
             self.wake_run::<Pop, N>(notify, run);
-        }
-        Ok(Step::Done(run.len))
+            run.len
+        }))
     }
 }
