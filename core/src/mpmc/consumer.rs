@@ -12,7 +12,7 @@ use super::step::entire;
 use super::{BUSY_SPINS, Producer};
 use crate::error::{Error, Result};
 use crate::intent::Intent;
-use crate::wait::{Announce, Notify, Spin, block_on};
+use crate::wait::{Notify, Spin};
 
 /// A reading endpoint of an MPMC ring. Any number of consumers may pop
 /// concurrently; each item goes to exactly one of them.
@@ -96,9 +96,7 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     #[inline(always)]
     fn pop_run(&self, out: &mut [T], exact: bool) -> Result<usize> {
         let e = &self.0;
-        e.ring
-            .pop_step::<N, false>(out, exact, &e.notify, e.intent)?
-            .answer(Error::Empty)
+        e.pop_step::<false>(out, exact)?.answer(Error::Empty)
     }
 
     /// Removes and returns the oldest item, waiting while the ring is empty.
@@ -112,22 +110,10 @@ impl<'a, T: Pod, N: Notify> Consumer<'a, T, N> {
     /// item it waits for (module docs), so a producer that died before
     /// publishing costs a timeout, not a busy loop.
     pub fn pop_timeout(&self, timeout: Option<Duration>) -> Result<T> {
-        let waiters = &self.0.ring.word(CONSUMERS_WAITING);
-        // As in `Producer::push_timeout`.
-        block_on(
-            &mut &*self,
-            |c| &c.0.notify,
-            timeout,
-            Announce::Counter,
-            waiters,
-            |c| {
-                let (mut one, e) = ([T::zeroed()], &c.0);
-                let step = e
-                    .ring
-                    .pop_step::<N, false>(&mut one, false, &e.notify, e.intent)?;
-                Ok(step.attempt(&e.ring, one[0]))
-            },
-        )
+        self.0.block(timeout, CONSUMERS_WAITING, |e| {
+            let mut one = [T::zeroed()];
+            Ok((e.pop_step::<false>(&mut one, false)?, one[0]))
+        })
     }
 
     /// This consumer, announcing every claim in `intent` before it makes

@@ -12,7 +12,7 @@ use super::step::entire;
 use super::{BUSY_SPINS, recovery};
 use crate::error::{Error, Result};
 use crate::intent::Intent;
-use crate::wait::{Announce, Notify, Spin, block_on};
+use crate::wait::{Notify, Spin};
 
 /// A writing endpoint of an MPMC ring. Any number of producers may push
 /// concurrently, through clones or through one producer shared by
@@ -97,9 +97,7 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     #[inline(always)]
     fn push_run(&self, items: &[T], exact: bool) -> Result<usize> {
         let e = &self.0;
-        e.ring
-            .push_step::<N, false>(items, exact, &e.notify, e.intent)?
-            .answer(Error::Full)
+        e.push_step::<false>(items, exact)?.answer(Error::Full)
     }
 
     /// Appends one item, waiting while the ring is full.
@@ -111,23 +109,10 @@ impl<'a, T: Pod, N: Notify> Producer<'a, T, N> {
     /// the ring is full; [`Error::TimedOut`] when it stays full. A waiting
     /// producer sleeps on the stamp of the slot it needs (module docs).
     pub fn push_timeout(&self, value: T, timeout: Option<Duration>) -> Result<()> {
-        let waiters = &self.0.ring.word(PRODUCERS_WAITING);
-        // Sleep on the stamp of the slot the last attempt found busy (only
-        // once announced on that stamp before that attempt).
-        block_on(
-            &mut &*self,
-            |p| &p.0.notify,
-            timeout,
-            Announce::Counter,
-            waiters,
-            |p| {
-                let (one, e) = (core::slice::from_ref(&value), &p.0);
-                let step = e
-                    .ring
-                    .push_step::<N, false>(one, false, &e.notify, e.intent)?;
-                Ok(step.attempt(&e.ring, ()))
-            },
-        )
+        let one = core::slice::from_ref(&value);
+        self.0.block(timeout, PRODUCERS_WAITING, |e| {
+            Ok((e.push_step::<false>(one, false)?, ()))
+        })
     }
 
     /// This producer, announcing every claim in `intent` before it makes

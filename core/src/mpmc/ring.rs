@@ -128,7 +128,7 @@ macro_rules! endpoint_handle {
                 pub fn claim_and_die(&self) -> crate::error::Result<bool> {
                     let e = &self.0;
                     let mut one = [T::zeroed()];
-                    let step = e.ring.$step::<N, true>(&mut one, false, &e.notify, e.intent)?;
+                    let step = e.$step::<true>(&mut one, false)?;
                     Ok(matches!(step, super::step::Step::Done(_)))
                 }
             }

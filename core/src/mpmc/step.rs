@@ -9,16 +9,18 @@
 //! holds those differences.
 
 use core::ptr::addr_of;
+use core::time::Duration;
 
 use bytemuck::Pod;
 
 use super::layout::{CONSUMERS_WAITING, HEAD, PRODUCERS_WAITING, TAIL};
+use super::ring::Endpoint;
 use super::{BUSY_SPINS, RETRY_LIMIT, Ring};
 use crate::error::{Error, Result};
 use crate::intent::Intent;
 use crate::place::Word;
 use crate::sync::{AtomicU32, Ordering, SlotCell, fence, spin_hint};
-use crate::wait::{Attempt, Notify};
+use crate::wait::{Announce, Attempt, Notify, block_on};
 
 /// What one attempt of an operation ended with.
 pub(super) enum Step<T> {
@@ -275,7 +277,7 @@ impl<T: Pod> Ring<'_, T> {
     /// compare-and-swap makes this endpoint that claimant, so the whole run
     /// is still ready and owned (module docs, "Batches").
     #[inline(always)]
-    fn claim_run<E: End, const DIE: bool>(
+    pub(super) fn claim_run<E: End, const DIE: bool>(
         &self,
         max: u32,
         exact: bool,
@@ -392,23 +394,6 @@ impl<T: Pod> Ring<'_, T> {
         len
     }
 
-    /// [`claim_run`](Self::claim_run), withdrawing the intent when the attempt
-    /// ends without a claim after it lost a compare-and-swap.
-    #[inline(always)]
-    fn claim_or_withdraw<E: End, const DIE: bool>(
-        &self,
-        max: u32,
-        exact: bool,
-        intent: Option<&Intent>,
-    ) -> Result<Step<Run>> {
-        let mut lost = false;
-        let step = self.claim_run::<E, DIE>(max, exact, intent, &mut lost);
-        if lost && !matches!(step, Ok(Step::Done(_))) {
-            withdraw(intent);
-        }
-        step
-    }
-
     /// Wakes the sleepers of every stamp of `run` (end `E` just finished
     /// it), if the counter says anyone sleeps: one fence for the run. No
     /// fence and no load at all when `N` does not wake.
@@ -429,6 +414,46 @@ impl<T: Pod> Ring<'_, T> {
             notify.wake_all(self.stamp(run.first.wrapping_add(i)));
         }
     }
+}
+
+impl<T: Pod, N: Notify> Endpoint<'_, T, N> {
+    /// [`claim_run`](Ring::claim_run), withdrawing the intent when the attempt
+    /// ends without a claim after it lost a compare-and-swap.
+    #[inline(always)]
+    fn claim<E: End, const DIE: bool>(&self, max: u32, exact: bool) -> Result<Step<Run>> {
+        let mut lost = false;
+        let step = self
+            .ring
+            .claim_run::<E, DIE>(max, exact, self.intent, &mut lost);
+        if lost && !matches!(step, Ok(Step::Done(_))) {
+            withdraw(self.intent);
+        }
+        step
+    }
+
+    /// Waits (the event count's [`block_on`]) until `step` moves something
+    /// (its second value is what the call then returns), sleeping on the
+    /// stamp of the position that blocked the last step, announced in this
+    /// end's `waiters` counter (module docs).
+    pub(super) fn block<R>(
+        &self,
+        timeout: Option<Duration>,
+        waiters: Word,
+        mut step: impl FnMut(&Self) -> Result<(Step<u32>, R)>,
+    ) -> Result<R> {
+        let waiters = self.ring.word(waiters);
+        block_on(
+            &mut &*self,
+            |e| &e.notify,
+            timeout,
+            Announce::Counter,
+            waiters,
+            |e| {
+                let (step, ready) = step(e)?;
+                Ok(step.attempt(&e.ring, ready))
+            },
+        )
+    }
 
     /// One attempt to push `items` (1 to capacity of them): claims the run
     /// of free slots at `tail`, at most `items.len()` long (with `exact`,
@@ -440,30 +465,25 @@ impl<T: Pod> Ring<'_, T> {
     /// compare-and-swap, won or lost, as a producer killed there would:
     /// nothing written, nothing withdrawn.
     #[inline(always)]
-    pub(super) fn push_step<N: Notify, const DIE: bool>(
-        &self,
-        items: &[T],
-        exact: bool,
-        notify: &N,
-        intent: Option<&Intent>,
-    ) -> Result<Step<u32>> {
-        let claimed = self.claim_or_withdraw::<Push, DIE>(items.len() as u32, exact, intent)?;
+    pub(super) fn push_step<const DIE: bool>(&self, items: &[T], exact: bool) -> Result<Step<u32>> {
+        let ring = &self.ring;
+        let claimed = self.claim::<Push, DIE>(items.len() as u32, exact)?;
         Ok(claimed.then(|run| {
             if DIE {
                 return run.len;
             }
             for (i, item) in items.iter().take(run.len as usize).enumerate() {
                 let pos = run.first.wrapping_add(i as u32);
-                let slot = self.slot(pos);
+                let slot = ring.slot(pos);
                 // SAFETY: the compare-and-swap made this endpoint the only
                 // owner of position `pos`, and its stamp said that the
                 // slot's previous reader is done with it; no one else
                 // touches the item until we publish.
                 unsafe { SlotCell::write(addr_of!((*slot).value), *item) };
-                self.stamp(pos)
+                ring.stamp(pos)
                     .store(pos.wrapping_add(1), Ordering::Release);
             }
-            self.wake_run::<Push, N>(notify, run);
+            ring.wake_run::<Push, N>(&self.notify, run);
             run.len
         }))
     }
@@ -476,31 +496,30 @@ impl<T: Pod> Ring<'_, T> {
     /// [`push_step`](Self::push_step) (a dying consumer claims and neither
     /// reads nor releases).
     #[inline(always)]
-    pub(super) fn pop_step<N: Notify, const DIE: bool>(
+    pub(super) fn pop_step<const DIE: bool>(
         &self,
         out: &mut [T],
         exact: bool,
-        notify: &N,
-        intent: Option<&Intent>,
     ) -> Result<Step<u32>> {
-        let claimed = self.claim_or_withdraw::<Pop, DIE>(out.len() as u32, exact, intent)?;
+        let ring = &self.ring;
+        let claimed = self.claim::<Pop, DIE>(out.len() as u32, exact)?;
         Ok(claimed.then(|run| {
             if DIE {
                 return run.len;
             }
-            let cap = self.capacity();
+            let cap = ring.capacity();
             for (i, item) in out.iter_mut().take(run.len as usize).enumerate() {
                 let pos = run.first.wrapping_add(i as u32);
-                let slot = self.slot(pos);
+                let slot = ring.slot(pos);
                 // SAFETY: the compare-and-swap made this endpoint the only
                 // reader of position `pos`, whose item is published; no
                 // producer writes the slot until we release it. The copy
                 // goes straight into a private slot of `out`.
                 *item = unsafe { SlotCell::read(addr_of!((*slot).value)) };
-                self.stamp(pos)
+                ring.stamp(pos)
                     .store(pos.wrapping_add(cap), Ordering::Release);
             }
-            self.wake_run::<Pop, N>(notify, run);
+            ring.wake_run::<Pop, N>(&self.notify, run);
             run.len
         }))
     }
