@@ -3,6 +3,7 @@
 //! loom-tracked cells, one per byte, under the model checker. The only
 //! difference between the two is here, so the frame rings carry none.
 
+use super::production_or_model;
 use crate::sync::SlotCell;
 
 /// The aligned unit every byte of a data area moves in (the grain rule of
@@ -24,15 +25,11 @@ pub(crate) enum Grain {
 /// the models never take one, and this returns null.
 #[inline(always)]
 pub(crate) fn ptr(data: *mut SlotCell<u8>, offset: u32) -> *mut u8 {
-    #[cfg(not(ipckit_loom))]
-    {
-        SlotCell::as_ptr(data.wrapping_add(offset as usize))
-    }
-    #[cfg(ipckit_loom)]
-    {
-        let _ = (data, offset);
-        core::ptr::null_mut()
-    }
+    production_or_model!(
+        SlotCell::as_ptr(data.wrapping_add(offset as usize)),
+        model: core::ptr::null_mut(),
+        unused: data, offset
+    )
 }
 
 /// Copies `src` into the data area at `offset`, in units of `grain`.
@@ -43,16 +40,14 @@ pub(crate) fn ptr(data: *mut SlotCell<u8>, offset: u32) -> *mut u8 {
 /// `grain` that hold them.
 #[inline(always)]
 pub(crate) unsafe fn store(data: *mut SlotCell<u8>, offset: u32, src: &[u8], grain: Grain) {
-    #[cfg(not(ipckit_loom))]
-    // SAFETY: in bounds and owned, whole units included (caller contract).
+    // SAFETY: in bounds and owned, whole units included (caller contract);
+    // under loom each byte is its own cell and the grain names no unit.
     unsafe {
-        crate::sync::copy_to_shared(ptr(data, offset), src, grain)
-    }
-    #[cfg(ipckit_loom)]
-    // SAFETY: in bounds and owned (caller contract).
-    unsafe {
-        let _ = grain;
-        SlotCell::write_slice(data.add(offset as usize), src)
+        production_or_model!(
+            crate::sync::copy_to_shared(ptr(data, offset), src, grain),
+            model: SlotCell::write_slice(data.add(offset as usize), src),
+            unused: grain
+        )
     }
 }
 
@@ -65,17 +60,14 @@ pub(crate) unsafe fn store(data: *mut SlotCell<u8>, offset: u32, src: &[u8], gra
 /// them.
 #[inline(always)]
 pub(crate) unsafe fn load(data: *mut SlotCell<u8>, offset: u32, dst: &mut [u8], grain: Grain) {
-    #[cfg(not(ipckit_loom))]
     // SAFETY: in bounds and readable, whole units included (caller
-    // contract).
+    // contract); under loom each byte is its own cell.
     unsafe {
-        crate::sync::copy_from_shared(ptr(data, offset), dst, grain)
-    }
-    #[cfg(ipckit_loom)]
-    // SAFETY: in bounds and readable (caller contract).
-    unsafe {
-        let _ = grain;
-        SlotCell::read_slice(data.add(offset as usize), dst)
+        production_or_model!(
+            crate::sync::copy_from_shared(ptr(data, offset), dst, grain),
+            model: SlotCell::read_slice(data.add(offset as usize), dst),
+            unused: grain
+        )
     }
 }
 
@@ -103,15 +95,12 @@ unsafe fn aligned8(data: *mut SlotCell<u8>, offset: u32) -> *mut u8 {
 #[inline(always)]
 pub(crate) unsafe fn load8(data: *mut SlotCell<u8>, offset: u32, grain: Grain) -> [u8; 8] {
     let mut unit = [0; 8];
-    #[cfg(not(ipckit_loom))]
     // SAFETY: 8 aligned, readable bytes in bounds (caller contract).
     unsafe {
-        crate::sync::copy_from_shared(aligned8(data, offset), &mut unit, grain)
-    };
-    #[cfg(ipckit_loom)]
-    // SAFETY: 8 readable bytes in bounds (caller contract).
-    unsafe {
-        load(data, offset, &mut unit, grain)
+        production_or_model!(
+            crate::sync::copy_from_shared(aligned8(data, offset), &mut unit, grain),
+            model: load(data, offset, &mut unit, grain)
+        )
     };
     unit
 }
@@ -123,14 +112,11 @@ pub(crate) unsafe fn load8(data: *mut SlotCell<u8>, offset: u32, grain: Grain) -
 /// 8-aligned data area.
 #[inline(always)]
 pub(crate) unsafe fn store8(data: *mut SlotCell<u8>, offset: u32, unit: [u8; 8], grain: Grain) {
-    #[cfg(not(ipckit_loom))]
     // SAFETY: 8 aligned, owned bytes in bounds (caller contract).
     unsafe {
-        crate::sync::copy_to_shared(aligned8(data, offset), &unit, grain)
-    }
-    #[cfg(ipckit_loom)]
-    // SAFETY: 8 owned bytes in bounds (caller contract).
-    unsafe {
-        store(data, offset, &unit, grain)
+        production_or_model!(
+            crate::sync::copy_to_shared(aligned8(data, offset), &unit, grain),
+            model: store(data, offset, &unit, grain)
+        )
     }
 }

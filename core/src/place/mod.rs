@@ -71,7 +71,7 @@ pub use placed::Placed;
 pub use stamped::Stamped;
 // `test_hook` serves the rings that need compare-and-swap only.
 #[cfg_attr(not(ipckit_cas), allow(unused_imports))]
-pub(crate) use switch::{layout_asserts, model_only, region_only, test_hook};
+pub(crate) use switch::{layout_asserts, model_only, production_or_model, region_only, test_hook};
 
 #[cfg(not(ipckit_loom))]
 use crate::Region;

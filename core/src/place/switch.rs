@@ -42,4 +42,23 @@ macro_rules! layout_asserts {
     };
 }
 
-pub(crate) use {layout_asserts, model_only, region_only, test_hook};
+/// The production expression, or under the loom models the modelled one:
+/// for the few places where the two worlds move data differently (the
+/// bytes of a data area, which are loom cells one per byte). `unused`
+/// names what only the production expression reads.
+macro_rules! production_or_model {
+    ($production:expr, model: $model:expr $(, unused: $($unused:ident),*)?) => {{
+        #[cfg(not(ipckit_loom))]
+        {
+            $production
+        }
+        #[cfg(ipckit_loom)]
+        {
+            // What only the production expression reads.
+            $($(let _ = &$unused;)*)?
+            $model
+        }
+    }};
+}
+
+pub(crate) use {layout_asserts, model_only, production_or_model, region_only, test_hook};

@@ -85,7 +85,10 @@ impl<'a, N: Notify> Consumer<'a, N> {
     #[inline]
     pub fn try_read(&mut self) -> Result<ReadFrame<'_, 'a, N>> {
         let located = self.locate()?;
-        Ok(ReadFrame::new(self, located))
+        Ok(ReadFrame {
+            consumer: self,
+            located,
+        })
     }
 
     /// Like [`try_read`](Self::try_read), waiting while the ring is empty.
@@ -97,7 +100,10 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// when the ring stays empty.
     pub fn read_timeout(&mut self, timeout: Option<Duration>) -> Result<ReadFrame<'_, 'a, N>> {
         let located = self.wait(timeout, |c| c.locate())?;
-        Ok(ReadFrame::new(self, located))
+        Ok(ReadFrame {
+            consumer: self,
+            located,
+        })
     }
 
     /// Copies the oldest frame into `buf` and removes it; returns its

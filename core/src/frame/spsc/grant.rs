@@ -32,20 +32,13 @@ use crate::wait::{Notify, Spin};
 /// ```
 #[must_use = "a grant publishes nothing until it is committed"]
 pub struct Grant<'p, 'a, N = Spin> {
-    producer: &'p mut Producer<'a, N>,
-    reservation: Reservation,
+    pub(super) producer: &'p mut Producer<'a, N>,
+    pub(super) reservation: Reservation,
 }
 
 frame_view!(Grant<N> "frame::spsc::Grant", reservation { "len": len });
 
 impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
-    pub(super) fn new(producer: &'p mut Producer<'a, N>, reservation: Reservation) -> Self {
-        Self {
-            producer,
-            reservation,
-        }
-    }
-
     /// Copies `src` to byte `offset` of the grant, or returns
     /// [`Error::OutOfRange`] (writing nothing) if it does not fit.
     pub fn write_at(&mut self, offset: usize, src: &[u8]) -> Result<()> {

@@ -62,7 +62,10 @@ impl<'a, N: Notify> Producer<'a, N> {
     #[inline]
     pub fn try_grant(&mut self, len: usize) -> Result<Grant<'_, 'a, N>> {
         let reservation = self.reserve(len)?;
-        Ok(Grant::new(self, reservation))
+        Ok(Grant {
+            producer: self,
+            reservation,
+        })
     }
 
     /// Like [`try_grant`](Self::try_grant), waiting while the ring is full.
@@ -99,7 +102,10 @@ impl<'a, N: Notify> Producer<'a, N> {
         timeout: Option<Duration>,
     ) -> Result<Grant<'_, 'a, N>> {
         let reservation = self.wait(timeout, |p| p.reserve(len))?;
-        Ok(Grant::new(self, reservation))
+        Ok(Grant {
+            producer: self,
+            reservation,
+        })
     }
 
     /// Copies `frame` into the ring as one frame, or returns [`Error::Full`]

@@ -29,17 +29,13 @@ use crate::wait::{Notify, Spin};
 /// ```
 #[must_use = "a read frame stays queued until it is released"]
 pub struct ReadFrame<'c, 'a, N = Spin> {
-    consumer: &'c mut Consumer<'a, N>,
-    located: Located,
+    pub(super) consumer: &'c mut Consumer<'a, N>,
+    pub(super) located: Located,
 }
 
 frame_view!(ReadFrame<N> "frame::spsc::ReadFrame", located { "len": len });
 
 impl<'c, 'a, N: Notify> ReadFrame<'c, 'a, N> {
-    pub(super) fn new(consumer: &'c mut Consumer<'a, N>, located: Located) -> Self {
-        Self { consumer, located }
-    }
-
     /// Copies the whole frame into the start of `dst` and returns its
     /// length, or [`Error::BufferTooSmall`] if `dst` is shorter.
     pub fn copy_to(&self, dst: &mut [u8]) -> Result<usize> {
