@@ -88,7 +88,6 @@ use crate::error::{Error, Result};
 pub struct Region<'a> {
     base: NonNull<u8>,
     len: usize,
-    #[cfg_attr(ipckit_loom, allow(dead_code))] // only `init` reads it
     exclusive: bool,
     _bytes: PhantomData<&'a UnsafeCell<[u8]>>,
 }
@@ -153,11 +152,19 @@ impl<'a> Region<'a> {
         self.base.as_ptr()
     }
 
-    // Only `init` uses it.
-    crate::place::region_only! {
-        pub(crate) const fn is_exclusive(&self) -> bool {
-            self.exclusive
-        }
+    /// `true` for a region over bytes this process holds exclusively
+    /// ([`from_slice`](Self::from_slice)): `init` on it resets whatever it
+    /// held. `false` for shared memory ([`from_raw`](Self::from_raw)), where
+    /// `init` claims the header and refuses a live object.
+    ///
+    /// ```
+    /// use ipckit_core::{AlignedBytes, Region};
+    ///
+    /// let mut bytes = AlignedBytes::<512>::new();
+    /// assert!(Region::from_slice(&mut bytes[..]).is_exclusive());
+    /// ```
+    pub const fn is_exclusive(&self) -> bool {
+        self.exclusive
     }
 
     /// Checks that the region is at least `required` bytes long and its base
