@@ -152,10 +152,16 @@ pub fn type_path_id<T: ?Sized>() -> u64 {
 /// The id of a generic container named `name` of an item with id `item`:
 /// 0 if the item opts out.
 fn container_id(name: &str, item: u64) -> u64 {
-    if item == 0 {
+    container_id_of(type_id_of(name), item)
+}
+
+/// FNV-1a continued from `seed` over `item`'s little-endian bytes: 0 if
+/// `seed` or `item` is 0 (an opted-out part opts the whole out).
+fn container_id_of(seed: u64, item: u64) -> u64 {
+    if seed == 0 || item == 0 {
         return 0;
     }
-    let mut hash = type_id_of(name);
+    let mut hash = seed;
     for b in item.to_le_bytes() {
         hash ^= u64::from(b);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
@@ -204,6 +210,22 @@ macro_rules! container_ids {
     };
 }
 container_ids!("Vec" => Vec<T>, "Option" => Option<T>, "Box" => Box<T>);
+
+/// Tuples combine their items' ids in order (0 if one opts out).
+macro_rules! tuple_ids {
+    ($($t:ident),+) => {
+        impl<$($t: MessageType),+> MessageType for ($($t,)+) {
+            fn message_type_id() -> u64 {
+                let mut id = type_id_of("tuple");
+                $(id = container_id_of(id, $t::message_type_id());)+
+                id
+            }
+        }
+    };
+}
+tuple_ids!(A, B);
+tuple_ids!(A, B, C);
+tuple_ids!(A, B, C, D);
 
 #[cfg(test)]
 mod tests;

@@ -56,6 +56,11 @@ fn ids_differ_by_type_and_are_stable_for_std_types() {
         Option::<u8>::message_type_id()
     );
     assert_eq!(Vec::<Anything>::message_type_id(), 0);
+    assert_ne!(
+        <(u8, u16)>::message_type_id(),
+        <(u16, u8)>::message_type_id()
+    );
+    assert_eq!(<(u8, Anything, u16)>::message_type_id(), 0);
 }
 
 #[test]
