@@ -78,12 +78,23 @@ impl Flavor for Bounded<'_> {
         if data.len() > self.limit - self.buf.len() {
             return Err(postcard::Error::SerializeBufferFull);
         }
-        self.buf.extend_from_slice(data);
+        // Most pieces are varints and tags of a few bytes: a call to
+        // `memmove` for each costs more than the copy (measured, bench
+        // `typed`).
+        if data.len() <= 16 {
+            data.iter().for_each(|&b| self.buf.push(b));
+        } else {
+            self.buf.extend_from_slice(data);
+        }
         Ok(())
     }
 
     fn try_push(&mut self, data: u8) -> postcard::Result<()> {
-        self.try_extend(&[data])
+        if self.buf.len() >= self.limit {
+            return Err(postcard::Error::SerializeBufferFull);
+        }
+        self.buf.push(data);
+        Ok(())
     }
 
     fn finalize(self) -> postcard::Result<()> {
