@@ -192,3 +192,43 @@ fn the_block_keeps_the_id_at_its_documented_offset() -> Result<()> {
     assert_eq!(u64::from_le_bytes(word), Foo::message_type_id());
     Ok(())
 }
+
+/// Random frames from a raw sender, each followed by a valid message: a
+/// random frame is either some `Foo` or a decode error (never a panic or
+/// another error), and the valid message behind it always arrives intact.
+#[test]
+fn random_frames_never_panic_or_lose_the_next_message() -> Result<()> {
+    let mut rx = MpscReceiver::<Foo>::init_on(memfd_mpsc()?, 4096)?;
+    let mem = again(rx.as_bytes().memory())?;
+    let raw = mpsc_bytes::Sender::attach(mem)?;
+    let mut tx = MpscSender::<Foo>::attach(again(rx.as_bytes().memory())?)?;
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut decoded, mut refused) = (0, 0);
+    for i in 0..2000u32 {
+        let len = (next() % 40) as usize;
+        let frame: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        raw.try_send(&frame)?;
+        let good = Foo {
+            a: i,
+            s: format!("m{i}"),
+        };
+        tx.try_send(&good)?;
+        match rx.try_recv() {
+            Ok(_) => decoded += 1,
+            Err(Error::Decode { len: l, .. }) if l == len => refused += 1,
+            Err(e) => panic!("frame {frame:?}: {e}"),
+        }
+        assert_eq!(rx.try_recv()?, good);
+    }
+    assert!(
+        decoded > 0 && refused > 1000,
+        "{decoded} decoded, {refused} refused"
+    );
+    Ok(())
+}
