@@ -3,7 +3,8 @@
 //! SPSC and MPSC forms; a receiver of another type is refused at open
 //! (naming the channel and both ids); an oversize message is refused and
 //! nothing queued is lost; garbage from a raw byte sender is a decode error
-//! that consumes only itself; an id of 0 opts out.
+//! that consumes only itself; an id of 0 opts out; a dead receiver's role
+//! is taken over (by its type only).
 //!
 //! Built with `harness = false`: children are `fork()`ed from a
 //! single-threaded process and open the channels by name, as unrelated
@@ -325,6 +326,39 @@ fn zero_opts_out() -> Result<String, String> {
     Ok("an id of 0 opens any channel; an unstated channel takes the first id".into())
 }
 
+fn take_over_dead_receiver() -> Result<String, String> {
+    let g = ShmGuard::new("typed-take-over");
+    let mut tx = Sender::<Job>::create(&g.0, 4096).ctx("create")?;
+    let name = g.0.clone();
+    let mut child = fork_main(move || {
+        // Opened and never closed: the process ends holding the role, as
+        // a crashed one does.
+        std::mem::forget(cf(Receiver::<Job>::open(&name), "open")?);
+        Ok(())
+    })?;
+    wait_ok(&mut child)?;
+    for i in 0..3 {
+        tx.send(&job(0, i)).ctx("send")?;
+    }
+    ensure!(
+        Receiver::<Job>::open(&g.0).is_err_and(|e| e.core().is_some()),
+        "open of a held role"
+    );
+    match Receiver::<Invoice>::take_over(&g.0) {
+        Err(Error::TypeMismatch { .. }) => {}
+        other => return Err(format!("take-over by another type: {other:?}")),
+    }
+    let mut rx = Receiver::<Job>::take_over(&g.0).ctx("take over")?;
+    for i in 0..3 {
+        let j = rx.try_recv().ctx("recv")?;
+        ensure!(j == job(0, i), "{j:?}");
+    }
+    Ok(
+        "a dead receiver's role taken over, the queued jobs received; another type refused first"
+            .into(),
+    )
+}
+
 fn main() {
     type Test = fn() -> Result<String, String>;
     let tests: &[(&str, Test)] = &[
@@ -337,6 +371,10 @@ fn main() {
             garbage_consumed,
         ),
         ("type id 0 opts out", zero_opts_out),
+        (
+            "take-over of a dead typed receiver",
+            take_over_dead_receiver,
+        ),
     ];
     Suite::new()
         .tests(tests.iter().copied())

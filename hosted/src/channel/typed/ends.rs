@@ -45,6 +45,13 @@ pub(super) mod sealed {
         fn send_for(&mut self, message: &[u8], timeout: Option<Duration>) -> Result<()>;
     }
 
+    /// A byte endpoint whose role a new process can take over from a dead
+    /// holder.
+    pub trait TakeOverBytes: Bytes {
+        /// `take_over_on` of the byte endpoint.
+        fn take_over_on(mem: Memory) -> Result<Self>;
+    }
+
     /// A byte endpoint that receives.
     pub trait RecvBytes: Bytes {
         /// `try_recv` of the byte endpoint.
@@ -54,7 +61,7 @@ pub(super) mod sealed {
     }
 }
 
-use sealed::{Bytes, RecvBytes, SendBytes};
+use sealed::{Bytes, RecvBytes, SendBytes, TakeOverBytes};
 
 /// A byte endpoint that a typed [`Sender`](super::Sender) can wrap:
 /// [`bytes::Sender`] and [`mpsc_bytes::Sender`] (sealed).
@@ -75,6 +82,30 @@ pub trait ByteSender: SendBytes {}
 /// wraps::<ipckit::channel::mpsc_bytes::Receiver>();
 /// ```
 pub trait ByteReceiver: RecvBytes {}
+
+/// A byte endpoint of a single-holder role, which a typed endpoint can
+/// take over from a dead process (`take_over`): both ends of
+/// [`bytes`] and the [`mpsc_bytes::Receiver`] (sealed).
+///
+/// ```
+/// fn takes_over<B: ipckit::channel::typed::ByteTakeOver>() {}
+/// takes_over::<ipckit::channel::bytes::Sender>();
+/// takes_over::<ipckit::channel::bytes::Receiver>();
+/// takes_over::<ipckit::channel::mpsc_bytes::Receiver>();
+/// ```
+pub trait ByteTakeOver: TakeOverBytes {}
+
+macro_rules! take_over_impl {
+    ($($t:ty),*) => {
+        $(impl TakeOverBytes for $t {
+            fn take_over_on(mem: Memory) -> Result<Self> {
+                <$t>::take_over_on(mem)
+            }
+        }
+        impl ByteTakeOver for $t {})*
+    };
+}
+take_over_impl!(bytes::Sender, bytes::Receiver, mpsc_bytes::Receiver);
 
 macro_rules! bytes_impl {
     ($t:ty, $ring:ty, $what:literal) => {
@@ -195,14 +226,32 @@ fn state_first<B: Bytes>(mem: &Memory, mode: Mode, capacity: u32, id: u64) -> Re
 /// on one memory: the block that won is checked). A created object is
 /// removed again if its endpoint is refused.
 pub(super) fn open_on<B: Bytes>(mem: Memory, mode: Mode, capacity: u32, id: u64) -> Result<B> {
+    open_with(mem, mode, capacity, id, |mem| match mode {
+        Mode::Init => B::init_on(mem, capacity),
+        _ => B::attach(mem),
+    })
+}
+
+/// The byte endpoint `B` of the channel `name`, taken over from a dead
+/// holder (the type id checked first, as for an open).
+pub(super) fn take_over_named<B: TakeOverBytes>(name: &str, id: u64) -> Result<B> {
+    let (mem, _) = named(name, 0, false, true)?;
+    open_with(mem, Mode::TakeOver, 0, id, B::take_over_on)
+}
+
+/// [`open_on`] with the byte endpoint made by `make`.
+fn open_with<B: Bytes>(
+    mem: Memory,
+    mode: Mode,
+    capacity: u32,
+    id: u64,
+    make: impl FnOnce(Memory) -> Result<B>,
+) -> Result<B> {
     if let Err(e) = state_first::<B>(&mem, mode, capacity, id) {
         let cleanup = super::super::setup::created_name(&mem, mode);
         return super::super::setup::undo_on_error(Err(e.in_channel(|| mem.describe())), cleanup);
     }
-    let end = match mode {
-        Mode::Init => B::init_on(mem, capacity)?,
-        _ => B::attach(mem)?,
-    };
+    let end = make(mem)?;
     end.state_type_id(id)
         .map_err(|theirs| mismatch(end.memory(), id, theirs))?;
     Ok(end)

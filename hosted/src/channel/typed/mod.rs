@@ -86,7 +86,7 @@ mod ends;
 mod receiver;
 mod sender;
 
-pub use ends::{ByteReceiver, ByteSender};
+pub use ends::{ByteReceiver, ByteSender, ByteTakeOver};
 pub use receiver::{MpscReceiver, Receiver};
 pub use sender::{MpscSender, Sender};
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use super::MessageType;
-use super::ends::{ByteReceiver, open_named, open_on};
+use super::ends::{ByteReceiver, ByteTakeOver, open_named, open_on, take_over_named};
 use crate::channel::{Memory, Mode, bytes, mpsc_bytes};
 use crate::error::{CoreError, Error, Result};
 
@@ -159,6 +159,16 @@ impl<T: DeserializeOwned + MessageType, B: ByteReceiver> Receiver<T, B> {
             ))),
             Err(e) => Err(failed(e.to_string())),
         }
+    }
+}
+
+impl<T: DeserializeOwned + MessageType, B: ByteReceiver + ByteTakeOver> Receiver<T, B> {
+    /// Opens the existing channel `name` and takes this end over if its
+    /// recorded holder is a dead process (the byte endpoint's
+    /// `take_over`): the new endpoint resumes at the published position.
+    /// [`Error::TypeMismatch`] as for [`open`](Self::open), checked first.
+    pub fn take_over(name: &str) -> Result<Self> {
+        take_over_named(name, T::message_type_id()).map(Self::new)
     }
 }
 

@@ -8,7 +8,7 @@ use postcard::ser_flavors::Flavor;
 use serde::Serialize;
 
 use super::MessageType;
-use super::ends::{ByteSender, open_named, open_on};
+use super::ends::{ByteSender, ByteTakeOver, open_named, open_on, take_over_named};
 use crate::channel::{Memory, Mode, bytes, mpsc_bytes};
 use crate::error::{Error, Result};
 
@@ -181,6 +181,16 @@ impl<T: Serialize + MessageType, B: ByteSender> Sender<T, B> {
                 },
             }
         })
+    }
+}
+
+impl<T: Serialize + MessageType, B: ByteSender + ByteTakeOver> Sender<T, B> {
+    /// Opens the existing channel `name` and takes this end over if its
+    /// recorded holder is a dead process (the byte endpoint's
+    /// `take_over`): the new endpoint resumes at the published position.
+    /// [`Error::TypeMismatch`] as for [`open`](Self::open), checked first.
+    pub fn take_over(name: &str) -> Result<Self> {
+        take_over_named(name, T::message_type_id()).map(Self::new)
     }
 }
 
