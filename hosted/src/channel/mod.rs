@@ -59,9 +59,9 @@
 //! `round_up(A + elem_size, A)` with `A = max(4, elem_align)` (MPMC), or 1
 //! (frame rings: `capacity` is in bytes). The object is
 //! [`object_len`] = `liveness_offset + 4096` bytes. The block's own layout
-//! (magic `"IPCL"`, version, one 16-byte slot per endpoint: a state word
-//! that names the holder's pid, its process start time; the claim intents)
-//! is in [`liveness`].
+//! (magic `"IPCL"`, version, the message type id of a typed channel, one
+//! 16-byte slot per endpoint: a state word that names the holder's pid, its
+//! process start time; the claim intents) is in [`liveness`].
 //!
 //! The creator writes the liveness block *before* the ring's header is
 //! published (`Release`), so an opener that validated the header
