@@ -253,6 +253,47 @@ pub enum Error {
         /// over); `None` when it lives or for other errors.
         dead_holder: Option<u32>,
     },
+    /// A [typed channel](crate::channel::typed) records a message type id
+    /// other than this endpoint's: the two sides would exchange different
+    /// types. Nothing was sent or received; the endpoint was not opened.
+    TypeMismatch {
+        /// The channel: a name, a file path, `memfd (fd N)`.
+        channel: String,
+        /// This endpoint's id (`T::message_type_id()`).
+        ours: u64,
+        /// The id the channel records.
+        theirs: u64,
+    },
+    /// A typed message's encoding is longer than the channel's largest
+    /// frame: it was not sent (send something smaller, or create the
+    /// channel with a larger capacity).
+    MessageTooLarge {
+        /// The channel.
+        channel: String,
+        /// The largest frame the channel takes, in bytes.
+        max: u32,
+    },
+    /// A typed message could not be encoded (its `Serialize` failed, or
+    /// postcard cannot express it, such as a sequence of unknown length):
+    /// nothing was sent.
+    Encode {
+        /// The channel.
+        channel: String,
+        /// What postcard or the `Serialize` implementation reported.
+        reason: String,
+    },
+    /// A received message is not a postcard encoding of the receiver's
+    /// type (a sender of another type that opted out of type ids, a raw
+    /// byte sender, a corrupting peer). The message was consumed: the next
+    /// call receives the next one.
+    Decode {
+        /// The channel.
+        channel: String,
+        /// The message's length in bytes.
+        len: usize,
+        /// What postcard reported.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -459,6 +500,32 @@ impl fmt::Display for Error {
                     None => Ok(()),
                 }
             }
+            Error::TypeMismatch {
+                channel,
+                ours,
+                theirs,
+            } => write!(
+                f,
+                "channel {channel}: carries messages of type id {theirs:#018x}, this endpoint's \
+                 type has id {ours:#018x} (a sender and a receiver of different types)"
+            ),
+            Error::MessageTooLarge { channel, max } => write!(
+                f,
+                "channel {channel}: the encoded message is longer than the largest frame \
+                 ({max} bytes); not sent"
+            ),
+            Error::Encode { channel, reason } => {
+                write!(f, "channel {channel}: cannot encode the message: {reason}")
+            }
+            Error::Decode {
+                channel,
+                len,
+                reason,
+            } => write!(
+                f,
+                "channel {channel}: a message of {len} bytes does not decode as this \
+                 receiver's type ({reason}); it was consumed"
+            ),
         }
     }
 }

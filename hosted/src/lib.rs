@@ -41,7 +41,10 @@
 //!
 //! [`channel::spsc`] and [`channel::mpmc`] carry typed `T: Pod` items;
 //! [`channel::bytes`] and [`channel::mpsc_bytes`] carry byte messages, and
-//! implement the [`message`] interface every transport implements.
+//! implement the [`message`] interface every transport implements;
+//! `channel::typed` (feature `serde`, on by default) carries serde values
+//! over them as postcard messages, the message type checked when the sides
+//! meet.
 //!
 //! ## Rings on the heap, or on a mapping of your own
 //! Two threads of one process need no name: a [`heap`] ring owns one

@@ -217,13 +217,43 @@ fn semaphore() -> Vec<u8> {
     snapshot(map.as_ptr(), len)
 }
 
+/// Section 12, message type id: a typed SPSC byte channel of capacity
+/// 4096 created by a sender whose type states
+/// `type_id_of("ipckit/layout-doc")`; no receiver yet.
+#[cfg(feature = "serde")]
+fn typed_channel() -> Vec<u8> {
+    use ipckit::channel::typed::{MessageType, Sender, type_id_of};
+    struct Doc;
+    impl serde::Serialize for Doc {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_unit()
+        }
+    }
+    impl MessageType for Doc {
+        fn message_type_id() -> u64 {
+            type_id_of("ipckit/layout-doc")
+        }
+    }
+    let name = format!("ipckit-test-layout-doc-typed-{}", std::process::id());
+    let _ = ShmObject::remove(&name);
+    let tx = Sender::<Doc>::create(&name, 4096).expect("create");
+    ShmObject::remove(&name).expect("unlink");
+    let mem = tx.as_bytes().memory();
+    assert_eq!(mem.len(), 12288, "the documented object length");
+    snapshot(mem.as_ptr(), mem.len())
+}
+
 #[test]
 fn documented_tables_match_the_bytes_the_crate_writes() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/LAYOUT.md");
     let doc = std::fs::read_to_string(path).expect("docs/LAYOUT.md");
     let tables = tables(&doc);
     let channel = spsc_channel();
-    let examples: [(&str, &[u8]); 9] = [
+    #[cfg(feature = "serde")]
+    let typed = typed_channel();
+    let examples: &[(&str, &[u8])] = &[
+        #[cfg(feature = "serde")]
+        ("liveness-typed", &typed),
         ("header", &channel),
         ("spsc", &channel),
         ("liveness", &channel),
@@ -236,7 +266,7 @@ fn documented_tables_match_the_bytes_the_crate_writes() {
     ];
     let mut wrong = Vec::new();
     let mut checked = 0;
-    for (name, bytes) in examples.iter() {
+    for (name, bytes) in examples {
         let table = tables
             .get(*name)
             .unwrap_or_else(|| panic!("docs/LAYOUT.md has no table `check: {name}`"));
@@ -290,4 +320,12 @@ fn documented_constants_match_the_crate() {
     assert_eq!(Semaphore::region_len(), 256);
     assert_eq!(ipckit::channel::object_len(448), Some(8192));
     assert_eq!(ipckit::channel::NAME_PREFIX, "ipckit-");
+    assert_eq!(ipckit::channel::TYPE_ID_AT, 16);
+    #[cfg(feature = "serde")]
+    {
+        use ipckit::channel::typed::{MessageType, type_id_of};
+        assert_eq!(type_id_of("ipckit/layout-doc"), 0xef12_80a0_0056_c199);
+        assert_eq!(type_id_of(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(u64::message_type_id(), type_id_of("u64"));
+    }
 }

@@ -202,3 +202,18 @@ impl MessageReceiver for Receiver {
         self.max_frame_len() as usize
     }
 }
+
+/// For [typed](super::typed) endpoints: the liveness record (the message
+/// type id lives in its block).
+impl Sender {
+    pub(crate) fn membership(&self) -> &Membership {
+        &self.member
+    }
+}
+
+/// As for [`Sender`].
+impl Receiver {
+    pub(crate) fn membership(&self) -> &Membership {
+        &self.member
+    }
+}

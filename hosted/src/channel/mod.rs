@@ -6,6 +6,7 @@
 //! | [`mpmc`] | [`crate::mpmc`] | up to 64 [`mpmc::Sender`]s and 64 [`mpmc::Receiver`]s | `T: Pod` items; a sender or receiver that dies mid-operation is recovered |
 //! | [`bytes`] | [`crate::frame::spsc`] | one [`bytes::Sender`], one [`bytes::Receiver`] | byte messages up to [`max_frame_len`](bytes::Sender::max_frame_len) |
 //! | [`mpsc_bytes`] | [`crate::frame::mpsc`] | up to 64 [`mpsc_bytes::Sender`]s, one [`mpsc_bytes::Receiver`] | byte messages up to [`max_frame_len`](mpsc_bytes::Sender::max_frame_len); a sender that dies mid-message is skipped |
+//! | `typed` (feature `serde`) | [`bytes`] or [`mpsc_bytes`] | theirs | `T: Serialize` values as postcard messages, the type's id checked when the sides meet |
 //!
 //! Every endpoint is opened by name on a POSIX shared-memory object
 //! (`create`: the name must not exist; `open`: it must; `open_or_create`),
@@ -58,9 +59,9 @@
 //! `round_up(A + elem_size, A)` with `A = max(4, elem_align)` (MPMC), or 1
 //! (frame rings: `capacity` is in bytes). The object is
 //! [`object_len`] = `liveness_offset + 4096` bytes. The block's own layout
-//! (magic `"IPCL"`, version, one 16-byte slot per endpoint: a state word
-//! that names the holder's pid, its process start time; the claim intents)
-//! is in [`liveness`].
+//! (magic `"IPCL"`, version, the message type id of a typed channel, one
+//! 16-byte slot per endpoint: a state word that names the holder's pid, its
+//! process start time; the claim intents) is in [`liveness`].
 //!
 //! The creator writes the liveness block *before* the ring's header is
 //! published (`Release`), so an opener that validated the header
@@ -117,9 +118,11 @@ pub mod mpsc_bytes;
 mod process;
 pub mod spsc;
 mod stale;
+#[cfg(feature = "serde")]
+pub mod typed;
 
 pub use liveness::{
-    LIVENESS_LEN, LIVENESS_MAGIC, LIVENESS_VERSION, MAX_ENDPOINTS, ProcessId, SlotState,
+    LIVENESS_LEN, LIVENESS_MAGIC, LIVENESS_VERSION, MAX_ENDPOINTS, ProcessId, SlotState, TYPE_ID_AT,
 };
 pub use stale::{ChannelInfo, ChannelStatus, EndpointInfo, inspect, list, remove_stale};
 

@@ -15,7 +15,9 @@
 //! | 0      | u32   | magic | `"IPCL"` ([`LIVENESS_MAGIC`]) |
 //! | 4      | u32   | version | [`LIVENESS_VERSION`] (2) |
 //! | 8      | u32   | slots per side | 1 for SPSC kinds, [`MAX_ENDPOINTS`] (64) for MPMC and MPSC |
-//! | 12     | 52 B  | reserved, zero | |
+//! | 12     | 4 B   | reserved, zero | |
+//! | 16     | u64   | message type id | 0: not stated; else the id of the messages of a [typed channel](crate::channel::typed) (see [`TYPE_ID_AT`]) |
+//! | 24     | 40 B  | reserved, zero | |
 //! | 64     | 64 × 16 B | producer slots | senders |
 //! | 1088   | 64 × 16 B | consumer slots | receivers |
 //! | 2112   | 64 × 8 B | producer intents | one [`Intent`] per producer slot |
@@ -93,6 +95,7 @@ mod membership;
 mod slot;
 #[cfg(test)]
 mod tests;
+mod type_id;
 
 pub use super::process::ProcessId;
 pub(crate) use block::Block;
@@ -109,6 +112,15 @@ pub const LIVENESS_LEN: usize = 4096;
 /// channel records.
 pub const MAX_ENDPOINTS: u32 = 64;
 
+/// The offset of the message type id (a `u64`) in the liveness block: 0
+/// while no side stated one (every block written before typed channels
+/// existed), else the 64-bit id of the messages the channel carries. The
+/// first typed endpoint stores it with a compare-and-swap from 0 (a typed
+/// creator before it publishes the header); every later typed endpoint
+/// compares it with its own and refuses a different one. An endpoint whose
+/// id is 0 neither stores nor compares (it opts out).
+pub const TYPE_ID_AT: usize = 16;
+
 const SLOT_LEN: usize = 16;
 const PRODUCERS_AT: usize = 64;
 const CONSUMERS_AT: usize = PRODUCERS_AT + MAX_ENDPOINTS as usize * SLOT_LEN;
@@ -116,6 +128,7 @@ const INTENT_LEN: usize = 8;
 const PRODUCER_INTENTS_AT: usize = CONSUMERS_AT + MAX_ENDPOINTS as usize * SLOT_LEN;
 const CONSUMER_INTENTS_AT: usize = PRODUCER_INTENTS_AT + MAX_ENDPOINTS as usize * INTENT_LEN;
 const _: () = {
+    assert!(TYPE_ID_AT % 8 == 0 && TYPE_ID_AT + 8 <= PRODUCERS_AT);
     assert!(PRODUCER_INTENTS_AT == 2112);
     assert!(CONSUMER_INTENTS_AT == 2624);
     assert!(CONSUMER_INTENTS_AT + MAX_ENDPOINTS as usize * INTENT_LEN <= LIVENESS_LEN);
