@@ -58,6 +58,8 @@ fn wait_ok(child: &mut Child) -> Result<(), String> {
 
 #[path = "channels_process/dead_peers.rs"]
 mod dead_peers;
+#[path = "channels_process/disconnect.rs"]
+mod disconnect;
 #[path = "channels_process/many_senders.rs"]
 mod many_senders;
 #[path = "channels_process/million.rs"]
@@ -66,6 +68,7 @@ mod million;
 mod objects;
 
 use dead_peers::*;
+use disconnect::*;
 use many_senders::*;
 use million::*;
 use objects::*;
@@ -80,6 +83,17 @@ fn main() {
         ("bytes: receiver killed", killed_receiver_bytes),
         ("mpmc: only sender killed", killed_senders_mpmc),
         ("bytes: drain before PeerGone", drain_before_peer_gone),
+        ("spsc: drop wakes the receiver", drop_wakes_spsc),
+        ("spsc: drop wakes the sender", drop_wakes_spsc_sender),
+        ("bytes: drop wakes the receiver", drop_wakes_bytes),
+        ("bytes: drop wakes the sender", drop_wakes_bytes_sender),
+        ("mpmc: drop wakes the receiver", drop_wakes_mpmc),
+        ("mpmc: drop wakes the sender", drop_wakes_mpmc_sender),
+        ("mpsc_bytes: drop wakes the receiver", drop_wakes_mpsc_bytes),
+        (
+            "mpsc_bytes: drop wakes the sender",
+            drop_wakes_mpsc_bytes_sender,
+        ),
         ("mpsc_bytes: 3 senders x 300k messages", mpsc_bytes_many),
         (
             "mpsc_bytes: sender killed mid-message",

@@ -23,7 +23,7 @@
 //! memory by changing the line that opens the channel. The largest message
 //! is the ring's [`max_frame_len`](bytes::Sender::max_frame_len); a
 //! timeout of `Some(Duration::ZERO)` is the `try_` call, any other the
-//! `_timeout` call (with its liveness checks).
+//! `_timeout` call (see [Dead peers](#dead-peers) for what each reports).
 //!
 //! The typed channels ([`spsc`], [`mpmc`]) do not: they carry one `T: Pod`
 //! per slot, not byte messages of varying length. Carrying those would
@@ -75,15 +75,32 @@
 //!
 //! # Dead peers
 //! Each endpoint records its pid and process start time in its slot when it
-//! opens, and marks the slot closed when dropped. A blocked call sleeps in
-//! slices of [`LIVENESS_SLICE`] (50 ms) through the core's `_timeout` calls
-//! and checks the peer's slots between slices: when every endpoint of the
-//! other side closed or died, it returns [`Error::PeerGone`], within about
-//! 50 ms of the death plus the `/proc` read. A receiver first drains
-//! everything already queued: `PeerGone` means "empty, and nobody left to
-//! send". A side whose peer never came (no slot ever used) keeps waiting.
-//! `try_` calls never check liveness (no system call on the fast path); ask
-//! [`spsc::Sender::peer_gone`] and friends.
+//! opens, and marks the slot closed when dropped. When every endpoint of
+//! the other side closed or died, a blocked call returns
+//! [`Error::PeerGone`]. A receiver first drains everything already queued:
+//! `PeerGone` means "empty, and nobody left to send". A side whose peer
+//! never came (no slot ever used) keeps waiting.
+//!
+//! - **A peer that closes** (drops its endpoint) wakes the other side at
+//!   once: it marks its slot closed and wakes the slot's state word, on
+//!   which a blocked call sleeps besides the ring's word (`futex_waitv`;
+//!   see [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#liveness-block)).
+//!   The blocked call returns `PeerGone` within microseconds (after the
+//!   queued messages). On a kernel without `futex_waitv` (before 5.16) it
+//!   is noticed at the next liveness slice, as a death is.
+//! - **A peer that dies** without closing is judged from `/proc` (pid and
+//!   start time) between slices of [`LIVENESS_SLICE`] (50 ms): `PeerGone`
+//!   within about 50 ms of the death plus the `/proc` read.
+//! - **`try_` calls** report `PeerGone` from the shared state words only,
+//!   with no system call and only when they would otherwise fail: a
+//!   `try_recv` that finds the channel empty once every sender closed
+//!   (after one more attempt, so that the last messages a sender published
+//!   before closing are still delivered), a `try_send` that finds it full
+//!   once every receiver closed. A successful `try_` call reads nothing
+//!   more than before. A peer that died without closing is not seen by a
+//!   `try_` call (that takes `/proc`): ask [`spsc::Sender::peer_gone`] and
+//!   friends. A `try_send` with room succeeds even when every receiver
+//!   closed (its message is never read), as the blocking `send` does.
 //!
 //! A single-endpoint role (the producer or consumer of an SPSC channel,
 //! the receiver of an [`mpsc_bytes`] channel) is recorded before it is
@@ -134,7 +151,7 @@ use std::time::Duration;
 use ipckit_core::{HeaderInfo, ObjectKind, Region};
 
 use crate::error::{CoreError, Error, Result};
-use crate::futex::{Futex, monotonic_now};
+use crate::futex::monotonic_now;
 use crate::shm::{MappedFile, Memfd, SharedMemory, ShmName, ShmObject};
 
 /// The prefix every channel name starts with.
@@ -150,10 +167,6 @@ pub const SPIN_BUDGET: u32 = 2000;
 /// How long `open` waits for a creator that is still sizing or initialising
 /// the object.
 const OPEN_PATIENCE: Duration = Duration::from_secs(2);
-
-fn notifier() -> Futex {
-    Futex::adaptive(SPIN_BUDGET)
-}
 
 /// The memory a channel lives in.
 #[derive(Debug)]
@@ -291,6 +304,35 @@ pub fn check_name(name: &str) -> Result<ShmName> {
     Ok(valid)
 }
 
+/// The answer of a `try_` receive whose first attempt found the channel
+/// empty: `PeerGone` if every sender closed (read from the shared state
+/// words, no system call) and a second attempt, made after that read, still
+/// finds nothing (a sender's last messages, published before its close,
+/// are visible to it); otherwise `Empty`, or what the second attempt got.
+/// A sender that died without closing is not seen here (that takes
+/// `/proc`: [`liveness`], the blocking calls, `peer_gone`).
+pub(crate) fn empty_or_closed<R>(
+    member: &liveness::Membership,
+    again: impl FnOnce() -> ipckit_core::Result<R>,
+) -> Result<R> {
+    match member.peer_closed() {
+        None => Err(CoreError::Empty.into()),
+        Some(gone) => match again() {
+            Err(CoreError::Empty) => Err(gone),
+            other => Ok(other?),
+        },
+    }
+}
+
+/// The answer of a `try_` send that found the channel full: `PeerGone` if
+/// every receiver closed (state words only, as [`empty_or_closed`]), else
+/// `Full`.
+pub(crate) fn full_or_closed(member: &liveness::Membership) -> Error {
+    member
+        .peer_closed()
+        .unwrap_or_else(|| CoreError::Full.into())
+}
+
 /// What one look for dead peers' leftovers between two slices of
 /// [`blocking_recovering`] did.
 pub(crate) enum Look<R> {
@@ -339,7 +381,9 @@ pub(crate) fn blocking_recovering<S, R>(
             Some(d) => d.saturating_sub(monotonic_now()).min(LIVENESS_SLICE),
         };
         match op(end, Some(slice)) {
-            Err(CoreError::TimedOut) => {}
+            // `PeerGone` from the notifier: every peer closed (judged
+            // below, after which queued items are still delivered).
+            Err(CoreError::TimedOut) | Err(CoreError::PeerGone) => {}
             other => return other.map_err(Error::from),
         }
         // Liveness first: a claim or stall seen after every peer is gone
@@ -354,7 +398,7 @@ pub(crate) fn blocking_recovering<S, R>(
         }
         if let Some(e) = gone {
             return match op(end, Some(Duration::ZERO)) {
-                Err(CoreError::TimedOut) => Err(e),
+                Err(CoreError::TimedOut) | Err(CoreError::PeerGone) => Err(e),
                 other => other.map_err(Error::from),
             };
         }

@@ -69,7 +69,9 @@
 //! *claiming* with our pid and the next generation; then store the start
 //! time; then store *active* (same pid and generation) with `Release`.
 //! Closing (drop): compare-and-swap from our exact active word to *closed*
-//! (pid and generation kept). A reader loads the state word with
+//! (pid and generation kept), then `FUTEX_WAKE` of every waiter of the
+//! state word: a blocked peer sleeps on it besides its ring word (see the
+//! [channel docs](super#dead-peers)) and so hears of the close at once. A reader loads the state word with
 //! `Acquire`, then the start time, then (after an `Acquire` fence) the word
 //! again, and counts a slot that changed meanwhile as alive.
 //!
@@ -93,11 +95,13 @@ mod membership;
 mod slot;
 #[cfg(test)]
 mod tests;
+mod watch;
 
 pub use super::process::ProcessId;
 pub(crate) use block::Block;
 pub(crate) use membership::Membership;
 pub use slot::SlotState;
+pub(crate) use watch::PeerWatch;
 
 /// `"IPCL"`: the liveness block's magic number.
 pub const LIVENESS_MAGIC: u32 = u32::from_le_bytes(*b"IPCL");
