@@ -11,6 +11,11 @@
 //! [`WaitStatus::Woken`], since every caller re-checks its condition and
 //! recomputes its remaining time; `ETIMEDOUT` is [`WaitStatus::TimedOut`];
 //! anything else is [`Error::WaitFailed`] with the errno.
+//!
+//! The notifier of a [channel](crate::channel) endpoint also watches the
+//! other side's liveness slots: its waits sleep in `futex_waitv` on the
+//! ring's word and those slots' state words, and end when a peer closes
+//! or dies (see the channel docs' "Dead peers").
 
 use core::time::Duration;
 use std::sync::atomic::AtomicU32;
@@ -142,7 +147,6 @@ impl WaitEntry {
     }
 
     /// Wait while `word` (in this process's own memory) holds `expected`.
-    #[allow(dead_code)] // the death watcher's word
     pub(crate) fn private(word: &AtomicU32, expected: u32) -> Self {
         Self {
             flags: FUTEX2_SIZE_U32 | FUTEX2_PRIVATE,
@@ -234,6 +238,17 @@ pub(crate) fn plain_wait(
         libc::ETIMEDOUT => Ok(WaitStatus::TimedOut),
         code => Err(Error::WaitFailed(code)),
     }
+}
+
+/// `FUTEX_WAKE_PRIVATE` of every waiter of `word` (a word of this
+/// process's own memory, waited on as [`WaitEntry::private`]).
+pub(crate) fn wake_all_private(word: &AtomicU32) {
+    futex(
+        word,
+        libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+        i32::MAX as u32,
+        core::ptr::null(),
+    );
 }
 
 fn errno() -> i32 {

@@ -18,7 +18,8 @@
 //! - **A sender killed in `send`** between claiming its position and
 //!   publishing the item leaves a *hole* that holds up every later item. A
 //!   blocked [`recv`](Receiver::recv) looks at the front of the ring
-//!   between its [`LIVENESS_SLICE`]s (50 ms) and
+//!   when a sender dies (see [Dead peers](super#dead-peers)), and then
+//!   every [`LIVENESS_SLICE`] (50 ms) while a dead sender's slot is left, and
 //!   skips a hole whose claim only dead or closed senders' intents name (or
 //!   any hole once no sender is alive), before it ever reports `PeerGone`:
 //!   the items committed behind the hole are delivered, by the other

@@ -19,9 +19,10 @@
 //! Senders claim space in the ring in order and commit in any order; the
 //! receiver reads in order, so a record whose sender dies between its claim
 //! and its commit would hold up every message behind it. A blocked
-//! [`recv`](Receiver::recv) looks at such a stalled record every
-//! [`LIVENESS_SLICE`] (50 ms) and skips it only when its writer is known
-//! not to write any more:
+//! [`recv`](Receiver::recv) looks at such a stalled record when a sender
+//! dies (see [Dead peers](super#dead-peers)), and then every
+//! [`LIVENESS_SLICE`] (50 ms) while a dead sender's slot is left, and
+//! skips it only when its writer is known not to write any more:
 //!
 //! - **Header written** (the record names its claimant, the sender's pid):
 //!   skipped ([`Consumer::skip_stalled`](crate::frame::mpsc::Consumer::skip_stalled),

@@ -325,3 +325,71 @@ pub(super) fn drop_wakes_mpsc_bytes_sender() -> Result<String, String> {
         },
     )
 }
+
+/// Voluntary context switches of every thread of process `pid`, summed
+/// (`/proc/<pid>/task/*/status`).
+fn voluntary_switches(pid: u32) -> Result<u64, String> {
+    let mut sum = 0;
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| e.to_string())?;
+    for task in tasks {
+        let path = task.map_err(|e| e.to_string())?.path().join("status");
+        // A thread that ended meanwhile: nothing to count.
+        let Ok(status) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        sum += status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .ok_or("no voluntary_ctxt_switches line")?;
+    }
+    Ok(sum)
+}
+
+/// How long the idle receiver is watched, after it settled.
+const IDLE: Duration = Duration::from_secs(5);
+
+/// A receiver blocked on an empty channel whose sender lives but sends
+/// nothing: the child (the sender) counts the parent's voluntary context
+/// switches, all threads, over [`IDLE`] once the parent settled: goal 0
+/// (the 50 ms liveness slices made about 100). Then it sends one item.
+pub(super) fn idle_receiver_sleeps() -> Result<String, String> {
+    let g = ShmGuard::new("idle-spsc");
+    let mut rx = spsc::Receiver::<u64>::create(&g.0, 64).ctx("create")?;
+    let words = SharedWords::new();
+    let name = g.0.clone();
+    let parent = std::process::id();
+    let mut child = fork_child(|| {
+        child_main(|| {
+            let mut tx = cf(spsc::Sender::<u64>::open(&name), "open")?;
+            words.word(0).store(1, Ordering::Release);
+            if !words.wait_for(1, 1, PATIENCE) {
+                return Err(fail(EXIT_CHECK, "the parent never blocked"));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+            let before = cf(voluntary_switches(parent), "count")?;
+            std::thread::sleep(IDLE);
+            let after = cf(voluntary_switches(parent), "count")?;
+            words
+                .word(2)
+                .store(after.saturating_sub(before), Ordering::Release);
+            words.word(3).store(1, Ordering::Release);
+            cf(tx.send(item(1)), "send")?;
+            Ok(())
+        })
+    })?;
+    ensure!(words.wait_for(0, 1, PATIENCE), "the child never opened");
+    words.word(1).store(1, Ordering::Release);
+    let got = rx.recv_timeout(Some(PATIENCE)).ctx("recv")?;
+    wait_ok(&mut child)?;
+    ensure!(got == item(1), "received {got:#x}");
+    ensure!(words.word(3).load(Ordering::Acquire) == 1, "no count");
+    let switches = words.word(2).load(Ordering::Acquire);
+    ensure!(
+        switches <= 1,
+        "{switches} voluntary context switches in {IDLE:?} of idleness"
+    );
+    Ok(format!(
+        "blocked receiver, live idle sender: {switches} voluntary context switches in {IDLE:?}"
+    ))
+}

@@ -144,6 +144,9 @@ impl Block {
         self.u64_at(at + 8).store(me.start_time, Ordering::Relaxed);
         let active = word(generation, me.pid, SlotState::Active);
         self.u32_at(at).store(active, Ordering::Release);
+        // A peer asleep with no one to watch learns of us (and watches us
+        // from now on: see `PeerWatch`).
+        crate::futex::wake_all_shared(self.u32_at(at));
         Some(active)
     }
 

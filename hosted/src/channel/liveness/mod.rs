@@ -63,6 +63,12 @@
 //! Limit: pids are those of the reader's pid namespace; processes in
 //! different pid namespaces cannot judge each other.
 //!
+//! A sleeper that wants the kernel to tell it of a death opens its own
+//! pidfd from the record: `pidfd_open(pid)` first, then the start time
+//! confirmed from `/proc` (if it matches, the recorded process held the
+//! pid without a break from the recording to the check, so the pidfd names
+//! it); see the [channel docs](super#dead-peers).
+//!
 //! # Protocol
 //! Claiming a slot: compare-and-swap the state word from free or closed
 //! (or, for a take-over, from active or claiming with a dead holder) to
@@ -90,6 +96,7 @@
 use ipckit_core::intent::Intent;
 
 mod block;
+mod deaths;
 mod intents;
 mod membership;
 mod slot;
@@ -99,6 +106,7 @@ mod watch;
 
 pub use super::process::ProcessId;
 pub(crate) use block::Block;
+pub(crate) use deaths::watchable;
 pub(crate) use membership::Membership;
 pub use slot::SlotState;
 pub(crate) use watch::PeerWatch;
