@@ -3,8 +3,9 @@
 //! as the receiver, which opens it *by name*. The sender sends text messages
 //! and closes; the receiver drains the channel and learns from
 //! `Error::PeerGone` that nothing more will come (no end-of-stream message
-//! needed). Had the sender been killed instead, the receiver would learn the
-//! same within ~50 ms, not hang.
+//! needed), the moment the sender drops its end. Had the sender been killed
+//! instead, the receiver would learn the same within a millisecond or so
+//! (through a pidfd; ~50 ms on a kernel without one), not hang.
 //!
 //! Run: `cargo run --release -p ipckit-examples --example channel_named`
 

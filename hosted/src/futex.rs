@@ -11,12 +11,19 @@
 //! [`WaitStatus::Woken`], since every caller re-checks its condition and
 //! recomputes its remaining time; `ETIMEDOUT` is [`WaitStatus::TimedOut`];
 //! anything else is [`Error::WaitFailed`] with the errno.
+//!
+//! The notifier of a [channel](crate::channel) endpoint also watches the
+//! other side's liveness slots: its waits sleep in `futex_waitv` on the
+//! ring's word and those slots' state words, and end when a peer closes
+//! or dies (see the channel docs' "Dead peers").
 
 use core::time::Duration;
 use std::sync::atomic::AtomicU32;
 
 use ipckit_core::wait::{Notify, WaitStatus};
 use ipckit_core::{Error, Result};
+
+use crate::channel::liveness::PeerWatch;
 
 /// Blocking through shared Linux futexes, with an optional spin phase.
 ///
@@ -38,6 +45,9 @@ use ipckit_core::{Error, Result};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Futex {
     spin_budget: u32,
+    /// A channel endpoint's view of its peers' liveness slots: waits then
+    /// also end when a peer closes (see [`PeerWatch`]).
+    watch: Option<PeerWatch>,
 }
 
 impl Futex {
@@ -49,7 +59,10 @@ impl Futex {
     /// assert_eq!(Futex::new().spin_budget(), 0);
     /// ```
     pub const fn new() -> Self {
-        Self { spin_budget: 0 }
+        Self {
+            spin_budget: 0,
+            watch: None,
+        }
     }
 
     /// Retries `spins` times (with a CPU spin hint) before sleeping. A cross-
@@ -63,7 +76,19 @@ impl Futex {
     /// assert_eq!(Futex::adaptive(4000).spin_budget(), 4000);
     /// ```
     pub const fn adaptive(spins: u32) -> Self {
-        Self { spin_budget: spins }
+        Self {
+            spin_budget: spins,
+            watch: None,
+        }
+    }
+
+    /// This notifier, with its waits also watching the other side's
+    /// liveness slots of a channel (see [`PeerWatch`]).
+    pub(crate) const fn watching(self, watch: PeerWatch) -> Self {
+        Self {
+            spin_budget: self.spin_budget,
+            watch: Some(watch),
+        }
     }
 }
 
@@ -85,6 +110,147 @@ fn futex(word: &AtomicU32, op: libc::c_int, val: u32, timeout: *const libc::time
     }
 }
 
+/// One entry of `futex_waitv` (`struct futex_waitv` of
+/// `<linux/futex.h>`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WaitEntry {
+    val: u64,
+    uaddr: u64,
+    flags: u32,
+    reserved: u32,
+}
+
+/// `FUTEX2_SIZE_U32`: the entry's word is 32 bits.
+const FUTEX2_SIZE_U32: u32 = 0x02;
+/// `FUTEX2_PRIVATE`: keyed by this address space (`FUTEX_PRIVATE_FLAG`).
+const FUTEX2_PRIVATE: u32 = 128;
+
+impl WaitEntry {
+    /// An unused entry (never passed to the kernel).
+    pub(crate) const EMPTY: Self = Self {
+        val: 0,
+        uaddr: 0,
+        flags: 0,
+        reserved: 0,
+    };
+
+    /// Wait while `word` (in a shared mapping) holds `expected`: a shared
+    /// futex, as [`Futex`] uses, which `FUTEX_WAKE` from any process wakes.
+    pub(crate) fn shared(word: &AtomicU32, expected: u32) -> Self {
+        Self {
+            val: u64::from(expected),
+            uaddr: word.as_ptr() as u64,
+            flags: FUTEX2_SIZE_U32,
+            reserved: 0,
+        }
+    }
+
+    /// Wait while `word` (in this process's own memory) holds `expected`.
+    pub(crate) fn private(word: &AtomicU32, expected: u32) -> Self {
+        Self {
+            flags: FUTEX2_SIZE_U32 | FUTEX2_PRIVATE,
+            ..Self::shared(word, expected)
+        }
+    }
+}
+
+/// `futex_waitv` (Linux 5.16): blocks until one of `entries` is woken or
+/// no longer holds its value, or `timeout` passes. `None` if the kernel
+/// lacks the call (`ENOSYS`, or a seccomp filter's `EPERM`): the caller
+/// waits on its first word alone.
+///
+/// # Safety
+/// Every entry names a live, 4-aligned 32-bit atomic word for the duration
+/// of the call.
+pub(crate) unsafe fn wait_any(
+    entries: &[WaitEntry],
+    timeout: Option<Duration>,
+) -> Option<Result<WaitStatus>> {
+    static MISSING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if MISSING.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    // An absolute CLOCK_MONOTONIC deadline, as futex_waitv takes it.
+    let deadline = timeout.map(|t| {
+        let at = monotonic_now().saturating_add(t);
+        libc::timespec {
+            tv_sec: at.as_secs().min(i64::MAX as u64 / 2) as libc::time_t,
+            tv_nsec: at.subsec_nanos() as libc::c_long,
+        }
+    });
+    let ptr = deadline
+        .as_ref()
+        .map_or(core::ptr::null(), |ts| ts as *const libc::timespec);
+    // SAFETY: `entries` is a live array of `struct futex_waitv` whose words
+    // are live and aligned (caller's contract); `ptr` is null or a live
+    // timespec; the kernel only reads the words and uses their addresses as
+    // keys.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex_waitv,
+            entries.as_ptr(),
+            entries.len() as libc::c_uint,
+            0u32,
+            ptr,
+            libc::CLOCK_MONOTONIC,
+        )
+    };
+    if r >= 0 {
+        return Some(Ok(WaitStatus::Woken));
+    }
+    Some(match errno() {
+        libc::EAGAIN | libc::EINTR => Ok(WaitStatus::Woken),
+        libc::ETIMEDOUT => Ok(WaitStatus::TimedOut),
+        libc::ENOSYS | libc::EPERM => {
+            MISSING.store(true, std::sync::atomic::Ordering::Relaxed);
+            return None;
+        }
+        code => Err(Error::WaitFailed(code)),
+    })
+}
+
+/// `FUTEX_WAKE` of every waiter of `word` (a shared futex).
+pub(crate) fn wake_all_shared(word: &AtomicU32) {
+    futex(word, libc::FUTEX_WAKE, i32::MAX as u32, core::ptr::null());
+}
+
+/// `FUTEX_WAIT` on a shared futex (module docs).
+pub(crate) fn plain_wait(
+    word: &AtomicU32,
+    expected: u32,
+    timeout: Option<Duration>,
+) -> Result<WaitStatus> {
+    let timespec = timeout.map(|t| libc::timespec {
+        // Saturate: a timeout of centuries is "no limit" in practice.
+        tv_sec: t.as_secs().min(i64::MAX as u64 / 2) as libc::time_t,
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    });
+    let ptr = timespec
+        .as_ref()
+        .map_or(core::ptr::null(), |ts| ts as *const libc::timespec);
+    // FUTEX_WAIT takes a *relative* timeout; not FUTEX_PRIVATE_FLAG.
+    if futex(word, libc::FUTEX_WAIT, expected, ptr) == 0 {
+        return Ok(WaitStatus::Woken);
+    }
+    match errno() {
+        libc::EAGAIN | libc::EINTR => Ok(WaitStatus::Woken),
+        libc::ETIMEDOUT => Ok(WaitStatus::TimedOut),
+        code => Err(Error::WaitFailed(code)),
+    }
+}
+
+/// `FUTEX_WAKE_PRIVATE` of every waiter of `word` (a word of this
+/// process's own memory, waited on as [`WaitEntry::private`]).
+pub(crate) fn wake_all_private(word: &AtomicU32) {
+    futex(
+        word,
+        libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+        i32::MAX as u32,
+        core::ptr::null(),
+    );
+}
+
 fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
@@ -98,22 +264,9 @@ impl Notify for Futex {
         expected: u32,
         timeout: Option<Duration>,
     ) -> Result<WaitStatus> {
-        let timespec = timeout.map(|t| libc::timespec {
-            // Saturate: a timeout of centuries is "no limit" in practice.
-            tv_sec: t.as_secs().min(i64::MAX as u64 / 2) as libc::time_t,
-            tv_nsec: t.subsec_nanos() as libc::c_long,
-        });
-        let ptr = timespec
-            .as_ref()
-            .map_or(core::ptr::null(), |ts| ts as *const libc::timespec);
-        // FUTEX_WAIT takes a *relative* timeout; not FUTEX_PRIVATE_FLAG.
-        if futex(word, libc::FUTEX_WAIT, expected, ptr) == 0 {
-            return Ok(WaitStatus::Woken);
-        }
-        match errno() {
-            libc::EAGAIN | libc::EINTR => Ok(WaitStatus::Woken),
-            libc::ETIMEDOUT => Ok(WaitStatus::TimedOut),
-            code => Err(Error::WaitFailed(code)),
+        match &self.watch {
+            Some(watch) => watch.wait(word, expected, timeout),
+            None => plain_wait(word, expected, timeout),
         }
     }
 

@@ -311,7 +311,18 @@ pub fn thread_count() -> Result<usize, String> {
 /// Forks; the child runs `body` and `_exit`s with the code it returns (or
 /// [`EXIT_PANIC`]). It never returns into the caller.
 pub fn fork_child(body: impl FnOnce() -> i32) -> Result<Child, String> {
-    let threads = thread_count()?;
+    // A thread that was just joined (the channels' death watcher, which
+    // lives only while a call sleeps) may be counted for a few more
+    // microseconds: the kernel clears the joiner's futex before it removes
+    // the thread. Give it a moment.
+    let mut threads = thread_count()?;
+    for _ in 0..1000 {
+        if threads == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        threads = thread_count()?;
+    }
     if threads != 1 {
         return Err(format!("{threads} threads at fork; the child needs 1"));
     }

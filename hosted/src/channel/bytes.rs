@@ -30,10 +30,10 @@ use ipckit_core::Role;
 use ipckit_core::frame::spsc::{Consumer, Producer, Ring};
 
 use super::liveness::Membership;
-use super::{Memory, blocking, notifier, single_constructors};
-use crate::error::Result;
+use super::{Memory, blocking, empty_or_closed, full_or_closed, single_constructors};
 #[cfg(doc)]
-use crate::error::{CoreError, Error};
+use crate::error::Error;
+use crate::error::{CoreError, Result};
 use crate::futex::Futex;
 use crate::message::{MessageReceiver, MessageSender};
 
@@ -96,14 +96,17 @@ impl std::fmt::Debug for Sender {
 }
 
 impl Sender {
-    constructors!(Role::Producer, |r: &Ring<'static>| r
-        .producer_with(notifier()));
+    constructors!(Role::Producer, |r: &Ring<'static>, n| r.producer_with(n));
 
-    /// Sends `message`, or [`Error::Full`] at once;
+    /// Sends `message`, or [`Error::Full`] at once ([`Error::PeerGone`]
+    /// instead if the receiver closed: [channel docs](super#dead-peers));
     /// [`CoreError::FrameTooLarge`] for a message over
     /// [`max_frame_len`](Self::max_frame_len).
     pub fn try_send(&mut self, message: &[u8]) -> Result<()> {
-        Ok(self.end.try_send(message)?)
+        match self.end.try_send(message) {
+            Err(CoreError::Full) => Err(full_or_closed(&self.member)),
+            other => Ok(other?),
+        }
     }
 
     /// Sends `message`, waiting while there is no room;
@@ -145,14 +148,18 @@ impl std::fmt::Debug for Receiver {
 }
 
 impl Receiver {
-    constructors!(Role::Consumer, |r: &Ring<'static>| r
-        .consumer_with(notifier()));
+    constructors!(Role::Consumer, |r: &Ring<'static>, n| r.consumer_with(n));
 
     /// Copies the oldest message into `buf` and returns its length, or
-    /// [`Error::Empty`] at once. [`CoreError::BufferTooSmall`] (with the
-    /// length needed) leaves the message queued.
+    /// [`Error::Empty`] at once ([`Error::PeerGone`] instead once the
+    /// sender closed: [channel docs](super#dead-peers)).
+    /// [`CoreError::BufferTooSmall`] (with the length needed) leaves the
+    /// message queued.
     pub fn try_recv(&mut self, buf: &mut [u8]) -> Result<usize> {
-        Ok(self.end.try_recv(buf)?)
+        match self.end.try_recv(buf) {
+            Err(CoreError::Empty) => empty_or_closed(&self.member, || self.end.try_recv(buf)),
+            other => Ok(other?),
+        }
     }
 
     /// [`try_recv`](Self::try_recv), waiting while the channel is empty;
@@ -171,7 +178,7 @@ impl Receiver {
 
 /// The [message interface](crate::message): messages of up to
 /// [`max_frame_len`](Sender::max_frame_len) bytes. `Some(Duration::ZERO)`
-/// is [`try_send`](Sender::try_send) (`Full`, no liveness check); other
+/// is [`try_send`](Sender::try_send) (`Full`, or `PeerGone` once the receiver closed); other
 /// timeouts are [`send_timeout`](Sender::send_timeout) (futex waits after a
 /// short spin, with the peer's liveness checked every
 /// [`LIVENESS_SLICE`](super::LIVENESS_SLICE)).

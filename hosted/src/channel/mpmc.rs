@@ -18,7 +18,8 @@
 //! - **A sender killed in `send`** between claiming its position and
 //!   publishing the item leaves a *hole* that holds up every later item. A
 //!   blocked [`recv`](Receiver::recv) looks at the front of the ring
-//!   between its [`LIVENESS_SLICE`]s (50 ms) and
+//!   when a sender dies (see [Dead peers](super#dead-peers)), and then
+//!   every [`LIVENESS_SLICE`] (50 ms) while a dead sender's slot is left, and
 //!   skips a hole whose claim only dead or closed senders' intents name (or
 //!   any hole once no sender is alive), before it ever reports `PeerGone`:
 //!   the items committed behind the hole are delivered, by the other
@@ -80,10 +81,13 @@ use super::LIVENESS_SLICE;
 #[cfg(doc)]
 use super::liveness::MAX_ENDPOINTS;
 use super::liveness::{Block, Membership};
-use super::{Look, Memory, Mode, blocking_recovering, endpoint_constructors, notifier, set_up};
-use crate::error::Result;
+use super::{
+    Look, Memory, Mode, blocking_recovering, empty_or_closed, endpoint_constructors,
+    full_or_closed, set_up,
+};
 #[cfg(doc)]
-use crate::error::{CoreError, Error};
+use crate::error::Error;
+use crate::error::{CoreError, Result};
 use crate::futex::Futex;
 
 /// The most holes one look skips (each skip moves `head` on; this only
@@ -99,13 +103,13 @@ fn open<T: Pod, E>(
     mode: Mode,
     capacity: u32,
     role: Role,
-    make: impl Fn(&Ring<'static, T>, &'static Intent) -> ipckit_core::Result<E>,
+    make: impl Fn(&Ring<'static, T>, &'static Intent, Futex) -> ipckit_core::Result<E>,
 ) -> Result<(Memory, E, Membership)> {
     set_up(mem, mode, capacity, |ring: &Ring<'static, T>, block| {
         let member = Membership::claim_any_announcing(block, role, |position, span| {
             span == 0 || !ring.unfinished(role, position)
         })?;
-        let endpoint = make(ring, member.intent())?;
+        let endpoint = make(ring, member.intent(), member.notifier())?;
         Ok((endpoint, member))
     })
 }
@@ -246,22 +250,27 @@ impl<T: Pod> std::fmt::Debug for Sender<T> {
 }
 
 impl<T: Pod> Sender<T> {
-    constructors!(
-        Role::Producer,
-        |r: &Ring<'static, T>, intent: &'static Intent| {
-            Ok(Tx {
-                end: r.producer_with(notifier())?.with_intent(intent),
-                _one_at_a_time: PhantomData,
-            })
-        }
-    );
+    constructors!(Role::Producer, |r: &Ring<'static, T>,
+                                   intent: &'static Intent,
+                                   n| {
+        Ok(Tx {
+            end: r.producer_with(n)?.with_intent(intent),
+            _one_at_a_time: PhantomData,
+        })
+    });
 
     /// Sends `value`, or [`Error::Full`] at once, or [`Error::Busy`] when the
     /// channel is not full but a receiver still holds the slot the item
     /// needs (also a dead receiver: see
     /// [`release_dead`](Self::release_dead)).
+    ///
+    /// [`Error::PeerGone`] instead of `Full` if every receiver closed
+    /// ([channel docs](super#dead-peers)).
     pub fn try_send(&self, value: T) -> Result<()> {
-        Ok(self.end.end.try_push(value)?)
+        match self.end.end.try_push(value) {
+            Err(CoreError::Full) => Err(full_or_closed(&self.member)),
+            other => Ok(other?),
+        }
     }
 
     /// Sends `value`, waiting while the channel is full and releasing a
@@ -329,25 +338,28 @@ impl<T: Pod> std::fmt::Debug for Receiver<T> {
 }
 
 impl<T: Pod> Receiver<T> {
-    constructors!(
-        Role::Consumer,
-        |r: &Ring<'static, T>, intent: &'static Intent| {
-            Ok(Rx {
-                end: r.consumer_with(notifier())?.with_intent(intent),
-                held: Cell::new(None),
-            })
-        }
-    );
+    constructors!(Role::Consumer, |r: &Ring<'static, T>,
+                                   intent: &'static Intent,
+                                   n| {
+        Ok(Rx {
+            end: r.consumer_with(n)?.with_intent(intent),
+            held: Cell::new(None),
+        })
+    });
 
     /// An item, or [`Error::Empty`] at once when the channel holds none, or
     /// [`Error::Busy`] when a sender claimed the oldest position and has not
     /// published its item (also a dead sender's hole: see
-    /// [`skip_dead`](Self::skip_dead)).
+    /// [`skip_dead`](Self::skip_dead)). [`Error::PeerGone`] instead of
+    /// `Empty` once every sender closed ([channel docs](super#dead-peers)).
     pub fn try_recv(&self) -> Result<T> {
         if let Some(v) = self.end.held.take() {
             return Ok(v);
         }
-        Ok(self.end.end.try_pop()?)
+        match self.end.end.try_pop() {
+            Err(CoreError::Empty) => empty_or_closed(&self.member, || self.end.end.try_pop()),
+            other => Ok(other?),
+        }
     }
 
     /// An item, waiting while the channel is empty and skipping the holes

@@ -19,9 +19,10 @@
 //! Senders claim space in the ring in order and commit in any order; the
 //! receiver reads in order, so a record whose sender dies between its claim
 //! and its commit would hold up every message behind it. A blocked
-//! [`recv`](Receiver::recv) looks at such a stalled record every
-//! [`LIVENESS_SLICE`] (50 ms) and skips it only when its writer is known
-//! not to write any more:
+//! [`recv`](Receiver::recv) looks at such a stalled record when a sender
+//! dies (see [Dead peers](super#dead-peers)), and then every
+//! [`LIVENESS_SLICE`] (50 ms) while a dead sender's slot is left, and
+//! skips it only when its writer is known not to write any more:
 //!
 //! - **Header written** (the record names its claimant, the sender's pid):
 //!   skipped ([`Consumer::skip_stalled`](crate::frame::mpsc::Consumer::skip_stalled),
@@ -67,8 +68,9 @@
 //! Each [`Sender`] announces its claims in its own intent, so a sender is
 //! used by one thread at a time: it is `Send`, not `Sync`; threads that
 //! send open one sender each.
-//! `try_recv` never checks liveness (no system call on the fast path); call
-//! [`Receiver::skip_dead`] when polling.
+//! `try_recv` reads no `/proc` (no system call; it reports `PeerGone` only
+//! once every sender *closed*: see the [channel docs](super#dead-peers));
+//! call [`Receiver::skip_dead`] when polling.
 //!
 //! The pid in a record is the pid in the sender's pid namespace: senders
 //! and the receiver must share one (as for all liveness checks). A pid
@@ -111,12 +113,12 @@ use super::LIVENESS_SLICE;
 use super::liveness::MAX_ENDPOINTS;
 use super::liveness::{Block, Membership};
 use super::{
-    Look, Memory, Mode, blocking, blocking_recovering, claim_single, endpoint_constructors,
-    notifier, set_up,
+    Look, Memory, Mode, blocking, blocking_recovering, claim_single, empty_or_closed,
+    endpoint_constructors, full_or_closed, set_up,
 };
-use crate::error::Result;
 #[cfg(doc)]
-use crate::error::{CoreError, Error};
+use crate::error::Error;
+use crate::error::{CoreError, Result};
 use crate::futex::Futex;
 use crate::message::{MessageReceiver, MessageSender};
 
@@ -150,7 +152,7 @@ fn open_sender(
         // A closed slot's intent is withdrawn already; make sure.
         member.intent().clear();
         let end = ring
-            .producer_with(notifier())?
+            .producer_with(member.notifier())?
             .with_id(std::process::id())?
             .with_intent(member.intent());
         Ok((Unshared(end, PhantomData), member))
@@ -170,7 +172,7 @@ fn open_receiver(
             Role::Consumer,
             mode == Mode::TakeOver,
             ring,
-            |r: &Ring<'static>| r.consumer_with(notifier()),
+            |r: &Ring<'static>, n| r.consumer_with(n),
             |r| {
                 // SAFETY: `claim_single` calls this only after it found the
                 // receiver slot's recorded holder dead (pid and start time)
@@ -288,8 +290,14 @@ impl Sender {
     /// Sends `message`, or [`Error::Full`] at once;
     /// [`CoreError::FrameTooLarge`] for a message over
     /// [`max_frame_len`](Self::max_frame_len).
+    ///
+    /// [`Error::PeerGone`] instead of `Full` if the receiver closed
+    /// ([channel docs](super#dead-peers)).
     pub fn try_send(&self, message: &[u8]) -> Result<()> {
-        Ok(self.end.try_send(message)?)
+        match self.end.try_send(message) {
+            Err(CoreError::Full) => Err(full_or_closed(&self.member)),
+            other => Ok(other?),
+        }
     }
 
     /// Sends `message`, waiting while there is no room;
@@ -435,9 +443,13 @@ impl Receiver {
     /// [`Error::Empty`] at once (also while the oldest claimed message
     /// is still being written: see [`stalled`](Self::stalled)).
     /// [`CoreError::BufferTooSmall`] (with the length needed) leaves the
-    /// message queued.
+    /// message queued. [`Error::PeerGone`] instead of `Empty` once every
+    /// sender closed ([channel docs](super#dead-peers)).
     pub fn try_recv(&mut self, buf: &mut [u8]) -> Result<usize> {
-        Ok(self.end.try_recv(buf)?)
+        match self.end.try_recv(buf) {
+            Err(CoreError::Empty) => empty_or_closed(&self.member, || self.end.try_recv(buf)),
+            other => Ok(other?),
+        }
     }
 
     /// [`try_recv`](Self::try_recv), waiting while there is no message,
@@ -513,7 +525,7 @@ impl Receiver {
 
 /// The [message interface](crate::message): messages of up to
 /// [`max_frame_len`](Sender::max_frame_len) bytes. `Some(Duration::ZERO)`
-/// is [`try_send`](Sender::try_send) (`Full`, no liveness check); other
+/// is [`try_send`](Sender::try_send) (`Full`, or `PeerGone` once the receiver closed); other
 /// timeouts are [`send_timeout`](Sender::send_timeout).
 impl MessageSender for Sender {
     fn send_timeout(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {

@@ -16,7 +16,7 @@ use super::{
     LIVENESS_LEN, Memory, OPEN_PATIENCE, ProcessId, check_name, liveness_offset, object_len,
 };
 use crate::error::{CoreError, Error, Result};
-use crate::futex::monotonic_now;
+use crate::futex::{Futex, monotonic_now};
 use crate::shm::{SharedMemory, ShmObject};
 
 /// Creates the object `name` of `len` bytes (must not exist).
@@ -219,7 +219,7 @@ pub(crate) fn claim_single<R, E>(
     role: Role,
     take_over: bool,
     ring: &R,
-    claim: impl Fn(&R) -> ipckit_core::Result<E>,
+    claim: impl Fn(&R, Futex) -> ipckit_core::Result<E>,
     release: impl FnOnce(&R),
 ) -> Result<(E, liveness::Membership)> {
     // Before any claim: a failure here leaves nothing behind.
@@ -236,7 +236,7 @@ pub(crate) fn claim_single<R, E>(
         liveness::Membership::claim_single(block, role, me)?
     };
     // On failure `member` drops here and closes the slot again.
-    let endpoint = claim(ring)?;
+    let endpoint = claim(ring, member.notifier())?;
     Ok((endpoint, member))
 }
 
@@ -284,7 +284,7 @@ pub(crate) fn open_single<L: SingleRoles, E>(
     mode: Mode,
     capacity: u32,
     role: Role,
-    claim: impl Fn(&Placed<'static, L>) -> ipckit_core::Result<E>,
+    claim: impl Fn(&Placed<'static, L>, Futex) -> ipckit_core::Result<E>,
 ) -> Result<(Memory, E, liveness::Membership)> {
     set_up(mem, mode, capacity, |ring, block| {
         claim_single(block, role, mode == Mode::TakeOver, ring, claim, |r| {

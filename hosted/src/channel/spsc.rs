@@ -26,10 +26,10 @@ use ipckit_core::Role;
 use ipckit_core::spsc::{Consumer, Producer, Ring};
 
 use super::liveness::Membership;
-use super::{Memory, blocking, notifier, single_constructors};
-use crate::error::Result;
+use super::{Memory, blocking, empty_or_closed, full_or_closed, single_constructors};
 #[cfg(doc)]
-use crate::error::{CoreError, Error};
+use crate::error::Error;
+use crate::error::{CoreError, Result};
 use crate::futex::Futex;
 
 macro_rules! constructors {
@@ -90,12 +90,16 @@ impl<T: Pod> std::fmt::Debug for Sender<T> {
 }
 
 impl<T: Pod> Sender<T> {
-    constructors!(Role::Producer, |r: &Ring<'static, T>| r
-        .producer_with(notifier()));
+    constructors!(Role::Producer, |r: &Ring<'static, T>, n| r.producer_with(n));
 
-    /// Sends `value`, or [`Error::Full`] at once.
+    /// Sends `value`, or [`Error::Full`] at once; [`Error::PeerGone`]
+    /// instead of `Full` if the receiver closed (see the [channel
+    /// docs](super#dead-peers)).
     pub fn try_send(&mut self, value: T) -> Result<()> {
-        Ok(self.end.try_push(value)?)
+        match self.end.try_push(value) {
+            Err(CoreError::Full) => Err(full_or_closed(&self.member)),
+            other => Ok(other?),
+        }
     }
 
     /// Sends `value`, waiting while the channel is full;
@@ -143,12 +147,16 @@ impl<T: Pod> std::fmt::Debug for Receiver<T> {
 }
 
 impl<T: Pod> Receiver<T> {
-    constructors!(Role::Consumer, |r: &Ring<'static, T>| r
-        .consumer_with(notifier()));
+    constructors!(Role::Consumer, |r: &Ring<'static, T>, n| r.consumer_with(n));
 
-    /// The oldest item, or [`Error::Empty`] at once.
+    /// The oldest item, or [`Error::Empty`] at once; [`Error::PeerGone`]
+    /// instead of `Empty` if the sender closed (see the [channel
+    /// docs](super#dead-peers)).
     pub fn try_recv(&mut self) -> Result<T> {
-        Ok(self.end.try_pop()?)
+        match self.end.try_pop() {
+            Err(CoreError::Empty) => empty_or_closed(&self.member, || self.end.try_pop()),
+            other => Ok(other?),
+        }
     }
 
     /// The oldest item, waiting while the channel is empty;

@@ -260,8 +260,10 @@ static void close_end(struct end *e) {
     atomic_store_explicit(word(e, e->producer ? PRODUCER_CLAIM : CONSUMER_CLAIM), 0,
                           memory_order_release);
     uint32_t active = e->active;
-    atomic_compare_exchange_strong_explicit(word(e, e->slot), &active, (active & ~3u) | SLOT_CLOSED,
-                                            memory_order_release, memory_order_relaxed);
+    if (atomic_compare_exchange_strong_explicit(word(e, e->slot), &active,
+                                                (active & ~3u) | SLOT_CLOSED,
+                                                memory_order_release, memory_order_relaxed))
+        futex(word(e, e->slot), FUTEX_WAKE, INT_MAX); /* a blocked peer watches it */
     munmap(e->base, e->len);
 }
 

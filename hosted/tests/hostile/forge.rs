@@ -358,7 +358,9 @@ impl Forger {
                 } & (cap - 1)
                     & !7;
                 let off = data + pos as usize;
-                let max = cap / 2 - 8;
+                // `cap` is read from a header this adversary may have forged
+                // small (a power of two below 16).
+                let max = (cap / 2).saturating_sub(8);
                 if self.rng.next() % 4 == 0 {
                     let v = self.claimant();
                     return self.put(b, off + 4, v);
@@ -508,7 +510,9 @@ impl Forger {
                 }
             }
             Kind::Bytes | Kind::MpscBytes => {
-                let max = cap / 2 - 8;
+                // `cap` is read from a header this adversary may have forged
+                // small (a power of two below 16).
+                let max = (cap / 2).saturating_sub(8);
                 let len = self.rng.next() as u32 % (max + 1);
                 let pos = head & (cap - 1) & !7;
                 let room = cap - pos;

@@ -15,8 +15,11 @@ use crate::error::{CoreError, Result, Role};
 /// A view of a liveness block inside a mapping.
 ///
 /// Holds a raw pointer: whoever keeps a `Block` keeps the mapping alive for
-/// as long (every channel endpoint owns both).
-#[derive(Debug)]
+/// as long (every channel endpoint owns both). A copy is another view of
+/// the same words; closing a slot is [`Membership`]'s business.
+///
+/// [`Membership`]: super::Membership
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Block {
     pub(super) base: NonNull<u8>,
     pub(super) slots: u32,
@@ -141,17 +144,44 @@ impl Block {
         self.u64_at(at + 8).store(me.start_time, Ordering::Relaxed);
         let active = word(generation, me.pid, SlotState::Active);
         self.u32_at(at).store(active, Ordering::Release);
+        // A peer asleep with no one to watch learns of us (and watches us
+        // from now on: see `PeerWatch`).
+        crate::futex::wake_all_shared(self.u32_at(at));
         Some(active)
     }
 
     /// Closes slot `i` if it still holds our `active` word (pid and
-    /// generation stay, for `ls`).
+    /// generation stay, for `ls`), then wakes every waiter of the state
+    /// word: a peer blocked in the channel watches it (see
+    /// [`PeerWatch`](super::PeerWatch)) and returns `PeerGone` at once.
     pub(super) fn close(&self, role: Role, i: u32, active: u32) {
         let at = self.slot_at(role, i);
         let closed = (active & !STATE_MASK) | SlotState::Closed.code();
-        let _ =
-            self.u32_at(at)
-                .compare_exchange(active, closed, Ordering::Release, Ordering::Relaxed);
+        let word = self.u32_at(at);
+        if word
+            .compare_exchange(active, closed, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
+        {
+            crate::futex::wake_all_shared(word);
+        }
+    }
+
+    /// Whether every endpoint of `role` closed, judged from the state
+    /// words alone (no `/proc`, no system call): `true` when at least one
+    /// slot is closed and none is claiming or active. A holder that died
+    /// without closing keeps its slot active: only [`gone`](Self::gone)
+    /// tells that.
+    pub(crate) fn all_closed(&self, role: Role) -> bool {
+        let mut closed = false;
+        for i in 0..self.slots {
+            let word = self.u32_at(self.slot_at(role, i)).load(Ordering::Acquire);
+            match SlotState::from_word(word) {
+                SlotState::Free => {}
+                SlotState::Closed => closed = true,
+                SlotState::Claiming | SlotState::Active => return false,
+            }
+        }
+        closed
     }
 
     /// Whether every endpoint of `role` is gone: `Some(pid)` (a dead

@@ -169,16 +169,40 @@ impl Membership {
         unsafe { &*intent }
     }
 
-    /// [`Block::gone`] for the other side, as a hosted error.
-    pub(crate) fn peer_gone(&self) -> Option<Error> {
-        let peer = match self.role {
+    /// The other side's role.
+    fn peer(&self) -> Role {
+        match self.role {
             Role::Producer => Role::Consumer,
             Role::Consumer => Role::Producer,
-        };
+        }
+    }
+
+    /// [`Block::gone`] for the other side, as a hosted error.
+    pub(crate) fn peer_gone(&self) -> Option<Error> {
+        let peer = self.peer();
         self.block.gone(peer).map(|pid| Error::PeerGone {
             peer: Some(peer),
             pid,
         })
+    }
+
+    /// `PeerGone` if every endpoint of the other side closed, from the
+    /// shared state words alone ([`Block::all_closed`]: no system call, a
+    /// dead but unclosed peer not seen).
+    pub(crate) fn peer_closed(&self) -> Option<Error> {
+        let peer = self.peer();
+        self.block.all_closed(peer).then_some(Error::PeerGone {
+            peer: Some(peer),
+            pid: None,
+        })
+    }
+
+    /// The channels' notifier for this endpoint: a spinning then sleeping
+    /// futex whose waits also end when the other side closes (see
+    /// [`PeerWatch`](super::PeerWatch)).
+    pub(crate) fn notifier(&self) -> crate::futex::Futex {
+        crate::futex::Futex::adaptive(crate::channel::SPIN_BUDGET)
+            .watching(super::PeerWatch::new(self.block, self.peer()))
     }
 }
 

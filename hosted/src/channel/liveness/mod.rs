@@ -65,13 +65,21 @@
 //! Limit: pids are those of the reader's pid namespace; processes in
 //! different pid namespaces cannot judge each other.
 //!
+//! A sleeper that wants the kernel to tell it of a death opens its own
+//! pidfd from the record: `pidfd_open(pid)` first, then the start time
+//! confirmed from `/proc` (if it matches, the recorded process held the
+//! pid without a break from the recording to the check, so the pidfd names
+//! it); see the [channel docs](super#dead-peers).
+//!
 //! # Protocol
 //! Claiming a slot: compare-and-swap the state word from free or closed
 //! (or, for a take-over, from active or claiming with a dead holder) to
 //! *claiming* with our pid and the next generation; then store the start
 //! time; then store *active* (same pid and generation) with `Release`.
 //! Closing (drop): compare-and-swap from our exact active word to *closed*
-//! (pid and generation kept). A reader loads the state word with
+//! (pid and generation kept), then `FUTEX_WAKE` of every waiter of the
+//! state word: a blocked peer sleeps on it besides its ring word (see the
+//! [channel docs](super#dead-peers)) and so hears of the close at once. A reader loads the state word with
 //! `Acquire`, then the start time, then (after an `Acquire` fence) the word
 //! again, and counts a slot that changed meanwhile as alive.
 //!
@@ -90,17 +98,21 @@
 use ipckit_core::intent::Intent;
 
 mod block;
+mod deaths;
 mod intents;
 mod membership;
 mod slot;
 #[cfg(test)]
 mod tests;
 mod type_id;
+mod watch;
 
 pub use super::process::ProcessId;
 pub(crate) use block::Block;
+pub(crate) use deaths::watchable;
 pub(crate) use membership::Membership;
 pub use slot::SlotState;
+pub(crate) use watch::PeerWatch;
 
 /// `"IPCL"`: the liveness block's magic number.
 pub const LIVENESS_MAGIC: u32 = u32::from_le_bytes(*b"IPCL");

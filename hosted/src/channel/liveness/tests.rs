@@ -59,3 +59,60 @@ fn a_claim_made_after_the_first_look_keeps_its_intent() {
     });
     assert_eq!(block.intent(Role::Producer, 0).read(), (4096, 0));
 }
+
+/// `all_closed` reads the state words only: closed once a slot closed and
+/// none is held; a dead holder's slot stays held (that needs `/proc`).
+#[test]
+fn all_closed_needs_one_closed_slot_and_none_held() {
+    let (_words, block) = heap_block();
+    let me = ProcessId::current().expect("this process");
+    assert!(!block.all_closed(Role::Producer), "never used");
+    let a = block.claim_from(Role::Producer, 0, 0, me).expect("claim 0");
+    let b = block.claim_from(Role::Producer, 1, 0, me).expect("claim 1");
+    assert!(!block.all_closed(Role::Producer), "two held");
+    block.close(Role::Producer, 0, a);
+    assert!(!block.all_closed(Role::Producer), "one still held");
+    block.close(Role::Producer, 1, b);
+    assert!(block.all_closed(Role::Producer), "both closed");
+    let dead = block
+        .claim_from(Role::Consumer, 0, 0, dead_process())
+        .expect("claim");
+    assert!(
+        !block.all_closed(Role::Consumer),
+        "a dead holder: {dead:#x}"
+    );
+}
+
+/// A wait watching the producers returns `PeerGone` at once when all
+/// closed, and wakes within milliseconds when the last one closes while it
+/// sleeps (without the close's wake it would sleep out its timeout).
+#[test]
+fn a_close_ends_a_watching_wait() {
+    use std::sync::atomic::AtomicU32;
+    use std::time::{Duration, Instant};
+
+    let (_words, block) = heap_block();
+    let me = ProcessId::current().expect("this process");
+    let active = block.claim_from(Role::Producer, 0, 0, me).expect("claim");
+    let watch = PeerWatch::new(block, Role::Producer);
+    let ring_word = AtomicU32::new(7);
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let started = Instant::now();
+            let mut ended = Ok(ipckit_core::wait::WaitStatus::Woken);
+            // Woken (the close) then PeerGone at the re-check.
+            while started.elapsed() < Duration::from_secs(5) {
+                ended = watch.wait(&ring_word, 7, Some(Duration::from_secs(5)));
+                if ended.is_err() {
+                    break;
+                }
+            }
+            (ended, started.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        block.close(Role::Producer, 0, active);
+        let (ended, took) = waiter.join().expect("waiter");
+        assert_eq!(ended, Err(crate::error::CoreError::PeerGone));
+        assert!(took < Duration::from_secs(1), "took {took:?}");
+    });
+}
