@@ -24,13 +24,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipckit_core::Role;
 use ipckit_core::frame::spsc::{Consumer, Producer, Ring};
 
 use super::liveness::Membership;
-use super::{Memory, blocking, notifier, single_constructors};
+use super::{Memory, blocking, notifier, single_constructors, until};
 use crate::error::Result;
 #[cfg(doc)]
 use crate::error::{CoreError, Error};
@@ -110,12 +110,23 @@ impl Sender {
     /// [`Error::PeerGone`] if the receiver closed or died meanwhile (the
     /// message is then not sent).
     pub fn send(&mut self, message: &[u8]) -> Result<()> {
-        self.send_timeout(message, None)
+        self.send_within(message, None)
     }
 
-    /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit):
-    /// [`Error::TimedOut`].
-    pub fn send_timeout(&mut self, message: &[u8], timeout: Option<Duration>) -> Result<()> {
+    /// [`send`](Self::send), waiting at most `timeout`:
+    /// [`Error::TimedOut`] (the message is then not sent).
+    pub fn send_timeout(&mut self, message: &[u8], timeout: Duration) -> Result<()> {
+        self.send_within(message, Some(timeout))
+    }
+
+    /// [`send`](Self::send), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`] (the message is then not sent).
+    pub fn send_deadline(&mut self, message: &[u8], deadline: Instant) -> Result<()> {
+        self.send_timeout(message, until(deadline))
+    }
+
+    /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit).
+    fn send_within(&mut self, message: &[u8], timeout: Option<Duration>) -> Result<()> {
         let (end, member) = (&mut self.end, &self.member);
         blocking(
             timeout,
@@ -158,12 +169,23 @@ impl Receiver {
     /// [`try_recv`](Self::try_recv), waiting while the channel is empty;
     /// [`Error::PeerGone`] once it is empty and the sender closed or died.
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {
-        self.recv_timeout(buf, None)
+        self.recv_within(buf, None)
     }
 
-    /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit):
+    /// [`recv`](Self::recv), waiting at most `timeout`:
     /// [`Error::TimedOut`].
-    pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
+    pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize> {
+        self.recv_within(buf, Some(timeout))
+    }
+
+    /// [`recv`](Self::recv), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`].
+    pub fn recv_deadline(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize> {
+        self.recv_timeout(buf, until(deadline))
+    }
+
+    /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit).
+    fn recv_within(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
         let (end, member) = (&mut self.end, &self.member);
         blocking(timeout, |t| end.recv_timeout(buf, t), || member.peer_gone())
     }
@@ -171,15 +193,16 @@ impl Receiver {
 
 /// The [message interface](crate::message): messages of up to
 /// [`max_frame_len`](Sender::max_frame_len) bytes. `Some(Duration::ZERO)`
-/// is [`try_send`](Sender::try_send) (`Full`, no liveness check); other
-/// timeouts are [`send_timeout`](Sender::send_timeout) (futex waits after a
-/// short spin, with the peer's liveness checked every
+/// is [`try_send`](Sender::try_send) (`Full`, no liveness check), `None`
+/// is [`send`](Sender::send), other timeouts are
+/// [`send_timeout`](Sender::send_timeout) (futex waits after a short spin,
+/// with the peer's liveness checked every
 /// [`LIVENESS_SLICE`](super::LIVENESS_SLICE)).
 impl MessageSender for Sender {
     fn send_timeout(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
         match timeout {
             Some(t) if t.is_zero() => Sender::try_send(self, msg),
-            _ => Sender::send_timeout(self, msg, timeout),
+            _ => Sender::send_within(self, msg, timeout),
         }
     }
 
@@ -189,12 +212,13 @@ impl MessageSender for Sender {
 }
 
 /// The [message interface](crate::message), as for [`Sender`]:
-/// `Some(Duration::ZERO)` is [`try_recv`](Receiver::try_recv) (`Empty`).
+/// `Some(Duration::ZERO)` is [`try_recv`](Receiver::try_recv) (`Empty`),
+/// `None` is [`recv`](Receiver::recv).
 impl MessageReceiver for Receiver {
     fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
         match timeout {
             Some(t) if t.is_zero() => Receiver::try_recv(self, buf),
-            _ => Receiver::recv_timeout(self, buf, timeout),
+            _ => Receiver::recv_within(self, buf, timeout),
         }
     }
 

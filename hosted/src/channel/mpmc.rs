@@ -68,7 +68,7 @@
 
 use std::cell::Cell;
 use std::marker::PhantomData;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipckit_core::Pod;
 use ipckit_core::Role;
@@ -80,7 +80,9 @@ use super::LIVENESS_SLICE;
 #[cfg(doc)]
 use super::liveness::MAX_ENDPOINTS;
 use super::liveness::{Block, Membership};
-use super::{Look, Memory, Mode, blocking_recovering, endpoint_constructors, notifier, set_up};
+use super::{
+    Look, Memory, Mode, blocking_recovering, endpoint_constructors, notifier, set_up, until,
+};
 use crate::error::Result;
 #[cfg(doc)]
 use crate::error::{CoreError, Error};
@@ -268,11 +270,23 @@ impl<T: Pod> Sender<T> {
     /// slot that a dead receiver held (module docs); [`Error::PeerGone`] if
     /// every receiver closed or died.
     pub fn send(&self, value: T) -> Result<()> {
-        self.send_timeout(value, None)
+        self.send_within(value, None)
     }
 
-    /// [`send`](Self::send), waiting at most `timeout`.
-    pub fn send_timeout(&self, value: T, timeout: Option<Duration>) -> Result<()> {
+    /// [`send`](Self::send), waiting at most `timeout`:
+    /// [`Error::TimedOut`] (the value is then not sent).
+    pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<()> {
+        self.send_within(value, Some(timeout))
+    }
+
+    /// [`send`](Self::send), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`] (the value is then not sent).
+    pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<()> {
+        self.send_timeout(value, until(deadline))
+    }
+
+    /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit).
+    fn send_within(&self, value: T, timeout: Option<Duration>) -> Result<()> {
         blocking_recovering(
             &mut (),
             timeout,
@@ -354,11 +368,23 @@ impl<T: Pod> Receiver<T> {
     /// of senders that died mid-send (module docs); [`Error::PeerGone`]
     /// once it is empty and every sender closed or died.
     pub fn recv(&self) -> Result<T> {
-        self.recv_timeout(None)
+        self.recv_within(None)
     }
 
-    /// [`recv`](Self::recv), waiting at most `timeout`.
-    pub fn recv_timeout(&self, timeout: Option<Duration>) -> Result<T> {
+    /// [`recv`](Self::recv), waiting at most `timeout`:
+    /// [`Error::TimedOut`].
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T> {
+        self.recv_within(Some(timeout))
+    }
+
+    /// [`recv`](Self::recv), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`].
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T> {
+        self.recv_timeout(until(deadline))
+    }
+
+    /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit).
+    fn recv_within(&self, timeout: Option<Duration>) -> Result<T> {
         if let Some(v) = self.end.held.take() {
             return Ok(v);
         }

@@ -99,7 +99,7 @@
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipckit_core::Role;
 use ipckit_core::frame::mpsc::{Consumer, Grant, Producer, Ring, Skipped, Stall};
@@ -112,7 +112,7 @@ use super::liveness::MAX_ENDPOINTS;
 use super::liveness::{Block, Membership};
 use super::{
     Look, Memory, Mode, blocking, blocking_recovering, claim_single, endpoint_constructors,
-    notifier, set_up,
+    notifier, set_up, until,
 };
 use crate::error::Result;
 #[cfg(doc)]
@@ -296,12 +296,23 @@ impl Sender {
     /// [`Error::PeerGone`] if the receiver closed or died meanwhile (the
     /// message is then not sent).
     pub fn send(&self, message: &[u8]) -> Result<()> {
-        self.send_timeout(message, None)
+        self.send_within(message, None)
     }
 
-    /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit):
-    /// [`Error::TimedOut`].
-    pub fn send_timeout(&self, message: &[u8], timeout: Option<Duration>) -> Result<()> {
+    /// [`send`](Self::send), waiting at most `timeout`:
+    /// [`Error::TimedOut`] (the message is then not sent).
+    pub fn send_timeout(&self, message: &[u8], timeout: Duration) -> Result<()> {
+        self.send_within(message, Some(timeout))
+    }
+
+    /// [`send`](Self::send), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`] (the message is then not sent).
+    pub fn send_deadline(&self, message: &[u8], deadline: Instant) -> Result<()> {
+        self.send_timeout(message, until(deadline))
+    }
+
+    /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit).
+    fn send_within(&self, message: &[u8], timeout: Option<Duration>) -> Result<()> {
         blocking(
             timeout,
             |t| self.end.send_timeout(message, t),
@@ -340,12 +351,31 @@ impl Sender {
     /// [`try_grant`](Self::try_grant), waiting while there is no room;
     /// [`Error::PeerGone`] if the receiver closed or died meanwhile.
     pub fn grant(&self, len: usize) -> Result<Grant<'_, 'static, Futex>> {
-        self.grant_timeout(len, None)
+        self.grant_within(len, None)
     }
 
-    /// [`grant`](Self::grant), waiting at most `timeout` (`None`: no
-    /// limit): [`Error::TimedOut`].
+    /// [`grant`](Self::grant), waiting at most `timeout`:
+    /// [`Error::TimedOut`].
     pub fn grant_timeout(
+        &self,
+        len: usize,
+        timeout: Duration,
+    ) -> Result<Grant<'_, 'static, Futex>> {
+        self.grant_within(len, Some(timeout))
+    }
+
+    /// [`grant`](Self::grant), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`].
+    pub fn grant_deadline(
+        &self,
+        len: usize,
+        deadline: Instant,
+    ) -> Result<Grant<'_, 'static, Futex>> {
+        self.grant_timeout(len, until(deadline))
+    }
+
+    /// [`grant`](Self::grant), waiting at most `timeout` (`None`: no limit).
+    fn grant_within(
         &self,
         len: usize,
         timeout: Option<Duration>,
@@ -445,12 +475,23 @@ impl Receiver {
     /// docs); [`Error::PeerGone`] once the channel is drained and every
     /// sender closed or died.
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {
-        self.recv_timeout(buf, None)
+        self.recv_within(buf, None)
     }
 
-    /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit):
+    /// [`recv`](Self::recv), waiting at most `timeout`:
     /// [`Error::TimedOut`].
-    pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
+    pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize> {
+        self.recv_within(buf, Some(timeout))
+    }
+
+    /// [`recv`](Self::recv), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`].
+    pub fn recv_deadline(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize> {
+        self.recv_timeout(buf, until(deadline))
+    }
+
+    /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit).
+    fn recv_within(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
         // Between slices: skip the records of senders that died writing
         // them (a stall seen after every sender is gone is final).
         blocking_recovering(
@@ -513,13 +554,14 @@ impl Receiver {
 
 /// The [message interface](crate::message): messages of up to
 /// [`max_frame_len`](Sender::max_frame_len) bytes. `Some(Duration::ZERO)`
-/// is [`try_send`](Sender::try_send) (`Full`, no liveness check); other
-/// timeouts are [`send_timeout`](Sender::send_timeout).
+/// is [`try_send`](Sender::try_send) (`Full`, no liveness check), `None`
+/// is [`send`](Sender::send), other timeouts are
+/// [`send_timeout`](Sender::send_timeout).
 impl MessageSender for Sender {
     fn send_timeout(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
         match timeout {
             Some(t) if t.is_zero() => Sender::try_send(self, msg),
-            _ => Sender::send_timeout(self, msg, timeout),
+            _ => Sender::send_within(self, msg, timeout),
         }
     }
 
@@ -531,13 +573,14 @@ impl MessageSender for Sender {
 /// The [message interface](crate::message): `Some(Duration::ZERO)` is
 /// [`try_recv`](Receiver::try_recv) (`Empty`; it neither checks liveness
 /// nor skips a dead sender's record: see
-/// [`skip_dead`](Receiver::skip_dead)); other timeouts are
-/// [`recv_timeout`](Receiver::recv_timeout), which does both.
+/// [`skip_dead`](Receiver::skip_dead)); `None` is [`recv`](Receiver::recv)
+/// and other timeouts are [`recv_timeout`](Receiver::recv_timeout), which
+/// do both.
 impl MessageReceiver for Receiver {
     fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
         match timeout {
             Some(t) if t.is_zero() => Receiver::try_recv(self, buf),
-            _ => Receiver::recv_timeout(self, buf, timeout),
+            _ => Receiver::recv_within(self, buf, timeout),
         }
     }
 

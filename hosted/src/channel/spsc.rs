@@ -19,14 +19,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipckit_core::Pod;
 use ipckit_core::Role;
 use ipckit_core::spsc::{Consumer, Producer, Ring};
 
 use super::liveness::Membership;
-use super::{Memory, blocking, notifier, single_constructors};
+use super::{Memory, blocking, notifier, single_constructors, until};
 use crate::error::Result;
 #[cfg(doc)]
 use crate::error::{CoreError, Error};
@@ -102,12 +102,23 @@ impl<T: Pod> Sender<T> {
     /// [`Error::PeerGone`] if the receiver closed or died meanwhile (the
     /// value is then not sent).
     pub fn send(&mut self, value: T) -> Result<()> {
-        self.send_timeout(value, None)
+        self.send_within(value, None)
     }
 
-    /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit):
-    /// [`Error::TimedOut`].
-    pub fn send_timeout(&mut self, value: T, timeout: Option<Duration>) -> Result<()> {
+    /// [`send`](Self::send), waiting at most `timeout`:
+    /// [`Error::TimedOut`] (the value is then not sent).
+    pub fn send_timeout(&mut self, value: T, timeout: Duration) -> Result<()> {
+        self.send_within(value, Some(timeout))
+    }
+
+    /// [`send`](Self::send), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`] (the value is then not sent).
+    pub fn send_deadline(&mut self, value: T, deadline: Instant) -> Result<()> {
+        self.send_timeout(value, until(deadline))
+    }
+
+    /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit).
+    fn send_within(&mut self, value: T, timeout: Option<Duration>) -> Result<()> {
         let (end, member) = (&mut self.end, &self.member);
         blocking(
             timeout,
@@ -154,12 +165,23 @@ impl<T: Pod> Receiver<T> {
     /// The oldest item, waiting while the channel is empty;
     /// [`Error::PeerGone`] once it is empty and the sender closed or died.
     pub fn recv(&mut self) -> Result<T> {
-        self.recv_timeout(None)
+        self.recv_within(None)
     }
 
-    /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit):
+    /// [`recv`](Self::recv), waiting at most `timeout`:
     /// [`Error::TimedOut`].
-    pub fn recv_timeout(&mut self, timeout: Option<Duration>) -> Result<T> {
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T> {
+        self.recv_within(Some(timeout))
+    }
+
+    /// [`recv`](Self::recv), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`].
+    pub fn recv_deadline(&mut self, deadline: Instant) -> Result<T> {
+        self.recv_timeout(until(deadline))
+    }
+
+    /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit).
+    fn recv_within(&mut self, timeout: Option<Duration>) -> Result<T> {
         let (end, member) = (&mut self.end, &self.member);
         blocking(timeout, |t| end.pop_timeout(t), || member.peer_gone())
     }
