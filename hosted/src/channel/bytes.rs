@@ -71,6 +71,24 @@ macro_rules! constructors {
         pub fn max_frame_len(&self) -> u32 {
             self.end.max_frame_len()
         }
+
+        /// The size of the data area in bytes.
+        pub fn capacity(&self) -> u32 {
+            self.end.capacity()
+        }
+
+        /// The bytes queued now, record headers and padding included (a
+        /// snapshot; a peer's garbage reads as a full channel). There is no
+        /// `len`: the ring does not count messages, and counting them would
+        /// mean walking records the peer writes.
+        pub fn pending_bytes(&self) -> usize {
+            self.end.pending_bytes()
+        }
+
+        /// `true` when no message is queued.
+        pub fn is_empty(&self) -> bool {
+            self.end.is_empty()
+        }
     };
 }
 

@@ -209,6 +209,17 @@ macro_rules! constructors {
             self.end.end.capacity()
         }
 
+        /// `true` when no item is queued ([`len`](Self::len) is 0).
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+
+        /// `true` when every slot's position is claimed: a
+        /// [`try_send`](Sender::try_send) now would be [`Error::Full`].
+        pub fn is_full(&self) -> bool {
+            self.end.end.ring().is_full()
+        }
+
         /// What survivors recovered on this channel so far: holes of
         /// senders that died mid-send skipped, items lost with receivers
         /// that died holding them (module docs). Read from the shared
@@ -299,6 +310,14 @@ impl<T: Pod> Sender<T> {
                 })
             },
         )
+    }
+
+    /// The number of items queued now: positions claimed in the ring,
+    /// items still being written or read included (a snapshot: other
+    /// endpoints move it at once; a peer's garbage reads as a full
+    /// channel).
+    pub fn len(&self) -> usize {
+        self.end.end.ring().len()
     }
 
     /// Releases the slot the next send needs if a receiver claimed it and
@@ -403,6 +422,14 @@ impl<T: Pod> Receiver<T> {
                 )
             },
         )
+    }
+
+    /// The number of items queued now, as [`Sender::len`], plus the item
+    /// this receiver holds for its next receive (see
+    /// [`skip_dead`](Self::skip_dead)).
+    pub fn len(&self) -> usize {
+        let held = usize::from(self.end.held.get().is_some());
+        self.end.end.ring().len().saturating_add(held)
     }
 
     /// Skips the holes at the front of the channel that senders which died

@@ -279,6 +279,20 @@ impl std::fmt::Debug for Sender {
 impl Sender {
     constructors!(open_sender);
 
+    /// The bytes claimed and not yet consumed now: queued messages, record
+    /// headers, padding, and messages other senders are still writing (a
+    /// snapshot; a peer's garbage reads as a full channel). There is no
+    /// `len`: the ring does not count messages.
+    pub fn pending_bytes(&self) -> usize {
+        (self.end.capacity() as usize).saturating_sub(self.end.free_bytes())
+    }
+
+    /// `true` when nothing is queued or being written
+    /// ([`pending_bytes`](Self::pending_bytes) is 0).
+    pub fn is_empty(&self) -> bool {
+        self.pending_bytes() == 0
+    }
+
     /// The claimant id this sender writes into every record: its process
     /// id.
     pub fn id(&self) -> u32 {
@@ -542,6 +556,19 @@ impl Receiver {
     /// ```
     pub fn skip_dead(&mut self) -> Result<u32> {
         skip_abandoned(&mut self.end, self.member.block())
+    }
+
+    /// The bytes claimed and not yet consumed now, as
+    /// [`Sender::pending_bytes`]. There is no `len`: the ring does not count
+    /// messages.
+    pub fn pending_bytes(&self) -> usize {
+        self.end.pending_bytes()
+    }
+
+    /// `true` when nothing is queued or being written
+    /// ([`pending_bytes`](Self::pending_bytes) is 0).
+    pub fn is_empty(&self) -> bool {
+        self.pending_bytes() == 0
     }
 
     /// The records (and their bytes) skipped so far because their senders

@@ -10,7 +10,9 @@
 //! // Another process would open it by name:
 //! let mut rx = Receiver::<u64>::open(&name)?;
 //! tx.send(7)?;
+//! assert_eq!((rx.len(), rx.capacity()), (1, 1024));
 //! assert_eq!(rx.recv()?, 7);
+//! assert!(rx.is_empty());
 //! assert!(matches!(rx.try_recv(), Err(Error::Empty)));
 //! drop(tx);
 //! // The sender is gone and nothing is queued: a blocked receiver learns it.
@@ -64,6 +66,23 @@ macro_rules! constructors {
         /// The number of slots.
         pub fn capacity(&self) -> u32 {
             self.end.capacity()
+        }
+
+        /// The number of items queued now (a snapshot: the peer moves it at
+        /// once). A peer's garbage reads as a full channel, and the next
+        /// call that meets it reports [`CoreError::Corrupted`].
+        pub fn len(&self) -> usize {
+            self.end.len()
+        }
+
+        /// `true` when no item is queued ([`len`](Self::len) is 0).
+        pub fn is_empty(&self) -> bool {
+            self.end.is_empty()
+        }
+
+        /// `true` when every slot holds an item.
+        pub fn is_full(&self) -> bool {
+            self.end.is_full()
         }
     };
 }

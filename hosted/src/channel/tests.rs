@@ -159,3 +159,64 @@ fn mpsc_bytes_timeouts_and_deadlines() -> Result<()> {
     assert_eq!(rx.recv_timeout(&mut buf, WAIT)?, 1);
     Ok(())
 }
+
+#[test]
+fn typed_len_is_empty_capacity() -> Result<()> {
+    let (mut tx, mut rx) = spsc_pair(4)?;
+    assert_eq!((tx.capacity(), rx.capacity()), (4, 4));
+    assert!(tx.is_empty() && rx.is_empty() && !tx.is_full());
+    tx.send(1)?;
+    tx.send(2)?;
+    assert_eq!((tx.len(), rx.len()), (2, 2));
+    assert!(!tx.is_empty() && !rx.is_empty());
+    tx.send(3)?;
+    tx.send(4)?;
+    assert!(tx.is_full() && rx.is_full());
+    rx.recv()?;
+    assert_eq!((tx.len(), rx.len()), (3, 3));
+
+    let (tx, rx) = mpmc_pair(4)?;
+    assert_eq!((tx.capacity(), rx.capacity()), (4, 4));
+    assert!(tx.is_empty() && rx.is_empty() && !rx.is_full());
+    for v in 0..4 {
+        tx.send(v)?;
+    }
+    assert_eq!((tx.len(), rx.len()), (4, 4));
+    assert!(tx.is_full() && !tx.is_empty());
+    rx.recv()?;
+    assert_eq!((tx.len(), rx.len()), (3, 3));
+    Ok(())
+}
+
+#[test]
+fn bytes_pending_is_empty_capacity() -> Result<()> {
+    let record = crate::frame::record_len(5) as usize;
+    let (mut tx, mut rx) = bytes_pair(256)?;
+    assert_eq!((tx.capacity(), rx.capacity()), (256, 256));
+    assert!(tx.is_empty() && rx.is_empty());
+    tx.send(b"hello")?;
+    tx.send(b"world")?;
+    assert_eq!(
+        (tx.pending_bytes(), rx.pending_bytes()),
+        (2 * record, 2 * record)
+    );
+    assert!(!tx.is_empty() && !rx.is_empty());
+    let mut buf = [0u8; 8];
+    rx.recv(&mut buf)?;
+    assert_eq!((tx.pending_bytes(), rx.pending_bytes()), (record, record));
+
+    let (tx, mut rx) = mpsc_bytes_pair(256)?;
+    assert_eq!((tx.capacity(), rx.capacity()), (256, 256));
+    assert!(tx.is_empty() && rx.is_empty());
+    tx.send(b"hello")?;
+    tx.send(b"world")?;
+    assert_eq!(
+        (tx.pending_bytes(), rx.pending_bytes()),
+        (2 * record, 2 * record)
+    );
+    assert!(!tx.is_empty() && !rx.is_empty());
+    rx.recv(&mut buf)?;
+    rx.recv(&mut buf)?;
+    assert!(tx.is_empty() && rx.is_empty());
+    Ok(())
+}
