@@ -29,8 +29,9 @@ use std::time::{Duration, Instant};
 use ipckit_core::Role;
 use ipckit_core::frame::spsc::{Consumer, Producer, Ring};
 
+use super::iter::{recv_vec, source::Source};
 use super::liveness::Membership;
-use super::{Memory, blocking, notifier, single_constructors, until};
+use super::{Iter, Memory, TryIter, blocking, notifier, single_constructors, until};
 use crate::error::Result;
 #[cfg(doc)]
 use crate::error::{CoreError, Error};
@@ -184,6 +185,19 @@ impl Receiver {
         Ok(self.end.try_recv(buf)?)
     }
 
+    /// A blocking iterator over the messages, each a `Vec` of its length:
+    /// it ends once the channel is drained and the sender closed or died
+    /// ([`Iter`]).
+    pub fn iter(&mut self) -> Iter<&mut Self> {
+        Iter::new(self)
+    }
+
+    /// An iterator over the messages queued now, never waiting
+    /// ([`TryIter`]).
+    pub fn try_iter(&mut self) -> TryIter<&mut Self> {
+        TryIter::new(self)
+    }
+
     /// [`try_recv`](Self::try_recv), waiting while the channel is empty;
     /// [`Error::PeerGone`] once it is empty and the sender closed or died.
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {
@@ -242,5 +256,33 @@ impl MessageReceiver for Receiver {
 
     fn max_message_len(&self) -> usize {
         self.max_frame_len() as usize
+    }
+}
+
+impl Source for Receiver {
+    type Item = Vec<u8>;
+    fn recv_item(&mut self) -> Result<Vec<u8>> {
+        recv_vec(|buf| self.recv(buf))
+    }
+    fn try_recv_item(&mut self) -> Result<Vec<u8>> {
+        recv_vec(|buf| self.try_recv(buf))
+    }
+}
+
+/// [`Receiver::iter`], owning the receiver.
+impl IntoIterator for Receiver {
+    type Item = Result<Vec<u8>>;
+    type IntoIter = Iter<Self>;
+    fn into_iter(self) -> Iter<Self> {
+        Iter::new(self)
+    }
+}
+
+/// [`Receiver::iter`].
+impl<'a> IntoIterator for &'a mut Receiver {
+    type Item = Result<Vec<u8>>;
+    type IntoIter = Iter<&'a mut Receiver>;
+    fn into_iter(self) -> Self::IntoIter {
+        Iter::new(self)
     }
 }

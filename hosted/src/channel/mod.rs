@@ -17,6 +17,10 @@
 //! [`Error::TimedOut`] when the time is up). Waiters sleep in shared
 //! futexes ([`crate::futex::Futex`], after a short spin).
 //!
+//! Every receiver has `iter()` (blocking, ends once the channel is drained
+//! and the senders are gone), `try_iter()` (what is queued now) and is
+//! [`IntoIterator`] ([`iter`]).
+//!
 //! # The message interface
 //! The byte channels ([`bytes`], [`mpsc_bytes`]) implement
 //! [`MessageSender`](crate::message::MessageSender) and
@@ -113,6 +117,7 @@
 //! channel again in the child.
 
 pub mod bytes;
+pub mod iter;
 pub mod liveness;
 pub mod mpmc;
 pub mod mpsc_bytes;
@@ -122,6 +127,7 @@ mod stale;
 #[cfg(test)]
 mod tests;
 
+pub use iter::{Iter, TryIter};
 pub use liveness::{
     LIVENESS_LEN, LIVENESS_MAGIC, LIVENESS_VERSION, MAX_ENDPOINTS, ProcessId, SlotState,
 };

@@ -77,11 +77,13 @@ use ipckit_core::mpmc::{Consumer, Producer, Recoveries, Ring, Skip};
 
 #[cfg(doc)]
 use super::LIVENESS_SLICE;
+use super::iter::source::Source;
 #[cfg(doc)]
 use super::liveness::MAX_ENDPOINTS;
 use super::liveness::{Block, Membership};
 use super::{
-    Look, Memory, Mode, blocking_recovering, endpoint_constructors, notifier, set_up, until,
+    Iter, Look, Memory, Mode, TryIter, blocking_recovering, endpoint_constructors, notifier,
+    set_up, until,
 };
 use crate::error::Result;
 #[cfg(doc)]
@@ -432,6 +434,18 @@ impl<T: Pod> Receiver<T> {
         self.end.end.ring().len().saturating_add(held)
     }
 
+    /// A blocking iterator over the items this receiver gets: it ends once
+    /// the channel is drained and every sender closed or died ([`Iter`]).
+    pub fn iter(&self) -> Iter<&Self> {
+        Iter::new(self)
+    }
+
+    /// An iterator over the items this receiver gets now, never waiting
+    /// ([`TryIter`]; `Busy` ends a `next` as `Empty` does).
+    pub fn try_iter(&self) -> TryIter<&Self> {
+        TryIter::new(self)
+    }
+
     /// Skips the holes at the front of the channel that senders which died
     /// mid-send left (module docs) and returns how many. A blocked
     /// [`recv`](Self::recv) does this by itself; this is for a caller that
@@ -461,5 +475,52 @@ impl<T: Pod> Receiver<T> {
             self.end.held.set(item);
         }
         Ok(skipped)
+    }
+}
+
+impl<T: Pod> Source for &Receiver<T> {
+    type Item = T;
+    fn recv_item(&mut self) -> Result<T> {
+        self.recv()
+    }
+    fn try_recv_item(&mut self) -> Result<T> {
+        self.try_recv()
+    }
+}
+
+impl<T: Pod> Source for Receiver<T> {
+    type Item = T;
+    fn recv_item(&mut self) -> Result<T> {
+        self.recv()
+    }
+    fn try_recv_item(&mut self) -> Result<T> {
+        self.try_recv()
+    }
+}
+
+/// [`Receiver::iter`], owning the receiver.
+impl<T: Pod> IntoIterator for Receiver<T> {
+    type Item = Result<T>;
+    type IntoIter = Iter<Self>;
+    fn into_iter(self) -> Iter<Self> {
+        Iter::new(self)
+    }
+}
+
+/// [`Receiver::iter`].
+impl<'a, T: Pod> IntoIterator for &'a Receiver<T> {
+    type Item = Result<T>;
+    type IntoIter = Iter<&'a Receiver<T>>;
+    fn into_iter(self) -> Self::IntoIter {
+        Iter::new(self)
+    }
+}
+
+/// [`Receiver::iter`].
+impl<'a, T: Pod> IntoIterator for &'a mut Receiver<T> {
+    type Item = Result<T>;
+    type IntoIter = Iter<&'a mut Receiver<T>>;
+    fn into_iter(self) -> Self::IntoIter {
+        Iter::new(self)
     }
 }

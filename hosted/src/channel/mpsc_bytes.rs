@@ -107,12 +107,13 @@ use ipckit_core::intent::Attribution;
 
 #[cfg(doc)]
 use super::LIVENESS_SLICE;
+use super::iter::{recv_vec, source::Source};
 #[cfg(doc)]
 use super::liveness::MAX_ENDPOINTS;
 use super::liveness::{Block, Membership};
 use super::{
-    Look, Memory, Mode, blocking, blocking_recovering, claim_single, endpoint_constructors,
-    notifier, set_up, until,
+    Iter, Look, Memory, Mode, TryIter, blocking, blocking_recovering, claim_single,
+    endpoint_constructors, notifier, set_up, until,
 };
 use crate::error::Result;
 #[cfg(doc)]
@@ -484,6 +485,19 @@ impl Receiver {
         Ok(self.end.try_recv(buf)?)
     }
 
+    /// A blocking iterator over the messages, each a `Vec` of its length:
+    /// it ends once the channel is drained and the senders closed or died
+    /// ([`Iter`]).
+    pub fn iter(&mut self) -> Iter<&mut Self> {
+        Iter::new(self)
+    }
+
+    /// An iterator over the messages queued now, never waiting
+    /// ([`TryIter`]).
+    pub fn try_iter(&mut self) -> TryIter<&mut Self> {
+        TryIter::new(self)
+    }
+
     /// [`try_recv`](Self::try_recv), waiting while there is no message,
     /// and skipping records of senders that died writing them (module
     /// docs); [`Error::PeerGone`] once the channel is drained and every
@@ -613,5 +627,33 @@ impl MessageReceiver for Receiver {
 
     fn max_message_len(&self) -> usize {
         self.max_frame_len() as usize
+    }
+}
+
+impl Source for Receiver {
+    type Item = Vec<u8>;
+    fn recv_item(&mut self) -> Result<Vec<u8>> {
+        recv_vec(|buf| self.recv(buf))
+    }
+    fn try_recv_item(&mut self) -> Result<Vec<u8>> {
+        recv_vec(|buf| self.try_recv(buf))
+    }
+}
+
+/// [`Receiver::iter`], owning the receiver.
+impl IntoIterator for Receiver {
+    type Item = Result<Vec<u8>>;
+    type IntoIter = Iter<Self>;
+    fn into_iter(self) -> Iter<Self> {
+        Iter::new(self)
+    }
+}
+
+/// [`Receiver::iter`].
+impl<'a> IntoIterator for &'a mut Receiver {
+    type Item = Result<Vec<u8>>;
+    type IntoIter = Iter<&'a mut Receiver>;
+    fn into_iter(self) -> Self::IntoIter {
+        Iter::new(self)
     }
 }

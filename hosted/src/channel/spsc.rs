@@ -27,8 +27,9 @@ use ipckit_core::Pod;
 use ipckit_core::Role;
 use ipckit_core::spsc::{Consumer, Producer, Ring};
 
+use super::iter::source::Source;
 use super::liveness::Membership;
-use super::{Memory, blocking, notifier, single_constructors, until};
+use super::{Iter, Memory, TryIter, blocking, notifier, single_constructors, until};
 use crate::error::Result;
 #[cfg(doc)]
 use crate::error::{CoreError, Error};
@@ -205,9 +206,48 @@ impl<T: Pod> Receiver<T> {
         blocking(timeout, |t| end.pop_timeout(t), || member.peer_gone())
     }
 
+    /// A blocking iterator over the items: it ends once the channel is
+    /// drained and the sender closed or died ([`Iter`]).
+    pub fn iter(&mut self) -> Iter<&mut Self> {
+        Iter::new(self)
+    }
+
+    /// An iterator over the items queued now, never waiting ([`TryIter`]).
+    pub fn try_iter(&mut self) -> TryIter<&mut Self> {
+        TryIter::new(self)
+    }
+
     /// Moves as many items as are queued (up to `out.len()`) into `out`;
     /// returns how many.
     pub fn try_recv_slice(&mut self, out: &mut [T]) -> Result<usize> {
         Ok(self.end.pop_partial_slice(out)?)
+    }
+}
+
+impl<T: Pod> Source for Receiver<T> {
+    type Item = T;
+    fn recv_item(&mut self) -> Result<T> {
+        self.recv()
+    }
+    fn try_recv_item(&mut self) -> Result<T> {
+        self.try_recv()
+    }
+}
+
+/// [`Receiver::iter`], owning the receiver.
+impl<T: Pod> IntoIterator for Receiver<T> {
+    type Item = Result<T>;
+    type IntoIter = Iter<Self>;
+    fn into_iter(self) -> Iter<Self> {
+        Iter::new(self)
+    }
+}
+
+/// [`Receiver::iter`].
+impl<'a, T: Pod> IntoIterator for &'a mut Receiver<T> {
+    type Item = Result<T>;
+    type IntoIter = Iter<&'a mut Receiver<T>>;
+    fn into_iter(self) -> Self::IntoIter {
+        Iter::new(self)
     }
 }

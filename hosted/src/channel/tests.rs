@@ -220,3 +220,127 @@ fn bytes_pending_is_empty_capacity() -> Result<()> {
     assert!(tx.is_empty() && rx.is_empty());
     Ok(())
 }
+
+/// Collects the `Ok` items of `iter`, failing the test on an error.
+fn items<T>(iter: impl Iterator<Item = Result<T>>) -> Vec<T> {
+    iter.collect::<Result<_>>().expect("no error")
+}
+
+#[test]
+fn spsc_iterators() -> Result<()> {
+    let (mut tx, mut rx) = spsc_pair(8)?;
+    assert!(rx.try_iter().next().is_none());
+    for v in [1, 2, 3] {
+        tx.send(v)?;
+    }
+    let mut now = rx.try_iter();
+    assert_eq!(now.next().transpose()?, Some(1));
+    assert_eq!(items(now), [2, 3]);
+    // A `TryIter` that found nothing looks again on the next call.
+    let mut later = rx.try_iter();
+    assert!(later.next().is_none());
+    tx.send(4)?;
+    assert_eq!(later.next().transpose()?, Some(4));
+    tx.send(5)?;
+    let mut got = Vec::new();
+    for v in &mut rx {
+        got.push(v?);
+        if got == [5] {
+            break;
+        }
+    }
+    tx.send(6)?;
+    tx.send(7)?;
+    drop(tx);
+    // Drained, and the sender is gone: the blocking iterator ends (owned).
+    assert_eq!(items(rx.into_iter()), [6, 7]);
+    Ok(())
+}
+
+#[test]
+fn mpmc_iterators() -> Result<()> {
+    let (tx, rx) = mpmc_pair(8)?;
+    for v in [1, 2, 3] {
+        tx.send(v)?;
+    }
+    assert_eq!(items(rx.try_iter()), [1, 2, 3]);
+    tx.send(4)?;
+    assert_eq!((&rx).into_iter().next().transpose()?, Some(4));
+    tx.send(5)?;
+    drop(tx);
+    assert_eq!(items(rx.iter()), [5]);
+    assert!(rx.iter().next().is_none());
+    Ok(())
+}
+
+#[test]
+fn byte_iterators() -> Result<()> {
+    let long = vec![9u8; 1000]; // longer than the iterators' first buffer
+    let (mut tx, mut rx) = bytes_pair(4096)?;
+    tx.send(b"one")?;
+    tx.send(&long)?;
+    tx.send(b"")?;
+    assert_eq!(
+        items(rx.try_iter()),
+        [b"one".to_vec(), long.clone(), vec![]]
+    );
+    tx.send(b"two")?;
+    drop(tx);
+    assert_eq!(items((&mut rx).into_iter()), [b"two".to_vec()]);
+
+    let (tx, rx) = mpsc_bytes_pair(4096)?;
+    tx.send(&long)?;
+    tx.send(b"three")?;
+    drop(tx);
+    assert_eq!(items(rx.into_iter()), [long, b"three".to_vec()]);
+    Ok(())
+}
+
+/// A receiver that replays canned results.
+struct Canned(Vec<Result<u32>>);
+
+impl super::iter::source::Source for Canned {
+    type Item = u32;
+    fn recv_item(&mut self) -> Result<u32> {
+        self.0.pop().unwrap_or(Err(Error::Empty))
+    }
+    fn try_recv_item(&mut self) -> Result<u32> {
+        self.recv_item()
+    }
+}
+
+#[test]
+fn iterators_yield_an_error_once_then_end() {
+    let corrupted = || Err(crate::CoreError::Corrupted("canned").into());
+    let mut iter = super::Iter::new(Canned(vec![Ok(2), corrupted(), Ok(1)]));
+    assert!(matches!(iter.next(), Some(Ok(1))));
+    assert!(matches!(iter.next(), Some(Err(Error::Core(_)))));
+    assert!(iter.next().is_none());
+    assert!(iter.next().is_none());
+    let mut iter = super::TryIter::new(Canned(vec![Ok(2), corrupted(), Err(Error::Empty), Ok(1)]));
+    assert!(matches!(iter.next(), Some(Ok(1))));
+    assert!(iter.next().is_none()); // empty now
+    assert!(matches!(iter.next(), Some(Err(Error::Core(_)))));
+    assert!(iter.next().is_none());
+}
+
+#[test]
+fn recv_vec_grows_to_the_reported_length() -> Result<()> {
+    let mut calls = 0;
+    let got = super::iter::recv_vec(|buf| {
+        calls += 1;
+        match buf.len() {
+            n if n < 300 => Err(crate::CoreError::BufferTooSmall { required: 300 }.into()),
+            _ => Ok(300),
+        }
+    })?;
+    assert_eq!((got.len(), calls), (300, 2));
+    // A length that keeps growing is refused, not chased forever.
+    let mut want = 256;
+    let refused = super::iter::recv_vec(|_| {
+        want += 1;
+        Err(crate::CoreError::BufferTooSmall { required: want }.into())
+    });
+    assert!(matches!(refused, Err(Error::Core(_))));
+    Ok(())
+}
