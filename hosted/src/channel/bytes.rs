@@ -23,6 +23,12 @@
 //! ipckit::shm::ShmObject::remove(&name)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! There is no `send_many`: the frame ring publishes each message with the
+//! commit of its own grant (one record, one `tail` store, one wake check),
+//! and has no grant of several records. Publishing a batch at once would
+//! need one in the core; until then a loop of [`send`](Sender::send) is
+//! what a batch would cost, less one wake check per message.
 
 use std::time::{Duration, Instant};
 

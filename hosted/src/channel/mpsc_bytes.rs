@@ -95,6 +95,11 @@
 //! ipckit::shm::ShmObject::remove(&name)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! There is no `send_many`: a sender claims each record with its own
+//! compare-and-swap on `tail` (announced in its intent, which names one
+//! claim at a time) and commits it on its own, so a batch would not
+//! publish at once anyway; see also [`bytes`](super::bytes).
 
 use std::cell::Cell;
 use std::marker::PhantomData;

@@ -30,9 +30,9 @@ use ipckit_core::spsc::{Consumer, Producer, Ring};
 use super::iter::source::Source;
 use super::liveness::Membership;
 use super::{Iter, Memory, TryIter, blocking, notifier, single_constructors, until};
-use crate::error::Result;
 #[cfg(doc)]
-use crate::error::{CoreError, Error};
+use crate::error::Error;
+use crate::error::{CoreError, Result};
 use crate::futex::Futex;
 
 macro_rules! constructors {
@@ -152,6 +152,50 @@ impl<T: Pod> Sender<T> {
     pub fn try_send_slice(&mut self, items: &[T]) -> Result<usize> {
         Ok(self.end.push_partial_slice(items)?)
     }
+
+    /// Sends all of `items` in order, waiting for room as
+    /// [`send`](Self::send) does. Each run of items that fits is published
+    /// at once (one index publication and at most one wake per run, not per
+    /// item). [`Error::PeerGone`] if the receiver closed or died meanwhile:
+    /// the items before were sent, the rest not (use
+    /// [`try_send_slice`](Self::try_send_slice) to count them).
+    ///
+    /// ```
+    /// use ipckit::channel::spsc::{Receiver, Sender};
+    ///
+    /// let name = format!("ipckit-doc-spsc-many-{}", std::process::id());
+    /// let mut tx = Sender::<u32>::create(&name, 4)?;
+    /// let mut rx = Receiver::<u32>::open(&name)?;
+    /// let reader = std::thread::spawn(move || {
+    ///     let mut got = Vec::new();
+    ///     let mut out = [0; 3];
+    ///     while got.len() < 10 {
+    ///         let n = rx.recv_many(&mut out)?; // 1 to 3 items
+    ///         got.extend_from_slice(&out[..n]);
+    ///     }
+    ///     Ok::<_, ipckit::Error>(got)
+    /// });
+    /// tx.send_many(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9])?; // more than fit at once
+    /// assert_eq!(reader.join().unwrap()?, (0..10).collect::<Vec<_>>());
+    /// ipckit::shm::ShmObject::remove(&name)?;
+    /// # Ok::<(), ipckit::Error>(())
+    /// ```
+    pub fn send_many(&mut self, items: &[T]) -> Result<()> {
+        let mut rest = items;
+        while let Some((&first, after)) = rest.split_first() {
+            rest = match self.end.push_partial_slice(rest) {
+                Ok(0) | Err(CoreError::Full) => {
+                    // No room: wait for some as `send` does, with its
+                    // liveness checks, then go on in runs.
+                    self.send(first)?;
+                    after
+                }
+                Ok(n) => &rest[n..],
+                Err(e) => return Err(e.into()),
+            };
+        }
+        Ok(())
+    }
 }
 
 /// The receiving end of a typed SPSC channel.
@@ -221,6 +265,24 @@ impl<T: Pod> Receiver<T> {
     /// returns how many.
     pub fn try_recv_slice(&mut self, out: &mut [T]) -> Result<usize> {
         Ok(self.end.pop_partial_slice(out)?)
+    }
+
+    /// Moves the items queued (up to `out.len()`) into `out`, waiting as
+    /// [`recv`](Self::recv) does while there is none; returns how many (at
+    /// least 1, unless `out` is empty). The run is taken with one index
+    /// publication. [`Error::PeerGone`] once the channel is drained and the
+    /// sender closed or died. Example: [`Sender::send_many`].
+    pub fn recv_many(&mut self, out: &mut [T]) -> Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        match self.end.pop_partial_slice(out) {
+            Ok(0) | Err(CoreError::Empty) => {}
+            other => return Ok(other?),
+        }
+        out[0] = self.recv()?;
+        // The item is ours now: an error here waits for the next call.
+        Ok(1 + self.end.pop_partial_slice(&mut out[1..]).unwrap_or(0))
     }
 }
 

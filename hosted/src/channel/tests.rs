@@ -344,3 +344,92 @@ fn recv_vec_grows_to_the_reported_length() -> Result<()> {
     assert!(matches!(refused, Err(Error::Core(_))));
     Ok(())
 }
+
+/// Receives `total` items with `recv_many` into runs of at most `run`,
+/// and how many calls it took.
+fn drain_many(
+    total: usize,
+    run: usize,
+    mut recv_many: impl FnMut(&mut [u64]) -> Result<usize>,
+) -> Result<(Vec<u64>, usize)> {
+    let (mut got, mut calls, mut out) = (Vec::new(), 0, vec![0; run]);
+    while got.len() < total {
+        let n = recv_many(&mut out)?;
+        assert!((1..=run).contains(&n), "recv_many returned {n}");
+        got.extend_from_slice(&out[..n]);
+        calls += 1;
+    }
+    Ok((got, calls))
+}
+
+#[test]
+fn spsc_send_many_recv_many() -> Result<()> {
+    let (mut tx, mut rx) = spsc_pair(8)?;
+    assert_eq!(rx.recv_many(&mut [])?, 0);
+    tx.send_many(&[])?;
+    // Fits at once: one run each way.
+    tx.send_many(&[1, 2, 3, 4, 5])?;
+    assert_eq!(tx.len(), 5);
+    let mut out = [0; 8];
+    assert_eq!(rx.recv_many(&mut out)?, 5);
+    assert_eq!(out[..5], [1, 2, 3, 4, 5]);
+    // More than the capacity, against a reader in runs of 3.
+    let all: Vec<u64> = (0..1000).collect();
+    let reader = std::thread::spawn(move || drain_many(1000, 3, |out| rx.recv_many(out)));
+    tx.send_many(&all)?;
+    drop(tx); // a lost item then ends the reader with `PeerGone`, not a hang
+    let (got, calls) = reader.join().unwrap()?;
+    assert_eq!(got, all);
+    assert!(calls >= 1000 / 3);
+    // The receiver gone: `send_many` ends with `PeerGone`, not a hang.
+    let (mut tx, rx) = spsc_pair(8)?;
+    drop(rx);
+    tx.send_many(&all[..8])?;
+    assert!(tx.send_many(&[1]).unwrap_err().is_peer_gone());
+    Ok(())
+}
+
+#[test]
+fn mpmc_send_many_recv_many() -> Result<()> {
+    let (tx, rx) = mpmc_pair(8)?;
+    assert_eq!(rx.recv_many(&mut [])?, 0);
+    tx.send_many(&[1, 2, 3])?;
+    assert_eq!(tx.len(), 3);
+    let mut out = [0; 2];
+    assert_eq!(rx.recv_many(&mut out)?, 2);
+    assert_eq!(out, [1, 2]);
+    assert_eq!(rx.try_recv_slice(&mut out)?, 1);
+    assert_eq!(out[0], 3);
+    assert!(matches!(rx.try_recv_slice(&mut out), Err(Error::Empty)));
+    assert_eq!(tx.try_send_slice(&[0; 20])?, 8);
+    assert!(matches!(tx.try_send_slice(&[0]), Err(Error::Full)));
+    assert_eq!(rx.recv_many(&mut [0; 20])?, 8);
+    let all: Vec<u64> = (0..1000).collect();
+    let reader = std::thread::spawn(move || drain_many(1000, 5, |out| rx.recv_many(out)));
+    tx.send_many(&all)?;
+    drop(tx); // a lost item then ends the reader with `PeerGone`, not a hang
+    let (got, _) = reader.join().unwrap()?;
+    assert_eq!(got, all);
+    let (tx, rx) = mpmc_pair(8)?;
+    drop(rx);
+    tx.send_many(&all[..8])?;
+    assert!(tx.send_many(&[1]).unwrap_err().is_peer_gone());
+    Ok(())
+}
+
+#[test]
+fn recv_many_waits_and_ends_at_peer_gone() -> Result<()> {
+    let (mut tx, mut rx) = spsc_pair(8)?;
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(WAIT);
+        tx.send_many(&[7, 8])
+    });
+    let mut out = [0; 4];
+    let n = rx.recv_many(&mut out)?; // waits for the writer
+    assert!(n >= 1 && out[0] == 7);
+    writer.join().unwrap()?;
+    let rest = if n == 1 { rx.recv_many(&mut out)? } else { 0 };
+    assert_eq!(n + rest, 2);
+    assert!(rx.recv_many(&mut out).unwrap_err().is_peer_gone());
+    Ok(())
+}
