@@ -46,7 +46,10 @@
 //! channel's region.
 //!
 //! One intent serves one operation at a time, so an endpoint is `Send` but
-//! not `Sync`: open one per thread.
+//! not `Sync`: open one per thread, or [`try_clone`](Sender::try_clone)
+//! one (a clone records itself in a liveness slot of its own, with its own
+//! intent; this process stays alive to the peer until its last endpoint of
+//! the side drops).
 //!
 //! ```
 //! use ipckit::channel::mpmc::{Receiver, Sender};
@@ -68,6 +71,7 @@
 
 use std::cell::Cell;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipckit_core::Pod;
@@ -104,11 +108,40 @@ fn open<T: Pod, E>(
     make: impl Fn(&Ring<'static, T>, &'static Intent) -> ipckit_core::Result<E>,
 ) -> Result<(Memory, E, Membership)> {
     set_up(mem, mode, capacity, |ring: &Ring<'static, T>, block| {
-        let member = Membership::claim_any_announcing(block, role, |position, span| {
-            span == 0 || !ring.unfinished(role, position)
-        })?;
-        let endpoint = make(ring, member.intent())?;
-        Ok((endpoint, member))
+        claim(ring, block, role, make)
+    })
+}
+
+/// Records this process in a slot of `role`'s side of `block` and makes
+/// the endpoint with `make`, announcing its claims in that slot's intent:
+/// what [`open`] does once the ring is set up, and what `try_clone` does
+/// on the ring of the endpoint it clones.
+fn claim<T: Pod, E>(
+    ring: &Ring<'static, T>,
+    block: Block,
+    role: Role,
+    make: impl Fn(&Ring<'static, T>, &'static Intent) -> ipckit_core::Result<E>,
+) -> Result<(E, Membership)> {
+    let member = Membership::claim_any_announcing(block, role, |position, span| {
+        span == 0 || !ring.unfinished(role, position)
+    })?;
+    let endpoint = make(ring, member.intent())?;
+    Ok((endpoint, member))
+}
+
+/// The core producer of a sender, announcing in `intent`.
+fn make_tx<T: Pod>(r: &Ring<'static, T>, intent: &'static Intent) -> ipckit_core::Result<Tx<T>> {
+    Ok(Tx {
+        end: r.producer_with(notifier())?.with_intent(intent),
+        _one_at_a_time: PhantomData,
+    })
+}
+
+/// The core consumer of a receiver, announcing in `intent`.
+fn make_rx<T: Pod>(r: &Ring<'static, T>, intent: &'static Intent) -> ipckit_core::Result<Rx<T>> {
+    Ok(Rx {
+        end: r.consumer_with(notifier())?.with_intent(intent),
+        held: Cell::new(None),
     })
 }
 
@@ -220,6 +253,51 @@ macro_rules! constructors {
             self.end.end.ring().is_full()
         }
 
+        /// Another endpoint of this side in this process, on the same
+        /// mapping: as [`open`](Self::open) would give, without the name
+        /// (which may be gone or reused by now). It records itself in a
+        /// liveness slot of its own, because a slot's intent names one claim
+        /// at a time and a clone may be used from another thread meanwhile
+        /// (see the module docs): this process counts as alive on this side
+        /// while any of its endpoints lives, so dropping one clone never
+        /// makes the peer see [`Error::PeerGone`] while another lives.
+        /// [`CoreError::RoleTaken`] when all [`MAX_ENDPOINTS`] slots of this
+        /// side are held by live endpoints: an error, never a panic.
+        ///
+        /// ```
+        /// use ipckit::channel::mpmc::{Receiver, Sender};
+        ///
+        /// let name = format!("ipckit-doc-mpmc-clone-{}", std::process::id());
+        /// let rx = Receiver::<u32>::create(&name, 64)?;
+        /// let tx = Sender::<u32>::open(&name)?;
+        /// let workers: Vec<_> = (0..3)
+        ///     .map(|i| {
+        ///         let tx = tx.try_clone()?;
+        ///         Ok(std::thread::spawn(move || tx.send(i)))
+        ///     })
+        ///     .collect::<ipckit::Result<_>>()?;
+        /// drop(tx); // the clones keep this process a sender
+        /// for w in workers {
+        ///     w.join().unwrap()?;
+        /// }
+        /// let mut got: Vec<u32> = rx.iter().collect::<ipckit::Result<_>>()?;
+        /// got.sort();
+        /// assert_eq!(got, [0, 1, 2]);
+        /// ipckit::shm::ShmObject::remove(&name)?;
+        /// # Ok::<(), ipckit::Error>(())
+        /// ```
+        pub fn try_clone(&self) -> Result<Self> {
+            let ring = self.end.end.ring().clone();
+            let block = self.member.block().clone();
+            let (end, member) = claim(&ring, block, $role, $make)
+                .map_err(|e| e.in_channel(|| self.mem.describe()))?;
+            Ok(Self {
+                member,
+                end,
+                mem: Arc::clone(&self.mem),
+            })
+        }
+
         /// What survivors recovered on this channel so far: holes of
         /// senders that died mid-send skipped, items lost with receivers
         /// that died holding them (module docs). Read from the shared
@@ -247,7 +325,8 @@ macro_rules! constructors {
 pub struct Sender<T: Pod> {
     member: Membership,
     end: Tx<T>,
-    mem: Memory,
+    // Shared with the clones of this endpoint (`try_clone`).
+    mem: Arc<Memory>,
 }
 
 impl<T: Pod> std::fmt::Debug for Sender<T> {
@@ -259,15 +338,7 @@ impl<T: Pod> std::fmt::Debug for Sender<T> {
 }
 
 impl<T: Pod> Sender<T> {
-    constructors!(
-        Role::Producer,
-        |r: &Ring<'static, T>, intent: &'static Intent| {
-            Ok(Tx {
-                end: r.producer_with(notifier())?.with_intent(intent),
-                _one_at_a_time: PhantomData,
-            })
-        }
-    );
+    constructors!(Role::Producer, make_tx::<T>);
 
     /// Sends `value`, or [`Error::Full`] at once, or [`Error::Busy`] when the
     /// channel is not full but a receiver still holds the slot the item
@@ -395,7 +466,8 @@ impl<T: Pod> Sender<T> {
 pub struct Receiver<T: Pod> {
     member: Membership,
     end: Rx<T>,
-    mem: Memory,
+    // Shared with the clones of this endpoint (`try_clone`).
+    mem: Arc<Memory>,
 }
 
 impl<T: Pod> std::fmt::Debug for Receiver<T> {
@@ -407,15 +479,7 @@ impl<T: Pod> std::fmt::Debug for Receiver<T> {
 }
 
 impl<T: Pod> Receiver<T> {
-    constructors!(
-        Role::Consumer,
-        |r: &Ring<'static, T>, intent: &'static Intent| {
-            Ok(Rx {
-                end: r.consumer_with(notifier())?.with_intent(intent),
-                held: Cell::new(None),
-            })
-        }
-    );
+    constructors!(Role::Consumer, make_rx::<T>);
 
     /// An item, or [`Error::Empty`] at once when the channel holds none, or
     /// [`Error::Busy`] when a sender claimed the oldest position and has not

@@ -66,7 +66,8 @@
 //!
 //! Each [`Sender`] announces its claims in its own intent, so a sender is
 //! used by one thread at a time: it is `Send`, not `Sync`; threads that
-//! send open one sender each.
+//! send open one sender each, or [`try_clone`](Sender::try_clone) one
+//! (a slot and an intent of its own).
 //! `try_recv` never checks liveness (no system call on the fast path); call
 //! [`Receiver::skip_dead`] when polling.
 //!
@@ -104,6 +105,7 @@
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ops::Deref;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipckit_core::Role;
@@ -151,16 +153,23 @@ fn open_sender(
     mode: Mode,
     capacity: u32,
 ) -> Result<(Memory, Unshared<Producer<'static, Futex>>, Membership)> {
-    set_up(mem, mode, capacity, |ring: &Ring<'static>, block| {
-        let member = Membership::claim_any_keeping_intents(block, Role::Producer)?;
-        // A closed slot's intent is withdrawn already; make sure.
-        member.intent().clear();
-        let end = ring
-            .producer_with(notifier())?
-            .with_id(std::process::id())?
-            .with_intent(member.intent());
-        Ok((Unshared(end, PhantomData), member))
-    })
+    set_up(mem, mode, capacity, claim_sender)
+}
+
+/// What [`open_sender`] does once the ring is set up, and
+/// [`Sender::try_clone`] on the ring of the sender it clones.
+fn claim_sender(
+    ring: &Ring<'static>,
+    block: Block,
+) -> Result<(Unshared<Producer<'static, Futex>>, Membership)> {
+    let member = Membership::claim_any_keeping_intents(block, Role::Producer)?;
+    // A closed slot's intent is withdrawn already; make sure.
+    member.intent().clear();
+    let end = ring
+        .producer_with(notifier())?
+        .with_id(std::process::id())?
+        .with_intent(member.intent());
+    Ok((Unshared(end, PhantomData), member))
 }
 
 /// The receiver: claims the core's consumer role and the receiver slot
@@ -270,7 +279,8 @@ pub struct Sender {
     // producer goes, then the mapping.
     member: Membership,
     end: Unshared<Producer<'static, Futex>>,
-    mem: Memory,
+    // Shared with the clones of this sender (`try_clone`).
+    mem: Arc<Memory>,
 }
 
 impl std::fmt::Debug for Sender {
@@ -297,6 +307,41 @@ impl Sender {
     /// ([`pending_bytes`](Self::pending_bytes) is 0).
     pub fn is_empty(&self) -> bool {
         self.pending_bytes() == 0
+    }
+
+    /// Another sender in this process, on the same mapping: as
+    /// [`open`](Self::open) would give, without the name (which may be gone
+    /// or reused by now). It records itself in a liveness slot of its own,
+    /// with its own intent (which names one claim at a time; a clone may
+    /// send from another thread meanwhile): the receiver counts this
+    /// process as a sender while any of its senders lives, so dropping one
+    /// clone never makes it see [`Error::PeerGone`] while another lives.
+    /// [`CoreError::RoleTaken`] when [`MAX_ENDPOINTS`] senders live: an
+    /// error, never a panic.
+    ///
+    /// ```
+    /// use ipckit::channel::mpsc_bytes::{Receiver, Sender};
+    ///
+    /// let name = format!("ipckit-doc-mpsc-clone-{}", std::process::id());
+    /// let mut rx = Receiver::create(&name, 4096)?;
+    /// let tx = Sender::open(&name)?;
+    /// let tx2 = tx.try_clone()?;
+    /// std::thread::spawn(move || tx2.send(b"from a thread")).join().unwrap()?;
+    /// drop(tx); // the last sender of this process: the receiver may end
+    /// let got: Vec<Vec<u8>> = rx.iter().collect::<ipckit::Result<_>>()?;
+    /// assert_eq!(got, [b"from a thread".to_vec()]);
+    /// ipckit::shm::ShmObject::remove(&name)?;
+    /// # Ok::<(), ipckit::Error>(())
+    /// ```
+    pub fn try_clone(&self) -> Result<Self> {
+        let ring = self.end.ring().clone();
+        let (end, member) = claim_sender(&ring, self.member.block().clone())
+            .map_err(|e| e.in_channel(|| self.mem.describe()))?;
+        Ok(Self {
+            member,
+            end,
+            mem: Arc::clone(&self.mem),
+        })
     }
 
     /// The claimant id this sender writes into every record: its process

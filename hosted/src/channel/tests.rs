@@ -433,3 +433,82 @@ fn recv_many_waits_and_ends_at_peer_gone() -> Result<()> {
     assert!(rx.recv_many(&mut out).unwrap_err().is_peer_gone());
     Ok(())
 }
+
+/// Long enough for a blocked call to look at the peer's liveness twice.
+const LOOKS: Duration = Duration::from_millis(150);
+
+#[test]
+fn mpmc_clones_keep_the_process_alive_until_the_last_drops() -> Result<()> {
+    let (tx, rx) = mpmc_pair(2)?;
+    let tx2 = tx.try_clone()?;
+    drop(tx);
+    // One sender of this process lives: the receiver waits, no `PeerGone`.
+    assert!(matches!(rx.recv_timeout(LOOKS), Err(Error::TimedOut)));
+    std::thread::spawn(move || tx2.send(5)).join().unwrap()?; // the clone, sent and dropped
+    assert_eq!(rx.recv_timeout(LOOKS)?, 5);
+    assert!(rx.recv_timeout(LOOKS).unwrap_err().is_peer_gone());
+
+    // The same for receivers, seen by a sender blocked on a full channel.
+    let (tx, rx) = mpmc_pair(2)?;
+    let rx2 = rx.try_clone()?;
+    tx.send_many(&[1, 2])?;
+    drop(rx);
+    assert!(matches!(tx.send_timeout(3, LOOKS), Err(Error::TimedOut)));
+    assert_eq!(rx2.recv()?, 1);
+    drop(rx2);
+    tx.send(3)?; // room: a send does not look at receivers first
+    assert!(tx.send_timeout(4, LOOKS).unwrap_err().is_peer_gone());
+    Ok(())
+}
+
+#[test]
+fn mpsc_bytes_clones_keep_the_process_alive_until_the_last_drops() -> Result<()> {
+    let (tx, mut rx) = mpsc_bytes_pair(256)?;
+    let tx2 = tx.try_clone()?;
+    assert_eq!(tx2.id(), tx.id());
+    drop(tx);
+    let mut buf = [0u8; 16];
+    assert!(matches!(
+        rx.recv_timeout(&mut buf, LOOKS),
+        Err(Error::TimedOut)
+    ));
+    std::thread::spawn(move || tx2.send(b"clone"))
+        .join()
+        .unwrap()?;
+    assert_eq!(rx.recv_timeout(&mut buf, LOOKS)?, 5);
+    assert!(rx.recv_timeout(&mut buf, LOOKS).unwrap_err().is_peer_gone());
+    Ok(())
+}
+
+/// `true` for the error of a side whose slots are all held.
+fn slots_exhausted(e: &Error) -> bool {
+    matches!(e.core(), Some(crate::CoreError::RoleTaken(_)))
+}
+
+#[test]
+fn running_out_of_slots_is_an_error() -> Result<()> {
+    let (tx, _rx) = mpmc_pair(2)?;
+    let mut clones = Vec::new();
+    let refused = loop {
+        match tx.try_clone() {
+            Ok(c) => clones.push(c),
+            Err(e) => break e,
+        }
+        assert!(
+            clones.len() < super::MAX_ENDPOINTS as usize,
+            "more clones than slots"
+        );
+    };
+    assert!(slots_exhausted(&refused), "{refused:?}");
+    assert_eq!(clones.len() + 1, super::MAX_ENDPOINTS as usize);
+    clones.pop();
+    let _again = tx.try_clone()?; // a closed slot is reused
+
+    let (tx, _rx) = mpsc_bytes_pair(256)?;
+    let clones: Vec<_> = (1..super::MAX_ENDPOINTS)
+        .map(|_| tx.try_clone())
+        .collect::<Result<_>>()?;
+    let refused = clones[0].try_clone().unwrap_err();
+    assert!(slots_exhausted(&refused), "{refused:?}");
+    Ok(())
+}

@@ -15,8 +15,9 @@ use crate::error::{CoreError, Result, Role};
 /// A view of a liveness block inside a mapping.
 ///
 /// Holds a raw pointer: whoever keeps a `Block` keeps the mapping alive for
-/// as long (every channel endpoint owns both).
-#[derive(Debug)]
+/// as long (every channel endpoint owns both; a clone, for an endpoint's
+/// `try_clone`, is kept under the same rule).
+#[derive(Debug, Clone)]
 pub(crate) struct Block {
     pub(super) base: NonNull<u8>,
     pub(super) slots: u32,
