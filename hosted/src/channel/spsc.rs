@@ -269,8 +269,9 @@ impl<T: Pod> Receiver<T> {
 
     /// Moves the items queued (up to `out.len()`) into `out`, waiting as
     /// [`recv`](Self::recv) does while there is none; returns how many (at
-    /// least 1, unless `out` is empty). The run is taken with one index
-    /// publication. [`Error::PeerGone`] once the channel is drained and the
+    /// least 1, unless `out` is empty). What is queued is taken with one
+    /// index publication (after a wait: the first item, then the rest, in
+    /// two). [`Error::PeerGone`] once the channel is drained and the
     /// sender closed or died. Example: [`Sender::send_many`].
     pub fn recv_many(&mut self, out: &mut [T]) -> Result<usize> {
         if out.is_empty() {

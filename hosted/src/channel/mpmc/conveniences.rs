@@ -103,7 +103,8 @@ impl<T: Pod> Receiver<T> {
     /// Moves the items published in a row (up to `out.len()`) into `out`,
     /// waiting as [`recv`](Self::recv) does while there is none (skipping
     /// dead senders' holes); returns how many (at least 1, unless `out` is
-    /// empty). The run is claimed with one compare-and-swap.
+    /// empty). What is published in a row is claimed with one
+    /// compare-and-swap (after a wait: the first item, then the rest).
     /// [`Error::PeerGone`] once the channel is drained and every sender
     /// closed or died. Example: [`Sender::send_many`].
     pub fn recv_many(&self, out: &mut [T]) -> Result<usize> {
