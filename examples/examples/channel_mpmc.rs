@@ -42,7 +42,7 @@ fn producer() -> Result<()> {
     }
     let started = Instant::now();
     for i in 1..=ITEMS {
-        tx.send_timeout(i, Some(PATIENCE))?;
+        tx.send_timeout(i, PATIENCE)?;
     }
     drop(tx);
     let (mut count, mut sum) = (0u64, 0u64);
@@ -75,7 +75,7 @@ fn consumer(name: &str) -> Result<()> {
     let rx = Receiver::<u64>::open(name)?;
     let (mut count, mut sum) = (0u64, 0u64);
     loop {
-        match rx.recv_timeout(Some(PATIENCE)) {
+        match rx.recv_timeout(PATIENCE) {
             Ok(v) => {
                 count += 1;
                 sum += v;

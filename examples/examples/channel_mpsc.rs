@@ -53,7 +53,7 @@ fn receiver() -> Result<()> {
     let mut per_sender: BTreeMap<u32, u64> = BTreeMap::new();
     let mut buf = vec![0u8; rx.max_frame_len() as usize];
     for _ in 0..expected {
-        let n = rx.recv_timeout(&mut buf, Some(PATIENCE))?;
+        let n = rx.recv_timeout(&mut buf, PATIENCE)?;
         let line = std::str::from_utf8(&buf[..n])?;
         let mut words = line.split_whitespace();
         let (Some(pid), Some(seq)) = (words.next(), words.nth(1)) else {
@@ -72,7 +72,7 @@ fn receiver() -> Result<()> {
         println!("sender process {}: {status}", child.id());
     }
     drop(keep_open);
-    match rx.recv_timeout(&mut buf, Some(PATIENCE)) {
+    match rx.recv_timeout(&mut buf, PATIENCE) {
         Err(e) if e.is_peer_gone() => println!("receiver: {e}"),
         other => return Err(format!("expected PeerGone, got {other:?}").into()),
     }
@@ -95,7 +95,7 @@ fn sender(name: &str, lines: u64) -> Result<Sender> {
     let tx = Sender::open(name)?;
     for seq in 0..lines {
         let line = format!("{} line {seq}", tx.id());
-        tx.send_timeout(line.as_bytes(), Some(PATIENCE))?;
+        tx.send_timeout(line.as_bytes(), PATIENCE)?;
     }
     Ok(tx)
 }

@@ -45,7 +45,7 @@ fn sender() -> Result<()> {
     let started = Instant::now();
     for i in 0..MESSAGES {
         let text = format!("message {i}");
-        if let Err(e) = tx.send_timeout(text.as_bytes(), Some(PATIENCE)) {
+        if let Err(e) = tx.send_timeout(text.as_bytes(), PATIENCE) {
             let _ = child.kill();
             let _ = child.wait();
             return Err(format!("sender: {text}: {e}").into());
@@ -68,7 +68,7 @@ fn receiver(name: &str) -> Result<()> {
     let mut buf = vec![0u8; rx.max_frame_len() as usize];
     let mut count = 0u64;
     loop {
-        match rx.recv_timeout(&mut buf, Some(PATIENCE)) {
+        match rx.recv_timeout(&mut buf, PATIENCE) {
             Ok(n) => {
                 let expected = format!("message {count}");
                 if &buf[..n] != expected.as_bytes() {

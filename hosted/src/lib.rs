@@ -15,9 +15,10 @@
 //! A [`channel`] is a core ring in a named POSIX shared-memory object, with
 //! a record of which process holds each end: the creator gives it a name
 //! and a capacity, the other process opens it by the name. Calls come in
-//! three forms: `try_` (never waits), blocking, and `_timeout`. Blocked
-//! calls sleep in a shared futex, and return [`Error::PeerGone`] instead of
-//! hanging when the other side closes or dies.
+//! four forms: `try_` (never waits), blocking, `_timeout(Duration)` and
+//! `_deadline(Instant)`. Blocked calls sleep in a shared futex, and return
+//! [`Error::PeerGone`] instead of hanging when the other side closes or
+//! dies.
 //!
 //! ```
 //! use std::time::Duration;
@@ -30,7 +31,7 @@
 //!
 //! tx.send(b"hello")?;
 //! let mut buf = [0; 64];
-//! let n = rx.recv_timeout(&mut buf, Some(Duration::from_secs(1)))?;
+//! let n = rx.recv_timeout(&mut buf, Duration::from_secs(1))?;
 //! assert_eq!(&buf[..n], b"hello");
 //!
 //! drop(tx); // the sender closes (or its process dies)

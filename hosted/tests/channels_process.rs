@@ -4,7 +4,8 @@
 //! side blocks (noticed at once, after the queued messages; `try_` calls
 //! too), the wake-ups of an idle blocked receiver (none),
 //! a sender killed in the middle of a message (MPSC byte channel), taking
-//! over a dead endpoint, racing creators, stale-object removal.
+//! over a dead endpoint, racing creators, stale-object removal, and a
+//! sender's `try_clone` outliving the sender it was cloned from.
 //!
 //! Built with `harness = false`: children are `fork()`ed from a
 //! single-threaded process (checked before every fork) and open the
@@ -62,6 +63,8 @@ fn wait_ok(child: &mut Child) -> Result<(), String> {
     Ok(())
 }
 
+#[path = "channels_process/clones.rs"]
+mod clones;
 #[path = "channels_process/dead_peers.rs"]
 mod dead_peers;
 #[path = "channels_process/disconnect.rs"]
@@ -73,6 +76,7 @@ mod million;
 #[path = "channels_process/objects.rs"]
 mod objects;
 
+use clones::*;
 use dead_peers::*;
 use disconnect::*;
 use many_senders::*;
@@ -115,6 +119,14 @@ fn main() {
             mpsc_receiver_killed,
         ),
         ("take-over of a dead endpoint", take_over_receiver),
+        (
+            "mpmc: try_clone across processes",
+            mpmc_clones_across_processes,
+        ),
+        (
+            "mpsc_bytes: try_clone across processes",
+            mpsc_bytes_clones_across_processes,
+        ),
         ("creators racing", creators_race),
         ("stale objects", stale_removal),
     ];

@@ -34,7 +34,7 @@ const ITEMS: u64 = 100_000;
 const PINGS: u64 = 100;
 const REPLY_DELAY_US: u64 = 2000;
 /// Any single receive or send: far above every honest wait of this test.
-const PATIENCE: Option<Duration> = Some(Duration::from_secs(10));
+const PATIENCE: Duration = Duration::from_secs(10);
 
 /// The compiled peer `name` (`foreign_c/<name>.c`), or `None` (with the
 /// reason printed) without a C compiler.

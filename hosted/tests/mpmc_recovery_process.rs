@@ -183,7 +183,7 @@ fn receive_all(
     let mut longest = Duration::ZERO;
     for n in 0..total {
         let started = Instant::now();
-        let v = rx.recv_timeout(Some(PATIENCE)).ctx(&format!(
+        let v = rx.recv_timeout(PATIENCE).ctx(&format!(
             "recv after {n} of {total} items (per sender {next:?})"
         ))?;
         longest = longest.max(started.elapsed());
@@ -207,7 +207,7 @@ fn dying_sender(name: &str, capacity: u32, items: u64) -> Result<support::Child,
         child_main(|| {
             let tx = cf(mpmc::Sender::<u64>::open(&name), "open")?;
             for seq in 0..items {
-                cf(tx.send_timeout(item(0, seq), Some(PATIENCE)), "send")?;
+                cf(tx.send_timeout(item(0, seq), PATIENCE), "send")?;
             }
             Err(claim_and_die(
                 tx.memory().region().as_ptr(),
@@ -233,7 +233,7 @@ fn hole_with_live_senders() -> Result<String, String> {
         senders.push(fork_main(move || {
             let tx = cf(mpmc::Sender::<u64>::open(&name), "open")?;
             for seq in 0..PER_SENDER {
-                cf(tx.send_timeout(item(id, seq), Some(PATIENCE)), "send")?;
+                cf(tx.send_timeout(item(id, seq), PATIENCE), "send")?;
             }
             words.word(0).fetch_add(1, Ordering::AcqRel);
             // Stay alive (and open) until the receiver has everything.
@@ -275,13 +275,13 @@ fn hole_every_sender_gone() -> Result<String, String> {
     let mut other = fork_main(move || {
         let tx = cf(mpmc::Sender::<u64>::open(&name), "open")?;
         for seq in 0..OTHER_ITEMS {
-            cf(tx.send_timeout(item(1, seq), Some(PATIENCE)), "send")?;
+            cf(tx.send_timeout(item(1, seq), PATIENCE), "send")?;
         }
         Ok(()) // closes
     })?;
     other.expect_ok(Instant::now() + PATIENCE)?;
     receive_all(&rx, 2, &[DEAD_ITEMS, OTHER_ITEMS])?;
-    match rx.recv_timeout(Some(PATIENCE)) {
+    match rx.recv_timeout(PATIENCE) {
         Err(e) if e.is_peer_gone() => {}
         other => return Err(format!("expected PeerGone after the drain, got {other:?}")),
     }
@@ -317,7 +317,7 @@ fn receiver_killed_holding_an_item() -> Result<String, String> {
         words.wait_for(0, 1, PATIENCE),
         "dying receiver never opened"
     );
-    tx.send_timeout(item(0, 0), Some(PATIENCE)).ctx("send 0")?;
+    tx.send_timeout(item(0, 0), PATIENCE).ctx("send 0")?;
     expect_killed(&mut dying)?;
     let (name, w) = (g.0.clone(), &words);
     let mut receiver = fork_main(move || {
@@ -325,7 +325,7 @@ fn receiver_killed_holding_an_item() -> Result<String, String> {
         w.word(1).store(1, Ordering::Release);
         let (mut count, mut sum, mut last) = (0u64, 0u64, 0u64);
         loop {
-            match rx.recv_timeout(Some(PATIENCE)) {
+            match rx.recv_timeout(PATIENCE) {
                 Ok(v) => {
                     if v >> 32 != 0 || v == 0 {
                         return Err(fail(EXIT_CORRUPTED_ITEM, format!("{v:#x}")));
@@ -346,7 +346,7 @@ fn receiver_killed_holding_an_item() -> Result<String, String> {
     ensure!(words.wait_for(1, 1, PATIENCE), "receiver never opened");
     let started = Instant::now();
     for seq in 1..=ITEMS {
-        tx.send_timeout(item(0, seq), Some(PATIENCE))
+        tx.send_timeout(item(0, seq), PATIENCE)
             .ctx(&format!("send {seq} of {ITEMS}"))?;
     }
     let elapsed = started.elapsed();
@@ -401,10 +401,7 @@ fn random_sender_kills() -> Result<String, String> {
             let tx = cf(mpmc::Sender::<u64>::open(&name), "open")?;
             record(2 * id + 1).store(1, Ordering::Release);
             for seq in 0.. {
-                cf(
-                    tx.send_timeout(item(id as u64, seq), Some(PATIENCE)),
-                    "send",
-                )?;
+                cf(tx.send_timeout(item(id as u64, seq), PATIENCE), "send")?;
                 record(2 * id).store(seq + 1, Ordering::Release);
             }
             Ok(())
@@ -445,7 +442,7 @@ fn random_sender_kills() -> Result<String, String> {
                 Err(e) => return Err(format!("try_recv: {e}")),
             }
         } else {
-            match rx.recv_timeout(Some(Duration::from_millis(2))) {
+            match rx.recv_timeout(Duration::from_millis(2)) {
                 Ok(v) => check(v)?,
                 Err(e) if e.is_timeout() => {}
                 // Every sender that had opened is dead, and the new ones are
@@ -473,7 +470,7 @@ fn random_sender_kills() -> Result<String, String> {
     }
     // Every sender is gone: drain, skipping the holes the kills left.
     loop {
-        match rx.recv_timeout(Some(PATIENCE)) {
+        match rx.recv_timeout(PATIENCE) {
             Ok(v) => check(v)?,
             Err(e) if e.is_peer_gone() => break,
             Err(e) => return Err(format!("final drain: {e}")),

@@ -118,7 +118,7 @@ fn receive_until_killed(name: &str, words: &SharedWords, template: &[u8]) -> i32
     let mut due = words.word(NEXT).load(Ordering::Acquire);
     let mut first = true;
     loop {
-        let n = match rx.recv_timeout(&mut buf, Some(PATIENCE)) {
+        let n = match rx.recv_timeout(&mut buf, PATIENCE) {
             Ok(n) => n,
             Err(e) => {
                 eprintln!("  receiver {}: recv: {e}", std::process::id());
@@ -227,7 +227,7 @@ fn receiver_killed_inside_consume() -> Result<String, String> {
     let mut lost = words.word(LOST).load(Ordering::Acquire);
     let mut first = true;
     loop {
-        match rx.recv_timeout(&mut buf, Some(PATIENCE)) {
+        match rx.recv_timeout(&mut buf, PATIENCE) {
             Ok(n) => {
                 let seq = big_seq(&buf[..n], &template).ok_or("damaged message in the drain")?;
                 if first && seq == due + 1 {
@@ -374,7 +374,7 @@ impl Received {
     /// Receives one message within `timeout` and checks it: `Ok(false)`
     /// on a timeout.
     fn recv(&mut self, rx: &mut mpsc_bytes::Receiver, timeout: Duration) -> Result<bool, String> {
-        match rx.recv_timeout(&mut self.buf, Some(timeout)) {
+        match rx.recv_timeout(&mut self.buf, timeout) {
             Ok(n) => {
                 let (s, seq) = untag(&self.buf[..n])?;
                 ensure!(s < 2, "message from sender {s}");
@@ -409,7 +409,7 @@ fn sender_killed_between_claim_and_header() -> Result<String, String> {
                 for seq in 0..PER_SENDER {
                     // More patient than the receiver, so that a receiver
                     // stuck behind the dead claim fails first.
-                    cf(tx.send_timeout(&tagged(s, seq), Some(6 * PATIENCE)), "send")?;
+                    cf(tx.send_timeout(&tagged(s, seq), 6 * PATIENCE), "send")?;
                 }
                 Ok(())
             })
@@ -472,7 +472,7 @@ fn sender_killed_between_claim_and_header() -> Result<String, String> {
     for child in &mut live {
         child.expect_ok(Instant::now() + PATIENCE)?;
     }
-    let end = rx.recv_timeout(&mut got.buf, Some(PATIENCE));
+    let end = rx.recv_timeout(&mut got.buf, PATIENCE);
     ensure!(
         end.as_ref().is_err_and(|e| e.is_peer_gone()),
         "after the senders: {end:?}"

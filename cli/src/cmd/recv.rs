@@ -55,7 +55,11 @@ pub fn run(args: Args) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let mut got = 0u64;
     while got < limit {
-        let n = match rx.recv_timeout(&mut buf, timeout) {
+        let got_one = match timeout {
+            Some(t) => rx.recv_timeout(&mut buf, t),
+            None => rx.recv(&mut buf),
+        };
+        let n = match got_one {
             Ok(n) => n,
             Err(e) if e.is_peer_gone() => break,
             Err(Error::TimedOut) => {

@@ -109,7 +109,11 @@ pub fn run(args: Args) -> Result<()> {
                 args.name
             )));
         }
-        tx.send_timeout(msg, timeout).map_err(|e| match e {
+        let sent_one = match timeout {
+            Some(t) => tx.send_timeout(msg, t),
+            None => tx.send(msg),
+        };
+        sent_one.map_err(|e| match e {
             Error::TimedOut => Fail::new(format!(
                 "{}: timed out waiting for room (message {})",
                 args.name,

@@ -23,14 +23,23 @@
 //! ipckit::shm::ShmObject::remove(&name)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! There is no `send_many`: the frame ring publishes each message with the
+//! commit of its own grant (one record, one `tail` store, one wake check),
+//! and has no grant of several records. Publishing a batch at once would
+//! need one in the core; until then a loop of [`send`](Sender::send) is
+//! what a batch would cost, less one wake check per message.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipckit_core::Role;
 use ipckit_core::frame::spsc::{Consumer, Producer, Ring};
 
+use super::iter::{recv_vec, source::Source};
 use super::liveness::Membership;
-use super::{Memory, blocking, empty_or_closed, full_or_closed, single_constructors};
+use super::{
+    Iter, Memory, TryIter, blocking, empty_or_closed, full_or_closed, single_constructors, until,
+};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::{CoreError, Result};
@@ -70,6 +79,24 @@ macro_rules! constructors {
         /// The largest message: half the data area less a record header.
         pub fn max_frame_len(&self) -> u32 {
             self.end.max_frame_len()
+        }
+
+        /// The size of the data area in bytes.
+        pub fn capacity(&self) -> u32 {
+            self.end.capacity()
+        }
+
+        /// The bytes queued now, record headers and padding included (a
+        /// snapshot; a peer's garbage reads as a full channel). There is no
+        /// `len`: the ring does not count messages, and counting them would
+        /// mean walking records the peer writes.
+        pub fn pending_bytes(&self) -> usize {
+            self.end.pending_bytes()
+        }
+
+        /// `true` when no message is queued.
+        pub fn is_empty(&self) -> bool {
+            self.end.is_empty()
         }
     };
 }
@@ -113,12 +140,23 @@ impl Sender {
     /// [`Error::PeerGone`] if the receiver closed or died meanwhile (the
     /// message is then not sent).
     pub fn send(&mut self, message: &[u8]) -> Result<()> {
-        self.send_timeout(message, None)
+        self.send_within(message, None)
     }
 
-    /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit):
-    /// [`Error::TimedOut`].
-    pub fn send_timeout(&mut self, message: &[u8], timeout: Option<Duration>) -> Result<()> {
+    /// [`send`](Self::send), waiting at most `timeout`:
+    /// [`Error::TimedOut`] (the message is then not sent).
+    pub fn send_timeout(&mut self, message: &[u8], timeout: Duration) -> Result<()> {
+        self.send_within(message, Some(timeout))
+    }
+
+    /// [`send`](Self::send), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`] (the message is then not sent).
+    pub fn send_deadline(&mut self, message: &[u8], deadline: Instant) -> Result<()> {
+        self.send_timeout(message, until(deadline))
+    }
+
+    /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit).
+    fn send_within(&mut self, message: &[u8], timeout: Option<Duration>) -> Result<()> {
         let (end, member) = (&mut self.end, &self.member);
         blocking(
             timeout,
@@ -162,15 +200,39 @@ impl Receiver {
         }
     }
 
+    /// A blocking iterator over the messages, each a `Vec` of its length:
+    /// it ends once the channel is drained and the sender closed or died
+    /// ([`Iter`]).
+    pub fn iter(&mut self) -> Iter<&mut Self> {
+        Iter::new(self)
+    }
+
+    /// An iterator over the messages queued now, never waiting
+    /// ([`TryIter`]).
+    pub fn try_iter(&mut self) -> TryIter<&mut Self> {
+        TryIter::new(self)
+    }
+
     /// [`try_recv`](Self::try_recv), waiting while the channel is empty;
     /// [`Error::PeerGone`] once it is empty and the sender closed or died.
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {
-        self.recv_timeout(buf, None)
+        self.recv_within(buf, None)
     }
 
-    /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit):
+    /// [`recv`](Self::recv), waiting at most `timeout`:
     /// [`Error::TimedOut`].
-    pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
+    pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize> {
+        self.recv_within(buf, Some(timeout))
+    }
+
+    /// [`recv`](Self::recv), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`].
+    pub fn recv_deadline(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize> {
+        self.recv_timeout(buf, until(deadline))
+    }
+
+    /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit).
+    fn recv_within(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
         let (end, member) = (&mut self.end, &self.member);
         blocking(timeout, |t| end.recv_timeout(buf, t), || member.peer_gone())
     }
@@ -178,15 +240,16 @@ impl Receiver {
 
 /// The [message interface](crate::message): messages of up to
 /// [`max_frame_len`](Sender::max_frame_len) bytes. `Some(Duration::ZERO)`
-/// is [`try_send`](Sender::try_send) (`Full`, or `PeerGone` once the receiver closed); other
-/// timeouts are [`send_timeout`](Sender::send_timeout) (futex waits after a
-/// short spin, with the peer's liveness checked every
+/// is [`try_send`](Sender::try_send) (`Full`, or `PeerGone` once the receiver closed), `None`
+/// is [`send`](Sender::send), other timeouts are
+/// [`send_timeout`](Sender::send_timeout) (futex waits after a short spin,
+/// with the peer's liveness checked every
 /// [`LIVENESS_SLICE`](super::LIVENESS_SLICE)).
 impl MessageSender for Sender {
     fn send_timeout(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
         match timeout {
             Some(t) if t.is_zero() => Sender::try_send(self, msg),
-            _ => Sender::send_timeout(self, msg, timeout),
+            _ => Sender::send_within(self, msg, timeout),
         }
     }
 
@@ -196,12 +259,13 @@ impl MessageSender for Sender {
 }
 
 /// The [message interface](crate::message), as for [`Sender`]:
-/// `Some(Duration::ZERO)` is [`try_recv`](Receiver::try_recv) (`Empty`).
+/// `Some(Duration::ZERO)` is [`try_recv`](Receiver::try_recv) (`Empty`),
+/// `None` is [`recv`](Receiver::recv).
 impl MessageReceiver for Receiver {
     fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
         match timeout {
             Some(t) if t.is_zero() => Receiver::try_recv(self, buf),
-            _ => Receiver::recv_timeout(self, buf, timeout),
+            _ => Receiver::recv_within(self, buf, timeout),
         }
     }
 
@@ -222,5 +286,33 @@ impl Sender {
 impl Receiver {
     pub(crate) fn membership(&self) -> &Membership {
         &self.member
+    }
+}
+
+impl Source for Receiver {
+    type Item = Vec<u8>;
+    fn recv_item(&mut self) -> Result<Vec<u8>> {
+        recv_vec(|buf| self.recv(buf))
+    }
+    fn try_recv_item(&mut self) -> Result<Vec<u8>> {
+        recv_vec(|buf| self.try_recv(buf))
+    }
+}
+
+/// [`Receiver::iter`], owning the receiver.
+impl IntoIterator for Receiver {
+    type Item = Result<Vec<u8>>;
+    type IntoIter = Iter<Self>;
+    fn into_iter(self) -> Iter<Self> {
+        Iter::new(self)
+    }
+}
+
+/// [`Receiver::iter`].
+impl<'a> IntoIterator for &'a mut Receiver {
+    type Item = Result<Vec<u8>>;
+    type IntoIter = Iter<&'a mut Receiver>;
+    fn into_iter(self) -> Self::IntoIter {
+        Iter::new(self)
     }
 }

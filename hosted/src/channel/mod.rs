@@ -12,9 +12,15 @@
 //! (`create`: the name must not exist; `open`: it must; `open_or_create`),
 //! or on memory the caller provides ([`Memory`]: a sealed [`Memfd`] handed
 //! to a child, a [`MappedFile`] that persists), with `init_on` / `attach`.
-//! Sending and receiving come in three forms: `try_` (never waits:
-//! `Full`/`Empty`), blocking, and `_timeout`. Waiters sleep in shared
+//! Sending and receiving come in the forms of crossbeam-channel and
+//! `std::sync::mpsc`: `try_` (never waits: `Full`/`Empty`), blocking,
+//! `_timeout(Duration)` and `_deadline(Instant)` (both
+//! [`Error::TimedOut`] when the time is up). Waiters sleep in shared
 //! futexes ([`crate::futex::Futex`], after a short spin).
+//!
+//! Every receiver has `iter()` (blocking, ends once the channel is drained
+//! and the senders are gone), `try_iter()` (what is queued now) and is
+//! [`IntoIterator`] ([`iter`]).
 //!
 //! # The message interface
 //! The byte channels ([`bytes`], [`mpsc_bytes`]) implement
@@ -22,9 +28,10 @@
 //! [`MessageReceiver`](crate::message::MessageReceiver), like every
 //! transport: a program written against those traits moves to shared
 //! memory by changing the line that opens the channel. The largest message
-//! is the ring's [`max_frame_len`](bytes::Sender::max_frame_len); a
-//! timeout of `Some(Duration::ZERO)` is the `try_` call, any other the
-//! `_timeout` call (see [Dead peers](#dead-peers) for what each reports).
+//! is the ring's [`max_frame_len`](bytes::Sender::max_frame_len); the
+//! trait's timeout of `Some(Duration::ZERO)` is the `try_` call, `None` the
+//! blocking call, any other the `_timeout` call (see [Dead peers](#dead-peers)
+//! for what each reports).
 //!
 //! The typed channels ([`spsc`], [`mpmc`]) do not: they carry one `T: Pod`
 //! per slot, not byte messages of varying length. Carrying those would
@@ -151,15 +158,19 @@
 //! channel again in the child.
 
 pub mod bytes;
+pub mod iter;
 pub mod liveness;
 pub mod mpmc;
 pub mod mpsc_bytes;
 mod process;
 pub mod spsc;
 mod stale;
+#[cfg(test)]
+mod tests;
 #[cfg(feature = "serde")]
 pub mod typed;
 
+pub use iter::{Iter, TryIter};
 pub use liveness::{
     LIVENESS_LEN, LIVENESS_MAGIC, LIVENESS_VERSION, MAX_ENDPOINTS, ProcessId, SlotState, TYPE_ID_AT,
 };
@@ -171,7 +182,7 @@ pub(crate) use setup::{
 };
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipckit_core::{HeaderInfo, ObjectKind, Region};
 
@@ -357,6 +368,12 @@ pub(crate) fn full_or_closed(member: &liveness::Membership) -> Error {
     member
         .peer_closed()
         .unwrap_or_else(|| CoreError::Full.into())
+}
+
+/// The time left until `deadline` (zero once it passed): how the
+/// `_deadline` calls become `_timeout` calls.
+pub(crate) fn until(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
 }
 
 /// What one look for dead peers' leftovers between two slices of

@@ -47,7 +47,10 @@
 //! channel's region.
 //!
 //! One intent serves one operation at a time, so an endpoint is `Send` but
-//! not `Sync`: open one per thread.
+//! not `Sync`: open one per thread, or [`try_clone`](Sender::try_clone)
+//! one (a clone records itself in a liveness slot of its own, with its own
+//! intent; this process stays alive to the peer until its last endpoint of
+//! the side drops).
 //!
 //! ```
 //! use ipckit::channel::mpmc::{Receiver, Sender};
@@ -69,7 +72,8 @@
 
 use std::cell::Cell;
 use std::marker::PhantomData;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ipckit_core::Pod;
 use ipckit_core::Role;
@@ -83,12 +87,14 @@ use super::liveness::MAX_ENDPOINTS;
 use super::liveness::{Block, Membership};
 use super::{
     Look, Memory, Mode, blocking_recovering, empty_or_closed, endpoint_constructors,
-    full_or_closed, set_up,
+    full_or_closed, set_up, until,
 };
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::{CoreError, Result};
 use crate::futex::Futex;
+
+mod conveniences;
 
 /// The most holes one look skips (each skip moves `head` on; this only
 /// bounds the work a hostile peer can make one call do).
@@ -106,11 +112,49 @@ fn open<T: Pod, E>(
     make: impl Fn(&Ring<'static, T>, &'static Intent, Futex) -> ipckit_core::Result<E>,
 ) -> Result<(Memory, E, Membership)> {
     set_up(mem, mode, capacity, |ring: &Ring<'static, T>, block| {
-        let member = Membership::claim_any_announcing(block, role, |position, span| {
-            span == 0 || !ring.unfinished(role, position)
-        })?;
-        let endpoint = make(ring, member.intent(), member.notifier())?;
-        Ok((endpoint, member))
+        claim(ring, block, role, make)
+    })
+}
+
+/// Records this process in a slot of `role`'s side of `block` and makes
+/// the endpoint with `make`, announcing its claims in that slot's intent
+/// and sleeping through its notifier (which watches the peers' slots):
+/// what [`open`] does once the ring is set up, and what `try_clone` does
+/// on the ring of the endpoint it clones.
+fn claim<T: Pod, E>(
+    ring: &Ring<'static, T>,
+    block: Block,
+    role: Role,
+    make: impl Fn(&Ring<'static, T>, &'static Intent, Futex) -> ipckit_core::Result<E>,
+) -> Result<(E, Membership)> {
+    let member = Membership::claim_any_announcing(block, role, |position, span| {
+        span == 0 || !ring.unfinished(role, position)
+    })?;
+    let endpoint = make(ring, member.intent(), member.notifier())?;
+    Ok((endpoint, member))
+}
+
+/// The core producer of a sender, announcing in `intent`.
+fn make_tx<T: Pod>(
+    r: &Ring<'static, T>,
+    intent: &'static Intent,
+    notify: Futex,
+) -> ipckit_core::Result<Tx<T>> {
+    Ok(Tx {
+        end: r.producer_with(notify)?.with_intent(intent),
+        _one_at_a_time: PhantomData,
+    })
+}
+
+/// The core consumer of a receiver, announcing in `intent`.
+fn make_rx<T: Pod>(
+    r: &Ring<'static, T>,
+    intent: &'static Intent,
+    notify: Futex,
+) -> ipckit_core::Result<Rx<T>> {
+    Ok(Rx {
+        end: r.consumer_with(notify)?.with_intent(intent),
+        held: Cell::new(None),
     })
 }
 
@@ -211,6 +255,62 @@ macro_rules! constructors {
             self.end.end.capacity()
         }
 
+        /// `true` when no item is queued ([`len`](Self::len) is 0).
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+
+        /// `true` when every slot's position is claimed: a
+        /// [`try_send`](Sender::try_send) now would be [`Error::Full`].
+        pub fn is_full(&self) -> bool {
+            self.end.end.ring().is_full()
+        }
+
+        /// Another endpoint of this side in this process, on the same
+        /// mapping: as [`open`](Self::open) would give, without the name
+        /// (which may be gone or reused by now). It records itself in a
+        /// liveness slot of its own, because a slot's intent names one claim
+        /// at a time and a clone may be used from another thread meanwhile
+        /// (see the module docs): this process counts as alive on this side
+        /// while any of its endpoints lives, so dropping one clone never
+        /// makes the peer see [`Error::PeerGone`] while another lives.
+        /// [`CoreError::RoleTaken`] when all [`MAX_ENDPOINTS`] slots of this
+        /// side are held by live endpoints: an error, never a panic.
+        ///
+        /// ```
+        /// use ipckit::channel::mpmc::{Receiver, Sender};
+        ///
+        /// let name = format!("ipckit-doc-mpmc-clone-{}", std::process::id());
+        /// let rx = Receiver::<u32>::create(&name, 64)?;
+        /// let tx = Sender::<u32>::open(&name)?;
+        /// let workers: Vec<_> = (0..3)
+        ///     .map(|i| {
+        ///         let tx = tx.try_clone()?;
+        ///         Ok(std::thread::spawn(move || tx.send(i)))
+        ///     })
+        ///     .collect::<ipckit::Result<_>>()?;
+        /// drop(tx); // the clones keep this process a sender
+        /// for w in workers {
+        ///     w.join().unwrap()?;
+        /// }
+        /// let mut got: Vec<u32> = rx.iter().collect::<ipckit::Result<_>>()?;
+        /// got.sort();
+        /// assert_eq!(got, [0, 1, 2]);
+        /// ipckit::shm::ShmObject::remove(&name)?;
+        /// # Ok::<(), ipckit::Error>(())
+        /// ```
+        pub fn try_clone(&self) -> Result<Self> {
+            let ring = self.end.end.ring().clone();
+            let block = *self.member.block();
+            let (end, member) = claim(&ring, block, $role, $make)
+                .map_err(|e| e.in_channel(|| self.mem.describe()))?;
+            Ok(Self {
+                member,
+                end,
+                mem: Arc::clone(&self.mem),
+            })
+        }
+
         /// What survivors recovered on this channel so far: holes of
         /// senders that died mid-send skipped, items lost with receivers
         /// that died holding them (module docs). Read from the shared
@@ -238,7 +338,8 @@ macro_rules! constructors {
 pub struct Sender<T: Pod> {
     member: Membership,
     end: Tx<T>,
-    mem: Memory,
+    // Shared with the clones of this endpoint (`try_clone`).
+    mem: Arc<Memory>,
 }
 
 impl<T: Pod> std::fmt::Debug for Sender<T> {
@@ -250,14 +351,7 @@ impl<T: Pod> std::fmt::Debug for Sender<T> {
 }
 
 impl<T: Pod> Sender<T> {
-    constructors!(Role::Producer, |r: &Ring<'static, T>,
-                                   intent: &'static Intent,
-                                   n| {
-        Ok(Tx {
-            end: r.producer_with(n)?.with_intent(intent),
-            _one_at_a_time: PhantomData,
-        })
-    });
+    constructors!(Role::Producer, make_tx::<T>);
 
     /// Sends `value`, or [`Error::Full`] at once, or [`Error::Busy`] when the
     /// channel is not full but a receiver still holds the slot the item
@@ -277,11 +371,23 @@ impl<T: Pod> Sender<T> {
     /// slot that a dead receiver held (module docs); [`Error::PeerGone`] if
     /// every receiver closed or died.
     pub fn send(&self, value: T) -> Result<()> {
-        self.send_timeout(value, None)
+        self.send_within(value, None)
     }
 
-    /// [`send`](Self::send), waiting at most `timeout`.
-    pub fn send_timeout(&self, value: T, timeout: Option<Duration>) -> Result<()> {
+    /// [`send`](Self::send), waiting at most `timeout`:
+    /// [`Error::TimedOut`] (the value is then not sent).
+    pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<()> {
+        self.send_within(value, Some(timeout))
+    }
+
+    /// [`send`](Self::send), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`] (the value is then not sent).
+    pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<()> {
+        self.send_timeout(value, until(deadline))
+    }
+
+    /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit).
+    fn send_within(&self, value: T, timeout: Option<Duration>) -> Result<()> {
         blocking_recovering(
             &mut (),
             timeout,
@@ -326,7 +432,8 @@ impl<T: Pod> Sender<T> {
 pub struct Receiver<T: Pod> {
     member: Membership,
     end: Rx<T>,
-    mem: Memory,
+    // Shared with the clones of this endpoint (`try_clone`).
+    mem: Arc<Memory>,
 }
 
 impl<T: Pod> std::fmt::Debug for Receiver<T> {
@@ -338,14 +445,7 @@ impl<T: Pod> std::fmt::Debug for Receiver<T> {
 }
 
 impl<T: Pod> Receiver<T> {
-    constructors!(Role::Consumer, |r: &Ring<'static, T>,
-                                   intent: &'static Intent,
-                                   n| {
-        Ok(Rx {
-            end: r.consumer_with(n)?.with_intent(intent),
-            held: Cell::new(None),
-        })
-    });
+    constructors!(Role::Consumer, make_rx::<T>);
 
     /// An item, or [`Error::Empty`] at once when the channel holds none, or
     /// [`Error::Busy`] when a sender claimed the oldest position and has not
@@ -366,11 +466,23 @@ impl<T: Pod> Receiver<T> {
     /// of senders that died mid-send (module docs); [`Error::PeerGone`]
     /// once it is empty and every sender closed or died.
     pub fn recv(&self) -> Result<T> {
-        self.recv_timeout(None)
+        self.recv_within(None)
     }
 
-    /// [`recv`](Self::recv), waiting at most `timeout`.
-    pub fn recv_timeout(&self, timeout: Option<Duration>) -> Result<T> {
+    /// [`recv`](Self::recv), waiting at most `timeout`:
+    /// [`Error::TimedOut`].
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T> {
+        self.recv_within(Some(timeout))
+    }
+
+    /// [`recv`](Self::recv), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`].
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T> {
+        self.recv_timeout(until(deadline))
+    }
+
+    /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit).
+    fn recv_within(&self, timeout: Option<Duration>) -> Result<T> {
         if let Some(v) = self.end.held.take() {
             return Ok(v);
         }

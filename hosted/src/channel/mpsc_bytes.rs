@@ -67,7 +67,8 @@
 //!
 //! Each [`Sender`] announces its claims in its own intent, so a sender is
 //! used by one thread at a time: it is `Send`, not `Sync`; threads that
-//! send open one sender each.
+//! send open one sender each, or [`try_clone`](Sender::try_clone) one
+//! (a slot and an intent of its own).
 //! `try_recv` reads no `/proc` (no system call; it reports `PeerGone` only
 //! once every sender *closed*: see the [channel docs](super#dead-peers));
 //! call [`Receiver::skip_dead`] when polling.
@@ -97,11 +98,17 @@
 //! ipckit::shm::ShmObject::remove(&name)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! There is no `send_many`: a sender claims each record with its own
+//! compare-and-swap on `tail` (announced in its intent, which names one
+//! claim at a time) and commits it on its own, so a batch would not
+//! publish at once anyway; see also [`bytes`](super::bytes).
 
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ipckit_core::Role;
 use ipckit_core::frame::mpsc::{Consumer, Grant, Producer, Ring, Skipped, Stall};
@@ -114,13 +121,15 @@ use super::liveness::MAX_ENDPOINTS;
 use super::liveness::{Block, Membership};
 use super::{
     Look, Memory, Mode, blocking, blocking_recovering, claim_single, empty_or_closed,
-    endpoint_constructors, full_or_closed, set_up,
+    endpoint_constructors, full_or_closed, set_up, until,
 };
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::{CoreError, Result};
 use crate::futex::Futex;
 use crate::message::{MessageReceiver, MessageSender};
+
+mod conveniences;
 
 /// The most stalled records one look skips (each skip moves `head` on, so
 /// this only bounds the work a hostile peer can make one call do).
@@ -147,16 +156,23 @@ fn open_sender(
     mode: Mode,
     capacity: u32,
 ) -> Result<(Memory, Unshared<Producer<'static, Futex>>, Membership)> {
-    set_up(mem, mode, capacity, |ring: &Ring<'static>, block| {
-        let member = Membership::claim_any_keeping_intents(block, Role::Producer)?;
-        // A closed slot's intent is withdrawn already; make sure.
-        member.intent().clear();
-        let end = ring
-            .producer_with(member.notifier())?
-            .with_id(std::process::id())?
-            .with_intent(member.intent());
-        Ok((Unshared(end, PhantomData), member))
-    })
+    set_up(mem, mode, capacity, claim_sender)
+}
+
+/// What [`open_sender`] does once the ring is set up, and
+/// [`Sender::try_clone`] on the ring of the sender it clones.
+fn claim_sender(
+    ring: &Ring<'static>,
+    block: Block,
+) -> Result<(Unshared<Producer<'static, Futex>>, Membership)> {
+    let member = Membership::claim_any_keeping_intents(block, Role::Producer)?;
+    // A closed slot's intent is withdrawn already; make sure.
+    member.intent().clear();
+    let end = ring
+        .producer_with(member.notifier())?
+        .with_id(std::process::id())?
+        .with_intent(member.intent());
+    Ok((Unshared(end, PhantomData), member))
 }
 
 /// The receiver: claims the core's consumer role and the receiver slot
@@ -266,7 +282,8 @@ pub struct Sender {
     // producer goes, then the mapping.
     member: Membership,
     end: Unshared<Producer<'static, Futex>>,
-    mem: Memory,
+    // Shared with the clones of this sender (`try_clone`).
+    mem: Arc<Memory>,
 }
 
 impl std::fmt::Debug for Sender {
@@ -304,12 +321,23 @@ impl Sender {
     /// [`Error::PeerGone`] if the receiver closed or died meanwhile (the
     /// message is then not sent).
     pub fn send(&self, message: &[u8]) -> Result<()> {
-        self.send_timeout(message, None)
+        self.send_within(message, None)
     }
 
-    /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit):
-    /// [`Error::TimedOut`].
-    pub fn send_timeout(&self, message: &[u8], timeout: Option<Duration>) -> Result<()> {
+    /// [`send`](Self::send), waiting at most `timeout`:
+    /// [`Error::TimedOut`] (the message is then not sent).
+    pub fn send_timeout(&self, message: &[u8], timeout: Duration) -> Result<()> {
+        self.send_within(message, Some(timeout))
+    }
+
+    /// [`send`](Self::send), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`] (the message is then not sent).
+    pub fn send_deadline(&self, message: &[u8], deadline: Instant) -> Result<()> {
+        self.send_timeout(message, until(deadline))
+    }
+
+    /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit).
+    fn send_within(&self, message: &[u8], timeout: Option<Duration>) -> Result<()> {
         blocking(
             timeout,
             |t| self.end.send_timeout(message, t),
@@ -348,12 +376,31 @@ impl Sender {
     /// [`try_grant`](Self::try_grant), waiting while there is no room;
     /// [`Error::PeerGone`] if the receiver closed or died meanwhile.
     pub fn grant(&self, len: usize) -> Result<Grant<'_, 'static, Futex>> {
-        self.grant_timeout(len, None)
+        self.grant_within(len, None)
     }
 
-    /// [`grant`](Self::grant), waiting at most `timeout` (`None`: no
-    /// limit): [`Error::TimedOut`].
+    /// [`grant`](Self::grant), waiting at most `timeout`:
+    /// [`Error::TimedOut`].
     pub fn grant_timeout(
+        &self,
+        len: usize,
+        timeout: Duration,
+    ) -> Result<Grant<'_, 'static, Futex>> {
+        self.grant_within(len, Some(timeout))
+    }
+
+    /// [`grant`](Self::grant), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`].
+    pub fn grant_deadline(
+        &self,
+        len: usize,
+        deadline: Instant,
+    ) -> Result<Grant<'_, 'static, Futex>> {
+        self.grant_timeout(len, until(deadline))
+    }
+
+    /// [`grant`](Self::grant), waiting at most `timeout` (`None`: no limit).
+    fn grant_within(
         &self,
         len: usize,
         timeout: Option<Duration>,
@@ -457,12 +504,23 @@ impl Receiver {
     /// docs); [`Error::PeerGone`] once the channel is drained and every
     /// sender closed or died.
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {
-        self.recv_timeout(buf, None)
+        self.recv_within(buf, None)
     }
 
-    /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit):
+    /// [`recv`](Self::recv), waiting at most `timeout`:
     /// [`Error::TimedOut`].
-    pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
+    pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize> {
+        self.recv_within(buf, Some(timeout))
+    }
+
+    /// [`recv`](Self::recv), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`].
+    pub fn recv_deadline(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize> {
+        self.recv_timeout(buf, until(deadline))
+    }
+
+    /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit).
+    fn recv_within(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
         // Between slices: skip the records of senders that died writing
         // them (a stall seen after every sender is gone is final).
         blocking_recovering(
@@ -525,13 +583,14 @@ impl Receiver {
 
 /// The [message interface](crate::message): messages of up to
 /// [`max_frame_len`](Sender::max_frame_len) bytes. `Some(Duration::ZERO)`
-/// is [`try_send`](Sender::try_send) (`Full`, or `PeerGone` once the receiver closed); other
-/// timeouts are [`send_timeout`](Sender::send_timeout).
+/// is [`try_send`](Sender::try_send) (`Full`, or `PeerGone` once the receiver closed), `None`
+/// is [`send`](Sender::send), other timeouts are
+/// [`send_timeout`](Sender::send_timeout).
 impl MessageSender for Sender {
     fn send_timeout(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
         match timeout {
             Some(t) if t.is_zero() => Sender::try_send(self, msg),
-            _ => Sender::send_timeout(self, msg, timeout),
+            _ => Sender::send_within(self, msg, timeout),
         }
     }
 
@@ -543,13 +602,14 @@ impl MessageSender for Sender {
 /// The [message interface](crate::message): `Some(Duration::ZERO)` is
 /// [`try_recv`](Receiver::try_recv) (`Empty`; it neither checks liveness
 /// nor skips a dead sender's record: see
-/// [`skip_dead`](Receiver::skip_dead)); other timeouts are
-/// [`recv_timeout`](Receiver::recv_timeout), which does both.
+/// [`skip_dead`](Receiver::skip_dead)); `None` is [`recv`](Receiver::recv)
+/// and other timeouts are [`recv_timeout`](Receiver::recv_timeout), which
+/// do both.
 impl MessageReceiver for Receiver {
     fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
         match timeout {
             Some(t) if t.is_zero() => Receiver::try_recv(self, buf),
-            _ => Receiver::recv_timeout(self, buf, timeout),
+            _ => Receiver::recv_within(self, buf, timeout),
         }
     }
 

@@ -388,7 +388,13 @@ macro_rules! endpoint_constructors {
             capacity: u32,
         ) -> $crate::error::Result<Self> {
             let (mem, end, member) = ($open)(mem, mode, capacity)?;
-            Ok(Self { member, end, mem })
+            // `.into()`: an `Arc<Memory>` for kinds whose endpoints
+            // `try_clone`.
+            Ok(Self {
+                member,
+                end,
+                mem: mem.into(),
+            })
         }
 
         $(#[$memory])*

@@ -10,7 +10,9 @@
 //! // Another process would open it by name:
 //! let mut rx = Receiver::<u64>::open(&name)?;
 //! tx.send(7)?;
+//! assert_eq!((rx.len(), rx.capacity()), (1, 1024));
 //! assert_eq!(rx.recv()?, 7);
+//! assert!(rx.is_empty());
 //! assert!(matches!(rx.try_recv(), Err(Error::Empty)));
 //! drop(tx);
 //! // The sender is gone and nothing is queued: a blocked receiver learns it.
@@ -19,14 +21,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipckit_core::Pod;
 use ipckit_core::Role;
 use ipckit_core::spsc::{Consumer, Producer, Ring};
 
+use super::iter::source::Source;
 use super::liveness::Membership;
-use super::{Memory, blocking, empty_or_closed, full_or_closed, single_constructors};
+use super::{
+    Iter, Memory, TryIter, blocking, empty_or_closed, full_or_closed, single_constructors, until,
+};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::{CoreError, Result};
@@ -64,6 +69,23 @@ macro_rules! constructors {
         /// The number of slots.
         pub fn capacity(&self) -> u32 {
             self.end.capacity()
+        }
+
+        /// The number of items queued now (a snapshot: the peer moves it at
+        /// once). A peer's garbage reads as a full channel, and the next
+        /// call that meets it reports [`CoreError::Corrupted`].
+        pub fn len(&self) -> usize {
+            self.end.len()
+        }
+
+        /// `true` when no item is queued ([`len`](Self::len) is 0).
+        pub fn is_empty(&self) -> bool {
+            self.end.is_empty()
+        }
+
+        /// `true` when every slot holds an item.
+        pub fn is_full(&self) -> bool {
+            self.end.is_full()
         }
     };
 }
@@ -106,12 +128,23 @@ impl<T: Pod> Sender<T> {
     /// [`Error::PeerGone`] if the receiver closed or died meanwhile (the
     /// value is then not sent).
     pub fn send(&mut self, value: T) -> Result<()> {
-        self.send_timeout(value, None)
+        self.send_within(value, None)
     }
 
-    /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit):
-    /// [`Error::TimedOut`].
-    pub fn send_timeout(&mut self, value: T, timeout: Option<Duration>) -> Result<()> {
+    /// [`send`](Self::send), waiting at most `timeout`:
+    /// [`Error::TimedOut`] (the value is then not sent).
+    pub fn send_timeout(&mut self, value: T, timeout: Duration) -> Result<()> {
+        self.send_within(value, Some(timeout))
+    }
+
+    /// [`send`](Self::send), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`] (the value is then not sent).
+    pub fn send_deadline(&mut self, value: T, deadline: Instant) -> Result<()> {
+        self.send_timeout(value, until(deadline))
+    }
+
+    /// [`send`](Self::send), waiting at most `timeout` (`None`: no limit).
+    fn send_within(&mut self, value: T, timeout: Option<Duration>) -> Result<()> {
         let (end, member) = (&mut self.end, &self.member);
         blocking(
             timeout,
@@ -124,6 +157,50 @@ impl<T: Pod> Sender<T> {
     /// returns how many.
     pub fn try_send_slice(&mut self, items: &[T]) -> Result<usize> {
         Ok(self.end.push_partial_slice(items)?)
+    }
+
+    /// Sends all of `items` in order, waiting for room as
+    /// [`send`](Self::send) does. Each run of items that fits is published
+    /// at once (one index publication and at most one wake per run, not per
+    /// item). [`Error::PeerGone`] if the receiver closed or died meanwhile:
+    /// the items before were sent, the rest not (use
+    /// [`try_send_slice`](Self::try_send_slice) to count them).
+    ///
+    /// ```
+    /// use ipckit::channel::spsc::{Receiver, Sender};
+    ///
+    /// let name = format!("ipckit-doc-spsc-many-{}", std::process::id());
+    /// let mut tx = Sender::<u32>::create(&name, 4)?;
+    /// let mut rx = Receiver::<u32>::open(&name)?;
+    /// let reader = std::thread::spawn(move || {
+    ///     let mut got = Vec::new();
+    ///     let mut out = [0; 3];
+    ///     while got.len() < 10 {
+    ///         let n = rx.recv_many(&mut out)?; // 1 to 3 items
+    ///         got.extend_from_slice(&out[..n]);
+    ///     }
+    ///     Ok::<_, ipckit::Error>(got)
+    /// });
+    /// tx.send_many(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9])?; // more than fit at once
+    /// assert_eq!(reader.join().unwrap()?, (0..10).collect::<Vec<_>>());
+    /// ipckit::shm::ShmObject::remove(&name)?;
+    /// # Ok::<(), ipckit::Error>(())
+    /// ```
+    pub fn send_many(&mut self, items: &[T]) -> Result<()> {
+        let mut rest = items;
+        while let Some((&first, after)) = rest.split_first() {
+            rest = match self.end.push_partial_slice(rest) {
+                Ok(0) | Err(CoreError::Full) => {
+                    // No room: wait for some as `send` does, with its
+                    // liveness checks, then go on in runs.
+                    self.send(first)?;
+                    after
+                }
+                Ok(n) => &rest[n..],
+                Err(e) => return Err(e.into()),
+            };
+        }
+        Ok(())
     }
 }
 
@@ -162,19 +239,88 @@ impl<T: Pod> Receiver<T> {
     /// The oldest item, waiting while the channel is empty;
     /// [`Error::PeerGone`] once it is empty and the sender closed or died.
     pub fn recv(&mut self) -> Result<T> {
-        self.recv_timeout(None)
+        self.recv_within(None)
     }
 
-    /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit):
+    /// [`recv`](Self::recv), waiting at most `timeout`:
     /// [`Error::TimedOut`].
-    pub fn recv_timeout(&mut self, timeout: Option<Duration>) -> Result<T> {
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T> {
+        self.recv_within(Some(timeout))
+    }
+
+    /// [`recv`](Self::recv), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`].
+    pub fn recv_deadline(&mut self, deadline: Instant) -> Result<T> {
+        self.recv_timeout(until(deadline))
+    }
+
+    /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit).
+    fn recv_within(&mut self, timeout: Option<Duration>) -> Result<T> {
         let (end, member) = (&mut self.end, &self.member);
         blocking(timeout, |t| end.pop_timeout(t), || member.peer_gone())
+    }
+
+    /// A blocking iterator over the items: it ends once the channel is
+    /// drained and the sender closed or died ([`Iter`]).
+    pub fn iter(&mut self) -> Iter<&mut Self> {
+        Iter::new(self)
+    }
+
+    /// An iterator over the items queued now, never waiting ([`TryIter`]).
+    pub fn try_iter(&mut self) -> TryIter<&mut Self> {
+        TryIter::new(self)
     }
 
     /// Moves as many items as are queued (up to `out.len()`) into `out`;
     /// returns how many.
     pub fn try_recv_slice(&mut self, out: &mut [T]) -> Result<usize> {
         Ok(self.end.pop_partial_slice(out)?)
+    }
+
+    /// Moves the items queued (up to `out.len()`) into `out`, waiting as
+    /// [`recv`](Self::recv) does while there is none; returns how many (at
+    /// least 1, unless `out` is empty). What is queued is taken with one
+    /// index publication (after a wait: the first item, then the rest, in
+    /// two). [`Error::PeerGone`] once the channel is drained and the
+    /// sender closed or died. Example: [`Sender::send_many`].
+    pub fn recv_many(&mut self, out: &mut [T]) -> Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        match self.end.pop_partial_slice(out) {
+            Ok(0) | Err(CoreError::Empty) => {}
+            other => return Ok(other?),
+        }
+        out[0] = self.recv()?;
+        // The item is ours now: an error here waits for the next call.
+        Ok(1 + self.end.pop_partial_slice(&mut out[1..]).unwrap_or(0))
+    }
+}
+
+impl<T: Pod> Source for Receiver<T> {
+    type Item = T;
+    fn recv_item(&mut self) -> Result<T> {
+        self.recv()
+    }
+    fn try_recv_item(&mut self) -> Result<T> {
+        self.try_recv()
+    }
+}
+
+/// [`Receiver::iter`], owning the receiver.
+impl<T: Pod> IntoIterator for Receiver<T> {
+    type Item = Result<T>;
+    type IntoIter = Iter<Self>;
+    fn into_iter(self) -> Iter<Self> {
+        Iter::new(self)
+    }
+}
+
+/// [`Receiver::iter`].
+impl<'a, T: Pod> IntoIterator for &'a mut Receiver<T> {
+    type Item = Result<T>;
+    type IntoIter = Iter<&'a mut Receiver<T>>;
+    fn into_iter(self) -> Self::IntoIter {
+        Iter::new(self)
     }
 }

@@ -380,7 +380,7 @@ pub(super) fn idle_receiver_sleeps() -> Result<String, String> {
     })?;
     ensure!(words.wait_for(0, 1, PATIENCE), "the child never opened");
     words.word(1).store(1, Ordering::Release);
-    let got = rx.recv_timeout(Some(PATIENCE)).ctx("recv")?;
+    let got = rx.recv_timeout(PATIENCE).ctx("recv")?;
     wait_ok(&mut child)?;
     ensure!(got == item(1), "received {got:#x}");
     ensure!(words.word(3).load(Ordering::Acquire) == 1, "no count");

@@ -52,7 +52,7 @@ pub(super) fn mpsc_bytes_many() -> Result<String, String> {
                 let (mut rng, mut msg) = (Rng(mpsc_seed(s)), Vec::new());
                 for seq in 0..PER_SENDER {
                     mpsc_message(s, seq, &mut rng, MAX, &mut msg);
-                    cf(tx.send_timeout(&msg, Some(PATIENCE)), "send")?;
+                    cf(tx.send_timeout(&msg, PATIENCE), "send")?;
                 }
                 Ok(())
             })
@@ -65,7 +65,7 @@ pub(super) fn mpsc_bytes_many() -> Result<String, String> {
     let total = u64::from(SENDERS) * u64::from(PER_SENDER);
     let started = Instant::now();
     for i in 0..total {
-        let n = rx.recv_timeout(&mut buf, Some(PATIENCE)).ctx("recv")?;
+        let n = rx.recv_timeout(&mut buf, PATIENCE).ctx("recv")?;
         let m = &buf[..n];
         ensure!(n >= 16, "message {i}: only {n} bytes");
         let sum = u64::from_le_bytes(m[n - 8..].try_into().expect("8 bytes"));
@@ -90,7 +90,7 @@ pub(super) fn mpsc_bytes_many() -> Result<String, String> {
     for child in &mut children {
         wait_ok(child)?;
     }
-    let r = rx.recv_timeout(&mut buf, Some(PATIENCE));
+    let r = rx.recv_timeout(&mut buf, PATIENCE);
     ensure!(
         r.as_ref().is_err_and(Error::is_peer_gone),
         "after every sender closed: {r:?}"
@@ -128,7 +128,7 @@ pub(super) fn recv_tagged(
 ) -> Result<(), String> {
     let mut buf = [0u8; 64];
     for i in 0..count {
-        let n = rx.recv_timeout(&mut buf, Some(PATIENCE)).ctx("recv")?;
+        let n = rx.recv_timeout(&mut buf, PATIENCE).ctx("recv")?;
         let (s, seq) = untag(&buf[..n])?;
         ensure!((s as usize) < next.len(), "message {i}: sender {s}");
         ensure!(
@@ -169,7 +169,7 @@ pub(super) fn mpsc_sender_killed_mid_message() -> Result<String, String> {
                 let tx = cf(mpsc_bytes::Sender::open(name), "open")?;
                 words.word(1).fetch_add(1, Ordering::AcqRel);
                 for seq in 0..PER_SENDER {
-                    cf(tx.send_timeout(&tagged(s, seq), Some(PATIENCE)), "send")?;
+                    cf(tx.send_timeout(&tagged(s, seq), PATIENCE), "send")?;
                 }
                 Ok(())
             })
@@ -189,7 +189,7 @@ pub(super) fn mpsc_sender_killed_mid_message() -> Result<String, String> {
         victim.pid
     );
     let mut buf = [0u8; 64];
-    let waited = rx.recv_timeout(&mut buf, Some(Duration::from_millis(300)));
+    let waited = rx.recv_timeout(&mut buf, Duration::from_millis(300));
     ensure!(
         matches!(waited, Err(Error::TimedOut)),
         "while the victim lives: {waited:?}"
@@ -202,7 +202,7 @@ pub(super) fn mpsc_sender_killed_mid_message() -> Result<String, String> {
 
     // Kill it while the receiver blocks; the first message behind it comes.
     let killer = kill_later(victim.pid, Duration::from_millis(105));
-    let first = rx.recv_timeout(&mut buf, Some(PATIENCE));
+    let first = rx.recv_timeout(&mut buf, PATIENCE);
     let returned = Instant::now();
     let killed = killer.join().map_err(|_| "killer thread panicked")?;
     victim.kill(); // reap
@@ -223,7 +223,7 @@ pub(super) fn mpsc_sender_killed_mid_message() -> Result<String, String> {
     for child in &mut others {
         wait_ok(child)?;
     }
-    let r = rx.recv_timeout(&mut buf, Some(PATIENCE));
+    let r = rx.recv_timeout(&mut buf, PATIENCE);
     ensure!(
         r.as_ref().is_err_and(Error::is_peer_gone),
         "after every sender ended: {r:?}"
@@ -309,7 +309,7 @@ pub(super) fn mpsc_all_senders_killed() -> Result<String, String> {
     let mut next = [0u64; 2];
     recv_tagged(&mut rx, 4 * HALF, &mut next)?;
     let mut buf = [0u8; 64];
-    let r = rx.recv_timeout(&mut buf, Some(PATIENCE));
+    let r = rx.recv_timeout(&mut buf, PATIENCE);
     match r {
         Err(Error::PeerGone {
             peer: Some(Role::Producer),

@@ -12,14 +12,14 @@ pub(super) fn spsc_million() -> Result<String, String> {
         child_main(|| {
             let mut tx = cf(spsc::Sender::<u64>::open(&name), "open")?;
             for i in 0..MILLION {
-                cf(tx.send_timeout(item(i), Some(PATIENCE)), "send")?;
+                cf(tx.send_timeout(item(i), PATIENCE), "send")?;
             }
             Ok(())
         })
     })?;
     let started = Instant::now();
     for i in 0..MILLION {
-        let v = rx.recv_timeout(Some(PATIENCE)).ctx("recv")?;
+        let v = rx.recv_timeout(PATIENCE).ctx("recv")?;
         ensure!(
             v == item(i),
             "item {i}: got {v:#x}, expected {:#x}",
@@ -29,7 +29,7 @@ pub(super) fn spsc_million() -> Result<String, String> {
     let elapsed = started.elapsed();
     wait_ok(&mut child)?;
     // The sender closed when its process ended: the drained channel says so.
-    let r = rx.recv_timeout(Some(PATIENCE));
+    let r = rx.recv_timeout(PATIENCE);
     ensure!(
         r.as_ref().is_err_and(Error::is_peer_gone),
         "after the sender closed: {r:?}"
@@ -58,7 +58,7 @@ pub(super) fn bytes_million() -> Result<String, String> {
             let (mut rng, mut msg) = (Rng(0x1234_5678), Vec::new());
             for seq in 0..MILLION {
                 message(seq, &mut rng, MAX, &mut msg);
-                cf(tx.send_timeout(&msg, Some(PATIENCE)), "send")?;
+                cf(tx.send_timeout(&msg, PATIENCE), "send")?;
             }
             Ok(())
         })
@@ -68,7 +68,7 @@ pub(super) fn bytes_million() -> Result<String, String> {
     let started = Instant::now();
     for seq in 0..MILLION {
         message(seq, &mut rng, MAX, &mut expected);
-        let n = rx.recv_timeout(&mut buf, Some(PATIENCE)).ctx("recv")?;
+        let n = rx.recv_timeout(&mut buf, PATIENCE).ctx("recv")?;
         ensure!(
             buf[..n] == expected[..],
             "message {seq}: {n} bytes, expected {} (or content differs)",
@@ -78,7 +78,7 @@ pub(super) fn bytes_million() -> Result<String, String> {
     }
     let elapsed = started.elapsed();
     wait_ok(&mut child)?;
-    let r = rx.recv_timeout(&mut buf, Some(PATIENCE));
+    let r = rx.recv_timeout(&mut buf, PATIENCE);
     ensure!(
         r.as_ref().is_err_and(Error::is_peer_gone),
         "after close: {r:?}"
@@ -115,7 +115,7 @@ pub(super) fn mpmc_million() -> Result<String, String> {
                 let mut last = [None::<u64>; SENDERS as usize];
                 let (mut count, mut sum) = (0u64, 0u64);
                 loop {
-                    match rx.recv_timeout(Some(PATIENCE)) {
+                    match rx.recv_timeout(PATIENCE) {
                         Ok([tag, check]) => {
                             let (sender, seq) = (tag >> 32, tag & 0xffff_ffff);
                             if sender >= SENDERS || check != mpmc_item(sender, seq)[1] {
@@ -156,7 +156,7 @@ pub(super) fn mpmc_million() -> Result<String, String> {
                     return Err(fail(EXIT_CHECK, "other sender never opened"));
                 }
                 for seq in 0..PER_SENDER {
-                    cf(tx.send_timeout(mpmc_item(s, seq), Some(PATIENCE)), "send")?;
+                    cf(tx.send_timeout(mpmc_item(s, seq), PATIENCE), "send")?;
                 }
                 Ok(())
             })

@@ -84,7 +84,7 @@ pub fn spsc(ctx: &mut Ctx) -> Res {
                 ctx.call(Op::TrySend, ZERO, || s.try_send(n))?;
             }
             (4, Some(s), _) => {
-                ctx.call(Op::SendTimeout, t, || s.send_timeout(n, Some(t)))?;
+                ctx.call(Op::SendTimeout, t, || s.send_timeout(n, t))?;
             }
             (5, Some(s), _) => {
                 let items = [n; 64];
@@ -98,7 +98,7 @@ pub fn spsc(ctx: &mut Ctx) -> Res {
                 ctx.call(Op::TryRecv, ZERO, || r.try_recv())?;
             }
             (10, _, Some(r)) => {
-                ctx.call(Op::RecvTimeout, t, || r.recv_timeout(Some(t)))?;
+                ctx.call(Op::RecvTimeout, t, || r.recv_timeout(t))?;
             }
             (11, _, Some(r)) => {
                 if let Some(m) =
@@ -176,13 +176,13 @@ pub fn mpmc(ctx: &mut Ctx) -> Res {
                 ctx.call(Op::TrySend, ZERO, || s.try_send(n))?;
             }
             (4, Some(s), _) => {
-                ctx.call(Op::SendTimeout, t, || s.send_timeout(n, Some(t)))?;
+                ctx.call(Op::SendTimeout, t, || s.send_timeout(n, t))?;
             }
             (5..=8, _, Some(r)) => {
                 ctx.call(Op::TryRecv, ZERO, || r.try_recv())?;
             }
             (9, _, Some(r)) => {
-                ctx.call(Op::RecvTimeout, t, || r.recv_timeout(Some(t)))?;
+                ctx.call(Op::RecvTimeout, t, || r.recv_timeout(t))?;
             }
             (10, s, r) => {
                 if let Some(s) = s {
@@ -200,7 +200,7 @@ pub fn mpmc(ctx: &mut Ctx) -> Res {
                 }
                 if let Some(e) = ctx.call(Op::Open, OPEN, || Rx::open(&name))? {
                     let t = ctx.timeout();
-                    ctx.call(Op::RecvTimeout, t, || e.recv_timeout(Some(t)))?;
+                    ctx.call(Op::RecvTimeout, t, || e.recv_timeout(t))?;
                     ctx.drop_it(Some(e))?;
                 }
             }
@@ -250,7 +250,7 @@ pub fn bytes(ctx: &mut Ctx) -> Res {
                 ctx.call(Op::TrySend, ZERO, || s.try_send(&msg))?;
             }
             (3, Some(s), _) => {
-                ctx.call(Op::SendTimeout, t, || s.send_timeout(&msg, Some(t)))?;
+                ctx.call(Op::SendTimeout, t, || s.send_timeout(&msg, t))?;
             }
             (4, Some(s), _) => {
                 let t = ctx.pick(&[ZERO, t]);
@@ -265,7 +265,7 @@ pub fn bytes(ctx: &mut Ctx) -> Res {
             }
             (8, _, Some(r)) => {
                 let (buf, canary) = split(buf);
-                let got = ctx.call(Op::RecvTimeout, t, || r.recv_timeout(buf, Some(t)))?;
+                let got = ctx.call(Op::RecvTimeout, t, || r.recv_timeout(buf, t))?;
                 ctx.check_len(Op::RecvTimeout, got.unwrap_or(0), room, canary)?;
             }
             (9, _, Some(r)) => {
@@ -370,7 +370,7 @@ pub fn mpsc_bytes(ctx: &mut Ctx) -> Res {
                 let s: &Tx = s;
                 let grant = ctx.call(op, t, || match op {
                     Op::TryGrant => s.try_grant(len),
-                    _ => s.grant_timeout(len, Some(t)),
+                    _ => s.grant_timeout(len, t),
                 })?;
                 if let Some(mut g) = grant {
                     let at = ctx.rng.next() as usize % (len + 1);
@@ -390,7 +390,7 @@ pub fn mpsc_bytes(ctx: &mut Ctx) -> Res {
             }
             (9, _, Some(r)) => {
                 let (buf, canary) = split(buf);
-                let got = ctx.call(Op::RecvTimeout, t, || r.recv_timeout(buf, Some(t)))?;
+                let got = ctx.call(Op::RecvTimeout, t, || r.recv_timeout(buf, t))?;
                 ctx.check_len(Op::RecvTimeout, got.unwrap_or(0), room, canary)?;
             }
             (10, _, Some(r)) => {

@@ -278,7 +278,7 @@ impl Tx for ItemTx<spsc::Sender<Item>> {
     }
 
     fn send(&mut self, timeout: Duration) -> Result<(), Error> {
-        self.tx.send_timeout(self.next, Some(timeout))
+        self.tx.send_timeout(self.next, timeout)
     }
 }
 
@@ -288,7 +288,7 @@ impl Tx for ItemTx<mpmc::Sender<Item>> {
     }
 
     fn send(&mut self, timeout: Duration) -> Result<(), Error> {
-        self.tx.send_timeout(self.next, Some(timeout))
+        self.tx.send_timeout(self.next, timeout)
     }
 }
 
@@ -304,7 +304,7 @@ struct ItemRx<R> {
 
 impl Rx for ItemRx<spsc::Receiver<Item>> {
     fn recv(&mut self, timeout: Duration, _: bool) -> Result<Got, Error> {
-        self.last = self.rx.recv_timeout(Some(timeout))?;
+        self.last = self.rx.recv_timeout(timeout)?;
         Ok(Got::Msg(self.last[0]))
     }
 
@@ -315,7 +315,7 @@ impl Rx for ItemRx<spsc::Receiver<Item>> {
 
 impl Rx for ItemRx<mpmc::Receiver<Item>> {
     fn recv(&mut self, timeout: Duration, _: bool) -> Result<Got, Error> {
-        self.last = self.rx.recv_timeout(Some(timeout))?;
+        self.last = self.rx.recv_timeout(timeout)?;
         Ok(Got::Msg(self.last[0]))
     }
 
@@ -341,7 +341,7 @@ impl Tx for BytesTx<bytes::Sender> {
     }
 
     fn send(&mut self, timeout: Duration) -> Result<(), Error> {
-        self.tx.send_timeout(&self.buf, Some(timeout))
+        self.tx.send_timeout(&self.buf, timeout)
     }
 }
 
@@ -351,7 +351,7 @@ impl Tx for BytesTx<mpsc_bytes::Sender> {
     }
 
     fn send(&mut self, timeout: Duration) -> Result<(), Error> {
-        self.tx.send_timeout(&self.buf, Some(timeout))
+        self.tx.send_timeout(&self.buf, timeout)
     }
 }
 
@@ -373,7 +373,7 @@ impl<R> BytesRx<R> {
 
 impl Rx for BytesRx<bytes::Receiver> {
     fn recv(&mut self, timeout: Duration, _: bool) -> Result<Got, Error> {
-        let n = self.rx.recv_timeout(&mut self.buf, Some(timeout))?;
+        let n = self.rx.recv_timeout(&mut self.buf, timeout)?;
         Ok(self.got(n))
     }
 
@@ -384,7 +384,7 @@ impl Rx for BytesRx<bytes::Receiver> {
 
 impl Rx for BytesRx<mpsc_bytes::Receiver> {
     fn recv(&mut self, timeout: Duration, _: bool) -> Result<Got, Error> {
-        let n = self.rx.recv_timeout(&mut self.buf, Some(timeout))?;
+        let n = self.rx.recv_timeout(&mut self.buf, timeout)?;
         Ok(self.got(n))
     }
 

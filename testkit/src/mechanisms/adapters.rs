@@ -45,10 +45,10 @@ macro_rules! typed_channel {
         impl<const N: usize> MessageSender for $tx<N> {
             fn send_timeout(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
                 let v = item::<N>(msg)?;
-                if timeout == Some(Duration::ZERO) {
-                    self.0.try_send(v)
-                } else {
-                    self.0.send_timeout(v, timeout)
+                match timeout {
+                    Some(Duration::ZERO) => self.0.try_send(v),
+                    Some(t) => self.0.send_timeout(v, t),
+                    None => self.0.send(v),
                 }
             }
             fn max_message_len(&self) -> usize {
@@ -58,10 +58,10 @@ macro_rules! typed_channel {
 
         impl<const N: usize> MessageReceiver for $rx<N> {
             fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
-                let v = if timeout == Some(Duration::ZERO) {
-                    self.0.try_recv()?
-                } else {
-                    self.0.recv_timeout(timeout)?
+                let v = match timeout {
+                    Some(Duration::ZERO) => self.0.try_recv()?,
+                    Some(t) => self.0.recv_timeout(t)?,
+                    None => self.0.recv()?,
                 };
                 out(buf, &v)
             }
@@ -82,11 +82,8 @@ pub struct BytesRx(pub bytes::Receiver);
 
 impl MessageSender for BytesTx {
     fn send_timeout(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
-        if timeout == Some(Duration::ZERO) {
-            self.0.try_send(msg)
-        } else {
-            self.0.send_timeout(msg, timeout)
-        }
+        // The channel's own message interface: zero is `try_send`.
+        MessageSender::send_timeout(&mut self.0, msg, timeout)
     }
     fn max_message_len(&self) -> usize {
         self.0.max_frame_len() as usize
@@ -95,11 +92,8 @@ impl MessageSender for BytesTx {
 
 impl MessageReceiver for BytesRx {
     fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
-        if timeout == Some(Duration::ZERO) {
-            self.0.try_recv(buf)
-        } else {
-            self.0.recv_timeout(buf, timeout)
-        }
+        // The channel's own message interface: zero is `try_recv`.
+        MessageReceiver::recv_timeout(&mut self.0, buf, timeout)
     }
     fn max_message_len(&self) -> usize {
         self.0.max_frame_len() as usize

@@ -15,7 +15,8 @@ use crate::error::{CoreError, Result, Role};
 /// A view of a liveness block inside a mapping.
 ///
 /// Holds a raw pointer: whoever keeps a `Block` keeps the mapping alive for
-/// as long (every channel endpoint owns both). A copy is another view of
+/// as long (every channel endpoint owns both; a clone, for an endpoint's
+/// `try_clone`, is kept under the same rule). A copy is another view of
 /// the same words; closing a slot is [`Membership`]'s business.
 ///
 /// [`Membership`]: super::Membership

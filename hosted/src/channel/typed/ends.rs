@@ -162,7 +162,10 @@ macro_rules! send_impl {
                 <$t>::try_send(self, message)
             }
             fn send_for(&mut self, message: &[u8], timeout: Option<Duration>) -> Result<()> {
-                <$t>::send_timeout(self, message, timeout)
+                match timeout {
+                    None => <$t>::send(self, message),
+                    Some(t) => <$t>::send_timeout(self, message, t),
+                }
             }
         }
         impl ByteSender for $t {}
@@ -178,7 +181,10 @@ macro_rules! recv_impl {
                 <$t>::try_recv(self, buf)
             }
             fn recv_for(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
-                <$t>::recv_timeout(self, buf, timeout)
+                match timeout {
+                    None => <$t>::recv(self, buf),
+                    Some(t) => <$t>::recv_timeout(self, buf, t),
+                }
             }
         }
         impl ByteReceiver for $t {}
