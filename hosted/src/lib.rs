@@ -158,6 +158,7 @@ pub mod error;
 pub mod futex;
 pub mod heap;
 pub mod message;
+pub mod object;
 pub mod shm;
 pub mod transport;
 
