@@ -1,7 +1,8 @@
 //! Named objects another user planted or may write: `ShmObject`,
-//! `MappedFile`, channels and named semaphores opened by name refuse an
-//! object owned by another uid or writable by group or others, unless the
-//! caller opts in with a [`Trust`] level.
+//! `MappedFile`, channels, named semaphores, POSIX and System V queues,
+//! System V semaphore sets and FIFOs opened by name (or key, or path)
+//! refuse an object owned by another uid or writable by group or others,
+//! unless the caller opts in with a [`Trust`] level.
 //!
 //! `cargo test -p ipckit --test foreign_objects [filter]`. Objects are made
 //! with ipckit (mode 0600) and then changed with raw `fchmod`/`fchown`, the
@@ -16,8 +17,12 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use ipckit::error::Error;
+use ipckit::object::{Access, Remove};
 use ipckit::shm::{MappedFile, ShmObject, Trust};
-use ipckit::transport::semaphore::{CountingSemaphore, NamedSemaphore};
+use ipckit::transport::fifo::{Fifo, FifoReceiver, FifoSender};
+use ipckit::transport::posix_mq::{MqAttr, PosixMq};
+use ipckit::transport::semaphore::{CountingSemaphore, NamedSemaphore, SysvSemaphoreSet};
+use ipckit::transport::sysv_mq::SysvMq;
 use support::{Ctx, FileGuard, QueueNameGuard, ShmGuard, Suite, unique_name};
 
 /// `nobody`'s uid and gid on Debian.
@@ -222,6 +227,126 @@ fn named_semaphore() -> Result<String, String> {
     ))
 }
 
+/// A POSIX queue: 0622 (as made by `create_with_mode`) refused, accepted
+/// with the opt-in; as root, nobody's 0600 queue (`fchown` of the queue
+/// descriptor) refused, accepted with `Trust::Anyone`.
+fn posix_queue() -> Result<String, String> {
+    let guard = QueueNameGuard::new("mq");
+    let attr = MqAttr {
+        max_messages: 2,
+        message_size: 8,
+    };
+    let q = PosixMq::create_with_mode(&guard.0, attr, 0o622).ctx("create")?;
+    let text = refused(PosixMq::open(&guard.0), q.name(), me(), 0o622)?;
+    refused(
+        PosixMq::open_with(&guard.0, Access::WriteOnly, Trust::Group),
+        q.name(),
+        me(),
+        0o622,
+    )?;
+    PosixMq::open_with(&guard.0, Access::WriteOnly, Trust::Anyone).ctx("0622 with Anyone")?;
+    if is_root() {
+        chmod(q.as_fd(), 0o600)?;
+        chown(q.as_fd(), NOBODY, NOBODY)?;
+        refused(PosixMq::open(&guard.0), q.name(), NOBODY, 0o600)?;
+        PosixMq::open_with(&guard.0, Access::ReadWrite, Trust::Anyone)
+            .ctx("nobody's with Trust::Anyone")?;
+    }
+    Ok(format!(
+        "0622 refused, accepted with Trust::Anyone{}; \"{text}\"",
+        owner_note()
+    ))
+}
+
+fn owner_note() -> &'static str {
+    if is_root() {
+        "; nobody's 0600 refused, accepted with Trust::Anyone"
+    } else {
+        "; owner SKIPPED (not root)"
+    }
+}
+
+/// `IPC_SET` of a System V object's owner, as its creator (root) may.
+fn sysv_chown(id: i32, queue: bool) -> Result<(), String> {
+    let rc = if queue {
+        // SAFETY: all-zero is a valid `msqid_ds`; valid out-pointers.
+        let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        unsafe {
+            libc::msgctl(id, libc::IPC_STAT, &mut ds);
+            ds.msg_perm.uid = NOBODY;
+            ds.msg_perm.gid = NOBODY;
+            libc::msgctl(id, libc::IPC_SET, &mut ds)
+        }
+    } else {
+        // SAFETY: all-zero is a valid `semid_ds`; valid out-pointers.
+        let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; IPC_STAT/IPC_SET take a `semid_ds` pointer.
+        unsafe {
+            libc::semctl(id, 0, libc::IPC_STAT, &mut ds);
+            ds.sem_perm.uid = NOBODY;
+            ds.sem_perm.gid = NOBODY;
+            libc::semctl(id, 0, libc::IPC_SET, &mut ds)
+        }
+    };
+    ensure!(rc == 0, "IPC_SET: {}", io::Error::last_os_error());
+    Ok(())
+}
+
+/// System V queues and semaphore sets opened by key: 0622 / 0660 refused,
+/// accepted with the opt-in; as root, nobody's (`IPC_SET`) refused.
+fn sysv_by_key() -> Result<String, String> {
+    let key = 0x6f00_0000 | (std::process::id() as libc::key_t & 0xffff);
+    let q = SysvMq::create_with_mode(key, 0o622)
+        .ctx("create queue")?
+        .remove_on_drop();
+    let target = format!("msqid {}", q.id());
+    let text = refused(SysvMq::open(key), &target, me(), 0o622)?;
+    SysvMq::open_with(key, Trust::Anyone).ctx("queue with Trust::Anyone")?;
+    let set = SysvSemaphoreSet::create_with_mode(key, 1, 0o660)
+        .ctx("create set")?
+        .remove_on_drop();
+    let set_target = format!("semid {}", set.id());
+    refused(SysvSemaphoreSet::open(key), &set_target, me(), 0o660)?;
+    SysvSemaphoreSet::open_with(key, Trust::Group).ctx("0660 set of our group, Trust::Group")?;
+    if is_root() {
+        sysv_chown(q.id(), true)?;
+        refused(SysvMq::open(key), &target, NOBODY, 0o622)?;
+        sysv_chown(set.id(), false)?;
+        refused(SysvSemaphoreSet::open(key), &set_target, NOBODY, 0o660)?;
+        SysvSemaphoreSet::open_with(key, Trust::Anyone).ctx("nobody's set, Trust::Anyone")?;
+    }
+    Ok(format!(
+        "queue 0622 and set 0660 refused, accepted with the opt-in{}; \"{text}\"",
+        owner_note()
+    ))
+}
+
+/// FIFOs: 0666 refused at both ends, accepted with the opt-in; as root,
+/// nobody's refused.
+fn fifos() -> Result<String, String> {
+    let guard = FileGuard::new("planted.fifo");
+    let fifo = Fifo::create_with_mode(&guard.0, 0o666).ctx("mkfifo")?;
+    let shown = guard.0.display().to_string();
+    let text = refused(FifoReceiver::open(fifo.path(), 64), &shown, me(), 0o666)?;
+    let _rx = FifoReceiver::open_with(fifo.path(), 64, Trust::Anyone).ctx("reader, Anyone")?;
+    refused(FifoSender::open(fifo.path(), 64, None), &shown, me(), 0o666)?;
+    FifoSender::open_with(fifo.path(), 64, None, Trust::Anyone).ctx("writer, Anyone")?;
+    if is_root() {
+        std::os::unix::fs::chown(fifo.path(), Some(NOBODY), Some(NOBODY)).ctx("chown")?;
+        std::fs::set_permissions(
+            fifo.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .ctx("chmod")?;
+        refused(FifoReceiver::open(fifo.path(), 64), &shown, NOBODY, 0o600)?;
+    }
+    Ok(format!(
+        "0666 refused at both ends, accepted with Trust::Anyone{}; \"{text}\"",
+        owner_note()
+    ))
+}
+
 fn main() {
     type Test = fn() -> Result<String, String>;
     let tests: &[(&str, Test)] = &[
@@ -230,6 +355,9 @@ fn main() {
         ("mapped files", files),
         ("channel object", channel_object),
         ("named semaphore", named_semaphore),
+        ("POSIX queue", posix_queue),
+        ("System V queue and set by key", sysv_by_key),
+        ("FIFO", fifos),
     ];
     Suite::new()
         .tests(tests.iter().copied())

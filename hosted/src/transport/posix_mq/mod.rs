@@ -72,7 +72,7 @@
 //! ```
 
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use super::deadline::realtime_deadline;
@@ -307,11 +307,8 @@ impl PosixMq {
         fd_mode(self.fd(), self.name())
     }
 
-    /// The queue descriptor (on Linux an `mqd_t` is a file descriptor).
     fn fd(&self) -> BorrowedFd<'_> {
-        // SAFETY: `mqd` is our open queue descriptor, closed only in `Drop`,
-        // which cannot run while `self` is borrowed.
-        unsafe { BorrowedFd::borrow_raw(self.mqd) }
+        self.as_fd()
     }
 
     /// The messages queued now (`mq_curmsgs`).
@@ -453,6 +450,16 @@ impl Drop for PosixMq {
     fn drop(&mut self) {
         // SAFETY: `mqd` is our open queue descriptor, closed only here.
         unsafe { libc::mq_close(self.mqd) };
+    }
+}
+
+/// On Linux an `mqd_t` is a file descriptor: `poll`/`epoll` report it
+/// readable when a message is queued and writable when there is room.
+impl AsFd for PosixMq {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: `mqd` is our open queue descriptor, closed only in `Drop`,
+        // which cannot run while `self` is borrowed.
+        unsafe { BorrowedFd::borrow_raw(self.mqd) }
     }
 }
 
