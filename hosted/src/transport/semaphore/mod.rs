@@ -40,16 +40,11 @@
 //! refuses (`EINVAL` while the set exists) is [`Error::Os`] with `EINVAL`
 //! and the set named.
 
-use std::io;
-use std::os::fd::AsFd;
-use std::os::unix::fs::OpenOptionsExt;
-use std::ptr::NonNull;
 use std::time::Duration;
 
-use super::deadline::{Deadline, realtime_deadline, relative_timespec};
-use super::sysv_mq::key_from_path;
-use crate::error::{Error, OsError, Result};
-use crate::shm::{ShmName, Trust};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 use crate::wait::Notify;
 
 mod named;

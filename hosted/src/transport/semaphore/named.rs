@@ -1,7 +1,16 @@
 //! POSIX named semaphores (`sem_open`).
 
-use super::*;
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::ptr::NonNull;
+use std::time::Duration;
+
+use super::CountingSemaphore;
+use crate::error::{Error, OsError, Result};
 use crate::object::{DEFAULT_MODE, Remove, check_mode, fchmod, fd_mode};
+use crate::shm::{ShmName, Trust};
+use crate::transport::deadline::realtime_deadline;
 
 /// A POSIX named semaphore (`sem_open`). Dropping it closes it
 /// (`sem_close`); the name stays until [`NamedSemaphore::unlink`].

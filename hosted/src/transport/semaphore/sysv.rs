@@ -1,7 +1,14 @@
 //! System V semaphore sets (`semget`).
 
-use super::*;
+use std::io;
+use std::time::Duration;
+
+use super::CountingSemaphore;
+use crate::error::{Error, OsError, Result};
 use crate::object::{DEFAULT_MODE, Remove, check_mode};
+use crate::shm::Trust;
+use crate::transport::deadline::{Deadline, relative_timespec};
+use crate::transport::sysv_mq::key_from_path;
 
 // ---------------------------------------------------------------------------
 // System V semaphore sets.
@@ -28,7 +35,7 @@ pub const SEMVMX: u32 = 32767;
 ///
 /// Operations run without `SEM_UNDO` (signalling) unless
 /// [`set_undo`](Self::set_undo) turns it on (a lock; see the
-/// [module docs](self)). Opening needs no read permission (on Linux 4.17
+/// [module docs](super)). Opening needs no read permission (on Linux 4.17
 /// and later, which show the set's length through `SEM_STAT_ANY`): a
 /// process that may only alter the set (mode `0o622` for another user, say)
 /// can post and wait.
@@ -182,7 +189,7 @@ impl SysvSemaphoreSet {
 
     /// Whether this handle's operations use `SEM_UNDO`: off by default
     /// (signalling); on for a lock, where the same process takes and gives
-    /// back units (see the [module docs](self)).
+    /// back units (see the [module docs](super)).
     pub fn set_undo(&mut self, undo: bool) {
         self.undo = undo;
     }
