@@ -1,7 +1,9 @@
 //! Modes, trust and removal of the kernel semaphores.
 
 use super::*;
+use crate::error::Error;
 use crate::object::Remove;
+use crate::shm::Trust;
 
 fn name(what: &str) -> String {
     format!("ipckit-unit-sem-{}-{what}", std::process::id())
