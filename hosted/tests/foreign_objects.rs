@@ -15,15 +15,20 @@ mod support;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::time::{Duration, Instant};
 
 use ipckit::error::Error;
+use ipckit::message::{MessageReceiver, MessageSender};
 use ipckit::object::{Access, Remove};
 use ipckit::shm::{MappedFile, ShmObject, Trust};
 use ipckit::transport::fifo::{Fifo, FifoReceiver, FifoSender};
 use ipckit::transport::posix_mq::{MqAttr, PosixMq};
 use ipckit::transport::semaphore::{CountingSemaphore, NamedSemaphore, SysvSemaphoreSet};
 use ipckit::transport::sysv_mq::SysvMq;
-use support::{Ctx, FileGuard, QueueNameGuard, ShmGuard, Suite, unique_name};
+use support::{
+    ChildFail, Ctx, EXIT_CHECK, FileGuard, QueueNameGuard, ShmGuard, Suite, fail, fork_main,
+    unique_name,
+};
 
 /// `nobody`'s uid and gid on Debian.
 const NOBODY: u32 = 65534;
@@ -347,6 +352,76 @@ fn fifos() -> Result<String, String> {
     ))
 }
 
+/// A child that becomes `nobody` (root only).
+fn become_nobody() -> Result<(), ChildFail> {
+    // SAFETY: plain calls that change this child's credentials.
+    let ok = unsafe { libc::setgid(NOBODY) == 0 && libc::setuid(NOBODY) == 0 };
+    if ok {
+        return Ok(());
+    }
+    Err(fail(
+        EXIT_CHECK,
+        format!("setuid(nobody): {}", io::Error::last_os_error()),
+    ))
+}
+
+/// A POSIX queue and a FIFO that a user may write but not read (as root:
+/// root's 0602 objects used by `nobody`; otherwise our own 0200 ones) used
+/// from another process: a read-write open is `PermissionDenied`, a
+/// write-only one sends, and a receive on it is refused naming the queue.
+fn write_only_across_processes() -> Result<String, String> {
+    let root = is_root();
+    let (mode, who, trust) = if root {
+        (0o602, "nobody on root's 0602", Trust::Anyone)
+    } else {
+        (0o200, "the owner of a 0200", Trust::Owner)
+    };
+    let guard = QueueNameGuard::new("wo");
+    let attr = MqAttr {
+        max_messages: 2,
+        message_size: 16,
+    };
+    let mut q = PosixMq::create_with_mode(&guard.0, attr, mode).ctx("create queue")?;
+    let fguard = FileGuard::new("wo.fifo");
+    let fifo = Fifo::create(&fguard.0).ctx("mkfifo")?;
+    let mut rx = FifoReceiver::open(fifo.path(), 64).ctx("open the FIFO's reader")?;
+    let perms = std::os::unix::fs::PermissionsExt::from_mode(mode);
+    std::fs::set_permissions(fifo.path(), perms).ctx("chmod the FIFO")?;
+    let (name, path) = (q.name().to_string(), fguard.0.clone());
+    let mut child = fork_main(move || {
+        if root {
+            become_nobody()?;
+        }
+        let bad = |what: &str, e: &dyn std::fmt::Debug| fail(EXIT_CHECK, format!("{what}: {e:?}"));
+        match PosixMq::open_with(&name, Access::ReadWrite, trust) {
+            Err(Error::PermissionDenied(_)) => {}
+            other => return Err(bad("read-write open", &other)),
+        }
+        let mut tx = PosixMq::open_with(&name, Access::WriteOnly, trust)
+            .map_err(|e| bad("write-only open", &e))?;
+        tx.try_send(b"from a writer").map_err(|e| bad("send", &e))?;
+        let mut buf = [0; 16];
+        match tx.try_recv(&mut buf) {
+            Err(Error::PermissionDenied(e)) if e.target == name => {}
+            other => return Err(bad("receive on a write-only handle", &other)),
+        }
+        let mut ftx = FifoSender::open_with(&path, 64, Some(Duration::from_secs(5)), trust)
+            .map_err(|e| bad("FIFO sender", &e))?;
+        ftx.send(b"fifo writer").map_err(|e| bad("FIFO send", &e))?;
+        Ok(())
+    })?;
+    child.expect_ok(Instant::now() + Duration::from_secs(20))?;
+    let mut buf = [0; 16];
+    let n = q.try_recv(&mut buf).ctx("receive the child's message")?;
+    ensure!(&buf[..n] == b"from a writer", "queue gave {:?}", &buf[..n]);
+    let got = rx.recv_vec().ctx("FIFO receive")?;
+    ensure!(got == b"fifo writer", "FIFO gave {got:?}");
+    Ok(format!(
+        "{who} queue and FIFO: read-write open PermissionDenied, write-only open sent, receive \
+         refused naming the queue"
+    ))
+}
+
 fn main() {
     type Test = fn() -> Result<String, String>;
     let tests: &[(&str, Test)] = &[
@@ -358,6 +433,7 @@ fn main() {
         ("POSIX queue", posix_queue),
         ("System V queue and set by key", sysv_by_key),
         ("FIFO", fifos),
+        ("write-only across processes", write_only_across_processes),
     ];
     Suite::new()
         .tests(tests.iter().copied())
