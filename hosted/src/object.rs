@@ -161,7 +161,8 @@ pub(crate) fn fd_mode(fd: BorrowedFd<'_>, target: &str) -> Result<u32> {
 
 /// A named object its creator can remove: shared memory, queues,
 /// semaphores, or a bare name of one (such as [`ShmName`](crate::shm::ShmName)
-/// for a channel's object).
+/// for a channel's object, or a [`PathBuf`](std::path::PathBuf) for a
+/// file another process of ours creates).
 pub trait Remove {
     /// Removes the object's name (or the kernel object) now. Open handles
     /// keep working where the kind allows it (POSIX names), or see the
@@ -262,6 +263,13 @@ impl<T: Remove> DerefMut for RemoveOnDrop<T> {
     }
 }
 
+/// A guarded path (or name) passes where the path itself would.
+impl<T: Remove + AsRef<U>, U: ?Sized> AsRef<U> for RemoveOnDrop<T> {
+    fn as_ref(&self) -> &U {
+        (**self).as_ref()
+    }
+}
+
 impl<T: Remove> Drop for RemoveOnDrop<T> {
     fn drop(&mut self) {
         if let Some(v) = &self.value {
@@ -276,6 +284,14 @@ impl Remove for crate::shm::ShmName {
     /// `shm_unlink` of the name (say, of a channel's object).
     fn remove_object(&self) -> Result<()> {
         crate::shm::ShmObject::remove(self.as_str())
+    }
+}
+
+impl Remove for std::path::PathBuf {
+    /// Removes the file at this path (a mapped file, a FIFO or a socket
+    /// file that another process of ours created, say).
+    fn remove_object(&self) -> Result<()> {
+        std::fs::remove_file(self).map_err(|e| Error::os("unlink", self.display().to_string(), e))
     }
 }
 
@@ -323,5 +339,19 @@ mod tests {
         let e = RemoveOnDrop::new(obj).remove().unwrap_err();
         assert!(matches!(e, Error::NotFound(_)), "{e}");
         assert!(e.to_string().contains(&name), "{e}");
+    }
+
+    #[test]
+    fn a_guarded_path_is_a_path_and_goes_on_drop() {
+        let path = std::env::temp_dir().join(format!("ipckit-unit-guard-{}", std::process::id()));
+        std::fs::write(&path, b"x").unwrap();
+        let guard = path.clone().remove_on_drop();
+        let as_path: &std::path::Path = guard.as_ref();
+        assert_eq!(std::fs::read(as_path).unwrap(), b"x");
+        drop(guard);
+        assert!(!path.exists());
+        let e = path.clone().remove_on_drop().remove().unwrap_err();
+        assert!(matches!(e, Error::NotFound(_)), "{e}");
+        assert!(e.to_string().contains(&path.display().to_string()), "{e}");
     }
 }

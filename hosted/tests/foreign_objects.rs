@@ -422,6 +422,29 @@ fn write_only_across_processes() -> Result<String, String> {
     ))
 }
 
+/// A `RemoveOnDrop` guard copied into a forked child (which drops it)
+/// leaves the object: only the process that made the guard removes it.
+fn guard_across_fork() -> Result<String, String> {
+    let guard = ShmGuard::new("guarded");
+    let mut slot = Some(
+        ShmObject::create(&guard.0, 4096)
+            .ctx("create")?
+            .remove_on_drop(),
+    );
+    let mut child = fork_main(|| {
+        drop(slot.take()); // the child's copy of the guard
+        Ok(())
+    })?;
+    child.expect_ok(Instant::now() + Duration::from_secs(20))?;
+    ShmObject::open(&guard.0).ctx("open after the child dropped its copy")?;
+    drop(slot.take());
+    ensure!(
+        matches!(ShmObject::open(&guard.0), Err(Error::NotFound(_))),
+        "the creator's guard left the object"
+    );
+    Ok("a forked child's drop left it; the creator's drop removed it".into())
+}
+
 fn main() {
     type Test = fn() -> Result<String, String>;
     let tests: &[(&str, Test)] = &[
@@ -434,6 +457,7 @@ fn main() {
         ("System V queue and set by key", sysv_by_key),
         ("FIFO", fifos),
         ("write-only across processes", write_only_across_processes),
+        ("RemoveOnDrop across fork", guard_across_fork),
     ];
     Suite::new()
         .tests(tests.iter().copied())
