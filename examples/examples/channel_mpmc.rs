@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ipckit::channel::mpmc::{Receiver, Sender};
-use ipckit::shm::ShmObject;
+use ipckit::object::Remove;
+use ipckit::shm::ShmName;
 
 const CONSUMERS: usize = 3;
 const ITEMS: u64 = 2_000_000;
@@ -19,18 +20,10 @@ const PATIENCE: Duration = Duration::from_secs(10);
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-struct RemoveOnDrop(String);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = ShmObject::remove(&self.0);
-    }
-}
-
 fn producer() -> Result<()> {
     let name = format!("ipckit-example-mpmc-{}", std::process::id());
     let tx = Sender::<u64>::create(&name, 4096)?;
-    let _cleanup = RemoveOnDrop(name.clone());
+    let _cleanup = ShmName::new(&name)?.remove_on_drop(); // unlinked on return
     let mut children = Vec::new();
     for _ in 0..CONSUMERS {
         children.push(

@@ -15,7 +15,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ipckit::channel::mpsc_bytes::{Receiver, Sender};
-use ipckit::shm::ShmObject;
+use ipckit::object::Remove;
+use ipckit::shm::ShmName;
 
 const LINES: u64 = 200_000;
 const CRASHER_LINES: u64 = 3;
@@ -23,18 +24,10 @@ const PATIENCE: Duration = Duration::from_secs(10);
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-struct RemoveOnDrop(String);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = ShmObject::remove(&self.0);
-    }
-}
-
 fn receiver() -> Result<()> {
     let name = format!("ipckit-example-mpsc-{}", std::process::id());
     let mut rx = Receiver::create(&name, 64 << 10)?;
-    let _cleanup = RemoveOnDrop(name.clone());
+    let _cleanup = ShmName::new(&name)?.remove_on_drop(); // unlinked on return
     // A sender of our own, held until every child ended: without it, two
     // fast senders that finish before the third opens would leave "no
     // sender" for a moment, and `recv` would report `PeerGone` early.

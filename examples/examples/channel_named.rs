@@ -13,7 +13,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ipckit::channel::bytes::{Receiver, Sender};
-use ipckit::shm::ShmObject;
+use ipckit::object::Remove;
+use ipckit::shm::ShmName;
 
 const MESSAGES: u64 = 1_000_000;
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -21,20 +22,12 @@ const PATIENCE: Duration = Duration::from_secs(10);
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 /// Removes the channel's name when dropped, also on error.
-struct RemoveOnDrop(String);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = ShmObject::remove(&self.0);
-    }
-}
-
 fn sender() -> Result<()> {
     let name = format!("ipckit-example-chan-{}", std::process::id());
     // Fails if the name exists (another creator won): `open_or_create` would
     // join it instead.
     let mut tx = Sender::create(&name, 64 << 10)?;
-    let _cleanup = RemoveOnDrop(name.clone());
+    let _cleanup = ShmName::new(&name)?.remove_on_drop(); // unlinked on return
     println!(
         "sender: created /dev/shm/{name} (messages up to {} bytes)",
         tx.max_frame_len()

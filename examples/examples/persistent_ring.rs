@@ -10,10 +10,11 @@
 //!
 //! Run: `cargo run --release -p ipckit-examples --example persistent_ring`
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use ipckit::channel::spsc::{Receiver, Sender};
+use ipckit::object::Remove;
 use ipckit::shm::MappedFile;
 
 /// One record: a sequence number and a value.
@@ -23,14 +24,6 @@ const CAPACITY: u32 = 64;
 const WRITTEN: u64 = 10;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
-
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = MappedFile::remove(&self.0);
-    }
-}
 
 fn writer(path: &Path) -> Result<()> {
     let len = Sender::<Record>::object_len(CAPACITY).ok_or("bad capacity")?;
@@ -58,7 +51,7 @@ fn main() -> Result<()> {
         }
     }
     let path = std::env::temp_dir().join(format!("ipckit-example-{}.ring", std::process::id()));
-    let _cleanup = RemoveOnDrop(path.clone());
+    let path = path.remove_on_drop(); // the file goes when `path` drops
     let status = Command::new(std::env::current_exe()?)
         .arg("writer")
         .arg(&path)

@@ -10,30 +10,24 @@ use std::process::Command;
 use std::time::Duration;
 
 use ipckit::message::MessageSender;
+use ipckit::object::{Access, Remove};
+use ipckit::shm::Trust;
 use ipckit::transport::posix_mq::{MqAttr, PosixMq};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-/// Unlinks the queue's name when dropped, so nothing stays behind.
-struct UnlinkOnDrop(String);
-
-impl Drop for UnlinkOnDrop {
-    fn drop(&mut self) {
-        let _ = PosixMq::unlink(&self.0);
-    }
-}
-
 fn sender() -> Result<()> {
     let name = format!("ipckit-example-mq-{}", std::process::id());
     // At most 8 messages of 256 bytes; checked against /proc/sys/fs/mqueue.
+    // Mode 0600; the guard unlinks the name when `q` drops, also on error.
     let mut q = PosixMq::create(
         &name,
         MqAttr {
             max_messages: 8,
             message_size: 256,
         },
-    )?;
-    let _unlink = UnlinkOnDrop(name.clone());
+    )?
+    .remove_on_drop();
     // Queue everything first, so that priorities decide the order.
     q.send_with_priority(b"routine report", 1, None)?;
     q.send_with_priority(b"disk almost full", 5, None)?;
@@ -48,7 +42,8 @@ fn sender() -> Result<()> {
 }
 
 fn receiver(name: &str) -> Result<()> {
-    let q = PosixMq::open(name)?;
+    // Receive only: read permission would suffice; a send would be refused.
+    let q = PosixMq::open_with(name, Access::ReadOnly, Trust::Owner)?;
     let mut buf = vec![0; q.attr().message_size]; // the kernel wants this much
     loop {
         // A timeout: a queue cannot tell that its sender is gone.

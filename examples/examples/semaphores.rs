@@ -10,6 +10,7 @@
 use std::process::Command;
 use std::time::Duration;
 
+use ipckit::object::Remove;
 use ipckit::shm::SharedMapping;
 use ipckit::transport::semaphore::{CountingSemaphore, NamedSemaphore, SysvSemaphoreSet};
 
@@ -30,40 +31,32 @@ fn parent() -> Result<()> {
     // 1. Named semaphores: ping and pong.
     let ping_name = format!("ipckit-example-sem-{}", std::process::id());
     let pong_name = format!("{ping_name}-pong");
-    let ping = NamedSemaphore::create(&ping_name, 0)?; // /dev/shm/sem.<name>
-    let pong = NamedSemaphore::create(&pong_name, 0)?;
+    // The guards unlink the names when they drop, also on error.
+    let ping = NamedSemaphore::create(&ping_name, 0)?.remove_on_drop(); // /dev/shm/sem.<name>
+    let pong = NamedSemaphore::create(&pong_name, 0)?.remove_on_drop();
     let exe = std::env::current_exe()?;
-    let result = (|| -> Result<()> {
-        let mut peer = Command::new(&exe).args(["turns", &ping_name]).spawn()?;
-        for turn in 0..3 {
-            ping.post()?;
-            pong.wait_timeout(PATIENCE)?;
-            println!("parent: turn {turn} came back");
-        }
-        peer.wait()?;
-        Ok(())
-    })();
-    NamedSemaphore::unlink(&ping_name)?;
-    NamedSemaphore::unlink(&pong_name)?;
-    result?;
+    let mut peer = Command::new(&exe).args(["turns", &ping_name]).spawn()?;
+    for turn in 0..3 {
+        ping.post()?;
+        pong.wait_timeout(PATIENCE)?;
+        println!("parent: turn {turn} came back");
+    }
+    peer.wait()?;
+    drop((ping, pong));
 
     // 2. A System V lock with SEM_UNDO, whose holder gets killed.
-    let set = SysvSemaphoreSet::create_private(1)?;
-    let result = (|| -> Result<()> {
-        set.set_value(0, 1)?; // one unit: a lock
-        let mut holder = Command::new(&exe)
-            .args(["hold", &set.id().to_string()])
-            .spawn()?;
-        std::thread::sleep(Duration::from_millis(200)); // it takes the lock
-        println!("parent: lock value while held: {}", set.value(0)?);
-        holder.kill()?;
-        holder.wait()?;
-        set.get(0).wait_timeout(PATIENCE)?; // SEM_UNDO gave the unit back
-        println!("parent: holder killed, lock taken back");
-        Ok(())
-    })();
-    set.remove()?;
-    result?;
+    let set = SysvSemaphoreSet::create_private(1)?.remove_on_drop();
+    set.set_value(0, 1)?; // one unit: a lock
+    let mut holder = Command::new(&exe)
+        .args(["hold", &set.id().to_string()])
+        .spawn()?;
+    std::thread::sleep(Duration::from_millis(200)); // it takes the lock
+    println!("parent: lock value while held: {}", set.value(0)?);
+    holder.kill()?;
+    holder.wait()?;
+    set.get(0).wait_timeout(PATIENCE)?; // SEM_UNDO gave the unit back
+    println!("parent: holder killed, lock taken back");
+    set.remove()?; // now, reporting an error
 
     // 3. The core's semaphore on shared memory (futex waits, no syscall
     //    when uncontended).
@@ -91,7 +84,8 @@ fn peer_turns(ping_name: &str) -> Result<()> {
 }
 
 fn peer_hold(id: i32) -> Result<()> {
-    let set = SysvSemaphoreSet::from_id(id)?; // SEM_UNDO by default
+    let mut set = SysvSemaphoreSet::from_id(id)?;
+    set.set_undo(true); // a lock: the kernel gives the unit back if we die
     set.get(0).wait_timeout(PATIENCE)?;
     println!("holder: got the lock, now hanging on to it");
     std::thread::sleep(Duration::from_secs(60));

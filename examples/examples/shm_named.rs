@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use ipckit::ObjectKind;
 use ipckit::futex::Futex;
+use ipckit::object::Remove;
 use ipckit::shm::{SharedMemory, ShmObject};
 use ipckit::spsc::{Options, Ring};
 
@@ -22,25 +23,13 @@ const PATIENCE: Duration = Duration::from_secs(10);
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-/// Removes the object's name when dropped, so that nothing stays in
-/// `/dev/shm` even if the producer fails half-way.
-struct RemoveOnDrop(String);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        match ShmObject::remove(&self.0) {
-            Ok(()) => println!("producer: removed /dev/shm/{}", self.0),
-            Err(e) => eprintln!("producer: could not remove {}: {e}", self.0),
-        }
-    }
-}
-
 fn producer() -> Result<()> {
     let name = format!("ipckit-example-{}", std::process::id());
     let len = Ring::<u64>::region_len(CAPACITY).map_err(|_| "bad capacity")?;
-    // O_CREAT | O_EXCL, mode 0600: only this user can open it.
-    let object = ShmObject::create(&name, len)?;
-    let _cleanup = RemoveOnDrop(name.clone());
+    // O_CREAT | O_EXCL, mode 0600: only this user can open it. The guard
+    // removes the name when `object` drops, even if the producer fails
+    // half-way, so nothing stays in /dev/shm.
+    let object = ShmObject::create(&name, len)?.remove_on_drop();
     // `waking(true)`: waiters sleep in futexes, so both endpoints use Futex.
     let ring = Ring::<u64>::init_with(object.region(), Options::new(CAPACITY).waking(true))?;
     let mut tx = ring.producer_with(Futex::adaptive(2000))?;

@@ -9,40 +9,39 @@
 use std::process::Command;
 use std::time::Duration;
 
+use ipckit::object::Remove;
 use ipckit::transport::sysv_mq::SysvMq;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn writer() -> Result<()> {
-    let mut q = SysvMq::create_private()?;
+    // A System V queue outlives its processes: the guard removes it when
+    // `q` drops, also on error.
+    let mut q = SysvMq::create_private()?.remove_on_drop();
     let id = q.id();
     println!("writer: queue id {id} (see /proc/sysvipc/msg or `ipcs -q`)");
-    let result = (|| -> Result<()> {
-        let exe = std::env::current_exe()?;
-        let mut readers = Vec::new();
-        for mtype in [1, 2] {
-            readers.push(
-                Command::new(&exe)
-                    .args(["reader", &id.to_string(), &mtype.to_string()])
-                    .spawn()?,
-            );
-        }
-        // Type 1 for reader 1, type 2 for reader 2; a 0-length message ends each.
-        for i in 0..3 {
-            q.send_typed(1, format!("job {i} for reader 1").as_bytes(), None)?;
-            q.send_typed(2, format!("job {i} for reader 2").as_bytes(), None)?;
-        }
-        q.send_typed(1, b"", None)?;
-        q.send_typed(2, b"", None)?;
-        for mut r in readers {
-            r.wait()?;
-        }
-        Ok(())
-    })();
-    // A System V queue outlives its processes: remove it even on error.
-    SysvMq::remove_id(id)?;
+    let exe = std::env::current_exe()?;
+    let mut readers = Vec::new();
+    for mtype in [1, 2] {
+        readers.push(
+            Command::new(&exe)
+                .args(["reader", &id.to_string(), &mtype.to_string()])
+                .spawn()?,
+        );
+    }
+    // Type 1 for reader 1, type 2 for reader 2; a 0-length message ends each.
+    for i in 0..3 {
+        q.send_typed(1, format!("job {i} for reader 1").as_bytes(), None)?;
+        q.send_typed(2, format!("job {i} for reader 2").as_bytes(), None)?;
+    }
+    q.send_typed(1, b"", None)?;
+    q.send_typed(2, b"", None)?;
+    for mut r in readers {
+        r.wait()?;
+    }
+    q.remove()?; // now, reporting an error
     println!("writer: queue removed");
-    result
+    Ok(())
 }
 
 fn reader(id: i32, mtype: i64) -> Result<()> {

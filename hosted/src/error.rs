@@ -201,10 +201,12 @@ pub enum Error {
         missing: u32,
     },
     /// An object opened by name whose owner or mode the `open` does not
-    /// accept (see [`Trust`](crate::shm::Trust)): another user owns it, or
-    /// users other than us may write it, so they could shrink it under our
-    /// mapping (`SIGBUS`) or rewrite it. Checked with `fstat` on the opened
-    /// descriptor; nothing was mapped.
+    /// accept (see [`Trust`](crate::shm::Trust) and the
+    /// [object module](crate::object)): another user owns it, or users
+    /// other than us may write it, so they could shrink shared memory under
+    /// our mapping (`SIGBUS`), or forge what a queue, semaphore or FIFO
+    /// holds. Checked with `fstat` on the opened descriptor (`IPC_STAT` for
+    /// System V objects); nothing was mapped or used.
     Untrusted {
         /// The object's name or path.
         target: String,
@@ -463,8 +465,9 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "{target} refused: {reason} (owner uid {uid}, gid {gid}, mode {mode:04o}); \
-                 whoever else may write it can shrink it under our mapping (SIGBUS) or \
-                 rewrite it. If you trust them, open it with {}; else share a sealed Memfd",
+                 whoever else may write it can forge what it holds (and shrink shared \
+                 memory under our mapping: SIGBUS). If you trust them, open it with {}; \
+                 memory can be shared as a sealed Memfd instead, which needs no trust",
                 match trust {
                     crate::shm::Trust::Owner => "Trust::Group or Trust::Anyone (open_with)",
                     _ => "Trust::Anyone (open_with)",

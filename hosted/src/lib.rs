@@ -144,6 +144,9 @@
 //!   [`message::MessageReceiver`]) that every transport implements.
 //! - [`transport`]: pipes, sockets, message queues, eventfd, signals and
 //!   semaphores behind that interface.
+//! - [`object`]: managing the named ones: the mode they are created with,
+//!   read-only and write-only opens, whom an open trusts, and
+//!   [`RemoveOnDrop`](object::RemoveOnDrop) for their creator.
 //! - [`error`]: this crate's [`Error`]: the flow conditions, the core's
 //!   other findings, and failed system calls with their context.
 //! - everything of [`ipckit_core`]: [`region`], [`place`], [`spsc`],
@@ -162,6 +165,7 @@ pub mod error;
 pub mod futex;
 pub mod heap;
 pub mod message;
+pub mod object;
 pub mod shm;
 pub mod transport;
 

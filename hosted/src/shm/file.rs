@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use ipckit_core::Region;
 
-use super::posix::fchmod;
 use super::{DEFAULT_MODE, FdMapping, SharedMemory, Trust, check_create_len, set_len};
 use crate::error::{Error, Result};
+use crate::object::fchmod;
 
 /// A regular file mapped `MAP_SHARED` read-write: a region that survives
 /// every process using it (and a reboot), to be reopened later with
@@ -73,6 +73,7 @@ impl MappedFile {
         let path = path.as_ref().to_path_buf();
         let target = path.display().to_string();
         check_create_len(len, &target)?;
+        crate::object::check_mode(mode, "open", &target)?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)

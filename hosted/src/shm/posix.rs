@@ -7,6 +7,7 @@ use ipckit_core::Region;
 
 use super::{DEFAULT_MODE, FdMapping, SharedMemory, ShmName, Trust, check_create_len, set_len};
 use crate::error::{Error, Result};
+use crate::object::fchmod;
 
 /// A named POSIX shared-memory object (`/dev/shm/<name>` on Linux), mapped
 /// read-write.
@@ -86,6 +87,7 @@ impl ShmObject {
     pub fn create_with_mode(name: &str, len: usize, mode: u32) -> Result<Self> {
         let name = ShmName::new(name)?;
         check_create_len(len, name.as_str())?;
+        crate::object::check_mode(mode, "shm_open", name.as_str())?;
         let fd = shm_open(
             &name,
             libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
@@ -257,13 +259,4 @@ fn shm_open(name: &ShmName, flags: libc::c_int, mode: u32) -> Result<OwnedFd> {
     // SAFETY: `fd` was just returned by `shm_open`, is open, and nothing
     // else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-pub(crate) fn fchmod(fd: BorrowedFd<'_>, mode: u32, target: &str) -> Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: plain call on an open descriptor.
-    if unsafe { libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) } != 0 {
-        return Err(Error::last_os("fchmod", target));
-    }
-    Ok(())
 }

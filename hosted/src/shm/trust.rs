@@ -87,28 +87,41 @@ impl Trust {
         if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
             return Err(Error::last_os("fstat", target));
         }
-        let mode = st.st_mode & 0o7777;
+        self.check_owner(st.st_uid, st.st_gid, st.st_mode, target)
+    }
+
+    /// The judgement of [`check`](Self::check) on an owner, group and mode
+    /// read another way (a System V object's `ipc_perm`).
+    pub(crate) fn check_owner(
+        self,
+        uid: libc::uid_t,
+        gid: libc::gid_t,
+        mode: u32,
+        target: &str,
+    ) -> Result<()> {
+        if self == Trust::Anyone {
+            return Ok(());
+        }
+        let mode = mode & 0o7777;
         // SAFETY: plain query.
-        let ours = st.st_uid == unsafe { libc::geteuid() };
+        let ours = uid == unsafe { libc::geteuid() };
         let reason = match self {
             Trust::Owner if !ours => Some("another user owns it"),
             Trust::Owner if mode & 0o022 != 0 => Some("its group or other users may write it"),
             Trust::Group if mode & 0o002 != 0 => Some("every user may write it"),
-            Trust::Group if (!ours || mode & 0o020 != 0) && !in_our_groups(st.st_gid) => {
-                Some(if ours {
-                    "its group may write it, and it is not a group of ours"
-                } else {
-                    "another user owns it, under a group that is not ours"
-                })
-            }
+            Trust::Group if (!ours || mode & 0o020 != 0) && !in_our_groups(gid) => Some(if ours {
+                "its group may write it, and it is not a group of ours"
+            } else {
+                "another user owns it, under a group that is not ours"
+            }),
             _ => None,
         };
         match reason {
             None => Ok(()),
             Some(reason) => Err(Error::Untrusted {
                 target: target.into(),
-                uid: st.st_uid,
-                gid: st.st_gid,
+                uid,
+                gid,
                 mode,
                 reason,
                 trust: self,

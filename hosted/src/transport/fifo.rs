@@ -2,9 +2,18 @@
 //! processes that share nothing but a path.
 //!
 //! [`Fifo::create`] makes the FIFO (mode 0600, `EEXIST` is
-//! [`Error::AlreadyExists`]) and is its drop guard: dropping it in the
-//! process that created it removes the path, unless [`Fifo::keep`] was
-//! called; [`Fifo::unlink`] / [`Fifo::remove`] remove it explicitly.
+//! [`Error::AlreadyExists`]; [`Fifo::create_with_mode`] with exactly
+//! another mode, the umask notwithstanding) and is its drop guard: dropping
+//! it in the process that created it removes the path, unless
+//! [`Fifo::keep`] was called; [`Fifo::unlink`] / [`Fifo::remove`] remove it
+//! explicitly.
+//!
+//! Each end opens only its direction (`O_RDONLY` / `O_WRONLY`), so a user
+//! allowed only to write a FIFO can send. The `open` functions accept a
+//! FIFO of this user that nobody else may write ([`Trust::Owner`]); another
+//! user's, or one that others may write (where they could interleave forged
+//! frames), is [`Error::Untrusted`] unless the caller opts in with
+//! `open_with` and a [`Trust`] that accepts it.
 //!
 //! # No open deadlock
 //! A plain `open` of a FIFO blocks until the other side opens it too, so
@@ -49,6 +58,8 @@ use std::time::Duration;
 use super::stream::{Deadline, FramedReader, FramedWriter};
 use crate::error::{Error, OsError, Result};
 use crate::message::{MessageReceiver, MessageSender};
+use crate::object::{DEFAULT_MODE, check_mode, fchmod, fd_mode};
+use crate::shm::Trust;
 
 fn c_path(path: &Path) -> Result<CString> {
     CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::InvalidName {
@@ -58,7 +69,7 @@ fn c_path(path: &Path) -> Result<CString> {
 }
 
 /// Opens `path` with `flags | O_NONBLOCK | O_CLOEXEC` and checks that it
-/// is a FIFO.
+/// is a FIFO; the caller checks its [`Trust`].
 fn open(path: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
     let c = c_path(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: `c` is a NUL-terminated path that lives across the call.
@@ -85,19 +96,44 @@ pub struct Fifo {
 }
 
 impl Fifo {
-    /// Creates a FIFO at `path` with mode 0600 (less the umask).
+    /// Creates a FIFO at `path` with mode 0600.
     /// [`Error::AlreadyExists`] if anything exists at `path`.
     pub fn create(path: impl AsRef<Path>) -> Result<Self> {
+        Self::create_with_mode(path, DEFAULT_MODE)
+    }
+
+    /// [`create`](Self::create) with exactly the permission bits `mode` (at
+    /// most `0o777`; say `0o620` to let the group write): `mkfifo` applies
+    /// the umask, so the FIFO is opened (`O_NOFOLLOW`, without waiting) and
+    /// `fchmod`ed after. Openers of a FIFO others may write opt in with a
+    /// [`Trust`] (`open_with`).
+    pub fn create_with_mode(path: impl AsRef<Path>, mode: u32) -> Result<Self> {
         let path = path.as_ref();
+        let target = path.display().to_string();
         let c = c_path(path)?;
+        check_mode(mode, "mkfifo", &target)?;
         // SAFETY: `c` is a NUL-terminated path that lives across the call.
-        if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } < 0 {
-            return Err(Error::last_os("mkfifo", path.display().to_string()));
+        if unsafe { libc::mkfifo(c.as_ptr(), mode as libc::mode_t) } < 0 {
+            return Err(Error::last_os("mkfifo", target));
         }
-        Ok(Self {
+        // The guard from here: an error below removes the path again.
+        let fifo = Self {
             path: path.to_path_buf(),
             owner: Some(std::process::id()),
-        })
+        };
+        // Not by path (`chmod`): the FIFO we made is what gets the mode.
+        let fd = open(path, libc::O_RDONLY | libc::O_NOFOLLOW)
+            .map_err(|e| Error::os("open", target.clone(), e))?;
+        fchmod(fd.as_fd(), mode, &target)?;
+        Ok(fifo)
+    }
+
+    /// The FIFO's permission bits now (`stat` of the path).
+    pub fn mode(&self) -> Result<u32> {
+        let target = self.path.display().to_string();
+        let fd = open(&self.path, libc::O_RDONLY | libc::O_NOFOLLOW)
+            .map_err(|e| Error::os("open", target.clone(), e))?;
+        fd_mode(fd.as_fd(), &target)
     }
 
     /// The FIFO's path.
@@ -140,17 +176,32 @@ impl FifoSender {
     /// Opens the FIFO at `path` for writing frames of at most
     /// `max_frame_len` bytes, waiting at most `timeout` for a reader to
     /// open it ([`TimedOut`](crate::Error::TimedOut) after that, also for a
-    /// zero timeout).
+    /// zero timeout). The FIFO must be this user's and writable by nobody
+    /// else ([`Trust::Owner`]), else [`Error::Untrusted`].
     pub fn open(
         path: impl AsRef<Path>,
         max_frame_len: u32,
         timeout: Option<Duration>,
     ) -> Result<Self> {
+        Self::open_with(path, max_frame_len, timeout, Trust::Owner)
+    }
+
+    /// [`open`](Self::open), accepting the owners and modes `trust` accepts
+    /// (checked with `fstat` on the opened descriptor).
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        max_frame_len: u32,
+        timeout: Option<Duration>,
+        trust: Trust,
+    ) -> Result<Self> {
         let path = path.as_ref();
         let deadline = Deadline::new(timeout);
         loop {
             match open(path, libc::O_WRONLY) {
-                Ok(fd) => return FramedWriter::new(fd, max_frame_len).map(Self),
+                Ok(fd) => {
+                    trust.check(fd.as_fd(), &path.display().to_string())?;
+                    return FramedWriter::new(fd, max_frame_len).map(Self);
+                }
                 Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
                     if deadline.passed() {
                         return Err(Error::TimedOut);
@@ -202,8 +253,16 @@ pub struct FifoReceiver(FramedReader<OwnedFd>);
 
 impl FifoReceiver {
     /// Opens the FIFO at `path` for reading frames of at most
-    /// `max_frame_len` bytes; never waits for a writer.
+    /// `max_frame_len` bytes; never waits for a writer. The FIFO must be
+    /// this user's and writable by nobody else ([`Trust::Owner`]), else
+    /// [`Error::Untrusted`].
     pub fn open(path: impl AsRef<Path>, max_frame_len: u32) -> Result<Self> {
+        Self::open_with(path, max_frame_len, Trust::Owner)
+    }
+
+    /// [`open`](Self::open), accepting the owners and modes `trust` accepts
+    /// (checked with `fstat` on the opened descriptor).
+    pub fn open_with(path: impl AsRef<Path>, max_frame_len: u32, trust: Trust) -> Result<Self> {
         let path = path.as_ref();
         let fd = open(path, libc::O_RDONLY).map_err(|e| {
             if e.raw_os_error().is_none() {
@@ -212,6 +271,7 @@ impl FifoReceiver {
                 Error::os("open", path.display().to_string(), e)
             }
         })?;
+        trust.check(fd.as_fd(), &path.display().to_string())?;
         FramedReader::new_fifo(fd, max_frame_len).map(Self)
     }
 }
@@ -229,5 +289,47 @@ impl MessageReceiver for FifoReceiver {
 impl AsFd for FifoReceiver {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.0.get_ref().as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(what: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("ipckit-unit-fifo-{}-{what}", std::process::id()))
+    }
+
+    #[test]
+    fn mode_is_exact_and_others_writable_needs_an_opt_in() {
+        let path = temp("mode");
+        let fifo = Fifo::create(&path).unwrap();
+        assert_eq!(fifo.mode().unwrap(), 0o600);
+        drop(fifo);
+        assert!(!path.exists());
+        // 0o666 is what a umask of 022 would cut to 0o644.
+        let fifo = Fifo::create_with_mode(&path, 0o666).unwrap();
+        assert_eq!(fifo.mode().unwrap(), 0o666);
+        let e = FifoReceiver::open(&path, 64).unwrap_err();
+        assert!(matches!(e, Error::Untrusted { mode: 0o666, .. }), "{e}");
+        assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+        let mut rx = FifoReceiver::open_with(&path, 64, Trust::Anyone).unwrap();
+        let e = FifoSender::open(&path, 64, Some(Duration::ZERO)).unwrap_err();
+        assert!(matches!(e, Error::Untrusted { .. }), "{e}");
+        let mut tx = FifoSender::open_with(&path, 64, None, Trust::Anyone).unwrap();
+        tx.send(b"opted in").unwrap();
+        assert_eq!(rx.recv_vec().unwrap(), b"opted in");
+    }
+
+    #[test]
+    fn bad_modes_and_non_fifos_are_named_errors() {
+        let path = temp("bad");
+        let e = Fifo::create_with_mode(&path, 0o1600).unwrap_err();
+        assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+        assert!(!path.exists());
+        std::fs::write(&path, b"plain").unwrap();
+        let e = FifoReceiver::open(&path, 64).unwrap_err();
+        assert!(e.to_string().contains("not a FIFO"), "{e}");
+        Fifo::remove(&path).unwrap();
     }
 }

@@ -4,6 +4,8 @@ use std::io;
 
 use super::{DEFAULT_TYPE, MSGMAX_PATH, MSGMNB_PATH, MSGMNI_PATH};
 use crate::error::{Error, OsError, Result};
+use crate::object::{DEFAULT_MODE, Remove, check_mode};
+use crate::shm::Trust;
 use crate::transport::limits::{LimitExceeded, read_proc_limit};
 
 /// `MSG_STAT_ANY` of `<linux/msg.h>` (absent from the `libc` crate).
@@ -37,7 +39,18 @@ pub(super) fn invalid(call: &'static str, target: String, msg: &'static str) -> 
 impl SysvMq {
     /// Creates the queue of `key` (`IPC_CREAT | IPC_EXCL`, mode 0600).
     pub fn create(key: libc::key_t) -> Result<Self> {
-        Self::get(key, libc::IPC_CREAT | libc::IPC_EXCL | 0o600)
+        Self::create_with_mode(key, DEFAULT_MODE)
+    }
+
+    /// [`create`](Self::create) with the permission bits `mode` (at most
+    /// `0o777`; the umask does not apply to System V objects), say `0o620`
+    /// to let the group send. `libc::IPC_PRIVATE` as `key` makes an
+    /// anonymous queue. Openers of a queue others may write opt in with
+    /// [`open_with`](Self::open_with).
+    pub fn create_with_mode(key: libc::key_t, mode: u32) -> Result<Self> {
+        check_mode(mode, "msgget", &format!("key {key:#x}"))?;
+        // At most 0o777: fits in a `c_int`.
+        Self::get(key, libc::IPC_CREAT | libc::IPC_EXCL | mode as libc::c_int)
     }
 
     /// Creates an anonymous queue (`IPC_PRIVATE`, mode 0600), reachable by
@@ -47,13 +60,35 @@ impl SysvMq {
     }
 
     /// Opens the existing queue of `key`, for sending, receiving or both:
-    /// no permission is needed to open (see the [module docs](super)).
+    /// no permission is needed to open (see the [module docs](super)). The
+    /// queue must be this user's and writable by nobody else
+    /// ([`Trust::Owner`]), else [`Error::Untrusted`]: anyone else who may
+    /// write it can fill it with forged messages or remove it.
     pub fn open(key: libc::key_t) -> Result<Self> {
-        Self::get(key, 0)
+        Self::open_with(key, Trust::Owner)
+    }
+
+    /// [`open`](Self::open), accepting the owners and modes `trust`
+    /// accepts (judged on the queue's owner and, if another, its creator:
+    /// both may change or remove it). A queue of another user that we may
+    /// only write (mode 0602) is opened with [`Trust::Anyone`].
+    pub fn open_with(key: libc::key_t, trust: Trust) -> Result<Self> {
+        let q = Self::get(key, 0)?;
+        if trust != Trust::Anyone {
+            let perm = q.stat()?.msg_perm;
+            let target = q.target();
+            trust.check_owner(perm.uid, perm.gid, perm.mode.into(), &target)?;
+            if perm.cuid != perm.uid {
+                trust.check_owner(perm.cuid, perm.cgid, perm.mode.into(), &target)?;
+            }
+        }
+        Ok(q)
     }
 
     /// Takes the queue with id `id` (from [`id`](Self::id) in another
-    /// process), after checking that it exists.
+    /// process), after checking that it exists. An id is taken as given,
+    /// like a descriptor handed over: no [`Trust`] check (see
+    /// [`mode`](Self::mode) and [`open_with`](Self::open_with)).
     ///
     /// [`Error::NotFound`] if no queue has this id (never created, or
     /// removed); [`Error::Os`] with `EINVAL` for an id below 0.
@@ -144,6 +179,11 @@ impl SysvMq {
         self.msgmax
     }
 
+    /// The queue's permission bits now (`msg_perm.mode & 0o777`).
+    pub fn mode(&self) -> Result<u32> {
+        Ok(u32::from(self.stat()?.msg_perm.mode) & 0o777)
+    }
+
     /// The messages queued now (`msg_qnum`).
     pub fn pending(&self) -> Result<usize> {
         Ok(self.stat()?.msg_qnum as usize)
@@ -226,6 +266,13 @@ impl SysvMq {
 
     pub(super) fn target(&self) -> String {
         format!("msqid {}", self.id)
+    }
+}
+
+impl Remove for SysvMq {
+    /// [`SysvMq::remove_id`] of this queue (`IPC_RMID`).
+    fn remove_object(&self) -> Result<()> {
+        SysvMq::remove_id(self.id)
     }
 }
 

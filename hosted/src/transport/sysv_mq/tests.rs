@@ -54,3 +54,29 @@ fn capacity_limit_is_named() {
     assert!(e.to_string().contains(&format!("msqid {}", q.id())), "{e}");
     q.remove().unwrap();
 }
+
+#[test]
+fn mode_is_exact_and_an_open_by_key_checks_it() {
+    let key = 0x1c4e_0000 | (std::process::id() as libc::key_t & 0xffff);
+    let q = SysvMq::create(key).unwrap();
+    assert_eq!(q.mode().unwrap(), 0o600);
+    assert_eq!(SysvMq::open(key).unwrap().id(), q.id());
+    q.remove().unwrap();
+    let q = crate::object::Remove::remove_on_drop(SysvMq::create_with_mode(key, 0o622).unwrap());
+    assert_eq!(q.mode().unwrap(), 0o622);
+    let e = SysvMq::open(key).unwrap_err();
+    assert!(matches!(e, Error::Untrusted { mode: 0o622, .. }), "{e}");
+    assert!(e.to_string().contains(&q.target()), "{e}");
+    assert!(SysvMq::open_with(key, crate::shm::Trust::Group).is_err());
+    let id = q.id();
+    assert_eq!(
+        SysvMq::open_with(key, crate::shm::Trust::Anyone)
+            .unwrap()
+            .id(),
+        id
+    );
+    let e = SysvMq::create_with_mode(key + 1, 0o4600).unwrap_err();
+    assert!(e.to_string().contains(&format!("{:#x}", key + 1)), "{e}");
+    drop(q); // the guard removes the queue
+    assert!(matches!(SysvMq::from_id(id), Err(Error::NotFound(_))));
+}

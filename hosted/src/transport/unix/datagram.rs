@@ -9,6 +9,7 @@ use super::message::{recv_message, send_message};
 use super::socket::{bind, connect, remove_socket_file, socket, socket_file, socketpair};
 use crate::error::Result;
 use crate::message::{MessageReceiver, MessageSender};
+use crate::object::DEFAULT_MODE;
 use crate::transport::stream::Deadline;
 
 /// A `SOCK_DGRAM` Unix socket: messages with the kernel's boundaries.
@@ -29,9 +30,19 @@ pub struct Datagram {
 impl Datagram {
     /// A socket bound to `addr`, to receive at (a socket file it creates is
     /// removed when it drops in this process).
+    ///
+    /// A socket file gets mode 0600 (only this user may connect), whatever
+    /// the umask; [`bind_with_mode`](Self::bind_with_mode) sets another.
     pub fn bind(addr: &UnixAddr, max_message_len: usize) -> Result<Self> {
+        Self::bind_with_mode(addr, max_message_len, DEFAULT_MODE)
+    }
+
+    /// [`bind`](Self::bind) with the socket file's permission bits `mode`
+    /// (at most `0o777`; say `0o620` to let the group send), set exactly.
+    /// An abstract address has no file and ignores it.
+    pub fn bind_with_mode(addr: &UnixAddr, max_message_len: usize, mode: u32) -> Result<Self> {
         let fd = socket(libc::SOCK_DGRAM)?;
-        bind(fd.as_fd(), addr)?;
+        bind(fd.as_fd(), addr, mode)?;
         let owned_path = socket_file(addr);
         Ok(Self {
             fd,

@@ -9,10 +9,13 @@
 //! | [`Datagram`] ([`Datagram::bind`], [`Datagram::connect`], [`Datagram::pair`]) | `SOCK_DGRAM` | the kernel's | `PeerGone` for a sender; a receiver cannot tell (a datagram socket has no connection to lose): it times out |
 //!
 //! **Addresses** ([`UnixAddr`]): a filesystem path (the socket file is
-//! created by `bind` with the process's umask and removed when the listener
-//! or bound datagram socket that created it drops, in the process that
-//! created it) or an abstract name (Linux: no file, gone with the last
-//! socket).
+//! created by `bind` with mode 0600, or exactly the mode given to
+//! `bind_with_mode`, whatever the umask; connecting needs write
+//! permission; it is removed when the listener or bound datagram socket
+//! that created it drops, in the process that created it) or an abstract
+//! name (Linux: no file, no mode, gone with the last socket; any process
+//! of the network namespace may connect). Who is at the other end is told
+//! by [`peer_cred`], not by the owner of a socket file.
 //!
 //! **Message sockets** refuse a message longer than their
 //! [`max_message_len`](MessageSender::max_message_len)

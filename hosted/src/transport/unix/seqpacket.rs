@@ -9,6 +9,7 @@ use super::message::{recv_message, send_message};
 use super::socket::{Listening, connect, socket, socketpair};
 use crate::error::Result;
 use crate::message::{MessageReceiver, MessageSender};
+use crate::object::DEFAULT_MODE;
 use crate::transport::stream::Deadline;
 
 /// A connected `SOCK_SEQPACKET` socket: reliable, ordered messages with
@@ -89,9 +90,18 @@ pub struct SeqPacketListener {
 impl SeqPacketListener {
     /// Binds and listens at `addr`; connections carry messages of at most
     /// `max_message_len` bytes.
+    ///
+    /// A socket file gets mode 0600 (only this user may connect), whatever
+    /// the umask; [`bind_with_mode`](Self::bind_with_mode) sets another.
     pub fn bind(addr: &UnixAddr, max_message_len: usize) -> Result<Self> {
+        Self::bind_with_mode(addr, max_message_len, DEFAULT_MODE)
+    }
+
+    /// [`bind`](Self::bind) with the socket file's permission bits `mode`
+    /// (at most `0o777`), set exactly. An abstract address ignores it.
+    pub fn bind_with_mode(addr: &UnixAddr, max_message_len: usize, mode: u32) -> Result<Self> {
         Ok(Self {
-            inner: Listening::bind(addr, libc::SOCK_SEQPACKET)?,
+            inner: Listening::bind(addr, libc::SOCK_SEQPACKET, mode)?,
             max: max_message_len,
         })
     }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::UnixAddr;
 use crate::error::{Error, OsError, Result};
+use crate::object::{check_mode, fchmod};
 use crate::transport::stream::{Deadline, wait_fd};
 
 /// A new Unix socket of `kind` (`SOCK_CLOEXEC`).
@@ -39,9 +40,19 @@ pub(super) fn socketpair(kind: libc::c_int) -> Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// `bind` (`EADDRINUSE` is [`Error::AlreadyExists`]).
-pub(super) fn bind(fd: BorrowedFd<'_>, addr: &UnixAddr) -> Result<()> {
+/// `bind` (`EADDRINUSE` is [`Error::AlreadyExists`]); a socket file gets
+/// exactly the permission bits `mode` (connecting needs write permission).
+///
+/// Linux creates the file with the socket's own mode less the umask, so
+/// the socket is `fchmod`ed to `mode` first: the file never allows more
+/// than `mode`. What the umask took away is given back after the bind by
+/// [`chmod_socket_file`].
+pub(super) fn bind(fd: BorrowedFd<'_>, addr: &UnixAddr, mode: u32) -> Result<()> {
     let (sa, len) = addr.to_sockaddr()?;
+    if let UnixAddr::Path(_) = addr {
+        check_mode(mode, "bind", &addr.describe())?;
+        fchmod(fd, mode, &addr.describe())?;
+    }
     // SAFETY: `sa` is a valid `sockaddr_un` of `len` bytes.
     let r = unsafe {
         libc::bind(
@@ -61,7 +72,44 @@ pub(super) fn bind(fd: BorrowedFd<'_>, addr: &UnixAddr) -> Result<()> {
         }
         return Err(Error::os("bind", addr.describe(), e));
     }
+    if let UnixAddr::Path(path) = addr {
+        if let Err(e) = chmod_socket_file(path, mode, &addr.describe()) {
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
+    }
     Ok(())
+}
+
+/// Sets the socket file at `path`, just bound by us, to `mode`: opened
+/// `O_PATH | O_NOFOLLOW` and checked to be a socket of ours (not something
+/// swapped in by path), then changed through its `/proc/self/fd` link.
+fn chmod_socket_file(path: &std::path::Path, mode: u32, target: &str) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| Error::os("open", target, e))?;
+    let meta = file.metadata().map_err(|e| Error::os("fstat", target, e))?;
+    // SAFETY: plain query.
+    let ours = meta.uid() == unsafe { libc::geteuid() };
+    if meta.mode() & libc::S_IFMT != libc::S_IFSOCK || !ours {
+        return Err(Error::Os(OsError::new(
+            "bind",
+            target,
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the path no longer names the socket file we bound",
+            ),
+        )));
+    }
+    if meta.mode() & 0o777 == mode {
+        return Ok(());
+    }
+    let link = format!("/proc/self/fd/{}", file.as_raw_fd());
+    std::fs::set_permissions(link, std::os::unix::fs::PermissionsExt::from_mode(mode))
+        .map_err(|e| Error::os("chmod", target, e))
 }
 
 /// `connect`, retried on `EINTR` (a socket in blocking mode).
@@ -111,9 +159,9 @@ pub(super) struct Listening {
 }
 
 impl Listening {
-    pub(super) fn bind(addr: &UnixAddr, kind: libc::c_int) -> Result<Self> {
+    pub(super) fn bind(addr: &UnixAddr, kind: libc::c_int, mode: u32) -> Result<Self> {
         let fd = socket(kind | libc::SOCK_NONBLOCK)?;
-        bind(fd.as_fd(), addr)?;
+        bind(fd.as_fd(), addr, mode)?;
         let owned_path = socket_file(addr);
         let me = Self {
             fd,

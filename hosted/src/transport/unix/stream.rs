@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::UnixAddr;
 use super::socket::{Listening, connect, socket, socketpair};
 use crate::error::{OsError, Result};
+use crate::object::DEFAULT_MODE;
 use crate::transport::stream::{DEFAULT_MAX_FRAME_LEN, Deadline, Framed, wait_fd};
 
 /// [`send_fd`](crate::shm::send_fd) on a socket that may be non-blocking
@@ -61,9 +62,31 @@ pub struct UnixStreamListener {
 impl UnixStreamListener {
     /// Binds and listens at `addr`; connections carry frames of at most
     /// `max_frame_len` bytes.
+    ///
+    /// A socket file gets mode 0600 (only this user may connect), whatever
+    /// the umask; [`bind_with_mode`](Self::bind_with_mode) sets another.
     pub fn bind(addr: &UnixAddr, max_frame_len: u32) -> Result<Self> {
+        Self::bind_with_mode(addr, max_frame_len, DEFAULT_MODE)
+    }
+
+    /// [`bind`](Self::bind) with the socket file's permission bits `mode`
+    /// (at most `0o777`; say `0o660` to let the group connect), set
+    /// exactly. An abstract address has no file and ignores it.
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    /// use ipckit::transport::unix::{UnixAddr, UnixStreamListener};
+    ///
+    /// let path = std::env::temp_dir().join(format!("ipckit-doc-sock-{}", std::process::id()));
+    /// let listener = UnixStreamListener::bind_with_mode(&UnixAddr::path(&path), 1024, 0o660)?;
+    /// assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o660);
+    /// drop(listener); // removes the socket file
+    /// assert!(!path.exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn bind_with_mode(addr: &UnixAddr, max_frame_len: u32, mode: u32) -> Result<Self> {
         Ok(Self {
-            inner: Listening::bind(addr, libc::SOCK_STREAM)?,
+            inner: Listening::bind(addr, libc::SOCK_STREAM, mode)?,
             max_frame_len,
         })
     }

@@ -52,3 +52,31 @@ fn datagram_abstract_and_path() {
     drop(l);
     assert!(!path.exists());
 }
+
+#[test]
+fn socket_files_get_exactly_the_mode_asked_for() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode_of = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let path = std::env::temp_dir().join(format!("ipckit-unit-sockmode-{}", std::process::id()));
+    let addr = UnixAddr::path(&path);
+    let l = UnixStreamListener::bind(&addr, 64).unwrap();
+    assert_eq!(mode_of(&path), 0o600);
+    drop(l);
+    // 0o666 is what a umask of 022 would cut to 0o644.
+    let l = SeqPacketListener::bind_with_mode(&addr, 64, 0o666).unwrap();
+    assert_eq!(mode_of(&path), 0o666);
+    drop(l);
+    let mut rx = Datagram::bind_with_mode(&addr, 64, 0o620).unwrap();
+    assert_eq!(mode_of(&path), 0o620);
+    let mut tx = Datagram::connect(&addr, 64).unwrap();
+    tx.send(b"x").unwrap();
+    assert_eq!(rx.recv_vec().unwrap(), b"x");
+    drop(rx);
+    assert!(!path.exists());
+    let e = UnixStreamListener::bind_with_mode(&addr, 64, 0o4777).unwrap_err();
+    assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+    assert!(!path.exists());
+    // Abstract names have no file: the mode is ignored.
+    let abs = UnixAddr::abstract_name(format!("ipckit-unit-sockmode-{}", std::process::id()));
+    drop(UnixStreamListener::bind_with_mode(&abs, 64, 0o4777).unwrap());
+}

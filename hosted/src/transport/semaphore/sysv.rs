@@ -1,268 +1,14 @@
-//! Kernel semaphores across processes: POSIX named semaphores
-//! (`sem_overview(7)`) and System V semaphore sets (`semget(2)`), next to
-//! the core's shared-memory [`semaphore`](crate::semaphore).
-//!
-//! All three count units with the same verbs, gathered in the
-//! [`CountingSemaphore`] trait: `post` adds a unit, `wait` takes one
-//! (waiting for it), `try_wait` takes one if there is one
-//! ([`Empty`](Error::Empty) otherwise), `wait_timeout` waits at most a
-//! while ([`TimedOut`](Error::TimedOut)). A post above the maximum is
-//! [`Full`](Error::Full).
-//!
-//! | | [`NamedSemaphore`] | [`SysvSemaphoreSet`] | core [`Semaphore`](crate::semaphore::Semaphore) |
-//! |---|---|---|---|
-//! | named by | `/name` (in `/dev/shm` as `sem.name`) | key or id | the shared mapping it lives in |
-//! | maximum | `SEM_VALUE_MAX` (2^31 - 1) | `SEMVMX` (32767) | chosen at `init` |
-//! | killed holder | its units are lost | given back with `SEM_UNDO` | its units are lost |
-//! | timeout clock | `CLOCK_REALTIME` (absolute) | relative (`semtimedop`) | monotonic |
-//! | uncontended cost | no system call (futex in glibc) | one system call | no system call |
-//!
-//! # `SEM_UNDO`
-//! With `SEM_UNDO` the kernel records each process's adjustments to a
-//! System V semaphore and reverses them when the process exits, however it
-//! exits, so a process killed while holding units gives them back. That is
-//! right for a lock, where the same process takes and gives back: its
-//! adjustment returns to 0 with every pair. For signalling (one process
-//! posts, another waits) it is wrong twice over: the poster's units vanish
-//! when it exits, and the kernel bounds each process's adjustment to
-//! -32,768..=32,767, so a process that only waits (or only posts) fails
-//! after 32,767 operations ([`Error::UndoRange`]).
-//!
-//! A [`SysvSemaphoreSet`] therefore operates **without** `SEM_UNDO` unless
-//! told otherwise: [`SysvSemaphoreSet::set_undo`]`(true)` for lock use.
-//!
-//! # Errors that name the set
-//! A post above [`SEMVMX`] is [`Full`](Error::Full); an operation beyond
-//! the `SEM_UNDO` range is [`Error::UndoRange`] (both are `ERANGE` to the
-//! kernel; a post with `SEM_UNDO` that gets `ERANGE` reads the value to tell
-//! them apart). A set removed (`IPC_RMID`) under a waiter, or before a later
-//! call, is [`Error::Removed`] naming `semid N`; an argument the kernel
-//! refuses (`EINVAL` while the set exists) is [`Error::Os`] with `EINVAL`
-//! and the set named.
+//! System V semaphore sets (`semget`).
 
 use std::io;
-use std::os::fd::AsFd;
-use std::os::unix::fs::OpenOptionsExt;
-use std::ptr::NonNull;
 use std::time::Duration;
 
-use super::deadline::{Deadline, realtime_deadline, relative_timespec};
-use super::sysv_mq::key_from_path;
+use super::CountingSemaphore;
 use crate::error::{Error, OsError, Result};
-use crate::shm::{ShmName, Trust};
-use crate::wait::Notify;
-
-/// The verbs every semaphore of ipckit has.
-pub trait CountingSemaphore {
-    /// Adds a unit, waking a waiter.
-    fn post(&self) -> Result<()>;
-
-    /// Takes a unit, waiting at most `timeout` for one (`None`: as long as
-    /// it takes; zero: [`Empty`](Error::Empty) if none is there now).
-    fn wait_timeout(&self, timeout: Option<Duration>) -> Result<()>;
-
-    /// Takes a unit, waiting as long as it takes.
-    fn wait(&self) -> Result<()> {
-        self.wait_timeout(None)
-    }
-
-    /// Takes a unit if there is one now.
-    fn try_wait(&self) -> Result<()> {
-        self.wait_timeout(Some(Duration::ZERO))
-    }
-}
-
-/// The core's shared-memory semaphore under the same verbs.
-impl<N: Notify> CountingSemaphore for crate::semaphore::Handle<'_, N> {
-    fn post(&self) -> Result<()> {
-        Ok(crate::semaphore::Handle::post(self)?)
-    }
-
-    fn wait_timeout(&self, timeout: Option<Duration>) -> Result<()> {
-        Ok(crate::semaphore::Handle::wait_timeout(self, timeout)?)
-    }
-}
-
-// ---------------------------------------------------------------------------
-// POSIX named semaphores.
-
-/// A POSIX named semaphore (`sem_open`). Dropping it closes it
-/// (`sem_close`); the name stays until [`NamedSemaphore::unlink`].
-///
-/// ```
-/// use ipckit::transport::semaphore::{CountingSemaphore, NamedSemaphore};
-///
-/// let name = format!("ipckit-doc-sem-{}", std::process::id());
-/// let sem = NamedSemaphore::create(&name, 1)?;
-/// sem.wait()?;
-/// assert!(sem.try_wait().is_err()); // Empty
-/// sem.post()?;
-/// assert_eq!(sem.value()?, 1);
-/// NamedSemaphore::unlink(&name)?;
-/// # Ok::<(), ipckit::Error>(())
-/// ```
-#[derive(Debug)]
-pub struct NamedSemaphore {
-    sem: NonNull<libc::sem_t>,
-    name: ShmName,
-}
-
-// SAFETY: the `sem_t` lives in a shared mapping made by `sem_open` that
-// stays until `sem_close` in `Drop`; every `sem_*` call on it is thread-safe.
-unsafe impl Send for NamedSemaphore {}
-// SAFETY: as above: all operations go through thread-safe `sem_*` calls.
-unsafe impl Sync for NamedSemaphore {}
-
-/// The largest value of a POSIX semaphore (`SEM_VALUE_MAX`).
-pub const SEM_VALUE_MAX: u32 = i32::MAX as u32;
-
-impl NamedSemaphore {
-    /// Creates semaphore `name` (`O_CREAT | O_EXCL`, mode 0600) with
-    /// `initial` units (at most [`SEM_VALUE_MAX`]). [`Error::AlreadyExists`]
-    /// if the name is taken.
-    pub fn create(name: &str, initial: u32) -> Result<Self> {
-        let name = ShmName::new(name)?;
-        if initial > SEM_VALUE_MAX {
-            return Err(Error::Os(OsError::new(
-                "sem_open",
-                name.as_str(),
-                io::Error::new(io::ErrorKind::InvalidInput, "initial above SEM_VALUE_MAX"),
-            )));
-        }
-        // SAFETY: the name is a C string; with O_CREAT the variadic
-        // arguments are the mode and the initial value, both `c_uint`.
-        let sem = unsafe {
-            libc::sem_open(
-                name.as_c().as_ptr(),
-                libc::O_CREAT | libc::O_EXCL,
-                0o600 as libc::c_uint,
-                initial as libc::c_uint,
-            )
-        };
-        Self::opened(sem, name)
-    }
-
-    /// Opens the existing semaphore `name`, if it is this user's own and
-    /// nobody else may write it ([`Trust::Owner`]; [`Error::Untrusted`]
-    /// otherwise).
-    ///
-    /// glibc keeps the semaphore in the file `/dev/shm/sem.<name>` and maps
-    /// it: whoever may write that file can truncate it under the mapping,
-    /// and our next `sem_*` call on it then dies of `SIGBUS` (see the
-    /// [shm module](crate::shm)); a squatter could plant one with mode 0666.
-    pub fn open(name: &str) -> Result<Self> {
-        Self::open_with(name, Trust::Owner)
-    }
-
-    /// [`open`](Self::open), accepting the owners and modes `trust` accepts.
-    ///
-    /// The file is opened (`O_NOFOLLOW`) and checked with `fstat` before
-    /// `sem_open` opens it again by name. That second open finds the same
-    /// file: `/dev/shm` is sticky, so only the file's owner or root could
-    /// remove or replace the name in between, and the check has just shown
-    /// that the owner is trusted.
-    pub fn open_with(name: &str, trust: Trust) -> Result<Self> {
-        let name = ShmName::new(name)?;
-        if trust != Trust::Anyone {
-            let path = format!("/dev/shm/sem.{}", &name.as_str()[1..]);
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&path)
-                .map_err(|e| Error::os("open", name.as_str(), e))?;
-            trust.check(file.as_fd(), name.as_str())?;
-        }
-        // SAFETY: the name is a C string; no variadic argument is read.
-        let sem = unsafe { libc::sem_open(name.as_c().as_ptr(), 0) };
-        Self::opened(sem, name)
-    }
-
-    fn opened(sem: *mut libc::sem_t, name: ShmName) -> Result<Self> {
-        if sem == libc::SEM_FAILED {
-            return Err(Error::last_os("sem_open", name.as_str()));
-        }
-        match NonNull::new(sem) {
-            Some(sem) => Ok(Self { sem, name }),
-            None => Err(Error::last_os("sem_open", name.as_str())),
-        }
-    }
-
-    /// Removes the name; the semaphore lives until its last user closes it.
-    pub fn unlink(name: &str) -> Result<()> {
-        let name = ShmName::new(name)?;
-        // SAFETY: the name is a C string.
-        if unsafe { libc::sem_unlink(name.as_c().as_ptr()) } != 0 {
-            return Err(Error::last_os("sem_unlink", name.as_str()));
-        }
-        Ok(())
-    }
-
-    /// The name in canonical `/name` form.
-    pub fn name(&self) -> &str {
-        self.name.as_str()
-    }
-
-    /// The units now (`sem_getvalue`).
-    pub fn value(&self) -> Result<u32> {
-        let mut v = 0;
-        // SAFETY: `sem` is open; `v` is a valid out-pointer.
-        if unsafe { libc::sem_getvalue(self.sem.as_ptr(), &mut v) } != 0 {
-            return Err(Error::last_os("sem_getvalue", self.name.as_str()));
-        }
-        Ok(v.max(0) as u32)
-    }
-}
-
-impl CountingSemaphore for NamedSemaphore {
-    fn post(&self) -> Result<()> {
-        // SAFETY: `sem` is open.
-        if unsafe { libc::sem_post(self.sem.as_ptr()) } != 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EOVERFLOW) {
-                return Err(Error::Full);
-            }
-            return Err(Error::os("sem_post", self.name.as_str(), err));
-        }
-        Ok(())
-    }
-
-    /// `sem_timedwait` with an absolute `CLOCK_REALTIME` deadline computed
-    /// once (kept across `EINTR`); zero is `sem_trywait`.
-    fn wait_timeout(&self, timeout: Option<Duration>) -> Result<()> {
-        let deadline = match timeout {
-            Some(t) if t.is_zero() => None,
-            Some(t) => realtime_deadline(t),
-            None => None,
-        };
-        loop {
-            let r = match (timeout, &deadline) {
-                // SAFETY: `sem` is open.
-                (Some(t), _) if t.is_zero() => unsafe { libc::sem_trywait(self.sem.as_ptr()) },
-                // SAFETY: `sem` is open; `at` is a valid timespec.
-                (_, Some(at)) => unsafe { libc::sem_timedwait(self.sem.as_ptr(), at) },
-                // SAFETY: `sem` is open.
-                _ => unsafe { libc::sem_wait(self.sem.as_ptr()) },
-            };
-            if r == 0 {
-                return Ok(());
-            }
-            let err = io::Error::last_os_error();
-            match err.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::EAGAIN) => return Err(Error::Empty),
-                Some(libc::ETIMEDOUT) => return Err(Error::TimedOut),
-                _ => return Err(Error::os("sem_wait", self.name.as_str(), err)),
-            }
-        }
-    }
-}
-
-impl Drop for NamedSemaphore {
-    fn drop(&mut self) {
-        // SAFETY: `sem` came from `sem_open` and is closed only here.
-        unsafe { libc::sem_close(self.sem.as_ptr()) };
-    }
-}
+use crate::object::{DEFAULT_MODE, Remove, check_mode};
+use crate::shm::Trust;
+use crate::transport::deadline::{Deadline, relative_timespec};
+use crate::transport::sysv_mq::key_from_path;
 
 // ---------------------------------------------------------------------------
 // System V semaphore sets.
@@ -289,7 +35,7 @@ pub const SEMVMX: u32 = 32767;
 ///
 /// Operations run without `SEM_UNDO` (signalling) unless
 /// [`set_undo`](Self::set_undo) turns it on (a lock; see the
-/// [module docs](self)). Opening needs no read permission (on Linux 4.17
+/// [module docs](super)). Opening needs no read permission (on Linux 4.17
 /// and later, which show the set's length through `SEM_STAT_ANY`): a
 /// process that may only alter the set (mode `0o622` for another user, say)
 /// can post and wait.
@@ -323,7 +69,21 @@ impl SysvSemaphoreSet {
     /// Creates the set of `key` with `len` semaphores at 0 (`IPC_CREAT |
     /// IPC_EXCL`, mode 0600).
     pub fn create(key: libc::key_t, len: usize) -> Result<Self> {
-        Self::semget(key, len, libc::IPC_CREAT | libc::IPC_EXCL | 0o600)
+        Self::create_with_mode(key, len, DEFAULT_MODE)
+    }
+
+    /// [`create`](Self::create) with the permission bits `mode` (at most
+    /// `0o777`; no umask applies to System V objects). `libc::IPC_PRIVATE`
+    /// as `key` makes an anonymous set. Openers of a set others may write
+    /// opt in with [`open_with`](Self::open_with).
+    pub fn create_with_mode(key: libc::key_t, len: usize, mode: u32) -> Result<Self> {
+        check_mode(mode, "semget", &format!("key {key:#x}"))?;
+        // At most 0o777: fits in a `c_int`.
+        Self::semget(
+            key,
+            len,
+            libc::IPC_CREAT | libc::IPC_EXCL | mode as libc::c_int,
+        )
     }
 
     /// Creates an anonymous set (`IPC_PRIVATE`), reachable by its
@@ -332,9 +92,37 @@ impl SysvSemaphoreSet {
         Self::semget(libc::IPC_PRIVATE, len, libc::IPC_CREAT | 0o600)
     }
 
-    /// Opens the existing set of `key`.
+    /// Opens the existing set of `key`, if it is this user's and writable
+    /// by nobody else ([`Trust::Owner`]; else [`Error::Untrusted`]: anyone
+    /// else who may alter it can steal or forge units, or remove it).
     pub fn open(key: libc::key_t) -> Result<Self> {
-        Self::semget(key, 0, 0)
+        Self::open_with(key, Trust::Owner)
+    }
+
+    /// [`open`](Self::open), accepting the owners and modes `trust`
+    /// accepts (judged on the set's owner and, if another, its creator).
+    /// [`from_id`](Self::from_id) takes an id as given, with no check.
+    pub fn open_with(key: libc::key_t, trust: Trust) -> Result<Self> {
+        let set = Self::semget(key, 0, 0)?;
+        if trust != Trust::Anyone {
+            let perm = set.stat()?.sem_perm;
+            let target = format!("semid {}", set.id);
+            trust.check_owner(perm.uid, perm.gid, perm.mode.into(), &target)?;
+            if perm.cuid != perm.uid {
+                trust.check_owner(perm.cuid, perm.cgid, perm.mode.into(), &target)?;
+            }
+        }
+        Ok(set)
+    }
+
+    /// The set's permission bits now (`sem_perm.mode & 0o777`).
+    pub fn mode(&self) -> Result<u32> {
+        Ok(u32::from(self.stat()?.sem_perm.mode) & 0o777)
+    }
+
+    fn stat(&self) -> Result<libc::semid_ds> {
+        sem_stat(self.id)
+            .map_err(|e| Error::os("semctl(IPC_STAT)", format!("semid {}", self.id), e))
     }
 
     /// A key from a file, as for [`open`](Self::open) (`ftok`).
@@ -401,7 +189,7 @@ impl SysvSemaphoreSet {
 
     /// Whether this handle's operations use `SEM_UNDO`: off by default
     /// (signalling); on for a lock, where the same process takes and gives
-    /// back units (see the [module docs](self)).
+    /// back units (see the [module docs](super)).
     pub fn set_undo(&mut self, undo: bool) {
         self.undo = undo;
     }
@@ -580,6 +368,13 @@ fn sem_stat(id: libc::c_int) -> io::Result<libc::semid_ds> {
         }
     }
     Err(err)
+}
+
+impl Remove for SysvSemaphoreSet {
+    /// `IPC_RMID` of this set.
+    fn remove_object(&self) -> Result<()> {
+        SysvSemaphoreSet::remove_id(self.id)
+    }
 }
 
 /// One semaphore of a [`SysvSemaphoreSet`].

@@ -3,11 +3,17 @@
 //!
 //! [`PosixMq::create`] makes a queue with `O_CREAT | O_EXCL` and mode 0600
 //! (exactly one of several racing creators wins, the others get
-//! [`Error::AlreadyExists`]); [`PosixMq::open`] opens an existing one.
+//! [`Error::AlreadyExists`]); [`PosixMq::create_with_mode`] with another
+//! mode, set exactly (the umask does not reduce it). [`PosixMq::open`]
+//! opens an existing one for sending and receiving, if it is this user's
+//! and nobody else may write it; [`PosixMq::open_with`] opens it read-only
+//! or write-only ([`Access`]: a user with write permission alone can send)
+//! and with another [`Trust`] (see the [object module](crate::object)).
 //! Dropping a [`PosixMq`] closes its descriptor; the queue itself lives on
 //! until [`PosixMq::unlink`] removes its name (and the last descriptor
-//! closes). Names follow the rules of [`ShmName`]: `"jobs"` and `"/jobs"`
-//! are the same queue.
+//! closes), or a [`RemoveOnDrop`](crate::object::RemoveOnDrop) guard does.
+//! Names follow the rules of [`ShmName`]: `"jobs"` and `"/jobs"` are the
+//! same queue.
 //!
 //! # Messages and priorities
 //! Each message keeps its boundaries. [`PosixMq::send_with_priority`] sends
@@ -66,13 +72,15 @@
 //! ```
 
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use super::deadline::realtime_deadline;
 use super::limits::{LimitExceeded, read_proc_limit, soft_rlimit};
 use crate::error::{CoreError, Error, OsError, Result};
 use crate::message::{MessageReceiver, MessageSender};
-use crate::shm::ShmName;
+use crate::object::{Access, DEFAULT_MODE, Remove, check_mode, fd_mode};
+use crate::shm::{ShmName, Trust};
 
 /// Priorities are below this (Linux: 32768).
 pub const MQ_PRIO_MAX: u32 = 32768;
@@ -121,6 +129,7 @@ pub struct PosixMq {
     mqd: libc::mqd_t,
     name: ShmName,
     attr: MqAttr,
+    access: Access,
 }
 
 fn invalid_input(call: &'static str, target: &ShmName, msg: &'static str) -> Error {
@@ -140,7 +149,17 @@ impl PosixMq {
     /// `RLIMIT_MSGQUEUE` resource limit ([`LimitExceeded`]). A name that
     /// exists is [`Error::AlreadyExists`].
     pub fn create(name: &str, attr: MqAttr) -> Result<Self> {
+        Self::create_with_mode(name, attr, DEFAULT_MODE)
+    }
+
+    /// [`create`](Self::create) with the permission bits `mode` (at most
+    /// `0o777`; say `0o620` to let the group send). The queue gets exactly
+    /// `mode`: it is set with `fchmod` after creation, so the umask does not
+    /// reduce it. Openers of a queue the group or others may write opt in
+    /// with [`open_with`](Self::open_with) and a [`Trust`] that accepts it.
+    pub fn create_with_mode(name: &str, attr: MqAttr, mode: u32) -> Result<Self> {
         let name = ShmName::new(name)?;
+        check_mode(mode, "mq_open", name.as_str())?;
         if attr.max_messages == 0 || attr.message_size == 0 {
             return Err(invalid_input(
                 "mq_open",
@@ -183,7 +202,7 @@ impl PosixMq {
             libc::mq_open(
                 name.as_c().as_ptr(),
                 libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
-                0o600 as libc::c_uint,
+                mode as libc::c_uint,
                 &raw const raw,
             )
         };
@@ -199,17 +218,41 @@ impl PosixMq {
             }
             return Err(Error::os("mq_open", name.as_str(), err));
         }
-        Ok(Self { mqd, name, attr })
+        // Owns `mqd` from here: closed on the error path too.
+        let q = Self {
+            mqd,
+            name,
+            attr,
+            access: Access::ReadWrite,
+        };
+        if let Err(e) = crate::object::fchmod(q.fd(), mode, q.name()) {
+            // The name is ours (O_EXCL): do not leave a queue of a wrong mode.
+            let _ = PosixMq::unlink(q.name());
+            return Err(e);
+        }
+        Ok(q)
     }
 
-    /// Opens the existing queue `name` for sending and receiving; its shape
-    /// is read with `mq_getattr`. [`Error::NotFound`] if nobody created it,
-    /// [`Error::PermissionDenied`] if its mode does not allow us.
+    /// Opens the existing queue `name` for sending and receiving, if it is
+    /// this user's own and nobody else may write it ([`Trust::Owner`]); its
+    /// shape is read with `mq_getattr`. [`Error::NotFound`] if nobody
+    /// created it, [`Error::PermissionDenied`] if its mode does not allow
+    /// us, [`Error::Untrusted`] if another user owns it or others may write
+    /// it (they could fill it with forged messages).
     pub fn open(name: &str) -> Result<Self> {
+        Self::open_with(name, Access::ReadWrite, Trust::Owner)
+    }
+
+    /// [`open`](Self::open) asking the kernel only for `access` (a queue
+    /// this user may only write is opened [`Access::WriteOnly`]) and
+    /// accepting the owners and modes `trust` accepts (checked with `fstat`
+    /// on the opened descriptor). The handle refuses the direction it did
+    /// not ask for with [`Error::PermissionDenied`] naming the queue.
+    pub fn open_with(name: &str, access: Access, trust: Trust) -> Result<Self> {
         let name = ShmName::new(name)?;
         // SAFETY: the name is a NUL-terminated C string; without O_CREAT no
         // variadic argument is read.
-        let mqd = unsafe { libc::mq_open(name.as_c().as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+        let mqd = unsafe { libc::mq_open(name.as_c().as_ptr(), access.flags() | libc::O_CLOEXEC) };
         if mqd < 0 {
             return Err(Error::last_os("mq_open", name.as_str()));
         }
@@ -221,7 +264,9 @@ impl PosixMq {
                 max_messages: 0,
                 message_size: 0,
             },
+            access,
         };
+        trust.check(q.fd(), q.name())?;
         let raw = q.raw_attr()?;
         q.attr = MqAttr {
             max_messages: usize::try_from(raw.mq_maxmsg).unwrap_or(0),
@@ -252,6 +297,20 @@ impl PosixMq {
         self.attr
     }
 
+    /// The directions this handle was opened for.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// The queue's permission bits now (`fstat`).
+    pub fn mode(&self) -> Result<u32> {
+        fd_mode(self.fd(), self.name())
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.as_fd()
+    }
+
     /// The messages queued now (`mq_curmsgs`).
     pub fn pending(&self) -> Result<usize> {
         Ok(usize::try_from(self.raw_attr()?.mq_curmsgs).unwrap_or(0))
@@ -275,6 +334,7 @@ impl PosixMq {
         priority: u32,
         timeout: Option<Duration>,
     ) -> Result<()> {
+        self.access.check(true, "mq_send", self.name())?;
         if msg.len() > self.attr.message_size {
             return Err(CoreError::FrameTooLarge {
                 len: u32::try_from(msg.len()).unwrap_or(u32::MAX),
@@ -328,6 +388,7 @@ impl PosixMq {
         buf: &mut [u8],
         timeout: Option<Duration>,
     ) -> Result<(usize, u32)> {
+        self.access.check(false, "mq_receive", self.name())?;
         if buf.len() < self.attr.message_size {
             return Err(CoreError::BufferTooSmall {
                 required: self.attr.message_size,
@@ -392,6 +453,23 @@ impl Drop for PosixMq {
     }
 }
 
+/// On Linux an `mqd_t` is a file descriptor: `poll`/`epoll` report it
+/// readable when a message is queued and writable when there is room.
+impl AsFd for PosixMq {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: `mqd` is our open queue descriptor, closed only in `Drop`,
+        // which cannot run while `self` is borrowed.
+        unsafe { BorrowedFd::borrow_raw(self.mqd) }
+    }
+}
+
+impl Remove for PosixMq {
+    /// [`PosixMq::unlink`] of this queue's name.
+    fn remove_object(&self) -> Result<()> {
+        PosixMq::unlink(self.name())
+    }
+}
+
 impl MessageSender for PosixMq {
     /// Sends with priority 0.
     fn send_timeout(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
@@ -416,71 +494,4 @@ impl MessageReceiver for PosixMq {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn name(what: &str) -> String {
-        format!("ipckit-unit-mq-{}-{what}", std::process::id())
-    }
-
-    #[test]
-    fn limits_are_named() {
-        let limits = MqLimits::read().unwrap();
-        let n = name("limit");
-        let e = PosixMq::create(
-            &n,
-            MqAttr {
-                max_messages: limits.msg_max as usize + 1,
-                message_size: 16,
-            },
-        )
-        .unwrap_err();
-        let detail = LimitExceeded::find(&e).expect("limit error");
-        assert_eq!(detail.limit, MSG_MAX_PATH);
-        assert!(e.to_string().contains("msg_max"), "{e}");
-        assert!(matches!(PosixMq::open(&n), Err(Error::NotFound(_))));
-    }
-
-    #[test]
-    fn sizes_and_flow() {
-        let n = name("sizes");
-        let mut q = PosixMq::create(
-            &n,
-            MqAttr {
-                max_messages: 2,
-                message_size: 8,
-            },
-        )
-        .unwrap();
-        assert!(matches!(
-            PosixMq::create(&n, q.attr()),
-            Err(Error::AlreadyExists(_))
-        ));
-        assert_eq!(
-            q.try_send(&[0; 9]).unwrap_err().core(),
-            Some(CoreError::FrameTooLarge { len: 9, max: 8 })
-        );
-        q.try_send(b"a").unwrap();
-        q.try_send(b"bb").unwrap();
-        assert!(q.try_send(b"c").unwrap_err().is_full());
-        assert!(
-            q.send_timeout(b"c", Some(Duration::from_millis(20)))
-                .unwrap_err()
-                .is_timeout()
-        );
-        let mut small = [0; 4];
-        assert_eq!(
-            q.try_recv(&mut small).unwrap_err().core(),
-            Some(CoreError::BufferTooSmall { required: 8 })
-        );
-        let other = PosixMq::open(&n).unwrap();
-        assert_eq!(other.attr(), q.attr());
-        assert_eq!(other.pending().unwrap(), 2);
-        let mut buf = [0; 8];
-        assert_eq!(q.try_recv(&mut buf).unwrap(), 1);
-        assert_eq!(q.try_recv(&mut buf).unwrap(), 2);
-        assert!(q.try_recv(&mut buf).unwrap_err().is_empty());
-        PosixMq::unlink(&n).unwrap();
-        assert!(matches!(PosixMq::unlink(&n), Err(Error::NotFound(_))));
-    }
-}
+mod tests;
