@@ -2,7 +2,8 @@
 //! call, beside the rows of one message per call, so the table shows what
 //! batching buys. The SPSC channel's `try_send_slice` / `try_recv_slice`
 //! (the ring's `push_partial_slice` / `pop_partial_slice`: as many as fit,
-//! one index publication) across two processes, and rtrb's chunks
+//! one index publication) and the MPMC channel's (one compare-and-swap per
+//! run) across two processes, and rtrb's chunks
 //! (`write_chunk_uninit` / `read_chunk`) between two threads; both sides
 //! busy-poll. The peer produces; the measuring side consumes and records
 //! nanoseconds per item over 1 ms windows, like [`harness::throughput`].
@@ -12,7 +13,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ipckit::channel::spsc;
+use ipckit::channel::{mpmc, spsc};
 use ipckit::error::Error;
 use ipckit::shm::ShmObject;
 
@@ -30,14 +31,10 @@ const POLLS: u32 = 1 << 16;
 /// Why `mech` has no batched row at `size`, if it has none.
 pub fn why_not(mech: Mech, size: usize) -> Option<String> {
     match mech {
-        Mech::ShmSpscBusy | Mech::Rtrb if size <= 4096 => None,
-        Mech::ShmSpscBusy | Mech::Rtrb => {
+        Mech::ShmSpscBusy | Mech::ShmMpmc | Mech::Rtrb if size <= 4096 => None,
+        Mech::ShmSpscBusy | Mech::ShmMpmc | Mech::Rtrb => {
             Some("its ring holds 16 items of 64 KiB, fewer than a batch".into())
         }
-        // Its place: `push_slice` / `pop_slice` claim several slots with
-        // one CAS once the MPMC ring has them (issue 15 item 5); measure
-        // them here as `spsc` does, and drop this line.
-        Mech::ShmMpmc => Some("the MPMC ring has no push_slice / pop_slice yet".into()),
         Mech::ShmBytes | Mech::ShmMpscBytes => {
             Some("the frame rings grant one frame per call (no batch call)".into())
         }
@@ -66,6 +63,9 @@ pub fn throughput(mech: Mech, size: usize, turn: Duration) -> Result<Sample, Str
         (Mech::ShmSpscBusy, 8) => shm_spsc::<8>(turn),
         (Mech::ShmSpscBusy, 64) => shm_spsc::<64>(turn),
         (Mech::ShmSpscBusy, 4096) => shm_spsc::<4096>(turn),
+        (Mech::ShmMpmc, 8) => shm_mpmc::<8>(turn),
+        (Mech::ShmMpmc, 64) => shm_mpmc::<64>(turn),
+        (Mech::ShmMpmc, 4096) => shm_mpmc::<4096>(turn),
         (Mech::Rtrb, 8) => rtrb_chunks::<8>(turn),
         (Mech::Rtrb, 64) => rtrb_chunks::<64>(turn),
         (Mech::Rtrb, 4096) => rtrb_chunks::<4096>(turn),
@@ -80,12 +80,7 @@ fn slots(n: usize) -> u32 {
 }
 
 fn shm_spsc<const N: usize>(turn: Duration) -> Result<Sample, String> {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let name = format!(
-        "{}-batch-{}",
-        cleanup::prefix(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
+    let name = batch_name();
     cleanup::register_shm(&name);
     let result = (|| {
         let mut rx = spsc::Receiver::<[u8; N]>::create(&name, slots(N))
@@ -117,6 +112,55 @@ fn shm_spsc<const N: usize>(turn: Duration) -> Result<Sample, String> {
     })();
     let _ = ShmObject::remove(&name);
     result
+}
+
+/// The MPMC channel's `try_send_slice` / `try_recv_slice` (the ring's
+/// partial slices: one compare-and-swap claims a run of slots), one
+/// sender process and this receiver; `Busy` (a slot of the run's end still
+/// being written or read) is polled again like `Full` and `Empty`.
+fn shm_mpmc<const N: usize>(turn: Duration) -> Result<Sample, String> {
+    let name = batch_name();
+    cleanup::register_shm(&name);
+    let result = (|| {
+        let rx = mpmc::Receiver::<[u8; N]>::create(&name, slots(N))
+            .map_err(|e| format!("create: {e}"))?;
+        let ctl = control();
+        ctl.stop().store(0, Ordering::Release);
+        ctl.abort().store(0, Ordering::Release);
+        let peer_name = name.clone();
+        let peer = Peer::fork(move || {
+            let tx =
+                mpmc::Sender::<[u8; N]>::open(&peer_name).map_err(|e| format!("peer open: {e}"))?;
+            let items = vec![[7u8; N]; ITEMS];
+            while !control().stopped() && !control().aborted() {
+                match tx.try_send_slice(&items) {
+                    Ok(0) | Err(Error::Full | Error::Busy) => std::hint::spin_loop(),
+                    Ok(_) => {}
+                    Err(e) => return Err(format!("peer send: {e}")),
+                }
+            }
+            Ok(())
+        })?;
+        #[allow(clippy::useless_vec)] // 256 KiB at 4 KiB items: not on the stack
+        let mut buf = vec![[0u8; N]; ITEMS];
+        consume(peer, turn, move || match rx.try_recv_slice(&mut buf) {
+            Ok(n) => Ok(n),
+            Err(Error::Empty | Error::Busy) => Ok(0),
+            Err(e) => Err(format!("receive: {e}")),
+        })
+    })();
+    let _ = ShmObject::remove(&name);
+    result
+}
+
+/// A fresh object name for one batched turn.
+fn batch_name() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!(
+        "{}-batch-{}",
+        cleanup::prefix(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn rtrb_chunks<const N: usize>(turn: Duration) -> Result<Sample, String> {
