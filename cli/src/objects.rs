@@ -29,8 +29,27 @@ pub enum Target {
     File(PathBuf),
 }
 
+/// The channel name of the object `object` (what `channel::inspect`
+/// takes): `object` itself unless it is a channel's escaped object name.
+pub fn channel_of(object: &str) -> String {
+    channel::channel_name(object).unwrap_or_else(|| object.to_owned())
+}
+
+/// The object of the channel `name` (`jobs` is `ipckit-jobs`), if it
+/// exists.
+fn channel_object(name: &str) -> Option<String> {
+    let object = ipckit::channel::object_name(name).ok()?;
+    let bare = &object.as_str()[1..];
+    Path::new("/dev/shm")
+        .join(bare)
+        .exists()
+        .then(|| bare.to_owned())
+}
+
 impl Target {
-    /// `ipckit-x`, `/ipckit-x` and `/dev/shm/ipckit-x` are shm names; any
+    /// `ipckit-x`, `/ipckit-x` and `/dev/shm/ipckit-x` are shm names; so is
+    /// a channel name with a `/` in it (`robot/arm/state`, as `ipckit ls`
+    /// shows it) whose object exists and no file of that path does; any
     /// other argument with a `/` in it (or an existing file) is a path.
     pub fn parse(arg: &str) -> Self {
         if let Some(rest) = arg.strip_prefix("/dev/shm/") {
@@ -38,10 +57,22 @@ impl Target {
         }
         let trimmed = arg.strip_prefix('/').unwrap_or(arg);
         if !trimmed.contains('/') && (arg.starts_with('/') || !Path::new(arg).exists()) {
+            if !Path::new("/dev/shm").join(trimmed).exists() {
+                if let Some(object) = channel_object(arg) {
+                    return Target::Shm(object);
+                }
+            }
             return Target::Shm(trimmed.to_owned());
         }
         if !arg.contains('/') && Path::new("/dev/shm").join(arg).exists() {
             return Target::Shm(arg.to_owned());
+        }
+        // A channel named as a service ("robot/arm/state", as `ls` shows
+        // it), when no such file exists and its object does.
+        if !Path::new(arg).exists() {
+            if let Some(object) = channel_object(arg) {
+                return Target::Shm(object);
+            }
         }
         Target::File(PathBuf::from(arg))
     }
@@ -168,7 +199,7 @@ pub fn fill(snap: &Snapshot, info: &HeaderInfo) -> Option<u64> {
 pub fn channel_info(target: &Target) -> Option<std::result::Result<ChannelInfo, String>> {
     match target {
         Target::Shm(name) if name.starts_with(channel::NAME_PREFIX) => {
-            Some(channel::inspect(name).map_err(|e| e.to_string()))
+            Some(channel::inspect(&channel_of(name)).map_err(|e| e.to_string()))
         }
         _ => None,
     }

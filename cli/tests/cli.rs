@@ -64,11 +64,16 @@ fn ls_shows_a_channel_and_rm_stale_removes_it_after_its_owner_was_killed() {
         .spawn()
         .unwrap();
     let pid = owner.id().to_string();
+    // `ls` shows the channel's name: the object's without the prefix.
+    let shown = ipckit::channel::channel_name(&n).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (code, out, err) = run(ipckit().arg("ls"));
         assert_eq!(code, 0, "{err}");
-        let line = out.lines().find(|l| l.starts_with(&n)).map(str::to_owned);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&shown))
+            .map(str::to_owned);
         if let Some(line) = line.filter(|l| l.contains(&format!("receiver:{pid}(alive)"))) {
             assert!(line.contains("bytes"), "{line}");
             assert!(line.contains("4096 bytes"), "{line}");
@@ -90,13 +95,37 @@ fn ls_shows_a_channel_and_rm_stale_removes_it_after_its_owner_was_killed() {
     owner.wait().unwrap();
     drop(tx);
     let (_, out, _) = run(ipckit().arg("ls"));
-    let line = out.lines().find(|l| l.starts_with(&n)).unwrap_or("");
+    let line = out.lines().find(|l| l.starts_with(&shown)).unwrap_or("");
     assert!(line.contains("stale"), "{out}");
     assert!(line.contains(&format!("receiver:{pid}(dead)")), "{out}");
     let (code, out, err) = run(ipckit().args(["rm", "--stale"]));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&format!("removed {n}")), "{out}");
     assert!(!std::path::Path::new("/dev/shm").join(&n).exists());
+}
+
+#[test]
+fn a_service_named_channel_is_listed_inspected_and_removed_by_that_name() {
+    let service = format!("test/{}/arm/state", std::process::id());
+    let object = ipckit::channel::object_name(&service).unwrap();
+    let _clean = Cleanup(vec![object.as_str()[1..].to_owned()]);
+    let tx = Sender::create(&service, 4096).unwrap();
+    // Another process (the CLI) finds it under the name it was given.
+    let (code, out, err) = run(ipckit().arg("ls"));
+    assert_eq!(code, 0, "{err}");
+    let line = out.lines().find(|l| l.starts_with(&service));
+    assert!(line.is_some_and(|l| l.contains("live")), "{out}");
+    let (code, out, err) = run(ipckit().args(["inspect", &service]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("4096"), "{out}");
+    drop(tx);
+    let (code, _, err) = run(ipckit().args(["rm", &service]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !std::path::Path::new("/dev/shm")
+            .join(&object.as_str()[1..])
+            .exists()
+    );
 }
 
 #[test]
@@ -193,7 +222,7 @@ fn bad_input_is_one_line_and_non_zero() {
         vec!["rm", missing.as_str()],
         vec!["recv", missing.as_str(), "--timeout", "0"],
         vec!["send", missing.as_str(), "x"],
-        vec!["send", "not-an-ipckit-name", "--create", "x"],
+        vec!["send", "", "--create", "x"],
     ] {
         let (code, _, err) = run(ipckit().args(&args));
         assert_ne!(code, 0, "{args:?}");

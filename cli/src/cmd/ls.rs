@@ -67,7 +67,7 @@ fn header_columns(target: &Target, row: &mut Row) {
 
 fn channel_row(info: &ChannelInfo) -> Row {
     let mut row = Row {
-        name: info.name.clone(),
+        name: info.channel.clone(),
         kind: "?".into(),
         capacity: "-".into(),
         elem: "-".into(),

@@ -34,7 +34,7 @@ fn refusal(target: &Target) -> Result<Option<String>> {
         if !name.starts_with(channel::NAME_PREFIX) {
             return Ok(None);
         }
-        match channel::inspect(name) {
+        match channel::inspect(&crate::objects::channel_of(name)) {
             Ok(info) if info.status == ChannelStatus::Live => {
                 let pids: Vec<String> = info
                     .endpoints

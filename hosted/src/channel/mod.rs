@@ -40,11 +40,14 @@
 //! bytes, the typed channels for fixed records.
 //!
 //! # Names
-//! Channel names start with [`NAME_PREFIX`] (`"ipckit-"`), and are
-//! otherwise [`ShmName`]s: `/dev/shm/ipckit-jobs` is the channel
-//! `"ipckit-jobs"`. The prefix is required, not added: it is how [`list`]
-//! and [`remove_stale`] (and `ipckit ls` / `ipckit rm --stale`) find
-//! channels among other shared-memory objects.
+//! A channel is named as a service is, `"jobs"` or `"robot/arm/state"`;
+//! its object is [`NAME_PREFIX`] (`"ipckit-"`) followed by the name, with
+//! `/` and `%` escaped ([`object_name`]): `/dev/shm/ipckit-jobs` is the
+//! channel `"jobs"`. The prefix is added for you (a name that already has
+//! it is the same channel), and it is how [`list`] and [`remove_stale`]
+//! (and `ipckit ls` / `ipckit rm --stale`) find channels among other
+//! shared-memory objects; [`ChannelInfo::channel`] and `ipckit ls` show
+//! the name you gave.
 //!
 //! # Object layout
 //! For a peer in another language (naming, creation order, liveness, recovery):
@@ -162,6 +165,8 @@ pub mod iter;
 pub mod liveness;
 pub mod mpmc;
 pub mod mpsc_bytes;
+mod names;
+pub use names::{channel_name, object_name};
 mod process;
 pub mod spsc;
 mod stale;
@@ -321,24 +326,17 @@ pub const fn object_len(core_len: usize) -> Option<usize> {
     }
 }
 
-/// Validates a channel name: [`NAME_PREFIX`], then the rules of
-/// [`ShmName`].
+/// The object of the channel `name`: [`object_name`] (kept under its old
+/// name; the prefix is now added for the caller).
 ///
 /// ```
 /// use ipckit::channel::check_name;
-/// assert!(check_name("ipckit-jobs").is_ok());
-/// assert!(check_name("/ipckit-jobs").is_ok());
-/// assert!(check_name("jobs").is_err());
+/// assert_eq!(check_name("jobs")?.as_str(), "/ipckit-jobs");
+/// assert!(check_name("").is_err());
+/// # Ok::<(), ipckit::Error>(())
 /// ```
 pub fn check_name(name: &str) -> Result<ShmName> {
-    let valid = ShmName::new(name)?;
-    if !valid.as_str()[1..].starts_with(NAME_PREFIX) {
-        return Err(Error::InvalidName {
-            name: name.chars().take(64).collect(),
-            reason: "channel names start with \"ipckit-\" (so that `ipckit ls` finds them)",
-        });
-    }
-    Ok(valid)
+    object_name(name)
 }
 
 /// The answer of a `try_` receive whose first attempt found the channel

@@ -21,17 +21,16 @@ use crate::shm::{SharedMemory, ShmObject};
 
 /// Creates the object `name` of `len` bytes (must not exist).
 fn create_object(name: &str, len: usize) -> Result<ShmObject> {
-    check_name(name)?;
-    ShmObject::create(name, len)
+    ShmObject::create(check_name(name)?.as_str(), len)
 }
 
 /// Opens the object `name`, waiting a little for a creator that has not
 /// sized it yet.
 fn open_object(name: &str) -> Result<ShmObject> {
-    check_name(name)?;
+    let object = check_name(name)?;
     let until = monotonic_now() + OPEN_PATIENCE;
     loop {
-        match ShmObject::open(name) {
+        match ShmObject::open(object.as_str()) {
             Err(Error::TooSmall { size: 0, .. }) if monotonic_now() < until => {
                 std::thread::sleep(Duration::from_millis(1));
             }

@@ -6,7 +6,10 @@ use std::ptr::NonNull;
 use ipckit_core::{ObjectKind, Role};
 
 use super::liveness::{Block, SlotState};
-use super::{LIVENESS_LEN, NAME_PREFIX, ProcessId, core_region_len, liveness_offset};
+use super::{
+    LIVENESS_LEN, NAME_PREFIX, ProcessId, channel_name, core_region_len, liveness_offset,
+    object_name,
+};
 use crate::error::{Error, Result};
 use crate::shm::{SharedMemory, ShmObject};
 
@@ -51,8 +54,11 @@ pub enum ChannelStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ChannelInfo {
-    /// The name (without the leading `/`).
+    /// The object's name (without the leading `/`).
     pub name: String,
+    /// The channel's name as its users gave it ([`channel_name`] of
+    /// `name`; `name` itself for an object no channel name maps to).
+    pub channel: String,
     /// The object's size in bytes.
     pub len: u64,
     /// The kind in its header, if readable.
@@ -71,21 +77,29 @@ pub struct ChannelInfo {
 /// object is created with mode 0600 for its user).
 ///
 /// ```
-/// use ipckit::channel::{inspect, spsc::Sender, ChannelStatus};
-/// let name = format!("ipckit-doc-inspect-{}", std::process::id());
+/// use ipckit::channel::{inspect, object_name, spsc::Sender, ChannelStatus};
+/// let name = format!("doc/inspect/{}", std::process::id());
 /// let tx = Sender::<u32>::create(&name, 8)?;
 /// let info = inspect(&name)?;
 /// assert_eq!((info.capacity, info.status), (8, ChannelStatus::Live));
 /// assert_eq!(info.endpoints[0].process.pid, std::process::id());
+/// assert_eq!(info.channel, name); // the object is "ipckit-doc%2Finspect%2F<pid>"
 /// drop(tx);
 /// assert_eq!(inspect(&name)?.status, ChannelStatus::Idle);
-/// ipckit::shm::ShmObject::remove(&name)?;
+/// ipckit::shm::ShmObject::remove(object_name(&name)?.as_str())?;
 /// # Ok::<(), ipckit::Error>(())
 /// ```
 pub fn inspect(name: &str) -> Result<ChannelInfo> {
-    let obj = ShmObject::open(name)?;
+    inspect_object(object_name(name)?.as_str())
+}
+
+/// [`inspect`] of the object `object` (not a channel name: no mapping).
+fn inspect_object(object: &str) -> Result<ChannelInfo> {
+    let obj = ShmObject::open(object)?;
+    let name = obj.name().as_str()[1..].to_owned();
     let mut info = ChannelInfo {
-        name: obj.name().as_str()[1..].to_owned(),
+        channel: channel_name(&name).unwrap_or_else(|| name.clone()),
+        name,
         len: obj.len() as u64,
         kind: None,
         capacity: 0,
@@ -166,11 +180,12 @@ pub fn list() -> Result<Vec<ChannelInfo>> {
         if !name.starts_with(NAME_PREFIX) {
             continue;
         }
-        match inspect(&name) {
+        match inspect_object(&name) {
             Ok(info) => found.push(info),
             Err(Error::NotFound(_)) => {}
             Err(e) => found.push(ChannelInfo {
                 len: entry.metadata().map(|m| m.len()).unwrap_or(0),
+                channel: channel_name(&name).unwrap_or_else(|| name.clone()),
                 name,
                 kind: None,
                 capacity: 0,
@@ -204,7 +219,7 @@ pub fn remove_stale() -> Result<Vec<String>> {
             continue;
         }
         // Re-check right before removing: someone may have taken over.
-        match inspect(&info.name) {
+        match inspect_object(&info.name) {
             Ok(again) if again.status == ChannelStatus::Stale => {}
             _ => continue,
         }
