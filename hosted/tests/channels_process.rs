@@ -33,11 +33,12 @@ use support::{
 
 const MILLION: u64 = 1_000_000;
 /// The bound on noticing a dead peer that the tests assert: the design
-/// target is 10 ms (a pidfd notice takes well under 1 ms; this leaves room
-/// for a loaded 2-core CI machine). The kills land mid-slice, where the
-/// 50 ms liveness slices of old took ~45 ms. Needs `pidfd_open` and
-/// `futex_waitv` (Linux 5.16).
-const PEER_GONE_BOUND: Duration = Duration::from_millis(20);
+/// target is 10 ms and a pidfd notice takes well under 1 ms; the bound
+/// leaves room for a loaded 2-core CI machine (a test is no benchmark: the
+/// tests print what they measured). The kills land just after a liveness
+/// check of old, whose 50 ms slices then took ~45 ms: over the bound.
+/// Needs `pidfd_open` and `futex_waitv` (Linux 5.16).
+const PEER_GONE_BOUND: Duration = Duration::from_millis(35);
 const PATIENCE: Duration = Duration::from_secs(60);
 
 macro_rules! ensure {

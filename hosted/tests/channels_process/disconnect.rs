@@ -6,12 +6,13 @@ use super::*;
 
 /// The bound the tests assert on `PeerGone` after a clean drop (the
 /// mechanism takes microseconds; this leaves room for a loaded machine,
-/// and stays well under the 50 ms liveness slice it replaced).
-const DROP_BOUND: Duration = Duration::from_millis(20);
-/// How long after the parent blocked the child drops its endpoint: in the
-/// middle of a liveness slice, so that noticing the drop only at a slice's
-/// end fails [`DROP_BOUND`].
-const MID_SLICE: Duration = Duration::from_millis(120);
+/// and stays under what the 50 ms liveness slices it replaced took here).
+const DROP_BOUND: Duration = Duration::from_millis(35);
+/// How long after the parent blocked the child drops its endpoint: just
+/// after a liveness check of the old 50 ms slices (as the kill tests do),
+/// so that noticing the drop only at a slice's end (~45 ms) fails
+/// [`DROP_BOUND`].
+const MID_SLICE: Duration = Duration::from_millis(105);
 /// Messages the sender queues right before it drops.
 const QUEUED: u64 = 5;
 
@@ -66,14 +67,17 @@ fn receiver_case(
                 return Err(fail(EXIT_CHECK, "the parent never blocked"));
             }
             // The parent is asleep in the kernel by now, and the drop
-            // lands in the middle of a 50 ms liveness slice (a check
-            // between slices alone would take ~30 ms).
+            // lands just after a check of the old 50 ms liveness slices (a
+            // check between slices alone would take ~45 ms).
             std::thread::sleep(MID_SLICE);
             for i in 0..queued {
                 cf(send(true, item(i)), "send")?;
             }
             words.word(2).store(now_ns(), Ordering::Release);
             drop(send);
+            // Alive until the parent measured: only the close can wake it
+            // (the child's exit would reach it through a pidfd).
+            words.wait_for(3, 1, PATIENCE);
             Ok(())
         })
     })?;
@@ -88,6 +92,7 @@ fn receiver_case(
         }
     };
     let returned = now_ns();
+    words.word(3).store(1, Ordering::Release);
     wait_ok(&mut child)?;
     let end = end?;
     ensure!(end.is_peer_gone(), "expected PeerGone, got {end:?}");
@@ -126,6 +131,8 @@ pub(super) fn drop_wakes_sender(
             std::thread::sleep(MID_SLICE);
             words.word(2).store(now_ns(), Ordering::Release);
             drop(recv);
+            // Alive until the parent measured (see above).
+            words.wait_for(3, 1, PATIENCE);
             Ok(())
         })
     })?;
@@ -138,6 +145,7 @@ pub(super) fn drop_wakes_sender(
     words.word(1).store(1, Ordering::Release);
     let end = send(true, 0);
     let returned = now_ns();
+    words.word(3).store(1, Ordering::Release);
     wait_ok(&mut child)?;
     ensure!(
         matches!(&end, Err(e) if e.is_peer_gone()),
