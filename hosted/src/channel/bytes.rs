@@ -129,6 +129,7 @@ impl Sender {
     /// [`send`](Loan::send) ([`zero_copy`](super::zero_copy)), or
     /// [`Error::Full`] at once; [`Error::Channel`] naming the channel for a
     /// `len` over [`max_frame_len`](Self::max_frame_len).
+    #[inline]
     pub fn try_loan(&mut self, len: usize) -> Result<Loan<'_>> {
         match self.end.try_grant(len) {
             Ok(grant) => Ok(Loan::spsc(grant)),
@@ -208,6 +209,7 @@ impl Receiver {
     /// released when the [`FrameRef`] drops, or [`Error::Empty`] at once.
     /// A receiver that dies holding it leaves it queued for the receiver
     /// that [takes over](Self::take_over): at least once.
+    #[inline]
     pub fn try_recv_ref(&mut self) -> Result<FrameRef<'_>> {
         Ok(FrameRef::spsc(self.end.try_read()?))
     }

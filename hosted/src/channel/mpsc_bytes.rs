@@ -364,6 +364,7 @@ impl Sender {
     /// [`Error::Full`] at once; [`Error::Channel`] naming the channel for a
     /// `len` over [`max_frame_len`](Self::max_frame_len). The receiver
     /// waits for an open loan, as for a [grant](Self::try_grant).
+    #[inline]
     pub fn try_loan(&self, len: usize) -> Result<Loan<'_>> {
         match self.end.try_grant(len) {
             Ok(grant) => Ok(Loan::mpsc(grant)),
@@ -501,6 +502,7 @@ impl Receiver {
     /// (as [`try_recv`](Self::try_recv)). A receiver that dies holding it
     /// leaves it queued for the receiver that [takes
     /// over](Self::take_over): at least once.
+    #[inline]
     pub fn try_recv_ref(&mut self) -> Result<FrameRef<'_>> {
         Ok(FrameRef::mpsc(self.end.try_read()?))
     }

@@ -187,22 +187,26 @@ impl<'a> Loan<'a> {
     }
 
     /// The bytes lent: the longest message this loan can send.
+    #[inline]
     pub fn len(&self) -> usize {
         either!(Grant, &self.grant, g => g.len())
     }
 
     /// `true` for a loan of 0 bytes (it sends an empty message).
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Copies `src` to byte `offset` of the loan, or returns
     /// [`CoreError::OutOfRange`] (writing nothing) if it does not fit.
+    #[inline]
     pub fn write_at(&mut self, offset: usize, src: &[u8]) -> Result<()> {
         Ok(either!(Grant, &mut self.grant, g => g.write_at(offset, src))?)
     }
 
     /// Copies `src` to the start of the loan: [`write_at`](Self::write_at)`(0, src)`.
+    #[inline]
     pub fn copy_from_slice(&mut self, src: &[u8]) -> Result<()> {
         self.write_at(0, src)
     }
@@ -212,6 +216,7 @@ impl<'a> Loan<'a> {
     /// serialiser). Writing through it is the caller's `unsafe`: at most
     /// [`len`](Self::len) bytes, while the loan lives. Peers that follow
     /// the protocol do not touch the bytes before the send.
+    #[inline]
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
         either!(Grant, &mut self.grant, g => g.as_mut_ptr())
     }
@@ -245,6 +250,7 @@ impl<'a> Loan<'a> {
     /// assert_eq!(u64::from_le_bytes(out), 42);
     /// # Ok::<(), ipckit::Error>(())
     /// ```
+    #[inline]
     pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
         // SAFETY: the caller's promise, as for the core grant's.
         either!(Grant, &mut self.grant, g => unsafe { g.as_mut_slice() })
@@ -252,6 +258,7 @@ impl<'a> Loan<'a> {
 
     /// Publishes the whole loan as one message and wakes a waiting
     /// receiver.
+    #[inline]
     pub fn send(self) {
         either!(Grant, self.grant, g => g.commit_all())
     }
@@ -333,11 +340,13 @@ impl<'a> FrameRef<'a> {
     }
 
     /// The message's length in bytes.
+    #[inline]
     pub fn len(&self) -> usize {
         either!(Frame, &*self.frame, f => f.len())
     }
 
     /// `true` for an empty message.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -355,6 +364,7 @@ impl<'a> FrameRef<'a> {
     /// Copies the whole message to the start of `dst` and returns its
     /// length: exact, so [`CoreError::BufferTooSmall`] (with the length
     /// needed) if `dst` is shorter.
+    #[inline]
     pub fn copy_to(&self, dst: &mut [u8]) -> Result<usize> {
         Ok(either!(Frame, &*self.frame, f => f.copy_to(dst))?)
     }
@@ -370,12 +380,14 @@ impl<'a> FrameRef<'a> {
     /// Fills all of `dst` from byte `offset` of the message, or returns
     /// [`CoreError::OutOfRange`] (reading nothing) if the message is
     /// shorter.
+    #[inline]
     pub fn read_at(&self, offset: usize, dst: &mut [u8]) -> Result<()> {
         Ok(either!(Frame, &*self.frame, f => f.read_at(offset, dst))?)
     }
 
     /// Copies as many bytes as fit in `dst` and exist from byte `offset` of
     /// the message; returns how many (0 at or past the end).
+    #[inline]
     pub fn read_partial(&self, offset: usize, dst: &mut [u8]) -> usize {
         either!(Frame, &*self.frame, f => f.read_partial(offset, dst))
     }
@@ -384,6 +396,7 @@ impl<'a> FrameRef<'a> {
     /// caller that hands it to a system call, say `write(2)`. Reading
     /// through it is the caller's `unsafe`: at most [`len`](Self::len)
     /// bytes, while the frame lives; the bytes are peer data.
+    #[inline]
     pub fn as_ptr(&self) -> *const u8 {
         either!(Frame, &*self.frame, f => f.as_ptr())
     }
@@ -411,6 +424,7 @@ impl<'a> FrameRef<'a> {
     /// assert_eq!(unsafe { frame.as_slice() }, b"trusted");
     /// # Ok::<(), ipckit::Error>(())
     /// ```
+    #[inline]
     pub unsafe fn as_slice(&self) -> &[u8] {
         // SAFETY: the caller's promise, as for the core read frame's; the
         // slice borrows `self`, so the frame is not released meanwhile.
@@ -426,6 +440,7 @@ impl<'a> FrameRef<'a> {
 }
 
 impl Drop for FrameRef<'_> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: `frame` is taken here only, once, and never used after.
         let frame = unsafe { ManuallyDrop::take(&mut self.frame) };
