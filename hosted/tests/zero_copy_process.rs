@@ -5,6 +5,14 @@
 //! receiver role over (`take_over`) and must receive the held message
 //! again, then the rest, in order, and never the released one.
 //!
+//! Then the same at random instants: receiver children, one after the
+//! other, take the role over and process messages (`recv_ref`, record the
+//! message, work on it for a while, drop the frame) until they are
+//! SIGKILLed; at the end the parent takes over and drains the rest. Every
+//! message must have been recorded at least once, and no more messages
+//! twice than receivers were killed (each death repeats at most the one
+//! message it held).
+//!
 //! Built with `harness = false`; children are `fork()`ed from the
 //! single-threaded parent and open the channel by name. Names are
 //! `ipckit-test-<pid>-…`, removed by guards; leftovers fail the run.
@@ -15,7 +23,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ipckit::channel::{FrameRef, bytes, mpsc_bytes};
-use support::{Ctx, EXIT_CHECK, SharedWords, ShmGuard, Suite, fail, fork_main};
+use support::{Ctx, EXIT_CHECK, Rng, SharedWords, ShmGuard, Suite, fail, fork_main};
 
 const PATIENCE: Duration = Duration::from_secs(10);
 const MESSAGES: u64 = 3;
@@ -133,8 +141,126 @@ fn mpsc_bytes_receiver_killed_holding_a_frame() -> Result<String, String> {
     )
 }
 
+// ---------------------------------------------------------------------------
+// Receivers killed at random instants.
+
+/// Messages of the random-kill tests (one shared counter word each).
+const MANY: u64 = 400;
+/// Receivers killed while they work.
+const KILLS: u32 = 25;
+/// The shared word counting the deliveries of message `i`.
+const fn seen(i: u64) -> usize {
+    8 + i as usize
+}
+
+/// A receiver child's loop: take message `n` in place, count it, "process"
+/// it for ~150 µs while holding the frame, then release it.
+fn process_until_killed<R>(
+    words: &SharedWords,
+    take_over: impl FnOnce() -> ipckit::Result<R>,
+    recv_ref: impl for<'r> Fn(&'r mut R) -> ipckit::Result<FrameRef<'r>>,
+) -> Result<(), support::ChildFail> {
+    let mut rx = take_over().map_err(|e| fail(EXIT_CHECK, format!("take_over: {e}")))?;
+    loop {
+        let frame = recv_ref(&mut rx).map_err(|e| fail(EXIT_CHECK, format!("recv_ref: {e}")))?;
+        let n = number(&frame).map_err(|e| fail(EXIT_CHECK, e))?;
+        if n >= MANY {
+            return Err(fail(EXIT_CHECK, format!("message {n}")));
+        }
+        words.word(seen(n)).fetch_add(1, Ordering::AcqRel);
+        let until = std::time::Instant::now() + Duration::from_micros(150);
+        while std::time::Instant::now() < until {
+            std::hint::spin_loop();
+        }
+        drop(frame);
+    }
+}
+
+/// Sends `MANY` messages, lets `KILLS` receiver children work and kills
+/// each at a random instant, drains the rest, and checks the counts.
+fn killed_at_random<R>(
+    mut send: impl FnMut(&[u8]) -> ipckit::Result<()>,
+    take_over: impl Fn() -> ipckit::Result<R>,
+    recv_ref: impl for<'r> Fn(&'r mut R) -> ipckit::Result<FrameRef<'r>>,
+) -> Result<String, String> {
+    for i in 0..MANY {
+        send(&message(i)).ctx("send")?;
+    }
+    let words = SharedWords::new();
+    let mut rng = Rng(0x5EED ^ u64::from(std::process::id()));
+    for _ in 0..KILLS {
+        let mut child = fork_main(|| process_until_killed(&words, &take_over, &recv_ref))?;
+        std::thread::sleep(Duration::from_micros(200 + rng.upto(1500)));
+        if let Some(exit) = child.try_wait()? {
+            return Err(format!("a receiver ended by itself: {exit}"));
+        }
+        child.kill();
+    }
+    let mut rx = take_over().ctx("take_over")?;
+    let mut drained = 0;
+    loop {
+        if drained > MANY + u64::from(KILLS) {
+            return Err(format!(
+                "the drain delivered {drained} messages and goes on"
+            ));
+        }
+        let frame = match recv_ref(&mut rx) {
+            Ok(frame) => frame,
+            Err(e) if e.is_timeout() => break,
+            Err(e) => return Err(format!("drain: {e}")),
+        };
+        let n = number(&frame)?;
+        if n >= MANY {
+            return Err(format!("drained message {n}"));
+        }
+        words.word(seen(n)).fetch_add(1, Ordering::AcqRel);
+        drained += 1;
+    }
+    let counts: Vec<u64> = (0..MANY)
+        .map(|i| words.word(seen(i)).load(Ordering::Acquire))
+        .collect();
+    if let Some(lost) = counts.iter().position(|&c| c == 0) {
+        return Err(format!("message {lost} never arrived (lost)"));
+    }
+    let twice: u64 = counts.iter().map(|&c| c - 1).sum();
+    if twice > u64::from(KILLS) {
+        return Err(format!("{twice} deliveries again for {KILLS} deaths"));
+    }
+    Ok(format!(
+        "{KILLS} kills, {twice} messages delivered again, {drained} drained by the parent"
+    ))
+}
+
+fn bytes_receivers_killed_at_random() -> Result<String, String> {
+    let name = ShmGuard::new("zc-bytes-random");
+    let mut tx = bytes::Sender::create(&name.0, 1 << 18).ctx("create")?;
+    killed_at_random(
+        |m| tx.send(m),
+        || bytes::Receiver::take_over(&name.0),
+        |rx| rx.recv_ref_timeout(Some(Duration::from_millis(200))),
+    )
+}
+
+fn mpsc_bytes_receivers_killed_at_random() -> Result<String, String> {
+    let name = ShmGuard::new("zc-mpsc-random");
+    let tx = mpsc_bytes::Sender::create(&name.0, 1 << 18).ctx("create")?;
+    killed_at_random(
+        |m| tx.send(m),
+        || mpsc_bytes::Receiver::take_over(&name.0),
+        |rx| rx.recv_ref_timeout(Some(Duration::from_millis(200))),
+    )
+}
+
 fn main() {
-    let tests: [(&str, support::TestFn); 2] = [
+    let tests: [(&str, support::TestFn); 4] = [
+        (
+            "bytes receivers killed at random",
+            bytes_receivers_killed_at_random,
+        ),
+        (
+            "mpsc_bytes receivers killed at random",
+            mpsc_bytes_receivers_killed_at_random,
+        ),
         (
             "bytes receiver killed holding a frame",
             bytes_receiver_killed_holding_a_frame,

@@ -448,6 +448,16 @@ fn skip_abandoned(end: &mut Consumer<'static, Futex>, block: &Block) -> Result<u
     Ok(skipped)
 }
 
+/// One look of a blocked receive between two slices: skips the records of
+/// senders that died writing them (a stall seen after every sender is gone
+/// is final).
+fn look_for_dead<R>(rx: &mut Receiver, _all_gone: bool) -> Result<Look<R>> {
+    Ok(match skip_abandoned(&mut rx.end, rx.member.block())? {
+        0 => Look::Nothing,
+        _ => Look::Recovered,
+    })
+}
+
 impl Receiver {
     constructors!(
         open_receiver,
@@ -488,12 +498,7 @@ impl Receiver {
             timeout,
             |rx, t| rx.end.recv_timeout(buf, t),
             |rx| rx.member.peer_gone(),
-            |rx, _| {
-                Ok(match skip_abandoned(&mut rx.end, rx.member.block())? {
-                    0 => Look::Nothing,
-                    _ => Look::Recovered,
-                })
-            },
+            look_for_dead,
         )
     }
 
@@ -526,12 +531,7 @@ impl Receiver {
             timeout,
             |rx, t| rx.end.read_timeout(t).map(drop),
             |rx| rx.member.peer_gone(),
-            |rx, _| {
-                Ok(match skip_abandoned(&mut rx.end, rx.member.block())? {
-                    0 => Look::Nothing,
-                    _ => Look::Recovered,
-                })
-            },
+            look_for_dead,
         )?;
         self.try_recv_ref()
     }
