@@ -37,6 +37,7 @@ use ipckit_core::frame::spsc::{Consumer, Producer, Ring};
 
 use super::iter::{recv_vec, source::Source};
 use super::liveness::Membership;
+use super::zero_copy::{FrameRef, Loan, name_too_large};
 use super::{
     Iter, Memory, TryIter, blocking, empty_or_closed, full_or_closed, single_constructors, until,
 };
@@ -164,6 +165,55 @@ impl Sender {
             || member.peer_gone(),
         )
     }
+
+    /// Lends room for a message of `len` bytes, to write in place and
+    /// [`send`](Loan::send) ([`zero_copy`](super::zero_copy)), or
+    /// [`Error::Full`] at once; [`Error::Channel`] naming the channel for a
+    /// `len` over [`max_frame_len`](Self::max_frame_len).
+    #[inline]
+    pub fn try_loan(&mut self, len: usize) -> Result<Loan<'_>> {
+        match self.end.try_grant(len) {
+            Ok(grant) => Ok(Loan::spsc(grant)),
+            Err(e) => Err(name_too_large(e.into(), &self.mem)),
+        }
+    }
+
+    /// [`try_loan`](Self::try_loan), waiting while there is no room, as
+    /// [`send`](Self::send) does ([`Error::PeerGone`] if the receiver
+    /// closed or died meanwhile).
+    pub fn loan(&mut self, len: usize) -> Result<Loan<'_>> {
+        self.loan_within(len, None)
+    }
+
+    /// [`loan`](Self::loan), waiting at most `timeout`: [`Error::TimedOut`].
+    pub fn loan_timeout(&mut self, len: usize, timeout: Duration) -> Result<Loan<'_>> {
+        self.loan_within(len, Some(timeout))
+    }
+
+    /// [`loan`](Self::loan), waiting until `deadline` at the latest.
+    pub fn loan_deadline(&mut self, len: usize, deadline: Instant) -> Result<Loan<'_>> {
+        self.loan_within(len, Some(until(deadline)))
+    }
+
+    /// The loan calls: `None` waits without a limit.
+    pub(crate) fn loan_within(
+        &mut self,
+        len: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Loan<'_>> {
+        // A core grant borrows the producer while it lives, so the wait
+        // returns none: it waits until a grant fits (one dropped unsent
+        // gives its room back), and the loan is granted again, at once:
+        // only this end takes room.
+        let (end, member) = (&mut self.end, &self.member);
+        blocking(
+            timeout,
+            |t| end.grant_timeout(len, t).map(drop),
+            || member.peer_gone(),
+        )
+        .map_err(|e| name_too_large(e, &self.mem))?;
+        self.try_loan(len)
+    }
 }
 
 /// The receiving end of a byte-message SPSC channel.
@@ -235,6 +285,46 @@ impl Receiver {
     fn recv_within(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
         let (end, member) = (&mut self.end, &self.member);
         blocking(timeout, |t| end.recv_timeout(buf, t), || member.peer_gone())
+    }
+
+    /// The oldest message, in place ([`zero_copy`](super::zero_copy)),
+    /// released when the [`FrameRef`] drops, or [`Error::Empty`] at once.
+    /// A receiver that dies holding it leaves it queued for the receiver
+    /// that [takes over](Self::take_over): at least once.
+    #[inline]
+    pub fn try_recv_ref(&mut self) -> Result<FrameRef<'_>> {
+        Ok(FrameRef::spsc(self.end.try_read()?))
+    }
+
+    /// [`try_recv_ref`](Self::try_recv_ref), waiting while the channel is
+    /// empty; [`Error::PeerGone`] once it is empty and the sender closed or
+    /// died.
+    pub fn recv_ref(&mut self) -> Result<FrameRef<'_>> {
+        self.recv_ref_within(None)
+    }
+
+    /// [`recv_ref`](Self::recv_ref), waiting at most `timeout`:
+    /// [`Error::TimedOut`].
+    pub fn recv_ref_timeout(&mut self, timeout: Duration) -> Result<FrameRef<'_>> {
+        self.recv_ref_within(Some(timeout))
+    }
+
+    /// [`recv_ref`](Self::recv_ref), waiting until `deadline` at the latest.
+    pub fn recv_ref_deadline(&mut self, deadline: Instant) -> Result<FrameRef<'_>> {
+        self.recv_ref_within(Some(until(deadline)))
+    }
+
+    /// The `recv_ref` calls: `None` waits without a limit.
+    pub(crate) fn recv_ref_within(&mut self, timeout: Option<Duration>) -> Result<FrameRef<'_>> {
+        // As in `Sender::loan_timeout`: wait for a frame (one dropped
+        // unreleased stays queued), then take it again.
+        let (end, member) = (&mut self.end, &self.member);
+        blocking(
+            timeout,
+            |t| end.read_timeout(t).map(drop),
+            || member.peer_gone(),
+        )?;
+        self.try_recv_ref()
     }
 }
 

@@ -8,6 +8,11 @@
 //! | [`mpsc_bytes`] | [`crate::frame::mpsc`] | up to 64 [`mpsc_bytes::Sender`]s, one [`mpsc_bytes::Receiver`] | byte messages up to [`max_frame_len`](mpsc_bytes::Sender::max_frame_len); a sender that dies mid-message is skipped |
 //! | `typed` (feature `serde`) | [`bytes`] or [`mpsc_bytes`] | theirs | `T: Serialize` values as postcard messages, the type's id checked when the sides meet |
 //!
+//! Both byte channels also send and receive in place, without a copy:
+//! `loan` → write → [`Loan::send`], and `recv_ref` → read → drop the
+//! [`FrameRef`], which gives a message whose receiver dies before the drop
+//! to the next receiver again (at least once: [`zero_copy`]).
+//!
 //! Every endpoint is opened by name on a POSIX shared-memory object
 //! (`create`: the name must not exist; `open`: it must; `open_or_create`),
 //! or on memory the caller provides ([`Memory`]: a sealed [`Memfd`] handed
@@ -174,12 +179,14 @@ mod stale;
 mod tests;
 #[cfg(feature = "serde")]
 pub mod typed;
+pub mod zero_copy;
 
 pub use iter::{Iter, TryIter};
 pub use liveness::{
     LIVENESS_LEN, LIVENESS_MAGIC, LIVENESS_VERSION, MAX_ENDPOINTS, ProcessId, SlotState, TYPE_ID_AT,
 };
 pub use stale::{ChannelInfo, ChannelStatus, EndpointInfo, inspect, list, remove_stale};
+pub use zero_copy::{FrameRef, Loan};
 
 mod setup;
 pub(crate) use setup::{
