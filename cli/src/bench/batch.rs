@@ -79,61 +79,53 @@ fn slots(n: usize) -> u32 {
     ((1usize << 20) / n).clamp(16, 1024) as u32
 }
 
+/// The SPSC channel's `try_send_slice` / `try_recv_slice`.
 fn shm_spsc<const N: usize>(turn: Duration) -> Result<Sample, String> {
-    let name = batch_name();
-    cleanup::register_shm(&name);
-    let result = (|| {
-        let mut rx = spsc::Receiver::<[u8; N]>::create(&name, slots(N))
-            .map_err(|e| format!("create: {e}"))?;
-        let ctl = control();
-        ctl.stop().store(0, Ordering::Release);
-        ctl.abort().store(0, Ordering::Release);
-        let peer_name = name.clone();
-        let peer = Peer::fork(move || {
-            let mut tx =
-                spsc::Sender::<[u8; N]>::open(&peer_name).map_err(|e| format!("peer open: {e}"))?;
-            let items = vec![[7u8; N]; ITEMS];
-            while !control().stopped() && !control().aborted() {
-                match tx.try_send_slice(&items) {
-                    Ok(0) | Err(Error::Full) => std::hint::spin_loop(),
-                    Ok(_) => {}
-                    Err(e) => return Err(format!("peer send: {e}")),
-                }
-            }
-            Ok(())
-        })?;
-        #[allow(clippy::useless_vec)] // 256 KiB at 4 KiB items: not on the stack
-        let mut buf = vec![[0u8; N]; ITEMS];
-        consume(peer, turn, move || match rx.try_recv_slice(&mut buf) {
-            Ok(n) => Ok(n),
-            Err(Error::Empty) => Ok(0),
-            Err(e) => Err(format!("receive: {e}")),
-        })
-    })();
-    let _ = ShmObject::remove(&name);
-    result
+    channel_batches::<N, _, _>(
+        turn,
+        |name| spsc::Receiver::create(name, slots(N)),
+        spsc::Sender::open,
+        |tx, items| tx.try_send_slice(items),
+        |rx, buf| rx.try_recv_slice(buf),
+    )
 }
 
 /// The MPMC channel's `try_send_slice` / `try_recv_slice` (the ring's
-/// partial slices: one compare-and-swap claims a run of slots), one
-/// sender process and this receiver; `Busy` (a slot of the run's end still
-/// being written or read) is polled again like `Full` and `Empty`.
+/// partial slices: one compare-and-swap claims a run of slots).
 fn shm_mpmc<const N: usize>(turn: Duration) -> Result<Sample, String> {
+    channel_batches::<N, _, _>(
+        turn,
+        |name| mpmc::Receiver::create(name, slots(N)),
+        mpmc::Sender::open,
+        |tx, items| tx.try_send_slice(items),
+        |rx, buf| rx.try_recv_slice(buf),
+    )
+}
+
+/// One turn of a channel's batch calls: this process creates the channel
+/// and receives, a forked peer opens it and sends runs of [`ITEMS`]. `Full`,
+/// `Empty` and `Busy` (an MPMC slot at a run's end still being written or
+/// read) are polled again.
+fn channel_batches<const N: usize, Tx, Rx>(
+    turn: Duration,
+    create: impl FnOnce(&str) -> ipckit::Result<Rx>,
+    open: impl FnOnce(&str) -> ipckit::Result<Tx>,
+    send: impl Fn(&mut Tx, &[[u8; N]]) -> ipckit::Result<usize>,
+    mut recv: impl FnMut(&mut Rx, &mut [[u8; N]]) -> ipckit::Result<usize>,
+) -> Result<Sample, String> {
     let name = batch_name();
     cleanup::register_shm(&name);
     let result = (|| {
-        let rx = mpmc::Receiver::<[u8; N]>::create(&name, slots(N))
-            .map_err(|e| format!("create: {e}"))?;
+        let mut rx = create(&name).map_err(|e| format!("create: {e}"))?;
         let ctl = control();
         ctl.stop().store(0, Ordering::Release);
         ctl.abort().store(0, Ordering::Release);
         let peer_name = name.clone();
         let peer = Peer::fork(move || {
-            let tx =
-                mpmc::Sender::<[u8; N]>::open(&peer_name).map_err(|e| format!("peer open: {e}"))?;
+            let mut tx = open(&peer_name).map_err(|e| format!("peer open: {e}"))?;
             let items = vec![[7u8; N]; ITEMS];
             while !control().stopped() && !control().aborted() {
-                match tx.try_send_slice(&items) {
+                match send(&mut tx, &items) {
                     Ok(0) | Err(Error::Full | Error::Busy) => std::hint::spin_loop(),
                     Ok(_) => {}
                     Err(e) => return Err(format!("peer send: {e}")),
@@ -143,7 +135,7 @@ fn shm_mpmc<const N: usize>(turn: Duration) -> Result<Sample, String> {
         })?;
         #[allow(clippy::useless_vec)] // 256 KiB at 4 KiB items: not on the stack
         let mut buf = vec![[0u8; N]; ITEMS];
-        consume(peer, turn, move || match rx.try_recv_slice(&mut buf) {
+        consume(peer, turn, move || match recv(&mut rx, &mut buf) {
             Ok(n) => Ok(n),
             Err(Error::Empty | Error::Busy) => Ok(0),
             Err(e) => Err(format!("receive: {e}")),

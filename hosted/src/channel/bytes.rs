@@ -35,7 +35,6 @@ use std::time::{Duration, Instant};
 use ipckit_core::Role;
 use ipckit_core::frame::spsc::{Consumer, Producer, Ring};
 
-use super::iter::{recv_vec, source::Source};
 use super::liveness::Membership;
 use super::zero_copy::{FrameRef, Loan, name_too_large};
 use super::{
@@ -379,30 +378,4 @@ impl Receiver {
     }
 }
 
-impl Source for Receiver {
-    type Item = Vec<u8>;
-    fn recv_item(&mut self) -> Result<Vec<u8>> {
-        recv_vec(|buf| self.recv(buf))
-    }
-    fn try_recv_item(&mut self) -> Result<Vec<u8>> {
-        recv_vec(|buf| self.try_recv(buf))
-    }
-}
-
-/// [`Receiver::iter`], owning the receiver.
-impl IntoIterator for Receiver {
-    type Item = Result<Vec<u8>>;
-    type IntoIter = Iter<Self>;
-    fn into_iter(self) -> Iter<Self> {
-        Iter::new(self)
-    }
-}
-
-/// [`Receiver::iter`].
-impl<'a> IntoIterator for &'a mut Receiver {
-    type Item = Result<Vec<u8>>;
-    type IntoIter = Iter<&'a mut Receiver>;
-    fn into_iter(self) -> Self::IntoIter {
-        Iter::new(self)
-    }
-}
+super::iter::byte_receiver_iterators!(Receiver);

@@ -173,3 +173,39 @@ pub(super) fn recv_vec(mut recv: impl FnMut(&mut [u8]) -> Result<usize>) -> Resu
     }
     Err(CoreError::Corrupted("message length keeps growing").into())
 }
+
+/// The iterators of a byte channel's `Receiver` (both byte kinds): one
+/// `Vec<u8>` per message ([`recv_vec`]), [`Iter`] for the owned receiver
+/// and for `&mut` it.
+macro_rules! byte_receiver_iterators {
+    ($receiver:ty) => {
+        impl $crate::channel::iter::source::Source for $receiver {
+            type Item = Vec<u8>;
+            fn recv_item(&mut self) -> $crate::error::Result<Vec<u8>> {
+                $crate::channel::iter::recv_vec(|buf| self.recv(buf))
+            }
+            fn try_recv_item(&mut self) -> $crate::error::Result<Vec<u8>> {
+                $crate::channel::iter::recv_vec(|buf| self.try_recv(buf))
+            }
+        }
+
+        /// [`Receiver::iter`], owning the receiver.
+        impl IntoIterator for $receiver {
+            type Item = $crate::error::Result<Vec<u8>>;
+            type IntoIter = $crate::channel::Iter<Self>;
+            fn into_iter(self) -> Self::IntoIter {
+                $crate::channel::Iter::new(self)
+            }
+        }
+
+        /// [`Receiver::iter`].
+        impl<'a> IntoIterator for &'a mut $receiver {
+            type Item = $crate::error::Result<Vec<u8>>;
+            type IntoIter = $crate::channel::Iter<&'a mut $receiver>;
+            fn into_iter(self) -> Self::IntoIter {
+                $crate::channel::Iter::new(self)
+            }
+        }
+    };
+}
+pub(super) use byte_receiver_iterators;

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use super::{Receiver, Sender, claim_sender};
-use crate::channel::iter::{recv_vec, source::Source};
 use crate::channel::{Iter, TryIter};
 use crate::error::Result;
 #[cfg(doc)]
@@ -92,30 +91,4 @@ impl Receiver {
     }
 }
 
-impl Source for Receiver {
-    type Item = Vec<u8>;
-    fn recv_item(&mut self) -> Result<Vec<u8>> {
-        recv_vec(|buf| self.recv(buf))
-    }
-    fn try_recv_item(&mut self) -> Result<Vec<u8>> {
-        recv_vec(|buf| self.try_recv(buf))
-    }
-}
-
-/// [`Receiver::iter`], owning the receiver.
-impl IntoIterator for Receiver {
-    type Item = Result<Vec<u8>>;
-    type IntoIter = Iter<Self>;
-    fn into_iter(self) -> Iter<Self> {
-        Iter::new(self)
-    }
-}
-
-/// [`Receiver::iter`].
-impl<'a> IntoIterator for &'a mut Receiver {
-    type Item = Result<Vec<u8>>;
-    type IntoIter = Iter<&'a mut Receiver>;
-    fn into_iter(self) -> Self::IntoIter {
-        Iter::new(self)
-    }
-}
+crate::channel::iter::byte_receiver_iterators!(Receiver);
