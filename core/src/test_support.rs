@@ -50,6 +50,14 @@ impl PeerMemory {
         }
     }
 
+    /// Stores `value` in each word at `offsets`, as the peer writes: for
+    /// a peer that repairs a ring by setting both its positions alike.
+    pub(crate) fn store_each(&self, offsets: &[usize], value: u32) {
+        for &offset in offsets {
+            self.word(offset).store(value, SeqCst);
+        }
+    }
+
     pub(crate) fn bytes(&self, len: usize) -> Vec<u8> {
         (0..len)
             .map(|i| {

@@ -334,10 +334,8 @@ fn corrupted_positions_and_stamps_are_errors() {
         let _ = ring.stalled();
     }
     // Once the words are sane again the ring works (the peer repaired it).
-    mem.word(TAIL).store(2, SeqCst);
-    mem.word(HEAD).store(2, SeqCst);
-    tx.try_push(6).unwrap();
-    assert_eq!(rx.try_pop(), Ok(6));
+    mem.store_each(&[TAIL, HEAD], 2);
+    assert_eq!(tx.try_push(6).and_then(|()| rx.try_pop()), Ok(6));
 }
 
 #[test]
@@ -347,8 +345,7 @@ fn a_peer_that_keeps_moving_tail_gets_a_bounded_answer() {
     // retries), and the ring survives.
     let mem = PeerMemory::new();
     let ring = Ring::<u32>::init(mem.region(), 4).unwrap();
-    let tx = ring.producer().unwrap();
-    let rx = ring.consumer().unwrap();
+    let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     let stop = StdAtomicU32::new(0);
     let calls = if cfg!(miri) { 3 } else { 2000 };
     std::thread::scope(|s| {

@@ -271,8 +271,7 @@ fn corrupted_indices_are_errors_and_accepted_items_survive() {
     assert!(matches!(ring.consumer(), Err(Error::Corrupted(_))));
 
     // Once the words are sane again the ring works (the peer repaired it).
-    mem.word(TAIL).store(4, SeqCst);
-    mem.word(HEAD).store(4, SeqCst);
+    mem.store_each(&[TAIL, HEAD], 4);
     let (mut tx, mut rx) = ring.split().unwrap();
     tx.try_push(6).unwrap();
     assert_eq!(rx.try_pop(), Ok(6));

@@ -55,6 +55,13 @@ fn two_frames(cap: u32, start: u32) -> (PeerMemory, u32) {
     (mem, head)
 }
 
+/// Writes the erase journal as a consumer does before it erases the
+/// record of `span` bytes at `position`.
+fn write_journal(mem: &PeerMemory, position: u32, span: u32) {
+    mem.word(ERASING).store(position, SeqCst);
+    mem.word(ERASING + 4).store(span, SeqCst);
+}
+
 /// A consumer that died holding the role (its handle forgotten), released
 /// as a take-over does, and the next consumer.
 fn take_over<'a>(ring: &Ring<'a>) -> Result<Consumer<'a>> {
@@ -72,8 +79,7 @@ fn take_over<'a>(ring: &Ring<'a>) -> Result<Consumer<'a>> {
 fn a_record_the_dead_consumer_was_erasing_is_not_delivered_again() {
     let cap = 256;
     let (mem, head) = two_frames(cap, u32::MAX - 63);
-    mem.word(ERASING).store(head, SeqCst);
-    mem.word(ERASING + 4).store(48, SeqCst);
+    write_journal(&mem, head, 48);
     zero(&mem, at(cap, head, 8 + 20), 20);
     let ring = Ring::attach(mem.region()).unwrap();
     let mut rx = take_over(&ring).unwrap();
@@ -92,8 +98,7 @@ fn a_record_the_dead_consumer_was_erasing_is_not_delivered_again() {
 fn a_record_erased_up_to_its_header_is_released_by_the_next_consumer() {
     let cap = 256;
     let (mem, head) = two_frames(cap, u32::MAX - 63);
-    mem.word(ERASING).store(head, SeqCst);
-    mem.word(ERASING + 4).store(48, SeqCst);
+    write_journal(&mem, head, 48);
     zero(&mem, at(cap, head, 0), 48);
     let ring = Ring::attach(mem.region()).unwrap();
     let mut rx = take_over(&ring).unwrap();
@@ -223,6 +228,17 @@ fn the_skip_scan_is_bounded_against_a_peer_that_keeps_rewriting() {
     assert_eq!(scan_words(readable, |_| 0), Scan::Nothing);
 }
 
+/// Runs `test` for every step at which a kill can fall (`alive` in
+/// `0..=last`), each time on a fresh ring of `cap` bytes whose positions
+/// start at `start`.
+fn at_every_kill_step(last: u32, cap: u32, start: u32, test: impl Fn(u32, &PeerMemory, &Ring<'_>)) {
+    for alive in 0..=last {
+        let mem = PeerMemory::new();
+        let ring = Ring::init_at(mem.region(), cap, start).unwrap();
+        test(alive, &mem, &ring);
+    }
+}
+
 /// Erases the record at `head` as `rx` would, but "dies" after `alive`
 /// steps of the erase; then the next consumer takes over. Returns it and
 /// whether the erase had finished.
@@ -250,12 +266,9 @@ fn die_erasing<'a>(
 /// frames behind arrive; the ring stays usable (all its space comes back).
 #[test]
 fn a_consumer_killed_at_any_step_of_an_erase_is_taken_over() {
-    let cap = 256;
-    for alive in 0..=7 {
-        // A (40 bytes) at offset 192, padding 240..256 (B needs 48 bytes),
-        // B at 0, then a discarded record, then C.
-        let mem = PeerMemory::new();
-        let ring = Ring::init_at(mem.region(), cap, u32::MAX - 63).unwrap();
+    // A (40 bytes) at offset 192, padding 240..256 (B needs 48 bytes), B at
+    // 0, then a discarded record, then C.
+    at_every_kill_step(7, 256, u32::MAX - 63, |alive, mem, ring| {
         let tx = ring.producer().unwrap().with_id(3).unwrap();
         tx.try_send(&frame(0xA0, 40)).unwrap();
         tx.try_send(&frame(0xB0, 36)).unwrap();
@@ -263,7 +276,7 @@ fn a_consumer_killed_at_any_step_of_an_erase_is_taken_over() {
         tx.try_send(&frame(0xC0, 3)).unwrap();
         let rx = ring.consumer().unwrap();
         // The frame A, read in place, then erased.
-        let (mut rx, done) = die_erasing(&ring, rx, 48, false, alive);
+        let (mut rx, done) = die_erasing(ring, rx, 48, false, alive);
         // Killed before the journal names A (`alive` 1: its span written,
         // its position not): A is delivered again.
         if alive <= 1 {
@@ -272,29 +285,26 @@ fn a_consumer_killed_at_any_step_of_an_erase_is_taken_over() {
             assert_eq!(done, alive >= 6, "{alive}");
         }
         // The padding record at `head`.
-        let (mut rx, _) = die_erasing(&ring, rx, 16, false, alive);
+        let (mut rx, _) = die_erasing(ring, rx, 16, false, alive);
         assert_eq!(recv_vec(&mut rx).unwrap(), frame(0xB0, 36), "{alive}");
         // The discarded record.
-        let (mut rx, _) = die_erasing(&ring, rx, 16, false, alive);
+        let (mut rx, _) = die_erasing(ring, rx, 16, false, alive);
         assert_eq!(recv_vec(&mut rx).unwrap(), frame(0xC0, 3), "{alive}");
         assert_eq!(recv_vec(&mut rx), Err(Error::Empty));
         assert_eq!(rx.skipped(), Skipped::default());
         // All of the space is back, and zeroed.
         let head = mem.word(HEAD).load(SeqCst);
         assert_eq!(mem.word(TAIL).load(SeqCst), head, "{alive}");
-        assert_data_zeroed(&mem, cap);
+        assert_data_zeroed(mem, 256);
         round_trips(&tx, &mut rx, 2, 56);
-    }
+    });
 }
 
 /// A skip killed at every step and taken over: skipped exactly once (or
 /// counted twice when the kill fell between the count and `head`).
 #[test]
 fn a_consumer_killed_in_a_skip_is_taken_over() {
-    let cap = 128;
-    for alive in 0..=8 {
-        let mem = PeerMemory::new();
-        let ring = Ring::init_at(mem.region(), cap, u32::MAX - 15).unwrap();
+    at_every_kill_step(8, 128, u32::MAX - 15, |alive, mem, ring| {
         // A dead claim of 16 bytes of padding and 32 at offset 0.
         let intent = Intent::new();
         let dead = ring.producer().unwrap().with_intent(&intent);
@@ -306,7 +316,7 @@ fn a_consumer_killed_in_a_skip_is_taken_over() {
         assert_eq!((stall.position, stall.claimant), (u32::MAX - 15, None));
         let span = intent.names(stall.position).unwrap();
         assert_eq!(span, 48);
-        let (mut rx, done) = die_erasing(&ring, rx, span, true, alive);
+        let (mut rx, done) = die_erasing(ring, rx, span, true, alive);
         if alive <= 1 {
             // The journal names nothing yet: the stall is still there.
             assert_eq!(rx.skip_unwritten(stall.position, span), Ok(48));
@@ -315,8 +325,8 @@ fn a_consumer_killed_in_a_skip_is_taken_over() {
         let counted = if alive == 6 { 2 } else { 1 };
         assert_eq!(rx.skipped().records, counted, "{alive}");
         assert_eq!(done, alive >= 7);
-        assert_data_zeroed(&mem, cap);
-    }
+        assert_data_zeroed(mem, 128);
+    });
 }
 
 /// A producer with an intent announces each claim before its
@@ -325,9 +335,8 @@ fn a_consumer_killed_in_a_skip_is_taken_over() {
 /// announced bytes, padding included, and every bad span is refused.
 #[test]
 fn a_dead_claim_is_skipped_by_its_announced_span() {
-    let cap = 256;
     let mem = PeerMemory::new();
-    let ring = Ring::init_at(mem.region(), cap, u32::MAX - 31).unwrap();
+    let ring = Ring::init_at(mem.region(), 256, u32::MAX - 31).unwrap();
     let (dead_intent, live_intent) = (Intent::new(), Intent::new());
     let dead = ring.producer().unwrap().with_intent(&dead_intent);
     let live = ring
@@ -384,8 +393,7 @@ fn a_dead_claim_is_skipped_by_its_announced_span() {
 fn pending_positions_are_those_from_head_to_tail() {
     let mut bytes = AlignedBytes::<{ 512 + 64 }>::new();
     let ring = Ring::init_at(Region::from_slice(&mut bytes[..]), 64, u32::MAX - 7).unwrap();
-    let tx = ring.producer().unwrap();
-    let mut rx = ring.consumer().unwrap();
+    let (tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     tx.try_send(&[1; 20]).unwrap(); // padding 8, record 32 at 0
     for (p, pending) in [(u32::MAX - 7, true), (0, true), (24, true), (32, false)] {
         assert_eq!(rx.is_pending(p), Ok(pending), "{p}");

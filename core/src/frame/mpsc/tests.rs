@@ -143,8 +143,7 @@ fn frames_of_every_size_round_trip_across_the_wrap() {
     let rounds = if cfg!(miri) { 40 } else { 600 };
     let mut bytes = AlignedBytes::<{ 512 + 128 }>::new();
     let ring = Ring::init_at(Region::from_slice(&mut bytes[..]), cap, u32::MAX - 63).unwrap();
-    let tx = ring.producer().unwrap();
-    let mut rx = ring.consumer().unwrap();
+    let (tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     for i in 0..rounds {
         let f = frame(i as u8, i * 7 % (max + 1));
         tx.try_send(&f).unwrap();
@@ -270,8 +269,8 @@ fn grant_commit_shrink_drop_and_oversize() {
 
 #[test]
 fn buffer_too_small_leaves_the_frame_queued() {
-    let mut bytes = AlignedBytes::<{ 512 + 64 }>::new();
-    let ring = Ring::init(Region::from_slice(&mut bytes[..]), 64).unwrap();
+    let owned = StaticRing::<64>::new();
+    let ring = owned.ring();
     let (tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     tx.try_send(b"12345").unwrap();
     assert_eq!(
@@ -309,10 +308,9 @@ fn consumed_space_is_zeroed() {
 
 #[test]
 fn the_consumer_role_is_claimed_and_handed_over() {
-    let mut bytes = AlignedBytes::<{ 512 + 64 }>::new();
-    let ring = Ring::init(Region::from_slice(&mut bytes[..]), 64).unwrap();
-    let tx = ring.producer().unwrap();
-    let mut rx = ring.consumer().unwrap();
+    let owned = StaticRing::<64>::new();
+    let ring = owned.ring();
+    let (tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     assert_eq!(
         ring.consumer().unwrap_err(),
         Error::RoleTaken(Role::Consumer)
@@ -323,14 +321,8 @@ fn the_consumer_role_is_claimed_and_handed_over() {
     drop(rx);
     let mut rx = ring.consumer().unwrap();
     assert_eq!(recv_vec(&mut rx).unwrap(), b"2");
-    let err = Ring::init_with(
-        Region::from_slice(&mut AlignedBytes::<{ 512 + 64 }>::new()[..]),
-        Options::new(64).waking(true),
-    )
-    .unwrap()
-    .consumer()
-    .unwrap_err();
-    assert_eq!(err, Error::NotifyMismatch);
+    let waking = StaticRing::<64>::with_wakes(true);
+    assert_eq!(waking.ring().consumer().unwrap_err(), Error::NotifyMismatch);
 }
 
 // ---------------------------------------------------------------------------
@@ -490,9 +482,8 @@ fn garbage_headers_never_panic_or_escape() {
 
 #[test]
 fn a_busy_record_is_skipped_by_its_length() {
-    let cap = 128;
     let mut bytes = AlignedBytes::<{ 512 + 128 }>::new();
-    let ring = Ring::init_at(Region::from_slice(&mut bytes[..]), cap, u32::MAX - 31).unwrap();
+    let ring = Ring::init_at(Region::from_slice(&mut bytes[..]), 128, u32::MAX - 31).unwrap();
     let dead = ring.producer().unwrap().with_id(77).unwrap();
     let tx = ring.producer().unwrap().with_id(5).unwrap();
     let mut rx = ring.consumer().unwrap();
@@ -531,11 +522,9 @@ fn a_busy_record_is_skipped_by_its_length() {
 
 #[test]
 fn an_unwritten_record_is_skipped_to_the_next_header() {
-    let cap = 256;
     let mem = PeerMemory::new();
-    let ring = Ring::init_at(mem.region(), cap, 160).unwrap();
-    let tx = ring.producer().unwrap();
-    let mut rx = ring.consumer().unwrap();
+    let ring = Ring::init_at(mem.region(), 256, 160).unwrap();
+    let (tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     tx.try_send(b"first").unwrap();
     // A producer claims 48 bytes (a record of 40 payload bytes) and dies
     // before writing its header.
@@ -556,11 +545,9 @@ fn an_unwritten_record_is_skipped_to_the_next_header() {
 
 #[test]
 fn an_unwritten_record_at_the_end_is_skipped_only_if_tail_did_not_move() {
-    let cap = 128;
     let mem = PeerMemory::new();
-    let ring = Ring::init_at(mem.region(), cap, u32::MAX - 15).unwrap();
-    let tx = ring.producer().unwrap();
-    let mut rx = ring.consumer().unwrap();
+    let ring = Ring::init_at(mem.region(), 128, u32::MAX - 15).unwrap();
+    let (tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     // Dead claimant: claim only.
     mem.word(TAIL)
         .store((u32::MAX - 15).wrapping_add(24), SeqCst);
@@ -583,8 +570,7 @@ fn a_dead_claim_with_padding_is_skipped() {
     let cap = 128;
     let mem = PeerMemory::new();
     let ring = Ring::init_at(mem.region(), cap, 96).unwrap();
-    let tx = ring.producer().unwrap();
-    let mut rx = ring.consumer().unwrap();
+    let (tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     // A claim of 32 bytes of padding plus a 48-byte record at 0, nothing
     // written; then a live frame behind it.
     mem.word(TAIL).store(96 + 32 + 48, SeqCst);
@@ -699,8 +685,10 @@ fn a_sleeping_consumer_is_woken_by_the_doorbell() {
     let mem = PeerMemory::new();
     let ring = Ring::init_with(mem.region(), Options::new(64).waking(true)).unwrap();
     let futex = CondvarFutex::default();
-    let tx = ring.producer_with(futex.clone()).unwrap();
-    let mut rx = ring.consumer_with(futex).unwrap();
+    let (tx, mut rx) = (
+        ring.producer_with(futex.clone()).unwrap(),
+        ring.consumer_with(futex).unwrap(),
+    );
     std::thread::scope(|s| {
         s.spawn(|| {
             while mem.word(CONSUMER_WAITING).load(SeqCst) == 0 {

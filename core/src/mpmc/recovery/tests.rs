@@ -32,10 +32,19 @@ struct Endpoint {
 }
 
 impl Endpoint {
-    fn new(alive: bool) -> Self {
+    /// An endpoint whose process lives.
+    fn live() -> Self {
         Self {
             intent: Intent::new(),
-            alive,
+            alive: true,
+        }
+    }
+
+    /// An endpoint whose process was killed.
+    fn dead() -> Self {
+        Self {
+            intent: Intent::new(),
+            alive: false,
         }
     }
 }
@@ -93,11 +102,7 @@ fn a_dead_producers_hole_is_skipped_and_the_items_behind_it_delivered() {
     const CAP: u32 = 4;
     let mem = PeerMemory::new();
     let ring = Ring::<u32>::init_at(mem.region(), CAP, u32::MAX - 1).unwrap();
-    let (dead, live, reader) = (
-        Endpoint::new(false),
-        Endpoint::new(true),
-        Endpoint::new(true),
-    );
+    let (dead, live, reader) = (Endpoint::dead(), Endpoint::live(), Endpoint::live());
     let tx_dead = ring.producer().unwrap().with_intent(&dead.intent);
     let tx = ring.producer().unwrap().with_intent(&live.intent);
     let rx = ring.consumer().unwrap().with_intent(&reader.intent);
@@ -145,7 +150,7 @@ fn a_hole_named_by_a_live_claimant_is_waited_for() {
     let ring = Ring::<u32>::init(mem.region(), CAP).unwrap();
     // Two producers claim 0 and 1 and stop there: the first is slow (alive),
     // the second was killed.
-    let (slow, dead) = (Endpoint::new(true), Endpoint::new(false));
+    let (slow, dead) = (Endpoint::live(), Endpoint::dead());
     let rx = ring.consumer().unwrap();
     dies_claiming!(slow, ring.producer());
     dies_claiming!(dead, ring.producer());
@@ -170,11 +175,7 @@ fn a_dead_consumers_slot_is_released_and_its_item_counted_lost() {
     const CAP: u32 = 2;
     let mem = PeerMemory::new();
     let ring = Ring::<u32>::init_at(mem.region(), CAP, u32::MAX).unwrap();
-    let (dead, reader, writer) = (
-        Endpoint::new(false),
-        Endpoint::new(true),
-        Endpoint::new(true),
-    );
+    let (dead, reader, writer) = (Endpoint::dead(), Endpoint::live(), Endpoint::live());
     let tx = ring.producer().unwrap().with_intent(&writer.intent);
     let rx = ring.consumer().unwrap().with_intent(&reader.intent);
     tx.try_push(1).unwrap();
@@ -215,12 +216,10 @@ fn a_dead_consumers_slot_is_released_and_its_item_counted_lost() {
 
 #[test]
 fn a_skipper_killed_mid_skip_leaves_a_slot_a_producer_releases() {
-    const CAP: u32 = 2;
     let mem = PeerMemory::new();
-    let ring = Ring::<u32>::init(mem.region(), CAP).unwrap();
-    let (dead_producer, dead_skipper) = (Endpoint::new(false), Endpoint::new(false));
-    let tx = ring.producer().unwrap();
-    let rx = ring.consumer().unwrap();
+    let ring = Ring::<u32>::init(mem.region(), 2).unwrap();
+    let (dead_producer, dead_skipper) = (Endpoint::dead(), Endpoint::dead());
+    let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     dies_claiming!(dead_producer, ring.producer());
     tx.try_push(5).unwrap();
     // A consumer judged the hole dead, announced it, claimed it, and was
@@ -258,8 +257,7 @@ fn recovery_revalidates_and_never_undoes_progress() {
     const CAP: u32 = 4;
     let mem = PeerMemory::new();
     let ring = Ring::<u32>::init(mem.region(), CAP).unwrap();
-    let tx = ring.producer().unwrap();
-    let rx = ring.consumer().unwrap();
+    let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     // Nothing claimed: nothing to skip or release.
     assert_eq!(rx.skip_unpublished(0), Ok(Skip::Moved));
     assert_eq!(tx.release_unreleased(0), Ok(false));
@@ -332,8 +330,7 @@ fn announcements_name_the_claimed_position_and_survive_a_kill() {
 fn recovery_calls_on_garbage_never_panic() {
     let mem = PeerMemory::new();
     let ring = Ring::<u32>::init_with(mem.region(), Options::new(8)).unwrap();
-    let tx = ring.producer().unwrap();
-    let rx = ring.consumer().unwrap();
+    let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     let words: Vec<usize> = [TAIL, HEAD, LOST, SKIPPED]
         .into_iter()
         .chain((0..8).map(|p| stamp_at(8, p)))
