@@ -130,6 +130,10 @@ fn main() {
         ),
         ("creators racing", creators_race),
         ("stale objects", stale_removal),
+        (
+            "mpmc: name removed once the peers joined",
+            name_removed_after_peers_join,
+        ),
     ];
     Suite::new()
         .tests(tests.iter().copied())

@@ -160,6 +160,30 @@
 //! [`remove_stale`] removes those whose endpoints are all gone and at least
 //! one died (see there for what stays and for the remaining race).
 //!
+//! # Removing the name
+//! A channel's name stays in `/dev/shm` until someone removes it. Once the
+//! endpoints that will come have opened the channel, the creator calls
+//! `remove_name_after(peers, timeout)` on its endpoint: it waits until
+//! `peers` endpoints of the other side have joined, then removes the name,
+//! and the kernel frees the memory when the last endpoint leaves, however
+//! its holders end. From then on nobody can open the channel by name (no
+//! late joiner, no `take_over` by name).
+//!
+//! ```
+//! use std::time::Duration;
+//! use ipckit::channel::spsc::{Receiver, Sender};
+//! use ipckit::Error;
+//!
+//! let name = format!("doc-remove-name-{}", std::process::id());
+//! let mut tx = Sender::<u64>::create(&name, 8)?;
+//! let mut rx = Receiver::<u64>::open(&name)?; // in another process, usually
+//! tx.remove_name_after(1, Duration::from_secs(5))?;
+//! assert!(matches!(Receiver::<u64>::open(&name), Err(Error::NotFound(_))));
+//! tx.send(7)?; // the channel itself lives on
+//! assert_eq!(rx.recv()?, 7);
+//! # Ok::<(), ipckit::Error>(())
+//! ```
+//!
 //! # Processes and `fork`
 //! An endpoint belongs to the process that opened it. A child that inherits
 //! one across `fork` must not use or drop it (leave it to `_exit`): open the
@@ -167,6 +191,7 @@
 
 pub mod bytes;
 pub mod iter;
+mod lifetime;
 pub mod liveness;
 pub mod mpmc;
 pub mod mpsc_bytes;

@@ -405,6 +405,21 @@ macro_rules! endpoint_constructors {
         pub fn peer_gone(&self) -> Option<$crate::error::Error> {
             self.member.peer_gone()
         }
+
+        /// Waits (at most `timeout`) until `peers` endpoints of the other
+        /// side have joined the channel, then removes its name (the object
+        /// in `/dev/shm`, or the file; nothing for a memfd): the kernel
+        /// frees the memory when the last endpoint leaves, whether it drops,
+        /// exits or is killed, and nobody can open the channel by name any
+        /// more. [`Error::TimedOut`](crate::Error::TimedOut) leaves the name
+        /// in place. See the [channel docs](crate::channel#removing-the-name).
+        pub fn remove_name_after(
+            &self,
+            peers: u32,
+            timeout: std::time::Duration,
+        ) -> $crate::error::Result<()> {
+            $crate::channel::lifetime::remove_name_after(&self.mem, &self.member, peers, timeout)
+        }
     };
 }
 pub(crate) use endpoint_constructors;

@@ -205,3 +205,65 @@ pub(super) fn stale_removal() -> Result<String, String> {
         listed.len()
     ))
 }
+
+// Removing the name once the peers joined.
+
+/// `remove_name_after`: the name goes once the peers joined (two receiver
+/// processes of an MPMC channel, opened by name), the channel works on
+/// without it, nobody can open it by name any more; with too few peers the
+/// call times out and the name stays.
+pub(super) fn name_removed_after_peers_join() -> Result<String, String> {
+    const ITEMS: u64 = 100;
+    let g = ShmGuard::new("remove-name");
+    let path = std::path::Path::new("/dev/shm").join(&g.0);
+    let tx = mpmc::Sender::<u64>::create(&g.0, 64).ctx("create")?;
+    let started = Instant::now();
+    let waited = tx.remove_name_after(1, Duration::from_millis(30));
+    ensure!(
+        matches!(waited, Err(Error::TimedOut)),
+        "no peer yet: {waited:?}"
+    );
+    ensure!(
+        started.elapsed() >= Duration::from_millis(30),
+        "returned early"
+    );
+    ensure!(path.exists(), "the name went although no peer joined");
+    let mut children = Vec::new();
+    for _ in 0..2 {
+        let name = g.0.clone();
+        children.push(fork_child(move || {
+            let rx = match mpmc::Receiver::<u64>::open(&name) {
+                Ok(rx) => rx,
+                Err(e) => {
+                    eprintln!("  child: open: {e}");
+                    return EXIT_RING_ERROR;
+                }
+            };
+            loop {
+                match rx.recv() {
+                    Ok(i) if i < ITEMS => {}
+                    Ok(_) => return EXIT_CORRUPTED_ITEM,
+                    Err(e) if e.is_peer_gone() => return 0,
+                    Err(_) => return EXIT_RING_ERROR,
+                }
+            }
+        })?);
+    }
+    tx.remove_name_after(2, PATIENCE).ctx("remove_name_after")?;
+    ensure!(!path.exists(), "the name is still in /dev/shm");
+    ensure!(
+        matches!(mpmc::Receiver::<u64>::open(&g.0), Err(Error::NotFound(_))),
+        "opened by name after the removal"
+    );
+    for i in 0..ITEMS {
+        tx.send(i).ctx("send")?;
+    }
+    drop(tx);
+    for child in &mut children {
+        child.expect_ok(Instant::now() + PATIENCE)?;
+    }
+    Ok(format!(
+        "timed out with no peer (name kept); removed once 2 receiver processes joined; \
+        {ITEMS} items delivered after"
+    ))
+}

@@ -210,6 +210,17 @@ impl Block {
         seen_any.then_some(dead_pid)
     }
 
+    /// How many slots of `role` ever held an endpoint (claiming, active or
+    /// closed), from the state words alone: the endpoints of `role` that
+    /// have joined the channel, at most the slots per side.
+    pub(crate) fn joined(&self, role: Role) -> u32 {
+        let held = |i: &u32| {
+            let word = self.u32_at(self.slot_at(role, *i)).load(Ordering::Acquire);
+            SlotState::from_word(word) != SlotState::Free
+        };
+        (0..self.slots).filter(held).count() as u32
+    }
+
     /// `true` while an endpoint of `role` is counted alive (see
     /// [`SlotSnapshot::alive`]).
     pub(crate) fn any_alive(&self, role: Role) -> bool {

@@ -186,6 +186,12 @@ impl Membership {
         })
     }
 
+    /// How many endpoints of the other side have joined the channel
+    /// ([`Block::joined`]).
+    pub(crate) fn peers_joined(&self) -> u32 {
+        self.block.joined(self.peer())
+    }
+
     /// `PeerGone` if every endpoint of the other side closed, from the
     /// shared state words alone ([`Block::all_closed`]: no system call, a
     /// dead but unclosed peer not seen).
