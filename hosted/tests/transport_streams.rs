@@ -133,6 +133,7 @@ fn main() {
         ("unix_stream_timeouts", unix_stream_timeouts),
         ("unix_credentials_and_fds", unix_credentials_and_fds),
         ("unix_addresses", unix_addresses),
+        ("unix_server_trust", unix_server_trust),
         ("seqpacket_order", seqpacket_order),
         ("seqpacket_max", seqpacket_max),
         ("seqpacket_peers_exit", seqpacket_peers_exit),

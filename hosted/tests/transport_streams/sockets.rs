@@ -276,3 +276,59 @@ pub(super) fn tcp_nodelay() -> TestResult {
     }
     Ok(())
 }
+
+// --- Whom a client trusts
+
+/// A server of another user (a child switched to `nobody`, as root) is
+/// refused by every `connect` with `Untrusted`, and reached with
+/// `Trust::Anyone`; this user's servers are reached by the plain `connect`
+/// in every other test. Not root: the refusal cannot be set up (said on
+/// stderr).
+pub(super) fn unix_server_trust() -> TestResult {
+    use ipckit::shm::Trust;
+    // SAFETY: plain query.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("  not root: another user's server cannot be made; refusal NOT checked");
+        return Ok(());
+    }
+    let (stream, packet) = (abstract_addr("trust-stream"), abstract_addr("trust-packet"));
+    let path = temp_path("trust-dgram");
+    let dgram = UnixAddr::path(&path);
+    let (mut ready_tx, mut ready_rx) = pipe_with_max(64).map_err(|e| serr("pipe", e))?;
+    let (mut done_tx, mut done_rx) = pipe_with_max(64).map_err(|e| serr("pipe", e))?;
+    let (s, p, d) = (stream.clone(), packet.clone(), dgram.clone());
+    let mut child = fork_child(move || {
+        child_main(|| {
+            // SAFETY: plain calls that change this child's credentials.
+            if unsafe { libc::setgid(65534) != 0 || libc::setuid(65534) != 0 } {
+                return Err(fail(EXIT_CHECK, "setuid(nobody) failed"));
+            }
+            let _s = UnixStreamListener::bind(&s, 64).map_err(|e| ferr("bind stream", e))?;
+            let _p = SeqPacketListener::bind(&p, 64).map_err(|e| ferr("bind seqpacket", e))?;
+            let _d = Datagram::bind(&d, 64).map_err(|e| ferr("bind datagram", e))?;
+            ready_tx.send(b"ready").map_err(|e| ferr("ready", e))?;
+            // Until the parent is done (or gone).
+            let _ = done_rx.recv_timeout(&mut [0u8; 64], Some(DEADLINE));
+            Ok(())
+        })
+    })?;
+    ready_rx
+        .recv_timeout(&mut [0u8; 64], Some(DEADLINE))
+        .map_err(|e| serr("child ready", e))?;
+    let refused = |what: &str, r: Result<(), Error>| match r {
+        Err(Error::Untrusted { uid: 65534, .. }) => Ok(()),
+        other => Err(format!("{what}: {other:?} (want Untrusted by uid 65534)")),
+    };
+    refused("stream", unix::connect_stream(&stream, 64).map(drop))?;
+    refused("seqpacket", SeqPacket::connect(&packet, 64).map(drop))?;
+    refused("datagram", Datagram::connect(&dgram, 64).map(drop))?;
+    refused(
+        "stream, Group",
+        unix::connect_stream_with(&stream, 64, Trust::Group).map(drop),
+    )?;
+    unix::connect_stream_with(&stream, 64, Trust::Anyone).map_err(|e| serr("stream", e))?;
+    SeqPacket::connect_with(&packet, 64, Trust::Anyone).map_err(|e| serr("seqpacket", e))?;
+    Datagram::connect_with(&dgram, 64, Trust::Anyone).map_err(|e| serr("datagram", e))?;
+    done_tx.send(b"done").map_err(|e| serr("done", e))?;
+    child.expect_exit(EXIT_OK)
+}

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use super::UnixAddr;
 use super::message::{recv_message, send_message};
-use super::socket::{bind, connect, remove_socket_file, socket, socket_file, socketpair};
+use super::socket::{bind, connect_trusting, remove_socket_file, socket, socket_file, socketpair};
 use crate::error::Result;
 use crate::message::{MessageReceiver, MessageSender};
 use crate::object::DEFAULT_MODE;
+use crate::shm::Trust;
 use crate::transport::stream::Deadline;
 
 /// A `SOCK_DGRAM` Unix socket: messages with the kernel's boundaries.
@@ -51,10 +52,20 @@ impl Datagram {
         })
     }
 
-    /// An unbound socket connected to `addr`, to send to.
+    /// An unbound socket connected to `addr`, to send to. A socket file
+    /// must be this user's ([`Trust::Owner`]; see
+    /// [`connect_with`](Self::connect_with)).
     pub fn connect(addr: &UnixAddr, max_message_len: usize) -> Result<Self> {
+        Self::connect_with(addr, max_message_len, Trust::Owner)
+    }
+
+    /// [`connect`](Self::connect) to a socket that `trust` accepts, judged
+    /// by the owner of its socket file (a datagram socket has no
+    /// credentials to read; an abstract address, no owner: it is not
+    /// judged). See the [module docs](super#who-is-at-the-other-end).
+    pub fn connect_with(addr: &UnixAddr, max_message_len: usize, trust: Trust) -> Result<Self> {
         let fd = socket(libc::SOCK_DGRAM)?;
-        connect(fd.as_fd(), addr)?;
+        connect_trusting(fd.as_fd(), addr, trust, false)?;
         Ok(Self {
             fd,
             max: max_message_len,

@@ -17,6 +17,21 @@
 //! of the network namespace may connect). Who is at the other end is told
 //! by [`peer_cred`], not by the owner of a socket file.
 //!
+//! # Who is at the other end
+//! A name in `/tmp` or an abstract name can be taken by any user before
+//! the real server binds it, so a client judges whom it reached with a
+//! [`Trust`](crate::shm::Trust) level, as `open` does for shared memory:
+//! `connect` accepts only a server of this user ([`Trust::Owner`](crate::shm::Trust::Owner)),
+//! `connect_with` takes the level (`Group`: also a server under one of our
+//! groups; `Anyone`: every server). A connection (stream, seqpacket) is
+//! judged by the credentials the kernel recorded for the listening server
+//! (`SO_PEERCRED`, read from the connected socket itself: no race); a
+//! datagram socket has none, so the owner of its socket file is judged
+//! (read just after `connect`: a file replaced in between would be judged
+//! instead), and an abstract datagram address, which has no owner, is not
+//! judged. A refused server is [`Error::Untrusted`](crate::Error::Untrusted)
+//! naming the address.
+//!
 //! **Message sockets** refuse a message longer than their
 //! [`max_message_len`](MessageSender::max_message_len)
 //! ([`DEFAULT_MAX_MESSAGE_LEN`] unless set; the kernel's limit is about the
@@ -79,8 +94,8 @@ pub use cred::{PeerCred, peer_cred};
 pub use datagram::Datagram;
 pub use seqpacket::{SeqPacket, SeqPacketListener};
 pub use stream::{
-    UnixStreamListener, connect_stream, default_stream_pair, recv_fd_timeout, send_fd_timeout,
-    stream_pair,
+    UnixStreamListener, connect_stream, connect_stream_with, default_stream_pair, recv_fd_timeout,
+    send_fd_timeout, stream_pair,
 };
 
 /// The maximum message length of datagram and seqpacket sockets made

@@ -6,10 +6,11 @@ use std::time::Duration;
 use super::UnixAddr;
 use super::cred::pass_cred;
 use super::message::{recv_message, send_message};
-use super::socket::{Listening, connect, socket, socketpair};
+use super::socket::{Listening, connect_trusting, socket, socketpair};
 use crate::error::Result;
 use crate::message::{MessageReceiver, MessageSender};
 use crate::object::DEFAULT_MODE;
+use crate::shm::Trust;
 use crate::transport::stream::Deadline;
 
 /// A connected `SOCK_SEQPACKET` socket: reliable, ordered messages with
@@ -27,11 +28,21 @@ impl SeqPacket {
     }
 
     /// Connects to the [`SeqPacketListener`] at `addr`; messages of at most
-    /// `max_message_len` bytes.
+    /// `max_message_len` bytes. The server must be this user's
+    /// ([`Trust::Owner`]; see [`connect_with`](Self::connect_with)).
     pub fn connect(addr: &UnixAddr, max_message_len: usize) -> Result<Self> {
+        Self::connect_with(addr, max_message_len, Trust::Owner)
+    }
+
+    /// [`connect`](Self::connect) to a server that `trust` accepts, judged
+    /// by its credentials (see the [module docs](super#who-is-at-the-other-end)):
+    /// another user's is [`Error::Untrusted`](crate::Error::Untrusted)
+    /// unless `trust` is [`Trust::Anyone`] (or [`Trust::Group`] and the
+    /// server runs under a group of ours).
+    pub fn connect_with(addr: &UnixAddr, max_message_len: usize, trust: Trust) -> Result<Self> {
         let fd = socket(libc::SOCK_SEQPACKET)?;
         pass_cred(fd.as_fd())?;
-        connect(fd.as_fd(), addr)?;
+        connect_trusting(fd.as_fd(), addr, trust, true)?;
         Ok(Self {
             fd,
             max: max_message_len,

@@ -3,11 +3,13 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use super::UnixAddr;
 use crate::error::{Error, OsError, Result};
 use crate::object::{check_mode, fchmod};
+use crate::shm::Trust;
 use crate::transport::stream::{Deadline, wait_fd};
 
 /// A new Unix socket of `kind` (`SOCK_CLOEXEC`).
@@ -85,7 +87,7 @@ pub(super) fn bind(fd: BorrowedFd<'_>, addr: &UnixAddr, mode: u32) -> Result<()>
 /// `O_PATH | O_NOFOLLOW` and checked to be a socket of ours (not something
 /// swapped in by path), then changed through its `/proc/self/fd` link.
 fn chmod_socket_file(path: &std::path::Path, mode: u32, target: &str) -> Result<()> {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
@@ -127,6 +129,41 @@ pub(super) fn connect(fd: BorrowedFd<'_>, addr: &UnixAddr) -> Result<()> {
         return Err(Error::last_os("connect", addr.describe()));
     }
     Ok(())
+}
+
+/// [`connect`], then `trust`'s judgement of who is at the other end (see
+/// the [module docs](super#who-is-at-the-other-end)): for a connection
+/// (`connection`: stream, seqpacket) the credentials the kernel recorded
+/// for the listening server (`SO_PEERCRED`: the very socket reached, no
+/// race); for a datagram socket, which has none, the owner of the socket
+/// file. An abstract datagram address has neither and is not judged.
+pub(super) fn connect_trusting(
+    fd: BorrowedFd<'_>,
+    addr: &UnixAddr,
+    trust: Trust,
+    connection: bool,
+) -> Result<()> {
+    connect(fd, addr)?;
+    if trust == Trust::Anyone {
+        return Ok(());
+    }
+    let target = addr.describe();
+    let (uid, gid) = if connection {
+        let cred = super::peer_cred(&fd)?;
+        (cred.uid, cred.gid)
+    } else {
+        match addr {
+            UnixAddr::Path(path) => {
+                let meta = std::fs::symlink_metadata(path)
+                    .map_err(|e| Error::os("lstat", target.clone(), e))?;
+                (meta.uid(), meta.gid())
+            }
+            UnixAddr::Abstract(_) => return Ok(()),
+        }
+    };
+    // Mode 0: who may connect to the server is the server's business; the
+    // client judges only whose it is.
+    trust.check_owner(uid, gid, 0, &target)
 }
 
 /// The socket file that binding `addr` creates, with this process's pid:

@@ -6,9 +6,10 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use super::UnixAddr;
-use super::socket::{Listening, connect, socket, socketpair};
+use super::socket::{Listening, connect_trusting, socket, socketpair};
 use crate::error::{OsError, Result};
 use crate::object::DEFAULT_MODE;
+use crate::shm::Trust;
 use crate::transport::stream::{DEFAULT_MAX_FRAME_LEN, Deadline, Framed, wait_fd};
 
 /// [`send_fd`](crate::shm::send_fd) on a socket that may be non-blocking
@@ -110,10 +111,23 @@ impl AsFd for UnixStreamListener {
 }
 
 /// Connects to the stream listener at `addr`; frames of at most
-/// `max_frame_len` bytes.
+/// `max_frame_len` bytes. The server must be this user's
+/// ([`Trust::Owner`]; another user's is [`Error::Untrusted`](crate::Error::Untrusted):
+/// see [`connect_stream_with`]).
 pub fn connect_stream(addr: &UnixAddr, max_frame_len: u32) -> Result<Framed<UnixStream>> {
+    connect_stream_with(addr, max_frame_len, Trust::Owner)
+}
+
+/// [`connect_stream`], accepting a server that `trust` accepts (judged by
+/// its credentials, see the [module docs](super#who-is-at-the-other-end)):
+/// [`Trust::Anyone`] to reach another user's server.
+pub fn connect_stream_with(
+    addr: &UnixAddr,
+    max_frame_len: u32,
+    trust: Trust,
+) -> Result<Framed<UnixStream>> {
     let fd = socket(libc::SOCK_STREAM)?;
-    connect(fd.as_fd(), addr)?;
+    connect_trusting(fd.as_fd(), addr, trust, true)?;
     Framed::new(UnixStream::from(fd), max_frame_len)
 }
 
