@@ -296,6 +296,24 @@ pub enum Error {
         /// What postcard reported.
         reason: String,
     },
+    /// A [request/response](crate::rpc) peer sent a message that breaks
+    /// the protocol (shorter than its header, of an unknown kind, a hello
+    /// that names no reply channel). The message was consumed; the link
+    /// stays usable.
+    Protocol {
+        /// The service or link.
+        peer: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A [request/response](crate::rpc) server answered this call with a
+    /// failure (its handler's error message) instead of a response.
+    Failed {
+        /// The service.
+        service: String,
+        /// The server's message.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -529,6 +547,13 @@ impl fmt::Display for Error {
                 "channel {channel}: a message of {len} bytes does not decode as this \
                  receiver's type ({reason}); it was consumed"
             ),
+            Error::Protocol { peer, reason } => {
+                write!(
+                    f,
+                    "{peer}: a message breaks the request/response protocol: {reason}"
+                )
+            }
+            Error::Failed { service, reason } => write!(f, "service {service} failed: {reason}"),
         }
     }
 }

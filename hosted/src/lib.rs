@@ -166,6 +166,7 @@ pub mod futex;
 pub mod heap;
 pub mod message;
 pub mod object;
+pub mod rpc;
 pub mod shm;
 pub mod transport;
 

@@ -1,0 +1,272 @@
+//! A request/response service in shared memory, found by name, with
+//! several clients.
+//!
+//! The server creates the channel `name`, an [`mpsc_bytes`] channel that
+//! every client sends its requests on. Each client creates its own reply
+//! channel, a [`bytes`] channel named `<name>.reply-<client id>`, and
+//! announces it with a hello (wire kind 4, its payload the reply channel's
+//! name). The server opens the reply channel on the hello (only a name of
+//! exactly that form, so a client cannot make it open anything else) and
+//! then removes the name: from then on the kernel frees the reply channel
+//! when the client and the server have both let go, whichever ends first
+//! and however. A client id is the client's pid with a per-process count
+//! in its top 10 bits.
+//!
+//! Ends: a client that drops its end is noticed at the server's next
+//! answer to it, which fails with [`Error::PeerGone`] and drops the
+//! server's end of its reply channel; one that was killed, at the next
+//! sweep (at every hello and every 4096 answers, reading `/proc`). A server that goes away
+//! fails the waiting calls with [`Error::PeerGone`] once it had opened the
+//! caller's reply channel; before that, they time out.
+//!
+//! ```
+//! use std::time::Duration;
+//! use ipckit::rpc::shm;
+//!
+//! let name = format!("doc-rpc-{}", std::process::id());
+//! let mut server = shm::Server::create(&name, 64 << 10)?;
+//! let mut client = shm::connect(&name, 16 << 10)?;
+//! let id = client.request(b"ping")?;
+//! let request = server.recv_request()?; // the hello is handled inside
+//! server.respond(&request, b"pong")?;
+//! assert_eq!(client.response(id, Duration::from_secs(5))?, b"pong");
+//! # drop(server); ipckit::shm::ShmObject::remove(ipckit::channel::object_name(&name)?.as_str())?;
+//! # Ok::<(), ipckit::Error>(())
+//! ```
+//!
+//! [`mpsc_bytes`]: crate::channel::mpsc_bytes
+//! [`bytes`]: crate::channel::bytes
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::{Client, HEADER_LEN, Header, Kind, Pair, Request};
+use crate::channel::{bytes, mpsc_bytes, object_name};
+use crate::error::{Error, Result};
+use crate::message::{MessageReceiver, MessageSender};
+use crate::shm::ShmObject;
+
+/// A client of a shared-memory service: its requests on the service's
+/// channel, its responses on its own.
+pub type ShmClient = Client<Pair<mpsc_bytes::Sender, bytes::Receiver>>;
+
+/// The reply channel's name for `client` of `service`.
+fn reply_name(service: &str, client: u32) -> String {
+    format!("{service}.reply-{client:08x}")
+}
+
+/// Connects to the service `name`: creates this client's reply channel of
+/// `reply_capacity` bytes, opens the service's request channel and
+/// announces the reply channel. [`Error::NotFound`] if no server created
+/// `name`.
+pub fn connect(name: &str, reply_capacity: u32) -> Result<ShmClient> {
+    static COUNT: AtomicU32 = AtomicU32::new(0);
+    let count = COUNT.fetch_add(1, Ordering::Relaxed) & 0x3FF;
+    let client = std::process::id() | count << 22;
+    let reply = reply_name(name, client);
+    let rx = bytes::Receiver::create(&reply, reply_capacity)?;
+    let tx = match mpsc_bytes::Sender::open(name) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let _ = ShmObject::remove(object_name(&reply)?.as_str());
+            return Err(e);
+        }
+    };
+    let mut hello = Vec::new();
+    Header {
+        kind: Kind::Hello,
+        client,
+        id: 0,
+    }
+    .encode(reply.as_bytes(), &mut hello);
+    if let Err(e) = tx.send(&hello) {
+        let _ = ShmObject::remove(object_name(&reply)?.as_str());
+        return Err(e);
+    }
+    Ok(Client::with_client_id(Pair::new(tx, rx), name, client))
+}
+
+/// The server of a shared-memory service (module docs): requests from
+/// every client on one channel, each answer on the caller's reply channel.
+#[derive(Debug)]
+pub struct Server {
+    requests: mpsc_bytes::Receiver,
+    replies: HashMap<u32, bytes::Sender>,
+    service: String,
+    inbox: Vec<u8>,
+    out: Vec<u8>,
+    answers: u64,
+}
+
+/// How many answers between two sweeps for killed clients.
+const SWEEP_EVERY: u64 = 4096;
+
+impl Server {
+    /// Creates the service `name` with a request channel of `capacity`
+    /// bytes ([`Error::AlreadyExists`] if it exists).
+    pub fn create(name: &str, capacity: u32) -> Result<Self> {
+        let requests = mpsc_bytes::Receiver::create(name, capacity)?;
+        let max = MessageReceiver::max_message_len(&requests);
+        Ok(Self {
+            requests,
+            replies: HashMap::new(),
+            service: name.to_owned(),
+            inbox: vec![0; max.max(HEADER_LEN)],
+            out: Vec::new(),
+            answers: 0,
+        })
+    }
+
+    /// Waits for the next request (handling hellos on the way).
+    /// [`Error::PeerGone`] once every client is gone (a new one may come
+    /// later); [`Error::Protocol`] for a message that breaks the protocol
+    /// (consumed).
+    pub fn recv_request(&mut self) -> Result<Request> {
+        self.recv_within(None)
+    }
+
+    /// [`recv_request`](Self::recv_request), waiting at most `timeout`.
+    pub fn recv_request_timeout(&mut self, timeout: Duration) -> Result<Request> {
+        self.recv_within(Some(timeout))
+    }
+
+    fn recv_within(&mut self, timeout: Option<Duration>) -> Result<Request> {
+        loop {
+            let n = MessageReceiver::recv_timeout(&mut self.requests, &mut self.inbox, timeout)?;
+            let (header, payload) = Header::decode(&self.inbox[..n], &self.service)?;
+            match header.kind {
+                Kind::Request => {
+                    return Ok(Request {
+                        id: header.id,
+                        client: header.client,
+                        payload: payload.to_vec(),
+                    });
+                }
+                Kind::Hello => {
+                    let reply = reply_name(&self.service, header.client);
+                    if payload != reply.as_bytes() {
+                        return Err(self.protocol("a hello that names another channel".into()));
+                    }
+                    self.sweep();
+                    let tx = bytes::Sender::open(&reply)
+                        .map_err(|e| self.protocol(format!("reply channel {reply}: {e}")))?;
+                    // Both ends are open: the kernel frees it when they go.
+                    let _ = ShmObject::remove(object_name(&reply)?.as_str());
+                    self.replies.insert(header.client, tx);
+                }
+                kind => return Err(self.protocol(format!("a client sent a {kind:?} message"))),
+            }
+        }
+    }
+
+    /// Drops the reply channels of clients that are gone, killed ones
+    /// included (reads `/proc` for each: done at hellos and every
+    /// [`SWEEP_EVERY`] answers).
+    fn sweep(&mut self) {
+        self.replies.retain(|_, tx| tx.peer_gone().is_none());
+    }
+
+    fn protocol(&self, reason: String) -> Error {
+        Error::Protocol {
+            peer: self.service.clone(),
+            reason,
+        }
+    }
+
+    /// Answers `request` with `payload` on its client's reply channel.
+    /// [`Error::PeerGone`] if the client is gone (its reply channel is
+    /// dropped), [`Error::Protocol`] for a client that never said hello.
+    pub fn respond(&mut self, request: &Request, payload: &[u8]) -> Result<()> {
+        self.answer(Kind::Response, request, payload)
+    }
+
+    /// Answers `request` with a failure (`reason`, cut to fit).
+    pub fn fail(&mut self, request: &Request, reason: &str) -> Result<()> {
+        let mut end = reason.len().min(self.room(request.client));
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.answer(Kind::Failure, request, &reason.as_bytes()[..end])
+    }
+
+    /// The payload room of a message to `client`.
+    fn room(&self, client: u32) -> usize {
+        self.replies.get(&client).map_or(0, |tx| {
+            MessageSender::max_message_len(tx).saturating_sub(HEADER_LEN)
+        })
+    }
+
+    fn answer(&mut self, kind: Kind, request: &Request, payload: &[u8]) -> Result<()> {
+        self.answers = self.answers.wrapping_add(1);
+        if self.answers % SWEEP_EVERY == 0 {
+            self.sweep();
+        }
+        let Some(tx) = self.replies.get_mut(&request.client) else {
+            return Err(self.protocol(format!("client {:#x} never said hello", request.client)));
+        };
+        // A client that dropped its end: from the shared state words, no
+        // system call (a killed one is found by the sweeps).
+        if let Some(gone) = tx.membership().peer_closed() {
+            self.replies.remove(&request.client);
+            return Err(gone);
+        }
+        let max = MessageSender::max_message_len(tx);
+        if payload.len() > max.saturating_sub(HEADER_LEN) {
+            return Err(Error::MessageTooLarge {
+                channel: reply_name(&self.service, request.client),
+                max: u32::try_from(max).unwrap_or(u32::MAX),
+            });
+        }
+        Header {
+            kind,
+            client: request.client,
+            id: request.id,
+        }
+        .encode(payload, &mut self.out);
+        let sent = tx.send(&self.out);
+        if sent.as_ref().is_err_and(Error::is_peer_gone) {
+            self.replies.remove(&request.client);
+        }
+        sent
+    }
+
+    /// Answers every request with `handler` until every client is gone
+    /// (then `Ok`; call again to serve the next ones). A gone client's
+    /// answer is dropped, a message that breaks the protocol is skipped,
+    /// a response too large to send becomes a failure.
+    pub fn serve<F>(&mut self, mut handler: F) -> Result<()>
+    where
+        F: FnMut(&[u8]) -> std::result::Result<Vec<u8>, String>,
+    {
+        loop {
+            let request = match self.recv_request() {
+                Ok(request) => request,
+                Err(Error::Protocol { .. }) => continue,
+                Err(e) if e.is_peer_gone() => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let sent = match handler(&request.payload) {
+                Ok(response) => match self.respond(&request, &response) {
+                    Err(Error::MessageTooLarge { max, .. }) => {
+                        let reason =
+                            format!("the response ({} bytes) exceeds {max}", response.len());
+                        self.fail(&request, &reason)
+                    }
+                    other => other,
+                },
+                Err(reason) => self.fail(&request, &reason),
+            };
+            match sent {
+                Ok(()) | Err(Error::Protocol { .. }) => {}
+                Err(e) if e.is_peer_gone() => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The clients whose reply channels the server holds.
+    pub fn clients(&self) -> usize {
+        self.replies.len()
+    }
+}

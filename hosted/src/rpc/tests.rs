@@ -1,0 +1,225 @@
+//! The request/response protocol between threads: matching, ends, bad
+//! input. Across processes: `tests/rpc_process.rs`.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::message::{MessageReceiver, MessageSender};
+use crate::transport::unix::SeqPacket;
+
+const LONG: Duration = Duration::from_secs(10);
+
+fn raw(kind: u32, client: u32, id: u64, payload: &[u8]) -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(&kind.to_le_bytes());
+    m.extend_from_slice(&client.to_le_bytes());
+    m.extend_from_slice(&id.to_le_bytes());
+    m.extend_from_slice(payload);
+    m
+}
+
+#[test]
+fn the_header_is_the_documented_bytes() {
+    let mut buf = Vec::new();
+    Header {
+        kind: Kind::Failure,
+        client: 0x0102_0304,
+        id: 0x1122_3344_5566_7788,
+    }
+    .encode(b"x", &mut buf);
+    assert_eq!(buf, raw(3, 0x0102_0304, 0x1122_3344_5566_7788, b"x"));
+    let (header, payload) = Header::decode(&buf, "t").unwrap();
+    assert_eq!(
+        (header.kind, header.client, header.id),
+        (Kind::Failure, 0x0102_0304, 0x1122_3344_5566_7788)
+    );
+    assert_eq!(payload, b"x");
+}
+
+#[test]
+fn responses_are_matched_to_their_requests_in_any_order() -> crate::Result<()> {
+    let (a, b) = SeqPacket::pair(256)?;
+    let mut client = Client::new(a, "t");
+    let ids: Vec<RequestId> = (0u8..10)
+        .map(|i| client.request(&[i]))
+        .collect::<Result<_>>()?;
+    assert_eq!(client.outstanding(), 10);
+    let mut server = Server::new(b, "t");
+    let mut requests: Vec<Request> = (0..10)
+        .map(|_| server.recv_request())
+        .collect::<Result<_>>()?;
+    requests.reverse();
+    for r in &requests {
+        server.respond(r, &[r.payload[0] + 100])?;
+    }
+    // Collected in order of sending, received in reverse.
+    for (i, id) in ids.into_iter().enumerate() {
+        assert_eq!(client.response(id, LONG)?, [i as u8 + 100]);
+    }
+    assert_eq!((client.outstanding(), client.stray_responses()), (0, 0));
+    Ok(())
+}
+
+#[test]
+fn a_server_gone_fails_the_waiting_call_at_once() -> crate::Result<()> {
+    let (a, b) = SeqPacket::pair(256)?;
+    let mut client = Client::new(a, "t");
+    let id = client.request(b"never answered")?;
+    let dropper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        drop(b);
+    });
+    let start = Instant::now();
+    assert!(client.response(id, LONG).unwrap_err().is_peer_gone());
+    assert!(start.elapsed() < LONG / 2);
+    dropper.join().unwrap();
+    assert!(client.call(b"again", LONG).unwrap_err().is_peer_gone());
+    Ok(())
+}
+
+#[test]
+fn a_timed_out_call_is_abandoned_and_its_late_response_counted() -> crate::Result<()> {
+    let (a, b) = SeqPacket::pair(256)?;
+    let mut client = Client::new(a, "t");
+    let mut server = Server::new(b, "t");
+    let slow = client.request(b"slow")?;
+    assert!(matches!(
+        client.response(slow, Duration::from_millis(20)),
+        Err(Error::TimedOut)
+    ));
+    assert_eq!(client.outstanding(), 0);
+    let r = server.recv_request()?;
+    server.respond(&r, b"late")?;
+    server.respond(&r, b"twice")?;
+    let next = client.request(b"next")?;
+    let r = server.recv_request()?;
+    server.respond(&r, b"ok")?;
+    assert_eq!(client.response(next, LONG)?, b"ok");
+    assert_eq!(client.stray_responses(), 2);
+    Ok(())
+}
+
+#[test]
+fn bad_messages_are_protocol_errors_and_the_link_stays_usable() -> crate::Result<()> {
+    let (mut a, b) = SeqPacket::pair(256)?;
+    let mut server = Server::new(b, "svc");
+    a.send(b"short")?;
+    a.send(&raw(9, 0, 1, b""))?;
+    a.send(&raw(2, 0, 1, b"a response, to a server"))?;
+    for _ in 0..3 {
+        let e = server.recv_request().unwrap_err();
+        assert!(
+            matches!(&e, Error::Protocol { peer, .. } if peer == "svc"),
+            "{e}"
+        );
+    }
+    a.send(&raw(1, 0, 5, b"fine"))?;
+    assert_eq!(server.recv_request()?.payload, b"fine");
+
+    // A server that answers with garbage, then properly.
+    let (c, mut d) = SeqPacket::pair(256)?;
+    let mut client = Client::new(c, "svc");
+    let id = client.request(b"q")?;
+    d.send(b"tiny")?;
+    let e = client.response(id, LONG).unwrap_err();
+    assert!(matches!(e, Error::Protocol { .. }), "{e}");
+    let id = client.request(b"q")?;
+    d.send(&raw(2, 0, id.get(), b"a"))?;
+    assert_eq!(client.response(id, LONG)?, b"a");
+    Ok(())
+}
+
+#[test]
+fn a_handler_failure_reaches_the_caller_and_oversize_is_refused() -> crate::Result<()> {
+    let (a, b) = SeqPacket::pair(64)?;
+    let server = std::thread::spawn(move || {
+        let mut server = Server::new(b, "t");
+        server.serve(|req| match req {
+            b"big" => Ok(vec![0; 100]), // more than a 64-byte message holds
+            b"bad" => Err("refused".into()),
+            other => Ok(other.to_vec()),
+        })?;
+        Ok::<_, Error>(server.protocol_errors())
+    });
+    let mut client = Client::new(a, "t");
+    assert_eq!(client.call(b"echo", LONG)?, b"echo");
+    let e = client.call(b"bad", LONG).unwrap_err();
+    assert!(
+        matches!(&e, Error::Failed { service, reason } if service == "t" && reason == "refused")
+    );
+    let e = client.call(b"big", LONG).unwrap_err();
+    assert!(
+        matches!(&e, Error::Failed { reason, .. } if reason.contains("exceeds")),
+        "{e}"
+    );
+    let e = client.request(&[0; 49]).unwrap_err();
+    assert!(matches!(e, Error::MessageTooLarge { max: 64, .. }), "{e}");
+    drop(client);
+    assert_eq!(server.join().unwrap()?, 0);
+    Ok(())
+}
+
+#[test]
+fn another_clients_request_id_is_refused_not_waited_for() -> crate::Result<()> {
+    let (a, _b) = SeqPacket::pair(64)?;
+    let (c, _d) = SeqPacket::pair(64)?;
+    let mut one = Client::new(a, "one");
+    let mut two = Client::new(c, "two");
+    let _first = one.request(b"1")?;
+    let id = one.request(b"2")?;
+    assert!(matches!(
+        two.response(id, LONG),
+        Err(Error::Protocol { .. })
+    ));
+    Ok(())
+}
+
+#[test]
+fn shm_service_serves_several_clients_and_forgets_gone_ones() -> crate::Result<()> {
+    let name = format!("ipckit-test-rpc-{}", std::process::id());
+    let mut server = shm::Server::create(&name, 16 << 10)?;
+    let mut one = shm::connect(&name, 4096)?;
+    let mut two = shm::connect(&name, 4096)?;
+    let a = one.request(b"one")?;
+    let b = two.request(b"two")?;
+    let (r1, r2) = (server.recv_request()?, server.recv_request()?);
+    assert_eq!(server.clients(), 2);
+    assert_ne!(r1.client, r2.client);
+    server.respond(&r2, b"2")?;
+    server.respond(&r1, b"1")?;
+    assert_eq!(one.response(a, LONG)?, b"1");
+    assert_eq!(two.response(b, LONG)?, b"2");
+    // The reply channels' names are gone once both ends hold them.
+    assert!(
+        crate::channel::list()?
+            .iter()
+            .all(|c| !c.name.contains(".reply-"))
+    );
+    let c = two.request(b"to a client about to go")?;
+    let r = server.recv_request()?;
+    drop((two, c));
+    assert!(server.respond(&r, b"lost").unwrap_err().is_peer_gone());
+    assert_eq!(server.clients(), 1);
+    // A forged hello naming another channel is refused.
+    let forger = mpsc_bytes_sender(&name)?;
+    forger.send(&raw(4, 7, 0, b"ipckit-something-else"))?;
+    assert!(matches!(server.recv_request(), Err(Error::Protocol { .. })));
+    drop(server);
+    assert!(one.call(b"anyone?", LONG).unwrap_err().is_peer_gone());
+    crate::shm::ShmObject::remove(crate::channel::object_name(&name)?.as_str())?;
+    Ok(())
+}
+
+fn mpsc_bytes_sender(name: &str) -> crate::Result<crate::channel::mpsc_bytes::Sender> {
+    crate::channel::mpsc_bytes::Sender::open(name)
+}
+
+#[test]
+fn the_pair_link_reports_each_halfs_limits() -> crate::Result<()> {
+    let (tx, _r) = crate::transport::pipe::pipe_with_max(100)?;
+    let (_s, rx) = crate::transport::pipe::pipe_with_max(200)?;
+    let pair = Pair::new(tx, rx);
+    assert_eq!(MessageSender::max_message_len(&pair), 100);
+    assert_eq!(MessageReceiver::max_message_len(&pair), 200);
+    Ok(())
+}
