@@ -384,3 +384,15 @@ fn bench_saves_a_run_and_compares_with_it() {
     one_line_error(&err);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn inspect_shows_a_typed_channels_message_type_id() {
+    use ipckit::channel::typed::{self, MessageType};
+    let n = name("typed");
+    let _clean = Cleanup(vec![n.clone()]);
+    let _tx = typed::Sender::<u64>::create(&n, 4096).unwrap();
+    let (code, out, err) = run(ipckit().args(["inspect", &n]));
+    assert_eq!(code, 0, "{err}");
+    let want = format!("message type id    {:#018x}", u64::message_type_id());
+    assert!(out.contains(&want), "{want:?} not in {out}");
+}

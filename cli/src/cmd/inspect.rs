@@ -179,6 +179,13 @@ fn report(target: &Target) -> Result<(String, Option<String>)> {
                     _ => "?".into(),
                 };
                 w(&mut s, "status", status);
+                if c.message_type_id != 0 {
+                    w(
+                        &mut s,
+                        "message type id",
+                        format!("{:#018x}", c.message_type_id),
+                    );
+                }
                 for e in &c.endpoints {
                     w(
                         &mut s,

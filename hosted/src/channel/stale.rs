@@ -67,6 +67,9 @@ pub struct ChannelInfo {
     pub capacity: u32,
     /// Element size in bytes (1 for frame rings), 0 if unreadable.
     pub elem_size: u32,
+    /// The message type id a typed endpoint stated (0: none stated; see
+    /// [`TYPE_ID_AT`](super::TYPE_ID_AT)).
+    pub message_type_id: u64,
     /// Every slot that was ever used.
     pub endpoints: Vec<EndpointInfo>,
     /// Live, idle, stale or unknown.
@@ -104,6 +107,7 @@ fn inspect_object(object: &str) -> Result<ChannelInfo> {
         kind: None,
         capacity: 0,
         elem_size: 0,
+        message_type_id: 0,
         endpoints: Vec::new(),
         status: ChannelStatus::Unknown(String::new()),
     };
@@ -139,6 +143,7 @@ fn inspect_object(object: &str) -> Result<ChannelInfo> {
     };
     // SAFETY: as above.
     let block = unsafe { Block::new(NonNull::new_unchecked(obj.as_ptr().add(at)), slots) };
+    info.message_type_id = block.type_id();
     let me = std::process::id();
     for role in [Role::Producer, Role::Consumer] {
         for slot in 0..slots {
@@ -190,6 +195,7 @@ pub fn list() -> Result<Vec<ChannelInfo>> {
                 kind: None,
                 capacity: 0,
                 elem_size: 0,
+                message_type_id: 0,
                 endpoints: Vec::new(),
                 status: ChannelStatus::Unknown(e.to_string()),
             }),

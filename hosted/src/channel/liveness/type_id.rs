@@ -27,4 +27,10 @@ impl Block {
             Err(found) => Err(found),
         }
     }
+
+    /// The message type id the channel records (0: none stated), as read
+    /// now: for display, never trusted for anything else.
+    pub(crate) fn type_id(&self) -> u64 {
+        self.u64_at(TYPE_ID_AT).load(Ordering::Acquire)
+    }
 }
