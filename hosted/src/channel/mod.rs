@@ -197,7 +197,10 @@
 //! # Processes and `fork`
 //! An endpoint belongs to the process that opened it. A child that inherits
 //! one across `fork` must not use or drop it (leave it to `_exit`): open the
-//! channel again in the child.
+//! channel again in the child, or give the child an end it claims itself:
+//! [`Builder::pair_for_child`] / [`Builder::pair_from_child`] make one end
+//! here and a [`ChildEnd`] that the child claims (forked) or inherits and
+//! claims with `from_inherited` (spawned).
 
 pub mod builder;
 pub mod bytes;
