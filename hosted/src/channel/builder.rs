@@ -37,8 +37,8 @@
 //!   to 8 (the frame record) and `messages` is
 //!   [`messages`](Builder::messages)`(k)` or 1. So the largest message
 //!   ([`max_frame_len`](super::bytes::Sender::max_frame_len), half the
-//!   data area less 8) is at least `m`, and `k` messages of `m` bytes can
-//!   be queued at once wherever the ring's positions stand (the padding
+//!   data area less 8) is at least `m`, and `k` messages of `m` bytes fit
+//!   into the empty ring at once wherever its positions stand (the padding
 //!   a wrap leaves is shorter than one record). With neither `capacity`
 //!   nor `max_message`, [`DEFAULT_BYTES`].
 //!
@@ -46,7 +46,10 @@
 //! no ring can take (a capacity of 0, more than the maximum,
 //! `messages(0)`, `messages` without `max_message`) is
 //! [`Error::Channel`] with [`CoreError::InvalidCapacity`] naming the
-//! channel, from the terminal call; nothing is created.
+//! channel, from the terminal call; nothing is created. The size settings
+//! matter only where a channel is created: `open` and `attach` take the
+//! channel as its creator sized it (check `capacity()` or
+//! `max_frame_len()` if it matters).
 //!
 //! ```
 //! use ipckit::channel::{self, spsc};
