@@ -40,8 +40,10 @@
 //! # Ok::<(), ipckit::Error>(())
 //! ```
 //!
-//! [`channel::spsc`] and [`channel::mpmc`] carry typed `T: Pod` items;
-//! [`channel::bytes`] and [`channel::mpsc_bytes`] carry byte messages, and
+//! [`channel::spsc`](mod@channel::spsc) and
+//! [`channel::mpmc`](mod@channel::mpmc) carry typed `T: Pod` items;
+//! [`channel::bytes`](mod@channel::bytes) and
+//! [`channel::mpsc_bytes`](mod@channel::mpsc_bytes) carry byte messages, and
 //! implement the [`message`] interface every transport implements;
 //! `channel::typed` (feature `serde`, on by default) carries serde values
 //! over them as postcard messages, the message type checked when the sides

@@ -49,13 +49,13 @@ use crate::message::{MessageReceiver, MessageSender};
 macro_rules! constructors {
     ($role:expr, $claim:expr) => {
         single_constructors! {
-            role: $role, claim: $claim, ring: Ring;
+            role: $role, claim: $claim;
             object_len {
                 /// The length of a channel object for a data area of `capacity`
                 /// bytes (the core ring, padding, the liveness block): what a
                 /// [`Memfd`] or [`MappedFile`] given to [`init_on`](Self::init_on)
-                /// needs. `None` for a capacity the frame ring refuses (a power of
-                /// two from 64 bytes on).
+                /// needs. `capacity` is rounded up to a power of two of at least 16, as
+                /// [`create`](Self::create) does; `None` for 0 or more than 2^31.
                 ///
                 /// [`Memfd`]: crate::shm::Memfd
                 /// [`MappedFile`]: crate::shm::MappedFile
@@ -63,8 +63,10 @@ macro_rules! constructors {
             create {
                 /// Creates the channel `name` (which must not exist:
                 /// [`Error::AlreadyExists`]; of racing creators exactly one wins)
-                /// with a data area of `capacity` bytes (a power of two), and claims this
-                /// end.
+                /// with a data area of `capacity` bytes (rounded up to a power of two
+                /// of at least 16, the figure [`capacity`](Self::capacity) reports), and
+                /// claims this end. To size it by the largest message, see
+                /// [`Builder::max_message`](crate::channel::Builder::max_message).
             }
             init_on {
                 /// Creates a channel of `capacity` bytes on fresh, zeroed `mem` of

@@ -4,7 +4,7 @@
 //! ([`Error::PeerGone`]); [`TryIter`] takes what is queued now and ends at
 //! [`Error::Empty`] (or `PeerGone`). Every receiver has `iter()` and
 //! `try_iter()`, and is [`IntoIterator`] owned and by `&mut` (an
-//! [`mpmc`](super::mpmc) receiver also by `&`, as its calls take `&self`).
+//! [`mpmc`](mod@super::mpmc) receiver also by `&`, as its calls take `&self`).
 //!
 //! The items are `Result`s: a channel can fail in ways an in-process
 //! channel cannot (a peer's garbage is [`CoreError::Corrupted`], say), and

@@ -2,21 +2,55 @@
 //!
 //! | module | ring | endpoints | messages |
 //! |--------|------|-----------|----------|
-//! | [`spsc`] | [`crate::spsc`] | one [`spsc::Sender`], one [`spsc::Receiver`] | `T: Pod` items |
-//! | [`mpmc`] | [`crate::mpmc`] | up to 64 [`mpmc::Sender`]s and 64 [`mpmc::Receiver`]s | `T: Pod` items; a sender or receiver that dies mid-operation is recovered |
-//! | [`bytes`] | [`crate::frame::spsc`] | one [`bytes::Sender`], one [`bytes::Receiver`] | byte messages up to [`max_frame_len`](bytes::Sender::max_frame_len) |
-//! | [`mpsc_bytes`] | [`crate::frame::mpsc`] | up to 64 [`mpsc_bytes::Sender`]s, one [`mpsc_bytes::Receiver`] | byte messages up to [`max_frame_len`](mpsc_bytes::Sender::max_frame_len); a sender that dies mid-message is skipped |
-//! | `typed` (feature `serde`) | [`bytes`] or [`mpsc_bytes`] | theirs | `T: Serialize` values as postcard messages, the type's id checked when the sides meet |
+//! | [`spsc`](mod@spsc) | [`crate::spsc`] | one [`spsc::Sender`], one [`spsc::Receiver`] | `T: Pod` items |
+//! | [`mpmc`](mod@mpmc) | [`crate::mpmc`] | up to 64 [`mpmc::Sender`]s and 64 [`mpmc::Receiver`]s | `T: Pod` items; a sender or receiver that dies mid-operation is recovered |
+//! | [`bytes`](mod@bytes) | [`crate::frame::spsc`] | one [`bytes::Sender`], one [`bytes::Receiver`] | byte messages up to [`max_frame_len`](bytes::Sender::max_frame_len) |
+//! | [`mpsc_bytes`](mod@mpsc_bytes) | [`crate::frame::mpsc`] | up to 64 [`mpsc_bytes::Sender`]s, one [`mpsc_bytes::Receiver`] | byte messages up to [`max_frame_len`](mpsc_bytes::Sender::max_frame_len); a sender that dies mid-message is skipped |
+//! | `typed` (feature `serde`) | [`bytes`](mod@bytes) or [`mpsc_bytes`](mod@mpsc_bytes) | theirs | `T: Serialize` values as postcard messages, the type's id checked when the sides meet |
 //!
 //! Both byte channels also send and receive in place, without a copy:
 //! `loan` → write → [`Loan::send`], and `recv_ref` → read → drop the
 //! [`FrameRef`], which gives a message whose receiver dies before the drop
 //! to the next receiver again (at least once: [`zero_copy`]).
 //!
-//! Every endpoint is opened by name on a POSIX shared-memory object
-//! (`create`: the name must not exist; `open`: it must; `open_or_create`),
-//! or on memory the caller provides ([`Memory`]: a sealed [`Memfd`] handed
-//! to a child, a [`MappedFile`] that persists), with `init_on` / `attach`.
+//! # Making a channel
+//! A [`Builder`] makes every endpoint: start it with [`spsc()`],
+//! [`mpmc()`], [`bytes()`] or [`mpsc_bytes()`], give the settings
+//! (`capacity`, `max_message` for the byte kinds, `mode`), then say where
+//! the channel lives and which end you want, by its type:
+//!
+//! ```
+//! use ipckit::channel::{self, spsc};
+//!
+//! let name = format!("ipckit-doc-channel-{}", std::process::id());
+//! // Process A:
+//! let mut tx: spsc::Sender<u64> = channel::spsc().capacity(1024).create(&name)?;
+//! // Process B (any unrelated process of this user):
+//! let mut rx: spsc::Receiver<u64> = channel::spsc().open(&name)?;
+//! tx.send(42)?;
+//! assert_eq!(rx.recv()?, 42);
+//! ipckit::shm::ShmObject::remove(&name)?;
+//!
+//! // Threads, as std::sync::mpsc::channel():
+//! let (mut tx, mut rx) = channel::bytes().max_message(1500).pair()?;
+//! tx.send(b"hello")?;
+//! assert_eq!(rx.recv(&mut [0; 1500])?, 5);
+//! # Ok::<(), ipckit::Error>(())
+//! ```
+//!
+//! By name (`create`: the name must not exist; `open`: it must;
+//! `open_or_create`; `take_over` from a dead holder), on memory you
+//! mapped ([`Memory`]: `init_on` / `attach`), in a file
+//! ([`on_file`](Builder::on_file), a [`MappedFile`] that persists), or on
+//! a sealed anonymous [`Memfd`]: [`pair`](Builder::pair) for threads,
+//! [`pair_for_child`](Builder::pair_for_child) and
+//! [`pair_from_child`](Builder::pair_from_child) for a child process,
+//! forked or spawned ([`ChildEnd`]). The [`builder`] module has the
+//! sizing rules (any capacity of at least 1 is rounded up to what the ring
+//! needs; `capacity()` reports it). The endpoints' own constructors
+//! (`spsc::Sender::create(name, capacity)`, `open`, `init_on`, ...) are
+//! the same calls with the default settings.
+//!
 //! Sending and receiving come in the forms of crossbeam-channel and
 //! `std::sync::mpsc`: `try_` (never waits: `Full`/`Empty`), blocking,
 //! `_timeout(Duration)` and `_deadline(Instant)` (both
@@ -28,7 +62,7 @@
 //! [`IntoIterator`] ([`iter`]).
 //!
 //! # The message interface
-//! The byte channels ([`bytes`], [`mpsc_bytes`]) implement
+//! The byte channels ([`bytes`](mod@bytes), [`mpsc_bytes`](mod@mpsc_bytes)) implement
 //! [`MessageSender`](crate::message::MessageSender) and
 //! [`MessageReceiver`](crate::message::MessageReceiver), like every
 //! transport: a program written against those traits moves to shared
@@ -38,10 +72,10 @@
 //! blocking call, any other the `_timeout` call (see [Dead peers](#dead-peers)
 //! for what each reports).
 //!
-//! The typed channels ([`spsc`], [`mpmc`]) do not: they carry one `T: Pod`
+//! The typed channels ([`spsc`](mod@spsc), [`mpmc`](mod@mpmc)) do not: they carry one `T: Pod`
 //! per slot, not byte messages of varying length. Carrying those would
 //! need a length in every slot and messages cut to the slot size (or
-//! refused), which is what the frame ring does properly; use [`bytes`] for
+//! refused), which is what the frame ring does properly; use [`bytes`](mod@bytes) for
 //! bytes, the typed channels for fixed records.
 //!
 //! # Names
@@ -112,7 +146,7 @@
 //!   sleeps, polls the pidfds and wakes it when one becomes readable. The
 //!   call then judges the peers (`/proc`) and returns `PeerGone` (after the
 //!   queued messages) if none is left, or recovers what the dead one left
-//!   ([`mpmc`], [`mpsc_bytes`]) and waits on. Measured: `PeerGone` well
+//!   ([`mpmc`](mod@mpmc), [`mpsc_bytes`](mod@mpsc_bytes)) and waits on. Measured: `PeerGone` well
 //!   under 1 ms after a `SIGKILL`; at most 5 ms more for a death during
 //!   the first 5 ms of a sleep. An idle blocked call makes no wake-up at
 //!   all (0 voluntary context switches in 5 s) after those 5 ms.
@@ -141,7 +175,7 @@
 //! futex cannot be polled: that is what the doorbell gives).
 //!
 //! A single-endpoint role (the producer or consumer of an SPSC channel,
-//! the receiver of an [`mpsc_bytes`] channel) is recorded before it is
+//! the receiver of an [`mpsc_bytes`](mod@mpsc_bytes) channel) is recorded before it is
 //! taken: an endpoint first claims the role's liveness slot, whose state
 //! word names its pid (see [`liveness`]), then the core's claim; it gives
 //! them back in the reverse order (the core's claim, then the slot). So
@@ -150,9 +184,9 @@
 //! to `take_over`), and `take_over` hands the role to a new process after
 //! checking the holder is dead (pid and start time), whether or not the
 //! dead one had reached the core's claim: the new endpoint resumes at the
-//! published positions. A sender of [`mpsc_bytes`] that dies in the middle
-//! of a message is skipped by the receiver (see there); so is an [`mpmc`]
-//! sender's unfinished item, and a slot an [`mpmc`] receiver died holding
+//! published positions. A sender of [`mpsc_bytes`](mod@mpsc_bytes) that dies in the middle
+//! of a message is skipped by the receiver (see there); so is an [`mpmc`](mod@mpmc)
+//! sender's unfinished item, and a slot an [`mpmc`](mod@mpmc) receiver died holding
 //! is released by the senders (see there).
 //!
 //! # Stale objects
@@ -187,8 +221,12 @@
 //! # Processes and `fork`
 //! An endpoint belongs to the process that opened it. A child that inherits
 //! one across `fork` must not use or drop it (leave it to `_exit`): open the
-//! channel again in the child.
+//! channel again in the child, or give the child an end it claims itself:
+//! [`Builder::pair_for_child`] / [`Builder::pair_from_child`] make one end
+//! here and a [`ChildEnd`] that the child claims (forked) or inherits and
+//! claims with `from_inherited` (spawned).
 
+pub mod builder;
 pub mod bytes;
 pub mod iter;
 mod lifetime;
@@ -197,6 +235,7 @@ pub mod mpmc;
 pub mod mpsc_bytes;
 mod names;
 pub use names::{channel_name, object_name};
+mod pair;
 mod process;
 pub mod spsc;
 mod stale;
@@ -206,10 +245,15 @@ mod tests;
 pub mod typed;
 pub mod zero_copy;
 
+pub use builder::{
+    Builder, ByteKind, Bytes, DEFAULT_BYTES, DEFAULT_ITEMS, Endpoint, Kind, Mpmc, MpscBytes, Spsc,
+    TakeOver, bytes, mpmc, mpsc_bytes, spsc,
+};
 pub use iter::{Iter, TryIter};
 pub use liveness::{
     LIVENESS_LEN, LIVENESS_MAGIC, LIVENESS_VERSION, MAX_ENDPOINTS, ProcessId, SlotState, TYPE_ID_AT,
 };
+pub use pair::ChildEnd;
 pub use stale::{ChannelInfo, ChannelStatus, EndpointInfo, inspect, list, remove_stale};
 pub use zero_copy::{FrameRef, Loan};
 

@@ -216,19 +216,20 @@ fn release_dead<T: Pod>(tx: &Tx<T>, block: &Block) -> Result<bool> {
 macro_rules! constructors {
     ($role:expr, $make:expr) => {
         endpoint_constructors! {
-            open: |mem, mode, capacity| open::<T, _>(mem, mode, capacity, $role, $make),
-            ring: Ring<T>;
+            open: |mem, mode, capacity| open::<T, _>(mem, mode, capacity, $role, $make);
             object_len {
                 /// The length of a channel object for `capacity` items: what a
                 /// [`Memfd`](crate::shm::Memfd) or
                 /// [`MappedFile`](crate::shm::MappedFile) given to
-                /// [`init_on`](Self::init_on) needs. `None` for a capacity that is
-                /// not a power of two in `2..=2^30`.
+                /// [`init_on`](Self::init_on) needs. `capacity` is rounded up to a
+                /// power of two of at least 2, as [`create`](Self::create) does; `None`
+                /// for 0 or more than 2^30.
             }
             create {
                 /// Creates the channel `name` (which must not exist:
-                /// [`Error::AlreadyExists`]) with room for `capacity` items, and
-                /// opens this endpoint.
+                /// [`Error::AlreadyExists`]) with room for `capacity` items (rounded
+                /// up to a power of two of at least 2, the figure
+                /// [`capacity`](Self::capacity) reports), and opens this endpoint.
             }
             open {
                 /// Opens the existing channel `name`. [`CoreError::RoleTaken`] if

@@ -102,7 +102,7 @@
 //! There is no `send_many`: a sender claims each record with its own
 //! compare-and-swap on `tail` (announced in its intent, which names one
 //! claim at a time) and commits it on its own, so a batch would not
-//! publish at once anyway; see also [`bytes`](super::bytes).
+//! publish at once anyway; see also [`bytes`](mod@super::bytes).
 
 use std::cell::Cell;
 use std::marker::PhantomData;
@@ -205,14 +205,13 @@ fn open_receiver(
 macro_rules! constructors {
     ($open:ident $(, $($take_over:tt)+)?) => {
         endpoint_constructors! {
-            open: $open,
-            ring: Ring;
+            open: $open;
             object_len {
                 /// The length of a channel object for a data area of `capacity`
                 /// bytes (the core ring, padding, the liveness block): what a
                 /// [`Memfd`] or [`MappedFile`] given to [`init_on`](Self::init_on)
-                /// needs. `None` for a capacity the frame ring refuses (a power of
-                /// two from 64 bytes on).
+                /// needs. `capacity` is rounded up to a power of two of at least 16, as
+                /// [`create`](Self::create) does; `None` for 0 or more than 2^31.
                 ///
                 /// [`Memfd`]: crate::shm::Memfd
                 /// [`MappedFile`]: crate::shm::MappedFile
@@ -220,8 +219,10 @@ macro_rules! constructors {
             create {
                 /// Creates the channel `name` (which must not exist:
                 /// [`Error::AlreadyExists`]; of racing creators exactly one wins)
-                /// with a data area of `capacity` bytes (a power of two), and opens
-                /// this endpoint.
+                /// with a data area of `capacity` bytes (rounded up to a power of two
+                /// of at least 16, the figure [`capacity`](Self::capacity) reports), and
+                /// opens this endpoint. To size it by the largest message, see
+                /// [`Builder::max_message`](crate::channel::Builder::max_message).
             }
             open {
                 /// Opens the existing channel `name` and this endpoint

@@ -5,6 +5,7 @@
 //! docs](super#dead-peers) for the order). The constructors every endpoint
 //! type shares are the macro at the end.
 
+use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::time::Duration;
 
@@ -17,20 +18,34 @@ use super::{
 };
 use crate::error::{CoreError, Error, Result};
 use crate::futex::{Futex, monotonic_now};
-use crate::shm::{SharedMemory, ShmObject};
+use crate::shm::{DEFAULT_MODE, MappedFile, SharedMemory, ShmObject, Trust};
 
-/// Creates the object `name` of `len` bytes (must not exist).
-fn create_object(name: &str, len: usize) -> Result<ShmObject> {
-    ShmObject::create(check_name(name)?.as_str(), len)
+/// How a channel's object is made and met: the mode a created object or
+/// file gets, and the owners and modes an open accepts (the builder's
+/// [`mode`](super::Builder::mode) and [`trust`](super::Builder::trust)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Object {
+    /// Permission bits of a created object or file (exactly these).
+    pub mode: u32,
+    /// What an open accepts.
+    pub trust: Trust,
 }
 
-/// Opens the object `name`, waiting a little for a creator that has not
-/// sized it yet.
-fn open_object(name: &str) -> Result<ShmObject> {
-    let object = check_name(name)?;
+impl Default for Object {
+    fn default() -> Self {
+        Self {
+            mode: DEFAULT_MODE,
+            trust: Trust::Owner,
+        }
+    }
+}
+
+/// Opens with `open`, waiting a little for a creator that has not sized
+/// the object yet (`TooSmall` with size 0).
+fn patiently<M>(open: impl Fn() -> Result<M>) -> Result<M> {
     let until = monotonic_now() + OPEN_PATIENCE;
     loop {
-        match ShmObject::open(object.as_str()) {
+        match open() {
             Err(Error::TooSmall { size: 0, .. }) if monotonic_now() < until => {
                 std::thread::sleep(Duration::from_millis(1));
             }
@@ -140,53 +155,82 @@ pub(super) fn ring_and_block<L: Layout>(
     Ok((ring, attached_block(mem, core_len, slots)?))
 }
 
-/// Creates or opens by name: `Ok((memory, created))`.
-fn create_or_open(name: &str, len: usize, create: bool, open: bool) -> Result<(Memory, bool)> {
+/// Creates with `create` (unless `None`) or opens with `open` (unless
+/// `None`): the memory and `Mode::Init` for a created one, `Mode::Attach`
+/// for an opened one. An object removed between the attempts is created
+/// again (bounded); an opened one not sized yet is waited for.
+fn create_or_open<M: Into<Memory>>(
+    target: &str,
+    create: Option<&dyn Fn() -> Result<M>>,
+    open: Option<&dyn Fn() -> Result<M>>,
+) -> Result<(Memory, Mode)> {
     for _ in 0..100 {
-        if create {
-            match create_object(name, len) {
-                Ok(m) => return Ok((m.into(), true)),
-                Err(Error::AlreadyExists(_)) if open => {}
+        if let Some(create) = create {
+            match create() {
+                Ok(m) => return Ok((m.into(), Mode::Init)),
+                Err(Error::AlreadyExists(_)) if open.is_some() => {}
                 Err(e) => return Err(e),
             }
         }
-        match open_object(name) {
-            Ok(m) => return Ok((m.into(), false)),
+        let Some(open) = open else { break };
+        match patiently(open) {
+            Ok(m) => return Ok((m.into(), Mode::Attach)),
             // Removed between our attempts: create it again.
-            Err(Error::NotFound(_)) if create => {}
+            Err(Error::NotFound(_)) if create.is_some() => {}
             Err(e) => return Err(e),
         }
     }
     Err(Error::os(
-        "shm_open",
-        name,
+        "open",
+        target,
         std::io::Error::other("created and removed by others 100 times in a row"),
     ))
 }
 
-/// The name of an object this call is about to initialise, to remove it if
+/// What a failed set-up removes: the object or file this call created.
+#[derive(Debug)]
+pub(crate) enum Created {
+    /// A named object (its name).
+    Shm(String),
+    /// A mapped file (its path).
+    File(PathBuf),
+}
+
+/// The object or file this call is about to initialise, to remove it if
 /// the set-up fails.
-pub(crate) fn created_name(mem: &Memory, mode: Mode) -> Option<String> {
+pub(crate) fn created_name(mem: &Memory, mode: Mode) -> Option<Created> {
     match (mem, mode) {
-        (Memory::Shm(obj), Mode::Init) if obj.was_created() => Some(obj.name().as_str().to_owned()),
+        (Memory::Shm(obj), Mode::Init) if obj.was_created() => {
+            Some(Created::Shm(obj.name().as_str().to_owned()))
+        }
+        (Memory::File(file), Mode::Init) if file.was_created() => {
+            Some(Created::File(file.path().to_owned()))
+        }
         _ => None,
     }
 }
 
-/// Passes `result` on; on error first removes the name `cleanup` (an
-/// object this process created and failed to set up).
-pub(crate) fn undo_on_error<R>(result: Result<R>, cleanup: Option<String>) -> Result<R> {
+/// Passes `result` on; on error first removes `cleanup` (an object or file
+/// this process created and failed to set up).
+pub(crate) fn undo_on_error<R>(result: Result<R>, cleanup: Option<Created>) -> Result<R> {
     if result.is_err() {
-        if let Some(name) = cleanup {
-            let _ = ShmObject::remove(&name);
+        match cleanup {
+            Some(Created::Shm(name)) => {
+                let _ = ShmObject::remove(&name);
+            }
+            Some(Created::File(path)) => {
+                let _ = MappedFile::remove(&path);
+            }
+            None => {}
         }
     }
     result
 }
 
-/// How an endpoint comes to its memory.
+/// How an endpoint comes to its memory (`pub` in this private module only
+/// for the sealed [`Endpoint`](super::builder::sealed::Endpoint) trait).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
+pub enum Mode {
     /// Fresh memory: write the liveness block and initialise the ring.
     Init,
     /// An existing channel: validate and attach.
@@ -195,10 +239,36 @@ pub(crate) enum Mode {
     TakeOver,
 }
 
-/// Memory for a channel by name: created (`Mode::Init`) or opened.
+/// Memory for a channel by name: created (`Mode::Init`) with `len` bytes
+/// or opened, with the default mode and trust.
 pub(crate) fn named(name: &str, len: usize, create: bool, open: bool) -> Result<(Memory, Mode)> {
-    let (mem, created) = create_or_open(name, len, create, open)?;
-    Ok((mem, if created { Mode::Init } else { Mode::Attach }))
+    named_with(name, len, create, open, Object::default())
+}
+
+/// [`named`] with the object's mode and trust.
+pub(crate) fn named_with(
+    name: &str,
+    len: usize,
+    create: bool,
+    open: bool,
+    object: Object,
+) -> Result<(Memory, Mode)> {
+    let shm = check_name(name)?;
+    let make = || ShmObject::create_with_mode(shm.as_str(), len, object.mode);
+    let meet = || ShmObject::open_with(shm.as_str(), object.trust);
+    create_or_open(
+        name,
+        create.then_some(&make as &dyn Fn() -> Result<ShmObject>),
+        open.then_some(&meet as &dyn Fn() -> Result<ShmObject>),
+    )
+}
+
+/// Memory for a channel in the file `path`: created (`Mode::Init`) with
+/// `len` bytes if it does not exist, else opened.
+pub(crate) fn file(path: &Path, len: usize, object: Object) -> Result<(Memory, Mode)> {
+    let make = || MappedFile::create_with_mode(path, len, object.mode);
+    let meet = || MappedFile::open_with(path, object.trust);
+    create_or_open(&path.display().to_string(), Some(&make), Some(&meet))
 }
 
 /// Claims a single-endpoint role (SPSC kinds): records this process in the
@@ -305,15 +375,16 @@ pub(crate) fn open_single<L: SingleRoles, E>(
     })
 }
 
-/// The constructors every channel endpoint has, and `memory` and
-/// `peer_gone`; each method's doc comments come from the invocation, in a
-/// section `name { /// docs }`.
-/// `open` makes `(memory, endpoint, membership)` from `(memory, mode,
-/// capacity)`; `ring` is the core ring type (for `object_len`). The
-/// optional `take_over` section adds `take_over` and `take_over_on`.
+/// The constructors every channel endpoint has (thin forms of its
+/// kind's [`Builder`](super::Builder), which holds the logic), and
+/// `memory` and `peer_gone`; each method's doc comments come from the
+/// invocation, in a section `name { /// docs }`. `open` makes `(memory,
+/// endpoint, membership)` from `(memory, mode, capacity)`: the builder
+/// reaches it through `set_up_on`. The optional `take_over` section adds
+/// `take_over` and `take_over_on`.
 macro_rules! endpoint_constructors {
     (
-        open: $open:expr, ring: $ring:ty;
+        open: $open:expr;
         object_len { $(#[$object_len:meta])* }
         create { $(#[$create:meta])* }
         open { $(#[$open_name:meta])* }
@@ -323,48 +394,47 @@ macro_rules! endpoint_constructors {
         memory { $(#[$memory:meta])* }
         peer_gone { $(#[$peer_gone:meta])* }
     ) => {
+        /// This kind's builder with the default settings.
+        fn builder() -> $crate::channel::Builder<<Self as $crate::channel::Endpoint>::Kind> {
+            $crate::channel::Builder::new()
+        }
+
         $(#[$object_len])*
         pub fn object_len(capacity: u32) -> Option<usize> {
-            <$ring>::region_len(capacity)
-                .ok()
-                .and_then($crate::channel::object_len)
+            Self::builder().capacity(capacity as usize).object_len().ok()
         }
 
         $(#[$create])*
+        ///
+        /// The same as `Builder::capacity(capacity).create(name)` (see
+        /// [`Builder`](crate::channel::Builder) for the other settings).
         pub fn create(name: &str, capacity: u32) -> $crate::error::Result<Self> {
-            let len = Self::object_len(capacity)
-                .ok_or($crate::error::CoreError::InvalidCapacity)?;
-            let (mem, mode) = $crate::channel::named(name, len, true, false)?;
-            Self::on(mem, mode, capacity)
+            Self::builder().capacity(capacity as usize).create(name)
         }
 
         $(#[$open_name])*
         pub fn open(name: &str) -> $crate::error::Result<Self> {
-            let (mem, mode) = $crate::channel::named(name, 0, false, true)?;
-            Self::on(mem, mode, 0)
+            Self::builder().open(name)
         }
 
-        /// Opens `name`, or creates it with `capacity` if it does not exist
-        /// (`capacity` only matters when creating).
+        /// Opens `name`, or creates it with `capacity` (rounded up as
+        /// [`create`](Self::create) does) if it does not exist (`capacity`
+        /// only matters when creating).
         pub fn open_or_create(name: &str, capacity: u32) -> $crate::error::Result<Self> {
-            let len = Self::object_len(capacity)
-                .ok_or($crate::error::CoreError::InvalidCapacity)?;
-            let (mem, mode) = $crate::channel::named(name, len, true, true)?;
-            Self::on(mem, mode, capacity)
+            Self::builder().capacity(capacity as usize).open_or_create(name)
         }
 
         $(
             $(#[$take_over])*
             pub fn take_over(name: &str) -> $crate::error::Result<Self> {
-                let (mem, _) = $crate::channel::named(name, 0, false, true)?;
-                Self::on(mem, $crate::channel::Mode::TakeOver, 0)
+                Self::builder().take_over(name)
             }
 
             /// [`take_over`](Self::take_over) on memory the caller opened.
             pub fn take_over_on(
                 mem: impl Into<$crate::channel::Memory>,
             ) -> $crate::error::Result<Self> {
-                Self::on(mem.into(), $crate::channel::Mode::TakeOver, 0)
+                Self::builder().take_over_on(mem)
             }
         )?
 
@@ -373,15 +443,34 @@ macro_rules! endpoint_constructors {
             mem: impl Into<$crate::channel::Memory>,
             capacity: u32,
         ) -> $crate::error::Result<Self> {
-            Self::on(mem.into(), $crate::channel::Mode::Init, capacity)
+            Self::builder().capacity(capacity as usize).init_on(mem)
         }
 
         $(#[$attach])*
         pub fn attach(mem: impl Into<$crate::channel::Memory>) -> $crate::error::Result<Self> {
-            Self::on(mem.into(), $crate::channel::Mode::Attach, 0)
+            Self::builder().attach(mem)
         }
 
-        fn on(
+        /// The end a child process was handed by
+        /// [`ChildEnd::pass_to`](crate::channel::ChildEnd::pass_to): maps
+        /// the memfd whose descriptor number the parent put in the
+        /// environment variable `var` (checking its seals, as
+        /// [`Memfd::from_fd`](crate::shm::Memfd::from_fd) does), attaches
+        /// (validating the channel as any attach does) and claims this end
+        /// for this process. Example: [`ChildEnd`](crate::channel::ChildEnd).
+        ///
+        /// # Safety
+        /// As [`Memfd::from_env`](crate::shm::Memfd::from_env): the
+        /// descriptor named by `var` must be owned by nothing else in this
+        /// process. A child spawned with `pass_to` that calls this once per
+        /// variable fulfils that.
+        pub unsafe fn from_inherited(var: &str) -> $crate::error::Result<Self> {
+            // SAFETY: the caller's contract, forwarded.
+            unsafe { $crate::channel::pair::inherited(var) }
+        }
+
+        /// Sets up this end on `mem` in `mode` (the builder's way in).
+        pub(crate) fn set_up_on(
             mem: $crate::channel::Memory,
             mode: $crate::channel::Mode,
             capacity: u32,
@@ -430,7 +519,7 @@ pub(crate) use endpoint_constructors;
 /// name the capacity's unit come from the invocation.
 macro_rules! single_constructors {
     (
-        role: $role:expr, claim: $claim:expr, ring: $ring:ty;
+        role: $role:expr, claim: $claim:expr;
         object_len { $(#[$object_len:meta])* }
         create { $(#[$create:meta])* }
         init_on { $(#[$init_on:meta])* }
@@ -438,8 +527,7 @@ macro_rules! single_constructors {
         $crate::channel::endpoint_constructors! {
             open: |mem, mode, capacity| {
                 $crate::channel::open_single(mem, mode, capacity, $role, $claim)
-            },
-            ring: $ring;
+            };
             object_len { $(#[$object_len])* }
             create { $(#[$create])* }
             open {

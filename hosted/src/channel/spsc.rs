@@ -40,12 +40,13 @@ use crate::futex::Futex;
 macro_rules! constructors {
     ($role:expr, $claim:expr) => {
         single_constructors! {
-            role: $role, claim: $claim, ring: Ring<T>;
+            role: $role, claim: $claim;
             object_len {
                 /// The length of a channel object for `capacity` items (the core
                 /// ring, padding, the liveness block): what a [`Memfd`] or
                 /// [`MappedFile`] given to [`init_on`](Self::init_on) needs.
-                /// `None` for a capacity that is not a power of two in `1..=2^31`.
+                /// `capacity` is rounded up to a power of two, as
+                /// [`create`](Self::create) does; `None` for 0 or more than 2^31.
                 ///
                 /// [`Memfd`]: crate::shm::Memfd
                 /// [`MappedFile`]: crate::shm::MappedFile
@@ -53,8 +54,10 @@ macro_rules! constructors {
             create {
                 /// Creates the channel `name` (which must not exist:
                 /// [`Error::AlreadyExists`]; of racing creators exactly one wins)
-                /// with room for `capacity` items (a power of two), and claims this
-                /// end.
+                /// with room for `capacity` items (rounded up to a power of two, the
+                /// figure [`capacity`](Self::capacity) reports), and claims this end.
+                /// [`Error::Channel`] with [`CoreError::InvalidCapacity`] for 0 or more
+                /// than 2^31.
             }
             init_on {
                 /// Creates a channel of `capacity` items on fresh, zeroed `mem` of

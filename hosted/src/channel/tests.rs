@@ -5,49 +5,25 @@ use std::time::{Duration, Instant};
 
 use super::{bytes, mpmc, mpsc_bytes, spsc};
 use crate::error::{Error, Result};
-use crate::shm::Memfd;
 
 /// Short enough for a unit test, long enough to measure.
 const WAIT: Duration = Duration::from_millis(30);
 
-/// A fresh memfd for a channel object of `len` bytes, and a second handle
-/// on it for the other endpoint.
-fn memfds(len: Option<usize>) -> Result<(Memfd, Memfd)> {
-    let memfd = Memfd::create("conveniences", len.expect("a capacity the ring takes"))?;
-    let other = Memfd::from_fd(memfd.try_clone_fd()?)?;
-    Ok((memfd, other))
-}
-
+/// The two ends of a channel of `capacity` on a memfd.
 pub(super) fn spsc_pair(capacity: u32) -> Result<(spsc::Sender<u64>, spsc::Receiver<u64>)> {
-    let (a, b) = memfds(spsc::Sender::<u64>::object_len(capacity))?;
-    Ok((
-        spsc::Sender::init_on(a, capacity)?,
-        spsc::Receiver::attach(b)?,
-    ))
+    super::spsc().capacity(capacity as usize).pair()
 }
 
 pub(super) fn mpmc_pair(capacity: u32) -> Result<(mpmc::Sender<u64>, mpmc::Receiver<u64>)> {
-    let (a, b) = memfds(mpmc::Sender::<u64>::object_len(capacity))?;
-    Ok((
-        mpmc::Sender::init_on(a, capacity)?,
-        mpmc::Receiver::attach(b)?,
-    ))
+    super::mpmc().capacity(capacity as usize).pair()
 }
 
 pub(super) fn bytes_pair(capacity: u32) -> Result<(bytes::Sender, bytes::Receiver)> {
-    let (a, b) = memfds(bytes::Sender::object_len(capacity))?;
-    Ok((
-        bytes::Sender::init_on(a, capacity)?,
-        bytes::Receiver::attach(b)?,
-    ))
+    super::bytes().capacity(capacity as usize).pair()
 }
 
 pub(super) fn mpsc_bytes_pair(capacity: u32) -> Result<(mpsc_bytes::Sender, mpsc_bytes::Receiver)> {
-    let (a, b) = memfds(mpsc_bytes::Sender::object_len(capacity))?;
-    Ok((
-        mpsc_bytes::Sender::init_on(a, capacity)?,
-        mpsc_bytes::Receiver::attach(b)?,
-    ))
+    super::mpsc_bytes().capacity(capacity as usize).pair()
 }
 
 /// `call` times out, after waiting at least [`WAIT`] and not much more.

@@ -1,5 +1,5 @@
-//! Zero-copy messages on the byte channels ([`bytes`](super::bytes),
-//! [`mpsc_bytes`](super::mpsc_bytes)): a [`Loan`] is room in the ring that
+//! Zero-copy messages on the byte channels ([`bytes`](mod@super::bytes),
+//! [`mpsc_bytes`](mod@super::mpsc_bytes)): a [`Loan`] is room in the ring that
 //! the sender writes in place and then [`send`](Loan::send)s; a
 //! [`FrameRef`] is the oldest message, read in place by the receiver and
 //! released when it drops. Both channels have the same calls with the same

@@ -5,7 +5,7 @@
 //! [`Ctx::call`]; a missing endpoint (its open failed) is opened again by
 //! later calls.
 
-use ipckit::channel::{bytes, mpmc, mpsc_bytes, spsc};
+use ipckit::channel;
 use ipckit::futex::Futex;
 use ipckit::message::{MessageReceiver, MessageSender};
 use ipckit::semaphore::{Options, Semaphore};
@@ -65,8 +65,8 @@ fn msg_len(ctx: &mut Ctx, max: usize) -> usize {
 
 /// A round of the typed SPSC channel (`u64` items).
 pub fn spsc(ctx: &mut Ctx) -> Res {
-    type Tx = spsc::Sender<u64>;
-    type Rx = spsc::Receiver<u64>;
+    type Tx = channel::spsc::Sender<u64>;
+    type Rx = channel::spsc::Receiver<u64>;
     let cap = ctx.pick(&[2, 8, 64, 1024]);
     let name = ctx.name.clone();
     let mut tx = ctx.call(Op::Create, ZERO, || Tx::create(&name, cap))?;
@@ -159,8 +159,8 @@ pub fn spsc(ctx: &mut Ctx) -> Res {
 
 /// A round of the typed MPMC channel (`u64` items).
 pub fn mpmc(ctx: &mut Ctx) -> Res {
-    type Tx = mpmc::Sender<u64>;
-    type Rx = mpmc::Receiver<u64>;
+    type Tx = channel::mpmc::Sender<u64>;
+    type Rx = channel::mpmc::Receiver<u64>;
     let cap = ctx.pick(&[2, 8, 64, 1024]);
     let name = ctx.name.clone();
     let mut tx = ctx.call(Op::Create, ZERO, || Tx::create(&name, cap))?;
@@ -229,8 +229,8 @@ pub fn mpmc(ctx: &mut Ctx) -> Res {
 
 /// A round of the byte SPSC channel, also through the message interface.
 pub fn bytes(ctx: &mut Ctx) -> Res {
-    type Tx = bytes::Sender;
-    type Rx = bytes::Receiver;
+    type Tx = channel::bytes::Sender;
+    type Rx = channel::bytes::Receiver;
     let cap = ctx.pick(&[64, 256, 4096, 65536]);
     let name = ctx.name.clone();
     let mut tx = ctx.call(Op::Create, ZERO, || Tx::create(&name, cap))?;
@@ -326,8 +326,8 @@ pub fn bytes(ctx: &mut Ctx) -> Res {
 /// A round of the MPSC byte channel: one to three senders (grants
 /// included), the receiver's stall handling, the message interface.
 pub fn mpsc_bytes(ctx: &mut Ctx) -> Res {
-    type Tx = mpsc_bytes::Sender;
-    type Rx = mpsc_bytes::Receiver;
+    type Tx = channel::mpsc_bytes::Sender;
+    type Rx = channel::mpsc_bytes::Receiver;
     let cap = ctx.pick(&[64, 256, 4096, 65536]);
     let name = ctx.name.clone();
     let mut rx = ctx.call(Op::Create, ZERO, || Rx::create(&name, cap))?;

@@ -85,7 +85,7 @@ pub trait ByteReceiver: RecvBytes {}
 
 /// A byte endpoint of a single-holder role, which a typed endpoint can
 /// take over from a dead process (`take_over`): both ends of
-/// [`bytes`] and the [`mpsc_bytes::Receiver`] (sealed).
+/// [`bytes`](mod@bytes) and the [`mpsc_bytes::Receiver`] (sealed).
 ///
 /// ```
 /// fn takes_over<B: ipckit::channel::typed::ByteTakeOver>() {}

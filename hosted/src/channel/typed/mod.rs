@@ -4,8 +4,8 @@
 //!
 //! | endpoint | over | peers |
 //! |----------|------|-------|
-//! | [`Sender<T>`] / [`Receiver<T>`] | [`bytes`](super::bytes) | one sender, one receiver |
-//! | [`MpscSender<T>`] / [`MpscReceiver<T>`] | [`mpsc_bytes`](super::mpsc_bytes) | up to 64 senders, one receiver |
+//! | [`Sender<T>`] / [`Receiver<T>`] | [`bytes`](mod@super::bytes) | one sender, one receiver |
+//! | [`MpscSender<T>`] / [`MpscReceiver<T>`] | [`mpsc_bytes`](mod@super::mpsc_bytes) | up to 64 senders, one receiver |
 //!
 //! A message is one frame of the byte channel holding the
 //! [postcard](https://docs.rs/postcard) encoding of one `T` (postcard 1.x,

@@ -39,7 +39,7 @@ pub struct Receiver<T, B = bytes::Receiver> {
     _type: PhantomData<fn() -> T>,
 }
 
-/// A typed receiver over an [MPSC byte channel](mpsc_bytes): the one
+/// A typed receiver over an [MPSC byte channel](mod@mpsc_bytes): the one
 /// receiver of up to 64 [`MpscSender`](super::MpscSender)s.
 ///
 /// ```

@@ -36,7 +36,7 @@ pub struct Sender<T, B = bytes::Sender> {
     _type: PhantomData<fn(&T)>,
 }
 
-/// A typed sender over an [MPSC byte channel](mpsc_bytes): up to 64 of
+/// A typed sender over an [MPSC byte channel](mod@mpsc_bytes): up to 64 of
 /// them per channel, each in its own process (or thread).
 ///
 /// ```

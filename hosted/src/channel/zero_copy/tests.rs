@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use crate::channel::{Loan, bytes, mpsc_bytes};
 use crate::error::{CoreError, Error, Result};
-use crate::shm::Memfd;
 
 const CAPACITY: u32 = 4096;
 /// Half the data area less a record header.
@@ -30,24 +29,13 @@ trait Pair: Sized {
     ) -> Result<crate::channel::FrameRef<'_>>;
 }
 
-/// Two memfd descriptors of one channel object of `len` bytes.
-fn memfds(len: Option<usize>) -> Result<(Memfd, Memfd)> {
-    let a = Memfd::create("zero-copy-test", len.expect("a capacity the ring takes"))?;
-    let b = Memfd::from_fd(a.try_clone_fd()?)?;
-    Ok((a, b))
-}
-
 struct Spsc;
 
 impl Pair for Spsc {
     type Tx = bytes::Sender;
     type Rx = bytes::Receiver;
     fn pair() -> Result<(Self::Tx, Self::Rx)> {
-        let (a, b) = memfds(bytes::Sender::object_len(CAPACITY))?;
-        Ok((
-            bytes::Sender::init_on(a, CAPACITY)?,
-            bytes::Receiver::attach(b)?,
-        ))
+        crate::channel::bytes().capacity(CAPACITY as usize).pair()
     }
     fn try_loan(tx: &mut Self::Tx, len: usize) -> Result<Loan<'_>> {
         tx.try_loan(len)
@@ -78,11 +66,9 @@ impl Pair for Mpsc {
     type Tx = mpsc_bytes::Sender;
     type Rx = mpsc_bytes::Receiver;
     fn pair() -> Result<(Self::Tx, Self::Rx)> {
-        let (a, b) = memfds(mpsc_bytes::Sender::object_len(CAPACITY))?;
-        Ok((
-            mpsc_bytes::Sender::init_on(a, CAPACITY)?,
-            mpsc_bytes::Receiver::attach(b)?,
-        ))
+        crate::channel::mpsc_bytes()
+            .capacity(CAPACITY as usize)
+            .pair()
     }
     fn try_loan(tx: &mut Self::Tx, len: usize) -> Result<Loan<'_>> {
         tx.try_loan(len)
