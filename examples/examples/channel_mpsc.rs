@@ -14,7 +14,10 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ipckit::channel::mpsc_bytes::{Receiver, Sender};
+use ipckit::channel::{
+    self,
+    mpsc_bytes::{Receiver, Sender},
+};
 use ipckit::object::Remove;
 use ipckit::shm::ShmName;
 
@@ -26,12 +29,12 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn receiver() -> Result<()> {
     let name = format!("ipckit-example-mpsc-{}", std::process::id());
-    let mut rx = Receiver::create(&name, 64 << 10)?;
+    let mut rx: Receiver = channel::mpsc_bytes().capacity(64 << 10).create(&name)?;
     let _cleanup = ShmName::new(&name)?.remove_on_drop(); // unlinked on return
     // A sender of our own, held until every child ended: without it, two
     // fast senders that finish before the third opens would leave "no
     // sender" for a moment, and `recv` would report `PeerGone` early.
-    let keep_open = Sender::open(&name)?;
+    let keep_open: Sender = channel::mpsc_bytes().open(&name)?;
     let mut children = Vec::new();
     for role in ["sender", "sender", "crasher"] {
         children.push(
@@ -85,7 +88,7 @@ fn receiver() -> Result<()> {
 }
 
 fn sender(name: &str, lines: u64) -> Result<Sender> {
-    let tx = Sender::open(name)?;
+    let tx: Sender = channel::mpsc_bytes().open(name)?;
     for seq in 0..lines {
         let line = format!("{} line {seq}", tx.id());
         tx.send_timeout(line.as_bytes(), PATIENCE)?;

@@ -22,8 +22,7 @@
 
 use std::time::Instant;
 
-use ipckit::channel::{bytes, mpsc_bytes};
-use ipckit::shm::Memfd;
+use ipckit::channel::{self, bytes, mpsc_bytes};
 
 const CAPACITY: u32 = 1 << 16;
 const ROUNDS: usize = 7;
@@ -139,23 +138,9 @@ fn measure(ch: &mut dyn Channel, len: usize, bursts: usize) -> [f64; 3] {
     times.map(median)
 }
 
-fn memfds(len: Option<usize>) -> ipckit::Result<(Memfd, Memfd)> {
-    let a = Memfd::create("zero-copy-example", len.expect("a valid capacity"))?;
-    let b = Memfd::from_fd(a.try_clone_fd()?)?;
-    Ok((a, b))
-}
-
 fn main() -> ipckit::Result<()> {
-    let (a, b) = memfds(bytes::Sender::object_len(CAPACITY))?;
-    let mut spsc = (
-        bytes::Sender::init_on(a, CAPACITY)?,
-        bytes::Receiver::attach(b)?,
-    );
-    let (a, b) = memfds(mpsc_bytes::Sender::object_len(CAPACITY))?;
-    let mut mpsc = (
-        mpsc_bytes::Sender::init_on(a, CAPACITY)?,
-        mpsc_bytes::Receiver::attach(b)?,
-    );
+    let mut spsc = channel::bytes().capacity(CAPACITY as usize).pair()?;
+    let mut mpsc = channel::mpsc_bytes().capacity(CAPACITY as usize).pair()?;
     println!("channel     size   copying  loan+copies  zero-copy  (ns/msg)  copying/zero-copy");
     for (name, ch) in [
         ("bytes", &mut spsc as &mut dyn Channel),
