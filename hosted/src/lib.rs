@@ -13,8 +13,11 @@
 //!
 //! ## Channels by name
 //! A [`channel`] is a core ring in a named POSIX shared-memory object, with
-//! a record of which process holds each end: the creator gives it a name
-//! and a capacity, the other process opens it by the name. Calls come in
+//! a record of which process holds each end: an options builder
+//! ([`channel::bytes()`](fn@channel::bytes), [`channel::spsc()`](fn@channel::spsc), ...)
+//! sizes it and makes the end you ask for, by name or on a memfd for a
+//! child process ([`pair_for_child`](channel::Builder::pair_for_child)).
+//! Calls come in
 //! four forms: `try_` (never waits), blocking, `_timeout(Duration)` and
 //! `_deadline(Instant)`. Blocked calls sleep in a shared futex, and return
 //! [`Error::PeerGone`] instead of hanging when the other side closes or
@@ -22,12 +25,12 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use ipckit::channel::bytes::{Receiver, Sender};
+//! use ipckit::channel::{self, bytes};
 //!
 //! let name = format!("ipckit-doc-tour-{}", std::process::id());
-//! let mut tx = Sender::create(&name, 4096)?;
+//! let mut tx: bytes::Sender = channel::bytes().max_message(64).create(&name)?;
 //! // Another process would run this line:
-//! let mut rx = Receiver::open(&name)?;
+//! let mut rx: bytes::Receiver = channel::bytes().open(&name)?;
 //!
 //! tx.send(b"hello")?;
 //! let mut buf = [0; 64];

@@ -72,7 +72,7 @@ pub mod shm;
 #[cfg(test)]
 mod tests;
 
-pub use client::{Client, RequestId};
+pub use client::{Client, MAX_OUTSTANDING, RequestId};
 pub use pair::Pair;
 pub use server::{Request, Server};
 
