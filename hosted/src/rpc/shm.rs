@@ -34,8 +34,8 @@
 //! # Ok::<(), ipckit::Error>(())
 //! ```
 //!
-//! [`mpsc_bytes`]: crate::channel::mpsc_bytes
-//! [`bytes`]: crate::channel::bytes
+//! [`mpsc_bytes`]: mod@crate::channel::mpsc_bytes
+//! [`bytes`]: mod@crate::channel::bytes
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
