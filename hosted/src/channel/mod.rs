@@ -423,6 +423,14 @@ pub(crate) fn blocking_recovering<S, R>(
     gone: impl Fn(&S) -> Option<Error>,
     mut recover: impl FnMut(&mut S, bool) -> Result<Look<R>>,
 ) -> Result<R> {
+    // The fast path costs what the core's costs: one attempt that cannot
+    // wait, so reads no clock (a zero timeout; see the core's `block_on`)
+    // and makes no system call. Only a call that has to wait reads the
+    // clock for its deadline.
+    match op(end, Some(Duration::ZERO)) {
+        Err(CoreError::TimedOut) | Err(CoreError::PeerGone) => {}
+        other => return other.map_err(Error::from),
+    }
     let deadline = timeout.map(|t| monotonic_now().saturating_add(t));
     let expired = || deadline.is_some_and(|d| monotonic_now() >= d);
     // With pidfds, the notifier itself ends a wait when a peer closes or
@@ -431,11 +439,17 @@ pub(crate) fn blocking_recovering<S, R>(
         true => Duration::MAX,
         false => LIVENESS_SLICE,
     };
+    // The first slice's time left is the whole timeout: the clock was just
+    // read.
+    let mut first = timeout;
     loop {
-        let slice = match deadline {
+        let left = first
+            .take()
+            .or_else(|| deadline.map(|d| d.saturating_sub(monotonic_now())));
+        let slice = match left {
             None if slice == Duration::MAX => None,
             None => Some(slice),
-            Some(d) => Some(d.saturating_sub(monotonic_now()).min(slice)),
+            Some(left) => Some(left.min(slice)),
         };
         match op(end, slice) {
             // `PeerGone` from the notifier: every peer closed (judged
