@@ -10,7 +10,7 @@
 //! What strict mode cannot see: a clock read served by the vDSO (no system
 //! call with the `tsc` clock source). That one is checked by instruction
 //! counts: `valgrind --tool=callgrind` on the `vs_core` bench's count mode
-//! lists no `clock_gettime` (see `hosted/benches/vs_core.rs`).
+//! lists no `clock_gettime` (see `hosted/benches/vs_core/main.rs`).
 //!
 //! The endpoints are made in the parent (their set-up maps memory and
 //! registers liveness, which are system calls); the child uses its inherited
