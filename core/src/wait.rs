@@ -458,7 +458,8 @@ pub(crate) enum Attempt<'w, R> {
 
 /// The one blocking loop of the core, in the manner of crossbeam's
 /// `push_or_else`: `attempt` runs once without any set-up (the fast path: no
-/// clock read, no announcement), and while it says it would block, the
+/// clock read, no announcement; with a zero timeout also the only attempt:
+/// [`Error::TimedOut`], still no clock read), and while it says it would block, the
 /// event count's waiter half runs around it: announce on the word it names,
 /// fence, attempt again, sleep on the word, until the attempt is
 /// [`Ready`](Attempt::Ready), fails, or the deadline passes
@@ -481,6 +482,11 @@ pub(crate) fn block_on<'w, E, N: Notify, R>(
     let mut next = attempt(end)?;
     if let Attempt::Ready(r) = next {
         return Ok(r);
+    }
+    if timeout == Some(Duration::ZERO) {
+        // Nothing to wait for: the answer the deadline would give, without
+        // reading the clock (the hosted channels' first attempt).
+        return Err(Error::TimedOut);
     }
     let mut blocker = Blocker::new(notify(end), timeout, announce)?;
     // The word announced on, once there is one.
@@ -594,6 +600,37 @@ mod tests {
                     assert!(attempts <= spins + 12, "spins {spins}: {attempts}");
                 }
             }
+        }
+    }
+
+    /// A zero timeout is one attempt and no clock read, whatever the
+    /// attempt says (the hosted channels' blocking calls start with one).
+    #[test]
+    fn zero_timeout_reads_no_clock() {
+        let (word, waiters) = (AtomicU32::new(0), AtomicU32::new(0));
+        for again in [false, true] {
+            let mut notify = Ticking {
+                now: Cell::new(0),
+                spins: 2000,
+            };
+            let mut attempts = 0;
+            let end = block_on(
+                &mut notify,
+                |n| n,
+                Some(Duration::ZERO),
+                Announce::Single,
+                &waiters,
+                |_| -> Result<Attempt<'_, ()>> {
+                    attempts += 1;
+                    Ok(if again {
+                        Attempt::Again
+                    } else {
+                        Attempt::Wait(&word)
+                    })
+                },
+            );
+            assert_eq!((end, attempts), (Err(Error::TimedOut), 1));
+            assert_eq!(notify.now.get(), 0, "the clock was read");
         }
     }
 

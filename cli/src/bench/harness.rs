@@ -68,12 +68,15 @@ fn is_wait(e: &Error) -> bool {
 }
 
 /// Receives one message, in slices, checking the peer and Ctrl-C between.
+/// A message that is there reads no clock here (a clock read costs about
+/// as much as a shared-memory message: it would be charged to every row).
 fn recv(rx: &mut dyn MessageReceiver, buf: &mut [u8], peer: &mut Peer) -> Result<usize, String> {
-    let since = Instant::now();
+    let mut since = None;
     loop {
         match rx.recv_timeout(buf, Some(SLICE)) {
             Ok(n) => return Ok(n),
             Err(e) if is_wait(&e) => {
+                let since = *since.get_or_insert_with(Instant::now);
                 peer.check_alive()?;
                 if cleanup::interrupted() {
                     return Err("interrupted".into());

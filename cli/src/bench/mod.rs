@@ -89,6 +89,12 @@ fn mechanisms_help() -> String {
         "\nRatios: shared-memory round trips against cache-line (the hardware's floor), the \
          kernel's against futex, throughput against memcpy of the same size (cost / reference \
          cost, the median of the rounds' ratios). `xN` rows move N items per call.\n\
+         \nOn a virtual machine the round trips move with where the host runs the two vCPUs: \
+         the cache-line floor itself reads about 60 ns in one spell and 400 ns in the next. \
+         And a busy neighbour on the peer's CPU costs blocking rows their round trip (the \
+         woken peer waits for the CPU) and busy-polling rows their throughput. Compare a \
+         row's ratio to its reference (same rounds), not medians from different spells. \
+         `cargo bench -p ipckit --bench vs_core` compares the channels with their core rings.\n\
          \nBefore and after a change: `ipckit bench --quick --save before.json`, change, \
          rebuild, `ipckit bench --quick --compare before.json`.",
     );

@@ -467,6 +467,7 @@ pub(crate) enum Look<R> {
 /// without pidfds, between slices of [`LIVENESS_SLICE`]; after `gone`
 /// reports, one last non-waiting attempt (so queued items are delivered
 /// first), then the error.
+#[inline(always)]
 pub(crate) fn blocking<R>(
     timeout: Option<Duration>,
     mut op: impl FnMut(Option<Duration>) -> ipckit_core::Result<R>,
@@ -485,7 +486,29 @@ pub(crate) fn blocking<R>(
 /// `recover` looks for what dead peers left behind (told whether every peer
 /// is gone). `end` is what the three closures work on (the call's
 /// endpoint), so that each can borrow it mutably in turn.
+///
+/// The fast path costs what the core's costs: one attempt that cannot wait,
+/// so reads no clock (a zero timeout; see the core's `block_on`) and makes
+/// no system call, inlined into the caller; only a call that has to wait
+/// goes on to the loop (out of line) and reads the clock for its deadline.
+#[inline(always)]
 pub(crate) fn blocking_recovering<S, R>(
+    end: &mut S,
+    timeout: Option<Duration>,
+    mut op: impl FnMut(&mut S, Option<Duration>) -> ipckit_core::Result<R>,
+    gone: impl Fn(&S) -> Option<Error>,
+    recover: impl FnMut(&mut S, bool) -> Result<Look<R>>,
+) -> Result<R> {
+    match op(end, Some(Duration::ZERO)) {
+        Err(CoreError::TimedOut) | Err(CoreError::PeerGone) => {}
+        other => return other.map_err(Error::from),
+    }
+    wait_recovering(end, timeout, op, gone, recover)
+}
+
+/// The waiting part of [`blocking_recovering`], after its first attempt.
+#[inline(never)]
+fn wait_recovering<S, R>(
     end: &mut S,
     timeout: Option<Duration>,
     mut op: impl FnMut(&mut S, Option<Duration>) -> ipckit_core::Result<R>,
@@ -500,11 +523,17 @@ pub(crate) fn blocking_recovering<S, R>(
         true => Duration::MAX,
         false => LIVENESS_SLICE,
     };
+    // The first slice's time left is the whole timeout: the clock was just
+    // read.
+    let mut first = timeout;
     loop {
-        let slice = match deadline {
+        let left = first
+            .take()
+            .or_else(|| deadline.map(|d| d.saturating_sub(monotonic_now())));
+        let slice = match left {
             None if slice == Duration::MAX => None,
             None => Some(slice),
-            Some(d) => Some(d.saturating_sub(monotonic_now()).min(slice)),
+            Some(left) => Some(left.min(slice)),
         };
         match op(end, slice) {
             // `PeerGone` from the notifier: every peer closed (judged
