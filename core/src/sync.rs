@@ -396,7 +396,7 @@ impl<T> WordCell<T> {
         #[cfg(ipckit_loom)]
         {
             // SAFETY: a live cell (caller contract).
-            unsafe { &(*this).words[i] }
+            unsafe { &(&(*this).words)[i] }
         }
     }
 
@@ -419,7 +419,7 @@ impl<T> WordCell<T> {
         #[cfg(ipckit_loom)]
         {
             // SAFETY: a live cell (caller contract).
-            unsafe { &(*this).tail[j] }
+            unsafe { &(&(*this).tail)[j] }
         }
     }
 

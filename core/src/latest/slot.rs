@@ -98,6 +98,7 @@ impl<'a, T: Pod> Slot<'a, T> {
         Reader {
             slot: self.clone(),
             seen: 0,
+            retries: READ_RETRIES,
         }
     }
 
@@ -145,12 +146,12 @@ impl<'a, T: Pod> Slot<'a, T> {
         self.0.data()
     }
 
-    /// One bounded seqlock read: the value and its version, or `None` if
-    /// the version is `unchanged` (no copy then). [`Error::Empty`] if
+    /// One seqlock read of at most `attempts` attempts: the value and its
+    /// version, or `None` if the version is `unchanged` (no copy then). [`Error::Empty`] if
     /// never written, [`Error::Busy`] if no attempt found a quiet slot.
-    fn read_since(&self, unchanged: u32) -> Result<Option<(T, u32)>> {
+    fn read_since(&self, unchanged: u32, attempts: u32) -> Result<Option<(T, u32)>> {
         let seq = self.seq();
-        for _ in 0..READ_RETRIES {
+        for _ in 0..attempts {
             // Acquire: pairs with the `Release` store that ended the write
             // of this version, so the copy sees that write's bytes or later.
             let before = seq.load(Ordering::Acquire);
@@ -260,6 +261,8 @@ pub struct Reader<'a, T> {
     slot: Slot<'a, T>,
     /// The version this reader last read (0: none).
     seen: u32,
+    /// Attempts per read before `Busy`.
+    retries: u32,
 }
 
 impl<T> Clone for Reader<'_, T> {
@@ -267,6 +270,7 @@ impl<T> Clone for Reader<'_, T> {
         Self {
             slot: self.slot.clone(),
             seen: self.seen,
+            retries: self.retries,
         }
     }
 }
@@ -275,15 +279,38 @@ impl<T> fmt::Debug for Reader<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("latest::Reader")
             .field("seen", &self.seen)
+            .field("retries", &self.retries)
             .finish_non_exhaustive()
     }
 }
 
 impl<'a, T: Pod> Reader<'a, T> {
+    /// This reader, making at most `attempts` attempts per read (at least
+    /// one) instead of [`READ_RETRIES`]. An interrupt handler that reads a
+    /// value written by `main` on the same core wants one attempt: the
+    /// write it interrupted cannot finish while the handler spins.
+    ///
+    /// ```
+    /// use ipckit_core::{latest::StaticSlot, Error};
+    ///
+    /// let slot = StaticSlot::<u32>::new();
+    /// let mut r = slot.reader().with_retries(1);
+    /// assert_eq!(r.try_read(), Err(Error::Empty));
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_retries(self, attempts: u32) -> Self {
+        Self {
+            retries: attempts.max(1),
+            ..self
+        }
+    }
+
     /// A copy of the newest complete value. [`Error::Empty`] if nothing was
-    /// ever written; [`Error::Busy`] if every one of [`READ_RETRIES`]
-    /// attempts overlapped a write (retry; a `Busy` that persists means
-    /// the writer died mid-write: module docs).
+    /// ever written; [`Error::Busy`] if every attempt ([`READ_RETRIES`], or
+    /// as [`with_retries`](Self::with_retries) says) overlapped a write
+    /// (retry; a `Busy` that persists means the writer died mid-write:
+    /// module docs).
     ///
     /// ```
     /// use ipckit_core::{latest::StaticSlot, Error};
@@ -297,7 +324,7 @@ impl<'a, T: Pod> Reader<'a, T> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn try_read(&mut self) -> Result<T> {
-        let (value, version) = self.slot.read_since(0)?.ok_or(Error::Empty)?;
+        let (value, version) = self.slot.read_since(0, self.retries)?.ok_or(Error::Empty)?;
         self.seen = version;
         Ok(value)
     }
@@ -306,7 +333,7 @@ impl<'a, T: Pod> Reader<'a, T> {
     /// reader last read, else `None` (without copying); errors as
     /// [`try_read`](Self::try_read).
     pub fn try_read_changed(&mut self) -> Result<Option<T>> {
-        let Some((value, version)) = self.slot.read_since(self.seen)? else {
+        let Some((value, version)) = self.slot.read_since(self.seen, self.retries)? else {
             return Ok(None);
         };
         self.seen = version;
