@@ -28,7 +28,7 @@
 //! the copy read was made by the write that ended with that value (whose
 //! `Release` the first load's `Acquire` synchronised with) or by no later
 //! one: the copy is whole. The value moves through relaxed atomics
-//! ([`WordCell`](crate::sync): `u32` words, then `u8`s for a tail of fewer
+//! (`sync::WordCell`: `u32` words, then `u8`s for a tail of fewer
 //! than four bytes), so a read that races a write is a discarded torn value
 //! in Rust's memory model too, never a data race (undefined behaviour) as a
 //! plain or volatile copy would be.
@@ -115,6 +115,8 @@
 //!
 //! [`Header`]: crate::Header
 //! [`LINE`]: crate::region::LINE
+//! [`Error::Empty`]: crate::Error::Empty
+//! [`Error::Busy`]: crate::Error::Busy
 
 mod slot;
 
