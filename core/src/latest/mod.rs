@@ -33,13 +33,17 @@
 //! in Rust's memory model too, never a data race (undefined behaviour) as a
 //! plain or volatile copy would be.
 //!
-//! The cost: a read is two loads of `seq`, a fence (free on x86-64 and
-//! AArch64 loads: `Acquire` fences compile to nothing on x86-64, `dmb ishld`
-//! on AArch64) and one relaxed load per four bytes of value, which the
-//! compiler may not merge into wider moves (about 0.5-1x `memcpy` for a
-//! large value). `seq` and the value sit on separate [`LINE`]s, so a read
-//! of a small value touches two cache lines.
-//!
+//! The cost: a read is two loads of `seq`, a fence (nothing on x86-64,
+//! `dmb ishld` on AArch64) and one relaxed load per four bytes of value,
+//! which the compiler may not merge into wider moves or vectorise; a write
+//! is the mirror image. `hosted/benches/latest.rs` (one thread, the value
+//! hot in L1, an AMD EPYC VM, medians of 15 interleaved rounds): a 64 B
+//! value reads in 13 ns and writes in 6 ns, against 1 ns for a plain copy;
+//! a 4 KiB value reads in 409 ns and writes in 314 ns, against 76 ns for
+//! `memcpy` (5x: about one 4-byte move per cycle). `seq` and the value sit
+//! on separate [`LINE`]s, so a read of a small value touches two cache
+//! lines.
+
 //! # Bounded reads, dead writers
 //! A reader retries at most [`READ_RETRIES`] times, with a spin hint each,
 //! and then returns [`Error::Busy`]: a writer that writes without pause, one
