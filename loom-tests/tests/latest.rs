@@ -19,12 +19,17 @@
 //! - a writer killed mid-write (its first word stored, `seq` left odd),
 //!   its role released and a second writer taking over while a reader
 //!   reads: the reader never sees the dead writer's partial value, and
-//!   after the new writer's write every read is its value.
+//!   after the new writer's write every read is its value;
+//! - a reader blocked in `read_changed` on a waking slot ([`LoomFutex`]) is
+//!   always woken by the next write (a lost wake-up leaves it asleep,
+//!   which loom reports as a deadlock), and returns that write's value.
 //!
 //! Each model sets a preemption bound, unless `LOOM_MAX_PREEMPTIONS` is set
 //! in the environment, which then wins (to run a deeper check by hand): 2
 //! for the three-thread model (234 thousand executions, about 35 s in
-//! release), 6 for the two-thread one (2,900 executions, under a second).
+//! release), 6 and 8 for the two-thread ones (2,900 and 4,900 executions,
+//! under a second each). Without the writer's wake call the sleeping
+//! reader's model deadlocks.
 //! Removing the reader's re-check of `seq`, its `Acquire` fence or the
 //! writer's `Release` fence makes the first model accept a torn read
 //! within milliseconds (the re-check and the reader's fence: the second
@@ -32,8 +37,8 @@
 #![cfg(ipckit_loom)]
 
 use ipckit_core::Error;
-use ipckit_core::latest::{Reader, Slot};
-use ipckit_loom_tests::model;
+use ipckit_core::latest::{Options, Reader, Slot};
+use ipckit_loom_tests::{LoomFutex, model};
 use loom::thread;
 
 /// One read: `None` for `Empty` or `Busy`, else `(k, version)` of a value
@@ -72,7 +77,7 @@ fn reader(slot: &Slot<'static, [u32; 2]>, times: usize) -> thread::JoinHandle<()
 #[test]
 fn one_writer_two_readers_never_accept_a_torn_read() {
     model(2, || {
-        let slot = Slot::<[u32; 2]>::new_modelled().unwrap();
+        let slot = Slot::<[u32; 2]>::new_modelled(Options::new()).unwrap();
         let readers = [reader(&slot, 2), reader(&slot, 1)];
         let mut w = slot.writer().unwrap();
         w.write([1, 1]);
@@ -88,7 +93,7 @@ fn one_writer_two_readers_never_accept_a_torn_read() {
 #[test]
 fn a_writer_killed_mid_write_is_recovered() {
     model(6, || {
-        let slot = Slot::<[u32; 2]>::new_modelled().unwrap();
+        let slot = Slot::<[u32; 2]>::new_modelled(Options::new()).unwrap();
         slot.writer().unwrap().write([1, 1]);
         let mut r = slot.reader();
         let reader = thread::spawn(move || {
@@ -110,5 +115,20 @@ fn a_writer_killed_mid_write_is_recovered() {
         assert_eq!(w.write([3, 3]), 4);
         reader.join().unwrap();
         assert_eq!(read(&mut slot.reader()), Some((3, 4)));
+    });
+}
+
+#[test]
+fn a_sleeping_reader_is_woken_by_the_write() {
+    model(8, || {
+        let slot = Slot::<[u32; 2]>::new_modelled(Options::new().waking(true)).unwrap();
+        let futex = LoomFutex::new();
+        let mut r = slot.reader_with(futex.clone()).unwrap();
+        let reader = thread::spawn(move || {
+            assert_eq!(r.read_changed(), Ok([1, 1]));
+            assert_eq!(r.version(), 2);
+        });
+        slot.writer_with(futex).unwrap().write([1, 1]);
+        reader.join().unwrap();
     });
 }

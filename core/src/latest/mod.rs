@@ -53,10 +53,18 @@
 //! writer's death is known, [`Slot::release_writer_claim`] frees its role
 //! and the next [`Writer`] recovers the slot: its first write starts from
 //! the odd `seq` left behind (storing it again), writes a whole value and
-//! ends even. No blocking read is offered: a reader that wants to wait for
-//! a new value polls [`Reader::has_changed`] (the event count of
-//! [`crate::wait`] would serve it, at the cost of a notifier type on both
-//! ends and a fence per write; not done yet).
+//! ends even.
+//!
+//! # Waiting for a new value
+//! [`Reader::read_changed`] (and `_timeout`) blocks until a value newer
+//! than the reader's last one is there, through the reader's
+//! [`Notify`](crate::wait::Notify): it spins by default; on a slot created
+//! with [`Options::waking`] it may sleep (a futex in the hosted crate),
+//! announced in the `waiters` word, and the writer (with a waking notifier
+//! of its own) wakes all sleepers after a write, with the event count of
+//! [`crate::wait`]: one `SeqCst` fence and one load per write, a system
+//! call only when a reader sleeps. A sleeping reader writes `waiters`;
+//! one that never blocks writes nothing.
 //!
 //! Versions: each complete value has the even `seq` it was published with
 //! ([`Reader::version`], [`Writer::version`]); the number after
@@ -70,15 +78,15 @@
 //!
 //! | offset | width | field | written by |
 //! |-------:|------:|-------|------------|
-//! | 0      | 128 B | [`Header`]: kind 6, `elem_size`/`elem_align` of `T`, `capacity` 1, `data_offset` 256, `flags` 0 | creator |
+//! | 0      | 128 B | [`Header`]: kind 6, `elem_size`/`elem_align` of `T`, `capacity` 1, `data_offset` 256, `flags` [`FLAG_WAKES`] or 0 | creator |
 //! | 128    | u32   | `seq`: 0 never written, odd while a write is in progress, even = version of the value | writer |
 //! | 132    | u32   | writer claim (0 free, 1 taken) | writer |
-//! | 136    | 120 B | reserved, zero | nobody |
+//! | 136    | u32   | `waiters`: readers announced as about to sleep on `seq` (waking slots) | sleeping readers (add, subtract) |
+//! | 140    | 116 B | reserved, zero | nobody |
 //! | 256    | `size_of::<T>()` | the value, accessed as `u32` words then single bytes | writer |
 //!
-//! [`Slot::region_len`] is `256 + size_of::<T>()`. Readers write nothing
-//! to the region: they hold no claim, and a region mapped read-only
-//! serves them.
+//! [`Slot::region_len`] is `256 + size_of::<T>()`. Readers hold no claim,
+//! and write nothing to the region unless they sleep.
 //!
 //! # The peer is untrusted
 //! A peer can write any `seq`: an odd one makes reads [`Error::Busy`]
@@ -119,6 +127,7 @@
 //!
 //! [`Header`]: crate::Header
 //! [`LINE`]: crate::region::LINE
+//! [`FLAG_WAKES`]: crate::region::FLAG_WAKES
 //! [`Error::Empty`]: crate::Error::Empty
 //! [`Error::Busy`]: crate::Error::Busy
 
@@ -149,6 +158,59 @@ place::words! {
     SEQ = (0, 0) at 128;
     /// The writer's claim word.
     WRITER_CLAIM = (0, 1) at 132;
+    /// Readers announced as about to sleep on `seq` (a counter).
+    WAITERS = (0, 2) at 136;
+}
+
+/// How a slot is created: its wake mode (and, for tests, its first
+/// version).
+///
+/// ```
+/// use ipckit_core::{latest::{Options, Slot}, AlignedBytes, Region};
+///
+/// let mut bytes = AlignedBytes::<512>::new();
+/// let slot = Slot::<u32>::init_with(Region::from_slice(&mut bytes[..]), Options::new().waking(true))?;
+/// assert!(slot.wakes());
+/// assert!(slot.writer().is_err()); // a spinning writer would wake nobody
+/// # Ok::<(), ipckit_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Options {
+    wakes: bool,
+    version: u32,
+}
+
+impl Options {
+    /// A slot never written, whose readers spin.
+    pub const fn new() -> Self {
+        Self {
+            wakes: false,
+            version: 0,
+        }
+    }
+
+    /// `true`: blocked readers sleep (futex, RTOS), and the writer must use
+    /// a waking [`Notify`](crate::wait::Notify) (`N::WAKES`); `false` (the
+    /// default): readers spin, and the writer uses a non-waking notifier
+    /// such as [`Spin`](crate::wait::Spin).
+    pub const fn waking(self, wakes: bool) -> Self {
+        Self { wakes, ..self }
+    }
+
+    /// Starts `seq` at the even `version`, as if a zero value had been
+    /// written with it: tests start next to `u32::MAX`, so that the wrap
+    /// is exercised. An odd one is refused
+    /// ([`Error::InvalidCapacity`](crate::Error::InvalidCapacity)).
+    pub const fn start_at(self, version: u32) -> Self {
+        Self { version, ..self }
+    }
+
+    /// The placement layer's options: capacity 1, `seq` the start position.
+    const fn placed(&self) -> place::Options {
+        place::Options::new(1)
+            .start_at(self.version)
+            .waking(self.wakes)
+    }
 }
 
 /// The layout of a latest-value slot of `T` (the

@@ -2,13 +2,15 @@
 //! seqlock of the [module docs](super).
 
 use core::fmt;
+use core::time::Duration;
 
 use bytemuck::Pod;
 
-use super::{READ_RETRIES, SEQ, Value, WRITER_CLAIM, next_version};
+use super::{Options, READ_RETRIES, SEQ, Value, WAITERS, WRITER_CLAIM, next_version};
 use crate::error::{Error, Result, Role};
 use crate::place::{self, Claim, Placed};
 use crate::sync::{AtomicU32, Ordering, WordCell, fence, spin_hint};
+use crate::wait::{Announce, Attempt, Notify, Spin, block_on, wake_waiters};
 
 /// A latest-value slot of `T` placed in memory: the handle from which the
 /// one [`Writer`] is claimed and [`Reader`]s are made. It is cheap to clone
@@ -58,7 +60,15 @@ impl<'a, T: Pod> Slot<'a, T> {
         /// (zeroed), and of several creators racing exactly one succeeds, the
         /// others get [`Error::AlreadyInitialized`].
         pub fn init(region: crate::Region<'a>) -> Result<Self> {
-            Placed::init(region, 1).map(Self)
+            Self::init_with(region, Options::new())
+        }
+    }
+
+    place::region_only! {
+        /// Creates a slot as `options` say (sleeping readers, a first
+        /// version); see [`init`](Self::init).
+        pub fn init_with(region: crate::Region<'a>, options: Options) -> Result<Self> {
+            Placed::init_with(region, options.placed()).map(Self)
         }
     }
 
@@ -75,31 +85,64 @@ impl<'a, T: Pod> Slot<'a, T> {
         /// A slot on the heap for the loom models: the same control block
         /// and algorithm, placed in loom-tracked memory.
         #[doc(hidden)]
-        pub fn new_modelled() -> Result<Slot<'static, T>> {
-            Placed::new_modelled(1, 0).map(Slot)
+        pub fn new_modelled(options: Options) -> Result<Slot<'static, T>> {
+            Placed::new_modelled_with(options.placed()).map(Slot)
         }
     }
 
     /// Claims the one writer ([`Error::RoleTaken`]`(`[`Role::Producer`]`)`
-    /// while another holds it); dropping the writer gives the role back.
-    /// A writer that takes over a slot whose last writer died mid-write
-    /// finishes it with its first write (module docs).
+    /// while another holds it), with the spinning notifier [`Spin`], for a
+    /// slot created without [`Options::waking`] ([`Error::NotifyMismatch`]
+    /// otherwise); dropping the writer gives the role back. A writer that
+    /// takes over a slot whose last writer died mid-write finishes it with
+    /// its first write (module docs).
     pub fn writer(&self) -> Result<Writer<'a, T>> {
+        self.writer_with(Spin::new())
+    }
+
+    /// Claims the one writer with the notifier `notify`, through which it
+    /// wakes sleeping readers after each write. `N::WAKES` must match the
+    /// slot ([`Error::NotifyMismatch`]).
+    pub fn writer_with<N: Notify>(&self, notify: N) -> Result<Writer<'a, T, N>> {
+        self.0.check_notify(N::WAKES)?;
         let claim = self.0.claim(WRITER_CLAIM, Role::Producer)?;
         // The claim's `Acquire` ordered the last holder's stores before
         // this load, when that holder gave the role back itself.
         let seq = claim.ring().word(SEQ).load(Ordering::Relaxed);
-        Ok(Writer { claim, seq })
+        Ok(Writer { claim, seq, notify })
     }
 
     /// A reader: readers hold no claim, any number of them read at once.
-    /// It starts as one that has read nothing ([`Reader::version`] 0).
+    /// It starts as one that has read nothing ([`Reader::version`] 0). Its
+    /// blocking reads spin ([`Spin`]), on any slot.
     pub fn reader(&self) -> Reader<'a, T> {
         Reader {
             slot: self.clone(),
             seen: 0,
             retries: READ_RETRIES,
+            notify: Spin::new(),
         }
+    }
+
+    /// A reader whose blocking reads sleep through `notify`: only on a
+    /// slot created with [`Options::waking`], whose writer wakes them
+    /// ([`Error::NotifyMismatch`] otherwise: nobody would wake it).
+    pub fn reader_with<N: Notify>(&self, notify: N) -> Result<Reader<'a, T, N>> {
+        if N::WAKES && !self.0.wakes() {
+            return Err(Error::NotifyMismatch);
+        }
+        Ok(Reader {
+            slot: self.clone(),
+            seen: 0,
+            retries: READ_RETRIES,
+            notify,
+        })
+    }
+
+    /// `true` if the slot was created for sleeping readers
+    /// ([`Options::waking`]).
+    pub fn wakes(&self) -> bool {
+        self.0.wakes()
     }
 
     /// The sequence word now: 0 never written, odd while a write is in
@@ -183,13 +226,14 @@ impl<'a, T: Pod> Slot<'a, T> {
 /// The one writing end of a latest-value slot; see [`Writer::write`].
 ///
 /// It holds the writer role, given back when it is dropped.
-pub struct Writer<'a, T> {
+pub struct Writer<'a, T, N = Spin> {
     claim: Claim<'a, Value<T>>,
     /// `seq` as this writer last stored it (or found it when claiming).
     seq: u32,
+    notify: N,
 }
 
-impl<T> fmt::Debug for Writer<'_, T> {
+impl<T, N> fmt::Debug for Writer<'_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("latest::Writer")
             .field("version", &self.seq)
@@ -197,10 +241,12 @@ impl<T> fmt::Debug for Writer<'_, T> {
     }
 }
 
-impl<T: Pod> Writer<'_, T> {
+impl<T: Pod, N: Notify> Writer<'_, T, N> {
     /// Publishes `value` as the newest, overwriting the last, and returns
     /// its version. Never waits and cannot fail: readers copy concurrently
-    /// and discard what this write tore.
+    /// and discard what this write tore. Wakes readers asleep in
+    /// [`Reader::read_changed`] (one `SeqCst` fence and a load per write on
+    /// a waking slot; a system call only when one sleeps).
     ///
     /// ```
     /// use ipckit_core::latest::StaticSlot;
@@ -229,6 +275,9 @@ impl<T: Pod> Writer<'_, T> {
         // Release: a reader that loads this version sees every byte above.
         seq.store(version, Ordering::Release);
         self.seq = version;
+        // The waker's half of the event count: a `SeqCst` fence and a load
+        // of `waiters` with a waking notifier, nothing with `Spin`.
+        wake_waiters(&self.notify, seq, ring.word(WAITERS), true);
         version
     }
 
@@ -257,25 +306,27 @@ impl<T: Pod> Writer<'_, T> {
 
 /// A reading end of a latest-value slot; see [`Reader::try_read`]. Readers
 /// claim nothing: make as many as needed ([`Slot::reader`], `clone`).
-pub struct Reader<'a, T> {
+pub struct Reader<'a, T, N = Spin> {
     slot: Slot<'a, T>,
     /// The version this reader last read (0: none).
     seen: u32,
     /// Attempts per read before `Busy`.
     retries: u32,
+    notify: N,
 }
 
-impl<T> Clone for Reader<'_, T> {
+impl<T, N: Clone> Clone for Reader<'_, T, N> {
     fn clone(&self) -> Self {
         Self {
             slot: self.slot.clone(),
             seen: self.seen,
             retries: self.retries,
+            notify: self.notify.clone(),
         }
     }
 }
 
-impl<T> fmt::Debug for Reader<'_, T> {
+impl<T, N> fmt::Debug for Reader<'_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("latest::Reader")
             .field("seen", &self.seen)
@@ -284,7 +335,7 @@ impl<T> fmt::Debug for Reader<'_, T> {
     }
 }
 
-impl<'a, T: Pod> Reader<'a, T> {
+impl<'a, T: Pod, N: Notify> Reader<'a, T, N> {
     /// This reader, making at most `attempts` attempts per read (at least
     /// one) instead of [`READ_RETRIES`]. An interrupt handler that reads a
     /// value written by `main` on the same core wants one attempt: the
@@ -299,11 +350,9 @@ impl<'a, T: Pod> Reader<'a, T> {
     /// # Ok::<(), Error>(())
     /// ```
     #[must_use]
-    pub fn with_retries(self, attempts: u32) -> Self {
-        Self {
-            retries: attempts.max(1),
-            ..self
-        }
+    pub fn with_retries(mut self, attempts: u32) -> Self {
+        self.retries = attempts.max(1);
+        self
     }
 
     /// A copy of the newest complete value. [`Error::Empty`] if nothing was
@@ -338,6 +387,49 @@ impl<'a, T: Pod> Reader<'a, T> {
         };
         self.seen = version;
         Ok(Some(value))
+    }
+
+    /// Waits for a value newer than the one this reader last read (or for
+    /// the first value) and returns it; see
+    /// [`read_changed_timeout`](Self::read_changed_timeout).
+    pub fn read_changed(&mut self) -> Result<T> {
+        self.read_changed_timeout(None)
+    }
+
+    /// Waits at most `timeout` (`None`: no limit) for a value newer than
+    /// the one this reader last read, and returns it: [`Error::TimedOut`]
+    /// if none came (a writer that died mid-write leaves the reader here,
+    /// never with a torn value). It sleeps through the reader's notifier on
+    /// `seq`, announced in `waiters` (the event count of [`crate::wait`]);
+    /// a timeout needs a notifier with a clock ([`Error::NoClock`]).
+    ///
+    /// ```
+    /// use ipckit_core::latest::StaticSlot;
+    ///
+    /// static TEMPERATURE: StaticSlot<f32> = StaticSlot::new();
+    /// let mut r = TEMPERATURE.reader();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| TEMPERATURE.writer().unwrap().write(21.5));
+    ///     assert_eq!(r.read_changed(), Ok(21.5)); // spins until written
+    /// });
+    /// ```
+    pub fn read_changed_timeout(&mut self, timeout: Option<Duration>) -> Result<T> {
+        let slot = self.slot.clone();
+        let (seq, waiters) = (slot.0.word(SEQ), slot.0.word(WAITERS));
+        block_on(
+            self,
+            |r| &r.notify,
+            timeout,
+            Announce::Counter,
+            waiters,
+            |r| match r.try_read_changed() {
+                Ok(Some(value)) => Ok(Attempt::Ready(value)),
+                // Nothing new, nothing yet, or mid-write: `seq` changes
+                // when the next write ends.
+                Ok(None) | Err(Error::Empty | Error::Busy) => Ok(Attempt::Wait(seq)),
+                Err(e) => Err(e),
+            },
+        )
     }
 
     /// `true` if a write began or ended since this reader last read (one

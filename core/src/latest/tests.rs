@@ -7,9 +7,11 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicBool, AtomicU32 as StdAtomicU32};
 
 use super::*;
-use crate::place::{Options, Placed};
+use crate::test_support::{CondvarFutex, std_clock};
 use crate::test_support::{Golden, PeerMemory};
+use crate::wait::Spin;
 use crate::{AlignedBytes, Error, Pod, Region, Role};
+use core::time::Duration;
 
 /// Byte offset of `seq`.
 const SEQ_AT: usize = 128;
@@ -84,12 +86,12 @@ fn one_writer_at_a_time_and_the_role_comes_back() {
 #[test]
 fn versions_wrap_past_zero_to_two() {
     let mem = PeerMemory::new();
-    let options = Options::new(1).start_at(u32::MAX - 1);
-    let slot = Slot::<u32>(Placed::init_with(mem.region(), options).unwrap());
+    let options = Options::new().start_at(u32::MAX - 1);
+    let slot = Slot::<u32>::init_with(mem.region(), options).unwrap();
     // Odd starts are refused: `seq` must start even.
-    let odd = Options::new(1).start_at(7);
+    let odd = Options::new().start_at(7);
     let other = PeerMemory::new();
-    let refused = Placed::<Value<u32>>::init_with(other.region(), odd).err();
+    let refused = Slot::<u32>::init_with(other.region(), odd).err();
     assert_eq!(refused, Some(Error::InvalidCapacity));
 
     let mut r = slot.reader();
@@ -299,4 +301,59 @@ fn readers_keep_many_values_apart_over_time() {
     for _ in 0..rounds {
         race(if cfg!(miri) { 10 } else { 2_000 }, 3);
     }
+}
+
+#[test]
+fn a_sleeping_reader_is_woken_by_the_next_write() {
+    let mem = PeerMemory::new();
+    let slot = Slot::<[u32; 2]>::init_with(mem.region(), Options::new().waking(true)).unwrap();
+    assert_eq!(slot.writer().unwrap_err(), Error::NotifyMismatch);
+    let futex = CondvarFutex::default();
+    let mut w = slot.writer_with(futex.clone()).unwrap();
+    let mut r = slot.reader_with(futex.clone()).unwrap();
+    assert!(!slot.reader().has_changed()); // spinning readers may read
+    let timeout = Some(Duration::from_millis(20));
+    assert_eq!(r.read_changed_timeout(timeout), Err(Error::TimedOut)); // empty
+    assert_eq!(mem.word(136).load(SeqCst), 0, "announcement withdrawn");
+    for round in 1..=if cfg!(miri) { 2 } else { 20 } {
+        std::thread::scope(|s| {
+            let reader = s.spawn(|| r.read_changed());
+            // Write only once the reader sleeps: the wake must reach it.
+            while futex.sleepers() == 0 {
+                std::thread::yield_now();
+            }
+            w.write([round; 2]);
+            assert_eq!(reader.join().unwrap(), Ok([round; 2]));
+        });
+    }
+    assert!(futex.wakes() >= 1);
+    // Nothing newer: times out; a value already newer: returns at once.
+    assert_eq!(r.read_changed_timeout(timeout), Err(Error::TimedOut));
+    w.write([99; 2]);
+    assert_eq!(r.read_changed_timeout(timeout), Ok([99; 2]));
+    // A writer that died mid-write: the sleeping reader times out, never
+    // returns a torn value.
+    drop(w);
+    slot.writer_with(futex.clone())
+        .unwrap()
+        .write_and_die([5; 2], 1);
+    let mut quick = slot.reader_with(futex.clone()).unwrap().with_retries(2);
+    assert_eq!(quick.read_changed_timeout(timeout), Err(Error::TimedOut));
+}
+
+#[test]
+fn notifiers_must_match_the_slot() {
+    let slot = StaticSlot::<u32>::new();
+    // A sleeping reader on a slot whose writer never wakes anybody.
+    let refused = slot.slot().reader_with(CondvarFutex::default()).err();
+    assert_eq!(refused, Some(Error::NotifyMismatch));
+    // Spinning readers read any slot; their blocking read spins.
+    let mut r = slot
+        .slot()
+        .reader_with(Spin::with_clock(std_clock))
+        .unwrap();
+    let timeout = Some(Duration::from_millis(5));
+    assert_eq!(r.read_changed_timeout(timeout), Err(Error::TimedOut));
+    slot.writer().unwrap().write(4);
+    assert_eq!(r.read_changed_timeout(None), Ok(4));
 }
