@@ -17,6 +17,10 @@
 //!   reads (whole value or `Busy` when the kill left `seq` odd, never a torn
 //!   value), releases the dead writer's claim, writes one value as the new
 //!   writer and reads it back. It reports how many kills landed mid-write.
+//! - `sleeping reader`: a slot created waking; a reader child blocks in
+//!   `read_changed_timeout` on a shared futex between the parent's writes
+//!   (1,000 values, 50 µs apart), and must see them in order up to the
+//!   last, each wake-up crossing the process boundary.
 //!
 //! Every wait has a deadline; a failing parent SIGKILLs and reaps its
 //! children. The binary prints one line per sub-test and exits 1 if any
@@ -29,7 +33,8 @@ use support::*;
 use std::time::{Duration, Instant};
 
 use ipckit::CoreError;
-use ipckit::latest::{Reader, Slot};
+use ipckit::futex::Futex;
+use ipckit::latest::{Options, Reader, Slot};
 use ipckit::shm::SharedMapping;
 
 /// Offset of `seq` (layout table in `ipckit::latest`).
@@ -165,6 +170,48 @@ fn killed_writer() -> Result<String, String> {
     ))
 }
 
+fn sleeping_reader() -> Result<String, String> {
+    const WRITES: u64 = 1000;
+    type Value = [u64; 4];
+    let map = mapping::<Value>()?;
+    let options = Options::new().waking(true);
+    let slot = Slot::<Value>::init_with(map.region(), options).map_err(|e| format!("init: {e}"))?;
+    let mut reader = fork_main(|| {
+        let mut r = slot
+            .reader_with(Futex::new())
+            .map_err(|e| fail(EXIT_RING_ERROR, format!("reader: {e}")))?;
+        let mut last = 0;
+        while last < WRITES {
+            let v = r
+                .read_changed_timeout(Some(Duration::from_secs(3)))
+                .map_err(|e| fail(EXIT_TIMEOUT, format!("read_changed after {last}: {e}")))?;
+            if v.iter().any(|&x| x != v[0]) || v[0] <= last {
+                return Err(fail(EXIT_BAD_VALUE, format!("{v:?} after {last}")));
+            }
+            last = v[0];
+        }
+        Ok(())
+    })?;
+    let mut w = slot
+        .writer_with(Futex::new())
+        .map_err(|e| format!("writer: {e}"))?;
+    for k in 1..=WRITES {
+        std::thread::sleep(Duration::from_micros(50));
+        w.write([k; 4]);
+    }
+    // Woken by the last write, the reader is done at once; one that was
+    // never woken sleeps out its timeout first.
+    let last_write = Instant::now();
+    reader.expect_ok(last_write + DEADLINE)?;
+    let late = last_write.elapsed();
+    if late > Duration::from_secs(1) {
+        return Err(format!("the reader ended {late:?} after the last write"));
+    }
+    Ok(format!(
+        "{WRITES} writes 50 us apart, read in order by a reader process asleep between them"
+    ))
+}
+
 /// The `u32` at `offset` of `map`, as a peer sees it.
 fn map_word(map: &SharedMapping, offset: usize) -> u32 {
     // SAFETY: in bounds and aligned (the mapping is page-aligned), and every
@@ -180,6 +227,10 @@ fn map_word(map: &SharedMapping, offset: usize) -> u32 {
 
 fn main() {
     type Test = fn() -> Result<String, String>;
-    let tests: [(&str, Test); 2] = [("torn reads", torn_reads), ("killed writer", killed_writer)];
+    let tests: [(&str, Test); 3] = [
+        ("torn reads", torn_reads),
+        ("killed writer", killed_writer),
+        ("sleeping reader", sleeping_reader),
+    ];
     Suite::new().tests(tests).run().exit();
 }
