@@ -299,7 +299,11 @@ impl<T: Pod, N: Notify> Writer<'_, T, N> {
             fence(Ordering::Release);
             // SAFETY: as in `write`.
             unsafe { WordCell::store_prefix(ring.data(), &value, words) };
-            core::mem::forget(self);
+            // The claim stays taken, as a killed process leaves it; the
+            // notifier (process-local) goes.
+            let Writer { claim, notify, .. } = self;
+            core::mem::forget(claim);
+            drop(notify);
         }
     }
 }
