@@ -95,7 +95,10 @@
 //! honest write, never an access outside the region). The value is copied
 //! out before the caller sees it and `T: Pod` accepts any bytes. The
 //! header is validated once at [`Slot::attach`]. A writer keeps its own
-//! copy of `seq`, so a peer's garbage is overwritten by the next write.
+//! copy of `seq`, so a peer's garbage is overwritten by the next write. A
+//! peer that writes `waiters` causes needless wake calls (a large value) or
+//! makes the writer skip them (zero): a sleeping reader then wakes only at
+//! its timeout, which is why [`Reader::read_changed_timeout`] has one.
 //!
 //! # Example
 //! ```

@@ -479,6 +479,14 @@ impl<T: Pod> StaticSlot<T> {
         }
     }
 
+    place::region_only! {
+        /// The slot, never written; `wakes` as [`Options::waking`] (its
+        /// writer then needs a waking notifier: [`Slot::writer_with`]).
+        pub const fn with_wakes(wakes: bool) -> Self {
+            Self(place::Owned::with_wakes(wakes))
+        }
+    }
+
     /// The handle of the slot.
     pub fn slot(&self) -> Slot<'_, T> {
         Slot(self.0.ring())

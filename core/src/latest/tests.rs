@@ -356,4 +356,12 @@ fn notifiers_must_match_the_slot() {
     assert_eq!(r.read_changed_timeout(timeout), Err(Error::TimedOut));
     slot.writer().unwrap().write(4);
     assert_eq!(r.read_changed_timeout(None), Ok(4));
+    // A static slot for sleeping readers wants a waking writer.
+    let waking = StaticSlot::<u32>::with_wakes(true);
+    assert!(waking.slot().wakes());
+    assert_eq!(waking.writer().unwrap_err(), Error::NotifyMismatch);
+    let futex = CondvarFutex::default();
+    waking.slot().writer_with(futex.clone()).unwrap().write(8);
+    let mut r = waking.slot().reader_with(futex).unwrap();
+    assert_eq!(r.read_changed(), Ok(8));
 }
