@@ -163,6 +163,7 @@ pub fn kind_name(kind: Option<ObjectKind>) -> &'static str {
         Some(ObjectKind::Semaphore) => "semaphore",
         Some(ObjectKind::FrameSpsc) => "bytes",
         Some(ObjectKind::FrameMpsc) => "mpsc-bytes",
+        Some(ObjectKind::Latest) => "latest",
         _ => "?",
     }
 }
@@ -172,6 +173,7 @@ pub fn capacity_unit(kind: Option<ObjectKind>) -> &'static str {
     match kind {
         Some(ObjectKind::FrameSpsc | ObjectKind::FrameMpsc) => "bytes",
         Some(ObjectKind::Semaphore) => "units",
+        Some(ObjectKind::Latest) => "values",
         _ => "items",
     }
 }

@@ -166,8 +166,11 @@ pub enum Error {
     /// published it yet: the ring is not empty, but nothing can be taken
     /// now. For a push: the slot the next item goes to is still being read
     /// by a consumer that claimed it, so the ring is not full, but nothing
-    /// can be put now. Retry; a claim that stays unfinished belongs to an
-    /// endpoint that may have died (the hosted crate recovers it).
+    /// can be put now. For a latest-value slot's reader: every attempt of
+    /// a read overlapped a write, so no whole value could be copied. Retry;
+    /// a claim (or a write) that stays unfinished belongs to an endpoint
+    /// that may have died (the hosted crate recovers it; a slot's next
+    /// writer finishes a dead writer's write).
     Busy,
 }
 
@@ -272,7 +275,8 @@ impl fmt::Display for Error {
                 available,
             } => write!(f, "{requested} slots asked for, {available} available"),
             Error::Busy => f.write_str(
-                "the slot needed is claimed by another endpoint that has not finished with it",
+                "the slot needed is claimed by another endpoint that has not finished with it \
+                 (or is being written)",
             ),
         }
     }

@@ -237,6 +237,9 @@
 //! - [`mpmc`]: the bounded multi-producer multi-consumer ring (Vyukov's
 //!   per-slot stamps).
 //! - [`semaphore`]: a counting semaphore (a cross-process mutex at maximum 1).
+//! - [`latest`]: a latest-value slot ("blackboard"): one writer overwrites a
+//!   value, readers copy the newest complete one (a seqlock; atomic loads
+//!   and stores only on the data path).
 //! - [`frame`]: variable-length byte frames: an SPSC frame ring (loads and
 //!   stores only), an MPSC frame ring (out-of-order commit), and a
 //!   length-prefixed stream codec.
@@ -262,6 +265,7 @@ extern crate std;
 pub mod error;
 pub mod frame;
 pub mod intent;
+pub mod latest;
 pub mod mpmc;
 pub mod place;
 pub mod region;

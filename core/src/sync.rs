@@ -336,3 +336,180 @@ mod shared;
 pub(crate) use shared::zero_shared;
 #[cfg(not(ipckit_loom))]
 pub(crate) use shared::{Grain, copy_from_shared, copy_to_shared, load_bytes};
+
+/// A value of `T` in shared memory that is read while it may be written
+/// (the latest-value slot's seqlock, [`crate::latest`]): every byte moves
+/// through a relaxed atomic, `u32` words for the first
+/// `size_of::<T>() / 4 * 4` bytes and `u8`s for the rest, so a read that
+/// races a write is a torn value (which the seqlock then discards), never
+/// a data race. Each byte is always accessed at the same size, by both
+/// sides (the grain rule of the module docs).
+///
+/// In production it is `#[repr(transparent)]` over `UnsafeCell<T>`: the
+/// bytes of `T` in the region, which the layout aligns to at least 4.
+/// Under loom it holds loom atomics, one per unit, so the model checker
+/// sees every word of a torn read.
+#[cfg(not(ipckit_loom))]
+#[repr(transparent)]
+pub struct WordCell<T>(core::cell::UnsafeCell<T>);
+
+#[cfg(ipckit_loom)]
+pub struct WordCell<T> {
+    words: heap::Vec<AtomicU32>,
+    tail: heap::Vec<loom::sync::atomic::AtomicU8>,
+    _value: core::marker::PhantomData<T>,
+}
+
+#[cfg(ipckit_loom)]
+impl<T> WordCell<T> {
+    /// A cell of zero bytes (loom builds it on the heap).
+    pub(crate) fn new() -> Self {
+        let words = size_of::<T>() / 4;
+        Self {
+            words: (0..words).map(|_| AtomicU32::new(0)).collect(),
+            tail: (0..size_of::<T>() % 4)
+                .map(|_| loom::sync::atomic::AtomicU8::new(0))
+                .collect(),
+            _value: core::marker::PhantomData,
+        }
+    }
+}
+
+impl<T> WordCell<T> {
+    /// Whole `u32` words of `T`.
+    const WORDS: usize = size_of::<T>() / 4;
+
+    /// Word `i < WORDS` of the cell.
+    ///
+    /// # Safety
+    /// `this` points to a live cell aligned to 4.
+    #[inline(always)]
+    unsafe fn word<'c>(this: *const Self, i: usize) -> &'c impl UnitAtomic<u32> {
+        #[cfg(not(ipckit_loom))]
+        {
+            // SAFETY: `4 * i + 4 <= size_of::<T>()`: inside the cell, which
+            // is aligned to 4 (caller contract), so the word is aligned; an
+            // atomic view of memory others write concurrently is sound, and
+            // every access to these bytes is a `u32` atomic.
+            unsafe { core::sync::atomic::AtomicU32::from_ptr(this.cast::<u32>().add(i).cast_mut()) }
+        }
+        #[cfg(ipckit_loom)]
+        {
+            // SAFETY: a live cell (caller contract).
+            unsafe { &(&(*this).words)[i] }
+        }
+    }
+
+    /// Byte `j < size_of::<T>() % 4` after the whole words.
+    ///
+    /// # Safety
+    /// `this` points to a live cell.
+    #[inline(always)]
+    unsafe fn tail<'c>(this: *const Self, j: usize) -> &'c impl UnitAtomic<u8> {
+        #[cfg(not(ipckit_loom))]
+        {
+            // SAFETY: inside the cell (`4 * WORDS + j < size_of::<T>()`);
+            // every access to this byte is a `u8` atomic.
+            unsafe {
+                core::sync::atomic::AtomicU8::from_ptr(
+                    this.cast::<u8>().add(4 * Self::WORDS + j).cast_mut(),
+                )
+            }
+        }
+        #[cfg(ipckit_loom)]
+        {
+            // SAFETY: a live cell (caller contract).
+            unsafe { &(&(*this).tail)[j] }
+        }
+    }
+
+    /// Copies the cell out with relaxed loads, words first, then the tail
+    /// bytes. A concurrent writer can make the copy torn, never undefined.
+    ///
+    /// # Safety
+    /// `this` points to a live cell aligned to 4.
+    #[inline]
+    pub(crate) unsafe fn load(this: *const Self) -> T
+    where
+        T: bytemuck::Pod,
+    {
+        let mut value = T::zeroed();
+        let bytes = bytemuck::bytes_of_mut(&mut value);
+        let (words, tail) = bytes.split_at_mut(4 * Self::WORDS);
+        for (i, out) in words.chunks_exact_mut(4).enumerate() {
+            // SAFETY: `i < WORDS`, a live aligned cell (caller contract).
+            let w = unsafe { Self::word(this, i) }.load_relaxed();
+            out.copy_from_slice(&w.to_ne_bytes());
+        }
+        for (j, out) in tail.iter_mut().enumerate() {
+            // SAFETY: `j < size_of::<T>() % 4`, a live cell.
+            *out = unsafe { Self::tail(this, j) }.load_relaxed();
+        }
+        value
+    }
+
+    /// Copies `value` into the cell with relaxed stores, in the units
+    /// [`load`](Self::load) reads.
+    ///
+    /// # Safety
+    /// `this` points to a live cell aligned to 4.
+    #[inline]
+    pub(crate) unsafe fn store(this: *const Self, value: &T)
+    where
+        T: bytemuck::Pod,
+    {
+        // SAFETY: the caller's contract.
+        unsafe { Self::store_prefix(this, value, usize::MAX) }
+    }
+
+    /// [`store`](Self::store) of the first `units` units only (words, then
+    /// tail bytes): a writer killed mid-write, for the tests and models.
+    ///
+    /// # Safety
+    /// As for [`store`](Self::store).
+    #[inline(always)]
+    pub(crate) unsafe fn store_prefix(this: *const Self, value: &T, units: usize)
+    where
+        T: bytemuck::Pod,
+    {
+        let bytes = bytemuck::bytes_of(value);
+        let (words, tail) = bytes.split_at(4 * Self::WORDS);
+        let tail = &tail[..tail.len().min(units.saturating_sub(Self::WORDS))];
+        for (i, w) in words.chunks_exact(4).take(units).enumerate() {
+            let w = u32::from_ne_bytes([w[0], w[1], w[2], w[3]]);
+            // SAFETY: `i < WORDS`, a live aligned cell (caller contract).
+            unsafe { Self::word(this, i) }.store_relaxed(w);
+        }
+        for (j, &b) in tail.iter().enumerate() {
+            // SAFETY: `j < size_of::<T>() % 4`, a live cell.
+            unsafe { Self::tail(this, j) }.store_relaxed(b);
+        }
+    }
+}
+
+/// A relaxed load and store of one unit of a [`WordCell`]: the same code
+/// over `core`'s atomics and loom's.
+trait UnitAtomic<V> {
+    fn load_relaxed(&self) -> V;
+    fn store_relaxed(&self, v: V);
+}
+
+macro_rules! unit_atomic {
+    ($($atomic:ty => $v:ty),*) => {$(
+        impl UnitAtomic<$v> for $atomic {
+            #[inline(always)]
+            fn load_relaxed(&self) -> $v {
+                self.load(Ordering::Relaxed)
+            }
+            #[inline(always)]
+            fn store_relaxed(&self, v: $v) {
+                self.store(v, Ordering::Relaxed)
+            }
+        }
+    )*};
+}
+
+#[cfg(not(ipckit_loom))]
+unit_atomic!(core::sync::atomic::AtomicU32 => u32, core::sync::atomic::AtomicU8 => u8);
+#[cfg(ipckit_loom)]
+unit_atomic!(AtomicU32 => u32, loom::sync::atomic::AtomicU8 => u8);

@@ -7,8 +7,9 @@
 //! bytes, with relaxed atomic stores at the region's grain (the `sync`
 //! module's grain rule: `u32` words for control words and the MPSC frame
 //! ring's data area, machine words for the SPSC frame ring's data area and
-//! for slots of `u64`). Pass: no panic, every outcome an `Ok` or
-//! an error value, no length beyond the caller's buffer, and, under miri,
+//! for slots of `u64`, `u32` words for a latest-value slot's value). Pass:
+//! no panic, every outcome an `Ok` or an error value, no length beyond the
+//! caller's buffer, and, under miri,
 //! no undefined behaviour: no data race between the forger's stores and the
 //! endpoints' copies (item 8 of issue 13).
 //!
@@ -22,7 +23,7 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
-use ipckit_core::{Error, Region, frame, mpmc, semaphore, spsc};
+use ipckit_core::{Error, Region, frame, latest, mpmc, semaphore, spsc};
 
 /// Rounds per test: each starts from a fresh ring, since forged control
 /// words soon leave a ring refusing every call with `Corrupted`.
@@ -549,6 +550,47 @@ fn semaphore_under_a_forging_thread() {
             seed(round),
             mem.forger(),
             MAX,
+            &control,
+            &data,
+            producer,
+            consumer,
+        ));
+    }
+}
+
+#[test]
+fn latest_slot_under_a_forging_thread() {
+    type Value = [u32; 4];
+    let mem = Mem::new(latest::Slot::<Value>::region_len().unwrap());
+    // The header, `seq` and the claim; the value's words (its grain).
+    let control = Targets::control(&[128]);
+    let data = Targets {
+        words: (256..272).step_by(4).collect(),
+        ..Targets::default()
+    };
+    let mut tally = Tally("latest", 0, 0);
+    for round in 0..ROUNDS {
+        mem.zero();
+        let slot = latest::Slot::<Value>::init(mem.region()).unwrap();
+        let mut w = slot.writer().unwrap();
+        // Few attempts: a forged odd `seq` makes every read run them all.
+        let mut r = slot.reader().with_retries(16);
+        let mut k = 0;
+        let producer = |_: &mut Rng| {
+            k += 1;
+            w.write([k; 4]);
+        };
+        let consumer = |rng: &mut Rng| {
+            if rng.below(2) == 0 {
+                check(r.try_read());
+            } else {
+                check(r.try_read_changed());
+            }
+        };
+        tally.add(race(
+            seed(round),
+            mem.forger(),
+            1,
             &control,
             &data,
             producer,

@@ -217,6 +217,17 @@ fn semaphore() -> Vec<u8> {
     snapshot(map.as_ptr(), len)
 }
 
+/// Section 15: a latest-value slot of `[u32; 3]` after one write of
+/// `[0x11, 0x22, 0x33]`, the writer still open.
+fn latest_slot() -> Vec<u8> {
+    let len = ipckit::latest::Slot::<[u32; 3]>::region_len().unwrap();
+    let map = SharedMapping::anonymous(len).unwrap();
+    let slot = ipckit::latest::Slot::<[u32; 3]>::init(map.region()).unwrap();
+    let mut writer = slot.writer().unwrap();
+    writer.write([0x11, 0x22, 0x33]);
+    snapshot(map.as_ptr(), len)
+}
+
 /// Section 12, message type id: a typed SPSC byte channel of capacity
 /// 4096 created by a sender whose type states
 /// `type_id_of("ipckit/layout-doc")`; no receiver yet.
@@ -263,6 +274,7 @@ fn documented_tables_match_the_bytes_the_crate_writes() {
         ("frame-mpsc-data", &frame_mpsc()),
         ("mpmc", &mpmc_ring()),
         ("semaphore", &semaphore()),
+        ("latest", &latest_slot()),
     ];
     let mut wrong = Vec::new();
     let mut checked = 0;
@@ -318,6 +330,8 @@ fn documented_constants_match_the_crate() {
     assert_eq!(mpmc::MIN_CAPACITY, 2);
     assert_eq!(mpmc::MAX_CAPACITY, 1 << 30);
     assert_eq!(Semaphore::region_len(), 256);
+    assert_eq!(ipckit::latest::DATA_OFFSET, 256);
+    assert_eq!(ipckit::latest::READ_RETRIES, 1 << 16);
     assert_eq!(ipckit::channel::object_len(448), Some(8192));
     assert_eq!(ipckit::channel::NAME_PREFIX, "ipckit-");
     assert_eq!(ipckit::channel::TYPE_ID_AT, 16);

@@ -37,7 +37,8 @@
 //!    claim words): the endpoint holds a `Claim` guard (given back on drop)
 //!    and the ring gets `release_producer_claim` / `release_consumer_claim`.
 //!    A ring of many producers and one consumer implements
-//!    [`SingleConsumer`] instead (the consumer's claim only).
+//!    [`SingleConsumer`] instead (the consumer's claim only), and one of
+//!    one writer and unclaimed readers [`SingleProducer`] (the producer's).
 //!
 //! Counters beside the indices (lost items, skipped records), several
 //! producers, or a data area of records rather than slots need nothing
@@ -167,6 +168,19 @@ impl<L: SingleRoles> SingleConsumer for L {
     const CONSUMER_CLAIM: Word = <L as SingleRoles>::CONSUMER_CLAIM;
 }
 
+/// A [`Layout`] whose producer role alone is held by one endpoint at a time
+/// (one writer, any number of unclaimed readers: the latest-value slot);
+/// every [`SingleRoles`] layout is one. The ring gets
+/// `release_producer_claim`.
+pub trait SingleProducer: Layout {
+    /// The producer's claim word (0 free, 1 taken).
+    const PRODUCER_CLAIM: Word;
+}
+
+impl<L: SingleRoles> SingleProducer for L {
+    const PRODUCER_CLAIM: Word = <L as SingleRoles>::PRODUCER_CLAIM;
+}
+
 /// A unit of a data area that the loom placement can build.
 #[cfg(ipckit_loom)]
 pub trait Modelled: 'static {
@@ -188,6 +202,13 @@ impl Modelled for () {
 impl<T: bytemuck::Pod + 'static> Modelled for SlotCell<T> {
     fn modelled() -> Self {
         SlotCell::new(T::zeroed())
+    }
+}
+
+#[cfg(ipckit_loom)]
+impl<T: 'static> Modelled for crate::sync::WordCell<T> {
+    fn modelled() -> Self {
+        crate::sync::WordCell::new()
     }
 }
 

@@ -14,7 +14,7 @@
 //! | 16     | u32   | `state`      | 0 uninitialised, 1 initialising, 2 ready       | creator  |
 //! | 20     | u32   | `elem_size`  | `size_of::<T>()`; 1 for frame rings, 4 for the semaphore | creator  |
 //! | 24     | u32   | `elem_align` | `align_of::<T>()`; 8 for frame rings, 4 for the semaphore | creator  |
-//! | 28     | u32   | `capacity`   | slots (a power of two, at most 2^31); bytes of the data area for frame rings; the maximum count for the semaphore | creator  |
+//! | 28     | u32   | `capacity`   | slots (a power of two, at most 2^31); bytes of the data area for frame rings; the maximum count for the semaphore; 1 for the latest-value slot | creator  |
 //! | 32     | u32   | `data_offset`| offset of slot 0 from the region base          | creator  |
 //! | 36     | u32   | `flags`      | bit 0 [`FLAG_WAKES`]; other bits zero          | creator  |
 //! | 40     | 88 B  | reserved     | zero                                           | nobody   |
@@ -44,7 +44,8 @@
 //! its module: [`spsc`](crate::spsc#layout-layout-version-1-kind-1) (kind 1),
 //! [`mpmc`](crate::mpmc) (kind 2), [`semaphore`](crate::semaphore) (kind 3),
 //! [`frame::spsc`](crate::frame::spsc) (kind 4) and
-//! [`frame::mpsc`](crate::frame::mpsc) (kind 5); records of the frame rings
+//! [`frame::mpsc`](crate::frame::mpsc) (kind 5) and
+//! [`latest`](crate::latest) (kind 6); records of the frame rings
 //! in [`frame`](crate::frame#records).
 //!
 //! | kind | control lines (offset) | data offset | data |
@@ -54,6 +55,7 @@
 //! | 3 semaphore | count 128 | 128 | (none beyond the count line) |
 //! | 4 SPSC frames | producer 128, consumer 256 | 384 | `capacity` bytes of records |
 //! | 5 MPSC frames | producers 128, consumer 256, skip counters 384 | 512 | `capacity` bytes of records |
+//! | 6 latest value | writer 128 (sequence, claim) | 256 | one value of `size_of::<T>()` bytes (`capacity` 1) |
 //!
 //! The same bytes on every word size: `core/tests/layout_golden.rs` pins a
 //! region of each kind, byte for byte, and CI checks the same golden bytes
@@ -118,6 +120,9 @@ pub enum ObjectKind {
     FrameSpsc,
     /// A multi-producer single-consumer ring of variable-length byte frames.
     FrameMpsc,
+    /// A latest-value slot: one writer overwrites a value that any number
+    /// of readers copy out (a seqlock, [`crate::latest`]).
+    Latest,
 }
 
 impl ObjectKind {
@@ -129,6 +134,7 @@ impl ObjectKind {
             ObjectKind::Semaphore => 3,
             ObjectKind::FrameSpsc => 4,
             ObjectKind::FrameMpsc => 5,
+            ObjectKind::Latest => 6,
         }
     }
 
@@ -140,6 +146,7 @@ impl ObjectKind {
             3 => Some(ObjectKind::Semaphore),
             4 => Some(ObjectKind::FrameSpsc),
             5 => Some(ObjectKind::FrameMpsc),
+            6 => Some(ObjectKind::Latest),
             _ => None,
         }
     }

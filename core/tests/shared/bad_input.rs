@@ -7,7 +7,7 @@
 use core::sync::atomic::Ordering::SeqCst;
 
 use ipckit_core::region::{ENDIAN_MARKER, LAYOUT_VERSION};
-use ipckit_core::{AlignedBytes, Error, frame, spsc};
+use ipckit_core::{AlignedBytes, Error, frame, latest, spsc};
 
 use super::peer::{MEM, PeerMemory};
 use super::{Outcome, ensure, must};
@@ -31,6 +31,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("frame: oversized frames and records", frame_oversized),
     ("frame: corrupted indices", frame_corrupted_indices),
     ("frame: garbage everywhere", frame_garbage_everywhere),
+    ("latest: garbage everywhere", latest_garbage_everywhere),
 ];
 
 fn is_corrupted<T>(r: ipckit_core::Result<T>) -> bool {
@@ -349,6 +350,41 @@ fn frame_garbage_everywhere(bytes: &mut AlignedBytes<MEM>) -> Outcome {
             must!(grant.copy_from_slice(&[0xAB; 121][..n]), "grant copy");
             grant.commit_all();
         }
+    }
+    Ok(())
+}
+
+/// A latest-value slot of `[u32; 3]` whose `seq` (128), writer claim (132)
+/// and value words (256..268) a peer keeps rewriting: every read is a
+/// value, `Empty` or `Busy` (bounded), and once the writer writes again
+/// with nothing forged after it, the read is exactly what it wrote.
+fn latest_garbage_everywhere(bytes: &mut AlignedBytes<MEM>) -> Outcome {
+    let mem = PeerMemory::new(bytes);
+    let slot = must!(
+        latest::Slot::<[u32; 3]>::init(mem.region(DATA)),
+        "latest init"
+    );
+    let mut w = must!(slot.writer(), "latest writer");
+    let mut r = slot.reader().with_retries(4);
+    let mut x = 0x9E37_79B9u32;
+    for _ in 0..if cfg!(miri) { 200 } else { 3000 } {
+        let v = xorshift(&mut x);
+        let target = match v % 4 {
+            0 => TAIL,
+            1 => PRODUCER_CLAIM,
+            _ => 256 + (v as usize >> 8) % 3 * 4,
+        };
+        mem.word(target).store(v >> 2, SeqCst);
+        match r.try_read() {
+            Ok(_) | Err(Error::Empty | Error::Busy) => {}
+            Err(e) => must!(Err(e), "unexpected error"),
+        }
+        let mine = [v, !v, v.rotate_left(9)];
+        w.write(mine);
+        ensure!(
+            must!(r.try_read(), "latest read after a write") == mine,
+            "the writer's value, read back"
+        );
     }
     Ok(())
 }

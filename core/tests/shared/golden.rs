@@ -11,7 +11,7 @@
 //! [`LAYOUT_VERSION`](ipckit_core::region::LAYOUT_VERSION).
 
 use ipckit_core::semaphore::Semaphore;
-use ipckit_core::{Error, Region, frame, mpmc, spsc};
+use ipckit_core::{Error, Region, frame, latest, mpmc, spsc};
 
 use super::peer::{MEM, PeerMemory};
 use super::{Outcome, ensure, must};
@@ -66,6 +66,13 @@ pub const CASES: &[Case] = &[
         build: build_semaphore,
         drain: drain_semaphore,
         golden: SEMAPHORE,
+    },
+    Case {
+        name: "latest",
+        len: 256 + 12, // 10 bytes of value, rounded up to a word
+        build: build_latest,
+        drain: drain_latest,
+        golden: LATEST,
     },
 ];
 
@@ -261,6 +268,33 @@ fn drain_semaphore(region: Region<'_>) -> Outcome {
     ensure!(
         h.post() == Err(Error::Full),
         "semaphore full at its maximum"
+    );
+    Ok(())
+}
+
+// --- Latest-value slot of `[u16; 5]` (two words and a two-byte tail),
+// written twice, the writer gone.
+
+const POSE: [u16; 5] = [0x1111, 0x2222, 0x3333, 0x4444, 0x5555];
+
+fn build_latest(region: Region<'_>) -> Outcome {
+    let slot = must!(latest::Slot::<[u16; 5]>::init(region), "latest init");
+    let mut w = must!(slot.writer(), "latest writer");
+    w.write([9; 5]);
+    ensure!(w.write(POSE) == 4, "latest version after two writes");
+    Ok(())
+}
+
+fn drain_latest(region: Region<'_>) -> Outcome {
+    let slot = must!(latest::Slot::<[u16; 5]>::attach(region), "latest attach");
+    let mut r = slot.reader();
+    ensure!(must!(r.try_read(), "latest read") == POSE, "latest value");
+    ensure!(r.version() == 4, "latest version");
+    let mut w = must!(slot.writer(), "latest writer");
+    ensure!(w.write([7; 5]) == 6, "latest next version");
+    ensure!(
+        must!(r.try_read_changed(), "latest read") == Some([7; 5]),
+        "latest value after a write"
     );
     Ok(())
 }
@@ -478,4 +512,20 @@ const SEMAPHORE: &[(u32, u32)] = &[
     (0x001c, 0x0000_0005), // capacity
     (0x0020, 0x0000_0080), // data offset
     (0x0080, 0x0000_0002), // count: 3 - 1
+];
+
+const LATEST: &[(u32, u32)] = &[
+    (0x0000, 0x4b43_5049), // magic "IPCK"
+    (0x0004, 0x0000_0001), // layout version 1
+    (0x0008, 0x0000_0006), // kind
+    (0x000c, 0x0102_0304), // endianness marker
+    (0x0010, 0x0000_0002), // state: ready
+    (0x0014, 0x0000_000a), // element size
+    (0x0018, 0x0000_0002), // element alignment
+    (0x001c, 0x0000_0001), // capacity: one value
+    (0x0020, 0x0000_0100), // data offset
+    (0x0080, 0x0000_0004), // seq: the second version; the claim is free
+    (0x0100, 0x2222_1111), // the value: two words...
+    (0x0104, 0x4444_3333),
+    (0x0108, 0x0000_5555), // ...and two tail bytes
 ];
