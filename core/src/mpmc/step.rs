@@ -13,7 +13,7 @@ use core::time::Duration;
 
 use bytemuck::Pod;
 
-use super::layout::{CONSUMERS_WAITING, HEAD, PRODUCERS_WAITING, Slot, TAIL};
+use super::layout::{CONSUMERS_WAITING, HEAD, PRODUCERS_WAITING, TAIL, stride};
 use super::ring::Endpoint;
 use super::{BUSY_SPINS, RETRY_LIMIT, Ring};
 use crate::error::{Error, Result};
@@ -412,14 +412,20 @@ impl<T: Pod> Ring<'_, T> {
     /// nothing is decided from the stamp loaded here (the claim loop loads
     /// and validates its own), so a peer's garbage costs at most the bound.
     /// Returns the spin hints spent (for the tests).
+    #[cold]
     #[inline(never)]
     pub(super) fn wait_for_line<E: End>(&self, pos: u32) -> u32 {
         let cap = self.capacity();
-        let stride = core::mem::size_of::<Slot<T>>();
-        let offset = self.slot(pos).addr() % CACHE_LINE;
+        let index = pos & (cap - 1);
+        // Where the slot starts in its line, for a slot array that starts
+        // on a line (every region from a page or an `AlignedBytes`, slots
+        // at `DATA_OFFSET`); from the index, not the address, so that loom
+        // explores the same choices in every execution.
+        let stride = stride::<T>();
+        let offset = index as usize * stride % CACHE_LINE;
         // Slots after this one that start on its line, within the array.
         let rest = ((CACHE_LINE - 1 - offset) / stride) as u32;
-        let rest = rest.min(cap - 1 - (pos & (cap - 1)));
+        let rest = rest.min(cap - 1 - index);
         if rest == 0 {
             return 0;
         }
