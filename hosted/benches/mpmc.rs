@@ -5,6 +5,16 @@
 //! - `1p1c`: one producer (the benchmark thread, pinned to the first allowed
 //!   CPU) and one consumer (pinned to the second); both spin while the queue
 //!   is full or empty.
+//! - `1p1c_full`: the same, but the producer fills the queue before the
+//!   consumer starts, so the consumer starts one lap behind the producer.
+//!   The plain `1p1c` run lands in this state by itself whenever the
+//!   producer is the faster side or the consumer lost its CPU for a moment
+//!   (a busy machine): from then on the producer waits one lap behind the
+//!   consumer, on the cache line the consumer is reading, and the queue
+//!   keeps that state to the end of the run. So the plain figure swings
+//!   between the two states from sample to sample; this variant measures
+//!   the full state on purpose (the ipckit ring hands such lines over
+//!   whole: the ring's module docs, "Hand-over by the line").
 //! - `1p1c_batch` (ipckit only; crossbeam has no batch calls, so its ratio
 //!   is to crossbeam's `1p1c`): the same with `push_partial_slice` and
 //!   `pop_partial_slice` of up to [`BATCH`] items, each call claiming its
@@ -50,6 +60,12 @@
 //! 64 then pops of 64), for instruction counts per item under
 //! `valgrind --tool=callgrind` (run it with two `n` and subtract).
 //!
+//! A `1p1c` run in which either thread was preempted (an involuntary
+//! context switch, counted by `getrusage`) is run again, up to 3 times,
+//! before its time is taken anyway: such a run measures the scheduler of a
+//! busy machine, and leaves the queue in the full state of `1p1c_full`.
+//! The summary says how many runs were repeated.
+//!
 //! Each sample moves `n` items; every consumer sums what it takes, and the
 //! total is checked. The clock starts when every thread is ready and stops
 //! when the last consumer has taken its last item. Each endpoint lives on its
@@ -90,6 +106,8 @@ const BATCH: usize = 64;
 enum Variant {
     Ipckit1p1c,
     Crossbeam1p1c,
+    Ipckit1p1cFull,
+    Crossbeam1p1cFull,
     Ipckit1p1cBatch,
     Ipckit2p2cSplit,
     Crossbeam2p2cSplit,
@@ -98,9 +116,11 @@ enum Variant {
 }
 
 impl Variant {
-    const ALL: [Variant; 7] = [
+    const ALL: [Variant; 9] = [
         Variant::Ipckit1p1c,
         Variant::Crossbeam1p1c,
+        Variant::Ipckit1p1cFull,
+        Variant::Crossbeam1p1cFull,
         Variant::Ipckit1p1cBatch,
         Variant::Ipckit2p2cSplit,
         Variant::Crossbeam2p2cSplit,
@@ -112,6 +132,8 @@ impl Variant {
         match self {
             Variant::Ipckit1p1c => "ipckit/1p1c",
             Variant::Crossbeam1p1c => "crossbeam_array_queue/1p1c",
+            Variant::Ipckit1p1cFull => "ipckit/1p1c_full",
+            Variant::Crossbeam1p1cFull => "crossbeam_array_queue/1p1c_full",
             Variant::Ipckit1p1cBatch => "ipckit/1p1c_batch",
             Variant::Ipckit2p2cSplit => "ipckit/2p2c_split",
             Variant::Crossbeam2p2cSplit => "crossbeam_array_queue/2p2c_split",
@@ -122,11 +144,16 @@ impl Variant {
 }
 
 /// The ratios the summary reports.
-const RATIOS: [Ratio<Variant>; 4] = [
+const RATIOS: [Ratio<Variant>; 5] = [
     Ratio::new(
         "1p1c ipckit / crossbeam",
         Variant::Ipckit1p1c,
         Variant::Crossbeam1p1c,
+    ),
+    Ratio::new(
+        "1p1c_full ipckit / crossbeam",
+        Variant::Ipckit1p1cFull,
+        Variant::Crossbeam1p1cFull,
     ),
     Ratio::new(
         "1p1c_batch ipckit / crossbeam 1p1c",
@@ -303,33 +330,114 @@ fn expected_sum(n: u64) -> u64 {
     (u128::from(n) * u128::from(n.saturating_sub(1)) / 2) as u64
 }
 
+/// How a `1p1c` run starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// With an empty queue.
+    Empty,
+    /// With a full queue: the producer pushes `CAPACITY` items (counted in
+    /// the `n`) before the consumer starts (module docs, `1p1c_full`).
+    Full,
+}
+
+impl Start {
+    fn of(variant: Variant) -> Self {
+        match variant {
+            Variant::Ipckit1p1cFull | Variant::Crossbeam1p1cFull => Start::Full,
+            _ => Start::Empty,
+        }
+    }
+
+    /// The items a run of `n` moves.
+    fn items(self, n: u64) -> u64 {
+        match self {
+            Start::Empty => n,
+            Start::Full => n.max(u64::from(CAPACITY)),
+        }
+    }
+}
+
 /// One producer (this thread) and one consumer (a new thread on the second
-/// CPU) move `0..n`; returns the time from the first push to the last pop.
+/// CPU) move `0..n`; returns the time from the consumer's start (after the
+/// producer filled the queue, for `Start::Full`) to its last pop.
 fn one_to_one<Tx: Push, Rx: Pop + Sync>(
     name: &str,
     n: u64,
+    from: Start,
     tx: &Padded<Tx>,
     rx: &Padded<Rx>,
 ) -> Duration {
+    for _ in 0..PREEMPTED_RETRIES {
+        let (elapsed, preempted) = one_to_one_once(name, n, from, tx, rx);
+        if !preempted {
+            return elapsed;
+        }
+        REPEATED.fetch_add(1, Ordering::Relaxed);
+    }
+    one_to_one_once(name, n, from, tx, rx).0
+}
+
+/// How many times a `1p1c` run in which a thread lost its CPU is run
+/// again before its time is taken anyway (module docs).
+const PREEMPTED_RETRIES: usize = 3;
+
+/// `1p1c` runs repeated because a thread lost its CPU.
+static REPEATED: AtomicUsize = AtomicUsize::new(0);
+
+/// Involuntary context switches of the calling thread so far.
+fn preemptions() -> libc::c_long {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `getrusage` fills the struct it is given, and a zeroed
+    // `rusage` is valid if it fails.
+    unsafe {
+        libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr());
+        usage.assume_init().ru_nivcsw
+    }
+}
+
+/// One run of [`one_to_one`], and whether either thread lost its CPU
+/// during it.
+fn one_to_one_once<Tx: Push, Rx: Pop + Sync>(
+    name: &str,
+    n: u64,
+    from: Start,
+    tx: &Padded<Tx>,
+    rx: &Padded<Rx>,
+) -> (Duration, bool) {
+    let n = from.items(n);
     let ready = AtomicBool::new(false);
+    let go = AtomicBool::new(false);
     let (start, end, sum) = std::thread::scope(|s| {
         let consumer = s.spawn(|| {
             pin_on(1);
             ready.store(true, Ordering::Release);
+            while !go.load(Ordering::Acquire) {
+                spin_loop();
+            }
+            let before = preemptions();
             let sum = rx.0.pop_n(n, Idle::Spin);
-            (Instant::now(), sum)
+            (Instant::now(), sum, preemptions() != before)
         });
         while !ready.load(Ordering::Acquire) {
             spin_loop();
         }
+        let first = match from {
+            Start::Empty => 0,
+            Start::Full => u64::from(CAPACITY),
+        };
+        tx.0.push_all(0..first, Idle::Spin);
+        let before = preemptions();
         let start = Instant::now();
-        tx.0.push_all(0..n, Idle::Spin);
-        let (end, sum) = consumer.join().expect("consumer thread panicked");
-        (start, end, sum)
+        go.store(true, Ordering::Release);
+        tx.0.push_all(first..n, Idle::Spin);
+        let preempted = preemptions() != before;
+        let (end, sum, consumer_preempted) = consumer.join().expect("consumer thread panicked");
+        (start, end, (sum, preempted || consumer_preempted))
     });
+    let (sum, preempted) = sum;
     assert_eq!(sum, expected_sum(n), "{name}: consumer saw wrong items");
     black_box(sum);
-    end.saturating_duration_since(start)
+    (end.saturating_duration_since(start), preempted)
 }
 
 /// Where the four threads of a `2p2c` variant run (module docs).
@@ -512,16 +620,24 @@ impl Queues {
     fn run(&self, variant: Variant, n: u64) -> (Duration, u64) {
         let name = variant.name();
         match variant {
-            Variant::Ipckit1p1c => (
-                one_to_one(name, n, &self.ipckit_tx[0], &self.ipckit_rx[0]),
-                n,
-            ),
-            Variant::Crossbeam1p1c => (
-                one_to_one(name, n, &self.crossbeam_tx[0], &self.crossbeam_rx[0]),
-                n,
-            ),
+            Variant::Ipckit1p1c | Variant::Ipckit1p1cFull => {
+                let from = Start::of(variant);
+                let elapsed = one_to_one(name, n, from, &self.ipckit_tx[0], &self.ipckit_rx[0]);
+                (elapsed, from.items(n))
+            }
+            Variant::Crossbeam1p1c | Variant::Crossbeam1p1cFull => {
+                let from = Start::of(variant);
+                let (tx, rx) = (&self.crossbeam_tx[0], &self.crossbeam_rx[0]);
+                (one_to_one(name, n, from, tx, rx), from.items(n))
+            }
             Variant::Ipckit1p1cBatch => (
-                one_to_one(name, n, &self.ipckit_batch_tx, &self.ipckit_batch_rx),
+                one_to_one(
+                    name,
+                    n,
+                    Start::Empty,
+                    &self.ipckit_batch_tx,
+                    &self.ipckit_batch_rx,
+                ),
                 n,
             ),
             Variant::Ipckit2p2cSplit | Variant::Ipckit2p2cPaired => {
@@ -602,6 +718,10 @@ fn print_summary(run: CriterionRun) {
         let (elapsed, moved) = queues.run(v, n);
         Ok::<_, Infallible>(items_per_sec(moved, elapsed).unwrap_or(f64::NAN))
     });
+    println!(
+        "1p1c runs repeated because a thread lost its CPU (criterion and interleaved): {}",
+        REPEATED.load(Ordering::Relaxed)
+    );
 }
 
 #[path = "mpmc/count.rs"]
