@@ -5,6 +5,16 @@
 //! - `1p1c`: one producer (the benchmark thread, pinned to the first allowed
 //!   CPU) and one consumer (pinned to the second); both spin while the queue
 //!   is full or empty.
+//! - `1p1c_full`: the same, but the producer fills the queue before the
+//!   consumer starts, so the consumer starts one lap behind the producer.
+//!   The plain `1p1c` run lands in this state by itself whenever the
+//!   producer is the faster side or the consumer lost its CPU for a moment
+//!   (a busy machine): from then on the producer waits one lap behind the
+//!   consumer, on the cache line the consumer is reading, and the queue
+//!   keeps that state to the end of the run. So the plain figure swings
+//!   between the two states from sample to sample; this variant measures
+//!   the full state on purpose (the ipckit ring hands such lines over
+//!   whole: the ring's module docs, "Hand-over by the line").
 //! - `1p1c_batch` (ipckit only; crossbeam has no batch calls, so its ratio
 //!   is to crossbeam's `1p1c`): the same with `push_partial_slice` and
 //!   `pop_partial_slice` of up to [`BATCH`] items, each call claiming its
@@ -50,6 +60,12 @@
 //! 64 then pops of 64), for instruction counts per item under
 //! `valgrind --tool=callgrind` (run it with two `n` and subtract).
 //!
+//! A `1p1c` run in which either thread was preempted (an involuntary
+//! context switch, counted by `getrusage`) is run again, up to 3 times,
+//! before its time is taken anyway: such a run measures the scheduler of a
+//! busy machine, and leaves the queue in the full state of `1p1c_full`.
+//! The summary says how many runs were repeated.
+//!
 //! Each sample moves `n` items; every consumer sums what it takes, and the
 //! total is checked. The clock starts when every thread is ready and stops
 //! when the last consumer has taken its last item. Each endpoint lives on its
@@ -90,6 +106,8 @@ const BATCH: usize = 64;
 enum Variant {
     Ipckit1p1c,
     Crossbeam1p1c,
+    Ipckit1p1cFull,
+    Crossbeam1p1cFull,
     Ipckit1p1cBatch,
     Ipckit2p2cSplit,
     Crossbeam2p2cSplit,
@@ -98,9 +116,11 @@ enum Variant {
 }
 
 impl Variant {
-    const ALL: [Variant; 7] = [
+    const ALL: [Variant; 9] = [
         Variant::Ipckit1p1c,
         Variant::Crossbeam1p1c,
+        Variant::Ipckit1p1cFull,
+        Variant::Crossbeam1p1cFull,
         Variant::Ipckit1p1cBatch,
         Variant::Ipckit2p2cSplit,
         Variant::Crossbeam2p2cSplit,
@@ -112,6 +132,8 @@ impl Variant {
         match self {
             Variant::Ipckit1p1c => "ipckit/1p1c",
             Variant::Crossbeam1p1c => "crossbeam_array_queue/1p1c",
+            Variant::Ipckit1p1cFull => "ipckit/1p1c_full",
+            Variant::Crossbeam1p1cFull => "crossbeam_array_queue/1p1c_full",
             Variant::Ipckit1p1cBatch => "ipckit/1p1c_batch",
             Variant::Ipckit2p2cSplit => "ipckit/2p2c_split",
             Variant::Crossbeam2p2cSplit => "crossbeam_array_queue/2p2c_split",
@@ -122,11 +144,16 @@ impl Variant {
 }
 
 /// The ratios the summary reports.
-const RATIOS: [Ratio<Variant>; 4] = [
+const RATIOS: [Ratio<Variant>; 5] = [
     Ratio::new(
         "1p1c ipckit / crossbeam",
         Variant::Ipckit1p1c,
         Variant::Crossbeam1p1c,
+    ),
+    Ratio::new(
+        "1p1c_full ipckit / crossbeam",
+        Variant::Ipckit1p1cFull,
+        Variant::Crossbeam1p1cFull,
     ),
     Ratio::new(
         "1p1c_batch ipckit / crossbeam 1p1c",
@@ -301,35 +328,6 @@ impl Pop for &'static ArrayQueue<u64> {
 /// The sum of `0..n`.
 fn expected_sum(n: u64) -> u64 {
     (u128::from(n) * u128::from(n.saturating_sub(1)) / 2) as u64
-}
-
-/// One producer (this thread) and one consumer (a new thread on the second
-/// CPU) move `0..n`; returns the time from the first push to the last pop.
-fn one_to_one<Tx: Push, Rx: Pop + Sync>(
-    name: &str,
-    n: u64,
-    tx: &Padded<Tx>,
-    rx: &Padded<Rx>,
-) -> Duration {
-    let ready = AtomicBool::new(false);
-    let (start, end, sum) = std::thread::scope(|s| {
-        let consumer = s.spawn(|| {
-            pin_on(1);
-            ready.store(true, Ordering::Release);
-            let sum = rx.0.pop_n(n, Idle::Spin);
-            (Instant::now(), sum)
-        });
-        while !ready.load(Ordering::Acquire) {
-            spin_loop();
-        }
-        let start = Instant::now();
-        tx.0.push_all(0..n, Idle::Spin);
-        let (end, sum) = consumer.join().expect("consumer thread panicked");
-        (start, end, sum)
-    });
-    assert_eq!(sum, expected_sum(n), "{name}: consumer saw wrong items");
-    black_box(sum);
-    end.saturating_duration_since(start)
 }
 
 /// Where the four threads of a `2p2c` variant run (module docs).
@@ -512,16 +510,24 @@ impl Queues {
     fn run(&self, variant: Variant, n: u64) -> (Duration, u64) {
         let name = variant.name();
         match variant {
-            Variant::Ipckit1p1c => (
-                one_to_one(name, n, &self.ipckit_tx[0], &self.ipckit_rx[0]),
-                n,
-            ),
-            Variant::Crossbeam1p1c => (
-                one_to_one(name, n, &self.crossbeam_tx[0], &self.crossbeam_rx[0]),
-                n,
-            ),
+            Variant::Ipckit1p1c | Variant::Ipckit1p1cFull => {
+                let from = Start::of(variant);
+                let elapsed = one_to_one(name, n, from, &self.ipckit_tx[0], &self.ipckit_rx[0]);
+                (elapsed, from.items(n))
+            }
+            Variant::Crossbeam1p1c | Variant::Crossbeam1p1cFull => {
+                let from = Start::of(variant);
+                let (tx, rx) = (&self.crossbeam_tx[0], &self.crossbeam_rx[0]);
+                (one_to_one(name, n, from, tx, rx), from.items(n))
+            }
             Variant::Ipckit1p1cBatch => (
-                one_to_one(name, n, &self.ipckit_batch_tx, &self.ipckit_batch_rx),
+                one_to_one(
+                    name,
+                    n,
+                    Start::Empty,
+                    &self.ipckit_batch_tx,
+                    &self.ipckit_batch_rx,
+                ),
                 n,
             ),
             Variant::Ipckit2p2cSplit | Variant::Ipckit2p2cPaired => {
@@ -602,10 +608,17 @@ fn print_summary(run: CriterionRun) {
         let (elapsed, moved) = queues.run(v, n);
         Ok::<_, Infallible>(items_per_sec(moved, elapsed).unwrap_or(f64::NAN))
     });
+    println!(
+        "1p1c runs repeated because a thread lost its CPU (criterion and interleaved): {}",
+        REPEATED.load(Ordering::Relaxed)
+    );
 }
 
 #[path = "mpmc/count.rs"]
 mod count;
+#[path = "mpmc/one_to_one.rs"]
+mod one_to_one;
+use one_to_one::{REPEATED, Start, one_to_one};
 
 fn main() {
     if let Ok(spec) = std::env::var("IPCKIT_MPMC_COUNT") {

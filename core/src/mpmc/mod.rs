@@ -122,7 +122,9 @@
 //! call spins on a stamp without bound: a slot that another endpoint has
 //! claimed and is still writing (reading) is waited for during at most
 //! [`BUSY_SPINS`] spin hints, then it is [`Error::Busy`] for `try_pop`
-//! (`try_push`), and a sleep for the blocking forms.
+//! (`try_push`), and a sleep for the blocking forms. (A push that waited
+//! so for its slot then waits at most as long again for the rest of that
+//! slot's cache line: see "Hand-over by the line" below.)
 //!
 //! # `Empty`, `Full` and `Busy`
 //! A position belongs to the queue from the compare-and-swap that claims
@@ -174,6 +176,25 @@
 //! whole run (first position, length): a survivor attributes a stalled
 //! position inside it with [`Intent::covers`], not [`Intent::names`] (the
 //! hosted channels judge single claims only, and offer no batches yet).
+//!
+//! # Hand-over by the line
+//! A producer that is faster than the consumers fills the ring and then
+//! works one lap behind them, on the very cache line they are reading: a
+//! 64-byte line holds four slots of a `u64`, and each store of one side
+//! takes the line from the other, whose next slot is on it. Left alone,
+//! the two sides pass the line back and forth once or twice per item and
+//! the ring moves at a fraction of its speed (crossbeam's `ArrayQueue` has
+//! the same trap). So a push that found its slot still being read
+//! ([`Error::Busy`]'s case) and then saw it released waits a moment more,
+//! polling at growing intervals the stamp of the last slot on the same
+//! line, until the consumers have released that one too (at most
+//! [`BUSY_SPINS`] spin hints), and then fills the line without a consumer
+//! on it. The ring is full when this happens, so the push gives up no
+//! latency that matters, and the consumers lose one hand-over per line
+//! instead of several. It is a hint only: nothing is decided from the
+//! stamp it watches. Pops do not do the same for producers: a pop that
+//! found its item being written may be the only item for a while (a
+//! request in a round trip), and waiting would add to its latency.
 //!
 //! # Positions, wrap-around and the ABA bound
 //! Positions wrap at 2^32 and are compared with wrapping arithmetic; a
@@ -312,5 +333,7 @@ pub const BUSY_SPINS: u32 = if crate::sync::MODELLED { 1 } else { 64 };
 
 #[cfg(test)]
 mod batch_tests;
+#[cfg(test)]
+mod line_tests;
 #[cfg(test)]
 mod tests;

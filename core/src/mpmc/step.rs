@@ -13,7 +13,7 @@ use core::time::Duration;
 
 use bytemuck::Pod;
 
-use super::layout::{CONSUMERS_WAITING, HEAD, PRODUCERS_WAITING, TAIL};
+use super::layout::{CONSUMERS_WAITING, HEAD, PRODUCERS_WAITING, TAIL, stride};
 use super::ring::Endpoint;
 use super::{BUSY_SPINS, RETRY_LIMIT, Ring};
 use crate::error::{Error, Result};
@@ -110,6 +110,10 @@ pub(super) trait End {
     const READY: u32;
     /// The counter of the waiters this end's finishing stores may wake.
     const WAKES: Word;
+    /// Whether this end, having waited for another endpoint to finish
+    /// the slot it needs, also waits a moment for the rest of that slot's
+    /// cache line ([`Ring::wait_for_line`]).
+    const WAIT_FOR_LINE: bool;
     /// Messages of [`Error::Corrupted`]: own word backwards, the other word
     /// more than a lap away, a stamp ahead of the own word, a stamp no
     /// protocol step produces, the retry limit.
@@ -160,6 +164,11 @@ pub(super) struct Pop;
 
 impl End for Push {
     const READY: u32 = 0;
+    /// A push that found its slot still being read is one lap behind a
+    /// consumer, on the line that consumer is reading: handing lines over
+    /// whole costs it nothing (the ring is full), and spares the consumer
+    /// a transfer per item.
+    const WAIT_FOR_LINE: bool = true;
     end_words!(TAIL "tail", HEAD "head", wakes CONSUMERS_WAITING);
 
     /// The slot still belongs to position `pos - capacity`: its item is
@@ -188,6 +197,10 @@ impl End for Push {
 
 impl End for Pop {
     const READY: u32 = 1;
+    /// A pop that found its item being written may be the only item for a
+    /// while (a request in a round trip): waiting for more would add to its
+    /// latency.
+    const WAIT_FOR_LINE: bool = false;
     end_words!(HEAD "head", TAIL "tail", wakes PRODUCERS_WAITING);
 
     /// Not yet written for `pos` (0), or the slot still belongs to the
@@ -211,6 +224,11 @@ impl End for Pop {
         lag == 0
     }
 }
+
+/// Bytes of a hardware cache line on the targets that matter here (x86-64,
+/// most Arm cores), for [`Ring::wait_for_line`]'s hint only: the layout's
+/// own unit is [`LINE`](crate::region::LINE), a pair of these.
+const CACHE_LINE: usize = 64;
 
 /// Spins (at most [`BUSY_SPINS`] hints) while `stamp` holds `seen`: for a
 /// slot that another endpoint has claimed and is about to publish or
@@ -358,6 +376,9 @@ impl<T: Pod> Ring<'_, T> {
                     if !waited {
                         waited = true;
                         if wait_for_change(stamp, pos.wrapping_add(lag)) {
+                            if E::WAIT_FOR_LINE {
+                                let _ = self.wait_for_line::<E>(pos);
+                            }
                             continue;
                         }
                     }
@@ -377,6 +398,52 @@ impl<T: Pod> Ring<'_, T> {
                 return Err(Error::Corrupted(E::RETRIES));
             }
         }
+    }
+
+    /// Spins (at most [`BUSY_SPINS`] hints, looking at growing intervals)
+    /// while the last slot on the same hardware cache line as the slot of
+    /// `pos` is still pending for end `E` (the other end's previous lap has
+    /// not finished it). Called after this end waited for the other end to
+    /// finish the slot of `pos` itself: the two ends are then working one
+    /// lap apart on one line, and without this wait they would pass it back
+    /// and forth once or twice per item (each store of one end takes the
+    /// line from the other, whose next slot is on it), where the other end
+    /// finishing the line first costs one hand-over per line. Only a hint:
+    /// nothing is decided from the stamp loaded here (the claim loop loads
+    /// and validates its own), so a peer's garbage costs at most the bound.
+    /// Returns the spin hints spent (for the tests).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn wait_for_line<E: End>(&self, pos: u32) -> u32 {
+        let cap = self.capacity();
+        let index = pos & (cap - 1);
+        // Where the slot starts in its line, for a slot array that starts
+        // on a line (every region from a page or an `AlignedBytes`, slots
+        // at `DATA_OFFSET`); from the index, not the address, so that loom
+        // explores the same choices in every execution.
+        let stride = stride::<T>();
+        let offset = index as usize * stride % CACHE_LINE;
+        // Slots after this one that start on its line, within the array.
+        let rest = ((CACHE_LINE - 1 - offset) / stride) as u32;
+        let rest = rest.min(cap - 1 - index);
+        if rest == 0 {
+            return 0;
+        }
+        let last = pos.wrapping_add(rest);
+        let stamp = self.stamp(last);
+        let (mut spun, mut gap) = (0, 1);
+        while spun < BUSY_SPINS && E::pending(stamp.load(Ordering::Relaxed).wrapping_sub(last), cap)
+        {
+            // Growing gaps: every look takes the line from the other end
+            // for a moment.
+            let hints = gap.min(BUSY_SPINS - spun);
+            for _ in 0..hints {
+                spin_hint();
+            }
+            spun += hints;
+            gap *= 2;
+        }
+        spun
     }
 
     /// How many slots from position `pos` on (whose slot is ready for end
