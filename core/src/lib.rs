@@ -259,6 +259,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod broadcast;
 pub mod error;
 pub mod frame;
 pub mod intent;

@@ -37,7 +37,9 @@
 //!    claim words): the endpoint holds a `Claim` guard (given back on drop)
 //!    and the ring gets `release_producer_claim` / `release_consumer_claim`.
 //!    A ring of many producers and one consumer implements
-//!    [`SingleConsumer`] instead (the consumer's claim only).
+//!    [`SingleConsumer`] instead (the consumer's claim only), a ring of one
+//!    publisher and claim-free readers [`SingleProducer`] (the broadcast
+//!    ring).
 //!
 //! Counters beside the indices (lost items, skipped records), several
 //! producers, or a data area of records rather than slots need nothing
@@ -68,7 +70,8 @@ pub use control::{Block, Control, Word};
 pub use options::Options;
 pub use owned::Owned;
 pub use placed::Placed;
-pub use stamped::Stamped;
+pub use stamped::{SeqStamped, Stamped};
+pub(crate) use stamped::{stamped_align, stamped_stride};
 // `test_hook` serves the rings that need compare-and-swap only.
 #[cfg_attr(not(ipckit_cas), allow(unused_imports))]
 pub(crate) use switch::{layout_asserts, model_only, production_or_model, region_only, test_hook};
@@ -153,6 +156,19 @@ pub trait SingleRoles: Layout {
     const PRODUCER_CLAIM: Word;
     /// The consumer's claim word.
     const CONSUMER_CLAIM: Word;
+}
+
+/// A [`Layout`] whose producer role alone is held by one endpoint at a time
+/// (one publisher, any number of readers that claim nothing: the broadcast
+/// ring); every [`SingleRoles`] layout is one. The ring gets
+/// `release_producer_claim`.
+pub trait SingleProducer: Layout {
+    /// The producer's claim word (0 free, 1 taken).
+    const PRODUCER_CLAIM: Word;
+}
+
+impl<L: SingleRoles> SingleProducer for L {
+    const PRODUCER_CLAIM: Word = <L as SingleRoles>::PRODUCER_CLAIM;
 }
 
 /// A [`Layout`] whose consumer role alone is held by one endpoint at a time

@@ -5,7 +5,7 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use super::{Block, Claim, Layout, Options, SingleConsumer, SingleRoles, Word};
+use super::{Block, Claim, Layout, Options, SingleConsumer, SingleProducer, Word};
 use crate::error::{Error, Result, Role};
 #[cfg(not(ipckit_loom))]
 use crate::region::{FLAG_WAKES, Region};
@@ -304,7 +304,7 @@ impl<'a, L: Layout> Placed<'a, L> {
     }
 }
 
-impl<L: SingleRoles> Placed<'_, L> {
+impl<L: SingleProducer> Placed<'_, L> {
     /// Frees the producer role in the shared header **without** its
     /// endpoint being dropped: the recovery step for a holder that died
     /// holding it (a killed process never runs its destructors). The next

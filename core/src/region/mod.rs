@@ -44,7 +44,8 @@
 //! its module: [`spsc`](crate::spsc#layout-layout-version-1-kind-1) (kind 1),
 //! [`mpmc`](crate::mpmc) (kind 2), [`semaphore`](crate::semaphore) (kind 3),
 //! [`frame::spsc`](crate::frame::spsc) (kind 4) and
-//! [`frame::mpsc`](crate::frame::mpsc) (kind 5); records of the frame rings
+//! [`frame::mpsc`](crate::frame::mpsc) (kind 5) and
+//! [`broadcast`](crate::broadcast#layout-layout-version-1-kind-7) (kind 7); records of the frame rings
 //! in [`frame`](crate::frame#records).
 //!
 //! | kind | control lines (offset) | data offset | data |
@@ -54,6 +55,7 @@
 //! | 3 semaphore | count 128 | 128 | (none beyond the count line) |
 //! | 4 SPSC frames | producer 128, consumer 256 | 384 | `capacity` bytes of records |
 //! | 5 MPSC frames | producers 128, consumer 256, skip counters 384 | 512 | `capacity` bytes of records |
+//! | 7 broadcast | publisher 128 (`tail`, claim, subscribers waiting, first position) | 256 | `capacity` slots: `u32` stamp, item at `max(4, align_of::<T>())` |
 //!
 //! The same bytes on every word size: `core/tests/layout_golden.rs` pins a
 //! region of each kind, byte for byte, and CI checks the same golden bytes
@@ -118,6 +120,9 @@ pub enum ObjectKind {
     FrameSpsc,
     /// A multi-producer single-consumer ring of variable-length byte frames.
     FrameMpsc,
+    /// A lossy broadcast ring of fixed-size items: one publisher, any
+    /// number of subscribers that each read every item they keep up with.
+    Broadcast,
 }
 
 impl ObjectKind {
@@ -129,6 +134,7 @@ impl ObjectKind {
             ObjectKind::Semaphore => 3,
             ObjectKind::FrameSpsc => 4,
             ObjectKind::FrameMpsc => 5,
+            ObjectKind::Broadcast => 7,
         }
     }
 
@@ -140,6 +146,7 @@ impl ObjectKind {
             3 => Some(ObjectKind::Semaphore),
             4 => Some(ObjectKind::FrameSpsc),
             5 => Some(ObjectKind::FrameMpsc),
+            7 => Some(ObjectKind::Broadcast),
             _ => None,
         }
     }
