@@ -236,6 +236,13 @@ place::layout_asserts! {
 /// The layout of a broadcast ring of `T` (the
 /// [table](self#layout-layout-version-1-kind-7)): what [`Ring`] is placed
 /// by.
+///
+/// ```
+/// use ipckit_core::{broadcast, place};
+///
+/// // 256 bytes of control block, then 16-byte slots (stamp, padding, u64).
+/// assert_eq!(place::region_len::<broadcast::Slots<u64>>(8), Ok(256 + 8 * 16));
+/// ```
 pub struct Slots<T>(PhantomData<T>);
 
 impl<T> place::sealed::Sealed for Slots<T> {}
