@@ -164,6 +164,7 @@ pub fn kind_name(kind: Option<ObjectKind>) -> &'static str {
         Some(ObjectKind::FrameSpsc) => "bytes",
         Some(ObjectKind::FrameMpsc) => "mpsc-bytes",
         Some(ObjectKind::Latest) => "latest",
+        Some(ObjectKind::Broadcast) => "broadcast",
         _ => "?",
     }
 }

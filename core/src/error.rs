@@ -172,6 +172,12 @@ pub enum Error {
     /// that may have died (the hosted crate recovers it; a slot's next
     /// writer finishes a dead writer's write).
     Busy,
+    /// A broadcast subscriber fell behind: the publisher overwrote this
+    /// many items before the subscriber read them. They are lost (counted
+    /// exactly, never delivered torn); the subscriber has moved on to the
+    /// oldest item still in the ring, which its next receive returns
+    /// (tokio's `RecvError::Lagged`).
+    Lagged(u64),
 }
 
 impl Error {
@@ -206,6 +212,16 @@ impl Error {
     /// `true` for [`Error::Busy`].
     pub const fn is_busy(&self) -> bool {
         matches!(self, Error::Busy)
+    }
+
+    /// `true` for [`Error::Lagged`], whatever the count.
+    ///
+    /// ```
+    /// use ipckit_core::Error;
+    /// assert!(Error::Lagged(3).is_lagged());
+    /// ```
+    pub const fn is_lagged(&self) -> bool {
+        matches!(self, Error::Lagged(_))
     }
 
     /// `true` for [`Error::PeerGone`].
@@ -277,6 +293,10 @@ impl fmt::Display for Error {
             Error::Busy => f.write_str(
                 "the slot needed is claimed by another endpoint that has not finished with it \
                  (or is being written)",
+            ),
+            Error::Lagged(n) => write!(
+                f,
+                "broadcast subscriber lagged: {n} items overwritten before they were read"
             ),
         }
     }

@@ -236,6 +236,9 @@
 //!   stores only, so it runs between two cores of a `thumbv6m` part).
 //! - [`mpmc`]: the bounded multi-producer multi-consumer ring (Vyukov's
 //!   per-slot stamps).
+//! - [`broadcast`]: the lossy broadcast ring (one publisher that never
+//!   waits, any number of subscribers; seqlock slots, exact
+//!   [`Error::Lagged`] counts; loads and stores only on the data path).
 //! - [`semaphore`]: a counting semaphore (a cross-process mutex at maximum 1).
 //! - [`latest`]: a latest-value slot ("blackboard"): one writer overwrites a
 //!   value, readers copy the newest complete one (a seqlock; atomic loads
@@ -248,8 +251,9 @@
 //! - [`error`]: the one [`Error`] type.
 //!
 //! # Targets without compare-and-swap
-//! The SPSC ring and the SPSC frame ring use only atomic loads and stores:
-//! they work on `thumbv6m` between two cores. The MPMC ring, the semaphore
+//! The SPSC ring, the SPSC frame ring and the broadcast ring use only atomic
+//! loads and stores (and fences) on their data paths: they work on
+//! `thumbv6m` between two cores. The MPMC ring, the semaphore
 //! and the MPSC frame ring need compare-and-swap; on `thumbv6m` they exist
 //! only with the `critical-section` feature, whose compare-and-swap masks
 //! interrupts, and then only between an interrupt handler and `main` of
@@ -262,6 +266,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod broadcast;
 pub mod error;
 pub mod frame;
 pub mod intent;

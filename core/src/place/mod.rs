@@ -38,7 +38,8 @@
 //!    and the ring gets `release_producer_claim` / `release_consumer_claim`.
 //!    A ring of many producers and one consumer implements
 //!    [`SingleConsumer`] instead (the consumer's claim only), and one of
-//!    one writer and unclaimed readers [`SingleProducer`] (the producer's).
+//!    one writer or publisher and claim-free readers [`SingleProducer`]
+//!    (the latest-value slot, the broadcast ring).
 //!
 //! Counters beside the indices (lost items, skipped records), several
 //! producers, or a data area of records rather than slots need nothing
@@ -69,7 +70,8 @@ pub use control::{Block, Control, Word};
 pub use options::Options;
 pub use owned::Owned;
 pub use placed::Placed;
-pub use stamped::Stamped;
+pub use stamped::{SeqStamped, Stamped};
+pub(crate) use stamped::{stamped_align, stamped_stride};
 // `test_hook` serves the rings that need compare-and-swap only.
 #[cfg_attr(not(ipckit_cas), allow(unused_imports))]
 pub(crate) use switch::{layout_asserts, model_only, production_or_model, region_only, test_hook};
@@ -156,6 +158,20 @@ pub trait SingleRoles: Layout {
     const CONSUMER_CLAIM: Word;
 }
 
+/// A [`Layout`] whose producer role alone is held by one endpoint at a time
+/// (one writer or publisher, any number of readers that claim nothing: the
+/// latest-value slot, the broadcast ring); every [`SingleRoles`] layout is
+/// one. The ring gets
+/// `release_producer_claim`.
+pub trait SingleProducer: Layout {
+    /// The producer's claim word (0 free, 1 taken).
+    const PRODUCER_CLAIM: Word;
+}
+
+impl<L: SingleRoles> SingleProducer for L {
+    const PRODUCER_CLAIM: Word = <L as SingleRoles>::PRODUCER_CLAIM;
+}
+
 /// A [`Layout`] whose consumer role alone is held by one endpoint at a time
 /// (many producers, one consumer: the MPSC frame ring); every
 /// [`SingleRoles`] layout is one. The ring gets `release_consumer_claim`.
@@ -166,19 +182,6 @@ pub trait SingleConsumer: Layout {
 
 impl<L: SingleRoles> SingleConsumer for L {
     const CONSUMER_CLAIM: Word = <L as SingleRoles>::CONSUMER_CLAIM;
-}
-
-/// A [`Layout`] whose producer role alone is held by one endpoint at a time
-/// (one writer, any number of unclaimed readers: the latest-value slot);
-/// every [`SingleRoles`] layout is one. The ring gets
-/// `release_producer_claim`.
-pub trait SingleProducer: Layout {
-    /// The producer's claim word (0 free, 1 taken).
-    const PRODUCER_CLAIM: Word;
-}
-
-impl<L: SingleRoles> SingleProducer for L {
-    const PRODUCER_CLAIM: Word = <L as SingleRoles>::PRODUCER_CLAIM;
 }
 
 /// A unit of a data area that the loom placement can build.

@@ -46,6 +46,7 @@
 //! [`frame::spsc`](crate::frame::spsc) (kind 4) and
 //! [`frame::mpsc`](crate::frame::mpsc) (kind 5) and
 //! [`latest`](crate::latest) (kind 6); records of the frame rings
+//! [`broadcast`](crate::broadcast#layout-layout-version-1-kind-7) (kind 7); records of the frame rings
 //! in [`frame`](crate::frame#records).
 //!
 //! | kind | control lines (offset) | data offset | data |
@@ -56,6 +57,7 @@
 //! | 4 SPSC frames | producer 128, consumer 256 | 384 | `capacity` bytes of records |
 //! | 5 MPSC frames | producers 128, consumer 256, skip counters 384 | 512 | `capacity` bytes of records |
 //! | 6 latest value | writer 128 (sequence, claim) | 256 | one value of `size_of::<T>()` bytes (`capacity` 1) |
+//! | 7 broadcast | publisher 128 (`tail`, claim, subscribers waiting, first position) | 256 | `capacity` slots: `u32` stamp, item at `max(4, align_of::<T>())` |
 //!
 //! The same bytes on every word size: `core/tests/layout_golden.rs` pins a
 //! region of each kind, byte for byte, and CI checks the same golden bytes
@@ -123,6 +125,9 @@ pub enum ObjectKind {
     /// A latest-value slot: one writer overwrites a value that any number
     /// of readers copy out (a seqlock, [`crate::latest`]).
     Latest,
+    /// A lossy broadcast ring of fixed-size items: one publisher, any
+    /// number of subscribers that each read every item they keep up with.
+    Broadcast,
 }
 
 impl ObjectKind {
@@ -135,6 +140,7 @@ impl ObjectKind {
             ObjectKind::FrameSpsc => 4,
             ObjectKind::FrameMpsc => 5,
             ObjectKind::Latest => 6,
+            ObjectKind::Broadcast => 7,
         }
     }
 
@@ -147,6 +153,7 @@ impl ObjectKind {
             4 => Some(ObjectKind::FrameSpsc),
             5 => Some(ObjectKind::FrameMpsc),
             6 => Some(ObjectKind::Latest),
+            7 => Some(ObjectKind::Broadcast),
             _ => None,
         }
     }

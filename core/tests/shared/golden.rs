@@ -11,7 +11,7 @@
 //! [`LAYOUT_VERSION`](ipckit_core::region::LAYOUT_VERSION).
 
 use ipckit_core::semaphore::Semaphore;
-use ipckit_core::{Error, Region, frame, latest, mpmc, spsc};
+use ipckit_core::{Error, Region, broadcast, frame, latest, mpmc, spsc};
 
 use super::peer::{MEM, PeerMemory};
 use super::{Outcome, ensure, must};
@@ -59,6 +59,13 @@ pub const CASES: &[Case] = &[
         build: build_frame_mpsc,
         drain: drain_frame_mpsc,
         golden: FRAME_MPSC,
+    },
+    Case {
+        name: "broadcast_u32",
+        len: 256 + 4 * 8,
+        build: build_broadcast_u32,
+        drain: drain_broadcast_u32,
+        golden: BROADCAST_U32,
     },
     Case {
         name: "semaphore",
@@ -237,6 +244,61 @@ fn drain_mpmc_u32(region: Region<'_>) -> Outcome {
             "mpmc item after the drain"
         );
     }
+    Ok(())
+}
+
+// --- Broadcast ring of u32: capacity 4, positions start at u32::MAX - 1;
+// six published (the positions wrap, the first two items are overwritten),
+// the publisher dropped.
+
+const BROADCAST_ITEM: u32 = 0xC000_0000;
+
+fn build_broadcast_u32(region: Region<'_>) -> Outcome {
+    let options = broadcast::Options::new(4).start_at(u32::MAX - 1);
+    let ring = must!(
+        broadcast::Ring::<u32>::init_with(region, options),
+        "broadcast init"
+    );
+    let mut tx = must!(ring.publisher(), "broadcast publisher");
+    let mut rx = must!(ring.subscriber(), "broadcast subscriber");
+    for i in 1..=6 {
+        tx.publish(BROADCAST_ITEM + i);
+    }
+    ensure!(
+        rx.try_recv() == Err(Error::Lagged(2)),
+        "broadcast lag of two"
+    );
+    ensure!(
+        must!(rx.try_recv(), "broadcast recv") == BROADCAST_ITEM + 3,
+        "broadcast oldest item"
+    );
+    Ok(())
+}
+
+fn drain_broadcast_u32(region: Region<'_>) -> Outcome {
+    let ring = must!(broadcast::Ring::<u32>::attach(region), "broadcast attach");
+    ensure!(ring.capacity() == 4, "broadcast capacity");
+    let mut rx = must!(
+        ring.subscriber_from(broadcast::Start::Oldest),
+        "broadcast subscriber"
+    );
+    for i in 3..=6 {
+        ensure!(
+            must!(rx.try_recv(), "broadcast drain") == BROADCAST_ITEM + i,
+            "broadcast drained item"
+        );
+    }
+    ensure!(
+        rx.try_recv() == Err(Error::Empty),
+        "broadcast empty after the drain"
+    );
+    // The publisher role was given back: a new one goes on at `tail`.
+    let mut tx = must!(ring.publisher(), "broadcast publisher after the drain");
+    tx.publish(7);
+    ensure!(
+        must!(rx.try_recv(), "broadcast recv") == 7,
+        "broadcast item after the drain"
+    );
     Ok(())
 }
 
@@ -429,6 +491,29 @@ const SPSC_U32: &[(u32, u32)] = &[
     (0x0194, 0xa000_0001), // slot 5 = position u32::MAX - 2 (popped)
     (0x0198, 0xa000_0002), // (popped)
     (0x019c, 0xa000_0003), // slot 7 = position u32::MAX
+];
+
+const BROADCAST_U32: &[(u32, u32)] = &[
+    (0x0000, 0x4b43_5049), // magic "IPCK"
+    (0x0004, 0x0000_0001), // layout version 1
+    (0x0008, 0x0000_0007), // kind: broadcast
+    (0x000c, 0x0102_0304), // endianness marker
+    (0x0010, 0x0000_0002), // state: ready
+    (0x0014, 0x0000_0004), // element size
+    (0x0018, 0x0000_0004), // element alignment
+    (0x001c, 0x0000_0004), // capacity
+    (0x0020, 0x0000_0100), // data offset
+    (0x0080, 0x0000_0004), // tail: u32::MAX - 1 + 6 published, wrapped
+    // (publisher claim 0: released on drop; nobody waiting)
+    (0x008c, 0xffff_fffe), // first: the start position
+    (0x0100, 0x0000_0001), // slot 0 stamp: position 0 complete
+    (0x0104, 0xc000_0003), // slot 0 item
+    (0x0108, 0x0000_0002), // slot 1 stamp: position 1 complete
+    (0x010c, 0xc000_0004),
+    (0x0110, 0x0000_0003), // slot 2 stamp: position 2 (overwrote u32::MAX - 1)
+    (0x0114, 0xc000_0005),
+    (0x0118, 0x0000_0004), // slot 3 stamp: position 3 (overwrote u32::MAX)
+    (0x011c, 0xc000_0006),
 ];
 
 const MPMC_U32: &[(u32, u32)] = &[

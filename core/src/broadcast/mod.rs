@@ -1,0 +1,402 @@
+//! A lossy broadcast ring of `T: Pod` items on a shared region: one
+//! publisher, any number of subscribers, each reading every item it keeps
+//! up with; the publisher never waits.
+//!
+//! # Algorithm
+//! A ring of seqlock slots, in the manner of Aeron's broadcast buffer
+//! (`BroadcastTransmitter` / `BroadcastReceiver`) and of the Linux kernel's
+//! seqcount, with per-slot sequence words as in crossbeam's `ArrayQueue`
+//! stamps. `tail` is the next position the publisher writes, a
+//! free-running `u32`; the slot of position `p` is `p & (capacity - 1)`.
+//! Every slot carries a *stamp*:
+//!
+//! | stamp of the slot | meaning |
+//! |---|---|
+//! | `p`     | the publisher is writing the item of position `p` (the item of `p - capacity` is being destroyed) |
+//! | `p + 1` | the item of position `p` is complete |
+//!
+//! The two never collide for one slot: its positions differ by multiples
+//! of the capacity, which is at least 2. The publisher writes position
+//! `p`: stamp `p` (**Release**), a **Release fence**, the item (relaxed
+//! atomic stores), stamp `p + 1` (**Release**), then `tail = p + 1`
+//! (**Release**) and, for sleeping subscribers, the waker's half of the
+//! event count. It never reads anything a subscriber writes but the
+//! waiting counter.
+//!
+//! A subscriber keeps its own position `pos` and a cached copy of `tail`
+//! in local memory; it claims nothing and writes nothing (but the waiting
+//! counter, when it sleeps). To read `pos` (with `pos` behind its cached
+//! `tail`): load the stamp (**Acquire**); it must be `pos + 1`; copy the
+//! item out (relaxed atomic loads); an **Acquire fence**; load the stamp
+//! again; it must still be `pos + 1`. Only then is the copy returned.
+//!
+//! ## Why a torn copy is never returned
+//! The first stamp load reads the `pos + 1` that the publisher stored
+//! (Release) after the item, so every item load reads that write or a later
+//! one. If any item load read a later write (a newer lap of the slot), that
+//! write comes after the publisher's Release fence, which comes after its
+//! store of the stamp `pos + capacity`; with our Acquire fence after the
+//! item loads, the fences synchronise, and the second stamp load must see
+//! `pos + capacity` or later: a mismatch. So equal stamps mean every item
+//! load read the item of `pos` (Boehm, "Can seqlocks get along with
+//! programming language memory models?", 2012, the fence variant). The
+//! stamps repeat after 2^32 positions: a subscriber preempted *between its
+//! two stamp loads* while the publisher writes 2^32 items (at 100 million
+//! items per second, 43 seconds) could accept a torn copy; no other
+//! schedule can.
+//!
+//! ## Lag
+//! A stamp other than `pos + 1` (at either load) means the publisher has
+//! lapped the subscriber. Every honest stamp other than `pos + 1` was
+//! stored (Release) after `tail` reached `pos + capacity`, so after an
+//! Acquire fence the reload of `tail` shows `tail - pos >= capacity`; less
+//! is a stamp no honest publisher wrote ([`Error::Corrupted`]). The
+//! subscriber then skips to the oldest position still in the ring,
+//! `tail - capacity` (or one later, if that slot is already being
+//! rewritten or `pos` is that position), and the call returns
+//! [`Error::Lagged`]`(n)` with `n` the positions skipped; the next receive
+//! returns the item there. A `tail` found more than a capacity ahead
+//! (without reading a slot) is a lag too. Every receive is a bounded number
+//! of loads, whatever the publisher does: a subscriber lapped continuously
+//! gets `Lagged` again and again, never a hang. So over any run,
+//! `received + sum of lags == items published since the subscriber's start`
+//! (the test `threads_account_for_every_item`).
+//!
+//! ## The price of race-free copies
+//! The item is copied through relaxed atomics of its alignment (up to a
+//! machine word; `crate::sync`'s shared-bytes rule), because a plain or
+//! volatile copy that races the writer is undefined behaviour in Rust's
+//! model, even if the copy is then thrown away. On x86-64 and AArch64 a
+//! relaxed load is a plain `mov`/`ldr`, but the compiler may not merge or
+//! vectorise them: an item of a `u8` array moves byte by byte (prefer
+//! items aligned to 4 or 8). The two fences are free on x86 (compiler
+//! fences) and one `dmb ishld` per side on Arm.
+//!
+//! # Layout (layout version 1, kind 7)
+//! For a peer in another language (a C subscriber), the whole protocol is
+//! in
+//! [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#17-broadcast-ring-kind-7).
+//!
+//! | offset | width | field | meaning | written by |
+//! |-------:|------:|-------|---------|------------|
+//! | 0      | 128 B | [`Header`] | kind [`ObjectKind::Broadcast`] (7), element size and alignment of `T`, capacity, data offset 256, flags | creator |
+//! | 128    | u32   | `tail`  | next position the publisher writes | publisher |
+//! | 132    | u32   | publisher claim (0 free, 1 taken) | | publisher |
+//! | 136    | u32   | subscribers waiting | event count: subscribers about to sleep on `tail` | subscribers (add / subtract) |
+//! | 140    | u32   | `first` | the start position (fixed at creation): where "oldest" starts before the first lap | creator |
+//! | 144    | 112 B | reserved, zero | | nobody |
+//! | 256    | `capacity × stride` | slots | see below | publisher |
+//!
+//! Every slot is a `#[repr(C)]` pair of a stamp and an item, `stride` bytes
+//! long, exactly as in the MPMC ring: the `u32` stamp at 0, the item at
+//! `A = max(4, align_of::<T>())`, `stride = round_up(A + size_of::<T>(), A)`
+//! (8 bytes for `u32`, 16 for `u64`). A fresh ring is all zeros but for the
+//! header, `tail` and `first` (both the start position), so a
+//! [`StaticRing`] is built at compile time.
+//!
+//! # The peer is untrusted
+//! Subscribers load `tail` and the stamps once into locals; the slot of a
+//! position is always masked into the slot array. A `tail` behind the
+//! subscriber (by up to 2^31) or a stamp that contradicts `tail` is
+//! [`Error::Corrupted`]; a `tail` ahead reads as a lag. A peer that forges
+//! a stamp *and* the item can deliver a wrong item (as any writer of the
+//! region can), never an access outside the region, a panic or a hang. The
+//! publisher reads nothing a peer writes but the waiting counter (a wrong
+//! one costs a wake call).
+//!
+//! # A publisher that dies
+//! A publisher killed mid-write leaves the stamp `p` (being written) in the
+//! slot of `p = tail`, and `tail` unmoved: subscribers never return that
+//! item (it was not published: it is lost, never counted as received), and
+//! a subscriber a lap behind finds its slot overwritten and lags past it.
+//! Once the holder is known to be dead, [`Ring::release_producer_claim`]
+//! frees the role; the next [`publisher`](Ring::publisher) resumes at
+//! `tail` and rewrites that slot in full. Subscribers hold no shared state,
+//! so one that dies leaves nothing behind (but, if it died asleep, its
+//! count in "subscribers waiting": every later publication then makes a
+//! wake call, slower but correct).
+//!
+//! # Blocking
+//! [`Subscriber::recv`] and [`Subscriber::recv_timeout`] sleep on `tail`
+//! through the subscriber's [`Notify`] with the event count of
+//! [`crate::wait`] (a counter of sleepers; every publication that finds it
+//! non-zero wakes all of them). With a non-waking notifier ([`Spin`]) the
+//! publisher pays no fence and no load for it; with a waking one, one
+//! `SeqCst` fence and one load per publication, and a system call only
+//! when a subscriber sleeps. The ring is created for one mode
+//! ([`Options::waking`]); every endpoint's notifier must match it
+//! ([`Error::NotifyMismatch`]).
+//!
+//! # Availability
+//! The data path uses only atomic loads, stores and fences, so the ring
+//! works between two cores of a `thumbv6m` part; there, the publisher claim
+//! (a compare-and-swap elsewhere) must be fixed by construction, and the
+//! waiting counter is a flag that is never withdrawn (wake calls after the
+//! first sleep).
+//!
+//! Not (yet) here: the reliable, back-pressure policy (which needs a table
+//! of subscriber positions with liveness), variable-length byte frames,
+//! zero-copy loans, and the hosted, named pub/sub. A ring with another
+//! policy will carry a header flag, which this build refuses on attach.
+//!
+//! # Example: one publisher, two subscriber threads
+//! ```
+//! use ipckit_core::{broadcast, AlignedBytes, Error, Region};
+//!
+//! let mut bytes = AlignedBytes::<{ 256 + 64 * 8 }>::new();
+//! let ring = broadcast::Ring::<u32>::init(Region::from_slice(&mut bytes[..]), 64)?;
+//! let mut tx = ring.publisher()?;
+//! let subscribers = [ring.subscriber()?, ring.subscriber()?];
+//! std::thread::scope(|s| {
+//!     for mut rx in subscribers {
+//!         s.spawn(move || {
+//!             let (mut next, mut lost) = (0u32, 0u64);
+//!             while u64::from(next) + lost < 1000 {
+//!                 match rx.try_recv() {
+//!                     Ok(v) => {
+//!                         assert_eq!(v, next + lost as u32); // in order
+//!                         next += 1;
+//!                     }
+//!                     Err(Error::Lagged(n)) => lost += n, // overwritten
+//!                     Err(Error::Empty) => std::hint::spin_loop(),
+//!                     Err(e) => panic!("{e}"),
+//!                 }
+//!             }
+//!         });
+//!     }
+//!     for i in 0..1000 {
+//!         tx.publish(i); // never waits
+//!     }
+//! });
+//! # Ok::<(), Error>(())
+//! ```
+
+mod publisher;
+mod subscriber;
+#[cfg(all(test, not(ipckit_loom)))]
+mod tests;
+
+use core::marker::PhantomData;
+
+pub use publisher::Publisher;
+pub use subscriber::{Start, Subscriber};
+
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::{Result, Role};
+pub use crate::place::Options;
+use crate::place::{
+    self, Control, Layout, Owned, Placed, SeqStamped, SingleProducer, Word, element, stamped_align,
+    stamped_stride,
+};
+#[cfg(doc)]
+use crate::region::Header;
+use crate::region::{LINE, ObjectKind};
+use crate::sync::{AtomicU32, Ordering};
+use crate::wait::{Notify, Spin};
+
+/// Offset of slot 0 from the region base.
+pub const DATA_OFFSET: usize = 2 * LINE;
+
+/// The smallest capacity: with one slot, "writing position `p + 1`" and
+/// "position `p` complete" would be the same stamp.
+pub const MIN_CAPACITY: u32 = 2;
+
+/// The largest capacity: a subscriber tells "behind" from "ahead" by a
+/// signed 32-bit distance, which needs a lap well below 2^31.
+pub const MAX_CAPACITY: u32 = 1 << 30;
+
+place::words! {
+    /// `tail`: the next position the publisher writes.
+    pub(crate) TAIL = (0, 0) at 128;
+    /// The publisher's claim word.
+    pub(crate) PUBLISHER_CLAIM = (0, 1) at 132;
+    /// Subscribers about to sleep on `tail` (a counter; the publisher
+    /// checks it after every publication).
+    pub(crate) SUBSCRIBERS_WAITING = (0, 2) at 136;
+    /// The start position, fixed at creation.
+    pub(crate) FIRST = (0, 3) at 140;
+}
+
+/// One slot: the stamp, then the item.
+pub(crate) type Slot<T> = SeqStamped<T>;
+
+place::layout_asserts! {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<Control<1>>() == DATA_OFFSET);
+    assert!(offset_of!(Slot<u8>, stamp) == 0);
+    assert!(offset_of!(Slot<u8>, value) == 4 && size_of::<Slot<u8>>() == 8);
+    assert!(offset_of!(Slot<u32>, value) == 4 && size_of::<Slot<u32>>() == 8);
+    assert!(offset_of!(Slot<[u8; 5]>, value) == 4 && size_of::<Slot<[u8; 5]>>() == 12);
+    assert!(offset_of!(Slot<[u32; 3]>, value) == 4 && size_of::<Slot<[u32; 3]>>() == 16);
+    assert!(offset_of!(Slot<u64>, value) == stamped_align::<u64>());
+    assert!(size_of::<Slot<u64>>() == stamped_stride::<u64>());
+}
+
+/// The layout of a broadcast ring of `T` (the
+/// [table](self#layout-layout-version-1-kind-7)): what [`Ring`] is placed
+/// by.
+///
+/// ```
+/// use ipckit_core::{broadcast, place};
+///
+/// // 256 bytes of control block, then 16-byte slots (stamp, padding, u64).
+/// assert_eq!(place::region_len::<broadcast::Slots<u64>>(8), Ok(256 + 8 * 16));
+/// ```
+pub struct Slots<T>(PhantomData<T>);
+
+impl<T> place::sealed::Sealed for Slots<T> {}
+
+impl<T> Layout for Slots<T> {
+    const KIND: ObjectKind = ObjectKind::Broadcast;
+    const ELEMENT: Result<(u32, u32)> = element::<T>();
+    const STRIDE: usize = stamped_stride::<T>();
+    const MIN_CAPACITY: u32 = MIN_CAPACITY;
+    const MAX_CAPACITY: u32 = MAX_CAPACITY;
+    const DATA_OFFSET: usize = DATA_OFFSET;
+    const BASE_ALIGN: usize = stamped_align::<T>();
+    const POSITION_ALIGN: u32 = 1;
+    // Zero stamps are never read: a subscriber reads only positions below
+    // `tail`, which the publisher wrote.
+    const ZEROED_IS_EMPTY: bool = true;
+    type Control = Control<1>;
+    type Unit = Slot<T>;
+
+    const POSITIONS: &'static [Word] = &[TAIL, FIRST];
+
+    fn init_data(_: *const Slot<T>, _: &Options) {
+        // The slot table of the module docs, for this `T` (loom's atomics
+        // and cells have other sizes).
+        const {
+            use core::mem::{align_of, size_of};
+            assert!(crate::sync::MODELLED || size_of::<Slot<T>>() == stamped_stride::<T>());
+            assert!(crate::sync::MODELLED || align_of::<Slot<T>>() == stamped_align::<T>());
+        }
+    }
+}
+
+impl<T> SingleProducer for Slots<T> {
+    const PRODUCER_CLAIM: Word = PUBLISHER_CLAIM;
+}
+
+/// A broadcast ring placed on a region: the handle from which the
+/// publisher is claimed and subscribers are made. Its placement methods
+/// (`region_len`, `init`, `init_with`, `attach`, `capacity`, `wakes`,
+/// `release_producer_claim`) are those of [`Placed`].
+///
+/// ```
+/// use ipckit_core::{broadcast, AlignedBytes, Error, Region};
+///
+/// let mut bytes = AlignedBytes::<1024>::new();
+/// let ring = broadcast::Ring::<u16>::init(Region::from_slice(&mut bytes[..]), 4)?;
+/// let mut tx = ring.publisher()?;
+/// let mut early = ring.subscriber()?;
+/// for v in 1..=6 {
+///     tx.publish(v);
+/// }
+/// // Four slots: 1 and 2 were overwritten before `early` read them.
+/// assert_eq!(early.try_recv(), Err(Error::Lagged(2)));
+/// assert_eq!(early.try_recv(), Ok(3));
+/// // A late subscriber can start at the oldest item still in the ring.
+/// let mut late = ring.subscriber_from(broadcast::Start::Oldest)?;
+/// assert_eq!(late.try_recv(), Ok(3));
+/// # Ok::<(), Error>(())
+/// ```
+pub type Ring<'a, T> = Placed<'a, Slots<T>>;
+
+/// A broadcast ring of `N` slots that owns its memory (usable in a
+/// `static`; its header is published at compile time).
+///
+/// ```
+/// use ipckit_core::broadcast::StaticRing;
+///
+/// static TOPIC: StaticRing<[u32; 2], 8> = StaticRing::new();
+/// let mut tx = TOPIC.publisher()?;
+/// let mut rx = TOPIC.subscriber()?;
+/// tx.publish([1, 2]);
+/// assert_eq!(rx.try_recv(), Ok([1, 2]));
+/// # Ok::<(), ipckit_core::Error>(())
+/// ```
+pub type StaticRing<T, const N: usize> = Owned<Slots<T>, N>;
+
+impl<'a, T: bytemuck::Pod> Ring<'a, T> {
+    /// The slot of position `pos`: always inside the slot array.
+    #[inline(always)]
+    pub(crate) fn slot(&self, pos: u32) -> *const Slot<T> {
+        let index = (pos & (self.capacity() - 1)) as usize;
+        // SAFETY: `index < capacity`, and the ring holds `capacity` slots
+        // from `data` on (checked when it was placed).
+        unsafe { self.data().add(index) }
+    }
+
+    /// The stamp of the slot of position `pos`.
+    #[inline(always)]
+    pub(crate) fn stamp(&self, pos: u32) -> &AtomicU32 {
+        // SAFETY: `slot` is in bounds and aligned and lives as long as the
+        // region; the stamp is an atomic, so a shared reference stays sound
+        // while the publisher and peers write it.
+        unsafe { &(*self.slot(pos)).stamp }
+    }
+
+    /// The publisher's position (`tail`) now: the number of items published
+    /// since the start position, wrapping. What a subscriber compares its
+    /// own [`position`](Subscriber::position) with.
+    #[must_use]
+    pub fn tail(&self) -> u32 {
+        self.word(TAIL).load(Ordering::Acquire)
+    }
+
+    /// Claims the publisher role, with the spinning notifier [`Spin`]. One
+    /// publisher exists at a time ([`Error::RoleTaken`]); the role is given
+    /// back when it is dropped, and the next one resumes at `tail`.
+    pub fn publisher(&self) -> Result<Publisher<'a, T>> {
+        self.publisher_with(Spin::new())
+    }
+
+    /// Claims the publisher role with `notify`, through which every
+    /// publication wakes sleeping subscribers. `N::WAKES` must match the
+    /// ring ([`Error::NotifyMismatch`]).
+    pub fn publisher_with<N: Notify>(&self, notify: N) -> Result<Publisher<'a, T, N>> {
+        self.check_notify(N::WAKES)?;
+        let claim = self.claim(PUBLISHER_CLAIM, Role::Producer)?;
+        Ok(Publisher::new(claim, notify))
+    }
+
+    /// A subscriber that receives the items published from now on
+    /// ([`Start::Next`], as tokio's `subscribe`), with the spinning
+    /// notifier. Any number may exist; they claim nothing.
+    pub fn subscriber(&self) -> Result<Subscriber<'a, T>> {
+        self.subscriber_with(Spin::new(), Start::Next)
+    }
+
+    /// A subscriber that starts where `start` says; see
+    /// [`subscriber`](Self::subscriber).
+    pub fn subscriber_from(&self, start: Start) -> Result<Subscriber<'a, T>> {
+        self.subscriber_with(Spin::new(), start)
+    }
+
+    /// A subscriber that starts where `start` says and whose blocking
+    /// receives sleep through `notify` ([`Error::NotifyMismatch`] unless
+    /// `N::WAKES` matches the ring).
+    pub fn subscriber_with<N: Notify>(
+        &self,
+        notify: N,
+        start: Start,
+    ) -> Result<Subscriber<'a, T, N>> {
+        self.check_notify(N::WAKES)?;
+        Ok(Subscriber::new(self.clone(), notify, start))
+    }
+}
+
+impl<T: bytemuck::Pod, const N: usize> StaticRing<T, N> {
+    /// Claims the publisher role; see [`Ring::publisher`].
+    pub fn publisher(&self) -> Result<Publisher<'_, T>> {
+        self.ring().publisher()
+    }
+
+    /// A subscriber of the items published from now on; see
+    /// [`Ring::subscriber`].
+    pub fn subscriber(&self) -> Result<Subscriber<'_, T>> {
+        self.ring().subscriber()
+    }
+}
