@@ -186,13 +186,13 @@ use crate::error::Error;
 use crate::error::{Result, Role};
 pub use crate::place::Options;
 use crate::place::{
-    self, Control, Layout, Owned, Placed, SeqStamped, SingleProducer, Word, element, stamped_align,
+    self, Control, Layout, Owned, Placed, SingleProducer, Stamped, Word, element, stamped_align,
     stamped_stride,
 };
 #[cfg(doc)]
 use crate::region::Header;
 use crate::region::{LINE, ObjectKind};
-use crate::sync::{AtomicU32, Ordering};
+use crate::sync::{Ordering, SeqCell};
 use crate::wait::{Notify, Spin};
 
 /// Offset of slot 0 from the region base.
@@ -219,7 +219,7 @@ place::words! {
 }
 
 /// One slot: the stamp, then the item.
-pub(crate) type Slot<T> = SeqStamped<T>;
+pub(crate) type Slot<T> = Stamped<SeqCell<T>>;
 
 place::layout_asserts! {
     use core::mem::{offset_of, size_of};
@@ -320,24 +320,6 @@ pub type Ring<'a, T> = Placed<'a, Slots<T>>;
 pub type StaticRing<T, const N: usize> = Owned<Slots<T>, N>;
 
 impl<'a, T: bytemuck::Pod> Ring<'a, T> {
-    /// The slot of position `pos`: always inside the slot array.
-    #[inline(always)]
-    pub(crate) fn slot(&self, pos: u32) -> *const Slot<T> {
-        let index = (pos & (self.capacity() - 1)) as usize;
-        // SAFETY: `index < capacity`, and the ring holds `capacity` slots
-        // from `data` on (checked when it was placed).
-        unsafe { self.data().add(index) }
-    }
-
-    /// The stamp of the slot of position `pos`.
-    #[inline(always)]
-    pub(crate) fn stamp(&self, pos: u32) -> &AtomicU32 {
-        // SAFETY: `slot` is in bounds and aligned and lives as long as the
-        // region; the stamp is an atomic, so a shared reference stays sound
-        // while the publisher and peers write it.
-        unsafe { &(*self.slot(pos)).stamp }
-    }
-
     /// The publisher's position (`tail`) now: the number of items published
     /// since the start position, wrapping. What a subscriber compares its
     /// own [`position`](Subscriber::position) with.

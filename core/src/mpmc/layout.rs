@@ -8,9 +8,11 @@ use core::mem::{align_of, size_of};
 
 use super::{DATA_OFFSET, MAX_CAPACITY, MIN_CAPACITY};
 use crate::error::Result;
-use crate::place::{self, Control, Layout, Options, Stamped, Word, element};
+use crate::place::{
+    self, Control, Layout, Options, Stamped, Word, element, stamped_align, stamped_stride,
+};
 use crate::region::ObjectKind;
-use crate::sync::{AtomicU32, MODELLED, Ordering};
+use crate::sync::{AtomicU32, MODELLED, Ordering, SlotCell};
 
 place::words! {
     /// The producers' line: `tail`.
@@ -29,7 +31,7 @@ place::words! {
 }
 
 /// One slot: the stamp, then the item.
-pub(crate) type Slot<T> = Stamped<T>;
+pub(crate) type Slot<T> = Stamped<SlotCell<T>>;
 
 place::layout_asserts! {
     use core::mem::offset_of;
@@ -42,9 +44,9 @@ place::layout_asserts! {
     assert!(offset_of!(Slot<[u8; 3]>, value) == 4 && size_of::<Slot<[u8; 3]>>() == 8);
     assert!(offset_of!(Slot<[u8; 5]>, value) == 4 && size_of::<Slot<[u8; 5]>>() == 12);
     assert!(offset_of!(Slot<[u32; 3]>, value) == 4 && size_of::<Slot<[u32; 3]>>() == 16);
-    assert!(offset_of!(Slot<u64>, value) == value_offset::<u64>());
-    assert!(size_of::<Slot<u64>>() == stride::<u64>());
-    assert!(stride::<u8>() == 8 && stride::<[u8; 5]>() == 12);
+    assert!(offset_of!(Slot<u64>, value) == stamped_align::<u64>());
+    assert!(size_of::<Slot<u64>>() == stamped_stride::<u64>());
+    assert!(stamped_stride::<u8>() == 8 && stamped_stride::<[u8; 5]>() == 12);
 }
 
 /// The layout of an MPMC ring of `T` (the
@@ -57,11 +59,11 @@ impl<T> place::sealed::Sealed for Stamps<T> {}
 impl<T> Layout for Stamps<T> {
     const KIND: ObjectKind = ObjectKind::Mpmc;
     const ELEMENT: Result<(u32, u32)> = element::<T>();
-    const STRIDE: usize = stride::<T>();
+    const STRIDE: usize = stamped_stride::<T>();
     const MIN_CAPACITY: u32 = MIN_CAPACITY;
     const MAX_CAPACITY: u32 = MAX_CAPACITY;
     const DATA_OFFSET: usize = DATA_OFFSET;
-    const BASE_ALIGN: usize = slot_align::<T>();
+    const BASE_ALIGN: usize = stamped_align::<T>();
     const POSITION_ALIGN: u32 = 1;
     const ZEROED_IS_EMPTY: bool = false;
     type Control = Control<2>;
@@ -78,9 +80,9 @@ impl<T> Layout for Stamps<T> {
         // The layout of the module docs, for this `T` (loom's atomics and
         // cells have other sizes).
         const {
-            assert!(MODELLED || size_of::<Slot<T>>() == stride::<T>());
-            assert!(MODELLED || core::mem::offset_of!(Slot<T>, value) == value_offset::<T>());
-            assert!(MODELLED || align_of::<Slot<T>>() == slot_align::<T>());
+            assert!(MODELLED || size_of::<Slot<T>>() == stamped_stride::<T>());
+            assert!(MODELLED || core::mem::offset_of!(Slot<T>, value) == stamped_align::<T>());
+            assert!(MODELLED || align_of::<Slot<T>>() == stamped_align::<T>());
         }
         let start = options.position;
         let mask = options.capacity - 1;
@@ -93,24 +95,4 @@ impl<T> Layout for Stamps<T> {
             stamp.store(p, Ordering::Relaxed);
         }
     }
-}
-
-/// `max(4, align_of::<T>())`: the alignment of a slot and the offset of its
-/// item.
-const fn slot_align<T>() -> usize {
-    let t = align_of::<T>();
-    if t > 4 { t } else { 4 }
-}
-
-/// Offset of the item inside a slot.
-const fn value_offset<T>() -> usize {
-    slot_align::<T>()
-}
-
-/// Bytes from one slot to the next: `round_up(A + size_of::<T>(), A)`.
-/// Cannot overflow: `size_of::<T>() <= isize::MAX` and `A <= LINE` for every
-/// type [`element`] accepts.
-pub(super) const fn stride<T>() -> usize {
-    let a = slot_align::<T>();
-    (value_offset::<T>() + size_of::<T>()).div_ceil(a) * a
 }

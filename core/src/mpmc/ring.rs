@@ -3,7 +3,7 @@
 
 use bytemuck::Pod;
 
-use super::layout::{HEAD, Slot, Stamps, TAIL};
+use super::layout::{HEAD, Stamps, TAIL};
 use super::{Consumer, Producer, RETRY_LIMIT};
 #[cfg(doc)]
 use super::{Options, recovery};
@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::error::Result;
 use crate::intent::Intent;
 use crate::place::Placed;
-use crate::sync::{AtomicU32, Ordering};
+use crate::sync::Ordering;
 use crate::wait::{Notify, Spin};
 
 /// What holds a ring up, as [`Ring::stalled`] saw it at one instant.
@@ -138,24 +138,6 @@ macro_rules! endpoint_handle {
 pub(super) use endpoint_handle;
 
 impl<'a, T: Pod> Ring<'a, T> {
-    /// The slot of position `pos`: always inside the slot array.
-    #[inline(always)]
-    pub(super) fn slot(&self, pos: u32) -> *const Slot<T> {
-        let index = (pos & (self.capacity() - 1)) as usize;
-        // SAFETY: `index < capacity`, and the ring holds `capacity` slots
-        // from `data` on (checked when it was placed).
-        unsafe { self.data().add(index) }
-    }
-
-    /// The stamp of the slot of position `pos`.
-    #[inline(always)]
-    pub(super) fn stamp(&self, pos: u32) -> &AtomicU32 {
-        // SAFETY: `slot` is in bounds and aligned, and lives as long as the
-        // region; the stamp is an atomic, so a shared reference stays sound
-        // while other endpoints and peers write it.
-        unsafe { &(*self.slot(pos)).stamp }
-    }
-
     /// A snapshot of the number of items in the ring: claimed positions
     /// between `head` and `tail`, including items still being written or
     /// read. Exact when no endpoint is active; under concurrency it was true

@@ -13,12 +13,12 @@ use core::time::Duration;
 
 use bytemuck::Pod;
 
-use super::layout::{CONSUMERS_WAITING, HEAD, PRODUCERS_WAITING, TAIL, stride};
+use super::layout::{CONSUMERS_WAITING, HEAD, PRODUCERS_WAITING, TAIL};
 use super::ring::Endpoint;
 use super::{BUSY_SPINS, RETRY_LIMIT, Ring};
 use crate::error::{Error, Result};
 use crate::intent::Intent;
-use crate::place::Word;
+use crate::place::{Word, stamped_stride};
 use crate::sync::{AtomicU32, Ordering, SlotCell, fence, spin_hint};
 use crate::wait::{Announce, Attempt, Notify, block_on};
 
@@ -421,7 +421,7 @@ impl<T: Pod> Ring<'_, T> {
         // on a line (every region from a page or an `AlignedBytes`, slots
         // at `DATA_OFFSET`); from the index, not the address, so that loom
         // explores the same choices in every execution.
-        let stride = stride::<T>();
+        let stride = stamped_stride::<T>();
         let offset = index as usize * stride % CACHE_LINE;
         // Slots after this one that start on its line, within the array.
         let rest = ((CACHE_LINE - 1 - offset) / stride) as u32;

@@ -9,10 +9,10 @@ use std::vec::Vec;
 
 use core::time::Duration;
 
-use super::layout::stride;
 use super::*;
 use crate::error::{Error, Result};
 use crate::intent::Intent;
+use crate::place::stamped_stride as stride;
 use crate::region::MAGIC;
 use crate::test_support::{
     CondvarFutex, Golden, MEM, PeerMemory, refuses_spinning_ends, std_clock, xorshift,

@@ -70,7 +70,7 @@ pub use control::{Block, Control, Word};
 pub use options::Options;
 pub use owned::Owned;
 pub use placed::Placed;
-pub use stamped::{SeqStamped, Stamped};
+pub use stamped::Stamped;
 pub(crate) use stamped::{stamped_align, stamped_stride};
 // `test_hook` serves the rings that need compare-and-swap only.
 #[cfg_attr(not(ipckit_cas), allow(unused_imports))]
@@ -205,6 +205,13 @@ impl Modelled for () {
 impl<T: bytemuck::Pod + 'static> Modelled for SlotCell<T> {
     fn modelled() -> Self {
         SlotCell::new(T::zeroed())
+    }
+}
+
+#[cfg(ipckit_loom)]
+impl<T: bytemuck::Pod + 'static> Modelled for crate::sync::SeqCell<T> {
+    fn modelled() -> Self {
+        crate::sync::SeqCell::new()
     }
 }
 

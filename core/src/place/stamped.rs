@@ -1,43 +1,53 @@
 //! A data unit with a stamp word: for rings whose slots say, each in its own
 //! word, what they are ready for (the MPMC ring's sequence numbers).
 
-use crate::sync::{AtomicU32, SeqCell, SlotCell};
+use super::{Layout, Placed};
+use crate::sync::AtomicU32;
 
-/// One slot: the stamp, then the item at `max(4, align_of::<T>())`.
-/// `repr(C)` pads the item to its alignment and the slot to a multiple of
-/// it (each ring asserts the stride its layout table gives).
+/// One slot: the stamp, then the value cell `V` (a `SlotCell<T>` for the
+/// MPMC ring, a `SeqCell<T>` for the broadcast ring, whose readers copy a
+/// value out while its writer may overwrite it) at
+/// `max(4, align_of::<T>())`. `repr(C)` pads the value to its alignment and
+/// the slot to a multiple of it (each ring asserts the stride its layout
+/// table gives).
 #[repr(C)]
-pub struct Stamped<T> {
+pub struct Stamped<V> {
     pub(crate) stamp: AtomicU32,
-    pub(crate) value: SlotCell<T>,
+    pub(crate) value: V,
 }
 
 #[cfg(ipckit_loom)]
-impl<T: bytemuck::Pod + 'static> super::Modelled for Stamped<T> {
+impl<V: super::Modelled> super::Modelled for Stamped<V> {
     fn modelled() -> Self {
         Stamped {
             stamp: AtomicU32::new(0),
-            value: SlotCell::new(T::zeroed()),
+            value: V::modelled(),
         }
     }
 }
 
-/// One seqlock slot: the stamp, then a value that readers copy out while
-/// its writer may be overwriting it (a seqlock cell); the same bytes as
-/// [`Stamped`]. The broadcast ring's unit.
-#[repr(C)]
-pub struct SeqStamped<T> {
-    pub(crate) stamp: AtomicU32,
-    pub(crate) value: SeqCell<T>,
-}
+/// The slots of a ring of stamped slots.
+impl<L, V> Placed<'_, L>
+where
+    L: Layout<Unit = Stamped<V>>,
+{
+    /// The slot of position `pos`: always inside the slot array.
+    #[inline(always)]
+    pub(crate) fn slot(&self, pos: u32) -> *const Stamped<V> {
+        let index = (pos & (self.capacity() - 1)) as usize;
+        // SAFETY: `index < capacity` (capacities are powers of two), and
+        // the ring holds `capacity` slots from `data` on (checked when it
+        // was placed).
+        unsafe { self.data().add(index) }
+    }
 
-#[cfg(ipckit_loom)]
-impl<T: bytemuck::Pod + 'static> super::Modelled for SeqStamped<T> {
-    fn modelled() -> Self {
-        SeqStamped {
-            stamp: AtomicU32::new(0),
-            value: SeqCell::new(),
-        }
+    /// The stamp of the slot of position `pos`.
+    #[inline(always)]
+    pub(crate) fn stamp(&self, pos: u32) -> &AtomicU32 {
+        // SAFETY: `slot` is in bounds and aligned and lives as long as the
+        // region; the stamp is an atomic, so a shared reference stays sound
+        // while other endpoints and peers write it.
+        unsafe { &(*self.slot(pos)).stamp }
     }
 }
 

@@ -174,12 +174,14 @@ impl std::fmt::Debug for Loan<'_> {
 }
 
 impl<'a> Loan<'a> {
+    #[inline]
     pub(crate) fn spsc(grant: spsc::Grant<'a, 'static, Futex>) -> Self {
         Self {
             grant: Grant::Spsc(grant),
         }
     }
 
+    #[inline]
     pub(crate) fn mpsc(grant: mpsc::Grant<'a, 'static, Futex>) -> Self {
         Self {
             grant: Grant::Mpsc(grant),
@@ -266,6 +268,7 @@ impl<'a> Loan<'a> {
     /// Publishes the first `n` bytes as one message (the rest goes back to
     /// the ring). An `n` beyond [`len`](Self::len) is
     /// [`CoreError::OutOfRange`] and publishes nothing, as a dropped loan.
+    #[inline]
     pub fn send_first(self, n: usize) -> Result<()> {
         Ok(either!(Grant, self.grant, g => g.commit(n))?)
     }
@@ -327,12 +330,14 @@ impl std::fmt::Debug for FrameRef<'_> {
 }
 
 impl<'a> FrameRef<'a> {
+    #[inline]
     pub(crate) fn spsc(frame: spsc::ReadFrame<'a, 'static, Futex>) -> Self {
         Self {
             frame: ManuallyDrop::new(Frame::Spsc(frame)),
         }
     }
 
+    #[inline]
     pub(crate) fn mpsc(frame: mpsc::ReadFrame<'a, 'static, Futex>) -> Self {
         Self {
             frame: ManuallyDrop::new(Frame::Mpsc(frame)),
@@ -434,6 +439,7 @@ impl<'a> FrameRef<'a> {
     /// Releases the message (its room goes back to the senders), as
     /// dropping the frame does: for a reader who wants the end of the work
     /// on a message to be visible in the code.
+    #[inline]
     pub fn release(self) {
         drop(self);
     }

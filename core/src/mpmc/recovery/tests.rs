@@ -8,11 +8,11 @@ use std::sync::atomic::AtomicU32 as StdAtomicU32;
 use std::sync::atomic::Ordering::SeqCst;
 use std::vec::Vec;
 
-use super::super::layout::stride;
 use super::super::{DATA_OFFSET, Options, Ring, Stall};
 use super::{Recoveries, Skip};
 use crate::error::{Error, Role};
 use crate::intent::{Attribution, Intent};
+use crate::place::stamped_stride as stride;
 use crate::test_support::{PeerMemory, xorshift};
 
 const TAIL: usize = 128;
