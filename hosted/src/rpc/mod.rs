@@ -65,6 +65,7 @@
 //! # Ok::<(), ipckit::Error>(())
 //! ```
 
+mod answer;
 mod client;
 mod pair;
 mod server;

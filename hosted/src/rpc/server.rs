@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::answer::{self, Ends as _};
 use super::{HEADER_LEN, Header, Kind};
 use crate::error::{Error, Result};
 use crate::message::{MessageReceiver, MessageSender};
@@ -67,16 +68,58 @@ impl<L: MessageSender + MessageReceiver> Server<L> {
     /// gone and its requests are received; [`Error::Protocol`] for a
     /// message that is not a request (consumed).
     pub fn recv_request(&mut self) -> Result<Request> {
-        self.recv_within(None)
+        self.next_request(None)
     }
 
     /// [`recv_request`](Self::recv_request), waiting at most `timeout`
     /// ([`Error::TimedOut`]).
     pub fn recv_request_timeout(&mut self, timeout: Duration) -> Result<Request> {
-        self.recv_within(Some(timeout))
+        self.next_request(Some(timeout))
     }
 
-    fn recv_within(&mut self, timeout: Option<Duration>) -> Result<Request> {
+    /// Answers `request` with `payload`. [`Error::MessageTooLarge`] if it
+    /// does not fit a message (nothing sent: answer with a failure),
+    /// [`Error::PeerGone`] if the client is gone.
+    pub fn respond(&mut self, request: &Request, payload: &[u8]) -> Result<()> {
+        answer::answer(self, Kind::Response, request, payload)
+    }
+
+    /// Answers `request` with a failure: the client's call returns
+    /// [`Error::Failed`] with `reason` (cut to fit a message).
+    pub fn fail(&mut self, request: &Request, reason: &str) -> Result<()> {
+        answer::fail(self, request, reason)
+    }
+
+    /// Answers every request with `handler` (`Err(reason)`: a failure)
+    /// until the client is gone, then returns `Ok`. A message that is not
+    /// a request is skipped and counted
+    /// ([`protocol_errors`](Self::protocol_errors)); a response too large
+    /// to send becomes a failure.
+    pub fn serve<F>(&mut self, handler: F) -> Result<()>
+    where
+        F: FnMut(&[u8]) -> std::result::Result<Vec<u8>, String>,
+    {
+        let mut errors = self.protocol_errors;
+        let served = answer::serve(self, handler, &mut errors);
+        self.protocol_errors = errors;
+        served
+    }
+
+    /// Messages skipped by [`serve`](Self::serve) that were not requests.
+    pub fn protocol_errors(&self) -> u64 {
+        self.protocol_errors
+    }
+
+    /// The link, to reach the transport (its credentials, its descriptor).
+    pub fn link(&self) -> &L {
+        &self.link
+    }
+}
+
+impl<L: MessageSender + MessageReceiver> answer::Ends for Server<L> {
+    const ONE_CLIENT: bool = true;
+
+    fn next_request(&mut self, timeout: Option<Duration>) -> Result<Request> {
         if self.inbox.is_empty() {
             let max = MessageReceiver::max_message_len(&self.link);
             self.inbox.resize(max.max(HEADER_LEN), 0);
@@ -96,86 +139,19 @@ impl<L: MessageSender + MessageReceiver> Server<L> {
         })
     }
 
-    /// Answers `request` with `payload`. [`Error::MessageTooLarge`] if it
-    /// does not fit a message (nothing sent: answer with a failure),
-    /// [`Error::PeerGone`] if the client is gone.
-    pub fn respond(&mut self, request: &Request, payload: &[u8]) -> Result<()> {
-        self.answer(Kind::Response, request, payload)
+    fn max_answer(&self, _: &Request) -> Result<usize> {
+        Ok(MessageSender::max_message_len(&self.link))
     }
 
-    /// Answers `request` with a failure: the client's call returns
-    /// [`Error::Failed`] with `reason` (cut to fit a message).
-    pub fn fail(&mut self, request: &Request, reason: &str) -> Result<()> {
-        let room = MessageSender::max_message_len(&self.link).saturating_sub(HEADER_LEN);
-        let mut end = reason.len().min(room);
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        self.answer(Kind::Failure, request, &reason.as_bytes()[..end])
+    fn send_answer(&mut self, _: &Request, message: &[u8]) -> Result<()> {
+        self.link.send(message)
     }
 
-    fn answer(&mut self, kind: Kind, request: &Request, payload: &[u8]) -> Result<()> {
-        let max = MessageSender::max_message_len(&self.link);
-        if payload.len() > max.saturating_sub(HEADER_LEN) {
-            return Err(Error::MessageTooLarge {
-                channel: self.service.clone(),
-                max: u32::try_from(max).unwrap_or(u32::MAX),
-            });
-        }
-        let header = Header {
-            kind,
-            client: request.client,
-            id: request.id,
-        };
-        header.encode(payload, &mut self.out);
-        self.link.send(&self.out)
+    fn service(&self) -> &str {
+        &self.service
     }
 
-    /// Answers every request with `handler` (`Err(reason)`: a failure)
-    /// until the client is gone, then returns `Ok`. A message that is not
-    /// a request is skipped and counted
-    /// ([`protocol_errors`](Self::protocol_errors)); a response too large
-    /// to send becomes a failure.
-    pub fn serve<F>(&mut self, mut handler: F) -> Result<()>
-    where
-        F: FnMut(&[u8]) -> std::result::Result<Vec<u8>, String>,
-    {
-        loop {
-            let request = match self.recv_request() {
-                Ok(request) => request,
-                Err(Error::Protocol { .. }) => {
-                    self.protocol_errors += 1;
-                    continue;
-                }
-                Err(e) if e.is_peer_gone() => return Ok(()),
-                Err(e) => return Err(e),
-            };
-            let sent = match handler(&request.payload) {
-                Ok(response) => match self.respond(&request, &response) {
-                    Err(Error::MessageTooLarge { max, .. }) => {
-                        let reason =
-                            format!("the response ({} bytes) exceeds {max}", response.len());
-                        self.fail(&request, &reason)
-                    }
-                    other => other,
-                },
-                Err(reason) => self.fail(&request, &reason),
-            };
-            match sent {
-                Ok(()) => {}
-                Err(e) if e.is_peer_gone() => return Ok(()),
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Messages skipped by [`serve`](Self::serve) that were not requests.
-    pub fn protocol_errors(&self) -> u64 {
-        self.protocol_errors
-    }
-
-    /// The link, to reach the transport (its credentials, its descriptor).
-    pub fn link(&self) -> &L {
-        &self.link
+    fn scratch(&mut self) -> &mut Vec<u8> {
+        &mut self.out
     }
 }

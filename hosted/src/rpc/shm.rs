@@ -41,6 +41,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use super::answer::{self, Ends as _};
 use super::{Client, HEADER_LEN, Header, Kind, Pair, Request};
 use crate::channel::{bytes, mpsc_bytes, object_name};
 use crate::error::{Error, Result};
@@ -97,6 +98,7 @@ pub struct Server {
     inbox: Vec<u8>,
     out: Vec<u8>,
     answers: u64,
+    protocol_errors: u64,
 }
 
 /// How many answers between two sweeps for killed clients.
@@ -115,6 +117,7 @@ impl Server {
             inbox: vec![0; max.max(HEADER_LEN)],
             out: Vec::new(),
             answers: 0,
+            protocol_errors: 0,
         })
     }
 
@@ -123,15 +126,70 @@ impl Server {
     /// later); [`Error::Protocol`] for a message that breaks the protocol
     /// (consumed).
     pub fn recv_request(&mut self) -> Result<Request> {
-        self.recv_within(None)
+        self.next_request(None)
     }
 
     /// [`recv_request`](Self::recv_request), waiting at most `timeout`.
     pub fn recv_request_timeout(&mut self, timeout: Duration) -> Result<Request> {
-        self.recv_within(Some(timeout))
+        self.next_request(Some(timeout))
     }
 
-    fn recv_within(&mut self, timeout: Option<Duration>) -> Result<Request> {
+    /// Answers `request` with `payload` on its client's reply channel.
+    /// [`Error::PeerGone`] if the client is gone (its reply channel is
+    /// dropped), [`Error::Protocol`] for a client that never said hello.
+    pub fn respond(&mut self, request: &Request, payload: &[u8]) -> Result<()> {
+        answer::answer(self, Kind::Response, request, payload)
+    }
+
+    /// Answers `request` with a failure (`reason`, cut to fit).
+    pub fn fail(&mut self, request: &Request, reason: &str) -> Result<()> {
+        answer::fail(self, request, reason)
+    }
+
+    /// Answers every request with `handler` until every client is gone
+    /// (then `Ok`; call again to serve the next ones). A gone client's
+    /// answer is dropped, a message that breaks the protocol is skipped
+    /// and counted ([`protocol_errors`](Self::protocol_errors)), a
+    /// response too large to send becomes a failure.
+    pub fn serve<F>(&mut self, handler: F) -> Result<()>
+    where
+        F: FnMut(&[u8]) -> std::result::Result<Vec<u8>, String>,
+    {
+        let mut errors = self.protocol_errors;
+        let served = answer::serve(self, handler, &mut errors);
+        self.protocol_errors = errors;
+        served
+    }
+
+    /// Messages skipped by [`serve`](Self::serve) that broke the protocol.
+    pub fn protocol_errors(&self) -> u64 {
+        self.protocol_errors
+    }
+
+    /// Drops the reply channels of clients that are gone, killed ones
+    /// included (reads `/proc` for each: done at hellos and every
+    /// [`SWEEP_EVERY`] answers).
+    fn sweep(&mut self) {
+        self.replies.retain(|_, tx| tx.peer_gone().is_none());
+    }
+
+    fn protocol(&self, reason: String) -> Error {
+        Error::Protocol {
+            peer: self.service.clone(),
+            reason,
+        }
+    }
+
+    /// The clients whose reply channels the server holds.
+    pub fn clients(&self) -> usize {
+        self.replies.len()
+    }
+}
+
+impl answer::Ends for Server {
+    const ONE_CLIENT: bool = false;
+
+    fn next_request(&mut self, timeout: Option<Duration>) -> Result<Request> {
         loop {
             let n = MessageReceiver::recv_timeout(&mut self.requests, &mut self.inbox, timeout)?;
             let (header, payload) = Header::decode(&self.inbox[..n], &self.service)?;
@@ -160,50 +218,20 @@ impl Server {
         }
     }
 
-    /// Drops the reply channels of clients that are gone, killed ones
-    /// included (reads `/proc` for each: done at hellos and every
-    /// [`SWEEP_EVERY`] answers).
-    fn sweep(&mut self) {
-        self.replies.retain(|_, tx| tx.peer_gone().is_none());
-    }
-
-    fn protocol(&self, reason: String) -> Error {
-        Error::Protocol {
-            peer: self.service.clone(),
-            reason,
+    fn max_answer(&self, request: &Request) -> Result<usize> {
+        match self.replies.get(&request.client) {
+            Some(tx) => Ok(MessageSender::max_message_len(tx)),
+            None => Err(self.protocol(format!("client {:#x} never said hello", request.client))),
         }
     }
 
-    /// Answers `request` with `payload` on its client's reply channel.
-    /// [`Error::PeerGone`] if the client is gone (its reply channel is
-    /// dropped), [`Error::Protocol`] for a client that never said hello.
-    pub fn respond(&mut self, request: &Request, payload: &[u8]) -> Result<()> {
-        self.answer(Kind::Response, request, payload)
-    }
-
-    /// Answers `request` with a failure (`reason`, cut to fit).
-    pub fn fail(&mut self, request: &Request, reason: &str) -> Result<()> {
-        let mut end = reason.len().min(self.room(request.client));
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        self.answer(Kind::Failure, request, &reason.as_bytes()[..end])
-    }
-
-    /// The payload room of a message to `client`.
-    fn room(&self, client: u32) -> usize {
-        self.replies.get(&client).map_or(0, |tx| {
-            MessageSender::max_message_len(tx).saturating_sub(HEADER_LEN)
-        })
-    }
-
-    fn answer(&mut self, kind: Kind, request: &Request, payload: &[u8]) -> Result<()> {
+    fn send_answer(&mut self, request: &Request, message: &[u8]) -> Result<()> {
         self.answers = self.answers.wrapping_add(1);
         if self.answers % SWEEP_EVERY == 0 {
             self.sweep();
         }
         let Some(tx) = self.replies.get_mut(&request.client) else {
-            return Err(self.protocol(format!("client {:#x} never said hello", request.client)));
+            return Err(self.protocol(format!("client {:#x} is gone", request.client)));
         };
         // A client that dropped its end: from the shared state words, no
         // system call (a killed one is found by the sweeps).
@@ -211,62 +239,18 @@ impl Server {
             self.replies.remove(&request.client);
             return Err(gone);
         }
-        let max = MessageSender::max_message_len(tx);
-        if payload.len() > max.saturating_sub(HEADER_LEN) {
-            return Err(Error::MessageTooLarge {
-                channel: reply_name(&self.service, request.client),
-                max: u32::try_from(max).unwrap_or(u32::MAX),
-            });
-        }
-        Header {
-            kind,
-            client: request.client,
-            id: request.id,
-        }
-        .encode(payload, &mut self.out);
-        let sent = tx.send(&self.out);
+        let sent = tx.send(message);
         if sent.as_ref().is_err_and(Error::is_peer_gone) {
             self.replies.remove(&request.client);
         }
         sent
     }
 
-    /// Answers every request with `handler` until every client is gone
-    /// (then `Ok`; call again to serve the next ones). A gone client's
-    /// answer is dropped, a message that breaks the protocol is skipped,
-    /// a response too large to send becomes a failure.
-    pub fn serve<F>(&mut self, mut handler: F) -> Result<()>
-    where
-        F: FnMut(&[u8]) -> std::result::Result<Vec<u8>, String>,
-    {
-        loop {
-            let request = match self.recv_request() {
-                Ok(request) => request,
-                Err(Error::Protocol { .. }) => continue,
-                Err(e) if e.is_peer_gone() => return Ok(()),
-                Err(e) => return Err(e),
-            };
-            let sent = match handler(&request.payload) {
-                Ok(response) => match self.respond(&request, &response) {
-                    Err(Error::MessageTooLarge { max, .. }) => {
-                        let reason =
-                            format!("the response ({} bytes) exceeds {max}", response.len());
-                        self.fail(&request, &reason)
-                    }
-                    other => other,
-                },
-                Err(reason) => self.fail(&request, &reason),
-            };
-            match sent {
-                Ok(()) | Err(Error::Protocol { .. }) => {}
-                Err(e) if e.is_peer_gone() => {}
-                Err(e) => return Err(e),
-            }
-        }
+    fn service(&self) -> &str {
+        &self.service
     }
 
-    /// The clients whose reply channels the server holds.
-    pub fn clients(&self) -> usize {
-        self.replies.len()
+    fn scratch(&mut self) -> &mut Vec<u8> {
+        &mut self.out
     }
 }

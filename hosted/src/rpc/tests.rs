@@ -176,7 +176,10 @@ fn another_clients_request_id_is_refused_not_waited_for() -> crate::Result<()> {
 
 #[test]
 fn shm_service_serves_several_clients_and_forgets_gone_ones() -> crate::Result<()> {
+    use crate::object::Remove;
     let name = format!("ipckit-test-rpc-{}", std::process::id());
+    // Removed however the test ends.
+    let _name = crate::channel::object_name(&name)?.remove_on_drop();
     let mut server = shm::Server::create(&name, 16 << 10)?;
     let mut one = shm::connect(&name, 4096)?;
     let mut two = shm::connect(&name, 4096)?;
@@ -206,7 +209,6 @@ fn shm_service_serves_several_clients_and_forgets_gone_ones() -> crate::Result<(
     assert!(matches!(server.recv_request(), Err(Error::Protocol { .. })));
     drop(server);
     assert!(one.call(b"anyone?", LONG).unwrap_err().is_peer_gone());
-    crate::shm::ShmObject::remove(crate::channel::object_name(&name)?.as_str())?;
     Ok(())
 }
 
