@@ -32,6 +32,9 @@ pub(crate) trait Ends {
 
     /// The scratch buffer answers are encoded into.
     fn scratch(&mut self) -> &mut Vec<u8>;
+
+    /// Counts a message that broke the protocol.
+    fn protocol_error(&mut self);
 }
 
 /// Answers `request` with a message of `kind` carrying `payload`:
@@ -74,10 +77,10 @@ pub(crate) fn fail<E: Ends>(ends: &mut E, request: &Request, reason: &str) -> Re
 
 /// Answers every request with `handler` (`Err(reason)`: a failure) until
 /// the clients are gone, then returns `Ok`. A message that breaks the
-/// protocol is skipped and counted in `protocol_errors`; a response too
+/// protocol is skipped and counted ([`Ends::protocol_error`]); a response too
 /// large to send becomes a failure; a gone client ends a one-client
 /// server, and is passed over by a shared one.
-pub(crate) fn serve<E, F>(ends: &mut E, mut handler: F, protocol_errors: &mut u64) -> Result<()>
+pub(crate) fn serve<E, F>(ends: &mut E, mut handler: F) -> Result<()>
 where
     E: Ends,
     F: FnMut(&[u8]) -> std::result::Result<Vec<u8>, String>,
@@ -86,7 +89,7 @@ where
         let request = match ends.next_request(None) {
             Ok(request) => request,
             Err(Error::Protocol { .. }) => {
-                *protocol_errors += 1;
+                ends.protocol_error();
                 continue;
             }
             Err(e) if e.is_peer_gone() => return Ok(()),
@@ -107,7 +110,7 @@ where
             Err(e) if e.is_peer_gone() && E::ONE_CLIENT => return Ok(()),
             Err(e) if e.is_peer_gone() => {}
             // A request of a client that never said hello (shared service).
-            Err(Error::Protocol { .. }) => *protocol_errors += 1,
+            Err(Error::Protocol { .. }) => ends.protocol_error(),
             Err(e) => return Err(e),
         }
     }

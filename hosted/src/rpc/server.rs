@@ -99,10 +99,7 @@ impl<L: MessageSender + MessageReceiver> Server<L> {
     where
         F: FnMut(&[u8]) -> std::result::Result<Vec<u8>, String>,
     {
-        let mut errors = self.protocol_errors;
-        let served = answer::serve(self, handler, &mut errors);
-        self.protocol_errors = errors;
-        served
+        answer::serve(self, handler)
     }
 
     /// Messages skipped by [`serve`](Self::serve) that were not requests.
@@ -153,5 +150,9 @@ impl<L: MessageSender + MessageReceiver> answer::Ends for Server<L> {
 
     fn scratch(&mut self) -> &mut Vec<u8> {
         &mut self.out
+    }
+
+    fn protocol_error(&mut self) {
+        self.protocol_errors += 1;
     }
 }

@@ -155,10 +155,7 @@ impl Server {
     where
         F: FnMut(&[u8]) -> std::result::Result<Vec<u8>, String>,
     {
-        let mut errors = self.protocol_errors;
-        let served = answer::serve(self, handler, &mut errors);
-        self.protocol_errors = errors;
-        served
+        answer::serve(self, handler)
     }
 
     /// Messages skipped by [`serve`](Self::serve) that broke the protocol.
@@ -252,5 +249,9 @@ impl answer::Ends for Server {
 
     fn scratch(&mut self) -> &mut Vec<u8> {
         &mut self.out
+    }
+
+    fn protocol_error(&mut self) {
+        self.protocol_errors += 1;
     }
 }
