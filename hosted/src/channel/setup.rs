@@ -495,6 +495,14 @@ macro_rules! endpoint_constructors {
             self.member.peer_gone()
         }
 
+        /// How many endpoints of the other side have ever joined this
+        /// channel (claiming, active or since closed), from the shared
+        /// state words alone (no system call): 0 until the first peer
+        /// comes.
+        pub fn peers_joined(&self) -> u32 {
+            self.member.peers_joined()
+        }
+
         /// Waits (at most `timeout`) until `peers` endpoints of the other
         /// side have joined the channel, then removes its name (the object
         /// in `/dev/shm`, or the file; nothing for a memfd): the kernel

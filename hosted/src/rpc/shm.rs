@@ -16,8 +16,13 @@
 //! answer to it, which fails with [`Error::PeerGone`] and drops the
 //! server's end of its reply channel; one that was killed, at the next
 //! sweep (at every hello and every 4096 answers, reading `/proc`). A server that goes away
-//! fails the waiting calls with [`Error::PeerGone`] once it had opened the
-//! caller's reply channel; before that, they time out.
+//! fails the waiting calls with [`Error::PeerGone`]: once it has opened the
+//! caller's reply channel, as that channel's peer (its close wakes the
+//! client, its death reaches it through a pidfd); before that (it died or
+//! left without reading the hello), as the request channel's receiver,
+//! which a waiting client checks every [`UNANSWERED_SLICE`] until the
+//! server has joined its reply channel. A client whose hello was never read
+//! removes its reply channel's name when it goes.
 //!
 //! ```
 //! use std::time::Duration;
@@ -39,7 +44,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::answer::{self, Ends as _};
 use super::{Client, HEADER_LEN, Header, Kind, Pair, Request};
@@ -50,7 +55,77 @@ use crate::shm::ShmObject;
 
 /// A client of a shared-memory service: its requests on the service's
 /// channel, its responses on its own.
-pub type ShmClient = Client<Pair<mpsc_bytes::Sender, bytes::Receiver>>;
+pub type ShmClient = Client<Link>;
+
+/// How often a client waiting for its first answer checks that the server
+/// still holds the request channel, while the server has not yet opened
+/// the client's reply channel (its death could not reach the client
+/// through that channel). Once the server has joined, the wait is one
+/// sleep, woken by an answer, the server's close or its death.
+pub const UNANSWERED_SLICE: Duration = Duration::from_millis(10);
+
+/// A [`ShmClient`]'s two channels: requests on the service's channel,
+/// answers on the client's own reply channel (whose name it keeps); a
+/// [`Pair`] that also notices the server's end before it joined the reply
+/// channel (module docs).
+#[derive(Debug)]
+pub struct Link {
+    pair: Pair<mpsc_bytes::Sender, bytes::Receiver>,
+    reply: String,
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        // A server that never read the hello left the reply channel's name
+        // in place (the server removes it when it opens the channel).
+        if self.pair.rx.peers_joined() == 0 {
+            if let Ok(object) = object_name(&self.reply) {
+                let _ = ShmObject::remove(object.as_str());
+            }
+        }
+    }
+}
+
+impl MessageSender for Link {
+    fn send_timeout(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
+        self.pair.send_timeout(msg, timeout)
+    }
+
+    fn max_message_len(&self) -> usize {
+        MessageSender::max_message_len(&self.pair)
+    }
+
+    fn flush(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        self.pair.flush(timeout)
+    }
+}
+
+impl MessageReceiver for Link {
+    fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let rx = &mut self.pair.rx;
+        // Until the server joins the reply channel, nothing would wake this
+        // client if the server went: sleep in slices and ask the request
+        // channel (a `/proc` read per slice, only in this window).
+        while rx.peers_joined() == 0 {
+            if let Some(gone) = self.pair.tx.peer_gone() {
+                return Err(gone);
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let slice = left.map_or(UNANSWERED_SLICE, |l| l.min(UNANSWERED_SLICE));
+            match MessageReceiver::recv_timeout(rx, buf, Some(slice)) {
+                Err(Error::TimedOut) if left.is_none_or(|l| l > slice) => {}
+                other => return other,
+            }
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        MessageReceiver::recv_timeout(rx, buf, left)
+    }
+
+    fn max_message_len(&self) -> usize {
+        MessageReceiver::max_message_len(&self.pair)
+    }
+}
 
 /// The reply channel's name for `client` of `service`.
 fn reply_name(service: &str, client: u32) -> String {
@@ -85,7 +160,11 @@ pub fn connect(name: &str, reply_capacity: u32) -> Result<ShmClient> {
         let _ = ShmObject::remove(object_name(&reply)?.as_str());
         return Err(e);
     }
-    Ok(Client::with_client_id(Pair::new(tx, rx), name, client))
+    let link = Link {
+        pair: Pair::new(tx, rx),
+        reply,
+    };
+    Ok(Client::with_client_id(link, name, client))
 }
 
 /// The server of a shared-memory service (module docs): requests from

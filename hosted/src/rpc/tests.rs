@@ -196,7 +196,7 @@ fn shm_service_serves_several_clients_and_forgets_gone_ones() -> crate::Result<(
     assert!(
         crate::channel::list()?
             .iter()
-            .all(|c| !c.name.contains(".reply-"))
+            .all(|c| !c.name.contains(&format!("{name}.reply-")))
     );
     let c = two.request(b"to a client about to go")?;
     let r = server.recv_request()?;
@@ -209,6 +209,33 @@ fn shm_service_serves_several_clients_and_forgets_gone_ones() -> crate::Result<(
     assert!(matches!(server.recv_request(), Err(Error::Protocol { .. })));
     drop(server);
     assert!(one.call(b"anyone?", LONG).unwrap_err().is_peer_gone());
+    Ok(())
+}
+
+#[test]
+fn shm_server_gone_before_the_hello_fails_the_call() -> crate::Result<()> {
+    use crate::object::Remove;
+    let name = format!("ipckit-test-rpc-early-{}", std::process::id());
+    let _name = crate::channel::object_name(&name)?.remove_on_drop();
+    let server = shm::Server::create(&name, 16 << 10)?;
+    let mut client = shm::connect(&name, 4096)?;
+    let id = client.request(b"never read")?;
+    // The server leaves without reading the hello: it never opened the
+    // client's reply channel, so only the request channel can tell.
+    drop(server);
+    let started = std::time::Instant::now();
+    let err = client.response(id, LONG).unwrap_err();
+    assert!(err.is_peer_gone(), "{err:?}");
+    assert!(started.elapsed() < LONG / 2, "{:?}", started.elapsed());
+    // The reply channel's name, which no server removed, goes with the
+    // client.
+    drop(client);
+    let prefix = format!("{name}.reply-");
+    assert!(
+        crate::channel::list()?
+            .iter()
+            .all(|c| !c.name.contains(&prefix))
+    );
     Ok(())
 }
 
