@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::harness::{Sample, control, new_hist};
+use super::harness::{Sample, control, net_since, new_hist};
 use super::peer::Peer;
 
 /// The cache-line floor: the fastest of the ways two sides can bounce a
@@ -214,7 +214,7 @@ pub fn futex(duration: Duration, warm_up: Duration) -> Result<Sample, String> {
                 checks += 1;
                 checks % 64 == 0 && peer.check_alive().is_err()
             })?;
-            Ok(t0.elapsed().as_nanos() as u64)
+            Ok(net_since(t0))
         };
         let warm_until = Instant::now() + warm_up;
         while Instant::now() < warm_until {

@@ -202,9 +202,11 @@ pub fn run(args: Args) -> Result<()> {
         ProgressBar::hidden()
     };
     let header = format!(
-        "ipckit bench: {}; kernel {}; {rounds} interleaved rounds of {turn:?} per measurement",
+        "ipckit bench: {}; kernel {}; {rounds} interleaved rounds of {turn:?} per measurement; \
+         round trips timed one by one are net of the clock ({} ns per reading pair)",
         machine.placement(),
         machine.kernel,
+        harness::clock_pair_ns(),
     );
     let mut copy_bufs = if jobs.iter().any(|j| j.mech == Mech::Memcpy) {
         floors::copy_buffers()
