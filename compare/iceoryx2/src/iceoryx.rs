@@ -38,11 +38,11 @@ const STALE_WAKES: u32 = 1000;
 
 /// A message type iceoryx2 can carry and that converts from `&[u64]`.
 pub trait Payload: Debug + ZeroCopySend + Copy + AsRef<[u64]> + 'static {
-    fn from_words(words: &[u64]) -> Option<Self>;
+    fn from_words(words: &[u64]) -> Option<&Self>;
 }
 
 impl<const W: usize> Payload for [u64; W] {
-    fn from_words(words: &[u64]) -> Option<Self> {
+    fn from_words(words: &[u64]) -> Option<&Self> {
         words.try_into().ok()
     }
 }
@@ -79,7 +79,7 @@ impl<T: Payload> Link for Ends<T> {
         self.tx
             .loan_uninit()
             .map_err(err)?
-            .write_payload(item)
+            .write_payload(*item)
             .send()
             .map_err(err)?;
         if let Some((notifier, _)) = &self.events {
@@ -129,6 +129,11 @@ fn open<T: Payload>(name: &str, side: Side, wait: Wait) -> Result<Ends<T>, Strin
         .signal_handling_mode(SignalHandlingMode::Disabled)
         .create::<ipc::Service>()
         .map_err(err)?;
+    if side == Side::Parent {
+        // What a run that was killed left behind (iceoryx2 keeps a node's
+        // files and shared memory until a live node removes them).
+        node.try_cleanup_dead_nodes();
+    }
     let pubsub = |direction: &str| {
         let builder = node
             .service_builder(&service_name(name, direction)?)

@@ -29,15 +29,17 @@ use harness::{PeerSpec, drive, peer_setup, serve};
 pub enum Mechanism {
     Channel,
     PubSub,
+    PubSubSleep,
     PubSubBusy,
     IceoryxBusy,
     IceoryxEvent,
 }
 
 impl Mechanism {
-    const ALL: [Mechanism; 5] = [
+    const ALL: [Mechanism; 6] = [
         Mechanism::Channel,
         Mechanism::PubSub,
+        Mechanism::PubSubSleep,
         Mechanism::PubSubBusy,
         Mechanism::IceoryxBusy,
         Mechanism::IceoryxEvent,
@@ -48,6 +50,7 @@ impl Mechanism {
         match self {
             Mechanism::Channel => "channel",
             Mechanism::PubSub => "pubsub",
+            Mechanism::PubSubSleep => "pubsub-sleep",
             Mechanism::PubSubBusy => "pubsub-busy",
             Mechanism::IceoryxBusy => "iceoryx2-busy",
             Mechanism::IceoryxEvent => "iceoryx2-event",
@@ -59,6 +62,7 @@ impl Mechanism {
         match self {
             Mechanism::Channel => "ipckit byte channel, blocking",
             Mechanism::PubSub => "ipckit pub/sub, blocking",
+            Mechanism::PubSubSleep => "ipckit pub/sub, sleep at once",
             Mechanism::PubSubBusy => "ipckit pub/sub, busy poll",
             Mechanism::IceoryxBusy => "iceoryx2 pub/sub, busy poll",
             Mechanism::IceoryxEvent => "iceoryx2 pub/sub + event, blocking",
@@ -76,6 +80,7 @@ impl Mechanism {
         match self {
             Mechanism::Channel => channel::parent(name, words, f),
             Mechanism::PubSub => pubsub::parent(name, words, pubsub::Wait::Blocking, f),
+            Mechanism::PubSubSleep => pubsub::parent(name, words, pubsub::Wait::Sleep, f),
             Mechanism::PubSubBusy => pubsub::parent(name, words, pubsub::Wait::Busy, f),
             Mechanism::IceoryxBusy => iceoryx::parent(name, words, iceoryx::Wait::Busy, f),
             Mechanism::IceoryxEvent => iceoryx::parent(name, words, iceoryx::Wait::Event, f),
@@ -88,6 +93,7 @@ impl Mechanism {
         match self {
             Mechanism::Channel => channel::peer(name, words, f),
             Mechanism::PubSub => pubsub::peer(name, words, pubsub::Wait::Blocking, f),
+            Mechanism::PubSubSleep => pubsub::peer(name, words, pubsub::Wait::Sleep, f),
             Mechanism::PubSubBusy => pubsub::peer(name, words, pubsub::Wait::Busy, f),
             Mechanism::IceoryxBusy => iceoryx::peer(name, words, iceoryx::Wait::Busy, f),
             Mechanism::IceoryxEvent => iceoryx::peer(name, words, iceoryx::Wait::Event, f),

@@ -16,6 +16,9 @@
 //!   `Futex::adaptive(channel::SPIN_BUDGET)`, the byte channel's own
 //!   waiting (spin, then sleep), so the two blocking rows differ in the
 //!   ring only.
+//! - [`Wait::Sleep`]: the same rings, but the subscriber sleeps at once
+//!   (`Futex::new()`): the row to hold against iceoryx2's event-based
+//!   receive, which has no spin phase either.
 //! - [`Wait::Busy`]: non-waking rings; `try_recv` polled in a loop.
 
 use bytemuck::Pod;
@@ -34,6 +37,8 @@ use crate::harness::{Link, SLICE, poll};
 pub enum Wait {
     /// Spin (the channel's budget), then sleep on a futex.
     Blocking,
+    /// Sleep on a futex at once.
+    Sleep,
     /// Poll `try_recv`.
     Busy,
 }
@@ -52,15 +57,17 @@ struct Ends<'a, T, N: Notify> {
 
 impl<T: Pod, N: Notify> Link for Ends<'_, T, N> {
     fn send(&mut self, msg: &[u64]) -> Result<(), String> {
-        let item = bytemuck::try_pod_read_unaligned(bytemuck::cast_slice(msg))
+        // A reference into the message: the item is read from it as the
+        // ring writes it (no copy on the side, once inlined).
+        let item: &T = bytemuck::try_from_bytes(bytemuck::cast_slice(msg))
             .map_err(|e| format!("a {}-word message: {e}", msg.len()))?;
-        self.tx.publish(item);
+        self.tx.publish(*item);
         Ok(())
     }
 
     fn recv(&mut self, msg: &mut [u64]) -> Result<bool, String> {
         let item = match self.wait {
-            Wait::Blocking => match self.rx.recv_timeout(SLICE) {
+            Wait::Blocking | Wait::Sleep => match self.rx.recv_timeout(SLICE) {
                 Ok(item) => Some(item),
                 Err(CoreError::TimedOut) => None,
                 Err(e) => return Err(format!("pub/sub topic: {e}")),
@@ -72,7 +79,9 @@ impl<T: Pod, N: Notify> Link for Ends<'_, T, N> {
             })?,
         };
         let Some(item) = item else { return Ok(false) };
-        msg.copy_from_slice(bytemuck::cast_slice(std::slice::from_ref(&item)));
+        let words = msg.len();
+        *bytemuck::try_from_bytes_mut::<T>(bytemuck::cast_slice_mut(msg))
+            .map_err(|e| format!("a {words}-word buffer: {e}"))? = item;
         Ok(true)
     }
 
@@ -81,6 +90,14 @@ impl<T: Pod, N: Notify> Link for Ends<'_, T, N> {
             .iter()
             .try_for_each(ShmObject::unlink)
             .map_err(|e| e.to_string())
+    }
+}
+
+/// A blocking subscriber's notifier.
+fn waiting(wait: Wait) -> Futex {
+    match wait {
+        Wait::Sleep => Futex::new(),
+        _ => Futex::adaptive(SPIN_BUDGET),
     }
 }
 
@@ -134,14 +151,14 @@ fn run_parent<T: Pod>(
     wait: Wait,
     f: impl FnOnce(&mut dyn Link) -> Result<f64, String>,
 ) -> Result<f64, String> {
-    let options = Options::new(CAPACITY).waking(wait == Wait::Blocking);
+    let options = Options::new(CAPACITY).waking(wait != Wait::Busy);
     let ping = Ring::<T>::init_with(names[0].region(), options).map_err(err)?;
     let pong = Ring::<T>::init_with(names[1].region(), options).map_err(err)?;
     match wait {
-        Wait::Blocking => f(&mut Ends {
+        Wait::Blocking | Wait::Sleep => f(&mut Ends {
             tx: ping.publisher_with(Futex::new()).map_err(err)?,
             rx: pong
-                .subscriber_with(Futex::adaptive(SPIN_BUDGET), Start::Next)
+                .subscriber_with(waiting(wait), Start::Next)
                 .map_err(err)?,
             wait,
             names,
@@ -181,10 +198,10 @@ fn peer_of<T: Pod>(
     let ping = Ring::<T>::attach(ping_object.region()).map_err(err)?;
     let pong = Ring::<T>::attach(pong_object.region()).map_err(err)?;
     match wait {
-        Wait::Blocking => f(&mut Ends {
+        Wait::Blocking | Wait::Sleep => f(&mut Ends {
             tx: pong.publisher_with(Futex::new()).map_err(err)?,
             rx: ping
-                .subscriber_with(Futex::adaptive(SPIN_BUDGET), Start::Next)
+                .subscriber_with(waiting(wait), Start::Next)
                 .map_err(err)?,
             wait,
             names: &[],
