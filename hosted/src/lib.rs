@@ -171,6 +171,7 @@ pub mod futex;
 pub mod heap;
 pub mod message;
 pub mod object;
+pub mod pubsub;
 pub mod rpc;
 pub mod shm;
 pub mod transport;
