@@ -48,7 +48,7 @@
 //! are the channels' ([names](crate::channel#names)): `"robot/arm/state"`
 //! is the object `/dev/shm/ipckit-robot%2Farm%2Fstate`, listed by
 //! `ipckit ls` and removed by [`remove`] (or `remove_name_after`, as for
-//! channels). The channel [`Builder`](crate::channel::Builder) makes
+//! channels). The channel [`Builder`] makes
 //! topic ends too (`channel::Builder::<pubsub::Lossy<T>>::new().pair()`
 //! gives a publisher and a subscriber on a memfd, `pair_for_child` one for
 //! a child process).
@@ -79,9 +79,11 @@
 //! block as a channel's single sender does: a sleeping subscriber hears of
 //! its close at once (its state word) and of its death through a pidfd
 //! (after the first 5 ms of a sleep), never by polling; it then drains
-//! what is left and returns [`Error::PeerGone`] (the same subscriber can
-//! go on receiving once a new publisher comes). A subscriber that never saw
-//! a publisher waits for one. A dead publisher's role is taken over with
+//! what is left and returns [`Error::PeerGone`]. The same subscriber goes
+//! on receiving once a new publisher comes; until then every receive says
+//! `PeerGone` again (a blocking one within the first 5 ms of its sleep),
+//! so a subscriber that outlives publishers retries after a pause. A
+//! subscriber that never saw a publisher waits for one. A dead publisher's role is taken over with
 //! [`Topic::take_over_publisher`] (pid and start time checked); the new
 //! publisher resumes at the published position, and an item the dead one
 //! was writing is lost, never delivered torn.
