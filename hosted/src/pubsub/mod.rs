@@ -96,6 +96,12 @@
 //! mark in the sleeper count: every later publication then makes one wake
 //! call).
 //!
+//! An end belongs to the process that made it, as a channel endpoint
+//! does ([processes and `fork`](crate::channel#processes-and-fork)): a
+//! forked child opens the topic again (or claims a
+//! [`ChildEnd`](crate::channel::ChildEnd) of a
+//! `Builder::<Lossy<T>>::pair_for_child`).
+//!
 //! # Object layout
 //! A topic is a [channel object](crate::channel#object-layout) of kind 7:
 //! the core broadcast ring, padding to 4096, the liveness block (64 slots
@@ -128,7 +134,7 @@ use crate::channel::{
     ring_and_block, slots_per_side, undo_on_error,
 };
 use crate::error::{Error, Result};
-use crate::shm::{ShmObject, Trust};
+use crate::shm::{SharedMemory, ShmObject, Trust};
 
 /// A builder of the topic `name` carrying `T` (see the [module
 /// docs](self)).
@@ -328,7 +334,7 @@ impl<T: Pod> Topic<T> {
             // refused by `ring_and_block`, which writes nothing then).
             let core_len = place::region_len::<Slots<T>>(capacity)?;
             let slots = slots_per_side(ObjectKind::Broadcast);
-            if crate::shm::SharedMemory::inspect(mem).is_err() {
+            if mem.inspect().is_err() {
                 block_of(mem, core_len, slots)?
                     .state_type_id(id)
                     .map_err(mismatch)?;
