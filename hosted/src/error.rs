@@ -10,7 +10,7 @@
 //!   ([`is_timeout`](Error::is_timeout)), [`Error::PeerGone`]
 //!   ([`is_peer_gone`](Error::is_peer_gone)), for the MPMC ring
 //!   [`Error::Busy`] ([`is_busy`](Error::is_busy)), and for a
-//!   [pub/sub subscriber](crate::pubsub) [`Error::Lagged`]
+//!   [pub/sub subscriber](mod@crate::pubsub) [`Error::Lagged`]
 //!   ([`is_lagged`](Error::is_lagged)).
 //! - **Findings of the core** that are not flow: a header that does not
 //!   validate, a peer that wrote garbage, a request the object cannot take

@@ -10,7 +10,7 @@
 //! channel cannot (a peer's garbage is [`CoreError::Corrupted`], say), and
 //! an iterator that silently ended there would hide it. Such an error is
 //! yielded once, and the iterator ends after it; [`Error::Lagged`] (a
-//! [pub/sub subscriber](crate::pubsub) lost items) is yielded and the items
+//! [pub/sub subscriber](mod@crate::pubsub) lost items) is yielded and the items
 //! after the loss follow. `collect::<Result<_>>()`
 //! gathers the items or the first error.
 //!

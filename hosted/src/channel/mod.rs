@@ -106,7 +106,7 @@
 //!
 //! with `slot_bytes` = `elem_size` (SPSC), the MPMC stride
 //! `round_up(A + elem_size, A)` with `A = max(4, elem_align)` (MPMC, and
-//! the broadcast ring of a [topic](crate::pubsub)), or 1
+//! the broadcast ring of a [topic](mod@crate::pubsub)), or 1
 //! (frame rings: `capacity` is in bytes). The object is
 //! [`object_len`] = `liveness_offset + 4096` bytes. The block's own layout
 //! (magic `"IPCL"`, version, the message type id of a typed channel, one

@@ -37,7 +37,9 @@
 //! ```
 //!
 //! # Making a topic
-//! [`topic`]`::<T>(name)` starts a [`TopicBuilder`]: the capacity (items,
+//! [`topic`]`::<T>(name)` (or, as the issue spelled it,
+//! [`ipckit::pubsub::<T>(name)`](crate::pubsub())) starts a
+//! [`TopicBuilder`]: the capacity (items,
 //! rounded up to a power of two, default 1024), the object's `mode` and
 //! the `trust` an open needs, as for a [channel](crate::channel); then
 //! [`create`](TopicBuilder::create), [`open`](TopicBuilder::open) or
