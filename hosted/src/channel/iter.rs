@@ -10,9 +10,9 @@
 //! channel cannot (a peer's garbage is [`CoreError::Corrupted`], say), and
 //! an iterator that silently ended there would hide it. Such an error is
 //! yielded once, and the iterator ends after it; [`Error::Lagged`] (a
-//! [pub/sub subscriber](mod@crate::pubsub) lost items) is yielded and the items
-//! after the loss follow. `collect::<Result<_>>()`
-//! gathers the items or the first error.
+//! [pub/sub subscriber](mod@crate::pubsub) lost items) is yielded and the
+//! items after the loss follow. `collect::<Result<_>>()` gathers the items
+//! or the first error.
 //!
 //! Typed receivers yield their `T`; byte receivers yield each message as a
 //! `Vec<u8>` of its length (received into a small buffer first, grown to

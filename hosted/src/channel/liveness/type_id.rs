@@ -37,7 +37,8 @@ impl Block {
 
 /// 64-bit FNV-1a of `name`'s bytes, never 0 (a hash of 0 becomes 1, so a
 /// name never opts out): an id to state in a typed channel's
-/// `MessageType` or a topic's, which a C peer computes alike (offset basis `0xcbf29ce484222325`, prime
+/// `MessageType`, and a topic's id of its item type, which a C peer
+/// computes alike (offset basis `0xcbf29ce484222325`, prime
 /// `0x100000001b3`).
 ///
 /// ```
