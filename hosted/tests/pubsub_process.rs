@@ -4,7 +4,9 @@
 //! item in order); subscribers joining mid-stream and killed mid-stream;
 //! publishers SIGKILLed while the subscribers sleep (`PeerGone` within a
 //! bound, through the pidfd, without polling) and mid-stream, each taken
-//! over by a new publisher that the same subscribers go on reading.
+//! over by a new publisher that the same subscribers go on reading; no
+//! system call in publish / try_recv while nobody sleeps (seccomp strict
+//! mode), and one publication waking every sleeping subscriber process.
 //!
 //! `IPCKIT_PUBSUB_MESSAGES` sets the item count of the fan-out and join
 //! tests (default 1,000,000).
@@ -24,8 +26,8 @@ use ipckit::Error;
 use ipckit::futex::monotonic_now;
 use ipckit::pubsub::{self, Start, Topic};
 use support::{
-    Child, Ctx, DEADLINE, EXIT_CHECK, EXIT_OUT_OF_ORDER, EXIT_RING_ERROR, EXIT_TIMEOUT, Rng,
-    SharedWords, ShmGuard, Suite, fail, fork_main,
+    Child, Ctx, DEADLINE, EXIT_CHECK, EXIT_OUT_OF_ORDER, EXIT_RING_ERROR, EXIT_TIMEOUT, Exit, Rng,
+    SharedWords, ShmGuard, Suite, fail, fork_async_signal_safe, fork_main,
 };
 
 /// The bound on a sleeping subscriber's `PeerGone` after its publisher's
@@ -359,6 +361,113 @@ fn subscriber_killed() -> Result<String, String> {
     ))
 }
 
+/// In a forked child under seccomp strict mode (any system call but read,
+/// write, exit and sigreturn kills it): runs `calls`, then exits with its
+/// code without running a destructor. The child's `Exit`.
+fn strict_child(calls: impl FnOnce() -> i32) -> Result<Exit, String> {
+    let body = || {
+        // SAFETY: plain prctl; from here on, any other system call kills
+        // this process.
+        if unsafe { libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_STRICT) } != 0 {
+            return 2;
+        }
+        let code = calls();
+        // SAFETY: `exit` (strict mode kills `exit_group`): one thread, so
+        // it ends the process, and no inherited end is dropped.
+        unsafe { libc::syscall(libc::SYS_exit, code) };
+        4 // unreachable
+    };
+    // SAFETY: this process is single-threaded here (no test spawns a
+    // thread), so the child may run any code; `calls` allocates nothing.
+    let mut child = unsafe { fork_async_signal_safe(body) }?;
+    child.wait(Instant::now() + DEADLINE)
+}
+
+/// Waits until the children sleep in the kernel (state `S`).
+fn asleep(children: &[Child]) -> Result<(), String> {
+    let until = Instant::now() + PATIENCE;
+    while children.iter().any(|c| c.state() != Some('S')) {
+        ensure!(Instant::now() < until, "the subscribers never slept");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+/// Publishing and the subscribers' `try_recv` (items, `Empty`, `Lagged`)
+/// make no system call while nobody sleeps (a child under seccomp strict
+/// mode); a publication wakes every sleeping subscriber process at once
+/// (three of them, asleep past their first 5 ms, when only the wake ends
+/// their sleep); and with a subscriber asleep a publication does make a
+/// system call (the strict child is killed): the check sees one.
+fn wakes_only_sleepers() -> Result<String, String> {
+    let g = ShmGuard::new("pubsub-syscalls");
+    let topic = topic(&g, 64)?;
+    let mut tx = topic.publisher().ctx("publisher")?;
+    let mut rx = topic.subscriber().ctx("subscriber")?;
+    let exit = strict_child(|| {
+        for i in 0..1000 {
+            tx.publish(i);
+            if !matches!(rx.try_recv(), Ok(v) if v == i) {
+                return 3;
+            }
+        }
+        if !matches!(rx.try_recv(), Err(Error::Empty)) {
+            return 5;
+        }
+        (1000..1200).for_each(|i| tx.publish(i));
+        match (rx.try_recv(), rx.try_recv()) {
+            (Err(Error::Lagged(136)), Ok(1136)) => 0,
+            _ => 6,
+        }
+    })?;
+    ensure!(
+        exit == Exit::Code(0),
+        "publish/try_recv without sleepers: {exit}"
+    );
+    drop((tx, rx)); // this process's copies are behind the child's
+
+    let g = ShmGuard::new("pubsub-wake-all");
+    let woken = self::topic(&g, 64)?;
+    let words = SharedWords::new();
+    let mut subs = Vec::new();
+    for slot in 0..3 {
+        subs.push(subscriber(&g.0, &words, Plan::fast(slot))?);
+    }
+    all_ready(&words, 0..3)?;
+    let mut tx = woken.publisher().ctx("publisher")?;
+    asleep(&subs)?;
+    std::thread::sleep(Duration::from_millis(50)); // past the first sleep
+    let published = Instant::now();
+    tx.publish(0);
+    for s in 0..3 {
+        let woke = words.wait_for(s * STRIDE + DRAINED, 1, Duration::from_secs(2));
+        ensure!(woke, "subscriber {s} was not woken by the publication");
+    }
+    let took = published.elapsed();
+    // The control: a publication with a subscriber asleep makes the wake
+    // call, which strict mode kills.
+    asleep(&subs)?;
+    let exit = strict_child(|| {
+        tx.publish(1);
+        0
+    })?;
+    ensure!(
+        exit == Exit::Signal(libc::SIGKILL),
+        "publish to a sleeper: {exit}"
+    );
+    drop(tx); // behind the child's copy; its close ends the subscribers
+    for s in &mut subs {
+        s.expect_ok(Instant::now() + DEADLINE)?;
+    }
+    for s in 0..3 {
+        accounted(&words, s, 2)?;
+    }
+    Ok(format!(
+        "no system call in 1,200 publications and receives; one publication woke 3 \
+         sleeping processes within {took:.1?}; with a sleeper, a publication calls the kernel"
+    ))
+}
+
 /// Tells subscribers 0 and 1 that round `r + 1`'s publisher is in place.
 fn start_round(words: &SharedWords, r: u64) {
     for s in 0..2 {
@@ -480,10 +589,11 @@ fn publisher_killed() -> Result<String, String> {
 
 fn main() {
     type Test = fn() -> Result<String, String>;
-    let tests: [(&str, Test); 4] = [
+    let tests: [(&str, Test); 5] = [
         ("1 publisher, 3 subscriber processes", fan_out),
         ("subscribers joining mid-stream", joining_mid_stream),
         ("a subscriber killed mid-stream", subscriber_killed),
+        ("system calls only to wake sleepers", wakes_only_sleepers),
         ("publishers killed and taken over", publisher_killed),
     ];
     Suite::new().tests(tests).leftovers_checked().run().exit();
