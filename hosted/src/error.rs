@@ -8,8 +8,10 @@
 //!   [`Error::Full`] ([`is_full`](Error::is_full)), [`Error::Empty`]
 //!   ([`is_empty`](Error::is_empty)), [`Error::TimedOut`]
 //!   ([`is_timeout`](Error::is_timeout)), [`Error::PeerGone`]
-//!   ([`is_peer_gone`](Error::is_peer_gone)) and, for the MPMC ring,
-//!   [`Error::Busy`] ([`is_busy`](Error::is_busy)).
+//!   ([`is_peer_gone`](Error::is_peer_gone)), for the MPMC ring
+//!   [`Error::Busy`] ([`is_busy`](Error::is_busy)), and for a
+//!   [pub/sub subscriber](mod@crate::pubsub) [`Error::Lagged`]
+//!   ([`is_lagged`](Error::is_lagged)).
 //! - **Findings of the core** that are not flow: a header that does not
 //!   validate, a peer that wrote garbage, a request the object cannot take
 //!   ([`Error::Core`]; [`Error::Channel`] when a channel's open names the
@@ -143,6 +145,11 @@ pub enum Error {
     /// slot a send needs); retry. One that stays is a dead endpoint's, which
     /// the channel recovers.
     Busy,
+    /// A [subscriber](crate::pubsub::Subscriber) fell a lap behind its
+    /// publisher: this many items were overwritten before it read them
+    /// (lost to it, counted exactly); the next receive returns the oldest
+    /// item still there. [`Error::is_lagged`] matches it.
+    Lagged(u64),
     /// The other side is gone: every endpoint of the `peer` role closed, or
     /// its process died (checked by pid and process start time), or a
     /// region records its endpoint as gone (the core's
@@ -162,7 +169,7 @@ pub enum Error {
     /// by a peer, a request the object cannot take (`FrameTooLarge`,
     /// `BufferTooSmall`, `OutOfRange`, ...). Never a flow condition: the
     /// conversion from [`CoreError`] puts `Full`, `Empty`, `TimedOut`,
-    /// `Busy` and `PeerGone` at the top level.
+    /// `Busy`, `Lagged` and `PeerGone` at the top level.
     Core(CoreError),
     /// The object does not exist (`ENOENT`).
     NotFound(OsError),
@@ -402,6 +409,17 @@ impl Error {
         matches!(self, Error::Busy)
     }
 
+    /// `true` for [`Error::Lagged`], whatever the count.
+    ///
+    /// ```
+    /// use ipckit::{CoreError, Error};
+    /// assert!(Error::from(CoreError::Lagged(3)).is_lagged());
+    /// assert!(matches!(Error::from(CoreError::Lagged(3)), Error::Lagged(3)));
+    /// ```
+    pub const fn is_lagged(&self) -> bool {
+        matches!(self, Error::Lagged(_))
+    }
+
     /// `true` for [`Error::PeerGone`] and [`Error::Removed`] (a kernel
     /// object removed under its users: the System V transports document
     /// removal as the end of the conversation).
@@ -431,6 +449,7 @@ impl From<CoreError> for Error {
             CoreError::Empty => Error::Empty,
             CoreError::TimedOut => Error::TimedOut,
             CoreError::Busy => Error::Busy,
+            CoreError::Lagged(n) => Error::Lagged(n),
             CoreError::PeerGone => Error::PeerGone {
                 peer: None,
                 pid: None,
@@ -447,6 +466,7 @@ impl fmt::Display for Error {
             Error::Empty => CoreError::Empty.fmt(f),
             Error::TimedOut => CoreError::TimedOut.fmt(f),
             Error::Busy => CoreError::Busy.fmt(f),
+            Error::Lagged(n) => CoreError::Lagged(*n).fmt(f),
             Error::Core(e) => e.fmt(f),
             Error::NotFound(e) => write!(f, "not found: {e}"),
             Error::AlreadyExists(e) => write!(f, "already exists: {e}"),

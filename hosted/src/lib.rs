@@ -149,6 +149,9 @@
 //!   [`message::MessageReceiver`]) that every transport implements.
 //! - [`transport`]: pipes, sockets, message queues, eventfd, signals and
 //!   semaphores behind that interface.
+//! - [`pubsub`](mod@pubsub): publish/subscribe by name: one publisher that
+//!   never waits, subscribers that join and leave at run time and are told
+//!   exactly what they lost.
 //! - [`object`]: managing the named ones: the mode they are created with,
 //!   read-only and write-only opens, whom an open trusts, and
 //!   [`RemoveOnDrop`](object::RemoveOnDrop) for their creator.
@@ -171,6 +174,21 @@ pub mod futex;
 pub mod heap;
 pub mod message;
 pub mod object;
+pub mod pubsub;
+/// The issue's spelling of [`pubsub::topic`]: `ipckit::pubsub::<T>(name)`
+/// starts a [`TopicBuilder`](pubsub::TopicBuilder) (a function beside the
+/// module of the same name).
+///
+/// ```
+/// let name = format!("doc-pubsub-fn-{}", std::process::id());
+/// let topic = ipckit::pubsub::<u64>(&name).capacity(8).open_or_create()?;
+/// assert_eq!(topic.capacity(), 8);
+/// ipckit::pubsub::remove(&name)?;
+/// # Ok::<(), ipckit::Error>(())
+/// ```
+pub fn pubsub<T: Pod>(name: &str) -> pubsub::TopicBuilder<T> {
+    pubsub::topic(name)
+}
 pub mod rpc;
 pub mod shm;
 pub mod transport;

@@ -78,7 +78,7 @@ use crate::error::{CoreError, Error, Result};
 use crate::shm::{Memfd, Trust};
 
 mod kinds;
-pub(super) use kinds::sealed;
+pub(crate) use kinds::sealed;
 pub use kinds::{
     ByteKind, Bytes, DEFAULT_BYTES, DEFAULT_ITEMS, Endpoint, Kind, Mpmc, MpscBytes, Spsc, TakeOver,
 };

@@ -9,8 +9,10 @@
 //! The items are `Result`s: a channel can fail in ways an in-process
 //! channel cannot (a peer's garbage is [`CoreError::Corrupted`], say), and
 //! an iterator that silently ended there would hide it. Such an error is
-//! yielded once, and the iterator ends after it. `collect::<Result<_>>()`
-//! gathers the items or the first error.
+//! yielded once, and the iterator ends after it; [`Error::Lagged`] (a
+//! [pub/sub subscriber](mod@crate::pubsub) lost items) is yielded and the
+//! items after the loss follow. `collect::<Result<_>>()` gathers the items
+//! or the first error.
 //!
 //! Typed receivers yield their `T`; byte receivers yield each message as a
 //! `Vec<u8>` of its length (received into a small buffer first, grown to
@@ -44,7 +46,7 @@ use crate::error::{CoreError, Error, Result};
 /// What an iterator takes items from: a receiver, owned or borrowed.
 /// Unnameable outside this crate, so that only the channels' receivers
 /// implement it.
-pub(super) mod source {
+pub(crate) mod source {
     use crate::error::Result;
 
     /// A receiver's blocking and non-waiting receive of one item.
@@ -90,7 +92,7 @@ pub struct TryIter<R> {
 }
 
 impl<R> Iter<R> {
-    pub(super) fn new(rx: R) -> Self {
+    pub(crate) fn new(rx: R) -> Self {
         Self { rx, done: false }
     }
 
@@ -101,7 +103,7 @@ impl<R> Iter<R> {
 }
 
 impl<R> TryIter<R> {
-    pub(super) fn new(rx: R) -> Self {
+    pub(crate) fn new(rx: R) -> Self {
         Self { rx, done: false }
     }
 }
@@ -117,6 +119,8 @@ fn step<T>(got: Result<T>, done: &mut bool, quiet: impl Fn(&Error) -> bool) -> O
             None
         }
         Err(e) if quiet(&e) => None,
+        // A subscriber's loss report: the items after it follow.
+        Err(e) if e.is_lagged() => Some(Err(e)),
         Err(e) => {
             *done = true;
             Some(Err(e))

@@ -105,7 +105,8 @@
 //! `liveness_offset = round_up(data_offset + capacity × slot_bytes, 4096)`
 //!
 //! with `slot_bytes` = `elem_size` (SPSC), the MPMC stride
-//! `round_up(A + elem_size, A)` with `A = max(4, elem_align)` (MPMC), or 1
+//! `round_up(A + elem_size, A)` with `A = max(4, elem_align)` (MPMC, and
+//! the broadcast ring of a [topic](mod@crate::pubsub)), or 1
 //! (frame rings: `capacity` is in bytes). The object is
 //! [`object_len`] = `liveness_offset + 4096` bytes. The block's own layout
 //! (magic `"IPCL"`, version, the message type id of a typed channel, one
@@ -229,7 +230,7 @@
 pub mod builder;
 pub mod bytes;
 pub mod iter;
-mod lifetime;
+pub(crate) mod lifetime;
 pub mod liveness;
 pub mod mpmc;
 pub mod mpsc_bytes;
@@ -259,7 +260,8 @@ pub use zero_copy::{FrameRef, Loan};
 
 mod setup;
 pub(crate) use setup::{
-    Mode, claim_single, endpoint_constructors, named, open_single, set_up, single_constructors,
+    Mode, block_of, claim_single, created_name, endpoint_constructors, named, open_single,
+    ring_and_block, set_up, single_constructors, slots_per_side, undo_on_error,
 };
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -363,7 +365,7 @@ pub fn core_region_len(info: &HeaderInfo) -> Option<usize> {
     let cap = u64::from(info.capacity);
     let slot_bytes = match info.kind? {
         ObjectKind::Spsc => u64::from(info.elem_size),
-        ObjectKind::Mpmc => {
+        ObjectKind::Mpmc | ObjectKind::Broadcast => {
             let a = u64::from(info.elem_align.max(4));
             (a + u64::from(info.elem_size)).div_ceil(a) * a
         }

@@ -68,7 +68,7 @@ fn whole(mem: &Memory) -> Region<'static> {
 
 /// The liveness block of a channel whose core region is `core_len` bytes:
 /// `TooSmall` unless the mapping holds it (checked arithmetic).
-pub(super) fn block_of(mem: &Memory, core_len: usize, slots: u32) -> Result<Block> {
+pub(crate) fn block_of(mem: &Memory, core_len: usize, slots: u32) -> Result<Block> {
     let len = mem.len();
     let too_small = || Error::TooSmall {
         target: mem.describe(),
@@ -87,7 +87,7 @@ pub(super) fn block_of(mem: &Memory, core_len: usize, slots: u32) -> Result<Bloc
 /// The liveness slots a side of a channel of `kind` has: one for the SPSC
 /// kinds (each role is held by one endpoint), [`MAX_ENDPOINTS`] for the
 /// others (the liveness docs' table).
-pub(super) const fn slots_per_side(kind: ObjectKind) -> u32 {
+pub(crate) const fn slots_per_side(kind: ObjectKind) -> u32 {
     match kind {
         ObjectKind::Spsc | ObjectKind::FrameSpsc => 1,
         _ => MAX_ENDPOINTS,
@@ -139,7 +139,7 @@ fn attached_block(mem: &Memory, core_len: Option<usize>, slots: u32) -> Result<B
 /// validated. An attach reads the header exactly once, inside the core's
 /// [`Placed::attach`] (which validates it and checks the ring fits the
 /// mapping).
-pub(super) fn ring_and_block<L: Layout>(
+pub(crate) fn ring_and_block<L: Layout>(
     mem: &Memory,
     mode: Mode,
     capacity: u32,

@@ -23,7 +23,7 @@ pub const DEFAULT_ITEMS: u32 = 1024;
 /// [`max_message`](super::Builder::max_message): 64 KiB.
 pub const DEFAULT_BYTES: u32 = 64 * 1024;
 
-pub(in crate::channel) mod sealed {
+pub(crate) mod sealed {
     use super::*;
 
     /// What a builder needs of a channel kind.

@@ -97,7 +97,6 @@ impl Membership {
     /// Records this process in a free, closed or dead slot of `role` among
     /// the block's slots (multi-endpoint kinds). `RoleTaken` when all
     /// [`MAX_ENDPOINTS`](super::MAX_ENDPOINTS) are held by live processes.
-    #[allow(dead_code)] // kinds without intents; every multi-endpoint kind has them now
     pub(crate) fn claim_any(block: Block, role: Role) -> Result<Self> {
         Self::claim_any_announcing(block, role, |_, _| true)
     }

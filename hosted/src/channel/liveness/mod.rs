@@ -105,6 +105,7 @@ mod slot;
 #[cfg(test)]
 mod tests;
 mod type_id;
+pub use type_id::{type_id_of, type_path_id};
 mod watch;
 
 pub use super::process::ProcessId;

@@ -86,6 +86,7 @@ mod ends;
 mod receiver;
 mod sender;
 
+pub use super::liveness::{type_id_of, type_path_id};
 pub use ends::{ByteReceiver, ByteSender, ByteTakeOver};
 pub use receiver::{MpscReceiver, Receiver};
 pub use sender::{MpscSender, Sender};
@@ -115,38 +116,6 @@ pub trait MessageType {
     fn message_type_id() -> u64 {
         type_path_id::<Self>()
     }
-}
-
-/// 64-bit FNV-1a of `name`'s bytes, never 0 (a hash of 0 becomes 1, so a
-/// name never opts out): an id to state in [`MessageType`], which a C peer
-/// computes alike (offset basis `0xcbf29ce484222325`, prime
-/// `0x100000001b3`).
-///
-/// ```
-/// use ipckit::channel::typed::type_id_of;
-/// assert_eq!(type_id_of(""), 0xcbf2_9ce4_8422_2325);
-/// assert_eq!(type_id_of("a"), 0xaf63_dc4c_8601_ec8c);
-/// ```
-pub const fn type_id_of(name: &str) -> u64 {
-    let bytes = name.as_bytes();
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut i = 0;
-    while i < bytes.len() {
-        hash ^= bytes[i] as u64;
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-        i += 1;
-    }
-    if hash == 0 { 1 } else { hash }
-}
-
-/// The default id: [`type_id_of`] of [`std::any::type_name`] of `T`.
-///
-/// ```
-/// use ipckit::channel::typed::{type_id_of, type_path_id};
-/// assert_eq!(type_path_id::<Vec<u8>>(), type_id_of(std::any::type_name::<Vec<u8>>()));
-/// ```
-pub fn type_path_id<T: ?Sized>() -> u64 {
-    type_id_of(std::any::type_name::<T>())
 }
 
 /// The id of a generic container named `name` of an item with id `item`:

@@ -1,0 +1,402 @@
+//! Publish/subscribe by name: a *topic* is the core's lossy
+//! [broadcast ring](crate::broadcast) in a named shared-memory object, with
+//! the channels' liveness block beside it. One [`Publisher`] writes and
+//! never waits; any number of [`Subscriber`]s, in any processes, join and
+//! leave at run time and each reads every item it keeps up with. A
+//! subscriber that falls a lap behind loses the oldest items and is told
+//! exactly how many ([`Error::Lagged`]).
+//!
+//! ```
+//! use std::time::Duration;
+//! use ipckit::pubsub;
+//!
+//! let name = format!("doc-pubsub/arm/{}", std::process::id());
+//! // The publisher's process:
+//! let topic = pubsub::topic::<[f32; 3]>(&name).capacity(64).open_or_create()?;
+//! let mut tx = topic.publisher()?;
+//! // Any subscriber's process (two here):
+//! let mut a = pubsub::topic::<[f32; 3]>(&name).open()?.subscriber()?;
+//! let mut b = pubsub::topic::<[f32; 3]>(&name).open()?.subscriber()?;
+//!
+//! tx.publish([0.1, 0.2, 0.3]); // never waits, wakes sleeping subscribers
+//! assert_eq!(a.recv_timeout(Duration::from_secs(1))?, [0.1, 0.2, 0.3]);
+//! assert_eq!(b.recv()?, [0.1, 0.2, 0.3]);
+//!
+//! for i in 0..100 {
+//!     tx.publish([i as f32; 3]); // 100 items, 64 slots: `a` loses 36
+//! }
+//! assert!(matches!(a.try_recv(), Err(ipckit::Error::Lagged(36))));
+//! assert_eq!(a.try_recv()?, [36.0; 3]); // the oldest one left
+//!
+//! drop(tx); // the publisher leaves (or dies): once drained, `PeerGone`
+//! let got: Vec<_> = b.iter().collect(); // ends at `PeerGone`
+//! assert!(matches!(got[0], Err(ipckit::Error::Lagged(36))));
+//! assert_eq!(got.len(), 1 + 64);
+//! pubsub::remove(&name)?;
+//! # Ok::<(), ipckit::Error>(())
+//! ```
+//!
+//! # Making a topic
+//! [`topic`]`::<T>(name)` (or, as the issue spelled it,
+//! [`ipckit::pubsub::<T>(name)`](crate::pubsub())) starts a
+//! [`TopicBuilder`]: the capacity (items,
+//! rounded up to a power of two, default 1024), the object's `mode` and
+//! the `trust` an open needs, as for a [channel](crate::channel); then
+//! [`create`](TopicBuilder::create), [`open`](TopicBuilder::open) or
+//! [`open_or_create`](TopicBuilder::open_or_create) give a [`Topic<T>`]
+//! handle, from which [`publisher`](Topic::publisher) claims the one
+//! publisher and [`subscriber`](Topic::subscriber) /
+//! [`subscriber_from`](Topic::subscriber_from) make subscribers. Names
+//! are the channels' ([names](crate::channel#names)): `"robot/arm/state"`
+//! is the object `/dev/shm/ipckit-robot%2Farm%2Fstate`, listed by
+//! `ipckit ls` and removed by [`remove`] (or `remove_name_after`, as for
+//! channels). The channel [`Builder`] makes
+//! topic ends too (`channel::Builder::<pubsub::Lossy<T>>::new().pair()`
+//! gives a publisher and a subscriber on a memfd, `pair_for_child` one for
+//! a child process).
+//!
+//! The topic records `T`: the core header its size and alignment, the
+//! liveness block a type id ([`type_path_id`] of `T`, the FNV-1a hash of
+//! its type name): an open with another `T` is [`Error::TypeMismatch`]
+//! naming the topic. A missing topic is [`Error::NotFound`], a header or
+//! block that does not validate [`Error::Channel`] naming it.
+//!
+//! # Delivery (the lossy policy)
+//! The publisher never waits for subscribers: a subscriber reads every item
+//! in order as long as it stays less than a capacity behind; otherwise its
+//! next receive returns [`Error::Lagged`]`(n)` once (`n` the items
+//! overwritten before it read them) and then the oldest item still in the
+//! ring. So `received + sum of lags == published` for every subscriber,
+//! exactly. A new subscriber starts at the next item published
+//! ([`Start::Next`]), or at the newest ([`Start::Latest`]) or oldest
+//! ([`Start::Oldest`]) one still there. The core's [module
+//! docs](crate::broadcast) have the algorithm (seqlock slots, Aeron's
+//! broadcast buffer) and what a hostile peer can do.
+//!
+//! # Waiting and dead peers
+//! `recv` and `recv_timeout` spin briefly, then sleep in a shared futex on
+//! the ring's `tail` with an event count: a publication wakes every
+//! sleeping subscriber with one `FUTEX_WAKE`, and makes no system call at
+//! all while nobody sleeps. The publisher records itself in the liveness
+//! block as a channel's single sender does: a sleeping subscriber hears of
+//! its close at once (its state word) and of its death through a pidfd
+//! (after the first 5 ms of a sleep), never by polling; it then drains
+//! what is left and returns [`Error::PeerGone`]. The same subscriber goes
+//! on receiving once a new publisher comes; until then every receive says
+//! `PeerGone` again (a blocking one within the first 5 ms of its sleep),
+//! so a subscriber that outlives publishers retries after a pause. A
+//! subscriber that never saw a publisher waits for one. A dead publisher's role is taken over with
+//! [`Topic::take_over_publisher`] (pid and start time checked); the new
+//! publisher resumes at the published position, and an item the dead one
+//! was writing is lost, never delivered torn.
+//!
+//! Subscribers record themselves too (up to
+//! [`MAX_ENDPOINTS`](crate::channel::MAX_ENDPOINTS) at once; a
+//! dead one's record is reused), for `ipckit ls`, stale-object removal and
+//! [`Publisher::remove_name_after`]; they claim nothing in the ring, so a
+//! subscriber that dies disturbs nobody (one killed while asleep leaves its
+//! mark in the sleeper count: every later publication then makes one wake
+//! call).
+//!
+//! An end belongs to the process that made it, as a channel endpoint
+//! does ([processes and `fork`](crate::channel#processes-and-fork)): a
+//! forked child opens the topic again (or claims a
+//! [`ChildEnd`](crate::channel::ChildEnd) of a
+//! `Builder::<Lossy<T>>::pair_for_child`).
+//!
+//! # Object layout
+//! A topic is a [channel object](crate::channel#object-layout) of kind 7:
+//! the core broadcast ring, padding to 4096, the liveness block (64 slots
+//! per side: producer slot 0 is the publisher, the consumer slots the
+//! subscribers). See [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#18-the-topic-object).
+//!
+//! Not (yet) here: the reliable policy (back-pressure, a subscriber table:
+//! the core's work in progress), byte-message topics, zero-copy loans.
+
+mod publisher;
+mod subscriber;
+#[cfg(test)]
+mod tests;
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use ipckit_core::broadcast::{Ring, Slots};
+use ipckit_core::place;
+use ipckit_core::{ObjectKind, Pod};
+
+pub use crate::broadcast::Start;
+pub use publisher::Publisher;
+pub use subscriber::Subscriber;
+
+use crate::channel::builder::sealed;
+use crate::channel::liveness::{Block, type_path_id};
+use crate::channel::{
+    Builder, DEFAULT_ITEMS, Endpoint, Kind, Memory, Mode, block_of, created_name, object_name,
+    ring_and_block, slots_per_side, undo_on_error,
+};
+use crate::error::{Error, Result};
+use crate::shm::{SharedMemory, ShmObject, Trust};
+
+/// A builder of the topic `name` carrying `T` (see the [module
+/// docs](self)).
+///
+/// ```
+/// let name = format!("doc-topic-{}", std::process::id());
+/// let topic = ipckit::pubsub::topic::<u64>(&name).capacity(1000).create()?;
+/// assert_eq!(topic.capacity(), 1024);
+/// ipckit::pubsub::remove(&name)?;
+/// # Ok::<(), ipckit::Error>(())
+/// ```
+pub fn topic<T: Pod>(name: &str) -> TopicBuilder<T> {
+    TopicBuilder {
+        name: name.to_owned(),
+        inner: Builder::new(),
+    }
+}
+
+/// Removes the topic `name` (its object in `/dev/shm`): ends that have it
+/// open keep it, nobody can open it by name any more.
+/// [`Error::NotFound`] if there is none.
+pub fn remove(name: &str) -> Result<()> {
+    ShmObject::remove(object_name(name)?.as_str())
+}
+
+/// The settings of a topic and the calls that make its [`Topic`] handle:
+/// [`topic`] starts one. The size matters only where the topic is
+/// created.
+#[derive(Clone)]
+#[must_use = "a builder makes nothing until create, open or open_or_create"]
+pub struct TopicBuilder<T> {
+    name: String,
+    inner: Builder<Lossy<T>>,
+}
+
+impl<T: Pod> std::fmt::Debug for TopicBuilder<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopicBuilder")
+            .field("name", &self.name)
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+impl<T: Pod> TopicBuilder<T> {
+    /// Room for `n` items (rounded up to a power of two, 2 to 2^30;
+    /// default 1024): how far a subscriber may fall behind before it lags.
+    pub fn capacity(mut self, n: usize) -> Self {
+        self.inner = self.inner.capacity(n);
+        self
+    }
+
+    /// The permission bits of a created object (default 0600; see
+    /// [`Builder::mode`]).
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.inner = self.inner.mode(mode);
+        self
+    }
+
+    /// What an open accepts (default [`Trust::Owner`]; see
+    /// [`Builder::trust`]).
+    pub fn trust(mut self, trust: Trust) -> Self {
+        self.inner = self.inner.trust(trust);
+        self
+    }
+
+    /// Creates the topic ([`Error::AlreadyExists`] if the name exists; of
+    /// racing creators exactly one wins).
+    pub fn create(&self) -> Result<Topic<T>> {
+        self.inner.create(&self.name)
+    }
+
+    /// Opens the existing topic, validating its header, its liveness block
+    /// and its type ([`Error::NotFound`], [`Error::Channel`],
+    /// [`Error::TypeMismatch`]).
+    pub fn open(&self) -> Result<Topic<T>> {
+        self.inner.open(&self.name)
+    }
+
+    /// Opens the topic, or creates it with these settings.
+    pub fn open_or_create(&self) -> Result<Topic<T>> {
+        self.inner.open_or_create(&self.name)
+    }
+}
+
+/// The lossy topic of `T` as a channel kind: what a channel
+/// [`Builder`] of topic ends is generic over. Its ends are [`Publisher`]
+/// and [`Subscriber`]; [`Topic`] is made by it too.
+///
+/// ```
+/// use ipckit::channel::Builder;
+/// use ipckit::pubsub::Lossy;
+///
+/// let (mut tx, mut rx) = Builder::<Lossy<u32>>::new().capacity(8).pair()?;
+/// tx.publish(5);
+/// assert_eq!(rx.recv()?, 5);
+/// # Ok::<(), ipckit::Error>(())
+/// ```
+pub struct Lossy<T>(PhantomData<fn() -> T>);
+
+impl<T: Pod> sealed::Kind for Lossy<T> {
+    type Layout = Slots<T>;
+    const NAME: &'static str = "pubsub";
+    const DEFAULT: u32 = DEFAULT_ITEMS;
+}
+
+impl<T: Pod> Kind for Lossy<T> {
+    type Sender = Publisher<T>;
+    type Receiver = Subscriber<T>;
+}
+
+impl<T: Pod> sealed::Endpoint for Topic<T> {
+    fn set_up(mem: Memory, mode: Mode, capacity: u32) -> Result<Self> {
+        Topic::set_up(mem, mode, capacity)
+    }
+}
+
+impl<T: Pod> Endpoint for Topic<T> {
+    type Kind = Lossy<T>;
+}
+
+/// A topic, opened or created: the handle from which the publisher is
+/// claimed and subscribers are made (each keeps the mapping alive on its
+/// own; the handle may go first). Cloning it is cheap (one mapping).
+///
+/// ```
+/// use ipckit::pubsub::{self, Start};
+///
+/// let name = format!("doc-topic-handle-{}", std::process::id());
+/// let topic = pubsub::topic::<u32>(&name).capacity(4).create()?;
+/// let mut tx = topic.publisher()?;
+/// assert!(topic.publisher().is_err()); // one publisher at a time
+/// tx.publish(1);
+/// tx.publish(2);
+/// assert_eq!(topic.subscriber_from(Start::Oldest)?.try_recv()?, 1);
+/// assert_eq!(topic.subscriber_from(Start::Latest)?.try_recv()?, 2);
+/// assert!(topic.subscriber()?.try_recv().unwrap_err().is_empty());
+/// pubsub::remove(&name)?;
+/// # Ok::<(), ipckit::Error>(())
+/// ```
+pub struct Topic<T> {
+    // No drop order to keep: the ring and block are views of `mem`.
+    ring: Ring<'static, T>,
+    block: Block,
+    mem: Arc<Memory>,
+}
+
+impl<T> Clone for Topic<T> {
+    fn clone(&self) -> Self {
+        Self {
+            ring: self.ring.clone(),
+            block: self.block,
+            mem: Arc::clone(&self.mem),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Topic<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Topic")
+            .field("mem", &self.mem)
+            .field("capacity", &self.ring.capacity())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Pod> Topic<T> {
+    /// The topic on `mem`: initialised (`Mode::Init`; the type id stated
+    /// in the block before the header is published) or attached and
+    /// validated (then the type id compared). A created object is removed
+    /// again if the set-up fails.
+    fn set_up(mem: Memory, mode: Mode, capacity: u32) -> Result<Self> {
+        let cleanup = created_name(&mem, mode);
+        let placed = Self::place(&mem, mode, capacity).map_err(|e| e.in_channel(|| mem.describe()));
+        let (ring, block) = undo_on_error(placed, cleanup)?;
+        Ok(Self {
+            ring,
+            block,
+            mem: Arc::new(mem),
+        })
+    }
+
+    fn place(mem: &Memory, mode: Mode, capacity: u32) -> Result<(Ring<'static, T>, Block)> {
+        let id = type_path_id::<T>();
+        let mismatch = |theirs| Error::TypeMismatch {
+            channel: mem.describe(),
+            ours: id,
+            theirs,
+        };
+        let mode = match mode {
+            Mode::Init => Mode::Init,
+            _ => Mode::Attach,
+        };
+        if mode == Mode::Init {
+            // Before the header's publication, so that no opener ever sees
+            // the topic without its type (memory holding a header is
+            // refused by `ring_and_block`, which writes nothing then).
+            let core_len = place::region_len::<Slots<T>>(capacity)?;
+            let slots = slots_per_side(ObjectKind::Broadcast);
+            if mem.inspect().is_err() {
+                block_of(mem, core_len, slots)?
+                    .state_type_id(id)
+                    .map_err(mismatch)?;
+            }
+        }
+        let (ring, block) = ring_and_block::<Slots<T>>(mem, mode, capacity)?;
+        block.state_type_id(id).map_err(mismatch)?;
+        Ok((ring, block))
+    }
+
+    /// Claims the publisher role: [`CoreError::RoleTaken`] (as
+    /// [`Error::Channel`] naming the topic, and the holder's pid if it is
+    /// dead) while another publisher holds it.
+    ///
+    /// [`CoreError::RoleTaken`]: crate::CoreError::RoleTaken
+    pub fn publisher(&self) -> Result<Publisher<T>> {
+        Publisher::new(self.clone(), false)
+    }
+
+    /// Claims the publisher role, taking it over if its recorded holder is
+    /// a dead process (pid and start time); as [`publisher`](Self::publisher)
+    /// otherwise. The new publisher resumes at the published position.
+    pub fn take_over_publisher(&self) -> Result<Publisher<T>> {
+        Publisher::new(self.clone(), true)
+    }
+
+    /// A subscriber of the items published from now on ([`Start::Next`]).
+    /// [`CoreError::RoleTaken`] once
+    /// [`MAX_ENDPOINTS`](crate::channel::MAX_ENDPOINTS) live subscribers
+    /// hold the topic's records.
+    ///
+    /// [`CoreError::RoleTaken`]: crate::CoreError::RoleTaken
+    pub fn subscriber(&self) -> Result<Subscriber<T>> {
+        self.subscriber_from(Start::Next)
+    }
+
+    /// A subscriber that starts where `start` says: the next item, the
+    /// newest one published, or the oldest one still in the ring.
+    pub fn subscriber_from(&self, start: Start) -> Result<Subscriber<T>> {
+        Subscriber::new(self.clone(), start)
+    }
+
+    /// The number of slots.
+    pub fn capacity(&self) -> u32 {
+        self.ring.capacity()
+    }
+
+    /// The publisher's position now: the next item it publishes (a
+    /// free-running count, wrapping at 2^32).
+    pub fn tail(&self) -> u32 {
+        self.ring.tail()
+    }
+
+    /// The memory the topic lives in.
+    pub fn memory(&self) -> &Memory {
+        &self.mem
+    }
+
+    /// The topic, for error messages.
+    fn describe(&self) -> String {
+        self.mem.describe()
+    }
+}

@@ -1,0 +1,121 @@
+//! The publisher of a topic: the single-holder role of the broadcast ring,
+//! recorded in the liveness block as a channel's single sender is.
+
+use std::time::Duration;
+
+use ipckit_core::Pod;
+use ipckit_core::broadcast;
+
+use super::{Lossy, Topic};
+use crate::channel::builder::sealed;
+use crate::channel::liveness::Membership;
+use crate::channel::{Endpoint, Memory, Mode, TakeOver, claim_single, lifetime};
+use crate::error::{Result, Role};
+use crate::futex::Futex;
+
+/// The one publisher of a [topic](super): [`publish`](Self::publish) never
+/// waits and never fails; subscribers a lap behind lose the oldest items
+/// and are told how many.
+///
+/// It holds the publisher role (recorded with its pid and start time),
+/// given back when it is dropped; a subscriber asleep then learns at once
+/// that no publisher is left ([`Error::PeerGone`](crate::Error::PeerGone),
+/// after the items still unread). Example: the [module docs](super).
+pub struct Publisher<T: Pod> {
+    // Field order is drop order: the core claim goes, then the liveness
+    // slot closes (it names the holder as long as the claim exists), then
+    // the mapping.
+    end: broadcast::Publisher<'static, T, Futex>,
+    member: Membership,
+    topic: Topic<T>,
+}
+
+impl<T: Pod> std::fmt::Debug for Publisher<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("pubsub::Publisher")
+            .field("topic", &self.topic)
+            .field("position", &self.end.position())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Pod> Publisher<T> {
+    /// Claims the role on `topic`: the liveness slot first, then the
+    /// core's claim (taken over from a dead holder with `take_over`).
+    pub(super) fn new(topic: Topic<T>, take_over: bool) -> Result<Self> {
+        let ring = &topic.ring;
+        let claimed = claim_single(
+            topic.block,
+            Role::Producer,
+            take_over,
+            ring,
+            |r, n| r.publisher_with(n),
+            |r| {
+                // SAFETY: `claim_single` calls this only after it found the
+                // role's recorded holder dead (pid and start time; one
+                // killed while claiming by its pid, which no process has
+                // any more) and won its liveness slot: the dead process
+                // never publishes again, and this process held no publisher
+                // (the slot would name our own, live, pid). Every publisher
+                // takes the slot before the core's claim, so nobody else
+                // holds that claim.
+                unsafe { r.release_producer_claim() }
+            },
+        );
+        let (end, member) = claimed.map_err(|e| e.in_channel(|| topic.describe()))?;
+        Ok(Self { end, member, topic })
+    }
+
+    /// Publishes `value`: every subscriber that keeps up reads it; one a
+    /// whole lap behind loses its oldest unread item. Never waits; wakes
+    /// the sleeping subscribers with one system call, and makes none while
+    /// nobody sleeps.
+    #[inline]
+    pub fn publish(&mut self, value: T) {
+        self.end.publish(value);
+    }
+
+    /// The next position this publisher writes (a free-running count of
+    /// the items published, wrapping at 2^32).
+    pub fn position(&self) -> u32 {
+        self.end.position()
+    }
+
+    /// The number of slots.
+    pub fn capacity(&self) -> u32 {
+        self.end.capacity()
+    }
+
+    /// The topic (for more subscribers).
+    pub fn topic(&self) -> &Topic<T> {
+        &self.topic
+    }
+
+    /// The memory the topic lives in.
+    pub fn memory(&self) -> &Memory {
+        self.topic.memory()
+    }
+
+    /// Waits (at most `timeout`) until `subscribers` subscribers have
+    /// joined the topic, then removes its name: the kernel frees the
+    /// memory when the last end leaves, however it ends, and nobody can
+    /// open the topic by name any more (no late subscriber, no take-over).
+    /// [`Error::TimedOut`](crate::Error::TimedOut) leaves the name. See
+    /// the [channel docs](crate::channel#removing-the-name).
+    pub fn remove_name_after(&self, subscribers: u32, timeout: Duration) -> Result<()> {
+        lifetime::remove_name_after(self.memory(), &self.member, subscribers, timeout)
+    }
+}
+
+impl<T: Pod> sealed::Endpoint for Publisher<T> {
+    fn set_up(mem: Memory, mode: Mode, capacity: u32) -> Result<Self> {
+        let topic = Topic::set_up(mem, mode, capacity)?;
+        Publisher::new(topic, mode == Mode::TakeOver)
+    }
+}
+
+impl<T: Pod> Endpoint for Publisher<T> {
+    type Kind = Lossy<T>;
+}
+
+impl<T: Pod> TakeOver for Publisher<T> {}

@@ -1,0 +1,212 @@
+//! A subscriber of a topic: the core subscriber (its own position, no
+//! claim) with a liveness record, and the channels' blocking loop.
+
+use std::time::{Duration, Instant};
+
+use ipckit_core::Pod;
+use ipckit_core::broadcast;
+
+use super::{Lossy, Start, Topic};
+use crate::channel::builder::sealed;
+use crate::channel::iter::source::Source;
+use crate::channel::liveness::Membership;
+use crate::channel::{
+    Endpoint, Iter, Memory, Mode, TryIter, blocking, empty_or_closed, lifetime, until,
+};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::{CoreError, Result, Role};
+use crate::futex::Futex;
+
+/// A subscriber of a [topic](super): it reads every item published after
+/// its start, in order, unless it falls a lap behind; the receive that
+/// finds out returns [`Error::Lagged`]`(n)` (the `n` items lost), and the
+/// next one the oldest item still there.
+///
+/// Receives come in the channels' forms: [`try_recv`](Self::try_recv)
+/// (never waits), [`recv`](Self::recv) (sleeps in a shared futex),
+/// [`recv_timeout`](Self::recv_timeout) and
+/// [`recv_deadline`](Self::recv_deadline); [`iter`](Self::iter) yields
+/// `Lagged` as an item and ends once the publisher is gone and every item
+/// is read. Example: the [module docs](super).
+pub struct Subscriber<T: Pod> {
+    // The core subscriber claims nothing; the liveness slot closes, then
+    // the mapping goes.
+    end: broadcast::Subscriber<'static, T, Futex>,
+    member: Membership,
+    topic: Topic<T>,
+}
+
+impl<T: Pod> std::fmt::Debug for Subscriber<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("pubsub::Subscriber")
+            .field("topic", &self.topic)
+            .field("position", &self.end.position())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Pod> Subscriber<T> {
+    /// A subscriber of `topic` at `start`, recorded in a free, closed or
+    /// dead subscriber slot.
+    pub(super) fn new(topic: Topic<T>, start: Start) -> Result<Self> {
+        let member = Membership::claim_any(topic.block, Role::Consumer)
+            .map_err(|e| e.in_channel(|| topic.describe()))?;
+        let end = topic
+            .ring
+            .subscriber_with(member.notifier(), start)
+            .map_err(|e| crate::Error::from(e).in_channel(|| topic.describe()))?;
+        Ok(Self { end, member, topic })
+    }
+
+    /// A second subscriber at the same position, with its own record.
+    pub fn try_clone(&self) -> Result<Self> {
+        let member = Membership::claim_any(self.topic.block, Role::Consumer)
+            .map_err(|e| e.in_channel(|| self.topic.describe()))?;
+        Ok(Self {
+            end: self.end.clone(),
+            member,
+            topic: self.topic.clone(),
+        })
+    }
+
+    /// The next item, or at once [`Error::Empty`] (nothing new),
+    /// [`Error::Lagged`]`(n)` (`n` items overwritten unread: the next call
+    /// returns the oldest one left), or [`Error::PeerGone`] instead of
+    /// `Empty` once the publisher closed. No system call, no clock.
+    #[inline]
+    pub fn try_recv(&mut self) -> Result<T> {
+        match self.end.try_recv() {
+            Err(CoreError::Empty) => empty_or_closed(&self.member, || self.end.try_recv()),
+            other => Ok(other?),
+        }
+    }
+
+    /// The next item, waiting while there is none (a short spin, then a
+    /// sleep that the next publication ends); `Lagged` as
+    /// [`try_recv`](Self::try_recv); [`Error::PeerGone`] once every item
+    /// is read and the publisher closed or died.
+    pub fn recv(&mut self) -> Result<T> {
+        self.recv_within(None)
+    }
+
+    /// [`recv`](Self::recv), waiting at most `timeout`:
+    /// [`Error::TimedOut`].
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T> {
+        self.recv_within(Some(timeout))
+    }
+
+    /// [`recv`](Self::recv), waiting until `deadline` at the latest:
+    /// [`Error::TimedOut`].
+    pub fn recv_deadline(&mut self, deadline: Instant) -> Result<T> {
+        self.recv_timeout(until(deadline))
+    }
+
+    /// [`recv`](Self::recv), waiting at most `timeout` (`None`: no limit).
+    fn recv_within(&mut self, timeout: Option<Duration>) -> Result<T> {
+        let (end, member) = (&mut self.end, &self.member);
+        blocking(
+            timeout,
+            |t| match t {
+                None => end.recv(),
+                Some(t) => end.recv_timeout(t),
+            },
+            || member.peer_gone(),
+        )
+    }
+
+    /// A blocking iterator: items and `Lagged` reports, ending once the
+    /// publisher is gone and every item is read ([`Iter`]).
+    pub fn iter(&mut self) -> Iter<&mut Self> {
+        Iter::new(self)
+    }
+
+    /// An iterator over what is published and unread now ([`TryIter`]).
+    pub fn try_iter(&mut self) -> TryIter<&mut Self> {
+        TryIter::new(self)
+    }
+
+    /// Items published and not read yet, as far as they are still in the
+    /// ring (at most the capacity).
+    pub fn len(&self) -> usize {
+        self.end.len()
+    }
+
+    /// `true` if nothing is published that this subscriber has not read.
+    pub fn is_empty(&self) -> bool {
+        self.end.is_empty()
+    }
+
+    /// The next position this subscriber reads.
+    pub fn position(&self) -> u32 {
+        self.end.position()
+    }
+
+    /// The number of slots.
+    pub fn capacity(&self) -> u32 {
+        self.end.capacity()
+    }
+
+    /// The topic (for more subscribers, or a publisher).
+    pub fn topic(&self) -> &Topic<T> {
+        &self.topic
+    }
+
+    /// The memory the topic lives in.
+    pub fn memory(&self) -> &Memory {
+        self.topic.memory()
+    }
+
+    /// `Some(`[`Error::PeerGone`]`)` if a publisher came and has since
+    /// closed or died (none holds the role now); `None` while one lives or
+    /// before the first came. Reads `/proc` for a recorded publisher.
+    pub fn peer_gone(&self) -> Option<crate::Error> {
+        self.member.peer_gone()
+    }
+
+    /// Waits (at most `timeout`) until a publisher has joined the topic,
+    /// then removes its name (see [`Publisher::remove_name_after`]).
+    ///
+    /// [`Publisher::remove_name_after`]: super::Publisher::remove_name_after
+    pub fn remove_name_after(&self, timeout: Duration) -> Result<()> {
+        lifetime::remove_name_after(self.memory(), &self.member, 1, timeout)
+    }
+}
+
+impl<T: Pod> Source for Subscriber<T> {
+    type Item = T;
+    fn recv_item(&mut self) -> Result<T> {
+        self.recv()
+    }
+    fn try_recv_item(&mut self) -> Result<T> {
+        self.try_recv()
+    }
+}
+
+/// [`Subscriber::iter`], owning the subscriber.
+impl<T: Pod> IntoIterator for Subscriber<T> {
+    type Item = Result<T>;
+    type IntoIter = Iter<Self>;
+    fn into_iter(self) -> Iter<Self> {
+        Iter::new(self)
+    }
+}
+
+/// [`Subscriber::iter`].
+impl<'a, T: Pod> IntoIterator for &'a mut Subscriber<T> {
+    type Item = Result<T>;
+    type IntoIter = Iter<&'a mut Subscriber<T>>;
+    fn into_iter(self) -> Self::IntoIter {
+        Iter::new(self)
+    }
+}
+
+impl<T: Pod> sealed::Endpoint for Subscriber<T> {
+    fn set_up(mem: Memory, mode: Mode, capacity: u32) -> Result<Self> {
+        Topic::set_up(mem, mode, capacity)?.subscriber()
+    }
+}
+
+impl<T: Pod> Endpoint for Subscriber<T> {
+    type Kind = Lossy<T>;
+}
