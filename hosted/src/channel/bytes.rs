@@ -132,7 +132,6 @@ impl Sender {
     /// instead if the receiver closed: [channel docs](super#dead-peers));
     /// [`CoreError::FrameTooLarge`] for a message over
     /// [`max_frame_len`](Self::max_frame_len).
-    #[inline]
     pub fn try_send(&mut self, message: &[u8]) -> Result<()> {
         match self.end.try_send(message) {
             Err(CoreError::Full) => Err(full_or_closed(&self.member)),
@@ -246,7 +245,6 @@ impl Receiver {
     /// sender closed: [channel docs](super#dead-peers)).
     /// [`CoreError::BufferTooSmall`] (with the length needed) leaves the
     /// message queued.
-    #[inline]
     pub fn try_recv(&mut self, buf: &mut [u8]) -> Result<usize> {
         match self.end.try_recv(buf) {
             Err(CoreError::Empty) => empty_or_closed(&self.member, || self.end.try_recv(buf)),

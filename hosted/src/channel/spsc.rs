@@ -120,7 +120,6 @@ impl<T: Pod> Sender<T> {
     /// Sends `value`, or [`Error::Full`] at once; [`Error::PeerGone`]
     /// instead of `Full` if the receiver closed (see the [channel
     /// docs](super#dead-peers)).
-    #[inline]
     pub fn try_send(&mut self, value: T) -> Result<()> {
         match self.end.try_push(value) {
             Err(CoreError::Full) => Err(full_or_closed(&self.member)),
@@ -233,7 +232,6 @@ impl<T: Pod> Receiver<T> {
     /// The oldest item, or [`Error::Empty`] at once; [`Error::PeerGone`]
     /// instead of `Empty` if the sender closed (see the [channel
     /// docs](super#dead-peers)).
-    #[inline]
     pub fn try_recv(&mut self) -> Result<T> {
         match self.end.try_pop() {
             Err(CoreError::Empty) => empty_or_closed(&self.member, || self.end.try_pop()),
