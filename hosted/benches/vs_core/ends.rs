@@ -40,6 +40,7 @@ pub(crate) trait Rx {
 /// The timeout of the blocking calls of the count mode.
 pub(crate) const WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
+#[inline(always)]
 pub(crate) fn flow<T>(r: Result<T, Error>, none: T) -> Res<T> {
     match r {
         Ok(v) => Ok(v),
@@ -48,6 +49,7 @@ pub(crate) fn flow<T>(r: Result<T, Error>, none: T) -> Res<T> {
     }
 }
 
+#[inline(always)]
 pub(crate) fn core_flow<T>(r: Result<T, CoreError>, none: T) -> Res<T> {
     match r {
         Ok(v) => Ok(v),

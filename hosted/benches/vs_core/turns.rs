@@ -197,20 +197,41 @@ pub(crate) fn turn(
             }
         }
     };
-    let mut child = fork_child(child_body)?;
+    // The parent opens its ends before the fork, so that the child never
+    // meets the channel as `make` left it: the creator's end given back,
+    // its liveness slot closed. A child that filled the ring before the
+    // parent reopened its end got `PeerGone` from `try_send` (the channel's
+    // answer for a closed receiver) and ended the run; the core rings have
+    // no such record, so only the channel rows could fail that way. The
+    // child never drops the copies it inherits (it `_exit`s).
+    match metric {
+        Metric::Rtt => with_end!(kind, &to, sender, |tx| {
+            with_end!(kind, &back, receiver, |rx| {
+                let mut child = start(child_body, cpus)?;
+                let measured = ping(&mut tx, &mut rx, n, &mut child);
+                settle(child, measured)
+            })
+        }),
+        _ => with_end!(kind, &back, receiver, |rx| {
+            let mut child = start(child_body, cpus)?;
+            let measured = consume(&mut rx, n, metric, &mut child);
+            settle(child, measured)
+        }),
+    }
+}
+
+/// Forks the child running `body` and pins this process.
+fn start(body: impl FnOnce() -> i32, cpus: Option<CpuPair>) -> Res<Child> {
+    let child = fork_child(body)?;
     if let Some(p) = cpus {
         let _ = p.pin_main();
     }
-    let measured: Res<f64> = match metric {
-        Metric::Rtt => with_end!(kind, &to, sender, |tx| {
-            with_end!(kind, &back, receiver, |rx| ping(
-                &mut tx, &mut rx, n, &mut child
-            ))
-        }),
-        _ => with_end!(kind, &back, receiver, |rx| consume(
-            &mut rx, n, metric, &mut child
-        )),
-    };
+    Ok(child)
+}
+
+/// The turn's figure once the child has ended (killed first if the
+/// measurement failed); an error if the child failed.
+fn settle(mut child: Child, measured: Res<f64>) -> Res<f64> {
     if measured.is_err() {
         child.kill();
     }

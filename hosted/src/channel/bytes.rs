@@ -36,9 +36,10 @@ use ipckit_core::Role;
 use ipckit_core::frame::spsc::{Consumer, Producer, Ring};
 
 use super::liveness::Membership;
-use super::zero_copy::{FrameRef, Loan, name_too_large};
+use super::zero_copy::{FrameRef, Loan, loan_error, name_too_large};
 use super::{
-    Iter, Memory, TryIter, blocking, empty_or_closed, full_or_closed, single_constructors, until,
+    Iter, Memory, TryIter, blocking, empty_or_closed, flow_error, full_or_closed,
+    single_constructors, until,
 };
 #[cfg(doc)]
 use crate::error::Error;
@@ -175,7 +176,7 @@ impl Sender {
     pub fn try_loan(&mut self, len: usize) -> Result<Loan<'_>> {
         match self.end.try_grant(len) {
             Ok(grant) => Ok(Loan::spsc(grant)),
-            Err(e) => Err(name_too_large(e.into(), &self.mem)),
+            Err(e) => Err(loan_error(e, &self.mem)),
         }
     }
 
@@ -294,7 +295,10 @@ impl Receiver {
     /// that [takes over](Self::take_over): at least once.
     #[inline]
     pub fn try_recv_ref(&mut self) -> Result<FrameRef<'_>> {
-        Ok(FrameRef::spsc(self.end.try_read()?))
+        match self.end.try_read() {
+            Ok(frame) => Ok(FrameRef::spsc(frame)),
+            Err(e) => Err(flow_error(e)),
+        }
     }
 
     /// [`try_recv_ref`](Self::try_recv_ref), waiting while the channel is

@@ -424,12 +424,13 @@ pub fn check_name(name: &str) -> Result<ShmName> {
 /// are visible to it); otherwise `Empty`, or what the second attempt got.
 /// A sender that died without closing is not seen here (that takes
 /// `/proc`: [`liveness`], the blocking calls, `peer_gone`).
+#[inline]
 pub(crate) fn empty_or_closed<R>(
     member: &liveness::Membership,
     again: impl FnOnce() -> ipckit_core::Result<R>,
 ) -> Result<R> {
     match member.peer_closed() {
-        None => Err(CoreError::Empty.into()),
+        None => Err(Error::Empty),
         Some(gone) => match again() {
             Err(CoreError::Empty) => Err(gone),
             other => Ok(other?),
@@ -437,13 +438,33 @@ pub(crate) fn empty_or_closed<R>(
     }
 }
 
+/// A core error as the hosted one, with the flow conditions (`Full`,
+/// `Empty`) built inline and the rest converted out of line: the `try_`
+/// calls return a flow condition once per look at a full or empty ring,
+/// and a spinning caller's look should cost what the core's does (a call
+/// there, or an error built and dropped, slows the loop that watches the
+/// peer's index, and with it the pair).
+#[inline(always)]
+pub(crate) fn flow_error(e: CoreError) -> Error {
+    match e {
+        CoreError::Full => Error::Full,
+        CoreError::Empty => Error::Empty,
+        other => other_error(other),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn other_error(e: CoreError) -> Error {
+    e.into()
+}
+
 /// The answer of a `try_` send that found the channel full: `PeerGone` if
 /// every receiver closed (state words only, as [`empty_or_closed`]), else
 /// `Full`.
+#[inline]
 pub(crate) fn full_or_closed(member: &liveness::Membership) -> Error {
-    member
-        .peer_closed()
-        .unwrap_or_else(|| CoreError::Full.into())
+    member.peer_closed().unwrap_or(Error::Full)
 }
 
 /// The time left until `deadline` (zero once it passed): how the

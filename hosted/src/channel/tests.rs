@@ -512,3 +512,59 @@ fn running_out_of_slots_is_an_error() -> Result<()> {
     assert!(slots_exhausted(&refused), "{refused:?}");
     Ok(())
 }
+
+/// The inline conversion of the `try_` paths ([`super::flow_error`])
+/// answers what `From<CoreError>` answers, for every core error: the flow
+/// conditions stay plain (`is_full`, `is_empty`), the rest convert as
+/// before.
+#[test]
+fn flow_error_is_the_conversion() {
+    use crate::error::CoreError;
+    use ipckit_core::Role;
+    let all = [
+        CoreError::Full,
+        CoreError::Empty,
+        CoreError::TimedOut,
+        CoreError::Busy,
+        CoreError::PeerGone,
+        CoreError::InvalidCapacity,
+        CoreError::NotInitialized,
+        CoreError::RoleTaken(Role::Producer),
+        CoreError::Corrupted("test"),
+        CoreError::FrameTooLarge { len: 9, max: 8 },
+        CoreError::BufferTooSmall { required: 4 },
+        CoreError::Lagged(3),
+    ];
+    for e in all {
+        let fast = format!("{:?}", super::flow_error(e));
+        let from = format!("{:?}", Error::from(e));
+        assert_eq!(fast, from, "{e:?}");
+    }
+    assert!(super::flow_error(CoreError::Full).is_full());
+    assert!(super::flow_error(CoreError::Empty).is_empty());
+}
+
+/// The `try_` calls' flow answers on each byte channel, through the
+/// inline paths: `Full` from a loan on a full channel, `Empty` from
+/// `try_recv_ref` on an empty one, and `PeerGone` from `try_send` /
+/// `try_recv` once the peer closed (the closed-peer look builds its error
+/// only when it is the answer).
+#[test]
+fn try_flow_answers() -> Result<()> {
+    let (mut tx, mut rx) = bytes_pair(64)?;
+    assert!(rx.try_recv_ref().unwrap_err().is_empty());
+    while tx.try_send(&[1; 8]).is_ok() {}
+    assert!(tx.try_loan(8).unwrap_err().is_full());
+    assert!(tx.try_send(&[1; 8]).unwrap_err().is_full());
+    drop(rx);
+    assert!(tx.try_send(&[1; 8]).unwrap_err().is_peer_gone());
+    let (tx, mut rx) = spsc_pair(4)?;
+    assert!(rx.try_recv().unwrap_err().is_empty());
+    drop(tx);
+    assert!(rx.try_recv().unwrap_err().is_peer_gone());
+    let (tx, mut rx) = mpsc_bytes_pair(256)?;
+    assert!(rx.try_recv_ref().unwrap_err().is_empty());
+    while tx.try_send(&[2; 8]).is_ok() {}
+    assert!(tx.try_loan(8).unwrap_err().is_full());
+    Ok(())
+}

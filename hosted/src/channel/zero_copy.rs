@@ -86,7 +86,7 @@ use std::mem::ManuallyDrop;
 
 use ipckit_core::frame::{mpsc, spsc};
 
-use super::Memory;
+use super::{Memory, flow_error};
 use crate::error::{CoreError, Error, Result};
 use crate::futex::Futex;
 
@@ -120,8 +120,25 @@ macro_rules! either {
 /// `is_full()` and friends keep working).
 pub(crate) fn name_too_large(e: Error, mem: &Memory) -> Error {
     match e {
-        Error::Core(CoreError::FrameTooLarge { .. }) => e.in_channel(|| mem.describe()),
+        Error::Core(CoreError::FrameTooLarge { .. }) => named(e, mem),
         other => other,
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn named(e: Error, mem: &Memory) -> Error {
+    e.in_channel(|| mem.describe())
+}
+
+/// The error of a `try_loan` whose core grant failed with `e`: `Full`
+/// plain and built inline ([`flow_error`]: a sender spinning on a full
+/// ring comes here once per look), the rest as [`name_too_large`].
+#[inline(always)]
+pub(crate) fn loan_error(e: CoreError, mem: &Memory) -> Error {
+    match e {
+        CoreError::Full => Error::Full,
+        other => name_too_large(flow_error(other), mem),
     }
 }
 

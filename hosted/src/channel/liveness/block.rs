@@ -39,6 +39,7 @@ impl Block {
         Self { base, slots }
     }
 
+    #[inline]
     pub(super) fn u32_at(&self, off: usize) -> &AtomicU32 {
         debug_assert!(off + 4 <= LIVENESS_LEN && off % 4 == 0);
         // SAFETY: `off` is an aligned offset inside the block (all callers
@@ -96,6 +97,7 @@ impl Block {
         self.slots
     }
 
+    #[inline]
     pub(super) fn slot_at(&self, role: Role, i: u32) -> usize {
         debug_assert!(i < self.slots);
         let side = match role {
@@ -172,6 +174,7 @@ impl Block {
     /// slot is closed and none is claiming or active. A holder that died
     /// without closing keeps its slot active: only [`gone`](Self::gone)
     /// tells that.
+    #[inline]
     pub(crate) fn all_closed(&self, role: Role) -> bool {
         let mut closed = false;
         for i in 0..self.slots {

@@ -169,6 +169,7 @@ impl Membership {
     }
 
     /// The other side's role.
+    #[inline]
     fn peer(&self) -> Role {
         match self.role {
             Role::Producer => Role::Consumer,
@@ -194,12 +195,20 @@ impl Membership {
     /// `PeerGone` if every endpoint of the other side closed, from the
     /// shared state words alone ([`Block::all_closed`]: no system call, a
     /// dead but unclosed peer not seen).
+    #[inline]
     pub(crate) fn peer_closed(&self) -> Option<Error> {
         let peer = self.peer();
-        self.block.all_closed(peer).then_some(Error::PeerGone {
-            peer: Some(peer),
-            pid: None,
-        })
+        // Built only when it is the answer: `then_some` would build it on
+        // every look at a full or empty ring and drop it (a call to the
+        // error's drop glue per look).
+        if self.block.all_closed(peer) {
+            Some(Error::PeerGone {
+                peer: Some(peer),
+                pid: None,
+            })
+        } else {
+            None
+        }
     }
 
     /// The channels' notifier for this endpoint: a spinning then sleeping

@@ -20,6 +20,7 @@ pub enum SlotState {
 }
 
 impl SlotState {
+    #[inline]
     pub(super) fn from_word(word: u32) -> Self {
         match word & STATE_MASK {
             0 => SlotState::Free,

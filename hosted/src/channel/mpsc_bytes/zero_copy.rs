@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use super::{Receiver, Sender, look_for_dead};
-use crate::channel::zero_copy::{FrameRef, Loan, name_too_large};
-use crate::channel::{blocking_recovering, until};
+use crate::channel::zero_copy::{FrameRef, Loan, loan_error, name_too_large};
+use crate::channel::{blocking_recovering, flow_error, until};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
@@ -20,7 +20,7 @@ impl Sender {
     pub fn try_loan(&self, len: usize) -> Result<Loan<'_>> {
         match self.end.try_grant(len) {
             Ok(grant) => Ok(Loan::mpsc(grant)),
-            Err(e) => Err(name_too_large(e.into(), &self.mem)),
+            Err(e) => Err(loan_error(e, &self.mem)),
         }
     }
 
@@ -58,7 +58,10 @@ impl Receiver {
     /// over](Self::take_over): at least once.
     #[inline]
     pub fn try_recv_ref(&mut self) -> Result<FrameRef<'_>> {
-        Ok(FrameRef::mpsc(self.end.try_read()?))
+        match self.end.try_read() {
+            Ok(frame) => Ok(FrameRef::mpsc(frame)),
+            Err(e) => Err(flow_error(e)),
+        }
     }
 
     /// [`try_recv_ref`](Self::try_recv_ref), waiting while there is no
