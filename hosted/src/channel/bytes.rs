@@ -176,6 +176,9 @@ impl Sender {
     pub fn try_loan(&mut self, len: usize) -> Result<Loan<'_>> {
         match self.end.try_grant(len) {
             Ok(grant) => Ok(Loan::spsc(grant)),
+            // As `try_send`: a full ring whose receivers all closed is
+            // `PeerGone` (state words only).
+            Err(CoreError::Full) => Err(full_or_closed(&self.member)),
             Err(e) => Err(loan_error(e, &self.mem)),
         }
     }

@@ -558,6 +558,7 @@ fn try_flow_answers() -> Result<()> {
     assert!(tx.try_send(&[1; 8]).unwrap_err().is_full());
     drop(rx);
     assert!(tx.try_send(&[1; 8]).unwrap_err().is_peer_gone());
+    assert!(tx.try_loan(8).unwrap_err().is_peer_gone());
     let (tx, mut rx) = spsc_pair(4)?;
     assert!(rx.try_recv().unwrap_err().is_empty());
     drop(tx);
@@ -566,5 +567,8 @@ fn try_flow_answers() -> Result<()> {
     assert!(rx.try_recv_ref().unwrap_err().is_empty());
     while tx.try_send(&[2; 8]).is_ok() {}
     assert!(tx.try_loan(8).unwrap_err().is_full());
+    drop(rx);
+    assert!(tx.try_send(&[2; 8]).unwrap_err().is_peer_gone());
+    assert!(tx.try_loan(8).unwrap_err().is_peer_gone());
     Ok(())
 }

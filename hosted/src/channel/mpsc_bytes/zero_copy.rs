@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::{Receiver, Sender, look_for_dead};
 use crate::channel::zero_copy::{FrameRef, Loan, loan_error, name_too_large};
-use crate::channel::{blocking_recovering, flow_error, until};
+use crate::channel::{blocking_recovering, flow_error, full_or_closed, until};
+use crate::error::CoreError;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
@@ -20,6 +21,9 @@ impl Sender {
     pub fn try_loan(&self, len: usize) -> Result<Loan<'_>> {
         match self.end.try_grant(len) {
             Ok(grant) => Ok(Loan::mpsc(grant)),
+            // As `try_send`: a full ring whose receivers all closed is
+            // `PeerGone` (state words only).
+            Err(CoreError::Full) => Err(full_or_closed(&self.member)),
             Err(e) => Err(loan_error(e, &self.mem)),
         }
     }
