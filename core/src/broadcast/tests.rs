@@ -3,6 +3,7 @@ use std::vec::Vec;
 
 use super::*;
 use crate::Error;
+use crate::place::stamped_stride;
 use crate::region::MAGIC;
 use crate::test_support::{CondvarFutex, Golden, PeerMemory, xorshift};
 

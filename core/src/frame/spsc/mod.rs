@@ -124,7 +124,6 @@ impl place::sealed::Sealed for Frames {}
 
 impl Layout for Frames {
     const KIND: ObjectKind = ObjectKind::FrameSpsc;
-    const DATA_OFFSET: usize = DATA_OFFSET;
     record_layout!();
     type Control = Control<2>;
     type Unit = SlotCell<u8>;
