@@ -45,12 +45,11 @@ impl<'a, N: Notify> Consumer<'a, N> {
         let offset = self.pos & (capacity - 1);
         let (skipped, offset, readable) =
             match parse_record(self.header_word(offset), offset, capacity, available)? {
-                Record::Frame { len, total } => {
+                Record::Frame { len, .. } => {
                     return Ok(Span {
                         pad: 0,
                         offset,
                         len,
-                        total,
                     });
                 }
                 Record::Padding { total } => (total, 0, available - total),
@@ -60,11 +59,10 @@ impl<'a, N: Notify> Consumer<'a, N> {
             };
         // A padding record is always followed by a frame at offset 0.
         match parse_record(self.header_word(offset), offset, capacity, readable)? {
-            Record::Frame { len, total } => Ok(Span {
+            Record::Frame { len, .. } => Ok(Span {
                 pad: skipped,
                 offset,
                 len,
-                total: skipped + total,
             }),
             _ => Err(Error::Corrupted(
                 "padding record is not followed by a frame",
@@ -138,7 +136,7 @@ impl<'a, N: Notify> Consumer<'a, N> {
         // SAFETY: `locate` validated the record: `len` payload bytes at
         // `offset` lie inside the data area and within the published range.
         unsafe { self.load_data(located.payload(), dst) };
-        self.advance(located.total);
+        self.advance(located.advance(located.len));
         Ok(len)
     }
 }

@@ -120,16 +120,13 @@ const GRAIN: Grain = Grain::Word;
 
 /// Where one frame's record lies: `pad` bytes of padding from the end's
 /// position to the end of the data area (0 if none; the record then starts
-/// at 0), the record at data offset `offset`, `len` bytes of payload, and
-/// `total` bytes from the position to the end of the record (padding
-/// included). A producer's reservation and a consumer's located frame
-/// alike.
+/// at 0), the record at data offset `offset`, `len` bytes of payload. A
+/// producer's reservation and a consumer's located frame alike.
 #[derive(Clone, Copy)]
 pub(super) struct Span {
     pub(super) pad: u32,
     pub(super) offset: u32,
     pub(super) len: u32,
-    pub(super) total: u32,
 }
 
 impl Span {
@@ -140,7 +137,8 @@ impl Span {
     }
 
     /// Bytes from the end's position past the padding and a record of
-    /// `len <= self.len` payload bytes: what committing them advances by.
+    /// `len <= self.len` payload bytes: what the producer's commit and the
+    /// consumer's release (of all `self.len`) advance by.
     #[inline(always)]
     fn advance(self, len: u32) -> u32 {
         self.pad + record_len(len)

@@ -31,12 +31,7 @@ impl<'a, N: Notify> Producer<'a, N> {
         if self.room_cached() < needed && self.refresh()? < needed {
             return Err(Error::Full);
         }
-        Ok(Span {
-            pad,
-            offset,
-            len,
-            total: needed,
-        })
+        Ok(Span { pad, offset, len })
     }
 
     /// Reserves `len` contiguous bytes for a frame, or returns

@@ -84,6 +84,6 @@ impl<N: Notify> ReadFrame<'_, '_, N> {
 
     /// Removes the frame from the ring: its bytes go back to the producer.
     pub fn release(self) {
-        self.end.advance(self.span.total);
+        self.end.advance(self.span.advance(self.span.len));
     }
 }
