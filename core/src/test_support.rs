@@ -229,6 +229,16 @@ pub(crate) fn waking_ends<'a, L: crate::spsc::SpscLayout>(
     (tx, ring.consumer_with(futex).unwrap())
 }
 
+/// Checks that a ring of layout `L` in `mem` is refused at attach once its
+/// header's flags word says `flags` (bits the layout does not define).
+pub(crate) fn refuses_flags<L: crate::place::Layout>(mem: &PeerMemory, flags: u32) {
+    mem.word(36).store(flags, SeqCst);
+    assert_eq!(
+        crate::place::Placed::<L>::attach(mem.region()).unwrap_err(),
+        crate::Error::Corrupted("flags in header")
+    );
+}
+
 /// What a region should hold, byte for byte, on a little-endian machine
 /// (the golden-bytes tests): zeros but for the header and the words set.
 pub(crate) struct Golden(Vec<u8>);

@@ -185,10 +185,7 @@ pub use subscriber::{Start, Subscriber};
 use crate::error::Error;
 use crate::error::{Result, Role};
 pub use crate::place::Options;
-use crate::place::{
-    self, Control, Layout, Owned, Placed, SingleProducer, Stamped, Word, element, stamped_align,
-    stamped_stride,
-};
+use crate::place::{self, Control, Layout, Owned, Placed, SingleProducer, Stamped, Word};
 #[cfg(doc)]
 use crate::region::Header;
 use crate::region::{LINE, ObjectKind};
@@ -221,16 +218,9 @@ place::words! {
 /// One slot: the stamp, then the item.
 pub(crate) type Slot<T> = Stamped<SeqCell<T>>;
 
+// The slot table: `place::Stamped`'s, checked there.
 place::layout_asserts! {
-    use core::mem::{offset_of, size_of};
-    assert!(size_of::<Control<1>>() == DATA_OFFSET);
-    assert!(offset_of!(Slot<u8>, stamp) == 0);
-    assert!(offset_of!(Slot<u8>, value) == 4 && size_of::<Slot<u8>>() == 8);
-    assert!(offset_of!(Slot<u32>, value) == 4 && size_of::<Slot<u32>>() == 8);
-    assert!(offset_of!(Slot<[u8; 5]>, value) == 4 && size_of::<Slot<[u8; 5]>>() == 12);
-    assert!(offset_of!(Slot<[u32; 3]>, value) == 4 && size_of::<Slot<[u32; 3]>>() == 16);
-    assert!(offset_of!(Slot<u64>, value) == stamped_align::<u64>());
-    assert!(size_of::<Slot<u64>>() == stamped_stride::<u64>());
+    assert!(core::mem::size_of::<Control<1>>() == DATA_OFFSET);
 }
 
 /// The layout of a broadcast ring of `T` (the
@@ -247,32 +237,15 @@ pub struct Slots<T>(PhantomData<T>);
 
 impl<T> place::sealed::Sealed for Slots<T> {}
 
+/// Zeroed is empty (the default): zero stamps are never read, as a
+/// subscriber reads only positions below `tail`, which the publisher wrote.
 impl<T> Layout for Slots<T> {
     const KIND: ObjectKind = ObjectKind::Broadcast;
-    const ELEMENT: Result<(u32, u32)> = element::<T>();
-    const STRIDE: usize = stamped_stride::<T>();
     const MIN_CAPACITY: u32 = MIN_CAPACITY;
     const MAX_CAPACITY: u32 = MAX_CAPACITY;
-    const DATA_OFFSET: usize = DATA_OFFSET;
-    const BASE_ALIGN: usize = stamped_align::<T>();
-    const POSITION_ALIGN: u32 = 1;
-    // Zero stamps are never read: a subscriber reads only positions below
-    // `tail`, which the publisher wrote.
-    const ZEROED_IS_EMPTY: bool = true;
     type Control = Control<1>;
     type Unit = Slot<T>;
-
     const POSITIONS: &'static [Word] = &[TAIL, FIRST];
-
-    fn init_data(_: *const Slot<T>, _: &Options) {
-        // The slot table of the module docs, for this `T` (loom's atomics
-        // and cells have other sizes).
-        const {
-            use core::mem::{align_of, size_of};
-            assert!(crate::sync::MODELLED || size_of::<Slot<T>>() == stamped_stride::<T>());
-            assert!(crate::sync::MODELLED || align_of::<Slot<T>>() == stamped_align::<T>());
-        }
-    }
 }
 
 impl<T> SingleProducer for Slots<T> {

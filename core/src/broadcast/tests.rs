@@ -3,8 +3,9 @@ use std::vec::Vec;
 
 use super::*;
 use crate::Error;
+use crate::place::stamped_stride;
 use crate::region::MAGIC;
-use crate::test_support::{CondvarFutex, Golden, PeerMemory, xorshift};
+use crate::test_support::{CondvarFutex, Golden, PeerMemory, refuses_flags, xorshift};
 
 /// Item of position `p`: its halves must agree (a torn copy shows up as a
 /// mismatch) and it names its position (order and lag are checked).
@@ -26,6 +27,17 @@ fn position_of(v: Item) -> u32 {
     v[0] as u32
 }
 
+/// A ring of `T` in `mem` as `options` say, its publisher and a
+/// subscriber at the next position.
+fn ends<T: bytemuck::Pod>(
+    mem: &PeerMemory,
+    options: Options,
+) -> (Ring<'_, T>, Publisher<'_, T>, Subscriber<'_, T>) {
+    let ring = Ring::<T>::init_with(mem.region(), options).unwrap();
+    let (tx, rx) = (ring.publisher().unwrap(), ring.subscriber().unwrap());
+    (ring, tx, rx)
+}
+
 /// Byte offset of the stamp of position `p` in a ring of `Item`s.
 fn stamp_at(capacity: u32, p: u32) -> usize {
     DATA_OFFSET + (p & (capacity - 1)) as usize * stamped_stride::<Item>()
@@ -34,9 +46,7 @@ fn stamp_at(capacity: u32, p: u32) -> usize {
 #[test]
 fn publishes_to_every_subscriber_in_order() {
     let mem = PeerMemory::new();
-    let ring = Ring::<u32>::init(mem.region(), 8).unwrap();
-    let mut tx = ring.publisher().unwrap();
-    let mut a = ring.subscriber().unwrap();
+    let (ring, mut tx, mut a) = ends::<u32>(&mem, Options::new(8));
     let mut b = ring.subscriber().unwrap();
     assert_eq!(a.try_recv(), Err(Error::Empty));
     assert!(a.is_empty());
@@ -60,10 +70,7 @@ fn lag_is_exact_and_resumes_at_the_oldest() {
         for ahead in 0..3 * cap {
             let mem = PeerMemory::new();
             let start = u32::MAX - cap;
-            let ring =
-                Ring::<Item>::init_with(mem.region(), Options::new(cap).start_at(start)).unwrap();
-            let mut tx = ring.publisher().unwrap();
-            let mut rx = ring.subscriber().unwrap();
+            let (_, mut tx, mut rx) = ends::<Item>(&mem, Options::new(cap).start_at(start));
             for k in 0..ahead {
                 tx.publish(item(start.wrapping_add(k)));
             }
@@ -160,11 +167,7 @@ fn attach_checks_the_header() {
     assert_eq!(attached.publisher().unwrap_err(), Error::NotifyMismatch);
     assert_eq!(attached.subscriber().unwrap_err(), Error::NotifyMismatch);
     // An unknown flag (another policy) is refused.
-    mem.word(36).store(3, SeqCst);
-    assert_eq!(
-        Ring::<u32>::attach(mem.region()).unwrap_err(),
-        Error::Corrupted("flags in header")
-    );
+    refuses_flags::<Slots<u32>>(&mem, 3);
 }
 
 #[test]
@@ -199,10 +202,7 @@ fn golden_header_bytes() {
 #[test]
 fn a_publisher_that_dies_mid_write_is_taken_over() {
     let mem = PeerMemory::new();
-    let ring =
-        Ring::<Item>::init_with(mem.region(), Options::new(4).start_at(u32::MAX - 2)).unwrap();
-    let mut tx = ring.publisher().unwrap();
-    let mut behind = ring.subscriber().unwrap();
+    let (ring, mut tx, mut behind) = ends::<Item>(&mem, Options::new(4).start_at(u32::MAX - 2));
     for _ in 0..4 {
         tx.publish(item(tx.position()));
     }
@@ -380,9 +380,7 @@ fn a_tail_behind_or_far_ahead() {
 #[test]
 fn stamps_that_contradict_tail_are_errors() {
     let mem = PeerMemory::new();
-    let ring = Ring::<Item>::init(mem.region(), 4).unwrap();
-    let mut tx = ring.publisher().unwrap();
-    let mut rx = ring.subscriber().unwrap();
+    let (_, mut tx, mut rx) = ends::<Item>(&mem, Options::new(4));
     tx.publish(item(0));
     tx.publish(item(1));
     let stamp = mem.word(stamp_at(4, 0));

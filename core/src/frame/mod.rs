@@ -85,18 +85,18 @@ macro_rules! frame_view {
 }
 
 /// The [`Layout`](crate::place::Layout) constants both frame rings share,
-/// inside their `impl Layout`: a byte ring (element size and stride 1) of
-/// records aligned to [`RECORD_ALIGN`] (the base, every position), whose
-/// zeroed data area reads empty, of a capacity the frame rings allow.
+/// inside their `impl Layout`: a byte ring (element size 1, the stride of
+/// its byte units) of records aligned to [`RECORD_ALIGN`] (the base, every
+/// position), of a capacity the frame rings allow. (A macro: five constants
+/// of a sealed trait, which a byte unit cannot supply, since its item would
+/// need size 1 and alignment 8.)
 macro_rules! record_layout {
     () => {
         const ELEMENT: Result<(u32, u32)> = Ok((1, $crate::frame::RECORD_ALIGN));
-        const STRIDE: usize = 1;
         const MIN_CAPACITY: u32 = $crate::frame::MIN_CAPACITY;
         const MAX_CAPACITY: u32 = $crate::frame::MAX_CAPACITY;
         const BASE_ALIGN: usize = $crate::frame::RECORD_ALIGN as usize;
         const POSITION_ALIGN: u32 = $crate::frame::RECORD_ALIGN;
-        const ZEROED_IS_EMPTY: bool = true;
     };
 }
 

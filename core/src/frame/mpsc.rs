@@ -309,7 +309,6 @@ impl place::sealed::Sealed for Frames {}
 
 impl Layout for Frames {
     const KIND: ObjectKind = ObjectKind::FrameMpsc;
-    const DATA_OFFSET: usize = DATA_OFFSET;
     record_layout!();
     type Control = Control<3>;
     type Unit = records::Unit;

@@ -139,10 +139,8 @@ mod slot;
 pub use slot::{Reader, Slot, StaticSlot, Writer};
 
 use core::marker::PhantomData;
-use core::mem::size_of;
 
-use crate::error::Result;
-use crate::place::{self, Control, Layout, SingleProducer, Word, element};
+use crate::place::{self, Control, Layout, SingleProducer, Word};
 use crate::region::{LINE, ObjectKind};
 use crate::sync::WordCell;
 
@@ -225,15 +223,9 @@ impl<T> place::sealed::Sealed for Value<T> {}
 
 impl<T> Layout for Value<T> {
     const KIND: ObjectKind = ObjectKind::Latest;
-    const ELEMENT: Result<(u32, u32)> = element::<T>();
-    const STRIDE: usize = size_of::<T>();
-    const MIN_CAPACITY: u32 = 1;
     const MAX_CAPACITY: u32 = 1;
-    const DATA_OFFSET: usize = DATA_OFFSET;
-    const BASE_ALIGN: usize = base_align::<T>();
     /// The start "position" is `seq`, which starts even.
     const POSITION_ALIGN: u32 = 2;
-    const ZEROED_IS_EMPTY: bool = true;
     type Control = Control<1>;
     type Unit = WordCell<T>;
     const POSITIONS: &'static [Word] = &[SEQ];
@@ -246,13 +238,6 @@ impl<T> SingleProducer for Value<T> {
 place::layout_asserts! {
     assert!(core::mem::size_of::<Control<1>>() == DATA_OFFSET);
     assert!(core::mem::size_of::<WordCell<[u8; 3]>>() == 3);
-}
-
-/// The alignment a region's base needs: 4 (the value is accessed in `u32`
-/// words), or `T`'s if larger.
-const fn base_align<T>() -> usize {
-    let t = core::mem::align_of::<T>();
-    if t > 4 { t } else { 4 }
 }
 
 /// The even sequence number after the odd `writing`: 0 is skipped, it means

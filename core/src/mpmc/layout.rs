@@ -4,15 +4,12 @@
 //! layer places the ring by.
 
 use core::marker::PhantomData;
-use core::mem::{align_of, size_of};
+use core::mem::size_of;
 
 use super::{DATA_OFFSET, MAX_CAPACITY, MIN_CAPACITY};
-use crate::error::Result;
-use crate::place::{
-    self, Control, Layout, Options, Stamped, Word, element, stamped_align, stamped_stride,
-};
+use crate::place::{self, Control, Layout, Options, Stamped, Word};
 use crate::region::ObjectKind;
-use crate::sync::{AtomicU32, MODELLED, Ordering, SlotCell};
+use crate::sync::{AtomicU32, Ordering, SlotCell};
 
 place::words! {
     /// The producers' line: `tail`.
@@ -33,20 +30,9 @@ place::words! {
 /// One slot: the stamp, then the item.
 pub(crate) type Slot<T> = Stamped<SlotCell<T>>;
 
+// The slot table of the module docs: `place::Stamped`'s, checked there.
 place::layout_asserts! {
-    use core::mem::offset_of;
     assert!(size_of::<Control<2>>() == DATA_OFFSET);
-    // The slot table of the module docs, for a few shapes of `T`.
-    assert!(offset_of!(Slot<u8>, stamp) == 0);
-    assert!(offset_of!(Slot<u8>, value) == 4 && size_of::<Slot<u8>>() == 8);
-    assert!(offset_of!(Slot<u16>, value) == 4 && size_of::<Slot<u16>>() == 8);
-    assert!(offset_of!(Slot<u32>, value) == 4 && size_of::<Slot<u32>>() == 8);
-    assert!(offset_of!(Slot<[u8; 3]>, value) == 4 && size_of::<Slot<[u8; 3]>>() == 8);
-    assert!(offset_of!(Slot<[u8; 5]>, value) == 4 && size_of::<Slot<[u8; 5]>>() == 12);
-    assert!(offset_of!(Slot<[u32; 3]>, value) == 4 && size_of::<Slot<[u32; 3]>>() == 16);
-    assert!(offset_of!(Slot<u64>, value) == stamped_align::<u64>());
-    assert!(size_of::<Slot<u64>>() == stamped_stride::<u64>());
-    assert!(stamped_stride::<u8>() == 8 && stamped_stride::<[u8; 5]>() == 12);
 }
 
 /// The layout of an MPMC ring of `T` (the
@@ -58,13 +44,8 @@ impl<T> place::sealed::Sealed for Stamps<T> {}
 
 impl<T> Layout for Stamps<T> {
     const KIND: ObjectKind = ObjectKind::Mpmc;
-    const ELEMENT: Result<(u32, u32)> = element::<T>();
-    const STRIDE: usize = stamped_stride::<T>();
     const MIN_CAPACITY: u32 = MIN_CAPACITY;
     const MAX_CAPACITY: u32 = MAX_CAPACITY;
-    const DATA_OFFSET: usize = DATA_OFFSET;
-    const BASE_ALIGN: usize = stamped_align::<T>();
-    const POSITION_ALIGN: u32 = 1;
     const ZEROED_IS_EMPTY: bool = false;
     type Control = Control<2>;
     type Unit = Slot<T>;
@@ -77,13 +58,6 @@ impl<T> Layout for Stamps<T> {
     // data area of `capacity` slots it has just placed.
     #[allow(clippy::not_unsafe_ptr_arg_deref)]
     fn init_data(slots: *const Slot<T>, options: &Options) {
-        // The layout of the module docs, for this `T` (loom's atomics and
-        // cells have other sizes).
-        const {
-            assert!(MODELLED || size_of::<Slot<T>>() == stamped_stride::<T>());
-            assert!(MODELLED || core::mem::offset_of!(Slot<T>, value) == stamped_align::<T>());
-            assert!(MODELLED || align_of::<Slot<T>>() == stamped_align::<T>());
-        }
         let start = options.position;
         let mask = options.capacity - 1;
         for i in 0..options.capacity {

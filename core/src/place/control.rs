@@ -97,6 +97,9 @@ pub(crate) use words;
 /// What the placement layer needs of a control block (sealed: only
 /// [`Control`] implements it).
 pub trait Block: super::sealed::Sealed + Sized {
+    /// Bytes of the block in a region (loom's atomics are larger).
+    const LEN: usize;
+
     /// The header at the base of the block.
     fn header(&self) -> &Header;
 
@@ -115,6 +118,8 @@ pub trait Block: super::sealed::Sealed + Sized {
 impl<const K: usize> super::sealed::Sealed for Control<K> {}
 
 impl<const K: usize> Block for Control<K> {
+    const LEN: usize = LINE * (1 + K);
+
     #[inline(always)]
     fn header(&self) -> &Header {
         &self.header

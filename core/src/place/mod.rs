@@ -19,11 +19,13 @@
 //!
 //! # How a ring adopts the layer
 //! 1. Declare a marker type (`pub struct Slots<T>(PhantomData<T>)`), give it
-//!    `impl place::sealed::Sealed` and implement [`Layout`]: the constants,
-//!    `type Control = Control<K>` for `K` control lines, `type Unit` (what
-//!    the data area is an array of: `SlotCell<T>`, `SlotCell<u8>` for bytes,
-//!    or a stamped slot), `POSITIONS`, the control words a fresh ring sets
-//!    to its start position (the layer clears every other one), and, if the
+//!    `impl place::sealed::Sealed` and implement [`Layout`]: the kind, the
+//!    largest capacity and any other constant that differs from its
+//!    default, `type Control = Control<K>` for `K` control lines, `type
+//!    Unit` (what the data area is an array of, a [`DataUnit`]:
+//!    `SlotCell<T>`, `SlotCell<u8>` for bytes, or a stamped slot; the
+//!    element, stride and base alignment follow from it), `POSITIONS`, the
+//!    control words a fresh ring sets to its start position (the layer clears every other one), and, if the
 //!    ring needs it, `init_data` (MPMC stamps), which the layer calls
 //!    between the header's fields and its publication.
 //! 2. Name the ring's words with `place::words!` (`TAIL = (0, 0) at 128;`: line,
@@ -71,7 +73,7 @@ pub use options::Options;
 pub use owned::Owned;
 pub use placed::Placed;
 pub use stamped::Stamped;
-pub(crate) use stamped::{stamped_align, stamped_stride};
+pub(crate) use stamped::stamped_stride;
 // `test_hook` serves the rings that need compare-and-swap only.
 #[cfg_attr(not(ipckit_cas), allow(unused_imports))]
 pub(crate) use switch::{layout_asserts, model_only, production_or_model, region_only, test_hook};
@@ -90,40 +92,48 @@ pub(crate) mod sealed {
 
 /// What a ring tells the placement layer about its layout (sealed: the
 /// rings of this crate implement it; see the [module docs](self) for how).
+///
+/// A ring of plain-data slots names only its kind, capacity range, control
+/// block, unit and positions: the element words, the stride and the base
+/// alignment follow from its [`DataUnit`], the data offset from its
+/// control block, and the rest has the common value by default.
 pub trait Layout: sealed::Sealed + Sized {
     /// The header's `kind`.
     const KIND: ObjectKind;
     /// The header's `elem_size` and `elem_align`, or why the element cannot
-    /// live in a region.
-    const ELEMENT: Result<(u32, u32)>;
-    /// Bytes of data area per unit of capacity.
-    const STRIDE: usize;
+    /// live in a region: by default those of the unit's item.
+    const ELEMENT: Result<(u32, u32)> = element::<<Self::Unit as DataUnit>::Item>();
+    /// Bytes of data area per unit of capacity: by default the unit's
+    /// [`STRIDE`](DataUnit::STRIDE).
+    const STRIDE: usize = <Self::Unit as DataUnit>::STRIDE;
     /// The smallest capacity (capacities are powers of two, unless
-    /// [`POWER_OF_TWO`](Self::POWER_OF_TWO) says otherwise).
-    const MIN_CAPACITY: u32;
+    /// [`POWER_OF_TWO`](Self::POWER_OF_TWO) says otherwise): 1 by default.
+    const MIN_CAPACITY: u32 = 1;
     /// The largest capacity.
     const MAX_CAPACITY: u32;
     /// `false` for an object whose capacity is a count rather than a number
     /// of slots addressed by a mask (the semaphore's maximum).
     const POWER_OF_TWO: bool = true;
     /// Offset of the data area from the region base (the header's
-    /// `data_offset`).
-    const DATA_OFFSET: usize;
-    /// The alignment the region base needs.
-    const BASE_ALIGN: usize;
-    /// Start positions must be multiples of this ([`Options::start_at`]).
-    const POSITION_ALIGN: u32;
-    /// `true` if a zeroed control block and data area under a published
-    /// header is an empty ring at position 0 (so that [`Owned::new`] can
-    /// build it at compile time); `false` for a ring whose `init` writes
-    /// more than zeros (the MPMC ring's stamps).
-    const ZEROED_IS_EMPTY: bool;
+    /// `data_offset`): by default right after the control block.
+    const DATA_OFFSET: usize = <Self::Control as Block>::LEN;
+    /// The alignment the region base needs: by default the control words'
+    /// (4), or the unit's item's if larger.
+    const BASE_ALIGN: usize = word_align::<<Self::Unit as DataUnit>::Item>();
+    /// Start positions must be multiples of this ([`Options::start_at`]):
+    /// 1 by default.
+    const POSITION_ALIGN: u32 = 1;
+    /// `true` (the default) if a zeroed control block and data area under a
+    /// published header is an empty ring at position 0 (so that
+    /// [`Owned::new`] can build it at compile time); `false` for a ring
+    /// whose `init` writes more than zeros (the MPMC ring's stamps).
+    const ZEROED_IS_EMPTY: bool = true;
     /// The control block: `Control<K>` for `K` control lines.
     type Control: Block + 'static;
     /// One unit of the data area, which holds `capacity` of them (none if
     /// `STRIDE` is 0). Atomics and cells of plain data only: all-zero bytes
     /// are a valid value, as in a fresh mapping.
-    type Unit;
+    type Unit: DataUnit;
 
     /// The control words a fresh ring sets to its start position
     /// ([`Options::start_at`]); the layer stores 0 in every other one.
@@ -182,6 +192,38 @@ pub trait SingleConsumer: Layout {
 
 impl<L: SingleRoles> SingleConsumer for L {
     const CONSUMER_CLAIM: Word = <L as SingleRoles>::CONSUMER_CLAIM;
+}
+
+/// One unit of a [`Layout`]'s data area, and what it implies for the
+/// layout's defaults (sealed): the slot cells hold one item each, a
+/// [`Stamped`] slot a stamp and an item.
+pub trait DataUnit: sealed::Sealed {
+    /// The item a unit holds: the header's element.
+    type Item;
+    /// Bytes from one unit to the next in a region (the production layout:
+    /// loom's cells are larger): by default the item's size.
+    const STRIDE: usize = core::mem::size_of::<Self::Item>();
+}
+
+impl<T> sealed::Sealed for SlotCell<T> {}
+impl<T> DataUnit for SlotCell<T> {
+    type Item = T;
+}
+
+impl<T> sealed::Sealed for crate::sync::SeqCell<T> {}
+impl<T> DataUnit for crate::sync::SeqCell<T> {
+    type Item = T;
+}
+
+impl<T> sealed::Sealed for crate::sync::WordCell<T> {}
+impl<T> DataUnit for crate::sync::WordCell<T> {
+    type Item = T;
+}
+
+/// No data area (the semaphore's count is a control word).
+impl sealed::Sealed for () {}
+impl DataUnit for () {
+    type Item = ();
 }
 
 /// A unit of a data area that the loom placement can build.
@@ -261,6 +303,13 @@ pub const fn region_len<L: Layout>(capacity: u32) -> Result<usize> {
     // semaphore's count line is its data) still needs the whole block.
     let control = core::mem::size_of::<L::Control>();
     Ok(if end > control { end } else { control })
+}
+
+/// `max(4, align_of::<T>())`: the alignment of data of `T` that follows
+/// `u32` control words (a region's base, a stamped slot and its value).
+pub(crate) const fn word_align<T>() -> usize {
+    let t = core::mem::align_of::<T>();
+    if t > 4 { t } else { 4 }
 }
 
 /// `(size, align)` of `T` as header words, if `T` can live in a region: not

@@ -34,6 +34,15 @@ pub struct Unit {
 }
 
 #[cfg(ipckit_loom)]
+impl super::sealed::Sealed for Unit {}
+
+/// Bytes, as the production unit's.
+#[cfg(ipckit_loom)]
+impl super::DataUnit for Unit {
+    type Item = u8;
+}
+
+#[cfg(ipckit_loom)]
 impl super::Modelled for Unit {
     const COVERS: usize = 8;
 

@@ -33,13 +33,10 @@ impl place::sealed::Sealed for Count {}
 impl Layout for Count {
     const KIND: ObjectKind = ObjectKind::Semaphore;
     const ELEMENT: Result<(u32, u32)> = Ok((COUNT_SIZE, COUNT_SIZE));
-    const STRIDE: usize = 0;
-    const MIN_CAPACITY: u32 = 1;
     const MAX_CAPACITY: u32 = u32::MAX;
     const POWER_OF_TWO: bool = false;
+    /// The count line is the data (no data area: the unit is `()`).
     const DATA_OFFSET: usize = COUNT_OFFSET;
-    const BASE_ALIGN: usize = 4;
-    const POSITION_ALIGN: u32 = 1;
     /// A zeroed semaphore is one at count 0, but its count line is also its
     /// data, which an owned ring does not lay out.
     const ZEROED_IS_EMPTY: bool = false;

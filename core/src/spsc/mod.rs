@@ -140,13 +140,12 @@ pub use chunk::{ReadChunk, WriteChunk};
 pub use endpoint::{Endpoint, SpscLayout};
 
 use core::marker::PhantomData;
-use core::mem::size_of;
 use core::ops::Range;
 
 use bytemuck::Pod;
 
 use crate::error::{Error, Result};
-use crate::place::{self, Control, Layout, Placed, SingleRoles, Word, element};
+use crate::place::{self, Control, Layout, Placed, SingleRoles, Word};
 use crate::region::{LINE, ObjectKind};
 use crate::sync::SlotCell;
 use crate::wait::Spin;
@@ -168,14 +167,7 @@ impl<T> place::sealed::Sealed for Slots<T> {}
 
 impl<T> Layout for Slots<T> {
     const KIND: ObjectKind = ObjectKind::Spsc;
-    const ELEMENT: Result<(u32, u32)> = element::<T>();
-    const STRIDE: usize = size_of::<T>();
-    const MIN_CAPACITY: u32 = 1;
     const MAX_CAPACITY: u32 = MAX_CAPACITY;
-    const DATA_OFFSET: usize = DATA_OFFSET;
-    const BASE_ALIGN: usize = base_align::<T>();
-    const POSITION_ALIGN: u32 = 1;
-    const ZEROED_IS_EMPTY: bool = true;
     type Control = Control<2>;
     type Unit = SlotCell<T>;
     const POSITIONS: &'static [Word] = endpoint::POSITIONS;
@@ -189,13 +181,6 @@ impl<T> SingleRoles for Slots<T> {
 impl<T> SpscLayout for Slots<T> {
     const BAD_HEAD: &'static str = "consumer head is not within a capacity of tail";
     const BAD_TAIL: &'static str = "producer tail is not within a capacity of head";
-}
-
-/// The alignment a region's base needs for a ring of `T`: the control
-/// block's, or `T`'s if larger.
-const fn base_align<T>() -> usize {
-    let t = core::mem::align_of::<T>();
-    if t > 4 { t } else { 4 }
 }
 
 /// An SPSC ring placed on a region: the handle from which the one

@@ -3,19 +3,10 @@
 
 use core::time::Duration;
 
-use super::super::{RECORD_HEADER_LEN, Record, parse_record};
-use super::{Consumer, ReadFrame};
+use super::super::{Record, parse_record};
+use super::{Consumer, ReadFrame, Span};
 use crate::error::{Error, Result};
 use crate::wait::Notify;
-
-/// Where the oldest frame lies: payload at data offset `offset`, `len`
-/// bytes; releasing it advances `head` by `advance` (padding included).
-#[derive(Clone, Copy)]
-pub(super) struct Located {
-    pub(super) offset: u32,
-    pub(super) len: u32,
-    pub(super) advance: u32,
-}
 
 impl<'a, N: Notify> Consumer<'a, N> {
     /// The record header word at data offset `offset`.
@@ -33,7 +24,7 @@ impl<'a, N: Notify> Consumer<'a, N> {
     /// bad one the cached `tail` is dropped, so that the next call reloads
     /// what may be a repaired index rather than trust the old one.
     #[inline]
-    fn locate(&mut self) -> Result<Located> {
+    fn locate(&mut self) -> Result<Span> {
         let located = self.locate_validated();
         if located.is_err() {
             self.cached = self.pos;
@@ -42,7 +33,7 @@ impl<'a, N: Notify> Consumer<'a, N> {
     }
 
     #[inline(always)]
-    fn locate_validated(&mut self) -> Result<Located> {
+    fn locate_validated(&mut self) -> Result<Span> {
         let mut available = self.room_cached();
         if available == 0 {
             available = self.refresh()?;
@@ -54,11 +45,11 @@ impl<'a, N: Notify> Consumer<'a, N> {
         let offset = self.pos & (capacity - 1);
         let (skipped, offset, readable) =
             match parse_record(self.header_word(offset), offset, capacity, available)? {
-                Record::Frame { len, total } => {
-                    return Ok(Located {
-                        offset: offset + RECORD_HEADER_LEN,
+                Record::Frame { len, .. } => {
+                    return Ok(Span {
+                        pad: 0,
+                        offset,
                         len,
-                        advance: total,
                     });
                 }
                 Record::Padding { total } => (total, 0, available - total),
@@ -68,10 +59,10 @@ impl<'a, N: Notify> Consumer<'a, N> {
             };
         // A padding record is always followed by a frame at offset 0.
         match parse_record(self.header_word(offset), offset, capacity, readable)? {
-            Record::Frame { len, total } => Ok(Located {
-                offset: offset + RECORD_HEADER_LEN,
+            Record::Frame { len, .. } => Ok(Span {
+                pad: skipped,
+                offset,
                 len,
-                advance: skipped + total,
             }),
             _ => Err(Error::Corrupted(
                 "padding record is not followed by a frame",
@@ -86,8 +77,8 @@ impl<'a, N: Notify> Consumer<'a, N> {
     pub fn try_read(&mut self) -> Result<ReadFrame<'_, 'a, N>> {
         let located = self.locate()?;
         Ok(ReadFrame {
-            consumer: self,
-            located,
+            end: self,
+            span: located,
         })
     }
 
@@ -101,8 +92,8 @@ impl<'a, N: Notify> Consumer<'a, N> {
     pub fn read_timeout(&mut self, timeout: Option<Duration>) -> Result<ReadFrame<'_, 'a, N>> {
         let located = self.wait(timeout, |c| c.locate())?;
         Ok(ReadFrame {
-            consumer: self,
-            located,
+            end: self,
+            span: located,
         })
     }
 
@@ -137,15 +128,15 @@ impl<'a, N: Notify> Consumer<'a, N> {
     }
 
     #[inline(always)]
-    fn copy_out(&mut self, located: Located, buf: &mut [u8]) -> Result<usize> {
+    fn copy_out(&mut self, located: Span, buf: &mut [u8]) -> Result<usize> {
         let len = located.len as usize;
         let Some(dst) = buf.get_mut(..len) else {
             return Err(Error::BufferTooSmall { required: len });
         };
         // SAFETY: `locate` validated the record: `len` payload bytes at
         // `offset` lie inside the data area and within the published range.
-        unsafe { self.load_data(located.offset, dst) };
-        self.advance(located.advance);
+        unsafe { self.load_data(located.payload(), dst) };
+        self.advance(located.advance(located.len));
         Ok(len)
     }
 }

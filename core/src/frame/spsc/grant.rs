@@ -1,12 +1,10 @@
 //! Room for one frame, written in place: [`Grant`].
 
-use super::super::RECORD_HEADER_LEN;
-use super::Producer;
-use super::producer::Reservation;
+use super::Frame;
 use crate::error::{Error, Result};
 use crate::wait::{Notify, Spin};
 
-/// Room for one frame, reserved by [`Producer::try_grant`]: write the frame
+/// Room for one frame, reserved by [`Producer::try_grant`](super::Producer::try_grant): write the frame
 /// in place, then [`commit`](Self::commit) it.
 ///
 /// The safe writers copy through word-wise atomics, so a consumer that
@@ -30,24 +28,18 @@ use crate::wait::{Notify, Spin};
 /// assert_eq!(buf[8], 9);
 /// # Ok::<(), Error>(())
 /// ```
-#[must_use = "a grant publishes nothing until it is committed"]
-pub struct Grant<'p, 'a, N = Spin> {
-    pub(super) producer: &'p mut Producer<'a, N>,
-    pub(super) reservation: Reservation,
-}
+pub type Grant<'p, 'a, N = Spin> = Frame<'p, 'a, N, true>;
 
-frame_view!(Grant<N> "frame::spsc::Grant", reservation { "len": len });
-
-impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
+impl<N: Notify> Grant<'_, '_, N> {
     /// Copies `src` to byte `offset` of the grant, or returns
     /// [`Error::OutOfRange`] (writing nothing) if it does not fit.
     pub fn write_at(&mut self, offset: usize, src: &[u8]) -> Result<()> {
         super::super::check_range(offset, src.len(), self.len())?;
-        let at = self.reservation.offset + RECORD_HEADER_LEN + offset as u32;
+        let at = self.span.payload() + offset as u32;
         // SAFETY: `offset + src.len() <= len`: inside the reserved payload,
-        // which starts after the record header at `reservation.offset`, is
+        // which starts after the record header at `span.offset`, is
         // inside the data area and free.
-        unsafe { self.producer.store_data(at, src) };
+        unsafe { self.end.store_data(at, src) };
         Ok(())
     }
 
@@ -63,8 +55,7 @@ impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
     /// The consumer can be hostile only to bytes already committed, so
     /// these bytes are the producer's alone until then.
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
-        self.producer
-            .byte_ptr(self.reservation.offset + RECORD_HEADER_LEN)
+        self.end.byte_ptr(self.span.payload())
     }
 
     /// The granted bytes as a slice, for a caller who trusts the consumer.
@@ -90,13 +81,13 @@ impl<'p, 'a, N: Notify> Grant<'p, 'a, N> {
                 len: self.len(),
             });
         }
-        self.producer.commit(self.reservation, n as u32);
+        self.end.commit(self.span, n as u32);
         Ok(())
     }
 
     /// Publishes the whole grant as one frame.
     pub fn commit_all(self) {
-        let len = self.reservation.len;
-        self.producer.commit(self.reservation, len);
+        let len = self.span.len;
+        self.end.commit(self.span, len);
     }
 }

@@ -94,9 +94,11 @@ pub use crate::spsc::Endpoint;
 pub use grant::Grant;
 pub use read_frame::ReadFrame;
 
-use super::RECORD_HEADER_LEN;
+use core::fmt;
+
 #[cfg(doc)]
 use super::parse_record;
+use super::{RECORD_HEADER_LEN, record_len};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
@@ -116,6 +118,62 @@ pub const DATA_OFFSET: usize = 3 * LINE;
 /// target; on a 32-bit one the words are 4 bytes, as the header's fields.
 const GRAIN: Grain = Grain::Word;
 
+/// Where one frame's record lies: `pad` bytes of padding from the end's
+/// position to the end of the data area (0 if none; the record then starts
+/// at 0), the record at data offset `offset`, `len` bytes of payload. A
+/// producer's reservation and a consumer's located frame alike.
+#[derive(Clone, Copy)]
+pub(super) struct Span {
+    pub(super) pad: u32,
+    pub(super) offset: u32,
+    pub(super) len: u32,
+}
+
+impl Span {
+    /// The data offset of the payload, after the record header.
+    #[inline(always)]
+    fn payload(self) -> u32 {
+        self.offset + RECORD_HEADER_LEN
+    }
+
+    /// Bytes from the end's position past the padding and a record of
+    /// `len <= self.len` payload bytes: what the producer's commit and the
+    /// consumer's release (of all `self.len`) advance by.
+    #[inline(always)]
+    fn advance(self, len: u32) -> u32 {
+        self.pad + record_len(len)
+    }
+}
+
+/// One frame's record borrowed in place from an end of the ring: a
+/// [`Grant`] of room from the producer (`P = true`) or a [`ReadFrame`]
+/// from the consumer. What the two share (the end, the record's place,
+/// the length) is written once here; see each alias for the rest.
+#[must_use = "a grant publishes nothing until it is committed, a read frame stays queued until it is released"]
+pub struct Frame<'e, 'a, N, const P: bool> {
+    pub(super) end: &'e mut Endpoint<'a, Frames, N, P>,
+    pub(super) span: Span,
+}
+
+impl<N, const P: bool> fmt::Debug for Frame<'_, '_, N, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = ["frame::spsc::ReadFrame", "frame::spsc::Grant"][P as usize];
+        f.debug_struct(name).field("len", &self.span.len).finish()
+    }
+}
+
+impl<N, const P: bool> Frame<'_, '_, N, P> {
+    /// The length in bytes: of the frame, or granted.
+    pub fn len(&self) -> usize {
+        self.span.len as usize
+    }
+
+    /// `true` for an empty frame (or a grant of 0 bytes).
+    pub fn is_empty(&self) -> bool {
+        self.span.len == 0
+    }
+}
+
 /// The layout of an SPSC frame ring (the [table](self#layout-layout-version-1-kind-4)):
 /// what [`Ring`] is placed by.
 pub struct Frames(());
@@ -124,7 +182,6 @@ impl place::sealed::Sealed for Frames {}
 
 impl Layout for Frames {
     const KIND: ObjectKind = ObjectKind::FrameSpsc;
-    const DATA_OFFSET: usize = DATA_OFFSET;
     record_layout!();
     type Control = Control<2>;
     type Unit = SlotCell<u8>;

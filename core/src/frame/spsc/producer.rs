@@ -2,25 +2,15 @@
 
 use core::time::Duration;
 
-use super::super::{PAD, RECORD_HEADER_LEN, frame_word, record_len};
-use super::{Grant, Producer};
+use super::super::{PAD, frame_word, record_len};
+use super::{Grant, Producer, Span};
 use crate::error::{Error, Result};
 use crate::wait::Notify;
-
-/// Where a granted frame goes: `pad` bytes of padding at the current tail
-/// (0 if none), then the record at data offset `offset`, room for `len`
-/// payload bytes.
-#[derive(Clone, Copy)]
-pub(super) struct Reservation {
-    pub(super) pad: u32,
-    pub(super) offset: u32,
-    pub(super) len: u32,
-}
 
 impl<'a, N: Notify> Producer<'a, N> {
     /// Finds room for a `len`-byte frame, or [`Error::Full`].
     #[inline]
-    fn reserve(&mut self, len: usize) -> Result<Reservation> {
+    fn reserve(&mut self, len: usize) -> Result<Span> {
         let max = self.max_frame_len();
         if len > max as usize {
             let len = u32::try_from(len).unwrap_or(u32::MAX);
@@ -41,7 +31,7 @@ impl<'a, N: Notify> Producer<'a, N> {
         if self.room_cached() < needed && self.refresh()? < needed {
             return Err(Error::Full);
         }
-        Ok(Reservation { pad, offset, len })
+        Ok(Span { pad, offset, len })
     }
 
     /// Reserves `len` contiguous bytes for a frame, or returns
@@ -63,8 +53,8 @@ impl<'a, N: Notify> Producer<'a, N> {
     pub fn try_grant(&mut self, len: usize) -> Result<Grant<'_, 'a, N>> {
         let reservation = self.reserve(len)?;
         Ok(Grant {
-            producer: self,
-            reservation,
+            end: self,
+            span: reservation,
         })
     }
 
@@ -103,8 +93,8 @@ impl<'a, N: Notify> Producer<'a, N> {
     ) -> Result<Grant<'_, 'a, N>> {
         let reservation = self.wait(timeout, |p| p.reserve(len))?;
         Ok(Grant {
-            producer: self,
-            reservation,
+            end: self,
+            span: reservation,
         })
     }
 
@@ -131,10 +121,10 @@ impl<'a, N: Notify> Producer<'a, N> {
     }
 
     #[inline(always)]
-    fn write_and_commit(&mut self, reservation: Reservation, frame: &[u8]) {
+    fn write_and_commit(&mut self, reservation: Span, frame: &[u8]) {
         // SAFETY: `reserve` found `len = frame.len()` bytes of payload room
         // after the record header at `offset`, inside the data area and free.
-        unsafe { self.store_data(reservation.offset + RECORD_HEADER_LEN, frame) };
+        unsafe { self.store_data(reservation.payload(), frame) };
         self.commit(reservation, reservation.len);
     }
 
@@ -142,7 +132,7 @@ impl<'a, N: Notify> Producer<'a, N> {
     /// `len <= reservation.len` bytes and publishes them with one `Release`
     /// store of `tail`, then wakes a sleeping consumer.
     #[inline(always)]
-    pub(super) fn commit(&mut self, reservation: Reservation, len: u32) {
+    pub(super) fn commit(&mut self, reservation: Span, len: u32) {
         if reservation.pad > 0 {
             let at = self.pos & (self.capacity() - 1);
             // SAFETY: the padding covers `at..capacity`, reserved and free;
@@ -153,7 +143,7 @@ impl<'a, N: Notify> Producer<'a, N> {
         // SAFETY: the record's header is the first 8 reserved bytes at
         // `offset`.
         unsafe { self.store_header(reservation.offset, frame_word(len)) };
-        self.advance(reservation.pad + record_len(len));
+        self.advance(reservation.advance(len));
     }
 
     /// Stores a record header at `offset`: `word` and a zero claimant, as

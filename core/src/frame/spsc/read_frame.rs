@@ -1,11 +1,10 @@
 //! The oldest frame, read in place: [`ReadFrame`].
 
-use super::Consumer;
-use super::consumer::Located;
+use super::Frame;
 use crate::error::{Error, Result};
 use crate::wait::{Notify, Spin};
 
-/// The oldest frame, borrowed in place by [`Consumer::try_read`].
+/// The oldest frame, borrowed in place by [`Consumer::try_read`](super::Consumer::try_read).
 ///
 /// The safe readers copy through word-wise atomics, so a producer that
 /// scribbles on the bytes can make them wrong but never make this process
@@ -27,15 +26,9 @@ use crate::wait::{Notify, Spin};
 /// assert_eq!(rx.try_read().unwrap_err(), Error::Empty);
 /// # Ok::<(), Error>(())
 /// ```
-#[must_use = "a read frame stays queued until it is released"]
-pub struct ReadFrame<'c, 'a, N = Spin> {
-    pub(super) consumer: &'c mut Consumer<'a, N>,
-    pub(super) located: Located,
-}
+pub type ReadFrame<'c, 'a, N = Spin> = Frame<'c, 'a, N, false>;
 
-frame_view!(ReadFrame<N> "frame::spsc::ReadFrame", located { "len": len });
-
-impl<'c, 'a, N: Notify> ReadFrame<'c, 'a, N> {
+impl<N: Notify> ReadFrame<'_, '_, N> {
     /// Copies the whole frame into the start of `dst` and returns its
     /// length, or [`Error::BufferTooSmall`] if `dst` is shorter.
     pub fn copy_to(&self, dst: &mut [u8]) -> Result<usize> {
@@ -44,7 +37,7 @@ impl<'c, 'a, N: Notify> ReadFrame<'c, 'a, N> {
             return Err(Error::BufferTooSmall { required: len });
         };
         // SAFETY: the whole validated, published payload.
-        unsafe { self.consumer.load_data(self.located.offset, dst) };
+        unsafe { self.end.load_data(self.span.payload(), dst) };
         Ok(len)
     }
 
@@ -53,10 +46,7 @@ impl<'c, 'a, N: Notify> ReadFrame<'c, 'a, N> {
     pub fn read_at(&self, offset: usize, dst: &mut [u8]) -> Result<()> {
         super::super::check_range(offset, dst.len(), self.len())?;
         // SAFETY: `offset + dst.len() <= len`: inside the validated payload.
-        unsafe {
-            self.consumer
-                .load_data(self.located.offset + offset as u32, dst)
-        };
+        unsafe { self.end.load_data(self.span.payload() + offset as u32, dst) };
         Ok(())
     }
 
@@ -67,8 +57,8 @@ impl<'c, 'a, N: Notify> ReadFrame<'c, 'a, N> {
         if n > 0 {
             // SAFETY: `offset + n <= len`: inside the validated payload.
             unsafe {
-                self.consumer
-                    .load_data(self.located.offset + offset as u32, &mut dst[..n])
+                self.end
+                    .load_data(self.span.payload() + offset as u32, &mut dst[..n])
             };
         }
         n
@@ -77,7 +67,7 @@ impl<'c, 'a, N: Notify> ReadFrame<'c, 'a, N> {
     /// The address of the frame's first byte (8-byte aligned), for a
     /// caller that hands it to a system call, say `write(2)`.
     pub fn as_ptr(&self) -> *const u8 {
-        self.consumer.byte_ptr(self.located.offset)
+        self.end.byte_ptr(self.span.payload())
     }
 
     /// The frame as a slice, for a caller who trusts the producer.
@@ -94,6 +84,6 @@ impl<'c, 'a, N: Notify> ReadFrame<'c, 'a, N> {
 
     /// Removes the frame from the ring: its bytes go back to the producer.
     pub fn release(self) {
-        self.consumer.advance(self.located.advance);
+        self.end.advance(self.span.advance(self.span.len));
     }
 }
