@@ -173,7 +173,7 @@
 
 mod publisher;
 mod subscriber;
-#[cfg(all(test, not(ipckit_loom)))]
+#[cfg(test)]
 mod tests;
 
 use core::marker::PhantomData;

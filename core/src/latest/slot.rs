@@ -503,10 +503,11 @@ impl<T: Pod> StaticSlot<T> {
     }
 }
 
-#[cfg(not(ipckit_loom))]
-impl<T: Pod> Default for StaticSlot<T> {
-    fn default() -> Self {
-        Self::new()
+place::region_only! {
+    impl<T: Pod> Default for StaticSlot<T> {
+        fn default() -> Self {
+            Self::new()
+        }
     }
 }
 
