@@ -8,7 +8,9 @@
 //! descriptors a forked child inherits) and two openers: the measuring
 //! side's, run in this process, and the peer's, run in a forked child (or,
 //! for the in-process queues, a thread). Each direction has its own object
-//! where the mechanism is one-way; the [`Setup::guard`] removes every named
+//! where the mechanism is one-way (a request/response client or server is
+//! one object both ways, shared by its [`Ends::duplex`]); the
+//! [`Setup::guard`] removes every named
 //! object when dropped. [`Naming`] says where names go and who hears of
 //! them (the CLI registers them for its Ctrl-C cleanup).
 //!
