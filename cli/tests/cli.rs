@@ -308,6 +308,52 @@ fn bench_quick_json_has_a_row_per_selected_mechanism() {
 }
 
 #[test]
+fn bench_pubsub_and_rpc_rows_with_their_references_and_the_pubsub_goal() {
+    let args = [
+        "--mechanisms",
+        "shm-pubsub,rpc-shm,rpc-unix,shm-bytes",
+        "--sizes",
+        "64",
+        "--rounds",
+        "2",
+        "--duration",
+        "5ms",
+    ];
+    let rows = bench_json(&args);
+    let reference = |m: &str| {
+        let r = rows
+            .iter()
+            .find(|r| r["mechanism"] == m && r["metric"] == "rtt")
+            .unwrap_or_else(|| panic!("no rtt row for {m}"));
+        r["reference"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(reference("shm-pubsub"), "cache-line 4 B");
+    assert_eq!(reference("rpc-shm"), "cache-line 4 B");
+    assert_eq!(reference("rpc-unix"), "futex 4 B");
+    for m in ["shm-pubsub", "rpc-shm", "rpc-unix"] {
+        let throughput = rows
+            .iter()
+            .any(|r| r["mechanism"] == m && r["metric"] == "throughput");
+        assert!(!throughput, "{m}: a round-trip row only");
+    }
+    // The table: the pub/sub goal, and why there is no throughput row.
+    let (code, out, err) = run(ipckit().args(["bench", "--quick"]).args(args));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("goal: shm-pubsub rtt 64 B at most 1.5x shm-bytes's (same rounds): "),
+        "{out}"
+    );
+    assert!(
+        out.contains("  shm-pubsub throughput: a lossy topic"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  rpc-shm throughput: a call is a round trip"),
+        "{out}"
+    );
+}
+
+#[test]
 fn bench_quick_every_mechanism_at_64_bytes() {
     let rows = bench_json(&["--sizes", "64", "--duration", "20ms"]);
     let (_, help, _) = run(ipckit().args(["bench", "--help"]));
@@ -318,7 +364,10 @@ fn bench_quick_every_mechanism_at_64_bytes() {
         .take_while(|l| !l.trim().is_empty())
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert!(names.len() >= 20, "{help}");
+    assert!(names.len() >= 23, "{help}");
+    for m in ["shm-pubsub", "rpc-shm", "rpc-unix"] {
+        assert!(names.contains(&m), "{m} not in --help: {help}");
+    }
     for m in names {
         assert!(has(&rows, m), "no row for {m}");
     }

@@ -33,6 +33,19 @@ pub fn why_not(mech: Mech, metric: Metric, size: usize) -> Option<String> {
         (Mech::CacheLine | Mech::Futex, Metric::Throughput) => {
             return Some("a latency floor: one word, no message stream".into());
         }
+        (Mech::ShmPubsub, Metric::Throughput) => {
+            return Some(
+                "a lossy topic: the publisher never waits, so a stream laps the subscriber \
+                 (Lagged); round trip only"
+                    .into(),
+            );
+        }
+        (Mech::RpcShm | Mech::RpcUnix, Metric::Throughput) => {
+            return Some(
+                "a call is a round trip; its transport's stream is the shm-bytes / unix-stream row"
+                    .into(),
+            );
+        }
         (Mech::Eventfd, Metric::Throughput) => {
             return Some(
                 "writes add up in one counter: a reader sees their sum, not a stream of messages"

@@ -260,7 +260,21 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
         t.push('\n');
-        let notes = floors::winners().into_iter().chain(report::goals(&rows));
+        let versus = |a: Mech, b: Mech, size: usize| {
+            let at = |mech| {
+                jobs.iter().position(|j| {
+                    *j == Job {
+                        mech,
+                        metric: Metric::Rtt,
+                        size,
+                        batch: None,
+                    }
+                })
+            };
+            measured.ratio(at(a)?, at(b)?)
+        };
+        let goals = report::goals(&rows, versus);
+        let notes = floors::winners().into_iter().chain(goals);
         for line in notes.chain(report::below_floor(&rows)) {
             t.push_str(&format!("{line}\n"));
         }

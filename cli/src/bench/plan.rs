@@ -67,6 +67,10 @@ pub fn plan(mechs: &[Mech], sizes: &[usize]) -> (Vec<Job>, Vec<String>) {
                     None => add(&mut jobs, one(m, metric, size)),
                     // The floors' own gaps are plain (no round trip for a copy).
                     Some(_) if m.floor() => {}
+                    // Once per mechanism and metric, unless the size is the reason.
+                    Some(why) if mechanisms::why_not(m, metric, 8).as_ref() == Some(&why) => {
+                        skip(format!("{} {}: {why}", m.name(), metric.name()));
+                    }
                     Some(why) => skip(format!("{}: {why}", one(m, metric, size).label())),
                 }
             }

@@ -136,6 +136,8 @@ pub fn shared_memory(mech: Mech) -> bool {
             | Mech::ShmMpmc
             | Mech::ShmBytes
             | Mech::ShmMpscBytes
+            | Mech::ShmPubsub
+            | Mech::RpcShm
             | Mech::Rtrb
             | Mech::Crossbeam
             | Mech::CacheLine
@@ -181,22 +183,44 @@ pub fn below_floor(rows: &[Row]) -> Vec<String> {
         .collect()
 }
 
-/// The byte channel's goal (issue 15): each round trip at most 1.5x the
-/// cache-line floor's.
-pub fn goals(rows: &[Row]) -> Vec<String> {
+/// The goals: the byte channel's (issue 15), each round trip at most 1.5x
+/// the cache-line floor's; pub/sub's (issue 17), the 64 B round trip at
+/// most 1.5x the byte channel's. `versus(a, b, size)` is the median over
+/// rounds of `a`'s round trip / `b`'s at `size`, with its spread.
+pub fn goals(rows: &[Row], versus: impl Fn(Mech, Mech, usize) -> Option<Stats>) -> Vec<String> {
     const GOAL: f64 = 1.5;
-    rows.iter()
-        .filter(|r| r.mech == Some(Mech::ShmBytes) && r.kind == Some(Metric::Rtt))
+    let verdict = |ratio: f64| if ratio <= GOAL { "met" } else { "MISSED" };
+    let rtt = |mech: Mech| {
+        rows.iter()
+            .filter(move |r| r.mech == Some(mech) && r.kind == Some(Metric::Rtt))
+    };
+    let bytes = rtt(Mech::ShmBytes)
         .filter(|r| r.size <= 64)
         .filter_map(|r| {
             let ratio = r.ratio?;
             Some(format!(
                 "goal: shm-bytes rtt {} at most {GOAL}x the cache-line floor: {ratio:.2}x, {}",
                 size_label(r.size),
-                if ratio <= GOAL { "met" } else { "MISSED" }
+                verdict(ratio)
             ))
-        })
-        .collect()
+        });
+    let pubsub = rtt(Mech::ShmPubsub).filter(|r| r.size == 64).map(|r| {
+        let what = format!(
+            "goal: shm-pubsub rtt {} at most {GOAL}x shm-bytes's",
+            size_label(r.size)
+        );
+        match versus(Mech::ShmPubsub, Mech::ShmBytes, r.size) {
+            Some(s) => format!(
+                "{what} (same rounds): {:.2}x ({:.2}-{:.2}), {}",
+                s.median,
+                s.min,
+                s.max,
+                verdict(s.median)
+            ),
+            None => format!("{what}: not checked (measure shm-bytes too: -m shm-pubsub,shm-bytes)"),
+        }
+    });
+    bytes.chain(pubsub).collect()
 }
 
 /// Sorts: round trips first, then throughput; by size; fastest first, a
@@ -466,6 +490,35 @@ mod tests {
     }
 
     #[test]
+    fn the_pubsub_goal_is_its_round_trip_against_the_byte_channels() {
+        let rows = [
+            row(Mech::ShmPubsub, 8, (2.0, 2.0, 2.0)),
+            row(Mech::ShmPubsub, 64, (2.0, 2.0, 2.0)),
+            row(Mech::RpcShm, 64, (3.0, 3.0, 3.0)),
+        ];
+        assert_eq!(rows[1].reference, "cache-line 4 B");
+        let at = |ratio: f64| {
+            move |a: Mech, b: Mech, size: usize| {
+                assert_eq!((a, b, size), (Mech::ShmPubsub, Mech::ShmBytes, 64));
+                Some(Stats {
+                    median: ratio,
+                    min: ratio - 0.1,
+                    max: ratio + 0.1,
+                })
+            }
+        };
+        let g = goals(&rows, at(1.2));
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert_eq!(
+            g[0],
+            "goal: shm-pubsub rtt 64 B at most 1.5x shm-bytes's (same rounds): 1.20x (1.10-1.30), met"
+        );
+        assert!(goals(&rows, at(1.6))[0].ends_with("MISSED"));
+        let g = goals(&rows, |_, _, _| None);
+        assert!(g[0].ends_with("not checked (measure shm-bytes too: -m shm-pubsub,shm-bytes)"));
+    }
+
+    #[test]
     fn rows_below_the_floor_are_warned_of() {
         let rows = [
             row(Mech::CacheLine, 4, (1.0, 1.0, 1.0)),
@@ -481,7 +534,7 @@ mod tests {
         assert!(w[1].starts_with("warning: rtrb rtt 8 B") && w[1].contains("within the spread"));
         assert_eq!(rows[3].reference, "cache-line 4 B");
         assert_eq!(rows[4].reference, "futex 4 B");
-        let g = goals(&rows);
+        let g = goals(&rows, |_, _, _| None);
         assert_eq!(g.len(), 1);
         assert!(g[0].ends_with("0.80x, met"), "{g:?}");
     }

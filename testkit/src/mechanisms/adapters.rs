@@ -1,6 +1,6 @@
 //! The message interface over what does not implement it in the library:
 //! the shared-memory channels (typed items of `[u8; N]`, and the byte
-//! channel), the in-process peers (rtrb, crossbeam `ArrayQueue`), and a
+//! channel), the pub/sub topics (`[u8; N]` items), the in-process peers (rtrb, crossbeam `ArrayQueue`), and a
 //! busy-polling wrapper for any receiver.
 //!
 //! A zero timeout maps to the non-waiting `try_` call, so [`BusyPoll`]
@@ -13,6 +13,7 @@ use crossbeam_queue::ArrayQueue;
 use ipckit::channel::{bytes, mpmc, spsc};
 use ipckit::error::{CoreError, Error, Result};
 use ipckit::message::{MessageReceiver, MessageSender};
+use ipckit::pubsub;
 
 fn item<const N: usize>(msg: &[u8]) -> Result<[u8; N]> {
     if msg.len() > N {
@@ -35,12 +36,10 @@ fn out<const N: usize>(buf: &mut [u8], v: &[u8; N]) -> Result<usize> {
     Ok(N)
 }
 
-macro_rules! typed_channel {
-    ($tx:ident, $rx:ident, $module:ident) => {
+macro_rules! typed_sender {
+    ($tx:ident, $m:ident :: $t:ident) => {
         /// Sending end: every message is one `[u8; N]` item.
-        pub struct $tx<const N: usize>(pub $module::Sender<[u8; N]>);
-        /// Receiving end: every message is one `[u8; N]` item.
-        pub struct $rx<const N: usize>(pub $module::Receiver<[u8; N]>);
+        pub struct $tx<const N: usize>(pub $m::$t<[u8; N]>);
 
         impl<const N: usize> MessageSender for $tx<N> {
             fn send_timeout(&mut self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
@@ -55,6 +54,13 @@ macro_rules! typed_channel {
                 N
             }
         }
+    };
+}
+
+macro_rules! typed_receiver {
+    ($rx:ident, $m:ident :: $t:ident) => {
+        /// Receiving end: every message is one `[u8; N]` item.
+        pub struct $rx<const N: usize>(pub $m::$t<[u8; N]>);
 
         impl<const N: usize> MessageReceiver for $rx<N> {
             fn recv_timeout(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
@@ -72,8 +78,27 @@ macro_rules! typed_channel {
     };
 }
 
-typed_channel!(SpscTx, SpscRx, spsc);
-typed_channel!(MpmcTx, MpmcRx, mpmc);
+typed_sender!(SpscTx, spsc::Sender);
+typed_receiver!(SpscRx, spsc::Receiver);
+typed_sender!(MpmcTx, mpmc::Sender);
+typed_receiver!(MpmcRx, mpmc::Receiver);
+// A subscriber's `Lagged` is an error here: the message interface has no
+// place for a count of lost items.
+typed_receiver!(TopicRx, pubsub::Subscriber);
+
+/// A topic's publisher: every message is one `[u8; N]` item, published
+/// without waiting (a lossy topic never refuses one).
+pub struct TopicTx<const N: usize>(pub pubsub::Publisher<[u8; N]>);
+
+impl<const N: usize> MessageSender for TopicTx<N> {
+    fn send_timeout(&mut self, msg: &[u8], _: Option<Duration>) -> Result<()> {
+        self.0.publish(item::<N>(msg)?);
+        Ok(())
+    }
+    fn max_message_len(&self) -> usize {
+        N
+    }
+}
 
 /// The byte channel's sending end.
 pub struct BytesTx(pub bytes::Sender);

@@ -8,7 +8,9 @@
 //! descriptors a forked child inherits) and two openers: the measuring
 //! side's, run in this process, and the peer's, run in a forked child (or,
 //! for the in-process queues, a thread). Each direction has its own object
-//! where the mechanism is one-way; the [`Setup::guard`] removes every named
+//! where the mechanism is one-way (a request/response client or server is
+//! one object both ways, shared by its [`Ends::duplex`]); the
+//! [`Setup::guard`] removes every named
 //! object when dropped. [`Naming`] says where names go and who hears of
 //! them (the CLI registers them for its Ctrl-C cleanup).
 //!
@@ -24,6 +26,7 @@
 
 mod adapters;
 mod open;
+mod rpc;
 #[cfg(test)]
 mod tests;
 
@@ -37,6 +40,7 @@ use ipckit::message::{MessageReceiver, MessageSender};
 
 pub use adapters::*;
 pub use open::block_bench_signal;
+pub use rpc::{Answerer, Answers, CALL_PATIENCE, Caller};
 
 /// One side's two directions.
 pub struct Ends {
@@ -53,6 +57,13 @@ impl Ends {
             tx: Box::new(tx),
             rx: Box::new(rx),
         }
+    }
+
+    /// Both directions on one object (a request/response client or
+    /// server), shared by the two halves.
+    pub fn duplex(link: impl MessageSender + MessageReceiver + 'static) -> Self {
+        let link = std::rc::Rc::new(std::cell::RefCell::new(link));
+        Self::new(rpc::Shared(link.clone()), rpc::Shared(link))
     }
 }
 
@@ -148,6 +159,9 @@ pub enum Mech {
     ShmSpsc,
     ShmMpmc,
     ShmBytes,
+    ShmPubsub,
+    RpcShm,
+    RpcUnix,
     /// Not in [`Mech::ALL`] (not a row of `ipckit bench` yet).
     ShmMpscBytes,
     Pipe,
@@ -173,11 +187,14 @@ pub const SIZES: [usize; 4] = [8, 64, 4096, 65536];
 
 impl Mech {
     /// The rows of `ipckit bench`, in its order.
-    pub const ALL: [Mech; 20] = [
+    pub const ALL: [Mech; 23] = [
         Mech::ShmSpscBusy,
         Mech::ShmSpsc,
         Mech::ShmMpmc,
         Mech::ShmBytes,
+        Mech::ShmPubsub,
+        Mech::RpcShm,
+        Mech::RpcUnix,
         Mech::Pipe,
         Mech::Fifo,
         Mech::PosixMq,
@@ -217,6 +234,9 @@ impl Mech {
             Mech::ShmSpsc => "shm-spsc",
             Mech::ShmMpmc => "shm-mpmc",
             Mech::ShmBytes => "shm-bytes",
+            Mech::ShmPubsub => "shm-pubsub",
+            Mech::RpcShm => "rpc-shm",
+            Mech::RpcUnix => "rpc-unix",
             Mech::ShmMpscBytes => "shm-mpsc-bytes",
             Mech::Pipe => "pipe",
             Mech::Fifo => "fifo",
@@ -246,6 +266,15 @@ impl Mech {
             Mech::ShmSpsc => "ipckit SPSC channel of [u8; N], blocking (spin, then futex)",
             Mech::ShmMpmc => "ipckit MPMC channel of [u8; N], blocking, one sender one receiver",
             Mech::ShmBytes => "ipckit byte channel (SPSC frame ring), blocking",
+            Mech::ShmPubsub => {
+                "ipckit pub/sub topics of [u8; N], one each way, blocking (round trip only)"
+            }
+            Mech::RpcShm => {
+                "ipckit rpc::shm call, echoed by a server in the peer (round trip only)"
+            }
+            Mech::RpcUnix => {
+                "ipckit rpc call over a Unix stream socket pair, echoed (round trip only)"
+            }
             Mech::ShmMpscBytes => "ipckit MPSC byte channel (MPSC frame ring), blocking",
             Mech::Pipe => "anonymous pipes, length-prefixed frames",
             Mech::Fifo => "named FIFOs, length-prefixed frames",
@@ -288,7 +317,12 @@ impl Mech {
     pub fn pads(self) -> bool {
         matches!(
             self,
-            Mech::ShmSpscBusy | Mech::ShmSpsc | Mech::ShmMpmc | Mech::Rtrb | Mech::Crossbeam
+            Mech::ShmSpscBusy
+                | Mech::ShmSpsc
+                | Mech::ShmMpmc
+                | Mech::ShmPubsub
+                | Mech::Rtrb
+                | Mech::Crossbeam
         )
     }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use ipckit::channel::{bytes, mpmc, mpsc_bytes, spsc};
 use ipckit::message::{MessageReceiver, MessageSender};
+use ipckit::pubsub::{self, Start};
 use ipckit::transport::eventfd::{EventFd, EventFdMode};
 use ipckit::transport::fifo::{Fifo, FifoReceiver, FifoSender};
 use ipckit::transport::file_log::{LogReader, LogWriter};
@@ -16,6 +17,7 @@ use ipckit::transport::unix::{Datagram, SeqPacket, stream_pair};
 use ipckit::transport::{pipe, tcp};
 
 use super::adapters::*;
+use super::rpc;
 use super::{Ends, Mech, Naming, Object, PeerOpen, SIZES, Setup, next_id};
 
 /// [`Mech::setup`]; `name` names its objects.
@@ -38,6 +40,14 @@ pub(super) fn setup(
             4096 => shm_spsc::<4096>(&name("a"), &name("b"), false, naming),
             _ => shm_spsc::<65536>(&name("a"), &name("b"), false, naming),
         }),
+        Mech::ShmPubsub => by_size(size, |s| match s {
+            8 => shm_pubsub::<8>(&name("a"), &name("b"), naming),
+            64 => shm_pubsub::<64>(&name("a"), &name("b"), naming),
+            4096 => shm_pubsub::<4096>(&name("a"), &name("b"), naming),
+            _ => shm_pubsub::<65536>(&name("a"), &name("b"), naming),
+        }),
+        Mech::RpcShm => rpc::shm(&name("svc"), size, naming),
+        Mech::RpcUnix => rpc::unix(size),
         Mech::ShmMpmc => by_size(size, |s| match s {
             8 => shm_mpmc::<8>(&name("a"), &name("b"), naming),
             64 => shm_mpmc::<64>(&name("a"), &name("b"), naming),
@@ -130,11 +140,11 @@ fn by_size(size: usize, f: impl FnOnce(usize) -> Result<Setup, String>) -> Resul
     }
 }
 
-fn frame_max(size: usize) -> u32 {
+pub(super) fn frame_max(size: usize) -> u32 {
     size.max(64) as u32
 }
 
-fn e2s(e: ipckit::error::Error) -> String {
+pub(super) fn e2s(e: ipckit::error::Error) -> String {
     e.to_string()
 }
 
@@ -203,6 +213,36 @@ fn shm_mpmc<const N: usize>(a: &str, b: &str, naming: &Naming) -> Result<Setup, 
     ))
 }
 
+/// A topic each way: this process creates both; each side opens its
+/// publisher and its subscriber after the fork. Both subscribers start at
+/// the oldest item: on a fresh topic that is the first one published, also
+/// when it was published before the subscriber came.
+fn shm_pubsub<const N: usize>(a: &str, b: &str, naming: &Naming) -> Result<Setup, String> {
+    (naming.register)(Object::Shm(a));
+    (naming.register)(Object::Shm(b));
+    let topic = |n: &str| pubsub::topic::<[u8; N]>(n).capacity(slots(N) as usize);
+    let ta = topic(a).create().map_err(e2s)?;
+    let tb = topic(b).create().map_err(e2s)?;
+    let (a2, b2) = (a.to_owned(), b.to_owned());
+    let peer = move |_| -> ipckit::error::Result<Ends> {
+        let rx = topic(&a2).open()?.subscriber_from(Start::Oldest)?;
+        let tx = topic(&b2).open()?.publisher()?;
+        Ok(Ends::new(TopicTx::<N>(tx), TopicRx::<N>(rx)))
+    };
+    let mine = move |_| -> ipckit::error::Result<Ends> {
+        let tx = TopicTx::<N>(ta.publisher()?);
+        Ok(Ends::new(
+            tx,
+            TopicRx::<N>(tb.subscriber_from(Start::Oldest)?),
+        ))
+    };
+    Ok(process_setup(
+        mine,
+        peer,
+        ShmGuard(vec![a.into(), b.into()]),
+    ))
+}
+
 /// A channel end's `create(name, capacity)`.
 type Create<T> = fn(&str, u32) -> ipckit::error::Result<T>;
 /// A channel end's `open(name)`.
@@ -242,7 +282,7 @@ where
 }
 
 /// Removes shm objects when dropped.
-struct ShmGuard(Vec<String>);
+pub(super) struct ShmGuard(pub(super) Vec<String>);
 
 impl Drop for ShmGuard {
     fn drop(&mut self) {
@@ -252,7 +292,7 @@ impl Drop for ShmGuard {
     }
 }
 
-fn process_setup(
+pub(super) fn process_setup(
     mine: impl FnOnce(u32) -> ipckit::error::Result<Ends> + 'static,
     peer: impl FnOnce(u32) -> ipckit::error::Result<Ends> + 'static,
     guard: impl std::any::Any,
