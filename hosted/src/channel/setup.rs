@@ -139,20 +139,30 @@ fn attached_block(mem: &Memory, core_len: Option<usize>, slots: u32) -> Result<B
 /// validated. An attach reads the header exactly once, inside the core's
 /// [`Placed::attach`] (which validates it and checks the ring fits the
 /// mapping).
+///
+/// The message type id `type_id` is stated in the block (0: not at all):
+/// by a creator before the header's publication, by an opener before any
+/// role is claimed, so a refused opener leaves no trace
+/// ([`Error::TypeMismatch`]).
 pub(crate) fn ring_and_block<L: Layout>(
     mem: &Memory,
     mode: Mode,
     capacity: u32,
+    type_id: u64,
 ) -> Result<(Placed<'static, L>, Block)> {
     let slots = slots_per_side(L::KIND);
+    let describe = || mem.describe();
     if mode == Mode::Init {
         let block = fresh_block(mem, place::region_len::<L>(capacity)?, slots)?;
+        block.state_type_id_of(type_id, describe)?;
         let ring = Placed::init_with(whole(mem), Options::new(capacity).waking(true))?;
         return Ok((ring, block));
     }
     let ring = attach_published(mem, Placed::<L>::attach)?;
     let core_len = place::region_len::<L>(ring.capacity()).ok();
-    Ok((ring, attached_block(mem, core_len, slots)?))
+    let block = attached_block(mem, core_len, slots)?;
+    block.state_type_id_of(type_id, describe)?;
+    Ok((ring, block))
 }
 
 /// Creates with `create` (unless `None`) or opens with `open` (unless
@@ -310,20 +320,21 @@ pub(crate) fn claim_single<R, E>(
 }
 
 /// Sets up the ring of layout `L` on `mem` (initialised for `Mode::Init`,
-/// else validated and attached), then makes the endpoint and records it in
-/// the liveness block with `claim`. On error, removes an object this call
-/// created; a core error comes back as [`Error::Channel`], naming the
-/// object.
+/// else validated and attached; `type_id` stated as [`ring_and_block`]
+/// does), then makes the endpoint and records it in the liveness block
+/// with `claim`. On error, removes an object this call created; a core
+/// error comes back as [`Error::Channel`], naming the object.
 pub(crate) fn set_up<L: Layout, E>(
     mem: Memory,
     mode: Mode,
     capacity: u32,
+    type_id: u64,
     claim: impl FnOnce(&Placed<'static, L>, Block) -> Result<(E, liveness::Membership)>,
 ) -> Result<(Memory, E, liveness::Membership)> {
     finish(
         mem,
         mode,
-        |mem| ring_and_block::<L>(mem, mode, capacity),
+        |mem| ring_and_block::<L>(mem, mode, capacity, type_id),
         claim,
     )
 }
@@ -352,10 +363,11 @@ pub(crate) fn open_single<L: SingleRoles, E>(
     mem: Memory,
     mode: Mode,
     capacity: u32,
+    type_id: u64,
     role: Role,
     claim: impl Fn(&Placed<'static, L>, Futex) -> ipckit_core::Result<E>,
 ) -> Result<(Memory, E, liveness::Membership)> {
-    set_up(mem, mode, capacity, |ring, block| {
+    set_up(mem, mode, capacity, type_id, |ring, block| {
         claim_single(block, role, mode == Mode::TakeOver, ring, claim, |r| {
             // SAFETY: `claim_single` calls this only after it found the
             // role's recorded holder dead (pid and start time; a holder
@@ -469,13 +481,15 @@ macro_rules! endpoint_constructors {
             unsafe { $crate::channel::pair::inherited(var) }
         }
 
-        /// Sets up this end on `mem` in `mode` (the builder's way in).
+        /// Sets up this end on `mem` in `mode`, stating the message type
+        /// id `type_id` (the builder's way in).
         pub(crate) fn set_up_on(
             mem: $crate::channel::Memory,
             mode: $crate::channel::Mode,
             capacity: u32,
+            type_id: u64,
         ) -> $crate::error::Result<Self> {
-            let (mem, end, member) = ($open)(mem, mode, capacity)?;
+            let (mem, end, member) = ($open)(mem, mode, capacity, type_id)?;
             // `.into()`: an `Arc<Memory>` for kinds whose endpoints
             // `try_clone`.
             Ok(Self {
@@ -533,8 +547,8 @@ macro_rules! single_constructors {
         init_on { $(#[$init_on:meta])* }
     ) => {
         $crate::channel::endpoint_constructors! {
-            open: |mem, mode, capacity| {
-                $crate::channel::open_single(mem, mode, capacity, $role, $claim)
+            open: |mem, mode, capacity, type_id| {
+                $crate::channel::open_single(mem, mode, capacity, type_id, $role, $claim)
             };
             object_len { $(#[$object_len])* }
             create { $(#[$create])* }

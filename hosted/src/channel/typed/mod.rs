@@ -130,12 +130,7 @@ fn container_id_of(seed: u64, item: u64) -> u64 {
     if seed == 0 || item == 0 {
         return 0;
     }
-    let mut hash = seed;
-    for b in item.to_le_bytes() {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash.max(1)
+    super::liveness::fnv1a(seed, &item.to_le_bytes()).max(1)
 }
 
 /// Standard types get fixed ids from their plain names (the same across
