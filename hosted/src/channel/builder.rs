@@ -1,7 +1,9 @@
 //! Options builders: the one way every channel endpoint comes to be.
 //!
 //! [`spsc`], [`mpmc`], [`bytes`] and [`mpsc_bytes`] each start a
-//! [`Builder`] of that kind. Settings come first (`capacity`, for the
+//! [`Builder`] of that kind (as do `typed::spsc` and `typed::mpsc` for
+//! [typed channels](super::typed) and [`pubsub::topic`](crate::pubsub::topic)
+//! for topics). Settings come first (`capacity`, for the
 //! byte kinds `max_message` and `messages`, the object's `mode` and the
 //! `trust` an open needs), then one terminal call makes an endpoint:
 //!

@@ -250,12 +250,7 @@ pub enum Mode {
 }
 
 /// Memory for a channel by name: created (`Mode::Init`) with `len` bytes
-/// or opened, with the default mode and trust.
-pub(crate) fn named(name: &str, len: usize, create: bool, open: bool) -> Result<(Memory, Mode)> {
-    named_with(name, len, create, open, Object::default())
-}
-
-/// [`named`] with the object's mode and trust.
+/// or opened, with the object's mode and trust.
 pub(crate) fn named_with(
     name: &str,
     len: usize,

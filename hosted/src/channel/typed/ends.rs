@@ -1,11 +1,12 @@
-//! The byte endpoints a typed endpoint wraps, and how a typed endpoint
-//! comes to be: the byte endpoint made stating the type id (which the
-//! set-up does before the header's publication or the role's claim).
+//! The byte endpoints a typed endpoint wraps. A typed endpoint comes to
+//! be through the channel builder ([`Typed`](super::Typed)): the byte
+//! endpoint made stating the type id (which the set-up does before the
+//! header's publication or the role's claim).
 
 use std::time::Duration;
 
-use super::super::{Memory, Mode, bytes, mpsc_bytes, named};
-use crate::error::{CoreError, Result};
+use super::super::{Memory, bytes, mpsc_bytes};
+use crate::error::Result;
 
 pub(super) mod sealed {
     use super::*;
@@ -15,11 +16,6 @@ pub(super) mod sealed {
     pub trait Bytes: Sized {
         /// The endpoint's name, for `Debug`.
         const WHAT: &'static str;
-        /// `object_len` of the byte endpoint.
-        fn object_len(capacity: u32) -> Option<usize>;
-        /// The byte endpoint set up on `mem` in `mode`, stating the type
-        /// id `id` (the builder's way in).
-        fn set_up(mem: Memory, mode: Mode, capacity: u32, id: u64) -> Result<Self>;
         /// `memory` of the byte endpoint.
         fn memory(&self) -> &Memory;
         /// `max_frame_len` of the byte endpoint.
@@ -93,12 +89,6 @@ macro_rules! bytes_impl {
     ($t:ty, $what:literal) => {
         impl Bytes for $t {
             const WHAT: &'static str = $what;
-            fn object_len(capacity: u32) -> Option<usize> {
-                <$t>::object_len(capacity)
-            }
-            fn set_up(mem: Memory, mode: Mode, capacity: u32, id: u64) -> Result<Self> {
-                <$t as super::super::builder::sealed::Endpoint>::set_up(mem, mode, capacity, id)
-            }
             fn memory(&self) -> &Memory {
                 <$t>::memory(self)
             }
@@ -151,35 +141,3 @@ macro_rules! recv_impl {
 }
 recv_impl!(bytes::Receiver);
 recv_impl!(mpsc_bytes::Receiver);
-
-/// The byte endpoint `B` on `mem` for a typed endpoint of type id `id`
-/// (0: none): the id stated by the set-up, a creator before it publishes
-/// the channel, an opener before it claims its role, so a refused opener
-/// leaves no trace ([`Error::TypeMismatch`](crate::Error::TypeMismatch));
-/// a created object is removed again if its endpoint is refused.
-pub(super) fn open_on<B: Bytes>(mem: Memory, mode: Mode, capacity: u32, id: u64) -> Result<B> {
-    B::set_up(mem, mode, capacity, id)
-}
-
-/// The byte endpoint `B` of the channel `name`, taken over from a dead
-/// holder (the type id checked first, as for an open).
-pub(super) fn take_over_named<B: TakeOverBytes>(name: &str, id: u64) -> Result<B> {
-    let (mem, _) = named(name, 0, false, true)?;
-    B::set_up(mem, Mode::TakeOver, 0, id)
-}
-
-/// `B` by name: created (`create`), opened (`open`), or either.
-pub(super) fn open_named<B: Bytes>(
-    name: &str,
-    capacity: u32,
-    create: bool,
-    open: bool,
-    id: u64,
-) -> Result<B> {
-    let len = match create {
-        true => B::object_len(capacity).ok_or(CoreError::InvalidCapacity)?,
-        false => 0,
-    };
-    let (mem, mode) = named(name, len, create, open)?;
-    open_on::<B>(mem, mode, capacity, id)
-}
