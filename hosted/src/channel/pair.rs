@@ -37,6 +37,11 @@ use crate::shm::Memfd;
 ///   in an environment variable you name), then drop the `ChildEnd`; the
 ///   child calls `from_inherited` on the end's type with the same name.
 ///
+/// The child's end states the builder's message type id when claimed;
+/// `from_inherited` states the kind's default (for a channel built with
+/// another [`type_id`](super::Builder::type_id), the child attaches with
+/// the builder: `.type_id(id).attach(memfd)`).
+///
 /// The other side waits for the child like for any peer that has not come
 /// yet: a child that dies before it claims its end is not noticed (use a
 /// timeout, or watch the child).

@@ -53,7 +53,8 @@
 //! Every later typed endpoint compares, before it claims its role, and a
 //! different id is [`Error::TypeMismatch`] naming the channel and both ids;
 //! the channel is left as it was. An id of 0 opts out: that side neither
-//! records nor compares (the raw byte endpoints never do).
+//! records nor compares (the raw byte endpoints state none unless their
+//! builder is given one with `type_id`).
 //!
 //! The default id is equal for the same type built by the same compiler.
 //! Peers built apart (another compiler release, a renamed crate, a C or
