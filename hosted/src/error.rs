@@ -268,7 +268,8 @@ pub enum Error {
     TypeMismatch {
         /// The channel: a name, a file path, `memfd (fd N)`.
         channel: String,
-        /// This endpoint's id (`T::message_type_id()`).
+        /// This endpoint's id (`T::message_type_id()` for a typed channel,
+        /// the builder's stated id for an item channel or topic).
         ours: u64,
         /// The id the channel records.
         theirs: u64,

@@ -335,6 +335,12 @@ fn documented_constants_match_the_crate() {
     assert_eq!(ipckit::channel::object_len(448), Some(8192));
     assert_eq!(ipckit::channel::NAME_PREFIX, "ipckit-");
     assert_eq!(ipckit::channel::TYPE_ID_AT, 16);
+    {
+        use ipckit::channel::liveness::pod_type_id;
+        assert_eq!(pod_type_id::<u64>(), 0xaf4c_548b_cc96_4472);
+        assert_eq!(pod_type_id::<[u8; 8]>(), 0x92e8_bad7_b059_b5a2);
+        assert_eq!(pod_type_id::<u32>(), 0x9764_b957_2e2e_ab91);
+    }
     #[cfg(feature = "serde")]
     {
         use ipckit::channel::typed::{MessageType, type_id_of};

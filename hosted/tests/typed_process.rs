@@ -4,7 +4,8 @@
 //! (naming the channel and both ids); an oversize message is refused and
 //! nothing queued is lost; garbage from a raw byte sender is a decode error
 //! that consumes only itself; an id of 0 opts out; a dead receiver's role
-//! is taken over (by its type only).
+//! is taken over (by its type only). The `Pod` item channels' type id is
+//! refused across processes alike.
 //!
 //! Built with `harness = false`: children are `fork()`ed from a
 //! single-threaded process and open the channels by name, as unrelated
@@ -229,6 +230,49 @@ fn mismatch_at_open() -> Result<String, String> {
     Ok(msg)
 }
 
+/// The `Pod` item channels state a type id too: a receiver process of
+/// `[u64; 1]` (the size and alignment of `u64`) is refused at open by a
+/// channel of `u64`, leaving no trace; one of `u64` then receives.
+fn pod_mismatch_at_open() -> Result<String, String> {
+    use ipckit::channel::{self, liveness::pod_type_id, spsc};
+    let g = ShmGuard::new("pod-mismatch");
+    let mut tx: spsc::Sender<u64> = channel::spsc().create(&g.0).ctx("create")?;
+    let name = g.0.clone();
+    let mut child =
+        fork_main(
+            move || match channel::spsc::<[u64; 1]>().open::<spsc::Receiver<_>>(&name) {
+                Err(Error::TypeMismatch {
+                    channel,
+                    ours,
+                    theirs,
+                }) if channel == name
+                    && ours == pod_type_id::<[u64; 1]>()
+                    && theirs == pod_type_id::<u64>() =>
+                {
+                    Ok(())
+                }
+                Err(e) => Err(fail(EXIT_CHECK, format!("wrong error: {e}"))),
+                Ok(_) => Err(fail(EXIT_CHECK, "a [u64; 1] receiver opened a u64 channel")),
+            },
+        )?;
+    wait_ok(&mut child)?;
+    ensure!(
+        tx.peers_joined() == 0 && tx.peer_gone().is_none(),
+        "the refusal left a trace"
+    );
+    let name = g.0.clone();
+    let mut child = fork_main(move || {
+        let mut rx: spsc::Receiver<u64> = cf(channel::spsc().open(&name), "open")?;
+        match cf(rx.recv_timeout(PATIENCE), "recv")? {
+            5 => Ok(()),
+            v => Err(fail(EXIT_BAD_VALUE, format!("{v}"))),
+        }
+    })?;
+    tx.send(5).ctx("send")?;
+    wait_ok(&mut child)?;
+    Ok("a [u64; 1] receiver refused by a u64 channel, no trace; a u64 receiver served".into())
+}
+
 fn oversize_refused() -> Result<String, String> {
     let g = ShmGuard::new("typed-oversize");
     let mut rx = Receiver::<Job>::create(&g.0, 4096).ctx("create")?;
@@ -365,6 +409,7 @@ fn main() {
         ("spsc: structs round trip across processes", spsc_round_trip),
         ("mpsc: 3 sender processes", mpsc_round_trip),
         ("type id mismatch refused at open", mismatch_at_open),
+        ("Pod type id mismatch refused at open", pod_mismatch_at_open),
         ("oversize message refused, nothing lost", oversize_refused),
         (
             "garbage from a raw sender: decode error, consumed",

@@ -1,7 +1,9 @@
 //! Options builders: the one way every channel endpoint comes to be.
 //!
 //! [`spsc`], [`mpmc`], [`bytes`] and [`mpsc_bytes`] each start a
-//! [`Builder`] of that kind. Settings come first (`capacity`, for the
+//! [`Builder`] of that kind (as do `typed::spsc` and `typed::mpsc` for
+//! [typed channels](super::typed) and [`pubsub::topic`](crate::pubsub::topic)
+//! for topics). Settings come first (`capacity`, for the
 //! byte kinds `max_message` and `messages`, the object's `mode` and the
 //! `trust` an open needs), then one terminal call makes an endpoint:
 //!
@@ -170,6 +172,7 @@ pub struct Builder<K> {
     capacity: Option<u64>,
     max_message: Option<u64>,
     messages: Option<u64>,
+    type_id: Option<u64>,
     object: Object,
     kind: PhantomData<fn() -> K>,
 }
@@ -195,6 +198,7 @@ impl<K: Kind> std::fmt::Debug for Builder<K> {
             .field("capacity", &self.capacity)
             .field("max_message", &self.max_message)
             .field("messages", &self.messages)
+            .field("type_id", &format_args!("{:#018x}", self.stated_type_id()))
             .field("mode", &format_args!("{:#o}", self.object.mode))
             .field("trust", &self.object.trust)
             .finish()
@@ -223,6 +227,7 @@ impl<K: Kind> Builder<K> {
             capacity: None,
             max_message: None,
             messages: None,
+            type_id: None,
             object: Object::default(),
             kind: PhantomData,
         }
@@ -251,6 +256,43 @@ impl<K: Kind> Builder<K> {
     pub fn trust(mut self, trust: Trust) -> Self {
         self.object.trust = trust;
         self
+    }
+
+    /// The message type id the endpoints state (`docs/LAYOUT.md` §12):
+    /// a creator records it, an opener compares it (or records it where
+    /// none is), and a different id is [`Error::TypeMismatch`] naming the
+    /// channel and both ids, the opener leaving no trace. 0 opts out: this
+    /// side neither records nor compares. Default: for [`spsc()`],
+    /// [`mpmc()`] and topics [`pod_type_id`] of the item type (its path,
+    /// size and alignment), for the byte kinds 0. State an id explicitly
+    /// ([`type_id_of`] of a versioned name) for peers built apart or in C.
+    ///
+    /// ```
+    /// use ipckit::channel::{self, liveness::type_id_of};
+    ///
+    /// let name = format!("ipckit-doc-type-id-{}", std::process::id());
+    /// let pose = type_id_of("robot/Pose v1");
+    /// let _tx: channel::spsc::Sender<[f32; 7]> =
+    ///     channel::spsc().type_id(pose).create(&name)?;
+    /// // The default id is another: refused; the stated one accepted.
+    /// let wrong = channel::spsc::<[f32; 7]>().open::<channel::spsc::Receiver<_>>(&name);
+    /// assert!(matches!(wrong, Err(ipckit::Error::TypeMismatch { .. })));
+    /// let _rx: channel::spsc::Receiver<[f32; 7]> =
+    ///     channel::spsc().type_id(pose).open(&name)?;
+    /// ipckit::shm::ShmObject::remove(&name)?;
+    /// # Ok::<(), ipckit::Error>(())
+    /// ```
+    ///
+    /// [`pod_type_id`]: super::liveness::pod_type_id
+    /// [`type_id_of`]: super::liveness::type_id_of
+    pub fn type_id(mut self, id: u64) -> Self {
+        self.type_id = Some(id);
+        self
+    }
+
+    /// The message type id these settings state (0: none).
+    pub fn stated_type_id(&self) -> u64 {
+        self.type_id.unwrap_or_else(K::default_type_id)
     }
 
     /// The capacity a channel created with these settings has, as its
@@ -314,7 +356,7 @@ impl<K: Kind> Builder<K> {
             false => (0, 0),
         };
         let (mem, mode) = setup::named_with(name, len, create, open, self.object)?;
-        E::set_up(mem, mode, capacity)
+        E::set_up(mem, mode, capacity, self.stated_type_id())
     }
 
     /// Creates the channel `name` (it must not exist:
@@ -345,7 +387,7 @@ impl<K: Kind> Builder<K> {
     /// time); [`CoreError::RoleTaken`] if it lives.
     pub fn take_over<E: TakeOver<Kind = K>>(&self, name: &str) -> Result<E> {
         let (mem, _) = setup::named_with(name, 0, false, true, self.object)?;
-        E::set_up(mem, Mode::TakeOver, 0)
+        E::set_up(mem, Mode::TakeOver, 0, self.stated_type_id())
     }
 
     /// Creates a channel on fresh, zeroed `mem` of at least
@@ -355,19 +397,19 @@ impl<K: Kind> Builder<K> {
     pub fn init_on<E: Endpoint<Kind = K>>(&self, mem: impl Into<Memory>) -> Result<E> {
         let mem = mem.into();
         let (capacity, _) = self.sized(&mem.describe())?;
-        E::set_up(mem, Mode::Init, capacity)
+        E::set_up(mem, Mode::Init, capacity, self.stated_type_id())
     }
 
     /// Attaches to the channel in `mem` (validating header, sizes and
     /// liveness block, waiting up to 2 s for a creator that has not
     /// published it yet) and makes the end `E`.
     pub fn attach<E: Endpoint<Kind = K>>(&self, mem: impl Into<Memory>) -> Result<E> {
-        E::set_up(mem.into(), Mode::Attach, 0)
+        E::set_up(mem.into(), Mode::Attach, 0, self.stated_type_id())
     }
 
     /// [`take_over`](Self::take_over) on memory the caller mapped.
     pub fn take_over_on<E: TakeOver<Kind = K>>(&self, mem: impl Into<Memory>) -> Result<E> {
-        E::set_up(mem.into(), Mode::TakeOver, 0)
+        E::set_up(mem.into(), Mode::TakeOver, 0, self.stated_type_id())
     }
 
     /// The channel in the file `path`: created with these settings and
@@ -392,7 +434,7 @@ impl<K: Kind> Builder<K> {
         let path = path.as_ref();
         let (capacity, len) = self.sized(&path.display().to_string())?;
         let (mem, mode) = setup::file(path, len, self.object)?;
-        E::set_up(mem, mode, capacity)
+        E::set_up(mem, mode, capacity, self.stated_type_id())
     }
 
     /// A fresh sealed memfd for a channel of these settings, a second
@@ -410,8 +452,9 @@ impl<K: Kind> Builder<K> {
     /// threads. Example: [`spsc()`]. The memory goes with the last end.
     pub fn pair(&self) -> Result<(K::Sender, K::Receiver)> {
         let (memfd, other, capacity) = self.memfds()?;
-        let tx = K::Sender::set_up(memfd.into(), Mode::Init, capacity)?;
-        let rx = K::Receiver::set_up(other.into(), Mode::Attach, 0)?;
+        let id = self.stated_type_id();
+        let tx = K::Sender::set_up(memfd.into(), Mode::Init, capacity, id)?;
+        let rx = K::Receiver::set_up(other.into(), Mode::Attach, 0, id)?;
         Ok((tx, rx))
     }
 
@@ -422,8 +465,9 @@ impl<K: Kind> Builder<K> {
     /// `from_inherited` in the child). Example: [`ChildEnd`].
     pub fn pair_for_child(&self) -> Result<(K::Sender, ChildEnd<K::Receiver>)> {
         let (memfd, other, capacity) = self.memfds()?;
-        let tx = K::Sender::set_up(memfd.into(), Mode::Init, capacity)?;
-        Ok((tx, ChildEnd::new(other)))
+        let id = self.stated_type_id();
+        let tx = K::Sender::set_up(memfd.into(), Mode::Init, capacity, id)?;
+        Ok((tx, ChildEnd::new(other, id)))
     }
 
     /// [`pair_for_child`](Self::pair_for_child) the other way round: the
@@ -441,8 +485,9 @@ impl<K: Kind> Builder<K> {
     /// ```
     pub fn pair_from_child(&self) -> Result<(K::Receiver, ChildEnd<K::Sender>)> {
         let (memfd, other, capacity) = self.memfds()?;
-        let rx = K::Receiver::set_up(memfd.into(), Mode::Init, capacity)?;
-        Ok((rx, ChildEnd::new(other)))
+        let id = self.stated_type_id();
+        let rx = K::Receiver::set_up(memfd.into(), Mode::Init, capacity, id)?;
+        Ok((rx, ChildEnd::new(other, id)))
     }
 }
 
@@ -466,3 +511,6 @@ impl<K: ByteKind> Builder<K> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod type_id_tests;

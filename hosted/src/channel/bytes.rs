@@ -372,16 +372,8 @@ impl MessageReceiver for Receiver {
     }
 }
 
-/// For [typed](super::typed) endpoints: the liveness record (the message
-/// type id lives in its block).
+/// The liveness record (for the RPC layer and tests).
 impl Sender {
-    pub(crate) fn membership(&self) -> &Membership {
-        &self.member
-    }
-}
-
-/// As for [`Sender`].
-impl Receiver {
     pub(crate) fn membership(&self) -> &Membership {
         &self.member
     }

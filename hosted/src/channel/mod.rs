@@ -109,7 +109,7 @@
 //! the broadcast ring of a [topic](mod@crate::pubsub)), or 1
 //! (frame rings: `capacity` is in bytes). The object is
 //! [`object_len`] = `liveness_offset + 4096` bytes. The block's own layout
-//! (magic `"IPCL"`, version, the message type id of a typed channel, one
+//! (magic `"IPCL"`, version, the message type id of the items or messages, one
 //! 16-byte slot per endpoint: a state word that names the holder's pid, its
 //! process start time; the claim intents) is in [`liveness`].
 //!
@@ -260,8 +260,8 @@ pub use zero_copy::{FrameRef, Loan};
 
 mod setup;
 pub(crate) use setup::{
-    Mode, block_of, claim_single, created_name, endpoint_constructors, named, open_single,
-    ring_and_block, set_up, single_constructors, slots_per_side, undo_on_error,
+    Mode, claim_single, created_name, endpoint_constructors, open_single, ring_and_block, set_up,
+    single_constructors, undo_on_error,
 };
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};

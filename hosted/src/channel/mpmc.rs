@@ -108,12 +108,17 @@ fn open<T: Pod, E>(
     mem: Memory,
     mode: Mode,
     capacity: u32,
+    type_id: u64,
     role: Role,
     make: impl Fn(&Ring<'static, T>, &'static Intent, Futex) -> ipckit_core::Result<E>,
 ) -> Result<(Memory, E, Membership)> {
-    set_up(mem, mode, capacity, |ring: &Ring<'static, T>, block| {
-        claim(ring, block, role, make)
-    })
+    set_up(
+        mem,
+        mode,
+        capacity,
+        type_id,
+        |ring: &Ring<'static, T>, block| claim(ring, block, role, make),
+    )
 }
 
 /// Records this process in a slot of `role`'s side of `block` and makes
@@ -216,7 +221,9 @@ fn release_dead<T: Pod>(tx: &Tx<T>, block: &Block) -> Result<bool> {
 macro_rules! constructors {
     ($role:expr, $make:expr) => {
         endpoint_constructors! {
-            open: |mem, mode, capacity| open::<T, _>(mem, mode, capacity, $role, $make);
+            open: |mem, mode, capacity, type_id| {
+                open::<T, _>(mem, mode, capacity, type_id, $role, $make)
+            };
             object_len {
                 /// The length of a channel object for `capacity` items: what a
                 /// [`Memfd`](crate::shm::Memfd) or

@@ -156,8 +156,9 @@ fn open_sender(
     mem: Memory,
     mode: Mode,
     capacity: u32,
+    type_id: u64,
 ) -> Result<(Memory, Unshared<Producer<'static, Futex>>, Membership)> {
-    set_up(mem, mode, capacity, claim_sender)
+    set_up(mem, mode, capacity, type_id, claim_sender)
 }
 
 /// What [`open_sender`] does once the ring is set up, and
@@ -182,8 +183,9 @@ fn open_receiver(
     mem: Memory,
     mode: Mode,
     capacity: u32,
+    type_id: u64,
 ) -> Result<(Memory, Consumer<'static, Futex>, Membership)> {
-    set_up(mem, mode, capacity, |ring, block| {
+    set_up(mem, mode, capacity, type_id, |ring, block| {
         claim_single(
             block,
             Role::Consumer,
@@ -622,20 +624,5 @@ impl MessageReceiver for Receiver {
 
     fn max_message_len(&self) -> usize {
         self.max_frame_len() as usize
-    }
-}
-
-/// For [typed](super::typed) endpoints: the liveness record (the message
-/// type id lives in its block).
-impl Sender {
-    pub(crate) fn membership(&self) -> &Membership {
-        &self.member
-    }
-}
-
-/// As for [`Sender`].
-impl Receiver {
-    pub(crate) fn membership(&self) -> &Membership {
-        &self.member
     }
 }

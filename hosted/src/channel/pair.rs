@@ -18,7 +18,7 @@
 use std::marker::PhantomData;
 use std::process::Command;
 
-use super::builder::sealed::Endpoint as SetUp;
+use super::builder::sealed::Kind;
 use super::{Endpoint, Mode};
 use crate::error::Result;
 use crate::shm::Memfd;
@@ -36,6 +36,11 @@ use crate::shm::Memfd;
 ///   spawning (the descriptor is inherited by that child only, its number
 ///   in an environment variable you name), then drop the `ChildEnd`; the
 ///   child calls `from_inherited` on the end's type with the same name.
+///
+/// The child's end states the builder's message type id when claimed;
+/// `from_inherited` states the kind's default (for a channel built with
+/// another [`type_id`](super::Builder::type_id), the child attaches with
+/// the builder: `.type_id(id).attach(memfd)`).
 ///
 /// The other side waits for the child like for any peer that has not come
 /// yet: a child that dies before it claims its end is not noticed (use a
@@ -68,6 +73,7 @@ use crate::shm::Memfd;
 #[must_use = "the child's end: claim it in the child, or pass it to a Command"]
 pub struct ChildEnd<E> {
     memfd: Memfd,
+    type_id: u64,
     end: PhantomData<fn() -> E>,
 }
 
@@ -81,9 +87,11 @@ impl<E> std::fmt::Debug for ChildEnd<E> {
 }
 
 impl<E: Endpoint> ChildEnd<E> {
-    pub(super) fn new(memfd: Memfd) -> Self {
+    /// The end of `memfd`, to state `type_id` (the builder's) when claimed.
+    pub(super) fn new(memfd: Memfd, type_id: u64) -> Self {
         Self {
             memfd,
+            type_id,
             end: PhantomData,
         }
     }
@@ -93,7 +101,7 @@ impl<E: Endpoint> ChildEnd<E> {
     /// header and liveness block). Example:
     /// [`Builder::pair_from_child`](super::Builder::pair_from_child).
     pub fn claim(self) -> Result<E> {
-        E::set_up(self.memfd.into(), Mode::Attach, 0)
+        E::set_up(self.memfd.into(), Mode::Attach, 0, self.type_id)
     }
 
     /// Lets the child that `cmd` spawns inherit the memfd, its descriptor
@@ -116,13 +124,16 @@ impl<E: Endpoint> ChildEnd<E> {
 }
 
 /// The end `E` on the memfd a parent passed in `var`
-/// ([`ChildEnd::pass_to`]): the endpoints' `from_inherited`.
+/// ([`ChildEnd::pass_to`]): the endpoints' `from_inherited`, stating the
+/// kind's default message type id (a channel made with another
+/// `type_id`: attach with the builder, `.type_id(id).attach(memfd)`).
 ///
 /// # Safety
 /// The descriptor named by `var` must be owned by nothing else in this
 /// process ([`Memfd::from_env`]).
-pub(crate) unsafe fn inherited<E: SetUp>(var: &str) -> Result<E> {
+pub(crate) unsafe fn inherited<E: Endpoint>(var: &str) -> Result<E> {
     // SAFETY: the caller's contract, forwarded.
     let memfd = unsafe { Memfd::from_env(var) }?;
-    E::set_up(memfd.into(), Mode::Attach, 0)
+    let id = <E::Kind as Kind>::default_type_id();
+    E::set_up(memfd.into(), Mode::Attach, 0, id)
 }

@@ -3,7 +3,7 @@
 //! the liveness block found (checked arithmetic, bounded by the mapping),
 //! and the endpoint's role claimed and recorded (see the [channel
 //! docs](super#dead-peers) for the order). The constructors every endpoint
-//! type shares are the macro at the end.
+//! type shares are the macros of [`constructors`].
 
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
@@ -139,20 +139,30 @@ fn attached_block(mem: &Memory, core_len: Option<usize>, slots: u32) -> Result<B
 /// validated. An attach reads the header exactly once, inside the core's
 /// [`Placed::attach`] (which validates it and checks the ring fits the
 /// mapping).
+///
+/// The message type id `type_id` is stated in the block (0: not at all):
+/// by a creator before the header's publication, by an opener before any
+/// role is claimed, so a refused opener leaves no trace
+/// ([`Error::TypeMismatch`]).
 pub(crate) fn ring_and_block<L: Layout>(
     mem: &Memory,
     mode: Mode,
     capacity: u32,
+    type_id: u64,
 ) -> Result<(Placed<'static, L>, Block)> {
     let slots = slots_per_side(L::KIND);
+    let describe = || mem.describe();
     if mode == Mode::Init {
         let block = fresh_block(mem, place::region_len::<L>(capacity)?, slots)?;
+        block.state_type_id_of(type_id, describe)?;
         let ring = Placed::init_with(whole(mem), Options::new(capacity).waking(true))?;
         return Ok((ring, block));
     }
     let ring = attach_published(mem, Placed::<L>::attach)?;
     let core_len = place::region_len::<L>(ring.capacity()).ok();
-    Ok((ring, attached_block(mem, core_len, slots)?))
+    let block = attached_block(mem, core_len, slots)?;
+    block.state_type_id_of(type_id, describe)?;
+    Ok((ring, block))
 }
 
 /// Creates with `create` (unless `None`) or opens with `open` (unless
@@ -240,12 +250,7 @@ pub enum Mode {
 }
 
 /// Memory for a channel by name: created (`Mode::Init`) with `len` bytes
-/// or opened, with the default mode and trust.
-pub(crate) fn named(name: &str, len: usize, create: bool, open: bool) -> Result<(Memory, Mode)> {
-    named_with(name, len, create, open, Object::default())
-}
-
-/// [`named`] with the object's mode and trust.
+/// or opened, with the object's mode and trust.
 pub(crate) fn named_with(
     name: &str,
     len: usize,
@@ -310,20 +315,21 @@ pub(crate) fn claim_single<R, E>(
 }
 
 /// Sets up the ring of layout `L` on `mem` (initialised for `Mode::Init`,
-/// else validated and attached), then makes the endpoint and records it in
-/// the liveness block with `claim`. On error, removes an object this call
-/// created; a core error comes back as [`Error::Channel`], naming the
-/// object.
+/// else validated and attached; `type_id` stated as [`ring_and_block`]
+/// does), then makes the endpoint and records it in the liveness block
+/// with `claim`. On error, removes an object this call created; a core
+/// error comes back as [`Error::Channel`], naming the object.
 pub(crate) fn set_up<L: Layout, E>(
     mem: Memory,
     mode: Mode,
     capacity: u32,
+    type_id: u64,
     claim: impl FnOnce(&Placed<'static, L>, Block) -> Result<(E, liveness::Membership)>,
 ) -> Result<(Memory, E, liveness::Membership)> {
     finish(
         mem,
         mode,
-        |mem| ring_and_block::<L>(mem, mode, capacity),
+        |mem| ring_and_block::<L>(mem, mode, capacity, type_id),
         claim,
     )
 }
@@ -352,10 +358,11 @@ pub(crate) fn open_single<L: SingleRoles, E>(
     mem: Memory,
     mode: Mode,
     capacity: u32,
+    type_id: u64,
     role: Role,
     claim: impl Fn(&Placed<'static, L>, Futex) -> ipckit_core::Result<E>,
 ) -> Result<(Memory, E, liveness::Membership)> {
-    set_up(mem, mode, capacity, |ring, block| {
+    set_up(mem, mode, capacity, type_id, |ring, block| {
         claim_single(block, role, mode == Mode::TakeOver, ring, claim, |r| {
             // SAFETY: `claim_single` calls this only after it found the
             // role's recorded holder dead (pid and start time; a holder
@@ -375,198 +382,8 @@ pub(crate) fn open_single<L: SingleRoles, E>(
     })
 }
 
-/// The constructors every channel endpoint has (thin forms of its
-/// kind's [`Builder`](super::Builder), which holds the logic), and
-/// `memory` and `peer_gone`; each method's doc comments come from the
-/// invocation, in a section `name { /// docs }`. `open` makes `(memory,
-/// endpoint, membership)` from `(memory, mode, capacity)`: the builder
-/// reaches it through `set_up_on`. The optional `take_over` section adds
-/// `take_over` and `take_over_on`.
-macro_rules! endpoint_constructors {
-    (
-        open: $open:expr;
-        object_len { $(#[$object_len:meta])* }
-        create { $(#[$create:meta])* }
-        open { $(#[$open_name:meta])* }
-        $(take_over { $(#[$take_over:meta])* })?
-        init_on { $(#[$init_on:meta])* }
-        attach { $(#[$attach:meta])* }
-        memory { $(#[$memory:meta])* }
-        peer_gone { $(#[$peer_gone:meta])* }
-    ) => {
-        /// This kind's builder with the default settings.
-        fn builder() -> $crate::channel::Builder<<Self as $crate::channel::Endpoint>::Kind> {
-            $crate::channel::Builder::new()
-        }
-
-        $(#[$object_len])*
-        pub fn object_len(capacity: u32) -> Option<usize> {
-            Self::builder().capacity(capacity as usize).object_len().ok()
-        }
-
-        $(#[$create])*
-        ///
-        /// The same as `Builder::capacity(capacity).create(name)` (see
-        /// [`Builder`](crate::channel::Builder) for the other settings).
-        pub fn create(name: &str, capacity: u32) -> $crate::error::Result<Self> {
-            Self::builder().capacity(capacity as usize).create(name)
-        }
-
-        $(#[$open_name])*
-        pub fn open(name: &str) -> $crate::error::Result<Self> {
-            Self::builder().open(name)
-        }
-
-        /// Opens `name`, or creates it with `capacity` (rounded up as
-        /// [`create`](Self::create) does) if it does not exist (`capacity`
-        /// only matters when creating).
-        pub fn open_or_create(name: &str, capacity: u32) -> $crate::error::Result<Self> {
-            Self::builder().capacity(capacity as usize).open_or_create(name)
-        }
-
-        $(
-            $(#[$take_over])*
-            pub fn take_over(name: &str) -> $crate::error::Result<Self> {
-                Self::builder().take_over(name)
-            }
-
-            /// [`take_over`](Self::take_over) on memory the caller opened.
-            pub fn take_over_on(
-                mem: impl Into<$crate::channel::Memory>,
-            ) -> $crate::error::Result<Self> {
-                Self::builder().take_over_on(mem)
-            }
-        )?
-
-        $(#[$init_on])*
-        pub fn init_on(
-            mem: impl Into<$crate::channel::Memory>,
-            capacity: u32,
-        ) -> $crate::error::Result<Self> {
-            Self::builder().capacity(capacity as usize).init_on(mem)
-        }
-
-        $(#[$attach])*
-        pub fn attach(mem: impl Into<$crate::channel::Memory>) -> $crate::error::Result<Self> {
-            Self::builder().attach(mem)
-        }
-
-        /// The end a child process was handed by
-        /// [`ChildEnd::pass_to`](crate::channel::ChildEnd::pass_to): maps
-        /// the memfd whose descriptor number the parent put in the
-        /// environment variable `var` (checking its seals, as
-        /// [`Memfd::from_fd`](crate::shm::Memfd::from_fd) does), attaches
-        /// (validating the channel as any attach does) and claims this end
-        /// for this process. Example: [`ChildEnd`](crate::channel::ChildEnd).
-        ///
-        /// # Safety
-        /// As [`Memfd::from_env`](crate::shm::Memfd::from_env): the
-        /// descriptor named by `var` must be owned by nothing else in this
-        /// process. A child spawned with `pass_to` that calls this once per
-        /// variable fulfils that.
-        pub unsafe fn from_inherited(var: &str) -> $crate::error::Result<Self> {
-            // SAFETY: the caller's contract, forwarded.
-            unsafe { $crate::channel::pair::inherited(var) }
-        }
-
-        /// Sets up this end on `mem` in `mode` (the builder's way in).
-        pub(crate) fn set_up_on(
-            mem: $crate::channel::Memory,
-            mode: $crate::channel::Mode,
-            capacity: u32,
-        ) -> $crate::error::Result<Self> {
-            let (mem, end, member) = ($open)(mem, mode, capacity)?;
-            // `.into()`: an `Arc<Memory>` for kinds whose endpoints
-            // `try_clone`.
-            Ok(Self {
-                member,
-                end,
-                mem: mem.into(),
-            })
-        }
-
-        $(#[$memory])*
-        pub fn memory(&self) -> &$crate::channel::Memory {
-            &self.mem
-        }
-
-        $(#[$peer_gone])*
-        pub fn peer_gone(&self) -> Option<$crate::error::Error> {
-            self.member.peer_gone()
-        }
-
-        /// How many endpoints of the other side have ever joined this
-        /// channel (claiming, active or since closed), from the shared
-        /// state words alone (no system call): 0 until the first peer
-        /// comes.
-        pub fn peers_joined(&self) -> u32 {
-            self.member.peers_joined()
-        }
-
-        /// Waits (at most `timeout`) until `peers` endpoints of the other
-        /// side have joined the channel, then removes its name (the object
-        /// in `/dev/shm`, or the file; nothing for a memfd): the kernel
-        /// frees the memory when the last endpoint leaves, whether it drops,
-        /// exits or is killed, and nobody can open the channel by name any
-        /// more. [`Error::TimedOut`](crate::Error::TimedOut) leaves the name
-        /// in place. See the [channel docs](crate::channel#removing-the-name).
-        pub fn remove_name_after(
-            &self,
-            peers: u32,
-            timeout: std::time::Duration,
-        ) -> $crate::error::Result<()> {
-            $crate::channel::lifetime::remove_name_after(&self.mem, &self.member, peers, timeout)
-        }
-    };
-}
-pub(crate) use endpoint_constructors;
-
-/// [`endpoint_constructors`] for an endpoint of an SPSC kind (one holder a
-/// role, claimed with [`open_single`], taken over from a dead holder): the
-/// sections every such endpoint documents alike are here, the three that
-/// name the capacity's unit come from the invocation.
-macro_rules! single_constructors {
-    (
-        role: $role:expr, claim: $claim:expr;
-        object_len { $(#[$object_len:meta])* }
-        create { $(#[$create:meta])* }
-        init_on { $(#[$init_on:meta])* }
-    ) => {
-        $crate::channel::endpoint_constructors! {
-            open: |mem, mode, capacity| {
-                $crate::channel::open_single(mem, mode, capacity, $role, $claim)
-            };
-            object_len { $(#[$object_len])* }
-            create { $(#[$create])* }
-            open {
-                /// Opens the existing channel `name` and claims this end
-                /// ([`CoreError::RoleTaken`] if another endpoint holds it; see
-                /// [`take_over`](Self::take_over) for a dead holder).
-            }
-            take_over {
-                /// Opens the existing channel `name` and claims this end, taking it
-                /// over if its recorded holder is a dead process (checked by pid
-                /// and start time). The new endpoint resumes at the published
-                /// position. [`CoreError::RoleTaken`] if the holder lives.
-            }
-            init_on { $(#[$init_on])* }
-            attach {
-                /// Attaches to the channel in `mem` (validating header, sizes and
-                /// liveness block) and claims this end.
-            }
-            memory {
-                /// The memory the channel lives in (to pass a memfd on, to flush a
-                /// file).
-            }
-            peer_gone {
-                /// `Some(error)` ([`Error::PeerGone`]) if the other end was opened
-                /// once and has since closed or died; `None` while it lives or
-                /// before it first came. Reads `/proc` for a recorded peer.
-            }
-        }
-    };
-}
-pub(crate) use single_constructors;
+mod constructors;
+pub(crate) use constructors::{endpoint_constructors, single_constructors};
 
 #[cfg(test)]
 mod tests {

@@ -56,9 +56,10 @@
 //! a child process).
 //!
 //! The topic records `T`: the core header its size and alignment, the
-//! liveness block a type id ([`type_path_id`] of `T`, the FNV-1a hash of
-//! its type name): an open with another `T` is [`Error::TypeMismatch`]
-//! naming the topic. A missing topic is [`Error::NotFound`], a header or
+//! liveness block a message type id ([`pod_type_id`] of `T`, the FNV-1a
+//! hash of its type name, size and alignment, as for every `Pod` channel;
+//! or the id given to [`TopicBuilder::type_id`], 0 opting out): an open
+//! with another id is [`Error::TypeMismatch`] naming the topic. A missing topic is [`Error::NotFound`], a header or
 //! block that does not validate [`Error::Channel`] naming it.
 //!
 //! # Delivery (the lossy policy)
@@ -121,22 +122,23 @@ mod tests;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use ipckit_core::Pod;
 use ipckit_core::broadcast::{Ring, Slots};
-use ipckit_core::place;
-use ipckit_core::{ObjectKind, Pod};
 
 pub use crate::broadcast::Start;
 pub use publisher::Publisher;
 pub use subscriber::Subscriber;
 
 use crate::channel::builder::sealed;
-use crate::channel::liveness::{Block, type_path_id};
+use crate::channel::liveness::{Block, pod_type_id};
 use crate::channel::{
-    Builder, DEFAULT_ITEMS, Endpoint, Kind, Memory, Mode, block_of, created_name, object_name,
-    ring_and_block, slots_per_side, undo_on_error,
+    Builder, DEFAULT_ITEMS, Endpoint, Kind, Memory, Mode, created_name, object_name,
+    ring_and_block, undo_on_error,
 };
-use crate::error::{Error, Result};
-use crate::shm::{SharedMemory, ShmObject, Trust};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
+use crate::shm::{ShmObject, Trust};
 
 /// A builder of the topic `name` carrying `T` (see the [module
 /// docs](self)).
@@ -203,6 +205,15 @@ impl<T: Pod> TopicBuilder<T> {
         self
     }
 
+    /// The message type id this side states (default [`pod_type_id`] of
+    /// `T`; 0 opts out; see [`Builder::type_id`]): for peers built apart,
+    /// [`type_id_of`](crate::channel::liveness::type_id_of) of a versioned
+    /// name on both sides.
+    pub fn type_id(mut self, id: u64) -> Self {
+        self.inner = self.inner.type_id(id);
+        self
+    }
+
     /// Creates the topic ([`Error::AlreadyExists`] if the name exists; of
     /// racing creators exactly one wins).
     pub fn create(&self) -> Result<Topic<T>> {
@@ -241,6 +252,9 @@ impl<T: Pod> sealed::Kind for Lossy<T> {
     type Layout = Slots<T>;
     const NAME: &'static str = "pubsub";
     const DEFAULT: u32 = DEFAULT_ITEMS;
+    fn default_type_id() -> u64 {
+        pod_type_id::<T>()
+    }
 }
 
 impl<T: Pod> Kind for Lossy<T> {
@@ -249,8 +263,8 @@ impl<T: Pod> Kind for Lossy<T> {
 }
 
 impl<T: Pod> sealed::Endpoint for Topic<T> {
-    fn set_up(mem: Memory, mode: Mode, capacity: u32) -> Result<Self> {
-        Topic::set_up(mem, mode, capacity)
+    fn set_up(mem: Memory, mode: Mode, capacity: u32, type_id: u64) -> Result<Self> {
+        Topic::set_up(mem, mode, capacity, type_id)
     }
 }
 
@@ -304,47 +318,25 @@ impl<T> std::fmt::Debug for Topic<T> {
 }
 
 impl<T: Pod> Topic<T> {
-    /// The topic on `mem`: initialised (`Mode::Init`; the type id stated
-    /// in the block before the header is published) or attached and
-    /// validated (then the type id compared). A created object is removed
-    /// again if the set-up fails.
-    fn set_up(mem: Memory, mode: Mode, capacity: u32) -> Result<Self> {
+    /// The topic on `mem`: initialised (`Mode::Init`; the type id
+    /// `type_id` stated in the block before the header is published) or
+    /// attached and validated (then the type id compared). A created
+    /// object is removed again if the set-up fails.
+    fn set_up(mem: Memory, mode: Mode, capacity: u32, type_id: u64) -> Result<Self> {
         let cleanup = created_name(&mem, mode);
-        let placed = Self::place(&mem, mode, capacity).map_err(|e| e.in_channel(|| mem.describe()));
+        // A take-over is the publisher's business: the topic is attached.
+        let mode = match mode {
+            Mode::Init => Mode::Init,
+            _ => Mode::Attach,
+        };
+        let placed = ring_and_block::<Slots<T>>(&mem, mode, capacity, type_id)
+            .map_err(|e| e.in_channel(|| mem.describe()));
         let (ring, block) = undo_on_error(placed, cleanup)?;
         Ok(Self {
             ring,
             block,
             mem: Arc::new(mem),
         })
-    }
-
-    fn place(mem: &Memory, mode: Mode, capacity: u32) -> Result<(Ring<'static, T>, Block)> {
-        let id = type_path_id::<T>();
-        let mismatch = |theirs| Error::TypeMismatch {
-            channel: mem.describe(),
-            ours: id,
-            theirs,
-        };
-        let mode = match mode {
-            Mode::Init => Mode::Init,
-            _ => Mode::Attach,
-        };
-        if mode == Mode::Init {
-            // Before the header's publication, so that no opener ever sees
-            // the topic without its type (memory holding a header is
-            // refused by `ring_and_block`, which writes nothing then).
-            let core_len = place::region_len::<Slots<T>>(capacity)?;
-            let slots = slots_per_side(ObjectKind::Broadcast);
-            if mem.inspect().is_err() {
-                block_of(mem, core_len, slots)?
-                    .state_type_id(id)
-                    .map_err(mismatch)?;
-            }
-        }
-        let (ring, block) = ring_and_block::<Slots<T>>(mem, mode, capacity)?;
-        block.state_type_id(id).map_err(mismatch)?;
-        Ok((ring, block))
     }
 
     /// Claims the publisher role: [`CoreError::RoleTaken`] (as

@@ -108,8 +108,8 @@ impl<T: Pod> Publisher<T> {
 }
 
 impl<T: Pod> sealed::Endpoint for Publisher<T> {
-    fn set_up(mem: Memory, mode: Mode, capacity: u32) -> Result<Self> {
-        let topic = Topic::set_up(mem, mode, capacity)?;
+    fn set_up(mem: Memory, mode: Mode, capacity: u32, type_id: u64) -> Result<Self> {
+        let topic = Topic::set_up(mem, mode, capacity, type_id)?;
         Publisher::new(topic, mode == Mode::TakeOver)
     }
 }

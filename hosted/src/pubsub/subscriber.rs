@@ -202,8 +202,8 @@ impl<'a, T: Pod> IntoIterator for &'a mut Subscriber<T> {
 }
 
 impl<T: Pod> sealed::Endpoint for Subscriber<T> {
-    fn set_up(mem: Memory, mode: Mode, capacity: u32) -> Result<Self> {
-        Topic::set_up(mem, mode, capacity)?.subscriber()
+    fn set_up(mem: Memory, mode: Mode, capacity: u32, type_id: u64) -> Result<Self> {
+        Topic::set_up(mem, mode, capacity, type_id)?.subscriber()
     }
 }
 

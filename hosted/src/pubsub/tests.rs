@@ -84,6 +84,47 @@ fn another_type_is_refused_naming_the_topic() -> Result<()> {
 }
 
 #[test]
+fn the_type_id_is_the_pod_default_or_the_stated_one() -> Result<()> {
+    use crate::channel::liveness::{pod_type_id, type_id_of};
+    let name = Name::new("ids");
+    let _t = topic::<u64>(&name.0).create()?;
+    assert_eq!(
+        channel::inspect(&name.0)?.message_type_id,
+        pod_type_id::<u64>()
+    );
+    // The opener opts out: accepted, nothing changed.
+    let _i = topic::<i64>(&name.0).type_id(0).open()?;
+    assert_eq!(
+        channel::inspect(&name.0)?.message_type_id,
+        pod_type_id::<u64>()
+    );
+    // Equal stated ids on different types are accepted; the default of
+    // the creator's own type is refused then.
+    let other = Name::new("stated");
+    let pose = type_id_of("robot/Pose v1");
+    let t = topic::<u64>(&other.0).type_id(pose).create()?;
+    let i = topic::<i64>(&other.0).type_id(pose).open()?;
+    assert!(matches!(
+        topic::<u64>(&other.0).open(),
+        Err(Error::TypeMismatch { ours, theirs, .. })
+            if ours == pod_type_id::<u64>() && theirs == pose
+    ));
+    let mut rx = i.subscriber()?;
+    t.publisher()?.publish(u64::MAX);
+    assert_eq!(rx.try_recv()?, -1);
+    // A creator that opts out records nothing: the first opener's id counts.
+    let loose = Name::new("loose");
+    let _t = topic::<u64>(&loose.0).type_id(0).create()?;
+    let _i = topic::<i64>(&loose.0).open()?;
+    assert_eq!(
+        channel::inspect(&loose.0)?.message_type_id,
+        pod_type_id::<i64>()
+    );
+    assert!(topic::<u64>(&loose.0).open().is_err());
+    Ok(())
+}
+
+#[test]
 fn a_corrupted_header_is_refused_naming_the_topic() -> Result<()> {
     let name = Name::new("corrupt");
     let t = topic::<u64>(&name.0).create()?;

@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 use ipckit_core::Pod;
 use ipckit_core::place::Layout;
 
+use crate::channel::liveness::pod_type_id;
 use crate::channel::setup::Mode;
 use crate::channel::spsc as spsc_ch;
 use crate::channel::{Memory, bytes as bytes_ch, mpmc as mpmc_ch, mpsc_bytes as mpsc_bytes_ch};
@@ -34,13 +35,17 @@ pub(crate) mod sealed {
         const NAME: &'static str;
         /// The capacity without a `capacity` setting.
         const DEFAULT: u32;
+        /// The message type id an endpoint states without a `type_id`
+        /// setting ([`pod_type_id`] of the item for the item kinds, 0 for
+        /// the byte kinds).
+        fn default_type_id() -> u64;
     }
 
     /// How a builder makes an endpoint on memory.
     pub trait Endpoint: Sized {
         /// The endpoint set up on `mem` in `mode` (`capacity` for
-        /// `Mode::Init`).
-        fn set_up(mem: Memory, mode: Mode, capacity: u32) -> Result<Self>;
+        /// `Mode::Init`), stating the message type id `type_id` (0: none).
+        fn set_up(mem: Memory, mode: Mode, capacity: u32, type_id: u64) -> Result<Self>;
     }
 }
 
@@ -133,27 +138,30 @@ pub struct Bytes(());
 pub struct MpscBytes(());
 
 macro_rules! kind {
-    ([$($gen:tt)*] $kind:ty, $layout:ty, $name:literal, $default:expr, $tx:ty, $rx:ty) => {
+    ([$($gen:tt)*] $kind:ty, $layout:ty, $name:literal, $default:expr, $id:expr, $tx:ty, $rx:ty) => {
         impl<$($gen)*> sealed::Kind for $kind {
             type Layout = $layout;
             const NAME: &'static str = $name;
             const DEFAULT: u32 = $default;
+            fn default_type_id() -> u64 {
+                $id
+            }
         }
         impl<$($gen)*> Kind for $kind {
             type Sender = $tx;
             type Receiver = $rx;
         }
         impl<$($gen)*> sealed::Endpoint for $tx {
-            fn set_up(mem: Memory, mode: Mode, capacity: u32) -> Result<Self> {
-                <$tx>::set_up_on(mem, mode, capacity)
+            fn set_up(mem: Memory, mode: Mode, capacity: u32, type_id: u64) -> Result<Self> {
+                <$tx>::set_up_on(mem, mode, capacity, type_id)
             }
         }
         impl<$($gen)*> Endpoint for $tx {
             type Kind = $kind;
         }
         impl<$($gen)*> sealed::Endpoint for $rx {
-            fn set_up(mem: Memory, mode: Mode, capacity: u32) -> Result<Self> {
-                <$rx>::set_up_on(mem, mode, capacity)
+            fn set_up(mem: Memory, mode: Mode, capacity: u32, type_id: u64) -> Result<Self> {
+                <$rx>::set_up_on(mem, mode, capacity, type_id)
             }
         }
         impl<$($gen)*> Endpoint for $rx {
@@ -162,13 +170,13 @@ macro_rules! kind {
     };
 }
 
-kind!([T: Pod] Spsc<T>, ipckit_core::spsc::Slots<T>, "spsc", DEFAULT_ITEMS,
+kind!([T: Pod] Spsc<T>, ipckit_core::spsc::Slots<T>, "spsc", DEFAULT_ITEMS, pod_type_id::<T>(),
     spsc_ch::Sender<T>, spsc_ch::Receiver<T>);
-kind!([T: Pod] Mpmc<T>, ipckit_core::mpmc::Stamps<T>, "mpmc", DEFAULT_ITEMS,
+kind!([T: Pod] Mpmc<T>, ipckit_core::mpmc::Stamps<T>, "mpmc", DEFAULT_ITEMS, pod_type_id::<T>(),
     mpmc_ch::Sender<T>, mpmc_ch::Receiver<T>);
-kind!([] Bytes, ipckit_core::frame::spsc::Frames, "bytes", DEFAULT_BYTES,
+kind!([] Bytes, ipckit_core::frame::spsc::Frames, "bytes", DEFAULT_BYTES, 0,
     bytes_ch::Sender, bytes_ch::Receiver);
-kind!([] MpscBytes, ipckit_core::frame::mpsc::Frames, "mpsc_bytes", DEFAULT_BYTES,
+kind!([] MpscBytes, ipckit_core::frame::mpsc::Frames, "mpsc_bytes", DEFAULT_BYTES, 0,
     mpsc_bytes_ch::Sender, mpsc_bytes_ch::Receiver);
 impl ByteKind for Bytes {}
 impl ByteKind for MpscBytes {}

@@ -16,7 +16,7 @@
 //! | 4      | u32   | version | [`LIVENESS_VERSION`] (2) |
 //! | 8      | u32   | slots per side | 1 for SPSC kinds, [`MAX_ENDPOINTS`] (64) for MPMC and MPSC |
 //! | 12     | 4 B   | reserved, zero | |
-//! | 16     | u64   | message type id | 0: not stated; else the id of the messages of a [typed channel](crate::channel::typed) (see [`TYPE_ID_AT`]) |
+//! | 16     | u64   | message type id | 0: not stated; else the id of the messages: an item channel's or topic's `Pod` type ([`pod_type_id`] by default), a [typed channel](crate::channel::typed)'s serde type (see [`TYPE_ID_AT`]) |
 //! | 24     | 40 B  | reserved, zero | |
 //! | 64     | 64 × 16 B | producer slots | senders |
 //! | 1088   | 64 × 16 B | consumer slots | receivers |
@@ -105,7 +105,8 @@ mod slot;
 #[cfg(test)]
 mod tests;
 mod type_id;
-pub use type_id::{type_id_of, type_path_id};
+pub(crate) use type_id::fnv1a;
+pub use type_id::{pod_type_id, type_id_of, type_path_id};
 mod watch;
 
 pub use super::process::ProcessId;

@@ -4,6 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use super::{Block, TYPE_ID_AT};
+use crate::error::{Error, Result};
 
 impl Block {
     /// States `id` as the channel's message type id: stores it if the
@@ -28,6 +29,17 @@ impl Block {
         }
     }
 
+    /// [`state_type_id`](Self::state_type_id), a different id found being
+    /// [`Error::TypeMismatch`] naming `channel` and both ids.
+    pub(crate) fn state_type_id_of(&self, id: u64, channel: impl FnOnce() -> String) -> Result<()> {
+        self.state_type_id(id)
+            .map_err(|theirs| Error::TypeMismatch {
+                channel: channel(),
+                ours: id,
+                theirs,
+            })
+    }
+
     /// The message type id the channel records (0: none stated), as read
     /// now: for display, never trusted for anything else.
     pub(crate) fn type_id(&self) -> u64 {
@@ -47,15 +59,43 @@ impl Block {
 /// assert_eq!(type_id_of("a"), 0xaf63_dc4c_8601_ec8c);
 /// ```
 pub const fn type_id_of(name: &str) -> u64 {
-    let bytes = name.as_bytes();
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let hash = fnv1a(FNV_OFFSET_BASIS, name.as_bytes());
+    if hash == 0 { 1 } else { hash }
+}
+
+/// The 64-bit FNV-1a offset basis.
+const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// 64-bit FNV-1a continued from `hash` over `bytes`.
+pub(crate) const fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
     let mut i = 0;
     while i < bytes.len() {
         hash ^= bytes[i] as u64;
         hash = hash.wrapping_mul(0x0100_0000_01b3);
         i += 1;
     }
-    if hash == 0 { 1 } else { hash }
+    hash
+}
+
+/// The default message type id of a channel or topic of the `Pod` type
+/// `T` (the SPSC and MPMC item channels, pub/sub topics): the 64-bit
+/// FNV-1a of [`std::any::type_name`] of `T` followed by `T`'s size and
+/// alignment, each as 8 little-endian bytes; a result of 0 becomes 1.
+/// `docs/LAYOUT.md` §12 spells it out for a C peer. A builder's
+/// `type_id(id)` states another (0: none).
+///
+/// ```
+/// use ipckit::channel::liveness::{pod_type_id, type_id_of};
+/// // Same size and alignment, different paths: different ids.
+/// assert_ne!(pod_type_id::<[u8; 8]>(), pod_type_id::<u64>());
+/// assert_ne!(pod_type_id::<u64>(), type_id_of("u64"));
+/// assert_eq!(pod_type_id::<u64>(), 0xaf4c_548b_cc96_4472);
+/// ```
+pub fn pod_type_id<T>() -> u64 {
+    let size = (std::mem::size_of::<T>() as u64).to_le_bytes();
+    let align = (std::mem::align_of::<T>() as u64).to_le_bytes();
+    let hash = fnv1a(FNV_OFFSET_BASIS, std::any::type_name::<T>().as_bytes());
+    fnv1a(fnv1a(hash, &size), &align).max(1)
 }
 
 /// The default id: [`type_id_of`] of [`std::any::type_name`] of `T`.

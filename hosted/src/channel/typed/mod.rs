@@ -23,8 +23,8 @@
 //! impl MessageType for Job {}
 //!
 //! let name = format!("ipckit-doc-typed-{}", std::process::id());
-//! let mut tx = Sender::<Job>::create(&name, 4096)?;
-//! let mut rx = Receiver::<Job>::open(&name)?;
+//! let mut tx: Sender<Job> = ipckit::channel::typed::spsc().max_message(1000).create(&name)?;
+//! let mut rx = Receiver::<Job>::open(&name)?; // the constructors: the builder's defaults
 //! ipckit::shm::ShmObject::remove(&name)?;
 //! tx.send(&Job::Resize { path: "a.png".into(), sizes: vec![64, 128] })?;
 //! tx.send(&Job::Stop)?;
@@ -32,6 +32,15 @@
 //! assert_eq!(rx.recv()?, Job::Stop);
 //! # Ok::<(), ipckit::Error>(())
 //! ```
+//!
+//! [`spsc`]`::<T>()` and [`mpsc`]`::<T>()` start a channel
+//! [`Builder`](crate::channel::Builder) of typed ends with the byte
+//! builder's settings (`capacity`, `max_message` and `messages` in
+//! encoded bytes, `mode`, `trust`, and `type_id`, default
+//! [`MessageType::message_type_id`]) and terminal calls (`create`, `open`,
+//! `open_or_create`, `take_over`, `init_on`, `attach`, `on_file`, `pair`,
+//! `pair_for_child`, ...), generic over the end as for the other kinds;
+//! the endpoints' constructors are its defaults.
 //!
 //! # The message type id
 //! Each side states a 64-bit id for its `T` ([`MessageType::message_type_id`];
@@ -44,7 +53,8 @@
 //! Every later typed endpoint compares, before it claims its role, and a
 //! different id is [`Error::TypeMismatch`] naming the channel and both ids;
 //! the channel is left as it was. An id of 0 opts out: that side neither
-//! records nor compares (the raw byte endpoints never do).
+//! records nor compares (the raw byte endpoints state none unless their
+//! builder is given one with `type_id`).
 //!
 //! The default id is equal for the same type built by the same compiler.
 //! Peers built apart (another compiler release, a renamed crate, a C or
@@ -83,11 +93,13 @@
 //! allocates only what `T`'s own fields need (its strings and vectors).
 
 mod ends;
+mod kind;
 mod receiver;
 mod sender;
 
 pub use super::liveness::{type_id_of, type_path_id};
 pub use ends::{ByteReceiver, ByteSender, ByteTakeOver};
+pub use kind::{Typed, mpsc, spsc};
 pub use receiver::{MpscReceiver, Receiver};
 pub use sender::{MpscSender, Sender};
 
@@ -130,12 +142,7 @@ fn container_id_of(seed: u64, item: u64) -> u64 {
     if seed == 0 || item == 0 {
         return 0;
     }
-    let mut hash = seed;
-    for b in item.to_le_bytes() {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash.max(1)
+    super::liveness::fnv1a(seed, &item.to_le_bytes()).max(1)
 }
 
 /// Standard types get fixed ids from their plain names (the same across
@@ -198,3 +205,6 @@ tuple_ids!(A, B, C, D);
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod builder_tests;

@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use super::MessageType;
-use super::ends::{ByteReceiver, ByteTakeOver, open_named, open_on, take_over_named};
-use crate::channel::{Memory, Mode, bytes, mpsc_bytes};
+use super::ends::ByteReceiver;
+use crate::channel::{Builder, Endpoint, Memory, TakeOver, bytes, mpsc_bytes};
 use crate::error::{CoreError, Error, Result};
 
 /// The first receive buffer, grown on demand up to the largest frame.
@@ -64,46 +64,64 @@ impl<T, B: ByteReceiver> std::fmt::Debug for Receiver<T, B> {
     }
 }
 
-impl<T: DeserializeOwned + MessageType, B: ByteReceiver> Receiver<T, B> {
+/// The constructors: thin forms of the [typed builder](super::spsc())
+/// (`typed::spsc::<T>()` / `typed::mpsc::<T>()`), which has the other
+/// settings (`max_message`, `mode`, `trust`, `type_id`, ...).
+impl<T: DeserializeOwned + MessageType, B: ByteReceiver> Receiver<T, B>
+where
+    Self: Endpoint,
+{
+    fn builder() -> Builder<<Self as Endpoint>::Kind> {
+        Builder::new()
+    }
+
     /// Creates the channel `name` (which must not exist) with a data area
-    /// of `capacity` bytes (a power of two from 64), recording `T`'s type
-    /// id, and opens this end.
+    /// of at least `capacity` bytes (rounded up to a power of two), recording
+    /// `T`'s type id, and opens this end.
     pub fn create(name: &str, capacity: u32) -> Result<Self> {
-        open_named(name, capacity, true, false, T::message_type_id()).map(Self::new)
+        Self::builder().capacity(capacity as usize).create(name)
     }
 
     /// Opens the existing channel `name`: [`Error::TypeMismatch`] if it
     /// records another type id than `T`'s.
     pub fn open(name: &str) -> Result<Self> {
-        open_named(name, 0, false, true, T::message_type_id()).map(Self::new)
+        Self::builder().open(name)
     }
 
     /// Opens `name`, or creates it with `capacity` if it does not exist.
     pub fn open_or_create(name: &str, capacity: u32) -> Result<Self> {
-        open_named(name, capacity, true, true, T::message_type_id()).map(Self::new)
+        Self::builder()
+            .capacity(capacity as usize)
+            .open_or_create(name)
     }
 
     /// Creates a channel of `capacity` bytes on fresh, zeroed `mem` (of at
     /// least the byte endpoint's `object_len`), as
     /// [`create`](Self::create).
     pub fn init_on(mem: impl Into<Memory>, capacity: u32) -> Result<Self> {
-        open_on(mem.into(), Mode::Init, capacity, T::message_type_id()).map(Self::new)
+        Self::builder().capacity(capacity as usize).init_on(mem)
     }
 
     /// Attaches to the channel in `mem`, as [`open`](Self::open).
     pub fn attach(mem: impl Into<Memory>) -> Result<Self> {
-        open_on(mem.into(), Mode::Attach, 0, T::message_type_id()).map(Self::new)
+        Self::builder().attach(mem)
     }
 
-    fn new(end: B) -> Self {
-        let first = FIRST_BUF.min(end.max_frame_len() as usize);
-        Self {
-            end,
-            buf: vec![0; first],
-            _type: PhantomData,
-        }
+    /// The end a child process was handed by
+    /// [`ChildEnd::pass_to`](crate::channel::ChildEnd::pass_to) (from
+    /// `typed::spsc::<T>().pair_for_child()`), stating `T`'s type id; as
+    /// the byte endpoints' `from_inherited`.
+    ///
+    /// # Safety
+    /// As [`Memfd::from_env`](crate::shm::Memfd::from_env): the descriptor
+    /// named by `var` must be owned by nothing else in this process.
+    pub unsafe fn from_inherited(var: &str) -> Result<Self> {
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { crate::channel::pair::inherited(var) }
     }
+}
 
+impl<T: DeserializeOwned + MessageType, B: ByteReceiver> Receiver<T, B> {
     /// The oldest message, or [`Error::Empty`] at once;
     /// [`Error::Decode`] (the message consumed) if it is not a `T`.
     pub fn try_recv(&mut self) -> Result<T> {
@@ -162,17 +180,30 @@ impl<T: DeserializeOwned + MessageType, B: ByteReceiver> Receiver<T, B> {
     }
 }
 
-impl<T: DeserializeOwned + MessageType, B: ByteReceiver + ByteTakeOver> Receiver<T, B> {
+impl<T: DeserializeOwned + MessageType, B: ByteReceiver> Receiver<T, B>
+where
+    Self: TakeOver,
+{
     /// Opens the existing channel `name` and takes this end over if its
     /// recorded holder is a dead process (the byte endpoint's
     /// `take_over`): the new endpoint resumes at the published position.
     /// [`Error::TypeMismatch`] as for [`open`](Self::open), checked first.
     pub fn take_over(name: &str) -> Result<Self> {
-        take_over_named(name, T::message_type_id()).map(Self::new)
+        Builder::<<Self as Endpoint>::Kind>::new().take_over(name)
     }
 }
 
 impl<T, B: ByteReceiver> Receiver<T, B> {
+    /// The typed end over `end` (the builder's way in).
+    pub(super) fn new(end: B) -> Self {
+        let first = FIRST_BUF.min(end.max_frame_len() as usize);
+        Self {
+            end,
+            buf: vec![0; first],
+            _type: PhantomData,
+        }
+    }
+
     /// The largest encoded message the channel takes, in bytes.
     pub fn max_frame_len(&self) -> u32 {
         self.end.max_frame_len()
