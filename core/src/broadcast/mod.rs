@@ -172,23 +172,33 @@
 //! ```
 
 mod publisher;
+#[cfg(ipckit_cas)]
+mod reliable;
 mod subscriber;
+#[cfg(ipckit_cas)]
+mod table;
 #[cfg(all(test, not(ipckit_loom)))]
 mod tests;
+#[cfg(all(test, not(ipckit_loom), ipckit_cas))]
+mod tests_reliable;
 
 use core::marker::PhantomData;
 
 pub use publisher::Publisher;
+#[cfg(ipckit_cas)]
+pub use reliable::ReliablePublisher;
 pub use subscriber::{Start, Subscriber};
+#[cfg(ipckit_cas)]
+pub use table::{ACTIVE, FREE, JOINING, Member};
 
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::{Result, Role};
-pub use crate::place::Options;
 use crate::place::{
     self, Control, Layout, Owned, Placed, SingleProducer, Stamped, Word, element, stamped_align,
     stamped_stride,
 };
+pub use crate::place::{FLAG_RELIABLE, Options, Policy};
 #[cfg(doc)]
 use crate::region::Header;
 use crate::region::{LINE, ObjectKind};
@@ -216,7 +226,17 @@ place::words! {
     pub(crate) SUBSCRIBERS_WAITING = (0, 2) at 136;
     /// The start position, fixed at creation.
     pub(crate) FIRST = (0, 3) at 140;
+    /// The subscriber table's entries, fixed at creation (0: no table).
+    pub(crate) TABLE_LEN = (0, 4) at 144;
+    /// A reliable publisher waiting for room (a flag: 1 while announced).
+    pub(crate) PUBLISHER_WAITING = (0, 5) at 148;
+    /// What a waiting publisher sleeps on: members bump it after they
+    /// move, when they see it waiting.
+    pub(crate) PROGRESS = (0, 6) at 152;
 }
+
+/// The most subscriber-table entries (one [`LINE`] each).
+pub const MAX_TABLE: u32 = 1024;
 
 /// One slot: the stamp, then the item.
 pub(crate) type Slot<T> = Stamped<SeqCell<T>>;
@@ -263,6 +283,9 @@ impl<T> Layout for Slots<T> {
     type Unit = Slot<T>;
 
     const POSITIONS: &'static [Word] = &[TAIL, FIRST];
+    const FLAGS: u32 = FLAG_RELIABLE;
+    const TABLE: Option<Word> = Some(TABLE_LEN);
+    const MAX_TABLE: u32 = MAX_TABLE;
 
     fn init_data(_: *const Slot<T>, _: &Options) {
         // The slot table of the module docs, for this `T` (loom's atomics
@@ -328,9 +351,12 @@ impl<'a, T: bytemuck::Pod> Ring<'a, T> {
         self.word(TAIL).load(Ordering::Acquire)
     }
 
-    /// Claims the publisher role, with the spinning notifier [`Spin`]. One
-    /// publisher exists at a time ([`Error::RoleTaken`]); the role is given
-    /// back when it is dropped, and the next one resumes at `tail`.
+    /// Claims the publisher role of a lossy ring, with the spinning
+    /// notifier [`Spin`]. One publisher exists at a time
+    /// ([`Error::RoleTaken`]); the role is given back when it is dropped,
+    /// and the next one resumes at `tail`. A reliable ring's publisher is
+    /// [`reliable_publisher`](Self::reliable_publisher)
+    /// ([`Error::PolicyMismatch`]).
     pub fn publisher(&self) -> Result<Publisher<'a, T>> {
         self.publisher_with(Spin::new())
     }
@@ -339,14 +365,73 @@ impl<'a, T: bytemuck::Pod> Ring<'a, T> {
     /// publication wakes sleeping subscribers. `N::WAKES` must match the
     /// ring ([`Error::NotifyMismatch`]).
     pub fn publisher_with<N: Notify>(&self, notify: N) -> Result<Publisher<'a, T, N>> {
+        self.expect_policy(Policy::Lossy)?;
+        self.claim_publisher(notify)
+    }
+
+    fn claim_publisher<N: Notify>(&self, notify: N) -> Result<Publisher<'a, T, N>> {
         self.check_notify(N::WAKES)?;
         let claim = self.claim(PUBLISHER_CLAIM, Role::Producer)?;
         Ok(Publisher::new(claim, notify))
     }
 
+    /// The ring's policy, as its header records it.
+    #[must_use]
+    pub fn policy(&self) -> Policy {
+        if self.flags() & FLAG_RELIABLE != 0 {
+            Policy::Reliable
+        } else {
+            Policy::Lossy
+        }
+    }
+
+    /// [`Error::PolicyMismatch`] unless the ring has `policy`.
+    fn expect_policy(&self, policy: Policy) -> Result<()> {
+        if self.policy() != policy {
+            return Err(crate::Error::PolicyMismatch);
+        }
+        Ok(())
+    }
+
+    /// Claims the publisher role of a reliable ring, with [`Spin`]; see
+    /// [`ReliablePublisher`] ([`Error::PolicyMismatch`] on a lossy ring).
+    #[cfg(ipckit_cas)]
+    pub fn reliable_publisher(&self) -> Result<ReliablePublisher<'a, T>> {
+        self.reliable_publisher_with(Spin::new())
+    }
+
+    /// Claims the publisher role of a reliable ring with `notify`, through
+    /// which it sleeps while the ring is full and wakes subscribers.
+    #[cfg(ipckit_cas)]
+    pub fn reliable_publisher_with<N: Notify>(
+        &self,
+        notify: N,
+    ) -> Result<ReliablePublisher<'a, T, N>> {
+        self.expect_policy(Policy::Reliable)?;
+        Ok(ReliablePublisher::new(self.claim_publisher(notify)?))
+    }
+
+    /// Joins the subscriber table at `start`, with [`Spin`]: a [`Member`]
+    /// whose position holds a reliable publisher back (module docs,
+    /// "Joining", for what it receives). [`Error::Full`] if no entry is
+    /// free (or the ring has no table).
+    #[cfg(ipckit_cas)]
+    pub fn join(&self, start: Start) -> Result<Member<'a, T>> {
+        self.join_with(Spin::new(), start)
+    }
+
+    /// [`join`](Self::join) with `notify` for blocking receives (and to
+    /// wake a waiting publisher).
+    #[cfg(ipckit_cas)]
+    pub fn join_with<N: Notify>(&self, notify: N, start: Start) -> Result<Member<'a, T, N>> {
+        self.check_notify(N::WAKES)?;
+        Member::join(self, notify, start)
+    }
+
     /// A subscriber that receives the items published from now on
     /// ([`Start::Next`], as tokio's `subscribe`), with the spinning
-    /// notifier. Any number may exist; they claim nothing.
+    /// notifier. Any number may exist; they claim nothing. A reliable ring
+    /// has members only ([`join`](Self::join); [`Error::PolicyMismatch`]).
     pub fn subscriber(&self) -> Result<Subscriber<'a, T>> {
         self.subscriber_with(Spin::new(), Start::Next)
     }
@@ -366,6 +451,7 @@ impl<'a, T: bytemuck::Pod> Ring<'a, T> {
         start: Start,
     ) -> Result<Subscriber<'a, T, N>> {
         self.check_notify(N::WAKES)?;
+        self.expect_policy(Policy::Lossy)?;
         Ok(Subscriber::new(self.clone(), notify, start))
     }
 }

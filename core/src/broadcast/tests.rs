@@ -160,10 +160,16 @@ fn attach_checks_the_header() {
     assert_eq!(attached.publisher().unwrap_err(), Error::NotifyMismatch);
     assert_eq!(attached.subscriber().unwrap_err(), Error::NotifyMismatch);
     // An unknown flag (another policy) is refused.
-    mem.word(36).store(3, SeqCst);
+    mem.word(36).store(1 | 4, SeqCst);
     assert_eq!(
         Ring::<u32>::attach(mem.region()).unwrap_err(),
         Error::Corrupted("flags in header")
+    );
+    // The reliable policy needs a table.
+    mem.word(36).store(1 | FLAG_RELIABLE, SeqCst);
+    assert_eq!(
+        Ring::<u32>::attach(mem.region()).unwrap_err(),
+        Error::Corrupted("reliable broadcast ring without a table")
     );
 }
 

@@ -66,8 +66,8 @@ mod tests;
 
 pub(crate) use claim::Claim;
 pub(crate) use control::words;
-pub use control::{Block, Control, Word};
-pub use options::Options;
+pub use control::{Block, Control, Line, Word};
+pub use options::{FLAG_RELIABLE, Options, Policy};
 pub use owned::Owned;
 pub use placed::Placed;
 pub use stamped::Stamped;
@@ -79,7 +79,7 @@ pub(crate) use switch::{layout_asserts, model_only, production_or_model, region_
 #[cfg(not(ipckit_loom))]
 use crate::Region;
 use crate::error::{Error, Result};
-use crate::region::{LINE, ObjectKind};
+use crate::region::{FLAG_WAKES, LINE, ObjectKind};
 use crate::sync::SlotCell;
 
 /// Keeps [`Layout`] and [`Block`] implemented by this crate only.
@@ -128,6 +128,18 @@ pub trait Layout: sealed::Sealed + Sized {
     /// The control words a fresh ring sets to its start position
     /// ([`Options::start_at`]); the layer stores 0 in every other one.
     const POSITIONS: &'static [Word];
+
+    /// Header `flags` bits this layout accepts besides `FLAG_WAKES` (the
+    /// broadcast ring's [`FLAG_RELIABLE`]); attach refuses any other bit.
+    const FLAGS: u32 = 0;
+
+    /// The control word that records the entries of a table of
+    /// [`Line`]s after the data area ([`Options::subscribers`]), if the
+    /// layout has one; `None`: a table is refused.
+    const TABLE: Option<Word> = None;
+
+    /// The most table entries.
+    const MAX_TABLE: u32 = 0;
 
     /// Writes what a fresh ring holds beyond its control words (the MPMC
     /// ring's first-lap stamps), after the layer wrote them and before it
@@ -263,6 +275,37 @@ pub const fn region_len<L: Layout>(capacity: u32) -> Result<usize> {
     Ok(if end > control { end } else { control })
 }
 
+/// The offset of the table ([`Layout::TABLE`]) from the region base: the
+/// end of the data area, rounded up to a [`LINE`].
+pub(crate) const fn table_offset<L: Layout>(capacity: u32) -> usize {
+    // `region_len` checked that this does not overflow.
+    (L::DATA_OFFSET + L::STRIDE * capacity as usize).div_ceil(LINE) * LINE
+}
+
+/// The bytes a region needs for a ring of layout `L` created with
+/// `options`: [`region_len`] plus, for a table of `n > 0` entries, the
+/// padding to a [`LINE`] and `n` lines. Usable in `const`.
+pub const fn region_len_with<L: Layout>(options: &Options) -> Result<usize> {
+    let len = match region_len::<L>(options.capacity) {
+        Ok(len) => len,
+        Err(e) => return Err(e),
+    };
+    if options.table == 0 {
+        return Ok(len);
+    }
+    if L::TABLE.is_none() || options.table > L::MAX_TABLE {
+        return Err(Error::InvalidCapacity);
+    }
+    let offset = table_offset::<L>(options.capacity);
+    match (options.table as usize).checked_mul(LINE) {
+        Some(table) => match offset.checked_add(table) {
+            Some(end) => Ok(end),
+            None => Err(Error::InvalidCapacity),
+        },
+        None => Err(Error::InvalidCapacity),
+    }
+}
+
 /// `(size, align)` of `T` as header words, if `T` can live in a region: not
 /// zero-sized, at most `u32::MAX` bytes, aligned to at most [`LINE`].
 pub(crate) const fn element<T>() -> Result<(u32, u32)> {
@@ -275,8 +318,12 @@ pub(crate) const fn element<T>() -> Result<(u32, u32)> {
 
 /// Checks what `init` must refuse before it writes anything.
 fn check_options<L: Layout>(options: &Options) -> Result<usize> {
-    let len = region_len::<L>(options.capacity)?;
-    if options.position % L::POSITION_ALIGN != 0 {
+    let len = region_len_with::<L>(options)?;
+    let reliable_without_table = matches!(options.policy, Policy::Reliable) && options.table == 0;
+    if options.position % L::POSITION_ALIGN != 0
+        || options.flags() & !(FLAG_WAKES | L::FLAGS) != 0
+        || reliable_without_table
+    {
         return Err(Error::InvalidCapacity);
     }
     Ok(len)
