@@ -180,6 +180,21 @@ impl<'a, T: Pod, N: Notify> Member<'a, T, N> {
         }
     }
 
+    crate::place::test_hook! {
+        /// For tests and loom models: the member "dies": its handle goes
+        /// away without freeing its entry (as a killed process's), and
+        /// without leaking this process's resources. Returns its index.
+        #[doc(hidden)]
+        pub fn die(self) -> u32 {
+            let index = self.index;
+            let this = core::mem::ManuallyDrop::new(self);
+            // SAFETY: `this` is never used or dropped again: the
+            // subscriber (ring handle, notifier) is dropped once, here.
+            drop(unsafe { core::ptr::read(&this.sub) });
+            index
+        }
+    }
+
     /// This member's entry in the table (what
     /// [`Ring::release_member`] takes if it dies).
     #[must_use]
