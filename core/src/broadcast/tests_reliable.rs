@@ -396,7 +396,7 @@ fn a_forger_scribbling_the_table_never_panics_or_hangs() {
                 let word = match (x >> 2) & 7 {
                     0..=2 => entry,
                     3..=6 => entry + 4,
-                    _ => entry + 8 + (x as usize >> 8) % (LINE - 8) & !3,
+                    _ => (entry + 8 + (x as usize >> 8) % (LINE - 8)) & !3,
                 };
                 let value = if word == entry { x >> 30 } else { x >> 3 };
                 mem.word(word).store(value, SeqCst);
