@@ -84,8 +84,18 @@
 //! | 132    | u32   | publisher claim (0 free, 1 taken) | | publisher |
 //! | 136    | u32   | subscribers waiting | event count: subscribers about to sleep on `tail` | subscribers (add / subtract) |
 //! | 140    | u32   | `first` | the start position (fixed at creation): where "oldest" starts before the first lap | creator |
-//! | 144    | 112 B | reserved, zero | | nobody |
+//! | 144    | u32   | `table_len` | subscriber-table entries (fixed at creation; 0: none) | creator |
+//! | 148    | u32   | publisher waiting | reliable policy: a flag, the publisher asleep for room | publisher |
+//! | 152    | u32   | `progress` | reliable policy: what a waiting publisher sleeps on | members |
+//! | 156    | 100 B | reserved, zero | | nobody |
 //! | 256    | `capacity × stride` | slots | see below | publisher |
+//! | `T` = round_up(256 + `capacity × stride`, 128) | `table_len × 128` | the subscriber table (below) | members |
+//!
+//! The header's `flags` hold bit 0 ([`FLAG_WAKES`](crate::region::FLAG_WAKES))
+//! and bit 1 ([`FLAG_RELIABLE`]: the reliable policy, which needs a
+//! table); a build refuses a ring with a flag it does not know (another
+//! policy). A lossy ring without a table has the bytes of layout version
+//! 1 before the table existed.
 //!
 //! Every slot is a `#[repr(C)]` pair of a stamp and an item, `stride` bytes
 //! long, exactly as in the MPMC ring: the `u32` stamp at 0, the item at
@@ -134,10 +144,71 @@
 //! waiting counter is a flag that is never withdrawn (wake calls after the
 //! first sleep).
 //!
-//! Not (yet) here: the reliable, back-pressure policy (which needs a table
-//! of subscriber positions with liveness), variable-length byte frames,
-//! zero-copy loans, and the hosted, named pub/sub. A ring with another
-//! policy will carry a header flag, which this build refuses on attach.
+//! The subscriber table and the reliable policy need compare-and-swap
+//! (claiming an entry): they exist only on targets with it.
+//!
+//! # The subscriber table
+//! A ring created with [`Options::subscribers`]`(n)` has `n` entries of
+//! one [`LINE`] each (two members never share a cache line), after the
+//! slots:
+//!
+//! | offset in entry | width | field | written by |
+//! |----------------:|------:|-------|------------|
+//! | 0 | u32 | `state`: [`FREE`] 0, [`JOINING`] 1, [`ACTIVE`] 2 | members |
+//! | 4 | u32 | `position`: every item before it is read | the member |
+//! | 8 | 120 B | reserved, zero | nobody |
+//!
+//! A [`Member`] ([`Ring::join`]) claims a free entry (compare-and-swap
+//! `FREE -> JOINING`), reads like a [`Subscriber`], and stores its
+//! position (Release, after its reads) every quarter ring of items and
+//! whenever a receive finds nothing new; dropping it stores `FREE`. In a
+//! lossy ring the table only reports positions; claim-free subscribers
+//! work there as before.
+//!
+//! ## The reliable policy
+//! With [`Policy::Reliable`] the publisher is a [`ReliablePublisher`]: it
+//! writes position `p` only if `p - slowest < capacity`, where `slowest`
+//! is the oldest position an active member still needs. It caches
+//! `slowest` and scans the table only when the cache says full: a
+//! **SeqCst fence**, then each entry's state (Acquire) and, if active, its
+//! position (Acquire; the member's reads happen before the rewrite). A
+//! joining entry counts as a whole ring behind. No member: `slowest = p`.
+//! A position outside `[p - capacity, p]`, or an unknown state, is
+//! [`Error::Corrupted`] and nothing is written: a forger can hold the
+//! publisher back (until the caller's timeout), never make it overwrite an
+//! item another member has not read. So an honest member of a reliable
+//! ring never lags (but see "Joining").
+//!
+//! A full publisher sleeps with the event count of [`crate::wait`]: it
+//! announces itself in "publisher waiting", fences, reads `progress`,
+//! scans again and sleeps on `progress`; a member, after storing its
+//! position (or `FREE`), fences and, only if the publisher is announced,
+//! bumps `progress` (Release) and wakes it. No system call while nobody
+//! sleeps; with spinning notifiers the publisher re-scans instead.
+//!
+//! ## Joining
+//! A joiner claims its entry (`JOINING`), issues a **SeqCst fence**, loads
+//! `tail = t`, stores `position = t`, then `state = ACTIVE` (Release). The
+//! two SeqCst fences (the joiner's, the publisher's before a scan) are
+//! ordered one way or the other:
+//! - the joiner's first: the scan sees the entry: joining (no write until
+//!   it is active) or active at `t`, and `t` is at most a ring behind;
+//! - the scan's first: the joiner's load of `tail` sees at least that
+//!   scan's `p`; the writes that scan allows (`< slowest + capacity <= p +
+//!   capacity`) destroy only positions before `t`.
+//!
+//! So a member receives every item from `t` (its start at [`Start::Next`])
+//! on. A member that starts at [`Start::Latest`] or [`Start::Oldest`] also
+//! gets the items before `t` that are still there; one that a publisher
+//! racing the join overwrote is reported as [`Error::Lagged`] before any
+//! item at or after `t`. The loom models (`loom-tests/tests/broadcast_reliable.rs`)
+//! check this with either fence removed.
+//!
+//! ## A member that dies
+//! Its entry stays active and holds the publisher back at its last
+//! published position. Whoever knows it died calls
+//! [`Ring::release_member`] with its [`Member::index`]: the entry is freed
+//! and a waiting publisher woken.
 //!
 //! # Example: one publisher, two subscriber threads
 //! ```
