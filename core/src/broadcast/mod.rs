@@ -300,9 +300,11 @@ place::words! {
     /// The subscriber table's entries, fixed at creation (0: no table).
     pub(crate) TABLE_LEN = (0, 4) at 144;
     /// A reliable publisher waiting for room (a flag: 1 while announced).
+    #[cfg_attr(not(ipckit_cas), allow(dead_code))] // the reliable policy's
     pub(crate) PUBLISHER_WAITING = (0, 5) at 148;
     /// What a waiting publisher sleeps on: members bump it after they
     /// move, when they see it waiting.
+    #[cfg_attr(not(ipckit_cas), allow(dead_code))] // the reliable policy's
     pub(crate) PROGRESS = (0, 6) at 152;
 }
 

@@ -29,6 +29,7 @@ pub struct Line {
 impl Line {
     /// Word `index` of the line (an entry of a table of lines).
     #[inline(always)]
+    #[cfg_attr(not(ipckit_cas), allow(dead_code))] // the broadcast table's
     pub(crate) fn word(&self, index: usize) -> &AtomicU32 {
         &self.words[index]
     }
