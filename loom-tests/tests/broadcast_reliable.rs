@@ -16,6 +16,8 @@
 //!   publisher publishes (the publisher may have computed its bound before
 //!   the join); from the position the join returns it receives every
 //!   item, never a lag;
+//! - a join at `Oldest` racing a spinning publisher's blocking `publish`:
+//!   a lag only for items before the join's `tail`;
 //! - releasing a dead member wakes the publisher asleep for room (a lost
 //!   wake-up is a loom deadlock);
 //! - a publisher asleep for room is woken by the member that reads, which
@@ -115,6 +117,46 @@ fn a_join_racing_publications_loses_nothing_after_its_start() {
         let left = start.wrapping_add(3).wrapping_sub(rx.position());
         assert!(left <= 3, "joined past the publisher");
         receive_all(&mut rx, left, false);
+        publisher.join().unwrap();
+    });
+}
+
+/// A member joins at `Oldest` (one item already published) while a
+/// spinning publisher publishes three more into two slots with the blocking
+/// `publish` (its re-scan loop). The member may lose only items from before
+/// its join (a lag that ends no later than the `tail` it joined at), then
+/// receives everything in order.
+#[test]
+fn an_oldest_join_lags_only_before_its_start() {
+    model(3, || {
+        let start = u32::MAX;
+        let ring = Ring::<Item>::new_modelled_with(reliable(2, 1, start)).unwrap();
+        let mut tx = ring.reliable_publisher().unwrap();
+        tx.try_publish(item(start)).unwrap();
+        let publisher = thread::spawn(move || {
+            for k in 1..4 {
+                tx.publish(item(start.wrapping_add(k))).unwrap();
+            }
+        });
+        let mut rx = ring.join(Start::Oldest).unwrap();
+        // At least the `tail` the join chose its start from.
+        let floor = ring.tail();
+        let end = start.wrapping_add(4);
+        let mut expected = rx.position();
+        while expected != end {
+            match rx.try_recv() {
+                Ok(v) => {
+                    assert_eq!(v, item(expected), "torn, overwritten or out of order");
+                    expected = expected.wrapping_add(1);
+                }
+                Err(Error::Lagged(n)) => {
+                    expected = expected.wrapping_add(n as u32);
+                    assert!(floor.wrapping_sub(expected) <= 2, "lagged past the join");
+                }
+                Err(Error::Empty) => thread::yield_now(),
+                Err(e) => panic!("receive: {e:?}"),
+            }
+        }
         publisher.join().unwrap();
     });
 }

@@ -171,8 +171,7 @@ fn releasing_a_dead_member_unblocks_the_publisher() {
     let ring = Ring::<u32>::init_with(mem.region(), reliable(4, 2).waking(true)).unwrap();
     let mut tx = ring.reliable_publisher_with(futex.clone()).unwrap();
     let dead = ring.join_with(futex.clone(), Start::Next).unwrap();
-    let index = dead.index();
-    core::mem::forget(dead);
+    let index = dead.die(); // its process dies: the entry stays active
     for v in 0..4 {
         tx.try_publish(v).unwrap();
     }
