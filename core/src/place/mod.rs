@@ -41,6 +41,13 @@
 //!    one writer or publisher and claim-free readers [`SingleProducer`]
 //!    (the latest-value slot, the broadcast ring).
 //!
+//! A ring with per-endpoint state of its own (the broadcast ring's
+//! subscriber table) sets [`Layout::TABLE`]: the layer then places
+//! [`Options::subscribers`] lines after the data area, records their
+//! number in that control word, validates it on attach, and hands them out
+//! through `Placed::table_line`. Layout-specific header flags (a policy)
+//! are declared in [`Layout::FLAGS`].
+//!
 //! Counters beside the indices (lost items, skipped records), several
 //! producers, or a data area of records rather than slots need nothing
 //! else from the layer: they are words and a unit type of the ring's own.
@@ -276,10 +283,27 @@ pub const fn region_len<L: Layout>(capacity: u32) -> Result<usize> {
 }
 
 /// The offset of the table ([`Layout::TABLE`]) from the region base: the
-/// end of the data area, rounded up to a [`LINE`].
+/// end of the data area, rounded up to a [`LINE`]; `None` on overflow.
+const fn checked_table_offset<L: Layout>(capacity: u32) -> Option<usize> {
+    let Some(data) = L::STRIDE.checked_mul(capacity as usize) else {
+        return None;
+    };
+    let Some(end) = L::DATA_OFFSET.checked_add(data) else {
+        return None;
+    };
+    match end.checked_next_multiple_of(LINE) {
+        Some(offset) => Some(offset),
+        None => None,
+    }
+}
+
+/// [`checked_table_offset`] of a ring already placed (its
+/// [`region_len_with`] was computed, so there is no overflow).
 pub(crate) const fn table_offset<L: Layout>(capacity: u32) -> usize {
-    // `region_len` checked that this does not overflow.
-    (L::DATA_OFFSET + L::STRIDE * capacity as usize).div_ceil(LINE) * LINE
+    match checked_table_offset::<L>(capacity) {
+        Some(offset) => offset,
+        None => 0,
+    }
 }
 
 /// The bytes a region needs for a ring of layout `L` created with
@@ -296,7 +320,9 @@ pub const fn region_len_with<L: Layout>(options: &Options) -> Result<usize> {
     if L::TABLE.is_none() || options.table > L::MAX_TABLE {
         return Err(Error::InvalidCapacity);
     }
-    let offset = table_offset::<L>(options.capacity);
+    let Some(offset) = checked_table_offset::<L>(options.capacity) else {
+        return Err(Error::InvalidCapacity);
+    };
     match (options.table as usize).checked_mul(LINE) {
         Some(table) => match offset.checked_add(table) {
             Some(end) => Ok(end),
