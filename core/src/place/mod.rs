@@ -291,10 +291,7 @@ const fn checked_table_offset<L: Layout>(capacity: u32) -> Option<usize> {
     let Some(end) = L::DATA_OFFSET.checked_add(data) else {
         return None;
     };
-    match end.checked_next_multiple_of(LINE) {
-        Some(offset) => Some(offset),
-        None => None,
-    }
+    end.checked_next_multiple_of(LINE)
 }
 
 /// [`checked_table_offset`] of a ring already placed (its
