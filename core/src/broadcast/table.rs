@@ -309,6 +309,39 @@ pub(super) fn slowest<T: Pod>(ring: &Ring<'_, T>, pos: u32) -> Result<u32> {
 }
 
 impl<T: Pod> Ring<'_, T> {
+    /// Table entry `index` as it is now: its state ([`FREE`], [`JOINING`],
+    /// [`ACTIVE`], or any value a peer wrote) and its position, each loaded
+    /// once (for a survivor deciding what to release, and for inspection).
+    /// [`Error::OutOfRange`] for an index past the table.
+    ///
+    /// ```
+    /// use ipckit_core::broadcast::{Options, Ring, Start, ACTIVE, FREE};
+    /// use ipckit_core::{AlignedBytes, Region};
+    ///
+    /// let mut bytes = AlignedBytes::<1024>::new();
+    /// let ring = Ring::<u8>::init_with(Region::from_slice(&mut bytes[..]), Options::new(4).subscribers(2))?;
+    /// let rx = ring.join(Start::Next)?;
+    /// assert_eq!(ring.table_entry(rx.index())?, (ACTIVE, 0));
+    /// drop(rx);
+    /// assert_eq!(ring.table_entry(0)?.0, FREE);
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn table_entry(&self, index: u32) -> Result<(u32, u32)> {
+        let entry = self.entry(index)?;
+        Ok((
+            entry.word(STATE).load(Ordering::Acquire),
+            entry.word(POSITION).load(Ordering::Acquire),
+        ))
+    }
+
+    /// Entry `index`, or [`Error::OutOfRange`].
+    fn entry(&self, index: u32) -> Result<&Line> {
+        self.table_line(index).ok_or(Error::OutOfRange {
+            end: index as usize + 1,
+            len: self.table_len() as usize,
+        })
+    }
+
     /// Frees table entry `index` of a member that died holding it (a killed
     /// process never runs its destructors), so that it no longer holds the
     /// publisher back, and wakes a publisher waiting for room through
@@ -320,7 +353,10 @@ impl<T: Pod> Ring<'_, T> {
     /// The member of that entry may not be used again (nor dropped: it
     /// would free an entry someone else may hold by then), in any thread or
     /// process. Releasing the entry of a process known to have died
-    /// fulfils this.
+    /// fulfils this. A joiner killed inside [`Ring::join`] (a few
+    /// instructions) leaves its entry [`JOINING`], which no member handle
+    /// names: a survivor that finds an entry joining, and not among the
+    /// members it knows to be alive, releases it the same way.
     ///
     /// ```
     /// use ipckit_core::broadcast::{Options, Policy, Ring, Start};
@@ -342,11 +378,9 @@ impl<T: Pod> Ring<'_, T> {
     /// # Ok::<(), Error>(())
     /// ```
     pub unsafe fn release_member<N: Notify>(&self, index: u32, notify: &N) -> Result<()> {
-        let entry = self.table_line(index).ok_or(Error::OutOfRange {
-            end: index as usize + 1,
-            len: self.table_len() as usize,
-        })?;
-        entry.word(STATE).store(FREE, Ordering::Release);
+        self.entry(index)?
+            .word(STATE)
+            .store(FREE, Ordering::Release);
         if self.flags() & FLAG_RELIABLE != 0 {
             wake_publisher(self, notify);
         }
