@@ -161,25 +161,30 @@ fn an_oldest_join_lags_only_before_its_start() {
     });
 }
 
-/// A member dies (forgotten) holding the ring full; the publisher sleeps in
-/// `publish`; a survivor releases the dead member's entry, which must wake
-/// the publisher. Shown deadlocking without the release's wake.
+/// A member dies holding the ring full while a live member reads, asleep
+/// in `recv`; the publisher sleeps in `publish`; a survivor releases the
+/// dead member's entry, which must wake the publisher. Shown deadlocking
+/// without the release's wake.
 #[test]
 fn releasing_a_dead_member_wakes_the_publisher() {
-    model(4, || {
-        let ring = Ring::<Item>::new_modelled_with(reliable(2, 1, 0).waking(true)).unwrap();
-        let futex = LoomFutex::new();
+    model(3, || {
+        let ring = Ring::<Item>::new_modelled_with(reliable(2, 2, 0).waking(true)).unwrap();
+        // The reader sleeps on `tail`, the publisher on `progress`.
+        let futex = LoomFutex::for_several_words();
         let mut tx = ring.reliable_publisher_with(futex.clone()).unwrap();
         let dead = ring.join_with(futex.clone(), Start::Next).unwrap();
+        let mut live = ring.join_with(futex.clone(), Start::Next).unwrap();
         let index = dead.die();
         tx.try_publish(item(0)).unwrap();
         tx.try_publish(item(1)).unwrap();
         let publisher = thread::spawn(move || {
             tx.publish(item(2)).unwrap();
         });
-        // SAFETY: the forgotten member is never used again.
+        let reader = thread::spawn(move || receive_all(&mut live, 3, true));
+        // SAFETY: the dead member is never used again.
         unsafe { ring.release_member(index, &futex).unwrap() };
         publisher.join().unwrap();
+        reader.join().unwrap();
         assert_eq!(ring.tail(), 3);
     });
 }
