@@ -296,6 +296,7 @@ const fn checked_table_offset<L: Layout>(capacity: u32) -> Option<usize> {
 
 /// [`checked_table_offset`] of a ring already placed (its
 /// [`region_len_with`] was computed, so there is no overflow).
+#[cfg(not(ipckit_loom))]
 pub(crate) const fn table_offset<L: Layout>(capacity: u32) -> usize {
     match checked_table_offset::<L>(capacity) {
         Some(offset) => offset,
