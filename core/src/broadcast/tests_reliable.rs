@@ -127,10 +127,13 @@ fn the_slowest_member_holds_the_publisher() {
         let mut slow = ring.join(Start::Oldest).unwrap();
         let mut next = start;
         for _ in 0..4 * cap {
-            // Fill until full; `fast` keeps up.
+            // Fill until full (at most a ring); `fast` keeps up.
+            let mut filled = 0;
             while tx.try_publish(next).is_ok() {
                 assert_eq!(fast.try_recv(), Ok(next));
                 next = next.wrapping_add(1);
+                filled += 1;
+                assert!(filled <= cap, "more than a ring past the slowest");
             }
             assert_eq!(tx.try_publish(next), Err(Error::Full));
             assert_eq!(slow.len(), cap as usize);
@@ -214,7 +217,12 @@ fn a_sleeping_publisher_is_woken_by_a_reader() {
     assert_eq!(futex.wakes(), 0, "a wake call while nobody slept");
     assert_eq!(tx.try_publish(4), Ok(())); // the one read was published
     std::thread::scope(|s| {
-        s.spawn(|| tx.publish(5).unwrap());
+        s.spawn(|| {
+            // Without the member's wake it would sleep out the timeout.
+            let started = std::time::Instant::now();
+            tx.publish_timeout(5, Duration::from_secs(10)).unwrap();
+            assert!(started.elapsed() < Duration::from_secs(5), "not woken");
+        });
         while futex.sleepers() == 0 {
             std::thread::yield_now();
         }
