@@ -1,6 +1,9 @@
-//! A lossy broadcast ring of `T: Pod` items on a shared region: one
-//! publisher, any number of subscribers, each reading every item it keeps
-//! up with; the publisher never waits.
+//! A broadcast ring of `T: Pod` items on a shared region: one publisher,
+//! any number of subscribers, each reading every item. Lossy by default
+//! (the publisher never waits; a subscriber reads every item it keeps up
+//! with and learns how many it lost); with [`Policy::Reliable`] and a
+//! [subscriber table](#the-subscriber-table), back-pressure (the publisher
+//! waits for the slowest registered [`Member`]).
 //!
 //! # Algorithm
 //! A ring of seqlock slots, in the manner of Aeron's broadcast buffer
