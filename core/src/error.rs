@@ -178,6 +178,11 @@ pub enum Error {
     /// oldest item still in the ring, which its next receive returns
     /// (tokio's `RecvError::Lagged`).
     Lagged(u64),
+    /// The operation does not fit the broadcast ring's policy: the lossy
+    /// publisher or a claim-free subscriber of a reliable ring (use its
+    /// reliable publisher and `join`), or the reliable publisher of a lossy
+    /// one.
+    PolicyMismatch,
 }
 
 impl Error {
@@ -298,6 +303,9 @@ impl fmt::Display for Error {
                 f,
                 "broadcast subscriber lagged: {n} items overwritten before they were read"
             ),
+            Error::PolicyMismatch => {
+                f.write_str("the operation does not fit the broadcast ring's policy")
+            }
         }
     }
 }

@@ -23,12 +23,22 @@ mod futex_emulation {
     /// check and the sleep. One emulation stands for one futex word (a
     /// model uses one per word, or accepts waking waiters of other words).
     #[derive(Clone)]
-    pub struct LoomFutex(Arc<(Mutex<()>, Condvar)>);
+    pub struct LoomFutex(Arc<(Mutex<()>, Condvar)>, bool);
 
     impl LoomFutex {
         /// A futex with no waiters.
         pub fn new() -> Self {
-            Self(Arc::new((Mutex::new(()), Condvar::new())))
+            Self(Arc::new((Mutex::new(()), Condvar::new())), false)
+        }
+
+        /// One emulation for the waiters of several words, whose
+        /// `wake_one` wakes every waiter: a waiter of the word woken must
+        /// be among them (as a kernel futex keyed by the word guarantees),
+        /// and the others re-check and sleep again. For a model whose
+        /// endpoints sleep on different words and wake each other's (the
+        /// broadcast ring's publisher and members).
+        pub fn for_several_words() -> Self {
+            Self(Arc::new((Mutex::new(()), Condvar::new())), true)
         }
     }
 
@@ -57,7 +67,11 @@ mod futex_emulation {
 
         fn wake_one(&self, _word: &AtomicU32) {
             let _guard = self.0.0.lock().unwrap();
-            self.0.1.notify_one();
+            if self.1 {
+                self.0.1.notify_all();
+            } else {
+                self.0.1.notify_one();
+            }
         }
 
         fn wake_all(&self, _word: &AtomicU32) {

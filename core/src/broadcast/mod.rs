@@ -1,6 +1,9 @@
-//! A lossy broadcast ring of `T: Pod` items on a shared region: one
-//! publisher, any number of subscribers, each reading every item it keeps
-//! up with; the publisher never waits.
+//! A broadcast ring of `T: Pod` items on a shared region: one publisher,
+//! any number of subscribers, each reading every item. Lossy by default
+//! (the publisher never waits; a subscriber reads every item it keeps up
+//! with and learns how many it lost); with [`Policy::Reliable`] and a
+//! [subscriber table](#the-subscriber-table), back-pressure (the publisher
+//! waits for the slowest registered [`Member`]).
 //!
 //! # Algorithm
 //! A ring of seqlock slots, in the manner of Aeron's broadcast buffer
@@ -84,8 +87,18 @@
 //! | 132    | u32   | publisher claim (0 free, 1 taken) | | publisher |
 //! | 136    | u32   | subscribers waiting | event count: subscribers about to sleep on `tail` | subscribers (add / subtract) |
 //! | 140    | u32   | `first` | the start position (fixed at creation): where "oldest" starts before the first lap | creator |
-//! | 144    | 112 B | reserved, zero | | nobody |
+//! | 144    | u32   | `table_len` | subscriber-table entries (fixed at creation; 0: none) | creator |
+//! | 148    | u32   | publisher waiting | reliable policy: a flag, the publisher asleep for room | publisher |
+//! | 152    | u32   | `progress` | reliable policy: what a waiting publisher sleeps on | members |
+//! | 156    | 100 B | reserved, zero | | nobody |
 //! | 256    | `capacity × stride` | slots | see below | publisher |
+//! | `T` = round_up(256 + `capacity × stride`, 128) | `table_len × 128` | the subscriber table (below) | members |
+//!
+//! The header's `flags` hold bit 0 ([`FLAG_WAKES`](crate::region::FLAG_WAKES))
+//! and bit 1 ([`FLAG_RELIABLE`]: the reliable policy, which needs a
+//! table); a build refuses a ring with a flag it does not know (another
+//! policy). A lossy ring without a table has the bytes of layout version
+//! 1 before the table existed.
 //!
 //! Every slot is a `#[repr(C)]` pair of a stamp and an item, `stride` bytes
 //! long, exactly as in the MPMC ring: the `u32` stamp at 0, the item at
@@ -134,10 +147,71 @@
 //! waiting counter is a flag that is never withdrawn (wake calls after the
 //! first sleep).
 //!
-//! Not (yet) here: the reliable, back-pressure policy (which needs a table
-//! of subscriber positions with liveness), variable-length byte frames,
-//! zero-copy loans, and the hosted, named pub/sub. A ring with another
-//! policy will carry a header flag, which this build refuses on attach.
+//! The subscriber table and the reliable policy need compare-and-swap
+//! (claiming an entry): they exist only on targets with it.
+//!
+//! # The subscriber table
+//! A ring created with [`Options::subscribers`]`(n)` has `n` entries of
+//! one [`LINE`] each (two members never share a cache line), after the
+//! slots:
+//!
+//! | offset in entry | width | field | written by |
+//! |----------------:|------:|-------|------------|
+//! | 0 | u32 | `state`: [`FREE`] 0, [`JOINING`] 1, [`ACTIVE`] 2 | members |
+//! | 4 | u32 | `position`: every item before it is read | the member |
+//! | 8 | 120 B | reserved, zero | nobody |
+//!
+//! A [`Member`] ([`Ring::join`]) claims a free entry (compare-and-swap
+//! `FREE -> JOINING`), reads like a [`Subscriber`], and stores its
+//! position (Release, after its reads) every quarter ring of items and
+//! whenever a receive finds nothing new; dropping it stores `FREE`. In a
+//! lossy ring the table only reports positions; claim-free subscribers
+//! work there as before.
+//!
+//! ## The reliable policy
+//! With [`Policy::Reliable`] the publisher is a [`ReliablePublisher`]: it
+//! writes position `p` only if `p - slowest < capacity`, where `slowest`
+//! is the oldest position an active member still needs. It caches
+//! `slowest` and scans the table only when the cache says full: a
+//! **SeqCst fence**, then each entry's state (Acquire) and, if active, its
+//! position (Acquire; the member's reads happen before the rewrite). A
+//! joining entry counts as a whole ring behind. No member: `slowest = p`.
+//! A position outside `[p - capacity, p]`, or an unknown state, is
+//! [`Error::Corrupted`] and nothing is written: a forger can hold the
+//! publisher back (until the caller's timeout), never make it overwrite an
+//! item another member has not read. So an honest member of a reliable
+//! ring never lags (but see "Joining").
+//!
+//! A full publisher sleeps with the event count of [`crate::wait`]: it
+//! announces itself in "publisher waiting", fences, reads `progress`,
+//! scans again and sleeps on `progress`; a member, after storing its
+//! position (or `FREE`), fences and, only if the publisher is announced,
+//! bumps `progress` (Release) and wakes it. No system call while nobody
+//! sleeps; with spinning notifiers the publisher re-scans instead.
+//!
+//! ## Joining
+//! A joiner claims its entry (`JOINING`), issues a **SeqCst fence**, loads
+//! `tail = t`, stores `position = t`, then `state = ACTIVE` (Release). The
+//! two SeqCst fences (the joiner's, the publisher's before a scan) are
+//! ordered one way or the other:
+//! - the joiner's first: the scan sees the entry: joining (no write until
+//!   it is active) or active at `t`, and `t` is at most a ring behind;
+//! - the scan's first: the joiner's load of `tail` sees at least that
+//!   scan's `p`; the writes that scan allows (`< slowest + capacity <= p +
+//!   capacity`) destroy only positions before `t`.
+//!
+//! So a member receives every item from `t` (its start at [`Start::Next`])
+//! on. A member that starts at [`Start::Latest`] or [`Start::Oldest`] also
+//! gets the items before `t` that are still there; one that a publisher
+//! racing the join overwrote is reported as [`Error::Lagged`] before any
+//! item at or after `t`. The loom models (`loom-tests/tests/broadcast_reliable.rs`)
+//! check this with either fence removed.
+//!
+//! ## A member that dies
+//! Its entry stays active and holds the publisher back at its last
+//! published position. Whoever knows it died calls
+//! [`Ring::release_member`] with its [`Member::index`]: the entry is freed
+//! and a waiting publisher woken.
 //!
 //! # Example: one publisher, two subscriber threads
 //! ```
@@ -172,19 +246,29 @@
 //! ```
 
 mod publisher;
+#[cfg(ipckit_cas)]
+mod reliable;
 mod subscriber;
+#[cfg(ipckit_cas)]
+mod table;
 #[cfg(test)]
 mod tests;
+#[cfg(all(test, ipckit_cas))]
+mod tests_reliable;
 
 use core::marker::PhantomData;
 
 pub use publisher::Publisher;
+#[cfg(ipckit_cas)]
+pub use reliable::ReliablePublisher;
 pub use subscriber::{Start, Subscriber};
+#[cfg(ipckit_cas)]
+pub use table::{ACTIVE, FREE, JOINING, Member};
 
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::{Result, Role};
-pub use crate::place::Options;
+pub use crate::place::{FLAG_RELIABLE, Options, Policy};
 use crate::place::{self, Control, Layout, Owned, Placed, SingleProducer, Stamped, Word};
 #[cfg(doc)]
 use crate::region::Header;
@@ -213,7 +297,19 @@ place::words! {
     pub(crate) SUBSCRIBERS_WAITING = (0, 2) at 136;
     /// The start position, fixed at creation.
     pub(crate) FIRST = (0, 3) at 140;
+    /// The subscriber table's entries, fixed at creation (0: no table).
+    pub(crate) TABLE_LEN = (0, 4) at 144;
+    /// A reliable publisher waiting for room (a flag: 1 while announced).
+    #[cfg_attr(not(ipckit_cas), allow(dead_code))] // the reliable policy's
+    pub(crate) PUBLISHER_WAITING = (0, 5) at 148;
+    /// What a waiting publisher sleeps on: members bump it after they
+    /// move, when they see it waiting.
+    #[cfg_attr(not(ipckit_cas), allow(dead_code))] // the reliable policy's
+    pub(crate) PROGRESS = (0, 6) at 152;
 }
+
+/// The most subscriber-table entries (one [`LINE`] each).
+pub const MAX_TABLE: u32 = 1024;
 
 /// One slot: the stamp, then the item.
 pub(crate) type Slot<T> = Stamped<SeqCell<T>>;
@@ -246,6 +342,9 @@ impl<T> Layout for Slots<T> {
     type Control = Control<1>;
     type Unit = Slot<T>;
     const POSITIONS: &'static [Word] = &[TAIL, FIRST];
+    const FLAGS: u32 = FLAG_RELIABLE;
+    const TABLE: Option<Word> = Some(TABLE_LEN);
+    const MAX_TABLE: u32 = MAX_TABLE;
 }
 
 impl<T> SingleProducer for Slots<T> {
@@ -301,9 +400,12 @@ impl<'a, T: bytemuck::Pod> Ring<'a, T> {
         self.word(TAIL).load(Ordering::Acquire)
     }
 
-    /// Claims the publisher role, with the spinning notifier [`Spin`]. One
-    /// publisher exists at a time ([`Error::RoleTaken`]); the role is given
-    /// back when it is dropped, and the next one resumes at `tail`.
+    /// Claims the publisher role of a lossy ring, with the spinning
+    /// notifier [`Spin`]. One publisher exists at a time
+    /// ([`Error::RoleTaken`]); the role is given back when it is dropped,
+    /// and the next one resumes at `tail`. A reliable ring's publisher is
+    /// [`reliable_publisher`](Self::reliable_publisher)
+    /// ([`Error::PolicyMismatch`]).
     pub fn publisher(&self) -> Result<Publisher<'a, T>> {
         self.publisher_with(Spin::new())
     }
@@ -312,14 +414,73 @@ impl<'a, T: bytemuck::Pod> Ring<'a, T> {
     /// publication wakes sleeping subscribers. `N::WAKES` must match the
     /// ring ([`Error::NotifyMismatch`]).
     pub fn publisher_with<N: Notify>(&self, notify: N) -> Result<Publisher<'a, T, N>> {
+        self.expect_policy(Policy::Lossy)?;
+        self.claim_publisher(notify)
+    }
+
+    fn claim_publisher<N: Notify>(&self, notify: N) -> Result<Publisher<'a, T, N>> {
         self.check_notify(N::WAKES)?;
         let claim = self.claim(PUBLISHER_CLAIM, Role::Producer)?;
         Ok(Publisher::new(claim, notify))
     }
 
+    /// The ring's policy, as its header records it.
+    #[must_use]
+    pub fn policy(&self) -> Policy {
+        if self.flags() & FLAG_RELIABLE != 0 {
+            Policy::Reliable
+        } else {
+            Policy::Lossy
+        }
+    }
+
+    /// [`Error::PolicyMismatch`] unless the ring has `policy`.
+    fn expect_policy(&self, policy: Policy) -> Result<()> {
+        if self.policy() != policy {
+            return Err(crate::Error::PolicyMismatch);
+        }
+        Ok(())
+    }
+
+    /// Claims the publisher role of a reliable ring, with [`Spin`]; see
+    /// [`ReliablePublisher`] ([`Error::PolicyMismatch`] on a lossy ring).
+    #[cfg(ipckit_cas)]
+    pub fn reliable_publisher(&self) -> Result<ReliablePublisher<'a, T>> {
+        self.reliable_publisher_with(Spin::new())
+    }
+
+    /// Claims the publisher role of a reliable ring with `notify`, through
+    /// which it sleeps while the ring is full and wakes subscribers.
+    #[cfg(ipckit_cas)]
+    pub fn reliable_publisher_with<N: Notify>(
+        &self,
+        notify: N,
+    ) -> Result<ReliablePublisher<'a, T, N>> {
+        self.expect_policy(Policy::Reliable)?;
+        Ok(ReliablePublisher::new(self.claim_publisher(notify)?))
+    }
+
+    /// Joins the subscriber table at `start`, with [`Spin`]: a [`Member`]
+    /// whose position holds a reliable publisher back (module docs,
+    /// "Joining", for what it receives). [`Error::Full`] if no entry is
+    /// free (or the ring has no table).
+    #[cfg(ipckit_cas)]
+    pub fn join(&self, start: Start) -> Result<Member<'a, T>> {
+        self.join_with(Spin::new(), start)
+    }
+
+    /// [`join`](Self::join) with `notify` for blocking receives (and to
+    /// wake a waiting publisher).
+    #[cfg(ipckit_cas)]
+    pub fn join_with<N: Notify>(&self, notify: N, start: Start) -> Result<Member<'a, T, N>> {
+        self.check_notify(N::WAKES)?;
+        Member::join(self, notify, start)
+    }
+
     /// A subscriber that receives the items published from now on
     /// ([`Start::Next`], as tokio's `subscribe`), with the spinning
-    /// notifier. Any number may exist; they claim nothing.
+    /// notifier. Any number may exist; they claim nothing. A reliable ring
+    /// has members only ([`join`](Self::join); [`Error::PolicyMismatch`]).
     pub fn subscriber(&self) -> Result<Subscriber<'a, T>> {
         self.subscriber_with(Spin::new(), Start::Next)
     }
@@ -339,6 +500,7 @@ impl<'a, T: bytemuck::Pod> Ring<'a, T> {
         start: Start,
     ) -> Result<Subscriber<'a, T, N>> {
         self.check_notify(N::WAKES)?;
+        self.expect_policy(Policy::Lossy)?;
         Ok(Subscriber::new(self.clone(), notify, start))
     }
 }

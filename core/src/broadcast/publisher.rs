@@ -33,7 +33,7 @@ pub struct Publisher<'a, T, N = Spin> {
     claim: Claim<'a, Slots<T>>,
     /// The next position to write (`tail` as this side published it).
     pos: u32,
-    notify: N,
+    pub(super) notify: N,
 }
 
 // SAFETY: the publisher is the one writer of the ring; moving it to another

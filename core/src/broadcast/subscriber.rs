@@ -69,8 +69,8 @@ pub struct Subscriber<'a, T, N = Spin> {
     /// The next position to read.
     pos: u32,
     /// `tail` as last loaded and validated: `pos..tail` were published.
-    tail: u32,
-    notify: N,
+    pub(super) tail: u32,
+    pub(super) notify: N,
 }
 
 // SAFETY: a subscriber holds a ring handle (shared atomics), two local
@@ -100,7 +100,7 @@ impl<T, N> fmt::Debug for Subscriber<'_, T, N> {
 
 /// How far ahead of a subscriber `tail` may be read as ahead (a lag); a
 /// larger distance is a `tail` behind the subscriber.
-const MAX_AHEAD: u32 = 1 << 31;
+pub(super) const MAX_AHEAD: u32 = 1 << 31;
 
 impl<'a, T: Pod, N: Notify> Subscriber<'a, T, N> {
     /// A subscriber of `ring` at `start`.
@@ -169,18 +169,7 @@ impl<'a, T: Pod, N: Notify> Subscriber<'a, T, N> {
 
     fn wait(&mut self, timeout: Option<Duration>) -> Result<T> {
         let ring = self.ring.clone();
-        let (tail, waiters) = (ring.word(TAIL), ring.word(SUBSCRIBERS_WAITING));
-        block_on(
-            self,
-            |s| &s.notify,
-            timeout,
-            Announce::Counter,
-            waiters,
-            |s| match s.try_recv() {
-                Err(Error::Empty) => Ok(Attempt::Wait(tail)),
-                done => done.map(Attempt::Ready),
-            },
-        )
+        recv_blocking(self, &ring, |s| &s.notify, timeout, Self::try_recv)
     }
 
     /// Reloads `tail` when the cached copy says empty: [`Error::Empty`],
@@ -271,6 +260,30 @@ impl<'a, T: Pod, N: Notify> Subscriber<'a, T, N> {
     pub fn ring(&self) -> &Ring<'a, T> {
         &self.ring
     }
+}
+
+/// The blocking receive of a subscriber or a member `end`: `try_recv`
+/// until it finds an item (or fails otherwise than empty), sleeping on
+/// `tail` with the subscribers' event count in between.
+pub(super) fn recv_blocking<E, T: Pod, N: Notify>(
+    end: &mut E,
+    ring: &Ring<'_, T>,
+    notify: impl Fn(&E) -> &N,
+    timeout: Option<Duration>,
+    mut try_recv: impl FnMut(&mut E) -> Result<T>,
+) -> Result<T> {
+    let (tail, waiters) = (ring.word(TAIL), ring.word(SUBSCRIBERS_WAITING));
+    block_on(
+        end,
+        notify,
+        timeout,
+        Announce::Counter,
+        waiters,
+        |s| match try_recv(s) {
+            Err(Error::Empty) => Ok(Attempt::Wait(tail)),
+            done => done.map(Attempt::Ready),
+        },
+    )
 }
 
 /// The oldest position still in the ring for a publisher at `tail` (a full

@@ -167,7 +167,13 @@ fn attach_checks_the_header() {
     assert_eq!(attached.publisher().unwrap_err(), Error::NotifyMismatch);
     assert_eq!(attached.subscriber().unwrap_err(), Error::NotifyMismatch);
     // An unknown flag (another policy) is refused.
-    refuses_flags::<Slots<u32>>(&mem, 3);
+    refuses_flags::<Slots<u32>>(&mem, 1 | 4);
+    // The reliable policy needs a table.
+    mem.word(36).store(1 | FLAG_RELIABLE, SeqCst);
+    assert_eq!(
+        Ring::<u32>::attach(mem.region()).unwrap_err(),
+        Error::Corrupted("reliable broadcast ring without a table")
+    );
 }
 
 #[test]

@@ -26,6 +26,30 @@ pub struct Line {
     words: [AtomicU32; WORDS],
 }
 
+impl Line {
+    /// Word `index` of the line (an entry of a table of lines).
+    #[inline(always)]
+    #[cfg_attr(not(ipckit_cas), allow(dead_code))] // the broadcast table's
+    pub(crate) fn word(&self, index: usize) -> &AtomicU32 {
+        &self.words[index]
+    }
+
+    /// Stores 0 in every word.
+    pub(crate) fn clear(&self) {
+        for word in &self.words {
+            word.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// An all-zero line, for the loom models.
+    #[cfg(ipckit_loom)]
+    pub(crate) fn modelled() -> Self {
+        Line {
+            words: core::array::from_fn(|_| AtomicU32::new(0)),
+        }
+    }
+}
+
 /// `K` control lines after the header: `LINE * (1 + K)` bytes, 4-aligned.
 #[repr(C)]
 pub struct Control<const K: usize> {
@@ -140,9 +164,7 @@ impl<const K: usize> Block for Control<K> {
     fn modelled() -> crate::sync::heap::Box<Self> {
         crate::sync::heap::Box::new(Control {
             header: Header::new(),
-            lines: core::array::from_fn(|_| Line {
-                words: core::array::from_fn(|_| AtomicU32::new(0)),
-            }),
+            lines: core::array::from_fn(|_| Line::modelled()),
         })
     }
 }

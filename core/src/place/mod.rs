@@ -43,6 +43,13 @@
 //!    one writer or publisher and claim-free readers [`SingleProducer`]
 //!    (the latest-value slot, the broadcast ring).
 //!
+//! A ring with per-endpoint state of its own (the broadcast ring's
+//! subscriber table) sets [`Layout::TABLE`]: the layer then places
+//! [`Options::subscribers`] lines after the data area, records their
+//! number in that control word, validates it on attach, and hands them out
+//! through `Placed::table_line`. Layout-specific header flags (a policy)
+//! are declared in [`Layout::FLAGS`].
+//!
 //! Counters beside the indices (lost items, skipped records), several
 //! producers, or a data area of records rather than slots need nothing
 //! else from the layer: they are words and a unit type of the ring's own.
@@ -68,8 +75,8 @@ mod tests;
 
 pub(crate) use claim::Claim;
 pub(crate) use control::words;
-pub use control::{Block, Control, Word};
-pub use options::Options;
+pub use control::{Block, Control, Line, Word};
+pub use options::{FLAG_RELIABLE, Options, Policy};
 pub use owned::Owned;
 pub use placed::Placed;
 pub use stamped::Stamped;
@@ -81,7 +88,7 @@ pub(crate) use switch::{layout_asserts, model_only, production_or_model, region_
 #[cfg(not(ipckit_loom))]
 use crate::Region;
 use crate::error::{Error, Result};
-use crate::region::{LINE, ObjectKind};
+use crate::region::{FLAG_WAKES, LINE, ObjectKind};
 use crate::sync::SlotCell;
 
 /// Keeps [`Layout`] and [`Block`] implemented by this crate only.
@@ -138,6 +145,18 @@ pub trait Layout: sealed::Sealed + Sized {
     /// The control words a fresh ring sets to its start position
     /// ([`Options::start_at`]); the layer stores 0 in every other one.
     const POSITIONS: &'static [Word];
+
+    /// Header `flags` bits this layout accepts besides `FLAG_WAKES` (the
+    /// broadcast ring's [`FLAG_RELIABLE`]); attach refuses any other bit.
+    const FLAGS: u32 = 0;
+
+    /// The control word that records the entries of a table of
+    /// [`Line`]s after the data area ([`Options::subscribers`]), if the
+    /// layout has one; `None`: a table is refused.
+    const TABLE: Option<Word> = None;
+
+    /// The most table entries.
+    const MAX_TABLE: u32 = 0;
 
     /// Writes what a fresh ring holds beyond its control words (the MPMC
     /// ring's first-lap stamps), after the layer wrote them and before it
@@ -312,6 +331,54 @@ pub(crate) const fn word_align<T>() -> usize {
     if t > 4 { t } else { 4 }
 }
 
+/// The offset of the table ([`Layout::TABLE`]) from the region base: the
+/// end of the data area, rounded up to a [`LINE`]; `None` on overflow.
+const fn checked_table_offset<L: Layout>(capacity: u32) -> Option<usize> {
+    let Some(data) = L::STRIDE.checked_mul(capacity as usize) else {
+        return None;
+    };
+    let Some(end) = L::DATA_OFFSET.checked_add(data) else {
+        return None;
+    };
+    end.checked_next_multiple_of(LINE)
+}
+
+/// [`checked_table_offset`] of a ring already placed (its
+/// [`region_len_with`] was computed, so there is no overflow).
+#[cfg(not(ipckit_loom))]
+pub(crate) const fn table_offset<L: Layout>(capacity: u32) -> usize {
+    match checked_table_offset::<L>(capacity) {
+        Some(offset) => offset,
+        None => 0,
+    }
+}
+
+/// The bytes a region needs for a ring of layout `L` created with
+/// `options`: [`region_len`] plus, for a table of `n > 0` entries, the
+/// padding to a [`LINE`] and `n` lines. Usable in `const`.
+pub const fn region_len_with<L: Layout>(options: &Options) -> Result<usize> {
+    let len = match region_len::<L>(options.capacity) {
+        Ok(len) => len,
+        Err(e) => return Err(e),
+    };
+    if options.table == 0 {
+        return Ok(len);
+    }
+    if L::TABLE.is_none() || options.table > L::MAX_TABLE {
+        return Err(Error::InvalidCapacity);
+    }
+    let Some(offset) = checked_table_offset::<L>(options.capacity) else {
+        return Err(Error::InvalidCapacity);
+    };
+    match (options.table as usize).checked_mul(LINE) {
+        Some(table) => match offset.checked_add(table) {
+            Some(end) => Ok(end),
+            None => Err(Error::InvalidCapacity),
+        },
+        None => Err(Error::InvalidCapacity),
+    }
+}
+
 /// `(size, align)` of `T` as header words, if `T` can live in a region: not
 /// zero-sized, at most `u32::MAX` bytes, aligned to at most [`LINE`].
 pub(crate) const fn element<T>() -> Result<(u32, u32)> {
@@ -324,8 +391,12 @@ pub(crate) const fn element<T>() -> Result<(u32, u32)> {
 
 /// Checks what `init` must refuse before it writes anything.
 fn check_options<L: Layout>(options: &Options) -> Result<usize> {
-    let len = region_len::<L>(options.capacity)?;
-    if options.position % L::POSITION_ALIGN != 0 {
+    let len = region_len_with::<L>(options)?;
+    let reliable_without_table = matches!(options.policy, Policy::Reliable) && options.table == 0;
+    if options.position % L::POSITION_ALIGN != 0
+        || options.flags() & !(FLAG_WAKES | L::FLAGS) != 0
+        || reliable_without_table
+    {
         return Err(Error::InvalidCapacity);
     }
     Ok(len)

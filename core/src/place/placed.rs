@@ -5,7 +5,7 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use super::{Block, Claim, Layout, Options, SingleConsumer, SingleProducer, Word};
+use super::{Block, Claim, Layout, Line, Options, SingleConsumer, SingleProducer, Word};
 use crate::error::{Error, Result, Role};
 #[cfg(not(ipckit_loom))]
 use crate::region::{FLAG_WAKES, Region};
@@ -22,6 +22,12 @@ pub struct Placed<'a, L: Layout> {
     data: NonNull<L::Unit>,
     capacity: u32,
     wakes: bool,
+    /// The table of lines after the data ([`Layout::TABLE`]; dangling when
+    /// `entries` is 0) and its length, validated once when placed.
+    table: NonNull<Line>,
+    entries: u32,
+    /// The header's `flags`, validated once when placed.
+    flags: u32,
     /// The loom placement's heap objects, kept alive by every handle.
     #[cfg(ipckit_loom)]
     backing: crate::sync::heap::Arc<dyn core::any::Any>,
@@ -44,6 +50,9 @@ impl<L: Layout> Clone for Placed<'_, L> {
             data: self.data,
             capacity: self.capacity,
             wakes: self.wakes,
+            table: self.table,
+            entries: self.entries,
+            flags: self.flags,
             #[cfg(ipckit_loom)]
             backing: self.backing.clone(),
             _memory: PhantomData,
@@ -78,6 +87,13 @@ impl<'a, L: Layout> Placed<'a, L> {
         super::region_len::<L>(capacity)
     }
 
+    /// The bytes a region needs for a ring created with `options`: more
+    /// than [`region_len`](Self::region_len) only for a broadcast ring with
+    /// a subscriber table ([`Options::subscribers`]).
+    pub const fn region_len_with(options: Options) -> Result<usize> {
+        super::region_len_with::<L>(&options)
+    }
+
     /// Creates a ring of `capacity` in `region` and publishes its header;
     /// positions start at 0 and waiters spin. [`Error::TooSmall`] names
     /// the length the region needs.
@@ -103,7 +119,7 @@ impl<'a, L: Layout> Placed<'a, L> {
     pub fn init_with(region: Region<'a>, options: Options) -> Result<Self> {
         super::check_region::<L>(&region, &options)?;
         let exclusive = region.is_exclusive();
-        let ring = Self::on_region(region, options.capacity, options.wakes);
+        let ring = Self::on_region(region, options.capacity, options.flags(), options.table);
         // A region only we can see may hold old bytes: the layout clears
         // what must read zero. A shared region is fresh memory (the
         // `Region::from_raw` contract: zeroed).
@@ -123,32 +139,70 @@ impl<'a, L: Layout> Placed<'a, L> {
         let capacity = info.capacity;
         let len =
             super::region_len::<L>(capacity).map_err(|_| Error::Corrupted("capacity in header"))?;
+        region.check(len, L::BASE_ALIGN)?;
         if info.data_offset as usize != L::DATA_OFFSET {
             return Err(Error::Corrupted("data offset in header"));
         }
-        region.check(len, L::BASE_ALIGN)?;
-        let wakes = match info.flags {
-            0 => false,
-            FLAG_WAKES => true,
-            _ => return Err(Error::Corrupted("flags in header")),
+        let flags = info.flags;
+        if flags & !(FLAG_WAKES | L::FLAGS) != 0 {
+            return Err(Error::Corrupted("flags in header"));
+        }
+        // The table's length: a control word the creator wrote before it
+        // published the header (ordered by the header's Acquire), read once.
+        let entries = match L::TABLE {
+            None => 0,
+            Some(word) => {
+                let control = region.as_ptr().cast::<L::Control>();
+                // SAFETY: the region was checked to hold `region_len`
+                // bytes, which cover the control block at its base, aligned
+                // (every field of a block is an atomic).
+                let block = unsafe { &*control };
+                block.word(word).load(Ordering::Relaxed)
+            }
         };
-        Ok(Self::on_region(region, capacity, wakes))
+        let options = Options::new(capacity).subscribers(entries).policy(
+            if flags & super::FLAG_RELIABLE != 0 {
+                super::Policy::Reliable
+            } else {
+                super::Policy::Lossy
+            },
+        );
+        let len = super::region_len_with::<L>(&options)
+            .map_err(|_| Error::Corrupted("subscriber table length in header"))?;
+        if L::FLAGS & super::FLAG_RELIABLE != 0 && flags & super::FLAG_RELIABLE != 0 && entries == 0
+        {
+            return Err(Error::Corrupted("reliable broadcast ring without a table"));
+        }
+        region.check(len, L::BASE_ALIGN)?;
+        Ok(Self::on_region(region, capacity, flags, entries))
     }
 
     /// The handle for a region already checked to hold the ring.
     #[cfg(not(ipckit_loom))]
-    fn on_region(region: Region<'a>, capacity: u32, wakes: bool) -> Self {
+    fn on_region(region: Region<'a>, capacity: u32, flags: u32, entries: u32) -> Self {
         let base = region.as_ptr();
         // SAFETY: the region was checked to hold `region_len` bytes, which
         // include the data offset.
         let data = unsafe { base.add(L::DATA_OFFSET) }.cast::<L::Unit>();
+        let table = if entries == 0 {
+            NonNull::dangling()
+        } else {
+            // SAFETY: the region was checked to hold `region_len_with`
+            // bytes, which include the table after its offset; its base
+            // alignment (at least 4) and the LINE-multiple offset align the
+            // lines (4-aligned words).
+            unsafe { NonNull::new_unchecked(base.add(super::table_offset::<L>(capacity)).cast()) }
+        };
         Self {
             // SAFETY: the region's base is non-null (it is a `NonNull`).
             control: unsafe { NonNull::new_unchecked(base.cast()) },
             // SAFETY: an in-bounds offset from a non-null base is non-null.
             data: unsafe { NonNull::new_unchecked(data) },
             capacity,
-            wakes,
+            wakes: flags & FLAG_WAKES != 0,
+            table,
+            entries,
+            flags,
             _memory: PhantomData,
         }
     }
@@ -171,6 +225,9 @@ impl<'a, L: Layout> Placed<'a, L> {
             data,
             capacity,
             wakes,
+            table: NonNull::dangling(),
+            entries: 0,
+            flags: super::Options::new(capacity).waking(wakes).flags(),
             #[cfg(ipckit_loom)]
             backing: crate::sync::heap::Arc::new(()),
             _memory: PhantomData,
@@ -197,6 +254,12 @@ impl<'a, L: Layout> Placed<'a, L> {
             control
                 .word(word)
                 .store(options.position, Ordering::Relaxed);
+        }
+        if let Some(word) = L::TABLE {
+            control.word(word).store(options.table, Ordering::Relaxed);
+        }
+        for entry in self.table_lines() {
+            entry.clear();
         }
         L::init_data(self.data.as_ptr(), options);
         if clear {
@@ -230,6 +293,10 @@ impl<'a, L: Layout> Placed<'a, L> {
 
         super::check_options::<L>(&options)?;
         let control = L::Control::modelled();
+        let mut table: Box<[Line]> = (0..options.table)
+            .map(|_| Line::modelled())
+            .collect::<Vec<_>>()
+            .into_boxed_slice();
         let units =
             options.capacity as usize * L::STRIDE.min(1) / <L::Unit as super::Modelled>::COVERS;
         let mut data: Box<[L::Unit]> = (0..units)
@@ -241,10 +308,13 @@ impl<'a, L: Layout> Placed<'a, L> {
             data: NonNull::new(data.as_mut_ptr()).expect("boxed slice is non-null"),
             capacity: options.capacity,
             wakes: options.wakes,
+            table: NonNull::new(table.as_mut_ptr()).expect("boxed slice is non-null"),
+            entries: options.table,
+            flags: options.flags(),
             // The backing is only kept alive (never accessed through the
             // `Arc`), so its lack of `Sync` does not matter.
             #[allow(clippy::arc_with_non_send_sync)]
-            backing: crate::sync::heap::Arc::new((control, data)),
+            backing: crate::sync::heap::Arc::new((control, data, table)),
             _memory: PhantomData,
         };
         // Fresh units are zero: no clearing (fewer operations for loom).
@@ -262,6 +332,35 @@ impl<'a, L: Layout> Placed<'a, L> {
     /// ([`Options::waking`]).
     pub fn wakes(&self) -> bool {
         self.wakes
+    }
+
+    /// The header's `flags` (validated when placed).
+    #[inline(always)]
+    pub(crate) fn flags(&self) -> u32 {
+        self.flags
+    }
+
+    /// The entries of the table after the data (the broadcast ring's
+    /// subscriber table, [`Options::subscribers`]; 0: none).
+    #[inline(always)]
+    pub fn table_len(&self) -> u32 {
+        self.entries
+    }
+
+    /// Table entry `index`, if there is one.
+    #[inline(always)]
+    pub(crate) fn table_line(&self, index: u32) -> Option<&Line> {
+        if index >= self.entries {
+            return None;
+        }
+        // SAFETY: `table` points to `entries` lines valid for `'a` (checked
+        // when placed); every field of a line is an atomic.
+        Some(unsafe { &*self.table.as_ptr().add(index as usize) })
+    }
+
+    /// Every table entry.
+    pub(crate) fn table_lines(&self) -> impl Iterator<Item = &Line> {
+        (0..self.entries).filter_map(|i| self.table_line(i))
     }
 
     /// The control block.

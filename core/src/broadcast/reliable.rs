@@ -1,0 +1,158 @@
+//! The reliable publisher: the lossy publisher's writes, gated by the
+//! slowest member of the table.
+
+use core::fmt;
+use core::time::Duration;
+
+use bytemuck::Pod;
+
+use super::table::slowest;
+use super::{PROGRESS, PUBLISHER_WAITING, Publisher, Ring};
+use crate::error::Result;
+use crate::sync::spin_hint;
+use crate::wait::{Announce, Attempt, Notify, Spin, block_on};
+
+/// The one publisher of a [reliable](super::Policy::Reliable) broadcast
+/// ring: it never overwrites an item an active [`Member`](super::Member)
+/// has not read. [`try_publish`](Self::try_publish) fails with
+/// [`Error::Full`](crate::Error::Full) while the slowest member is a whole
+/// ring behind; [`publish`](Self::publish) waits for it (sleeping through
+/// the notifier, woken by the member that reads).
+///
+/// It holds the publisher role, given back when it is dropped.
+///
+/// ```
+/// use ipckit_core::broadcast::{Options, Policy, Ring, Start};
+/// use ipckit_core::{AlignedBytes, Error, Region};
+///
+/// let options = Options::new(8).subscribers(3).policy(Policy::Reliable);
+/// let mut bytes = AlignedBytes::<2048>::new();
+/// let ring = Ring::<u64>::init_with(Region::from_slice(&mut bytes[..]), options)?;
+/// let mut tx = ring.reliable_publisher()?;
+/// let members = [ring.join(Start::Next)?, ring.join(Start::Next)?];
+/// std::thread::scope(|s| {
+///     for mut rx in members {
+///         s.spawn(move || {
+///             for i in 0..1000 {
+///                 assert_eq!(rx.recv(), Ok(i)); // every item, in order
+///             }
+///         });
+///     }
+///     for i in 0..1000 {
+///         tx.publish(i).unwrap(); // waits for the slower member
+///     }
+/// });
+/// # Ok::<(), Error>(())
+/// ```
+pub struct ReliablePublisher<'a, T, N = Spin> {
+    inner: Publisher<'a, T, N>,
+    /// The slowest member's position at the last scan: positions before
+    /// `slowest + capacity` may be written without another scan.
+    slowest: u32,
+}
+
+impl<T, N> fmt::Debug for ReliablePublisher<'_, T, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReliablePublisher")
+            .field("inner", &self.inner)
+            .field("slowest", &self.slowest)
+            .finish()
+    }
+}
+
+impl<'a, T: Pod, N: Notify> ReliablePublisher<'a, T, N> {
+    /// The reliable publisher over a claimed publisher.
+    pub(super) fn new(inner: Publisher<'a, T, N>) -> Self {
+        // A lap behind: the first publication scans the table.
+        let slowest = inner.position().wrapping_sub(inner.capacity());
+        Self { inner, slowest }
+    }
+
+    /// Publishes `value` if every active member has read the item it
+    /// overwrites: [`Error::Full`](crate::Error::Full) if not (nothing
+    /// written), [`Error::Corrupted`](crate::Error::Corrupted) for a table
+    /// entry no member writes. Scans the table only when the cached
+    /// slowest position says full.
+    #[inline]
+    pub fn try_publish(&mut self, value: T) -> Result<()> {
+        if !self.room()? {
+            return Err(crate::Error::Full);
+        }
+        self.inner.publish(value);
+        Ok(())
+    }
+
+    /// Publishes `value`, waiting while the slowest member is a ring
+    /// behind (a dead member holds the publisher until
+    /// [`Ring::release_member`]).
+    pub fn publish(&mut self, value: T) -> Result<()> {
+        self.wait(value, None)
+    }
+
+    /// [`publish`](Self::publish) for at most `timeout`
+    /// ([`Error::TimedOut`](crate::Error::TimedOut), nothing written;
+    /// [`Error::NoClock`](crate::Error::NoClock) without a clock).
+    pub fn publish_timeout(&mut self, value: T, timeout: Duration) -> Result<()> {
+        self.wait(value, Some(timeout))
+    }
+
+    fn wait(&mut self, value: T, timeout: Option<Duration>) -> Result<()> {
+        let ring = self.inner.ring().clone();
+        let (progress, waiting) = (ring.word(PROGRESS), ring.word(PUBLISHER_WAITING));
+        block_on(
+            self,
+            |s| &s.inner.notify,
+            timeout,
+            Announce::Single,
+            waiting,
+            |s| {
+                if s.room()? {
+                    s.inner.publish(value);
+                    Ok(Attempt::Ready(()))
+                } else if N::WAKES {
+                    // Members bump `PROGRESS` after they move, once they
+                    // see us announced.
+                    Ok(Attempt::Wait(progress))
+                } else {
+                    // Spinning members bump nothing: scan again.
+                    spin_hint();
+                    Ok(Attempt::Again)
+                }
+            },
+        )
+    }
+
+    /// `true` if the position to write is less than a ring ahead of the
+    /// slowest member (cached, then scanned).
+    #[inline(always)]
+    fn room(&mut self) -> Result<bool> {
+        let (pos, capacity) = (self.inner.position(), self.inner.capacity());
+        if pos.wrapping_sub(self.slowest) < capacity {
+            return Ok(true);
+        }
+        self.scan(pos, capacity)
+    }
+
+    #[cold]
+    fn scan(&mut self, pos: u32, capacity: u32) -> Result<bool> {
+        self.slowest = slowest(self.inner.ring(), pos)?;
+        Ok(pos.wrapping_sub(self.slowest) < capacity)
+    }
+
+    /// The next position this publisher writes (the ring's `tail`).
+    #[must_use]
+    pub fn position(&self) -> u32 {
+        self.inner.position()
+    }
+
+    /// The number of slots.
+    #[must_use]
+    pub fn capacity(&self) -> u32 {
+        self.inner.capacity()
+    }
+
+    /// The ring this publisher writes (for more members).
+    pub fn ring(&self) -> &Ring<'a, T> {
+        self.inner.ring()
+    }
+}
