@@ -4,9 +4,8 @@
 //! layer places the ring by.
 
 use core::marker::PhantomData;
-use core::mem::size_of;
 
-use super::{DATA_OFFSET, MAX_CAPACITY, MIN_CAPACITY};
+use super::{MAX_CAPACITY, MIN_CAPACITY};
 use crate::place::{self, Control, Layout, Options, Stamped, Word};
 use crate::region::ObjectKind;
 use crate::sync::{AtomicU32, Ordering, SlotCell};
@@ -32,7 +31,7 @@ pub(crate) type Slot<T> = Stamped<SlotCell<T>>;
 
 // The slot table of the module docs: `place::Stamped`'s, checked there.
 place::layout_asserts! {
-    assert!(size_of::<Control<2>>() == DATA_OFFSET);
+    assert!(core::mem::size_of::<Control<2>>() == super::DATA_OFFSET);
 }
 
 /// The layout of an MPMC ring of `T` (the
