@@ -29,7 +29,9 @@
 //! QEMU under `timeout`, so a hang fails too.
 //!
 //! QEMU runs the two cores in two host threads at once (multi-threaded
-//! TCG, `-accel tcg,thread=multi`, QEMU's default for this guest): the
+//! TCG, `-accel tcg,thread=multi`, QEMU's default for this guest; QEMU
+//! 7.2 with `-name x,debug-threads=on` shows the threads `CPU 0/TCG` and
+//! `CPU 1/TCG`, where single-threaded TCG has one, `ALL CPUs/TCG`): the
 //! cores really race. On an x86 host, TCG gives the guest the host's strong
 //! memory order and models no caches, so this does not catch a missing
 //! barrier (the loom models do); it proves the hand-off between two real
