@@ -1,13 +1,15 @@
 //! Support code for ipckit's Cortex-M firmware tests (run under QEMU's
 //! `lm3s6965evb`, see `README.md`): exit through semihosting with a status
 //! QEMU returns, a panic handler that fails the test, a SysTick set-up, a
-//! statically placed region, and [`Wfi`], a [`Notify`] for an interrupt
-//! handler and `main` on one core.
+//! statically placed region, [`Shared`] storage for a `NOLOAD` section that
+//! two cores share, and [`Wfi`], a [`Notify`] for an interrupt handler and
+//! `main` on one core.
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::sync::atomic::AtomicU32;
 use core::time::Duration;
@@ -110,6 +112,89 @@ impl<const N: usize> StaticRegion<N> {
 impl<const N: usize> Default for StaticRegion<N> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Storage for one shared object in a `NOLOAD` section: a `static` of the
+/// size and alignment of `T`, which neither core's reset handler
+/// initialises. One side initialises it, the other attaches to it.
+///
+/// `T` names the object's shape: a ring's own `StaticRing` type (the same
+/// bytes that `init` lays out, with room to spare), `AlignedBytes<{
+/// Semaphore::region_len() }>`, or any plain struct of atomics.
+///
+/// ```ignore
+/// #[unsafe(link_section = ".ipc_shared")]
+/// static QUEUE: Shared<spsc::StaticRing<u32, 64>> = Shared::uninit();
+///
+/// // core 0, before it starts core 1:
+/// let ring = spsc::Ring::<u32>::init(unsafe { QUEUE.zeroed() }, 64)?;
+/// // core 1:
+/// let ring = spsc::Ring::<u32>::attach(unsafe { QUEUE.region() })?;
+/// ```
+#[repr(transparent)]
+pub struct Shared<T>(UnsafeCell<MaybeUninit<T>>);
+
+// SAFETY: the bytes are only reached through `Region`s (atomics and the
+// ring protocols) or through `&T` once initialised, where `T: Sync`.
+unsafe impl<T: Sync> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    /// The storage, uninitialised (for a `NOLOAD` section).
+    pub const fn uninit() -> Self {
+        Self(UnsafeCell::new(MaybeUninit::uninit()))
+    }
+
+    /// The creator's region over the storage: zeroes it first (`init` on
+    /// shared memory expects fresh, zeroed bytes).
+    ///
+    /// # Safety
+    /// Nothing else uses the storage yet (the other core is held in reset or
+    /// waits for a signal sent after `init`), and this is called once.
+    pub unsafe fn zeroed(&'static self) -> Region<'static> {
+        let base = self.0.get().cast::<u8>();
+        // SAFETY: the storage is `size_of::<T>()` bytes that nobody else
+        // uses yet (the caller's promise).
+        unsafe { core::ptr::write_bytes(base, 0, core::mem::size_of::<T>()) };
+        // SAFETY: as for `region`; the bytes are now zeroed.
+        unsafe { self.region() }
+    }
+
+    /// A region over the storage, for the side that attaches.
+    ///
+    /// # Safety
+    /// The storage was zeroed ([`zeroed`](Self::zeroed)) or initialised
+    /// before this side runs; it is touched only through regions from here
+    /// on (as `Region::from_raw` requires).
+    pub unsafe fn region(&'static self) -> Region<'static> {
+        let base = NonNull::new(self.0.get().cast::<u8>()).expect("statics are not null");
+        // SAFETY: the caller's promise: initialised bytes, reached only
+        // through regions; the static lives for ever.
+        unsafe { Region::from_raw(base, core::mem::size_of::<T>()) }
+    }
+
+    /// Initialises the storage with `value` and returns it.
+    ///
+    /// # Safety
+    /// As for [`zeroed`](Self::zeroed): nothing else uses the storage yet.
+    pub unsafe fn init(&'static self, value: T) -> &'static T {
+        // SAFETY: nobody else uses the storage yet (the caller's promise).
+        unsafe { (*self.0.get()).write(value) }
+    }
+
+    /// The value that the other side initialised.
+    ///
+    /// # Safety
+    /// [`init`](Self::init) happened before this side runs.
+    pub unsafe fn get(&'static self) -> &'static T {
+        // SAFETY: initialised (the caller's promise); only shared
+        // references are handed out from here on.
+        unsafe { (*self.0.get()).assume_init_ref() }
+    }
+
+    /// The base address.
+    pub fn as_ptr(&'static self) -> *mut u8 {
+        self.0.get().cast()
     }
 }
 

@@ -65,7 +65,10 @@ fn main() -> ! {
                     .pop_partial_slice(&mut batch)
                     .unwrap_or_else(|e| fail(format_args!("pop_partial_slice: {e}")));
                 for &v in &batch[..n] {
-                    check!(v == expected, "pop_partial_slice: got {v}, expected {expected}");
+                    check!(
+                        v == expected,
+                        "pop_partial_slice: got {v}, expected {expected}"
+                    );
                     expected += 1;
                 }
             }
