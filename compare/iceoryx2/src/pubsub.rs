@@ -2,29 +2,28 @@
 //! the measuring side, `pong` by the peer), one publisher and one
 //! subscriber on each.
 //!
-//! Until the hosted, named pub/sub exists, a topic is the core's lossy
-//! broadcast ring (`ipckit_core::broadcast`, kind 7) of `[u64; W]` items on
-//! a named shared-memory object, four slots deep (one message is in flight
-//! at a time, so nothing is ever overwritten unread). Items are `u64`
-//! arrays, not byte arrays: the ring copies an item through relaxed atomics
-//! of its alignment, so a `[u8; 64]` would move byte by byte. This module
-//! is the only place that knows; moving to the hosted API changes
-//! [`parent`] and [`peer`] and nothing else.
+//! - [`Wait::Blocking`] and [`Wait::Busy`]: the hosted, named pub/sub
+//!   (`ipckit::pubsub::topic`), the API users hold: liveness block, type
+//!   id, dead-publisher notice and all. Blocking: `recv_timeout` (the
+//!   channels' waiting, 2000 spins then a futex sleep), so the blocking
+//!   pub/sub and byte-channel rows differ in the ring only. Busy:
+//!   `try_recv` polled.
+//! - [`Wait::Sleep`]: the core's broadcast ring (`ipckit_core::broadcast`,
+//!   kind 7) on a named object, the subscriber sleeping at once
+//!   (`Futex::new()`), because the hosted subscriber always spins first:
+//!   the row to hold against iceoryx2's event-based receive, which has no
+//!   spin phase either.
 //!
-//! - [`Wait::Blocking`]: waking rings; the publisher wakes through
-//!   `Futex::new()`, the subscriber waits with
-//!   `Futex::adaptive(channel::SPIN_BUDGET)`, the byte channel's own
-//!   waiting (spin, then sleep), so the two blocking rows differ in the
-//!   ring only.
-//! - [`Wait::Sleep`]: the same rings, but the subscriber sleeps at once
-//!   (`Futex::new()`): the row to hold against iceoryx2's event-based
-//!   receive, which has no spin phase either.
-//! - [`Wait::Busy`]: non-waking rings; `try_recv` polled in a loop.
+//! Four slots per topic (one message is in flight at a time, so nothing is
+//! ever overwritten unread). Items are `u64` arrays, not byte arrays: the
+//! ring copies an item through relaxed atomics of its alignment, so a
+//! `[u8; 64]` would move byte by byte.
 
 use bytemuck::Pod;
 use ipckit::Error;
 use ipckit::channel::SPIN_BUDGET;
 use ipckit::futex::Futex;
+use ipckit::pubsub;
 use ipckit::shm::ShmObject;
 use ipckit_core::Error as CoreError;
 use ipckit_core::broadcast::{Options, Publisher, Ring, Start, Subscriber};
@@ -93,6 +92,102 @@ impl<T: Pod, N: Notify> Link for Ends<'_, T, N> {
     }
 }
 
+/// One side's ends on the hosted pub/sub, and (measuring side) the topic
+/// names it removes once the peer has joined.
+struct Hosted<T: Pod> {
+    tx: pubsub::Publisher<T>,
+    rx: pubsub::Subscriber<T>,
+    wait: Wait,
+    names: Vec<String>,
+}
+
+impl<T: Pod> Link for Hosted<T> {
+    fn send(&mut self, msg: &[u64]) -> Result<(), String> {
+        let item: &T = bytemuck::try_from_bytes(bytemuck::cast_slice(msg))
+            .map_err(|e| format!("a {}-word message: {e}", msg.len()))?;
+        self.tx.publish(*item);
+        Ok(())
+    }
+
+    fn recv(&mut self, msg: &mut [u64]) -> Result<bool, String> {
+        let item = match self.wait {
+            Wait::Busy => poll(|| match self.rx.try_recv() {
+                Ok(item) => Ok(Some(item)),
+                Err(Error::Empty) => Ok(None),
+                Err(e) => Err(format!("pub/sub topic: {e}")),
+            })?,
+            _ => match self.rx.recv_timeout(SLICE) {
+                Ok(item) => Some(item),
+                Err(Error::TimedOut) => None,
+                Err(e) => return Err(format!("pub/sub topic: {e}")),
+            },
+        };
+        let Some(item) = item else { return Ok(false) };
+        let words = msg.len();
+        *bytemuck::try_from_bytes_mut::<T>(bytemuck::cast_slice_mut(msg))
+            .map_err(|e| format!("a {words}-word buffer: {e}"))? = item;
+        Ok(true)
+    }
+
+    fn joined(&mut self) -> Result<(), String> {
+        for name in self.names.drain(..) {
+            pubsub::remove(&name).map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
+fn topic_name(name: &str, direction: &str) -> String {
+    format!("{name}-topic-{direction}")
+}
+
+fn hosted_parent<T: Pod>(
+    name: &str,
+    wait: Wait,
+    f: impl FnOnce(&mut dyn Link) -> Result<f64, String>,
+) -> Result<f64, String> {
+    let names = vec![topic_name(name, "ping"), topic_name(name, "pong")];
+    let result = (|| {
+        let ping = pubsub::topic::<T>(&names[0])
+            .capacity(CAPACITY as usize)
+            .create();
+        let pong = pubsub::topic::<T>(&names[1])
+            .capacity(CAPACITY as usize)
+            .create();
+        let (ping, pong) = (ping.map_err(err)?, pong.map_err(err)?);
+        f(&mut Hosted {
+            tx: ping.publisher().map_err(err)?,
+            rx: pong.subscriber().map_err(err)?,
+            wait,
+            names: names.clone(),
+        })
+    })();
+    // Names left by a turn that failed before the peer joined.
+    for name in &names {
+        let _ = pubsub::remove(name);
+    }
+    result
+}
+
+fn hosted_peer<T: Pod>(
+    name: &str,
+    wait: Wait,
+    f: impl FnOnce(&mut dyn Link) -> Result<(), String>,
+) -> Result<(), String> {
+    let ping = pubsub::topic::<T>(&topic_name(name, "ping"))
+        .open()
+        .map_err(err)?;
+    let pong = pubsub::topic::<T>(&topic_name(name, "pong"))
+        .open()
+        .map_err(err)?;
+    f(&mut Hosted {
+        tx: pong.publisher().map_err(err)?,
+        rx: ping.subscriber().map_err(err)?,
+        wait,
+        names: Vec::new(),
+    })
+}
+
 /// A blocking subscriber's notifier.
 fn waiting(wait: Wait) -> Futex {
     match wait {
@@ -128,6 +223,9 @@ fn parent_of<T: Pod>(
     wait: Wait,
     f: impl FnOnce(&mut dyn Link) -> Result<f64, String>,
 ) -> Result<f64, String> {
+    if wait != Wait::Sleep {
+        return hosted_parent::<T>(name, wait, f);
+    }
     let len = Ring::<T>::region_len(CAPACITY).map_err(err)?;
     let ping = ShmObject::create(&object(name, "ping"), len).map_err(err)?;
     let pong = match ShmObject::create(&object(name, "pong"), len) {
@@ -193,6 +291,9 @@ fn peer_of<T: Pod>(
     wait: Wait,
     f: impl FnOnce(&mut dyn Link) -> Result<(), String>,
 ) -> Result<(), String> {
+    if wait != Wait::Sleep {
+        return hosted_peer::<T>(name, wait, f);
+    }
     let ping_object = ShmObject::open(&object(name, "ping")).map_err(err)?;
     let pong_object = ShmObject::open(&object(name, "pong")).map_err(err)?;
     let ping = Ring::<T>::attach(ping_object.region()).map_err(err)?;
