@@ -74,8 +74,8 @@ mod switch;
 mod tests;
 
 pub(crate) use claim::Claim;
-pub(crate) use control::words;
 pub use control::{Block, Control, Line, Word};
+pub(crate) use control::{HEAD, TAIL, TAIL_AND_HEAD, words};
 pub use options::{FLAG_RELIABLE, Options, Policy};
 pub use owned::Owned;
 pub use placed::Placed;
