@@ -152,6 +152,18 @@ fn the_slowest_member_holds_the_publisher() {
     }
 }
 
+/// `Debug` shows what a plain publisher's shows, then the cached scan.
+#[test]
+fn debug_of_a_reliable_publisher() {
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init_with(mem.region(), reliable(4, 1)).unwrap();
+    let tx = ring.reliable_publisher().unwrap();
+    assert_eq!(
+        std::format!("{tx:?}"),
+        "ReliablePublisher { position: 0, capacity: 4, slowest: 4294967292, .. }"
+    );
+}
+
 #[test]
 fn a_lossy_ring_with_a_table_keeps_claim_free_subscribers() {
     let mem = PeerMemory::new();
