@@ -102,8 +102,8 @@ impl Word {
 ///
 /// ```ignore
 /// place::words! {
-///     /// `tail`: the next position the producer writes.
-///     pub(crate) TAIL = (0, 0) at 128;
+///     /// Consumers about to sleep on `tail`.
+///     pub(crate) CONSUMER_WAITING = (0, 2) at 136;
 /// }
 /// ```
 macro_rules! words {
