@@ -268,8 +268,8 @@ pub use table::{ACTIVE, FREE, JOINING, Member};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::{Result, Role};
+use crate::place::{self, Control, Layout, Owned, Placed, SingleProducer, Stamped, TAIL, Word};
 pub use crate::place::{FLAG_RELIABLE, Options, Policy};
-use crate::place::{self, Control, Layout, Owned, Placed, SingleProducer, Stamped, Word};
 #[cfg(doc)]
 use crate::region::Header;
 use crate::region::{LINE, ObjectKind};
@@ -287,9 +287,8 @@ pub const MIN_CAPACITY: u32 = 2;
 /// signed 32-bit distance, which needs a lap well below 2^31.
 pub const MAX_CAPACITY: u32 = 1 << 30;
 
+// `place::TAIL`: the next position the publisher writes.
 place::words! {
-    /// `tail`: the next position the publisher writes.
-    pub(crate) TAIL = (0, 0) at 128;
     /// The publisher's claim word.
     pub(crate) PUBLISHER_CLAIM = (0, 1) at 132;
     /// Subscribers about to sleep on `tail` (a counter; the publisher

@@ -43,10 +43,19 @@ unsafe impl<T: Send, N: Send> Send for Publisher<'_, T, N> {}
 
 impl<T, N> fmt::Debug for Publisher<'_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Publisher")
-            .field("position", &self.pos)
-            .field("capacity", &self.claim.ring().capacity())
+        self.debug_fields(&mut f.debug_struct("Publisher"))
             .finish_non_exhaustive()
+    }
+}
+
+impl<T, N> Publisher<'_, T, N> {
+    /// What `Debug` shows of a publisher, plain or reliable.
+    pub(super) fn debug_fields<'d, 'a, 'b>(
+        &self,
+        d: &'d mut fmt::DebugStruct<'a, 'b>,
+    ) -> &'d mut fmt::DebugStruct<'a, 'b> {
+        d.field("position", &self.pos)
+            .field("capacity", &self.claim.ring().capacity())
     }
 }
 

@@ -53,10 +53,10 @@ pub struct ReliablePublisher<'a, T, N = Spin> {
 
 impl<T, N> fmt::Debug for ReliablePublisher<'_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReliablePublisher")
-            .field("inner", &self.inner)
+        self.inner
+            .debug_fields(&mut f.debug_struct("ReliablePublisher"))
             .field("slowest", &self.slowest)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -152,6 +152,18 @@ fn the_slowest_member_holds_the_publisher() {
     }
 }
 
+/// `Debug` shows what a plain publisher's shows, then the cached scan.
+#[test]
+fn debug_of_a_reliable_publisher() {
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init_with(mem.region(), reliable(4, 1)).unwrap();
+    let tx = ring.reliable_publisher().unwrap();
+    assert_eq!(
+        std::format!("{tx:?}"),
+        "ReliablePublisher { position: 0, capacity: 4, slowest: 4294967292, .. }"
+    );
+}
+
 #[test]
 fn a_lossy_ring_with_a_table_keeps_claim_free_subscribers() {
     let mem = PeerMemory::new();
@@ -168,67 +180,76 @@ fn a_lossy_ring_with_a_table_keeps_claim_free_subscribers() {
     assert_eq!((free.try_recv(), member.try_recv()), (Ok(3), Ok(3)));
 }
 
-#[test]
-fn releasing_a_dead_member_unblocks_the_publisher() {
-    let futex = CondvarFutex::default();
-    let mem = PeerMemory::new();
-    let ring = Ring::<u32>::init_with(mem.region(), reliable(4, 2).waking(true)).unwrap();
+/// A waking reliable ring of four `u32`s in `mem` with `entries` table
+/// entries, its reliable publisher and one member, published full: the
+/// publisher has no room until the member reads (or is released).
+fn full_waking<'m>(
+    mem: &'m PeerMemory,
+    futex: &CondvarFutex,
+    entries: u32,
+) -> (
+    Ring<'m, u32>,
+    ReliablePublisher<'m, u32, CondvarFutex>,
+    Member<'m, u32, CondvarFutex>,
+) {
+    let ring = Ring::<u32>::init_with(mem.region(), reliable(4, entries).waking(true)).unwrap();
     let mut tx = ring.reliable_publisher_with(futex.clone()).unwrap();
-    let dead = ring.join_with(futex.clone(), Start::Next).unwrap();
-    let index = dead.die(); // its process dies: the entry stays active
+    let member = ring.join_with(futex.clone(), Start::Next).unwrap();
     for v in 0..4 {
         tx.try_publish(v).unwrap();
     }
+    (ring, tx, member)
+}
+
+/// Has `tx` publish `value` into its full ring in a thread, runs `free`
+/// once it sleeps, and checks that `free` woke it (without a wake it would
+/// sleep out its timeout).
+fn woken_by(
+    futex: &CondvarFutex,
+    tx: &mut ReliablePublisher<'_, u32, CondvarFutex>,
+    value: u32,
+    free: impl FnOnce(),
+) {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let started = std::time::Instant::now();
+            tx.publish_timeout(value, Duration::from_secs(10)).unwrap();
+            assert!(started.elapsed() < Duration::from_secs(5), "not woken");
+        });
+        while futex.sleepers() == 0 {
+            std::thread::yield_now();
+        }
+        free();
+    });
+}
+
+#[test]
+fn releasing_a_dead_member_unblocks_the_publisher() {
+    let (futex, mem) = (CondvarFutex::default(), PeerMemory::new());
+    let (ring, mut tx, dead) = full_waking(&mem, &futex, 2);
+    let index = dead.die(); // its process dies: the entry stays active
     assert_eq!(
         // SAFETY: (not called: an index past the table.)
         unsafe { ring.release_member(2, &futex) },
         Err(Error::OutOfRange { end: 3, len: 2 })
     );
-    std::thread::scope(|s| {
-        let blocked = s.spawn(move || {
-            // Without the release's wake it would sleep out the timeout.
-            let started = std::time::Instant::now();
-            tx.publish_timeout(4, Duration::from_secs(10)).unwrap();
-            assert!(started.elapsed() < Duration::from_secs(5), "not woken");
-            tx
-        });
-        while futex.sleepers() == 0 {
-            std::thread::yield_now();
-        }
+    woken_by(&futex, &mut tx, 4, || {
         // SAFETY: the forgotten member is never used again.
         unsafe { ring.release_member(index, &futex).unwrap() };
-        let tx = blocked.join().unwrap();
-        assert_eq!(tx.position(), 5);
     });
+    assert_eq!(tx.position(), 5);
 }
 
 /// A publisher asleep for room is woken by the member that reads, and the
 /// member makes no wake call while nobody sleeps.
 #[test]
 fn a_sleeping_publisher_is_woken_by_a_reader() {
-    let futex = CondvarFutex::default();
-    let mem = PeerMemory::new();
-    let ring = Ring::<u32>::init_with(mem.region(), reliable(4, 1).waking(true)).unwrap();
-    let mut tx = ring.reliable_publisher_with(futex.clone()).unwrap();
-    let mut rx = ring.join_with(futex.clone(), Start::Next).unwrap();
-    for v in 0..4 {
-        tx.try_publish(v).unwrap();
-    }
+    let (futex, mem) = (CondvarFutex::default(), PeerMemory::new());
+    let (_ring, mut tx, mut rx) = full_waking(&mem, &futex, 1);
     assert_eq!(rx.try_recv(), Ok(0));
     assert_eq!(futex.wakes(), 0, "a wake call while nobody slept");
     assert_eq!(tx.try_publish(4), Ok(())); // the one read was published
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            // Without the member's wake it would sleep out the timeout.
-            let started = std::time::Instant::now();
-            tx.publish_timeout(5, Duration::from_secs(10)).unwrap();
-            assert!(started.elapsed() < Duration::from_secs(5), "not woken");
-        });
-        while futex.sleepers() == 0 {
-            std::thread::yield_now();
-        }
-        assert_eq!(rx.recv(), Ok(1));
-    });
+    woken_by(&futex, &mut tx, 5, || assert_eq!(rx.recv(), Ok(1)));
     assert!(futex.wakes() >= 1);
     let timed = Spin::with_clock(std_clock);
     let mem = PeerMemory::new();

@@ -245,6 +245,7 @@ use crate::error::{Error, Result, Role};
 use crate::intent::Intent;
 pub use crate::place::Options;
 use crate::place::{self, Control, Layout, Placed, SingleConsumer, Word, records};
+pub(super) use crate::place::{HEAD, TAIL};
 use crate::region::{LINE, ObjectKind};
 use crate::sync::{AtomicU32, Ordering, fence};
 use crate::wait::{Announce, Attempt, Notify, Spin, block_on, wake_waiters};
@@ -272,16 +273,13 @@ pub const SCAN_PASSES: u32 = 4;
 const ERASE_SKIP: u32 = 1 << 31;
 
 // The words of the control block (the layout table): the producers' line,
-// the consumer's line, the statistics line.
+// the consumer's line, the statistics line. `place::TAIL`: the next byte
+// position to claim; `place::HEAD`: the next byte position to read.
 place::words! {
-    /// `tail`: the next byte position to claim.
-    TAIL = (0, 0) at 128;
     /// The consumer's announcement that it is about to sleep on the doorbell.
     CONSUMER_WAITING = (0, 1) at 132;
     /// Bumped (and woken) by a producer that committed while the consumer waits.
     DOORBELL = (0, 2) at 136;
-    /// `head`: the next byte position to read.
-    HEAD = (1, 0) at 256;
     /// The consumer claim (0 free, 1 taken).
     CONSUMER_CLAIM = (1, 1) at 260;
     /// Producers about to sleep on `head`.
@@ -313,7 +311,7 @@ impl Layout for Frames {
     type Control = Control<3>;
     type Unit = records::Unit;
 
-    const POSITIONS: &'static [Word] = &[TAIL, HEAD];
+    const POSITIONS: &'static [Word] = place::TAIL_AND_HEAD;
 
     /// Every header of the first lap must read "not written".
     unsafe fn clear_data(data: *mut records::Unit, capacity: u32) {

@@ -10,16 +10,14 @@ use crate::place::{self, Control, Layout, Options, Stamped, Word};
 use crate::region::ObjectKind;
 use crate::sync::{AtomicU32, Ordering, SlotCell};
 
+// The producers' line starts with `place::TAIL`, the consumers' line with
+// `place::HEAD`.
 place::words! {
-    /// The producers' line: `tail`.
-    pub(super) TAIL = (0, 0) at 128;
     /// Consumers about to sleep on a stamp (producers check it).
     pub(super) CONSUMERS_WAITING = (0, 1) at 132;
     /// Items lost with dead consumers (written by the producers that release
     /// their slots, see [`recovery`](super::recovery)).
     pub(super) LOST = (0, 2) at 136;
-    /// The consumers' line: `head`.
-    pub(super) HEAD = (1, 0) at 256;
     /// Producers about to sleep on a stamp (consumers check it).
     pub(super) PRODUCERS_WAITING = (1, 1) at 260;
     /// Holes of dead producers skipped.
@@ -49,7 +47,7 @@ impl<T> Layout for Stamps<T> {
     type Control = Control<2>;
     type Unit = Slot<T>;
 
-    const POSITIONS: &'static [Word] = &[TAIL, HEAD];
+    const POSITIONS: &'static [Word] = place::TAIL_AND_HEAD;
 
     /// The first lap's stamps: positions `start..start + capacity` cover
     /// every slot once, each free for its position.

@@ -122,11 +122,12 @@ use core::ptr::addr_of;
 
 use bytemuck::Pod;
 
-use super::layout::{CONSUMERS_WAITING, HEAD, LOST, PRODUCERS_WAITING, SKIPPED, TAIL};
+use super::layout::{CONSUMERS_WAITING, LOST, PRODUCERS_WAITING, SKIPPED};
 use super::{Consumer, Producer, Ring, withdraw};
 use crate::error::{Error, Result, Role};
 #[cfg(doc)]
 use crate::intent::Intent;
+use crate::place::{HEAD, TAIL};
 use crate::sync::{Ordering, SlotCell};
 use crate::wait::{Notify, wake_waiters};
 

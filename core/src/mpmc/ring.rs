@@ -3,7 +3,7 @@
 
 use bytemuck::Pod;
 
-use super::layout::{HEAD, Stamps, TAIL};
+use super::layout::Stamps;
 use super::{Consumer, Producer, RETRY_LIMIT};
 #[cfg(doc)]
 use super::{Options, recovery};
@@ -11,7 +11,7 @@ use super::{Options, recovery};
 use crate::error::Error;
 use crate::error::Result;
 use crate::intent::Intent;
-use crate::place::Placed;
+use crate::place::{HEAD, Placed, TAIL};
 use crate::sync::Ordering;
 use crate::wait::{Notify, Spin};
 

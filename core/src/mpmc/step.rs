@@ -13,12 +13,12 @@ use core::time::Duration;
 
 use bytemuck::Pod;
 
-use super::layout::{CONSUMERS_WAITING, HEAD, PRODUCERS_WAITING, TAIL};
+use super::layout::{CONSUMERS_WAITING, PRODUCERS_WAITING};
 use super::ring::Endpoint;
 use super::{BUSY_SPINS, RETRY_LIMIT, Ring};
 use crate::error::{Error, Result};
 use crate::intent::Intent;
-use crate::place::{Word, stamped_stride};
+use crate::place::{HEAD, TAIL, Word, stamped_stride};
 use crate::sync::{AtomicU32, Ordering, SlotCell, fence, spin_hint};
 use crate::wait::{Announce, Attempt, Notify, block_on};
 

@@ -102,8 +102,8 @@ impl Word {
 ///
 /// ```ignore
 /// place::words! {
-///     /// `tail`: the next position the producer writes.
-///     pub(crate) TAIL = (0, 0) at 128;
+///     /// Consumers about to sleep on `tail`.
+///     pub(crate) CONSUMER_WAITING = (0, 2) at 136;
 /// }
 /// ```
 macro_rules! words {
@@ -117,6 +117,21 @@ macro_rules! words {
 }
 
 pub(crate) use words;
+
+// The positions, where every ring keeps them: each ring's `words!` names
+// the rest of its control block around these two.
+words! {
+    /// `tail`, the writing side's position: the next position written (or
+    /// claimed for writing), first on the writers' line.
+    pub(crate) TAIL = (0, 0) at 128;
+    /// `head`, the reading side's position in a ring with one: the next
+    /// position read (or claimed for reading), first on the readers' line.
+    pub(crate) HEAD = (1, 0) at 256;
+}
+
+/// `Layout::POSITIONS` of a ring with a `tail` and a `head`: a fresh one
+/// starts with both at the options' start.
+pub(crate) const TAIL_AND_HEAD: &[Word] = &[TAIL, HEAD];
 
 /// What the placement layer needs of a control block (sealed: only
 /// [`Control`] implements it).

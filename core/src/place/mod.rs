@@ -28,9 +28,10 @@
 //!    control words a fresh ring sets to its start position (the layer clears every other one), and, if the
 //!    ring needs it, `init_data` (MPMC stamps), which the layer calls
 //!    between the header's fields and its publication.
-//! 2. Name the ring's words with `place::words!` (`TAIL = (0, 0) at 128;`: line,
-//!    index, and the byte offset of the layout table, checked at compile
-//!    time).
+//! 2. Name the ring's words with `place::words!` (`WAITERS = (0, 1) at 132;`:
+//!    line, index, and the byte offset of the layout table, checked at
+//!    compile time). The positions are every ring's: `TAIL` (line 0, word
+//!    0) and `HEAD` (line 1, word 0), `POSITIONS` then `TAIL_AND_HEAD`.
 //! 3. `pub type Ring<'a, T> = Placed<'a, Slots<T>>;` and put the ring's
 //!    endpoints in an `impl<'a, T> Placed<'a, Slots<T>>` block: they read
 //!    their words through `Placed::word` and their data through
@@ -74,8 +75,8 @@ mod switch;
 mod tests;
 
 pub(crate) use claim::Claim;
-pub(crate) use control::words;
 pub use control::{Block, Control, Line, Word};
+pub(crate) use control::{HEAD, TAIL, TAIL_AND_HEAD, words};
 pub use options::{FLAG_RELIABLE, Options, Policy};
 pub use owned::Owned;
 pub use placed::Placed;

@@ -15,20 +15,18 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::error::{Error, Result, Role};
-use crate::place::{self, Claim, Placed, SingleRoles, Word};
+use crate::place::{self, Claim, HEAD, Placed, SingleRoles, TAIL, Word};
 use crate::sync::Ordering;
 use crate::wait::{Announce, Attempt, Notify, Spin, block_on, wake_waiters};
 
+// `place::TAIL`: the next position the producer writes; `place::HEAD`:
+// the next position the consumer reads.
 place::words! {
-    /// `tail`: the next position the producer writes.
-    pub(crate) TAIL = (0, 0) at 128;
     /// The producer's claim word.
     pub(crate) PRODUCER_CLAIM = (0, 1) at 132;
     /// Set by a consumer about to sleep on `tail` (on the producer's line,
     /// which the producer checks after every publication).
     pub(crate) CONSUMER_WAITING = (0, 2) at 136;
-    /// `head`: the next position the consumer reads.
-    pub(crate) HEAD = (1, 0) at 256;
     /// The consumer's claim word.
     pub(crate) CONSUMER_CLAIM = (1, 1) at 260;
     /// Set by a producer about to sleep on `head`.
@@ -43,10 +41,6 @@ pub trait SpscLayout: SingleRoles {
     /// What the consumer reports for a `tail` it cannot accept.
     const BAD_TAIL: &'static str;
 }
-
-/// The positions of an SPSC-family ring (`Layout::POSITIONS`): a fresh one
-/// starts with both at the options' start, no claims and no waiters.
-pub(crate) const POSITIONS: &[Word] = &[TAIL, HEAD];
 
 /// One end of an SPSC-family ring: the producer (`P = true`) or the
 /// consumer. The rings name it: `spsc::Producer<'a, T, N>`,

@@ -170,7 +170,7 @@ impl<T> Layout for Slots<T> {
     const MAX_CAPACITY: u32 = MAX_CAPACITY;
     type Control = Control<2>;
     type Unit = SlotCell<T>;
-    const POSITIONS: &'static [Word] = endpoint::POSITIONS;
+    const POSITIONS: &'static [Word] = place::TAIL_AND_HEAD;
 }
 
 impl<T> SingleRoles for Slots<T> {

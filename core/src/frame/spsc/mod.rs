@@ -106,7 +106,7 @@ use crate::place::bytes::{self, Grain};
 use crate::place::{self, Control, Layout, Placed, SingleRoles, Word};
 use crate::region::{LINE, ObjectKind};
 use crate::spsc::SpscLayout;
-use crate::spsc::endpoint::{self, CONSUMER_CLAIM, PRODUCER_CLAIM};
+use crate::spsc::endpoint::{CONSUMER_CLAIM, PRODUCER_CLAIM};
 use crate::sync::SlotCell;
 use crate::wait::Spin;
 
@@ -185,7 +185,7 @@ impl Layout for Frames {
     record_layout!();
     type Control = Control<2>;
     type Unit = SlotCell<u8>;
-    const POSITIONS: &'static [Word] = endpoint::POSITIONS;
+    const POSITIONS: &'static [Word] = place::TAIL_AND_HEAD;
 }
 
 impl SingleRoles for Frames {
