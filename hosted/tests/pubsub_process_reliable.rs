@@ -290,7 +290,7 @@ fn subscriber_killed() -> Result<String, String> {
     );
     let held = stuck(published)?;
     ensure!(
-        held < STOP + 1024 + 1 && held >= STOP,
+        (STOP..=STOP + 1024).contains(&held),
         "the publisher at {held}, the stopper stopped at {STOP}"
     );
     let killed = Instant::now();

@@ -150,8 +150,8 @@
 //! Subscribers record themselves too (up to
 //! [`MAX_ENDPOINTS`](crate::channel::MAX_ENDPOINTS) at once; a
 //! dead one's record is reused), for `ipckit ls`, stale-object removal and
-//! [`Publisher::remove_name_after`]; they claim nothing in the ring, so a
-//! subscriber that dies disturbs nobody (one killed while asleep leaves its
+//! [`Publisher::remove_name_after`]; on a lossy topic they claim nothing
+//! in the ring, so a subscriber that dies disturbs nobody (one killed while asleep leaves its
 //! mark in the sleeper count: every later publication then makes one wake
 //! call).
 //!
@@ -543,9 +543,8 @@ impl<T: Pod> Topic<T> {
     /// A subscriber of the items published from now on ([`Start::Next`]).
     /// [`CoreError::RoleTaken`] once
     /// [`MAX_ENDPOINTS`](crate::channel::MAX_ENDPOINTS) live subscribers
-    /// hold the topic's records.
-    ///
-    /// [`CoreError::RoleTaken`]: crate::CoreError::RoleTaken
+    /// hold the topic's records, or (a reliable topic) once its table is
+    /// full of live subscribers.
     pub fn subscriber(&self) -> Result<Subscriber<T>> {
         self.subscriber_from(Start::Next)
     }
