@@ -9,6 +9,7 @@ use super::Name;
 use crate::channel;
 use crate::error::{CoreError, Error, Result, Role};
 use crate::pubsub::{Policy, Start, topic};
+use crate::shm::SharedMemory;
 
 fn reliable(name: &Name, capacity: usize, subscribers: usize) -> Result<crate::pubsub::Topic<u64>> {
     topic::<u64>(&name.0)
@@ -78,8 +79,17 @@ fn policy_and_table_are_recorded_and_checked() -> Result<()> {
     let e = t.reliable_publisher().unwrap_err();
     assert_eq!(channel_error(e, "plain"), CoreError::PolicyMismatch);
     let dflt = Name::new("default");
-    let t = topic::<u64>(&dflt.0).policy(Policy::Reliable).create()?;
+    let t = topic::<u64>(&dflt.0)
+        .capacity(16)
+        .policy(Policy::Reliable)
+        .create()?;
     assert_eq!(t.subscribers(), 64);
+    // 64 entries (8 KiB) after 512 bytes of ring: the block moves from
+    // 4096 to 12288; an opener and `ls` find it there.
+    assert_eq!(t.memory().len(), 12288 + 4096);
+    let _rx = topic::<u64>(&dflt.0).open()?.subscriber()?;
+    let info = channel::inspect(&dflt.0)?;
+    assert_eq!(info.endpoints.len(), 1, "{info:?}");
     Ok(())
 }
 
