@@ -220,8 +220,9 @@ fn fan_out() -> Result<String, String> {
     }
     let late = everything(&words, 3, n)?;
     ensure!(late >= n / 2, "the late subscriber started at {late}");
-    // The slow one sleeps 1 ms per 1000 items: the publisher waited.
-    let floor = Duration::from_millis(n / 1000);
+    // The slow one sleeps 1 ms per 1000 items: the publisher waited for
+    // all but the last ring of them.
+    let floor = Duration::from_millis(n.saturating_sub(1 << 12) / 1000);
     ensure!(
         took >= floor,
         "{n} items in {took:?}: faster than the slow subscriber could read"
@@ -317,6 +318,67 @@ fn subscriber_killed() -> Result<String, String> {
     ))
 }
 
+/// A publisher that only `try_publish`es (never sleeps, so no pidfd tells
+/// it of a death): a stopped subscriber makes it `Full`; once the
+/// subscriber is SIGKILLed, a `try_publish` finds it dead (`/proc`) within
+/// [`RELEASE_BOUND`], and the other subscriber gets every item.
+fn try_publish_after_kill() -> Result<String, String> {
+    const N: u64 = 20_000;
+    const STOP: u64 = 5_000;
+    let g = ShmGuard::new("pubsub-reliable-try");
+    let topic = topic(&g, 256)?;
+    let words = SharedWords::new();
+    let mut reader = subscriber(&g.0, &words, Plan::default())?;
+    let stop = Plan {
+        slot: 1,
+        stop_at: STOP,
+        ..Plan::default()
+    };
+    let mut stopper = subscriber(&g.0, &words, stop)?;
+    ready(&words, 0..2)?;
+    let mut tx = topic.reliable_publisher().ctx("publisher")?;
+    let (mut killed, mut full_since, mut released) = (None, None, None);
+    let until = Instant::now() + PATIENCE;
+    for v in 0..N {
+        loop {
+            match tx.try_publish(v) {
+                Ok(()) => break,
+                Err(e) if e.is_full() => {}
+                Err(e) => return Err(format!("try_publish {v}: {e}")),
+            }
+            ensure!(Instant::now() < until, "still full at {v}");
+            let since = *full_since.get_or_insert_with(Instant::now);
+            let stopped = words.word(STRIDE + STOPPED).load(Ordering::Acquire) == 1;
+            if killed.is_none() && stopped && since.elapsed() > Duration::from_millis(20) {
+                stopper.kill();
+                killed = Some((Instant::now(), v));
+            }
+            std::thread::yield_now();
+        }
+        full_since = None;
+        if let (Some((at, held)), None) = (killed, released) {
+            if v == held {
+                released = Some(at.elapsed());
+            }
+        }
+    }
+    drop(tx);
+    reader.expect_ok(Instant::now() + DEADLINE)?;
+    everything(&words, 0, N)?;
+    let Some((_, held)) = killed else {
+        return Err("the stopper never held the publisher back".into());
+    };
+    let released = released.unwrap_or_default();
+    ensure!(
+        released < RELEASE_BOUND,
+        "try_publish went on {released:?} after the kill"
+    );
+    Ok(format!(
+        "full at {held} (the stopper stopped at {STOP}); try_publish went on \
+         {released:.1?} after the SIGKILL; {N} items to the other subscriber"
+    ))
+}
+
 /// The count in `word` once it has not moved for 100 ms (within
 /// `PATIENCE`).
 fn stuck(word: &std::sync::atomic::AtomicU64) -> Result<u64, String> {
@@ -335,7 +397,7 @@ fn stuck(word: &std::sync::atomic::AtomicU64) -> Result<u64, String> {
 
 fn main() {
     type Test = fn() -> Result<String, String>;
-    let tests: [(&str, Test); 2] = [
+    let tests: [(&str, Test); 3] = [
         (
             "reliable: 1 publisher, 3 subscriber processes and a joiner",
             fan_out,
@@ -344,6 +406,7 @@ fn main() {
             "reliable: a subscriber killed mid-stream",
             subscriber_killed,
         ),
+        ("reliable: try_publish after a kill", try_publish_after_kill),
     ];
     Suite::new().tests(tests).leftovers_checked().run().exit();
 }
