@@ -200,6 +200,23 @@ impl<T: Pod> ReliablePublisher<T> {
     pub fn topic(&self) -> &Topic<T> {
         &self.topic
     }
+
+    /// The memory the topic lives in.
+    pub fn memory(&self) -> &crate::channel::Memory {
+        self.topic.memory()
+    }
+
+    /// Waits (at most `timeout`) until `subscribers` subscribers have
+    /// joined, then removes the topic's name; see
+    /// [`Publisher::remove_name_after`](super::Publisher::remove_name_after).
+    pub fn remove_name_after(&self, subscribers: u32, timeout: Duration) -> Result<()> {
+        crate::channel::lifetime::remove_name_after(
+            self.memory(),
+            &self.member,
+            subscribers,
+            timeout,
+        )
+    }
 }
 
 /// The table entries that are not free, as a bit set (the table has at
