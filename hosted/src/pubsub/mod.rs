@@ -474,6 +474,15 @@ impl<T: Pod> Topic<T> {
             _ => Mode::Attach,
         };
         let placed = ring_and_block_with::<Slots<T>>(&mem, mode, options, type_id)
+            .and_then(|(ring, block)| {
+                // Entries are recorded in the consumer slots' intents: a
+                // longer table (another creator's) has entries no record
+                // can name.
+                match ring.table_len() <= MAX_ENDPOINTS {
+                    true => Ok((ring, block)),
+                    false => Err(CoreError::InvalidCapacity.into()),
+                }
+            })
             .map_err(|e| e.in_channel(|| mem.describe()));
         let (ring, block) = undo_on_error(placed, cleanup)?;
         Ok(Self {
