@@ -290,6 +290,11 @@ impl<K: Kind> Builder<K> {
         self
     }
 
+    /// The object settings (mode, trust), for builders that wrap this one.
+    pub(crate) fn object(&self) -> Object {
+        self.object
+    }
+
     /// The message type id these settings state (0: none).
     pub fn stated_type_id(&self) -> u64 {
         self.type_id.unwrap_or_else(K::default_type_id)

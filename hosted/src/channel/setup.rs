@@ -150,16 +150,30 @@ pub(crate) fn ring_and_block<L: Layout>(
     capacity: u32,
     type_id: u64,
 ) -> Result<(Placed<'static, L>, Block)> {
+    ring_and_block_with(mem, mode, Options::new(capacity), type_id)
+}
+
+/// [`ring_and_block`] with the core's creation `options` (a broadcast
+/// ring's subscriber table and policy; waking is forced). The liveness
+/// block follows the whole core region, the table included: an attach
+/// places it from the table length the ring recorded.
+pub(crate) fn ring_and_block_with<L: Layout>(
+    mem: &Memory,
+    mode: Mode,
+    options: Options,
+    type_id: u64,
+) -> Result<(Placed<'static, L>, Block)> {
     let slots = slots_per_side(L::KIND);
     let describe = || mem.describe();
     if mode == Mode::Init {
-        let block = fresh_block(mem, place::region_len::<L>(capacity)?, slots)?;
+        let block = fresh_block(mem, place::region_len_with::<L>(&options)?, slots)?;
         block.state_type_id_of(type_id, describe)?;
-        let ring = Placed::init_with(whole(mem), Options::new(capacity).waking(true))?;
+        let ring = Placed::init_with(whole(mem), options.waking(true))?;
         return Ok((ring, block));
     }
     let ring = attach_published(mem, Placed::<L>::attach)?;
-    let core_len = place::region_len::<L>(ring.capacity()).ok();
+    let recorded = Options::new(ring.capacity()).subscribers(ring.table_len());
+    let core_len = place::region_len_with::<L>(&recorded).ok();
     let block = attached_block(mem, core_len, slots)?;
     block.state_type_id_of(type_id, describe)?;
     Ok((ring, block))

@@ -121,7 +121,8 @@ fn inspect_object(object: &str) -> Result<ChannelInfo> {
     info.kind = header.kind;
     info.capacity = header.capacity;
     info.elem_size = header.elem_size;
-    let Some(core_len) = core_region_len(&header) else {
+    let Some(core_len) = core_region_len(&header).and_then(|len| with_table(&obj, &header, len))
+    else {
         info.status = ChannelStatus::Unknown("not a channel kind".into());
         return Ok(info);
     };
@@ -236,4 +237,40 @@ pub fn remove_stale() -> Result<Vec<String>> {
         }
     }
     Ok(removed)
+}
+
+/// The offset of a broadcast ring's `table_len` control word
+/// (`docs/LAYOUT.md` section 17).
+const BROADCAST_TABLE_LEN_AT: usize = 144;
+
+/// `core_len` (the slots' end) plus a broadcast ring's subscriber table
+/// (`docs/LAYOUT.md` sections 17.1 and 18: the liveness block follows the
+/// table), read once from the mapping; `None` for a table no ring has.
+fn with_table(obj: &ShmObject, header: &ipckit_core::HeaderInfo, core_len: usize) -> Option<usize> {
+    if header.kind != Some(ipckit_core::ObjectKind::Broadcast) {
+        return Some(core_len);
+    }
+    if obj.len() < BROADCAST_TABLE_LEN_AT + 4 {
+        return None;
+    }
+    // SAFETY: the word lies inside the mapping (checked above) at a
+    // 4-aligned offset of its page-aligned base; shared words are read
+    // atomically.
+    let word = unsafe {
+        &*obj
+            .as_ptr()
+            .add(BROADCAST_TABLE_LEN_AT)
+            .cast::<std::sync::atomic::AtomicU32>()
+    };
+    let entries = word.load(std::sync::atomic::Ordering::Relaxed);
+    if entries == 0 {
+        return Some(core_len);
+    }
+    if entries > ipckit_core::broadcast::MAX_TABLE {
+        return None;
+    }
+    let line = ipckit_core::region::LINE;
+    core_len
+        .checked_next_multiple_of(line)?
+        .checked_add(entries as usize * line)
 }

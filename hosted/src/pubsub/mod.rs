@@ -74,6 +74,62 @@
 //! docs](crate::broadcast) have the algorithm (seqlock slots, Aeron's
 //! broadcast buffer) and what a hostile peer can do.
 //!
+//! # Delivery policies
+//! [`TopicBuilder::policy`] chooses, and the creator records in the ring's
+//! header (an opener takes the topic's, or is refused if it states
+//! another):
+//!
+//! - [`Policy::Lossy`] (the default, above): the publisher never waits.
+//! - [`Policy::Reliable`]: back-pressure. The topic has a subscriber table
+//!   ([`TopicBuilder::subscribers`]`(n)`, `n` ≤ 64, default 64): every
+//!   [`Subscriber`] joins it and publishes how far it has read, and the
+//!   publisher is a [`ReliablePublisher`] ([`Topic::reliable_publisher`]):
+//!   [`try_publish`](ReliablePublisher::try_publish) fails with
+//!   [`Error::Full`] while the slowest subscriber is a ring behind,
+//!   [`publish`](ReliablePublisher::publish) and
+//!   [`publish_timeout`](ReliablePublisher::publish_timeout) wait for it.
+//!   A subscriber then never lags (but one that starts at
+//!   [`Start::Oldest`] or [`Start::Latest`] may lose items published
+//!   while it joins, reported as `Lagged` before any item from its join
+//!   on; the core's docs, "Joining"). A subscriber that dies stops
+//!   holding the publisher back once the publisher sees it dead (a pidfd
+//!   while it sleeps, within milliseconds; `/proc` when `try_publish`
+//!   finds the ring full, at most once a millisecond): its entry is
+//!   released. With no subscriber in the table the publisher publishes
+//!   freely: it never waits for subscribers that may never come. At most
+//!   `n` subscribers at once (`RoleTaken(Consumer)` after that).
+//!
+//! ```
+//! use ipckit::pubsub::{self, Policy};
+//!
+//! let name = format!("doc-pubsub-reliable-{}", std::process::id());
+//! let topic = pubsub::topic::<u64>(&name)
+//!     .capacity(8)
+//!     .subscribers(4)
+//!     .policy(Policy::Reliable)
+//!     .open_or_create()?;
+//! let mut tx = topic.reliable_publisher()?;
+//! // Another process opens it without restating the policy:
+//! let opened = pubsub::topic::<u64>(&name).open()?;
+//! assert_eq!((opened.policy(), opened.subscribers()), (Policy::Reliable, 4));
+//! let mut rx = opened.subscriber()?;
+//! std::thread::scope(|s| {
+//!     s.spawn(|| {
+//!         for i in 0..1000 {
+//!             tx.publish(i).unwrap(); // waits for `rx`: 8 slots only
+//!         }
+//!     });
+//!     for i in 0..1000 {
+//!         assert_eq!(rx.recv().unwrap(), i); // every item, in order
+//!     }
+//! });
+//! // Stating another policy is refused, naming the topic.
+//! let lossy = pubsub::topic::<u64>(&name).policy(Policy::Lossy).open();
+//! assert!(lossy.unwrap_err().to_string().contains("doc-pubsub-reliable"));
+//! pubsub::remove(&name)?;
+//! # Ok::<(), ipckit::Error>(())
+//! ```
+//!
 //! # Waiting and dead peers
 //! `recv` and `recv_timeout` spin briefly, then sleep in a shared futex on
 //! the ring's `tail` with an event count: a publication wakes every
@@ -94,8 +150,8 @@
 //! Subscribers record themselves too (up to
 //! [`MAX_ENDPOINTS`](crate::channel::MAX_ENDPOINTS) at once; a
 //! dead one's record is reused), for `ipckit ls`, stale-object removal and
-//! [`Publisher::remove_name_after`]; they claim nothing in the ring, so a
-//! subscriber that dies disturbs nobody (one killed while asleep leaves its
+//! [`Publisher::remove_name_after`]; on a lossy topic they claim nothing
+//! in the ring, so a subscriber that dies disturbs nobody (one killed while asleep leaves its
 //! mark in the sleeper count: every later publication then makes one wake
 //! call).
 //!
@@ -111,10 +167,15 @@
 //! per side: producer slot 0 is the publisher, the consumer slots the
 //! subscribers). See [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#18-the-topic-object).
 //!
-//! Not (yet) here: the reliable policy (back-pressure, a subscriber table:
-//! the core's work in progress), byte-message topics, zero-copy loans.
+//! A reliable topic's object has the subscriber table after the slots and
+//! the liveness block after the table; each subscriber records the table
+//! entry it holds in its liveness slot's intent (the section 18 link
+//! above has the rule, and who releases what).
+//!
+//! Not (yet) here: byte-message topics, zero-copy loans.
 
 mod publisher;
+mod reliable;
 mod subscriber;
 #[cfg(test)]
 mod tests;
@@ -123,21 +184,21 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use ipckit_core::Pod;
-use ipckit_core::broadcast::{Ring, Slots};
+use ipckit_core::broadcast::{Options, Ring, Slots};
+use ipckit_core::place;
 
-pub use crate::broadcast::Start;
+pub use crate::broadcast::{Policy, Start};
 pub use publisher::Publisher;
+pub use reliable::ReliablePublisher;
 pub use subscriber::Subscriber;
 
 use crate::channel::builder::sealed;
 use crate::channel::liveness::{Block, pod_type_id};
 use crate::channel::{
-    Builder, DEFAULT_ITEMS, Endpoint, Kind, Memory, Mode, created_name, object_name,
-    ring_and_block, undo_on_error,
+    Builder, DEFAULT_ITEMS, Endpoint, Kind, MAX_ENDPOINTS, Memory, Mode, created_name, named_with,
+    object_len, object_name, ring_and_block_with, undo_on_error,
 };
-#[cfg(doc)]
-use crate::error::Error;
-use crate::error::Result;
+use crate::error::{CoreError, Error, Result};
 use crate::shm::{ShmObject, Trust};
 
 /// A builder of the topic `name` carrying `T` (see the [module
@@ -154,6 +215,8 @@ pub fn topic<T: Pod>(name: &str) -> TopicBuilder<T> {
     TopicBuilder {
         name: name.to_owned(),
         inner: Builder::new(),
+        subscribers: None,
+        policy: None,
     }
 }
 
@@ -172,6 +235,10 @@ pub fn remove(name: &str) -> Result<()> {
 pub struct TopicBuilder<T> {
     name: String,
     inner: Builder<Lossy<T>>,
+    /// The subscriber table's entries, if stated.
+    subscribers: Option<usize>,
+    /// The policy, if stated.
+    policy: Option<Policy>,
 }
 
 impl<T: Pod> std::fmt::Debug for TopicBuilder<T> {
@@ -179,6 +246,8 @@ impl<T: Pod> std::fmt::Debug for TopicBuilder<T> {
         f.debug_struct("TopicBuilder")
             .field("name", &self.name)
             .field("inner", &self.inner)
+            .field("subscribers", &self.subscribers)
+            .field("policy", &self.policy)
             .finish()
     }
 }
@@ -214,22 +283,91 @@ impl<T: Pod> TopicBuilder<T> {
         self
     }
 
+    /// A subscriber table of `n` entries (1 to
+    /// [`MAX_ENDPOINTS`](crate::channel::MAX_ENDPOINTS), the subscriber
+    /// records a topic has): room for `n` subscribers of a
+    /// [reliable](Policy::Reliable) topic at once. Default: none for a
+    /// lossy topic, 64 for a reliable one. Recorded by the creator; an
+    /// open that states it must match the topic ([`Error::Channel`] with
+    /// [`CoreError::InvalidCapacity`](crate::CoreError::InvalidCapacity)
+    /// naming it).
+    pub fn subscribers(mut self, n: usize) -> Self {
+        self.subscribers = Some(n);
+        self
+    }
+
+    /// The delivery policy ([module docs](self#delivery-policies); default
+    /// [`Policy::Lossy`]). Recorded by the creator in the ring's header; an
+    /// open that states another is refused ([`Error::Channel`] with
+    /// [`CoreError::PolicyMismatch`](crate::CoreError::PolicyMismatch)
+    /// naming the topic); one that states none takes the topic's.
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
     /// Creates the topic ([`Error::AlreadyExists`] if the name exists; of
     /// racing creators exactly one wins).
     pub fn create(&self) -> Result<Topic<T>> {
-        self.inner.create(&self.name)
+        self.named(true, false)
     }
 
     /// Opens the existing topic, validating its header, its liveness block
     /// and its type ([`Error::NotFound`], [`Error::Channel`],
-    /// [`Error::TypeMismatch`]).
+    /// [`Error::TypeMismatch`]), and the stated policy and table size.
     pub fn open(&self) -> Result<Topic<T>> {
-        self.inner.open(&self.name)
+        self.named(false, true)
     }
 
     /// Opens the topic, or creates it with these settings.
     pub fn open_or_create(&self) -> Result<Topic<T>> {
-        self.inner.open_or_create(&self.name)
+        self.named(true, true)
+    }
+
+    /// The core's creation options of these settings: `InvalidCapacity`
+    /// naming the topic for a table past the liveness records.
+    fn options(&self) -> Result<Options> {
+        let invalid = || Error::Channel {
+            name: self.name.clone(),
+            error: CoreError::InvalidCapacity,
+            dead_holder: None,
+        };
+        let policy = self.policy.unwrap_or_default();
+        let entries = match (self.subscribers, policy) {
+            (Some(n), _) => u32::try_from(n)
+                .ok()
+                .filter(|&n| (1..=MAX_ENDPOINTS).contains(&n))
+                .ok_or_else(invalid)?,
+            (None, Policy::Reliable) => MAX_ENDPOINTS,
+            (None, Policy::Lossy) => 0,
+        };
+        let capacity = self.inner.effective_capacity()?;
+        Ok(Options::new(capacity)
+            .subscribers(entries)
+            .policy(policy)
+            .waking(true))
+    }
+
+    /// The topic `self.name`, created and/or opened.
+    fn named(&self, create: bool, open: bool) -> Result<Topic<T>> {
+        let options = self.options()?;
+        let len = match create {
+            true => place::region_len_with::<Slots<T>>(&options)
+                .ok()
+                .and_then(object_len)
+                .ok_or_else(|| Error::Channel {
+                    name: self.name.clone(),
+                    error: CoreError::InvalidCapacity,
+                    dead_holder: None,
+                })?,
+            false => 0,
+        };
+        let (mem, mode) = named_with(&self.name, len, create, open, self.inner.object())?;
+        let topic = Topic::set_up_with(mem, mode, options, self.inner.stated_type_id())?;
+        // An opener takes what the topic records, unless it stated another.
+        let table = self.subscribers.map(|_| options.table());
+        topic.expect(self.policy, table)?;
+        Ok(topic)
     }
 }
 
@@ -323,13 +461,28 @@ impl<T: Pod> Topic<T> {
     /// attached and validated (then the type id compared). A created
     /// object is removed again if the set-up fails.
     fn set_up(mem: Memory, mode: Mode, capacity: u32, type_id: u64) -> Result<Self> {
+        Self::set_up_with(mem, mode, Options::new(capacity), type_id)
+    }
+
+    /// [`set_up`](Self::set_up) with the core's creation `options` (table
+    /// and policy; the capacity and options matter for `Mode::Init` only).
+    fn set_up_with(mem: Memory, mode: Mode, options: Options, type_id: u64) -> Result<Self> {
         let cleanup = created_name(&mem, mode);
         // A take-over is the publisher's business: the topic is attached.
         let mode = match mode {
             Mode::Init => Mode::Init,
             _ => Mode::Attach,
         };
-        let placed = ring_and_block::<Slots<T>>(&mem, mode, capacity, type_id)
+        let placed = ring_and_block_with::<Slots<T>>(&mem, mode, options, type_id)
+            .and_then(|(ring, block)| {
+                // Entries are recorded in the consumer slots' intents: a
+                // longer table (another creator's) has entries no record
+                // can name.
+                match ring.table_len() <= MAX_ENDPOINTS {
+                    true => Ok((ring, block)),
+                    false => Err(CoreError::InvalidCapacity.into()),
+                }
+            })
             .map_err(|e| e.in_channel(|| mem.describe()));
         let (ring, block) = undo_on_error(placed, cleanup)?;
         Ok(Self {
@@ -348,6 +501,47 @@ impl<T: Pod> Topic<T> {
         Publisher::new(self.clone(), false)
     }
 
+    /// `Ok` unless the topic records another policy than `policy` or
+    /// another table size than `table` (each `None`: not stated): the
+    /// error names the topic.
+    fn expect(&self, policy: Option<Policy>, table: Option<u32>) -> Result<()> {
+        let error = if policy.is_some_and(|p| p != self.policy()) {
+            CoreError::PolicyMismatch
+        } else if table.is_some_and(|n| n != self.subscribers()) {
+            CoreError::InvalidCapacity
+        } else {
+            return Ok(());
+        };
+        Err(Error::Channel {
+            name: self.describe(),
+            error,
+            dead_holder: None,
+        })
+    }
+
+    /// The delivery policy the topic records.
+    pub fn policy(&self) -> Policy {
+        self.ring.policy()
+    }
+
+    /// The subscriber table's entries the topic records (0: none).
+    pub fn subscribers(&self) -> u32 {
+        self.ring.table_len()
+    }
+
+    /// Claims the publisher role of a [reliable](Policy::Reliable) topic
+    /// ([`CoreError::PolicyMismatch`](crate::CoreError::PolicyMismatch),
+    /// naming the topic, on a lossy one); see [`ReliablePublisher`].
+    pub fn reliable_publisher(&self) -> Result<ReliablePublisher<T>> {
+        ReliablePublisher::new(self.clone(), false)
+    }
+
+    /// [`reliable_publisher`](Self::reliable_publisher), taking the role
+    /// over from a dead holder (as [`take_over_publisher`](Self::take_over_publisher)).
+    pub fn take_over_reliable_publisher(&self) -> Result<ReliablePublisher<T>> {
+        ReliablePublisher::new(self.clone(), true)
+    }
+
     /// Claims the publisher role, taking it over if its recorded holder is
     /// a dead process (pid and start time); as [`publisher`](Self::publisher)
     /// otherwise. The new publisher resumes at the published position.
@@ -358,9 +552,8 @@ impl<T: Pod> Topic<T> {
     /// A subscriber of the items published from now on ([`Start::Next`]).
     /// [`CoreError::RoleTaken`] once
     /// [`MAX_ENDPOINTS`](crate::channel::MAX_ENDPOINTS) live subscribers
-    /// hold the topic's records.
-    ///
-    /// [`CoreError::RoleTaken`]: crate::CoreError::RoleTaken
+    /// hold the topic's records, or (a reliable topic) once its table is
+    /// full of live subscribers.
     pub fn subscriber(&self) -> Result<Subscriber<T>> {
         self.subscriber_from(Start::Next)
     }

@@ -5,8 +5,10 @@ use std::time::{Duration, Instant};
 
 use ipckit_core::Pod;
 use ipckit_core::broadcast;
+use ipckit_core::intent::Intent;
 
-use super::{Lossy, Start, Topic};
+use super::reliable::{JOINING, release_orphans};
+use super::{Lossy, Policy, Start, Topic};
 use crate::channel::builder::sealed;
 use crate::channel::iter::source::Source;
 use crate::channel::liveness::Membership;
@@ -30,11 +32,64 @@ use crate::futex::Futex;
 /// `Lagged` as an item and ends once the publisher is gone and every item
 /// is read. Example: the [module docs](super).
 pub struct Subscriber<T: Pod> {
-    // The core subscriber claims nothing; the liveness slot closes, then
-    // the mapping goes.
-    end: broadcast::Subscriber<'static, T, Futex>,
+    // Drop order: the core end (a member frees its table entry), then the
+    // record of that entry (the slot's intent), then the liveness slot
+    // closes, then the mapping goes.
+    end: Reader<T>,
+    _record: Record,
     member: Membership,
     topic: Topic<T>,
+}
+
+/// The core end: a claim-free subscriber (lossy topic) or a table member
+/// (reliable topic).
+enum Reader<T: Pod> {
+    Lossy(broadcast::Subscriber<'static, T, Futex>),
+    Member(broadcast::Member<'static, T, Futex>),
+}
+
+/// Dispatches `$call` to the reader's core end.
+macro_rules! reader {
+    ($reader:expr, $end:ident => $call:expr) => {
+        match $reader {
+            Reader::Lossy($end) => $call,
+            Reader::Member($end) => $call,
+        }
+    };
+}
+
+impl<T: Pod> Reader<T> {
+    fn try_recv(&mut self) -> ipckit_core::Result<T> {
+        reader!(self, e => e.try_recv())
+    }
+    fn recv(&mut self) -> ipckit_core::Result<T> {
+        reader!(self, e => e.recv())
+    }
+    fn recv_timeout(&mut self, t: Duration) -> ipckit_core::Result<T> {
+        reader!(self, e => e.recv_timeout(t))
+    }
+    fn position(&self) -> u32 {
+        reader!(self, e => e.position())
+    }
+    fn len(&self) -> usize {
+        reader!(self, e => e.len())
+    }
+    fn capacity(&self) -> u32 {
+        reader!(self, e => e.capacity())
+    }
+}
+
+/// The record of a member's table entry: its liveness slot's intent
+/// (`docs/LAYOUT.md` section 18), cleared when dropped, after the member
+/// left the table.
+struct Record(Option<&'static Intent>);
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        if let Some(intent) = self.0 {
+            intent.clear();
+        }
+    }
 }
 
 impl<T: Pod> std::fmt::Debug for Subscriber<T> {
@@ -48,26 +103,57 @@ impl<T: Pod> std::fmt::Debug for Subscriber<T> {
 
 impl<T: Pod> Subscriber<T> {
     /// A subscriber of `topic` at `start`, recorded in a free, closed or
-    /// dead subscriber slot.
+    /// dead subscriber slot; on a reliable topic also a member of the
+    /// table, its entry recorded in the slot's intent.
     pub(super) fn new(topic: Topic<T>, start: Start) -> Result<Self> {
-        let member = Membership::claim_any(topic.block, Role::Consumer)
-            .map_err(|e| e.in_channel(|| topic.describe()))?;
-        let end = topic
-            .ring
-            .subscriber_with(member.notifier(), start)
-            .map_err(|e| crate::Error::from(e).in_channel(|| topic.describe()))?;
-        Ok(Self { end, member, topic })
+        let named = |e: crate::Error| e.in_channel(|| topic.describe());
+        let member = Membership::claim_any(topic.block, Role::Consumer).map_err(named)?;
+        let (end, record) = match topic.ring.policy() {
+            Policy::Lossy => {
+                let end = topic
+                    .ring
+                    .subscriber_with(member.notifier(), start)
+                    .map_err(|e| named(e.into()))?;
+                (Reader::Lossy(end), Record(None))
+            }
+            Policy::Reliable => {
+                let end = join(&topic, &member, start).map_err(named)?;
+                (Reader::Member(end), Record(Some(member.intent())))
+            }
+        };
+        Ok(Self {
+            end,
+            _record: record,
+            member,
+            topic,
+        })
     }
 
-    /// A second subscriber at the same position, with its own record.
+    /// A second subscriber at the same position, with its own record (on
+    /// a reliable topic, its own table entry: it joins at the oldest item
+    /// and reads up to this one's position, which holds the publisher
+    /// back meanwhile).
     pub fn try_clone(&self) -> Result<Self> {
-        let member = Membership::claim_any(self.topic.block, Role::Consumer)
-            .map_err(|e| e.in_channel(|| self.topic.describe()))?;
-        Ok(Self {
-            end: self.end.clone(),
-            member,
-            topic: self.topic.clone(),
-        })
+        let mut clone = Self::new(self.topic.clone(), Start::Oldest)?;
+        match &self.end {
+            Reader::Lossy(end) => clone.end = Reader::Lossy(end.clone()),
+            Reader::Member(_) => {
+                let target = self.end.position();
+                // Bounded: at most a ring of items and lag reports.
+                for _ in 0..=2 * u64::from(clone.capacity()) + 2 {
+                    if clone.end.position() == target {
+                        break;
+                    }
+                    match clone.end.try_recv() {
+                        Ok(_) | Err(CoreError::Lagged(_)) => {}
+                        Err(e) => {
+                            return Err(crate::Error::from(e).in_channel(|| self.topic.describe()));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(clone)
     }
 
     /// The next item, or at once [`Error::Empty`] (nothing new),
@@ -134,7 +220,7 @@ impl<T: Pod> Subscriber<T> {
 
     /// `true` if nothing is published that this subscriber has not read.
     pub fn is_empty(&self) -> bool {
-        self.end.is_empty()
+        self.end.len() == 0
     }
 
     /// The next position this subscriber reads.
@@ -209,4 +295,37 @@ impl<T: Pod> sealed::Endpoint for Subscriber<T> {
 
 impl<T: Pod> Endpoint for Subscriber<T> {
     type Kind = Lossy<T>;
+}
+
+/// Joins the table of `topic` for the subscriber recorded by `member`:
+/// announces `JOINING` in its intent, joins, then records the entry. A
+/// full table is judged once (entries no live subscriber owns are
+/// released) before the join is tried again; still full:
+/// `RoleTaken(Consumer)`.
+fn join<T: Pod>(
+    topic: &Topic<T>,
+    member: &Membership,
+    start: Start,
+) -> Result<broadcast::Member<'static, T, Futex>> {
+    let intent = member.intent();
+    let attempt = || {
+        // Before the claim (its compare-and-swap releases this store): a
+        // survivor that sees the claimed entry sees the announcement.
+        intent.announce(JOINING, 1);
+        let joined = topic.ring.join_with(member.notifier(), start);
+        match &joined {
+            Ok(m) => intent.announce(m.index(), 1),
+            Err(_) => intent.clear(),
+        }
+        joined
+    };
+    match attempt() {
+        Err(CoreError::Full) => {}
+        other => return Ok(other?),
+    }
+    release_orphans(&topic.ring, &topic.block, &member.notifier())?;
+    match attempt() {
+        Err(CoreError::Full) => Err(CoreError::RoleTaken(Role::Consumer).into()),
+        other => Ok(other?),
+    }
 }

@@ -265,3 +265,7 @@ fn a_subscriber_waits_for_the_first_publisher_and_times_out() -> Result<()> {
     assert_eq!(copy.position(), rx.position());
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "tests_reliable.rs"]
+mod reliable;
