@@ -455,6 +455,35 @@ impl<T> std::fmt::Debug for Topic<T> {
     }
 }
 
+/// Claims the publisher role of `topic` (either policy's publisher,
+/// made by `make`): the liveness slot first, then the core's claim, taken
+/// over from a dead holder with `take_over`. Errors name the topic.
+pub(super) fn claim_publisher<T: Pod, E>(
+    topic: &Topic<T>,
+    take_over: bool,
+    make: impl Fn(&Ring<'static, T>, crate::futex::Futex) -> ipckit_core::Result<E>,
+) -> Result<(E, crate::channel::liveness::Membership)> {
+    let claimed = crate::channel::claim_single(
+        topic.block,
+        crate::error::Role::Producer,
+        take_over,
+        &topic.ring,
+        make,
+        |r| {
+            // SAFETY: `claim_single` calls this only after it found the
+            // role's recorded holder dead (pid and start time; one killed
+            // while claiming by its pid, which no process has any more) and
+            // won its liveness slot: the dead process never publishes
+            // again, and this process held no publisher (the slot would
+            // name our own, live, pid). Every publisher, of either policy,
+            // takes the slot before the core's claim, so nobody else holds
+            // that claim.
+            unsafe { r.release_producer_claim() }
+        },
+    );
+    claimed.map_err(|e| e.in_channel(|| topic.describe()))
+}
+
 impl<T: Pod> Topic<T> {
     /// The topic on `mem`: initialised (`Mode::Init`; the type id
     /// `type_id` stated in the block before the header is published) or

@@ -6,11 +6,11 @@ use std::time::Duration;
 use ipckit_core::Pod;
 use ipckit_core::broadcast;
 
-use super::{Lossy, Topic};
+use super::{Lossy, Topic, claim_publisher};
 use crate::channel::builder::sealed;
 use crate::channel::liveness::Membership;
-use crate::channel::{Endpoint, Memory, Mode, TakeOver, claim_single, lifetime};
-use crate::error::{Result, Role};
+use crate::channel::{Endpoint, Memory, Mode, TakeOver, lifetime};
+use crate::error::Result;
 use crate::futex::Futex;
 
 /// The one publisher of a [topic](super): [`publish`](Self::publish) never
@@ -43,26 +43,7 @@ impl<T: Pod> Publisher<T> {
     /// Claims the role on `topic`: the liveness slot first, then the
     /// core's claim (taken over from a dead holder with `take_over`).
     pub(super) fn new(topic: Topic<T>, take_over: bool) -> Result<Self> {
-        let ring = &topic.ring;
-        let claimed = claim_single(
-            topic.block,
-            Role::Producer,
-            take_over,
-            ring,
-            |r, n| r.publisher_with(n),
-            |r| {
-                // SAFETY: `claim_single` calls this only after it found the
-                // role's recorded holder dead (pid and start time; one
-                // killed while claiming by its pid, which no process has
-                // any more) and won its liveness slot: the dead process
-                // never publishes again, and this process held no publisher
-                // (the slot would name our own, live, pid). Every publisher
-                // takes the slot before the core's claim, so nobody else
-                // holds that claim.
-                unsafe { r.release_producer_claim() }
-            },
-        );
-        let (end, member) = claimed.map_err(|e| e.in_channel(|| topic.describe()))?;
+        let (end, member) = claim_publisher(&topic, take_over, |r, n| r.publisher_with(n))?;
         Ok(Self { end, member, topic })
     }
 

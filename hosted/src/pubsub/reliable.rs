@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use ipckit_core::Pod;
 use ipckit_core::broadcast::{self, FREE, Ring};
 
-use super::Topic;
+use super::{Topic, claim_publisher};
 use crate::channel::liveness::{Block, Membership};
-use crate::channel::{Look, blocking_recovering, claim_single, until};
+use crate::channel::{Look, blocking_recovering, until};
 use crate::error::{CoreError, Error, Result, Role};
 use crate::futex::Futex;
 
@@ -86,22 +86,8 @@ impl<T: Pod> std::fmt::Debug for ReliablePublisher<T> {
 impl<T: Pod> ReliablePublisher<T> {
     /// Claims the role on `topic` as the lossy publisher does.
     pub(super) fn new(topic: Topic<T>, take_over: bool) -> Result<Self> {
-        let ring = &topic.ring;
-        let claimed = claim_single(
-            topic.block,
-            Role::Producer,
-            take_over,
-            ring,
-            |r, n| r.reliable_publisher_with(n),
-            |r| {
-                // SAFETY: as in `Publisher::new`: called only after the
-                // role's recorded holder was found dead and this process
-                // won its liveness slot, which every publisher takes
-                // before the core's claim.
-                unsafe { r.release_producer_claim() }
-            },
-        );
-        let (end, member) = claimed.map_err(|e| e.in_channel(|| topic.describe()))?;
+        let (end, member) =
+            claim_publisher(&topic, take_over, |r, n| r.reliable_publisher_with(n))?;
         Ok(Self {
             end,
             member,
