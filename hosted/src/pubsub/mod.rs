@@ -148,7 +148,7 @@
 //! was writing is lost, never delivered torn.
 //!
 //! Subscribers record themselves too (up to
-//! [`MAX_ENDPOINTS`](crate::channel::MAX_ENDPOINTS) at once; a
+//! [`MAX_ENDPOINTS`] at once; a
 //! dead one's record is reused), for `ipckit ls`, stale-object removal and
 //! [`Publisher::remove_name_after`]; on a lossy topic they claim nothing
 //! in the ring, so a subscriber that dies disturbs nobody (one killed while asleep leaves its
@@ -284,12 +284,12 @@ impl<T: Pod> TopicBuilder<T> {
     }
 
     /// A subscriber table of `n` entries (1 to
-    /// [`MAX_ENDPOINTS`](crate::channel::MAX_ENDPOINTS), the subscriber
+    /// [`MAX_ENDPOINTS`], the subscriber
     /// records a topic has): room for `n` subscribers of a
     /// [reliable](Policy::Reliable) topic at once. Default: none for a
     /// lossy topic, 64 for a reliable one. Recorded by the creator; an
     /// open that states it must match the topic ([`Error::Channel`] with
-    /// [`CoreError::InvalidCapacity`](crate::CoreError::InvalidCapacity)
+    /// [`CoreError::InvalidCapacity`]
     /// naming it).
     pub fn subscribers(mut self, n: usize) -> Self {
         self.subscribers = Some(n);
@@ -299,7 +299,7 @@ impl<T: Pod> TopicBuilder<T> {
     /// The delivery policy ([module docs](self#delivery-policies); default
     /// [`Policy::Lossy`]). Recorded by the creator in the ring's header; an
     /// open that states another is refused ([`Error::Channel`] with
-    /// [`CoreError::PolicyMismatch`](crate::CoreError::PolicyMismatch)
+    /// [`CoreError::PolicyMismatch`]
     /// naming the topic); one that states none takes the topic's.
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = Some(policy);
@@ -559,7 +559,7 @@ impl<T: Pod> Topic<T> {
     }
 
     /// Claims the publisher role of a [reliable](Policy::Reliable) topic
-    /// ([`CoreError::PolicyMismatch`](crate::CoreError::PolicyMismatch),
+    /// ([`CoreError::PolicyMismatch`],
     /// naming the topic, on a lossy one); see [`ReliablePublisher`].
     pub fn reliable_publisher(&self) -> Result<ReliablePublisher<T>> {
         ReliablePublisher::new(self.clone(), false)
@@ -580,7 +580,7 @@ impl<T: Pod> Topic<T> {
 
     /// A subscriber of the items published from now on ([`Start::Next`]).
     /// [`CoreError::RoleTaken`] once
-    /// [`MAX_ENDPOINTS`](crate::channel::MAX_ENDPOINTS) live subscribers
+    /// [`MAX_ENDPOINTS`] live subscribers
     /// hold the topic's records, or (a reliable topic) once its table is
     /// full of live subscribers.
     pub fn subscriber(&self) -> Result<Subscriber<T>> {
