@@ -39,6 +39,7 @@
 //! semaphore's compare-and-swap.
 #![no_std]
 #![no_main]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -105,9 +106,10 @@ static CORE1_VECTORS: VectorTable = VectorTable::new(CORE1_STACK.top(), core1_re
 #[entry]
 fn main() -> ! {
     check!(cpu_id() == 0, "core 0 reads CPU id {}", cpu_id());
-    // SAFETY (each `init`/`zeroed` below): core 1 is held in CPUWAIT until
-    // `start_core1`, so nothing else uses the storage yet; each is called once.
+    // SAFETY: core 1 is held in CPUWAIT until `start_core1` below, so
+    // nothing else uses the storage yet, and this is its only `init`.
     let verdict = unsafe { VERDICT.init(Verdict::new()) };
+    // SAFETY: as for `VERDICT`: core 1 still waits; the only `init`.
     let stock = unsafe {
         STOCK.init(Stock {
             stock: AtomicU32::new(0),
@@ -116,15 +118,21 @@ fn main() -> ! {
         })
     };
     let options = spsc::Options::new(RING_CAPACITY).start_at(START);
+    // SAFETY: as for `VERDICT`: core 1 still waits, and `RING` is
+    // zeroed and initialised here only.
     let ring = spsc::Ring::<Item>::init_with(unsafe { RING.zeroed() }, options)
         .unwrap_or_else(|e| fail(format_args!("init ring: {e}")));
     let options = frame::spsc::Options::new(FRAME_CAPACITY).start_at(START);
+    // SAFETY: as for `VERDICT`: core 1 still waits, and `FRAME_RING` is
+    // zeroed and initialised here only.
     let frames = frame::spsc::Ring::init_with(unsafe { FRAME_RING.zeroed() }, options)
         .unwrap_or_else(|e| fail(format_args!("init frame ring: {e}")));
     check!(
         frames.max_frame_len() as usize >= MAX_FRAME,
         "largest frame"
     );
+    // SAFETY: as for `VERDICT`: core 1 still waits, and `LOCK` is
+    // zeroed and initialised here only.
     let sem = Semaphore::init(unsafe { LOCK.zeroed() }, 1, 1)
         .unwrap_or_else(|e| fail(format_args!("init semaphore: {e}")));
     let mut tx = ring
