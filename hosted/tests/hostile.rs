@@ -1,10 +1,16 @@
 //! The hostile-peer suite (issue 13): for every object kind (typed SPSC,
-//! MPMC, byte SPSC, MPSC bytes, the core semaphore on a named object), live
-//! endpoints keep calling the public API, every form that takes a timeout
-//! and every `try_` form, plus opens, take-overs and drops, while an
-//! adversary writes into the shared object: random bytes at random
-//! offsets, and targeted values at the control words of the documented
-//! layouts (see `hostile/forge.rs`).
+//! MPMC, byte SPSC, MPSC bytes, the core semaphore on a named object, and
+//! `pubsub` topics of `u64` (issue 17): `pubsub`, the lossy policy with
+//! and without a subscriber table, and `pubsub_reliable`, the reliable
+//! policy with a table of 1, 2 or 4 entries), live endpoints keep calling
+//! the public API, every form that takes a timeout and every `try_` form,
+//! plus opens, take-overs and drops, while an adversary writes into the
+//! shared object: random bytes at random offsets, and targeted values at
+//! the control words of the documented layouts (see `hostile/forge.rs`;
+//! for topics `hostile/forge_topics.rs`: `tail`, `first`, the publisher
+//! claim, the waiting counter and flag, `table_len`, `progress`, the slot
+//! stamps and items, the table entries' `state` and `position`; the
+//! rounds are in `hostile/topics.rs`).
 //!
 //! Two modes per kind:
 //! - **between**: the endpoint process itself forges the object (through
@@ -29,7 +35,10 @@
 //! thread waiting for a CPU (see `hostile/probe.rs`); no receive reports
 //! more bytes or items than the caller's buffer holds or writes past it;
 //! resident memory grows by less than 16 MiB; no call is still running 5 s
-//! past its bound (a hang: the child is killed and the call named).
+//! past its bound (a hang: the child is killed and the call named). A
+//! topic's receive never reports `Lagged(0)` or a lag past 2^32 items, and
+//! a subscriber's `len` never exceeds its capacity (values are not
+//! checked: a forger may publish items of its own).
 //!
 //! Output: per sub-test, the hostile writes tried, the calls made and
 //! their outcomes (Ok and each error), per call and in all, and the worst
@@ -37,7 +46,7 @@
 //! flight, the last hostile writes (offset, value, and the call or time at
 //! which each was made) and the object's control words.
 //!
-//! Environment: `IPCKIT_HOSTILE_SECS` sets the seconds each of the 10
+//! Environment: `IPCKIT_HOSTILE_SECS` sets the seconds each of the 14
 //! sub-tests runs (default 2.5); `IPCKIT_HOSTILE_SEED` repeats a run's
 //! random choices (printed at the start; the concurrent mode also depends
 //! on timing); `IPCKIT_HOSTILE_PLAN` (`chaos`, `flipper`, `hammer`,
@@ -56,6 +65,8 @@ mod adversary;
 mod board;
 #[path = "hostile/forge.rs"]
 mod forge;
+#[path = "hostile/forge_topics.rs"]
+mod forge_topics;
 #[path = "hostile/kinds.rs"]
 mod kinds;
 #[path = "hostile/layout.rs"]
@@ -64,6 +75,8 @@ mod layout;
 mod probe;
 #[path = "hostile/report.rs"]
 mod report;
+#[path = "hostile/topics.rs"]
+mod topics;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -83,16 +96,29 @@ pub enum Kind {
     MpscBytes,
     /// The core semaphore on a named shared-memory object.
     Semaphore,
+    /// `pubsub` topic of `u64`, lossy policy, with or without a
+    /// subscriber table.
+    Pubsub,
+    /// `pubsub` topic of `u64`, reliable policy (a table of a few
+    /// entries).
+    PubsubReliable,
 }
 
 impl Kind {
-    const ALL: [Kind; 5] = [
+    const ALL: [Kind; 7] = [
         Kind::Spsc,
         Kind::Mpmc,
         Kind::Bytes,
         Kind::MpscBytes,
         Kind::Semaphore,
+        Kind::Pubsub,
+        Kind::PubsubReliable,
     ];
+
+    /// A `pubsub` topic (either policy).
+    pub fn is_topic(self) -> bool {
+        matches!(self, Kind::Pubsub | Kind::PubsubReliable)
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -101,6 +127,8 @@ impl Kind {
             Kind::Bytes => "bytes",
             Kind::MpscBytes => "mpsc_bytes",
             Kind::Semaphore => "semaphore",
+            Kind::Pubsub => "pubsub",
+            Kind::PubsubReliable => "pubsub_reliable",
         }
     }
 }

@@ -49,6 +49,9 @@ impl Forger {
             Kind::Semaphore => (128, 1),
             Kind::Bytes | Kind::MpscBytes => (self.pick(&[128, 256]), 8),
             Kind::Spsc | Kind::Mpmc => (self.pick(&[128, 256]), 1),
+            // A topic's tail (subscribers' reads), its waiting counter, or
+            // the progress word a waiting reliable publisher sleeps on.
+            Kind::Pubsub | Kind::PubsubReliable => (self.pick(&[128, 136, 152]), 1),
         };
         let v0 = self.load(off);
         let mut v = v0;

@@ -100,10 +100,15 @@ pub enum Op {
     TryWait,
     WaitTimeout,
     Value,
+    Publish,
+    TryPublish,
+    PublishTimeout,
+    Subscribe,
+    TryClone,
 }
 
 /// Names of the [`Op`] codes (index = code).
-pub const OP_NAMES: [&str; 24] = [
+pub const OP_NAMES: [&str; 29] = [
     "-",
     "create",
     "open",
@@ -128,10 +133,15 @@ pub const OP_NAMES: [&str; 24] = [
     "try_wait",
     "wait_timeout",
     "value",
+    "publish",
+    "try_publish",
+    "publish_timeout",
+    "subscribe",
+    "try_clone",
 ];
 
 /// The result classes counted.
-pub const OUTCOME_NAMES: [&str; 17] = [
+pub const OUTCOME_NAMES: [&str; 18] = [
     "Ok",
     "Empty",
     "Full",
@@ -147,6 +157,7 @@ pub const OUTCOME_NAMES: [&str; 17] = [
     "InvalidCapacity",
     "AlreadyInitialized",
     "Busy",
+    "Lagged",
     "Os",
     "Other",
 ];
@@ -165,6 +176,7 @@ pub fn classify<R>(r: &Result<R, Error>) -> usize {
         Error::Full => 2,
         Error::TimedOut => 3,
         Error::Busy => 14,
+        Error::Lagged(_) => 15,
         // A channel's set-up names the object around the core's finding.
         Error::Core(_) | Error::Channel { .. } => match e.core().expect("a core error") {
             CoreError::Corrupted(_) => 4,

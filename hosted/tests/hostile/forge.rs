@@ -259,7 +259,7 @@ impl Forger {
         }
     }
 
-    fn control(&mut self, b: &Board, cap: u32) {
+    pub fn control(&mut self, b: &Board, cap: u32) {
         let words = control_words(self.lay.kind);
         let (off, what) = self.pick(words);
         let cur = self.load(off);
@@ -307,6 +307,20 @@ impl Forger {
                     r,
                 ])
             }
+            // Past the largest table (1024), past the mapping, or one
+            // more or fewer entries than the creator made.
+            Word::TableLen => self.pick(&[
+                0,
+                1,
+                64,
+                65,
+                1024,
+                1025,
+                u32::MAX,
+                0x8000_0000,
+                cur.wrapping_add(1),
+                cur.wrapping_sub(1),
+            ]),
         };
         self.put(b, off, v);
     }
@@ -391,6 +405,7 @@ impl Forger {
                 self.put(b, off, v);
             }
             Kind::Semaphore => self.control(b, cap),
+            Kind::Pubsub | Kind::PubsubReliable => self.topic_data(b, cap),
         }
     }
 
@@ -536,6 +551,7 @@ impl Forger {
                 }
             }
             Kind::Semaphore => {}
+            Kind::Pubsub | Kind::PubsubReliable => self.topic_lie(b, cap),
         }
     }
 }

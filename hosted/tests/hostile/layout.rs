@@ -1,8 +1,10 @@
 //! Where the adversary writes: the control words of each kind, from the
 //! documented layouts (the region header in `ipckit::region`, the control
 //! lines in the module docs of `spsc`, `mpmc`, `frame::spsc`,
-//! `frame::mpsc` and `semaphore`, the liveness block in
-//! `ipckit::channel::liveness`), and header sizes that overflow.
+//! `frame::mpsc` and `semaphore`, the broadcast ring and its subscriber
+//! table in `broadcast` (docs/LAYOUT.md sections 17, 17.1 and 18), the
+//! liveness block in `ipckit::channel::liveness`), and header sizes that
+//! overflow.
 
 use ipckit::channel::LIVENESS_LEN;
 
@@ -20,6 +22,8 @@ pub enum Word {
     Counter,
     /// The semaphore's count.
     Count,
+    /// A topic's subscriber-table length (ring offset 144; at most 1024).
+    TableLen,
 }
 
 /// The control words of each kind (module docs of the rings).
@@ -109,6 +113,30 @@ pub fn control_words(kind: Kind) -> &'static [(usize, Word)] {
             (392, Word::Counter),
         ],
         Kind::Semaphore => &[(128, Word::Count), (132, Word::Counter)],
+        // The broadcast ring (LAYOUT.md section 17): `tail`, the publisher
+        // claim, subscribers waiting, `first`, `table_len`, publisher
+        // waiting, `progress`.
+        Kind::Pubsub | Kind::PubsubReliable => &[
+            (
+                128,
+                Word::Index {
+                    peer: 140,
+                    unit: TYPED,
+                },
+            ),
+            (132, Word::Flag),
+            (136, Word::Counter),
+            (
+                140,
+                Word::Index {
+                    peer: 128,
+                    unit: TYPED,
+                },
+            ),
+            (144, Word::TableLen),
+            (148, Word::Flag),
+            (152, Word::Counter),
+        ],
     }
 }
 
@@ -157,6 +185,26 @@ impl Layout {
 
     pub fn data(&self) -> Option<usize> {
         self.header.map(|h| h[8] as usize)
+    }
+
+    /// A topic's slot stride: a stamp, the item at `A = max(4, align)`,
+    /// rounded up to `A` (the MPMC stride, LAYOUT.md section 9).
+    pub fn stride(&self) -> usize {
+        let h = self.header.unwrap_or_default();
+        let a = h[6].max(4) as usize;
+        (a + h[5] as usize).div_ceil(a) * a
+    }
+
+    /// A topic's subscriber table: its offset `T` (after the slots,
+    /// rounded up to 128) and the entries that fit in the mapping, of the
+    /// `table_len` read now (LAYOUT.md section 17.1).
+    pub fn table(&self, table_len: u32) -> Option<(usize, usize)> {
+        let (data, cap) = (self.data()?, self.cap()? as usize);
+        let at = (data + cap * self.stride()).next_multiple_of(128);
+        let end = self.live().unwrap_or(self.len);
+        let room = end.saturating_sub(at) / 128;
+        let n = (table_len as usize).min(room).min(64);
+        (self.kind.is_topic() && n > 0).then_some((at, n))
     }
 
     /// The liveness block: the last 4096 bytes of a channel object.

@@ -28,7 +28,7 @@ use ipckit::shm::{SharedMemory, ShmObject};
 use crate::board::{self, Board, OP_NAMES, OUTCOME_NAMES, Op, classify};
 use crate::forge::Forger;
 use crate::support::{ChildFail, EXIT_CHECK, EXIT_TIMEOUT, Rng, fail};
-use crate::{Kind, Mode, kinds};
+use crate::{Kind, Mode, kinds, topics};
 
 /// How far past its bound a call may return.
 pub const SLACK: Duration = Duration::from_millis(20);
@@ -367,6 +367,8 @@ pub fn endpoint_main(
             Kind::Bytes => kinds::bytes(&mut ctx)?,
             Kind::MpscBytes => kinds::mpsc_bytes(&mut ctx)?,
             Kind::Semaphore => kinds::semaphore(&mut ctx)?,
+            Kind::Pubsub => topics::pubsub(&mut ctx)?,
+            Kind::PubsubReliable => topics::pubsub_reliable(&mut ctx)?,
         }
         ctx.forger = None;
         ctx.check_rss()?;
