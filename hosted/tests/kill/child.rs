@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use crate::kinds::{self, Got, Kind, Rx, SemRx, SemTx, Tx};
 use crate::side::*;
 use crate::support::{self, ChildFail, EXIT_CHECK, EXIT_RING_ERROR, EXIT_TIMEOUT, Rng, fail};
+use crate::topics;
 use ipckit::error::{CoreError, Error};
 use ipckit::shm::ShmObject;
 
@@ -108,6 +109,18 @@ pub fn worker(ctx: Ctx) -> Result<(), ChildFail> {
         // unmapping its object.
         side.enter(w, Phase::Drop);
         drop(obj);
+    } else if producer && ctx.kind.is_topic() {
+        let mut tx = claim(&ctx, |obj, take| {
+            topics::open_tx(ctx.kind, ctx.name, obj, take)
+        })?;
+        produce(&ctx, tx.as_mut())?;
+        side.enter(w, Phase::Drop);
+        drop(tx);
+    } else if ctx.kind.is_topic() {
+        let mut rx = claim(&ctx, |obj, _| topics::open_rx(ctx.name, obj, ctx.rng))?;
+        consume(&ctx, rx.as_mut())?;
+        side.enter(w, Phase::Drop);
+        drop(rx);
     } else if producer {
         let mut tx = claim(&ctx, |obj, take| kinds::open_tx(ctx.kind, obj, take))?;
         produce(&ctx, tx.as_mut())?;
@@ -261,6 +274,9 @@ fn produce(ctx: &Ctx, tx: &mut dyn Tx) -> Result<(), ChildFail> {
 fn consume(ctx: &Ctx, rx: &mut dyn Rx) -> Result<(), ChildFail> {
     let (side, w) = (ctx.side, ctx.w);
     side.enter(w, Phase::Run);
+    if ctx.kind.is_topic() {
+        topics::joined(ctx, rx.positions());
+    }
     let pace = pace(ctx);
     let mut done = 0u64;
     // Since when no message came, to report a stall once.
@@ -284,7 +300,15 @@ fn consume(ctx: &Ctx, rx: &mut dyn Rx) -> Result<(), ChildFail> {
                 side.put(w, W_PENDING, 0);
             }
             Ok(Got::Unit) => side.add(w, W_TAKEN, 1),
+            Ok(Got::Sample { tag, pos }) => match rx.check() {
+                Ok(()) => topics::sample(ctx, tag, pos),
+                Err(msg) => anomaly(ctx, W_CORRUPT, &msg),
+            },
+            Ok(Got::Lagged(n)) => topics::lagged(ctx, n, ctx.kind == Kind::PubsubReliable),
             Err(e) if drain && (e.is_peer_gone() || e.is_empty()) => {
+                if ctx.kind.is_topic() {
+                    topics::drained(ctx, rx.positions());
+                }
                 side.put(w, W_SKIPPED, rx.skipped());
                 side.step(w, Phase::Run);
                 return finished(ctx);
@@ -367,7 +391,7 @@ fn record(ctx: &Ctx, tag: u64) {
 }
 
 /// Counts an anomaly in `field` and prints the first few.
-fn anomaly(ctx: &Ctx, field: usize, msg: &str) {
+pub fn anomaly(ctx: &Ctx, field: usize, msg: &str) {
     let before = ctx.side.get(ctx.w, field);
     ctx.side.add(ctx.w, field, 1);
     if before < PRINT_FIRST {

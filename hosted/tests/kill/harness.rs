@@ -23,6 +23,7 @@
 
 pub mod gaps;
 mod strike;
+mod topic_verdict;
 mod verdict;
 
 use std::collections::{HashSet, VecDeque};

@@ -1,6 +1,7 @@
-//! The five kinds under test, through the public API only: how to create
+//! The kinds under test, through the public API only: how to create
 //! each, open an endpoint (attach or take over), and what a message is
-//! (sender, sequence number, checksum).
+//! (sender, sequence number, checksum). The `pubsub` topics are in
+//! `topics`.
 
 use std::time::Duration;
 
@@ -32,15 +33,21 @@ pub enum Kind {
     MpscBytes,
     /// The core semaphore on a named shared-memory object.
     Semaphore,
+    /// A lossy `pubsub` topic of `[u64; 4]` items.
+    Pubsub,
+    /// A reliable `pubsub` topic of `[u64; 4]` items.
+    PubsubReliable,
 }
 
 /// Every kind, in the order the suite runs them.
-pub const KINDS: [Kind; 5] = [
+pub const KINDS: [Kind; 7] = [
     Kind::Spsc,
     Kind::Mpmc,
     Kind::Bytes,
     Kind::MpscBytes,
     Kind::Semaphore,
+    Kind::Pubsub,
+    Kind::PubsubReliable,
 ];
 
 impl Kind {
@@ -52,13 +59,15 @@ impl Kind {
             Kind::Bytes => "bytes",
             Kind::MpscBytes => "mpsc_bytes",
             Kind::Semaphore => "semaphore",
+            Kind::Pubsub => "pubsub",
+            Kind::PubsubReliable => "pubsub_reliable",
         }
     }
 
     /// Producer workers (they come first: worker `p` is producer `p`).
     pub fn producers(self) -> usize {
         match self {
-            Kind::Spsc | Kind::Bytes => 1,
+            Kind::Spsc | Kind::Bytes | Kind::Pubsub | Kind::PubsubReliable => 1,
             Kind::Mpmc | Kind::MpscBytes | Kind::Semaphore => 2,
         }
     }
@@ -68,6 +77,7 @@ impl Kind {
         match self {
             Kind::Spsc | Kind::Bytes | Kind::MpscBytes => 1,
             Kind::Mpmc | Kind::Semaphore => 2,
+            Kind::Pubsub | Kind::PubsubReliable => 3,
         }
     }
 
@@ -77,8 +87,14 @@ impl Kind {
         match self {
             Kind::Spsc | Kind::Bytes => true,
             Kind::MpscBytes => !producer,
+            Kind::Pubsub | Kind::PubsubReliable => producer,
             Kind::Mpmc | Kind::Semaphore => false,
         }
+    }
+
+    /// A `pubsub` topic: every subscriber receives every message.
+    pub fn is_topic(self) -> bool {
+        matches!(self, Kind::Pubsub | Kind::PubsubReliable)
     }
 
     /// A channel with liveness (everything but the semaphore).
@@ -98,6 +114,7 @@ impl Kind {
                 let obj = ShmObject::create(name, 4096)?;
                 Semaphore::init_with(obj.region(), Options::new(SEM_MAX).waking(true))?;
             }
+            Kind::Pubsub | Kind::PubsubReliable => crate::topics::create(self, name)?,
         }
         Ok(())
     }
@@ -117,7 +134,7 @@ pub fn mix(x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-fn tag(p: usize, seq: u64) -> u64 {
+pub fn tag(p: usize, seq: u64) -> u64 {
     (p as u64) << 56 | seq
 }
 
@@ -225,6 +242,11 @@ pub enum Got {
     Msg(u64),
     /// A semaphore unit.
     Unit,
+    /// A topic's item with this tag, published at ring position `pos`,
+    /// not yet checked.
+    Sample { tag: u64, pos: u32 },
+    /// A topic's report of `n` items lost.
+    Lagged(u64),
 }
 
 /// The producer and sequence number in a tag.
@@ -262,6 +284,11 @@ pub trait Rx {
     /// What holds the receiver up, where the API tells (MPSC bytes: the
     /// stalled record), for a failure report.
     fn stall(&mut self) -> Option<String> {
+        None
+    }
+
+    /// A topic subscriber's next position and the topic's `tail` now.
+    fn positions(&self) -> Option<(u32, u32)> {
         None
     }
 }
@@ -449,6 +476,7 @@ pub fn open_tx(kind: Kind, obj: ShmObject, take_over: bool) -> Result<Box<dyn Tx
             bytes_tx(tx, max)
         }
         (Kind::Semaphore, _) => unreachable!("the semaphore is opened in place"),
+        (Kind::Pubsub | Kind::PubsubReliable, _) => unreachable!("topics are opened by name"),
     })
 }
 
@@ -479,6 +507,7 @@ pub fn open_rx(kind: Kind, obj: ShmObject, take_over: bool) -> Result<Box<dyn Rx
             bytes_rx(rx, max)
         }
         (Kind::Semaphore, _) => unreachable!("the semaphore is opened in place"),
+        (Kind::Pubsub | Kind::PubsubReliable, _) => unreachable!("topics are opened by name"),
     })
 }
 

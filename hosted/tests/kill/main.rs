@@ -58,6 +58,7 @@ mod child;
 mod harness;
 mod kinds;
 mod side;
+mod topics;
 
 fn env_u64(name: &str) -> Option<u64> {
     let v = std::env::var(name).ok()?;

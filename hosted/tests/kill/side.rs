@@ -24,6 +24,11 @@ pub const MAX_PRODUCERS: usize = 4;
 /// bits each, touched only as far as used).
 pub const MAX_SEQ: u64 = 1 << 27;
 
+/// The bits of a topic run that mark its publisher's numbers left
+/// uncertain by a kill (its bits array: a topic has one producer). The
+/// harness sets them before it restarts the publisher.
+pub const UNCERTAIN: usize = MAX_PRODUCERS - 1;
+
 const GLOBAL_WORDS: usize = 64;
 const WORKER_WORDS: usize = 64;
 const BITS_AT: usize = 8192;
@@ -62,12 +67,33 @@ pub const W_AIM: usize = 8;
 pub const W_AIM_NS: usize = 9;
 /// 1 once the child armed its timer: its SIGKILL is expected.
 pub const W_ARMED: usize = 10;
+/// Topic subscriber: `1 << 32 |` the next ring position it expects (its
+/// position after the join, advanced by one per item and by `n` per
+/// `Lagged(n)`).
+pub const W_POS: usize = 11;
+/// Topic subscriber: the topic's `tail` read right after the join, and
+/// `1 << 32` if it joined at `Start::Next`.
+pub const W_JOIN: usize = 12;
+/// Topic subscriber: items reported lost (`Lagged(n)`: the sum of `n`).
+pub const W_LAGS: usize = 13;
+/// Topic subscriber: `Lagged` reports.
+pub const W_LAG_EVENTS: usize = 14;
+/// Topic subscriber: messages the policy promised and did not deliver: a
+/// reliable topic's lag past the join, or a number whose publish
+/// returned `Ok` missing between two consecutive positions.
+pub const W_LOST: usize = 15;
+/// Topic subscriber: positions skipped with no `Lagged` report (or a
+/// drained subscriber short of `tail`).
+pub const W_SILENT: usize = 23;
+/// Topic subscriber: 1 after a `Lagged` report until the next item.
+pub const W_JUST_LAGGED: usize = 28;
 /// Producer: sequence numbers handed out; the one in flight is
 /// `SENT - 1` while `SENT > COMMITTED`.
 pub const W_SENT: usize = 16;
 /// Producer: the send of every sequence number below this returned `Ok`.
 pub const W_COMMITTED: usize = 17;
-/// Consumer: semaphore units taken (recorded after `Ok`).
+/// Consumer: semaphore units taken (recorded after `Ok`); a topic
+/// subscriber's items received.
 pub const W_TAKEN: usize = 16;
 /// Consumer: messages received a second time.
 pub const W_DUPS: usize = 17;

@@ -364,6 +364,19 @@ impl Harness<'_> {
             // predecessor's number: counted once.)
             if sent > committed && self.uncertain.insert((w, sent - 1)) {
                 self.st.in_flight += 1;
+                if self.kind.is_topic() {
+                    // For the subscribers' checks, before the successor
+                    // publishes anything.
+                    side.set_bit(UNCERTAIN, sent - 1);
+                }
+            }
+            return;
+        }
+        if self.kind.is_topic() {
+            // A subscriber's receipts are its own, checked as they come:
+            // nothing to complete for a dead one.
+            if phase == Some(Phase::Call) {
+                self.st.recv_call_kills += 1;
             }
             return;
         }

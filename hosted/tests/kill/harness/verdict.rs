@@ -16,7 +16,9 @@ impl Harness<'_> {
     /// line, or it with what failed.
     pub(super) fn verdict(&mut self) -> Result<String, String> {
         let mut problems = Vec::new();
-        let messages = if self.kind.is_channel() {
+        let messages = if self.kind.is_topic() {
+            self.check_topic(&mut problems)
+        } else if self.kind.is_channel() {
             self.check_messages(&mut problems)
         } else {
             self.check_units(&mut problems)?
@@ -63,7 +65,7 @@ impl Harness<'_> {
         }
     }
 
-    fn sum(&self, workers: std::ops::Range<usize>, field: usize) -> u64 {
+    pub(super) fn sum(&self, workers: std::ops::Range<usize>, field: usize) -> u64 {
         workers.map(|w| self.side.get(w, field)).sum()
     }
 
