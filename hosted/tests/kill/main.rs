@@ -1,10 +1,14 @@
 //! The kill suite: for every channel kind (typed SPSC, MPMC, byte SPSC,
-//! MPSC bytes, and the core semaphore on a named object), producer and
-//! consumer processes are SIGKILLed at random instants and at chosen
-//! phases (opening the object, claiming the endpoint, taking a dead
-//! holder's role over, sending or receiving, dropping the endpoint),
-//! restarted, and re-attached (`attach`, or `take_over_on` for a
-//! single-endpoint role whose holder died), through the public API only.
+//! MPSC bytes, the core semaphore on a named object, and `pubsub` topics:
+//! `pubsub` lossy, `pubsub_reliable`), producer and consumer processes are
+//! SIGKILLed at random instants and at chosen phases (opening the object,
+//! claiming the endpoint, taking a dead holder's role over, sending or
+//! receiving, dropping the endpoint), restarted, and re-attached
+//! (`attach`, or `take_over_on` for a single-endpoint role whose holder
+//! died; for a topic: the publisher claimed or taken over with
+//! `take_over_publisher` / `take_over_reliable_publisher`, a killed
+//! subscriber replaced by a new one at `Start::Next` or `Start::Oldest`),
+//! through the public API only.
 //!
 //! Checked, per kind:
 //! - every committed message (its send returned `Ok`) is received exactly
@@ -22,6 +26,17 @@
 //!   receiver had read but not released is delivered again to its
 //!   successor. Nothing is ever allowed twice. The semaphore's units are
 //!   counted instead (posted = taken + left, within the kills' bounds);
+//! - a topic (one publisher, three subscribers, 16 slots): each subscriber
+//!   checks every receipt as it comes (`topics` has the rules): items from
+//!   the publisher, numbered below what it sent, with their checksum, in
+//!   order, once; ring positions consecutive from its join, a
+//!   `Lagged(n)` (`1 <= n <= 2^32`) moving them by exactly `n`, so that
+//!   received + lagged = published since the join (lossy); no number whose
+//!   publish returned `Ok` missing between two consecutive positions; on
+//!   the reliable topic no lag at all after the join (a `Start::Oldest`
+//!   joiner may lose items before the `tail` it read at its join); drained
+//!   at the end up to `tail`. A subscriber's checks die with it: what a
+//!   killed one had received is not checked afterwards;
 //! - no hang: every blocking call has a timeout (100 ms) and must return
 //!   within 10 s; a restart must reach its endpoint within 10 s; something
 //!   must move at least every 12 s (the harness's own watchdog);
@@ -36,7 +51,7 @@
 //! harness reads the phase after reaping a killed child, so it is the
 //! phase at the instant of the kill (`child` documents the recording
 //! order). Messages carry `producer << 56 | sequence number` and a
-//! checksum (`kinds`).
+//! checksum (`kinds`); a topic's items also their ring position.
 //!
 //! Environment:
 //! - `IPCKIT_KILLS`: kills per kind (default [`DEFAULT_KILLS`]; the CI
