@@ -36,7 +36,7 @@
 //! more bytes or items than the caller's buffer holds or writes past it;
 //! resident memory grows by less than 16 MiB; no call is still running 5 s
 //! past its bound (a hang: the child is killed and the call named). A
-//! topic's receive never reports `Lagged(0)` or a lag past 2^32 items, and
+//! topic's receive never reports `Lagged(0)` or a lag past 2^31 items, and
 //! a subscriber's `len` never exceeds its capacity (values are not
 //! checked: a forger may publish items of its own).
 //!

@@ -257,6 +257,7 @@ pub fn adversary(kind: Kind, b: &Board, name: &str, seed: u64, end: Duration) ->
             // endpoint child bumps the round before it writes the next).
             if b.get(board::ROUND) == round {
                 f.lay.header = Some(h);
+                f.lay.table_len = f.load(144);
             }
         }
         let now = monotonic_now();
@@ -290,7 +291,11 @@ pub fn adversary(kind: Kind, b: &Board, name: &str, seed: u64, end: Duration) ->
                 if b.get(board::CUR_OP) == board::Op::Open as u64 && seq != opened {
                     opened = seq;
                     for _ in 0..1000 {
-                        f.three_step(b, false);
+                        if f.lay.kind.is_topic() && rng.next() % 2 == 0 {
+                            f.table_flip(b);
+                        } else {
+                            f.three_step(b, false);
+                        }
                         if b.get(board::OP_SEQ) != seq || b.get(board::CUR_OP) == 0 {
                             break;
                         }

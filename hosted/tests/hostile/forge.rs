@@ -83,6 +83,7 @@ impl Forger {
                 kind,
                 len,
                 header: None,
+                table_len: 0,
             },
             rng: Rng(seed | 1),
             pids,

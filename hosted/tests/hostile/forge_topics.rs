@@ -92,6 +92,20 @@ impl Forger {
         }
     }
 
+    /// Against an open that reads `table_len` twice (once to size the
+    /// object and find the liveness block, once to attach the ring): a
+    /// table too large for the object (or any), held for 0 to 64 spins,
+    /// then the honest length again.
+    pub fn table_flip(&mut self, b: &Board) {
+        let honest = self.lay.table_len;
+        let big = self.pick(&[1024, 1025, 65, 0x8000_0000, u32::MAX, honest + 1]);
+        self.put(b, 144, big);
+        for _ in 0..self.pick(&[0, 1, 2, 4, 8, 16, 32, 64]) {
+            std::hint::spin_loop();
+        }
+        self.put(b, 144, honest);
+    }
+
     /// A plausible lie about a topic.
     pub fn topic_lie(&mut self, b: &Board, cap: u32) {
         let (Some(data), Some(cap)) = (self.lay.data(), self.lay.cap()) else {

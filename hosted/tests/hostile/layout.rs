@@ -172,6 +172,9 @@ pub struct Layout {
     pub len: usize,
     /// The honest header words, once the creator published them.
     pub header: Option<[u32; 10]>,
+    /// A topic's `table_len` (ring offset 144) as read when the header
+    /// was learnt (honest, unless already forged).
+    pub table_len: u32,
 }
 
 impl Layout {

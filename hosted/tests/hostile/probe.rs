@@ -287,6 +287,7 @@ impl<'b> Ctx<'b> {
             self.forger = Forger::open(&self.name, kind, seed, self.b, false);
             if let Some(f) = &mut self.forger {
                 f.lay.header = Some(h);
+                f.lay.table_len = f.load(144);
             }
             if self.rng.next() % 2 == 0 {
                 let n = 1 + self.rng.next() % 8;

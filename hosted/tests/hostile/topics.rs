@@ -9,9 +9,10 @@
 //! `take_over_reliable_publisher`), and claims of a held role.
 //!
 //! Besides the suite's bounds, a receive is checked for its shape: a
-//! `Lagged(n)` has `1 <= n <= 2^32` (a lag of nothing, or of more
-//! positions than a `u32` ring has, is invented), and `len` is at most the
-//! capacity. Values are not checked: a forger can publish items of its own.
+//! `Lagged(n)` has `1 <= n <= 2^31` (a lag of nothing is invented, and a
+//! subscriber refuses a `tail` more than 2^31 positions ahead of it as
+//! corrupt, so it can never skip more: a larger `n` is a miscount, such as
+//! a subtraction the wrong way round), and `len` is at most the capacity. Values are not checked: a forger can publish items of its own.
 
 use ipckit::error::Error;
 use ipckit::pubsub::{self, Policy, Start, Subscriber, Topic};
@@ -29,10 +30,14 @@ fn value(n: u64) -> u64 {
     (n << 32) | u64::from((n as u32).wrapping_mul(0x9E37_79B9))
 }
 
+/// The largest lag a subscriber can report: it refuses a `tail` more than
+/// 2^31 positions ahead (`broadcast`'s `MAX_AHEAD`).
+pub const MAX_LAG: u64 = 1 << 31;
+
 /// Fails the run if a receive reported a lag of a shape no ring can have.
 fn check_lag(op: Op, lag: Option<u64>) -> Res {
     match lag {
-        Some(n) if n == 0 || n > 1 << 32 => Err(fail(
+        Some(n) if n == 0 || n > MAX_LAG => Err(fail(
             EXIT_CHECK,
             format!("{} returned Lagged({n})", OP_NAMES[op as usize]),
         )),

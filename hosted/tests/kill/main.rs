@@ -30,7 +30,7 @@
 //!   checks every receipt as it comes (`topics` has the rules): items from
 //!   the publisher, numbered below what it sent, with their checksum, in
 //!   order, once; ring positions consecutive from its join, a
-//!   `Lagged(n)` (`1 <= n <= 2^32`) moving them by exactly `n`, so that
+//!   `Lagged(n)` (`1 <= n <= 2^31`) moving them by exactly `n`, so that
 //!   received + lagged = published since the join (lossy); no number whose
 //!   publish returned `Ok` missing between two consecutive positions; on
 //!   the reliable topic no lag at all after the join (a `Start::Oldest`

@@ -16,7 +16,7 @@
 //!   killed with that send in flight left uncertain: a number whose
 //!   publish returned `Ok` is never missing between two consecutive
 //!   positions;
-//! - `Lagged(n)`: `1 <= n <= 2^32`, the expected position moves by `n`, so
+//! - `Lagged(n)`: `1 <= n <= 2^31`, the expected position moves by `n`, so
 //!   that items received plus items reported lost equal the positions
 //!   published since the join, exactly. On a reliable topic a lag is a
 //!   loss (counted in `W_LOST`) except for a subscriber that joined at
@@ -256,7 +256,8 @@ pub fn sample(ctx: &Ctx, t: u64, pos: u32) {
 pub fn lagged(ctx: &Ctx, n: u64, reliable: bool) {
     let (side, w) = (ctx.side, ctx.w);
     let want = expected(ctx);
-    if n == 0 || n > 1 << 32 {
+    // A subscriber refuses a `tail` more than 2^31 ahead: no larger lag.
+    if n == 0 || n > 1 << 31 {
         return anomaly(ctx, W_CORRUPT, &format!("Lagged({n}) at position {want}"));
     }
     let end = want.wrapping_add(n as u32);
