@@ -73,6 +73,7 @@ mod child;
 mod harness;
 mod kinds;
 mod side;
+mod topic_entry;
 mod topics;
 
 fn env_u64(name: &str) -> Option<u64> {

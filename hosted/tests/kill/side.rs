@@ -87,6 +87,9 @@ pub const W_LOST: usize = 15;
 pub const W_SILENT: usize = 23;
 /// Topic subscriber: 1 after a `Lagged` report until the next item.
 pub const W_JUST_LAGGED: usize = 28;
+/// Reliable topic subscriber: lags after the join with its table entry
+/// freed under it (LAYOUT.md section 18.1's window).
+pub const W_FREED: usize = 29;
 /// Producer: sequence numbers handed out; the one in flight is
 /// `SENT - 1` while `SENT > COMMITTED`.
 pub const W_SENT: usize = 16;

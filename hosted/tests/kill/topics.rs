@@ -22,16 +22,16 @@
 //!   loss (counted in `W_LOST`) except for a subscriber that joined at
 //!   `Oldest`, for items before the `tail` it read after its join (the
 //!   core's "Joining": items published while it joins may be lost);
+//!   A lag whose subscriber finds its table entry no longer its own (not
+//!   active, or named by another live subscriber: LAYOUT.md section 18.1's
+//!   window, `topic_entry`) is counted apart (`W_FREED`), not failed;
 //! - at the end, drained (`PeerGone`): its position is the expected one
 //!   and equals `tail`.
 //!
 //! So for a reliable topic: every message whose publish returned `Ok` after
 //! a subscriber's join (it read `tail` at its start) reaches it, in order,
-//! once, as long as it lives. Not checked: which messages a subscriber
-//! killed meanwhile had received, and (a documented window, LAYOUT.md
-//! section 18.1) a lag of a member whose entry a judgement freed while it
-//! joined and left into the same entry: such a lag would be counted as a
-//! loss and fail the run.
+//! once, as long as it lives and its entry stays its own. Not checked:
+//! which messages a subscriber killed meanwhile had received.
 
 use std::time::Duration;
 
@@ -43,6 +43,7 @@ use crate::child::{Ctx, anomaly};
 use crate::kinds::{Got, Kind, Rx, Tx, mix, tag, untag};
 use crate::side::*;
 use crate::support::Rng;
+use crate::topic_entry;
 
 /// Slots: small, so that lossy subscribers lag and the reliable publisher
 /// waits.
@@ -264,13 +265,19 @@ pub fn lagged(ctx: &Ctx, n: u64, reliable: bool) {
     let join = side.get(w, W_JOIN);
     let (tail, next) = (join as u32, join >> 32 != 0);
     // A reliable topic loses only what an `Oldest` joiner found before
-    // the tail of its join.
+    // the tail of its join, and what a member whose entry was freed under
+    // it (the window of LAYOUT.md section 18.1) lags.
     if reliable && (next || before(tail, end)) {
+        let (field, why) = match topic_entry::freed_under_us(ctx.name) {
+            Ok(why) => (W_FREED, format!("its entry was freed under it: {why}")),
+            Err(why) => (W_LOST, why),
+        };
         anomaly(
             ctx,
-            W_LOST,
+            field,
             &format!(
-                "reliable topic: Lagged({n}) at position {want} (joined at {}, tail {tail})",
+                "reliable topic: Lagged({n}) at position {want} (joined at {}, tail {tail}); \
+                 {why}",
                 if next { "Next" } else { "Oldest" }
             ),
         );

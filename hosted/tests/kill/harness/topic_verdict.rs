@@ -13,7 +13,7 @@ impl Harness<'_> {
         let get = |f| self.sum(subs.clone(), f);
         let (received, lags, lag_events) = (get(W_TAKEN), get(W_LAGS), get(W_LAG_EVENTS));
         let (dups, disorder, corrupt) = (get(W_DUPS), get(W_DISORDER), get(W_CORRUPT));
-        let (silent, lost) = (get(W_SILENT), get(W_LOST));
+        let (silent, lost, freed) = (get(W_SILENT), get(W_LOST), get(W_FREED));
         for (n, what) in [
             (
                 dups,
@@ -48,7 +48,8 @@ impl Harness<'_> {
         format!(
             "{received} items received and checked by the subscribers ({policy}), {lags} \
              reported lost in {lag_events} Lagged reports; duplicated {dups}, out of order \
-             {disorder}, corrupt {corrupt}, skipped silently {silent}, lost {lost}; {published} \
+             {disorder}, corrupt {corrupt}, skipped silently {silent}, lost {lost}, lags with \
+             the entry freed under the member (LAYOUT.md 18.1) {freed}; {published} \
              numbers published, {} in flight at a publisher kill; {} subscriber kills inside \
              a receive call",
             self.st.in_flight, self.st.recv_call_kills
