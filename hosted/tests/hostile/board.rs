@@ -190,7 +190,9 @@ pub fn classify<R>(r: &Result<R, Error>) -> usize {
             | CoreError::KindMismatch { .. }
             | CoreError::ElementMismatch { .. }
             | CoreError::Misaligned { .. }
-            | CoreError::NotifyMismatch => 10,
+            | CoreError::NotifyMismatch
+            // A topic's forged policy flag.
+            | CoreError::PolicyMismatch => 10,
             CoreError::TooSmall { .. } => 11,
             CoreError::InvalidCapacity => 12,
             CoreError::AlreadyInitialized => 13,
