@@ -90,7 +90,7 @@ use core::time::Duration;
 
 use super::{AtomicU32, Notify, Spin, WaitStatus};
 use crate::error::Result;
-use crate::sync::Ordering;
+use crate::sync::{Ordering, spin_hint};
 
 /// Idle: nobody holds the waker cell.
 const WAITING: u32 = 0;
@@ -218,8 +218,15 @@ impl AtomicWaker {
                 drop(old);
             }
             // A wake holds the cell (or another register does): whatever
-            // it finds, our task must look again.
-            Err(_) => waker.wake_by_ref(),
+            // it finds, our task must look again. The task is polled again
+            // at once and may come back here until that wake is done, a
+            // short busy loop (an interrupt handler's wake is always done
+            // before `main` runs again); the hint lets the model checker
+            // schedule the waker meanwhile.
+            Err(_) => {
+                spin_hint();
+                waker.wake_by_ref();
+            }
         }
     }
 

@@ -1,0 +1,67 @@
+//! loom models of the async waker (`ipckit_core::wait::waker`) through the
+//! SPSC ring: a task awaiting the ring with `pop_async` / `push_async`
+//! (under loom's `block_on`, which really parks until its waker is woken)
+//! must always be woken. A lost wake-up leaves the task parked for ever,
+//! which loom reports as a deadlock, so these models fail if the register,
+//! the announcement, the fence or the re-check were wrong.
+//!
+//! Run with `RUSTFLAGS="--cfg ipckit_loom" cargo test -p ipckit-loom-tests --release --test waker`.
+#![cfg(ipckit_loom)]
+
+use ipckit_core::spsc::{Options, Ring};
+use ipckit_core::wait::{AsyncNotify, WakerPair};
+use ipckit_loom_tests::{leak, model};
+use loom::future::block_on;
+use loom::thread;
+
+/// Drops the wakers left registered at the end of a model (loom counts a
+/// waker still held as a leak).
+fn clear(pair: &WakerPair) {
+    drop(pair.consumer().waker_slot().take());
+    drop(pair.producer().waker_slot().take());
+}
+
+/// The consumer task awaits an empty ring while a producer thread (an
+/// interrupt handler's stand-in) pushes: register and announce against the
+/// producer's publication.
+#[test]
+fn awaiting_consumer_is_always_woken() {
+    model(3, || {
+        let ring = Ring::<u32>::new_modelled_with(Options::new(2).waking(true)).unwrap();
+        let pair = leak(WakerPair::new());
+        let mut tx = ring.producer_with(pair.producer()).unwrap();
+        let mut rx = ring.consumer_with(pair.consumer()).unwrap();
+        let producer = thread::spawn(move || {
+            tx.try_push(1).unwrap();
+            tx.try_push(2).unwrap();
+        });
+        assert_eq!(block_on(rx.pop_async()), Ok(1));
+        assert_eq!(block_on(rx.pop_async()), Ok(2));
+        producer.join().unwrap();
+        drop(rx);
+        clear(pair);
+    });
+}
+
+/// Both ends are tasks on a one-slot ring: the producer awaits room, the
+/// consumer awaits items, each woken by the other's publication.
+#[test]
+fn both_tasks_await_and_are_woken() {
+    model(2, || {
+        let ring = Ring::<u32>::new_modelled_with(Options::new(1).waking(true)).unwrap();
+        let pair = leak(WakerPair::new());
+        let mut tx = ring.producer_with(pair.producer()).unwrap();
+        let mut rx = ring.consumer_with(pair.consumer()).unwrap();
+        let producer = thread::spawn(move || {
+            for i in 1..=2 {
+                block_on(tx.push_async(i)).unwrap();
+            }
+        });
+        for i in 1..=2 {
+            assert_eq!(block_on(rx.pop_async()), Ok(i));
+        }
+        producer.join().unwrap();
+        drop(rx);
+        clear(pair);
+    });
+}
