@@ -132,8 +132,6 @@ pub struct AtomicWaker {
 // whose `fetch_or` found `WAITING`), and handed over with AcqRel
 // read-modify-writes; `Waker` itself is `Send + Sync`.
 unsafe impl Sync for AtomicWaker {}
-// SAFETY: as above; the slot owns nothing but a `Waker`, which is `Send`.
-unsafe impl Send for AtomicWaker {}
 
 impl AtomicWaker {
     /// An empty slot, usable in a `static`.
