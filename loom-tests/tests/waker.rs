@@ -9,9 +9,10 @@
 #![cfg(ipckit_loom)]
 
 use ipckit_core::spsc::{Options, Ring};
-use ipckit_core::wait::{AsyncNotify, WakerPair};
+use ipckit_core::wait::{AsyncNotify, AtomicWaker, WakerPair};
 use ipckit_loom_tests::{leak, model};
 use loom::future::block_on;
+use loom::sync::atomic::{AtomicU32, Ordering};
 use loom::thread;
 
 /// Drops the wakers left registered at the end of a model (loom counts a
@@ -26,7 +27,7 @@ fn clear(pair: &WakerPair) {
 /// producer's publication.
 #[test]
 fn awaiting_consumer_is_always_woken() {
-    model(3, || {
+    model(4, || {
         let ring = Ring::<u32>::new_modelled_with(Options::new(2).waking(true)).unwrap();
         let pair = leak(WakerPair::new());
         let mut tx = ring.producer_with(pair.producer()).unwrap();
@@ -63,5 +64,35 @@ fn both_tasks_await_and_are_woken() {
         producer.join().unwrap();
         drop(rx);
         clear(pair);
+    });
+}
+
+/// The slot alone, as `futures`' `AtomicWaker` is used: a task registers,
+/// then checks a counter; another thread bumps the counter and wakes, twice.
+/// Whatever the interleaving (a wake before, during or after a register),
+/// the task sees both bumps or is woken: a lost wake parks it for ever. Two
+/// rounds, because a wake that lands inside a register must leave the task
+/// registered (or woken) for the *next* wake too, not only for this one.
+#[test]
+fn register_then_check_never_misses_a_wake() {
+    model(4, || {
+        let slot = leak(AtomicWaker::new());
+        let count = leak(AtomicU32::new(0));
+        let waker = thread::spawn(move || {
+            for _ in 0..2 {
+                count.fetch_add(1, Ordering::Release);
+                slot.wake();
+            }
+        });
+        block_on(core::future::poll_fn(|cx| {
+            slot.register(cx.waker());
+            if count.load(Ordering::Acquire) == 2 {
+                core::task::Poll::Ready(())
+            } else {
+                core::task::Poll::Pending
+            }
+        }));
+        waker.join().unwrap();
+        drop(slot.take());
     });
 }

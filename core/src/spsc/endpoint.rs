@@ -17,13 +17,13 @@ use core::time::Duration;
 use crate::error::{Error, Result, Role};
 use crate::place::{self, Claim, HEAD, Placed, SingleRoles, TAIL, Word};
 use crate::sync::Ordering;
+#[cfg(ipckit_cas)]
+use crate::sync::fence;
+#[cfg(ipckit_cas)]
+use crate::wait::AsyncNotify;
 use crate::wait::{Announce, Attempt, Notify, Spin, block_on, wake_waiters};
 #[cfg(ipckit_cas)]
-use {
-    crate::sync::fence,
-    crate::wait::AsyncNotify,
-    core::task::{Context, Poll},
-};
+use core::task::{Context, Poll};
 
 // `place::TAIL`: the next position the producer writes; `place::HEAD`:
 // the next position the consumer reads.

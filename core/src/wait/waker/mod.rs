@@ -207,7 +207,13 @@ impl AtomicWaker {
                     // SAFETY: the state is still not `WAITING`, and the
                     // wake that set `WAKING` did not take the cell.
                     let woken = unsafe { self.with_cell(Option::take) };
-                    self.state.store(WAITING, Ordering::Release);
+                    // A swap, not a store: a read-modify-write reads the
+                    // latest state, so it acquires the *last* wake that
+                    // came meanwhile. The failed compare-and-swap is only a
+                    // load, which may have read an earlier wake's `WAKING`
+                    // (the model checker found this with two wakes: a store
+                    // here left the task blind to the second one's data).
+                    self.state.swap(WAITING, Ordering::AcqRel);
                     if let Some(woken) = woken {
                         woken.wake();
                     }
