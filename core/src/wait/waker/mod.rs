@@ -38,8 +38,10 @@
 //! it). [`register`](AtomicWaker::register) takes the cell with a
 //! compare-and-swap `WAITING → REGISTERING`, stores the waker, and gives the
 //! cell back with `REGISTERING → WAITING`; if a wake arrived meanwhile (the
-//! state is `REGISTERING | WAKING`), it takes the waker back out and wakes
-//! it itself. [`wake`](AtomicWaker::wake) sets `WAKING` with `fetch_or`; if
+//! state is `REGISTERING | WAKING`), it takes the waker back out, gives
+//! the cell back with a *swap* (a read-modify-write, so it acquires the
+//! last wake that came, not only the one its failed compare-and-swap
+//! happened to read) and wakes the waker itself. [`wake`](AtomicWaker::wake) sets `WAKING` with `fetch_or`; if
 //! the slot was idle it takes the waker and clears `WAKING`, otherwise the
 //! register in progress (or the earlier wake) does the waking. Nobody ever
 //! waits for anybody: an interrupt handler may run `wake` while it
