@@ -247,3 +247,39 @@ fn full_producer_is_woken_by_a_pop() {
     assert_eq!(tx.poll_push(&mut cx, 2), Poll::Ready(Ok(())));
     assert_eq!(rx.try_pop(), Ok(2));
 }
+
+/// The frame ring's async ends: 20,000 frames of 0 to 49 bytes through a
+/// 256-byte ring between two threads (`send_async` / `recv_async`), every
+/// byte checked.
+#[test]
+fn frames_through_async_ends() {
+    use crate::frame;
+    const N: u32 = 20_000;
+    let mem = PeerMemory::new();
+    let ring = frame::spsc::Ring::init_with(mem.region(), Options::new(256).waking(true)).unwrap();
+    let pair = WakerPair::new();
+    let mut tx = ring.producer_with(pair.producer()).unwrap();
+    let mut rx = ring.consumer_with(pair.consumer()).unwrap();
+    let frame_of = |i: u32, out: &mut [u8; 64]| -> usize {
+        let len = (i % 50) as usize;
+        for (k, b) in out[..len].iter_mut().enumerate() {
+            *b = (i as usize + k) as u8;
+        }
+        len
+    };
+    thread::scope(|s| {
+        s.spawn(move || {
+            let mut buf = [0u8; 64];
+            for i in 0..N {
+                let len = frame_of(i, &mut buf);
+                block_on(tx.send_async(&buf[..len])).0.unwrap();
+            }
+        });
+        let (mut got, mut want) = ([0u8; 64], [0u8; 64]);
+        for i in 0..N {
+            let len = block_on(rx.recv_async(&mut got)).0.unwrap();
+            let expected = frame_of(i, &mut want);
+            assert_eq!(got[..len], want[..expected], "frame {i}");
+        }
+    });
+}
