@@ -172,6 +172,14 @@
 //! ring, is refused ([`Error::NotifyMismatch`]): it would leave its peer
 //! asleep.
 //!
+//! ## Awaiting in an async task
+//! On a target with compare-and-swap, an async task (embassy, RTIC, your
+//! own executor) awaits an SPSC ring that an interrupt handler or another
+//! thread fills: give both ends the notifiers of a
+//! [`wait::WakerPair`] in local memory and call `rx.pop_async().await` (or
+//! `poll_pop` from a hand-written future); the frame ring has `recv_async`.
+//! The example and the protocol are in the `wait::waker` module.
+//!
 //! ## Errors
 //! Every call returns the one [`Error`]. The flow conditions go away when
 //! the other side makes progress and have predicates: [`Error::Full`]
@@ -246,8 +254,8 @@
 //! - [`frame`]: variable-length byte frames: an SPSC frame ring (loads and
 //!   stores only), an MPSC frame ring (out-of-order commit), and a
 //!   length-prefixed stream codec.
-//! - [`wait`]: futex-shaped blocking ([`wait::Notify`]) and the event count
-//!   that keeps wake-ups off the fast path.
+//! - [`wait`]: futex-shaped blocking ([`wait::Notify`]), the event count
+//!   that keeps wake-ups off the fast path, and async tasks' waker slots.
 //! - [`error`]: the one [`Error`] type.
 //!
 //! # Targets without compare-and-swap

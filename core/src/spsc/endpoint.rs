@@ -17,7 +17,13 @@ use core::time::Duration;
 use crate::error::{Error, Result, Role};
 use crate::place::{self, Claim, HEAD, Placed, SingleRoles, TAIL, Word};
 use crate::sync::Ordering;
+#[cfg(ipckit_cas)]
+use crate::sync::fence;
+#[cfg(ipckit_cas)]
+use crate::wait::AsyncNotify;
 use crate::wait::{Announce, Attempt, Notify, Spin, block_on, wake_waiters};
+#[cfg(ipckit_cas)]
+use core::task::{Context, Poll};
 
 // `place::TAIL`: the next position the producer writes; `place::HEAD`:
 // the next position the consumer reads.
@@ -54,6 +60,9 @@ pub struct Endpoint<'a, L: SpscLayout, N, const P: bool> {
     pub(crate) cached: u32,
     claim: Claim<'a, L>,
     pub(crate) notify: N,
+    /// Whether a `poll_` call left this side announced in its waiting flag
+    /// (withdrawn at the next ready poll, or at drop).
+    announced: bool,
 }
 
 // SAFETY: an endpoint is one side of the ring; moving it to another thread
@@ -245,6 +254,7 @@ impl<'a, L: SpscLayout, N: Notify, const P: bool> Endpoint<'a, L, N, P> {
             cached: pos,
             claim,
             notify,
+            announced: false,
         };
         if pos % L::POSITION_ALIGN != 0 {
             return Err(end.corrupted());
@@ -290,5 +300,68 @@ impl<'a, L: SpscLayout, N: Notify, const P: bool> Endpoint<'a, L, N, P> {
                 done => done.map(Attempt::Ready),
             },
         )
+    }
+}
+
+impl<L: SpscLayout, N, const P: bool> Endpoint<'_, L, N, P> {
+    /// Takes this side's announcement back, if a `poll_` call left it up.
+    #[inline(always)]
+    fn withdraw(&mut self) {
+        if self.announced {
+            self.announced = false;
+            self.ring()
+                .word(Self::OWN_WAITING)
+                .store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<L: SpscLayout, N, const P: bool> Drop for Endpoint<'_, L, N, P> {
+    fn drop(&mut self) {
+        // Before the claim goes: a stale flag would cost the peer a wake
+        // per publication until the next holder of the role withdraws it.
+        self.withdraw();
+    }
+}
+
+#[cfg(ipckit_cas)]
+impl<L: SpscLayout, N: AsyncNotify, const P: bool> Endpoint<'_, L, N, P> {
+    /// The waiter's half of the event count for an async task
+    /// ([`crate::wait::waker`]): runs `attempt`; if it fails with this
+    /// side's flow error ([`Error::Full`] / [`Error::Empty`]), registers
+    /// the task's waker in this end's slot, announces, fences and runs it
+    /// once more, returning `Pending` only if it still would block. The
+    /// announcement stays up after `Pending` (the waker may be needed) and
+    /// is withdrawn by the next poll that returns `Ready`, or at drop.
+    pub(crate) fn poll_with<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut attempt: impl FnMut(&mut Self) -> Result<R>,
+    ) -> Poll<Result<R>> {
+        let would_block = if P { Error::Full } else { Error::Empty };
+        match attempt(self) {
+            Err(e) if e == would_block => {}
+            done => {
+                self.withdraw();
+                return Poll::Ready(done);
+            }
+        }
+        self.notify.waker_slot().register(cx.waker());
+        // Stored on every pending poll, not only the first: a blocking call
+        // in between (its `Blocker`) may have cleared the flag.
+        self.ring()
+            .word(Self::OWN_WAITING)
+            .store(1, Ordering::Relaxed);
+        self.announced = true;
+        // The waiter's fence of the Dekker pair: the peer either sees the
+        // flag after its publication, or our re-check sees the publication.
+        fence(Ordering::SeqCst);
+        match attempt(self) {
+            Err(e) if e == would_block => Poll::Pending,
+            done => {
+                self.withdraw();
+                Poll::Ready(done)
+            }
+        }
     }
 }

@@ -133,6 +133,8 @@
 mod chunk;
 mod consumer;
 pub(crate) mod endpoint;
+#[cfg(ipckit_cas)]
+mod poll;
 mod producer;
 
 pub use crate::place::Options;

@@ -23,11 +23,20 @@
 //! announced after the waker looked will find the word changed, so
 //! `FUTEX_WAIT` returns at once. loom proves this on the shipping source.
 //!
+//! An async task takes the waiter's half with its `Waker` instead of a
+//! sleep: [`AtomicWaker`] and [`WakerNotify`] (bare metal, one core or one
+//! process; the protocol is in [`waker`]; needs compare-and-swap).
+//!
 //! When the notifier's [`Notify::WAKES`] is `false` (spinning waiters, which
 //! re-check the word themselves), the waker skips the fence and the check
 //! entirely: busy-polling costs nothing extra.
 
 use core::time::Duration;
+
+#[cfg(ipckit_cas)]
+pub mod waker;
+#[cfg(ipckit_cas)]
+pub use waker::{AsyncNotify, AtomicWaker, WakerNotify, WakerPair};
 
 use crate::error::{Error, Result};
 use crate::sync::{Ordering, fence, spin_hint};

@@ -140,3 +140,42 @@ impl<'a, N: Notify> Consumer<'a, N> {
         Ok(len)
     }
 }
+
+#[cfg(ipckit_cas)]
+impl<N: crate::wait::AsyncNotify> Consumer<'_, N> {
+    /// Copies the oldest frame into `buf` and removes it
+    /// (`Ready(Ok(len))`), or, while the ring is empty, registers the
+    /// task's waker and returns `Pending` ([`crate::wait::waker`]).
+    /// [`Error::BufferTooSmall`] is `Ready(Err(..))` with the frame still
+    /// queued. Cancellation: `Pending` removes nothing.
+    ///
+    /// ```
+    /// use core::task::{Context, Poll, Waker};
+    /// use ipckit_core::frame::spsc::StaticRing;
+    /// use ipckit_core::wait::WakerPair;
+    ///
+    /// static RING: StaticRing<64> = StaticRing::with_wakes(true);
+    /// static WAKERS: WakerPair = WakerPair::new();
+    /// let mut rx = RING.ring().consumer_with(WAKERS.consumer())?;
+    /// let mut tx = RING.ring().producer_with(WAKERS.producer())?;
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// let mut buf = [0; 8];
+    /// assert!(rx.poll_recv(&mut cx, &mut buf).is_pending());
+    /// tx.try_send(b"hi")?;
+    /// assert_eq!(rx.poll_recv(&mut cx, &mut buf), Poll::Ready(Ok(2)));
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn poll_recv(
+        &mut self,
+        cx: &mut core::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> core::task::Poll<Result<usize>> {
+        self.poll_with(cx, |c| c.try_recv(buf))
+    }
+
+    /// The future of [`poll_recv`](Self::poll_recv). Cancellation safe:
+    /// dropped before it completes, it has removed nothing.
+    pub async fn recv_async(&mut self, buf: &mut [u8]) -> Result<usize> {
+        core::future::poll_fn(|cx| self.poll_recv(cx, buf)).await
+    }
+}

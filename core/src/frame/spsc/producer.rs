@@ -161,3 +161,24 @@ impl<'a, N: Notify> Producer<'a, N> {
         unsafe { super::bytes::store8(self.ring().data(), offset, header, super::GRAIN) }
     }
 }
+
+#[cfg(ipckit_cas)]
+impl<N: crate::wait::AsyncNotify> Producer<'_, N> {
+    /// Copies `frame` into the ring (`Ready(Ok(()))`), or, while it is
+    /// full, registers the task's waker and returns `Pending`
+    /// ([`crate::wait::waker`]). [`Error::FrameTooLarge`] is
+    /// `Ready(Err(..))`. Cancellation: `Pending` sends nothing.
+    pub fn poll_send(
+        &mut self,
+        cx: &mut core::task::Context<'_>,
+        frame: &[u8],
+    ) -> core::task::Poll<Result<()>> {
+        self.poll_with(cx, |p| p.try_send(frame))
+    }
+
+    /// The future of [`poll_send`](Self::poll_send). Cancellation safe:
+    /// dropped before it completes, it has sent nothing.
+    pub async fn send_async(&mut self, frame: &[u8]) -> Result<()> {
+        core::future::poll_fn(|cx| self.poll_send(cx, frame)).await
+    }
+}
