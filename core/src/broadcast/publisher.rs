@@ -4,6 +4,7 @@ use core::fmt;
 
 use bytemuck::Pod;
 
+use super::access::Access;
 use super::{Ring, SUBSCRIBERS_WAITING, Slots, TAIL};
 use crate::place::Claim;
 use crate::sync::{Ordering, SeqCell, fence};
@@ -74,36 +75,17 @@ impl<'a, T: Pod, N: Notify> Publisher<'a, T, N> {
     /// subscribers (only when one announced itself).
     #[inline]
     pub fn publish(&mut self, value: T) {
-        self.write(value);
-        let ring = self.claim.ring();
-        self.pos = self.pos.wrapping_add(1);
-        let tail = ring.word(TAIL);
-        tail.store(self.pos, Ordering::Release);
-        wake_waiters(&self.notify, tail, ring.word(SUBSCRIBERS_WAITING), true);
-    }
-
-    /// Writes the slot of our position, stamps and all, without publishing
-    /// `tail`: stamp `pos` (being written; Release, so that a subscriber
-    /// that sees it also sees `tail` at least a lap past the item it
-    /// destroys), a Release fence (the item's stores stay after that
-    /// stamp), the item, stamp `pos + 1` (Release: the item is complete).
-    #[inline(always)]
-    fn write(&mut self, value: T) {
         self.begin(value);
-        self.claim
-            .ring()
-            .stamp(self.pos)
-            .store(self.pos.wrapping_add(1), Ordering::Release);
+        self.pos = commit(self.claim.ring(), self.pos, &self.notify);
     }
 
-    /// The first half of [`write`](Self::write): everything but the
-    /// completing stamp.
+    /// The first half of [`publish`](Self::publish): the slot opened
+    /// ([`open`]) and the item written, not yet complete.
     #[inline(always)]
     fn begin(&mut self, value: T) {
         let ring = self.claim.ring();
+        open(ring, self.pos);
         let slot = ring.slot(self.pos);
-        ring.stamp(self.pos).store(self.pos, Ordering::Release);
-        fence(Ordering::Release);
         // SAFETY: the slot is inside the ring, and the claim makes us its
         // one writer; readers copy it concurrently by design (`SeqCell`).
         unsafe { SeqCell::write(&raw const (*slot).value, value) };
@@ -137,4 +119,27 @@ impl<'a, T: Pod, N: Notify> Publisher<'a, T, N> {
             core::mem::forget(self);
         }
     }
+}
+
+/// Opens the slot of `pos` for writing: stamp `pos` (being written;
+/// Release, so that a subscriber that sees it also sees `tail` at least a
+/// lap past the item it destroys), then a Release fence (the data's stores
+/// stay after that stamp). Shared by the Pod and the frame publishers.
+#[inline(always)]
+pub(super) fn open<R: Access>(ring: &R, pos: u32) {
+    ring.stamp(pos).store(pos, Ordering::Release);
+    fence(Ordering::Release);
+}
+
+/// Completes the slot of `pos` after its data: stamp `pos + 1` (Release:
+/// the data is complete), `tail = pos + 1` (Release), and wakes sleeping
+/// subscribers (only when one announced itself). Returns `pos + 1`.
+#[inline(always)]
+pub(super) fn commit<R: Access, N: Notify>(ring: &R, pos: u32, notify: &N) -> u32 {
+    let next = pos.wrapping_add(1);
+    ring.stamp(pos).store(next, Ordering::Release);
+    let tail = ring.word(TAIL);
+    tail.store(next, Ordering::Release);
+    wake_waiters(notify, tail, ring.word(SUBSCRIBERS_WAITING), true);
+    next
 }

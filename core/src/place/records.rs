@@ -23,6 +23,30 @@ pub type Unit = SlotCell<u8>;
 #[cfg(not(ipckit_loom))]
 const GRAIN: crate::sync::Grain = crate::sync::Grain::U32;
 
+/// The units a copy moves the payload bytes in: [`Width::U32`] for an
+/// area whose header words may sit anywhere (the MPSC ring's), or
+/// [`Width::Word`] (machine words) for payload bytes at fixed 8-aligned
+/// offsets that are never header words (the broadcast frame ring's slots).
+/// Every side must access a byte at one width (the `sync` grain rule).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Width {
+    /// Aligned `u32` words.
+    U32,
+    /// Machine words.
+    #[cfg_attr(ipckit_loom, allow(dead_code))] // loom moves 8-byte cells
+    Word,
+}
+
+#[cfg(not(ipckit_loom))]
+impl Width {
+    const fn grain(self) -> crate::sync::Grain {
+        match self {
+            Width::U32 => GRAIN,
+            Width::Word => crate::sync::Grain::Word,
+        }
+    }
+}
+
 /// Under loom, one 8-byte unit of a record area: its two header words and
 /// a cell for its bytes. (Header and payload bytes are separate storage
 /// here, unlike production; the placement is the only difference.)
@@ -139,14 +163,26 @@ impl<L: Layout<Unit = Unit>> Placed<'_, L> {
     /// them (under loom, the rest of their 8-byte units).
     #[inline(always)]
     pub(crate) unsafe fn copy_in(&self, off: u32, src: &[u8]) {
+        // SAFETY: the caller's contract.
+        unsafe { self.copy_in_as(off, src, Width::U32) }
+    }
+
+    /// [`copy_in`](Self::copy_in) in units of `width`.
+    ///
+    /// # Safety
+    /// As [`copy_in`](Self::copy_in), for the units of `width` that hold
+    /// the bytes.
+    #[inline(always)]
+    pub(crate) unsafe fn copy_in_as(&self, off: u32, src: &[u8], width: Width) {
         #[cfg(not(ipckit_loom))]
         // SAFETY: in bounds and owned (caller contract); `src` is a separate
         // Rust slice, so the ranges do not overlap.
         unsafe {
-            crate::sync::copy_to_shared(self.byte_ptr(off), src, GRAIN)
+            crate::sync::copy_to_shared(self.byte_ptr(off), src, width.grain())
         }
         #[cfg(ipckit_loom)]
         {
+            let _ = width;
             let write = |cell: *const SlotCell<u64>, bytes: Range<usize>, at: Range<usize>| {
                 // SAFETY: the cell is in bounds and owned (caller contract).
                 let mut v = unsafe { SlotCell::read(cell) }.to_ne_bytes();
@@ -166,14 +202,26 @@ impl<L: Layout<Unit = Unit>> Placed<'_, L> {
     /// those bytes (and the rest of the words that hold them).
     #[inline(always)]
     pub(crate) unsafe fn copy_out(&self, off: u32, dst: &mut [u8]) {
+        // SAFETY: the caller's contract.
+        unsafe { self.copy_out_as(off, dst, Width::U32) }
+    }
+
+    /// [`copy_out`](Self::copy_out) in units of `width`.
+    ///
+    /// # Safety
+    /// As [`copy_out`](Self::copy_out), for the units of `width` that hold
+    /// the bytes.
+    #[inline(always)]
+    pub(crate) unsafe fn copy_out_as(&self, off: u32, dst: &mut [u8], width: Width) {
         #[cfg(not(ipckit_loom))]
         // SAFETY: in bounds and readable (caller contract); `dst` is a
         // separate exclusive slice.
         unsafe {
-            crate::sync::copy_from_shared(self.byte_ptr(off), dst, GRAIN)
+            crate::sync::copy_from_shared(self.byte_ptr(off), dst, width.grain())
         }
         #[cfg(ipckit_loom)]
         {
+            let _ = width;
             let len = dst.len();
             let read = |cell: *const SlotCell<u64>, bytes: Range<usize>, at: Range<usize>| {
                 // SAFETY: the cell is in bounds and readable (caller
