@@ -94,6 +94,8 @@ mod publisher;
 mod subscriber;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_reliable;
 
 use core::ops::Deref;
 
