@@ -5,6 +5,11 @@
 //! [subscriber table](#the-subscriber-table), back-pressure (the publisher
 //! waits for the slowest registered [`Member`]).
 //!
+//! Variable-length byte frames, written and read in place, travel on the
+//! [`frames`] ring (kind 8): the same protocol, written once for both
+//! (a private trait over "slot access": the slot count, a position's
+//! stamp, the control words and the table).
+//!
 //! # Algorithm
 //! A ring of seqlock slots, in the manner of Aeron's broadcast buffer
 //! (`BroadcastTransmitter` / `BroadcastReceiver`) and of the Linux kernel's

@@ -15,7 +15,7 @@
 //!
 //! # Layout (layout version 1, kind 8)
 //! For a peer in another language, the whole protocol is in
-//! [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#18-broadcast-frame-ring-kind-8).
+//! [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#172-broadcast-frame-ring-kind-8).
 //! The control block is the [Pod ring's](super#layout-layout-version-1-kind-7)
 //! (`tail`, publisher claim, subscribers waiting, `first`, `table_len`,
 //! publisher waiting, `progress`) plus one word:
@@ -57,6 +57,16 @@
 //! past it, and the next loan or publication (of this publisher, or of the
 //! next one after [`release_producer_claim`](crate::place::Placed::release_producer_claim))
 //! rewrites it at the same position.
+//!
+//! # Speed
+//! The payload moves in relaxed atomic machine words (the `sync` grain
+//! rule: every side accesses a payload byte at that width), 8 at a time
+//! unrolled: a frame costs about what a `memcpy` of it does, where a Pod
+//! item of `[u8; N]` moves byte by byte.
+//!
+//! # Availability
+//! Placing frames in a byte area needs the record area of the placement
+//! layer, built on targets with compare-and-swap only (not `thumbv6m`).
 //!
 //! # Example: frames of every length, one subscriber thread
 //! ```
