@@ -260,8 +260,8 @@ pub use zero_copy::{FrameRef, Loan};
 
 mod setup;
 pub(crate) use setup::{
-    Mode, claim_single, created_name, endpoint_constructors, named_with, open_single,
-    ring_and_block_with, set_up, single_constructors, undo_on_error,
+    Mode, Object, Placement, claim_single, created_name, endpoint_constructors, named_with,
+    open_single, placed_and_block, set_up, single_constructors, undo_on_error,
 };
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};

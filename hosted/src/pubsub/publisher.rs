@@ -6,7 +6,7 @@ use std::time::Duration;
 use ipckit_core::Pod;
 use ipckit_core::broadcast;
 
-use super::{Lossy, Topic, claim_publisher};
+use super::{Lossy, Topic};
 use crate::channel::builder::sealed;
 use crate::channel::liveness::Membership;
 use crate::channel::{Endpoint, Memory, Mode, TakeOver, lifetime};
@@ -43,7 +43,9 @@ impl<T: Pod> Publisher<T> {
     /// Claims the role on `topic`: the liveness slot first, then the
     /// core's claim (taken over from a dead holder with `take_over`).
     pub(super) fn new(topic: Topic<T>, take_over: bool) -> Result<Self> {
-        let (end, member) = claim_publisher(&topic, take_over, |r, n| r.publisher_with(n))?;
+        let (end, member) = topic
+            .base
+            .claim_publisher(take_over, |r, n| r.publisher_with(n))?;
         Ok(Self { end, member, topic })
     }
 
