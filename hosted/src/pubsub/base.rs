@@ -512,6 +512,25 @@ impl Judge {
         self.0 = Some(now);
         base.release_dead(member)
     }
+
+    /// A reliable publisher's `try_` call: `op`, and if it finds the ring
+    /// full, once more after [`release_if_due`](Self::release_if_due)
+    /// released entries; errors name the topic.
+    pub(super) fn try_twice<R: TopicRing, X>(
+        &mut self,
+        base: &Base<R>,
+        member: &Membership,
+        mut op: impl FnMut() -> ipckit_core::Result<X>,
+    ) -> Result<X> {
+        match op() {
+            Err(CoreError::Full) => {}
+            other => return other.map_err(|e| base.named(e.into())),
+        }
+        if !self.release_if_due(base, member)? {
+            return Err(Error::Full);
+        }
+        op().map_err(|e| base.named(e.into()))
+    }
 }
 
 /// A reliable publisher's blocking call: `op` (the core's, waiting at

@@ -175,6 +175,7 @@
 //! Not (yet) here: byte-message topics, zero-copy loans.
 
 mod base;
+mod bytes;
 mod publisher;
 mod reliable;
 mod subscriber;
@@ -187,6 +188,10 @@ use ipckit_core::Pod;
 use ipckit_core::broadcast::{Options, Ring, Slots};
 
 pub use crate::broadcast::{Policy, Start};
+pub use bytes::{
+    BytesPublisher, BytesSubscriber, BytesTopic, BytesTopicBuilder, Loan, ReliableBytesPublisher,
+    bytes,
+};
 pub use publisher::Publisher;
 pub use reliable::ReliablePublisher;
 pub use subscriber::Subscriber;

@@ -20,7 +20,9 @@ use super::Topic;
 use super::base::{Judge, publish_waiting};
 use crate::channel::liveness::Membership;
 use crate::channel::until;
-use crate::error::{CoreError, Error, Result};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 use crate::futex::Futex;
 
 /// The intent position of a subscriber joining the table (its entry not
@@ -98,16 +100,9 @@ impl<T: Pod> ReliablePublisher<T> {
     /// is judged at most once a millisecond: entries of dead subscribers
     /// are released and the publication tried again.
     pub fn try_publish(&mut self, value: T) -> Result<()> {
-        match self.end.try_publish(value) {
-            Err(CoreError::Full) => {}
-            other => return other.map_err(|e| self.topic.base.named(e.into())),
-        }
-        if !self.judge.release_if_due(&self.topic.base, &self.member)? {
-            return Err(Error::Full);
-        }
-        self.end
-            .try_publish(value)
-            .map_err(|e| self.topic.base.named(e.into()))
+        let (end, base) = (&mut self.end, &self.topic.base);
+        self.judge
+            .try_twice(base, &self.member, || end.try_publish(value))
     }
 
     /// Publishes `value`, waiting while the slowest live subscriber is a
