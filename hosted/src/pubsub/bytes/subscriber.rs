@@ -45,7 +45,7 @@ use crate::pubsub::base::{Reader, Reading, reader};
 /// assert!(matches!(rx.try_recv_into(&mut [0; 24]), Err(ipckit::Error::Lagged(1))));
 /// drop(tx);
 /// let mut buf = Vec::new();
-/// assert_eq!(rx.recv(&mut buf)?, 1);
+/// assert_eq!((rx.recv(&mut buf)?, rx.recv(&mut buf)?), (1, 1)); // the two left
 /// assert!(rx.recv(&mut buf).unwrap_err().is_peer_gone());
 /// pubsub::remove(&name)?;
 /// # Ok::<(), ipckit::Error>(())
