@@ -304,23 +304,7 @@ impl<T: Pod> TopicBuilder<T> {
         self
     }
 
-    /// Creates the topic ([`Error::AlreadyExists`] if the name exists; of
-    /// racing creators exactly one wins).
-    pub fn create(&self) -> Result<Topic<T>> {
-        self.named(true, false)
-    }
-
-    /// Opens the existing topic, validating its header, its liveness block
-    /// and its type ([`Error::NotFound`], [`Error::Channel`],
-    /// [`Error::TypeMismatch`]), and the stated policy and table size.
-    pub fn open(&self) -> Result<Topic<T>> {
-        self.named(false, true)
-    }
-
-    /// Opens the topic, or creates it with these settings.
-    pub fn open_or_create(&self) -> Result<Topic<T>> {
-        self.named(true, true)
-    }
+    base::terminal_calls!(Topic<T>);
 
     /// The topic, created and/or opened.
     fn named(&self, create: bool, open: bool) -> Result<Topic<T>> {

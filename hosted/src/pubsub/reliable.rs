@@ -136,36 +136,10 @@ impl<T: Pod> ReliablePublisher<T> {
         .map_err(|e| self.topic.base.named(e))
     }
 
-    /// The next position this publisher writes (a free-running count of
-    /// the items published, wrapping at 2^32).
-    pub fn position(&self) -> u32 {
-        self.end.position()
-    }
-
     /// The number of slots.
     pub fn capacity(&self) -> u32 {
         self.end.capacity()
     }
 
-    /// The topic (for more subscribers).
-    pub fn topic(&self) -> &Topic<T> {
-        &self.topic
-    }
-
-    /// The memory the topic lives in.
-    pub fn memory(&self) -> &crate::channel::Memory {
-        self.topic.memory()
-    }
-
-    /// Waits (at most `timeout`) until `subscribers` subscribers have
-    /// joined, then removes the topic's name; see
-    /// [`Publisher::remove_name_after`](super::Publisher::remove_name_after).
-    pub fn remove_name_after(&self, subscribers: u32, timeout: Duration) -> Result<()> {
-        crate::channel::lifetime::remove_name_after(
-            self.memory(),
-            &self.member,
-            subscribers,
-            timeout,
-        )
-    }
+    super::base::publisher_accessors!(Topic<T>);
 }

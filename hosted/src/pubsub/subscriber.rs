@@ -10,7 +10,7 @@ use super::base::{Reader, Reading, reader};
 use super::{Lossy, Start, Topic};
 use crate::channel::builder::sealed;
 use crate::channel::iter::source::Source;
-use crate::channel::{Endpoint, Iter, Memory, Mode, TryIter, lifetime, until};
+use crate::channel::{Endpoint, Iter, Memory, Mode, TryIter, until};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::{CoreError, Result};
@@ -142,51 +142,12 @@ impl<T: Pod> Subscriber<T> {
         TryIter::new(self)
     }
 
-    /// Items published and not read yet, as far as they are still in the
-    /// ring (at most the capacity).
-    pub fn len(&self) -> usize {
-        self.inner.end.len()
-    }
-
-    /// `true` if nothing is published that this subscriber has not read.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The next position this subscriber reads.
-    pub fn position(&self) -> u32 {
-        self.inner.end.position()
-    }
-
     /// The number of slots.
     pub fn capacity(&self) -> u32 {
         self.topic.capacity()
     }
 
-    /// The topic (for more subscribers, or a publisher).
-    pub fn topic(&self) -> &Topic<T> {
-        &self.topic
-    }
-
-    /// The memory the topic lives in.
-    pub fn memory(&self) -> &Memory {
-        self.topic.memory()
-    }
-
-    /// `Some(`[`Error::PeerGone`]`)` if a publisher came and has since
-    /// closed or died (none holds the role now); `None` while one lives or
-    /// before the first came. Reads `/proc` for a recorded publisher.
-    pub fn peer_gone(&self) -> Option<crate::Error> {
-        self.inner.member.peer_gone()
-    }
-
-    /// Waits (at most `timeout`) until a publisher has joined the topic,
-    /// then removes its name (see [`Publisher::remove_name_after`]).
-    ///
-    /// [`Publisher::remove_name_after`]: super::Publisher::remove_name_after
-    pub fn remove_name_after(&self, timeout: Duration) -> Result<()> {
-        lifetime::remove_name_after(self.memory(), &self.inner.member, 1, timeout)
-    }
+    super::base::subscriber_accessors!(Topic<T>);
 }
 
 impl<T: Pod> Source for Subscriber<T> {

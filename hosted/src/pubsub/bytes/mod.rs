@@ -154,22 +154,7 @@ impl BytesTopicBuilder {
         self
     }
 
-    /// Creates the topic ([`Error::AlreadyExists`](crate::Error::AlreadyExists)
-    /// if the name exists).
-    pub fn create(&self) -> Result<BytesTopic> {
-        self.named(true, false)
-    }
-
-    /// Opens the existing topic, validating it (its kind among the rest)
-    /// and what this side states.
-    pub fn open(&self) -> Result<BytesTopic> {
-        self.named(false, true)
-    }
-
-    /// Opens the topic, or creates it with these settings.
-    pub fn open_or_create(&self) -> Result<BytesTopic> {
-        self.named(true, true)
-    }
+    crate::pubsub::base::terminal_calls!(BytesTopic);
 
     /// The slot size and the data area these settings give, if a ring
     /// takes them.

@@ -9,7 +9,7 @@ use ipckit_core::broadcast::frames::{FrameLoan, FramePublisher, ReliableFramePub
 
 use super::BytesTopic;
 use crate::channel::liveness::Membership;
-use crate::channel::{Memory, lifetime, until};
+use crate::channel::until;
 use crate::error::{CoreError, Result};
 use crate::futex::Futex;
 use crate::pubsub::base::{Judge, publish_waiting};
@@ -82,25 +82,7 @@ impl BytesPublisher {
         self.end.max_frame()
     }
 
-    /// The next position this publisher writes.
-    pub fn position(&self) -> u32 {
-        self.end.position()
-    }
-
-    /// The topic (for more subscribers).
-    pub fn topic(&self) -> &BytesTopic {
-        &self.topic
-    }
-
-    /// The memory the topic lives in.
-    pub fn memory(&self) -> &Memory {
-        self.topic.memory()
-    }
-
-    /// As [`Publisher::remove_name_after`](crate::pubsub::Publisher::remove_name_after).
-    pub fn remove_name_after(&self, subscribers: u32, timeout: Duration) -> Result<()> {
-        lifetime::remove_name_after(self.memory(), &self.member, subscribers, timeout)
-    }
+    crate::pubsub::base::publisher_accessors!(BytesTopic);
 }
 
 /// The one publisher of a [reliable](crate::pubsub::Policy::Reliable) byte
@@ -248,25 +230,7 @@ impl ReliableBytesPublisher {
         self.end.max_frame()
     }
 
-    /// The next position this publisher writes.
-    pub fn position(&self) -> u32 {
-        self.end.position()
-    }
-
-    /// The topic (for more subscribers).
-    pub fn topic(&self) -> &BytesTopic {
-        &self.topic
-    }
-
-    /// The memory the topic lives in.
-    pub fn memory(&self) -> &Memory {
-        self.topic.memory()
-    }
-
-    /// As [`Publisher::remove_name_after`](crate::pubsub::Publisher::remove_name_after).
-    pub fn remove_name_after(&self, subscribers: u32, timeout: Duration) -> Result<()> {
-        lifetime::remove_name_after(self.memory(), &self.member, subscribers, timeout)
-    }
+    crate::pubsub::base::publisher_accessors!(BytesTopic);
 }
 
 /// A slot of a byte topic opened for one frame of [`len`](Self::len)

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use ipckit_core::broadcast::frames::{FrameRing, SharedFrame};
 
 use super::BytesTopic;
-use crate::channel::{Memory, lifetime, until};
+use crate::channel::until;
 use crate::error::{Error, Result};
 use crate::pubsub::Start;
 use crate::pubsub::base::{Reader, Reading, reader};
@@ -157,44 +157,10 @@ impl BytesSubscriber {
         got.map_err(|e| self.named(e))
     }
 
-    /// Frames published and not read yet, as far as they are still in the
-    /// ring.
-    pub fn len(&self) -> usize {
-        self.inner.end.len()
-    }
-
-    /// `true` if nothing is published that this subscriber has not read.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The next position this subscriber reads.
-    pub fn position(&self) -> u32 {
-        self.inner.end.position()
-    }
-
     /// The largest frame of the topic.
     pub fn max_frame(&self) -> u32 {
         self.topic.max_frame()
     }
 
-    /// The topic (for more subscribers, or a publisher).
-    pub fn topic(&self) -> &BytesTopic {
-        &self.topic
-    }
-
-    /// The memory the topic lives in.
-    pub fn memory(&self) -> &Memory {
-        self.topic.memory()
-    }
-
-    /// As [`Subscriber::peer_gone`](crate::pubsub::Subscriber::peer_gone).
-    pub fn peer_gone(&self) -> Option<Error> {
-        self.inner.member.peer_gone()
-    }
-
-    /// As [`Subscriber::remove_name_after`](crate::pubsub::Subscriber::remove_name_after).
-    pub fn remove_name_after(&self, timeout: Duration) -> Result<()> {
-        lifetime::remove_name_after(self.memory(), &self.inner.member, 1, timeout)
-    }
+    crate::pubsub::base::subscriber_accessors!(BytesTopic);
 }

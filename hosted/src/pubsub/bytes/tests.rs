@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::bytes;
+use super::{BytesTopic, ReliableBytesPublisher, bytes};
 use crate::error::{CoreError, Error, Result};
 use crate::pubsub::tests::Name;
 use crate::pubsub::{Policy, Start, topic};
@@ -156,12 +156,7 @@ fn lag_counts_every_frame_lost() -> Result<()> {
 #[test]
 fn the_reliable_policy_holds_the_publisher_back() -> Result<()> {
     let name = Name::new("reliable");
-    let t = bytes(&name.0)
-        .capacity(128)
-        .max_frame(24)
-        .subscribers(2)
-        .policy(Policy::Reliable)
-        .create()?;
+    let t = reliable(&name, 128, 24)?;
     assert!(t.publisher().is_err()); // a lossy publisher on a reliable topic
     let mut tx = t.reliable_publisher()?;
     let mut rx = t.subscriber()?;
@@ -205,41 +200,47 @@ fn the_reliable_policy_holds_the_publisher_back() -> Result<()> {
     Ok(())
 }
 
+/// A reliable topic of `capacity` bytes, frames up to `max_frame`, 2
+/// table entries.
+fn reliable(name: &Name, capacity: usize, max_frame: usize) -> Result<BytesTopic> {
+    bytes(&name.0)
+        .capacity(capacity)
+        .max_frame(max_frame)
+        .subscribers(2)
+        .policy(Policy::Reliable)
+        .create()
+}
+
+/// Leaves an orphan in the table of `t` (a member no subscriber record
+/// names, as one killed before it recorded its entry), then fills the
+/// ring of 4 slots with `tx`.
+fn orphan_and_fill(t: &BytesTopic, tx: &mut ReliableBytesPublisher) -> Result<()> {
+    let orphan = t
+        .base
+        .ring
+        .join_with(crate::futex::Futex::new(), Start::Next)?;
+    std::mem::forget(orphan);
+    for i in 0..4 {
+        tx.try_publish(&[i])?;
+    }
+    Ok(())
+}
+
 #[test]
 fn entries_no_live_subscriber_owns_are_released() -> Result<()> {
     let name = Name::new("orphans");
-    let t = bytes(&name.0)
-        .capacity(64)
-        .max_frame(8)
-        .subscribers(2)
-        .policy(Policy::Reliable)
-        .create()?;
+    let t = reliable(&name, 64, 8)?;
     let mut tx = t.reliable_publisher()?;
-    // A member no subscriber record names: an orphan.
-    let orphan = t
-        .base
-        .ring
-        .join_with(crate::futex::Futex::new(), Start::Next)?;
-    std::mem::forget(orphan);
-    for i in 0..4 {
-        tx.try_publish(&[i])?;
-    }
+    orphan_and_fill(&t, &mut tx)?;
     // Full: the first `try_publish` judges and releases the orphan.
     tx.try_publish(&[4])?;
-    for i in 5..9 {
-        tx.try_publish(&[i])?;
-    }
-    // The same through `try_loan`: full once, then judged.
-    let orphan = t
-        .base
-        .ring
-        .join_with(crate::futex::Futex::new(), Start::Next)?;
-    std::mem::forget(orphan);
-    for i in 0..4 {
-        tx.try_publish(&[i])?;
-    }
-    assert!(tx.try_loan(1).unwrap_err().is_full());
+    // The same through `try_loan`: full once, judged on the next call.
     std::thread::sleep(Duration::from_millis(2)); // judged at most once a millisecond
+    for i in 5..8 {
+        tx.try_publish(&[i])?;
+    }
+    orphan_and_fill(&t, &mut tx)?;
+    assert!(tx.try_loan(1).unwrap_err().is_full());
     tx.try_loan(1)?.publish();
     Ok(())
 }
