@@ -244,13 +244,9 @@ fn publisher(name: &str, n: u64, published: &AtomicU64) -> Result<Child, String>
 }
 
 fn ready(words: &SharedWords, slots: impl IntoIterator<Item = usize>) -> Result<(), String> {
-    for s in slots {
-        ensure!(
-            words.wait_for(s * STRIDE + READY, 1, PATIENCE),
-            "subscriber {s} never came"
-        );
-    }
-    Ok(())
+    let flags = slots.into_iter().map(|s| s * STRIDE + READY);
+    let never = |i| format!("subscriber {} never came", i / STRIDE);
+    words.wait_all(flags, PATIENCE).map_err(never)
 }
 
 /// Subscriber `slot`'s `(received, lost, next)`.
@@ -363,7 +359,7 @@ fn subscriber_killed() -> Result<String, String> {
         words.wait_for(2 * STRIDE + STOPPED, 1, PATIENCE),
         "the stopper never stopped"
     );
-    let held = stuck(published)?;
+    let held = words.settled(PUBLISHED, PATIENCE)?;
     ensure!(
         (stop..=stop + 64).contains(&held),
         "the publisher at {held}, the stopper stopped at {stop}"
@@ -393,21 +389,6 @@ fn subscriber_killed() -> Result<String, String> {
         "held back at {held} by the stopper; going on {released:.1?} after its SIGKILL; \
          {n} frames to each of the other two"
     ))
-}
-
-/// The count in `word` once it has not moved for 100 ms.
-fn stuck(word: &AtomicU64) -> Result<u64, String> {
-    let until = Instant::now() + PATIENCE;
-    let mut last = word.load(Ordering::Acquire);
-    loop {
-        std::thread::sleep(Duration::from_millis(100));
-        let now = word.load(Ordering::Acquire);
-        if now == last {
-            return Ok(now);
-        }
-        ensure!(Instant::now() < until, "the publisher never stopped");
-        last = now;
-    }
 }
 
 fn main() {
