@@ -369,7 +369,7 @@ pub fn core_region_len(info: &HeaderInfo) -> Option<usize> {
             let a = u64::from(info.elem_align.max(4));
             (a + u64::from(info.elem_size)).div_ceil(a) * a
         }
-        ObjectKind::FrameSpsc | ObjectKind::FrameMpsc => 1,
+        ObjectKind::FrameSpsc | ObjectKind::FrameMpsc | ObjectKind::BroadcastFrames => 1,
         _ => return None,
     };
     let len = u64::from(info.data_offset).checked_add(cap.checked_mul(slot_bytes)?)?;

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::{BytesTopic, ReliableBytesPublisher, bytes};
-use crate::error::{CoreError, Error, Result};
+use crate::error::{CoreError, Error, Result, Role};
 use crate::pubsub::tests::Name;
 use crate::pubsub::{Policy, Start, topic};
 
@@ -273,8 +273,28 @@ fn a_typed_topic_is_no_byte_topic_and_back() -> Result<()> {
         ),
         "{e}"
     );
-    // `ipckit ls` lists it with its kind.
+    // `ipckit ls` lists it with its kind and its ends (the liveness block
+    // found behind the frame ring and its table).
     let info = crate::channel::inspect(&frames.0)?;
     assert_eq!(info.kind, Some(crate::ObjectKind::BroadcastFrames));
+    // A table that moves the liveness block a page on: 256 + 2048 bytes
+    // of ring, 16 entries of 128.
+    let table = Name::new("table");
+    let t = bytes(&table.0)
+        .capacity(2048)
+        .max_frame(24)
+        .subscribers(16)
+        .policy(Policy::Reliable)
+        .create()?;
+    for (name, t) in [(&frames.0, _b), (&table.0, t)] {
+        let (_tx, _rx) = match t.policy() {
+            Policy::Lossy => (Some(t.publisher()?), t.subscriber()?),
+            Policy::Reliable => (None, t.subscriber()?),
+        };
+        let _rtx = t.reliable_publisher().ok();
+        let info = crate::channel::inspect(name)?;
+        let roles: Vec<_> = info.endpoints.iter().map(|e| e.role).collect();
+        assert_eq!(roles, [Role::Producer, Role::Consumer], "{:?}", t.policy());
+    }
     Ok(())
 }
