@@ -167,13 +167,70 @@
 //! per side: producer slot 0 is the publisher, the consumer slots the
 //! subscribers). See [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#18-the-topic-object).
 //!
+//! A [byte topic](#byte-messages) is the same object of kind 8, the core
+//! broadcast frame ring in place of the ring of items (section 18.2 of
+//! the same document).
+//!
 //! A reliable topic's object has the subscriber table after the slots and
 //! the liveness block after the table; each subscriber records the table
 //! entry it holds in its liveness slot's intent (the section 18 link
 //! above has the rule, and who releases what).
 //!
-//! Not (yet) here: byte-message topics, zero-copy loans.
+//! # Byte messages
+//! [`bytes`]`(name)` makes a topic of byte messages: the core's [broadcast frame
+//! ring](ipckit_core::broadcast::frames) in a named object, with the typed
+//! topic's liveness block, policies, take-over and release of dead
+//! subscribers (one implementation serves both). Frames have any length up
+//! to the topic's largest frame; the publisher writes one in place through
+//! a [`Loan`] (zero copies on its side) or copies it in with
+//! [`publish`](BytesPublisher::publish); a subscriber copies a frame out
+//! ([`recv_into`](BytesSubscriber::recv_into)) or reads it in place
+//! ([`try_read_with`](BytesSubscriber::try_read_with)).
+//!
+//! ```
+//! use std::time::Duration;
+//! use ipckit::pubsub;
+//!
+//! let name = format!("doc-pubsub-bytes/{}", std::process::id());
+//! let topic = pubsub::bytes(&name).capacity(64 * 1024).max_frame(1500).open_or_create()?;
+//! assert_eq!((topic.max_frame(), topic.slots()), (2040, 32)); // slots of 2 KiB
+//! let mut tx = topic.publisher()?;
+//! let mut rx = pubsub::bytes(&name).open()?.subscriber()?;
+//!
+//! tx.publish(b"a whole frame")?; // copied in
+//! let mut loan = tx.loan(5)?; // or written in place
+//! loan.write_at(0, b"hello")?;
+//! loan.publish();
+//!
+//! let mut buf = vec![0; 2048];
+//! let len = rx.recv_into_timeout(&mut buf, Duration::from_secs(1))?;
+//! assert_eq!(&buf[..len], b"a whole frame");
+//! assert_eq!(rx.try_read_with(|frame| frame.len())?, 5); // in place
+//! pubsub::remove(&name)?;
+//! # Ok::<(), ipckit::Error>(())
+//! ```
+//!
+//! ## Sizes of byte topics
+//! [`max_frame`](BytesTopicBuilder::max_frame)`(n)` (default 1016) sets the
+//! slot size: the smallest power of two of at least `n + 8` (and 16; the
+//! slot holds a stamp and the length besides the frame), so the topic's
+//! [`max_frame`](BytesTopic::max_frame) is at least `n`.
+//! [`capacity`](BytesTopicBuilder::capacity) (default 64 KiB) is the data
+//! area in bytes, rounded up to a power of two of at least two slots (at
+//! most 2^30): a subscriber lags once it is `capacity / slot size` frames
+//! behind. Both matter where the topic is created; an opener that states
+//! a larger `max_frame` than the topic has is refused, naming it.
+//!
+//! Everything else is the typed topic's (above): the policies, the
+//! subscriber table, waiting, `PeerGone`, take-over, the release of dead
+//! reliable subscribers, names and errors. A byte topic is an object of
+//! kind 8 (the typed one's kind 7): opening one as the other is
+//! [`Error::Channel`] with
+//! [`CoreError::KindMismatch`] naming the
+//! topic. Its message type id is 0 unless [`type_id`](BytesTopicBuilder::type_id)
+//! states one (for a versioned wire format, say).
 
+mod accessors;
 mod base;
 mod bytes;
 mod publisher;
@@ -189,8 +246,8 @@ use ipckit_core::broadcast::{Options, Ring, Slots};
 
 pub use crate::broadcast::{Policy, Start};
 pub use bytes::{
-    BytesPublisher, BytesSubscriber, BytesTopic, BytesTopicBuilder, Loan, ReliableBytesPublisher,
-    bytes,
+    BytesPublisher, BytesSubscriber, BytesTopic, BytesTopicBuilder, DEFAULT_BYTES_CAPACITY,
+    DEFAULT_MAX_FRAME, Loan, ReliableBytesPublisher, bytes,
 };
 pub use publisher::Publisher;
 pub use reliable::ReliablePublisher;
@@ -304,7 +361,7 @@ impl<T: Pod> TopicBuilder<T> {
         self
     }
 
-    base::terminal_calls!(Topic<T>);
+    accessors::terminal_calls!(Topic<T>);
 
     /// The topic, created and/or opened.
     fn named(&self, create: bool, open: bool) -> Result<Topic<T>> {

@@ -61,7 +61,7 @@ impl<T: Pod> Publisher<T> {
         self.end.capacity()
     }
 
-    super::base::publisher_accessors!(Topic<T>);
+    super::accessors::publisher_accessors!(Topic<T>);
 }
 
 impl<T: Pod> sealed::Endpoint for Publisher<T> {

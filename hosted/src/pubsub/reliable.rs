@@ -141,5 +141,5 @@ impl<T: Pod> ReliablePublisher<T> {
         self.end.capacity()
     }
 
-    super::base::publisher_accessors!(Topic<T>);
+    super::accessors::publisher_accessors!(Topic<T>);
 }

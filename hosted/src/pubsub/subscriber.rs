@@ -147,7 +147,7 @@ impl<T: Pod> Subscriber<T> {
         self.topic.capacity()
     }
 
-    super::base::subscriber_accessors!(Topic<T>);
+    super::accessors::subscriber_accessors!(Topic<T>);
 }
 
 impl<T: Pod> Source for Subscriber<T> {

@@ -1,55 +1,6 @@
-//! Byte-message topics: the core's [broadcast frame
-//! ring](ipckit_core::broadcast::frames) in a named object, with the typed
-//! topic's liveness block, policies, take-over and release of dead
-//! subscribers (one implementation serves both). Frames have any length up
-//! to the topic's largest frame; the publisher writes one in place through
-//! a [`Loan`] (zero copies on its side) or copies it in with
-//! [`publish`](BytesPublisher::publish); a subscriber copies a frame out
-//! ([`recv_into`](BytesSubscriber::recv_into)) or reads it in place
-//! ([`try_read_with`](BytesSubscriber::try_read_with)).
-//!
-//! ```
-//! use std::time::Duration;
-//! use ipckit::pubsub;
-//!
-//! let name = format!("doc-pubsub-bytes/{}", std::process::id());
-//! let topic = pubsub::bytes(&name).capacity(64 * 1024).max_frame(1500).open_or_create()?;
-//! assert_eq!((topic.max_frame(), topic.slots()), (2040, 32)); // slots of 2 KiB
-//! let mut tx = topic.publisher()?;
-//! let mut rx = pubsub::bytes(&name).open()?.subscriber()?;
-//!
-//! tx.publish(b"a whole frame")?; // copied in
-//! let mut loan = tx.loan(5)?; // or written in place
-//! loan.write_at(0, b"hello")?;
-//! loan.publish();
-//!
-//! let mut buf = vec![0; 2048];
-//! let len = rx.recv_into_timeout(&mut buf, Duration::from_secs(1))?;
-//! assert_eq!(&buf[..len], b"a whole frame");
-//! assert_eq!(rx.try_read_with(|frame| frame.len())?, 5); // in place
-//! pubsub::remove(&name)?;
-//! # Ok::<(), ipckit::Error>(())
-//! ```
-//!
-//! # Sizes
-//! [`max_frame`](BytesTopicBuilder::max_frame)`(n)` (default 1016) sets the
-//! slot size: the smallest power of two of at least `n + 8` (and 16; the
-//! slot holds a stamp and the length besides the frame), so the topic's
-//! [`max_frame`](BytesTopic::max_frame) is at least `n`.
-//! [`capacity`](BytesTopicBuilder::capacity) (default 64 KiB) is the data
-//! area in bytes, rounded up to a power of two of at least two slots (at
-//! most 2^30): a subscriber lags once it is `capacity / slot size` frames
-//! behind. Both matter where the topic is created; an opener that states
-//! a larger `max_frame` than the topic has is refused, naming it.
-//!
-//! Everything else is the [typed topic's](super): the policies, the
-//! subscriber table, waiting, `PeerGone`, take-over, the release of dead
-//! reliable subscribers, names and errors. A byte topic is an object of
-//! kind 8 (the typed one's kind 7): opening one as the other is
-//! [`Error::Channel`](crate::Error::Channel) with
-//! [`CoreError::KindMismatch`](crate::CoreError::KindMismatch) naming the
-//! topic. Its message type id is 0 unless [`type_id`](BytesTopicBuilder::type_id)
-//! states one (for a versioned wire format, say).
+//! Byte-message topics: the core's broadcast frame ring in a named object,
+//! through the topic internals shared with typed topics (`super::base`).
+//! The user's guide is the [pub/sub module docs](super#byte-messages).
 
 mod publisher;
 mod subscriber;
@@ -68,14 +19,14 @@ use crate::error::Result;
 use crate::shm::Trust;
 
 /// The data area of a byte topic without a `capacity` setting.
-pub const DEFAULT_CAPACITY: usize = 64 * 1024;
+pub const DEFAULT_BYTES_CAPACITY: usize = 64 * 1024;
 
 /// The largest frame of a byte topic without a `max_frame` setting (slots
 /// of 1 KiB).
 pub const DEFAULT_MAX_FRAME: usize = 1016;
 
 /// A builder of the byte-message topic `name` (see the [module
-/// docs](self)).
+/// docs](mod@crate::pubsub#byte-messages)).
 ///
 /// ```
 /// let name = format!("doc-bytes-topic-{}", std::process::id());
@@ -108,14 +59,14 @@ pub struct BytesTopicBuilder {
 
 impl BytesTopicBuilder {
     /// A data area of `n` bytes (rounded up to a power of two of at least
-    /// two slots; default [`DEFAULT_CAPACITY`]).
+    /// two slots; default [`DEFAULT_BYTES_CAPACITY`]).
     pub fn capacity(mut self, n: usize) -> Self {
         self.capacity = Some(n);
         self
     }
 
     /// Frames of up to at least `n` bytes (default [`DEFAULT_MAX_FRAME`];
-    /// the [module docs](self#sizes) have the rule).
+    /// the [module docs](mod@crate::pubsub#sizes-of-byte-topics) have the rule).
     pub fn max_frame(mut self, n: usize) -> Self {
         self.max_frame = Some(n);
         self
@@ -154,7 +105,7 @@ impl BytesTopicBuilder {
         self
     }
 
-    crate::pubsub::base::terminal_calls!(BytesTopic);
+    crate::pubsub::accessors::terminal_calls!(BytesTopic);
 
     /// The slot size and the data area these settings give, if a ring
     /// takes them.
@@ -166,7 +117,7 @@ impl BytesTopicBuilder {
             .checked_next_power_of_two()?;
         let capacity = self
             .capacity
-            .unwrap_or(DEFAULT_CAPACITY)
+            .unwrap_or(DEFAULT_BYTES_CAPACITY)
             .max(slot.checked_mul(2)?)
             .checked_next_power_of_two()?;
         let max = 1 << 30;

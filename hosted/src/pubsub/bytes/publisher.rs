@@ -14,7 +14,7 @@ use crate::error::{CoreError, Result};
 use crate::futex::Futex;
 use crate::pubsub::base::{Judge, publish_waiting};
 
-/// The one publisher of a lossy [byte topic](super): publications never
+/// The one publisher of a lossy [byte topic](mod@crate::pubsub#byte-messages): publications never
 /// wait; subscribers a lap behind lose the oldest frames and are told
 /// how many.
 ///
@@ -82,7 +82,7 @@ impl BytesPublisher {
         self.end.max_frame()
     }
 
-    crate::pubsub::base::publisher_accessors!(BytesTopic);
+    crate::pubsub::accessors::publisher_accessors!(BytesTopic);
 }
 
 /// The one publisher of a [reliable](crate::pubsub::Policy::Reliable) byte
@@ -230,7 +230,7 @@ impl ReliableBytesPublisher {
         self.end.max_frame()
     }
 
-    crate::pubsub::base::publisher_accessors!(BytesTopic);
+    crate::pubsub::accessors::publisher_accessors!(BytesTopic);
 }
 
 /// A slot of a byte topic opened for one frame of [`len`](Self::len)

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::pubsub::Start;
 use crate::pubsub::base::{Reader, Reading, reader};
 
-/// A subscriber of a [byte topic](super): every frame published after its
+/// A subscriber of a [byte topic](mod@crate::pubsub#byte-messages): every frame published after its
 /// start, in order, unless it falls a lap behind ([`Error::Lagged`]`(n)`
 /// once, then the oldest frame left); [`Error::PeerGone`] once the
 /// publisher is gone and every frame is read, as the typed
@@ -162,5 +162,5 @@ impl BytesSubscriber {
         self.topic.max_frame()
     }
 
-    crate::pubsub::base::subscriber_accessors!(BytesTopic);
+    crate::pubsub::accessors::subscriber_accessors!(BytesTopic);
 }

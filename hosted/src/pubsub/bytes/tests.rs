@@ -9,6 +9,7 @@ use super::{BytesTopic, ReliableBytesPublisher, bytes};
 use crate::error::{CoreError, Error, Result, Role};
 use crate::pubsub::tests::Name;
 use crate::pubsub::{Policy, Start, topic};
+use crate::shm::SharedMemory;
 
 /// The frame of length `len` at position `i`: bytes that tell both.
 fn frame(i: usize, len: usize) -> Vec<u8> {
@@ -59,6 +60,18 @@ fn frames_of_every_length_across_the_wrap() -> Result<()> {
             assert_eq!(&buf[..got], &want[..], "length {len}");
         }
     }
+    Ok(())
+}
+
+#[test]
+fn the_object_is_the_frame_ring_padding_and_the_block() -> Result<()> {
+    // LAYOUT.md section 18.2's examples.
+    let name = Name::new("layout");
+    let t = bytes(&name.0).capacity(65536).max_frame(1016).create()?;
+    assert_eq!((t.slots(), t.memory().len()), (64, 73728));
+    let table = Name::new("layout-table");
+    let t = bytes(&table.0).capacity(65536).subscribers(64).create()?;
+    assert_eq!(t.memory().len(), 77824 + 4096);
     Ok(())
 }
 
