@@ -190,7 +190,7 @@ impl Layout for FrameSlots {
     const MAX_CAPACITY: u32 = 1 << 30;
     const BASE_ALIGN: usize = 8;
     type Control = Control<1>;
-    type Unit = records::Unit;
+    type Unit = records::SeqUnit;
     const POSITIONS: &'static [Word] = &[TAIL, FIRST];
     const FLAGS: u32 = FLAG_RELIABLE;
     const TABLE: Option<Word> = Some(TABLE_LEN);
