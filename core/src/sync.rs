@@ -371,6 +371,28 @@ impl<T: bytemuck::Pod> SeqCell<T> {
         // stores of the slot's grain, so racing readers are no data race.
         unsafe { SlotCell::write(this.cast::<SlotCell<T>>(), value) }
     }
+
+    /// Writes `bytes` at byte `offset` of the value (the writer's side, in
+    /// units of the slot's grain; partial units at either end are merged
+    /// with what the cell holds).
+    ///
+    /// # Safety
+    /// As [`write`](Self::write), and `offset + bytes.len() <= size_of::<T>()`.
+    #[inline(always)]
+    pub(crate) unsafe fn write_bytes(this: *const Self, offset: usize, bytes: &[u8]) {
+        // SAFETY: in bounds of a live cell that the caller is the one
+        // writer of; relaxed atomic units of the grain every side uses for
+        // this slot, so racing readers are no data race.
+        unsafe {
+            let base = SlotCell::as_ptr(this.cast::<SlotCell<T>>()).cast::<u8>();
+            copy_to_shared(base.add(offset), bytes, Grain::of::<T>());
+        }
+    }
+
+    /// The raw address of the value, for writes by other means.
+    pub(crate) fn as_ptr(this: *const Self) -> *mut T {
+        SlotCell::as_ptr(this.cast::<SlotCell<T>>())
+    }
 }
 
 /// See the production version: the value as loom `AtomicU32`s.
@@ -423,6 +445,25 @@ impl<T: bytemuck::Pod> SeqCell<T> {
             w[..chunk.len()].copy_from_slice(chunk);
             word.store(u32::from_ne_bytes(w), Ordering::Relaxed);
         }
+    }
+
+    /// See the production version: the value read, patched and written
+    /// whole (the caller is its one writer).
+    ///
+    /// # Safety
+    /// As in production.
+    pub(crate) unsafe fn write_bytes(this: *const Self, offset: usize, bytes: &[u8]) {
+        // SAFETY: the caller's contract.
+        let mut value = unsafe { Self::read(this) };
+        bytemuck::bytes_of_mut(&mut value)[offset..offset + bytes.len()].copy_from_slice(bytes);
+        // SAFETY: the caller's contract.
+        unsafe { Self::write(this, value) };
+    }
+
+    /// No raw address under loom (the models take none): null.
+    pub(crate) fn as_ptr(this: *const Self) -> *mut T {
+        let _ = this;
+        core::ptr::null_mut()
     }
 }
 
