@@ -266,7 +266,7 @@ mod tests_reliable;
 
 use core::marker::PhantomData;
 
-pub use publisher::Publisher;
+pub use publisher::{Loan, Publisher};
 #[cfg(ipckit_cas)]
 pub use reliable::ReliablePublisher;
 pub use subscriber::{Start, Subscriber};

@@ -91,6 +91,17 @@ impl<'a, T: Pod, N: Notify> Publisher<'a, T, N> {
         unsafe { SeqCell::write(&raw const (*slot).value, value) };
     }
 
+    /// Opens the slot of the next position for an item written in place
+    /// through the [`Loan`] and made visible by its
+    /// [`publish`](Loan::publish). The slot's old item is destroyed now:
+    /// subscribers a lap behind lag past it, whether the loan is published
+    /// or dropped (which publishes nothing).
+    #[inline]
+    pub fn loan(&mut self) -> Loan<'_, 'a, T, N> {
+        open(self.claim.ring(), self.pos);
+        Loan { publisher: self }
+    }
+
     /// The next position this publisher writes (the ring's `tail`).
     #[must_use]
     pub fn position(&self) -> u32 {
@@ -118,6 +129,96 @@ impl<'a, T: Pod, N: Notify> Publisher<'a, T, N> {
             self.begin(value);
             core::mem::forget(self);
         }
+    }
+}
+
+/// The slot of the next position of a broadcast ring, opened for an item
+/// written in place: [`write`](Self::write) it whole, or its bytes
+/// ([`write_at`](Self::write_at)), then [`publish`](Self::publish). What
+/// is not written holds the slot's item of a lap ago. Dropped
+/// unpublished, it publishes nothing and the ring stays consistent (the
+/// slot says "being written", which no subscriber returns; the next
+/// publication rewrites it at the same position).
+///
+/// [`write`](Self::write) and [`write_at`](Self::write_at) are always
+/// sound; stores through [`as_mut_ptr`](Self::as_mut_ptr) race the copies
+/// of subscribers that lag a whole lap in a lossy ring (they discard those
+/// copies, but a plain store racing a read is a data race in Rust's
+/// model): use it with the reliable policy or trusted subscribers.
+///
+/// ```
+/// use ipckit_core::broadcast::StaticRing;
+///
+/// static TOPIC: StaticRing<[u32; 4], 8> = StaticRing::new();
+/// let mut tx = TOPIC.publisher()?;
+/// let mut rx = TOPIC.subscriber()?;
+/// let mut loan = tx.loan();
+/// loan.write([1, 2, 3, 4]);
+/// loan.write_at(8, &9u32.to_ne_bytes())?; // the third element
+/// loan.publish();
+/// drop(tx.loan()); // nothing published
+/// assert_eq!(rx.try_recv(), Ok([1, 2, 9, 4]));
+/// assert!(rx.try_recv().unwrap_err().is_empty());
+/// # Ok::<(), ipckit_core::Error>(())
+/// ```
+#[must_use = "a loan publishes nothing unless `publish` is called"]
+pub struct Loan<'p, 'a, T: Pod, N: Notify = Spin> {
+    publisher: &'p mut Publisher<'a, T, N>,
+}
+
+impl<T: Pod, N: Notify> fmt::Debug for Loan<'_, '_, T, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Loan")
+            .field("position", &self.publisher.pos)
+            .finish()
+    }
+}
+
+impl<T: Pod, N: Notify> Loan<'_, '_, T, N> {
+    /// The open slot's value cell.
+    fn cell(&self) -> *const SeqCell<T> {
+        let slot = self.publisher.claim.ring().slot(self.publisher.pos);
+        // SAFETY: the slot is inside the ring (masked position).
+        unsafe { &raw const (*slot).value }
+    }
+
+    /// Writes the whole item (race-free: relaxed atomic stores).
+    #[inline]
+    pub fn write(&mut self, value: T) {
+        // SAFETY: the open slot is inside the ring and ours alone to write;
+        // readers copy it concurrently by design (`SeqCell`).
+        unsafe { SeqCell::write(self.cell(), value) };
+    }
+
+    /// Writes `bytes` at byte `offset` of the item (race-free):
+    /// [`Error::OutOfRange`](crate::Error::OutOfRange) past its size,
+    /// nothing written.
+    #[inline]
+    pub fn write_at(&mut self, offset: usize, bytes: &[u8]) -> crate::Result<()> {
+        let (end, len) = (offset.saturating_add(bytes.len()), size_of::<T>());
+        if end > len {
+            return Err(crate::Error::OutOfRange { end, len });
+        }
+        // SAFETY: in bounds of the open slot's item, which is ours alone
+        // to write, at the grain its readers use.
+        unsafe { SeqCell::write_bytes(self.cell(), offset, bytes) };
+        Ok(())
+    }
+
+    /// The item in the region, for writes by other means (see the type
+    /// docs for when plain stores through it are sound). Null under the
+    /// loom models.
+    #[must_use]
+    pub fn as_mut_ptr(&mut self) -> *mut T {
+        SeqCell::as_ptr(self.cell())
+    }
+
+    /// Publishes the item: the slot complete, `tail` moved, sleeping
+    /// subscribers woken.
+    #[inline]
+    pub fn publish(self) {
+        let p = self.publisher;
+        p.pos = commit(p.claim.ring(), p.pos, &p.notify);
     }
 }
 

@@ -8,7 +8,7 @@ use bytemuck::Pod;
 
 use super::access::Access;
 use super::table::slowest;
-use super::{PROGRESS, PUBLISHER_WAITING, Publisher, Ring};
+use super::{Loan, PROGRESS, PUBLISHER_WAITING, Publisher, Ring};
 use crate::error::Result;
 use crate::sync::spin_hint;
 use crate::wait::{Announce, Attempt, Notify, Spin, block_on};
@@ -96,6 +96,47 @@ impl<'a, T: Pod, N: Notify> ReliablePublisher<'a, T, N> {
         self.wait(Some(timeout))?;
         self.inner.publish(value);
         Ok(())
+    }
+
+    /// [`Publisher::loan`] if every active member has read the item the
+    /// slot holds: [`Error::Full`](crate::Error::Full) if not. With this
+    /// policy no honest member reads the open slot, so
+    /// [`Loan::as_mut_ptr`] may be written through plainly.
+    ///
+    /// ```
+    /// use ipckit_core::broadcast::{Options, Policy, Ring, Start};
+    /// use ipckit_core::{AlignedBytes, Error, Region};
+    ///
+    /// let options = Options::new(2).subscribers(1).policy(Policy::Reliable);
+    /// let mut bytes = AlignedBytes::<1024>::new();
+    /// let ring = Ring::<[u8; 64]>::init_with(Region::from_slice(&mut bytes[..]), options)?;
+    /// let mut tx = ring.reliable_publisher()?;
+    /// let mut rx = ring.join(Start::Next)?;
+    /// let mut loan = tx.try_loan()?;
+    /// // SAFETY: reliable policy, honest members: nobody reads the open slot.
+    /// unsafe { loan.as_mut_ptr().write([7; 64]) };
+    /// loan.publish();
+    /// assert_eq!(rx.try_recv(), Ok([7; 64]));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn try_loan(&mut self) -> Result<Loan<'_, 'a, T, N>> {
+        if !self.room()? {
+            return Err(crate::Error::Full);
+        }
+        Ok(self.inner.loan())
+    }
+
+    /// [`try_loan`](Self::try_loan), waiting while the ring is full.
+    pub fn loan(&mut self) -> Result<Loan<'_, 'a, T, N>> {
+        self.wait(None)?;
+        Ok(self.inner.loan())
+    }
+
+    /// [`loan`](Self::loan) for at most `timeout`
+    /// ([`Error::TimedOut`](crate::Error::TimedOut)).
+    pub fn loan_timeout(&mut self, timeout: Duration) -> Result<Loan<'_, 'a, T, N>> {
+        self.wait(Some(timeout))?;
+        Ok(self.inner.loan())
     }
 
     /// Waits until the next position may be written.

@@ -61,8 +61,10 @@
 //! # Speed
 //! The payload moves in relaxed atomic machine words (the `sync` grain
 //! rule: every side accesses a payload byte at that width), 8 at a time
-//! unrolled: a frame costs about what a `memcpy` of it does, where a Pod
-//! item of `[u8; N]` moves byte by byte.
+//! unrolled, where a Pod item of `[u8; N]` moves byte by byte. Measured
+//! once (one thread, release build, a shared 2-vCPU x86-64 VM): a 64 KiB
+//! frame published and copied out takes 2.5 to 4 µs, the Pod ring's
+//! `[u8; 65536]` 22 to 35 µs, and two plain `memcpy`s of 64 KiB 1.6 µs.
 //!
 //! # Availability
 //! Placing frames in a byte area needs the record area of the placement
@@ -190,7 +192,7 @@ impl Layout for FrameSlots {
     const MAX_CAPACITY: u32 = 1 << 30;
     const BASE_ALIGN: usize = 8;
     type Control = Control<1>;
-    type Unit = records::Unit;
+    type Unit = records::SeqUnit;
     const POSITIONS: &'static [Word] = &[TAIL, FIRST];
     const FLAGS: u32 = FLAG_RELIABLE;
     const TABLE: Option<Word> = Some(TABLE_LEN);

@@ -175,16 +175,16 @@ impl<N> fmt::Debug for FrameLoan<'_, '_, N> {
 }
 
 impl<N: Notify> FrameLoan<'_, '_, N> {
-    /// The frame's length: the bytes this loan may write.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.len as usize
-    }
-
     /// `true` for a loan of an empty frame.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The frame's length: the bytes this loan may write.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len as usize
     }
 
     /// Byte offset of the frame in the data area.

@@ -50,15 +50,6 @@ pub struct FrameSubscriber<'a, N = Spin> {
 // SAFETY: a ring handle (shared atomics), two local numbers, the notifier.
 unsafe impl<N: Send> Send for FrameSubscriber<'_, N> {}
 
-impl<N> fmt::Debug for FrameSubscriber<'_, N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FrameSubscriber")
-            .field("position", &self.cur.pos)
-            .field("ring", &self.cur.ring)
-            .finish_non_exhaustive()
-    }
-}
-
 impl<'a, N: Notify> FrameSubscriber<'a, N> {
     /// A subscriber of `ring` at `start`.
     pub(super) fn new(ring: FrameRing<'a>, notify: N, start: Start) -> Self {
@@ -125,6 +116,16 @@ impl<'a, N: Notify> FrameSubscriber<'a, N> {
     /// The ring this subscriber reads.
     pub fn ring(&self) -> &FrameRing<'a> {
         &self.cur.ring
+    }
+}
+
+impl<N> fmt::Debug for FrameSubscriber<'_, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrameSubscriber")
+            .field("position", &self.cur.pos)
+            .field("slots", &self.cur.ring.slots())
+            .field("slot_size", &self.cur.ring.slot_size())
+            .finish_non_exhaustive()
     }
 }
 
