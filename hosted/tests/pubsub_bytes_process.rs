@@ -4,7 +4,8 @@
 //! largest frame long), and subscriber processes that open the topic by
 //! name check every frame they get:
 //!
-//! - reliable: three subscribers (copy-out, `Vec`, in place) each get
+//! - reliable: three subscribers (copy-out, `Vec`, blocking in-place read)
+//!   each get
 //!   every frame in order;
 //! - lossy, one subscriber slow: for each, frames received plus frames
 //!   reported lost equals frames published, and every gap is a reported
@@ -95,7 +96,8 @@ enum Read {
     Into,
     /// `recv` into a `Vec`.
     Vec,
-    /// `try_read_with`, checking the frame in place (spinning meanwhile).
+    /// `read_with_timeout`: the frame copied out in place and checked
+    /// once the read is known whole.
     InPlace,
 }
 
@@ -139,17 +141,13 @@ fn next_frame(
             rx.recv(buf)?;
             frame_number(buf)
         }
-        Read::InPlace => loop {
-            let got = rx.try_read_with(|f| {
-                let mut copy = [0u8; MAX_FRAME];
-                f.copy_to(&mut copy).map(|()| copy[..f.len()].to_vec())
-            });
-            match got {
-                Ok(frame) => break frame_number(&frame.expect("the frame fits")),
-                Err(e) if e.is_empty() => std::thread::yield_now(),
-                Err(e) => return Err(e),
-            }
-        },
+        Read::InPlace => {
+            let got = rx.read_with_timeout(PATIENCE, |f| {
+                buf.resize(f.len(), 0);
+                f.copy_to(buf).map(|()| frame_number(buf))
+            })?;
+            got.expect("a buffer of the frame's length")
+        }
     })
 }
 

@@ -185,7 +185,8 @@
 //! a [`Loan`] (zero copies on its side) or copies it in with
 //! [`publish`](BytesPublisher::publish); a subscriber copies a frame out
 //! ([`recv_into`](BytesSubscriber::recv_into)) or reads it in place
-//! ([`try_read_with`](BytesSubscriber::try_read_with)).
+//! ([`try_read_with`](BytesSubscriber::try_read_with),
+//! [`read_with_timeout`](BytesSubscriber::read_with_timeout)).
 //!
 //! ```
 //! use std::time::Duration;
@@ -247,7 +248,7 @@ use ipckit_core::broadcast::{Options, Ring, Slots};
 pub use crate::broadcast::{Policy, Start};
 pub use bytes::{
     BytesPublisher, BytesSubscriber, BytesTopic, BytesTopicBuilder, DEFAULT_BYTES_CAPACITY,
-    DEFAULT_MAX_FRAME, Loan, ReliableBytesPublisher, bytes,
+    DEFAULT_MAX_FRAME, Frame, Loan, ReliableBytesPublisher, bytes,
 };
 pub use publisher::Publisher;
 pub use reliable::ReliablePublisher;

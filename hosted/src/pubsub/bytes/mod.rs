@@ -10,7 +10,7 @@ mod tests;
 use ipckit_core::broadcast::frames::{FrameRing, MIN_SLOT_SIZE, SLOT_HEADER_LEN};
 
 pub use publisher::{BytesPublisher, Loan, ReliableBytesPublisher};
-pub use subscriber::BytesSubscriber;
+pub use subscriber::{BytesSubscriber, Frame};
 
 use super::base::{Base, Settings};
 use super::{Policy, Start};

@@ -7,7 +7,7 @@ use ipckit_core::broadcast::frames::{FrameRing, SharedFrame};
 
 use super::BytesTopic;
 use crate::channel::until;
-use crate::error::{Error, Result};
+use crate::error::{CoreError, Error, Result};
 use crate::pubsub::Start;
 use crate::pubsub::base::{Reader, Reading, reader};
 
@@ -148,13 +148,45 @@ impl BytesSubscriber {
     /// this returns `Ok`; a torn read is [`Error::Lagged`]. Errors as
     /// [`try_recv_into`](Self::try_recv_into) (no short buffer).
     #[inline]
-    pub fn try_read_with<R>(&mut self, mut read: impl FnMut(&SharedFrame<'_>) -> R) -> Result<R> {
+    pub fn try_read_with<R>(&mut self, mut read: impl FnMut(&Frame<'_>) -> R) -> Result<R> {
         // `read` runs at most once: a second look (the publisher closed)
         // follows only a first that found nothing.
         let got = self
             .inner
-            .try_with(|e| reader!(e, e => e.try_read_with(&mut read)));
+            .try_with(|e| reader!(e, e => e.try_read_with(|f| read(&Frame(Some(f))))));
         got.map_err(|e| self.named(e))
+    }
+
+    /// [`try_read_with`](Self::try_read_with), waiting at most `timeout`
+    /// while there is no frame ([`Error::TimedOut`]; `PeerGone` as
+    /// [`recv_into`](Self::recv_into)). `read` runs once, on the frame in
+    /// its slot (an empty frame: on an empty [`Frame`]).
+    pub fn read_with_timeout<R>(
+        &mut self,
+        timeout: Duration,
+        mut read: impl FnMut(&Frame<'_>) -> R,
+    ) -> Result<R> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            match self.try_read_with(&mut read) {
+                Err(Error::Empty) => {}
+                other => return other,
+            }
+            let left = deadline.map_or(timeout, until);
+            if left.is_zero() {
+                return Err(Error::TimedOut);
+            }
+            // Waits for a frame without taking it: a non-empty one is too
+            // long for no bytes (it stays next); an empty one is taken.
+            let waited = self
+                .inner
+                .wait_with(Some(left), |e, t| e.recv_into_for(&mut [], t));
+            match waited {
+                Ok(_) => return Ok(read(&Frame(None))),
+                Err(Error::Core(CoreError::BufferTooSmall { .. })) => {}
+                Err(e) => return Err(self.named(e)),
+            }
+        }
     }
 
     /// The largest frame of the topic.
@@ -163,4 +195,68 @@ impl BytesSubscriber {
     }
 
     crate::pubsub::accessors::subscriber_accessors!(BytesTopic);
+}
+
+/// A frame in its slot, as [`BytesSubscriber::try_read_with`] and
+/// [`read_with_timeout`](BytesSubscriber::read_with_timeout) show it: its
+/// length and race-free copies of its bytes (the core's
+/// [`SharedFrame`]). What it reads is checked only when the read returns.
+///
+/// ```
+/// use std::time::Duration;
+/// use ipckit::pubsub;
+///
+/// let name = format!("doc-bytes-frame-{}", std::process::id());
+/// let topic = pubsub::bytes(&name).max_frame(56).create()?;
+/// let mut tx = topic.publisher()?;
+/// let mut rx = topic.subscriber()?;
+/// tx.publish(b"header:body")?;
+/// tx.publish(b"")?;
+/// let got = rx.read_with_timeout(Duration::from_secs(1), |frame| {
+///     let mut tag = [0u8; 4];
+///     frame.read_at(7, &mut tag).map(|()| (frame.len(), tag))
+/// })?;
+/// assert_eq!(got?, (11, *b"body"));
+/// assert_eq!(rx.read_with_timeout(Duration::from_secs(1), |f| f.len())?, 0);
+/// pubsub::remove(&name)?;
+/// # Ok::<(), ipckit::Error>(())
+/// ```
+pub struct Frame<'f>(Option<&'f SharedFrame<'f>>);
+
+impl std::fmt::Debug for Frame<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("pubsub::Frame")
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Frame<'_> {
+    /// The frame's length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.map_or(0, SharedFrame::len)
+    }
+
+    /// `true` for an empty frame.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Copies the whole frame to the start of `dst`:
+    /// [`CoreError::BufferTooSmall`] if it is shorter than the frame.
+    pub fn copy_to(&self, dst: &mut [u8]) -> ipckit_core::Result<()> {
+        self.0.map_or(Ok(()), |f| f.copy_to(dst))
+    }
+
+    /// Copies `dst.len()` bytes of the frame from `offset`:
+    /// [`CoreError::OutOfRange`] past its end (nothing read).
+    pub fn read_at(&self, offset: usize, dst: &mut [u8]) -> ipckit_core::Result<()> {
+        match self.0 {
+            Some(f) => f.read_at(offset, dst),
+            None => match offset.saturating_add(dst.len()) {
+                0 => Ok(()),
+                end => Err(CoreError::OutOfRange { end, len: 0 }),
+            },
+        }
+    }
 }

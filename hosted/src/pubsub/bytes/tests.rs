@@ -135,6 +135,37 @@ fn a_dropped_loan_publishes_nothing() -> Result<()> {
 }
 
 #[test]
+fn a_blocking_read_in_place_waits_for_a_frame() -> Result<()> {
+    let name = Name::new("read-with");
+    let t = bytes(&name.0).capacity(256).max_frame(56).create()?;
+    let (mut tx, mut rx) = (t.publisher()?, t.subscriber()?);
+    let short = Duration::from_millis(20);
+    let empty = rx.read_with_timeout(short, |_| unreachable!("no frame"));
+    assert!(matches!(empty, Err(Error::TimedOut)));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(20));
+            tx.publish(b"").unwrap(); // an empty frame: taken by the wait
+            tx.publish(&frame(7, 33)).unwrap();
+        });
+        let second = Duration::from_secs(5);
+        assert_eq!(rx.read_with_timeout(second, |f| f.len()).unwrap(), 0);
+        let got = rx.read_with_timeout(second, |f| {
+            let mut b = vec![0; f.len()];
+            f.copy_to(&mut b).map(|()| b)
+        });
+        assert_eq!(got.unwrap().unwrap(), frame(7, 33));
+    });
+    drop(tx);
+    assert!(
+        rx.read_with_timeout(short, |f| f.len())
+            .unwrap_err()
+            .is_peer_gone()
+    );
+    Ok(())
+}
+
+#[test]
 fn lag_counts_every_frame_lost() -> Result<()> {
     let name = Name::new("lag");
     let t = bytes(&name.0).capacity(256).max_frame(56).create()?;
