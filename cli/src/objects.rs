@@ -165,6 +165,7 @@ pub fn kind_name(kind: Option<ObjectKind>) -> &'static str {
         Some(ObjectKind::FrameMpsc) => "mpsc-bytes",
         Some(ObjectKind::Latest) => "latest",
         Some(ObjectKind::Broadcast) => "broadcast",
+        Some(ObjectKind::BroadcastFrames) => "broadcast-bytes",
         _ => "?",
     }
 }
@@ -172,7 +173,9 @@ pub fn kind_name(kind: Option<ObjectKind>) -> &'static str {
 /// The unit `capacity` counts in.
 pub fn capacity_unit(kind: Option<ObjectKind>) -> &'static str {
     match kind {
-        Some(ObjectKind::FrameSpsc | ObjectKind::FrameMpsc) => "bytes",
+        Some(ObjectKind::FrameSpsc | ObjectKind::FrameMpsc | ObjectKind::BroadcastFrames) => {
+            "bytes"
+        }
         Some(ObjectKind::Semaphore) => "units",
         Some(ObjectKind::Latest) => "values",
         _ => "items",

@@ -445,3 +445,45 @@ fn inspect_shows_a_typed_channels_message_type_id() {
     let want = format!("message type id    {:#018x}", u64::message_type_id());
     assert!(out.contains(&want), "{want:?} not in {out}");
 }
+
+#[test]
+fn inspect_shows_a_byte_topic_and_its_ends() {
+    use ipckit::pubsub::{self, Policy};
+    let n = name("bytes-topic");
+    let _clean = Cleanup(vec![n.clone()]);
+    // A table of 16 entries: the liveness block a page past the ring's.
+    let topic = pubsub::bytes(&n)
+        .capacity(2048)
+        .max_frame(24)
+        .subscribers(16)
+        .policy(Policy::Reliable)
+        .create()
+        .unwrap();
+    let mut tx = topic.reliable_publisher().unwrap();
+    let _rx = topic.subscriber().unwrap();
+    tx.publish(b"hello").unwrap();
+    let (code, out, err) = run(ipckit().args(["inspect", &n]));
+    assert_eq!(code, 0, "{err}");
+    for want in [
+        "validates  yes",
+        "kind               8 (broadcast-bytes)",
+        "capacity           2048",
+    ] {
+        assert!(out.contains(want), "{want:?} not in {out}");
+    }
+    let me = format!("pid {}", std::process::id());
+    assert_eq!(
+        out.matches(&me).count(),
+        2,
+        "publisher and subscriber: {out}"
+    );
+    let (code, out, err) = run(ipckit().args(["ls"]));
+    assert_eq!(code, 0, "{err}");
+    let listed = n.trim_start_matches("ipckit-"); // `ls` drops the prefix
+    let row = out.lines().find(|l| l.starts_with(listed)).expect(&out);
+    assert!(
+        row.contains("broadcast-bytes") && row.contains("2048 bytes") && row.contains("live"),
+        "{row}"
+    );
+    pubsub::remove(&n).unwrap();
+}

@@ -246,7 +246,9 @@
 //!   per-slot stamps).
 //! - [`broadcast`]: the lossy broadcast ring (one publisher that never
 //!   waits, any number of subscribers; seqlock slots, exact
-//!   [`Error::Lagged`] counts; loads and stores only on the data path).
+//!   [`Error::Lagged`] counts; loads and stores only on the data path), of
+//!   `T: Pod` items or, in [`broadcast::frames`], of variable-length byte
+//!   frames written in place (loans) and read in place.
 //! - [`semaphore`]: a counting semaphore (a cross-process mutex at maximum 1).
 //! - [`latest`]: a latest-value slot ("blackboard"): one writer overwrites a
 //!   value, readers copy the newest complete one (a seqlock; atomic loads

@@ -1,6 +1,8 @@
 //! Pub/sub fan-out latency, same run, interleaved: one publication
 //! answered by 1, 2 or 4 subscriber threads on the other CPU, items of
-//! 64 B and 64 KiB, through a topic (`ipckit::pubsub`) and through Unix
+//! 64 B and 64 KiB, through a topic (`ipckit::pubsub`), through a byte
+//! topic (`pubsub::bytes`: the frame written in place through a loan,
+//! copied out by `recv_into`) and through Unix
 //! datagram sockets (one socket pair per subscriber, the message sent to
 //! each); plus the 64-byte byte-channel ping-pong, the yardstick
 //! (a pub/sub round trip to one subscriber within 1.5× of it).
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 use ipckit::Pod;
 use ipckit::channel::{self, Builder, bytes};
 use ipckit::message::{MessageReceiver, MessageSender};
-use ipckit::pubsub::{Lossy, Publisher, Subscriber};
+use ipckit::pubsub::{self, BytesPublisher, Lossy, Publisher, Subscriber};
 use ipckit::transport::unix::Datagram;
 use ipckit_testkit::bench::Goal;
 use ipckit_testkit::bench::{Ratio, Unit, interleave};
@@ -37,6 +39,7 @@ type Large = [u64; LARGE / 8];
 enum Variant {
     BytesPingPong,
     PubSub(usize, usize),
+    Bytes(usize, usize),
     Datagram(usize, usize),
 }
 
@@ -50,6 +53,12 @@ impl Variant {
             Variant::PubSub(1, _) => "pubsub, 1 subscriber, 64 KiB",
             Variant::PubSub(2, _) => "pubsub, 2 subscribers, 64 KiB",
             Variant::PubSub(_, _) => "pubsub, 4 subscribers, 64 KiB",
+            Variant::Bytes(1, SMALL) => "byte topic, 1 subscriber, 64 B",
+            Variant::Bytes(2, SMALL) => "byte topic, 2 subscribers, 64 B",
+            Variant::Bytes(4, SMALL) => "byte topic, 4 subscribers, 64 B",
+            Variant::Bytes(1, _) => "byte topic, 1 subscriber, 64 KiB",
+            Variant::Bytes(2, _) => "byte topic, 2 subscribers, 64 KiB",
+            Variant::Bytes(_, _) => "byte topic, 4 subscribers, 64 KiB",
             Variant::Datagram(1, SMALL) => "unix datagram, 1 subscriber, 64 B",
             Variant::Datagram(2, SMALL) => "unix datagram, 2 subscribers, 64 B",
             Variant::Datagram(4, SMALL) => "unix datagram, 4 subscribers, 64 B",
@@ -132,6 +141,58 @@ impl<T: Item> Fan<T> {
 impl<T: Item> Trip for Fan<T> {
     fn round_trip(&mut self, seq: u64) {
         self.tx.publish(T::with_seq(seq));
+        for r in &mut self.replies {
+            assert_eq!(r.recv_timeout(PATIENCE).expect("reply"), seq);
+        }
+    }
+}
+
+/// A byte topic of `len`-byte frames (8 slots) and one reply topic per
+/// subscriber.
+struct ByteFan {
+    tx: BytesPublisher,
+    replies: Vec<Subscriber<u64>>,
+    msg: Vec<u8>,
+}
+
+impl ByteFan {
+    /// The topic and `n` subscriber threads on `cpu`, each answering every
+    /// frame with its first word on its reply topic.
+    fn new(n: usize, len: usize, cpu: usize) -> ipckit::Result<Self> {
+        let name = format!("bench-pubsub-bytes-{}-{n}-{len}", std::process::id());
+        let topic = pubsub::bytes(&name)
+            .max_frame(len)
+            .capacity(8 * (len + 8))
+            .create()?;
+        let tx = topic.publisher()?;
+        let mut replies = Vec::new();
+        for _ in 0..n {
+            let mut rx = topic.subscriber()?;
+            let (mut reply, back) = Builder::<Lossy<u64>>::new().capacity(8).pair()?;
+            replies.push(back);
+            on_cpu(cpu, move || {
+                let mut buf = vec![0; len];
+                while let Ok(n) = rx.recv_into(&mut buf) {
+                    let seq = u64::from_le_bytes(buf[..8.min(n)].try_into().expect("seq"));
+                    reply.publish(seq);
+                }
+            });
+        }
+        pubsub::remove(&name)?; // the ends keep it
+        Ok(Self {
+            tx,
+            replies,
+            msg: vec![0x5A; len],
+        })
+    }
+}
+
+impl Trip for ByteFan {
+    fn round_trip(&mut self, seq: u64) {
+        let mut loan = self.tx.loan(self.msg.len()).expect("loan");
+        loan.write_at(0, &seq.to_le_bytes()).expect("seq");
+        loan.write_at(8, &self.msg[8..]).expect("payload");
+        loan.publish();
         for r in &mut self.replies {
             assert_eq!(r.recv_timeout(PATIENCE).expect("reply"), seq);
         }
@@ -231,11 +292,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 _ => Box::new(Fan::<Large>::new(n, there)?),
             };
             trips.push((Variant::PubSub(n, len), fan));
+            let bytes = Box::new(ByteFan::new(n, len, there)?);
+            trips.push((Variant::Bytes(n, len), bytes));
             trips.push((
                 Variant::Datagram(n, len),
                 Box::new(Dgrams::new(n, len, there)?),
             ));
-            variants.extend([Variant::PubSub(n, len), Variant::Datagram(n, len)]);
+            variants.extend([
+                Variant::PubSub(n, len),
+                Variant::Bytes(n, len),
+                Variant::Datagram(n, len),
+            ]);
         }
     }
     let rounds = env("IPCKIT_PUBSUB_ROUNDS", 7);
@@ -243,7 +310,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut seq = 0u64;
     let results = interleave(&variants, rounds, |v| {
         let count = match v {
-            Variant::PubSub(_, LARGE) | Variant::Datagram(_, LARGE) => small_trips / 10,
+            Variant::PubSub(_, LARGE) | Variant::Bytes(_, LARGE) | Variant::Datagram(_, LARGE) => {
+                small_trips / 10
+            }
             _ => small_trips,
         };
         let trip = &mut trips.iter_mut().find(|(k, _)| *k == v).expect("variant").1;
@@ -269,6 +338,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 label,
                 Variant::PubSub(n, len),
                 Variant::Datagram(n, len),
+            ));
+            let label = format!("byte topic / pubsub, {n} sub, {} B", len);
+            ratios.push(Ratio::named(
+                label,
+                Variant::Bytes(n, len),
+                Variant::PubSub(n, len),
             ));
         }
     }

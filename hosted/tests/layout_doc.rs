@@ -228,6 +228,27 @@ fn latest_slot() -> Vec<u8> {
     snapshot(map.as_ptr(), len)
 }
 
+/// Section 17.2: a broadcast frame ring of 128 bytes in slots of 32,
+/// started at 0x0A0B0C0D; `"hello"` and a 20-byte frame published, then a
+/// loan that wrote `"xyz"` dropped.
+fn broadcast_frames() -> Vec<u8> {
+    use ipckit::broadcast::{Options, frames::FrameRing};
+    let options = Options::new(128).slot_size(32).start_at(0x0A0B_0C0D);
+    let len = FrameRing::region_len_with(options).unwrap();
+    let map = SharedMapping::anonymous(len).unwrap();
+    let ring = FrameRing::init_with(map.region(), options).unwrap();
+    let mut tx = ring.publisher().unwrap();
+    tx.publish(b"hello").unwrap();
+    tx.publish(b"twenty bytes of text").unwrap();
+    let mut loan = tx.loan(3).unwrap();
+    loan.write_at(0, b"xyz").unwrap();
+    drop(loan);
+    let bytes = snapshot(map.as_ptr(), len);
+    drop(tx);
+    // The snapshot was taken with the publisher alive (claim 1).
+    bytes
+}
+
 /// Section 12, message type id: a typed SPSC byte channel of capacity
 /// 4096 created by a sender whose type states
 /// `type_id_of("ipckit/layout-doc")`; no receiver yet.
@@ -275,6 +296,7 @@ fn documented_tables_match_the_bytes_the_crate_writes() {
         ("mpmc", &mpmc_ring()),
         ("semaphore", &semaphore()),
         ("latest", &latest_slot()),
+        ("broadcast-frames", &broadcast_frames()),
     ];
     let mut wrong = Vec::new();
     let mut checked = 0;

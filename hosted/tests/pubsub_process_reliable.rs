@@ -140,13 +140,9 @@ fn everything(words: &SharedWords, slot: usize, published: u64) -> Result<u64, S
 }
 
 fn ready(words: &SharedWords, slots: impl IntoIterator<Item = usize>) -> Result<(), String> {
-    for s in slots {
-        ensure!(
-            words.wait_for(s * STRIDE + READY, 1, PATIENCE),
-            "subscriber {s} never came"
-        );
-    }
-    Ok(())
+    let flags = slots.into_iter().map(|s| s * STRIDE + READY);
+    let never = |i| format!("subscriber {} never came", i / STRIDE);
+    words.wait_all(flags, PATIENCE).map_err(never)
 }
 
 fn topic(g: &ShmGuard, capacity: usize) -> Result<Topic<u64>, String> {
@@ -289,7 +285,7 @@ fn subscriber_killed() -> Result<String, String> {
         words.wait_for(2 * STRIDE + STOPPED, 1, PATIENCE),
         "the stopper never stopped"
     );
-    let held = stuck(published)?;
+    let held = words.settled(PUBLISHED, PATIENCE)?;
     ensure!(
         (STOP..=STOP + 1024).contains(&held),
         "the publisher at {held}, the stopper stopped at {STOP}"
@@ -377,22 +373,6 @@ fn try_publish_after_kill() -> Result<String, String> {
         "full at {held} (the stopper stopped at {STOP}); try_publish went on \
          {released:.1?} after the SIGKILL; {N} items to the other subscriber"
     ))
-}
-
-/// The count in `word` once it has not moved for 100 ms (within
-/// `PATIENCE`).
-fn stuck(word: &std::sync::atomic::AtomicU64) -> Result<u64, String> {
-    let until = Instant::now() + PATIENCE;
-    let mut last = word.load(Ordering::Acquire);
-    loop {
-        std::thread::sleep(Duration::from_millis(100));
-        let now = word.load(Ordering::Acquire);
-        if now == last {
-            return Ok(now);
-        }
-        ensure!(Instant::now() < until, "the publisher never stopped");
-        last = now;
-    }
 }
 
 fn main() {

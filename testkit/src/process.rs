@@ -430,6 +430,41 @@ impl SharedWords {
         }
         true
     }
+
+    /// Waits until each word of `words` is at least 1 (a child's "ready"
+    /// flag), within `patience` each: `Err(i)` names the first that never
+    /// was.
+    pub fn wait_all(
+        &self,
+        words: impl IntoIterator<Item = usize>,
+        patience: Duration,
+    ) -> Result<(), usize> {
+        for i in words {
+            if !self.wait_for(i, 1, patience) {
+                return Err(i);
+            }
+        }
+        Ok(())
+    }
+
+    /// The count in word `i` once it has not moved for 100 ms (a child
+    /// held back), within `patience`.
+    pub fn settled(&self, i: usize, patience: Duration) -> Result<u64, String> {
+        let until = Instant::now() + patience;
+        let load = || self.word(i).load(std::sync::atomic::Ordering::Acquire);
+        let mut last = load();
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = load();
+            if now == last {
+                return Ok(now);
+            }
+            if Instant::now() >= until {
+                return Err(format!("word {i} still moving after {patience:?}"));
+            }
+            last = now;
+        }
+    }
 }
 
 /// Adds what was being done to an error, as a `String`.

@@ -5,6 +5,11 @@
 //! [subscriber table](#the-subscriber-table), back-pressure (the publisher
 //! waits for the slowest registered [`Member`]).
 //!
+//! Variable-length byte frames, written and read in place, travel on the
+//! [`frames`] ring (kind 8): the same protocol, written once for both
+//! (a private trait over "slot access": the slot count, a position's
+//! stamp, the control words and the table).
+//!
 //! # Algorithm
 //! A ring of seqlock slots, in the manner of Aeron's broadcast buffer
 //! (`BroadcastTransmitter` / `BroadcastReceiver`) and of the Linux kernel's
@@ -245,6 +250,9 @@
 //! # Ok::<(), Error>(())
 //! ```
 
+mod access;
+#[cfg(ipckit_cas)]
+pub mod frames;
 mod publisher;
 #[cfg(ipckit_cas)]
 mod reliable;
@@ -258,7 +266,7 @@ mod tests_reliable;
 
 use core::marker::PhantomData;
 
-pub use publisher::Publisher;
+pub use publisher::{Loan, Publisher};
 #[cfg(ipckit_cas)]
 pub use reliable::ReliablePublisher;
 pub use subscriber::{Start, Subscriber};
@@ -413,7 +421,7 @@ impl<'a, T: bytemuck::Pod> Ring<'a, T> {
     /// publication wakes sleeping subscribers. `N::WAKES` must match the
     /// ring ([`Error::NotifyMismatch`]).
     pub fn publisher_with<N: Notify>(&self, notify: N) -> Result<Publisher<'a, T, N>> {
-        self.expect_policy(Policy::Lossy)?;
+        access::Access::expect_policy(self, Policy::Lossy)?;
         self.claim_publisher(notify)
     }
 
@@ -426,19 +434,7 @@ impl<'a, T: bytemuck::Pod> Ring<'a, T> {
     /// The ring's policy, as its header records it.
     #[must_use]
     pub fn policy(&self) -> Policy {
-        if self.flags() & FLAG_RELIABLE != 0 {
-            Policy::Reliable
-        } else {
-            Policy::Lossy
-        }
-    }
-
-    /// [`Error::PolicyMismatch`] unless the ring has `policy`.
-    fn expect_policy(&self, policy: Policy) -> Result<()> {
-        if self.policy() != policy {
-            return Err(crate::Error::PolicyMismatch);
-        }
-        Ok(())
+        access::Access::policy(self)
     }
 
     /// Claims the publisher role of a reliable ring, with [`Spin`]; see
@@ -455,7 +451,7 @@ impl<'a, T: bytemuck::Pod> Ring<'a, T> {
         &self,
         notify: N,
     ) -> Result<ReliablePublisher<'a, T, N>> {
-        self.expect_policy(Policy::Reliable)?;
+        access::Access::expect_policy(self, Policy::Reliable)?;
         Ok(ReliablePublisher::new(self.claim_publisher(notify)?))
     }
 
@@ -499,7 +495,7 @@ impl<'a, T: bytemuck::Pod> Ring<'a, T> {
         start: Start,
     ) -> Result<Subscriber<'a, T, N>> {
         self.check_notify(N::WAKES)?;
-        self.expect_policy(Policy::Lossy)?;
+        access::Access::expect_policy(self, Policy::Lossy)?;
         Ok(Subscriber::new(self.clone(), notify, start))
     }
 }

@@ -4,6 +4,7 @@ use core::fmt;
 
 use bytemuck::Pod;
 
+use super::access::Access;
 use super::{Ring, SUBSCRIBERS_WAITING, Slots, TAIL};
 use crate::place::Claim;
 use crate::sync::{Ordering, SeqCell, fence};
@@ -74,39 +75,31 @@ impl<'a, T: Pod, N: Notify> Publisher<'a, T, N> {
     /// subscribers (only when one announced itself).
     #[inline]
     pub fn publish(&mut self, value: T) {
-        self.write(value);
-        let ring = self.claim.ring();
-        self.pos = self.pos.wrapping_add(1);
-        let tail = ring.word(TAIL);
-        tail.store(self.pos, Ordering::Release);
-        wake_waiters(&self.notify, tail, ring.word(SUBSCRIBERS_WAITING), true);
-    }
-
-    /// Writes the slot of our position, stamps and all, without publishing
-    /// `tail`: stamp `pos` (being written; Release, so that a subscriber
-    /// that sees it also sees `tail` at least a lap past the item it
-    /// destroys), a Release fence (the item's stores stay after that
-    /// stamp), the item, stamp `pos + 1` (Release: the item is complete).
-    #[inline(always)]
-    fn write(&mut self, value: T) {
         self.begin(value);
-        self.claim
-            .ring()
-            .stamp(self.pos)
-            .store(self.pos.wrapping_add(1), Ordering::Release);
+        self.pos = commit(self.claim.ring(), self.pos, &self.notify);
     }
 
-    /// The first half of [`write`](Self::write): everything but the
-    /// completing stamp.
+    /// The first half of [`publish`](Self::publish): the slot opened
+    /// ([`open`]) and the item written, not yet complete.
     #[inline(always)]
     fn begin(&mut self, value: T) {
         let ring = self.claim.ring();
+        open(ring, self.pos);
         let slot = ring.slot(self.pos);
-        ring.stamp(self.pos).store(self.pos, Ordering::Release);
-        fence(Ordering::Release);
         // SAFETY: the slot is inside the ring, and the claim makes us its
         // one writer; readers copy it concurrently by design (`SeqCell`).
         unsafe { SeqCell::write(&raw const (*slot).value, value) };
+    }
+
+    /// Opens the slot of the next position for an item written in place
+    /// through the [`Loan`] and made visible by its
+    /// [`publish`](Loan::publish). The slot's old item is destroyed now:
+    /// subscribers a lap behind lag past it, whether the loan is published
+    /// or dropped (which publishes nothing).
+    #[inline]
+    pub fn loan(&mut self) -> Loan<'_, 'a, T, N> {
+        open(self.claim.ring(), self.pos);
+        Loan { publisher: self }
     }
 
     /// The next position this publisher writes (the ring's `tail`).
@@ -137,4 +130,117 @@ impl<'a, T: Pod, N: Notify> Publisher<'a, T, N> {
             core::mem::forget(self);
         }
     }
+}
+
+/// The slot of the next position of a broadcast ring, opened for an item
+/// written in place: [`write`](Self::write) it whole, or its bytes
+/// ([`write_at`](Self::write_at)), then [`publish`](Self::publish). What
+/// is not written holds the slot's item of a lap ago. Dropped
+/// unpublished, it publishes nothing and the ring stays consistent (the
+/// slot says "being written", which no subscriber returns; the next
+/// publication rewrites it at the same position).
+///
+/// [`write`](Self::write) and [`write_at`](Self::write_at) are always
+/// sound; stores through [`as_mut_ptr`](Self::as_mut_ptr) race the copies
+/// of subscribers that lag a whole lap in a lossy ring (they discard those
+/// copies, but a plain store racing a read is a data race in Rust's
+/// model): use it with the reliable policy or trusted subscribers.
+///
+/// ```
+/// use ipckit_core::broadcast::StaticRing;
+///
+/// static TOPIC: StaticRing<[u32; 4], 8> = StaticRing::new();
+/// let mut tx = TOPIC.publisher()?;
+/// let mut rx = TOPIC.subscriber()?;
+/// let mut loan = tx.loan();
+/// loan.write([1, 2, 3, 4]);
+/// loan.write_at(8, &9u32.to_ne_bytes())?; // the third element
+/// loan.publish();
+/// drop(tx.loan()); // nothing published
+/// assert_eq!(rx.try_recv(), Ok([1, 2, 9, 4]));
+/// assert!(rx.try_recv().unwrap_err().is_empty());
+/// # Ok::<(), ipckit_core::Error>(())
+/// ```
+#[must_use = "a loan publishes nothing unless `publish` is called"]
+pub struct Loan<'p, 'a, T: Pod, N: Notify = Spin> {
+    publisher: &'p mut Publisher<'a, T, N>,
+}
+
+impl<T: Pod, N: Notify> fmt::Debug for Loan<'_, '_, T, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Loan")
+            .field("position", &self.publisher.pos)
+            .finish()
+    }
+}
+
+impl<T: Pod, N: Notify> Loan<'_, '_, T, N> {
+    /// The open slot's value cell.
+    fn cell(&self) -> *const SeqCell<T> {
+        let slot = self.publisher.claim.ring().slot(self.publisher.pos);
+        // SAFETY: the slot is inside the ring (masked position).
+        unsafe { &raw const (*slot).value }
+    }
+
+    /// Writes the whole item (race-free: relaxed atomic stores).
+    #[inline]
+    pub fn write(&mut self, value: T) {
+        // SAFETY: the open slot is inside the ring and ours alone to write;
+        // readers copy it concurrently by design (`SeqCell`).
+        unsafe { SeqCell::write(self.cell(), value) };
+    }
+
+    /// Writes `bytes` at byte `offset` of the item (race-free):
+    /// [`Error::OutOfRange`](crate::Error::OutOfRange) past its size,
+    /// nothing written.
+    #[inline]
+    pub fn write_at(&mut self, offset: usize, bytes: &[u8]) -> crate::Result<()> {
+        let (end, len) = (offset.saturating_add(bytes.len()), size_of::<T>());
+        if end > len {
+            return Err(crate::Error::OutOfRange { end, len });
+        }
+        // SAFETY: in bounds of the open slot's item, which is ours alone
+        // to write, at the grain its readers use.
+        unsafe { SeqCell::write_bytes(self.cell(), offset, bytes) };
+        Ok(())
+    }
+
+    /// The item in the region, for writes by other means (see the type
+    /// docs for when plain stores through it are sound). Null under the
+    /// loom models.
+    #[must_use]
+    pub fn as_mut_ptr(&mut self) -> *mut T {
+        SeqCell::as_ptr(self.cell())
+    }
+
+    /// Publishes the item: the slot complete, `tail` moved, sleeping
+    /// subscribers woken.
+    #[inline]
+    pub fn publish(self) {
+        let p = self.publisher;
+        p.pos = commit(p.claim.ring(), p.pos, &p.notify);
+    }
+}
+
+/// Opens the slot of `pos` for writing: stamp `pos` (being written;
+/// Release, so that a subscriber that sees it also sees `tail` at least a
+/// lap past the item it destroys), then a Release fence (the data's stores
+/// stay after that stamp). Shared by the Pod and the frame publishers.
+#[inline(always)]
+pub(super) fn open<R: Access>(ring: &R, pos: u32) {
+    ring.stamp(pos).store(pos, Ordering::Release);
+    fence(Ordering::Release);
+}
+
+/// Completes the slot of `pos` after its data: stamp `pos + 1` (Release:
+/// the data is complete), `tail = pos + 1` (Release), and wakes sleeping
+/// subscribers (only when one announced itself). Returns `pos + 1`.
+#[inline(always)]
+pub(super) fn commit<R: Access, N: Notify>(ring: &R, pos: u32, notify: &N) -> u32 {
+    let next = pos.wrapping_add(1);
+    ring.stamp(pos).store(next, Ordering::Release);
+    let tail = ring.word(TAIL);
+    tail.store(next, Ordering::Release);
+    wake_waiters(notify, tail, ring.word(SUBSCRIBERS_WAITING), true);
+    next
 }

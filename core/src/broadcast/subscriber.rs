@@ -6,6 +6,7 @@ use core::time::Duration;
 
 use bytemuck::Pod;
 
+use super::access::Access;
 use super::{FIRST, Ring, SUBSCRIBERS_WAITING, TAIL};
 use crate::error::{Error, Result};
 use crate::sync::{Ordering, SeqCell, fence};
@@ -65,11 +66,7 @@ pub enum Start {
 /// # Ok::<(), Error>(())
 /// ```
 pub struct Subscriber<'a, T, N = Spin> {
-    ring: Ring<'a, T>,
-    /// The next position to read.
-    pos: u32,
-    /// `tail` as last loaded and validated: `pos..tail` were published.
-    pub(super) tail: u32,
+    pub(super) cur: Cursor<Ring<'a, T>>,
     pub(super) notify: N,
 }
 
@@ -81,9 +78,7 @@ impl<T, N: Clone> Clone for Subscriber<'_, T, N> {
     /// A second subscriber at the same position.
     fn clone(&self) -> Self {
         Self {
-            ring: self.ring.clone(),
-            pos: self.pos,
-            tail: self.tail,
+            cur: self.cur.clone(),
             notify: self.notify.clone(),
         }
     }
@@ -92,8 +87,8 @@ impl<T, N: Clone> Clone for Subscriber<'_, T, N> {
 impl<T, N> fmt::Debug for Subscriber<'_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Subscriber")
-            .field("position", &self.pos)
-            .field("capacity", &self.ring.capacity())
+            .field("position", &self.cur.pos)
+            .field("capacity", &self.cur.ring.capacity())
             .finish_non_exhaustive()
     }
 }
@@ -105,22 +100,8 @@ pub(super) const MAX_AHEAD: u32 = 1 << 31;
 impl<'a, T: Pod, N: Notify> Subscriber<'a, T, N> {
     /// A subscriber of `ring` at `start`.
     pub(super) fn new(ring: Ring<'a, T>, notify: N, start: Start) -> Self {
-        let tail = ring.word(TAIL).load(Ordering::Acquire);
-        let first = ring.word(FIRST).load(Ordering::Relaxed);
-        // Positions published so far (wrapping after 2^32 of them, when
-        // "oldest" may start up to a lap late: still a published item). A
-        // peer's `first` cannot move the start outside the last lap.
-        let published = tail.wrapping_sub(first);
-        let pos = match start {
-            Start::Next => tail,
-            Start::Latest => tail.wrapping_sub(published.min(1)),
-            Start::Oldest if published < ring.capacity() => first,
-            Start::Oldest => oldest(&ring, tail),
-        };
         Self {
-            ring,
-            pos,
-            tail,
+            cur: Cursor::new(ring, start),
             notify,
         }
     }
@@ -133,25 +114,12 @@ impl<'a, T: Pod, N: Notify> Subscriber<'a, T, N> {
     /// whatever the publisher does.
     #[inline]
     pub fn try_recv(&mut self) -> Result<T> {
-        if self.pos == self.tail {
-            self.refresh()?;
-        }
-        let pos = self.pos;
-        let slot = self.ring.slot(pos);
-        let stamp = self.ring.stamp(pos);
-        let done = pos.wrapping_add(1);
-        if stamp.load(Ordering::Acquire) == done {
+        self.cur.try_read(|ring, pos| {
+            let slot = ring.slot(pos);
             // SAFETY: the slot is inside the ring; the copy may race the
-            // publisher's next lap by design, and is checked below.
-            let value = unsafe { SeqCell::read(&raw const (*slot).value) };
-            // Orders the copy's loads before the re-check (module docs).
-            fence(Ordering::Acquire);
-            if stamp.load(Ordering::Relaxed) == done {
-                self.pos = done;
-                return Ok(value);
-            }
-        }
-        Err(self.overrun())
+            // publisher's next lap by design, and is checked after.
+            Ok(unsafe { SeqCell::read(&raw const (*slot).value) })
+        })
     }
 
     /// Receives the next item, waiting while there is none (sleeping
@@ -168,8 +136,108 @@ impl<'a, T: Pod, N: Notify> Subscriber<'a, T, N> {
     }
 
     fn wait(&mut self, timeout: Option<Duration>) -> Result<T> {
-        let ring = self.ring.clone();
+        let ring = self.cur.ring.clone();
         recv_blocking(self, &ring, |s| &s.notify, timeout, Self::try_recv)
+    }
+
+    position_accessors!(cur);
+
+    /// The number of slots.
+    #[must_use]
+    pub fn capacity(&self) -> u32 {
+        self.cur.ring.capacity()
+    }
+
+    /// The ring this subscriber reads.
+    pub fn ring(&self) -> &Ring<'a, T> {
+        &self.cur.ring
+    }
+}
+
+/// `position`, `len` and `is_empty` of a reader (a subscriber or a
+/// member, of items or frames) whose [`Cursor`] is at `self.$cur`: one
+/// set of docs for the four.
+macro_rules! position_accessors {
+    ($($cur:ident).+) => {
+        /// The next position this reader reads.
+        #[must_use]
+        pub fn position(&self) -> u32 {
+            self.$($cur).+.pos
+        }
+
+        /// Positions published and not yet read, as far as they are still
+        /// in the ring (at most a lap; 0 for a `tail` behind us, which the
+        /// next receive reports).
+        #[must_use]
+        pub fn len(&self) -> usize {
+            self.$($cur).+.len()
+        }
+
+        /// `true` if nothing is published that this reader has not read.
+        #[must_use]
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+    };
+}
+pub(crate) use position_accessors;
+
+/// A reader's position in a ring of any [`Access`]: the seqlock read of a
+/// slot and the lag accounting (module docs, "Lag"), shared by the Pod and
+/// the frame subscribers and members.
+#[derive(Clone)]
+pub(crate) struct Cursor<R> {
+    pub(super) ring: R,
+    /// The next position to read.
+    pub(super) pos: u32,
+    /// `tail` as last loaded and validated: `pos..tail` were published.
+    pub(super) tail: u32,
+}
+
+impl<R: Access> Cursor<R> {
+    /// A reader of `ring` at `start`.
+    pub(super) fn new(ring: R, start: Start) -> Self {
+        let tail = ring.word(TAIL).load(Ordering::Acquire);
+        let first = ring.word(FIRST).load(Ordering::Relaxed);
+        // Positions published so far (wrapping after 2^32 of them, when
+        // "oldest" may start up to a lap late: still a published item). A
+        // peer's `first` cannot move the start outside the last lap.
+        let published = tail.wrapping_sub(first);
+        let pos = match start {
+            Start::Next => tail,
+            Start::Latest => tail.wrapping_sub(published.min(1)),
+            Start::Oldest if published < ring.slots() => first,
+            Start::Oldest => oldest(&ring, tail),
+        };
+        Self { ring, pos, tail }
+    }
+
+    /// Reads the slot of the next position with `copy` (given the ring and
+    /// the position; it may see torn data and must not act on it) between
+    /// the two stamp loads of the seqlock. `copy`'s result is returned only
+    /// if the second load still says complete: an `Ok` moves the cursor
+    /// past the slot, an `Err` (the caller's buffer is too small, a length
+    /// no publisher writes) leaves it there. A torn read takes the lag
+    /// path, `copy`'s result discarded.
+    #[inline(always)]
+    pub(super) fn try_read<V>(&mut self, copy: impl FnOnce(&R, u32) -> Result<V>) -> Result<V> {
+        if self.pos == self.tail {
+            self.refresh()?;
+        }
+        let pos = self.pos;
+        let stamp = self.ring.stamp(pos);
+        let done = pos.wrapping_add(1);
+        if stamp.load(Ordering::Acquire) == done {
+            let value = copy(&self.ring, pos);
+            // Orders the copy's loads before the re-check (module docs).
+            fence(Ordering::Acquire);
+            if stamp.load(Ordering::Relaxed) == done {
+                let value = value?;
+                self.pos = done;
+                return Ok(value);
+            }
+        }
+        Err(self.overrun())
     }
 
     /// Reloads `tail` when the cached copy says empty: [`Error::Empty`],
@@ -186,7 +254,7 @@ impl<'a, T: Pod, N: Notify> Subscriber<'a, T, N> {
             return Err(Error::Corrupted("broadcast tail is behind a subscriber"));
         }
         self.tail = tail;
-        if ahead > self.ring.capacity() {
+        if ahead > self.ring.slots() {
             // The publisher wrote `pos + capacity`: our item is gone.
             return Err(self.skip(tail));
         }
@@ -203,7 +271,7 @@ impl<'a, T: Pod, N: Notify> Subscriber<'a, T, N> {
         fence(Ordering::Acquire);
         let tail = self.ring.word(TAIL).load(Ordering::Acquire);
         let ahead = tail.wrapping_sub(self.pos);
-        if ahead < self.ring.capacity() || ahead > MAX_AHEAD {
+        if ahead < self.ring.slots() || ahead > MAX_AHEAD {
             return Error::Corrupted("broadcast slot stamp contradicts tail");
         }
         self.tail = tail;
@@ -226,52 +294,27 @@ impl<'a, T: Pod, N: Notify> Subscriber<'a, T, N> {
         Error::Lagged(u64::from(lost))
     }
 
-    /// The next position this subscriber reads.
-    #[must_use]
-    pub fn position(&self) -> u32 {
-        self.pos
-    }
-
-    /// Items published and not yet read, as far as they are still in the
-    /// ring (at most the capacity; 0 for a `tail` behind us, which the
-    /// next receive reports).
-    #[must_use]
-    pub fn len(&self) -> usize {
+    /// Published positions not yet read, as far as they are still in the
+    /// ring (0 for a `tail` behind us).
+    pub(super) fn len(&self) -> usize {
         let ahead = self.ring.tail().wrapping_sub(self.pos);
         if ahead > MAX_AHEAD {
             return 0;
         }
-        ahead.min(self.ring.capacity()) as usize
-    }
-
-    /// `true` if nothing is published that this subscriber has not read.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The number of slots.
-    #[must_use]
-    pub fn capacity(&self) -> u32 {
-        self.ring.capacity()
-    }
-
-    /// The ring this subscriber reads.
-    pub fn ring(&self) -> &Ring<'a, T> {
-        &self.ring
+        ahead.min(self.ring.slots()) as usize
     }
 }
 
 /// The blocking receive of a subscriber or a member `end`: `try_recv`
 /// until it finds an item (or fails otherwise than empty), sleeping on
 /// `tail` with the subscribers' event count in between.
-pub(super) fn recv_blocking<E, T: Pod, N: Notify>(
+pub(super) fn recv_blocking<E, V, R: Access, N: Notify>(
     end: &mut E,
-    ring: &Ring<'_, T>,
+    ring: &R,
     notify: impl Fn(&E) -> &N,
     timeout: Option<Duration>,
-    mut try_recv: impl FnMut(&mut E) -> Result<T>,
-) -> Result<T> {
+    mut try_recv: impl FnMut(&mut E) -> Result<V>,
+) -> Result<V> {
     let (tail, waiters) = (ring.word(TAIL), ring.word(SUBSCRIBERS_WAITING));
     block_on(
         end,
@@ -289,8 +332,8 @@ pub(super) fn recv_blocking<E, T: Pod, N: Notify>(
 /// The oldest position still in the ring for a publisher at `tail` (a full
 /// ring): `tail - capacity`, or one later if its slot is already being
 /// rewritten (a hint: the receive checks it again).
-fn oldest<T: Pod>(ring: &Ring<'_, T>, tail: u32) -> u32 {
-    let oldest = tail.wrapping_sub(ring.capacity());
+fn oldest<R: Access>(ring: &R, tail: u32) -> u32 {
+    let oldest = tail.wrapping_sub(ring.slots());
     let complete = ring.stamp(oldest).load(Ordering::Acquire) == oldest.wrapping_add(1);
     if complete {
         oldest

@@ -7,10 +7,11 @@ use core::time::Duration;
 
 use bytemuck::Pod;
 
-use super::subscriber::{MAX_AHEAD, recv_blocking};
+use super::access::Access;
+use super::subscriber::{Cursor, MAX_AHEAD, recv_blocking};
 use super::{PROGRESS, PUBLISHER_WAITING, Ring, Start, Subscriber};
 use crate::error::{Error, Result};
-use crate::place::{FLAG_RELIABLE, Line};
+use crate::place::Line;
 use crate::sync::{Ordering, fence};
 use crate::wait::{Notify, Spin};
 
@@ -63,13 +64,7 @@ pub const ACTIVE: u32 = 2;
 /// ```
 pub struct Member<'a, T: Pod, N: Notify = Spin> {
     sub: Subscriber<'a, T, N>,
-    index: u32,
-    /// The position last stored in the entry.
-    published: u32,
-    /// Items read between two publications of the position.
-    batch: u32,
-    /// The ring is reliable: publications may have to wake the publisher.
-    reliable: bool,
+    seat: Seat,
 }
 
 // SAFETY: as for `Subscriber`; the entry index is a local number.
@@ -77,10 +72,8 @@ unsafe impl<T: Pod + Send, N: Notify + Send> Send for Member<'_, T, N> {}
 
 impl<T: Pod, N: Notify> fmt::Debug for Member<'_, T, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Member")
-            .field("index", &self.index)
-            .field("position", &self.sub.position())
-            .field("published", &self.published)
+        self.seat
+            .debug(&mut f.debug_struct("Member"), self.sub.position())
             .finish_non_exhaustive()
     }
 }
@@ -89,27 +82,11 @@ impl<'a, T: Pod, N: Notify> Member<'a, T, N> {
     /// Joins `ring` (module docs, "Joining"): claims a free entry, then
     /// chooses the start.
     pub(super) fn join(ring: &Ring<'a, T>, notify: N, start: Start) -> Result<Self> {
-        let (index, entry) = claim(ring)?;
-        // Orders the claim before the load of `tail` against the
-        // publisher's fence before its scan (the join argument).
-        fence(Ordering::SeqCst);
-        let sub = Subscriber::new(ring.clone(), notify, start);
-        // The start this member is guaranteed: the publisher may have
-        // computed its bound before the claim was visible, which lets it
-        // overwrite positions before this `tail` only.
-        let floor = sub.tail;
-        entry.word(POSITION).store(floor, Ordering::Relaxed);
-        entry.word(STATE).store(ACTIVE, Ordering::Release);
-        let reliable = ring.flags() & FLAG_RELIABLE != 0;
-        let member = Self {
-            batch: (ring.capacity() / 4).max(1),
-            sub,
-            index,
-            published: floor,
-            reliable,
-        };
-        member.wake_publisher();
-        Ok(member)
+        let (seat, cur) = Seat::join(ring, &notify, start)?;
+        Ok(Self {
+            sub: Subscriber { cur, notify },
+            seat,
+        })
     }
 
     /// Receives the next item without waiting, as
@@ -119,11 +96,7 @@ impl<'a, T: Pod, N: Notify> Member<'a, T, N> {
     #[inline]
     pub fn try_recv(&mut self) -> Result<T> {
         let got = self.sub.try_recv();
-        match got {
-            Ok(_) | Err(Error::Lagged(_)) => self.advance(false),
-            Err(Error::Empty) => self.advance(true),
-            Err(_) => {}
-        }
+        self.seat.after(&self.sub.cur, &self.sub.notify, &got);
         got
     }
 
@@ -146,47 +119,13 @@ impl<'a, T: Pod, N: Notify> Member<'a, T, N> {
         )
     }
 
-    /// Publishes the position after a receive: every `batch` items, or at
-    /// once when the ring had nothing new (`idle`), never a position before
-    /// the one published (the start of a [`Start::Oldest`] member).
-    #[inline(always)]
-    fn advance(&mut self, idle: bool) {
-        let ahead = self.sub.position().wrapping_sub(self.published);
-        if ahead == 0 || ahead > MAX_AHEAD || (!idle && ahead < self.batch) {
-            return;
-        }
-        self.publish();
-    }
-
-    /// Stores the position in the entry (Release: our reads of the slots
-    /// before it happen before the publisher's rewrites) and wakes a
-    /// publisher waiting for room.
-    #[cold]
-    fn publish(&mut self) {
-        let pos = self.sub.position();
-        if let Some(entry) = self.sub.ring().table_line(self.index) {
-            entry.word(POSITION).store(pos, Ordering::Release);
-        }
-        self.published = pos;
-        self.wake_publisher();
-    }
-
-    /// The waker's half of the event count the publisher sleeps in
-    /// (`PUBLISHER_WAITING`, then `PROGRESS`): nothing without a waking
-    /// notifier or in a lossy ring.
-    fn wake_publisher(&self) {
-        if self.reliable {
-            wake_publisher(self.sub.ring(), &self.sub.notify);
-        }
-    }
-
     crate::place::test_hook! {
         /// For tests and loom models: the member "dies": its handle goes
         /// away without freeing its entry (as a killed process's), and
         /// without leaking this process's resources. Returns its index.
         #[doc(hidden)]
         pub fn die(self) -> u32 {
-            let index = self.index;
+            let index = self.seat.index;
             let this = core::mem::ManuallyDrop::new(self);
             // SAFETY: `this` is never used or dropped again: the
             // subscriber (ring handle, notifier) is dropped once, here.
@@ -199,26 +138,10 @@ impl<'a, T: Pod, N: Notify> Member<'a, T, N> {
     /// [`Ring::release_member`] takes if it dies).
     #[must_use]
     pub fn index(&self) -> u32 {
-        self.index
+        self.seat.index
     }
 
-    /// The next position this member reads.
-    #[must_use]
-    pub fn position(&self) -> u32 {
-        self.sub.position()
-    }
-
-    /// Items published and not yet read; see [`Subscriber::len`].
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.sub.len()
-    }
-
-    /// `true` if nothing is published that this member has not read.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.sub.is_empty()
-    }
+    super::subscriber::position_accessors!(sub.cur);
 
     /// The number of slots.
     #[must_use]
@@ -234,17 +157,120 @@ impl<'a, T: Pod, N: Notify> Member<'a, T, N> {
 
 impl<T: Pod, N: Notify> Drop for Member<'_, T, N> {
     fn drop(&mut self) {
-        if let Some(entry) = self.sub.ring().table_line(self.index) {
+        self.seat.leave(self.sub.ring(), &self.sub.notify);
+    }
+}
+
+/// A member's entry in the table and the publication of its position,
+/// shared by the Pod and the frame members (module docs, "The subscriber
+/// table").
+pub(crate) struct Seat {
+    pub(super) index: u32,
+    /// The position last stored in the entry.
+    published: u32,
+    /// Items read between two publications of the position.
+    batch: u32,
+    /// The ring is reliable: publications may have to wake the publisher.
+    reliable: bool,
+}
+
+impl Seat {
+    /// Joins `ring` (module docs, "Joining"): claims a free entry, then
+    /// chooses the start; the reader's cursor.
+    pub(super) fn join<R: Access, N: Notify>(
+        ring: &R,
+        notify: &N,
+        start: Start,
+    ) -> Result<(Self, Cursor<R>)> {
+        let (index, entry) = claim(ring)?;
+        // Orders the claim before the load of `tail` against the
+        // publisher's fence before its scan (the join argument).
+        fence(Ordering::SeqCst);
+        let cur = Cursor::new(ring.clone(), start);
+        // The start this member is guaranteed: the publisher may have
+        // computed its bound before the claim was visible, which lets it
+        // overwrite positions before this `tail` only.
+        let floor = cur.tail;
+        entry.word(POSITION).store(floor, Ordering::Relaxed);
+        entry.word(STATE).store(ACTIVE, Ordering::Release);
+        let seat = Self {
+            batch: (ring.slots() / 4).max(1),
+            index,
+            published: floor,
+            reliable: ring.reliable(),
+        };
+        seat.wake_publisher(ring, notify);
+        Ok((seat, cur))
+    }
+
+    /// After a receive that returned `got`: publishes the position every
+    /// `batch` items, or at once when the ring had nothing new, never a
+    /// position before the one published (the start of a
+    /// [`Start::Oldest`] member).
+    #[inline(always)]
+    pub(super) fn after<R: Access, N: Notify, V>(
+        &mut self,
+        cur: &Cursor<R>,
+        notify: &N,
+        got: &Result<V>,
+    ) {
+        let idle = match got {
+            Ok(_) | Err(Error::Lagged(_)) => false,
+            Err(Error::Empty) => true,
+            Err(_) => return,
+        };
+        let ahead = cur.pos.wrapping_sub(self.published);
+        if ahead == 0 || ahead > MAX_AHEAD || (!idle && ahead < self.batch) {
+            return;
+        }
+        self.publish(cur, notify);
+    }
+
+    /// Stores the position in the entry (Release: our reads of the slots
+    /// before it happen before the publisher's rewrites) and wakes a
+    /// publisher waiting for room.
+    #[cold]
+    fn publish<R: Access, N: Notify>(&mut self, cur: &Cursor<R>, notify: &N) {
+        if let Some(entry) = cur.ring.table_line(self.index) {
+            entry.word(POSITION).store(cur.pos, Ordering::Release);
+        }
+        self.published = cur.pos;
+        self.wake_publisher(&cur.ring, notify);
+    }
+
+    /// The waker's half of the event count the publisher sleeps in
+    /// (`PUBLISHER_WAITING`, then `PROGRESS`): nothing without a waking
+    /// notifier or in a lossy ring.
+    fn wake_publisher<R: Access, N: Notify>(&self, ring: &R, notify: &N) {
+        if self.reliable {
+            wake_publisher(ring, notify);
+        }
+    }
+
+    /// Frees the entry (a member dropped) and wakes a waiting publisher.
+    pub(super) fn leave<R: Access, N: Notify>(&self, ring: &R, notify: &N) {
+        if let Some(entry) = ring.table_line(self.index) {
             entry.word(STATE).store(FREE, Ordering::Release);
         }
-        self.wake_publisher();
+        self.wake_publisher(ring, notify);
+    }
+
+    /// What `Debug` shows of a member at `position`.
+    pub(super) fn debug<'d, 'a, 'b>(
+        &self,
+        d: &'d mut fmt::DebugStruct<'a, 'b>,
+        position: u32,
+    ) -> &'d mut fmt::DebugStruct<'a, 'b> {
+        d.field("index", &self.index)
+            .field("position", &position)
+            .field("published", &self.published)
     }
 }
 
 /// Claims the first free entry: compare-and-swap `FREE -> JOINING`
 /// (Acquire: after the previous holder's release). [`Error::Full`] if none
 /// is free (or the ring has no table).
-fn claim<'r, T: Pod>(ring: &'r Ring<'_, T>) -> Result<(u32, &'r Line)> {
+fn claim<R: Access>(ring: &R) -> Result<(u32, &Line)> {
     for index in 0..ring.table_len() {
         let Some(entry) = ring.table_line(index) else {
             break;
@@ -265,7 +291,7 @@ fn claim<'r, T: Pod>(ring: &'r Ring<'_, T>) -> Result<(u32, &'r Line)> {
 /// give the publisher room (a position, a freed entry), with `notify`'s
 /// `SeqCst` fence; a bump of `PROGRESS` and a wake call only when the
 /// publisher announced itself.
-pub(super) fn wake_publisher<T: Pod, N: Notify>(ring: &Ring<'_, T>, notify: &N) {
+pub(super) fn wake_publisher<R: Access, N: Notify>(ring: &R, notify: &N) {
     if !N::WAKES {
         return;
     }
@@ -282,13 +308,16 @@ pub(super) fn wake_publisher<T: Pod, N: Notify>(ring: &Ring<'_, T>, notify: &N) 
 /// active member still needs (`pos` if none), or `pos - capacity` while
 /// an entry is joining. A position outside `[pos - capacity, pos]` or an
 /// unknown state is [`Error::Corrupted`]; each word is loaded once.
-pub(super) fn slowest<T: Pod>(ring: &Ring<'_, T>, pos: u32) -> Result<u32> {
+pub(super) fn slowest<R: Access>(ring: &R, pos: u32) -> Result<u32> {
     // Pairs with a joiner's fence (module docs, "Joining"), and with the
     // Release of a `PROGRESS` bump the publisher's wait read.
     fence(Ordering::SeqCst);
-    let capacity = ring.capacity();
+    let capacity = ring.slots();
     let mut behind = 0;
-    for entry in ring.table_lines() {
+    for index in 0..ring.table_len() {
+        let Some(entry) = ring.table_line(index) else {
+            break;
+        };
         match entry.word(STATE).load(Ordering::Acquire) {
             FREE => {}
             JOINING => behind = capacity,
@@ -306,6 +335,27 @@ pub(super) fn slowest<T: Pod>(ring: &Ring<'_, T>, pos: u32) -> Result<u32> {
         }
     }
     Ok(pos.wrapping_sub(behind))
+}
+
+/// Table entry `index` as it is now (`Ring::table_entry`).
+pub(super) fn table_entry<R: Access>(ring: &R, index: u32) -> Result<(u32, u32)> {
+    let entry = ring.entry(index)?;
+    Ok((
+        entry.word(STATE).load(Ordering::Acquire),
+        entry.word(POSITION).load(Ordering::Acquire),
+    ))
+}
+
+/// Frees entry `index` and wakes a waiting publisher
+/// (`Ring::release_member`; its safety contract is the caller's).
+pub(super) fn release_member<R: Access, N: Notify>(ring: &R, index: u32, notify: &N) -> Result<()> {
+    ring.entry(index)?
+        .word(STATE)
+        .store(FREE, Ordering::Release);
+    if ring.reliable() {
+        wake_publisher(ring, notify);
+    }
+    Ok(())
 }
 
 impl<T: Pod> Ring<'_, T> {
@@ -327,19 +377,7 @@ impl<T: Pod> Ring<'_, T> {
     /// # Ok::<(), ipckit_core::Error>(())
     /// ```
     pub fn table_entry(&self, index: u32) -> Result<(u32, u32)> {
-        let entry = self.entry(index)?;
-        Ok((
-            entry.word(STATE).load(Ordering::Acquire),
-            entry.word(POSITION).load(Ordering::Acquire),
-        ))
-    }
-
-    /// Entry `index`, or [`Error::OutOfRange`].
-    fn entry(&self, index: u32) -> Result<&Line> {
-        self.table_line(index).ok_or(Error::OutOfRange {
-            end: index as usize + 1,
-            len: self.table_len() as usize,
-        })
+        table_entry(self, index)
     }
 
     /// Frees table entry `index` of a member that died holding it (a killed
@@ -378,12 +416,6 @@ impl<T: Pod> Ring<'_, T> {
     /// # Ok::<(), Error>(())
     /// ```
     pub unsafe fn release_member<N: Notify>(&self, index: u32, notify: &N) -> Result<()> {
-        self.entry(index)?
-            .word(STATE)
-            .store(FREE, Ordering::Release);
-        if self.flags() & FLAG_RELIABLE != 0 {
-            wake_publisher(self, notify);
-        }
-        Ok(())
+        release_member(self, index, notify)
     }
 }

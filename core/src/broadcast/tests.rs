@@ -38,6 +38,24 @@ fn ends<T: bytemuck::Pod>(
     (ring, tx, rx)
 }
 
+/// A full ring of 4 `Item`s from `start`, its publisher, a subscriber
+/// at `start` (a lap behind the next publication) and one at the next.
+type Lapped<'m> = (
+    Ring<'m, Item>,
+    Publisher<'m, Item>,
+    Subscriber<'m, Item>,
+    Subscriber<'m, Item>,
+);
+
+fn lapped(mem: &PeerMemory, start: u32) -> Lapped<'_> {
+    let (ring, mut tx, behind) = ends::<Item>(mem, Options::new(4).start_at(start));
+    for _ in 0..4 {
+        tx.publish(item(tx.position()));
+    }
+    let current = ring.subscriber().unwrap();
+    (ring, tx, behind, current)
+}
+
 /// Byte offset of the stamp of position `p` in a ring of `Item`s.
 fn stamp_at(capacity: u32, p: u32) -> usize {
     DATA_OFFSET + (p & (capacity - 1)) as usize * stamped_stride::<Item>()
@@ -208,11 +226,7 @@ fn golden_header_bytes() {
 #[test]
 fn a_publisher_that_dies_mid_write_is_taken_over() {
     let mem = PeerMemory::new();
-    let (ring, mut tx, mut behind) = ends::<Item>(&mem, Options::new(4).start_at(u32::MAX - 2));
-    for _ in 0..4 {
-        tx.publish(item(tx.position()));
-    }
-    let mut current = ring.subscriber().unwrap();
+    let (ring, tx, mut behind, mut current) = lapped(&mem, u32::MAX - 2);
     let p = tx.position();
     tx.publish_and_die(item(p));
     assert_eq!(mem.word(stamp_at(4, p)).load(SeqCst), p, "being written");
@@ -458,4 +472,41 @@ fn random_peer_words_never_panic_or_hang() {
         stop.store(true, SeqCst);
     });
     std::println!("items, empty, lagged, corrupted: {answers:?}");
+}
+
+#[test]
+fn loans_write_in_place_and_a_dropped_loan_publishes_nothing() {
+    let mem = PeerMemory::new();
+    let (ring, mut tx, mut behind, mut current) = lapped(&mem, u32::MAX - 1);
+    let p = tx.position();
+    let mut loan = tx.loan();
+    loan.write(item(p.wrapping_add(100)));
+    assert_eq!(
+        loan.write_at(30, &[0; 3]),
+        Err(Error::OutOfRange { end: 33, len: 32 })
+    );
+    drop(loan);
+    assert_eq!(mem.word(stamp_at(4, p)).load(SeqCst), p, "being written");
+    assert_eq!((ring.tail(), tx.position()), (p, p));
+    assert_eq!(current.try_recv(), Err(Error::Empty));
+    assert_eq!(
+        behind.try_recv(),
+        Err(Error::Lagged(1)),
+        "its slot destroyed"
+    );
+    // The next loan rewrites the slot at the same position, part by part.
+    let mut loan = tx.loan();
+    loan.write(item(p));
+    loan.write_at(8, &(!u64::from(p)).to_ne_bytes()).unwrap();
+    loan.publish();
+    assert_eq!(position_of(current.try_recv().unwrap()), p);
+    for _ in 0..4 {
+        behind.try_recv().unwrap();
+    }
+    assert_eq!(behind.try_recv(), Err(Error::Empty));
+    let mut loan = tx.loan();
+    // SAFETY: no subscriber reads the open slot (this thread owns them).
+    unsafe { loan.as_mut_ptr().write(item(p.wrapping_add(1))) };
+    loan.publish();
+    assert_eq!(position_of(current.try_recv().unwrap()), p.wrapping_add(1));
 }

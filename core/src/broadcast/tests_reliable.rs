@@ -479,3 +479,28 @@ fn a_member_publishes_its_position_in_batches_and_when_idle() {
     assert_eq!(rx.try_recv(), Err(Error::Empty));
     assert_eq!(position.load(SeqCst), 5, "idle: published at once");
 }
+
+#[test]
+fn reliable_loans_wait_for_the_slowest_member() {
+    let mem = PeerMemory::new();
+    let ring = Ring::<u32>::init_with(mem.region(), reliable(2, 1)).unwrap();
+    let mut tx = ring.reliable_publisher().unwrap();
+    let mut rx = tx.ring().join(Start::Next).unwrap();
+    for v in 0..2 {
+        let mut loan = tx.loan().unwrap();
+        loan.write(v);
+        loan.publish();
+    }
+    assert_eq!(tx.try_loan().unwrap_err(), Error::Full);
+    assert_eq!(
+        tx.loan_timeout(Duration::from_millis(1)).unwrap_err(),
+        Error::NoClock,
+        "a spinning notifier has no clock"
+    );
+    assert_eq!(rx.try_recv(), Ok(0));
+    drop(tx.try_loan().unwrap()); // opened and dropped: nothing published
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(rx.try_recv(), Err(Error::Empty));
+    tx.try_publish(2).unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
+}

@@ -159,6 +159,12 @@ pub trait Layout: sealed::Sealed + Sized {
     /// The most table entries.
     const MAX_TABLE: u32 = 0;
 
+    /// The control word that records the slot size of a ring whose data
+    /// area is cut into slots of a size chosen at creation
+    /// ([`Options::slot_size`]: the broadcast frame ring), and the check of
+    /// a size against the capacity; `None`: a slot size is refused.
+    const SLOT_SIZE: Option<SlotSize> = None;
+
     /// Writes what a fresh ring holds beyond its control words (the MPMC
     /// ring's first-lap stamps), after the layer wrote them and before it
     /// publishes the header. Nothing by default.
@@ -178,6 +184,10 @@ pub trait Layout: sealed::Sealed + Sized {
         let _ = (data, capacity);
     }
 }
+
+/// A [`Layout`]'s slot-size word and the check of a size against the
+/// capacity ([`Layout::SLOT_SIZE`]).
+pub type SlotSize = (Word, fn(slot_size: u32, capacity: u32) -> bool);
 
 /// A [`Layout`] whose producer and consumer roles are each held by one
 /// endpoint at a time, claimed in a word of the control block.
@@ -394,7 +404,12 @@ pub(crate) const fn element<T>() -> Result<(u32, u32)> {
 fn check_options<L: Layout>(options: &Options) -> Result<usize> {
     let len = region_len_with::<L>(options)?;
     let reliable_without_table = matches!(options.policy, Policy::Reliable) && options.table == 0;
+    let slot_size_ok = match L::SLOT_SIZE {
+        None => options.slot_size == 0,
+        Some((_, valid)) => valid(options.slot_size, options.capacity),
+    };
     if options.position % L::POSITION_ALIGN != 0
+        || !slot_size_ok
         || options.flags() & !(FLAG_WAKES | L::FLAGS) != 0
         || reliable_without_table
     {

@@ -25,6 +25,8 @@ pub struct Options {
     /// Entries of the subscriber table (broadcast ring only; 0: none).
     pub(crate) table: u32,
     pub(crate) policy: Policy,
+    /// Bytes per slot (broadcast frame ring only; 0: none).
+    pub(crate) slot_size: u32,
 }
 
 /// What a [`broadcast`](crate::broadcast) publisher does when the slowest
@@ -63,6 +65,7 @@ impl Options {
             wakes: false,
             table: 0,
             policy: Policy::Lossy,
+            slot_size: 0,
         }
     }
 
@@ -98,6 +101,19 @@ impl Options {
     /// ring needs a table ([`subscribers`](Self::subscribers)).
     pub const fn policy(self, policy: Policy) -> Self {
         Self { policy, ..self }
+    }
+
+    /// Broadcast frame ring only: bytes per slot (a power of two, at least
+    /// 16 and at most half the capacity; a frame holds up to `slot_size -
+    /// 8` bytes). Other rings refuse it
+    /// ([`Error::InvalidCapacity`](crate::Error::InvalidCapacity)).
+    pub const fn slot_size(self, slot_size: u32) -> Self {
+        Self { slot_size, ..self }
+    }
+
+    /// The slot size asked for (0: none).
+    pub const fn get_slot_size(&self) -> u32 {
+        self.slot_size
     }
 
     /// The policy asked for.

@@ -258,6 +258,11 @@ impl<'a, L: Layout> Placed<'a, L> {
         if let Some(word) = L::TABLE {
             control.word(word).store(options.table, Ordering::Relaxed);
         }
+        if let Some((word, _)) = L::SLOT_SIZE {
+            control
+                .word(word)
+                .store(options.slot_size, Ordering::Relaxed);
+        }
         for entry in self.table_lines() {
             entry.clear();
         }

@@ -128,6 +128,9 @@ pub enum ObjectKind {
     /// A lossy broadcast ring of fixed-size items: one publisher, any
     /// number of subscribers that each read every item they keep up with.
     Broadcast,
+    /// A broadcast ring of variable-length byte frames in fixed-size
+    /// slots ([`crate::broadcast::frames`]).
+    BroadcastFrames,
 }
 
 impl ObjectKind {
@@ -141,6 +144,7 @@ impl ObjectKind {
             ObjectKind::FrameMpsc => 5,
             ObjectKind::Latest => 6,
             ObjectKind::Broadcast => 7,
+            ObjectKind::BroadcastFrames => 8,
         }
     }
 
@@ -154,6 +158,7 @@ impl ObjectKind {
             5 => Some(ObjectKind::FrameMpsc),
             6 => Some(ObjectKind::Latest),
             7 => Some(ObjectKind::Broadcast),
+            8 => Some(ObjectKind::BroadcastFrames),
             _ => None,
         }
     }

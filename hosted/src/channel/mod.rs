@@ -260,8 +260,8 @@ pub use zero_copy::{FrameRef, Loan};
 
 mod setup;
 pub(crate) use setup::{
-    Mode, claim_single, created_name, endpoint_constructors, named_with, open_single,
-    ring_and_block_with, set_up, single_constructors, undo_on_error,
+    Mode, Object, Placement, claim_single, created_name, endpoint_constructors, named_with,
+    open_single, placed_and_block, set_up, single_constructors, undo_on_error,
 };
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -369,7 +369,7 @@ pub fn core_region_len(info: &HeaderInfo) -> Option<usize> {
             let a = u64::from(info.elem_align.max(4));
             (a + u64::from(info.elem_size)).div_ceil(a) * a
         }
-        ObjectKind::FrameSpsc | ObjectKind::FrameMpsc => 1,
+        ObjectKind::FrameSpsc | ObjectKind::FrameMpsc | ObjectKind::BroadcastFrames => 1,
         _ => return None,
     };
     let len = u64::from(info.data_offset).checked_add(cap.checked_mul(slot_bytes)?)?;

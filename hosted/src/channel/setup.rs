@@ -150,30 +150,60 @@ pub(crate) fn ring_and_block<L: Layout>(
     capacity: u32,
     type_id: u64,
 ) -> Result<(Placed<'static, L>, Block)> {
-    ring_and_block_with(mem, mode, Options::new(capacity), type_id)
+    placed_and_block(mem, mode, Options::new(capacity), type_id)
 }
 
-/// [`ring_and_block`] with the core's creation `options` (a broadcast
-/// ring's subscriber table and policy; waking is forced). The liveness
-/// block follows the whole core region, the table included: an attach
-/// places it from the table length the ring recorded.
-pub(crate) fn ring_and_block_with<L: Layout>(
+/// A handle over a placed ring of layout [`Self::Layout`]: the core's
+/// `Placed` itself, or a handle that reads more of the control block once
+/// when it is placed (the broadcast frame ring's slot size).
+pub(crate) trait Placement: Sized {
+    /// The ring's layout.
+    type Layout: Layout;
+    /// Initialises the ring on `region` as `options` say.
+    fn init_with(region: Region<'static>, options: Options) -> ipckit_core::Result<Self>;
+    /// Attaches to the ring on `region`, validating it.
+    fn attach(region: Region<'static>) -> ipckit_core::Result<Self>;
+    /// The placed ring under the handle.
+    fn placed(&self) -> &Placed<'static, Self::Layout>;
+}
+
+impl<L: Layout> Placement for Placed<'static, L> {
+    type Layout = L;
+    fn init_with(region: Region<'static>, options: Options) -> ipckit_core::Result<Self> {
+        Placed::init_with(region, options)
+    }
+    fn attach(region: Region<'static>) -> ipckit_core::Result<Self> {
+        Placed::attach(region)
+    }
+    fn placed(&self) -> &Placed<'static, L> {
+        self
+    }
+}
+
+/// [`ring_and_block`] for any [`Placement`] handle, with the core's
+/// creation `options` (a broadcast ring's subscriber table, policy and
+/// slot size; waking is forced). The liveness block follows the whole core
+/// region, the table included: an attach places it from the table length
+/// the ring recorded.
+pub(crate) fn placed_and_block<P: Placement>(
     mem: &Memory,
     mode: Mode,
     options: Options,
     type_id: u64,
-) -> Result<(Placed<'static, L>, Block)> {
-    let slots = slots_per_side(L::KIND);
+) -> Result<(P, Block)> {
+    let slots = slots_per_side(P::Layout::KIND);
     let describe = || mem.describe();
     if mode == Mode::Init {
-        let block = fresh_block(mem, place::region_len_with::<L>(&options)?, slots)?;
+        let core_len = place::region_len_with::<P::Layout>(&options)?;
+        let block = fresh_block(mem, core_len, slots)?;
         block.state_type_id_of(type_id, describe)?;
-        let ring = Placed::init_with(whole(mem), options.waking(true))?;
+        let ring = P::init_with(whole(mem), options.waking(true))?;
         return Ok((ring, block));
     }
-    let ring = attach_published(mem, Placed::<L>::attach)?;
-    let recorded = Options::new(ring.capacity()).subscribers(ring.table_len());
-    let core_len = place::region_len_with::<L>(&recorded).ok();
+    let ring = attach_published(mem, P::attach)?;
+    let placed = ring.placed();
+    let recorded = Options::new(placed.capacity()).subscribers(placed.table_len());
+    let core_len = place::region_len_with::<P::Layout>(&recorded).ok();
     let block = attached_block(mem, core_len, slots)?;
     block.state_type_id_of(type_id, describe)?;
     Ok((ring, block))

@@ -239,15 +239,16 @@ pub fn remove_stale() -> Result<Vec<String>> {
     Ok(removed)
 }
 
-/// The offset of a broadcast ring's `table_len` control word
-/// (`docs/LAYOUT.md` section 17).
+/// The offset of a broadcast ring's `table_len` control word, of either
+/// kind (`docs/LAYOUT.md` sections 17 and 17.2).
 const BROADCAST_TABLE_LEN_AT: usize = 144;
 
 /// `core_len` (the slots' end) plus a broadcast ring's subscriber table
 /// (`docs/LAYOUT.md` sections 17.1 and 18: the liveness block follows the
 /// table), read once from the mapping; `None` for a table no ring has.
 fn with_table(obj: &ShmObject, header: &ipckit_core::HeaderInfo, core_len: usize) -> Option<usize> {
-    if header.kind != Some(ipckit_core::ObjectKind::Broadcast) {
+    use ipckit_core::ObjectKind::{Broadcast, BroadcastFrames};
+    if !matches!(header.kind, Some(Broadcast | BroadcastFrames)) {
         return Some(core_len);
     }
     if obj.len() < BROADCAST_TABLE_LEN_AT + 4 {

@@ -167,13 +167,73 @@
 //! per side: producer slot 0 is the publisher, the consumer slots the
 //! subscribers). See [`docs/LAYOUT.md`](https://github.com/ipckit/ipckit/blob/main/docs/LAYOUT.md#18-the-topic-object).
 //!
+//! A [byte topic](#byte-messages) is the same object of kind 8, the core
+//! broadcast frame ring in place of the ring of items (section 18.2 of
+//! the same document).
+//!
 //! A reliable topic's object has the subscriber table after the slots and
 //! the liveness block after the table; each subscriber records the table
 //! entry it holds in its liveness slot's intent (the section 18 link
 //! above has the rule, and who releases what).
 //!
-//! Not (yet) here: byte-message topics, zero-copy loans.
+//! # Byte messages
+//! [`bytes`]`(name)` makes a topic of byte messages: the core's [broadcast frame
+//! ring](ipckit_core::broadcast::frames) in a named object, with the typed
+//! topic's liveness block, policies, take-over and release of dead
+//! subscribers (one implementation serves both). Frames have any length up
+//! to the topic's largest frame; the publisher writes one in place through
+//! a [`Loan`] (zero copies on its side) or copies it in with
+//! [`publish`](BytesPublisher::publish); a subscriber copies a frame out
+//! ([`recv_into`](BytesSubscriber::recv_into)) or reads it in place
+//! ([`try_read_with`](BytesSubscriber::try_read_with),
+//! [`read_with_timeout`](BytesSubscriber::read_with_timeout)).
+//!
+//! ```
+//! use std::time::Duration;
+//! use ipckit::pubsub;
+//!
+//! let name = format!("doc-pubsub-bytes/{}", std::process::id());
+//! let topic = pubsub::bytes(&name).capacity(64 * 1024).max_frame(1500).open_or_create()?;
+//! assert_eq!((topic.max_frame(), topic.slots()), (2040, 32)); // slots of 2 KiB
+//! let mut tx = topic.publisher()?;
+//! let mut rx = pubsub::bytes(&name).open()?.subscriber()?;
+//!
+//! tx.publish(b"a whole frame")?; // copied in
+//! let mut loan = tx.loan(5)?; // or written in place
+//! loan.write_at(0, b"hello")?;
+//! loan.publish();
+//!
+//! let mut buf = vec![0; 2048];
+//! let len = rx.recv_into_timeout(&mut buf, Duration::from_secs(1))?;
+//! assert_eq!(&buf[..len], b"a whole frame");
+//! assert_eq!(rx.try_read_with(|frame| frame.len())?, 5); // in place
+//! pubsub::remove(&name)?;
+//! # Ok::<(), ipckit::Error>(())
+//! ```
+//!
+//! ## Sizes of byte topics
+//! [`max_frame`](BytesTopicBuilder::max_frame)`(n)` (default 1016) sets the
+//! slot size: the smallest power of two of at least `n + 8` (and 16; the
+//! slot holds a stamp and the length besides the frame), so the topic's
+//! [`max_frame`](BytesTopic::max_frame) is at least `n`.
+//! [`capacity`](BytesTopicBuilder::capacity) (default 64 KiB) is the data
+//! area in bytes, rounded up to a power of two of at least two slots (at
+//! most 2^30): a subscriber lags once it is `capacity / slot size` frames
+//! behind. Both matter where the topic is created; an opener that states
+//! a larger `max_frame` than the topic has is refused, naming it.
+//!
+//! Everything else is the typed topic's (above): the policies, the
+//! subscriber table, waiting, `PeerGone`, take-over, the release of dead
+//! reliable subscribers, names and errors. A byte topic is an object of
+//! kind 8 (the typed one's kind 7): opening one as the other is
+//! [`Error::Channel`] with
+//! [`CoreError::KindMismatch`] naming the
+//! topic. Its message type id is 0 unless [`type_id`](BytesTopicBuilder::type_id)
+//! states one (for a versioned wire format, say).
 
+mod accessors;
+mod base;
+mod bytes;
 mod publisher;
 mod reliable;
 mod subscriber;
@@ -181,25 +241,29 @@ mod subscriber;
 mod tests;
 
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 use ipckit_core::Pod;
 use ipckit_core::broadcast::{Options, Ring, Slots};
-use ipckit_core::place;
 
 pub use crate::broadcast::{Policy, Start};
+pub use bytes::{
+    BytesPublisher, BytesSubscriber, BytesTopic, BytesTopicBuilder, DEFAULT_BYTES_CAPACITY,
+    DEFAULT_MAX_FRAME, Frame, Loan, ReliableBytesPublisher, bytes,
+};
 pub use publisher::Publisher;
 pub use reliable::ReliablePublisher;
 pub use subscriber::Subscriber;
 
+#[cfg(doc)]
+use crate::channel::MAX_ENDPOINTS;
 use crate::channel::builder::sealed;
-use crate::channel::liveness::{Block, pod_type_id};
-use crate::channel::{
-    Builder, DEFAULT_ITEMS, Endpoint, Kind, MAX_ENDPOINTS, Memory, Mode, created_name, named_with,
-    object_len, object_name, ring_and_block_with, undo_on_error,
-};
-use crate::error::{CoreError, Error, Result};
+use crate::channel::liveness::pod_type_id;
+use crate::channel::{Builder, DEFAULT_ITEMS, Endpoint, Kind, Memory, Mode, object_name};
+use crate::error::Result;
+#[cfg(doc)]
+use crate::error::{CoreError, Error};
 use crate::shm::{ShmObject, Trust};
+use base::{Base, Settings};
 
 /// A builder of the topic `name` carrying `T` (see the [module
 /// docs](self)).
@@ -213,10 +277,8 @@ use crate::shm::{ShmObject, Trust};
 /// ```
 pub fn topic<T: Pod>(name: &str) -> TopicBuilder<T> {
     TopicBuilder {
-        name: name.to_owned(),
+        settings: Settings::new(name),
         inner: Builder::new(),
-        subscribers: None,
-        policy: None,
     }
 }
 
@@ -233,21 +295,15 @@ pub fn remove(name: &str) -> Result<()> {
 #[derive(Clone)]
 #[must_use = "a builder makes nothing until create, open or open_or_create"]
 pub struct TopicBuilder<T> {
-    name: String,
+    settings: Settings,
     inner: Builder<Lossy<T>>,
-    /// The subscriber table's entries, if stated.
-    subscribers: Option<usize>,
-    /// The policy, if stated.
-    policy: Option<Policy>,
 }
 
 impl<T: Pod> std::fmt::Debug for TopicBuilder<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TopicBuilder")
-            .field("name", &self.name)
+            .field("settings", &self.settings)
             .field("inner", &self.inner)
-            .field("subscribers", &self.subscribers)
-            .field("policy", &self.policy)
             .finish()
     }
 }
@@ -292,7 +348,7 @@ impl<T: Pod> TopicBuilder<T> {
     /// [`CoreError::InvalidCapacity`]
     /// naming it).
     pub fn subscribers(mut self, n: usize) -> Self {
-        self.subscribers = Some(n);
+        self.settings.subscribers = Some(n);
         self
     }
 
@@ -302,72 +358,21 @@ impl<T: Pod> TopicBuilder<T> {
     /// [`CoreError::PolicyMismatch`]
     /// naming the topic); one that states none takes the topic's.
     pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = Some(policy);
+        self.settings.policy = Some(policy);
         self
     }
 
-    /// Creates the topic ([`Error::AlreadyExists`] if the name exists; of
-    /// racing creators exactly one wins).
-    pub fn create(&self) -> Result<Topic<T>> {
-        self.named(true, false)
-    }
+    accessors::terminal_calls!(Topic<T>);
 
-    /// Opens the existing topic, validating its header, its liveness block
-    /// and its type ([`Error::NotFound`], [`Error::Channel`],
-    /// [`Error::TypeMismatch`]), and the stated policy and table size.
-    pub fn open(&self) -> Result<Topic<T>> {
-        self.named(false, true)
-    }
-
-    /// Opens the topic, or creates it with these settings.
-    pub fn open_or_create(&self) -> Result<Topic<T>> {
-        self.named(true, true)
-    }
-
-    /// The core's creation options of these settings: `InvalidCapacity`
-    /// naming the topic for a table past the liveness records.
-    fn options(&self) -> Result<Options> {
-        let invalid = || Error::Channel {
-            name: self.name.clone(),
-            error: CoreError::InvalidCapacity,
-            dead_holder: None,
-        };
-        let policy = self.policy.unwrap_or_default();
-        let entries = match (self.subscribers, policy) {
-            (Some(n), _) => u32::try_from(n)
-                .ok()
-                .filter(|&n| (1..=MAX_ENDPOINTS).contains(&n))
-                .ok_or_else(invalid)?,
-            (None, Policy::Reliable) => MAX_ENDPOINTS,
-            (None, Policy::Lossy) => 0,
-        };
-        let capacity = self.inner.effective_capacity()?;
-        Ok(Options::new(capacity)
-            .subscribers(entries)
-            .policy(policy)
-            .waking(true))
-    }
-
-    /// The topic `self.name`, created and/or opened.
+    /// The topic, created and/or opened.
     fn named(&self, create: bool, open: bool) -> Result<Topic<T>> {
-        let options = self.options()?;
-        let len = match create {
-            true => place::region_len_with::<Slots<T>>(&options)
-                .ok()
-                .and_then(object_len)
-                .ok_or_else(|| Error::Channel {
-                    name: self.name.clone(),
-                    error: CoreError::InvalidCapacity,
-                    dead_holder: None,
-                })?,
-            false => 0,
-        };
-        let (mem, mode) = named_with(&self.name, len, create, open, self.inner.object())?;
-        let topic = Topic::set_up_with(mem, mode, options, self.inner.stated_type_id())?;
-        // An opener takes what the topic records, unless it stated another.
-        let table = self.subscribers.map(|_| options.table());
-        topic.expect(self.policy, table)?;
-        Ok(topic)
+        let options = self.settings.options(self.inner.effective_capacity()?)?;
+        let object = self.inner.object();
+        let type_id = self.inner.stated_type_id();
+        let base = self
+            .settings
+            .named(create, open, options, object, type_id)?;
+        Ok(Topic { base })
     }
 }
 
@@ -430,18 +435,13 @@ impl<T: Pod> Endpoint for Topic<T> {
 /// # Ok::<(), ipckit::Error>(())
 /// ```
 pub struct Topic<T> {
-    // No drop order to keep: the ring and block are views of `mem`.
-    ring: Ring<'static, T>,
-    block: Block,
-    mem: Arc<Memory>,
+    base: Base<Ring<'static, T>>,
 }
 
 impl<T> Clone for Topic<T> {
     fn clone(&self) -> Self {
         Self {
-            ring: self.ring.clone(),
-            block: self.block,
-            mem: Arc::clone(&self.mem),
+            base: self.base.clone(),
         }
     }
 }
@@ -449,76 +449,19 @@ impl<T> Clone for Topic<T> {
 impl<T> std::fmt::Debug for Topic<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Topic")
-            .field("mem", &self.mem)
-            .field("capacity", &self.ring.capacity())
+            .field("mem", &self.base.mem)
+            .field("capacity", &self.base.ring.capacity())
             .finish_non_exhaustive()
     }
 }
 
-/// Claims the publisher role of `topic` (either policy's publisher,
-/// made by `make`): the liveness slot first, then the core's claim, taken
-/// over from a dead holder with `take_over`. Errors name the topic.
-pub(super) fn claim_publisher<T: Pod, E>(
-    topic: &Topic<T>,
-    take_over: bool,
-    make: impl Fn(&Ring<'static, T>, crate::futex::Futex) -> ipckit_core::Result<E>,
-) -> Result<(E, crate::channel::liveness::Membership)> {
-    let claimed = crate::channel::claim_single(
-        topic.block,
-        crate::error::Role::Producer,
-        take_over,
-        &topic.ring,
-        make,
-        |r| {
-            // SAFETY: `claim_single` calls this only after it found the
-            // role's recorded holder dead (pid and start time; one killed
-            // while claiming by its pid, which no process has any more) and
-            // won its liveness slot: the dead process never publishes
-            // again, and this process held no publisher (the slot would
-            // name our own, live, pid). Every publisher, of either policy,
-            // takes the slot before the core's claim, so nobody else holds
-            // that claim.
-            unsafe { r.release_producer_claim() }
-        },
-    );
-    claimed.map_err(|e| e.in_channel(|| topic.describe()))
-}
-
 impl<T: Pod> Topic<T> {
-    /// The topic on `mem`: initialised (`Mode::Init`; the type id
-    /// `type_id` stated in the block before the header is published) or
-    /// attached and validated (then the type id compared). A created
-    /// object is removed again if the set-up fails.
+    /// The topic on `mem` (see [`Base::set_up_with`]), of the channel
+    /// builder's `capacity`.
     fn set_up(mem: Memory, mode: Mode, capacity: u32, type_id: u64) -> Result<Self> {
-        Self::set_up_with(mem, mode, Options::new(capacity), type_id)
-    }
-
-    /// [`set_up`](Self::set_up) with the core's creation `options` (table
-    /// and policy; the capacity and options matter for `Mode::Init` only).
-    fn set_up_with(mem: Memory, mode: Mode, options: Options, type_id: u64) -> Result<Self> {
-        let cleanup = created_name(&mem, mode);
-        // A take-over is the publisher's business: the topic is attached.
-        let mode = match mode {
-            Mode::Init => Mode::Init,
-            _ => Mode::Attach,
-        };
-        let placed = ring_and_block_with::<Slots<T>>(&mem, mode, options, type_id)
-            .and_then(|(ring, block)| {
-                // Entries are recorded in the consumer slots' intents: a
-                // longer table (another creator's) has entries no record
-                // can name.
-                match ring.table_len() <= MAX_ENDPOINTS {
-                    true => Ok((ring, block)),
-                    false => Err(CoreError::InvalidCapacity.into()),
-                }
-            })
-            .map_err(|e| e.in_channel(|| mem.describe()));
-        let (ring, block) = undo_on_error(placed, cleanup)?;
-        Ok(Self {
-            ring,
-            block,
-            mem: Arc::new(mem),
-        })
+        let options = Options::new(capacity);
+        let base = Base::set_up_with(mem, mode, options, type_id)?;
+        Ok(Self { base })
     }
 
     /// Claims the publisher role: [`CoreError::RoleTaken`] (as
@@ -530,32 +473,14 @@ impl<T: Pod> Topic<T> {
         Publisher::new(self.clone(), false)
     }
 
-    /// `Ok` unless the topic records another policy than `policy` or
-    /// another table size than `table` (each `None`: not stated): the
-    /// error names the topic.
-    fn expect(&self, policy: Option<Policy>, table: Option<u32>) -> Result<()> {
-        let error = if policy.is_some_and(|p| p != self.policy()) {
-            CoreError::PolicyMismatch
-        } else if table.is_some_and(|n| n != self.subscribers()) {
-            CoreError::InvalidCapacity
-        } else {
-            return Ok(());
-        };
-        Err(Error::Channel {
-            name: self.describe(),
-            error,
-            dead_holder: None,
-        })
-    }
-
     /// The delivery policy the topic records.
     pub fn policy(&self) -> Policy {
-        self.ring.policy()
+        self.base.ring.policy()
     }
 
     /// The subscriber table's entries the topic records (0: none).
     pub fn subscribers(&self) -> u32 {
-        self.ring.table_len()
+        self.base.table_len()
     }
 
     /// Claims the publisher role of a [reliable](Policy::Reliable) topic
@@ -595,22 +520,17 @@ impl<T: Pod> Topic<T> {
 
     /// The number of slots.
     pub fn capacity(&self) -> u32 {
-        self.ring.capacity()
+        self.base.ring.capacity()
     }
 
     /// The publisher's position now: the next item it publishes (a
     /// free-running count, wrapping at 2^32).
     pub fn tail(&self) -> u32 {
-        self.ring.tail()
+        self.base.ring.tail()
     }
 
     /// The memory the topic lives in.
     pub fn memory(&self) -> &Memory {
-        &self.mem
-    }
-
-    /// The topic, for error messages.
-    fn describe(&self) -> String {
-        self.mem.describe()
+        &self.base.mem
     }
 }

@@ -1,15 +1,13 @@
 //! The publisher of a topic: the single-holder role of the broadcast ring,
 //! recorded in the liveness block as a channel's single sender is.
 
-use std::time::Duration;
-
 use ipckit_core::Pod;
 use ipckit_core::broadcast;
 
-use super::{Lossy, Topic, claim_publisher};
+use super::{Lossy, Topic};
 use crate::channel::builder::sealed;
 use crate::channel::liveness::Membership;
-use crate::channel::{Endpoint, Memory, Mode, TakeOver, lifetime};
+use crate::channel::{Endpoint, Memory, Mode, TakeOver};
 use crate::error::Result;
 use crate::futex::Futex;
 
@@ -43,7 +41,9 @@ impl<T: Pod> Publisher<T> {
     /// Claims the role on `topic`: the liveness slot first, then the
     /// core's claim (taken over from a dead holder with `take_over`).
     pub(super) fn new(topic: Topic<T>, take_over: bool) -> Result<Self> {
-        let (end, member) = claim_publisher(&topic, take_over, |r, n| r.publisher_with(n))?;
+        let (end, member) = topic
+            .base
+            .claim_publisher(take_over, |r, n| r.publisher_with(n))?;
         Ok(Self { end, member, topic })
     }
 
@@ -56,36 +56,12 @@ impl<T: Pod> Publisher<T> {
         self.end.publish(value);
     }
 
-    /// The next position this publisher writes (a free-running count of
-    /// the items published, wrapping at 2^32).
-    pub fn position(&self) -> u32 {
-        self.end.position()
-    }
-
     /// The number of slots.
     pub fn capacity(&self) -> u32 {
         self.end.capacity()
     }
 
-    /// The topic (for more subscribers).
-    pub fn topic(&self) -> &Topic<T> {
-        &self.topic
-    }
-
-    /// The memory the topic lives in.
-    pub fn memory(&self) -> &Memory {
-        self.topic.memory()
-    }
-
-    /// Waits (at most `timeout`) until `subscribers` subscribers have
-    /// joined the topic, then removes its name: the kernel frees the
-    /// memory when the last end leaves, however it ends, and nobody can
-    /// open the topic by name any more (no late subscriber, no take-over).
-    /// [`Error::TimedOut`](crate::Error::TimedOut) leaves the name. See
-    /// the [channel docs](crate::channel#removing-the-name).
-    pub fn remove_name_after(&self, subscribers: u32, timeout: Duration) -> Result<()> {
-        lifetime::remove_name_after(self.memory(), &self.member, subscribers, timeout)
-    }
+    super::accessors::publisher_accessors!(Topic<T>);
 }
 
 impl<T: Pod> sealed::Endpoint for Publisher<T> {

@@ -12,10 +12,10 @@ use crate::error::{CoreError, Error, Result, Role};
 use crate::shm::{SharedMemory, ShmObject};
 
 /// A topic name no other test uses, removed when the guard drops.
-struct Name(String);
+pub(crate) struct Name(pub(crate) String);
 
 impl Name {
-    fn new(what: &str) -> Self {
+    pub(crate) fn new(what: &str) -> Self {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
         Self(format!("unit-pubsub/{}-{n}/{what}", std::process::id()))

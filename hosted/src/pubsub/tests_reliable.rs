@@ -130,7 +130,10 @@ fn entries_no_live_subscriber_owns_are_released() -> Result<()> {
     let mut tx = t.reliable_publisher()?;
     // A member no consumer slot records (as one killed before it recorded
     // its entry, or a foreign one): an orphan.
-    let orphan = t.ring.join_with(crate::futex::Futex::new(), Start::Next)?;
+    let orphan = t
+        .base
+        .ring
+        .join_with(crate::futex::Futex::new(), Start::Next)?;
     std::mem::forget(orphan);
     let mut rx = t.subscriber()?;
     for v in 0..4 {
@@ -141,9 +144,12 @@ fn entries_no_live_subscriber_owns_are_released() -> Result<()> {
     }
     // The first full `try_publish` judges: the orphan goes, rx has read.
     tx.try_publish(4)?;
-    assert_eq!(t.ring.table_entry(0)?.0, ipckit_core::broadcast::FREE);
+    assert_eq!(t.base.ring.table_entry(0)?.0, ipckit_core::broadcast::FREE);
     // A full table: a joiner releases orphans once, then gives up.
-    let second = t.ring.join_with(crate::futex::Futex::new(), Start::Next)?;
+    let second = t
+        .base
+        .ring
+        .join_with(crate::futex::Futex::new(), Start::Next)?;
     std::mem::forget(second);
     let _rx2 = t.subscriber()?; // took the orphan's entry
     let e = t.subscriber().unwrap_err();
