@@ -8,7 +8,7 @@ use std::vec::Vec;
 use super::*;
 use crate::Error;
 use crate::broadcast::DATA_OFFSET;
-use crate::test_support::{Golden, PeerMemory};
+use crate::test_support::{Golden, MEM, PeerMemory, xorshift};
 
 /// Capacity and slot size of most tests: 8 slots, frames of up to 56.
 const CAP: u32 = 512;
@@ -370,4 +370,97 @@ fn corrupted_lengths_and_stamps_are_errors() {
     mem.word(slot_word(0, 0)).store(1, SeqCst);
     assert_eq!(rx.try_recv_into(&mut buf), Ok(3));
     assert_eq!(&buf[..3], b"abc");
+}
+
+/// A peer that writes random words into the control line and the slots
+/// (stamps, lengths, payload) while subscribers receive, in this thread
+/// between receives and from another during them: every answer is a frame
+/// no longer than the largest, `Empty`, `Lagged` or `Corrupted`; no panic,
+/// no hang, no access outside the region (miri). A frame ring at the end
+/// of the region: a length read past its slot would leave it.
+#[test]
+fn random_peer_words_never_panic_or_hang() {
+    let mem = PeerMemory::new();
+    let len = FrameRing::region_len(128).unwrap();
+    let region = mem.region_at(MEM - len, len);
+    let ring = FrameRing::init(region, 128, 32).unwrap();
+    let rounds = if cfg!(miri) { 200 } else { 20_000 };
+    let mut rng = xorshift(0x1234_5678);
+    let mut rx = ring.subscriber_from(Start::Oldest).unwrap();
+    let mut inplace = ring.subscriber_from(Start::Oldest).unwrap();
+    let mut tx = ring.publisher().unwrap();
+    let base = MEM - len;
+    let forge = |rng: &mut dyn Iterator<Item = u32>| {
+        let word = if rng.next().unwrap() % 2 == 0 {
+            base + 128 + (rng.next().unwrap() as usize % ((len - 128) / 4)) * 4
+        } else {
+            // A slot's length word: the field a forger most wants.
+            base + 256 + (rng.next().unwrap() as usize % 4) * 32 + 4
+        };
+        let value = match rng.next().unwrap() % 4 {
+            0 => rng.next().unwrap(),
+            1 => rng.next().unwrap() % 40,
+            _ => mem
+                .word(base + 128)
+                .load(SeqCst)
+                .wrapping_add(rng.next().unwrap() % 9),
+        };
+        mem.word(word).store(value, SeqCst);
+    };
+    let mut answers = [0u32; 4];
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stop = &stop;
+    /// Stops the forger however the receiving loop ends (a failed
+    /// assertion must fail the test, not leave it waiting).
+    struct Stop<'s>(&'s std::sync::atomic::AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, SeqCst);
+        }
+    }
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let mut rng = xorshift(0x9ABC_DEF1);
+            while !stop.load(SeqCst) {
+                forge(&mut rng);
+                std::thread::yield_now();
+            }
+        });
+        let _stop = Stop(stop);
+        let mut buf = [0u8; 24];
+        for round in 0..rounds {
+            tx.publish(&[7; 24][..round % 25]).unwrap();
+            if round % 4 == 0 {
+                forge(&mut rng);
+            }
+            let got = if round % 2 == 0 {
+                rx.try_recv_into(&mut buf)
+            } else {
+                // Reads as much as the length says (up to a page): a
+                // length past the slot would read outside the region.
+                inplace
+                    .try_read_with(|f| {
+                        let mut page = [0u8; 4096];
+                        let n = f.len().min(page.len());
+                        f.read_at(0, &mut page[..n]).map(|()| f.len())
+                    })
+                    .and_then(|r| r)
+            };
+            let answer = match got {
+                Ok(n) => {
+                    assert!(n <= 24);
+                    0
+                }
+                Err(Error::Empty) => 1,
+                Err(Error::Lagged(n)) => {
+                    assert!(n > 0 && n <= 1 << 31);
+                    2
+                }
+                Err(Error::Corrupted(_)) => 3,
+                Err(e) => panic!("{e}"),
+            };
+            answers[answer] += 1;
+        }
+    });
+    std::println!("frames, empty, lagged, corrupted: {answers:?}");
 }
