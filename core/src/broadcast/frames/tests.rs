@@ -8,7 +8,7 @@ use std::vec::Vec;
 use super::*;
 use crate::Error;
 use crate::broadcast::DATA_OFFSET;
-use crate::test_support::{Golden, MEM, PeerMemory, xorshift};
+use crate::test_support::{Golden, MEM, PeerMemory, under_forger, xorshift};
 
 /// Capacity and slot size of most tests: 8 slots, frames of up to 56.
 const CAP: u32 = 512;
@@ -385,7 +385,6 @@ fn random_peer_words_never_panic_or_hang() {
     let region = mem.region_at(MEM - len, len);
     let ring = FrameRing::init(region, 128, 32).unwrap();
     let rounds = if cfg!(miri) { 200 } else { 20_000 };
-    let mut rng = xorshift(0x1234_5678);
     let mut rx = ring.subscriber_from(Start::Oldest).unwrap();
     let mut inplace = ring.subscriber_from(Start::Oldest).unwrap();
     let mut tx = ring.publisher().unwrap();
@@ -414,60 +413,28 @@ fn random_peer_words_never_panic_or_hang() {
         };
         mem.word(word).store(value, SeqCst);
     };
-    let mut answers = [0u32; 4];
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    let stop = &stop;
-    /// Stops the forger however the receiving loop ends (a failed
-    /// assertion must fail the test, not leave it waiting).
-    struct Stop<'s>(&'s std::sync::atomic::AtomicBool);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            self.0.store(true, SeqCst);
+    let mut buf = [0u8; 24];
+    let mut rng = xorshift(0x1234_5678);
+    let answers = under_forger(rounds, &forge, |round| {
+        tx.publish(&[7; 24][..round % 25]).unwrap();
+        if round % 4 == 0 {
+            forge(&mut rng);
         }
-    }
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            let mut rng = xorshift(0x9ABC_DEF1);
-            while !stop.load(SeqCst) {
-                forge(&mut rng);
-                std::thread::yield_now();
-            }
-        });
-        let _stop = Stop(stop);
-        let mut buf = [0u8; 24];
-        for round in 0..rounds {
-            tx.publish(&[7; 24][..round % 25]).unwrap();
-            if round % 4 == 0 {
-                forge(&mut rng);
-            }
-            let got = if round % 2 == 0 {
-                rx.try_recv_into(&mut buf)
-            } else {
-                // Reads as much as the length says (up to a page): a
-                // length past the slot would read outside the region.
-                inplace
-                    .try_read_with(|f| {
-                        let mut page = [0u8; 4096];
-                        let n = f.len().min(page.len());
-                        f.read_at(0, &mut page[..n]).map(|()| f.len())
-                    })
-                    .and_then(|r| r)
-            };
-            let answer = match got {
-                Ok(n) => {
-                    assert!(n <= 24);
-                    0
-                }
-                Err(Error::Empty) => 1,
-                Err(Error::Lagged(n)) => {
-                    assert!(n > 0 && n <= 1 << 31);
-                    2
-                }
-                Err(Error::Corrupted(_)) => 3,
-                Err(e) => panic!("{e}"),
-            };
-            answers[answer] += 1;
-        }
+        let got = if round % 2 == 0 {
+            rx.try_recv_into(&mut buf)
+        } else {
+            // Reads as much as the length says (up to a page): a length
+            // past the slot would read outside the region.
+            inplace
+                .try_read_with(|f| {
+                    let mut page = [0u8; 4096];
+                    let n = f.len().min(page.len());
+                    f.read_at(0, &mut page[..n]).map(|()| f.len())
+                })
+                .and_then(|r| r)
+        };
+        assert!(got.as_ref().map_or(true, |&n| n <= 24));
+        got
     });
     std::println!("frames, empty, lagged, corrupted: {answers:?}");
 }
