@@ -446,7 +446,7 @@ fn random_peer_words_never_panic_or_hang() {
         mem.word(word).store(value, SeqCst);
     };
     let mut rng = xorshift(0x1234_5678);
-    let answers = under_forger(rounds, &forge, |_| {
+    let answers = under_forger(rounds, forge, |_| {
         forge(&mut rng);
         rx.try_recv()
     });

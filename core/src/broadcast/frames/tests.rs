@@ -415,7 +415,7 @@ fn random_peer_words_never_panic_or_hang() {
     };
     let mut buf = [0u8; 24];
     let mut rng = xorshift(0x1234_5678);
-    let answers = under_forger(rounds, &forge, |round| {
+    let answers = under_forger(rounds, forge, |round| {
         tx.publish(&[7; 24][..round % 25]).unwrap();
         if round % 4 == 0 {
             forge(&mut rng);
