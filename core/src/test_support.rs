@@ -289,3 +289,52 @@ pub(crate) fn xorshift(seed: u32) -> impl Iterator<Item = u32> {
     })
     .skip(1)
 }
+
+/// Runs `receive(round)` `rounds` times while a peer thread calls
+/// `forge` (with its own xorshift numbers) without pause (`receive` may
+/// forge too, between its steps); tallies the answers: an item (`Ok`),
+/// `Empty`, a lag (never 0 nor more than 2^31) or `Corrupted`. Anything
+/// else fails, and a failure stops the forger (the test fails instead of
+/// waiting for it). Returns the four counts.
+pub(crate) fn under_forger<T>(
+    rounds: usize,
+    forge: impl Fn(&mut dyn Iterator<Item = u32>) + Sync,
+    mut receive: impl FnMut(usize) -> crate::Result<T>,
+) -> [u32; 4] {
+    use std::sync::atomic::AtomicBool;
+
+    /// Stops the forger however the receiving loop ends.
+    struct Stop<'s>(&'s AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, SeqCst);
+        }
+    }
+    let stop = AtomicBool::new(false);
+    let mut answers = [0u32; 4];
+    std::thread::scope(|s| {
+        let (stop, forge) = (&stop, &forge);
+        s.spawn(move || {
+            let mut rng = xorshift(0x9ABC_DEF1);
+            while !stop.load(SeqCst) {
+                forge(&mut rng);
+                std::thread::yield_now();
+            }
+        });
+        let _stop = Stop(stop);
+        for round in 0..rounds {
+            let answer = match receive(round) {
+                Ok(_) => 0,
+                Err(crate::Error::Empty) => 1,
+                Err(crate::Error::Lagged(n)) => {
+                    assert!(n > 0 && n <= 1 << 31);
+                    2
+                }
+                Err(crate::Error::Corrupted(_)) => 3,
+                Err(e) => panic!("{e}"),
+            };
+            answers[answer] += 1;
+        }
+    });
+    answers
+}

@@ -5,7 +5,9 @@ use super::*;
 use crate::Error;
 use crate::place::stamped_stride;
 use crate::region::MAGIC;
-use crate::test_support::{CondvarFutex, Golden, PeerMemory, refuses_flags, xorshift};
+use crate::test_support::{
+    CondvarFutex, Golden, PeerMemory, refuses_flags, under_forger, xorshift,
+};
 
 /// Item of position `p`: its halves must agree (a torn copy shows up as a
 /// mismatch) and it names its position (order and lag are checked).
@@ -430,7 +432,6 @@ fn random_peer_words_never_panic_or_hang() {
     let len = Ring::<Item>::region_len(cap).unwrap();
     let ring = Ring::<Item>::init(mem.region(), cap).unwrap();
     let rounds = if cfg!(miri) { 200 } else { 20_000 };
-    let mut rng = xorshift(0x1234_5678);
     let mut rx = ring.subscriber_from(Start::Oldest).unwrap();
     let forge = |rng: &mut dyn Iterator<Item = u32>| {
         let word = 128 + (rng.next().unwrap() as usize % ((len - 128) / 4)) * 4;
@@ -444,32 +445,10 @@ fn random_peer_words_never_panic_or_hang() {
         };
         mem.word(word).store(value, SeqCst);
     };
-    let mut answers = [0u32; 4];
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    let stop = &stop;
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            let mut rng = xorshift(0x9ABC_DEF1);
-            while !stop.load(SeqCst) {
-                forge(&mut rng);
-                std::thread::yield_now();
-            }
-        });
-        for _ in 0..rounds {
-            forge(&mut rng);
-            let answer = match rx.try_recv() {
-                Ok(_) => 0,
-                Err(Error::Empty) => 1,
-                Err(Error::Lagged(n)) => {
-                    assert!(n > 0 && n <= 1 << 31);
-                    2
-                }
-                Err(Error::Corrupted(_)) => 3,
-                Err(e) => panic!("{e}"),
-            };
-            answers[answer] += 1;
-        }
-        stop.store(true, SeqCst);
+    let mut rng = xorshift(0x1234_5678);
+    let answers = under_forger(rounds, forge, |_| {
+        forge(&mut rng);
+        rx.try_recv()
     });
     std::println!("items, empty, lagged, corrupted: {answers:?}");
 }

@@ -81,6 +81,13 @@ pub const CASES: &[Case] = &[
         drain: drain_latest,
         golden: LATEST,
     },
+    Case {
+        name: "broadcast_frames",
+        len: super::golden_frames::LEN,
+        build: super::golden_frames::build,
+        drain: super::golden_frames::drain,
+        golden: super::golden_frames::GOLDEN,
+    },
 ];
 
 /// Where a region's bytes differ from its golden table.

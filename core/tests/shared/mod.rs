@@ -7,6 +7,7 @@
 
 pub mod bad_input;
 pub mod golden;
+pub mod golden_frames;
 pub mod peer;
 
 use core::fmt;

@@ -45,10 +45,14 @@
 //! the stamp again (`== p + 1`), and only then trusts what it read.
 //!
 //! # The peer is untrusted
-//! Everything of the Pod ring holds. Besides: the slot size is read once at
+//! What the [Pod ring](super#the-peer-is-untrusted) says of its peers
+//! holds here too. Besides: the slot size is read once at
 //! attach, checked and kept in the handle ([`Error::Corrupted`] otherwise);
 //! a length word above the largest frame, under a stamp that says
-//! complete, is [`Error::Corrupted`], never a read outside the slot.
+//! complete, is [`Error::Corrupted`], never a read outside the slot. An
+//! in-place reader's closure may see a torn frame (bytes and length of two
+//! laps, or forged ones); it must not act on them before
+//! [`try_read_with`](FrameSubscriber::try_read_with) returns `Ok`.
 //!
 //! # A loan that is dropped, a publisher that dies
 //! A loan opens its slot (stamp `p`) and leaves `tail` alone until it is

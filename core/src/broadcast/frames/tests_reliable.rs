@@ -137,3 +137,24 @@ fn threads_block_on_both_sides_and_deliver_every_frame() {
         }
     });
 }
+
+/// In a lossy ring a table member reads as a subscriber does, lags when
+/// lapped, and reports its position; claim-free subscribers work beside it.
+#[test]
+fn a_lossy_ring_with_a_table_has_members_that_lag() {
+    let mem = PeerMemory::new();
+    let options = Options::new(128).slot_size(32).subscribers(1);
+    let ring = FrameRing::init_with(mem.region(), options).unwrap();
+    let mut tx = ring.publisher().unwrap();
+    let mut member = ring.join(Start::Next).unwrap();
+    let mut plain = ring.subscriber().unwrap();
+    for i in 0..6u8 {
+        tx.publish(&[i; 5]).unwrap(); // never waits
+    }
+    let mut buf = [0u8; 24];
+    assert_eq!(member.try_recv_into(&mut buf), Err(Error::Lagged(2)));
+    assert_eq!(plain.try_recv_into(&mut buf), Err(Error::Lagged(2)));
+    assert_eq!(member.try_read_with(|f| f.len()), Ok(5));
+    assert_eq!(ring.table_entry(member.index()), Ok((ACTIVE, 3)));
+    assert_eq!(member.len(), 3);
+}
