@@ -67,14 +67,16 @@ impl<'a, N: Notify> FrameSubscriber<'a, N> {
     /// and for a length word above the largest frame.
     #[inline]
     pub fn try_recv_into(&mut self, buf: &mut [u8]) -> Result<usize> {
-        self.cur.try_read(|ring, pos| {
-            let frame = SharedFrame::of(ring, pos)?;
-            let len = frame.len();
-            let Some(dst) = buf.get_mut(..len) else {
-                return Err(Error::BufferTooSmall { required: len });
-            };
-            frame.copy_to(dst)?;
-            Ok(len)
+        self.cur.try_read(|_, pos| {
+            move |ring: &FrameRing<'_>| {
+                let frame = SharedFrame::of(ring, pos)?;
+                let len = frame.len();
+                let Some(dst) = buf.get_mut(..len) else {
+                    return Err(Error::BufferTooSmall { required: len });
+                };
+                frame.copy_to(dst)?;
+                Ok(len)
+            }
         })
     }
 
@@ -87,8 +89,9 @@ impl<'a, N: Notify> FrameSubscriber<'a, N> {
     /// [`try_recv_into`](Self::try_recv_into) (no `BufferTooSmall`).
     #[inline]
     pub fn try_read_with<R>(&mut self, read: impl FnOnce(&SharedFrame<'_>) -> R) -> Result<R> {
-        self.cur
-            .try_read(|ring, pos| SharedFrame::of(ring, pos).map(|frame| read(&frame)))
+        self.cur.try_read(|_, pos| {
+            move |ring: &FrameRing<'_>| SharedFrame::of(ring, pos).map(|frame| read(&frame))
+        })
     }
 
     /// [`try_recv_into`](Self::try_recv_into), waiting while there is no
