@@ -10,7 +10,7 @@ use bytemuck::Pod;
 use super::access::Access;
 use super::frames::FrameRing;
 use super::subscriber::{Cursor, MAX_AHEAD, recv_blocking};
-use super::ticket::{self, RELEASED};
+use super::ticket;
 use super::{PROGRESS, PUBLISHER_WAITING, Ring, Start, Subscriber};
 use crate::error::{Error, Result};
 use crate::place::Line;
@@ -252,14 +252,14 @@ impl Seat {
         }
     }
 
-    /// Frees the entry (a member dropped; its ticket first, so that
-    /// nothing is stored if a judge released it already: module docs of
-    /// `ticket`) and wakes a waiting publisher.
+    /// Frees the entry (a member dropped; nothing is stored if a judge
+    /// released it already: module docs of `ticket`) and wakes a waiting
+    /// publisher.
     pub(super) fn leave<R: Access, N: Notify>(&self, ring: &R, notify: &N) {
         let Some(entry) = ring.table_line(self.index) else {
             return;
         };
-        if ticket::free(entry, self.ticket, self.ticket | RELEASED) {
+        if ticket::leave(entry, self.ticket) {
             self.wake_publisher(ring, notify);
         }
     }

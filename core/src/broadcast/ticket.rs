@@ -21,9 +21,15 @@
 //!   pending or done): the joiner leaves the entry alone, storing nothing,
 //!   and tries the next one; on any other value it retries from that value
 //!   (at most [`TRIES`] times). Then position, `ACTIVE`, as before.
-//! - **Leave** (the member, ticket `g`): compare-and-swap `g -> g | 1`; only on
-//!   success store `FREE`, then compare-and-swap `g | 1 -> g | 3`. On failure a
-//!   judge released the entry already: store nothing.
+//! - **Leave** (the member, ticket `g`): load the ticket; if it is not `g`
+//!   a judge released the entry already: store nothing. Else store `FREE`,
+//!   then compare-and-swap `g -> g | 3` (a joiner that claimed meanwhile
+//!   took `g -> next(g)` first: then it fails, as it should). No
+//!   compare-and-swap before the `FREE` store, so a member killed while
+//!   leaving leaves no release under way behind (`g` and its state: a judge
+//!   releases it, or `g` and `FREE`: a joiner takes `next(g)`); the load
+//!   guards against a release that came before, not one racing the leave,
+//!   which only a judgement of a live member (a caller's error) makes.
 //! - **Release** by a judge that observed ticket `o` with the entry not
 //!   `FREE` ([`observe`]: ticket, state, ticket again): R clear: `o -> o |
 //!   1`; low bits `11` (a joiner died between its claim and its ticket, or an
@@ -31,19 +37,23 @@
 //!   pending, nothing to do. Only on success: `FREE`, then `| 2` as a leave.
 //!
 //! # Why a stale judge frees nothing
-//! Every generation leaves R clear by exactly one successful
-//! compare-and-swap (from its value), and the entry becomes `FREE` only
-//! after such a compare-and-swap, by its winner, once. A joiner's claim needs
-//! `FREE`, so it follows that store, and its fresh generation `next(t)`
-//! differs from every value a judge can hold from before: values only grow
+//! Every release of a generation by a judge is one successful
+//! compare-and-swap from its value (R clear, or `11` for a joiner that
+//! died before its ticket), and the entry becomes `FREE` only after such a
+//! compare-and-swap, by its winner, once (or by the generation's own member
+//! leaving, which nobody judges: its slot names the entry while it lives).
+//! A joiner's claim needs `FREE`, so it follows that store, and its fresh
+//! generation `next(t)` (a compare-and-swap from what it loaded, so a
+//! stale release racing it makes one of the two fail) differs from every
+//! value a judge can hold from before: values only grow
 //! by 4 per generation (`2^30` generations before a value comes back). A
 //! judge that observed an older value fails its compare-and-swap and
 //! releases nothing. An observation of a pending release (`01`) is never
 //! acted on: its winner's `FREE` store is still to come, and a second
 //! `FREE` store could land on the entry of a joiner that claimed after the
 //! first. The price: a judge killed between its compare-and-swap and its
-//! `FREE` store leaves the entry held for good (two instructions; the
-//! caller's timeout reports it), never freed under a member.
+//! `FREE` store (two adjacent instructions) leaves the entry held for
+//! good (the publisher's timeout reports it), never freed under a member.
 //!
 //! A build that ignores the ticket (before it existed) joins and leaves
 //! with plain stores: its members keep whatever ticket the entry had, which
@@ -88,6 +98,24 @@ pub(crate) fn join(entry: &Line) -> Option<u32> {
         }
     }
     None
+}
+
+/// A member of generation `own` leaves `entry` (module docs, "Leave"):
+/// `false` (nothing stored) if its generation was released already.
+pub(crate) fn leave(entry: &Line, own: u32) -> bool {
+    let ticket = entry.word(TICKET);
+    if ticket.load(Ordering::Acquire) != own {
+        return false;
+    }
+    entry.word(STATE).store(FREE, Ordering::Release);
+    // A joiner that claimed since moves the ticket on first: then this fails.
+    let _ = ticket.compare_exchange(
+        own,
+        own | RELEASED | FREED,
+        Ordering::Release,
+        Ordering::Relaxed,
+    );
+    true
 }
 
 /// Frees `entry` for the holder of generation `from`, moving the ticket to
