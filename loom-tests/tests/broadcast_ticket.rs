@@ -88,7 +88,7 @@ fn two_late_judges_never_free_a_newer_member() {
 /// liveness would say: the newcomer is alive).
 #[test]
 fn judges_that_observe_a_release_under_way_leave_it_alone() {
-    model(2, || {
+    model(3, || {
         let ring = Ring::<Item>::new_modelled_with(one_entry()).unwrap();
         let dead = ring.join(Start::Next).unwrap().die();
         let (_, generation) = ring.table_ticket(dead).unwrap().unwrap();
