@@ -214,9 +214,14 @@
 //!
 //! ## A member that dies
 //! Its entry stays active and holds the publisher back at its last
-//! published position. Whoever knows it died calls
-//! [`Ring::release_member`] with its [`Member::index`]: the entry is freed
-//! and a waiting publisher woken.
+//! published position. Whoever knows it died observes the entry's ticket
+//! ([`Ring::table_ticket`]) and calls [`Ring::release_entry`] with its
+//! [`Member::index`] and that ticket: the entry is freed and a waiting
+//! publisher woken, unless the ticket changed (a new member joined). Each
+//! entry has a **ticket**, a generation word that makes every transition
+//! to `FREE` (a leave, a release) a compare-and-swap, so that a judge late
+//! with its release never frees a newer member (the protocol and its
+//! argument: `core/src/broadcast/ticket.rs`).
 //!
 //! # Example: one publisher, two subscriber threads
 //! ```
@@ -263,6 +268,10 @@ mod table;
 mod tests;
 #[cfg(all(test, ipckit_cas))]
 mod tests_reliable;
+#[cfg(all(test, ipckit_cas))]
+mod tests_ticket;
+#[cfg(ipckit_cas)]
+mod ticket;
 
 use core::marker::PhantomData;
 
@@ -272,6 +281,8 @@ pub use reliable::ReliablePublisher;
 pub use subscriber::{Start, Subscriber};
 #[cfg(ipckit_cas)]
 pub use table::{ACTIVE, FREE, JOINING, Member};
+#[cfg(ipckit_cas)]
+pub use ticket::{FREED, RELEASED};
 
 #[cfg(doc)]
 use crate::error::Error;

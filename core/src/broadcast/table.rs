@@ -8,7 +8,9 @@ use core::time::Duration;
 use bytemuck::Pod;
 
 use super::access::Access;
+use super::frames::FrameRing;
 use super::subscriber::{Cursor, MAX_AHEAD, recv_blocking};
+use super::ticket;
 use super::{PROGRESS, PUBLISHER_WAITING, Ring, Start, Subscriber};
 use crate::error::{Error, Result};
 use crate::place::Line;
@@ -166,6 +168,8 @@ impl<T: Pod, N: Notify> Drop for Member<'_, T, N> {
 /// table").
 pub(crate) struct Seat {
     pub(super) index: u32,
+    /// The entry's ticket this member joined with (its generation).
+    ticket: u32,
     /// The position last stored in the entry.
     published: u32,
     /// Items read between two publications of the position.
@@ -182,7 +186,7 @@ impl Seat {
         notify: &N,
         start: Start,
     ) -> Result<(Self, Cursor<R>)> {
-        let (index, entry) = claim(ring)?;
+        let (index, entry, ticket) = claim(ring)?;
         // Orders the claim before the load of `tail` against the
         // publisher's fence before its scan (the join argument).
         fence(Ordering::SeqCst);
@@ -196,6 +200,7 @@ impl Seat {
         let seat = Self {
             batch: (ring.slots() / 4).max(1),
             index,
+            ticket,
             published: floor,
             reliable: ring.reliable(),
         };
@@ -247,12 +252,16 @@ impl Seat {
         }
     }
 
-    /// Frees the entry (a member dropped) and wakes a waiting publisher.
+    /// Frees the entry (a member dropped; nothing is stored if a judge
+    /// released it already: module docs of `ticket`) and wakes a waiting
+    /// publisher.
     pub(super) fn leave<R: Access, N: Notify>(&self, ring: &R, notify: &N) {
-        if let Some(entry) = ring.table_line(self.index) {
-            entry.word(STATE).store(FREE, Ordering::Release);
+        let Some(entry) = ring.table_line(self.index) else {
+            return;
+        };
+        if ticket::leave(entry, self.ticket) {
+            self.wake_publisher(ring, notify);
         }
-        self.wake_publisher(ring, notify);
     }
 
     /// What `Debug` shows of a member at `position`.
@@ -268,9 +277,10 @@ impl Seat {
 }
 
 /// Claims the first free entry: compare-and-swap `FREE -> JOINING`
-/// (Acquire: after the previous holder's release). [`Error::Full`] if none
-/// is free (or the ring has no table).
-fn claim<R: Access>(ring: &R) -> Result<(u32, &Line)> {
+/// (Acquire: after the previous holder's release), then a fresh ticket (an
+/// entry whose claim a release took away meanwhile is left alone).
+/// [`Error::Full`] if none is free (or the ring has no table).
+fn claim<R: Access>(ring: &R) -> Result<(u32, &Line, u32)> {
     for index in 0..ring.table_len() {
         let Some(entry) = ring.table_line(index) else {
             break;
@@ -281,7 +291,9 @@ fn claim<R: Access>(ring: &R) -> Result<(u32, &Line)> {
                 .compare_exchange(FREE, JOINING, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
         {
-            return Ok((index, entry));
+            if let Some(ticket) = ticket::join(entry) {
+                return Ok((index, entry, ticket));
+            }
         }
     }
     Err(Error::Full)
@@ -346,14 +358,37 @@ pub(super) fn table_entry<R: Access>(ring: &R, index: u32) -> Result<(u32, u32)>
     ))
 }
 
-/// Frees entry `index` and wakes a waiting publisher
-/// (`Ring::release_member`; its safety contract is the caller's).
-pub(super) fn release_member<R: Access, N: Notify>(ring: &R, index: u32, notify: &N) -> Result<()> {
-    ring.entry(index)?
-        .word(STATE)
-        .store(FREE, Ordering::Release);
-    if ring.reliable() {
+/// Table entry `index`'s state and ticket (`Ring::table_ticket`).
+pub(super) fn table_ticket<R: Access>(ring: &R, index: u32) -> Result<Option<(u32, u32)>> {
+    Ok(ticket::observe(ring.entry(index)?))
+}
+
+/// Releases the generation of entry `index` that had ticket `observed`,
+/// and wakes a waiting publisher (`Ring::release_entry`).
+pub(super) fn release_entry<R: Access, N: Notify>(
+    ring: &R,
+    index: u32,
+    observed: u32,
+    notify: &N,
+) -> Result<bool> {
+    let entry = ring.entry(index)?;
+    let released = ticket::release_to(observed).is_some_and(|to| ticket::free(entry, observed, to));
+    if released && ring.reliable() {
         wake_publisher(ring, notify);
+    }
+    Ok(released)
+}
+
+/// Releases whatever generation holds entry `index` now
+/// (`Ring::release_member`; its safety contract is the caller's): a few
+/// observations, each released unless it is a pending release.
+pub(super) fn release_member<R: Access, N: Notify>(ring: &R, index: u32, notify: &N) -> Result<()> {
+    for _ in 0..4 {
+        if let Some((state, observed)) = table_ticket(ring, index)? {
+            if state == FREE || release_entry(ring, index, observed, notify)? {
+                return Ok(());
+            }
+        }
     }
     Ok(())
 }
@@ -387,6 +422,12 @@ impl<T: Pod> Ring<'_, T> {
     /// (the hosted crate records pids). [`Error::OutOfRange`] for an index
     /// past the table.
     ///
+    /// It releases whatever generation holds the entry when it looks (a
+    /// release already under way is left to finish): a judge that may be
+    /// late should observe with [`table_ticket`](Self::table_ticket) when
+    /// it judges and release with [`release_entry`](Self::release_entry),
+    /// which frees nothing if a new member joined since.
+    ///
     /// # Safety
     /// The member of that entry may not be used again (nor dropped: it
     /// would free an entry someone else may hold by then), in any thread or
@@ -417,5 +458,81 @@ impl<T: Pod> Ring<'_, T> {
     /// ```
     pub unsafe fn release_member<N: Notify>(&self, index: u32, notify: &N) -> Result<()> {
         release_member(self, index, notify)
+    }
+
+    /// Table entry `index`'s state and ticket, for a judge that decides
+    /// what to release ([`release_entry`](Self::release_entry)): the
+    /// ticket, the state, the ticket again (Acquire each); `None` if the
+    /// ticket changed in between (the entry is being joined or freed: look
+    /// again later). [`Error::OutOfRange`] for an index past the table.
+    ///
+    /// ```
+    /// use ipckit_core::broadcast::{Options, Ring, Start, ACTIVE, FREE};
+    /// use ipckit_core::{AlignedBytes, Region};
+    ///
+    /// let mut bytes = AlignedBytes::<1024>::new();
+    /// let ring = Ring::<u8>::init_with(Region::from_slice(&mut bytes[..]), Options::new(4).subscribers(2))?;
+    /// assert_eq!(ring.table_ticket(0)?, Some((FREE, 0))); // never joined
+    /// let rx = ring.join(Start::Next)?;
+    /// assert_eq!(ring.table_ticket(rx.index())?, Some((ACTIVE, 4))); // a first generation
+    /// # Ok::<(), ipckit_core::Error>(())
+    /// ```
+    pub fn table_ticket(&self, index: u32) -> Result<Option<(u32, u32)>> {
+        table_ticket(self, index)
+    }
+
+    /// Releases table entry `index` for a member that died holding it, if
+    /// the entry's ticket is still `observed` (what
+    /// [`table_ticket`](Self::table_ticket) returned when the caller judged
+    /// the member dead): one compare-and-swap on the ticket, then `FREE`,
+    /// then a wake of a publisher waiting for room through `notify`.
+    /// `Ok(true)` if it released the entry; `Ok(false)` if the ticket
+    /// changed since (the member left, another judge released it, a new
+    /// member joined) or `observed` is a release still under way: nothing
+    /// is stored. [`Error::OutOfRange`] for an index past the table.
+    ///
+    /// Not `unsafe`: a stale observation releases nothing (a new member's
+    /// ticket differs from every older one: `ticket` module docs in
+    /// `core/src/broadcast/ticket.rs`), and a wrong judgement (a live
+    /// member's ticket) only takes that member's protection away, its
+    /// entry freed under it (it may then lag, its later leave stores
+    /// nothing), as a peer writing the table could; no memory is at stake.
+    ///
+    /// ```
+    /// use ipckit_core::broadcast::{Options, Policy, Ring, Start, ACTIVE};
+    /// use ipckit_core::{wait::Spin, AlignedBytes, Error, Region};
+    ///
+    /// let options = Options::new(2).subscribers(1).policy(Policy::Reliable);
+    /// let mut bytes = AlignedBytes::<1024>::new();
+    /// let ring = Ring::<u8>::init_with(Region::from_slice(&mut bytes[..]), options)?;
+    /// let mut tx = ring.reliable_publisher()?;
+    /// let dead = ring.join(Start::Next)?;
+    /// let index = dead.index();
+    /// core::mem::forget(dead); // its process "dies"
+    /// let Some((ACTIVE, observed)) = ring.table_ticket(index)? else { unreachable!() };
+    /// tx.try_publish(1)?;
+    /// tx.try_publish(2)?;
+    /// assert_eq!(tx.try_publish(3), Err(Error::Full));
+    /// assert!(ring.release_entry(index, observed, &Spin::new())?);
+    /// assert!(!ring.release_entry(index, observed, &Spin::new())?); // once
+    /// tx.try_publish(3)?;
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn release_entry<N: Notify>(&self, index: u32, observed: u32, notify: &N) -> Result<bool> {
+        release_entry(self, index, observed, notify)
+    }
+}
+
+impl FrameRing<'_> {
+    /// Table entry `index`'s state and ticket; see
+    /// [`Ring::table_ticket`](super::Ring::table_ticket).
+    pub fn table_ticket(&self, index: u32) -> Result<Option<(u32, u32)>> {
+        table_ticket(self, index)
+    }
+
+    /// Releases table entry `index` if its ticket is still `observed`; see
+    /// [`Ring::release_entry`](super::Ring::release_entry).
+    pub fn release_entry<N: Notify>(&self, index: u32, observed: u32, notify: &N) -> Result<bool> {
+        release_entry(self, index, observed, notify)
     }
 }

@@ -110,9 +110,11 @@ fn golden_bytes_of_a_reliable_ring() {
         .word(256 + 16 + 8, 0x11) // slot 1 item
         .word(384, ACTIVE) // entry 0: state
         .word(384 + 4, 0x0A0B_0C0E) // entry 0: position
+        .word(384 + 8, 4) // entry 0: ticket (a first generation)
         .check(&mem);
     drop(rx);
     assert_eq!(mem.word(384).load(SeqCst), FREE);
+    assert_eq!(mem.word(384 + 8).load(SeqCst), 4 | RELEASED | FREED);
 }
 
 /// `try_publish` is `Full` exactly while the slowest member is a ring

@@ -44,13 +44,11 @@ pub(crate) trait TopicRing: Placement + Clone + 'static {
     fn join_with(&self, n: Futex, start: Start) -> ipckit_core::Result<Self::Member>;
     /// The table entry `member` holds.
     fn index(member: &Self::Member) -> u32;
-    /// Table entry `e` as it is now.
-    fn table_entry(&self, e: u32) -> ipckit_core::Result<(u32, u32)>;
-    /// Frees table entry `e`.
-    ///
-    /// # Safety
-    /// As the core's `release_member`: its member is never used again.
-    unsafe fn release_member(&self, e: u32, n: &Futex) -> ipckit_core::Result<()>;
+    /// Table entry `e`'s state and ticket (`None` while it changes).
+    fn table_ticket(&self, e: u32) -> ipckit_core::Result<Option<(u32, u32)>>;
+    /// Frees table entry `e` if its ticket is still `observed`: `true` if
+    /// it did.
+    fn release_entry(&self, e: u32, observed: u32, n: &Futex) -> ipckit_core::Result<bool>;
     /// Frees the publisher claim.
     ///
     /// # Safety
@@ -76,12 +74,11 @@ macro_rules! topic_ring {
             fn index(member: &$member) -> u32 {
                 member.index()
             }
-            fn table_entry(&self, e: u32) -> ipckit_core::Result<(u32, u32)> {
-                <$ring>::table_entry(self, e)
+            fn table_ticket(&self, e: u32) -> ipckit_core::Result<Option<(u32, u32)>> {
+                <$ring>::table_ticket(self, e)
             }
-            unsafe fn release_member(&self, e: u32, n: &Futex) -> ipckit_core::Result<()> {
-                // SAFETY: the caller's contract is the core's.
-                unsafe { <$ring>::release_member(self, e, n) }
+            fn release_entry(&self, e: u32, observed: u32, n: &Futex) -> ipckit_core::Result<bool> {
+                <$ring>::release_entry(self, e, observed, n)
             }
             unsafe fn release_publisher(&self) {
                 // SAFETY: the caller's contract is the core's.
@@ -221,13 +218,21 @@ impl<R: TopicRing> Base<R> {
         claimed.map_err(|e| self.named(e))
     }
 
-    /// The table entries that are not free, as a bit set (the table has at
-    /// most 64 entries: the builder's rule; a longer one's tail is
-    /// ignored).
-    fn held(&self) -> ipckit_core::Result<u64> {
+    /// The table entries that are not free and whose ticket is the one in
+    /// `tickets` (all of them when `first`, recording their tickets), as a
+    /// bit set: an entry is held by the *same* generation across a
+    /// judgement's scans (the table has at most 64 entries: the builder's
+    /// rule; a longer one's tail is ignored). An entry whose ticket changed
+    /// across the load of its state is not counted (it is changing hands).
+    fn held(&self, tickets: &mut [u32; 64], first: bool) -> ipckit_core::Result<u64> {
         let mut mask = 0;
         for e in 0..self.table_len().min(64) {
-            if self.ring.table_entry(e)?.0 != FREE {
+            let Some((state, ticket)) = self.ring.table_ticket(e)? else {
+                continue;
+            };
+            let slot = &mut tickets[e as usize];
+            if state != FREE && (first || *slot == ticket) {
+                *slot = ticket;
                 mask |= 1 << e;
             }
         }
@@ -239,9 +244,13 @@ impl<R: TopicRing> Base<R> {
     /// docs), waking a waiting publisher through `notify`: `true` if it
     /// released any. Judged twice (entries, owners, entries, owners): an
     /// entry freed by a leaving owner and claimed by a newcomer during the
-    /// first judgement is seen owned in the second.
+    /// first judgement is seen owned in the second, or with a new ticket.
+    /// Each release names the ticket the judgement saw: if the entry
+    /// changed hands since (another judge released it and a newcomer
+    /// joined), it releases nothing (`ipckit_core::broadcast`'s ticket).
     pub(super) fn release_orphans(&self, notify: &Futex) -> ipckit_core::Result<bool> {
-        let mut orphans = self.held()?;
+        let mut tickets = [0u32; 64];
+        let mut orphans = self.held(&mut tickets, true)?;
         for _ in 0..2 {
             if orphans == 0 {
                 return Ok(false);
@@ -249,22 +258,23 @@ impl<R: TopicRing> Base<R> {
             let Some(owned) = owned(&self.block) else {
                 return Ok(false);
             };
-            orphans &= !owned & self.held()?;
+            orphans &= !owned & self.held(&mut tickets, false)?;
         }
         let Some(owned) = owned(&self.block) else {
             return Ok(false);
         };
         orphans &= !owned;
+        let mut released = false;
         for e in 0..64 {
             if orphans & (1 << e) != 0 {
-                // SAFETY: no live subscriber's record names entry `e`, and
-                // none is joining: its member (if any) belongs to a process
-                // that died or left the table, and is never used again (the
-                // record protocol of `super::reliable`).
-                unsafe { self.ring.release_member(e, notify)? };
+                // No live subscriber's record names entry `e`, and none is
+                // joining: the generation judged (its ticket) belongs to a
+                // process that died or left the table. A ticket that moved
+                // on since releases nothing.
+                released |= self.ring.release_entry(e, tickets[e as usize], notify)?;
             }
         }
-        Ok(orphans != 0)
+        Ok(released)
     }
 
     /// [`release_orphans`](Self::release_orphans) for the publisher

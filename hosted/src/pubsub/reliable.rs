@@ -9,7 +9,10 @@
 //! survivor (the publisher held back, a subscriber finding the table
 //! full) releases every entry that is not free and that no *live* slot's
 //! intent names, unless a live slot announces `JOINING` (then it judges
-//! again later).
+//! again later). Each release names the entry's ticket (its generation)
+//! as the judgement observed it, so a judge late with its release frees
+//! nothing once the entry changed hands (`ipckit_core::broadcast`'s
+//! `Ring::release_entry`).
 
 use std::time::{Duration, Instant};
 

@@ -88,7 +88,8 @@ pub const W_SILENT: usize = 23;
 /// Topic subscriber: 1 after a `Lagged` report until the next item.
 pub const W_JUST_LAGGED: usize = 28;
 /// Reliable topic subscriber: lags after the join with its table entry
-/// freed under it (LAYOUT.md section 18.1's window).
+/// freed under it (a judge's late release: what the entries' tickets rule
+/// out, LAYOUT.md section 17.1); fails the run.
 pub const W_FREED: usize = 29;
 /// Producer: sequence numbers handed out; the one in flight is
 /// `SENT - 1` while `SENT > COMMITTED`.

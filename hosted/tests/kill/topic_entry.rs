@@ -1,24 +1,15 @@
 //! Why a reliable subscriber lagged after its join: its table entry, read
 //! from the object's bytes (docs/LAYOUT.md sections 12, 17.1 and 18.1).
 //!
-//! LAYOUT.md section 18.1 names one window in which a reliable member may
-//! lag: a judgement (the publisher, or a joiner that found the table full)
-//! reads the entries, then the intents, and a member that joins and leaves
-//! into the entry meanwhile, while another joins into it, can have that
-//! entry freed under the second one. Then the lagging subscriber's entry
-//! is no longer its own: its state is not active, or another live
-//! subscriber's intent names it too. Any other lag is a loss.
-//!
-//! The window is wider than that text says: `release_orphans` (hosted
-//! `pubsub::reliable`) decides from its scans, then stores `FREE`; a judge
-//! preempted between the two frees an entry that another judge released
-//! meanwhile and a newcomer joined into. This suite sees it about once per
-//! 1,000-kill run; with a 2 ms sleep put before the release, 100 times a
-//! run, and then also the publisher's `publish_timeout` failing with
-//! `Corrupted("broadcast subscriber position outside the ring")` (the
-//! freed member keeps storing its position into an entry that is someone
-//! else's). That error fails the run: it is a bug, not a documented
-//! window.
+//! A reliable member lags after its join only if its entry was freed
+//! under it: then its entry is no longer its own (its state is not
+//! active, or another live subscriber's intent names it too). That was a
+//! judge's late release (`release_orphans` decided from its scans, then
+//! stored `FREE`, while another judge had released the entry and a
+//! newcomer joined into it: about once per 1,000-kill run, 100 times with
+//! a 2 ms sleep before the release). The entries' tickets (LAYOUT.md
+//! section 17.1) rule it out: a release names the generation it judged.
+//! Either kind of lag fails the run; this reader names which it was.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -53,8 +44,8 @@ fn alive(pid: u32) -> bool {
     pid != 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// `Ok(why)` if this process's table entry of topic `name` shows the
-/// section 18.1 window (freed, or named by another live subscriber too);
+/// `Ok(why)` if this process's table entry of topic `name` was freed
+/// under it (not active, or named by another live subscriber too);
 /// `Err(what)` with what it shows otherwise.
 pub fn freed_under_us(name: &str) -> Result<String, String> {
     let obj = ShmObject::open(name).map_err(|e| format!("open: {e}"))?;

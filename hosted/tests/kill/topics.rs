@@ -23,8 +23,9 @@
 //!   `Oldest`, for items before the `tail` it read after its join (the
 //!   core's "Joining": items published while it joins may be lost);
 //!   A lag whose subscriber finds its table entry no longer its own (not
-//!   active, or named by another live subscriber: LAYOUT.md section 18.1's
-//!   window, `topic_entry`) is counted apart (`W_FREED`), not failed;
+//!   active, or named by another live subscriber: `topic_entry`) is
+//!   counted apart (`W_FREED`, an entry freed under a live member, which
+//!   the tickets of LAYOUT.md section 17.1 rule out) and fails the run too;
 //! - at the end, drained (`PeerGone`): its position is the expected one
 //!   and equals `tail`.
 //!
@@ -265,8 +266,8 @@ pub fn lagged(ctx: &Ctx, n: u64, reliable: bool) {
     let join = side.get(w, W_JOIN);
     let (tail, next) = (join as u32, join >> 32 != 0);
     // A reliable topic loses only what an `Oldest` joiner found before
-    // the tail of its join, and what a member whose entry was freed under
-    // it (the window of LAYOUT.md section 18.1) lags.
+    // the tail of its join. A lag with the member's entry freed under it
+    // is counted apart, to name the bug (both fail the run).
     if reliable && (next || before(tail, end)) {
         let (field, why) = match topic_entry::freed_under_us(ctx.name) {
             Ok(why) => (W_FREED, format!("its entry was freed under it: {why}")),

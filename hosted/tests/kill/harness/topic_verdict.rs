@@ -32,6 +32,11 @@ impl Harness<'_> {
                 lost,
                 "lost that the policy promised (see the children's messages)",
             ),
+            (
+                freed,
+                "lagged by a reliable member whose table entry was freed under it (a late \
+                 release: see the children's messages)",
+            ),
         ] {
             if n > 0 {
                 problems.push(format!(
@@ -49,7 +54,7 @@ impl Harness<'_> {
             "{received} items received and checked by the subscribers ({policy}), {lags} \
              reported lost in {lag_events} Lagged reports; duplicated {dups}, out of order \
              {disorder}, corrupt {corrupt}, skipped silently {silent}, lost {lost}, lags with \
-             the entry freed under the member (LAYOUT.md 18.1) {freed}; {published} \
+             the entry freed under the member {freed}; {published} \
              numbers published, {} in flight at a publisher kill; {} subscriber kills inside \
              a receive call",
             self.st.in_flight, self.st.recv_call_kills
