@@ -9,12 +9,13 @@ use crate::place::stamped_stride;
 use crate::test_support::{CondvarFutex, Golden, PeerMemory, std_clock, xorshift};
 
 /// Byte offset of table entry `i` for a ring of `capacity` items of `T`.
-fn entry_at<T>(capacity: u32, i: u32) -> usize {
+pub(super) fn entry_at<T>(capacity: u32, i: u32) -> usize {
     let end = DATA_OFFSET + capacity as usize * stamped_stride::<T>();
     end.div_ceil(LINE) * LINE + i as usize * LINE
 }
 
-fn reliable(capacity: u32, entries: u32) -> Options {
+/// The options of a reliable ring with a table of `entries`.
+pub(super) fn reliable(capacity: u32, entries: u32) -> Options {
     Options::new(capacity)
         .subscribers(entries)
         .policy(Policy::Reliable)

@@ -4,22 +4,10 @@
 use super::frames::FrameRing;
 use std::sync::atomic::Ordering::SeqCst;
 
+use super::tests_reliable::{entry_at, reliable};
 use super::*;
 use crate::Error;
-use crate::place::stamped_stride;
 use crate::test_support::PeerMemory;
-
-/// Byte offset of table entry `i` for a ring of `capacity` items of `T`.
-fn entry_at<T>(capacity: u32, i: u32) -> usize {
-    let end = DATA_OFFSET + capacity as usize * stamped_stride::<T>();
-    end.div_ceil(LINE) * LINE + i as usize * LINE
-}
-
-fn reliable(capacity: u32, entries: u32) -> Options {
-    Options::new(capacity)
-        .subscribers(entries)
-        .policy(Policy::Reliable)
-}
 
 /// The observation a judge makes of entry `index` (not changing).
 fn observe(ring: &Ring<'_, u32>, index: u32) -> (u32, u32) {
