@@ -60,6 +60,8 @@
 /// What every frame view (a producer's grant, a consumer's read frame)
 /// has alike: a `Debug` naming the view and the fields of its part
 /// `self.$part` shown, and `len` / `is_empty` of `self.$part.len`.
+// Its users are the MPSC frame ring's views, built with compare-and-swap only.
+#[cfg_attr(not(ipckit_cas), allow(unused_macros))]
 macro_rules! frame_view {
     ($view:ident<N $(: $bound:path)?> $name:literal, $part:ident { $($label:literal: $field:ident),* }) => {
         impl<N $(: $bound)?> core::fmt::Debug for $view<'_, '_, N> {

@@ -81,6 +81,8 @@ pub use options::{FLAG_RELIABLE, Options, Policy};
 pub use owned::Owned;
 pub use placed::Placed;
 pub use stamped::Stamped;
+// Used by the MPMC ring and tests, both built with compare-and-swap only.
+#[cfg_attr(not(ipckit_cas), allow(unused_imports))]
 pub(crate) use stamped::stamped_stride;
 // `test_hook` serves the rings that need compare-and-swap only.
 #[cfg_attr(not(ipckit_cas), allow(unused_imports))]
