@@ -287,7 +287,7 @@ impl<N: Notify> FrameLoan<'_, '_, N> {
 /// let mut rx = ring.join(Start::Next)?;
 /// tx.try_publish(b"one")?;
 /// let mut loan = tx.try_loan(3)?;
-/// // With the reliable policy no honest member reads an open slot.
+/// // SAFETY: with the reliable policy no honest member reads an open slot.
 /// unsafe { loan.as_mut_slice() }.copy_from_slice(b"two");
 /// loan.publish();
 /// assert_eq!(tx.try_publish(b"three").unwrap_err(), Error::Full); // two slots

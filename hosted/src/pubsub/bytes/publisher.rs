@@ -102,7 +102,7 @@ impl BytesPublisher {
 /// let mut rx = topic.subscriber()?;
 /// tx.try_publish(b"one")?;
 /// let mut loan = tx.try_loan(3)?;
-/// // Reliable: no honest subscriber reads an open slot.
+/// // SAFETY: reliable: no honest subscriber reads an open slot (trusted peers).
 /// unsafe { loan.as_mut_slice() }.copy_from_slice(b"two");
 /// loan.publish();
 /// assert!(tx.try_publish(b"three").unwrap_err().is_full()); // two slots
