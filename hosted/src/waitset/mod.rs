@@ -61,6 +61,16 @@
 //!   or timed polling (a periodic timer in the set and a `try_` call on each
 //!   tick); the set does not accept them (they do not implement `AsFd`).
 //!
+//! # Framed streams: drain after a report
+//! Pipes, FIFOs, Unix stream sockets and TCP carry frames through a reader
+//! that reads ahead: one `read` may take several frames into its buffer, and
+//! a frame waiting there does not make the descriptor readable. After a
+//! readable report, receive with
+//! [`try_recv`](crate::message::MessageReceiver::try_recv) until
+//! [`Empty`](Error::Empty) (as with any level-triggered loop over buffered
+//! readers). Datagram, seqpacket and queue transports and eventfd keep no
+//! buffer: one receive per report is enough, draining is harmless.
+//!
 //! # The caller's duty: remove before closing
 //! The set does not own the sources it watches; it holds their numbers.
 //! [`remove`](WaitSet::remove) a source before closing its descriptor. The

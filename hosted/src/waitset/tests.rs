@@ -328,3 +328,23 @@ fn a_signal_does_not_end_the_wait_early() {
         "{took:?}"
     );
 }
+
+#[test]
+fn a_framed_pipe_needs_draining_after_a_report() {
+    use crate::message::MessageReceiver;
+    use crate::transport::pipe::pipe;
+    let (mut tx, mut rx) = pipe().unwrap();
+    let mut set = WaitSet::new().unwrap();
+    let t = set.add(&rx, Interest::READABLE).unwrap();
+    tx.send(b"one").unwrap();
+    tx.send(b"two").unwrap();
+    assert!(set.wait(LONG).unwrap().get(t).unwrap().readable);
+    let mut buf = [0; 8];
+    assert_eq!(rx.try_recv(&mut buf).unwrap(), 3);
+    // The reader took both frames in one read: the second waits in its
+    // buffer, and the descriptor is no longer readable.
+    assert!(set.wait(Some(Duration::ZERO)).unwrap().is_empty());
+    assert_eq!(rx.try_recv(&mut buf).unwrap(), 3);
+    assert_eq!(&buf[..3], b"two");
+    assert!(rx.try_recv(&mut buf).unwrap_err().is_empty());
+}
