@@ -77,8 +77,9 @@
 //! kernel drops a registration only when the *last* reference to the open
 //! file goes: a source closed while a duplicate of it lives (a `dup`, a
 //! forked child's copy) stays registered and keeps being reported under its
-//! token. Reports for tokens already removed are filtered out, and a
-//! `remove` after the close still forgets the token.
+//! token, which `remove` can no longer withdraw: its reports are dropped
+//! while other sources are ready, and a wait that finds nothing else ready
+//! fails with an error saying so (rather than spinning on it).
 //!
 //! Tokens are never reused by one set: a stale token is reported as
 //! unknown, never mistaken for a newer source.
@@ -96,6 +97,10 @@ mod readiness;
 mod tests;
 
 pub use readiness::{Interest, Readiness, Ready, Timer, Token};
+
+/// Why a wait fails when a removed source is still reported.
+const STALE: &str = "a removed source is still registered and ready (its descriptor was \
+     closed before `remove` while a duplicate of it lives); the set cannot drop it";
 
 /// The most events one `epoll_wait` returns; more ready sources are
 /// reported by the next [`WaitSet::wait`] (level-triggered, none is lost).
@@ -141,6 +146,10 @@ pub struct WaitSet {
     epoll: OwnedFd,
     sources: HashMap<u64, Source>,
     next_token: u64,
+    /// Removes whose `EPOLL_CTL_DEL` failed (the descriptor was closed):
+    /// registrations that may linger, counted so that they cannot crowd
+    /// the live sources out of a wait's buffer.
+    leftovers: usize,
     events: Vec<libc::epoll_event>,
     ready: Vec<(Token, Readiness)>,
 }
@@ -158,6 +167,7 @@ impl WaitSet {
             epoll: unsafe { OwnedFd::from_raw_fd(fd) },
             sources: HashMap::new(),
             next_token: 0,
+            leftovers: 0,
             events: Vec::new(),
             ready: Vec::new(),
         })
@@ -261,6 +271,7 @@ impl WaitSet {
                     err,
                 ));
             }
+            self.leftovers = self.leftovers.saturating_add(1);
         }
         Ok(())
     }
@@ -291,7 +302,7 @@ impl WaitSet {
             ));
         }
         let deadline = Deadline::after(timeout);
-        let capacity = self.sources.len().clamp(1, MAX_EVENTS);
+        let capacity = (self.sources.len().saturating_add(self.leftovers)).clamp(1, MAX_EVENTS);
         self.events.clear();
         self.events
             .resize(capacity, libc::epoll_event { events: 0, u64: 0 });
@@ -319,10 +330,14 @@ impl WaitSet {
                 return Err(Error::os("epoll_wait", "waitset", err));
             }
             let n = usize::try_from(n).unwrap_or(0).min(capacity);
+            let mut stale = None;
             for event in &self.events[..n] {
                 let (bits, token) = (event.events, event.u64);
                 let Some(source) = self.sources.get(&token) else {
-                    continue; // removed, but its file lives on elsewhere
+                    // Removed, but the kernel kept the registration: its
+                    // descriptor was closed first and its file lives on.
+                    stale = Some(Token(token));
+                    continue;
                 };
                 let readiness = match source {
                     Source::Fd(_) => Readiness::from_epoll(bits),
@@ -336,10 +351,23 @@ impl WaitSet {
                 };
                 self.ready.push((Token(token), readiness));
             }
-            // Only filtered reports (a stale token, a timer already read):
-            // wait again for the time left.
-            if self.ready.is_empty() && n > 0 && !deadline.expired() {
-                continue;
+            if self.ready.is_empty() {
+                // Nothing but a leftover registration: it stays ready and
+                // cannot be dropped, so waiting on would spin. Say so.
+                // (A full buffer may have crowded live ones out: then the
+                // next call, round-robin, gets them.)
+                if let (Some(token), true) = (stale, n < capacity) {
+                    return Err(Error::Os(OsError::new(
+                        "epoll_wait",
+                        format!("waitset, removed {token}"),
+                        io::Error::other(STALE),
+                    )));
+                }
+                // A timer another thread read first, or a full buffer of
+                // leftovers: wait again for the time left.
+                if n > 0 && !deadline.expired() {
+                    continue;
+                }
             }
             return Ok(Ready { items: &self.ready });
         }

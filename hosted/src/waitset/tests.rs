@@ -234,23 +234,39 @@ fn remove_stops_reports_and_unknown_tokens_are_named() {
 }
 
 #[test]
-fn a_removed_source_whose_file_lives_on_is_not_reported() {
+fn a_source_closed_before_remove_while_its_file_lives_is_an_error_not_a_spin() {
     let efd = EventFd::new(1, EventFdMode::Counter).unwrap();
     let dup = efd.as_fd().try_clone_to_owned().unwrap();
+    let live = EventFd::new(0, EventFdMode::Counter).unwrap();
     let mut set = WaitSet::new().unwrap();
     let stale = set.add(&efd, Interest::READABLE).unwrap();
+    let tl = set.add(&live, Interest::READABLE).unwrap();
     // Closed without remove: the duplicate keeps the registration alive.
     drop(efd);
     assert!(set.wait(LONG).unwrap().get(stale).is_some());
-    // DEL on the closed number fails (EBADF); the token goes regardless,
-    // and the registration's late reports are filtered.
+    // DEL on the closed number fails (EBADF); the token goes regardless.
     set.remove(stale).unwrap();
+    // Another source ready: reported, the leftover dropped.
+    live.notify(1).unwrap();
+    let ready = set.wait(LONG).unwrap();
+    assert_eq!(ready.iter().map(|(t, _)| t).collect::<Vec<_>>(), [tl]);
+    live.wait().unwrap();
+    // Nothing else: an error naming the removed token, at once.
+    let start = Instant::now();
+    let e = set.wait(LONG).unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(1));
+    let text = e.to_string();
+    assert!(
+        text.contains(&stale.to_string()) && text.contains("closed before"),
+        "{text}"
+    );
+    // The last reference gone, the kernel drops it: waits work again.
+    drop(dup);
     assert!(
         set.wait(Some(Duration::from_millis(20)))
             .unwrap()
             .is_empty()
     );
-    drop(dup);
 }
 
 #[test]
