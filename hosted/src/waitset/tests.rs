@@ -1,26 +1,40 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::*;
 use crate::message::MessageSender;
 use crate::transport::eventfd::{EventFd, EventFdMode};
+use crate::transport::fifo::{Fifo, FifoReceiver, FifoSender};
 use crate::transport::pipe::raw_pipe;
 use crate::transport::unix::Datagram;
 
 const LONG: Option<Duration> = Some(Duration::from_secs(5));
 
-/// One watched source of the mixed test and how to make it ready.
+/// One watched source of the mixed test (pipe, eventfd, Unix datagram
+/// socket, FIFO) and how to make it ready.
 enum Kind {
-    Pipe { read: OwnedFd, write: std::fs::File },
+    Pipe {
+        read: OwnedFd,
+        write: std::fs::File,
+    },
     Event(EventFd),
-    Dgram { watched: Datagram, peer: Datagram },
+    Dgram {
+        watched: Datagram,
+        peer: Datagram,
+    },
+    Fifo {
+        rx: FifoReceiver,
+        tx: FifoSender,
+        _node: Fifo,
+    },
 }
 
 impl Kind {
     fn new(i: usize) -> Self {
-        match i % 3 {
+        match i % 4 {
             0 => {
                 let (read, write) = raw_pipe().unwrap();
                 Kind::Pipe {
@@ -29,9 +43,23 @@ impl Kind {
                 }
             }
             1 => Kind::Event(EventFd::new(0, EventFdMode::Counter).unwrap()),
-            _ => {
+            2 => {
                 let (watched, peer) = Datagram::pair(64).unwrap();
                 Kind::Dgram { watched, peer }
+            }
+            _ => {
+                static NEXT: AtomicUsize = AtomicUsize::new(0);
+                let n = NEXT.fetch_add(1, Ordering::Relaxed);
+                let path =
+                    std::env::temp_dir().join(format!("ipckit-waitset-{}-{n}", std::process::id()));
+                let node = Fifo::create(&path).unwrap(); // unlinked when dropped
+                let rx = FifoReceiver::open(&path, 64).unwrap();
+                let tx = FifoSender::open(&path, 64, LONG).unwrap();
+                Kind::Fifo {
+                    rx,
+                    tx,
+                    _node: node,
+                }
             }
         }
     }
@@ -41,6 +69,7 @@ impl Kind {
             Kind::Pipe { read, .. } => read.as_fd(),
             Kind::Event(e) => e.as_fd(),
             Kind::Dgram { watched, .. } => watched.as_fd(),
+            Kind::Fifo { rx, .. } => rx.as_fd(),
         }
     }
 
@@ -49,6 +78,7 @@ impl Kind {
             Kind::Pipe { write, .. } => write.write_all(b"x").unwrap(),
             Kind::Event(e) => e.notify(1).unwrap(),
             Kind::Dgram { peer, .. } => peer.send(b"x").unwrap(),
+            Kind::Fifo { tx, .. } => tx.send(b"x").unwrap(),
         }
     }
 }
