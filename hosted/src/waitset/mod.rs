@@ -42,9 +42,12 @@
 //! # What a set accepts
 //! - **Today**: anything with a descriptor ([`AsFd`]): every kernel
 //!   transport of [`transport`](crate::transport) that has one (pipes,
-//!   popen, FIFOs, Unix stream, datagram and seqpacket sockets and their
-//!   listeners, TCP, POSIX message queues, eventfd, signalfd), any other
-//!   pollable descriptor of the program, and another `WaitSet` (an epoll
+//!   FIFOs, Unix stream connections and TCP connections as their
+//!   [`Framed`](crate::transport::stream::Framed) value, Unix datagram and
+//!   seqpacket sockets, the listeners, POSIX message queues, eventfd,
+//!   signalfd; not yet a [`Popen`](crate::transport::popen::Popen), which
+//!   keeps its two pipes to itself), any other pollable descriptor of the
+//!   program, and another `WaitSet` (an epoll
 //!   descriptor is itself pollable: `WaitSet` implements `AsFd`, so it nests
 //!   in tokio's `AsyncFd` or any other loop); and timers
 //!   ([`WaitSet::add_timer`]).

@@ -1,6 +1,7 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -9,12 +10,13 @@ use crate::message::MessageSender;
 use crate::transport::eventfd::{EventFd, EventFdMode};
 use crate::transport::fifo::{Fifo, FifoReceiver, FifoSender};
 use crate::transport::pipe::raw_pipe;
-use crate::transport::unix::Datagram;
+use crate::transport::stream::Framed;
+use crate::transport::unix::{Datagram, stream_pair};
 
 const LONG: Option<Duration> = Some(Duration::from_secs(5));
 
 /// One watched source of the mixed test (pipe, eventfd, Unix datagram
-/// socket, FIFO) and how to make it ready.
+/// socket, Unix stream socket, FIFO) and how to make it ready.
 enum Kind {
     Pipe {
         read: OwnedFd,
@@ -30,11 +32,15 @@ enum Kind {
         tx: FifoSender,
         _node: Fifo,
     },
+    Stream {
+        watched: Framed<UnixStream>,
+        peer: Framed<UnixStream>,
+    },
 }
 
 impl Kind {
     fn new(i: usize) -> Self {
-        match i % 4 {
+        match i % 5 {
             0 => {
                 let (read, write) = raw_pipe().unwrap();
                 Kind::Pipe {
@@ -46,6 +52,10 @@ impl Kind {
             2 => {
                 let (watched, peer) = Datagram::pair(64).unwrap();
                 Kind::Dgram { watched, peer }
+            }
+            3 => {
+                let (watched, peer) = stream_pair(64).unwrap();
+                Kind::Stream { watched, peer }
             }
             _ => {
                 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -70,6 +80,7 @@ impl Kind {
             Kind::Event(e) => e.as_fd(),
             Kind::Dgram { watched, .. } => watched.as_fd(),
             Kind::Fifo { rx, .. } => rx.as_fd(),
+            Kind::Stream { watched, .. } => watched.as_fd(),
         }
     }
 
@@ -79,6 +90,7 @@ impl Kind {
             Kind::Event(e) => e.notify(1).unwrap(),
             Kind::Dgram { peer, .. } => peer.send(b"x").unwrap(),
             Kind::Fifo { tx, .. } => tx.send(b"x").unwrap(),
+            Kind::Stream { peer, .. } => peer.send(b"x").unwrap(),
         }
     }
 }
