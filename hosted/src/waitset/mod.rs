@@ -47,10 +47,9 @@
 //!   seqpacket sockets, the listeners, POSIX message queues, eventfd,
 //!   signalfd; not yet a [`Popen`](crate::transport::popen::Popen), which
 //!   keeps its two pipes to itself), any other pollable descriptor of the
-//!   program, and another `WaitSet` (an epoll
-//!   descriptor is itself pollable: `WaitSet` implements `AsFd`, so it nests
-//!   in tokio's `AsyncFd` or any other loop); and timers
-//!   ([`WaitSet::add_timer`]).
+//!   program, and another `WaitSet` (an epoll descriptor is itself
+//!   pollable: `WaitSet` implements `AsFd`, so it nests in tokio's
+//!   `AsyncFd` or any other loop); and timers ([`WaitSet::add_timer`]).
 //! - **Coming**: shared-memory endpoints ([`channel`](crate::channel),
 //!   [`pubsub`](mod@crate::pubsub)). They sleep on futexes, which epoll
 //!   cannot watch; each will get a readiness descriptor (a doorbell, issue
