@@ -304,7 +304,10 @@ impl WaitSet {
             ));
         }
         let deadline = Deadline::after(timeout);
-        let capacity = (self.sources.len().saturating_add(self.leftovers)).clamp(1, MAX_EVENTS);
+        // One more than the registrations that may exist: a batch of
+        // leftovers alone is then never full (below MAX_EVENTS).
+        let registrations = self.sources.len().saturating_add(self.leftovers);
+        let capacity = registrations.saturating_add(1).min(MAX_EVENTS);
         self.events.clear();
         self.events
             .resize(capacity, libc::epoll_event { events: 0, u64: 0 });

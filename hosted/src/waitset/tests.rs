@@ -302,6 +302,9 @@ fn a_source_closed_before_remove_while_its_file_lives_is_an_error_not_a_spin() {
         text.contains(&stale.to_string()) && text.contains("closed before"),
         "{text}"
     );
+    // Also with no live source left in the set.
+    set.remove(tl).unwrap();
+    assert!(set.wait(LONG).is_err());
     // The last reference gone, the kernel drops it: waits work again.
     drop(dup);
     assert!(
