@@ -152,6 +152,8 @@
 //! - [`pubsub`](mod@pubsub): publish/subscribe by name: one publisher that
 //!   never waits, subscribers that join and leave at run time and are told
 //!   exactly what they lost.
+//! - [`waitset`]: one thread waiting on many descriptors and timers
+//!   (epoll), without an async runtime.
 //! - [`object`]: managing the named ones: the mode they are created with,
 //!   read-only and write-only opens, whom an open trusts, and
 //!   [`RemoveOnDrop`](object::RemoveOnDrop) for their creator.
@@ -192,6 +194,7 @@ pub fn pubsub<T: Pod>(name: &str) -> pubsub::TopicBuilder<T> {
 pub mod rpc;
 pub mod shm;
 pub mod transport;
+pub mod waitset;
 
 /// The README's Rust snippets, compiled and run with the doctests (so they
 /// follow the API). Shell and text blocks there are fenced `sh` / `text`.

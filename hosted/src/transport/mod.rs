@@ -4,7 +4,7 @@
 //! Stream transports (pipe, FIFO, Unix stream socket, TCP, a child's
 //! stdin/stdout) carry the core's length-prefixed frames through
 //! [`stream`]; datagram and queue transports keep their native boundaries.
-mod deadline;
+pub(crate) mod deadline;
 pub mod eventfd;
 pub mod fifo;
 pub mod file_log;

@@ -1,6 +1,6 @@
 //! Both halves over one descriptor (a stream socket).
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use super::Deadline;
@@ -73,5 +73,14 @@ impl<F: AsFd> MessageReceiver for Framed<F> {
 
     fn max_message_len(&self) -> usize {
         self.r.max()
+    }
+}
+
+/// The descriptor, for readiness ([`WaitSet`](crate::waitset::WaitSet),
+/// `AsyncFd`): frames read ahead sit in the reader's buffer, so drain with
+/// `try_recv` after a readable report.
+impl<F: AsFd> AsFd for Framed<F> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.w.get_ref().as_fd()
     }
 }

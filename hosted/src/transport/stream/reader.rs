@@ -246,3 +246,12 @@ impl<F: AsFd> MessageReceiver for FramedReader<F> {
         self.r.max()
     }
 }
+
+/// The descriptor, for readiness ([`WaitSet`](crate::waitset::WaitSet),
+/// `AsyncFd`): frames read ahead sit in the buffer, so drain with
+/// `try_recv` after a readable report.
+impl<F: AsFd> AsFd for FramedReader<F> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}

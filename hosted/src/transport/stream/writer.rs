@@ -238,3 +238,11 @@ impl<F: AsFd> Drop for FramedWriter<F> {
         self.w.linger(self.fd.as_fd());
     }
 }
+
+/// The descriptor, for readiness ([`WaitSet`](crate::waitset::WaitSet),
+/// `AsyncFd`).
+impl<F: AsFd> AsFd for FramedWriter<F> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
