@@ -12,12 +12,16 @@ use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::sync::atomic::AtomicU32;
+#[cfg(target_has_atomic = "32")]
+use core::sync::atomic::Ordering;
 use core::time::Duration;
 
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_semihosting::{debug, hprintln};
 use ipckit_core::wait::{Notify, WaitStatus};
 use ipckit_core::{AlignedBytes, Region};
+#[cfg(target_has_atomic = "32")]
+use ipckit_core::{Error, spsc};
 
 /// The checks shared with the host tests of `ipckit-core`: the same source
 /// runs on both sides (`core/tests/shared/`). They use the MPMC ring and the
@@ -249,5 +253,37 @@ impl XorShift {
         x ^= x << 5;
         self.0 = x;
         x
+    }
+}
+
+/// One interrupt's burst of a test producer: pushes the next 1 to 8 (from
+/// `rng`) of the numbers `*next..total`, storing progress in `produced`; a
+/// full ring ends the burst and counts in `full_ticks`. Any other error
+/// fails the test. (Counting needs `fetch_add`: not on `thumbv6m`.)
+#[cfg(target_has_atomic = "32")]
+pub fn push_burst<N: Notify>(
+    tx: &mut spsc::Producer<'_, u32, N>,
+    next: &mut u32,
+    total: u32,
+    rng: &mut XorShift,
+    produced: &AtomicU32,
+    full_ticks: &AtomicU32,
+) {
+    let burst = rng.next_u32() % 8 + 1;
+    for _ in 0..burst {
+        if *next == total {
+            return;
+        }
+        match tx.try_push(*next) {
+            Ok(()) => {
+                *next += 1;
+                produced.store(*next, Ordering::Relaxed);
+            }
+            Err(Error::Full) => {
+                full_ticks.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Err(e) => fail(format_args!("try_push in the handler: {e}")),
+        }
     }
 }

@@ -16,7 +16,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m_rt::{entry, exception};
 use ipckit_core::{Error, spsc};
 use ipckit_firmware::{
-    StaticRegion, Wfi, XorShift, check, fail, pass, start_systick, stop_systick,
+    StaticRegion, Wfi, XorShift, check, fail, pass, push_burst, start_systick, stop_systick,
 };
 
 const CAPACITY: u32 = 16;
@@ -146,21 +146,5 @@ fn SysTick() {
             TX.insert(tx)
         }
     };
-    let burst = RNG.next_u32() % 8 + 1;
-    for _ in 0..burst {
-        if *NEXT == TOTAL {
-            return;
-        }
-        match tx.try_push(*NEXT) {
-            Ok(()) => {
-                *NEXT += 1;
-                PRODUCED.store(*NEXT, Ordering::Relaxed);
-            }
-            Err(Error::Full) => {
-                FULL_TICKS.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            Err(e) => fail(format_args!("try_push in the handler: {e}")),
-        }
-    }
+    push_burst(tx, NEXT, TOTAL, RNG, &PRODUCED, &FULL_TICKS);
 }
